@@ -1,0 +1,127 @@
+/*
+ * ttalloc.h - report device buffer allocations to the ttalloc server.
+ *
+ * An application (or the framework inside it, such as tt-metal) calls
+ * ttalloc_report_alloc() when it places a buffer in device memory and
+ * ttalloc_report_free() when it releases it. The library forwards each event
+ * to the per-host allocation server (ttalloc-server), which keeps the live
+ * picture per device, per process and per buffer.
+ *
+ * Contract:
+ *  - Reporting is active only when the environment variable
+ *    TT_ALLOC_TRACKING_ENABLED is "1" when the library is first used. When it
+ *    is not, every call returns 0 after one predictable branch.
+ *  - The server socket is TT_ALLOC_SERVER_SOCKET, or
+ *    /tmp/tt_allocation_server.sock when that is unset.
+ *  - The library never aborts and never blocks the application waiting for a
+ *    server that is not there. It keeps its own table of live buffers, so
+ *    that a connection made later (server started late, or restarted) can be
+ *    brought up to date by re-sending that table.
+ *  - All functions are thread-safe.
+ *  - Errors are negative TTALLOC_E* codes; ttalloc_strerror() names them.
+ */
+#ifndef TTALLOC_H
+#define TTALLOC_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Kinds of device memory. The values are tt-metal's BufferType codes, which
+ * the real tt-metal client casts straight onto the wire; do not renumber.
+ */
+enum ttalloc_buffer_type {
+	TTALLOC_DRAM = 0,
+	TTALLOC_L1 = 1,
+	TTALLOC_SYSTEM_MEMORY = 2, /* host memory: counted, not a device total */
+	TTALLOC_L1_SMALL = 3,
+	TTALLOC_TRACE = 4,
+	TTALLOC_CB = 5, /* circular buffers, where a separate count is wanted */
+};
+
+/* Number of buffer types above; valid types are 0 .. TTALLOC_BUFFER_TYPES-1. */
+#define TTALLOC_BUFFER_TYPES 6
+
+/*
+ * One table of error codes shared by the library, the server and the tools.
+ * X(NAME, message): TTALLOC_E<NAME> is the (negative) code.
+ */
+#define TTALLOC_ERRNO_MAP(X)                                                                 \
+	X(NOSERVER, "the allocation server is not reachable")                                  \
+	X(INVAL, "invalid argument")                                                          \
+	X(NOMEM, "out of memory")                                                             \
+	X(UNKNOWN_BUFFER, "no live buffer at that device and address")                        \
+	X(DUPLICATE, "a buffer is already live at that device and address")                   \
+	X(PROTOCOL, "the server answered with an unexpected message")                         \
+	X(IO, "socket error while talking to the server")
+
+enum ttalloc_error {
+	TTALLOC_OK = 0,
+	TTALLOC_ERRNO_FIRST_ = -100,
+#define TTALLOC_DEFINE_ERRNO_(name, msg) TTALLOC_E##name,
+	TTALLOC_ERRNO_MAP(TTALLOC_DEFINE_ERRNO_)
+#undef TTALLOC_DEFINE_ERRNO_
+	TTALLOC_ERRNO_LAST_
+};
+
+/* A static, human-readable description of a TTALLOC_E* code (or "success"). */
+const char *ttalloc_strerror(int code);
+
+/*
+ * Reads the environment and, when tracking is enabled, connects to the
+ * server. Optional: the first report calls it. Calling it again is harmless.
+ * Returns 0 when tracking is disabled or connected, TTALLOC_ENOSERVER when
+ * enabled but the server cannot be reached (reports are still recorded and
+ * sent once a connection is made).
+ */
+int ttalloc_init(void);
+
+/* 1 when TT_ALLOC_TRACKING_ENABLED=1 was seen at initialisation, else 0. */
+int ttalloc_enabled(void);
+
+/*
+ * Records that `size` bytes of memory of `type` were allocated at `address`
+ * on device `device_id` by this process, and tells the server.
+ * Returns 0, TTALLOC_EINVAL (bad type or zero size), TTALLOC_EDUPLICATE
+ * (already live here: the old record is replaced), or TTALLOC_ENOSERVER (the
+ * event is kept locally and re-sent when the server is reached).
+ */
+int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t address,
+			 uint64_t size);
+
+/*
+ * Records that the buffer at `address` on `device_id` was freed.
+ * Returns 0, TTALLOC_EUNKNOWN_BUFFER (this process never reported it; the
+ * server is still told, so its counters see the mistake), or
+ * TTALLOC_ENOSERVER.
+ */
+int ttalloc_report_free(int device_id, uint64_t address);
+
+/*
+ * Returns once the server has processed every event reported before the
+ * call, so that a QUERY made afterwards sees them. TTALLOC_ENOSERVER when
+ * there is no connection.
+ */
+int ttalloc_flush(void);
+
+/*
+ * Number of buffers this process has reported live and not freed, from the
+ * library's own table (0 when tracking is disabled).
+ */
+uint64_t ttalloc_live_buffers(void);
+
+/*
+ * Flushes, then closes the connection and frees the library's memory.
+ * Buffers still live are reported by the server as leaked by this process
+ * when its last connection closes. A later report re-initialises.
+ */
+void ttalloc_shutdown(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TTALLOC_H */

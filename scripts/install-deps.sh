@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package ttalloc needs to build, test and run its demo.
+# The one list of dependencies: README, `make deps` and .ci/run all call this.
+# Idempotent: packages already present are skipped quickly by apt.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain and build
+  build-essential cmake pkg-config git
+  # sanitizers and fuzzing (clang's libFuzzer runtime)
+  clang libclang-rt-14-dev
+  # unit tests
+  libcmocka-dev
+  # integration tests and the Python client
+  python3 python3-pytest python-is-python3
+  # tools the tests and demo use
+  procps psmisc util-linux
+)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

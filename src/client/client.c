@@ -1,0 +1,325 @@
+/*
+ * client.c - libttalloc: report buffer allocations to the server
+ * (the contract is in include/ttalloc.h).
+ *
+ * Transport: the seed's 112-byte frames, one blocking send per event, over a
+ * connection opened lazily. Every event first updates the library's own live
+ * table; when there is no connection, a connect is tried at most once per
+ * backoff period and, when it succeeds, the whole table is re-sent, so the
+ * server's picture is exact whatever the start order.
+ *
+ * Locking: one mutex serialises the table and the socket. A forked child
+ * gets a fresh state (no connection, empty table) through pthread_atfork.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "live_table.h"
+#include "protocol.h"
+#include "ttalloc.h"
+#include "unix_socket.h"
+
+enum client_state { STATE_UNINITIALISED = 0, STATE_DISABLED, STATE_ENABLED };
+
+/* Wait before the first reconnect attempt, doubled up to the maximum. */
+#define BACKOFF_MIN_NS (50ull * 1000 * 1000)
+#define BACKOFF_MAX_NS (1000ull * 1000 * 1000)
+/* A server that does not take a frame for this long is treated as gone. */
+#define SEND_TIMEOUT_MS 2000
+/* How long HELLO and flush wait for their answers. */
+#define ANSWER_TIMEOUT_MS 5000
+/* Frames per write when re-sending the live table. */
+#define RESYNC_BATCH 64
+
+static struct client {
+	pthread_mutex_t lock;
+	int state; /* enum client_state, read without the lock on the fast path */
+	int fd;
+	pid_t pid;
+	uint64_t next_connect_ns;
+	uint64_t backoff_ns;
+	uint64_t sync_sequence;
+	struct live_table table;
+	char socket_path[108];
+	int atfork_registered;
+} client = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.fd = -1,
+};
+
+/* ---- connection ---- */
+
+static void set_timeout(int fd, int option, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, option, &tv, sizeof(tv));
+}
+
+static void disconnect(void)
+{
+	if (client.fd >= 0)
+		close(client.fd);
+	client.fd = -1;
+	client.next_connect_ns = proto_monotonic_ns() + client.backoff_ns;
+}
+
+/* Sends whole frames; drops the connection on failure. */
+static int send_frames(const struct proto_msg *msgs, size_t count)
+{
+	if (unix_socket_write_all(client.fd, msgs, count * sizeof(*msgs)) < 0) {
+		disconnect();
+		return TTALLOC_ENOSERVER;
+	}
+	return 0;
+}
+
+/* Reads frames until one of `type` (others are skipped). */
+static int await_answer(unsigned type, struct proto_msg *answer)
+{
+	for (;;) {
+		if (unix_socket_read_all(client.fd, answer, sizeof(*answer)) < 0) {
+			disconnect();
+			return TTALLOC_ENOSERVER;
+		}
+		if (answer->type == type)
+			return 0;
+	}
+}
+
+static void fill_event(struct proto_msg *msg, enum proto_msg_type type, int device, unsigned buffer_type,
+		       uint64_t address, uint64_t size)
+{
+	proto_msg_init(msg, type, device);
+	msg->size = size;
+	msg->buffer_type = (uint8_t)buffer_type;
+	msg->process_id = client.pid;
+	msg->buffer_id = address;
+	msg->timestamp = proto_now_ns();
+}
+
+struct resync {
+	struct proto_msg batch[RESYNC_BATCH];
+	size_t count;
+};
+
+static int resync_one(const struct live_entry *e, void *ctx)
+{
+	struct resync *rs = ctx;
+	fill_event(&rs->batch[rs->count++], PROTO_ALLOC, e->device, e->type, e->address, e->size);
+	if (rs->count < RESYNC_BATCH)
+		return 0;
+	rs->count = 0;
+	return send_frames(rs->batch, RESYNC_BATCH);
+}
+
+/* Re-sends every live buffer on a new connection. */
+static int resync(void)
+{
+	struct resync rs;
+	rs.count = 0;
+	int rc = live_table_each(&client.table, resync_one, &rs);
+	if (rc == 0 && rs.count)
+		rc = send_frames(rs.batch, rs.count);
+	return rc;
+}
+
+static int hello(void)
+{
+	struct proto_msg msg, answer;
+	proto_msg_init(&msg, PROTO_HELLO, -1);
+	msg.process_id = client.pid;
+	msg.u.hello.version = PROTO_EXT_VERSION;
+	int rc = send_frames(&msg, 1);
+	return rc ? rc : await_answer(PROTO_HELLO_ACK, &answer);
+}
+
+/*
+ * Connects when allowed by the backoff (or `force`), says HELLO and re-sends
+ * the live table. Returns 0 when connected.
+ */
+static int ensure_connected(int force)
+{
+	if (client.fd >= 0)
+		return 0;
+	uint64_t now = proto_monotonic_ns();
+	if (!force && now < client.next_connect_ns)
+		return TTALLOC_ENOSERVER;
+	char err[UNIX_SOCKET_ERR_LEN];
+	client.fd = unix_socket_connect(client.socket_path, err);
+	if (client.fd < 0) {
+		client.next_connect_ns = now + client.backoff_ns;
+		client.backoff_ns = client.backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : client.backoff_ns * 2;
+		return TTALLOC_ENOSERVER;
+	}
+	set_timeout(client.fd, SO_SNDTIMEO, SEND_TIMEOUT_MS);
+	set_timeout(client.fd, SO_RCVTIMEO, ANSWER_TIMEOUT_MS);
+	client.backoff_ns = BACKOFF_MIN_NS;
+	int rc = hello();
+	return rc ? rc : resync();
+}
+
+/* ---- initialisation and fork ---- */
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&client.lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&client.lock);
+}
+
+/* The child is a new process: its own identity, connection and buffers. */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&client.lock, NULL);
+	client.pid = getpid();
+	if (client.fd >= 0)
+		close(client.fd); /* the child's copy; the parent keeps its own */
+	client.fd = -1;
+	client.next_connect_ns = 0;
+	if (client.state == STATE_ENABLED)
+		live_table_clear(&client.table);
+}
+
+/* Called with the lock held. */
+static void initialise_locked(void)
+{
+	if (client.state != STATE_UNINITIALISED)
+		return;
+	const char *enabled = getenv(PROTO_TRACKING_ENV);
+	if (!enabled || strcmp(enabled, "1") != 0 || live_table_init(&client.table) < 0) {
+		__atomic_store_n(&client.state, STATE_DISABLED, __ATOMIC_RELEASE);
+		return;
+	}
+	const char *path = unix_socket_default_path();
+	strncpy(client.socket_path, path, sizeof(client.socket_path) - 1);
+	client.pid = getpid();
+	client.backoff_ns = BACKOFF_MIN_NS;
+	client.next_connect_ns = 0;
+	if (!client.atfork_registered && pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0)
+		client.atfork_registered = 1;
+	__atomic_store_n(&client.state, STATE_ENABLED, __ATOMIC_RELEASE);
+}
+
+/* 1 when reporting is on; initialises on first use. */
+static int tracking_on(void)
+{
+	int state = __atomic_load_n(&client.state, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(state == STATE_UNINITIALISED, 0)) {
+		pthread_mutex_lock(&client.lock);
+		initialise_locked();
+		pthread_mutex_unlock(&client.lock);
+		state = __atomic_load_n(&client.state, __ATOMIC_ACQUIRE);
+	}
+	return state == STATE_ENABLED;
+}
+
+/* ---- public API ---- */
+
+int ttalloc_init(void)
+{
+	if (!tracking_on())
+		return 0;
+	pthread_mutex_lock(&client.lock);
+	int rc = ensure_connected(1);
+	pthread_mutex_unlock(&client.lock);
+	return rc;
+}
+
+int ttalloc_enabled(void)
+{
+	return tracking_on();
+}
+
+/* Sends one event, or connects (which re-sends the table, event included). */
+static int deliver(enum proto_msg_type type, int device, unsigned buffer_type, uint64_t address,
+		   uint64_t size)
+{
+	if (client.fd < 0)
+		return ensure_connected(0);
+	struct proto_msg msg;
+	fill_event(&msg, type, device, buffer_type, address, size);
+	return send_frames(&msg, 1);
+}
+
+int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t address, uint64_t size)
+{
+	if (!tracking_on())
+		return 0;
+	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES || !proto_buffer_type_valid((unsigned)type) ||
+	    size == 0)
+		return TTALLOC_EINVAL;
+	pthread_mutex_lock(&client.lock);
+	int table_rc = live_table_add(&client.table, device_id, (unsigned)type, address, size);
+	int rc = table_rc == TTALLOC_ENOMEM ? table_rc
+					    : deliver(PROTO_ALLOC, device_id, (unsigned)type, address, size);
+	pthread_mutex_unlock(&client.lock);
+	return rc ? rc : table_rc;
+}
+
+int ttalloc_report_free(int device_id, uint64_t address)
+{
+	if (!tracking_on())
+		return 0;
+	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES)
+		return TTALLOC_EINVAL;
+	pthread_mutex_lock(&client.lock);
+	int table_rc = live_table_remove(&client.table, device_id, address);
+	/* Tell the server even about an unknown buffer: its counters show it. */
+	int rc = deliver(PROTO_FREE, device_id, 0, address, 0);
+	pthread_mutex_unlock(&client.lock);
+	return rc ? rc : table_rc;
+}
+
+int ttalloc_flush(void)
+{
+	if (!tracking_on())
+		return 0;
+	pthread_mutex_lock(&client.lock);
+	int rc = ensure_connected(1);
+	if (rc == 0) {
+		struct proto_msg msg, answer;
+		proto_msg_init(&msg, PROTO_SYNC, -1);
+		msg.size = ++client.sync_sequence;
+		rc = send_frames(&msg, 1);
+		while (rc == 0 && (rc = await_answer(PROTO_SYNC_ACK, &answer)) == 0 &&
+		       answer.size != client.sync_sequence)
+			;
+	}
+	pthread_mutex_unlock(&client.lock);
+	return rc;
+}
+
+uint64_t ttalloc_live_buffers(void)
+{
+	if (!tracking_on())
+		return 0;
+	pthread_mutex_lock(&client.lock);
+	uint64_t n = client.table.count;
+	pthread_mutex_unlock(&client.lock);
+	return n;
+}
+
+void ttalloc_shutdown(void)
+{
+	if (__atomic_load_n(&client.state, __ATOMIC_ACQUIRE) != STATE_ENABLED) {
+		__atomic_store_n(&client.state, STATE_UNINITIALISED, __ATOMIC_RELEASE);
+		return;
+	}
+	ttalloc_flush();
+	pthread_mutex_lock(&client.lock);
+	if (client.fd >= 0)
+		close(client.fd);
+	client.fd = -1;
+	live_table_release(&client.table);
+	__atomic_store_n(&client.state, STATE_UNINITIALISED, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&client.lock);
+}

@@ -1,0 +1,40 @@
+/*
+ * log.h - levelled logging for the server and tools.
+ *
+ * Lines go to stdout (the seed's server prints its event lines there), fully
+ * buffered for speed; the server calls log_flush() before it sleeps so that
+ * nothing sits in the buffer while it waits. Errors also go to stdout so the
+ * log keeps its order; tools print user-facing errors to stderr themselves.
+ */
+#ifndef TTALLOC_LOG_H
+#define TTALLOC_LOG_H
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Sets the most verbose level that is printed (default LOG_INFO). */
+void log_set_level(enum log_level level);
+
+/* Current level. */
+enum log_level log_get_level(void);
+
+/* 1 when a line at `level` would be printed; test it before costly formatting. */
+int log_enabled(enum log_level level);
+
+/*
+ * Parses "error", "warn"/"warning", "info", "debug" (any case; tt-metal's
+ * "Debug", "Info" too). Returns 0 and sets *level, or -1 when unknown.
+ */
+int log_level_parse(const char *text, enum log_level *level);
+
+/* printf-style line at `level`; a newline is added. */
+void log_line(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes out buffered lines. */
+void log_flush(void);
+
+#define log_error(...) log_line(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_line(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_line(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_line(LOG_DEBUG, __VA_ARGS__)
+
+#endif /* TTALLOC_LOG_H */

@@ -1,0 +1,269 @@
+/*
+ * protocol.h - the wire format between clients and ttalloc-server.
+ *
+ * This is the one definition of the format. Every message is a fixed
+ * 112-byte little-endian packed frame on a Unix stream socket, byte-exact
+ * with the seed's allocation_server_poc (its Python struct
+ * "=BBBB i Q BBBB i Q Q QQQQ QQIIIIII" and C++ AllocMessage). The header
+ * (offsets 0..39) is the same for every type; offsets 40..111 are a payload
+ * whose meaning depends on the type (a union below).
+ *
+ * Seed types 1..7 keep their seed meaning. Types 8..12 are reserved for
+ * upstream tt-metal's later messages (CB_ALLOC .. DUMP_KERNELS). ttalloc's
+ * own extensions start at 128 and are versioned by HELLO; a client that never
+ * sends HELLO gets exactly the seed behaviour and is never sent a frame it
+ * did not ask for.
+ *
+ * Request/answer pairs (client -> server):
+ *   ALLOC, FREE, DUMP_REMAINING      no answer
+ *   QUERY(device)                    RESPONSE: totals + device info
+ *   DEVICE_INFO_QUERY(device)        DEVICE_INFO_RESPONSE: device info;
+ *                                    device -1 answers num_devices only
+ *   HELLO(version)                   HELLO_ACK(server version, num_devices)
+ *   SYNC                             SYNC_ACK: every earlier frame is done
+ *   DEVICE_STATUS_QUERY(device)      DEVICE_STATUS
+ *   PROCESS_QUERY(device or -1)      PROCESS_ROW..., ROWS_END(count)
+ *   LEAK_QUERY(pid or 0)             LEAK_ROW..., ROWS_END(count)
+ * Extension requests from a client that did not HELLO are answered too:
+ * asking is the negotiation. Errors in a HELLO'd connection's requests are
+ * answered with ERROR frames; seed clients only see them in the server log.
+ */
+#ifndef TTALLOC_PROTOCOL_H
+#define TTALLOC_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ttalloc.h"
+
+#define PROTO_MSG_SIZE 112
+#define PROTO_DEFAULT_SOCKET "/tmp/tt_allocation_server.sock"
+#define PROTO_SOCKET_ENV "TT_ALLOC_SERVER_SOCKET"
+#define PROTO_TRACKING_ENV "TT_ALLOC_TRACKING_ENABLED"
+
+/* Version of the ttalloc extensions; bumped when an extension changes. */
+#define PROTO_EXT_VERSION 1
+
+/* Highest device count the server handles (Galaxy: 32 chips). */
+#define PROTO_MAX_DEVICES 64
+
+enum proto_msg_type {
+	/* seed types */
+	PROTO_ALLOC = 1,
+	PROTO_FREE = 2,
+	PROTO_QUERY = 3,
+	PROTO_RESPONSE = 4,
+	PROTO_DUMP_REMAINING = 5,
+	PROTO_DEVICE_INFO_QUERY = 6,
+	PROTO_DEVICE_INFO_RESPONSE = 7,
+	/* 8..12: reserved for upstream CB_ALLOC, CB_FREE, KERNEL_LOAD,
+	 * KERNEL_UNLOAD, DUMP_KERNELS */
+	/* ttalloc extensions, version PROTO_EXT_VERSION */
+	PROTO_HELLO = 128,
+	PROTO_HELLO_ACK = 129,
+	PROTO_SYNC = 130,
+	PROTO_SYNC_ACK = 131,
+	PROTO_DEVICE_STATUS_QUERY = 132,
+	PROTO_DEVICE_STATUS = 133,
+	PROTO_PROCESS_QUERY = 134,
+	PROTO_PROCESS_ROW = 135,
+	PROTO_LEAK_QUERY = 136,
+	PROTO_LEAK_ROW = 137,
+	PROTO_ROWS_END = 138,
+	PROTO_ERROR = 139,
+};
+
+/* Architecture codes of the seed's arch_type field. */
+enum proto_arch {
+	PROTO_ARCH_INVALID = 0,
+	PROTO_ARCH_GRAYSKULL = 1,
+	PROTO_ARCH_WORMHOLE_B0 = 2,
+	PROTO_ARCH_BLACKHOLE = 3,
+	PROTO_ARCH_QUASAR = 4,
+};
+
+/* Payload of RESPONSE and DEVICE_INFO_RESPONSE (the seed's fields). */
+struct __attribute__((packed)) proto_seed_payload {
+	uint64_t dram_allocated;
+	uint64_t l1_allocated;
+	uint64_t l1_small_allocated;
+	uint64_t trace_allocated;
+	uint64_t total_dram_size;
+	uint64_t total_l1_size;
+	uint32_t arch_type;
+	uint32_t num_dram_channels;
+	uint32_t dram_size_per_channel;
+	uint32_t l1_size_per_core;
+	uint32_t is_available;
+	uint32_t num_devices;
+};
+
+/* Validity bits of proto_status_payload.valid: a clear bit prints N/A. */
+enum proto_status_valid {
+	PROTO_STATUS_TEMPERATURE = 1u << 0,
+	PROTO_STATUS_POWER = 1u << 1,
+	PROTO_STATUS_UTILIZATION = 1u << 2,
+};
+
+/* Payload of DEVICE_STATUS: what tt_smi shows beyond the seed's fields. */
+struct __attribute__((packed)) proto_status_payload {
+	int32_t temperature_mc; /* milli-degrees Celsius */
+	uint32_t power_mw;      /* milliwatts */
+	uint32_t utilization;   /* percent */
+	uint32_t valid;         /* enum proto_status_valid bits */
+	uint64_t live_buffers;
+	uint32_t processes;
+	uint32_t backend_flags;   /* 1: simulated device */
+	uint64_t cb_allocated;    /* TTALLOC_CB bytes */
+	uint64_t system_memory;   /* TTALLOC_SYSTEM_MEMORY bytes (host) */
+	char name[24];            /* NUL-terminated, e.g. "Wormhole_B0" */
+};
+
+/*
+ * Payload of PROCESS_ROW (one per process and device) and LEAK_ROW (one per
+ * leaked buffer, header: pid, device, size, buffer_type, buffer_id; used[0]
+ * is the buffer's age in ns at exit, used[1] the exit time, ns since epoch).
+ * used[] follows the seed's order: DRAM, L1, L1_SMALL, TRACE.
+ */
+struct __attribute__((packed)) proto_process_payload {
+	uint64_t used[4];
+	uint64_t system_memory;
+	uint64_t cb;
+	uint32_t uid;
+	uint32_t flags; /* PROTO_PROCESS_* */
+	char comm[16];  /* NUL-terminated, from /proc/PID/comm */
+};
+
+enum proto_process_flags {
+	PROTO_PROCESS_EXITED = 1u << 0, /* leak row: the process is gone */
+};
+
+/* Payload of ERROR: a code and a message for the human. */
+struct __attribute__((packed)) proto_error_payload {
+	int32_t code;          /* negative TTALLOC_E* */
+	uint32_t reason;       /* enum proto_error_reason */
+	char message[64];      /* NUL-terminated */
+};
+
+/* Payload of HELLO and HELLO_ACK. */
+struct __attribute__((packed)) proto_hello_payload {
+	uint32_t version;      /* PROTO_EXT_VERSION of the sender */
+	uint32_t features;     /* reserved, 0 */
+	uint32_t num_devices;  /* HELLO_ACK only */
+	uint32_t server_pid;   /* HELLO_ACK only */
+	uint8_t reserved[56];
+};
+
+struct __attribute__((packed)) proto_msg {
+	uint8_t type;
+	uint8_t pad1[3];
+	int32_t device_id;
+	uint64_t size;
+	uint8_t buffer_type;
+	uint8_t pad2[3];
+	int32_t process_id;
+	uint64_t buffer_id; /* device address */
+	uint64_t timestamp; /* ns */
+	union __attribute__((packed)) {
+		struct proto_seed_payload seed;
+		struct proto_status_payload status;
+		struct proto_process_payload process;
+		struct proto_error_payload error;
+		struct proto_hello_payload hello;
+		uint8_t raw[72];
+	} u;
+};
+
+/* The layout table of ARCHITECTURE.md, checked by the compiler. */
+_Static_assert(sizeof(struct proto_msg) == PROTO_MSG_SIZE, "message is 112 bytes");
+_Static_assert(offsetof(struct proto_msg, type) == 0, "type");
+_Static_assert(offsetof(struct proto_msg, device_id) == 4, "device_id");
+_Static_assert(offsetof(struct proto_msg, size) == 8, "size");
+_Static_assert(offsetof(struct proto_msg, buffer_type) == 16, "buffer_type");
+_Static_assert(offsetof(struct proto_msg, process_id) == 20, "process_id");
+_Static_assert(offsetof(struct proto_msg, buffer_id) == 24, "buffer_id");
+_Static_assert(offsetof(struct proto_msg, timestamp) == 32, "timestamp");
+_Static_assert(offsetof(struct proto_msg, u.seed.dram_allocated) == 40, "dram_allocated");
+_Static_assert(offsetof(struct proto_msg, u.seed.l1_allocated) == 48, "l1_allocated");
+_Static_assert(offsetof(struct proto_msg, u.seed.l1_small_allocated) == 56, "l1_small");
+_Static_assert(offsetof(struct proto_msg, u.seed.trace_allocated) == 64, "trace");
+_Static_assert(offsetof(struct proto_msg, u.seed.total_dram_size) == 72, "total_dram_size");
+_Static_assert(offsetof(struct proto_msg, u.seed.total_l1_size) == 80, "total_l1_size");
+_Static_assert(offsetof(struct proto_msg, u.seed.arch_type) == 88, "arch_type");
+_Static_assert(offsetof(struct proto_msg, u.seed.num_dram_channels) == 92, "channels");
+_Static_assert(offsetof(struct proto_msg, u.seed.dram_size_per_channel) == 96, "per channel");
+_Static_assert(offsetof(struct proto_msg, u.seed.l1_size_per_core) == 100, "l1 per core");
+_Static_assert(offsetof(struct proto_msg, u.seed.is_available) == 104, "is_available");
+_Static_assert(offsetof(struct proto_msg, u.seed.num_devices) == 108, "num_devices");
+_Static_assert(sizeof(struct proto_status_payload) == 72, "status payload fills the frame");
+_Static_assert(sizeof(struct proto_process_payload) == 72, "process payload fills the frame");
+_Static_assert(sizeof(struct proto_error_payload) == 72, "error payload fills the frame");
+_Static_assert(sizeof(struct proto_hello_payload) == 72, "hello payload fills the frame");
+/* The format is little-endian and we copy structs as bytes. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host required");
+
+/*
+ * Reasons a frame is refused or an event is counted as wrong. One table for
+ * the server's counters, its log lines, ERROR frames and (later) /metrics.
+ * X(NAME, metric_label, description)
+ */
+#define PROTO_ERROR_MAP(X)                                                                  \
+	X(TRUNCATED, "truncated", "connection closed in the middle of a message")              \
+	X(UNKNOWN_TYPE, "unknown_type", "unknown message type")                                \
+	X(UNEXPECTED_TYPE, "unexpected_type", "message type only the server sends")            \
+	X(BAD_DEVICE, "bad_device", "device id out of range")                                  \
+	X(BAD_BUFFER_TYPE, "bad_buffer_type", "buffer type is not 0..5")                       \
+	X(BAD_SIZE, "bad_size", "size is zero or larger than the device memory")               \
+	X(PID_MISMATCH, "pid_mismatch", "process_id differs from the connection's real PID")   \
+	X(FOREIGN_FREE, "foreign_free", "FREE of a buffer owned by another process")           \
+	X(UNKNOWN_FREE, "unknown_free", "FREE of an address with no live buffer")              \
+	X(DUPLICATE_ALLOC, "duplicate_alloc", "ALLOC at an address this process holds live")  \
+	X(OUTPUT_OVERFLOW, "output_overflow", "peer does not read its answers")                \
+	X(LIMIT, "limit", "a server limit was reached")
+
+enum proto_error_reason {
+#define PROTO_DEFINE_REASON_(name, label, desc) PROTO_ERR_##name,
+	PROTO_ERROR_MAP(PROTO_DEFINE_REASON_)
+#undef PROTO_DEFINE_REASON_
+	PROTO_ERR_COUNT
+};
+
+/* Short label of a reason ("bad_device"), for counters and metrics. */
+const char *proto_error_label(enum proto_error_reason reason);
+
+/* One-line description of a reason, for log lines. */
+const char *proto_error_description(enum proto_error_reason reason);
+
+/* Name of a message type ("ALLOC", "HELLO"), or NULL when unknown. */
+const char *proto_type_name(unsigned type);
+
+/*
+ * Who may send a type: a request from a client, an answer from the server,
+ * or neither (unknown). Used by both ends to refuse frames going the wrong
+ * way.
+ */
+enum proto_direction { PROTO_DIR_UNKNOWN = 0, PROTO_DIR_REQUEST, PROTO_DIR_ANSWER };
+enum proto_direction proto_type_direction(unsigned type);
+
+/* Buffer type name as the seed prints it ("DRAM", "L1_SMALL"), or "TYPE?". */
+const char *proto_buffer_type_name(unsigned type);
+
+/* 1 when `type` is a valid enum ttalloc_buffer_type value. */
+int proto_buffer_type_valid(unsigned type);
+
+/* Architecture name ("Wormhole_B0"), or "Unknown". */
+const char *proto_arch_name(unsigned arch);
+
+/* Zeroes `msg` and sets its type and device. */
+void proto_msg_init(struct proto_msg *msg, enum proto_msg_type type, int32_t device_id);
+
+/* Copies `text` into a fixed char field, always NUL-terminating it. */
+void proto_set_string(char *field, size_t field_size, const char *text);
+
+/* Nanoseconds of CLOCK_REALTIME, the timestamp the frames carry. */
+uint64_t proto_now_ns(void);
+
+/* Nanoseconds of CLOCK_MONOTONIC, for ages and timeouts. */
+uint64_t proto_monotonic_ns(void);
+
+#endif /* TTALLOC_PROTOCOL_H */

@@ -1,0 +1,83 @@
+/*
+ * query.h - the monitoring side of the protocol: ask the server questions
+ * and read its answers. Used by tt_smi and the tools; the reporting side
+ * lives in the client library.
+ *
+ * A query_client is one blocking connection. Every call returns 0 or a
+ * negative TTALLOC_E* code; on failure `err` (UNIX_SOCKET_ERR_LEN bytes)
+ * says what happened in words.
+ */
+#ifndef TTALLOC_QUERY_H
+#define TTALLOC_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "protocol.h"
+#include "unix_socket.h"
+
+struct query_client {
+	int fd;
+	char path[108];
+};
+
+#define QUERY_CLIENT_INIT {.fd = -1, .path = ""}
+
+/* Connects to the server at `path` (NULL: the default path). */
+int query_connect(struct query_client *qc, const char *path, char *err);
+
+/* Closes the connection; the struct can be connected again. */
+void query_close(struct query_client *qc);
+
+/*
+ * Sends `request` and reads one answer frame into `answer`. An ERROR frame
+ * becomes TTALLOC_EPROTOCOL with the server's message in `err`.
+ */
+int query_exchange(struct query_client *qc, const struct proto_msg *request,
+		   struct proto_msg *answer, char *err);
+
+/* Called for each row of a multi-row answer; non-zero stops (and is returned). */
+typedef int (*query_row_fn)(const struct proto_msg *row, void *ctx);
+
+/*
+ * Sends `request`, then calls `fn` for every frame of type `row_type` until
+ * ROWS_END. Returns 0, fn's non-zero value, or a TTALLOC_E* code.
+ */
+int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
+	       query_row_fn fn, void *ctx, char *err);
+
+/* One device as the server sees it. */
+struct snapshot_device {
+	int index;
+	struct proto_seed_payload seed;     /* totals and sizes (QUERY) */
+	struct proto_status_payload status; /* name, telemetry, counts */
+};
+
+/* One process's use of one device. */
+struct snapshot_process {
+	pid_t pid;
+	int device;
+	uint64_t buffers;
+	struct proto_process_payload usage;
+	char user[32];
+};
+
+/* Everything tt_smi shows, read in one go. */
+struct snapshot {
+	uint32_t num_devices;
+	struct snapshot_device *devices;
+	size_t num_processes;
+	struct snapshot_process *processes;
+	uint64_t taken_ns; /* CLOCK_REALTIME when read */
+};
+
+#define SNAPSHOT_INIT {0}
+
+/* Reads devices, their totals and status, and the process table. */
+int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err);
+
+/* Frees what snapshot_take allocated; the struct can be reused. */
+void snapshot_release(struct snapshot *snap);
+
+#endif /* TTALLOC_QUERY_H */

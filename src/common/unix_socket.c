@@ -1,0 +1,176 @@
+/*
+ * unix_socket.c - Unix stream socket helpers (see unix_socket.h).
+ */
+#define _GNU_SOURCE
+#include "unix_socket.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+const char *unix_socket_default_path(void)
+{
+	const char *path = getenv(PROTO_SOCKET_ENV);
+	return (path && *path) ? path : PROTO_DEFAULT_SOCKET;
+}
+
+/* Fills `addr` for `path`; fails when the path does not fit sun_path. */
+static int fill_address(struct sockaddr_un *addr, const char *path, char *err)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(addr->sun_path)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket path too long (%zu bytes, at most %zu): %s",
+			 strlen(path), sizeof(addr->sun_path) - 1, path);
+		return -1;
+	}
+	memcpy(addr->sun_path, path, strlen(path));
+	return 0;
+}
+
+int unix_socket_connect(const char *path, char *err)
+{
+	struct sockaddr_un addr;
+	if (fill_address(&addr, path, err) < 0)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket(): %s", strerror(errno));
+		return -1;
+	}
+	int rc;
+	do
+		rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "%s", strerror(errno));
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Decides what to do with something already at `path`: 0 when the path is
+ * free (or held a stale socket, now removed), -1 with a reason otherwise.
+ */
+static int clear_stale_socket(const char *path, char *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return 0; /* nothing there */
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN,
+			 "%s exists and is not a socket; remove it or choose another --socket", path);
+		return -1;
+	}
+	char probe_err[UNIX_SOCKET_ERR_LEN];
+	int fd = unix_socket_connect(path, probe_err);
+	if (fd >= 0) {
+		close(fd);
+		snprintf(err, UNIX_SOCKET_ERR_LEN,
+			 "another allocation server is already listening on %s; stop it first or use --socket PATH",
+			 path);
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "cannot remove stale socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err)
+{
+	struct sockaddr_un addr;
+	if (fill_address(&addr, path, err) < 0 || clear_stale_socket(path, err) < 0)
+		return -1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket(): %s", strerror(errno));
+		return -1;
+	}
+	/* Create the file with no access, then open it up: no window in which
+	 * the socket exists with looser permissions than asked for. */
+	mode_t old_mask = umask(0777);
+	int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+	int bind_errno = errno;
+	umask(old_mask);
+	if (rc < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "cannot bind %s: %s", path, strerror(bind_errno));
+		close(fd);
+		return -1;
+	}
+	if (chmod(path, mode) < 0 || listen(fd, backlog) < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+int unix_socket_set_nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int unix_socket_peer(int fd, pid_t *pid, uid_t *uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -1;
+	*pid = cred.pid;
+	*uid = cred.uid;
+	return 0;
+}
+
+int unix_socket_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int unix_socket_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ECONNRESET;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * unix_socket.h - Unix stream socket helpers shared by the server, the
+ * client library and the tools (in the manner of redis's anet.c).
+ *
+ * Functions that can fail write a readable reason into a caller buffer
+ * (`err`, at least UNIX_SOCKET_ERR_LEN bytes) and return -1.
+ */
+#ifndef TTALLOC_UNIX_SOCKET_H
+#define TTALLOC_UNIX_SOCKET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define UNIX_SOCKET_ERR_LEN 256
+
+/* The socket path clients and server use: $TT_ALLOC_SERVER_SOCKET or the default. */
+const char *unix_socket_default_path(void);
+
+/*
+ * Connects to `path`. Returns a blocking, close-on-exec fd, or -1 with the
+ * reason in `err` (e.g. "connection refused").
+ */
+int unix_socket_connect(const char *path, char *err);
+
+/*
+ * Creates a listening socket at `path` with permissions `mode`.
+ * A stale socket file (nobody accepting) is replaced; a socket with a live
+ * server behind it, or a path that is not a socket, is refused. Returns a
+ * non-blocking, close-on-exec fd or -1 with the reason in `err`.
+ */
+int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err);
+
+/* Sets O_NONBLOCK on fd. Returns 0 or -1 (errno set). */
+int unix_socket_set_nonblocking(int fd);
+
+/* Kernel credentials of the peer (SO_PEERCRED). Returns 0 or -1 (errno set). */
+int unix_socket_peer(int fd, pid_t *pid, uid_t *uid);
+
+/*
+ * Writes all `len` bytes (retrying on EINTR and short writes, never raising
+ * SIGPIPE). Returns 0 or -1 (errno set; EPIPE when the peer is gone).
+ */
+int unix_socket_write_all(int fd, const void *buf, size_t len);
+
+/*
+ * Reads exactly `len` bytes. Returns 0, or -1 with errno set; a peer that
+ * closes first gives errno ECONNRESET.
+ */
+int unix_socket_read_all(int fd, void *buf, size_t len);
+
+#endif /* TTALLOC_UNIX_SOCKET_H */

@@ -1,0 +1,434 @@
+/*
+ * handlers.c - what each message type does (see protocol.h for the pairs).
+ *
+ * One table maps a frame type to its handler; a type without a row is
+ * refused with a counted error and the connection stays open (the frame
+ * length is fixed, so the stream stays in step).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "log.h"
+#include "server.h"
+
+/* Largest SYSTEM_MEMORY buffer accepted: 256 TiB, more than any host has. */
+#define MAX_SYSTEM_MEMORY_SIZE (1ull << 48)
+
+typedef void (*frame_handler)(struct connection *c, const struct proto_msg *msg);
+
+/* ---- validation shared by the handlers ---- */
+
+static struct device *valid_device(struct connection *c, const struct proto_msg *msg)
+{
+	struct device *dev = device_set_get(&c->server->devices, msg->device_id);
+	if (!dev)
+		connection_error(c, PROTO_ERR_BAD_DEVICE, "%s for device %d; devices are 0..%d",
+				 proto_type_name(msg->type), msg->device_id, c->server->devices.count - 1);
+	return dev;
+}
+
+/* The pid field may be 0 (unknown) or the sender's own pid, nothing else. */
+static int valid_pid_field(struct connection *c, const struct proto_msg *msg)
+{
+	if (msg->process_id == 0 || msg->process_id == c->pid)
+		return 1;
+	connection_error(c, PROTO_ERR_PID_MISMATCH,
+			 "%s claims PID %d but the connection belongs to PID %d (SO_PEERCRED); rejected",
+			 proto_type_name(msg->type), msg->process_id, (int)c->pid);
+	return 0;
+}
+
+static uint64_t capacity_of(const struct device *dev, unsigned type)
+{
+	switch (type) {
+	case TTALLOC_DRAM:
+	case TTALLOC_TRACE:
+		return dev->info.dram_total;
+	case TTALLOC_SYSTEM_MEMORY:
+		return MAX_SYSTEM_MEMORY_SIZE;
+	default:
+		return dev->info.l1_total;
+	}
+}
+
+static int valid_alloc(struct connection *c, const struct proto_msg *msg, const struct device *dev)
+{
+	if (!proto_buffer_type_valid(msg->buffer_type)) {
+		connection_error(c, PROTO_ERR_BAD_BUFFER_TYPE, "ALLOC with buffer type %u at 0x%" PRIx64,
+				 msg->buffer_type, msg->buffer_id);
+		return 0;
+	}
+	uint64_t cap = capacity_of(dev, msg->buffer_type);
+	if (msg->size == 0 || msg->size > cap) {
+		connection_error(c, PROTO_ERR_BAD_SIZE,
+				 "ALLOC of %" PRIu64 " bytes %s on device %d (capacity %" PRIu64 ")",
+				 msg->size, proto_buffer_type_name(msg->buffer_type), msg->device_id, cap);
+		return 0;
+	}
+	return 1;
+}
+
+static void mark_touched(struct server *s, int device)
+{
+	s->touched_devices |= 1ull << device;
+}
+
+/* ---- ALLOC / FREE ---- */
+
+static void on_alloc(struct connection *c, const struct proto_msg *msg)
+{
+	struct server *s = c->server;
+	struct device *dev = valid_device(c, msg);
+	if (!dev || !valid_pid_field(c, msg) || !valid_alloc(c, msg, dev))
+		return;
+	enum registry_result rc = registry_alloc(&s->registry, c->proc, msg->device_id, msg->buffer_type,
+						 msg->buffer_id, msg->size, proto_monotonic_ns());
+	if (rc == REGISTRY_NOMEM) {
+		connection_error(c, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
+				 msg->buffer_id);
+		return;
+	}
+	if (rc == REGISTRY_REPLACED)
+		connection_error(c, PROTO_ERR_DUPLICATE_ALLOC,
+				 "buffer 0x%" PRIx64 " on device %d was already live; its FREE was never "
+				 "reported (record replaced)",
+				 msg->buffer_id, msg->device_id);
+	mark_touched(s, msg->device_id);
+	log_info("[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")",
+		 msg->device_id, msg->size, proto_buffer_type_name(msg->buffer_type), (int)c->pid,
+		 msg->buffer_id);
+}
+
+static void on_free(struct connection *c, const struct proto_msg *msg)
+{
+	struct server *s = c->server;
+	if (!valid_device(c, msg) || !valid_pid_field(c, msg))
+		return;
+	struct live_buffer freed;
+	pid_t owner = 0;
+	switch (registry_free(&s->registry, c->proc, msg->device_id, msg->buffer_id, &freed, &owner)) {
+	case REGISTRY_OK:
+		mark_touched(s, msg->device_id);
+		log_info("[Device %d] FREE: buffer 0x%" PRIx64 " by PID %d", msg->device_id,
+			 msg->buffer_id, (int)c->pid);
+		break;
+	case REGISTRY_FOREIGN:
+		connection_error(c, PROTO_ERR_FOREIGN_FREE,
+				 "FREE of buffer 0x%" PRIx64 " on device %d, which PID %d owns; rejected",
+				 msg->buffer_id, msg->device_id, (int)owner);
+		break;
+	default:
+		connection_error(c, PROTO_ERR_UNKNOWN_FREE,
+				 "FREE of buffer 0x%" PRIx64 " on device %d: no live buffer there "
+				 "(double free, or never reported)",
+				 msg->buffer_id, msg->device_id);
+		break;
+	}
+}
+
+/* ---- seed queries ---- */
+
+/* Fills the seed's device-info fields; is_available 0 for a bad device. */
+static void fill_device_info(struct server *s, struct proto_msg *ans, const struct device *dev)
+{
+	ans->u.seed.num_devices = (uint32_t)s->devices.count;
+	if (!dev)
+		return;
+	ans->u.seed.total_dram_size = dev->info.dram_total;
+	ans->u.seed.total_l1_size = dev->info.l1_total;
+	ans->u.seed.arch_type = dev->info.arch;
+	ans->u.seed.num_dram_channels = dev->info.num_dram_channels;
+	ans->u.seed.dram_size_per_channel = dev->info.dram_size_per_channel;
+	ans->u.seed.l1_size_per_core = dev->info.l1_size_per_core;
+	ans->u.seed.is_available = 1;
+}
+
+static void fill_totals(struct server *s, struct proto_msg *ans, const struct device *dev)
+{
+	if (!dev)
+		return;
+	const struct device_totals *t = &s->registry.devices[dev->index];
+	ans->u.seed.dram_allocated = t->used[TTALLOC_DRAM];
+	ans->u.seed.l1_allocated = t->used[TTALLOC_L1];
+	ans->u.seed.l1_small_allocated = t->used[TTALLOC_L1_SMALL];
+	ans->u.seed.trace_allocated = t->used[TTALLOC_TRACE];
+}
+
+/*
+ * QUERY and DEVICE_INFO_QUERY always get their seed answer, so seed clients
+ * never wait on a frame that does not come: a bad device id is answered with
+ * zero totals and is_available = 0 (and logged and counted here).
+ */
+static void answer_seed_query(struct connection *c, const struct proto_msg *msg, enum proto_msg_type type)
+{
+	struct server *s = c->server;
+	struct device *dev = NULL;
+	if (!(type == PROTO_DEVICE_INFO_RESPONSE && msg->device_id == -1))
+		dev = valid_device(c, msg);
+	struct proto_msg ans;
+	proto_msg_init(&ans, type, msg->device_id);
+	ans.timestamp = proto_now_ns();
+	fill_device_info(s, &ans, dev);
+	fill_totals(s, &ans, dev);
+	connection_send(c, &ans);
+}
+
+static void on_query(struct connection *c, const struct proto_msg *msg)
+{
+	answer_seed_query(c, msg, PROTO_RESPONSE);
+}
+
+static void on_device_info_query(struct connection *c, const struct proto_msg *msg)
+{
+	answer_seed_query(c, msg, PROTO_DEVICE_INFO_RESPONSE);
+}
+
+/* DUMP_REMAINING prints buffers of the requester's own user (root: all). */
+static void on_dump_remaining(struct connection *c, const struct proto_msg *msg)
+{
+	(void)msg;
+	struct registry *r = &c->server->registry;
+	uint64_t now = proto_monotonic_ns();
+	log_warn("📋 Remaining buffers (requested by PID %d):", (int)c->pid);
+	uint64_t shown = 0, hidden = 0;
+	for (uint32_t p = 0; p < r->process_cap; p++) {
+		const struct process_record *rec = registry_process(r, p);
+		if (!rec->in_use || rec->live_buffers == 0)
+			continue;
+		if (c->uid != 0 && rec->uid != c->uid) {
+			hidden += rec->live_buffers;
+			continue;
+		}
+		for (uint32_t b = registry_first_buffer(r, p); b != REGISTRY_NONE; b = registry_next_buffer(r, b)) {
+			const struct live_buffer *buf = &r->buffers[b];
+			log_warn("    [Device %u] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s by PID %d (age: %" PRIu64
+				 "s)",
+				 buf->device, buf->address, buf->size, proto_buffer_type_name(buf->type),
+				 (int)rec->pid, (uint64_t)((now - buf->alloc_ns) / 1000000000ull));
+			shown++;
+		}
+	}
+	log_warn("    %" PRIu64 " buffer%s listed", shown, shown == 1 ? "" : "s");
+	if (hidden)
+		log_warn("    %" PRIu64 " buffers of other users not listed", hidden);
+}
+
+/* ---- ttalloc extensions ---- */
+
+static void send_error(struct connection *c, const struct proto_msg *msg, enum proto_error_reason reason,
+		       int code)
+{
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_ERROR, msg->device_id);
+	ans.u.error.code = code;
+	ans.u.error.reason = reason;
+	snprintf(ans.u.error.message, sizeof(ans.u.error.message), "%s (%s %d)",
+		 proto_error_description(reason), proto_type_name(msg->type), msg->device_id);
+	connection_send(c, &ans);
+}
+
+static void on_hello(struct connection *c, const struct proto_msg *msg)
+{
+	c->hello_version = msg->u.hello.version ? msg->u.hello.version : 1;
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_HELLO_ACK, -1);
+	ans.u.hello.version = PROTO_EXT_VERSION;
+	ans.u.hello.num_devices = (uint32_t)c->server->devices.count;
+	ans.u.hello.server_pid = (uint32_t)getpid();
+	connection_send(c, &ans);
+}
+
+static void on_sync(struct connection *c, const struct proto_msg *msg)
+{
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_SYNC_ACK, msg->device_id);
+	ans.size = msg->size; /* echoed so a client can match its request */
+	connection_send(c, &ans);
+}
+
+static void device_load_of(const struct server *s, int device, struct device_load *load)
+{
+	memcpy(load->used, s->registry.devices[device].used, sizeof(load->used));
+}
+
+static void on_device_status_query(struct connection *c, const struct proto_msg *msg)
+{
+	struct server *s = c->server;
+	struct device *dev = valid_device(c, msg);
+	if (!dev) {
+		send_error(c, msg, PROTO_ERR_BAD_DEVICE, TTALLOC_EINVAL);
+		return;
+	}
+	struct device_load load;
+	device_load_of(s, dev->index, &load);
+	device_refresh(dev, &load);
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_DEVICE_STATUS, dev->index);
+	struct proto_status_payload *st = &ans.u.status;
+	st->temperature_mc = dev->now.temperature_mc;
+	st->power_mw = dev->now.power_mw;
+	st->utilization = dev->now.utilization;
+	st->valid = (DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE) ? PROTO_STATUS_TEMPERATURE : 0) |
+		    (DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? PROTO_STATUS_POWER : 0) |
+		    (DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION) ? PROTO_STATUS_UTILIZATION : 0);
+	st->live_buffers = s->registry.devices[dev->index].buffers;
+	st->processes = registry_device_processes(&s->registry, dev->index);
+	st->backend_flags = dev->info.simulated ? 1u : 0u;
+	st->cb_allocated = load.used[TTALLOC_CB];
+	st->system_memory = load.used[TTALLOC_SYSTEM_MEMORY];
+	proto_set_string(st->name, sizeof(st->name), dev->info.name);
+	connection_send(c, &ans);
+}
+
+static void send_rows_end(struct connection *c, uint64_t count)
+{
+	struct proto_msg end;
+	proto_msg_init(&end, PROTO_ROWS_END, -1);
+	end.size = count;
+	connection_send(c, &end);
+}
+
+static void on_process_query(struct connection *c, const struct proto_msg *msg)
+{
+	struct server *s = c->server;
+	struct registry *r = &s->registry;
+	if (msg->device_id != -1 && !valid_device(c, msg)) {
+		send_error(c, msg, PROTO_ERR_BAD_DEVICE, TTALLOC_EINVAL);
+		return;
+	}
+	uint64_t rows = 0;
+	for (uint32_t p = 0; p < r->process_cap && !c->closed; p++) {
+		const struct process_record *rec = registry_process(r, p);
+		if (!rec->in_use)
+			continue;
+		for (uint32_t i = 0; i < rec->usage_count; i++) {
+			const struct device_usage *u = &rec->usage[i];
+			if (u->buffers == 0 || (msg->device_id != -1 && u->device != msg->device_id))
+				continue;
+			struct proto_msg row;
+			proto_msg_init(&row, PROTO_PROCESS_ROW, u->device);
+			row.process_id = rec->pid;
+			row.size = u->buffers;
+			row.timestamp = rec->first_seen_ns;
+			row.u.process.used[0] = u->used[TTALLOC_DRAM];
+			row.u.process.used[1] = u->used[TTALLOC_L1];
+			row.u.process.used[2] = u->used[TTALLOC_L1_SMALL];
+			row.u.process.used[3] = u->used[TTALLOC_TRACE];
+			row.u.process.system_memory = u->used[TTALLOC_SYSTEM_MEMORY];
+			row.u.process.cb = u->used[TTALLOC_CB];
+			row.u.process.uid = rec->uid;
+			memcpy(row.u.process.comm, rec->comm, sizeof(row.u.process.comm));
+			connection_send(c, &row);
+			rows++;
+		}
+	}
+	send_rows_end(c, rows);
+}
+
+/* LEAK_QUERY(process_id or 0): kept leaked buffers of the asker's user (root: all). */
+static void on_leak_query(struct connection *c, const struct proto_msg *msg)
+{
+	const struct leak_history *h = &c->server->leaks;
+	uint64_t rows = 0;
+	for (uint32_t i = 0; i < h->count && !c->closed; i++) {
+		const struct leak_report *rep = leak_history_get(h, i);
+		if ((msg->process_id && rep->pid != msg->process_id) || (c->uid != 0 && rep->uid != c->uid))
+			continue;
+		for (uint32_t e = 0; e < rep->kept && !c->closed; e++) {
+			const struct leak_buffer *lb = &rep->entries[e];
+			struct proto_msg row;
+			proto_msg_init(&row, PROTO_LEAK_ROW, lb->device);
+			row.process_id = rep->pid;
+			row.size = lb->size;
+			row.buffer_type = lb->type;
+			row.buffer_id = lb->address;
+			row.timestamp = rep->exit_ns;
+			row.u.process.used[0] = lb->age_ns;
+			row.u.process.used[1] = rep->exit_ns;
+			row.u.process.uid = rep->uid;
+			row.u.process.flags = PROTO_PROCESS_EXITED;
+			memcpy(row.u.process.comm, rep->comm, sizeof(row.u.process.comm));
+			connection_send(c, &row);
+			rows++;
+		}
+	}
+	send_rows_end(c, rows);
+}
+
+static void on_answer_type(struct connection *c, const struct proto_msg *msg)
+{
+	connection_error(c, PROTO_ERR_UNEXPECTED_TYPE, "%s (type %u) is sent by the server, not to it",
+			 proto_type_name(msg->type), msg->type);
+}
+
+static const frame_handler handlers[256] = {
+	[PROTO_ALLOC] = on_alloc,
+	[PROTO_FREE] = on_free,
+	[PROTO_QUERY] = on_query,
+	[PROTO_RESPONSE] = on_answer_type,
+	[PROTO_DUMP_REMAINING] = on_dump_remaining,
+	[PROTO_DEVICE_INFO_QUERY] = on_device_info_query,
+	[PROTO_DEVICE_INFO_RESPONSE] = on_answer_type,
+	[PROTO_HELLO] = on_hello,
+	[PROTO_HELLO_ACK] = on_answer_type,
+	[PROTO_SYNC] = on_sync,
+	[PROTO_SYNC_ACK] = on_answer_type,
+	[PROTO_DEVICE_STATUS_QUERY] = on_device_status_query,
+	[PROTO_DEVICE_STATUS] = on_answer_type,
+	[PROTO_PROCESS_QUERY] = on_process_query,
+	[PROTO_PROCESS_ROW] = on_answer_type,
+	[PROTO_LEAK_QUERY] = on_leak_query,
+	[PROTO_LEAK_ROW] = on_answer_type,
+	[PROTO_ROWS_END] = on_answer_type,
+	[PROTO_ERROR] = on_answer_type,
+};
+
+void handle_frame(struct connection *c, const struct proto_msg *msg)
+{
+	c->server->stats.frames[msg->type]++;
+	frame_handler fn = handlers[msg->type];
+	if (!fn) {
+		connection_error(c, PROTO_ERR_UNKNOWN_TYPE, "type %u (first bytes %02x %02x %02x %02x)", msg->type,
+				 ((const uint8_t *)msg)[0], ((const uint8_t *)msg)[1],
+				 ((const uint8_t *)msg)[2], ((const uint8_t *)msg)[3]);
+		return;
+	}
+	fn(c, msg);
+}
+
+void handle_print_totals(struct server *s)
+{
+	while (s->touched_devices) {
+		int d = __builtin_ctzll(s->touched_devices);
+		s->touched_devices &= s->touched_devices - 1;
+		if (!log_enabled(LOG_INFO))
+			continue;
+		const struct device_totals *t = &s->registry.devices[d];
+		char dram[FORMAT_BYTES_LEN], l1[FORMAT_BYTES_LEN];
+		format_bytes_compact(dram, sizeof(dram), t->used[TTALLOC_DRAM], 1);
+		format_bytes_compact(l1, sizeof(l1), t->used[TTALLOC_L1], 1);
+		log_info("  └─ Device %d total: DRAM=%s, L1=%s, %" PRIu64 " buffer%s", d, dram, l1, t->buffers,
+			 t->buffers == 1 ? "" : "s");
+	}
+}
+
+void handle_process_exit(struct server *s, uint32_t proc)
+{
+	struct registry *r = &s->registry;
+	struct process_record *rec = registry_process(r, proc);
+	if (rec->live_buffers == 0) {
+		log_info("📤 Process %d (%s) disconnected, no buffers left", (int)rec->pid, rec->comm);
+	} else {
+		struct leak_report rep;
+		leak_report_build(&rep, r, proc, proto_monotonic_ns());
+		leak_report_print(&rep, s->opts.leak_lines);
+		for (uint32_t i = 0; i < rec->usage_count; i++)
+			if (rec->usage[i].buffers)
+				mark_touched(s, rec->usage[i].device);
+		leak_history_add(&s->leaks, &rep);
+	}
+	registry_drop_process(r, proc);
+}

@@ -1,0 +1,109 @@
+/*
+ * leaks.c - building, printing and keeping leak reports (see leaks.h).
+ */
+#include "leaks.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_t proc,
+		      uint64_t now_mono_ns)
+{
+	const struct process_record *p = &r->processes[proc];
+	memset(rep, 0, sizeof(*rep));
+	rep->pid = p->pid;
+	rep->uid = p->uid;
+	memcpy(rep->comm, p->comm, sizeof(rep->comm));
+	rep->exit_ns = proto_now_ns();
+	rep->buffers = p->live_buffers;
+	uint64_t keep = p->live_buffers < LEAK_KEEP_BUFFERS ? p->live_buffers : LEAK_KEEP_BUFFERS;
+	rep->entries = keep ? calloc(keep, sizeof(*rep->entries)) : NULL;
+	int rc = (keep && !rep->entries) ? TTALLOC_ENOMEM : 0;
+	/* The owner list is newest first; keep the newest `keep` and store them
+	 * oldest first, as the seed prints them. */
+	uint32_t i = 0;
+	for (uint32_t b = registry_first_buffer(r, proc); b != REGISTRY_NONE; b = registry_next_buffer(r, b)) {
+		const struct live_buffer *buf = &r->buffers[b];
+		rep->bytes += buf->size;
+		rep->device_bytes[buf->device] += buf->size;
+		rep->device_buffers[buf->device]++;
+		if (rep->entries && i < keep) {
+			struct leak_buffer *e = &rep->entries[keep - 1 - i];
+			e->address = buf->address;
+			e->size = buf->size;
+			e->age_ns = now_mono_ns > buf->alloc_ns ? now_mono_ns - buf->alloc_ns : 0;
+			e->device = buf->device;
+			e->type = buf->type;
+			i++;
+		}
+	}
+	rep->kept = rep->entries ? (uint32_t)keep : 0;
+	return rc;
+}
+
+void leak_report_print(const struct leak_report *rep, uint32_t max_lines)
+{
+	log_warn("⚠️  Process %d exited but left %" PRIu64 " buffer%s allocated:", (int)rep->pid,
+		 rep->buffers, rep->buffers == 1 ? "" : "s");
+	uint32_t shown = rep->kept < max_lines ? rep->kept : max_lines;
+	uint64_t shown_bytes = 0;
+	for (uint32_t i = 0; i < shown; i++) {
+		const struct leak_buffer *e = &rep->entries[i];
+		shown_bytes += e->size;
+		log_warn("    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s (age: %" PRIu64 "s)",
+			 e->device, e->address, e->size, proto_buffer_type_name(e->type),
+			 (uint64_t)(e->age_ns / 1000000000ull));
+	}
+	if (shown < rep->buffers)
+		log_warn("    ... and %" PRIu64 " more buffers (%" PRIu64 " bytes)", rep->buffers - shown,
+			 rep->bytes - shown_bytes);
+}
+
+void leak_report_release(struct leak_report *rep)
+{
+	free(rep->entries);
+	rep->entries = NULL;
+	rep->kept = 0;
+}
+
+int leak_history_init(struct leak_history *h, uint32_t cap)
+{
+	memset(h, 0, sizeof(*h));
+	h->cap = cap ? cap : 1;
+	h->reports = calloc(h->cap, sizeof(*h->reports));
+	return h->reports ? 0 : TTALLOC_ENOMEM;
+}
+
+void leak_history_add(struct leak_history *h, struct leak_report *rep)
+{
+	for (int d = 0; d < PROTO_MAX_DEVICES; d++) {
+		h->leaked_bytes[d] += rep->device_bytes[d];
+		h->leaked_buffers[d] += rep->device_buffers[d];
+	}
+	h->reports_total++;
+	if (h->count == h->cap) {
+		leak_report_release(&h->reports[h->start]);
+		h->reports[h->start] = *rep;
+		h->start = (h->start + 1) % h->cap;
+	} else {
+		h->reports[(h->start + h->count) % h->cap] = *rep;
+		h->count++;
+	}
+	memset(rep, 0, sizeof(*rep));
+}
+
+const struct leak_report *leak_history_get(const struct leak_history *h, uint32_t i)
+{
+	return &h->reports[(h->start + i) % h->cap];
+}
+
+void leak_history_release(struct leak_history *h)
+{
+	for (uint32_t i = 0; i < h->count; i++)
+		leak_report_release(&h->reports[(h->start + i) % h->cap]);
+	free(h->reports);
+	memset(h, 0, sizeof(*h));
+}

@@ -1,0 +1,130 @@
+/*
+ * main.c - ttalloc-server: command line of the allocation server.
+ * Also installed as build/programming_examples/allocation_server_poc.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+#ifndef TTALLOC_VERSION
+#define TTALLOC_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ttalloc-server [OPTIONS]\n"
+		"Keeps the live picture of device memory per device, process and buffer.\n\n"
+		"  -s, --socket PATH        listen on PATH (default $TT_ALLOC_SERVER_SOCKET or\n"
+		"                           /tmp/tt_allocation_server.sock)\n"
+		"  -d, --devices SEL        auto (default), sim, sim:N, sim:N:ARCH\n"
+		"                           (ARCH: wormhole_b0, blackhole, grayskull)\n"
+		"  -q, --quiet              no per-event lines; leaks and errors only\n"
+		"  -l, --log-level LEVEL    error, warn, info (default), debug;\n"
+		"                           default from $TT_METAL_LOGGER_LEVEL when set\n"
+		"      --socket-mode MODE   permissions of the socket file (octal, default 0660)\n"
+		"      --leak-lines N       buffer lines printed per leak report (default 100)\n"
+		"      --max-connections N  connections accepted at once (default 4096)\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            version\n");
+}
+
+/* Parses a positive integer option; exits with a message when malformed. */
+static unsigned long parse_number(const char *name, const char *text, int base, unsigned long max)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, base);
+	if (!*text || *end || v > max) {
+		fprintf(stderr, "ttalloc-server: bad value '%s' for %s\n", text, name);
+		exit(2);
+	}
+	return v;
+}
+
+static void parse_options(int argc, char **argv, struct server_options *opts)
+{
+	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS };
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"devices", required_argument, NULL, 'd'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+		{"leak-lines", required_argument, NULL, OPT_LEAK_LINES},
+		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	enum log_level level;
+	const char *env_level = getenv("TT_METAL_LOGGER_LEVEL");
+	if (env_level && log_level_parse(env_level, &level) == 0)
+		log_set_level(level);
+	int opt;
+	while ((opt = getopt_long(argc, argv, "s:d:ql:hV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			opts->socket_path = optarg;
+			break;
+		case 'd':
+			opts->devices = optarg;
+			break;
+		case 'q':
+			log_set_level(LOG_WARN);
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, "ttalloc-server: unknown log level '%s' (error, warn, info, debug)\n",
+					optarg);
+				exit(2);
+			}
+			log_set_level(level);
+			break;
+		case OPT_SOCKET_MODE:
+			opts->socket_mode = (mode_t)parse_number("--socket-mode", optarg, 8, 0777);
+			break;
+		case OPT_LEAK_LINES:
+			opts->leak_lines = (uint32_t)parse_number("--leak-lines", optarg, 10, UINT32_MAX);
+			break;
+		case OPT_MAX_CONNECTIONS:
+			opts->max_connections = (uint32_t)parse_number("--max-connections", optarg, 10, 1000000);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("ttalloc-server %s\n", TTALLOC_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ttalloc-server: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct server_options opts;
+	server_options_defaults(&opts);
+	parse_options(argc, argv, &opts);
+	/* Line-sized writes as events happen; flushed before every wait. */
+	static char stdout_buffer[1 << 16];
+	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
+	struct server s;
+	if (server_start(&s, &opts) < 0) {
+		log_flush();
+		return 1;
+	}
+	int rc = server_run(&s);
+	server_stop(&s);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,146 @@
+/*
+ * server.c - start-up, main loop and shutdown of the allocation server
+ * (see server.h).
+ */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "log.h"
+#include "unix_socket.h"
+
+void server_options_defaults(struct server_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->socket_path = unix_socket_default_path();
+	opts->devices = "auto";
+	opts->socket_mode = 0660;
+	opts->leak_lines = 100;
+	opts->leak_history = 256;
+	opts->max_connections = 4096;
+	opts->errors_logged_per_connection = 20;
+	opts->max_output_bytes = 16u << 20;
+}
+
+static void on_signal(struct event_loop *loop, struct event_handle *handle, uint32_t events)
+{
+	(void)events;
+	struct signalfd_siginfo info;
+	if (read(handle->fd, &info, sizeof(info)) == (ssize_t)sizeof(info))
+		log_warn("\n🛑 Received %s, shutting down...", strsignal((int)info.ssi_signo));
+	event_loop_stop(loop);
+}
+
+static void before_sleep(struct event_loop *loop, void *data)
+{
+	(void)loop;
+	struct server *s = data;
+	handle_print_totals(s);
+	connection_free_closed(s);
+	log_flush();
+}
+
+static int watch_signals(struct server *s)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -1;
+	int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	s->signals = (struct event_handle){.fd = fd, .fn = on_signal, .data = s};
+	return event_loop_add(s->loop, &s->signals, EPOLLIN);
+}
+
+static void print_devices(const struct server *s)
+{
+	const struct device_set *set = &s->devices;
+	int simulated = set->count > 0 && set->devices[0].info.simulated;
+	printf("🔍 Device detection (%s):\n",
+	       simulated ? "simulated devices, no hardware found" : set->backend_name);
+	for (int i = 0; i < set->count; i++) {
+		const struct device *d = &set->devices[i];
+		char dram[FORMAT_BYTES_LEN], l1[FORMAT_BYTES_LEN];
+		format_bytes_compact(dram, sizeof(dram), d->info.dram_total, 0);
+		format_bytes_compact(l1, sizeof(l1), d->info.l1_total, 0);
+		/* the seed prints whole MB for L1: "1440MB" */
+		if (d->info.l1_total >= (1ull << 30))
+			snprintf(l1, sizeof(l1), "%lluMB", (unsigned long long)(d->info.l1_total >> 20));
+		printf("   Device %d: %s (%s DRAM, %s L1)\n", i, d->info.name, dram, l1);
+	}
+}
+
+int server_start(struct server *s, const struct server_options *opts)
+{
+	char err[UNIX_SOCKET_ERR_LEN > DEVICE_ERR_LEN ? UNIX_SOCKET_ERR_LEN : DEVICE_ERR_LEN];
+	memset(s, 0, sizeof(*s));
+	s->opts = *opts;
+	signal(SIGPIPE, SIG_IGN);
+	printf("🚀 Allocation Server starting...\n");
+	if (device_set_open(&s->devices, opts->devices, err) < 0) {
+		fprintf(stderr, "ttalloc-server: %s\n", err);
+		return -1;
+	}
+	print_devices(s);
+	if (registry_init(&s->registry, s->devices.count, 0) < 0 ||
+	    leak_history_init(&s->leaks, opts->leak_history) < 0) {
+		fprintf(stderr, "ttalloc-server: out of memory\n");
+		return -1;
+	}
+	s->loop = event_loop_create();
+	if (!s->loop || watch_signals(s) < 0) {
+		fprintf(stderr, "ttalloc-server: cannot set up the event loop: %s\n", strerror(errno));
+		return -1;
+	}
+	int fd = unix_socket_listen(opts->socket_path, opts->socket_mode, 1024, err);
+	if (fd < 0) {
+		fprintf(stderr, "ttalloc-server: %s\n", err);
+		return -1;
+	}
+	s->listener = (struct event_handle){.fd = fd, .fn = connection_accept, .data = s};
+	if (event_loop_add(s->loop, &s->listener, EPOLLIN) < 0) {
+		fprintf(stderr, "ttalloc-server: cannot watch the socket: %s\n", strerror(errno));
+		return -1;
+	}
+	event_loop_set_before_sleep(s->loop, before_sleep, s);
+	printf("📡 Server socket created: %s\n", opts->socket_path);
+	printf("📡 Listening for connections...\n");
+	printf("✅ Server ready!\n\nWaiting for clients...\n");
+	fflush(stdout);
+	return 0;
+}
+
+int server_run(struct server *s)
+{
+	return event_loop_run(s->loop);
+}
+
+void server_stop(struct server *s)
+{
+	while (s->connections)
+		connection_close(s->connections);
+	connection_free_closed(s);
+	if (s->listener.fd > 0) {
+		close(s->listener.fd);
+		unlink(s->opts.socket_path);
+		log_warn("👋 Socket %s removed; server stopped.", s->opts.socket_path);
+	}
+	if (s->signals.fd > 0)
+		close(s->signals.fd);
+	event_loop_destroy(s->loop);
+	leak_history_release(&s->leaks);
+	registry_release(&s->registry);
+	device_set_close(&s->devices);
+	log_flush();
+}

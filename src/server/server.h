@@ -1,0 +1,119 @@
+/*
+ * server.h - the allocation server: one event loop that accepts clients,
+ * turns their frames into registry changes and answers their queries.
+ *
+ * Threading: everything here runs on the loop's thread.
+ */
+#ifndef TTALLOC_SERVER_H
+#define TTALLOC_SERVER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "device.h"
+#include "event_loop.h"
+#include "leaks.h"
+#include "protocol.h"
+#include "registry.h"
+
+struct server_options {
+	const char *socket_path;
+	const char *devices;      /* --devices selection */
+	mode_t socket_mode;       /* permissions of the socket file */
+	uint32_t leak_lines;      /* buffer lines printed per leak report */
+	uint32_t leak_history;    /* reports kept */
+	uint32_t max_connections;
+	uint32_t errors_logged_per_connection;
+	uint64_t max_output_bytes; /* answers queued for one peer before it is dropped */
+};
+
+/* Counters since start-up (later served by /metrics). */
+struct server_stats {
+	uint64_t frames[256];               /* frames received, by type */
+	uint64_t errors[PROTO_ERR_COUNT];   /* refused or wrong events, by reason */
+	uint64_t connections_accepted;
+	uint64_t connections_refused;
+};
+
+/* One client connection. */
+struct connection {
+	struct event_handle handle;
+	struct server *server;
+	pid_t pid;       /* kernel identity (SO_PEERCRED) */
+	uid_t uid;
+	uint32_t proc;   /* registry process record */
+	uint32_t hello_version; /* 0 until the client says HELLO */
+	uint8_t partial[PROTO_MSG_SIZE]; /* bytes of an incomplete frame */
+	uint32_t partial_len;
+	char *out;       /* answers not yet written */
+	size_t out_len;
+	size_t out_sent;
+	size_t out_cap;
+	uint32_t errors_logged;
+	int closed;
+	struct connection *prev, *next;
+};
+
+struct server {
+	struct server_options opts;
+	struct event_loop *loop;
+	struct event_handle listener;
+	struct event_handle signals;
+	struct device_set devices;
+	struct registry registry;
+	struct leak_history leaks;
+	struct server_stats stats;
+	struct connection *connections;  /* open */
+	struct connection *closed;       /* freed before the loop sleeps */
+	uint32_t connection_count;
+	uint64_t touched_devices;        /* bit per device changed in this batch */
+};
+
+/* Options with their defaults. */
+void server_options_defaults(struct server_options *opts);
+
+/*
+ * Opens devices, the socket and signal handling, and prints the start-up
+ * banner. Returns 0, or -1 after printing why to stderr.
+ */
+int server_start(struct server *s, const struct server_options *opts);
+
+/* Runs until SIGINT/SIGTERM. Returns 0, or -1 on a fatal loop error. */
+int server_run(struct server *s);
+
+/* Closes every connection (reporting leaks), removes the socket, frees all. */
+void server_stop(struct server *s);
+
+/* ---- connection.c ---- */
+
+/* Accepts pending connections (listener callback). */
+void connection_accept(struct event_loop *loop, struct event_handle *handle, uint32_t events);
+
+/* Queues a frame for the peer, writing at once when possible. */
+void connection_send(struct connection *c, const struct proto_msg *msg);
+
+/* Closes a connection; when it was its process's last, reports leaks. */
+void connection_close(struct connection *c);
+
+/* Frees connections closed during the last batch. */
+void connection_free_closed(struct server *s);
+
+/*
+ * Counts an error of `reason` against the connection and logs it (up to the
+ * per-connection limit) with the peer's real PID.
+ */
+void connection_error(struct connection *c, enum proto_error_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- handlers.c ---- */
+
+/* Applies one complete frame from a connection. */
+void handle_frame(struct connection *c, const struct proto_msg *msg);
+
+/* Prints the "└─ Device N total" line for each device changed since the last call. */
+void handle_print_totals(struct server *s);
+
+/* Builds, prints and stores the leak report of a process, then drops it. */
+void handle_process_exit(struct server *s, uint32_t proc);
+
+#endif /* TTALLOC_SERVER_H */

@@ -1,0 +1,2 @@
+/* placeholder until the renderer lands */
+typedef int smi_placeholder_t;
