@@ -250,8 +250,12 @@ void connection_close(struct connection *c)
 	c->next = s->closed;
 	s->closed = c;
 	s->connection_count--;
-	if (registry_detach(&s->registry, c->proc))
-		handle_process_exit(s, c->proc);
+	if (registry_detach(&s->registry, c->proc)) {
+		if (s->stopping)
+			registry_drop_process(&s->registry, c->proc);
+		else
+			handle_process_exit(s, c->proc);
+	}
 }
 
 void connection_free_closed(struct server *s)

@@ -128,6 +128,10 @@ int server_run(struct server *s)
 
 void server_stop(struct server *s)
 {
+	s->stopping = 1;
+	if (s->connection_count)
+		log_warn("📴 Closing %u client connection%s (clients keep their tables and resync with the next server)",
+			 s->connection_count, s->connection_count == 1 ? "" : "s");
 	while (s->connections)
 		connection_close(s->connections);
 	connection_free_closed(s);

@@ -67,6 +67,7 @@ struct server {
 	struct connection *closed;       /* freed before the loop sleeps */
 	uint32_t connection_count;
 	uint64_t touched_devices;        /* bit per device changed in this batch */
+	int stopping;                    /* shutting down: clients are alive, no leak reports */
 };
 
 /* Options with their defaults. */
