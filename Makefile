@@ -1,0 +1,60 @@
+# ttalloc - thin wrapper over CMake. `make help` lists the targets.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# Debian's interpreter: it has python3-pytest from scripts/install-deps.sh,
+# whatever python3 comes first in PATH.
+PYTHON     ?= /usr/bin/python3
+PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
+
+.PHONY: all build deps test unit integration asan asan-test fuzz demo clean help
+
+all: build
+
+help:
+	@echo "make            build everything into $(BUILD)/ (bin/, lib/, programming_examples/)"
+	@echo "make deps       install the Debian packages (scripts/install-deps.sh)"
+	@echo "make demo       the end-to-end demo on simulated devices"
+	@echo "make test       every test: unit, integration, and both again under ASan+UBSan"
+	@echo "make unit       unit tests (cmocka via ctest)"
+	@echo "make integration  integration tests (pytest, real binaries)"
+	@echo "make asan-test  unit + integration tests on the ASan+UBSan build"
+	@echo "make fuzz       60 s libFuzzer run on the frame decoder"
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: $(BUILD)/Makefile
+	cmake --build $(BUILD) -j$(JOBS)
+
+unit: build
+	ctest --test-dir $(BUILD) --output-on-failure
+
+integration: build
+	TTALLOC_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/integration
+
+$(ASAN_BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTTALLOC_SANITIZE=ON
+
+asan: $(ASAN_BUILD)/Makefile
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+asan-test: asan
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure
+	TTALLOC_BUILD_DIR=$(abspath $(ASAN_BUILD)) TTALLOC_SANITIZE=1 $(PYTEST) tests/integration
+
+test: deps unit integration asan-test
+	@echo "make test: all test suites passed"
+
+fuzz: deps
+	bash tests/fuzz/run.sh 60
+
+demo: deps build
+	bash scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
