@@ -120,6 +120,38 @@ int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err)
 	return fd;
 }
 
+int unix_socket_check_directory(const char *path, char *err)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN,
+			 "refusing socket directory %s: writable by everyone without the sticky bit, so "
+			 "anyone could replace the socket (chmod o-w or +t it, or choose another --socket)",
+			 dir);
+		return -1;
+	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN,
+			 "refusing socket directory %s: owned by uid %u, neither root nor us (uid %u)", dir,
+			 (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	return 0;
+}
+
 int unix_socket_set_nonblocking(int fd)
 {
 	int flags = fcntl(fd, F_GETFL);

@@ -27,6 +27,7 @@ static void usage(FILE *out)
 		"  -l, --log-level LEVEL    error, warn, info (default), debug;\n"
 		"                           default from $TT_METAL_LOGGER_LEVEL when set\n"
 		"      --socket-mode MODE   permissions of the socket file (octal, default 0660)\n"
+		"      --group NAME         group owning the socket file (with 0660: who may connect)\n"
 		"      --leak-lines N       buffer lines printed per leak report (default 100)\n"
 		"      --max-connections N  connections accepted at once (default 4096)\n"
 		"  -h, --help               this text\n"
@@ -47,13 +48,14 @@ static unsigned long parse_number(const char *name, const char *text, int base, 
 
 static void parse_options(int argc, char **argv, struct server_options *opts)
 {
-	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS };
+	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS, OPT_GROUP };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"devices", required_argument, NULL, 'd'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+		{"group", required_argument, NULL, OPT_GROUP},
 		{"leak-lines", required_argument, NULL, OPT_LEAK_LINES},
 		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
 		{"help", no_argument, NULL, 'h'},
@@ -86,6 +88,9 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 			break;
 		case OPT_SOCKET_MODE:
 			opts->socket_mode = (mode_t)parse_number("--socket-mode", optarg, 8, 0777);
+			break;
+		case OPT_GROUP:
+			opts->socket_group = optarg;
 			break;
 		case OPT_LEAK_LINES:
 			opts->leak_lines = (uint32_t)parse_number("--leak-lines", optarg, 10, UINT32_MAX);

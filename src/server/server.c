@@ -6,10 +6,12 @@
 #include "server.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -81,12 +83,48 @@ static void print_devices(const struct server *s)
 	}
 }
 
+/* Each client holds a descriptor: take the hard limit, not the soft 1024. */
+static void raise_fd_limit(void)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &lim);
+	}
+}
+
+/* Checks the directory, creates the socket and gives it --group. */
+static int open_socket(const struct server_options *opts, char *err)
+{
+	gid_t gid = (gid_t)-1;
+	if (opts->socket_group) {
+		struct group *gr = getgrnam(opts->socket_group);
+		if (!gr) {
+			snprintf(err, UNIX_SOCKET_ERR_LEN, "unknown group '%s' (--group)", opts->socket_group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if (unix_socket_check_directory(opts->socket_path, err) < 0)
+		return -1;
+	int fd = unix_socket_listen(opts->socket_path, opts->socket_mode, 1024, err);
+	if (fd >= 0 && gid != (gid_t)-1 && chown(opts->socket_path, (uid_t)-1, gid) < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "cannot give %s to group %s: %s", opts->socket_path,
+			 opts->socket_group, strerror(errno));
+		close(fd);
+		unlink(opts->socket_path);
+		return -1;
+	}
+	return fd;
+}
+
 int server_start(struct server *s, const struct server_options *opts)
 {
 	char err[UNIX_SOCKET_ERR_LEN > DEVICE_ERR_LEN ? UNIX_SOCKET_ERR_LEN : DEVICE_ERR_LEN];
 	memset(s, 0, sizeof(*s));
 	s->opts = *opts;
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	printf("🚀 Allocation Server starting...\n");
 	if (device_set_open(&s->devices, opts->devices, err) < 0) {
 		fprintf(stderr, "ttalloc-server: %s\n", err);
@@ -103,7 +141,7 @@ int server_start(struct server *s, const struct server_options *opts)
 		fprintf(stderr, "ttalloc-server: cannot set up the event loop: %s\n", strerror(errno));
 		return -1;
 	}
-	int fd = unix_socket_listen(opts->socket_path, opts->socket_mode, 1024, err);
+	int fd = open_socket(opts, err);
 	if (fd < 0) {
 		fprintf(stderr, "ttalloc-server: %s\n", err);
 		return -1;

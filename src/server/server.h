@@ -20,6 +20,7 @@ struct server_options {
 	const char *socket_path;
 	const char *devices;      /* --devices selection */
 	mode_t socket_mode;       /* permissions of the socket file */
+	const char *socket_group; /* group given the socket, or NULL */
 	uint32_t leak_lines;      /* buffer lines printed per leak report */
 	uint32_t leak_history;    /* reports kept */
 	uint32_t max_connections;
@@ -89,6 +90,23 @@ void server_stop(struct server *s);
 
 /* Accepts pending connections (listener callback). */
 void connection_accept(struct event_loop *loop, struct event_handle *handle, uint32_t events);
+
+/*
+ * Adopts an accepted (or socketpair) fd as a client connection: reads the
+ * peer's kernel identity, attaches it to the registry and watches it in the
+ * loop. Returns the connection, or NULL after closing fd and counting why
+ * (limit, out of memory, no credentials). connection_accept calls it; unit
+ * tests and the fuzzer call it on one end of a socketpair.
+ */
+struct connection *connection_open(struct server *s, int fd);
+
+/*
+ * Splits received bytes into frames and applies each (handle_frame),
+ * carrying an incomplete tail to the next call. This is the whole input
+ * path after read(); read_input calls it, and so do the tests and the
+ * fuzzer, with any split of any bytes. Stops when the connection closes.
+ */
+void connection_feed(struct connection *c, const uint8_t *data, size_t len);
 
 /* Queues a frame for the peer, writing at once when possible. */
 void connection_send(struct connection *c, const struct proto_msg *msg);
