@@ -8,8 +8,14 @@
  * backoff period and, when it succeeds, the whole table is re-sent, so the
  * server's picture is exact whatever the start order.
  *
+ * A watcher thread notices a server that went away (or appears late) even
+ * when the application reports nothing: every WATCH_INTERVAL_MS it peeks at
+ * the socket and, when disconnected, retries with the same backoff, so an
+ * idle client is back in sync within about a second of a server restart.
+ *
  * Locking: one mutex serialises the table and the socket. A forked child
- * gets a fresh state (no connection, empty table) through pthread_atfork.
+ * gets a fresh state (no connection, empty table, no watcher until it next
+ * reports) through pthread_atfork.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "live_table.h"
@@ -36,6 +43,8 @@ enum client_state { STATE_UNINITIALISED = 0, STATE_DISABLED, STATE_ENABLED };
 #define ANSWER_TIMEOUT_MS 5000
 /* Frames per write when re-sending the live table. */
 #define RESYNC_BATCH 64
+/* How often the watcher thread checks the connection. */
+#define WATCH_INTERVAL_MS 200
 
 static struct client {
 	pthread_mutex_t lock;
@@ -48,6 +57,10 @@ static struct client {
 	struct live_table table;
 	char socket_path[108];
 	int atfork_registered;
+	pthread_t watcher;
+	pthread_cond_t watcher_wake;
+	int watcher_running;
+	int watcher_stop;
 } client = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
@@ -93,14 +106,14 @@ static int await_answer(unsigned type, struct proto_msg *answer)
 }
 
 static void fill_event(struct proto_msg *msg, enum proto_msg_type type, int device, unsigned buffer_type,
-		       uint64_t address, uint64_t size)
+		       uint64_t address, uint64_t size, uint64_t when_ns)
 {
 	proto_msg_init(msg, type, device);
 	msg->size = size;
 	msg->buffer_type = (uint8_t)buffer_type;
 	msg->process_id = client.pid;
 	msg->buffer_id = address;
-	msg->timestamp = proto_now_ns();
+	msg->timestamp = when_ns;
 }
 
 struct resync {
@@ -111,7 +124,8 @@ struct resync {
 static int resync_one(const struct live_entry *e, void *ctx)
 {
 	struct resync *rs = ctx;
-	fill_event(&rs->batch[rs->count++], PROTO_ALLOC, e->device, e->type, e->address, e->size);
+	/* the original time, so ages in leak reports survive a server restart */
+	fill_event(&rs->batch[rs->count++], PROTO_ALLOC, e->device, e->type, e->address, e->size, e->alloc_ns);
 	if (rs->count < RESYNC_BATCH)
 		return 0;
 	rs->count = 0;
@@ -143,8 +157,11 @@ static int hello(void)
  * Connects when allowed by the backoff (or `force`), says HELLO and re-sends
  * the live table. Returns 0 when connected.
  */
+static void start_watcher(void);
+
 static int ensure_connected(int force)
 {
+	start_watcher();
 	if (client.fd >= 0)
 		return 0;
 	uint64_t now = proto_monotonic_ns();
@@ -162,6 +179,67 @@ static int ensure_connected(int force)
 	client.backoff_ns = BACKOFF_MIN_NS;
 	int rc = hello();
 	return rc ? rc : resync();
+}
+
+/* ---- the watcher thread ---- */
+
+/* Drops a connection whose server has closed it. Called with the lock held. */
+static void check_connection(void)
+{
+	if (client.fd < 0)
+		return;
+	char byte;
+	ssize_t n = recv(client.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		disconnect();
+}
+
+static void *watcher_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&client.lock);
+	while (!client.watcher_stop) {
+		check_connection();
+		if (client.fd < 0)
+			ensure_connected(0);
+		struct timespec deadline;
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += WATCH_INTERVAL_MS * 1000000L;
+		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+		deadline.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&client.watcher_wake, &client.lock, &deadline);
+	}
+	pthread_mutex_unlock(&client.lock);
+	return NULL;
+}
+
+/* Starts the watcher unless it runs. Called with the lock held. */
+static void start_watcher(void)
+{
+	if (client.watcher_running)
+		return;
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&client.watcher_wake, &attr);
+	pthread_condattr_destroy(&attr);
+	client.watcher_stop = 0;
+	/* Without the thread, reporting still works; only idle resync waits
+	 * for the next report. */
+	client.watcher_running = pthread_create(&client.watcher, NULL, watcher_main, NULL) == 0;
+}
+
+/* Stops and joins the watcher. Called with the lock held; drops it meanwhile. */
+static void stop_watcher(void)
+{
+	if (!client.watcher_running)
+		return;
+	client.watcher_stop = 1;
+	pthread_cond_signal(&client.watcher_wake);
+	pthread_mutex_unlock(&client.lock);
+	pthread_join(client.watcher, NULL);
+	pthread_mutex_lock(&client.lock);
+	client.watcher_running = 0;
 }
 
 /* ---- initialisation and fork ---- */
@@ -185,6 +263,7 @@ static void atfork_child(void)
 		close(client.fd); /* the child's copy; the parent keeps its own */
 	client.fd = -1;
 	client.next_connect_ns = 0;
+	client.watcher_running = 0; /* threads do not survive fork */
 	if (client.state == STATE_ENABLED)
 		live_table_clear(&client.table);
 }
@@ -241,12 +320,12 @@ int ttalloc_enabled(void)
 
 /* Sends one event, or connects (which re-sends the table, event included). */
 static int deliver(enum proto_msg_type type, int device, unsigned buffer_type, uint64_t address,
-		   uint64_t size)
+		   uint64_t size, uint64_t when_ns)
 {
 	if (client.fd < 0)
 		return ensure_connected(0);
 	struct proto_msg msg;
-	fill_event(&msg, type, device, buffer_type, address, size);
+	fill_event(&msg, type, device, buffer_type, address, size, when_ns);
 	return send_frames(&msg, 1);
 }
 
@@ -257,10 +336,11 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES || !proto_buffer_type_valid((unsigned)type) ||
 	    size == 0)
 		return TTALLOC_EINVAL;
+	uint64_t now = proto_now_ns();
 	pthread_mutex_lock(&client.lock);
-	int table_rc = live_table_add(&client.table, device_id, (unsigned)type, address, size);
+	int table_rc = live_table_add(&client.table, device_id, (unsigned)type, address, size, now);
 	int rc = table_rc == TTALLOC_ENOMEM ? table_rc
-					    : deliver(PROTO_ALLOC, device_id, (unsigned)type, address, size);
+					    : deliver(PROTO_ALLOC, device_id, (unsigned)type, address, size, now);
 	pthread_mutex_unlock(&client.lock);
 	return rc ? rc : table_rc;
 }
@@ -274,7 +354,7 @@ int ttalloc_report_free(int device_id, uint64_t address)
 	pthread_mutex_lock(&client.lock);
 	int table_rc = live_table_remove(&client.table, device_id, address);
 	/* Tell the server even about an unknown buffer: its counters show it. */
-	int rc = deliver(PROTO_FREE, device_id, 0, address, 0);
+	int rc = deliver(PROTO_FREE, device_id, 0, address, 0, proto_now_ns());
 	pthread_mutex_unlock(&client.lock);
 	return rc ? rc : table_rc;
 }
@@ -316,6 +396,7 @@ void ttalloc_shutdown(void)
 	}
 	ttalloc_flush();
 	pthread_mutex_lock(&client.lock);
+	stop_watcher();
 	if (client.fd >= 0)
 		close(client.fd);
 	client.fd = -1;

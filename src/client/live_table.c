@@ -51,13 +51,15 @@ static void give_entry(struct live_table *t, uint32_t i)
 	t->free_head = i;
 }
 
-int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size)
+int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size,
+		   uint64_t alloc_ns)
 {
 	uint32_t slot = addr_index_find(&t->index, device, address, NULL, NULL);
 	if (slot != ADDR_INDEX_NOT_FOUND) {
 		struct live_entry *e = &t->entries[addr_index_value(&t->index, slot)];
 		e->size = size;
 		e->type = (uint8_t)type;
+		e->alloc_ns = alloc_ns;
 		return TTALLOC_EDUPLICATE;
 	}
 	uint32_t i = take_entry(t);
@@ -67,7 +69,7 @@ int live_table_add(struct live_table *t, int device, unsigned type, uint64_t add
 		give_entry(t, i);
 		return TTALLOC_ENOMEM;
 	}
-	t->entries[i] = (struct live_entry){address, size, device, (uint8_t)type, 1};
+	t->entries[i] = (struct live_entry){address, size, alloc_ns, device, (uint8_t)type, 1};
 	t->count++;
 	return 0;
 }

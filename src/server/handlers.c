@@ -78,6 +78,23 @@ static void mark_touched(struct server *s, int device)
 
 /* ---- ALLOC / FREE ---- */
 
+/* Oldest frame timestamp trusted for a buffer's age (older: clock skew). */
+#define MAX_TRUSTED_AGE_NS (7ull * 24 * 3600 * 1000000000ull)
+
+/*
+ * When the buffer was allocated, on the monotonic clock. A client that
+ * re-sends its table after a reconnect carries the original CLOCK_REALTIME
+ * time in `timestamp`; trust it when it is plausible, else use now.
+ */
+static uint64_t alloc_time(const struct proto_msg *msg)
+{
+	uint64_t mono = proto_monotonic_ns(), real = proto_now_ns();
+	if (msg->timestamp == 0 || msg->timestamp > real || real - msg->timestamp > MAX_TRUSTED_AGE_NS ||
+	    real - msg->timestamp > mono)
+		return mono;
+	return mono - (real - msg->timestamp);
+}
+
 static void on_alloc(struct connection *c, const struct proto_msg *msg)
 {
 	struct server *s = c->server;
@@ -85,7 +102,7 @@ static void on_alloc(struct connection *c, const struct proto_msg *msg)
 	if (!dev || !valid_pid_field(c, msg) || !valid_alloc(c, msg, dev))
 		return;
 	enum registry_result rc = registry_alloc(&s->registry, c->proc, msg->device_id, msg->buffer_type,
-						 msg->buffer_id, msg->size, proto_monotonic_ns());
+						 msg->buffer_id, msg->size, alloc_time(msg));
 	if (rc == REGISTRY_NOMEM) {
 		connection_error(c, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
 				 msg->buffer_id);
