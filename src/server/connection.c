@@ -32,27 +32,27 @@ static void refuse(struct server *s, int fd, const char *why)
 	close(fd);
 }
 
-static void add_connection(struct server *s, int fd)
+struct connection *connection_open(struct server *s, int fd)
 {
 	pid_t pid;
 	uid_t uid;
 	if (unix_socket_peer(fd, &pid, &uid) < 0) {
 		refuse(s, fd, "cannot read peer credentials");
-		return;
+		return NULL;
 	}
 	if (s->connection_count >= s->opts.max_connections) {
 		char why[128];
 		snprintf(why, sizeof(why), "PID %d: %u connections open, the limit (--max-connections)",
 			 (int)pid, s->connection_count);
 		refuse(s, fd, why);
-		return;
+		return NULL;
 	}
 	struct connection *c = calloc(1, sizeof(*c));
 	uint32_t proc = c ? registry_attach(&s->registry, pid, uid) : REGISTRY_NONE;
 	if (proc == REGISTRY_NONE) {
 		free(c);
 		refuse(s, fd, "out of memory");
-		return;
+		return NULL;
 	}
 	c->server = s;
 	c->pid = pid;
@@ -63,7 +63,7 @@ static void add_connection(struct server *s, int fd)
 		registry_detach(&s->registry, proc);
 		free(c);
 		refuse(s, fd, strerror(errno));
-		return;
+		return NULL;
 	}
 	c->next = s->connections;
 	if (s->connections)
@@ -73,6 +73,7 @@ static void add_connection(struct server *s, int fd)
 	s->stats.connections_accepted++;
 	log_info("📥 New connection from client (PID %d, %s)", (int)pid,
 		 registry_process(&s->registry, proc)->comm);
+	return c;
 }
 
 void connection_accept(struct event_loop *loop, struct event_handle *handle, uint32_t events)
@@ -89,7 +90,7 @@ void connection_accept(struct event_loop *loop, struct event_handle *handle, uin
 				log_error("❌ accept failed: %s", strerror(errno));
 			return;
 		}
-		add_connection(s, fd);
+		connection_open(s, fd);
 	}
 }
 
@@ -168,8 +169,7 @@ void connection_send(struct connection *c, const struct proto_msg *msg)
 		connection_close(c);
 }
 
-/* Splits bytes into frames, carrying an incomplete tail to the next read. */
-static void consume(struct connection *c, const uint8_t *data, size_t len)
+void connection_feed(struct connection *c, const uint8_t *data, size_t len)
 {
 	struct proto_msg msg;
 	if (c->partial_len) {
@@ -214,7 +214,7 @@ static void read_input(struct connection *c)
 		connection_close(c);
 		return;
 	}
-	consume(c, chunk, (size_t)n);
+	connection_feed(c, chunk, (size_t)n);
 }
 
 static void connection_io(struct event_loop *loop, struct event_handle *handle, uint32_t events)
