@@ -149,6 +149,7 @@ static int hello(void)
 	proto_msg_init(&msg, PROTO_HELLO, -1);
 	msg.process_id = client.pid;
 	msg.u.hello.version = PROTO_EXT_VERSION;
+	proto_set_string(msg.u.hello.session, sizeof(msg.u.hello.session), getenv(PROTO_SESSION_ENV));
 	int rc = send_frames(&msg, 1);
 	return rc ? rc : await_answer(PROTO_HELLO_ACK, &answer);
 }

@@ -24,6 +24,7 @@
  *   DEVICE_STATUS_QUERY(device)      DEVICE_STATUS
  *   PROCESS_QUERY(device or -1)      PROCESS_ROW..., ROWS_END(count)
  *   LEAK_QUERY(pid or 0)             LEAK_ROW..., ROWS_END(count)
+ *   (both take an optional session filter in u.filter)
  * Extension requests from a client that did not HELLO are answered too:
  * asking is the negotiation. Errors in a HELLO'd connection's requests are
  * answered with ERROR frames; seed clients only see them in the server log.
@@ -145,13 +146,25 @@ struct __attribute__((packed)) proto_error_payload {
 	char message[64];      /* NUL-terminated */
 };
 
+/* Length of a session tag (ttalloc-run's grouping of processes), NUL included. */
+#define PROTO_SESSION_LEN 32
+/* Environment variable a client copies into HELLO's session. */
+#define PROTO_SESSION_ENV "TTALLOC_SESSION"
+
 /* Payload of HELLO and HELLO_ACK. */
 struct __attribute__((packed)) proto_hello_payload {
 	uint32_t version;      /* PROTO_EXT_VERSION of the sender */
 	uint32_t features;     /* reserved, 0 */
 	uint32_t num_devices;  /* HELLO_ACK only */
 	uint32_t server_pid;   /* HELLO_ACK only */
-	uint8_t reserved[56];
+	char session[PROTO_SESSION_LEN]; /* HELLO: $TTALLOC_SESSION, or empty */
+	uint8_t reserved[24];
+};
+
+/* Payload of PROCESS_QUERY and LEAK_QUERY: only processes of one session. */
+struct __attribute__((packed)) proto_filter_payload {
+	char session[PROTO_SESSION_LEN]; /* empty: every process */
+	uint8_t reserved[40];
 };
 
 struct __attribute__((packed)) proto_msg {
@@ -170,6 +183,7 @@ struct __attribute__((packed)) proto_msg {
 		struct proto_process_payload process;
 		struct proto_error_payload error;
 		struct proto_hello_payload hello;
+		struct proto_filter_payload filter;
 		uint8_t raw[72];
 	} u;
 };
@@ -199,6 +213,8 @@ _Static_assert(sizeof(struct proto_status_payload) == 72, "status payload fills 
 _Static_assert(sizeof(struct proto_process_payload) == 72, "process payload fills the frame");
 _Static_assert(sizeof(struct proto_error_payload) == 72, "error payload fills the frame");
 _Static_assert(sizeof(struct proto_hello_payload) == 72, "hello payload fills the frame");
+_Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session");
+_Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 /* The format is little-endian and we copy structs as bytes. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host required");
 

@@ -247,9 +247,19 @@ static void send_error(struct connection *c, const struct proto_msg *msg, enum p
 	connection_send(c, &ans);
 }
 
+/* 1 when a process's session matches a query's filter (empty: all). */
+static int session_matches(const char *session, const struct proto_msg *query)
+{
+	const char *want = query->u.filter.session;
+	return want[0] == '\0' || strncmp(session, want, PROTO_SESSION_LEN) == 0;
+}
+
 static void on_hello(struct connection *c, const struct proto_msg *msg)
 {
 	c->hello_version = msg->u.hello.version ? msg->u.hello.version : 1;
+	struct process_record *rec = registry_process(&c->server->registry, c->proc);
+	if (msg->u.hello.session[0])
+		proto_set_string(rec->session, sizeof(rec->session), msg->u.hello.session);
 	struct proto_msg ans;
 	proto_msg_init(&ans, PROTO_HELLO_ACK, -1);
 	ans.u.hello.version = PROTO_EXT_VERSION;
@@ -319,7 +329,7 @@ static void on_process_query(struct connection *c, const struct proto_msg *msg)
 	uint64_t rows = 0;
 	for (uint32_t p = 0; p < r->process_cap && !c->closed; p++) {
 		const struct process_record *rec = registry_process(r, p);
-		if (!rec->in_use)
+		if (!rec->in_use || !session_matches(rec->session, msg))
 			continue;
 		for (uint32_t i = 0; i < rec->usage_count; i++) {
 			const struct device_usage *u = &rec->usage[i];
@@ -352,7 +362,8 @@ static void on_leak_query(struct connection *c, const struct proto_msg *msg)
 	uint64_t rows = 0;
 	for (uint32_t i = 0; i < h->count && !c->closed; i++) {
 		const struct leak_report *rep = leak_history_get(h, i);
-		if ((msg->process_id && rep->pid != msg->process_id) || (c->uid != 0 && rep->uid != c->uid))
+		if ((msg->process_id && rep->pid != msg->process_id) || (c->uid != 0 && rep->uid != c->uid) ||
+		    !session_matches(rep->session, msg))
 			continue;
 		for (uint32_t e = 0; e < rep->kept && !c->closed; e++) {
 			const struct leak_buffer *lb = &rep->entries[e];

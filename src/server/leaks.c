@@ -17,6 +17,7 @@ int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_
 	rep->pid = p->pid;
 	rep->uid = p->uid;
 	memcpy(rep->comm, p->comm, sizeof(rep->comm));
+	memcpy(rep->session, p->session, sizeof(rep->session));
 	rep->exit_ns = proto_now_ns();
 	rep->buffers = p->live_buffers;
 	uint64_t keep = p->live_buffers < LEAK_KEEP_BUFFERS ? p->live_buffers : LEAK_KEEP_BUFFERS;

@@ -27,6 +27,7 @@ struct leak_report {
 	pid_t pid;
 	uid_t uid;
 	char comm[16];
+	char session[PROTO_SESSION_LEN];
 	uint64_t exit_ns;  /* CLOCK_REALTIME when the exit was seen */
 	uint64_t buffers;  /* every leaked buffer */
 	uint64_t bytes;    /* their total size */

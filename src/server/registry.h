@@ -48,6 +48,7 @@ struct process_record {
 	pid_t pid;
 	uid_t uid;
 	char comm[16];          /* from /proc/PID/comm at first connection */
+	char session[PROTO_SESSION_LEN]; /* from HELLO ($TTALLOC_SESSION), or empty */
 	uint32_t connections;   /* open connections of this pid */
 	uint32_t first_buffer;  /* head of the owner list */
 	uint64_t live_buffers;
