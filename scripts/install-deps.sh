@@ -9,6 +9,8 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # sanitizers and fuzzing (clang's libFuzzer runtime)
   clang libclang-rt-14-dev
+  # libraries: JSON (ttalloc-run reports, HTTP API)
+  libjansson-dev
   # unit tests
   libcmocka-dev
   # integration tests and the Python client
