@@ -1,2 +1,336 @@
-/* placeholder until the renderer lands */
-typedef int smi_placeholder_t;
+/*
+ * render.c - the tt_smi screen as text (smi.h): the seed's box, laid out for
+ * the view's width, from a snapshot the caller took. No terminal and no
+ * server here, so the unit tests check exactly what users see.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+#include "smi.h"
+
+#define SMI_TITLE "tt-smi v1.0"
+#define CLOCK_FORMAT "%a %b %e %H:%M:%S" /* "Mon Nov  3 14:23:45" */
+#define CLOCK_MARGIN 3                     /* blank columns right of the clock */
+#define NAME_LEN 96                        /* sanitised names: up to 4 bytes per char */
+#define MEMORY_LEN 96
+
+/* What every part of one rendering needs. */
+struct render {
+	struct smi_buf *out;
+	const struct smi_view *view;
+	struct smi_layout layout;
+	struct smi_row row;
+};
+
+static void row_begin(struct render *r)
+{
+	smi_row_begin(&r->row, r->view->color);
+}
+
+static void row_end(struct render *r)
+{
+	smi_box_row(r->out, &r->row, r->layout.inner);
+}
+
+/* A cell of the device table. */
+static void dev_cell(struct render *r, enum smi_dev_col col, enum smi_align align, enum smi_style style,
+		     const char *text)
+{
+	smi_row_cell(&r->row, r->layout.dev.start[col], r->layout.dev.width[col], align, style, text);
+}
+
+/* A cell of the process table. */
+static void proc_cell(struct render *r, enum smi_proc_col col, enum smi_style style, const char *text)
+{
+	smi_row_cell(&r->row, r->layout.proc.start[col], r->layout.proc.width[col], SMI_LEFT, style, text);
+}
+
+/* A row with one text from column 1 to the border. */
+static void text_row(struct render *r, enum smi_style style, const char *text)
+{
+	row_begin(r);
+	smi_row_cell(&r->row, 1, r->layout.inner - 1, SMI_LEFT, style, text);
+	row_end(r);
+}
+
+/* "│ tt-smi v1.0                          Mon Nov  3 14:23:45   │" */
+static void render_title(struct render *r)
+{
+	char clock[64] = "";
+	struct tm tm;
+	if (localtime_r(&r->view->now, &tm))
+		strftime(clock, sizeof(clock), CLOCK_FORMAT, &tm);
+	int clock_width = smi_text_width(clock);
+	int clock_start = r->layout.inner - CLOCK_MARGIN - clock_width;
+	row_begin(r);
+	smi_row_cell(&r->row, 1, clock_start - 2, SMI_LEFT, SMI_BOLD, SMI_TITLE);
+	smi_row_cell(&r->row, clock_start, clock_width, SMI_RIGHT, SMI_PLAIN, clock);
+	row_end(r);
+}
+
+static void render_device_header(struct render *r)
+{
+	const struct smi_table_layout *t = &r->layout.dev;
+	row_begin(r);
+	dev_cell(r, SMI_DEV_GPU, SMI_LEFT, SMI_BOLD, "GPU");
+	dev_cell(r, SMI_DEV_NAME, SMI_LEFT, SMI_BOLD, "Name");
+	dev_cell(r, SMI_DEV_TEMP, SMI_LEFT, SMI_BOLD, "Temp");
+	dev_cell(r, SMI_DEV_POWER, SMI_LEFT, SMI_BOLD, "Power");
+	/* the seed's header spans the memory and utilization columns */
+	smi_row_cell(&r->row, t->start[SMI_DEV_MEMORY], t->width[SMI_DEV_MEMORY] + t->width[SMI_DEV_UTIL],
+		     SMI_LEFT, SMI_BOLD, "Memory-Usage        Utilization");
+	row_end(r);
+}
+
+/* Yellow from 75% full, red from 90%. */
+static enum smi_style usage_style(uint64_t used, uint64_t total)
+{
+	unsigned percent = format_percent(used, total);
+	return percent >= 90 ? SMI_RED : percent >= 75 ? SMI_YELLOW : SMI_PLAIN;
+}
+
+/* "DRAM:  300MB / 12.0GB  ( 2%)" */
+static void dram_text(char *buf, size_t size, const struct snapshot_device *dev)
+{
+	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
+	uint64_t used_bytes = smi_device_dram_used(dev);
+	smi_format_memory(buf, size, "DRAM:", smi_format_size(used, sizeof(used), used_bytes),
+			  smi_format_size(total, sizeof(total), dev->seed.total_dram_size), used_bytes,
+			  dev->seed.total_dram_size);
+}
+
+/* "L1:    150MB / 1440MB  (10%)" */
+static void l1_text(char *buf, size_t size, const struct snapshot_device *dev)
+{
+	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
+	uint64_t used_bytes = smi_device_l1_used(dev);
+	smi_format_memory(buf, size, "L1:", smi_format_mb(used, sizeof(used), used_bytes),
+			  smi_format_mb(total, sizeof(total), dev->seed.total_l1_size), used_bytes,
+			  dev->seed.total_l1_size);
+}
+
+/* The two rows of one device: readings and DRAM, then L1. */
+static void render_device(struct render *r, const struct snapshot_device *dev)
+{
+	const struct proto_status_payload *st = &dev->status;
+	char index[16], name[NAME_LEN], temp[SMI_UNIT_LEN], power[SMI_UNIT_LEN], util[SMI_UNIT_LEN];
+	char memory[MEMORY_LEN];
+	snprintf(index, sizeof(index), "%d", dev->index);
+	smi_text_sanitize(name, sizeof(name), st->name[0] ? st->name : "Unknown");
+	smi_format_temperature(temp, sizeof(temp), st->temperature_mc, !!(st->valid & PROTO_STATUS_TEMPERATURE));
+	smi_format_power(power, sizeof(power), st->power_mw, !!(st->valid & PROTO_STATUS_POWER));
+	smi_format_utilization(util, sizeof(util), st->utilization, !!(st->valid & PROTO_STATUS_UTILIZATION));
+
+	row_begin(r);
+	dev_cell(r, SMI_DEV_GPU, SMI_LEFT, SMI_PLAIN, index);
+	dev_cell(r, SMI_DEV_NAME, SMI_LEFT, SMI_PLAIN, name);
+	dev_cell(r, SMI_DEV_TEMP, SMI_LEFT, SMI_PLAIN, temp);
+	dev_cell(r, SMI_DEV_POWER, SMI_LEFT, SMI_PLAIN, power);
+	dram_text(memory, sizeof(memory), dev);
+	dev_cell(r, SMI_DEV_MEMORY, SMI_LEFT, usage_style(smi_device_dram_used(dev), dev->seed.total_dram_size),
+		 memory);
+	dev_cell(r, SMI_DEV_UTIL, SMI_RIGHT, SMI_PLAIN, util);
+	row_end(r);
+
+	row_begin(r);
+	l1_text(memory, sizeof(memory), dev);
+	dev_cell(r, SMI_DEV_MEMORY, SMI_LEFT, usage_style(smi_device_l1_used(dev), dev->seed.total_l1_size),
+		 memory);
+	row_end(r);
+}
+
+static void render_devices(struct render *r, const struct snapshot *snap)
+{
+	for (uint32_t i = 0; i < snap->num_devices; i++)
+		render_device(r, &snap->devices[i]);
+	if (snap->num_devices == 0)
+		text_row(r, SMI_PLAIN, "No devices reported by the server");
+}
+
+static void render_process_header(struct render *r)
+{
+	text_row(r, SMI_BOLD, "Processes:");
+	row_begin(r);
+	proc_cell(r, SMI_PROC_GPU, SMI_BOLD, "GPU");
+	proc_cell(r, SMI_PROC_PID, SMI_BOLD, "PID");
+	proc_cell(r, SMI_PROC_USER, SMI_BOLD, "User");
+	proc_cell(r, SMI_PROC_NAME, SMI_BOLD, "Process name");
+	proc_cell(r, SMI_PROC_DRAM, SMI_BOLD, "DRAM");
+	proc_cell(r, SMI_PROC_L1, SMI_BOLD, "L1");
+	row_end(r);
+}
+
+/* One row of the process table, all cells given as text. */
+static void process_row(struct render *r, const char *gpu, const char *pid, const char *user, const char *name,
+			const char *dram, const char *l1)
+{
+	row_begin(r);
+	proc_cell(r, SMI_PROC_GPU, SMI_PLAIN, gpu);
+	proc_cell(r, SMI_PROC_PID, SMI_PLAIN, pid);
+	proc_cell(r, SMI_PROC_USER, SMI_PLAIN, user);
+	proc_cell(r, SMI_PROC_NAME, SMI_PLAIN, name);
+	proc_cell(r, SMI_PROC_DRAM, SMI_PLAIN, dram);
+	proc_cell(r, SMI_PROC_L1, SMI_PLAIN, l1);
+	row_end(r);
+}
+
+static void render_process(struct render *r, const struct snapshot_process *p)
+{
+	char gpu[16], pid[16], user[NAME_LEN], name[NAME_LEN], dram[SMI_UNIT_LEN], l1[SMI_UNIT_LEN];
+	snprintf(gpu, sizeof(gpu), "%d", p->device);
+	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
+	smi_text_sanitize(user, sizeof(user), p->user[0] ? p->user : "?");
+	smi_text_sanitize(name, sizeof(name), p->usage.comm[0] ? p->usage.comm : "?");
+	process_row(r, gpu, pid, user, name, smi_format_size(dram, sizeof(dram), smi_process_dram_used(p)),
+		    smi_format_size(l1, sizeof(l1), smi_process_l1_used(p)));
+}
+
+/* "   1     -        -         No processes using this device  -       -" */
+static void render_idle_device(struct render *r, int device)
+{
+	char gpu[16];
+	snprintf(gpu, sizeof(gpu), "%d", device);
+	process_row(r, gpu, "-", "-", "No processes using this device", "-", "-");
+}
+
+/* Orders process rows by device, then pid. */
+static int compare_processes(const void *a, const void *b)
+{
+	const struct snapshot_process *x = *(const struct snapshot_process *const *)a;
+	const struct snapshot_process *y = *(const struct snapshot_process *const *)b;
+	if (x->device != y->device)
+		return x->device < y->device ? -1 : 1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/*
+ * Process rows in device order, each idle device with its placeholder row;
+ * rows for a device the server did not list (should not happen) come last.
+ */
+static int render_processes(struct render *r, const struct snapshot *snap)
+{
+	const struct snapshot_process **sorted = calloc(snap->num_processes + 1, sizeof(*sorted));
+	if (!sorted)
+		return TTALLOC_ENOMEM;
+	for (size_t i = 0; i < snap->num_processes; i++)
+		sorted[i] = &snap->processes[i];
+	qsort(sorted, snap->num_processes, sizeof(*sorted), compare_processes);
+	for (uint32_t d = 0; d < snap->num_devices; d++) {
+		int shown = 0;
+		for (size_t i = 0; i < snap->num_processes; i++)
+			if (sorted[i]->device == (int)d) {
+				render_process(r, sorted[i]);
+				shown = 1;
+			}
+		if (!shown)
+			render_idle_device(r, (int)d);
+	}
+	for (size_t i = 0; i < snap->num_processes; i++)
+		if (sorted[i]->device < 0 || sorted[i]->device >= (int)snap->num_devices)
+			render_process(r, sorted[i]);
+	free(sorted);
+	return 0;
+}
+
+/*
+ * Writes `text` (no escape sequences) in rows from column 1, breaking lines
+ * between words, and inside a word that is wider than a whole row.
+ */
+static void wrapped_rows(struct render *r, enum smi_style style, const char *text)
+{
+	int room = r->layout.inner - 2;
+	struct smi_buf line = SMI_BUF_INIT;
+	while (*text) {
+		char word[UNIX_SOCKET_ERR_LEN];
+		size_t len = strcspn(text, " ");
+		snprintf(word, sizeof(word), "%.*s", (int)len, text);
+		int width = smi_text_width(smi_buf_str(&line));
+		if (line.len && width + 1 + smi_text_width(word) > room) {
+			text_row(r, style, smi_buf_str(&line));
+			smi_buf_reset(&line);
+		}
+		if (line.len)
+			smi_buf_adds(&line, " ");
+		const char *rest = word;
+		while (smi_text_width(rest) > room) {
+			struct smi_buf piece = SMI_BUF_INIT;
+			smi_text_clip(&piece, rest, room);
+			text_row(r, style, smi_buf_str(&piece));
+			rest += piece.len ? piece.len : strlen(rest);
+			smi_buf_release(&piece);
+		}
+		smi_buf_adds(&line, rest);
+		text += len;
+		text += strspn(text, " ");
+	}
+	if (line.len)
+		text_row(r, style, smi_buf_str(&line));
+	smi_buf_release(&line);
+}
+
+/* Inside the box when there is no snapshot: why, and what to do. */
+static void render_disconnected(struct render *r)
+{
+	char reason[UNIX_SOCKET_ERR_LEN];
+	smi_text_sanitize(reason, sizeof(reason), r->view->error ? r->view->error : "not connected");
+	wrapped_rows(r, SMI_RED, reason);
+	text_row(r, SMI_PLAIN, r->view->mode == SMI_MODE_WATCH
+				       ? "Start ttalloc-server; tt_smi reconnects by itself."
+				       : "Start ttalloc-server and run tt_smi again.");
+}
+
+/* "Server Status: ✅ Connected | Updates: Real-time" under the box. */
+static void render_status(struct render *r)
+{
+	int color = r->view->color;
+	const char *updates = r->view->mode == SMI_MODE_WATCH ? "Real-time" : "One-shot";
+	smi_buf_adds(r->out, "\nServer Status: ");
+	if (r->view->snap) {
+		smi_buf_adds(r->out, "✅ ");
+		smi_buf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
+			     color ? SMI_STYLE_RESET : "");
+		smi_buf_addf(r->out, " | Updates: %s\n", updates);
+	} else {
+		smi_buf_adds(r->out, "❌ ");
+		smi_buf_addf(r->out, "%sDisconnected%s%s\n", color ? smi_style_code(SMI_RED) : "",
+			     color ? SMI_STYLE_RESET : "",
+			     r->view->mode == SMI_MODE_WATCH ? " (reconnecting...)" : "");
+	}
+}
+
+static int render_body(struct render *r)
+{
+	smi_box_rule(r->out, SMI_RULE_TOP, r->layout.inner);
+	render_title(r);
+	smi_box_rule(r->out, SMI_RULE_MIDDLE, r->layout.inner);
+	render_device_header(r);
+	smi_box_rule(r->out, SMI_RULE_MIDDLE, r->layout.inner);
+	const struct snapshot *snap = r->view->snap;
+	int rc = 0;
+	if (snap) {
+		render_devices(r, snap);
+		smi_box_rule(r->out, SMI_RULE_MIDDLE, r->layout.inner);
+		render_process_header(r);
+		smi_box_rule(r->out, SMI_RULE_MIDDLE, r->layout.inner);
+		rc = render_processes(r, snap);
+	} else {
+		render_disconnected(r);
+	}
+	smi_box_rule(r->out, SMI_RULE_BOTTOM, r->layout.inner);
+	render_status(r);
+	return rc;
+}
+
+int smi_render(struct smi_buf *out, const struct smi_view *view)
+{
+	struct render r = {.out = out, .view = view, .row = {.text = SMI_BUF_INIT}};
+	smi_layout_compute(&r.layout, view->columns);
+	int rc = render_body(&r);
+	smi_row_release(&r.row);
+	if (rc == 0 && out->failed)
+		rc = TTALLOC_ENOMEM;
+	return rc;
+}

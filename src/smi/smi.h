@@ -1,0 +1,350 @@
+/*
+ * smi.h - tt_smi, the nvidia-smi-like view of the allocation server.
+ *
+ * tt_smi is built from small mechanisms, one file each, all of them usable
+ * without a terminal so that the unit tests see exactly what a user sees:
+ *
+ *   buf.c      smi_buf: a growing string the table is built into
+ *   text.c     display width of UTF-8 text, clipping, padding, sanitising
+ *   units.c    the seed's numbers: "3.0GB", "450MB", "42°C", "85W", "( 2%)"
+ *   layout.c   column positions for a box of a given width
+ *   box.c      box-drawing rows and rules (┌─┐│├┤└┘) with styled cells
+ *   render.c   the whole screen from a snapshot, a width and a time
+ *   options.c  the command line
+ *   terminal.c raw input, alternate screen, flicker-free frames
+ *   main.c     one-shot and watch loops (not in the library)
+ *
+ * Widths are display columns, not bytes: "°" and the box characters take one
+ * column, "✅" and "❌" two, ANSI escape sequences none.
+ */
+#ifndef TTALLOC_SMI_H
+#define TTALLOC_SMI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "query.h"
+
+/* ---- buf.c: a growing NUL-terminated string ---- */
+
+/*
+ * Invariants: `data` is NULL (nothing appended yet) or a NUL-terminated
+ * string of `len` bytes in `cap` allocated bytes. After an allocation
+ * failure `failed` is set and further appends are ignored, so a whole screen
+ * can be built and checked once at the end.
+ */
+struct smi_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int failed;
+};
+
+#define SMI_BUF_INIT {.data = NULL, .len = 0, .cap = 0, .failed = 0}
+
+/* Appends `n` bytes of `s`. */
+void smi_buf_add(struct smi_buf *b, const char *s, size_t n);
+
+/* Appends the string `s`. */
+void smi_buf_adds(struct smi_buf *b, const char *s);
+
+/* Appends `count` copies of the string `s` (a space, "─"). */
+void smi_buf_repeat(struct smi_buf *b, const char *s, int count);
+
+/* Appends printf-style text. */
+void smi_buf_addf(struct smi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The text so far; "" when empty (never NULL). */
+const char *smi_buf_str(const struct smi_buf *b);
+
+/* Empties the buffer, keeping its memory and clearing `failed`. */
+void smi_buf_reset(struct smi_buf *b);
+
+/* Frees the memory; the buffer is SMI_BUF_INIT again. */
+void smi_buf_release(struct smi_buf *b);
+
+/* ---- text.c: display width of UTF-8 text ---- */
+
+/*
+ * Display columns of `s`: one per code point, two for wide characters
+ * (emoji such as ✅ ❌, CJK), none for combining marks, variation
+ * selectors and ANSI escape sequences (ESC [ ... final byte). A byte that is
+ * not valid UTF-8 counts as one column.
+ */
+int smi_text_width(const char *s);
+
+/*
+ * Appends `s` to `b`, keeping only as many characters as fit in `cols`
+ * columns (a wide character that would straddle the limit is dropped).
+ * Escape sequences are always kept, so a style reset after the cut still
+ * reaches the terminal. Returns the columns appended.
+ */
+int smi_text_clip(struct smi_buf *b, const char *s, int cols);
+
+enum smi_align { SMI_LEFT, SMI_RIGHT };
+
+/*
+ * Appends `s` as a cell exactly `cols` columns wide: padded with spaces on
+ * the right (SMI_LEFT) or left (SMI_RIGHT), or, when too wide, cut and
+ * ended with "…" (spaces before the cut are dropped: "using…").
+ */
+void smi_text_cell(struct smi_buf *b, const char *s, int cols, enum smi_align align);
+
+/* smi_text_cell() with the text, not its padding, between `on` and `off` (escape sequences). */
+void smi_text_cell_styled(struct smi_buf *b, const char *s, int cols, enum smi_align align, const char *on,
+			  const char *off);
+
+/*
+ * Copies `src` into `dst` (always NUL-terminated) as text safe to print on a
+ * terminal: control characters, DEL and bytes that are not valid UTF-8
+ * become '?'. Process names and user names come from other programs and
+ * must never carry escape sequences to the screen.
+ */
+void smi_text_sanitize(char *dst, size_t size, const char *src);
+
+/* ---- units.c: numbers as the seed prints them ---- */
+
+#define SMI_UNIT_LEN 32
+
+/*
+ * Memory for the DRAM column and the process table: GB with one decimal
+ * from 1 GiB up ("3.0GB", "12.0GB"), whole MB below ("300MB", "0MB").
+ * Binary units, rounded to nearest. Returns buf.
+ */
+char *smi_format_size(char *buf, size_t size, uint64_t bytes);
+
+/* Whole MB, whatever the size, for the L1 line ("450MB / 1440MB"). Returns buf. */
+char *smi_format_mb(char *buf, size_t size, uint64_t bytes);
+
+/* The percentage cell "( 2%)", "(25%)", "(100%)" (rounded down). Returns buf. */
+char *smi_format_percent(char *buf, size_t size, uint64_t used, uint64_t total);
+
+/* "42°C" from milli-degrees (rounded to nearest), or "N/A" when !valid. Returns buf. */
+char *smi_format_temperature(char *buf, size_t size, int32_t milli_c, int valid);
+
+/* "85W" from milliwatts (rounded to nearest), or "N/A" when !valid. Returns buf. */
+char *smi_format_power(char *buf, size_t size, uint32_t milli_w, int valid);
+
+/* "37%", or "N/A" when !valid. Returns buf. */
+char *smi_format_utilization(char *buf, size_t size, uint32_t percent, int valid);
+
+/*
+ * The device memory line "DRAM:  300MB / 12.0GB  ( 2%)": `label` padded to
+ * seven columns, `used` right-aligned in five, " / ", `total`, two spaces and
+ * the percentage of used in total. Returns buf.
+ */
+char *smi_format_memory(char *buf, size_t size, const char *label, const char *used, const char *total,
+			uint64_t used_bytes, uint64_t total_bytes);
+
+/*
+ * Memory a device or process holds in each region. DRAM counts DRAM and
+ * TRACE buffers (traces live in DRAM); L1 counts L1, L1_SMALL and circular
+ * buffers. Host (SYSTEM_MEMORY) buffers are in neither.
+ */
+uint64_t smi_device_dram_used(const struct snapshot_device *dev);
+uint64_t smi_device_l1_used(const struct snapshot_device *dev);
+uint64_t smi_process_dram_used(const struct snapshot_process *proc);
+uint64_t smi_process_l1_used(const struct snapshot_process *proc);
+
+/* ---- layout.c: where the columns go ---- */
+
+/* Box width in columns, borders included: the seed's 80 inside, 82 in all. */
+#define SMI_DEFAULT_COLUMNS 82
+/* Narrowest box in which every column keeps a readable width. */
+#define SMI_MIN_COLUMNS 68
+/* Widest box; beyond it extra columns only add blank space. */
+#define SMI_MAX_COLUMNS 300
+
+enum smi_dev_col {
+	SMI_DEV_LEAD,
+	SMI_DEV_GPU,
+	SMI_DEV_NAME,
+	SMI_DEV_TEMP,
+	SMI_DEV_POWER,
+	SMI_DEV_MEMORY,
+	SMI_DEV_UTIL,
+	SMI_DEV_TAIL,
+	SMI_DEV_COLS
+};
+
+enum smi_proc_col {
+	SMI_PROC_LEAD,
+	SMI_PROC_GPU,
+	SMI_PROC_PID,
+	SMI_PROC_USER,
+	SMI_PROC_NAME,
+	SMI_PROC_DRAM,
+	SMI_PROC_L1,
+	SMI_PROC_TAIL,
+	SMI_PROC_COLS
+};
+
+#define SMI_TABLE_MAX_COLS 8
+_Static_assert((int)SMI_DEV_COLS <= SMI_TABLE_MAX_COLS, "device columns fit a table layout");
+_Static_assert((int)SMI_PROC_COLS <= SMI_TABLE_MAX_COLS, "process columns fit a table layout");
+
+/* Start column (inside the left border) and width of each table column. */
+struct smi_table_layout {
+	int start[SMI_TABLE_MAX_COLS];
+	int width[SMI_TABLE_MAX_COLS];
+};
+
+struct smi_layout {
+	int columns; /* whole box, borders included */
+	int inner;   /* between the borders */
+	struct smi_table_layout dev;
+	struct smi_table_layout proc;
+};
+
+/* Clamps a requested box width to SMI_MIN_COLUMNS .. SMI_MAX_COLUMNS. */
+int smi_layout_clamp(int columns);
+
+/*
+ * Lays out both tables for a box `columns` wide (clamped). At 82 columns
+ * this is the seed's layout; narrower boxes take columns from the name
+ * columns and the blank tails first; wider boxes give the extra to the
+ * process name.
+ */
+void smi_layout_compute(struct smi_layout *layout, int columns);
+
+/* ---- box.c: rows of the box ---- */
+
+enum smi_style { SMI_PLAIN, SMI_BOLD, SMI_DIM, SMI_GREEN, SMI_YELLOW, SMI_RED };
+
+/* The SGR escape sequence that starts `style` ("" for SMI_PLAIN). */
+const char *smi_style_code(enum smi_style style);
+
+/* The SGR sequence that ends any style. */
+#define SMI_STYLE_RESET "\033[0m"
+
+/*
+ * A row's content, built cell by cell left to right; the cursor is its
+ * display column. With `color` clear, styles are ignored.
+ */
+struct smi_row {
+	struct smi_buf text;
+	int col;
+	int color;
+};
+
+/* Starts an empty row (re-using the row's memory). */
+void smi_row_begin(struct smi_row *row, int color);
+
+/*
+ * Moves to column `start` (padding with spaces; a cursor already past it
+ * stays where it is) and appends `text` as a cell `width` columns wide. A
+ * left-aligned cell's text gets at most width - 1 columns, so that cut text
+ * ("a_long_us…") never touches the next cell.
+ */
+void smi_row_cell(struct smi_row *row, int start, int width, enum smi_align align, enum smi_style style,
+		  const char *text);
+
+/* Frees the row's memory. */
+void smi_row_release(struct smi_row *row);
+
+/* Appends "│" + the row padded or clipped to `inner` columns + "│\n". */
+void smi_box_row(struct smi_buf *out, const struct smi_row *row, int inner);
+
+enum smi_rule { SMI_RULE_TOP, SMI_RULE_MIDDLE, SMI_RULE_BOTTOM };
+
+/* Appends a horizontal rule: ┌──┐, ├──┤ or └──┘ with `inner` dashes. */
+void smi_box_rule(struct smi_buf *out, enum smi_rule rule, int inner);
+
+/* ---- render.c: the screen ---- */
+
+enum smi_mode { SMI_MODE_ONE_SHOT, SMI_MODE_WATCH };
+
+/* Everything one screen shows. */
+struct smi_view {
+	const struct snapshot *snap; /* NULL: not connected to the server */
+	const char *error;           /* why not connected (shown in the box), or NULL */
+	time_t now;                  /* the clock in the title, local time */
+	int columns;                 /* box width, borders included (clamped) */
+	enum smi_mode mode;          /* "Updates: One-shot" or "Real-time" */
+	int color;                   /* 1: ANSI styles; 0: plain text */
+};
+
+/*
+ * Renders the box and the status line under it into `out` (appending):
+ * title and clock, one two-line row per device, the process table with a
+ * "No processes using this device" row for idle devices, and "Server
+ * Status: ✅ Connected | Updates: ..." - or, without a snapshot, the title,
+ * the reason and "Server Status: ❌ Disconnected (reconnecting...)".
+ * Every line of the box has the same display width. Returns 0, or
+ * TTALLOC_ENOMEM.
+ */
+int smi_render(struct smi_buf *out, const struct smi_view *view);
+
+/* ---- options.c: the command line ---- */
+
+enum smi_action { SMI_RUN, SMI_HELP, SMI_VERSION };
+enum smi_color { SMI_COLOR_AUTO, SMI_COLOR_NEVER, SMI_COLOR_ALWAYS };
+
+#define SMI_DEFAULT_REFRESH_MS 1000
+#define SMI_MIN_REFRESH_MS 50
+#define SMI_MAX_REFRESH_MS 3600000
+
+struct smi_options {
+	enum smi_action action;
+	int watch;               /* -w: redraw every refresh_ms */
+	int refresh_ms;          /* -r MS (implies -w) */
+	const char *socket_path; /* --socket PATH, or NULL for the default */
+	enum smi_color color;    /* --color / --no-color / auto */
+	int columns;             /* --width COLS, or 0: automatic */
+};
+
+/*
+ * Parses argv into `opts` (defaults first). Returns 0, or -1 with the
+ * problem in `err` (`err_size` bytes). Uses getopt_long; may be called
+ * again (it resets getopt).
+ */
+int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err, size_t err_size);
+
+/* Prints the --help text. */
+void smi_usage(FILE *out);
+
+/*
+ * Whether to print ANSI styles: never with --no-color or $NO_COLOR set,
+ * always with --color, else only on a terminal (`is_tty`) whose $TERM is
+ * not "dumb".
+ */
+int smi_use_color(enum smi_color color, int is_tty);
+
+/* ---- terminal.c: the watch screen ---- */
+
+/*
+ * Appends a frame that repaints the screen in place without clearing it
+ * first (no flicker): cursor home, each line of `text` followed by
+ * erase-to-end-of-line unless it already fills the `cols` columns of the
+ * screen (0: unknown), at most `rows` lines (0: no limit; the last line gets
+ * no newline so the screen never scrolls), then erase-to-end-of-screen.
+ */
+void smi_frame_compose(struct smi_buf *out, const char *text, int rows, int cols);
+
+/* Rows and columns of the terminal on `fd`. Returns 0, or -1 when not a terminal. */
+int smi_term_size(int fd, int *rows, int *cols);
+
+/*
+ * Takes over the terminal for watch mode: non-canonical, no-echo input on
+ * `in_fd` (when it is a terminal; signals keys such as Ctrl-C still raise
+ * signals), and on `out_fd` the alternate screen, hidden cursor and no line
+ * wrap. Returns 0 or -1 (errno set). smi_term_leave() undoes everything;
+ * only one terminal can be held at a time.
+ */
+int smi_term_enter(int in_fd, int out_fd);
+
+/* Restores what smi_term_enter changed. Idempotent; safe when not entered. */
+void smi_term_leave(void);
+
+/*
+ * Like smi_term_leave() but async-signal-safe (tcsetattr and write only),
+ * for a signal handler that must exit at once.
+ */
+void smi_term_emergency_restore(void);
+
+/* Writes all of `len` bytes to `fd`, retrying on EINTR. Returns 0 or -1. */
+int smi_write_all(int fd, const char *data, size_t len);
+
+#endif /* TTALLOC_SMI_H */

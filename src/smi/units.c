@@ -1,0 +1,105 @@
+/*
+ * units.c - the numbers of the tt_smi table, written the way the seed's
+ * screen writes them (smi.h): "3.0GB / 12.0GB", "450MB / 1440MB", "( 2%)",
+ * "42°C", "85W". Binary units, as everywhere in ttalloc (format.h).
+ */
+#include <stdio.h>
+
+#include "format.h"
+#include "smi.h"
+
+#define MiB (1024ull * 1024ull)
+#define GiB (1024ull * MiB)
+
+/* Whole MiB, rounded to nearest. */
+static uint64_t whole_mb(uint64_t bytes)
+{
+	return bytes / MiB + (bytes % MiB >= MiB / 2 ? 1 : 0);
+}
+
+char *smi_format_size(char *buf, size_t size, uint64_t bytes)
+{
+	uint64_t mb = whole_mb(bytes);
+	if (mb >= 1024)
+		snprintf(buf, size, "%.1fGB", (double)bytes / (double)GiB);
+	else
+		snprintf(buf, size, "%lluMB", (unsigned long long)mb);
+	return buf;
+}
+
+char *smi_format_mb(char *buf, size_t size, uint64_t bytes)
+{
+	snprintf(buf, size, "%lluMB", (unsigned long long)whole_mb(bytes));
+	return buf;
+}
+
+char *smi_format_percent(char *buf, size_t size, uint64_t used, uint64_t total)
+{
+	snprintf(buf, size, "(%2u%%)", format_percent(used, total));
+	return buf;
+}
+
+/* `milli` / 1000 rounded to nearest, halves away from zero. */
+static long long round_milli(long long milli)
+{
+	return (milli + (milli < 0 ? -500 : 500)) / 1000;
+}
+
+char *smi_format_temperature(char *buf, size_t size, int32_t milli_c, int valid)
+{
+	if (valid)
+		snprintf(buf, size, "%lld°C", round_milli(milli_c));
+	else
+		snprintf(buf, size, "N/A");
+	return buf;
+}
+
+char *smi_format_power(char *buf, size_t size, uint32_t milli_w, int valid)
+{
+	if (valid)
+		snprintf(buf, size, "%lldW", round_milli(milli_w));
+	else
+		snprintf(buf, size, "N/A");
+	return buf;
+}
+
+char *smi_format_utilization(char *buf, size_t size, uint32_t percent, int valid)
+{
+	if (valid)
+		snprintf(buf, size, "%u%%", percent);
+	else
+		snprintf(buf, size, "N/A");
+	return buf;
+}
+
+char *smi_format_memory(char *buf, size_t size, const char *label, const char *used, const char *total,
+			uint64_t used_bytes, uint64_t total_bytes)
+{
+	char percent[SMI_UNIT_LEN];
+	snprintf(buf, size, "%-7s%5s / %s  %s", label, used, total,
+		 smi_format_percent(percent, sizeof(percent), used_bytes, total_bytes));
+	return buf;
+}
+
+uint64_t smi_device_dram_used(const struct snapshot_device *dev)
+{
+	return dev->seed.dram_allocated + dev->seed.trace_allocated;
+}
+
+uint64_t smi_device_l1_used(const struct snapshot_device *dev)
+{
+	return dev->seed.l1_allocated + dev->seed.l1_small_allocated + dev->status.cb_allocated;
+}
+
+/* Indices of proto_process_payload.used[]: the seed's order, not enum ttalloc_buffer_type. */
+enum { USED_DRAM, USED_L1, USED_L1_SMALL, USED_TRACE };
+
+uint64_t smi_process_dram_used(const struct snapshot_process *proc)
+{
+	return proc->usage.used[USED_DRAM] + proc->usage.used[USED_TRACE];
+}
+
+uint64_t smi_process_l1_used(const struct snapshot_process *proc)
+{
+	return proc->usage.used[USED_L1] + proc->usage.used[USED_L1_SMALL] + proc->usage.cb;
+}
