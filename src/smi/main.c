@@ -1,1 +1,313 @@
-int main(void) { return 0; }
+/*
+ * main.c - tt_smi: the allocation server's picture of every device, once
+ * (default) or redrawn in place (-w). Everything that can be tested without
+ * a terminal or a server lives in the ttalloc_smi_core library (smi.h);
+ * this file holds the two loops and the signals.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smi.h"
+
+#ifndef TTALLOC_VERSION
+#define TTALLOC_VERSION "0.1.0"
+#endif
+
+/* How long one answer from the server may take before we call it lost. */
+#define ANSWER_TIMEOUT_MS 3000
+
+/* Set by signal handlers, read by the watch loop. */
+static volatile sig_atomic_t quit_signal; /* the signal that asked us to stop, or 0 */
+static volatile sig_atomic_t resized;
+static volatile sig_atomic_t suspend_requested;
+
+/* ---- the connection ---- */
+
+/* A connection that is opened again whenever it is needed, and its last snapshot. */
+struct monitor {
+	const char *path;
+	struct query_client qc;
+	struct snapshot snap;
+	char err[UNIX_SOCKET_ERR_LEN];
+};
+
+/* Connects, bounding every later read and write so a stuck server cannot hang us. */
+static int monitor_connect(struct monitor *m)
+{
+	int rc = query_connect(&m->qc, m->path, m->err);
+	if (rc < 0)
+		return rc;
+	struct timeval tv = {.tv_sec = ANSWER_TIMEOUT_MS / 1000, .tv_usec = (ANSWER_TIMEOUT_MS % 1000) * 1000};
+	setsockopt(m->qc.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(m->qc.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+/*
+ * Takes a snapshot, connecting first when needed. A connection that broke
+ * since the last refresh (server restarted) is replaced at once, so one
+ * restart does not show as a disconnection. Returns 0 or a TTALLOC_E* code
+ * with the reason in m->err.
+ */
+static int monitor_refresh(struct monitor *m)
+{
+	for (;;) {
+		int fresh = m->qc.fd < 0;
+		int rc = fresh ? monitor_connect(m) : 0;
+		if (rc == 0)
+			rc = snapshot_take(&m->qc, &m->snap, m->err);
+		if (rc == 0)
+			return 0;
+		query_close(&m->qc);
+		if (fresh)
+			return rc;
+	}
+}
+
+static void monitor_release(struct monitor *m)
+{
+	query_close(&m->qc);
+	snapshot_release(&m->snap);
+}
+
+/* ---- one-shot ---- */
+
+/* The seed's 82 columns, narrower when the terminal is. */
+static int once_columns(const struct smi_options *opts, int tty)
+{
+	int rows, cols;
+	if (opts->columns)
+		return opts->columns;
+	if (tty && smi_term_size(STDOUT_FILENO, &rows, &cols) == 0 && cols < SMI_DEFAULT_COLUMNS)
+		return cols;
+	return SMI_DEFAULT_COLUMNS;
+}
+
+/* Explains a failed refresh on stderr. */
+static void report_failure(int rc, const char *err)
+{
+	fprintf(stderr, "tt_smi: %s%s\n", err, rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "");
+}
+
+static int run_once(const struct smi_options *opts, const char *path)
+{
+	struct monitor m = {.path = path, .qc = QUERY_CLIENT_INIT};
+	int rc = monitor_refresh(&m);
+	if (rc < 0) {
+		report_failure(rc, m.err);
+		monitor_release(&m);
+		return 1;
+	}
+	int tty = isatty(STDOUT_FILENO);
+	struct smi_view view = {
+		.snap = &m.snap,
+		.now = time(NULL),
+		.columns = once_columns(opts, tty),
+		.mode = SMI_MODE_ONE_SHOT,
+		.color = smi_use_color(opts->color, tty),
+	};
+	struct smi_buf screen = SMI_BUF_INIT;
+	rc = smi_render(&screen, &view);
+	if (rc == 0 && (fputs(smi_buf_str(&screen), stdout) == EOF || fflush(stdout) == EOF))
+		rc = -1;
+	if (rc < 0)
+		fprintf(stderr, "tt_smi: cannot print the table: %s\n",
+			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
+	smi_buf_release(&screen);
+	monitor_release(&m);
+	return rc < 0 ? 1 : 0;
+}
+
+/* ---- watch mode ---- */
+
+static void on_quit(int sig)
+{
+	if (quit_signal) {
+		/* asked twice: the loop is stuck somewhere, leave now */
+		smi_term_emergency_restore();
+		_exit(128 + sig);
+	}
+	quit_signal = sig;
+}
+
+static void on_resize(int sig)
+{
+	(void)sig;
+	resized = 1;
+}
+
+static void on_suspend(int sig)
+{
+	(void)sig;
+	suspend_requested = 1;
+}
+
+/* Installs `handler` without SA_RESTART, so poll() wakes up with EINTR. */
+static void handle_signal(int sig, void (*handler)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+static void install_signals(int tty)
+{
+	handle_signal(SIGINT, on_quit);
+	handle_signal(SIGTERM, on_quit);
+	handle_signal(SIGHUP, on_quit);
+	handle_signal(SIGQUIT, on_quit);
+	handle_signal(SIGWINCH, on_resize);
+	if (tty)
+		handle_signal(SIGTSTP, on_suspend);
+}
+
+/* Ctrl-Z: give the terminal back, stop, and take it again on fg. */
+static int suspend_self(void)
+{
+	suspend_requested = 0;
+	smi_term_leave();
+	handle_signal(SIGTSTP, SIG_DFL);
+	raise(SIGTSTP);
+	/* continued */
+	handle_signal(SIGTSTP, on_suspend);
+	return smi_term_enter(STDIN_FILENO, STDOUT_FILENO);
+}
+
+static long long monotonic_ms(void)
+{
+	return (long long)(proto_monotonic_ns() / 1000000u);
+}
+
+/* What the wait before the next refresh ended with. */
+enum wake { WAKE_REFRESH, WAKE_QUIT };
+
+/* Reads pending keys; q quits. Stops listening (*keys = 0) at end of input. */
+static enum wake read_keys(int *keys)
+{
+	char buf[64];
+	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+		*keys = 0;
+		return WAKE_REFRESH;
+	}
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == 'q' || buf[i] == 'Q')
+			return WAKE_QUIT;
+	return WAKE_REFRESH;
+}
+
+/*
+ * Waits `period_ms`, watching stdin for q when `*keys`. A signal ends the
+ * wait early: a quit signal with WAKE_QUIT, a resize or suspend with
+ * WAKE_REFRESH so the screen is redrawn at once.
+ */
+static enum wake wait_next(int period_ms, int *keys)
+{
+	long long deadline = monotonic_ms() + period_ms;
+	for (;;) {
+		long long left = deadline - monotonic_ms();
+		if (quit_signal)
+			return WAKE_QUIT;
+		if (left <= 0)
+			return WAKE_REFRESH;
+		struct pollfd pfd = {.fd = *keys ? STDIN_FILENO : -1, .events = POLLIN};
+		int rc = poll(&pfd, 1, (int)left);
+		if (rc < 0 && errno == EINTR) {
+			if (quit_signal)
+				return WAKE_QUIT;
+			if (resized || suspend_requested)
+				return WAKE_REFRESH;
+			continue;
+		}
+		if (rc > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) && read_keys(keys) == WAKE_QUIT)
+			return WAKE_QUIT;
+	}
+}
+
+/* Renders the current state and puts it on the screen (or appends it to a pipe). */
+static int draw(const struct smi_options *opts, struct monitor *m, int connected, int tty, int color)
+{
+	int rows = 0, cols = SMI_DEFAULT_COLUMNS;
+	if (tty)
+		smi_term_size(STDOUT_FILENO, &rows, &cols);
+	resized = 0;
+	struct smi_view view = {
+		.snap = connected ? &m->snap : NULL,
+		.error = connected ? NULL : m->err,
+		.now = time(NULL),
+		.columns = opts->columns ? opts->columns : cols,
+		.mode = SMI_MODE_WATCH,
+		.color = color,
+	};
+	struct smi_buf screen = SMI_BUF_INIT, frame = SMI_BUF_INIT;
+	int rc = smi_render(&screen, &view);
+	if (rc == 0) {
+		if (tty)
+			smi_frame_compose(&frame, smi_buf_str(&screen), rows, cols);
+		else
+			smi_buf_addf(&frame, "%s\n", smi_buf_str(&screen));
+		rc = frame.failed ? TTALLOC_ENOMEM : smi_write_all(STDOUT_FILENO, frame.data, frame.len);
+	}
+	smi_buf_release(&screen);
+	smi_buf_release(&frame);
+	return rc;
+}
+
+static int run_watch(const struct smi_options *opts, const char *path)
+{
+	int tty = isatty(STDOUT_FILENO);
+	int color = smi_use_color(opts->color, tty);
+	int keys = tty && isatty(STDIN_FILENO);
+	install_signals(tty);
+	if (tty && smi_term_enter(STDIN_FILENO, STDOUT_FILENO) < 0) {
+		fprintf(stderr, "tt_smi: cannot set up the terminal: %s\n", strerror(errno));
+		return 1;
+	}
+	struct monitor m = {.path = path, .qc = QUERY_CLIENT_INIT};
+	int rc = 0;
+	while (!quit_signal && rc == 0) {
+		if (suspend_requested && suspend_self() < 0) {
+			rc = -1;
+			break;
+		}
+		int connected = monitor_refresh(&m) == 0;
+		rc = draw(opts, &m, connected, tty, color);
+		if (rc == 0 && wait_next(opts->refresh_ms, &keys) == WAKE_QUIT)
+			break;
+	}
+	int saved = errno;
+	smi_term_leave();
+	monitor_release(&m);
+	if (rc < 0)
+		fprintf(stderr, "tt_smi: cannot draw the screen: %s\n",
+			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(saved));
+	return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct smi_options opts;
+	char err[256];
+	if (smi_options_parse(&opts, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tt_smi: %s\nTry 'tt_smi --help'.\n", err);
+		return 2;
+	}
+	if (opts.action == SMI_HELP) {
+		smi_usage(stdout);
+		return 0;
+	}
+	if (opts.action == SMI_VERSION) {
+		printf("tt_smi (ttalloc) %s\n", TTALLOC_VERSION);
+		return 0;
+	}
+	const char *path = opts.socket_path ? opts.socket_path : unix_socket_default_path();
+	return opts.watch ? run_watch(&opts, path) : run_once(&opts, path);
+}
