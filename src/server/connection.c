@@ -137,8 +137,14 @@ static int flush_output(struct connection *c)
 
 static int queue_output(struct connection *c, const void *data, size_t len)
 {
-	if (c->out_sent > 0 && c->out_sent == c->out_len)
-		c->out_sent = c->out_len = 0;
+	if (c->out_sent > 0 && c->out_len + len > c->out_cap) {
+		/* Reclaim what was already written before growing, so the queue
+		 * is bounded by the unsent bytes (max_output_bytes), even for a
+		 * peer that reads steadily but never lets it drain to zero. */
+		memmove(c->out, c->out + c->out_sent, c->out_len - c->out_sent);
+		c->out_len -= c->out_sent;
+		c->out_sent = 0;
+	}
 	if (c->out_len + len > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		while (cap < c->out_len + len)

@@ -1,0 +1,633 @@
+/*
+ * test_connection.c - the server's per-connection state machine, driven
+ * in-process: a server core (sim devices, registry, leak history, event
+ * loop) without a socket file, and clients on socketpairs adopted with
+ * connection_open. Frames go in through connection_feed (the input path
+ * after read()) or, for the read/EOF paths, through one real iteration of
+ * the event loop at a time.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../support/registry_check.h"
+#include "log.h"
+#include "server.h"
+#include "unix_socket.h"
+
+#define GiB (1024ull * 1024ull * 1024ull)
+
+struct fixture {
+	struct server s;
+	struct connection *c; /* the client under test */
+	int client;           /* its end of the socketpair */
+};
+
+/* ---- helpers ---- */
+
+static struct connection *open_client(struct server *s, int *client_fd)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(unix_socket_set_nonblocking(sv[0]), 0);
+	struct connection *c = connection_open(s, sv[0]);
+	assert_non_null(c);
+	*client_fd = sv[1];
+	return c;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	char err[DEVICE_ERR_LEN];
+	log_set_level(LOG_ERROR); /* keep the test output to failures */
+	server_options_defaults(&f->s.opts);
+	f->s.opts.devices = "sim";
+	if (device_set_open(&f->s.devices, "sim", err) < 0 ||
+	    registry_init(&f->s.registry, f->s.devices.count, 0) < 0 || leak_history_init(&f->s.leaks, 16) < 0)
+		return -1;
+	f->s.loop = event_loop_create();
+	if (!f->s.loop)
+		return -1;
+	f->c = open_client(&f->s, &f->client);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct server *s = &f->s;
+	s->stopping = 1;
+	while (s->connections)
+		connection_close(s->connections);
+	connection_free_closed(s);
+	close(f->client);
+	event_loop_destroy(s->loop);
+	leak_history_release(&s->leaks);
+	registry_release(&s->registry);
+	device_set_close(&s->devices);
+	free(f);
+	return 0;
+}
+
+static struct proto_msg frame(unsigned type, int device, uint64_t size, unsigned buffer_type, int pid,
+			      uint64_t address)
+{
+	struct proto_msg m;
+	proto_msg_init(&m, (enum proto_msg_type)type, device);
+	m.size = size;
+	m.buffer_type = (uint8_t)buffer_type;
+	m.process_id = pid;
+	m.buffer_id = address;
+	return m;
+}
+
+static void feed(struct connection *c, const struct proto_msg *m)
+{
+	connection_feed(c, (const uint8_t *)m, sizeof(*m));
+}
+
+/* Reads one answer frame; fails the test if none comes within a second. */
+static void read_frame(int fd, struct proto_msg *m)
+{
+	size_t got = 0;
+	while (got < sizeof(*m)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		assert_int_equal(poll(&p, 1, 1000), 1);
+		ssize_t n = read(fd, (char *)m + got, sizeof(*m) - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+}
+
+/* 1 when an answer is waiting on the client's end. */
+static int answer_waiting(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) == 1;
+}
+
+static void assert_consistent(const struct server *s)
+{
+	char why[256];
+	if (registry_check(&s->registry, why, sizeof(why)) != 0)
+		fail_msg("registry invariant broken: %s", why);
+}
+
+static uint64_t errors(const struct fixture *f, enum proto_error_reason reason)
+{
+	return f->s.stats.errors[reason];
+}
+
+/* An eventfd that is always readable: its callback stops the loop, so
+ * event_loop_run returns after exactly one batch of events. */
+static void stop_loop(struct event_loop *loop, struct event_handle *h, uint32_t events)
+{
+	(void)h;
+	(void)events;
+	event_loop_stop(loop);
+}
+
+static void run_once(struct server *s)
+{
+	struct event_handle tick = {.fd = eventfd(1, EFD_CLOEXEC), .fn = stop_loop};
+	assert_true(tick.fd >= 0);
+	assert_int_equal(event_loop_add(s->loop, &tick, EPOLLIN), 0);
+	assert_int_equal(event_loop_run(s->loop), 0);
+	event_loop_remove(s->loop, &tick);
+	close(tick.fd);
+}
+
+/* ---- tests ---- */
+
+static void test_alloc_then_query_answers_the_totals(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 3 * GiB, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_L1, (int)getpid(), 0x2000); /* own pid: accepted */
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 0, 100, TTALLOC_L1_SMALL, 0, 0x3000);
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 0, 7, TTALLOC_TRACE, 0, 0x4000);
+	feed(f->c, &m);
+	assert_false(answer_waiting(f->client)); /* ALLOC is never answered */
+	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	struct proto_msg ans;
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_RESPONSE);
+	assert_int_equal(ans.device_id, 0);
+	assert_int_equal(ans.u.seed.dram_allocated, 3 * GiB);
+	assert_int_equal(ans.u.seed.l1_allocated, 4096);
+	assert_int_equal(ans.u.seed.l1_small_allocated, 100);
+	assert_int_equal(ans.u.seed.trace_allocated, 7);
+	assert_int_equal(ans.u.seed.total_dram_size, 12 * GiB);
+	assert_int_equal(ans.u.seed.total_l1_size, 1440ull << 20);
+	assert_int_equal(ans.u.seed.arch_type, PROTO_ARCH_WORMHOLE_B0);
+	assert_int_equal(ans.u.seed.num_dram_channels, 12);
+	assert_int_equal(ans.u.seed.is_available, 1);
+	assert_int_equal(ans.u.seed.num_devices, 2);
+	assert_true(ans.timestamp > 0);
+	/* device 1 is untouched */
+	m = frame(PROTO_QUERY, 1, 0, 0, 0, 0);
+	feed(f->c, &m);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.device_id, 1);
+	assert_int_equal(ans.u.seed.dram_allocated, 0);
+	assert_int_equal(f->s.stats.frames[PROTO_ALLOC], 4);
+	assert_int_equal(f->s.stats.frames[PROTO_QUERY], 2);
+	for (int r = 0; r < PROTO_ERR_COUNT; r++)
+		assert_int_equal(f->s.stats.errors[r], 0);
+	/* FREE brings the total back */
+	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.u.seed.dram_allocated, 0);
+	assert_int_equal(ans.u.seed.l1_allocated, 4096);
+	assert_consistent(&f->s);
+}
+
+static void test_frames_split_at_every_offset_are_reassembled(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg frames[3];
+	frames[0] = frame(PROTO_ALLOC, 1, 1000, TTALLOC_DRAM, 0, 0xa000);
+	frames[1] = frame(PROTO_ALLOC, 1, 24, TTALLOC_L1, 0, 0xb000);
+	frames[2] = frame(PROTO_QUERY, 1, 0, 0, 0, 0);
+	const uint8_t *bytes = (const uint8_t *)frames;
+	for (size_t cut = 1; cut < sizeof(frames); cut++) {
+		connection_feed(f->c, bytes, cut);
+		assert_int_equal(f->c->partial_len, cut % PROTO_MSG_SIZE);
+		connection_feed(f->c, bytes + cut, sizeof(frames) - cut);
+		assert_int_equal(f->c->partial_len, 0);
+		struct proto_msg ans;
+		read_frame(f->client, &ans);
+		assert_int_equal(ans.type, PROTO_RESPONSE);
+		assert_int_equal(ans.u.seed.dram_allocated, 1000);
+		assert_int_equal(ans.u.seed.l1_allocated, 24);
+		/* free them for the next round */
+		struct proto_msg fr = frame(PROTO_FREE, 1, 0, 0, 0, 0xa000);
+		feed(f->c, &fr);
+		fr = frame(PROTO_FREE, 1, 0, 0, 0, 0xb000);
+		feed(f->c, &fr);
+	}
+	/* byte by byte */
+	for (size_t i = 0; i < sizeof(frames); i++)
+		connection_feed(f->c, bytes + i, 1);
+	struct proto_msg ans;
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.u.seed.dram_allocated, 1000);
+	for (int r = 0; r < PROTO_ERR_COUNT; r++)
+		assert_int_equal(f->s.stats.errors[r], 0);
+	assert_consistent(&f->s);
+}
+
+static void test_partial_frame_across_two_reads_through_the_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m[2] = {frame(PROTO_ALLOC, 0, 512, TTALLOC_DRAM, 0, 0xc000), frame(PROTO_QUERY, 0, 0, 0, 0, 0)};
+	const uint8_t *bytes = (const uint8_t *)m;
+	assert_int_equal(write(f->client, bytes, 50), 50);
+	run_once(&f->s);
+	assert_int_equal(f->c->partial_len, 50);
+	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	assert_int_equal(write(f->client, bytes + 50, sizeof(m) - 50), (ssize_t)(sizeof(m) - 50));
+	run_once(&f->s);
+	assert_int_equal(f->c->partial_len, 0);
+	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_DRAM], 512);
+	struct proto_msg ans;
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.u.seed.dram_allocated, 512);
+}
+
+static void test_pid_field_of_another_process_is_rejected_and_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, (int)getpid() + 1, 0x1000);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_PID_MISMATCH), 1);
+	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	/* a FREE posing as another process is refused the same way */
+	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_FREE, 0, 0, 0, 1, 0x1000);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_PID_MISMATCH), 2);
+	assert_int_equal(f->s.registry.devices[0].buffers, 1);
+	assert_false(f->c->closed); /* the peer stays connected */
+}
+
+static void test_free_of_a_foreign_buffer_is_rejected_and_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct registry *r = &f->s.registry;
+	uint32_t other = registry_attach(r, 5000021, 0);
+	assert_int_equal(registry_alloc(r, other, 1, TTALLOC_DRAM, 0x7000, 999, 0), REGISTRY_OK);
+	struct proto_msg m = frame(PROTO_FREE, 1, 0, 0, 0, 0x7000);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_FOREIGN_FREE), 1);
+	assert_int_equal(r->devices[1].used[TTALLOC_DRAM], 999);
+	assert_int_equal(registry_process(r, other)->live_buffers, 1);
+	/* a free of nothing at all is a different error */
+	m = frame(PROTO_FREE, 1, 0, 0, 0, 0x7001);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_UNKNOWN_FREE), 1);
+	assert_int_equal(errors(f, PROTO_ERR_FOREIGN_FREE), 1);
+	assert_consistent(&f->s);
+}
+
+static void test_unknown_and_server_only_types_are_counted_and_the_stream_stays_in_step(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(200, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	m = frame(9, 0, 0, 0, 0, 0); /* upstream CB_FREE: reserved, not handled */
+	feed(f->c, &m);
+	m = frame(0, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_UNKNOWN_TYPE), 3);
+	assert_int_equal(f->s.stats.frames[200], 1);
+	m = frame(PROTO_RESPONSE, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	m = frame(PROTO_ERROR, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_UNEXPECTED_TYPE), 2);
+	assert_false(f->c->closed);
+	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	struct proto_msg ans;
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_RESPONSE);
+	assert_int_equal(ans.u.seed.is_available, 1);
+}
+
+static void test_bad_device_buffer_type_and_size_are_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_ALLOC, 2, 4096, TTALLOC_DRAM, 0, 0x1000); /* devices are 0..1 */
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, -1, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_FREE, 64, 0, 0, 0, 0x1000);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), 3);
+	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_BUFFER_TYPES, 0, 0x1000);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_BAD_BUFFER_TYPE), 1);
+	m = frame(PROTO_ALLOC, 0, 0, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 0, 12 * GiB + 1, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	assert_int_equal(errors(f, PROTO_ERR_BAD_SIZE), 2);
+	for (int d = 0; d < PROTO_MAX_DEVICES; d++)
+		assert_int_equal(f->s.registry.devices[d].buffers, 0);
+	assert_false(answer_waiting(f->client));
+}
+
+static void test_query_of_a_bad_device_is_answered_unavailable(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	static const int bad[] = {2, 63, 64, -1, -5, 1 << 30};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		m = frame(PROTO_QUERY, bad[i], 0, 0, 0, 0);
+		feed(f->c, &m);
+		struct proto_msg ans;
+		read_frame(f->client, &ans);
+		assert_int_equal(ans.type, PROTO_RESPONSE);
+		assert_int_equal(ans.device_id, bad[i]);
+		assert_int_equal(ans.u.seed.is_available, 0);
+		assert_int_equal(ans.u.seed.num_devices, 2);
+		assert_int_equal(ans.u.seed.dram_allocated, 0);
+		assert_int_equal(ans.u.seed.total_dram_size, 0);
+	}
+	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), sizeof(bad) / sizeof(bad[0]));
+	/* DEVICE_INFO_QUERY(-1) is the device count question, not an error */
+	m = frame(PROTO_DEVICE_INFO_QUERY, -1, 0, 0, 0, 0);
+	feed(f->c, &m);
+	struct proto_msg ans;
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_DEVICE_INFO_RESPONSE);
+	assert_int_equal(ans.u.seed.num_devices, 2);
+	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), sizeof(bad) / sizeof(bad[0]));
+	m = frame(PROTO_DEVICE_INFO_QUERY, 1, 0, 0, 0, 0);
+	feed(f->c, &m);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.u.seed.is_available, 1);
+	assert_int_equal(ans.u.seed.total_dram_size, 12 * GiB);
+}
+
+static void test_extension_queries(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
+	m.u.hello.version = PROTO_EXT_VERSION;
+	feed(f->c, &m);
+	struct proto_msg ans;
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_HELLO_ACK);
+	assert_int_equal(ans.u.hello.version, PROTO_EXT_VERSION);
+	assert_int_equal(ans.u.hello.num_devices, 2);
+	assert_int_equal(ans.u.hello.server_pid, (uint32_t)getpid());
+	assert_int_equal(f->c->hello_version, PROTO_EXT_VERSION);
+
+	m = frame(PROTO_ALLOC, 1, 1 << 20, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 1, 64, TTALLOC_CB, 0, 0x2000);
+	feed(f->c, &m);
+	m = frame(PROTO_SYNC, -1, 77, 0, 0, 0);
+	feed(f->c, &m);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_SYNC_ACK);
+	assert_int_equal(ans.size, 77);
+
+	m = frame(PROTO_PROCESS_QUERY, -1, 0, 0, 0, 0);
+	feed(f->c, &m);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_PROCESS_ROW);
+	assert_int_equal(ans.process_id, getpid());
+	assert_int_equal(ans.device_id, 1);
+	assert_int_equal(ans.size, 2); /* buffers */
+	assert_int_equal(ans.u.process.used[0], 1 << 20);
+	assert_int_equal(ans.u.process.cb, 64);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_ROWS_END);
+	assert_int_equal(ans.size, 1);
+
+	m = frame(PROTO_DEVICE_STATUS_QUERY, 1, 0, 0, 0, 0);
+	feed(f->c, &m);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_DEVICE_STATUS);
+	assert_int_equal(ans.u.status.live_buffers, 2);
+	assert_int_equal(ans.u.status.processes, 1);
+	assert_int_equal(ans.u.status.cb_allocated, 64);
+	assert_int_equal(ans.u.status.backend_flags & 1, 1);
+
+	m = frame(PROTO_DEVICE_STATUS_QUERY, 5, 0, 0, 0, 0);
+	feed(f->c, &m);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_ERROR);
+	assert_int_equal(ans.u.error.code, TTALLOC_EINVAL);
+	assert_int_equal(ans.u.error.reason, PROTO_ERR_BAD_DEVICE);
+	assert_true(ans.u.error.message[0] != '\0');
+}
+
+static void test_close_reports_the_leak_and_releases_the_totals(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 1, 24, TTALLOC_L1, 0, 0x2000);
+	feed(f->c, &m);
+	connection_close(f->c);
+	assert_true(f->c->closed);
+	assert_int_equal(f->s.connection_count, 0);
+	assert_int_equal(f->s.leaks.count, 1);
+	const struct leak_report *rep = leak_history_get(&f->s.leaks, 0);
+	assert_int_equal(rep->pid, getpid());
+	assert_int_equal(rep->buffers, 2);
+	assert_int_equal(rep->bytes, 1024);
+	assert_int_equal(rep->device_bytes[0], 1000);
+	assert_int_equal(rep->device_bytes[1], 24);
+	assert_int_equal(rep->kept, 2);
+	assert_int_equal(rep->entries[0].address, 0x1000);
+	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	assert_int_equal(f->s.registry.devices[1].used[TTALLOC_L1], 0);
+	assert_int_equal(registry_find_pid(&f->s.registry, getpid()), REGISTRY_NONE);
+	assert_consistent(&f->s);
+	connection_close(f->c); /* twice is harmless */
+	assert_int_equal(f->s.leaks.count, 1);
+	connection_free_closed(&f->s);
+
+	/* another connection of this process sees the leak in LEAK_QUERY */
+	int fd;
+	f->c = open_client(&f->s, &fd);
+	close(f->client);
+	f->client = fd;
+	m = frame(PROTO_LEAK_QUERY, -1, 0, 0, 0, 0);
+	feed(f->c, &m);
+	struct proto_msg ans;
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_LEAK_ROW);
+	assert_int_equal(ans.process_id, getpid());
+	assert_int_equal(ans.buffer_id, 0x1000);
+	assert_int_equal(ans.size, 1000);
+	assert_int_equal(ans.u.process.flags & PROTO_PROCESS_EXITED, PROTO_PROCESS_EXITED);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_LEAK_ROW);
+	assert_int_equal(ans.buffer_id, 0x2000);
+	read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_ROWS_END);
+	assert_int_equal(ans.size, 2);
+}
+
+static void test_leak_waits_for_the_last_connection_of_a_process(void **state)
+{
+	struct fixture *f = *state;
+	int fd2;
+	struct connection *c2 = open_client(&f->s, &fd2);
+	assert_int_equal(c2->proc, f->c->proc); /* same pid, one record */
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	connection_close(f->c);
+	assert_int_equal(f->s.leaks.count, 0);
+	assert_int_equal(f->s.registry.devices[0].buffers, 1);
+	/* the buffer belongs to the process, so its other connection frees it */
+	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x1000);
+	feed(c2, &m);
+	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	connection_close(c2);
+	assert_int_equal(f->s.leaks.count, 0); /* nothing left: no report */
+	close(fd2);
+}
+
+static void test_end_of_stream_mid_frame_is_truncated_and_closes(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m[2] = {frame(PROTO_ALLOC, 0, 512, TTALLOC_DRAM, 0, 0xc000),
+				 frame(PROTO_ALLOC, 0, 512, TTALLOC_DRAM, 0, 0xd000)};
+	assert_int_equal(write(f->client, m, sizeof(m) - 10), (ssize_t)(sizeof(m) - 10));
+	shutdown(f->client, SHUT_WR);
+	run_once(&f->s);
+	if (!f->c->closed)
+		run_once(&f->s); /* data and EOF may come in two reads */
+	assert_true(f->c->closed);
+	assert_int_equal(errors(f, PROTO_ERR_TRUNCATED), 1);
+	assert_int_equal(f->s.leaks.count, 1); /* the whole frame before it counted */
+	assert_int_equal(leak_history_get(&f->s.leaks, 0)->buffers, 1);
+	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+}
+
+static void test_accept_through_a_listening_socket(void **state)
+{
+	struct fixture *f = *state;
+	char path[64], err[UNIX_SOCKET_ERR_LEN];
+	snprintf(path, sizeof(path), "/tmp/ttalloc-test-%d.sock", (int)getpid());
+	int lfd = unix_socket_listen(path, 0600, 16, err);
+	assert_true(lfd >= 0);
+	f->s.listener = (struct event_handle){.fd = lfd, .fn = connection_accept, .data = &f->s};
+	assert_int_equal(event_loop_add(f->s.loop, &f->s.listener, EPOLLIN), 0);
+	int cfd = unix_socket_connect(path, err);
+	assert_true(cfd >= 0);
+	run_once(&f->s);
+	assert_int_equal(f->s.connection_count, 2);
+	assert_int_equal(f->s.stats.connections_accepted, 2);
+	struct proto_msg m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
+	assert_int_equal(unix_socket_write_all(cfd, &m, sizeof(m)), 0);
+	run_once(&f->s);
+	struct proto_msg ans;
+	read_frame(cfd, &ans);
+	assert_int_equal(ans.type, PROTO_RESPONSE);
+	close(cfd);
+	run_once(&f->s);
+	assert_int_equal(f->s.connection_count, 1);
+	event_loop_remove(f->s.loop, &f->s.listener);
+	close(lfd);
+	unlink(path);
+	connection_free_closed(&f->s);
+}
+
+/*
+ * A peer that reads its answers slowly but steadily keeps a backlog that
+ * never drains to zero. The queue must stay bounded by the backlog, not grow
+ * with every answer ever sent; and the bytes must come out in order.
+ */
+static void test_output_queue_of_a_slow_reader_stays_bounded(void **state)
+{
+	struct fixture *f = *state;
+	f->s.opts.max_output_bytes = 256 * 1024;
+	int small = 4096;
+	setsockopt(f->c->handle.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(f->client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	uint64_t sent = 0, received = 0;
+	struct proto_msg m = frame(PROTO_SYNC, -1, 0, 0, 0, 0);
+	/* a backlog well past what the socket holds */
+	while (f->c->out_len - f->c->out_sent < 32 * 1024) {
+		m.size = ++sent;
+		feed(f->c, &m);
+		assert_false(f->c->closed);
+	}
+	for (int i = 0; i < 20000; i++) {
+		m.size = ++sent;
+		feed(f->c, &m);
+		assert_false(f->c->closed);
+		struct proto_msg ans;
+		read_frame(f->client, &ans);
+		assert_int_equal(ans.type, PROTO_SYNC_ACK);
+		assert_int_equal(ans.size, ++received);
+	}
+	assert_true(f->c->out_len - f->c->out_sent > 0); /* it never drained */
+	assert_true(f->c->out_cap <= 128 * 1024);
+	/* the rest arrives intact */
+	while (received < sent) {
+		struct proto_msg ans;
+		if (!answer_waiting(f->client)) {
+			struct proto_msg q = frame(PROTO_SYNC, -1, ++sent, 0, 0, 0);
+			feed(f->c, &q); /* each send flushes what fits */
+		}
+		read_frame(f->client, &ans);
+		assert_int_equal(ans.size, ++received);
+	}
+}
+
+static void test_a_peer_that_never_reads_is_dropped_at_the_limit(void **state)
+{
+	struct fixture *f = *state;
+	f->s.opts.max_output_bytes = 16 * 1024;
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
+	int n = 0;
+	while (!f->c->closed && n < 100000) {
+		feed(f->c, &m);
+		n++;
+	}
+	assert_true(f->c->closed);
+	assert_int_equal(errors(f, PROTO_ERR_OUTPUT_OVERFLOW), 1);
+	assert_int_equal(f->s.leaks.count, 1); /* it left a buffer behind */
+	assert_consistent(&f->s);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_alloc_then_query_answers_the_totals),
+		T(test_frames_split_at_every_offset_are_reassembled),
+		T(test_partial_frame_across_two_reads_through_the_loop),
+		T(test_pid_field_of_another_process_is_rejected_and_counted),
+		T(test_free_of_a_foreign_buffer_is_rejected_and_counted),
+		T(test_unknown_and_server_only_types_are_counted_and_the_stream_stays_in_step),
+		T(test_bad_device_buffer_type_and_size_are_counted),
+		T(test_query_of_a_bad_device_is_answered_unavailable),
+		T(test_extension_queries),
+		T(test_close_reports_the_leak_and_releases_the_totals),
+		T(test_leak_waits_for_the_last_connection_of_a_process),
+		T(test_end_of_stream_mid_frame_is_truncated_and_closes),
+		T(test_accept_through_a_listening_socket),
+		T(test_output_queue_of_a_slow_reader_stays_bounded),
+		T(test_a_peer_that_never_reads_is_dropped_at_the_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
