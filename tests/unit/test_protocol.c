@@ -1,0 +1,377 @@
+/*
+ * test_protocol.c - the wire format of protocol.h against the layout table
+ * of ARCHITECTURE.md (byte offsets of every field, little-endian bytes on
+ * the wire), and the name tables every component prints from.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "protocol.h"
+#include "ttalloc.h"
+
+#define OFFSET(field) offsetof(struct proto_msg, field)
+
+static void test_frame_is_112_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct proto_msg), 112);
+	assert_int_equal(PROTO_MSG_SIZE, 112);
+	assert_int_equal(sizeof(((struct proto_msg *)0)->u), 72);
+	assert_int_equal(sizeof(struct proto_seed_payload), 72);
+	assert_int_equal(sizeof(struct proto_status_payload), 72);
+	assert_int_equal(sizeof(struct proto_process_payload), 72);
+	assert_int_equal(sizeof(struct proto_error_payload), 72);
+	assert_int_equal(sizeof(struct proto_hello_payload), 72);
+}
+
+/* Every row of the ARCHITECTURE.md table, in order. */
+static void test_header_and_seed_offsets_match_the_layout_table(void **state)
+{
+	(void)state;
+	assert_int_equal(OFFSET(type), 0);
+	assert_int_equal(OFFSET(pad1), 1);
+	assert_int_equal(sizeof(((struct proto_msg *)0)->pad1), 3);
+	assert_int_equal(OFFSET(device_id), 4);
+	assert_int_equal(OFFSET(size), 8);
+	assert_int_equal(OFFSET(buffer_type), 16);
+	assert_int_equal(OFFSET(pad2), 17);
+	assert_int_equal(sizeof(((struct proto_msg *)0)->pad2), 3);
+	assert_int_equal(OFFSET(process_id), 20);
+	assert_int_equal(OFFSET(buffer_id), 24);
+	assert_int_equal(OFFSET(timestamp), 32);
+	assert_int_equal(OFFSET(u), 40);
+	assert_int_equal(OFFSET(u.seed.dram_allocated), 40);
+	assert_int_equal(OFFSET(u.seed.l1_allocated), 48);
+	assert_int_equal(OFFSET(u.seed.l1_small_allocated), 56);
+	assert_int_equal(OFFSET(u.seed.trace_allocated), 64);
+	assert_int_equal(OFFSET(u.seed.total_dram_size), 72);
+	assert_int_equal(OFFSET(u.seed.total_l1_size), 80);
+	assert_int_equal(OFFSET(u.seed.arch_type), 88);
+	assert_int_equal(OFFSET(u.seed.num_dram_channels), 92);
+	assert_int_equal(OFFSET(u.seed.dram_size_per_channel), 96);
+	assert_int_equal(OFFSET(u.seed.l1_size_per_core), 100);
+	assert_int_equal(OFFSET(u.seed.is_available), 104);
+	assert_int_equal(OFFSET(u.seed.num_devices), 108);
+}
+
+static void test_extension_payload_offsets(void **state)
+{
+	(void)state;
+	/* DEVICE_STATUS */
+	assert_int_equal(OFFSET(u.status.temperature_mc), 40);
+	assert_int_equal(OFFSET(u.status.power_mw), 44);
+	assert_int_equal(OFFSET(u.status.utilization), 48);
+	assert_int_equal(OFFSET(u.status.valid), 52);
+	assert_int_equal(OFFSET(u.status.live_buffers), 56);
+	assert_int_equal(OFFSET(u.status.processes), 64);
+	assert_int_equal(OFFSET(u.status.backend_flags), 68);
+	assert_int_equal(OFFSET(u.status.cb_allocated), 72);
+	assert_int_equal(OFFSET(u.status.system_memory), 80);
+	assert_int_equal(OFFSET(u.status.name), 88);
+	assert_int_equal(sizeof(((struct proto_msg *)0)->u.status.name), 24);
+	/* PROCESS_ROW and LEAK_ROW: used[] in the seed's DRAM, L1, L1_SMALL, TRACE order */
+	assert_int_equal(OFFSET(u.process.used), 40);
+	assert_int_equal(OFFSET(u.process.used[1]), 48);
+	assert_int_equal(OFFSET(u.process.used[2]), 56);
+	assert_int_equal(OFFSET(u.process.used[3]), 64);
+	assert_int_equal(OFFSET(u.process.system_memory), 72);
+	assert_int_equal(OFFSET(u.process.cb), 80);
+	assert_int_equal(OFFSET(u.process.uid), 88);
+	assert_int_equal(OFFSET(u.process.flags), 92);
+	assert_int_equal(OFFSET(u.process.comm), 96);
+	assert_int_equal(sizeof(((struct proto_msg *)0)->u.process.comm), 16);
+	/* ERROR */
+	assert_int_equal(OFFSET(u.error.code), 40);
+	assert_int_equal(OFFSET(u.error.reason), 44);
+	assert_int_equal(OFFSET(u.error.message), 48);
+	assert_int_equal(sizeof(((struct proto_msg *)0)->u.error.message), 64);
+	/* HELLO and HELLO_ACK */
+	assert_int_equal(OFFSET(u.hello.version), 40);
+	assert_int_equal(OFFSET(u.hello.features), 44);
+	assert_int_equal(OFFSET(u.hello.num_devices), 48);
+	assert_int_equal(OFFSET(u.hello.server_pid), 52);
+	assert_int_equal(OFFSET(u.raw), 40);
+}
+
+static uint64_t read_le(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = n; i-- > 0;)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * The bytes a seed client (Python "=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
+ * would read: each field little-endian at its offset.
+ */
+static void test_fields_are_little_endian_bytes_on_the_wire(void **state)
+{
+	(void)state;
+	struct proto_msg m;
+	proto_msg_init(&m, PROTO_RESPONSE, -2);
+	m.size = 0x0102030405060708ull;
+	m.buffer_type = TTALLOC_L1_SMALL;
+	m.process_id = 0x11223344;
+	m.buffer_id = 0xa1a2a3a4a5a6a7a8ull;
+	m.timestamp = 0x1111111122222222ull;
+	m.u.seed.dram_allocated = 1;
+	m.u.seed.l1_allocated = 2;
+	m.u.seed.l1_small_allocated = 3;
+	m.u.seed.trace_allocated = 4;
+	m.u.seed.total_dram_size = 12ull << 30;
+	m.u.seed.total_l1_size = 1440ull << 20;
+	m.u.seed.arch_type = PROTO_ARCH_WORMHOLE_B0;
+	m.u.seed.num_dram_channels = 12;
+	m.u.seed.dram_size_per_channel = 1u << 30;
+	m.u.seed.l1_size_per_core = 1536 * 1024;
+	m.u.seed.is_available = 1;
+	m.u.seed.num_devices = 2;
+	uint8_t b[PROTO_MSG_SIZE];
+	memcpy(b, &m, sizeof(b));
+	assert_int_equal(b[0], PROTO_RESPONSE);
+	assert_int_equal(read_le(b + 1, 3), 0);
+	assert_int_equal((int32_t)read_le(b + 4, 4), -2);
+	assert_true(read_le(b + 8, 8) == 0x0102030405060708ull);
+	assert_int_equal(b[8], 0x08);
+	assert_int_equal(b[16], TTALLOC_L1_SMALL);
+	assert_int_equal(read_le(b + 17, 3), 0);
+	assert_int_equal(read_le(b + 20, 4), 0x11223344);
+	assert_true(read_le(b + 24, 8) == 0xa1a2a3a4a5a6a7a8ull);
+	assert_true(read_le(b + 32, 8) == 0x1111111122222222ull);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(read_le(b + 40 + 8 * i, 8), (uint64_t)(i + 1));
+	assert_true(read_le(b + 72, 8) == 12ull << 30);
+	assert_true(read_le(b + 80, 8) == 1440ull << 20);
+	assert_int_equal(read_le(b + 88, 4), 2);
+	assert_int_equal(read_le(b + 92, 4), 12);
+	assert_int_equal(read_le(b + 96, 4), 1u << 30);
+	assert_int_equal(read_le(b + 100, 4), 1536 * 1024);
+	assert_int_equal(read_le(b + 104, 4), 1);
+	assert_int_equal(read_le(b + 108, 4), 2);
+}
+
+static void test_seed_type_codes_are_fixed(void **state)
+{
+	(void)state;
+	assert_int_equal(PROTO_ALLOC, 1);
+	assert_int_equal(PROTO_FREE, 2);
+	assert_int_equal(PROTO_QUERY, 3);
+	assert_int_equal(PROTO_RESPONSE, 4);
+	assert_int_equal(PROTO_DUMP_REMAINING, 5);
+	assert_int_equal(PROTO_DEVICE_INFO_QUERY, 6);
+	assert_int_equal(PROTO_DEVICE_INFO_RESPONSE, 7);
+	/* tt-metal's BufferType values, cast straight onto the wire */
+	assert_int_equal(TTALLOC_DRAM, 0);
+	assert_int_equal(TTALLOC_L1, 1);
+	assert_int_equal(TTALLOC_SYSTEM_MEMORY, 2);
+	assert_int_equal(TTALLOC_L1_SMALL, 3);
+	assert_int_equal(TTALLOC_TRACE, 4);
+	assert_int_equal(TTALLOC_CB, 5);
+	assert_int_equal(TTALLOC_BUFFER_TYPES, 6);
+}
+
+static const struct {
+	unsigned type;
+	const char *name;
+	enum proto_direction direction;
+} known_types[] = {
+	{PROTO_ALLOC, "ALLOC", PROTO_DIR_REQUEST},
+	{PROTO_FREE, "FREE", PROTO_DIR_REQUEST},
+	{PROTO_QUERY, "QUERY", PROTO_DIR_REQUEST},
+	{PROTO_RESPONSE, "RESPONSE", PROTO_DIR_ANSWER},
+	{PROTO_DUMP_REMAINING, "DUMP_REMAINING", PROTO_DIR_REQUEST},
+	{PROTO_DEVICE_INFO_QUERY, "DEVICE_INFO_QUERY", PROTO_DIR_REQUEST},
+	{PROTO_DEVICE_INFO_RESPONSE, "DEVICE_INFO_RESPONSE", PROTO_DIR_ANSWER},
+	{PROTO_HELLO, "HELLO", PROTO_DIR_REQUEST},
+	{PROTO_HELLO_ACK, "HELLO_ACK", PROTO_DIR_ANSWER},
+	{PROTO_SYNC, "SYNC", PROTO_DIR_REQUEST},
+	{PROTO_SYNC_ACK, "SYNC_ACK", PROTO_DIR_ANSWER},
+	{PROTO_DEVICE_STATUS_QUERY, "DEVICE_STATUS_QUERY", PROTO_DIR_REQUEST},
+	{PROTO_DEVICE_STATUS, "DEVICE_STATUS", PROTO_DIR_ANSWER},
+	{PROTO_PROCESS_QUERY, "PROCESS_QUERY", PROTO_DIR_REQUEST},
+	{PROTO_PROCESS_ROW, "PROCESS_ROW", PROTO_DIR_ANSWER},
+	{PROTO_LEAK_QUERY, "LEAK_QUERY", PROTO_DIR_REQUEST},
+	{PROTO_LEAK_ROW, "LEAK_ROW", PROTO_DIR_ANSWER},
+	{PROTO_ROWS_END, "ROWS_END", PROTO_DIR_ANSWER},
+	{PROTO_ERROR, "ERROR", PROTO_DIR_ANSWER},
+};
+enum { KNOWN_TYPES = sizeof(known_types) / sizeof(known_types[0]) };
+
+static void test_type_names_and_directions(void **state)
+{
+	(void)state;
+	for (int i = 0; i < KNOWN_TYPES; i++) {
+		assert_non_null(proto_type_name(known_types[i].type));
+		assert_string_equal(proto_type_name(known_types[i].type), known_types[i].name);
+		assert_int_equal(proto_type_direction(known_types[i].type), known_types[i].direction);
+	}
+	/* every other byte value is unknown, the reserved upstream 8..12 included */
+	for (unsigned t = 0; t < 256; t++) {
+		int known = 0;
+		for (int i = 0; i < KNOWN_TYPES; i++)
+			known |= known_types[i].type == t;
+		if (known)
+			continue;
+		assert_null(proto_type_name(t));
+		assert_int_equal(proto_type_direction(t), PROTO_DIR_UNKNOWN);
+	}
+	assert_null(proto_type_name(256 + PROTO_ALLOC));
+}
+
+static void test_buffer_type_names(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB"};
+	for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++) {
+		assert_true(proto_buffer_type_valid(t));
+		assert_string_equal(proto_buffer_type_name(t), names[t]);
+	}
+	for (unsigned t = TTALLOC_BUFFER_TYPES; t < 300; t++) {
+		assert_false(proto_buffer_type_valid(t));
+		assert_string_equal(proto_buffer_type_name(t), "TYPE?");
+	}
+	assert_false(proto_buffer_type_valid(UINT32_MAX));
+}
+
+static void test_arch_names(void **state)
+{
+	(void)state;
+	assert_int_equal(PROTO_ARCH_INVALID, 0);
+	assert_int_equal(PROTO_ARCH_GRAYSKULL, 1);
+	assert_int_equal(PROTO_ARCH_WORMHOLE_B0, 2);
+	assert_int_equal(PROTO_ARCH_BLACKHOLE, 3);
+	assert_int_equal(PROTO_ARCH_QUASAR, 4);
+	assert_string_equal(proto_arch_name(PROTO_ARCH_GRAYSKULL), "Grayskull");
+	assert_string_equal(proto_arch_name(PROTO_ARCH_WORMHOLE_B0), "Wormhole_B0");
+	assert_string_equal(proto_arch_name(PROTO_ARCH_BLACKHOLE), "Blackhole");
+	assert_string_equal(proto_arch_name(PROTO_ARCH_QUASAR), "Quasar");
+	assert_string_equal(proto_arch_name(PROTO_ARCH_INVALID), "Unknown");
+	assert_string_equal(proto_arch_name(5), "Unknown");
+	assert_string_equal(proto_arch_name(UINT32_MAX), "Unknown");
+}
+
+static void test_error_labels_are_unique_and_non_empty(void **state)
+{
+	(void)state;
+	assert_true(PROTO_ERR_COUNT > 0);
+	for (int i = 0; i < PROTO_ERR_COUNT; i++) {
+		const char *label = proto_error_label((enum proto_error_reason)i);
+		const char *desc = proto_error_description((enum proto_error_reason)i);
+		assert_non_null(label);
+		assert_non_null(desc);
+		assert_true(strlen(label) > 0);
+		assert_true(strlen(desc) > 0);
+		assert_string_not_equal(label, "unknown");
+		/* a Prometheus label value: lower case, digits, underscores */
+		for (const char *p = label; *p; p++)
+			assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_');
+		for (int j = 0; j < i; j++) {
+			assert_string_not_equal(label, proto_error_label((enum proto_error_reason)j));
+			assert_string_not_equal(desc, proto_error_description((enum proto_error_reason)j));
+		}
+	}
+	assert_string_equal(proto_error_label(PROTO_ERR_BAD_DEVICE), "bad_device");
+	assert_string_equal(proto_error_label(PROTO_ERR_PID_MISMATCH), "pid_mismatch");
+	assert_string_equal(proto_error_label(PROTO_ERR_COUNT), "unknown");
+	assert_string_equal(proto_error_label((enum proto_error_reason)-1), "unknown");
+	assert_string_equal(proto_error_description(PROTO_ERR_COUNT), "unknown error");
+}
+
+static void test_strerror_names_every_code(void **state)
+{
+	(void)state;
+	static const int codes[] = {
+#define CODE_(name, msg) TTALLOC_E##name,
+		TTALLOC_ERRNO_MAP(CODE_)
+#undef CODE_
+	};
+	static const char *const messages[] = {
+#define MSG_(name, msg) msg,
+		TTALLOC_ERRNO_MAP(MSG_)
+#undef MSG_
+	};
+	enum { N = sizeof(codes) / sizeof(codes[0]) };
+	assert_string_equal(ttalloc_strerror(TTALLOC_OK), "success");
+	for (int i = 0; i < N; i++) {
+		assert_true(codes[i] < 0);
+		assert_true(codes[i] > TTALLOC_ERRNO_FIRST_ && codes[i] < TTALLOC_ERRNO_LAST_);
+		const char *text = ttalloc_strerror(codes[i]);
+		assert_string_equal(text, messages[i]);
+		assert_true(strlen(text) > 0);
+		assert_string_not_equal(text, "unknown error");
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(text, ttalloc_strerror(codes[j]));
+	}
+	assert_string_equal(ttalloc_strerror(TTALLOC_ENOSERVER), "the allocation server is not reachable");
+	assert_string_equal(ttalloc_strerror(1), "unknown error");
+	assert_string_equal(ttalloc_strerror(-1), "unknown error");
+	assert_string_equal(ttalloc_strerror(TTALLOC_ERRNO_FIRST_), "unknown error");
+	assert_string_equal(ttalloc_strerror(TTALLOC_ERRNO_LAST_), "unknown error");
+}
+
+static void test_msg_init_zeroes_everything_but_type_and_device(void **state)
+{
+	(void)state;
+	struct proto_msg m;
+	memset(&m, 0xab, sizeof(m));
+	proto_msg_init(&m, PROTO_QUERY, 7);
+	const uint8_t *b = (const uint8_t *)&m;
+	assert_int_equal(b[0], PROTO_QUERY);
+	assert_int_equal(m.device_id, 7);
+	for (size_t i = 1; i < sizeof(m); i++)
+		if (i < 4 || i >= 8)
+			assert_int_equal(b[i], 0);
+}
+
+static void test_set_string_truncates_and_pads(void **state)
+{
+	(void)state;
+	char field[8];
+	memset(field, 'x', sizeof(field));
+	proto_set_string(field, sizeof(field), "abc");
+	assert_string_equal(field, "abc");
+	for (size_t i = 3; i < sizeof(field); i++)
+		assert_int_equal(field[i], 0);
+	proto_set_string(field, sizeof(field), "abcdefghijkl");
+	assert_string_equal(field, "abcdefg");
+	proto_set_string(field, sizeof(field), NULL);
+	assert_string_equal(field, "");
+	field[0] = 'q';
+	proto_set_string(field, 0, "abc"); /* no room: untouched */
+	assert_int_equal(field[0], 'q');
+}
+
+static void test_clocks(void **state)
+{
+	(void)state;
+	uint64_t now = proto_now_ns();
+	assert_true(now > 1577836800ull * 1000000000ull); /* after 2020 */
+	uint64_t a = proto_monotonic_ns(), b = proto_monotonic_ns();
+	assert_true(b >= a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frame_is_112_bytes),
+		cmocka_unit_test(test_header_and_seed_offsets_match_the_layout_table),
+		cmocka_unit_test(test_extension_payload_offsets),
+		cmocka_unit_test(test_fields_are_little_endian_bytes_on_the_wire),
+		cmocka_unit_test(test_seed_type_codes_are_fixed),
+		cmocka_unit_test(test_type_names_and_directions),
+		cmocka_unit_test(test_buffer_type_names),
+		cmocka_unit_test(test_arch_names),
+		cmocka_unit_test(test_error_labels_are_unique_and_non_empty),
+		cmocka_unit_test(test_strerror_names_every_code),
+		cmocka_unit_test(test_msg_init_zeroes_everything_but_type_and_device),
+		cmocka_unit_test(test_set_string_truncates_and_pads),
+		cmocka_unit_test(test_clocks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
