@@ -1,1 +1,625 @@
-int main(void) { return 0; }
+/*
+ * load.c - ttalloc-load: a workload generator that reports buffer
+ * allocations through the public libttalloc API, as an application would.
+ *
+ * Patterns:
+ *   hold   allocate --count buffers, keep them for --hold-ms (or until
+ *          SIGINT/SIGTERM), then free them all;
+ *   churn  --events alloc/free events, at most --count buffers live at once,
+ *          then free what is left;
+ *   leak   allocate --count buffers and exit without freeing them, so the
+ *          server prints a leak report for this process.
+ *
+ * Addresses are (pid << 40) | (thread << 32) | offset: unique per process and
+ * per thread, and reused after a free, as a device allocator would.
+ * Nothing is forced on: the library reports only when the environment has
+ * TT_ALLOC_TRACKING_ENABLED=1, exactly as for any application.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "ttalloc.h"
+
+#define MAX_THREADS 256 /* thread number fits bits 32..39 of an address */
+#define THREAD_SPAN (1ull << 32)
+
+enum pattern { PATTERN_HOLD, PATTERN_CHURN, PATTERN_LEAK };
+
+struct options {
+	int devices[PROTO_MAX_DEVICES];
+	int num_devices;
+	enum ttalloc_buffer_type type;
+	uint64_t size;        /* bytes per buffer */
+	uint64_t count;       /* buffers (hold, leak) or most live at once (churn) */
+	uint64_t events;      /* churn only */
+	enum pattern pattern;
+	unsigned threads;
+	long long hold_ms;    /* -1: until a signal */
+	uint64_t seed;
+	int flush;
+	int quiet;
+};
+
+/* Totals of one thread, summed at the end. */
+struct tally {
+	uint64_t allocated;
+	uint64_t bytes;
+	uint64_t freed;
+	uint64_t no_server; /* events the library kept because the server was gone */
+	uint64_t failed;    /* other errors from the library */
+	int first_error;
+};
+
+struct worker {
+	const struct options *opts;
+	unsigned index;
+	uint64_t base;      /* first address of this thread's range */
+	uint64_t stride;    /* distance between two buffer addresses */
+	uint64_t slots;     /* buffers this thread may have live */
+	uint64_t events;    /* churn events for this thread */
+	uint64_t rng;
+	uint32_t *live;     /* slots holding a live buffer (churn) */
+	uint32_t *idle;     /* slots free for an allocation (churn) */
+	uint64_t live_count;
+	uint64_t idle_count;
+	struct tally tally;
+};
+
+static atomic_int stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_requested, 1);
+}
+
+static int stopping(void)
+{
+	return atomic_load_explicit(&stop_requested, memory_order_relaxed);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ttalloc-load [OPTIONS]\n"
+		"Reports device buffer allocations to the ttalloc server through libttalloc,\n"
+		"like an application would. Reporting happens only with\n"
+		"TT_ALLOC_TRACKING_ENABLED=1 in the environment; the server socket is\n"
+		"$TT_ALLOC_SERVER_SOCKET or /tmp/tt_allocation_server.sock.\n\n"
+		"  -d, --device N[,N...]  device id(s), repeatable (default 0); buffers go\n"
+		"                         round-robin over the devices\n"
+		"  -t, --type TYPE        dram (default), l1, l1_small, trace, cb, system\n"
+		"  -s, --size BYTES       bytes per buffer, suffix K, M, G or T (1024-based;\n"
+		"                         default 1M)\n"
+		"  -n, --count N          buffers to allocate (hold, leak) or the most live\n"
+		"                         at once (churn); default 16\n"
+		"  -p, --pattern P        hold (default): allocate, keep for --hold-ms, free;\n"
+		"                         churn: --events random allocs/frees, then free all;\n"
+		"                         leak: allocate and exit without freeing\n"
+		"  -e, --events N         alloc+free events for churn (default 10000)\n"
+		"  -j, --threads T        reporting threads, each with its own address range\n"
+		"                         (1..%d, default 1); --count and --events are shared\n"
+		"      --hold-ms MS       how long hold keeps its buffers; -1 until SIGINT or\n"
+		"                         SIGTERM (default 1000). A signal ends any pattern\n"
+		"                         early, freeing what is live (leak: not freed)\n"
+		"      --seed S           random seed for churn (default 1)\n"
+		"      --flush            wait until the server has processed the allocations\n"
+		"                         before holding or exiting (default)\n"
+		"      --no-flush         do not wait\n"
+		"  -q, --quiet            only the summary line (warnings still go to stderr)\n"
+		"  -h, --help             this text\n\n"
+		"The last line on stdout is the summary:\n"
+		"  ttalloc-load: pid P allocated A buffers (B bytes), freed F, live L\n"
+		"Exit status: 0 done, 1 the library reported errors, 2 bad options.\n",
+		MAX_THREADS);
+}
+
+static void bad_option(const char *fmt, const char *value)
+{
+	fprintf(stderr, "ttalloc-load: ");
+	fprintf(stderr, fmt, value);
+	fprintf(stderr, "\nTry 'ttalloc-load --help'.\n");
+	exit(2);
+}
+
+/* Parses a whole unsigned decimal number; -1 when malformed or over max. */
+static int parse_u64(const char *text, uint64_t max, uint64_t *value)
+{
+	if (!*text || *text == '-' || *text == '+')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*value = v;
+	return 0;
+}
+
+/* Whole bytes with an optional 1024-based suffix: "4096", "64K", "2MiB", "1g". */
+static int parse_size(const char *text, uint64_t *bytes)
+{
+	if (!*text || *text == '-' || *text == '+')
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || end == text)
+		return -1;
+	static const struct {
+		const char *suffix[4];
+		unsigned shift;
+	} units[] = {
+		{{"", "b", NULL, NULL}, 0},
+		{{"k", "kb", "kib", NULL}, 10},
+		{{"m", "mb", "mib", NULL}, 20},
+		{{"g", "gb", "gib", NULL}, 30},
+		{{"t", "tb", "tib", NULL}, 40},
+	};
+	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+		for (size_t s = 0; s < 4 && units[u].suffix[s]; s++) {
+			if (strcasecmp(end, units[u].suffix[s]) != 0)
+				continue;
+			if (v > (UINT64_MAX >> units[u].shift))
+				return -1;
+			*bytes = (uint64_t)v << units[u].shift;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_type(const char *text, enum ttalloc_buffer_type *type)
+{
+	static const struct {
+		const char *name;
+		enum ttalloc_buffer_type type;
+	} names[] = {
+		{"dram", TTALLOC_DRAM},   {"l1", TTALLOC_L1}, {"l1_small", TTALLOC_L1_SMALL},
+		{"l1-small", TTALLOC_L1_SMALL}, {"trace", TTALLOC_TRACE}, {"cb", TTALLOC_CB},
+		{"system", TTALLOC_SYSTEM_MEMORY}, {"system_memory", TTALLOC_SYSTEM_MEMORY},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(text, names[i].name) == 0) {
+			*type = names[i].type;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Adds the ids of "0", "0,1", "2,3,"... to the device list. */
+static void add_devices(struct options *o, const char *list)
+{
+	char copy[256];
+	if (strlen(list) >= sizeof(copy))
+		bad_option("device list too long: '%s'", list);
+	strcpy(copy, list);
+	char *save = NULL;
+	int any = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint64_t id;
+		if (parse_u64(tok, PROTO_MAX_DEVICES - 1, &id) < 0)
+			bad_option("bad device id in '%s' (0..63, comma-separated)", list);
+		if (o->num_devices == PROTO_MAX_DEVICES)
+			bad_option("too many devices in '%s'", list);
+		o->devices[o->num_devices++] = (int)id;
+		any = 1;
+	}
+	if (!any)
+		bad_option("bad device list '%s'", list);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH };
+	static const struct option longopts[] = {
+		{"device", required_argument, NULL, 'd'},
+		{"type", required_argument, NULL, 't'},
+		{"size", required_argument, NULL, 's'},
+		{"count", required_argument, NULL, 'n'},
+		{"pattern", required_argument, NULL, 'p'},
+		{"events", required_argument, NULL, 'e'},
+		{"threads", required_argument, NULL, 'j'},
+		{"hold-ms", required_argument, NULL, OPT_HOLD_MS},
+		{"seed", required_argument, NULL, OPT_SEED},
+		{"flush", no_argument, NULL, OPT_FLUSH},
+		{"no-flush", no_argument, NULL, OPT_NO_FLUSH},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	*o = (struct options){
+		.type = TTALLOC_DRAM,
+		.size = 1u << 20,
+		.count = 16,
+		.events = 10000,
+		.pattern = PATTERN_HOLD,
+		.threads = 1,
+		.hold_ms = 1000,
+		.seed = 1,
+		.flush = 1,
+	};
+	uint64_t v;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "d:t:s:n:p:e:j:qh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			add_devices(o, optarg);
+			break;
+		case 't':
+			if (parse_type(optarg, &o->type) < 0)
+				bad_option("unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)",
+					   optarg);
+			break;
+		case 's':
+			if (parse_size(optarg, &o->size) < 0 || o->size == 0)
+				bad_option("bad size '%s' (bytes > 0, optional suffix K, M, G, T)", optarg);
+			break;
+		case 'n':
+			if (parse_u64(optarg, UINT32_MAX, &o->count) < 0 || o->count == 0)
+				bad_option("bad count '%s' (1..4294967295)", optarg);
+			break;
+		case 'p':
+			if (strcmp(optarg, "hold") == 0)
+				o->pattern = PATTERN_HOLD;
+			else if (strcmp(optarg, "churn") == 0)
+				o->pattern = PATTERN_CHURN;
+			else if (strcmp(optarg, "leak") == 0)
+				o->pattern = PATTERN_LEAK;
+			else
+				bad_option("unknown pattern '%s' (hold, churn, leak)", optarg);
+			break;
+		case 'e':
+			if (parse_u64(optarg, UINT64_MAX, &o->events) < 0)
+				bad_option("bad event count '%s'", optarg);
+			break;
+		case 'j':
+			if (parse_u64(optarg, MAX_THREADS, &v) < 0 || v == 0)
+				bad_option("bad thread count '%s' (1..256)", optarg);
+			o->threads = (unsigned)v;
+			break;
+		case OPT_HOLD_MS:
+			if (strcmp(optarg, "-1") == 0)
+				o->hold_ms = -1;
+			else if (parse_u64(optarg, (uint64_t)1 << 40, &v) < 0)
+				bad_option("bad --hold-ms '%s' (milliseconds, or -1 until a signal)", optarg);
+			else
+				o->hold_ms = (long long)v;
+			break;
+		case OPT_SEED:
+			if (parse_u64(optarg, UINT64_MAX, &o->seed) < 0)
+				bad_option("bad seed '%s'", optarg);
+			break;
+		case OPT_FLUSH:
+			o->flush = 1;
+			break;
+		case OPT_NO_FLUSH:
+			o->flush = 0;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			fprintf(stderr, "Try 'ttalloc-load --help'.\n");
+			exit(2);
+		}
+	}
+	if (optind < argc)
+		bad_option("unexpected argument '%s'", argv[optind]);
+	if (o->num_devices == 0)
+		o->devices[o->num_devices++] = 0;
+	if (o->threads > o->count)
+		o->threads = (unsigned)o->count; /* no thread without a buffer */
+}
+
+/* ---- one thread's work ---- */
+
+static uint64_t next_random(uint64_t *state)
+{
+	/* splitmix64 */
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t slot_address(const struct worker *w, uint32_t slot)
+{
+	return w->base + (uint64_t)slot * w->stride;
+}
+
+static int slot_device(const struct worker *w, uint32_t slot)
+{
+	const struct options *o = w->opts;
+	return o->devices[(w->index + slot) % (unsigned)o->num_devices];
+}
+
+static void note(struct tally *t, int rc)
+{
+	if (rc == 0 || rc == TTALLOC_EDUPLICATE)
+		return;
+	if (rc == TTALLOC_ENOSERVER) {
+		t->no_server++;
+		return;
+	}
+	if (!t->first_error)
+		t->first_error = rc;
+	t->failed++;
+}
+
+static void alloc_slot(struct worker *w, uint32_t slot)
+{
+	int rc = ttalloc_report_alloc(slot_device(w, slot), w->opts->type, slot_address(w, slot), w->opts->size);
+	note(&w->tally, rc);
+	w->tally.allocated++;
+	w->tally.bytes += w->opts->size;
+}
+
+static void free_slot(struct worker *w, uint32_t slot)
+{
+	note(&w->tally, ttalloc_report_free(slot_device(w, slot), slot_address(w, slot)));
+	w->tally.freed++;
+}
+
+/* hold and leak, first half: every slot gets a buffer. */
+static void *allocate_all(void *arg)
+{
+	struct worker *w = arg;
+	for (uint64_t s = 0; s < w->slots && !stopping(); s++) {
+		alloc_slot(w, (uint32_t)s);
+		w->live_count++;
+	}
+	return NULL;
+}
+
+/* hold, second half (and churn's end): free every live buffer. */
+static void *free_all(void *arg)
+{
+	struct worker *w = arg;
+	if (w->live) {
+		while (w->live_count)
+			free_slot(w, w->live[--w->live_count]);
+	} else {
+		for (; w->live_count; w->live_count--)
+			free_slot(w, (uint32_t)(w->live_count - 1));
+	}
+	return NULL;
+}
+
+/* churn: random allocs and frees, between 0 and `slots` live. */
+static void *churn(void *arg)
+{
+	struct worker *w = arg;
+	for (uint64_t e = 0; e < w->events && !stopping(); e++) {
+		uint64_t r = next_random(&w->rng);
+		int do_alloc = w->live_count == 0 || (w->idle_count > 0 && (r & 1));
+		if (do_alloc) {
+			uint32_t slot = w->idle[--w->idle_count];
+			alloc_slot(w, slot);
+			w->live[w->live_count++] = slot;
+		} else {
+			uint64_t pick = (r >> 1) % w->live_count;
+			uint32_t slot = w->live[pick];
+			w->live[pick] = w->live[--w->live_count];
+			free_slot(w, slot);
+			w->idle[w->idle_count++] = slot;
+		}
+	}
+	return NULL;
+}
+
+/* Runs fn on every worker, one thread each (the first on this thread). */
+static int run_workers(struct worker *workers, unsigned n, void *(*fn)(void *))
+{
+	pthread_t *tids = calloc(n, sizeof(*tids));
+	if (!tids) {
+		fprintf(stderr, "ttalloc-load: out of memory\n");
+		return -1;
+	}
+	unsigned started = 1;
+	int rc = 0;
+	for (; started < n; started++) {
+		int err = pthread_create(&tids[started], NULL, fn, &workers[started]);
+		if (err) {
+			fprintf(stderr, "ttalloc-load: cannot start thread %u: %s\n", started, strerror(err));
+			rc = -1;
+			break;
+		}
+	}
+	fn(&workers[0]);
+	for (unsigned i = 1; i < started; i++)
+		pthread_join(tids[i], NULL);
+	free(tids);
+	return rc;
+}
+
+/* ---- main ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits hold_ms (or forever when -1) unless a signal comes first. */
+static void hold(long long hold_ms)
+{
+	uint64_t deadline = hold_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)hold_ms;
+	while (!stopping() && now_ms() < deadline) {
+		uint64_t left = deadline - now_ms();
+		struct timespec step = {0, (long)(left < 20 ? left : 20) * 1000000L};
+		nanosleep(&step, NULL);
+	}
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = (int)SA_RESETHAND; /* a second signal kills as usual */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int setup_workers(const struct options *o, struct worker *workers)
+{
+	uint64_t pid_base = (uint64_t)getpid() << 40;
+	for (unsigned i = 0; i < o->threads; i++) {
+		struct worker *w = &workers[i];
+		w->opts = o;
+		w->index = i;
+		w->base = pid_base | ((uint64_t)i * THREAD_SPAN);
+		w->slots = o->count / o->threads + (i < o->count % o->threads);
+		w->events = o->events / o->threads + (i < o->events % o->threads);
+		w->rng = o->seed ^ ((uint64_t)(i + 1) * 0xd1b54a32d192ed03ull);
+		/* buffers one after another, aligned to 4 KiB when the range allows */
+		uint64_t stride = (o->size + 4095) & ~4095ull;
+		if (stride == 0 || stride > THREAD_SPAN / w->slots)
+			stride = THREAD_SPAN / w->slots;
+		w->stride = stride ? stride : 1;
+		if (o->pattern == PATTERN_CHURN) {
+			w->live = malloc(w->slots * sizeof(*w->live));
+			w->idle = malloc(w->slots * sizeof(*w->idle));
+			if (!w->live || !w->idle) {
+				fprintf(stderr, "ttalloc-load: out of memory for %" PRIu64 " buffers\n", w->slots);
+				return -1;
+			}
+			for (uint64_t s = 0; s < w->slots; s++)
+				w->idle[s] = (uint32_t)(w->slots - 1 - s); /* lowest address first */
+			w->idle_count = w->slots;
+		}
+	}
+	return 0;
+}
+
+static void flush_reports(const struct options *o, const char *when)
+{
+	if (!o->flush || !ttalloc_enabled())
+		return;
+	int rc = ttalloc_flush();
+	if (rc < 0)
+		fprintf(stderr,
+			"ttalloc-load: warning: flush %s: %s; the library keeps the events and sends them "
+			"when the server is reached (is ttalloc-server running?)\n",
+			when, ttalloc_strerror(rc));
+}
+
+static const char *pattern_name(enum pattern p)
+{
+	return p == PATTERN_HOLD ? "hold" : p == PATTERN_CHURN ? "churn" : "leak";
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	parse_options(argc, argv, &o);
+	const char *enabled = getenv(PROTO_TRACKING_ENV);
+	if (!enabled || strcmp(enabled, "1") != 0)
+		fprintf(stderr,
+			"ttalloc-load: warning: %s is not 1, so libttalloc reports nothing to the server; "
+			"run with %s=1\n",
+			PROTO_TRACKING_ENV, PROTO_TRACKING_ENV);
+	catch_signals();
+	ttalloc_init(); /* connects now when it can; failure is reported by the flush */
+
+	struct worker *workers = calloc(o.threads, sizeof(*workers));
+	if (!workers || setup_workers(&o, workers) < 0) {
+		fprintf(stderr, "ttalloc-load: out of memory\n");
+		return 1;
+	}
+	if (!o.quiet)
+		fprintf(stderr, "ttalloc-load: pid %d, pattern %s, %" PRIu64 " x %" PRIu64 " bytes %s, %d device%s, %u thread%s\n",
+			(int)getpid(), pattern_name(o.pattern), o.count, o.size, proto_buffer_type_name(o.type),
+			o.num_devices, o.num_devices == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s");
+
+	uint64_t start = now_ms();
+	int rc = 0;
+	switch (o.pattern) {
+	case PATTERN_HOLD:
+		rc = run_workers(workers, o.threads, allocate_all);
+		flush_reports(&o, "after allocating");
+		if (!o.quiet && !stopping()) {
+			if (o.hold_ms < 0)
+				fprintf(stderr, "ttalloc-load: holding %" PRIu64 " buffers until SIGINT/SIGTERM\n", o.count);
+			else
+				fprintf(stderr, "ttalloc-load: holding %" PRIu64 " buffers for %lld ms\n", o.count, o.hold_ms);
+		}
+		hold(o.hold_ms);
+		if (run_workers(workers, o.threads, free_all) < 0)
+			rc = -1;
+		flush_reports(&o, "after freeing");
+		break;
+	case PATTERN_CHURN:
+		rc = run_workers(workers, o.threads, churn);
+		if (run_workers(workers, o.threads, free_all) < 0)
+			rc = -1;
+		flush_reports(&o, "after churning");
+		break;
+	case PATTERN_LEAK:
+		rc = run_workers(workers, o.threads, allocate_all);
+		flush_reports(&o, "before exiting");
+		break;
+	}
+	uint64_t elapsed = now_ms() - start;
+
+	struct tally sum = {0};
+	uint64_t live = 0;
+	for (unsigned i = 0; i < o.threads; i++) {
+		const struct tally *t = &workers[i].tally;
+		sum.allocated += t->allocated;
+		sum.bytes += t->bytes;
+		sum.freed += t->freed;
+		sum.no_server += t->no_server;
+		sum.failed += t->failed;
+		if (!sum.first_error)
+			sum.first_error = t->first_error;
+		live += workers[i].live_count;
+	}
+	if (stopping() && !o.quiet)
+		fprintf(stderr, "ttalloc-load: stopped by a signal\n");
+	if (!o.quiet && o.pattern != PATTERN_HOLD) {
+		uint64_t events = sum.allocated + sum.freed;
+		fprintf(stderr, "ttalloc-load: %" PRIu64 " events in %" PRIu64 " ms (%.0f events/s)\n", events,
+			elapsed, elapsed ? (double)events * 1000.0 / (double)elapsed : 0.0);
+	}
+	if (sum.no_server && !o.quiet)
+		fprintf(stderr, "ttalloc-load: %" PRIu64 " events found no server; the library keeps them\n",
+			sum.no_server);
+	if (sum.failed) {
+		fprintf(stderr, "ttalloc-load: %" PRIu64 " events refused by the library (first: %s)\n", sum.failed,
+			ttalloc_strerror(sum.first_error));
+		rc = -1;
+	}
+	printf("ttalloc-load: pid %d allocated %" PRIu64 " buffers (%" PRIu64 " bytes), freed %" PRIu64
+	       ", live %" PRIu64 "\n",
+	       (int)getpid(), sum.allocated, sum.bytes, sum.freed, live);
+	fflush(stdout);
+	for (unsigned i = 0; i < o.threads; i++) {
+		free(workers[i].live);
+		free(workers[i].idle);
+	}
+	free(workers);
+	/* leak: exit with the buffers still reported live; the server sees the
+	 * connection close and reports them. Otherwise flush and disconnect. */
+	if (o.pattern != PATTERN_LEAK)
+		ttalloc_shutdown();
+	return rc < 0 ? 1 : 0;
+}
