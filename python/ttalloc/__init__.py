@@ -1,0 +1,531 @@
+"""ttalloc: query and report device memory allocations (standard library only).
+
+Query side, compatible with the seed's query_stats.py:
+
+    from ttalloc import query_device_stats, format_bytes
+    stats = query_device_stats(0)     # device_id, dram_allocated, l1_allocated,
+                                      # l1_small_allocated, trace_allocated
+    print(format_bytes(stats["dram_allocated"]))
+
+plus device_info(), device_status(), num_devices(), processes(), leaks(),
+dump_remaining() and is_server_running().
+
+Report side: Reporter sends ALLOC/FREE frames for this process, keeps its own
+table of live buffers, reconnects lazily (at most once per second) and
+re-sends the table after a reconnect, so start order does not matter. Report
+calls never raise because the server is absent: they return False.
+
+The socket is the `socket_path` argument, else the module attribute
+`ttalloc.socket_path`, which starts as $TT_ALLOC_SERVER_SOCKET or
+/tmp/tt_allocation_server.sock.
+"""
+
+import os
+import socket
+import threading
+import time
+
+from . import protocol
+from .protocol import (CB, DRAM, L1, L1_SMALL, SYSTEM_MEMORY, TRACE,  # noqa: F401
+                       MSG_SIZE)
+
+__all__ = [
+    "socket_path", "query_device_stats", "format_bytes", "is_server_running",
+    "device_info", "device_status", "num_devices", "processes", "leaks",
+    "dump_remaining", "Reporter", "default_reporter", "tracking_enabled",
+    "ServerNotRunning", "ServerError", "protocol",
+    "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB",
+]
+
+socket_path = os.environ.get(protocol.SOCKET_ENV) or protocol.DEFAULT_SOCKET
+
+# Seconds a query waits for the server before giving up.
+QUERY_TIMEOUT = 5.0
+
+
+class ServerNotRunning(ConnectionError):
+    """The allocation server cannot be reached at the socket path."""
+
+
+class ServerError(RuntimeError):
+    """The server answered a request with an ERROR frame."""
+
+    def __init__(self, message, code=0, reason=""):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+def _resolve(path):
+    return path if path else socket_path
+
+
+def _recv_exact(sock, n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("the allocation server closed the connection")
+        data += chunk
+    return bytes(data)
+
+
+class _Connection:
+    """A blocking request/answer connection for queries."""
+
+    def __init__(self, path, timeout=QUERY_TIMEOUT):
+        self.path = _resolve(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(self.path)
+        except OSError as e:
+            self.sock.close()
+            raise ServerNotRunning(
+                "cannot reach the allocation server at %s (%s): start ttalloc-server "
+                "(./build/programming_examples/allocation_server_poc)"
+                % (self.path, e.strerror or e)) from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, frame):
+        self.sock.sendall(frame)
+
+    def read(self):
+        """Next frame as a header dict; ERROR frames raise ServerError."""
+        try:
+            msg = protocol.unpack_header(_recv_exact(self.sock, MSG_SIZE))
+        except socket.timeout:
+            raise ConnectionError("the allocation server at %s did not answer within %.0f s"
+                                  % (self.path, self.sock.gettimeout())) from None
+        if msg["type"] == protocol.ERROR:
+            err = protocol.unpack_error(msg["payload"])
+            reasons = protocol.ERROR_REASONS
+            reason = reasons[err["reason"]] if err["reason"] < len(reasons) else str(err["reason"])
+            raise ServerError("server refused the request: %s" % err["message"],
+                              err["code"], reason)
+        return msg
+
+    def exchange(self, frame, answer_type):
+        self.send(frame)
+        msg = self.read()
+        if msg["type"] != answer_type:
+            raise ConnectionError("unexpected answer %s from the allocation server (wanted %s)"
+                                  % (protocol.type_name(msg["type"]),
+                                     protocol.type_name(answer_type)))
+        return msg
+
+    def rows(self, frame, row_type):
+        self.send(frame)
+        out = []
+        while True:
+            msg = self.read()
+            if msg["type"] == protocol.ROWS_END:
+                return out
+            if msg["type"] != row_type:
+                raise ConnectionError("unexpected answer %s while reading %s rows"
+                                      % (protocol.type_name(msg["type"]),
+                                         protocol.type_name(row_type)))
+            out.append(msg)
+
+
+def _seed_answer(device_id, query_type, answer_type, path):
+    with _Connection(path) as conn:
+        msg = conn.exchange(protocol.pack(query_type, device_id), answer_type)
+    return protocol.unpack_seed(msg["payload"])
+
+
+def _check_device(device_id, seed):
+    if not seed["is_available"]:
+        raise ValueError("device %d does not exist: the server has %d device(s), 0..%d"
+                         % (device_id, seed["num_devices"], seed["num_devices"] - 1))
+
+
+def query_device_stats(device_id, socket_path=None):
+    """Allocation totals of one device, as the seed's query_stats.py returns them.
+
+    Returns a dict with device_id, dram_allocated, l1_allocated,
+    l1_small_allocated and trace_allocated (bytes). Raises ServerNotRunning
+    when the server cannot be reached and ValueError for a device the server
+    does not have.
+    """
+    seed = _seed_answer(device_id, protocol.QUERY, protocol.RESPONSE, socket_path)
+    _check_device(device_id, seed)
+    return {
+        "device_id": device_id,
+        "dram_allocated": seed["dram_allocated"],
+        "l1_allocated": seed["l1_allocated"],
+        "l1_small_allocated": seed["l1_small_allocated"],
+        "trace_allocated": seed["trace_allocated"],
+    }
+
+
+def device_info(device_id, socket_path=None):
+    """Static facts of a device (DEVICE_INFO_QUERY): sizes, arch, channels.
+
+    Keys: the seed's device-info fields (total_dram_size, total_l1_size,
+    arch_type, num_dram_channels, dram_size_per_channel, l1_size_per_core,
+    is_available, num_devices), plus device_id and arch (a name).
+    """
+    seed = _seed_answer(device_id, protocol.DEVICE_INFO_QUERY,
+                        protocol.DEVICE_INFO_RESPONSE, socket_path)
+    _check_device(device_id, seed)
+    info = {k: seed[k] for k in protocol.SEED_FIELDS[4:]}
+    info["device_id"] = device_id
+    info["arch"] = protocol.ARCH_NAMES.get(seed["arch_type"], "Unknown")
+    return info
+
+
+def num_devices(socket_path=None):
+    """Number of devices the server watches."""
+    return _seed_answer(-1, protocol.DEVICE_INFO_QUERY, protocol.DEVICE_INFO_RESPONSE,
+                        socket_path)["num_devices"]
+
+
+def device_status(device_id, socket_path=None):
+    """Dynamic state of a device (DEVICE_STATUS): temperature, power, name...
+
+    Readings whose validity bit is clear are None (print them as N/A).
+    """
+    with _Connection(socket_path) as conn:
+        msg = conn.exchange(protocol.pack(protocol.DEVICE_STATUS_QUERY, device_id),
+                            protocol.DEVICE_STATUS)
+    st = protocol.unpack_status(msg["payload"])
+    valid = st.pop("valid")
+    st["temperature_c"] = (st["temperature_mc"] / 1000.0
+                           if valid & protocol.STATUS_TEMPERATURE else None)
+    st["power_w"] = st["power_mw"] / 1000.0 if valid & protocol.STATUS_POWER else None
+    if not valid & protocol.STATUS_UTILIZATION:
+        st["utilization"] = None
+    st["simulated"] = bool(st["backend_flags"] & 1)
+    st["device_id"] = device_id
+    return st
+
+
+def processes(device_id=-1, socket_path=None, session=None):
+    """One dict per (process, device) holding buffers (PROCESS_QUERY).
+
+    device_id -1 (default) lists every device; `session` keeps only the
+    processes whose HELLO carried that $TTALLOC_SESSION tag. Keys: pid, device_id, buffers,
+    dram, l1, l1_small, trace, system_memory, cb, uid, comm, first_seen_ns.
+    """
+    with _Connection(socket_path) as conn:
+        rows = conn.rows(protocol.pack(protocol.PROCESS_QUERY, device_id,
+                                       payload=protocol.pack_filter(session)),
+                         protocol.PROCESS_ROW)
+    out = []
+    for r in rows:
+        p = protocol.unpack_process(r["payload"])
+        out.append({"pid": r["process_id"], "device_id": r["device_id"],
+                    "buffers": r["size"], "dram": p["used"][0], "l1": p["used"][1],
+                    "l1_small": p["used"][2], "trace": p["used"][3],
+                    "system_memory": p["system_memory"], "cb": p["cb"],
+                    "uid": p["uid"], "comm": p["comm"],
+                    "first_seen_ns": r["timestamp"]})
+    return out
+
+
+def leaks(pid=0, socket_path=None, session=None):
+    """Buffers left by processes that exited (LEAK_QUERY), one dict each.
+
+    pid 0 (default) lists every kept report of the caller's user; `session`
+    keeps only those of processes tagged with that $TTALLOC_SESSION. Keys: pid,
+    device_id, address, size, buffer_type (code), type (name), age_s,
+    exit_time_ns, uid, comm.
+    """
+    with _Connection(socket_path) as conn:
+        rows = conn.rows(protocol.pack(protocol.LEAK_QUERY, 0, process_id=pid,
+                                       payload=protocol.pack_filter(session)),
+                         protocol.LEAK_ROW)
+    out = []
+    for r in rows:
+        p = protocol.unpack_process(r["payload"])
+        out.append({"pid": r["process_id"], "device_id": r["device_id"],
+                    "address": r["buffer_id"], "size": r["size"],
+                    "buffer_type": r["buffer_type"],
+                    "type": protocol.buffer_type_name(r["buffer_type"]),
+                    "age_s": p["used"][0] / 1e9, "exit_time_ns": p["used"][1],
+                    "uid": p["uid"], "comm": p["comm"]})
+    return out
+
+
+def dump_remaining(socket_path=None):
+    """Asks the server to print the live buffers in its log (DUMP_REMAINING).
+
+    The dump is in the server's output, not returned; a SYNC round trip makes
+    sure it was printed before this returns.
+    """
+    with _Connection(socket_path) as conn:
+        conn.send(protocol.pack(protocol.DUMP_REMAINING, 0, process_id=os.getpid()))
+        conn.exchange(protocol.pack(protocol.SYNC, -1, size=1), protocol.SYNC_ACK)
+
+
+def is_server_running(socket_path=None):
+    """True when something accepts connections on the server socket."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(1.0)
+    try:
+        sock.connect(_resolve(socket_path))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def format_bytes(bytes_val):
+    """Format bytes in human-readable form (the seed's query_stats.py output)."""
+    if bytes_val >= 1024**3:
+        return f"{bytes_val / 1024**3:.2f} GB"
+    elif bytes_val >= 1024**2:
+        return f"{bytes_val / 1024**2:.2f} MB"
+    elif bytes_val >= 1024:
+        return f"{bytes_val / 1024:.2f} KB"
+    else:
+        return f"{bytes_val} B"
+
+
+def tracking_enabled():
+    """True when TT_ALLOC_TRACKING_ENABLED is "1" (the client library's rule)."""
+    return os.environ.get(protocol.TRACKING_ENV) == "1"
+
+
+class Reporter:
+    """Reports this process's device buffers to the allocation server.
+
+    Every report first updates the reporter's own table of live buffers, then
+    is sent. Without a connection, a connect is tried at most once per
+    `reconnect_interval` seconds (the first try is immediate); a new
+    connection says HELLO and re-sends the whole table, so the server's
+    picture is exact whatever the start order and however often it restarts.
+
+    report_alloc, report_free and flush return True when the server has been
+    told (flush: and has processed everything), False otherwise; they never
+    raise because the server is absent. Bad arguments raise ValueError.
+    Thread-safe. A forked child starts with an empty table and no connection.
+
+    HELLO carries `session` (default $TTALLOC_SESSION), and a re-sent ALLOC
+    carries the buffer's original allocation time, so the server's ages stay
+    true across a server restart.
+    """
+
+    SEND_TIMEOUT = 2.0
+
+    def __init__(self, socket_path=None, enabled=True, reconnect_interval=1.0,
+                 answer_timeout=5.0, session=None):
+        self._path = socket_path
+        self.session = session if session is not None else os.environ.get(protocol.SESSION_ENV, "")
+        self.enabled = bool(enabled)
+        self.reconnect_interval = reconnect_interval
+        self.answer_timeout = answer_timeout
+        self._lock = threading.RLock()
+        self._sock = None
+        self._pid = os.getpid()
+        self._table = {}  # (device_id, address) -> (buffer_type, size, alloc time ns)
+        self._next_connect = 0.0
+        self._sequence = 0
+        self.last_error = None  # text of the last ERROR frame or socket error
+        self.connects = 0       # successful connections so far
+
+    @property
+    def socket_path(self):
+        return _resolve(self._path)
+
+    @property
+    def connected(self):
+        return self._sock is not None
+
+    @property
+    def live_buffers(self):
+        """Number of buffers this process has reported live and not freed."""
+        with self._lock:
+            self._check_fork()
+            return len(self._table)
+
+    def live_table(self):
+        """A copy of the table: {(device_id, address): (buffer_type, size)}."""
+        with self._lock:
+            self._check_fork()
+            return {k: v[:2] for k, v in self._table.items()}
+
+    # ---- connection ----
+
+    def _check_fork(self):
+        pid = os.getpid()
+        if pid != self._pid:
+            # A forked child: its own identity, no connection, no buffers.
+            if self._sock is not None:
+                try:
+                    self._sock.close()  # the child's copy; the parent keeps its own
+                except OSError:
+                    pass
+            self._sock = None
+            self._table = {}
+            self._pid = pid
+            self._next_connect = 0.0
+
+    def _disconnect(self, why=None):
+        if why:
+            self.last_error = why
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
+        self._next_connect = time.monotonic() + self.reconnect_interval
+
+    def _frame(self, msg_type, device_id, buffer_type, address, size, when_ns=None):
+        return protocol.pack(msg_type, device_id, size=size, buffer_type=buffer_type,
+                             process_id=self._pid, buffer_id=address,
+                             timestamp=when_ns if when_ns is not None else time.time_ns())
+
+    def _send(self, data):
+        try:
+            self._sock.sendall(data)
+            return True
+        except OSError as e:
+            self._disconnect("lost the server at %s: %s" % (self.socket_path, e))
+            return False
+
+    def _await(self, answer_type, match=None):
+        """Reads frames until one of answer_type (and match(frame) true)."""
+        self._sock.settimeout(self.answer_timeout)
+        try:
+            while True:
+                msg = protocol.unpack_header(_recv_exact(self._sock, MSG_SIZE))
+                if msg["type"] == protocol.ERROR:
+                    self.last_error = protocol.unpack_error(msg["payload"])["message"]
+                    continue
+                if msg["type"] == answer_type and (match is None or match(msg)):
+                    return msg
+        except (OSError, ConnectionError) as e:
+            self._disconnect("no %s from the server at %s: %s"
+                             % (protocol.type_name(answer_type), self.socket_path, e))
+            return None
+        finally:
+            if self._sock is not None:
+                self._sock.settimeout(self.SEND_TIMEOUT)
+
+    def _ensure_connected(self):
+        """Connects (HELLO, then re-sends the table) when the backoff allows."""
+        if self._sock is not None:
+            return True
+        now = time.monotonic()
+        if now < self._next_connect:
+            return False
+        self._next_connect = now + self.reconnect_interval
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.SEND_TIMEOUT)
+        try:
+            sock.connect(self.socket_path)
+        except OSError as e:
+            sock.close()
+            self.last_error = ("cannot reach the allocation server at %s (%s): start ttalloc-server"
+                               % (self.socket_path, e.strerror or e))
+            return False
+        self._sock = sock
+        hello = protocol.pack(protocol.HELLO, -1, process_id=self._pid,
+                              payload=protocol.pack_hello(session=self.session))
+        if not self._send(hello) or self._await(protocol.HELLO_ACK) is None:
+            return False
+        frames = b"".join(self._frame(protocol.ALLOC, dev, btype, addr, size, when)
+                          for (dev, addr), (btype, size, when) in self._table.items())
+        if frames and not self._send(frames):
+            return False
+        self.connects += 1
+        return True
+
+    def _deliver(self, frame):
+        """Sends one event, or connects (which re-sends the table, event included)."""
+        if self._sock is None:
+            return self._ensure_connected()
+        if self._send(frame):
+            return True
+        # The connection broke (server restarted?): one immediate retry,
+        # which re-sends the table.
+        self._next_connect = 0.0
+        return self._ensure_connected()
+
+    # ---- public API ----
+
+    def report_alloc(self, device_id, buffer_type, address, size):
+        """Records and reports a buffer of `size` bytes at `address`."""
+        device_id, buffer_type, address, size = (int(device_id), int(buffer_type),
+                                                 int(address), int(size))
+        if not 0 <= device_id < protocol.MAX_DEVICES:
+            raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
+        if not 0 <= buffer_type < protocol.BUFFER_TYPES:
+            raise ValueError("buffer_type %d is not 0..%d" % (buffer_type, protocol.BUFFER_TYPES - 1))
+        if size <= 0 or not 0 <= address < 1 << 64 or size >= 1 << 64:
+            raise ValueError("bad buffer: address 0x%x, size %d" % (address, size))
+        if not self.enabled:
+            return False
+        with self._lock:
+            self._check_fork()
+            now = time.time_ns()
+            self._table[(device_id, address)] = (buffer_type, size, now)
+            return self._deliver(self._frame(protocol.ALLOC, device_id, buffer_type, address,
+                                             size, now))
+
+    def report_free(self, device_id, address):
+        """Forgets and reports the buffer at `address` on `device_id`."""
+        device_id, address = int(device_id), int(address)
+        if not 0 <= device_id < protocol.MAX_DEVICES:
+            raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
+        if not self.enabled:
+            return False
+        with self._lock:
+            self._check_fork()
+            self._table.pop((device_id, address), None)
+            return self._deliver(self._frame(protocol.FREE, device_id, 0, address, 0))
+
+    def flush(self):
+        """True once the server has processed every earlier report (SYNC/SYNC_ACK)."""
+        if not self.enabled:
+            return False
+        with self._lock:
+            self._check_fork()
+            if not self._ensure_connected():
+                return False
+            self._sequence += 1
+            seq = self._sequence
+            if not self._send(protocol.pack(protocol.SYNC, -1, size=seq, process_id=self._pid)):
+                return False
+            return self._await(protocol.SYNC_ACK, lambda m: m["size"] == seq) is not None
+
+    def close(self):
+        """Flushes and closes the connection. Buffers still live stay in the
+        table (and are reported as leaked by the server when this process
+        has no other connection open)."""
+        with self._lock:
+            if self._sock is not None:
+                self.flush()
+            self._disconnect()
+            self._next_connect = 0.0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_default_reporter = None
+_default_lock = threading.Lock()
+
+
+def default_reporter():
+    """The process-wide Reporter, enabled when TT_ALLOC_TRACKING_ENABLED=1."""
+    global _default_reporter
+    with _default_lock:
+        if _default_reporter is None:
+            _default_reporter = Reporter(enabled=tracking_enabled())
+        return _default_reporter

@@ -1,0 +1,266 @@
+"""The ttalloc wire format, in Python.
+
+Mirror of src/common/protocol.h, which is the one definition: every message
+is a fixed 112-byte little-endian packed frame. The header (offsets 0..39) is
+the same for every type; the payload (offsets 40..111) depends on the type.
+
+    FRAME            the seed's struct "=BBBB i Q BBBB i Q Q QQQQ QQIIIIII"
+    HEADER           offsets 0..39
+    SEED_PAYLOAD     RESPONSE / DEVICE_INFO_RESPONSE (seed fields)
+    STATUS_PAYLOAD   DEVICE_STATUS
+    PROCESS_PAYLOAD  PROCESS_ROW and LEAK_ROW
+    ERROR_PAYLOAD    ERROR
+    HELLO_PAYLOAD    HELLO / HELLO_ACK
+    FILTER_PAYLOAD   PROCESS_QUERY / LEAK_QUERY (session filter)
+
+Each layout also has an offsets table (field name -> byte offset in the
+frame), checked against the C compiler's offsetof() by
+tests/integration/test_protocol_layout.py.
+"""
+
+import struct
+
+MSG_SIZE = 112
+DEFAULT_SOCKET = "/tmp/tt_allocation_server.sock"
+SOCKET_ENV = "TT_ALLOC_SERVER_SOCKET"
+TRACKING_ENV = "TT_ALLOC_TRACKING_ENABLED"
+# A client copies $TTALLOC_SESSION into HELLO (ttalloc-run's process group).
+SESSION_ENV = "TTALLOC_SESSION"
+SESSION_LEN = 32  # NUL included
+EXT_VERSION = 1
+MAX_DEVICES = 64
+
+# ---- message types (enum proto_msg_type) ----
+# seed types
+ALLOC = 1
+FREE = 2
+QUERY = 3
+RESPONSE = 4
+DUMP_REMAINING = 5
+DEVICE_INFO_QUERY = 6
+DEVICE_INFO_RESPONSE = 7
+# 8..12 reserved for upstream CB_ALLOC, CB_FREE, KERNEL_LOAD, KERNEL_UNLOAD,
+# DUMP_KERNELS
+# ttalloc extensions, version EXT_VERSION
+HELLO = 128
+HELLO_ACK = 129
+SYNC = 130
+SYNC_ACK = 131
+DEVICE_STATUS_QUERY = 132
+DEVICE_STATUS = 133
+PROCESS_QUERY = 134
+PROCESS_ROW = 135
+LEAK_QUERY = 136
+LEAK_ROW = 137
+ROWS_END = 138
+ERROR = 139
+
+TYPE_NAMES = {
+    ALLOC: "ALLOC", FREE: "FREE", QUERY: "QUERY", RESPONSE: "RESPONSE",
+    DUMP_REMAINING: "DUMP_REMAINING", DEVICE_INFO_QUERY: "DEVICE_INFO_QUERY",
+    DEVICE_INFO_RESPONSE: "DEVICE_INFO_RESPONSE", HELLO: "HELLO",
+    HELLO_ACK: "HELLO_ACK", SYNC: "SYNC", SYNC_ACK: "SYNC_ACK",
+    DEVICE_STATUS_QUERY: "DEVICE_STATUS_QUERY", DEVICE_STATUS: "DEVICE_STATUS",
+    PROCESS_QUERY: "PROCESS_QUERY", PROCESS_ROW: "PROCESS_ROW",
+    LEAK_QUERY: "LEAK_QUERY", LEAK_ROW: "LEAK_ROW", ROWS_END: "ROWS_END",
+    ERROR: "ERROR",
+}
+
+# ---- buffer types (enum ttalloc_buffer_type = tt-metal's BufferType) ----
+DRAM = 0
+L1 = 1
+SYSTEM_MEMORY = 2  # host memory: counted, not in the device totals
+L1_SMALL = 3
+TRACE = 4
+CB = 5  # circular buffers, where a separate count is wanted
+BUFFER_TYPES = 6
+BUFFER_TYPE_NAMES = {DRAM: "DRAM", L1: "L1", SYSTEM_MEMORY: "SYSTEM_MEMORY",
+                     L1_SMALL: "L1_SMALL", TRACE: "TRACE", CB: "CB"}
+
+# ---- architectures (enum proto_arch) ----
+ARCH_INVALID = 0
+ARCH_GRAYSKULL = 1
+ARCH_WORMHOLE_B0 = 2
+ARCH_BLACKHOLE = 3
+ARCH_QUASAR = 4
+ARCH_NAMES = {ARCH_INVALID: "Unknown", ARCH_GRAYSKULL: "Grayskull",
+              ARCH_WORMHOLE_B0: "Wormhole_B0", ARCH_BLACKHOLE: "Blackhole",
+              ARCH_QUASAR: "Quasar"}
+
+# DEVICE_STATUS valid bits (enum proto_status_valid)
+STATUS_TEMPERATURE = 1 << 0
+STATUS_POWER = 1 << 1
+STATUS_UTILIZATION = 1 << 2
+
+# PROCESS_ROW / LEAK_ROW flags (enum proto_process_flags)
+PROCESS_EXITED = 1 << 0
+
+# ERROR reasons (enum proto_error_reason, the order of PROTO_ERROR_MAP)
+ERROR_REASONS = ("truncated", "unknown_type", "unexpected_type", "bad_device",
+                 "bad_buffer_type", "bad_size", "pid_mismatch", "foreign_free",
+                 "unknown_free", "duplicate_alloc", "output_overflow", "limit")
+
+# ---- layouts ----
+
+# The seed's frame, exactly as its query_stats.py spells it. Fields 13..16
+# are dram/l1/l1_small/trace allocated.
+FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
+HEADER = struct.Struct("<B3xiQB3xiQQ")
+PAYLOAD_OFFSET = 40
+PAYLOAD_SIZE = MSG_SIZE - PAYLOAD_OFFSET
+
+HEADER_FIELDS = ("type", "device_id", "size", "buffer_type", "process_id",
+                 "buffer_id", "timestamp")
+HEADER_OFFSETS = {"type": 0, "device_id": 4, "size": 8, "buffer_type": 16,
+                  "process_id": 20, "buffer_id": 24, "timestamp": 32}
+
+SEED_PAYLOAD = struct.Struct("<QQQQ QQ IIIIII")
+SEED_FIELDS = ("dram_allocated", "l1_allocated", "l1_small_allocated",
+               "trace_allocated", "total_dram_size", "total_l1_size",
+               "arch_type", "num_dram_channels", "dram_size_per_channel",
+               "l1_size_per_core", "is_available", "num_devices")
+
+STATUS_PAYLOAD = struct.Struct("<iIII Q II QQ 24s")
+STATUS_FIELDS = ("temperature_mc", "power_mw", "utilization", "valid",
+                 "live_buffers", "processes", "backend_flags", "cb_allocated",
+                 "system_memory", "name")
+
+PROCESS_PAYLOAD = struct.Struct("<4Q QQ II 16s")
+PROCESS_FIELDS = ("used", "system_memory", "cb", "uid", "flags", "comm")
+
+ERROR_PAYLOAD = struct.Struct("<iI64s")
+ERROR_FIELDS = ("code", "reason", "message")
+
+HELLO_PAYLOAD = struct.Struct("<IIII32s24s")
+HELLO_FIELDS = ("version", "features", "num_devices", "server_pid", "session", "reserved")
+
+FILTER_PAYLOAD = struct.Struct("<32s40s")
+FILTER_FIELDS = ("session", "reserved")
+
+
+def _offsets(fmt_fields, base=PAYLOAD_OFFSET):
+    """Frame offsets of consecutive packed fields given as (name, size)."""
+    table, off = {}, base
+    for name, size in fmt_fields:
+        table[name] = off
+        off += size
+    return table
+
+
+SEED_OFFSETS = _offsets([(n, 8) for n in SEED_FIELDS[:6]] + [(n, 4) for n in SEED_FIELDS[6:]])
+STATUS_OFFSETS = _offsets([("temperature_mc", 4), ("power_mw", 4), ("utilization", 4),
+                           ("valid", 4), ("live_buffers", 8), ("processes", 4),
+                           ("backend_flags", 4), ("cb_allocated", 8),
+                           ("system_memory", 8), ("name", 24)])
+PROCESS_OFFSETS = _offsets([("used", 32), ("system_memory", 8), ("cb", 8), ("uid", 4),
+                            ("flags", 4), ("comm", 16)])
+ERROR_OFFSETS = _offsets([("code", 4), ("reason", 4), ("message", 64)])
+HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
+                          ("server_pid", 4), ("session", SESSION_LEN), ("reserved", 24)])
+FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
+
+# Sizes of the payload structs, each filling the 72-byte payload.
+for _s in (SEED_PAYLOAD, STATUS_PAYLOAD, PROCESS_PAYLOAD, ERROR_PAYLOAD, HELLO_PAYLOAD,
+           FILTER_PAYLOAD):
+    assert _s.size == PAYLOAD_SIZE, _s.format
+assert FRAME.size == MSG_SIZE and HEADER.size == PAYLOAD_OFFSET
+del _s
+
+
+# ---- packing ----
+
+def pack(msg_type, device_id=0, size=0, buffer_type=0, process_id=0,
+         buffer_id=0, timestamp=0, payload=b""):
+    """One 112-byte frame: the header fields and up to 72 payload bytes."""
+    if len(payload) > PAYLOAD_SIZE:
+        raise ValueError("payload of %d bytes; at most %d" % (len(payload), PAYLOAD_SIZE))
+    head = HEADER.pack(msg_type, device_id, size, buffer_type, process_id,
+                       buffer_id, timestamp)
+    return head + bytes(payload) + bytes(PAYLOAD_SIZE - len(payload))
+
+
+def unpack_header(frame):
+    """The header of a frame as a dict (keys HEADER_FIELDS) plus 'payload'."""
+    if len(frame) != MSG_SIZE:
+        raise ValueError("frame of %d bytes; a message is %d" % (len(frame), MSG_SIZE))
+    msg = dict(zip(HEADER_FIELDS, HEADER.unpack_from(frame, 0)))
+    msg["payload"] = bytes(frame[PAYLOAD_OFFSET:])
+    return msg
+
+
+def _cstr(raw):
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def pack_seed(**fields):
+    """Payload bytes of RESPONSE / DEVICE_INFO_RESPONSE (missing fields 0)."""
+    return SEED_PAYLOAD.pack(*(fields.get(n, 0) for n in SEED_FIELDS))
+
+
+def unpack_seed(payload):
+    return dict(zip(SEED_FIELDS, SEED_PAYLOAD.unpack(payload)))
+
+
+def pack_status(**fields):
+    values = [fields.get(n, 0) for n in STATUS_FIELDS[:-1]]
+    return STATUS_PAYLOAD.pack(*values, fields.get("name", "").encode()[:23])
+
+
+def unpack_status(payload):
+    d = dict(zip(STATUS_FIELDS, STATUS_PAYLOAD.unpack(payload)))
+    d["name"] = _cstr(d["name"])
+    return d
+
+
+def pack_process(used=(0, 0, 0, 0), system_memory=0, cb=0, uid=0, flags=0, comm=""):
+    return PROCESS_PAYLOAD.pack(*used, system_memory, cb, uid, flags, comm.encode()[:15])
+
+
+def unpack_process(payload):
+    v = PROCESS_PAYLOAD.unpack(payload)
+    return {"used": list(v[0:4]), "system_memory": v[4], "cb": v[5], "uid": v[6],
+            "flags": v[7], "comm": _cstr(v[8])}
+
+
+def pack_error(code=0, reason=0, message=""):
+    return ERROR_PAYLOAD.pack(code, reason, message.encode()[:63])
+
+
+def unpack_error(payload):
+    d = dict(zip(ERROR_FIELDS, ERROR_PAYLOAD.unpack(payload)))
+    d["message"] = _cstr(d["message"])
+    return d
+
+
+def _session_bytes(session):
+    return (session or "").encode("utf-8")[:SESSION_LEN - 1]
+
+
+def pack_hello(version=EXT_VERSION, features=0, num_devices=0, server_pid=0, session=""):
+    return HELLO_PAYLOAD.pack(version, features, num_devices, server_pid,
+                              _session_bytes(session), b"")
+
+
+def unpack_hello(payload):
+    d = dict(zip(HELLO_FIELDS, HELLO_PAYLOAD.unpack(payload)))
+    del d["reserved"]
+    d["session"] = _cstr(d["session"])
+    return d
+
+
+def pack_filter(session=""):
+    """Payload of PROCESS_QUERY / LEAK_QUERY: only processes of `session`
+    (empty: every process)."""
+    return FILTER_PAYLOAD.pack(_session_bytes(session), b"")
+
+
+def unpack_filter(payload):
+    return {"session": _cstr(FILTER_PAYLOAD.unpack(payload)[0])}
+
+
+def type_name(msg_type):
+    return TYPE_NAMES.get(msg_type, "TYPE%d" % msg_type)
+
+
+def buffer_type_name(buffer_type):
+    return BUFFER_TYPE_NAMES.get(buffer_type, "TYPE?")
