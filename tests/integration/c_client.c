@@ -1,0 +1,92 @@
+/*
+ * c_client.c - drives libttalloc from the integration tests, one command per
+ * stdin line, one answer line each ("rc=N text"):
+ *
+ *   init | enabled | live | flush | shutdown
+ *   alloc DEVICE TYPE ADDRESS SIZE      (numbers in any strtoull base)
+ *   free DEVICE ADDRESS
+ *   burst N DEVICE TYPE BASE SIZE       N allocs at BASE, BASE+SIZE, ...;
+ *                                       answers the last rc and the
+ *                                       elapsed milliseconds
+ *   quit
+ * "enabled" and "live" answer rc=<value>.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ttalloc.h"
+
+static void answer(int rc, const char *extra)
+{
+	printf("rc=%d %s%s\n", rc, ttalloc_strerror(rc), extra ? extra : "");
+	fflush(stdout);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static uint64_t num(const char *text)
+{
+	return text ? strtoull(text, NULL, 0) : 0;
+}
+
+int main(void)
+{
+	char line[512];
+	printf("pid=%ld\n", (long)getpid());
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		char *words[8] = {0};
+		int n = 0;
+		for (char *save = NULL, *w = strtok_r(line, " \t\n", &save); w && n < 8;
+		     w = strtok_r(NULL, " \t\n", &save))
+			words[n++] = w;
+		if (n == 0)
+			continue;
+		const char *cmd = words[0];
+		if (!strcmp(cmd, "init")) {
+			answer(ttalloc_init(), NULL);
+		} else if (!strcmp(cmd, "enabled")) {
+			printf("rc=%d\n", ttalloc_enabled());
+			fflush(stdout);
+		} else if (!strcmp(cmd, "live")) {
+			printf("rc=%llu\n", (unsigned long long)ttalloc_live_buffers());
+			fflush(stdout);
+		} else if (!strcmp(cmd, "flush")) {
+			answer(ttalloc_flush(), NULL);
+		} else if (!strcmp(cmd, "shutdown")) {
+			ttalloc_shutdown();
+			answer(0, NULL);
+		} else if (!strcmp(cmd, "alloc") && n == 5) {
+			answer(ttalloc_report_alloc((int)num(words[1]), (enum ttalloc_buffer_type)num(words[2]),
+						    num(words[3]), num(words[4])),
+			       NULL);
+		} else if (!strcmp(cmd, "free") && n == 3) {
+			answer(ttalloc_report_free((int)num(words[1]), num(words[2])), NULL);
+		} else if (!strcmp(cmd, "burst") && n == 6) {
+			uint64_t count = num(words[1]), base = num(words[4]), size = num(words[5]);
+			int rc = 0;
+			double start = now_ms();
+			for (uint64_t i = 0; i < count; i++)
+				rc = ttalloc_report_alloc((int)num(words[2]), (enum ttalloc_buffer_type)num(words[3]),
+							  base + i * size, size);
+			char extra[64];
+			snprintf(extra, sizeof(extra), " ms=%.1f", now_ms() - start);
+			answer(rc, extra);
+		} else if (!strcmp(cmd, "quit")) {
+			break;
+		} else {
+			printf("rc=-1 unknown command %s\n", cmd);
+			fflush(stdout);
+		}
+	}
+	return 0;
+}

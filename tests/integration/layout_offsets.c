@@ -1,0 +1,110 @@
+/*
+ * layout_offsets.c - prints the C layout of struct proto_msg, one
+ * "group field offset size" line per field, for test_protocol_layout.py.
+ */
+#include <stdio.h>
+
+#include "protocol.h"
+
+#define FIELD(group, member, name)                                                            \
+	printf("%s %s %zu %zu\n", group, name, offsetof(struct proto_msg, member),                \
+	       sizeof(((struct proto_msg *)0)->member))
+
+int main(void)
+{
+	printf("frame size %zu %zu\n", sizeof(struct proto_msg), sizeof(struct proto_msg));
+	FIELD("header", type, "type");
+	FIELD("header", device_id, "device_id");
+	FIELD("header", size, "size");
+	FIELD("header", buffer_type, "buffer_type");
+	FIELD("header", process_id, "process_id");
+	FIELD("header", buffer_id, "buffer_id");
+	FIELD("header", timestamp, "timestamp");
+
+	FIELD("seed", u.seed.dram_allocated, "dram_allocated");
+	FIELD("seed", u.seed.l1_allocated, "l1_allocated");
+	FIELD("seed", u.seed.l1_small_allocated, "l1_small_allocated");
+	FIELD("seed", u.seed.trace_allocated, "trace_allocated");
+	FIELD("seed", u.seed.total_dram_size, "total_dram_size");
+	FIELD("seed", u.seed.total_l1_size, "total_l1_size");
+	FIELD("seed", u.seed.arch_type, "arch_type");
+	FIELD("seed", u.seed.num_dram_channels, "num_dram_channels");
+	FIELD("seed", u.seed.dram_size_per_channel, "dram_size_per_channel");
+	FIELD("seed", u.seed.l1_size_per_core, "l1_size_per_core");
+	FIELD("seed", u.seed.is_available, "is_available");
+	FIELD("seed", u.seed.num_devices, "num_devices");
+
+	FIELD("status", u.status.temperature_mc, "temperature_mc");
+	FIELD("status", u.status.power_mw, "power_mw");
+	FIELD("status", u.status.utilization, "utilization");
+	FIELD("status", u.status.valid, "valid");
+	FIELD("status", u.status.live_buffers, "live_buffers");
+	FIELD("status", u.status.processes, "processes");
+	FIELD("status", u.status.backend_flags, "backend_flags");
+	FIELD("status", u.status.cb_allocated, "cb_allocated");
+	FIELD("status", u.status.system_memory, "system_memory");
+	FIELD("status", u.status.name, "name");
+
+	FIELD("process", u.process.used, "used");
+	FIELD("process", u.process.system_memory, "system_memory");
+	FIELD("process", u.process.cb, "cb");
+	FIELD("process", u.process.uid, "uid");
+	FIELD("process", u.process.flags, "flags");
+	FIELD("process", u.process.comm, "comm");
+
+	FIELD("error", u.error.code, "code");
+	FIELD("error", u.error.reason, "reason");
+	FIELD("error", u.error.message, "message");
+
+	FIELD("hello", u.hello.version, "version");
+	FIELD("hello", u.hello.features, "features");
+	FIELD("hello", u.hello.num_devices, "num_devices");
+	FIELD("hello", u.hello.server_pid, "server_pid");
+	FIELD("hello", u.hello.session, "session");
+	FIELD("hello", u.hello.reserved, "reserved");
+
+	FIELD("filter", u.filter.session, "session");
+	FIELD("filter", u.filter.reserved, "reserved");
+
+	/* enum values the Python module mirrors */
+#define CONST(name) printf("const %s %d 0\n", #name, (int)(name))
+	CONST(PROTO_ALLOC);
+	CONST(PROTO_FREE);
+	CONST(PROTO_QUERY);
+	CONST(PROTO_RESPONSE);
+	CONST(PROTO_DUMP_REMAINING);
+	CONST(PROTO_DEVICE_INFO_QUERY);
+	CONST(PROTO_DEVICE_INFO_RESPONSE);
+	CONST(PROTO_HELLO);
+	CONST(PROTO_HELLO_ACK);
+	CONST(PROTO_SYNC);
+	CONST(PROTO_SYNC_ACK);
+	CONST(PROTO_DEVICE_STATUS_QUERY);
+	CONST(PROTO_DEVICE_STATUS);
+	CONST(PROTO_PROCESS_QUERY);
+	CONST(PROTO_PROCESS_ROW);
+	CONST(PROTO_LEAK_QUERY);
+	CONST(PROTO_LEAK_ROW);
+	CONST(PROTO_ROWS_END);
+	CONST(PROTO_ERROR);
+	CONST(TTALLOC_DRAM);
+	CONST(TTALLOC_L1);
+	CONST(TTALLOC_SYSTEM_MEMORY);
+	CONST(TTALLOC_L1_SMALL);
+	CONST(TTALLOC_TRACE);
+	CONST(TTALLOC_CB);
+	CONST(TTALLOC_BUFFER_TYPES);
+	CONST(PROTO_MSG_SIZE);
+	CONST(PROTO_EXT_VERSION);
+	CONST(PROTO_MAX_DEVICES);
+	CONST(PROTO_ARCH_WORMHOLE_B0);
+	CONST(PROTO_STATUS_TEMPERATURE);
+	CONST(PROTO_STATUS_POWER);
+	CONST(PROTO_STATUS_UTILIZATION);
+	CONST(PROTO_PROCESS_EXITED);
+	CONST(PROTO_ERR_COUNT);
+	CONST(PROTO_ERR_BAD_DEVICE);
+	CONST(PROTO_ERR_LIMIT);
+	CONST(PROTO_SESSION_LEN);
+	return 0;
+}

@@ -1,0 +1,183 @@
+"""libttalloc (include/ttalloc.h) against the real server: a small C program
+linked to build/lib/libttalloc.so reports allocations and frees, and the
+server's totals follow exactly, whatever the start order."""
+
+import re
+import time
+
+import pytest
+
+from conftest import BUILD, LIB_DIR, REPO, MiB, compile_c, wait_until
+import ttalloc
+
+
+def error_codes():
+    """TTALLOC_E* codes from include/ttalloc.h: -99, -98, ... in map order."""
+    text = (REPO / "include/ttalloc.h").read_text()
+    first = int(re.search(r"TTALLOC_ERRNO_FIRST_ = (-\d+)", text).group(1))
+    names = re.findall(r"^\s*X\((\w+),", text.split("TTALLOC_ERRNO_MAP(X)", 1)[1], re.M)
+    return {name: first + 1 + i for i, name in enumerate(names)}
+
+
+CODES = error_codes()
+ENOSERVER = CODES["NOSERVER"]
+
+
+@pytest.fixture(scope="module")
+def c_client_exe(tmp_path_factory):
+    if not (LIB_DIR / "libttalloc.so").exists():
+        pytest.fail("%s/libttalloc.so is missing: build first (cmake --build %s)" % (LIB_DIR, BUILD))
+    exe = tmp_path_factory.mktemp("cclient") / "c_client"
+    return compile_c([REPO / "tests/integration/c_client.c"], exe,
+                     ["-I", str(REPO / "include")],
+                     ["-L", str(LIB_DIR), "-lttalloc", "-Wl,-rpath," + str(LIB_DIR)])
+
+
+@pytest.fixture
+def c_client(c_client_exe, processes):
+    """c_client(env) -> LineProcess running c_client.c."""
+    def spawn(env):
+        p = processes([c_client_exe], env=env)
+        p.expect(r"^pid=\d+")
+        return p
+    return spawn
+
+
+def rc(proc, line, timeout=5.0):
+    return int(proc.command(line, timeout).group(1))
+
+
+def totals(server, dev=0):
+    q = server.query(dev)
+    return (q["dram_allocated"], q["l1_allocated"], q["l1_small_allocated"], q["trace_allocated"])
+
+
+def test_c_library_reports_allocs_and_frees_exactly(server, c_client):
+    p = c_client(server.env())
+    assert rc(p, "enabled") == 1
+    assert rc(p, "init") == 0
+    assert rc(p, "alloc 0 0 0x800000000 %d" % MiB) == 0
+    assert rc(p, "alloc 0 1 0x10000 4096") == 0
+    assert rc(p, "alloc 0 3 0x20000 512") == 0
+    assert rc(p, "alloc 0 4 0x900000000 8192") == 0
+    assert rc(p, "alloc 1 0 0x800000000 %d" % (2 * MiB)) == 0
+    assert rc(p, "alloc 0 2 0x7f0000000000 %d" % MiB) == 0  # host memory: not a device total
+    assert rc(p, "free 0 0x10000") == 0
+    assert rc(p, "flush") == 0
+    assert rc(p, "live") == 5
+    assert totals(server, 0) == (MiB, 0, 512, 8192)
+    assert totals(server, 1) == (2 * MiB, 0, 0, 0)
+    rows = {(r["pid"], r["device_id"]): r for r in ttalloc.processes(socket_path=server.socket)}
+    assert rows[(p.pid, 0)]["system_memory"] == MiB
+    assert rows[(p.pid, 0)]["buffers"] == 4
+    server.wait_for_log(r"\[Device 0\] ALLOC: 1048576 bytes DRAM by PID %d \(buffer 0x800000000\)"
+                        % p.pid)
+    server.wait_for_log(r"\[Device 0\] FREE: buffer 0x10000 by PID %d" % p.pid)
+    # free the rest: back to zero
+    for line in ("free 0 0x800000000", "free 0 0x20000", "free 0 0x900000000",
+                 "free 1 0x800000000", "free 0 0x7f0000000000"):
+        assert rc(p, line) == 0
+    assert rc(p, "flush") == 0
+    assert totals(server, 0) == totals(server, 1) == (0, 0, 0, 0)
+    assert rc(p, "live") == 0
+
+
+def test_c_library_rejects_bad_arguments_locally(server, c_client):
+    p = c_client(server.env())
+    einval = CODES["INVAL"]
+    assert rc(p, "alloc 0 9 0x1000 4096") == einval      # buffer type 9
+    assert rc(p, "alloc 0 0 0x1000 0") == einval         # size 0
+    assert rc(p, "alloc -1 0 0x1000 4096") == einval     # device -1
+    assert rc(p, "free 0 0x1000") == CODES["UNKNOWN_BUFFER"]
+    assert rc(p, "flush") == 0
+    assert totals(server) == (0, 0, 0, 0)
+
+
+def test_c_library_reports_nothing_when_tracking_is_disabled(server, c_client):
+    p = c_client(server.env(tracking=False))
+    mark = server.mark()
+    assert rc(p, "enabled") == 0
+    assert rc(p, "init") == 0
+    assert rc(p, "alloc 0 0 0x800000000 %d" % MiB) == 0
+    assert rc(p, "flush") == 0
+    assert rc(p, "live") == 0
+    assert totals(server) == (0, 0, 0, 0)
+    assert "PID %d" % p.pid not in server.log()[mark:]
+    assert all(r["pid"] != p.pid for r in ttalloc.processes(socket_path=server.socket))
+
+
+def test_c_library_without_server_returns_enoserver_and_continues(short_dir, c_client, server_factory):
+    from conftest import client_env
+    p = c_client(client_env(short_dir / "nobody.sock"))
+    assert rc(p, "init") == ENOSERVER
+    start = time.monotonic()
+    m = p.command("burst 1000 0 0 0x800000000 4096")
+    assert int(m.group(1)) == ENOSERVER
+    assert time.monotonic() - start < 2.0, "reporting must not block without a server"
+    assert rc(p, "free 0 0x800000000") == ENOSERVER
+    assert rc(p, "flush") == ENOSERVER
+    assert rc(p, "live") == 999
+    assert p.proc.poll() is None
+
+
+def test_c_library_resyncs_when_the_server_starts_later(short_dir, c_client, server_factory):
+    from conftest import client_env
+    path = short_dir / "late.sock"
+    p = c_client(client_env(path))
+    assert rc(p, "alloc 0 0 0x800000000 %d" % MiB) == ENOSERVER
+    assert rc(p, "alloc 0 1 0x10000 %d" % (2 * MiB)) == ENOSERVER
+    assert rc(p, "alloc 1 0 0x800000000 %d" % (3 * MiB)) == ENOSERVER
+    assert rc(p, "free 0 0x10000") == ENOSERVER
+    server = server_factory(socket_path=path)
+    # within the reconnect backoff (at most 1 s) a flush has re-sent the table
+    wait_until(lambda: rc(p, "flush") == 0, timeout=3.0, interval=0.1,
+               what="the client library to reconnect")
+    assert totals(server, 0) == (MiB, 0, 0, 0)
+    assert totals(server, 1) == (3 * MiB, 0, 0, 0)
+    # later events add to the re-sent table; nothing is counted twice
+    assert rc(p, "alloc 0 0 0x800100000 %d" % MiB) == 0
+    assert rc(p, "flush") == 0
+    assert rc(p, "flush") == 0
+    assert totals(server, 0) == (2 * MiB, 0, 0, 0)
+    rows = [r for r in ttalloc.processes(socket_path=server.socket) if r["pid"] == p.pid]
+    assert sorted((r["device_id"], r["buffers"]) for r in rows) == [(0, 2), (1, 1)]
+    assert "already live" not in server.log()
+
+
+def test_c_library_resyncs_after_a_server_restart(short_dir, c_client, server_factory):
+    from conftest import client_env
+    path = short_dir / "restart.sock"
+    first = server_factory("first", socket_path=path)
+    p = c_client(client_env(path))
+    assert rc(p, "alloc 0 0 0x800000000 %d" % MiB) == 0
+    assert rc(p, "alloc 0 1 0x10000 %d" % MiB) == 0
+    assert rc(p, "flush") == 0
+    assert totals(first) == (MiB, MiB, 0, 0)
+    first.stop()
+    second = server_factory("second", socket_path=path)
+
+    def resynced():
+        rc(p, "flush")
+        return totals(second) == (MiB, MiB, 0, 0)
+    wait_until(resynced, timeout=3.0, interval=0.1,
+               what="the live table to be re-sent to the new server")
+    assert rc(p, "free 0 0x10000") == 0
+    assert rc(p, "flush") == 0
+    assert totals(second) == (MiB, 0, 0, 0)
+    assert "already live" not in second.log()
+    assert "exited but left" not in first.log()
+
+
+def test_idle_c_client_resyncs_by_itself_after_a_server_restart(short_dir, c_client, server_factory):
+    from conftest import client_env
+    path = short_dir / "idle.sock"
+    first = server_factory("first", socket_path=path)
+    p = c_client(client_env(path))
+    assert rc(p, "alloc 0 0 0x800000000 %d" % (7 * MiB)) == 0
+    assert rc(p, "flush") == 0
+    first.stop()
+    second = server_factory("second", socket_path=path)
+    # no call from the application: the library's watcher reconnects
+    wait_until(lambda: totals(second) == (7 * MiB, 0, 0, 0), timeout=3.0, interval=0.05,
+               what="an idle client to re-send its table to the new server")
+    second.wait_for_log(r"\[Device 0\] ALLOC: %d bytes DRAM by PID %d" % (7 * MiB, p.pid))

@@ -1,0 +1,88 @@
+"""Frames arrive however the kernel splits them: byte by byte, or thousands
+in one write, and the server's totals stay exact."""
+
+import os
+import socket
+import time
+
+from conftest import MiB, raw_socket, recv_frame
+import ttalloc
+from ttalloc import protocol
+
+
+def test_a_query_sent_one_byte_at_a_time_is_answered(server):
+    with raw_socket(server.socket) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        frame = protocol.pack(protocol.QUERY, 1)
+        for i in range(len(frame)):
+            s.sendall(frame[i:i + 1])
+            if i % 16 == 0:
+                time.sleep(0.001)  # let the server see the pieces separately
+        ans = recv_frame(s)
+    assert ans["type"] == protocol.RESPONSE and ans["device_id"] == 1
+    assert protocol.unpack_seed(ans["payload"])["is_available"] == 1
+
+
+def test_ten_thousand_allocations_in_one_write_are_counted_exactly(server):
+    pid = os.getpid()
+    frames = b"".join(protocol.pack(protocol.ALLOC, i % 2, size=4096 + i, buffer_type=ttalloc.DRAM,
+                                    process_id=pid, buffer_id=0x800000000 + i * 0x10000)
+                      for i in range(10000))
+    with raw_socket(server.socket, timeout=20) as s:
+        s.sendall(frames)
+        s.sendall(protocol.pack(protocol.SYNC, -1, size=99))
+        ans = recv_frame(s)
+        assert (ans["type"], ans["size"]) == (protocol.SYNC_ACK, 99)
+        want = [0, 0]
+        for i in range(10000):
+            want[i % 2] += 4096 + i
+        assert server.query(0)["dram_allocated"] == want[0]
+        assert server.query(1)["dram_allocated"] == want[1]
+        st = ttalloc.device_status(0, socket_path=server.socket)
+        assert st["live_buffers"] == 5000 and st["processes"] == 1
+        # and all freed again in one write
+        s.sendall(b"".join(protocol.pack(protocol.FREE, i % 2, process_id=pid,
+                                         buffer_id=0x800000000 + i * 0x10000) for i in range(10000)))
+        s.sendall(protocol.pack(protocol.SYNC, -1, size=100))
+        assert recv_frame(s)["size"] == 100
+        assert server.query(0)["dram_allocated"] == server.query(1)["dram_allocated"] == 0
+
+
+def test_duplicate_alloc_replaces_the_record_and_counts_once(server):
+    mark = server.mark()
+    with raw_socket(server.socket) as s:
+        for size in (MiB, 3 * MiB):
+            s.sendall(protocol.pack(protocol.ALLOC, 0, size=size, buffer_type=ttalloc.DRAM,
+                                    buffer_id=0x800000000))
+        s.sendall(protocol.pack(protocol.SYNC, -1, size=1))
+        recv_frame(s)
+        assert server.query(0)["dram_allocated"] == 3 * MiB
+    server.wait_for_log(r"ALLOC at an address this process holds live: buffer 0x800000000 on device 0 "
+                        r"was already live", since=mark)
+
+
+def test_circular_and_host_buffers_stay_out_of_the_seed_totals(server):
+    with ttalloc.Reporter(socket_path=server.socket) as r:
+        assert r.report_alloc(0, ttalloc.CB, 0x40000, 2 * MiB)
+        assert r.report_alloc(0, ttalloc.SYSTEM_MEMORY, 0x7f0000000000, 8 * MiB)
+        assert r.flush()
+        q = server.query(0)
+        assert (q["dram_allocated"], q["l1_allocated"], q["l1_small_allocated"],
+                q["trace_allocated"]) == (0, 0, 0, 0)
+        st = ttalloc.device_status(0, socket_path=server.socket)
+        assert (st["cb_allocated"], st["system_memory"]) == (2 * MiB, 8 * MiB)
+        (row,) = ttalloc.processes(socket_path=server.socket)
+        assert (row["cb"], row["system_memory"], row["buffers"]) == (2 * MiB, 8 * MiB, 2)
+
+
+def test_long_leak_reports_are_cut_at_leak_lines(server_factory, reporter_client):
+    server = server_factory(args=["--leak-lines", "2"])
+    victim = reporter_client(server)
+    for i in range(5):
+        assert victim.command("alloc 0 0 %#x 4096" % (0x800000000 + i * 4096)).group(1) == "1"
+    assert victim.command("flush").group(1) == "1"
+    victim.kill()
+    server.wait_for_log(r"Process %d exited but left 5 buffers allocated:\n"
+                        r"    \[Device 0\] Buffer 0x800000000: 4096 bytes DRAM \(age: \d+s\)\n"
+                        r"    \[Device 0\] Buffer 0x800001000: 4096 bytes DRAM \(age: \d+s\)\n"
+                        r"    \.\.\. and 3 more buffers \(12288 bytes\)$" % victim.pid)

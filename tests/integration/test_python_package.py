@@ -1,0 +1,305 @@
+"""python/ttalloc (query API and Reporter) and python/sim/tt_metal against
+the real server."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import MiB, wait_until
+import ttalloc
+
+GiB = 1024 * MiB
+
+
+def run_py(code, env, timeout=20):
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=timeout)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+# ---- query API ----
+
+def test_query_without_server_raises_connection_error_saying_what_to_do(short_dir):
+    path = str(short_dir / "absent.sock")
+    with pytest.raises(ConnectionError) as err:
+        ttalloc.query_device_stats(0, socket_path=path)
+    assert path in str(err.value) and "start ttalloc-server" in str(err.value)
+    assert isinstance(err.value, ttalloc.ServerNotRunning)
+    assert not ttalloc.is_server_running(path)
+
+
+def test_socket_path_comes_from_the_environment(server):
+    out = run_py("import ttalloc; print(ttalloc.socket_path); print(ttalloc.num_devices())",
+                 server.env())
+    assert out.split() == [server.socket, "2"]
+
+
+def test_module_socket_path_attribute_is_used(server, monkeypatch):
+    monkeypatch.setattr(ttalloc, "socket_path", server.socket)
+    assert ttalloc.is_server_running()
+    assert ttalloc.query_device_stats(1)["device_id"] == 1
+
+
+def test_device_info_and_status_describe_the_simulated_wormhole(server):
+    info = ttalloc.device_info(0, socket_path=server.socket)
+    assert info["arch"] == "Wormhole_B0"
+    assert info["total_dram_size"] == 12 * GiB
+    assert info["total_l1_size"] == 1440 * MiB
+    assert info["num_devices"] == 2 and info["is_available"] == 1
+    st = ttalloc.device_status(1, socket_path=server.socket)
+    assert st["name"] == "Wormhole_B0" and st["simulated"]
+    assert st["live_buffers"] == 0 and st["processes"] == 0
+    with pytest.raises(ValueError):
+        ttalloc.device_info(2, socket_path=server.socket)
+
+
+# ---- Reporter ----
+
+def test_reporter_reports_with_its_own_pid_and_flushes(server):
+    with ttalloc.Reporter(socket_path=server.socket) as r:
+        assert r.report_alloc(0, ttalloc.DRAM, 0x800000000, 3 * MiB)
+        assert r.report_alloc(1, ttalloc.L1, 0x10000, MiB)
+        assert r.report_free(1, 0x10000)
+        assert r.flush()
+        assert r.live_buffers == 1
+        assert server.query(0)["dram_allocated"] == 3 * MiB
+        assert server.query(1)["l1_allocated"] == 0
+        server.wait_for_log(r"\[Device 0\] ALLOC: %d bytes DRAM by PID %d \(buffer 0x800000000\)"
+                            % (3 * MiB, os.getpid()))
+        rows = ttalloc.processes(socket_path=server.socket)
+        assert [(x["pid"], x["device_id"], x["dram"]) for x in rows] == [(os.getpid(), 0, 3 * MiB)]
+
+
+def test_reporter_without_server_returns_false_and_never_raises(short_dir):
+    r = ttalloc.Reporter(socket_path=str(short_dir / "absent.sock"))
+    start = time.monotonic()
+    for i in range(500):
+        assert r.report_alloc(0, ttalloc.DRAM, 0x1000 * (i + 1), 4096) is False
+    assert r.report_free(0, 0x1000) is False
+    assert r.flush() is False
+    assert time.monotonic() - start < 1.0
+    assert r.live_buffers == 499
+    assert "start ttalloc-server" in r.last_error
+
+
+def test_reporter_tries_to_connect_at_most_once_per_second(short_dir, monkeypatch):
+    attempts = []
+    real_socket = socket.socket
+
+    class CountingSocket(real_socket):
+        def connect(self, address):
+            attempts.append(time.monotonic())
+            return super().connect(address)
+
+    monkeypatch.setattr(ttalloc.socket, "socket", CountingSocket)
+    r = ttalloc.Reporter(socket_path=str(short_dir / "absent.sock"))
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        r.report_alloc(0, ttalloc.DRAM, 0x1000, 4096)
+        r.flush()
+    assert len(attempts) == 1
+
+
+def test_reporter_resyncs_its_table_when_the_server_starts_later(short_dir, server_factory):
+    path = short_dir / "late.sock"
+    r = ttalloc.Reporter(socket_path=str(path))
+    assert not r.report_alloc(0, ttalloc.DRAM, 0x800000000, 5 * MiB)
+    assert not r.report_alloc(0, ttalloc.L1, 0x10000, MiB)
+    assert not r.report_alloc(1, ttalloc.TRACE, 0x900000000, 4096)
+    assert not r.report_free(0, 0x10000)
+    server = server_factory(socket_path=path)
+    wait_until(r.flush, timeout=3.0, interval=0.05, what="the reporter to reconnect (<= 1 s)")
+    assert server.query(0)["dram_allocated"] == 5 * MiB
+    assert server.query(0)["l1_allocated"] == 0
+    assert server.query(1)["trace_allocated"] == 4096
+    # nothing is counted twice afterwards
+    assert r.report_alloc(0, ttalloc.DRAM, 0x800500000, MiB) and r.flush()
+    assert server.query(0)["dram_allocated"] == 6 * MiB
+    assert "already live" not in server.log()
+    r.close()
+
+
+def test_reporter_resyncs_after_a_server_restart(short_dir, server_factory):
+    path = short_dir / "restart.sock"
+    first = server_factory("first", socket_path=path)
+    r = ttalloc.Reporter(socket_path=str(path))
+    assert r.report_alloc(0, ttalloc.DRAM, 0x800000000, 2 * MiB) and r.flush()
+    first.stop()
+    second = server_factory("second", socket_path=path)
+    # the next report notices the broken connection, reconnects and re-sends
+    assert r.report_alloc(0, ttalloc.L1, 0x10000, MiB)
+    assert r.flush()
+    q = second.query(0)
+    assert (q["dram_allocated"], q["l1_allocated"]) == (2 * MiB, MiB)
+    assert r.connects == 2
+    r.close()
+
+
+def test_reporter_rejects_bad_arguments(short_dir):
+    r = ttalloc.Reporter(socket_path=str(short_dir / "absent.sock"))
+    for args in [(0, 9, 0x1000, 1), (0, ttalloc.DRAM, 0x1000, 0), (-1, ttalloc.DRAM, 0x1000, 1),
+                 (64, ttalloc.DRAM, 0x1000, 1)]:
+        with pytest.raises(ValueError):
+            r.report_alloc(*args)
+    assert r.live_buffers == 0
+
+
+def test_disabled_reporter_sends_nothing(server):
+    r = ttalloc.Reporter(socket_path=server.socket, enabled=False)
+    mark = server.mark()
+    assert r.report_alloc(0, ttalloc.DRAM, 0x1000, 4096) is False
+    assert r.flush() is False
+    assert server.query(0)["dram_allocated"] == 0
+    assert "ALLOC" not in server.log()[mark:]
+
+
+def test_forked_child_reports_as_itself_with_an_empty_table(server):
+    code = """
+import os, ttalloc
+r = ttalloc.Reporter()
+assert r.report_alloc(0, ttalloc.DRAM, 0x800000000, 1048576) and r.flush()
+pid = os.fork()
+if pid == 0:
+    ok = r.live_buffers == 0 and r.report_alloc(0, ttalloc.L1, 0x10000, 4096) and r.flush()
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+assert status == 0, status
+assert r.flush() and r.live_buffers == 1
+print(pid)
+"""
+    child = int(run_py(code, server.env()))
+    server.wait_for_log(r"\[Device 0\] ALLOC: 4096 bytes L1 by PID %d" % child)
+    server.wait_for_log(r"Process %d exited but left 1 buffer allocated" % child)
+    assert server.query(0)["l1_allocated"] == 0
+
+
+def test_session_tag_filters_processes_and_leaks(server):
+    code = """
+import os, ttalloc
+r = ttalloc.Reporter()
+assert r.report_alloc(0, ttalloc.DRAM, 0x800000000, 1048576) and r.flush()
+print(os.getpid())
+"""
+    pid = int(run_py(code, server.env(extra={"TTALLOC_SESSION": "job-42"})))
+    server.wait_for_log(r"Process %d exited but left 1 buffer" % pid)
+    assert [x["pid"] for x in ttalloc.leaks(socket_path=server.socket, session="job-42")] == [pid]
+    assert ttalloc.leaks(socket_path=server.socket, session="job-43") == []
+    with ttalloc.Reporter(socket_path=server.socket, session="live-7") as r:
+        assert r.report_alloc(0, ttalloc.DRAM, 0x800000000, 4096) and r.flush()
+        assert [x["pid"] for x in ttalloc.processes(socket_path=server.socket, session="live-7")] \
+            == [os.getpid()]
+        assert ttalloc.processes(socket_path=server.socket, session="job-42") == []
+
+
+# ---- simulated tt_metal ----
+
+def test_tt_metal_addresses_are_unique_across_processes(server):
+    code = """
+import tt_metal as ttm
+d = ttm.CreateDevice(0)
+bufs = [ttm.Buffer(d, size=1000, buffer_type=t) for t in
+        (ttm.BufferType.DRAM, ttm.BufferType.DRAM, ttm.BufferType.L1, ttm.BufferType.L1_SMALL,
+         ttm.BufferType.TRACE, ttm.BufferType.SYSTEM_MEMORY)]
+print(" ".join(hex(b.address()) for b in bufs))
+"""
+    first = run_py(code, server.env()).split()
+    second = run_py(code, server.env()).split()
+    assert len(set(first + second)) == 12
+    dram = [int(a, 16) for a in first[:2] + [first[4]]]
+    l1 = [int(a, 16) for a in first[2:4]]
+    assert all(a % 4096 == 0 and (a & ((1 << 40) - 1)) >= 0x800000000 for a in dram)
+    assert all(a % 32 == 0 and 0x10000 <= (a & ((1 << 40) - 1)) < 0x800000000 for a in l1)
+    assert int(first[1], 16) - int(first[0], 16) == 4096  # 1000 B rounded to the 4 KiB alignment
+
+
+def test_tt_metal_frees_on_del_close_context_exit_and_closedevice(server):
+    code = """
+import gc, ttalloc, tt_metal as ttm
+def dram(): return ttalloc.query_device_stats(0)["dram_allocated"]
+d = ttm.CreateDevice(0)
+a = ttm.Buffer(d, size=1048576, buffer_type=ttm.BufferType.DRAM)
+b = ttm.Buffer(d, size=2097152, buffer_type=ttm.BufferType.DRAM)
+c = ttm.Buffer(d, size=4194304, buffer_type=ttm.BufferType.DRAM)
+assert dram() == 7340032, dram()
+del a; gc.collect()
+assert dram() == 6291456, dram()
+b.close(); b.close()
+assert dram() == 4194304, dram()
+with ttm.Buffer(d, size=1048576) as e:
+    assert dram() == 5242880, dram()
+assert dram() == 4194304, dram()
+ttm.CloseDevice(d)
+assert dram() == 0, dram()
+assert not c.is_allocated()
+print("ok")
+"""
+    assert run_py(code, server.env()).strip() == "ok"
+
+
+def test_tt_metal_raises_memory_error_when_a_device_is_full(server):
+    code = """
+import ttalloc, tt_metal as ttm
+d = ttm.CreateDevice(1)
+big = ttm.Buffer(d, size=8 * 1024**3, buffer_type=ttm.BufferType.DRAM)
+try:
+    ttm.Buffer(d, size=5 * 1024**3, buffer_type=ttm.BufferType.DRAM)
+    raise SystemExit("no MemoryError for DRAM")
+except MemoryError as e:
+    print("DRAM:", e)
+l1 = ttm.Buffer(d, size=1400 * 1024**2, buffer_type=ttm.BufferType.L1)
+try:
+    ttm.Buffer(d, size=41 * 1024**2, buffer_type=ttm.BufferType.L1_SMALL)
+    raise SystemExit("no MemoryError for L1")
+except MemoryError as e:
+    print("L1:", e)
+big.deallocate()
+again = ttm.Buffer(d, size=5 * 1024**3, buffer_type=ttm.BufferType.DRAM)  # space is reused
+print(ttalloc.query_device_stats(1)["dram_allocated"], ttalloc.query_device_stats(1)["l1_allocated"])
+"""
+    out = run_py(code, server.env()).splitlines()
+    assert out[0].startswith("DRAM: Out of Memory") and "device 1" in out[0]
+    assert out[1].startswith("L1: Out of Memory")
+    assert out[2] == "%d %d" % (5 * GiB, 1400 * MiB)
+
+
+def test_tt_metal_without_tracking_reports_nothing(server):
+    mark = server.mark()
+    code = """
+import os, tt_metal as ttm
+d = ttm.CreateDevice(0)
+b = ttm.Buffer(d, size=1048576, buffer_type=ttm.BufferType.DRAM)
+print(os.getpid())
+"""
+    pid = int(run_py(code, server.env(tracking=False)))
+    assert server.query(0)["dram_allocated"] == 0
+    assert "PID %d" % pid not in server.log()[mark:]
+
+
+def test_tt_metal_works_without_a_server(short_dir):
+    from conftest import client_env
+    code = """
+import tt_metal as ttm
+d = ttm.CreateDevice(0)
+b = ttm.Buffer(d, size=1048576, buffer_type=ttm.BufferType.DRAM)
+b.deallocate()
+ttm.CloseDevice(d)
+print("ok")
+"""
+    assert run_py(code, client_env(short_dir / "absent.sock")).strip() == "ok"
+
+
+def test_tt_metal_rejects_a_device_that_does_not_exist(short_dir):
+    from conftest import client_env
+    code = """
+import tt_metal as ttm
+try:
+    ttm.CreateDevice(2)
+except RuntimeError as e:
+    print(e)
+"""
+    assert "device 2 does not exist" in run_py(code, client_env(short_dir / "absent.sock"))

@@ -1,0 +1,83 @@
+"""Starting and stopping the server: one server per socket, stale sockets
+replaced, the socket removed on SIGTERM."""
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+
+from conftest import SERVER_BIN, can_connect, private_server_args
+import ttalloc
+
+
+def run_server_once(socket_path, timeout=10):
+    return subprocess.run([str(SERVER_BIN), "--socket", str(socket_path)] + private_server_args(),
+                          capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_server_prints_the_seed_banner(server):
+    server.wait_for_log(r"Waiting for clients\.\.\.")
+    log = server.log()
+    for line in ("🚀 Allocation Server starting...",
+                 "   Device 0: Wormhole_B0 (12GB DRAM, 1440MB L1)",
+                 "   Device 1: Wormhole_B0 (12GB DRAM, 1440MB L1)",
+                 "📡 Server socket created: %s" % server.socket,
+                 "📡 Listening for connections...",
+                 "✅ Server ready!"):
+        assert line + "\n" in log, line
+
+
+def test_second_server_on_the_same_socket_refuses_with_a_clear_message(server):
+    res = run_server_once(server.socket)
+    assert res.returncode != 0
+    assert "another allocation server is already listening on %s" % server.socket in res.stderr
+    # the first one is untouched
+    assert server.query(0)["dram_allocated"] == 0
+    assert stat.S_ISSOCK(os.lstat(server.socket).st_mode)
+
+
+def test_stale_socket_file_is_replaced(server_factory, short_dir):
+    path = short_dir / "stale.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    s.close()  # the file stays, nobody listens: a crashed server's leftover
+    assert path.exists() and not can_connect(str(path))
+    server = server_factory(socket_path=path)
+    assert server.query(0)["device_id"] == 0
+    assert "📡 Server socket created: %s" % path in server.log()
+
+
+def test_a_regular_file_at_the_socket_path_is_not_removed(short_dir):
+    path = short_dir / "file.sock"
+    path.write_text("precious")
+    res = run_server_once(path)
+    assert res.returncode != 0
+    assert "exists and is not a socket" in res.stderr
+    assert path.read_text() == "precious"
+
+
+def test_sigterm_stops_the_server_and_removes_the_socket(server):
+    assert os.path.exists(server.socket)
+    assert server.stop(signal.SIGTERM) == 0
+    assert not os.path.lexists(server.socket)
+    assert "👋 Socket %s removed; server stopped." % server.socket in server.log()
+
+
+def test_sigint_stops_the_server_too(server):
+    assert server.stop(signal.SIGINT) == 0
+    assert not os.path.lexists(server.socket)
+
+
+def test_socket_path_too_long_is_refused_clearly(short_dir):
+    path = short_dir / ("x" * 120)
+    res = run_server_once(path)
+    assert res.returncode != 0
+    assert "socket path too long" in res.stderr
+
+
+def test_is_server_running_follows_the_server(server):
+    assert ttalloc.is_server_running(server.socket)
+    server.stop()
+    assert not ttalloc.is_server_running(server.socket)
