@@ -443,16 +443,19 @@ class Reporter:
         self.connects += 1
         return True
 
-    def _deliver(self, frame):
-        """Sends one event, or connects (which re-sends the table, event included)."""
+    def _deliver(self, frame, after_resync=False):
+        """Sends one event, or connects, which re-sends the table: that covers
+        an ALLOC and a FREE of a known buffer. `after_resync` frames (a FREE
+        of a buffer not in the table) are sent after the re-sent table, so
+        the server still sees the mistake."""
         if self._sock is None:
-            return self._ensure_connected()
+            return self._ensure_connected() and (not after_resync or self._send(frame))
         if self._send(frame):
             return True
         # The connection broke (server restarted?): one immediate retry,
         # which re-sends the table.
         self._next_connect = 0.0
-        return self._ensure_connected()
+        return self._ensure_connected() and (not after_resync or self._send(frame))
 
     # ---- public API ----
 
@@ -484,8 +487,10 @@ class Reporter:
             return False
         with self._lock:
             self._check_fork()
-            self._table.pop((device_id, address), None)
-            return self._deliver(self._frame(protocol.FREE, device_id, 0, address, 0))
+            known = self._table.pop((device_id, address), None) is not None
+            # An unknown buffer is still reported: the server's counters see it.
+            return self._deliver(self._frame(protocol.FREE, device_id, 0, address, 0),
+                                 after_resync=not known)
 
     def flush(self):
         """True once the server has processed every earlier report (SYNC/SYNC_ACK)."""

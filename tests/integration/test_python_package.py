@@ -140,6 +140,30 @@ def test_reporter_resyncs_after_a_server_restart(short_dir, server_factory):
     r.close()
 
 
+def test_reporter_tells_the_server_about_a_free_of_an_unknown_buffer(server):
+    with ttalloc.Reporter(socket_path=server.socket) as r:
+        mark = server.mark()
+        assert r.report_free(0, 0xdead000)  # the call that connects
+        assert r.flush()
+        server.wait_for_log(r"FREE of an address with no live buffer: FREE of buffer 0xdead000 on "
+                            r"device 0", since=mark, timeout=2.0)
+
+
+def test_reporter_does_not_resend_a_free_the_resync_already_covers(short_dir, server_factory):
+    path = short_dir / "covered.sock"
+    r = ttalloc.Reporter(socket_path=str(path), reconnect_interval=0)
+    assert not r.report_alloc(0, ttalloc.DRAM, 0x800000000, MiB)
+    server = server_factory(socket_path=path)
+    # the FREE of a known buffer is the call that connects; the re-sent
+    # table no longer holds the buffer, so nothing else is needed
+    assert r.report_free(0, 0x800000000)
+    assert r.flush()
+    assert server.query(0)["dram_allocated"] == 0
+    assert "no live buffer" not in server.log()
+    assert "FREE" not in server.log()
+    r.close()
+
+
 def test_reporter_rejects_bad_arguments(short_dir):
     r = ttalloc.Reporter(socket_path=str(short_dir / "absent.sock"))
     for args in [(0, 9, 0x1000, 1), (0, ttalloc.DRAM, 0x1000, 0), (-1, ttalloc.DRAM, 0x1000, 1),
