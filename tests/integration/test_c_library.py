@@ -181,3 +181,26 @@ def test_idle_c_client_resyncs_by_itself_after_a_server_restart(short_dir, c_cli
     wait_until(lambda: totals(second) == (7 * MiB, 0, 0, 0), timeout=3.0, interval=0.05,
                what="an idle client to re-send its table to the new server")
     second.wait_for_log(r"\[Device 0\] ALLOC: %d bytes DRAM by PID %d" % (7 * MiB, p.pid))
+
+
+def test_free_of_an_unknown_buffer_reaches_the_server_even_as_the_first_call(server, c_client):
+    # include/ttalloc.h: ttalloc_report_free of a buffer this process never
+    # reported returns TTALLOC_EUNKNOWN_BUFFER and "the server is still told,
+    # so its counters see the mistake" -- also when that FREE is the call
+    # that opens the connection.
+    p = c_client(server.env())
+    mark = server.mark()
+    assert rc(p, "free 0 0xdead000") == CODES["UNKNOWN_BUFFER"]
+    assert rc(p, "flush") == 0
+    server.wait_for_log(r"❌ PID %d: FREE of an address with no live buffer: FREE of buffer 0xdead000 "
+                        r"on device 0" % p.pid, timeout=2.0, since=mark)
+
+
+def test_free_of_an_unknown_buffer_reaches_the_server_on_an_open_connection(server, c_client):
+    p = c_client(server.env())
+    assert rc(p, "init") == 0
+    mark = server.mark()
+    assert rc(p, "free 0 0xdead000") == CODES["UNKNOWN_BUFFER"]
+    assert rc(p, "flush") == 0
+    server.wait_for_log(r"❌ PID %d: FREE of an address with no live buffer: FREE of buffer 0xdead000 "
+                        r"on device 0" % p.pid, timeout=2.0, since=mark)
