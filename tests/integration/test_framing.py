@@ -2,7 +2,9 @@
 in one write, and the server's totals stay exact."""
 
 import os
+import random
 import socket
+import threading
 import time
 
 from conftest import MiB, raw_socket, recv_frame
@@ -86,3 +88,55 @@ def test_long_leak_reports_are_cut_at_leak_lines(server_factory, reporter_client
                         r"    \[Device 0\] Buffer 0x800000000: 4096 bytes DRAM \(age: \d+s\)\n"
                         r"    \[Device 0\] Buffer 0x800001000: 4096 bytes DRAM \(age: \d+s\)\n"
                         r"    \.\.\. and 3 more buffers \(12288 bytes\)$" % victim.pid)
+
+
+def test_random_frames_of_every_type_leave_consistent_totals(server):
+    """Structured fuzzing: frames of every known (and some unknown) type with
+    random fields; the server keeps answering, and once the sender is gone
+    every total is back to zero."""
+    rng = random.Random(7)
+    types = sorted(protocol.TYPE_NAMES) + [0, 8, 12, 77, 127, 140, 255]
+    pid = os.getpid()
+    frames = []
+    for _ in range(3000):
+        t = rng.choice(types)
+        frames.append(protocol.pack(
+            t, rng.choice([0, 1, 1, 0, -1, 2, 63, 64, -2**31]),
+            size=rng.choice([0, 1, 4096, MiB, 2**34, 2**64 - 1]),
+            buffer_type=rng.choice([0, 1, 2, 3, 4, 5, 6, 255]),
+            process_id=rng.choice([0, pid, pid, 1, -1]),
+            buffer_id=rng.choice([0x800000000 + 4096 * rng.randrange(64), 0, 2**64 - 1]),
+            timestamp=rng.choice([0, time.time_ns(), 2**64 - 1]),
+            payload=rng.randbytes(72)))
+    with raw_socket(server.socket, timeout=20) as s:
+        # read answers concurrently so the server never has to queue much
+        stop = threading.Event()
+
+        def drain():
+            s.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    if not s.recv(65536):
+                        return
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+        t = threading.Thread(target=drain)
+        t.start()
+        try:
+            s.sendall(b"".join(frames))
+            other = ttalloc.query_device_stats(0, socket_path=server.socket)
+            assert other["device_id"] == 0
+            mark = server.mark()  # before the close, whose line we wait for
+        finally:
+            stop.set()
+            t.join(5)
+    server.wait_for_log(r"Process %d (exited but left|\(\S+\) disconnected)" % pid, since=mark)
+    for dev in (0, 1):
+        q = server.query(dev)
+        assert (q["dram_allocated"], q["l1_allocated"], q["l1_small_allocated"],
+                q["trace_allocated"]) == (0, 0, 0, 0)
+        st = ttalloc.device_status(dev, socket_path=server.socket)
+        assert (st["live_buffers"], st["cb_allocated"], st["system_memory"]) == (0, 0, 0)
+    assert ttalloc.processes(socket_path=server.socket) == []
