@@ -319,12 +319,19 @@ int ttalloc_enabled(void)
 	return tracking_on();
 }
 
-/* Sends one event, or connects (which re-sends the table, event included). */
+/*
+ * Sends one event. Without a connection, connects first: the resync then
+ * re-sends the live table, which already reflects an ALLOC or the FREE of a
+ * known buffer (`in_table`); any other event is sent after it.
+ */
 static int deliver(enum proto_msg_type type, int device, unsigned buffer_type, uint64_t address,
-		   uint64_t size, uint64_t when_ns)
+		   uint64_t size, uint64_t when_ns, int in_table)
 {
-	if (client.fd < 0)
-		return ensure_connected(0);
+	if (client.fd < 0) {
+		int rc = ensure_connected(0);
+		if (rc < 0 || in_table)
+			return rc;
+	}
 	struct proto_msg msg;
 	fill_event(&msg, type, device, buffer_type, address, size, when_ns);
 	return send_frames(&msg, 1);
@@ -341,7 +348,7 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 	pthread_mutex_lock(&client.lock);
 	int table_rc = live_table_add(&client.table, device_id, (unsigned)type, address, size, now);
 	int rc = table_rc == TTALLOC_ENOMEM ? table_rc
-					    : deliver(PROTO_ALLOC, device_id, (unsigned)type, address, size, now);
+					    : deliver(PROTO_ALLOC, device_id, (unsigned)type, address, size, now, 1);
 	pthread_mutex_unlock(&client.lock);
 	return rc ? rc : table_rc;
 }
@@ -355,7 +362,7 @@ int ttalloc_report_free(int device_id, uint64_t address)
 	pthread_mutex_lock(&client.lock);
 	int table_rc = live_table_remove(&client.table, device_id, address);
 	/* Tell the server even about an unknown buffer: its counters show it. */
-	int rc = deliver(PROTO_FREE, device_id, 0, address, 0, proto_now_ns());
+	int rc = deliver(PROTO_FREE, device_id, 0, address, 0, proto_now_ns(), table_rc == 0);
 	pthread_mutex_unlock(&client.lock);
 	return rc ? rc : table_rc;
 }
