@@ -26,8 +26,12 @@
  *   LEAK_QUERY(pid or 0)             LEAK_ROW..., ROWS_END(count)
  *   (both take an optional session filter in u.filter)
  * Extension requests from a client that did not HELLO are answered too:
- * asking is the negotiation. Errors in a HELLO'd connection's requests are
- * answered with ERROR frames; seed clients only see them in the server log.
+ * asking is the negotiation. A refused extension request (bad device id) is
+ * answered with an ERROR frame instead of its answer. ALLOC, FREE and
+ * DUMP_REMAINING are never answered, not even with an error: their mistakes
+ * are logged with the sender's PID and counted, so a client that never
+ * reads cannot have its socket fill up. Seed QUERY/DEVICE_INFO_QUERY always
+ * get their seed answer (is_available = 0 for a bad device).
  */
 #ifndef TTALLOC_PROTOCOL_H
 #define TTALLOC_PROTOCOL_H
