@@ -58,10 +58,15 @@ wait_for_log() {
 
 section "1. Start the allocation server (Terminal 1 of the seed)"
 echo "\$ ./build/programming_examples/allocation_server_poc"
-"$BIN/ttalloc-server" --socket "$TT_ALLOC_SERVER_SOCKET" >"$SERVER_LOG" 2>&1 &
+# The dashboard on 8080 unless something holds that port (then a free one).
+HTTP_ADDR=127.0.0.1:8080
+if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then HTTP_ADDR=127.0.0.1:0; fi
+"$BIN/ttalloc-server" --socket "$TT_ALLOC_SERVER_SOCKET" --http "$HTTP_ADDR" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 wait_for_log "Waiting for clients"
 show_new_log
+DASHBOARD_URL=$(sed -n 's/^🌐 Dashboard: \(http[^ ]*\)$/\1/p' "$SERVER_LOG")
+echo "Dashboard: $DASHBOARD_URL  (live while the demo runs; also ${DASHBOARD_URL}metrics)"
 
 section "2. Multi-Process Example: 3 processes, 2 devices"
 export TT_ALLOC_TRACKING_ENABLED=1
@@ -81,7 +86,6 @@ time.sleep(60)  # Keep process alive
 " &
   PIDS+=($!)
 done
-for _ in 1 2 3; do :; done
 for _ in $(seq 100); do
   [ "$(grep -c 'ALLOC:' "$SERVER_LOG")" -ge 3 ] && break
   sleep 0.1
@@ -101,6 +105,13 @@ else
   echo "(skipped: the seed's script hard-codes $DEFAULT_SOCKET, which another server holds)"
 fi
 
+if [ -n "$DASHBOARD_URL" ] && command -v curl >/dev/null; then
+  section "3c. The same over HTTP: the seed's REST endpoint, served by the server itself"
+  echo "\$ curl ${DASHBOARD_URL}api/devices/0/stats"
+  curl -s "${DASHBOARD_URL}api/devices/0/stats"
+  echo
+fi
+
 section "4. Detect memory leaks: a process exits with buffers still allocated"
 echo "\$ ttalloc-load --pattern leak --count 5 --size 1M --device 0"
 "$BIN/ttalloc-load" --pattern leak --count 5 --size 1M --device 0 --type dram
@@ -109,6 +120,8 @@ sleep 0.2
 show_new_log
 
 section "5. Stop everything"
+echo "The three example processes are stopped without CloseDevice, so the server"
+echo "reports their buffers as leaked too; then the server shuts down cleanly."
 for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 PIDS=()

@@ -2,7 +2,8 @@
  * main.c - tt_smi: the allocation server's picture of every device, once
  * (default) or redrawn in place (-w). Everything that can be tested without
  * a terminal or a server lives in the ttalloc_smi_core library (smi.h);
- * this file holds the two loops and the signals.
+ * this file holds the loops (watch, and the scripting modes' -l/-lms and
+ * --csv-log) and the signals.
  */
 #include <errno.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,10 +91,10 @@ static int once_columns(const struct smi_options *opts, int tty)
 	return SMI_DEFAULT_COLUMNS;
 }
 
-/* Explains a failed refresh on stderr. */
-static void report_failure(int rc, const char *err)
+/* Explains a failed refresh on stderr, followed by `then` (what happens next, or ""). */
+static void report_failure(int rc, const char *err, const char *then)
 {
-	fprintf(stderr, "tt_smi: %s%s\n", err, rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "");
+	fprintf(stderr, "tt_smi: %s%s%s\n", err, rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "", then);
 }
 
 static int run_once(const struct smi_options *opts, const char *path)
@@ -100,7 +102,7 @@ static int run_once(const struct smi_options *opts, const char *path)
 	struct monitor m = {.path = path, .qc = QUERY_CLIENT_INIT};
 	int rc = monitor_refresh(&m);
 	if (rc < 0) {
-		report_failure(rc, m.err);
+		report_failure(rc, m.err, "");
 		monitor_release(&m);
 		return 1;
 	}
@@ -158,12 +160,17 @@ static void handle_signal(int sig, void (*handler)(int))
 	sigaction(sig, &sa, NULL);
 }
 
-static void install_signals(int tty)
+static void install_quit_signals(void)
 {
 	handle_signal(SIGINT, on_quit);
 	handle_signal(SIGTERM, on_quit);
 	handle_signal(SIGHUP, on_quit);
 	handle_signal(SIGQUIT, on_quit);
+}
+
+static void install_signals(int tty)
+{
+	install_quit_signals();
 	handle_signal(SIGWINCH, on_resize);
 	if (tty)
 		handle_signal(SIGTSTP, on_suspend);
@@ -292,10 +299,144 @@ static int run_watch(const struct smi_options *opts, const char *path)
 	return rc < 0 ? 1 : 0;
 }
 
+/* ---- scripting: --query-*, --json, --csv-log, once or every period ---- */
+
+/* Appends what one snapshot prints; `first`: the first output of this run (the CSV header goes with it). */
+static int script_text(const struct smi_options *opts, const struct snapshot *snap, int first, struct smi_buf *out)
+{
+	switch (opts->output) {
+	case SMI_OUTPUT_QUERY:
+		if (first)
+			smi_query_header(out, &opts->query);
+		return smi_query_rows(out, &opts->query, snap);
+	case SMI_OUTPUT_JSON:
+		return smi_json_snapshot(out, snap, opts->loop_ms > 0);
+	case SMI_OUTPUT_CSV_LOG:
+		smi_csv_log_rows(out, snap);
+		return out->failed ? TTALLOC_ENOMEM : 0;
+	case SMI_OUTPUT_TABLE:
+		break;
+	}
+	return 0;
+}
+
+/* Writes and flushes `text`; returns 0 or -1 (errno set). */
+static int put_text(FILE *out, const struct smi_buf *text)
+{
+	if (text->len && fwrite(text->data, 1, text->len, out) != text->len)
+		return -1;
+	return fflush(out) == EOF ? -1 : 0;
+}
+
+/* Prints one snapshot's text to `out` (reusing `text`); on failure says why. Returns 0 or -1. */
+static int print_snapshot(const struct smi_options *opts, const struct snapshot *snap, int first, FILE *out,
+			  struct smi_buf *text)
+{
+	smi_buf_reset(text);
+	int rc = script_text(opts, snap, first, text);
+	if (rc == 0 && put_text(out, text) == 0)
+		return 0;
+	fprintf(stderr, "tt_smi: cannot write %s: %s\n", opts->csv_log ? opts->csv_log : "the output",
+		rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
+	return -1;
+}
+
+/*
+ * Opens the CSV log for appending, with the seed's header when the file is
+ * new or empty, so that a restarted logger continues the same file.
+ */
+static FILE *open_csv_log(const char *path)
+{
+	FILE *f = fopen(path, "a");
+	struct stat st;
+	if (!f)
+		return NULL;
+	if (fstat(fileno(f), &st) == 0 && st.st_size == 0 &&
+	    (fputs(SMI_CSV_LOG_HEADER, f) == EOF || fflush(f) == EOF)) {
+		int saved = errno;
+		fclose(f);
+		errno = saved;
+		return NULL;
+	}
+	return f;
+}
+
+/*
+ * Once, or every `period` ms until a quit signal: take a snapshot and print
+ * it. While looping, a refresh that fails is reported on stderr once per
+ * outage (again if the reason changes) and tried again next period.
+ */
+static int script_loop(const struct smi_options *opts, struct monitor *m, FILE *out, int period)
+{
+	struct smi_buf text = SMI_BUF_INIT;
+	char last_err[UNIX_SOCKET_ERR_LEN] = "";
+	char then[64];
+	int first = 1, keys = 0, rc = 0;
+	long long next = monotonic_ms();
+	snprintf(then, sizeof(then), " (trying again every %d ms)", period);
+	for (;;) {
+		int refreshed = monitor_refresh(m);
+		if (quit_signal)
+			break; /* the signal may have cut the refresh short: no error line for that */
+		if (refreshed < 0 && !period) {
+			report_failure(refreshed, m->err, "");
+			rc = 1;
+			break;
+		}
+		if (refreshed < 0 && strcmp(last_err, m->err) != 0) {
+			report_failure(refreshed, m->err, then);
+			snprintf(last_err, sizeof(last_err), "%s", m->err);
+		}
+		if (refreshed == 0) {
+			if (last_err[0])
+				fprintf(stderr, "tt_smi: connected to %s again\n", m->path);
+			last_err[0] = '\0';
+			if (print_snapshot(opts, &m->snap, first, out, &text) < 0) {
+				rc = 1;
+				break;
+			}
+			first = 0;
+		}
+		if (!period)
+			break;
+		long long now = monotonic_ms();
+		next += period;
+		if (next <= now)
+			next = now + period; /* fell behind: skip a beat rather than burst */
+		if (wait_next((int)(next - now), &keys) == WAKE_QUIT)
+			break;
+	}
+	smi_buf_release(&text);
+	return rc;
+}
+
+static int run_script(const struct smi_options *opts, const char *path)
+{
+	int period = opts->output == SMI_OUTPUT_CSV_LOG ? opts->interval_ms : opts->loop_ms;
+	FILE *out = stdout;
+	if (opts->output == SMI_OUTPUT_CSV_LOG) {
+		out = open_csv_log(opts->csv_log);
+		if (!out) {
+			fprintf(stderr, "tt_smi: cannot open the CSV log %s: %s\n", opts->csv_log, strerror(errno));
+			return 1;
+		}
+	}
+	if (period)
+		install_quit_signals();
+	struct monitor m = {.path = path, .qc = QUERY_CLIENT_INIT};
+	int rc = script_loop(opts, &m, out, period);
+	monitor_release(&m);
+	if (out != stdout && fclose(out) == EOF && rc == 0) {
+		fprintf(stderr, "tt_smi: cannot write %s: %s\n", opts->csv_log, strerror(errno));
+		rc = 1;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct smi_options opts;
-	char err[256];
+	char err[SMI_ERR_LEN];
 	if (smi_options_parse(&opts, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "tt_smi: %s\nTry 'tt_smi --help'.\n", err);
 		return 2;
@@ -309,5 +450,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	const char *path = opts.socket_path ? opts.socket_path : unix_socket_default_path();
+	if (opts.output != SMI_OUTPUT_TABLE)
+		return run_script(&opts, path);
 	return opts.watch ? run_watch(&opts, path) : run_once(&opts, path);
 }

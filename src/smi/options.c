@@ -2,6 +2,7 @@
  * options.c - tt_smi's command line (smi.h).
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,10 +27,41 @@ void smi_usage(FILE *out)
 		"      --color          colours even when stdout is not a terminal\n"
 		"  -h, --help           this text\n"
 		"      --version        version\n\n"
-		"Exit status: 0 on success, 1 when the server cannot be reached, 2 on a\n"
-		"bad command line.\n",
+		"Scripting (like nvidia-smi):\n"
+		"  --query-gpu=FIELDS           one CSV row per device (fields below)\n"
+		"  --query-compute-apps=FIELDS  one CSV row per process and device\n"
+		"  --format=csv[,noheader][,nounits]\n"
+		"                       CSV (the default): values separated by \", \", a\n"
+		"                       header line naming each field and its unit\n"
+		"                       (\"memory.dram.used [MiB]\"), values with their unit\n"
+		"                       (\"300 MiB\"); noheader drops the header line, nounits\n"
+		"                       the unit after each value. A reading the device does\n"
+		"                       not give prints %s; text with a comma or quote is\n"
+		"                       quoted (\"a, b\"). Memory is in whole MiB.\n"
+		"  -l, --loop SEC       repeat every SEC seconds (1..%d) until Ctrl-C or\n"
+		"                       SIGTERM; the header is printed once. Without a query\n"
+		"                       or --json, redraws the table like -w.\n"
+		"  -lms, --loop-ms MS   the same in milliseconds (%d..%d)\n"
+		"  --json               devices and processes as one JSON object (bytes;\n"
+		"                       null for missing readings); with -l, one line each time\n"
+		"  --csv-log FILE       append the seed's periodic log to FILE until Ctrl-C or\n"
+		"                       SIGTERM: the header \"timestamp,device,dram,l1\" when\n"
+		"                       FILE is new or empty, then every interval one row per\n"
+		"                       device (ISO local time, device id, dram_allocated and\n"
+		"                       l1_allocated in bytes), flushed each time\n"
+		"  --interval SEC       --csv-log's period in seconds (default %d; decimals\n"
+		"                       allowed, %g at least)\n"
+		"While looping, a server that cannot be reached is reported on stderr and\n"
+		"tried again every period.\n\n",
 		SMI_DEFAULT_REFRESH_MS, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, PROTO_SOCKET_ENV,
-		PROTO_DEFAULT_SOCKET, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, SMI_DEFAULT_COLUMNS);
+		PROTO_DEFAULT_SOCKET, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, SMI_DEFAULT_COLUMNS, SMI_NA, SMI_MAX_LOOP_SEC,
+		SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, SMI_DEFAULT_INTERVAL_MS / 1000, SMI_MIN_REFRESH_MS / 1000.0);
+	fprintf(out, "--query-gpu fields (nvidia-smi's names in parentheses also work):\n");
+	smi_query_help(out, SMI_QUERY_GPU);
+	fprintf(out, "--query-compute-apps fields:\n");
+	smi_query_help(out, SMI_QUERY_APPS);
+	fprintf(out, "\nExit status: 0 on success (also after Ctrl-C or SIGTERM ends a loop), 1 when\n"
+		     "the server cannot be reached (once) or output fails, 2 on a bad command line.\n");
 }
 
 /* Parses a whole decimal number in min..max. Returns 0 or -1 with a message. */
@@ -61,9 +93,106 @@ static void refused_option(int c, int argc, char **argv, char *err, size_t err_s
 		snprintf(err, err_size, "unknown option '-%c'", optopt);
 }
 
+/*
+ * Parses --interval's seconds, decimals allowed ("0.5"), into milliseconds
+ * in SMI_MIN_REFRESH_MS..SMI_MAX_REFRESH_MS. Returns 0 or -1 with a message.
+ */
+static int parse_seconds(const char *name, const char *text, int *ms, char *err, size_t err_size)
+{
+	char *end;
+	double v = strtod(text, &end);
+	if (!*text || *end || !isfinite(v) || v * 1000.0 < SMI_MIN_REFRESH_MS || v * 1000.0 > SMI_MAX_REFRESH_MS) {
+		snprintf(err, err_size, "bad value '%s' for %s (seconds from %g to %d)", text, name,
+			 SMI_MIN_REFRESH_MS / 1000.0, SMI_MAX_REFRESH_MS / 1000);
+		return -1;
+	}
+	*ms = (int)lround(v * 1000.0);
+	return 0;
+}
+
+/*
+ * -l SEC, and nvidia-smi's -lms MS, which getopt sees as -l with the value
+ * "ms" (the milliseconds follow in the next argument, or as "-lms=MS").
+ */
+static int parse_loop(const char *value, int argc, char **argv, int *loop_ms, char *err, size_t err_size)
+{
+	int v;
+	if (strncmp(value, "ms", 2) != 0) {
+		if (parse_int("-l/--loop", value, 1, SMI_MAX_LOOP_SEC, &v, err, err_size) < 0)
+			return -1;
+		*loop_ms = v * 1000;
+		return 0;
+	}
+	value += 2;
+	if (*value == '=')
+		value++;
+	if (!*value) {
+		if (optind >= argc) {
+			snprintf(err, err_size, "option '-lms' needs a value");
+			return -1;
+		}
+		value = argv[optind++];
+	}
+	return parse_int("-lms/--loop-ms", value, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, loop_ms, err, err_size);
+}
+
+/* Scripting outputs chosen, as bits; at most one may be set. */
+enum { CHOSE_GPU = 1, CHOSE_APPS = 2, CHOSE_JSON = 4, CHOSE_CSV_LOG = 8 };
+
+/* Checks that the options given make one coherent mode, and settles it. */
+static int settle_mode(struct smi_options *opts, unsigned chosen, int format_given, int interval_given, char *err,
+		       size_t err_size)
+{
+	if (chosen & (chosen - 1)) {
+		snprintf(err, err_size, "choose one of --query-gpu, --query-compute-apps, --json and --csv-log");
+		return -1;
+	}
+	if (format_given && !(chosen & (CHOSE_GPU | CHOSE_APPS))) {
+		snprintf(err, err_size, "--format goes with --query-gpu or --query-compute-apps");
+		return -1;
+	}
+	if (interval_given && chosen != CHOSE_CSV_LOG) {
+		snprintf(err, err_size, "--interval goes with --csv-log (repeat a query with -l or -lms)");
+		return -1;
+	}
+	if (chosen == CHOSE_CSV_LOG && opts->loop_ms) {
+		snprintf(err, err_size, "--csv-log repeats every --interval SEC, not -l or -lms");
+		return -1;
+	}
+	if (chosen & (CHOSE_GPU | CHOSE_APPS))
+		opts->output = SMI_OUTPUT_QUERY;
+	else if (chosen == CHOSE_JSON)
+		opts->output = SMI_OUTPUT_JSON;
+	else if (chosen == CHOSE_CSV_LOG)
+		opts->output = SMI_OUTPUT_CSV_LOG;
+	if (opts->output != SMI_OUTPUT_TABLE && opts->watch) {
+		snprintf(err, err_size, "-w and -r redraw the table; repeat a query or --json with -l or -lms");
+		return -1;
+	}
+	if (opts->output == SMI_OUTPUT_TABLE && opts->loop_ms) {
+		/* nvidia-smi -l without a query repeats the whole table */
+		opts->watch = 1;
+		opts->refresh_ms = opts->loop_ms;
+		opts->loop_ms = 0;
+	}
+	return 0;
+}
+
 int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err, size_t err_size)
 {
-	enum { OPT_WIDTH = 256, OPT_NO_COLOR, OPT_COLOR, OPT_VERSION };
+	enum {
+		OPT_WIDTH = 256,
+		OPT_NO_COLOR,
+		OPT_COLOR,
+		OPT_VERSION,
+		OPT_QUERY_GPU,
+		OPT_QUERY_APPS,
+		OPT_FORMAT,
+		OPT_LOOP_MS,
+		OPT_JSON,
+		OPT_CSV_LOG,
+		OPT_INTERVAL,
+	};
 	static const struct option longopts[] = {
 		{"watch", no_argument, NULL, 'w'},
 		{"refresh", required_argument, NULL, 'r'},
@@ -73,13 +202,27 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 		{"color", no_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
+		{"query-gpu", required_argument, NULL, OPT_QUERY_GPU},
+		{"query-compute-apps", required_argument, NULL, OPT_QUERY_APPS},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"loop", required_argument, NULL, 'l'},
+		{"loop-ms", required_argument, NULL, OPT_LOOP_MS},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"csv-log", required_argument, NULL, OPT_CSV_LOG},
+		{"interval", required_argument, NULL, OPT_INTERVAL},
 		{NULL, 0, NULL, 0},
 	};
-	*opts = (struct smi_options){.action = SMI_RUN, .refresh_ms = SMI_DEFAULT_REFRESH_MS};
+	*opts = (struct smi_options){
+		.action = SMI_RUN,
+		.refresh_ms = SMI_DEFAULT_REFRESH_MS,
+		.interval_ms = SMI_DEFAULT_INTERVAL_MS,
+	};
+	unsigned chosen = 0;
+	int format_given = 0, interval_given = 0;
 	optind = 0; /* glibc: full reset, so the parser can run again */
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+:wr:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:wr:s:hl:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
 			opts->watch = 1;
@@ -108,6 +251,44 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 		case OPT_COLOR:
 			opts->color = SMI_COLOR_ALWAYS;
 			break;
+		case OPT_QUERY_GPU:
+		case OPT_QUERY_APPS: {
+			enum smi_query_kind kind = c == OPT_QUERY_GPU ? SMI_QUERY_GPU : SMI_QUERY_APPS;
+			if (smi_query_parse_fields(&opts->query, kind, optarg, err, err_size) < 0)
+				return -1;
+			chosen |= kind == SMI_QUERY_GPU ? CHOSE_GPU : CHOSE_APPS;
+			break;
+		}
+		case OPT_FORMAT:
+			if (smi_query_parse_format(&opts->query, optarg, err, err_size) < 0)
+				return -1;
+			format_given = 1;
+			break;
+		case 'l':
+			if (parse_loop(optarg, argc, argv, &opts->loop_ms, err, err_size) < 0)
+				return -1;
+			break;
+		case OPT_LOOP_MS:
+			if (parse_int("-lms/--loop-ms", optarg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &opts->loop_ms,
+				      err, err_size) < 0)
+				return -1;
+			break;
+		case OPT_JSON:
+			chosen |= CHOSE_JSON;
+			break;
+		case OPT_CSV_LOG:
+			if (!*optarg) {
+				snprintf(err, err_size, "--csv-log needs a file name");
+				return -1;
+			}
+			opts->csv_log = optarg;
+			chosen |= CHOSE_CSV_LOG;
+			break;
+		case OPT_INTERVAL:
+			if (parse_seconds("--interval", optarg, &opts->interval_ms, err, err_size) < 0)
+				return -1;
+			interval_given = 1;
+			break;
 		case 'h':
 			opts->action = SMI_HELP;
 			return 0;
@@ -123,7 +304,7 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 		snprintf(err, err_size, "unexpected argument '%s'", argv[optind]);
 		return -1;
 	}
-	return 0;
+	return settle_mode(opts, chosen, format_given, interval_given, err, err_size);
 }
 
 int smi_use_color(enum smi_color color, int is_tty)

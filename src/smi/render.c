@@ -206,18 +206,26 @@ static int compare_processes(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+const struct snapshot_process **smi_processes_sorted(const struct snapshot *snap)
+{
+	const struct snapshot_process **sorted = calloc(snap->num_processes + 1, sizeof(*sorted));
+	if (!sorted)
+		return NULL;
+	for (size_t i = 0; i < snap->num_processes; i++)
+		sorted[i] = &snap->processes[i];
+	qsort(sorted, snap->num_processes, sizeof(*sorted), compare_processes);
+	return sorted;
+}
+
 /*
  * Process rows in device order, each idle device with its placeholder row;
  * rows for a device the server did not list (should not happen) come last.
  */
 static int render_processes(struct render *r, const struct snapshot *snap)
 {
-	const struct snapshot_process **sorted = calloc(snap->num_processes + 1, sizeof(*sorted));
+	const struct snapshot_process **sorted = smi_processes_sorted(snap);
 	if (!sorted)
 		return TTALLOC_ENOMEM;
-	for (size_t i = 0; i < snap->num_processes; i++)
-		sorted[i] = &snap->processes[i];
-	qsort(sorted, snap->num_processes, sizeof(*sorted), compare_processes);
 	for (uint32_t d = 0; d < snap->num_devices; d++) {
 		int shown = 0;
 		for (size_t i = 0; i < snap->num_processes; i++)

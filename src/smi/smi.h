@@ -10,9 +10,12 @@
  *   layout.c   column positions for a box of a given width
  *   box.c      box-drawing rows and rules (┌─┐│├┤└┘) with styled cells
  *   render.c   the whole screen from a snapshot, a width and a time
+ *   query_fields.c  --query-gpu / --query-compute-apps fields and CSV rows
+ *   csv.c      CSV quoting and the seed's periodic CSV log
+ *   json_out.c --json (jansson)
  *   options.c  the command line
  *   terminal.c raw input, alternate screen, flicker-free frames
- *   main.c     one-shot and watch loops (not in the library)
+ *   main.c     one-shot, watch and query loops (not in the library)
  *
  * Widths are display columns, not bytes: "°" and the box characters take one
  * column, "✅" and "❌" two, ANSI escape sequences none.
@@ -108,6 +111,12 @@ void smi_text_sanitize(char *dst, size_t size, const char *src);
 
 #define SMI_UNIT_LEN 32
 
+/* Whole MiB, rounded to nearest: the number every MB and MiB figure shows. */
+uint64_t smi_whole_mib(uint64_t bytes);
+
+/* `milli` / 1000 rounded to nearest, halves away from zero (°C, W). */
+long long smi_round_milli(long long milli);
+
 /*
  * Memory for the DRAM column and the process table: GB with one decimal
  * from 1 GiB up ("3.0GB", "12.0GB"), whole MB below ("300MB", "0MB").
@@ -131,12 +140,26 @@ char *smi_format_power(char *buf, size_t size, uint32_t milli_w, int valid);
 char *smi_format_utilization(char *buf, size_t size, uint32_t percent, int valid);
 
 /*
+ * A wall-clock time (ns since the epoch) in local time: strftime `format`
+ * followed by a point and `decimals` (1..9, 0: none) truncated digits of the
+ * second. SMI_CLOCK_ISO is Python's datetime.isoformat() ("2025-11-03T
+ * 14:23:45.123456" with 6), SMI_CLOCK_NVIDIA nvidia-smi's timestamp field
+ * ("2025/11/03 14:23:45.123" with 3). Returns buf.
+ */
+#define SMI_CLOCK_ISO "%Y-%m-%dT%H:%M:%S"
+#define SMI_CLOCK_NVIDIA "%Y/%m/%d %H:%M:%S"
+char *smi_format_clock(char *buf, size_t size, uint64_t realtime_ns, const char *format, int decimals);
+
+/*
  * The device memory line "DRAM:  300MB / 12.0GB  ( 2%)": `label` padded to
  * seven columns, `used` right-aligned in five, " / ", `total`, two spaces and
  * the percentage of used in total. Returns buf.
  */
 char *smi_format_memory(char *buf, size_t size, const char *label, const char *used, const char *total,
 			uint64_t used_bytes, uint64_t total_bytes);
+
+/* Indices of proto_process_payload.used[]: the seed's order, not enum ttalloc_buffer_type. */
+enum smi_used { SMI_USED_DRAM, SMI_USED_L1, SMI_USED_L1_SMALL, SMI_USED_TRACE };
 
 /*
  * Memory a device or process holds in each region. DRAM counts DRAM and
@@ -277,6 +300,98 @@ struct smi_view {
  */
 int smi_render(struct smi_buf *out, const struct smi_view *view);
 
+/*
+ * The snapshot's process rows ordered by device, then pid: an array of
+ * snap->num_processes pointers for the caller to free(), or NULL when out
+ * of memory. The table, the CSV queries and the JSON all list this order.
+ */
+const struct snapshot_process **smi_processes_sorted(const struct snapshot *snap);
+
+/* ---- query_fields.c: --query-gpu, --query-compute-apps, --format ---- */
+
+/*
+ * nvidia-smi's scriptable output: one CSV row per device (--query-gpu) or
+ * per process and device (--query-compute-apps), values separated by ", ",
+ * a header naming each field with its unit in brackets
+ * ("memory.dram.used [MiB]"), values with their unit ("300 MiB", "85.00 W",
+ * "2 %") unless nounits, "[N/A]" for a reading the device does not give.
+ * One table per kind (query_fields.c) names the fields and reads them.
+ */
+enum smi_query_kind { SMI_QUERY_GPU, SMI_QUERY_APPS };
+
+#define SMI_QUERY_MAX_FIELDS 64
+#define SMI_NA "[N/A]"
+/* Room for an error that lists every valid field name. */
+#define SMI_ERR_LEN 1024
+
+struct smi_query {
+	enum smi_query_kind kind;
+	int count;                                /* fields chosen, 1..SMI_QUERY_MAX_FIELDS */
+	unsigned char fields[SMI_QUERY_MAX_FIELDS]; /* indices into the kind's table */
+	int noheader;                             /* --format=csv,noheader */
+	int nounits;                              /* --format=csv,nounits */
+};
+
+/*
+ * Parses a comma-separated field list ("index, name,memory.dram.used";
+ * spaces around names are ignored, nvidia-smi's names such as memory.used
+ * are accepted too) into q->kind, q->count and q->fields; the format flags
+ * are left alone. Returns 0, or -1 with the problem in `err`: an unknown
+ * name gives "unknown field 'x' for --query-gpu; valid fields: index, ...".
+ */
+int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err,
+			   size_t err_size);
+
+/* Parses --format's value: "csv" plus optional "noheader", "nounits". Returns 0 or -1 with `err`. */
+int smi_query_parse_format(struct smi_query *q, const char *spec, char *err, size_t err_size);
+
+/* The option that chooses `kind` ("--query-gpu"). */
+const char *smi_query_option(enum smi_query_kind kind);
+
+/* Writes the fields of `kind` for --help: name, unit, meaning, nvidia-smi alias. */
+void smi_query_help(FILE *out, enum smi_query_kind kind);
+
+/* Appends the header line ("index, name, memory.dram.used [MiB]\n"), unless noheader. */
+void smi_query_header(struct smi_buf *out, const struct smi_query *q);
+
+/* Appends one line per device or per process row of `snap`. Returns 0 or TTALLOC_ENOMEM. */
+int smi_query_rows(struct smi_buf *out, const struct smi_query *q, const struct snapshot *snap);
+
+/* ---- csv.c: CSV values and the seed's periodic log ---- */
+
+/*
+ * Appends `text` as one CSV value: made safe for a terminal first
+ * (smi_text_sanitize), then quoted RFC 4180 style - in double quotes, inner
+ * quotes doubled - when it holds a comma or a quote or starts or ends with
+ * a space, so that "a, b" stays one value.
+ */
+void smi_csv_value(struct smi_buf *out, const char *text);
+
+/* The seed's "Log Periodic Snapshots" columns, written once at the top of a new log. */
+#define SMI_CSV_LOG_HEADER "timestamp,device,dram,l1\n"
+
+/*
+ * Appends the seed's log rows for `snap`, one per device:
+ * "2025-11-03T14:23:45.123456,0,104857600,0" - the snapshot's local time in
+ * datetime.isoformat() form, the device id, and its dram_allocated and
+ * l1_allocated in bytes (the seed's query_device_stats() keys).
+ */
+void smi_csv_log_rows(struct smi_buf *out, const struct snapshot *snap);
+
+/* ---- json_out.c: --json ---- */
+
+/*
+ * Appends `snap` as one JSON object (jansson): "timestamp", "devices" (the
+ * seed's keys device_id, dram_allocated, l1_allocated, l1_small_allocated,
+ * trace_allocated, then cb_allocated, system_memory_allocated, name, arch,
+ * dram_total, l1_total, temperature_c, power_w, utilization - null when the
+ * device gives no reading - buffers, processes) and "processes" (pid, name,
+ * user, device, dram, l1, l1_small, trace, cb, system_memory, buffers; bytes
+ * of each buffer type, not regions). Indented, or on one line when
+ * `compact`; ends with a newline. Returns 0 or TTALLOC_ENOMEM.
+ */
+int smi_json_snapshot(struct smi_buf *out, const struct snapshot *snap, int compact);
+
 /* ---- options.c: the command line ---- */
 
 enum smi_action { SMI_RUN, SMI_HELP, SMI_VERSION };
@@ -286,6 +401,17 @@ enum smi_color { SMI_COLOR_AUTO, SMI_COLOR_NEVER, SMI_COLOR_ALWAYS };
 #define SMI_MIN_REFRESH_MS 50
 #define SMI_MAX_REFRESH_MS 3600000
 
+/* What tt_smi prints. */
+enum smi_output {
+	SMI_OUTPUT_TABLE,   /* the seed's box (default) */
+	SMI_OUTPUT_QUERY,   /* --query-gpu / --query-compute-apps: CSV rows */
+	SMI_OUTPUT_JSON,    /* --json */
+	SMI_OUTPUT_CSV_LOG, /* --csv-log FILE: the seed's periodic log */
+};
+
+#define SMI_MAX_LOOP_SEC 3600
+#define SMI_DEFAULT_INTERVAL_MS 5000 /* the seed's time.sleep(5) */
+
 struct smi_options {
 	enum smi_action action;
 	int watch;               /* -w: redraw every refresh_ms */
@@ -293,12 +419,18 @@ struct smi_options {
 	const char *socket_path; /* --socket PATH, or NULL for the default */
 	enum smi_color color;    /* --color / --no-color / auto */
 	int columns;             /* --width COLS, or 0: automatic */
+	enum smi_output output;
+	struct smi_query query;  /* --query-*, --format (SMI_OUTPUT_QUERY) */
+	int loop_ms;             /* -l SEC / -lms MS: repeat the query or JSON; 0: once */
+	const char *csv_log;     /* --csv-log FILE */
+	int interval_ms;         /* --interval SEC of --csv-log */
 };
 
 /*
  * Parses argv into `opts` (defaults first). Returns 0, or -1 with the
- * problem in `err` (`err_size` bytes). Uses getopt_long; may be called
- * again (it resets getopt).
+ * problem in `err` (`err_size` bytes; SMI_ERR_LEN holds any message). Uses
+ * getopt_long; may be called again (it resets getopt). -l/-lms without a
+ * query or --json repeat the table: they set watch and refresh_ms.
  */
 int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err, size_t err_size);
 

@@ -1,9 +1,11 @@
 /*
  * units.c - the numbers of the tt_smi table, written the way the seed's
  * screen writes them (smi.h): "3.0GB / 12.0GB", "450MB / 1440MB", "( 2%)",
- * "42°C", "85W". Binary units, as everywhere in ttalloc (format.h).
+ * "42°C", "85W". Binary units, as everywhere in ttalloc (format.h). Also
+ * the whole-MiB and clock forms the scripting outputs print.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "format.h"
 #include "smi.h"
@@ -11,15 +13,14 @@
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
 
-/* Whole MiB, rounded to nearest. */
-static uint64_t whole_mb(uint64_t bytes)
+uint64_t smi_whole_mib(uint64_t bytes)
 {
 	return bytes / MiB + (bytes % MiB >= MiB / 2 ? 1 : 0);
 }
 
 char *smi_format_size(char *buf, size_t size, uint64_t bytes)
 {
-	uint64_t mb = whole_mb(bytes);
+	uint64_t mb = smi_whole_mib(bytes);
 	if (mb >= 1024)
 		snprintf(buf, size, "%.1fGB", (double)bytes / (double)GiB);
 	else
@@ -29,7 +30,7 @@ char *smi_format_size(char *buf, size_t size, uint64_t bytes)
 
 char *smi_format_mb(char *buf, size_t size, uint64_t bytes)
 {
-	snprintf(buf, size, "%lluMB", (unsigned long long)whole_mb(bytes));
+	snprintf(buf, size, "%lluMB", (unsigned long long)smi_whole_mib(bytes));
 	return buf;
 }
 
@@ -39,8 +40,7 @@ char *smi_format_percent(char *buf, size_t size, uint64_t used, uint64_t total)
 	return buf;
 }
 
-/* `milli` / 1000 rounded to nearest, halves away from zero. */
-static long long round_milli(long long milli)
+long long smi_round_milli(long long milli)
 {
 	return (milli + (milli < 0 ? -500 : 500)) / 1000;
 }
@@ -48,7 +48,7 @@ static long long round_milli(long long milli)
 char *smi_format_temperature(char *buf, size_t size, int32_t milli_c, int valid)
 {
 	if (valid)
-		snprintf(buf, size, "%lld°C", round_milli(milli_c));
+		snprintf(buf, size, "%lld°C", smi_round_milli(milli_c));
 	else
 		snprintf(buf, size, "N/A");
 	return buf;
@@ -57,7 +57,7 @@ char *smi_format_temperature(char *buf, size_t size, int32_t milli_c, int valid)
 char *smi_format_power(char *buf, size_t size, uint32_t milli_w, int valid)
 {
 	if (valid)
-		snprintf(buf, size, "%lldW", round_milli(milli_w));
+		snprintf(buf, size, "%lldW", smi_round_milli(milli_w));
 	else
 		snprintf(buf, size, "N/A");
 	return buf;
@@ -69,6 +69,25 @@ char *smi_format_utilization(char *buf, size_t size, uint32_t percent, int valid
 		snprintf(buf, size, "%u%%", percent);
 	else
 		snprintf(buf, size, "N/A");
+	return buf;
+}
+
+char *smi_format_clock(char *buf, size_t size, uint64_t realtime_ns, const char *format, int decimals)
+{
+	time_t sec = (time_t)(realtime_ns / 1000000000u);
+	unsigned long frac = (unsigned long)(realtime_ns % 1000000000u);
+	struct tm tm;
+	size_t n = 0;
+	if (size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (localtime_r(&sec, &tm))
+		n = strftime(buf, size, format, &tm);
+	if (decimals > 0 && decimals <= 9 && n > 0) {
+		for (int i = decimals; i < 9; i++)
+			frac /= 10;
+		snprintf(buf + n, size - n, ".%0*lu", decimals, frac);
+	}
 	return buf;
 }
 
@@ -91,15 +110,12 @@ uint64_t smi_device_l1_used(const struct snapshot_device *dev)
 	return dev->seed.l1_allocated + dev->seed.l1_small_allocated + dev->status.cb_allocated;
 }
 
-/* Indices of proto_process_payload.used[]: the seed's order, not enum ttalloc_buffer_type. */
-enum { USED_DRAM, USED_L1, USED_L1_SMALL, USED_TRACE };
-
 uint64_t smi_process_dram_used(const struct snapshot_process *proc)
 {
-	return proc->usage.used[USED_DRAM] + proc->usage.used[USED_TRACE];
+	return proc->usage.used[SMI_USED_DRAM] + proc->usage.used[SMI_USED_TRACE];
 }
 
 uint64_t smi_process_l1_used(const struct snapshot_process *proc)
 {
-	return proc->usage.used[USED_L1] + proc->usage.used[USED_L1_SMALL] + proc->usage.cb;
+	return proc->usage.used[SMI_USED_L1] + proc->usage.used[SMI_USED_L1_SMALL] + proc->usage.cb;
 }

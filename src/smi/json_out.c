@@ -1,0 +1,138 @@
+/*
+ * json_out.c - tt_smi --json (smi.h): a snapshot as one JSON object, built
+ * with jansson. Device objects carry the seed's query_device_stats() keys
+ * first, so scripts written for the seed's Python client read them as they
+ * are; readings a device does not give are null, never a made-up zero.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "smi.h"
+
+#define TEXT_LEN 256
+
+/* Text from another program, sanitised (valid UTF-8, no control characters); null when empty. */
+static json_t *text_json(const char *text)
+{
+	char clean[TEXT_LEN];
+	if (!text[0])
+		return json_null();
+	smi_text_sanitize(clean, sizeof(clean), text);
+	return json_string(clean);
+}
+
+static json_t *bytes_json(uint64_t bytes)
+{
+	return json_integer((json_int_t)bytes);
+}
+
+/* Adds `value` under `key`; a NULL value (out of memory) marks the object as failed. */
+static void set(json_t *obj, const char *key, json_t *value, int *failed)
+{
+	if (!value || json_object_set_new(obj, key, value) < 0)
+		*failed = 1;
+}
+
+static json_t *device_json(const struct snapshot_device *dev, int *failed)
+{
+	const struct proto_seed_payload *seed = &dev->seed;
+	const struct proto_status_payload *st = &dev->status;
+	json_t *obj = json_object();
+	if (!obj) {
+		*failed = 1;
+		return NULL;
+	}
+	set(obj, "device_id", json_integer(dev->index), failed);
+	set(obj, "dram_allocated", bytes_json(seed->dram_allocated), failed);
+	set(obj, "l1_allocated", bytes_json(seed->l1_allocated), failed);
+	set(obj, "l1_small_allocated", bytes_json(seed->l1_small_allocated), failed);
+	set(obj, "trace_allocated", bytes_json(seed->trace_allocated), failed);
+	set(obj, "cb_allocated", bytes_json(st->cb_allocated), failed);
+	set(obj, "system_memory_allocated", bytes_json(st->system_memory), failed);
+	set(obj, "name", text_json(st->name), failed);
+	set(obj, "arch", seed->arch_type ? json_string(proto_arch_name(seed->arch_type)) : json_null(), failed);
+	set(obj, "dram_total", bytes_json(seed->total_dram_size), failed);
+	set(obj, "l1_total", bytes_json(seed->total_l1_size), failed);
+	set(obj, "temperature_c",
+	    st->valid & PROTO_STATUS_TEMPERATURE ? json_real(st->temperature_mc / 1000.0) : json_null(), failed);
+	set(obj, "power_w", st->valid & PROTO_STATUS_POWER ? json_real(st->power_mw / 1000.0) : json_null(), failed);
+	set(obj, "utilization", st->valid & PROTO_STATUS_UTILIZATION ? json_integer(st->utilization) : json_null(),
+	    failed);
+	set(obj, "buffers", bytes_json(st->live_buffers), failed);
+	set(obj, "processes", json_integer(st->processes), failed);
+	return obj;
+}
+
+static json_t *process_json(const struct snapshot_process *p, int *failed)
+{
+	json_t *obj = json_object();
+	if (!obj) {
+		*failed = 1;
+		return NULL;
+	}
+	set(obj, "pid", json_integer(p->pid), failed);
+	set(obj, "name", text_json(p->usage.comm), failed);
+	set(obj, "user", text_json(p->user), failed);
+	set(obj, "device", json_integer(p->device), failed);
+	set(obj, "dram", bytes_json(p->usage.used[SMI_USED_DRAM]), failed);
+	set(obj, "l1", bytes_json(p->usage.used[SMI_USED_L1]), failed);
+	set(obj, "l1_small", bytes_json(p->usage.used[SMI_USED_L1_SMALL]), failed);
+	set(obj, "trace", bytes_json(p->usage.used[SMI_USED_TRACE]), failed);
+	set(obj, "cb", bytes_json(p->usage.cb), failed);
+	set(obj, "system_memory", bytes_json(p->usage.system_memory), failed);
+	set(obj, "buffers", bytes_json(p->buffers), failed);
+	return obj;
+}
+
+/* Appends `item` to `list`; a NULL item marks the list as failed. */
+static void append(json_t *list, json_t *item, int *failed)
+{
+	if (!item || json_array_append_new(list, item) < 0)
+		*failed = 1;
+}
+
+/* The whole snapshot as a JSON object, or NULL when out of memory. */
+static json_t *snapshot_json(const struct snapshot *snap)
+{
+	int failed = 0;
+	char when[64];
+	const struct snapshot_process **sorted = smi_processes_sorted(snap);
+	json_t *root = json_object(), *devices = json_array(), *processes = json_array();
+	if (!sorted || !root || !devices || !processes) {
+		free(sorted);
+		json_decref(root);
+		json_decref(devices);
+		json_decref(processes);
+		return NULL;
+	}
+	smi_format_clock(when, sizeof(when), snap->taken_ns, SMI_CLOCK_ISO, 6);
+	for (uint32_t i = 0; i < snap->num_devices; i++)
+		append(devices, device_json(&snap->devices[i], &failed), &failed);
+	for (size_t i = 0; i < snap->num_processes; i++)
+		append(processes, process_json(sorted[i], &failed), &failed);
+	free(sorted);
+	set(root, "timestamp", json_string(when), &failed);
+	set(root, "devices", devices, &failed);
+	set(root, "processes", processes, &failed);
+	if (failed) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+int smi_json_snapshot(struct smi_buf *out, const struct snapshot *snap, int compact)
+{
+	json_t *root = snapshot_json(snap);
+	/* 10 digits: milli-units print as 38.027, not 38.027000000000001 */
+	size_t flags = JSON_REAL_PRECISION(10) | (compact ? JSON_COMPACT : JSON_INDENT(2));
+	char *text = root ? json_dumps(root, flags) : NULL;
+	json_decref(root);
+	if (!text)
+		return TTALLOC_ENOMEM;
+	smi_buf_addf(out, "%s\n", text);
+	free(text);
+	return out->failed ? TTALLOC_ENOMEM : 0;
+}

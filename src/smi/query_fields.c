@@ -1,0 +1,456 @@
+/*
+ * query_fields.c - the fields of --query-gpu and --query-compute-apps
+ * (smi.h). One table per kind names each field, its unit, its nvidia-smi
+ * alias, its help line and how to read it from a snapshot: parsing, the
+ * header, --help and the values all come from these two tables.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smi.h"
+
+/* The row a field reads: a device (--query-gpu) or a process row (--query-compute-apps). */
+struct field_row {
+	const struct snapshot *snap;
+	const struct snapshot_device *dev;
+	const struct snapshot_process *proc;
+};
+
+#define VALUE_LEN 128
+
+/* Writes a value without its unit into buf (VALUE_LEN bytes). Returns 0, or -1 for N/A. */
+typedef int (*field_get)(const struct field_row *row, char *buf);
+
+struct field {
+	const char *name;  /* canonical, nvidia-smi style: "memory.dram.used" */
+	const char *alias; /* nvidia-smi's own name for the same thing, or NULL */
+	const char *unit;  /* "MiB", "W", "%", or NULL */
+	field_get get;
+	const char *help;
+};
+
+/* ---- value writers ---- */
+
+static int put_uint(char *buf, uint64_t value)
+{
+	snprintf(buf, VALUE_LEN, "%llu", (unsigned long long)value);
+	return 0;
+}
+
+/* Bytes as whole MiB, rounded as the table rounds them. */
+static int put_mib(char *buf, uint64_t bytes)
+{
+	return put_uint(buf, smi_whole_mib(bytes));
+}
+
+/* Text from another program, or N/A when empty (sanitised and quoted by smi_csv_value). */
+static int put_text(char *buf, const char *text)
+{
+	if (!text[0])
+		return -1;
+	snprintf(buf, VALUE_LEN, "%s", text);
+	return 0;
+}
+
+static uint64_t free_bytes(uint64_t total, uint64_t used)
+{
+	return total > used ? total - used : 0;
+}
+
+/* ---- --query-gpu ---- */
+
+static int gpu_timestamp(const struct field_row *r, char *buf)
+{
+	smi_format_clock(buf, VALUE_LEN, r->snap->taken_ns, SMI_CLOCK_NVIDIA, 3);
+	return 0;
+}
+
+static int gpu_index(const struct field_row *r, char *buf)
+{
+	snprintf(buf, VALUE_LEN, "%d", r->dev->index);
+	return 0;
+}
+
+static int gpu_name(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->dev->status.name);
+}
+
+static int gpu_arch(const struct field_row *r, char *buf)
+{
+	if (r->dev->seed.arch_type == PROTO_ARCH_INVALID)
+		return -1;
+	return put_text(buf, proto_arch_name(r->dev->seed.arch_type));
+}
+
+static int gpu_temperature(const struct field_row *r, char *buf)
+{
+	const struct proto_status_payload *st = &r->dev->status;
+	if (!(st->valid & PROTO_STATUS_TEMPERATURE))
+		return -1;
+	snprintf(buf, VALUE_LEN, "%lld", smi_round_milli(st->temperature_mc));
+	return 0;
+}
+
+/* Watts with two decimals, as nvidia-smi's power.draw. */
+static int gpu_power(const struct field_row *r, char *buf)
+{
+	const struct proto_status_payload *st = &r->dev->status;
+	if (!(st->valid & PROTO_STATUS_POWER))
+		return -1;
+	unsigned long long centiwatts = (st->power_mw + 5ull) / 10u;
+	snprintf(buf, VALUE_LEN, "%llu.%02llu", centiwatts / 100u, centiwatts % 100u);
+	return 0;
+}
+
+static int gpu_utilization(const struct field_row *r, char *buf)
+{
+	const struct proto_status_payload *st = &r->dev->status;
+	if (!(st->valid & PROTO_STATUS_UTILIZATION))
+		return -1;
+	return put_uint(buf, st->utilization);
+}
+
+static int gpu_dram_used(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, smi_device_dram_used(r->dev));
+}
+
+static int gpu_dram_total(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->dev->seed.total_dram_size);
+}
+
+static int gpu_dram_free(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, free_bytes(r->dev->seed.total_dram_size, smi_device_dram_used(r->dev)));
+}
+
+static int gpu_l1_used(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, smi_device_l1_used(r->dev));
+}
+
+static int gpu_l1_total(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->dev->seed.total_l1_size);
+}
+
+static int gpu_l1_free(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, free_bytes(r->dev->seed.total_l1_size, smi_device_l1_used(r->dev)));
+}
+
+static int gpu_l1_small_used(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->dev->seed.l1_small_allocated);
+}
+
+static int gpu_trace_used(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->dev->seed.trace_allocated);
+}
+
+static int gpu_cb_used(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->dev->status.cb_allocated);
+}
+
+static int gpu_system_used(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->dev->status.system_memory);
+}
+
+static int gpu_buffers(const struct field_row *r, char *buf)
+{
+	return put_uint(buf, r->dev->status.live_buffers);
+}
+
+static int gpu_processes(const struct field_row *r, char *buf)
+{
+	return put_uint(buf, r->dev->status.processes);
+}
+
+static const struct field gpu_fields[] = {
+	{"timestamp", NULL, NULL, gpu_timestamp, "local time of the reading, YYYY/MM/DD HH:MM:SS.mmm"},
+	{"index", NULL, NULL, gpu_index, "device id"},
+	{"name", NULL, NULL, gpu_name, "device name, e.g. Wormhole_B0"},
+	{"arch", NULL, NULL, gpu_arch, "architecture"},
+	{"temperature", "temperature.gpu", NULL, gpu_temperature, "temperature in whole degrees C"},
+	{"power", "power.draw", "W", gpu_power, "power draw"},
+	{"utilization", "utilization.gpu", "%", gpu_utilization, "utilization"},
+	{"memory.dram.used", "memory.used", "MiB", gpu_dram_used, "DRAM in use: DRAM and TRACE buffers"},
+	{"memory.dram.total", "memory.total", "MiB", gpu_dram_total, "DRAM size"},
+	{"memory.dram.free", "memory.free", "MiB", gpu_dram_free, "DRAM size minus DRAM in use"},
+	{"memory.l1.used", NULL, "MiB", gpu_l1_used, "L1 in use: L1, L1_SMALL and circular buffers"},
+	{"memory.l1.total", NULL, "MiB", gpu_l1_total, "L1 size, all cores"},
+	{"memory.l1.free", NULL, "MiB", gpu_l1_free, "L1 size minus L1 in use"},
+	{"memory.l1_small.used", NULL, "MiB", gpu_l1_small_used, "L1_SMALL buffers"},
+	{"memory.trace.used", NULL, "MiB", gpu_trace_used, "TRACE buffers"},
+	{"memory.cb.used", NULL, "MiB", gpu_cb_used, "circular buffers"},
+	{"memory.system.used", NULL, "MiB", gpu_system_used, "SYSTEM_MEMORY buffers, in host memory"},
+	{"buffers", NULL, NULL, gpu_buffers, "live buffers"},
+	{"processes", NULL, NULL, gpu_processes, "processes holding buffers"},
+};
+
+/* ---- --query-compute-apps ---- */
+
+static int app_pid(const struct field_row *r, char *buf)
+{
+	snprintf(buf, VALUE_LEN, "%d", (int)r->proc->pid);
+	return 0;
+}
+
+static int app_name(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->proc->usage.comm);
+}
+
+static int app_user(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->proc->user);
+}
+
+static int app_device(const struct field_row *r, char *buf)
+{
+	snprintf(buf, VALUE_LEN, "%d", r->proc->device);
+	return 0;
+}
+
+static int app_dram(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, smi_process_dram_used(r->proc));
+}
+
+static int app_l1(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, smi_process_l1_used(r->proc));
+}
+
+static int app_l1_small(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->proc->usage.used[SMI_USED_L1_SMALL]);
+}
+
+static int app_trace(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->proc->usage.used[SMI_USED_TRACE]);
+}
+
+static int app_cb(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->proc->usage.cb);
+}
+
+static int app_system(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->proc->usage.system_memory);
+}
+
+static int app_buffers(const struct field_row *r, char *buf)
+{
+	return put_uint(buf, r->proc->buffers);
+}
+
+static const struct field app_fields[] = {
+	{"pid", NULL, NULL, app_pid, "process id"},
+	{"process_name", "name", NULL, app_name, "process name, from /proc/PID/comm"},
+	{"user", NULL, NULL, app_user, "user name"},
+	{"device", "gpu", NULL, app_device, "device id"},
+	{"dram", "used_memory", "MiB", app_dram, "DRAM held: DRAM and TRACE buffers"},
+	{"l1", NULL, "MiB", app_l1, "L1 held: L1, L1_SMALL and circular buffers"},
+	{"l1_small", NULL, "MiB", app_l1_small, "L1_SMALL buffers"},
+	{"trace", NULL, "MiB", app_trace, "TRACE buffers"},
+	{"cb", NULL, "MiB", app_cb, "circular buffers"},
+	{"system", NULL, "MiB", app_system, "SYSTEM_MEMORY buffers, in host memory"},
+	{"buffers", NULL, NULL, app_buffers, "live buffers on this device"},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(COUNT(gpu_fields) <= 256 && COUNT(app_fields) <= 256, "field indices fit unsigned char");
+
+/* The table of `kind` and its length. */
+static const struct field *fields_of(enum smi_query_kind kind, size_t *count)
+{
+	if (kind == SMI_QUERY_APPS) {
+		*count = COUNT(app_fields);
+		return app_fields;
+	}
+	*count = COUNT(gpu_fields);
+	return gpu_fields;
+}
+
+const char *smi_query_option(enum smi_query_kind kind)
+{
+	return kind == SMI_QUERY_APPS ? "--query-compute-apps" : "--query-gpu";
+}
+
+/* ---- parsing ---- */
+
+/* Index of the field called `name` (`len` bytes; canonical or alias), or -1. */
+static int find_field(const struct field *table, size_t count, const char *name, size_t len)
+{
+	for (size_t i = 0; i < count; i++) {
+		const char *alias = table[i].alias;
+		if ((strlen(table[i].name) == len && !strncmp(table[i].name, name, len)) ||
+		    (alias && strlen(alias) == len && !strncmp(alias, name, len)))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* "unknown field 'x' for --query-gpu; valid fields: index, name, ..." */
+static void unknown_field(enum smi_query_kind kind, const char *name, size_t len, char *err, size_t err_size)
+{
+	size_t count;
+	const struct field *table = fields_of(kind, &count);
+	struct smi_buf msg = SMI_BUF_INIT;
+	smi_buf_addf(&msg, "unknown field '%.*s' for %s; valid fields: ", (int)len, name, smi_query_option(kind));
+	for (size_t i = 0; i < count; i++)
+		smi_buf_addf(&msg, "%s%s", i ? ", " : "", table[i].name);
+	snprintf(err, err_size, "%s", msg.failed ? "unknown field" : smi_buf_str(&msg));
+	smi_buf_release(&msg);
+}
+
+int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err,
+			   size_t err_size)
+{
+	size_t count;
+	const struct field *table = fields_of(kind, &count);
+	q->kind = kind;
+	q->count = 0;
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		const char *name = p;
+		size_t n = len;
+		while (n && (*name == ' ' || *name == '\t')) {
+			name++;
+			n--;
+		}
+		while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+			n--;
+		if (n == 0) {
+			snprintf(err, err_size, "%s needs field names separated by commas (an empty one in '%s')",
+				 smi_query_option(kind), list);
+			return -1;
+		}
+		int index = find_field(table, count, name, n);
+		if (index < 0) {
+			unknown_field(kind, name, n, err, err_size);
+			return -1;
+		}
+		if (q->count == SMI_QUERY_MAX_FIELDS) {
+			snprintf(err, err_size, "%s takes at most %d fields", smi_query_option(kind),
+				 SMI_QUERY_MAX_FIELDS);
+			return -1;
+		}
+		q->fields[q->count++] = (unsigned char)index;
+		p += len;
+		if (!*p)
+			return 0;
+	}
+}
+
+int smi_query_parse_format(struct smi_query *q, const char *spec, char *err, size_t err_size)
+{
+	int csv = 0, noheader = 0, nounits = 0;
+	for (const char *p = spec;; p++) {
+		size_t len = strcspn(p, ",");
+		if (len == 3 && !strncmp(p, "csv", len))
+			csv = 1;
+		else if (len == 8 && !strncmp(p, "noheader", len))
+			noheader = 1;
+		else if (len == 7 && !strncmp(p, "nounits", len))
+			nounits = 1;
+		else {
+			snprintf(err, err_size, "unknown --format item '%.*s' (use csv[,noheader][,nounits])", (int)len,
+				 p);
+			return -1;
+		}
+		p += len;
+		if (!*p)
+			break;
+	}
+	if (!csv) {
+		snprintf(err, err_size, "--format must name csv: csv[,noheader][,nounits]");
+		return -1;
+	}
+	q->noheader = noheader;
+	q->nounits = nounits;
+	return 0;
+}
+
+void smi_query_help(FILE *out, enum smi_query_kind kind)
+{
+	size_t count;
+	const struct field *table = fields_of(kind, &count);
+	for (size_t i = 0; i < count; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s%s%s%s", table[i].name, table[i].unit ? " [" : "",
+			 table[i].unit ? table[i].unit : "", table[i].unit ? "]" : "");
+		fprintf(out, "    %-27s %s", name, table[i].help);
+		if (table[i].alias)
+			fprintf(out, " (or %s)", table[i].alias);
+		fputc('\n', out);
+	}
+}
+
+/* ---- output ---- */
+
+void smi_query_header(struct smi_buf *out, const struct smi_query *q)
+{
+	size_t count;
+	const struct field *table = fields_of(q->kind, &count);
+	if (q->noheader)
+		return;
+	for (int i = 0; i < q->count; i++) {
+		const struct field *f = &table[q->fields[i]];
+		smi_buf_addf(out, "%s%s", i ? ", " : "", f->name);
+		if (f->unit)
+			smi_buf_addf(out, " [%s]", f->unit);
+	}
+	smi_buf_adds(out, "\n");
+}
+
+/* One line: every chosen field of `row`, with units unless nounits. */
+static void query_row(struct smi_buf *out, const struct smi_query *q, const struct field_row *row)
+{
+	size_t count;
+	const struct field *table = fields_of(q->kind, &count);
+	for (int i = 0; i < q->count; i++) {
+		const struct field *f = &table[q->fields[i]];
+		char value[VALUE_LEN];
+		if (i)
+			smi_buf_adds(out, ", ");
+		if (f->get(row, value) < 0) {
+			smi_buf_adds(out, SMI_NA);
+			continue;
+		}
+		smi_csv_value(out, value);
+		if (f->unit && !q->nounits)
+			smi_buf_addf(out, " %s", f->unit);
+	}
+	smi_buf_adds(out, "\n");
+}
+
+int smi_query_rows(struct smi_buf *out, const struct smi_query *q, const struct snapshot *snap)
+{
+	struct field_row row = {.snap = snap};
+	if (q->kind == SMI_QUERY_GPU) {
+		for (uint32_t i = 0; i < snap->num_devices; i++) {
+			row.dev = &snap->devices[i];
+			query_row(out, q, &row);
+		}
+	} else {
+		const struct snapshot_process **sorted = smi_processes_sorted(snap);
+		if (!sorted)
+			return TTALLOC_ENOMEM;
+		for (size_t i = 0; i < snap->num_processes; i++) {
+			row.proc = sorted[i];
+			query_row(out, q, &row);
+		}
+		free(sorted);
+	}
+	return out->failed ? TTALLOC_ENOMEM : 0;
+}

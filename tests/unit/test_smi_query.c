@@ -1,0 +1,601 @@
+/*
+ * test_smi_query.c - tt_smi's scriptable outputs from hand-made snapshots:
+ * --query-gpu and --query-compute-apps CSV (headers, units, nounits,
+ * noheader, [N/A], quoting, nvidia-smi aliases, unknown fields), --json
+ * (parsed back with jansson: keys, nulls, compact lines), the seed's
+ * periodic CSV log rows, and the command line of these modes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "query.h"
+#include "smi.h"
+
+#define MiB (1024ull * 1024ull)
+#define GiB (1024ull * MiB)
+
+/* Mon Nov  3 14:23:45.123456789 2025 UTC, the seed's first screenshot. */
+#define SEED_TIME_NS (1762179825ull * 1000000000ull + 123456789ull)
+
+/* ---- fixtures ---- */
+
+static struct snapshot_device devices[4];
+static struct snapshot_process processes[8];
+static struct snapshot snap;
+static struct smi_buf out = SMI_BUF_INIT;
+
+/* A Wormhole_B0 with temperature and power, no utilization reading. */
+static struct snapshot_device *add_device(int temp_mc, unsigned power_mw)
+{
+	struct snapshot_device *d = &devices[snap.num_devices];
+	memset(d, 0, sizeof(*d));
+	d->index = (int)snap.num_devices;
+	d->seed.total_dram_size = 12 * GiB;
+	d->seed.total_l1_size = 1440 * MiB;
+	d->seed.arch_type = PROTO_ARCH_WORMHOLE_B0;
+	d->status.temperature_mc = temp_mc;
+	d->status.power_mw = power_mw;
+	d->status.valid = PROTO_STATUS_TEMPERATURE | PROTO_STATUS_POWER;
+	snprintf(d->status.name, sizeof(d->status.name), "Wormhole_B0");
+	snap.num_devices++;
+	return d;
+}
+
+/* A process holding `dram` and `l1` bytes on `device`; the device's totals follow. */
+static struct snapshot_process *add_process(int device, pid_t pid, const char *comm, uint64_t dram, uint64_t l1)
+{
+	struct snapshot_process *p = &processes[snap.num_processes++];
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->device = device;
+	p->buffers = 1;
+	p->usage.used[SMI_USED_DRAM] = dram;
+	p->usage.used[SMI_USED_L1] = l1;
+	snprintf(p->usage.comm, sizeof(p->usage.comm), "%s", comm);
+	snprintf(p->user, sizeof(p->user), "ttuser");
+	devices[device].seed.dram_allocated += dram;
+	devices[device].seed.l1_allocated += l1;
+	devices[device].status.live_buffers++;
+	devices[device].status.processes++;
+	return p;
+}
+
+/* The seed's multi-process example: 100MB + 200MB DRAM on 0, 150MB L1 on 1. */
+static void seed_demo(void)
+{
+	add_device(43000, 90000);
+	add_device(39000, 75000);
+	add_process(0, 12346, "python", 200 * MiB, 0);
+	add_process(1, 12347, "python", 0, 150 * MiB);
+	add_process(0, 12345, "python", 100 * MiB, 0);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	memset(&snap, 0, sizeof(snap));
+	snap.devices = devices;
+	snap.processes = processes;
+	snap.taken_ns = SEED_TIME_NS;
+	smi_buf_reset(&out);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	smi_buf_release(&out);
+	return 0;
+}
+
+/* Header and rows of a query given as its option value and --format value (NULL: plain csv). */
+static const char *query(enum smi_query_kind kind, const char *fields, const char *format)
+{
+	struct smi_query q;
+	char err[SMI_ERR_LEN];
+	memset(&q, 0, sizeof(q));
+	if (format && smi_query_parse_format(&q, format, err, sizeof(err)) < 0) {
+		fprintf(stderr, "format: %s\n", err);
+		fail();
+	}
+	if (smi_query_parse_fields(&q, kind, fields, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fields: %s\n", err);
+		fail();
+	}
+	smi_buf_reset(&out);
+	smi_query_header(&out, &q);
+	assert_int_equal(smi_query_rows(&out, &q, &snap), 0);
+	return smi_buf_str(&out);
+}
+
+static const char *gpu(const char *fields, const char *format)
+{
+	return query(SMI_QUERY_GPU, fields, format);
+}
+
+static const char *apps(const char *fields, const char *format)
+{
+	return query(SMI_QUERY_APPS, fields, format);
+}
+
+/* ---- --query-gpu ---- */
+
+static void test_header_names_fields_with_units_like_nvidia_smi(void **state)
+{
+	(void)state;
+	seed_demo();
+	assert_string_equal(gpu("index,name,memory.dram.used", NULL),
+			    "index, name, memory.dram.used [MiB]\n"
+			    "0, Wormhole_B0, 300 MiB\n"
+			    "1, Wormhole_B0, 0 MiB\n");
+}
+
+static void test_readings_carry_their_units(void **state)
+{
+	(void)state;
+	add_device(38499, 72012);
+	devices[0].status.utilization = 37;
+	devices[0].status.valid |= PROTO_STATUS_UTILIZATION;
+	assert_string_equal(gpu("temperature,power,utilization,arch", NULL),
+			    "temperature, power [W], utilization [%], arch\n"
+			    "38, 72.01 W, 37 %, Wormhole_B0\n");
+	devices[0].status.temperature_mc = 38500;
+	devices[0].status.power_mw = 5;
+	assert_string_equal(gpu("temperature,power", "csv,noheader"), "39, 0.01 W\n");
+}
+
+static void test_nounits_drops_value_units_but_not_header_units(void **state)
+{
+	(void)state;
+	seed_demo();
+	assert_string_equal(gpu("index,memory.dram.used,power", "csv,nounits"),
+			    "index, memory.dram.used [MiB], power [W]\n"
+			    "0, 300, 90.00\n"
+			    "1, 0, 75.00\n");
+}
+
+static void test_noheader_prints_rows_only(void **state)
+{
+	(void)state;
+	seed_demo();
+	assert_string_equal(gpu("index,memory.dram.used", "csv,noheader,nounits"), "0, 300\n1, 0\n");
+	/* the flags come in any order */
+	assert_string_equal(gpu("index", "nounits,noheader,csv"), "0\n1\n");
+}
+
+static void test_missing_readings_print_na(void **state)
+{
+	(void)state;
+	struct snapshot_device *d = add_device(0, 0);
+	d->status.valid = 0;
+	d->status.name[0] = '\0';
+	d->seed.arch_type = PROTO_ARCH_INVALID;
+	assert_string_equal(gpu("index,name,arch,temperature,power,utilization", "csv,noheader"),
+			    "0, [N/A], [N/A], [N/A], [N/A], [N/A]\n");
+	/* [N/A] never gets a unit, even without nounits */
+	assert_string_equal(gpu("power", NULL), "power [W]\n[N/A]\n");
+}
+
+static void test_memory_regions_totals_and_free(void **state)
+{
+	(void)state;
+	struct snapshot_device *d = add_device(40000, 80000);
+	d->seed.dram_allocated = 100 * MiB;
+	d->seed.trace_allocated = 28 * MiB;
+	d->seed.l1_allocated = 10 * MiB;
+	d->seed.l1_small_allocated = 2 * MiB;
+	d->status.cb_allocated = 3 * MiB;
+	d->status.system_memory = 7 * MiB;
+	d->status.live_buffers = 9;
+	d->status.processes = 2;
+	assert_string_equal(gpu("memory.dram.used,memory.dram.total,memory.dram.free,memory.l1.used,memory.l1.total,"
+				"memory.l1.free,memory.l1_small.used,memory.trace.used,memory.cb.used,"
+				"memory.system.used,buffers,processes",
+				"csv,noheader,nounits"),
+			    "128, 12288, 12160, 15, 1440, 1425, 2, 28, 3, 7, 9, 2\n");
+	/* more in use than the device has (a stale total) is 0 free, not a huge number */
+	d->seed.total_dram_size = 100 * MiB;
+	assert_string_equal(gpu("memory.dram.free", "csv,noheader,nounits"), "0\n");
+}
+
+static void test_memory_rounds_to_whole_mib_like_the_table(void **state)
+{
+	(void)state;
+	struct snapshot_device *d = add_device(40000, 80000);
+	d->seed.dram_allocated = MiB / 2 - 1;
+	assert_string_equal(gpu("memory.dram.used", "csv,noheader,nounits"), "0\n");
+	d->seed.dram_allocated = MiB / 2;
+	assert_string_equal(gpu("memory.dram.used", "csv,noheader,nounits"), "1\n");
+}
+
+static void test_timestamp_is_nvidia_smi_style_local_time(void **state)
+{
+	(void)state;
+	add_device(40000, 80000);
+	assert_string_equal(gpu("timestamp,index", NULL), "timestamp, index\n2025/11/03 14:23:45.123, 0\n");
+}
+
+static void test_nvidia_smi_names_are_aliases(void **state)
+{
+	(void)state;
+	seed_demo();
+	assert_string_equal(gpu(" memory.used , temperature.gpu,power.draw,utilization.gpu", "csv,noheader"),
+			    "300 MiB, 43, 90.00 W, [N/A]\n"
+			    "0 MiB, 39, 75.00 W, [N/A]\n");
+	/* the header shows the canonical name */
+	assert_string_equal(gpu("memory.total", "csv"), "memory.dram.total [MiB]\n12288 MiB\n12288 MiB\n");
+}
+
+static void test_names_with_commas_and_quotes_are_quoted(void **state)
+{
+	(void)state;
+	struct snapshot_device *d = add_device(40000, 80000);
+	snprintf(d->status.name, sizeof(d->status.name), "Worm,\"hole\"");
+	assert_string_equal(gpu("name,index", "csv,noheader"), "\"Worm,\"\"hole\"\"\", 0\n");
+	snprintf(d->status.name, sizeof(d->status.name), " edge");
+	assert_string_equal(gpu("name", "csv,noheader"), "\" edge\"\n");
+	snprintf(d->status.name, sizeof(d->status.name), "plain name");
+	assert_string_equal(gpu("name", "csv,noheader"), "plain name\n");
+}
+
+static void test_text_cannot_carry_control_characters(void **state)
+{
+	(void)state;
+	add_device(40000, 80000);
+	add_process(0, 7, "a\033[2Jb\nc", MiB, 0);
+	const char *text = apps("process_name", "csv,noheader");
+	assert_string_equal(text, "a?[2Jb?c\n");
+}
+
+/* ---- --query-compute-apps ---- */
+
+static void test_compute_apps_one_row_per_process_and_device_in_order(void **state)
+{
+	(void)state;
+	seed_demo();
+	assert_string_equal(apps("pid,process_name,user,device,dram,l1,buffers", NULL),
+			    "pid, process_name, user, device, dram [MiB], l1 [MiB], buffers\n"
+			    "12345, python, ttuser, 0, 100 MiB, 0 MiB, 1\n"
+			    "12346, python, ttuser, 0, 200 MiB, 0 MiB, 1\n"
+			    "12347, python, ttuser, 1, 0 MiB, 150 MiB, 1\n");
+}
+
+static void test_compute_apps_regions_and_buffer_types(void **state)
+{
+	(void)state;
+	add_device(40000, 80000);
+	struct snapshot_process *p = add_process(0, 42, "train", 10 * MiB, 20 * MiB);
+	p->usage.used[SMI_USED_L1_SMALL] = 1 * MiB;
+	p->usage.used[SMI_USED_TRACE] = 2 * MiB;
+	p->usage.cb = 3 * MiB;
+	p->usage.system_memory = 4 * MiB;
+	assert_string_equal(apps("gpu,dram,l1,l1_small,trace,cb,system,used_memory,name", "csv,noheader,nounits"),
+			    "0, 12, 24, 1, 2, 3, 4, 12, train\n");
+}
+
+static void test_compute_apps_without_processes_prints_the_header_only(void **state)
+{
+	(void)state;
+	add_device(40000, 80000);
+	assert_string_equal(apps("pid,dram", NULL), "pid, dram [MiB]\n");
+	assert_string_equal(apps("pid,dram", "csv,noheader"), "");
+}
+
+/* ---- errors ---- */
+
+static void test_unknown_field_lists_the_valid_ones(void **state)
+{
+	(void)state;
+	struct smi_query q;
+	char err[SMI_ERR_LEN];
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,memory.bogus", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown field 'memory.bogus' for --query-gpu; valid fields: timestamp, index, name, "
+				 "arch, temperature, power, utilization, memory.dram.used, memory.dram.total, "
+				 "memory.dram.free, memory.l1.used, memory.l1.total, memory.l1.free, "
+				 "memory.l1_small.used, memory.trace.used, memory.cb.used, memory.system.used, "
+				 "buffers, processes");
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid, nope", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown field 'nope' for --query-compute-apps; valid fields: pid, process_name, "
+				 "user, device, dram, l1, l1_small, trace, cb, system, buffers");
+	/* a field of the other kind is unknown here */
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "memory.dram.used", err, sizeof(err)), -1);
+}
+
+static void test_field_list_and_format_errors_are_explained(void **state)
+{
+	(void)state;
+	struct smi_query q;
+	char err[SMI_ERR_LEN];
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "needs field names"));
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,,name", err, sizeof(err)), -1);
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,", err, sizeof(err)), -1);
+	assert_int_equal(smi_query_parse_format(&q, "csv,bogus", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown --format item 'bogus' (use csv[,noheader][,nounits])");
+	assert_int_equal(smi_query_parse_format(&q, "noheader", err, sizeof(err)), -1);
+	assert_string_equal(err, "--format must name csv: csv[,noheader][,nounits]");
+	/* a short buffer gets a cut, terminated message */
+	char small[16];
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "x", small, sizeof(small)), -1);
+	assert_int_equal(strlen(small), sizeof(small) - 1);
+}
+
+/* ---- --json ---- */
+
+static json_t *json_of(int compact)
+{
+	smi_buf_reset(&out);
+	assert_int_equal(smi_json_snapshot(&out, &snap, compact), 0);
+	json_error_t error;
+	json_t *root = json_loads(smi_buf_str(&out), 0, &error);
+	if (!root) {
+		fprintf(stderr, "bad JSON (%s):\n%s\n", error.text, smi_buf_str(&out));
+		fail();
+	}
+	return root;
+}
+
+static void assert_keys(json_t *obj, const char *const *keys, size_t count)
+{
+	assert_true(json_is_object(obj));
+	for (size_t i = 0; i < count; i++)
+		if (!json_object_get(obj, keys[i])) {
+			fprintf(stderr, "key '%s' missing\n", keys[i]);
+			fail();
+		}
+}
+
+static void test_json_devices_have_the_seed_keys_and_more(void **state)
+{
+	(void)state;
+	seed_demo();
+	devices[0].seed.trace_allocated = 5;
+	json_t *root = json_of(0);
+	static const char *const keys[] = {
+		"device_id", "dram_allocated", "l1_allocated", "l1_small_allocated", "trace_allocated",
+		"name",	     "arch",	       "dram_total",   "l1_total",	     "temperature_c",
+		"power_w",   "utilization",    "buffers",      "processes",
+	};
+	json_t *list = json_object_get(root, "devices");
+	assert_int_equal(json_array_size(list), 2);
+	json_t *d0 = json_array_get(list, 0);
+	assert_keys(d0, keys, sizeof(keys) / sizeof(keys[0]));
+	assert_int_equal(json_integer_value(json_object_get(d0, "device_id")), 0);
+	assert_int_equal(json_integer_value(json_object_get(d0, "dram_allocated")), 300 * MiB);
+	assert_int_equal(json_integer_value(json_object_get(d0, "trace_allocated")), 5);
+	assert_int_equal(json_integer_value(json_object_get(d0, "dram_total")), 12 * GiB);
+	assert_string_equal(json_string_value(json_object_get(d0, "name")), "Wormhole_B0");
+	assert_string_equal(json_string_value(json_object_get(d0, "arch")), "Wormhole_B0");
+	assert_true(json_real_value(json_object_get(d0, "temperature_c")) == 43.0);
+	assert_true(json_real_value(json_object_get(d0, "power_w")) == 90.0);
+	assert_int_equal(json_integer_value(json_object_get(d0, "processes")), 2);
+	assert_int_equal(json_integer_value(json_object_get(d0, "buffers")), 2);
+	assert_string_equal(json_string_value(json_object_get(root, "timestamp")), "2025-11-03T14:23:45.123456");
+	json_decref(root);
+}
+
+static void test_json_missing_readings_are_null(void **state)
+{
+	(void)state;
+	struct snapshot_device *d = add_device(0, 0);
+	d->status.valid = PROTO_STATUS_UTILIZATION;
+	d->status.utilization = 0;
+	d->status.name[0] = '\0';
+	json_t *root = json_of(0);
+	json_t *d0 = json_array_get(json_object_get(root, "devices"), 0);
+	assert_true(json_is_null(json_object_get(d0, "temperature_c")));
+	assert_true(json_is_null(json_object_get(d0, "power_w")));
+	assert_true(json_is_null(json_object_get(d0, "name")));
+	/* a valid zero is a zero, not a null */
+	assert_true(json_is_integer(json_object_get(d0, "utilization")));
+	assert_int_equal(json_integer_value(json_object_get(d0, "utilization")), 0);
+	json_decref(root);
+
+	d->status.valid = 0;
+	root = json_of(0);
+	d0 = json_array_get(json_object_get(root, "devices"), 0);
+	assert_true(json_is_null(json_object_get(d0, "utilization")));
+	json_decref(root);
+}
+
+static void test_json_processes_list_bytes_per_buffer_type(void **state)
+{
+	(void)state;
+	seed_demo();
+	processes[1].usage.used[SMI_USED_TRACE] = 3;
+	processes[1].usage.cb = 4;
+	json_t *root = json_of(0);
+	json_t *list = json_object_get(root, "processes");
+	assert_int_equal(json_array_size(list), 3);
+	static const char *const keys[] = {"pid", "name", "user", "device", "dram", "l1",
+					   "l1_small", "trace", "cb", "buffers"};
+	json_t *p = json_array_get(list, 2); /* ordered by device, then pid: 12347 on device 1 last */
+	assert_keys(p, keys, sizeof(keys) / sizeof(keys[0]));
+	assert_int_equal(json_integer_value(json_object_get(p, "pid")), 12347);
+	assert_int_equal(json_integer_value(json_object_get(p, "device")), 1);
+	assert_int_equal(json_integer_value(json_object_get(p, "l1")), 150 * MiB);
+	assert_int_equal(json_integer_value(json_object_get(p, "trace")), 3);
+	assert_int_equal(json_integer_value(json_object_get(p, "cb")), 4);
+	assert_string_equal(json_string_value(json_object_get(p, "name")), "python");
+	assert_string_equal(json_string_value(json_object_get(p, "user")), "ttuser");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "pid")), 12345);
+	json_decref(root);
+}
+
+static void test_json_compact_is_one_line_and_names_are_valid_utf8(void **state)
+{
+	(void)state;
+	seed_demo();
+	snprintf(processes[0].usage.comm, sizeof(processes[0].usage.comm), "bad\xff\033x");
+	json_t *root = json_of(1);
+	const char *text = smi_buf_str(&out);
+	assert_non_null(strchr(text, '\n'));
+	assert_int_equal(strchr(text, '\n')[1], '\0');
+	json_t *p = json_array_get(json_object_get(root, "processes"), 1); /* pid 12346 */
+	assert_string_equal(json_string_value(json_object_get(p, "name")), "bad??x");
+	json_decref(root);
+}
+
+static void test_json_without_devices_has_empty_lists(void **state)
+{
+	(void)state;
+	json_t *root = json_of(0);
+	assert_int_equal(json_array_size(json_object_get(root, "devices")), 0);
+	assert_true(json_is_array(json_object_get(root, "processes")));
+	json_decref(root);
+}
+
+/* ---- the seed's CSV log ---- */
+
+static void test_csv_log_rows_follow_the_seed(void **state)
+{
+	(void)state;
+	seed_demo();
+	devices[0].seed.trace_allocated = 7; /* not a column of the seed's log */
+	smi_csv_log_rows(&out, &snap);
+	assert_string_equal(SMI_CSV_LOG_HEADER, "timestamp,device,dram,l1\n");
+	assert_string_equal(smi_buf_str(&out), "2025-11-03T14:23:45.123456,0,314572800,0\n"
+					       "2025-11-03T14:23:45.123456,1,0,157286400\n");
+}
+
+static void test_csv_value_quotes_only_when_needed(void **state)
+{
+	(void)state;
+	smi_csv_value(&out, "python3");
+	smi_buf_adds(&out, "|");
+	smi_csv_value(&out, "a, b");
+	smi_buf_adds(&out, "|");
+	smi_csv_value(&out, "say \"hi\"");
+	smi_buf_adds(&out, "|");
+	smi_csv_value(&out, "");
+	assert_string_equal(smi_buf_str(&out), "python3|\"a, b\"|\"say \"\"hi\"\"\"|");
+}
+
+/* ---- the command line ---- */
+
+static int parse(struct smi_options *o, char *err, ...)
+{
+	char *argv[16] = {"tt_smi"};
+	int argc = 1;
+	va_list ap;
+	va_start(ap, err);
+	for (char *arg = va_arg(ap, char *); arg && argc < 15; arg = va_arg(ap, char *))
+		argv[argc++] = arg;
+	va_end(ap);
+	return smi_options_parse(o, argc, argv, err, SMI_ERR_LEN);
+}
+
+static void test_options_choose_the_scripting_modes(void **state)
+{
+	(void)state;
+	struct smi_options o;
+	char err[SMI_ERR_LEN];
+	assert_int_equal(parse(&o, err, NULL), 0);
+	assert_int_equal(o.output, SMI_OUTPUT_TABLE);
+	assert_int_equal(o.loop_ms, 0);
+
+	assert_int_equal(parse(&o, err, "--format=csv,noheader", "--query-gpu=index,name", NULL), 0);
+	assert_int_equal(o.output, SMI_OUTPUT_QUERY);
+	assert_int_equal(o.query.kind, SMI_QUERY_GPU);
+	assert_int_equal(o.query.count, 2);
+	assert_int_equal(o.query.noheader, 1);
+	assert_int_equal(o.query.nounits, 0);
+
+	assert_int_equal(parse(&o, err, "--query-compute-apps", "pid", "-lms", "200", NULL), 0);
+	assert_int_equal(o.query.kind, SMI_QUERY_APPS);
+	assert_int_equal(o.loop_ms, 200);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms=300", NULL), 0);
+	assert_int_equal(o.loop_ms, 300);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "--loop-ms", "400", NULL), 0);
+	assert_int_equal(o.loop_ms, 400);
+	assert_int_equal(parse(&o, err, "--json", "-l", "2", NULL), 0);
+	assert_int_equal(o.output, SMI_OUTPUT_JSON);
+	assert_int_equal(o.loop_ms, 2000);
+
+	assert_int_equal(parse(&o, err, "--csv-log", "/tmp/log.csv", NULL), 0);
+	assert_int_equal(o.output, SMI_OUTPUT_CSV_LOG);
+	assert_string_equal(o.csv_log, "/tmp/log.csv");
+	assert_int_equal(o.interval_ms, 5000);
+	assert_int_equal(parse(&o, err, "--csv-log=x.csv", "--interval", "0.25", NULL), 0);
+	assert_int_equal(o.interval_ms, 250);
+
+	/* nvidia-smi -l without a query repeats the table */
+	assert_int_equal(parse(&o, err, "-l", "3", NULL), 0);
+	assert_int_equal(o.output, SMI_OUTPUT_TABLE);
+	assert_int_equal(o.watch, 1);
+	assert_int_equal(o.refresh_ms, 3000);
+	assert_int_equal(o.loop_ms, 0);
+}
+
+static void test_options_refuse_mixed_or_incomplete_modes(void **state)
+{
+	(void)state;
+	struct smi_options o;
+	char err[SMI_ERR_LEN];
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "--json", NULL), -1);
+	assert_string_equal(err, "choose one of --query-gpu, --query-compute-apps, --json and --csv-log");
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "--query-compute-apps=pid", NULL), -1);
+	assert_int_equal(parse(&o, err, "--format=csv", NULL), -1);
+	assert_string_equal(err, "--format goes with --query-gpu or --query-compute-apps");
+	assert_int_equal(parse(&o, err, "--json", "--interval", "1", NULL), -1);
+	assert_non_null(strstr(err, "--interval goes with --csv-log"));
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "-l", "1", NULL), -1);
+	assert_int_equal(parse(&o, err, "--json", "-w", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", NULL), -1);
+	assert_string_equal(err, "option '-lms' needs a value");
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", "10", NULL), -1);
+	assert_non_null(strstr(err, "-lms/--loop-ms"));
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-l", "0", NULL), -1);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "nan", NULL), -1);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "0.01", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=nope", NULL), -1);
+	assert_non_null(strstr(err, "valid fields: timestamp, index"));
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_header_names_fields_with_units_like_nvidia_smi),
+		T(test_readings_carry_their_units),
+		T(test_nounits_drops_value_units_but_not_header_units),
+		T(test_noheader_prints_rows_only),
+		T(test_missing_readings_print_na),
+		T(test_memory_regions_totals_and_free),
+		T(test_memory_rounds_to_whole_mib_like_the_table),
+		T(test_timestamp_is_nvidia_smi_style_local_time),
+		T(test_nvidia_smi_names_are_aliases),
+		T(test_names_with_commas_and_quotes_are_quoted),
+		T(test_text_cannot_carry_control_characters),
+		T(test_compute_apps_one_row_per_process_and_device_in_order),
+		T(test_compute_apps_regions_and_buffer_types),
+		T(test_compute_apps_without_processes_prints_the_header_only),
+		T(test_unknown_field_lists_the_valid_ones),
+		T(test_field_list_and_format_errors_are_explained),
+		T(test_json_devices_have_the_seed_keys_and_more),
+		T(test_json_missing_readings_are_null),
+		T(test_json_processes_list_bytes_per_buffer_type),
+		T(test_json_compact_is_one_line_and_names_are_valid_utf8),
+		T(test_json_without_devices_has_empty_lists),
+		T(test_csv_log_rows_follow_the_seed),
+		T(test_csv_value_quotes_only_when_needed),
+		T(test_options_choose_the_scripting_modes),
+		T(test_options_refuse_mixed_or_incomplete_modes),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
