@@ -82,10 +82,11 @@ static int sim_probe(struct device_set *set, const char *spec, char *err)
 		snprintf(info->name, sizeof(info->name), "%s", proto_arch_name(arch->arch));
 		info->arch = arch->arch;
 		info->num_dram_channels = arch->dram_channels;
-		info->dram_size_per_channel = (uint32_t)arch->dram_per_channel;
+		info->dram_size_per_channel = arch->dram_per_channel;
 		info->dram_total = arch->dram_per_channel * arch->dram_channels;
 		info->l1_size_per_core = arch->l1_per_core;
 		info->l1_total = (uint64_t)arch->l1_per_core * arch->l1_cores;
+		info->valid = (1u << DEVICE_INFO_DRAM_TOTAL) | (1u << DEVICE_INFO_L1_TOTAL);
 		info->simulated = 1;
 		added++;
 	}

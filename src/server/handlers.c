@@ -41,16 +41,19 @@ static int valid_pid_field(struct connection *c, const struct proto_msg *msg)
 	return 0;
 }
 
+/* A capacity the backend could not read (N/A) bounds nothing but absurd sizes. */
 static uint64_t capacity_of(const struct device *dev, unsigned type)
 {
 	switch (type) {
 	case TTALLOC_DRAM:
 	case TTALLOC_TRACE:
-		return dev->info.dram_total;
+		return DEVICE_INFO_VALID(&dev->info, DEVICE_INFO_DRAM_TOTAL) ? dev->info.dram_total
+									      : MAX_SYSTEM_MEMORY_SIZE;
 	case TTALLOC_SYSTEM_MEMORY:
 		return MAX_SYSTEM_MEMORY_SIZE;
 	default:
-		return dev->info.l1_total;
+		return DEVICE_INFO_VALID(&dev->info, DEVICE_INFO_L1_TOTAL) ? dev->info.l1_total
+									    : MAX_SYSTEM_MEMORY_SIZE;
 	}
 }
 
@@ -158,7 +161,9 @@ static void fill_device_info(struct server *s, struct proto_msg *ans, const stru
 	ans->u.seed.total_l1_size = dev->info.l1_total;
 	ans->u.seed.arch_type = dev->info.arch;
 	ans->u.seed.num_dram_channels = dev->info.num_dram_channels;
-	ans->u.seed.dram_size_per_channel = dev->info.dram_size_per_channel;
+	/* a u32 on the wire: 4 GiB channels (Blackhole) do not fit and read as 0 */
+	ans->u.seed.dram_size_per_channel =
+		dev->info.dram_size_per_channel <= UINT32_MAX ? (uint32_t)dev->info.dram_size_per_channel : 0;
 	ans->u.seed.l1_size_per_core = dev->info.l1_size_per_core;
 	ans->u.seed.is_available = 1;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "server.h"
@@ -21,8 +22,11 @@ static void usage(FILE *out)
 		"Keeps the live picture of device memory per device, process and buffer.\n\n"
 		"  -s, --socket PATH        listen on PATH (default $TT_ALLOC_SERVER_SOCKET or\n"
 		"                           /tmp/tt_allocation_server.sock)\n"
-		"  -d, --devices SEL        auto (default), sim, sim:N, sim:N:ARCH\n"
-		"                           (ARCH: wormhole_b0, blackhole, grayskull)\n"
+		"  -d, --devices SEL        auto (default: hardware when found, else sim),\n"
+		"                           sim, sim:N, sim:N:ARCH (ARCH: wormhole_b0,\n"
+		"                           blackhole, grayskull), tenstorrent, nvml\n"
+		"      --hw-root DIR        read /sys, /proc and /dev under DIR (default\n"
+		"                           $TTALLOC_HW_ROOT or /): fixture trees for tests\n"
 		"  -q, --quiet              no per-event lines; leaks and errors only\n"
 		"  -l, --log-level LEVEL    error, warn, info (default), debug;\n"
 		"                           default from $TT_METAL_LOGGER_LEVEL when set\n"
@@ -48,10 +52,11 @@ static unsigned long parse_number(const char *name, const char *text, int base, 
 
 static void parse_options(int argc, char **argv, struct server_options *opts)
 {
-	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS, OPT_GROUP };
+	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS, OPT_GROUP, OPT_HW_ROOT };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"devices", required_argument, NULL, 'd'},
+		{"hw-root", required_argument, NULL, OPT_HW_ROOT},
 		{"quiet", no_argument, NULL, 'q'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
@@ -63,6 +68,9 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 		{NULL, 0, NULL, 0},
 	};
 	enum log_level level;
+	const char *env_root = getenv(DEVICE_HW_ROOT_ENV);
+	if (env_root && *env_root)
+		opts->hw_root = env_root;
 	const char *env_level = getenv("TT_METAL_LOGGER_LEVEL");
 	if (env_level && log_level_parse(env_level, &level) == 0)
 		log_set_level(level);
@@ -92,6 +100,9 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 		case OPT_GROUP:
 			opts->socket_group = optarg;
 			break;
+		case OPT_HW_ROOT:
+			opts->hw_root = optarg;
+			break;
 		case OPT_LEAK_LINES:
 			opts->leak_lines = (uint32_t)parse_number("--leak-lines", optarg, 10, UINT32_MAX);
 			break;
@@ -108,6 +119,12 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 			usage(stderr);
 			exit(2);
 		}
+	}
+	struct stat root_st;
+	if (opts->hw_root && *opts->hw_root && (stat(opts->hw_root, &root_st) < 0 || !S_ISDIR(root_st.st_mode))) {
+		fprintf(stderr, "ttalloc-server: hardware root '%s' is not a directory (--hw-root, $%s)\n",
+			opts->hw_root, DEVICE_HW_ROOT_ENV);
+		exit(2);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "ttalloc-server: unexpected argument '%s'\n", argv[optind]);

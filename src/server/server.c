@@ -68,18 +68,26 @@ static int watch_signals(struct server *s)
 static void print_devices(const struct server *s)
 {
 	const struct device_set *set = &s->devices;
-	int simulated = set->count > 0 && set->devices[0].info.simulated;
-	printf("🔍 Device detection (%s):\n",
-	       simulated ? "simulated devices, no hardware found" : set->backend_name);
+	char source[DEVICE_ERR_LEN];
+	printf("🔍 Device detection (%s):\n", device_set_describe(set, source, sizeof(source)));
 	for (int i = 0; i < set->count; i++) {
 		const struct device *d = &set->devices[i];
-		char dram[FORMAT_BYTES_LEN], l1[FORMAT_BYTES_LEN];
-		format_bytes_compact(dram, sizeof(dram), d->info.dram_total, 0);
-		format_bytes_compact(l1, sizeof(l1), d->info.l1_total, 0);
+		char dram[FORMAT_BYTES_LEN] = "N/A", l1[FORMAT_BYTES_LEN] = "N/A", label[128];
+		if (DEVICE_INFO_VALID(&d->info, DEVICE_INFO_DRAM_TOTAL))
+			format_bytes_compact(dram, sizeof(dram), d->info.dram_total, 0);
+		if (DEVICE_INFO_VALID(&d->info, DEVICE_INFO_L1_TOTAL))
+			format_bytes_compact(l1, sizeof(l1), d->info.l1_total, 0);
 		/* the seed prints whole MB for L1: "1440MB" */
-		if (d->info.l1_total >= (1ull << 30))
+		if (DEVICE_INFO_VALID(&d->info, DEVICE_INFO_L1_TOTAL) && d->info.l1_total >= (1ull << 30))
 			snprintf(l1, sizeof(l1), "%lluMB", (unsigned long long)(d->info.l1_total >> 20));
-		printf("   Device %d: %s (%s DRAM, %s L1)\n", i, d->info.name, dram, l1);
+		printf("   Device %d: %s (%s DRAM, %s L1)\n", i, device_label(d, label, sizeof(label)), dram, l1);
+		if (!d->info.simulated && d->info.chip > 0 && !d->info.bus_id[0])
+			printf("      remote chip of the card at %s: no PCIe link of its own, readings N/A\n",
+			       d->info.node);
+		else if (d->info.bus_id[0] || d->info.serial[0] || d->info.firmware[0])
+			printf("      PCI %s, serial %s, firmware %s\n", d->info.bus_id[0] ? d->info.bus_id : "N/A",
+			       d->info.serial[0] ? d->info.serial : "N/A",
+			       d->info.firmware[0] ? d->info.firmware : "N/A");
 	}
 }
 
@@ -126,7 +134,11 @@ int server_start(struct server *s, const struct server_options *opts)
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	printf("🚀 Allocation Server starting...\n");
-	if (device_set_open(&s->devices, opts->devices, err) < 0) {
+	struct device_options dev_opts;
+	device_options_init(&dev_opts);
+	dev_opts.selection = opts->devices;
+	dev_opts.hw_root = opts->hw_root;
+	if (device_set_open_opts(&s->devices, &dev_opts, err) < 0) {
 		fprintf(stderr, "ttalloc-server: %s\n", err);
 		return -1;
 	}

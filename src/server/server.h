@@ -19,6 +19,7 @@
 struct server_options {
 	const char *socket_path;
 	const char *devices;      /* --devices selection */
+	const char *hw_root;      /* --hw-root: prefix of /sys, /proc, /dev for device backends */
 	mode_t socket_mode;       /* permissions of the socket file */
 	const char *socket_group; /* group given the socket, or NULL */
 	uint32_t leak_lines;      /* buffer lines printed per leak report */
