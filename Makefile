@@ -7,8 +7,11 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # whatever python3 comes first in PATH.
 PYTHON     ?= /usr/bin/python3
 PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
+# Servers started by the tests take a free HTTP port, not 8080 (ttalloc-server --http).
+export TTALLOC_HTTP ?= 127.0.0.1:0
+BROWSER_DIR = tests/browser
 
-.PHONY: all build deps test unit integration asan asan-test fuzz demo clean help
+.PHONY: all build deps browser-deps test unit integration asan asan-test fuzz demo bench-http clean help
 
 all: build
 
@@ -18,7 +21,9 @@ help:
 	@echo "make demo       the end-to-end demo on simulated devices"
 	@echo "make test       every test: unit, integration, and both again under ASan+UBSan"
 	@echo "make unit       unit tests (cmocka via ctest)"
-	@echo "make integration  integration tests (pytest, real binaries)"
+	@echo "make integration  integration tests (pytest, real binaries, Chromium, Prometheus)"
+	@echo "make browser-deps playwright-core for the dashboard test (npm ci in tests/browser)"
+	@echo "make bench-http   ingest rate while wrk hammers /metrics (bench/http_ingest.sh)"
 	@echo "make asan-test  unit + integration tests on the ASan+UBSan build"
 	@echo "make fuzz       60 s libFuzzer run on the frame decoder"
 
@@ -34,7 +39,14 @@ build: $(BUILD)/Makefile
 unit: build
 	ctest --test-dir $(BUILD) --output-on-failure
 
-integration: build
+# playwright-core from the npm registry, pinned by package-lock.json; it drives
+# Debian's /usr/bin/chromium and never downloads a browser.
+$(BROWSER_DIR)/node_modules/.package-lock.json: $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+
+browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
+
+integration: build browser-deps
 	TTALLOC_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/integration
 
 $(ASAN_BUILD)/Makefile: CMakeLists.txt
@@ -43,7 +55,7 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt
 asan: $(ASAN_BUILD)/Makefile
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-asan-test: asan
+asan-test: asan browser-deps
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure
 	TTALLOC_BUILD_DIR=$(abspath $(ASAN_BUILD)) TTALLOC_SANITIZE=1 $(PYTEST) tests/integration
 
@@ -52,6 +64,9 @@ test: deps unit integration asan-test
 
 fuzz: deps
 	bash tests/fuzz/run.sh 60
+
+bench-http: build
+	bash bench/http_ingest.sh $(BUILD)
 
 demo: deps build
 	bash scripts/demo.sh $(BUILD)

@@ -17,10 +17,24 @@ PACKAGES=(
   python3 python3-pytest python-is-python3
   # tools the tests and demo use
   procps psmisc util-linux
+  # HTTP endpoint (libmicrohttpd) and its tests: curl, the dashboard in
+  # Chromium driven by playwright-core (npm), a real Prometheus, wrk for the bench
+  libmicrohttpd-dev curl chromium prometheus nodejs npm wrk
 )
+
+# A package whose command is already there from elsewhere counts as present:
+# NodeSource's nodejs ships npm and conflicts with Debian's npm package.
+provided_by_command() {
+  case "$1" in
+    npm) command -v npm >/dev/null 2>&1 ;;
+    nodejs) command -v node >/dev/null 2>&1 ;;
+    *) return 1 ;;
+  esac
+}
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
+  provided_by_command "$pkg" && continue
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 

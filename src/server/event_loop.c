@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define EVENTS_PER_WAIT 256
@@ -94,4 +95,64 @@ int event_loop_run(struct event_loop *loop)
 void event_loop_stop(struct event_loop *loop)
 {
 	loop->stopped = 1;
+}
+
+/* ---- timers ---- */
+
+static void on_timer(struct event_loop *loop, struct event_handle *handle, uint32_t events)
+{
+	(void)events;
+	struct event_timer *timer = handle->data;
+	uint64_t expiries;
+	/* Reading resets the readiness; EAGAIN means a re-arm raced the expiry. */
+	if (read(handle->fd, &expiries, sizeof(expiries)) != (ssize_t)sizeof(expiries))
+		return;
+	timer->fn(loop, timer);
+}
+
+int event_timer_init(struct event_loop *loop, struct event_timer *timer, event_timer_fn fn, void *data)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	timer->fn = fn;
+	timer->data = data;
+	timer->handle = (struct event_handle){.fd = fd, .fn = on_timer, .data = timer};
+	if (event_loop_add(loop, &timer->handle, EPOLLIN) < 0) {
+		int saved = errno;
+		close(fd);
+		timer->handle.fd = -1;
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+static struct timespec to_timespec(uint64_t ns)
+{
+	return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+}
+
+int event_timer_arm(struct event_timer *timer, uint64_t delay_ns, uint64_t interval_ns)
+{
+	/* An all-zero it_value would disarm: "now" is the smallest non-zero delay. */
+	struct itimerspec spec = {.it_value = to_timespec(delay_ns ? delay_ns : 1),
+				  .it_interval = to_timespec(interval_ns)};
+	return timerfd_settime(timer->handle.fd, 0, &spec, NULL);
+}
+
+void event_timer_disarm(struct event_timer *timer)
+{
+	struct itimerspec spec = {{0, 0}, {0, 0}};
+	if (timer->handle.fd >= 0)
+		timerfd_settime(timer->handle.fd, 0, &spec, NULL);
+}
+
+void event_timer_release(struct event_loop *loop, struct event_timer *timer)
+{
+	if (timer->handle.fd < 0)
+		return;
+	event_loop_remove(loop, &timer->handle);
+	close(timer->handle.fd);
+	timer->handle.fd = -1;
 }

@@ -5,6 +5,11 @@
  * listener) and register it with a callback. The loop never owns memory: a
  * caller that frees an object while events for it may still be pending in
  * the current batch must defer the free (see event_loop_set_before_sleep).
+ *
+ * Timers (struct event_timer) are timerfds watched like any other handle, so
+ * they fire from the same epoll_wait, on the same thread, between batches of
+ * socket events: a timer callback may touch everything the loop's other
+ * callbacks touch, without locks.
  */
 #ifndef TTALLOC_EVENT_LOOP_H
 #define TTALLOC_EVENT_LOOP_H
@@ -50,5 +55,40 @@ int event_loop_run(struct event_loop *loop);
 
 /* Makes event_loop_run return after the current iteration. */
 void event_loop_stop(struct event_loop *loop);
+
+/* ---- timers ---- */
+
+struct event_timer;
+
+/* Called on the loop's thread when the timer expires (once per wake-up, however many expiries). */
+typedef void (*event_timer_fn)(struct event_loop *loop, struct event_timer *timer);
+
+/* A timer; embed it in its owner and find the owner through `data`. */
+struct event_timer {
+	struct event_handle handle; /* the timerfd; handle.fd < 0 before init */
+	event_timer_fn fn;
+	void *data;
+};
+
+#define EVENT_TIMER_INIT {.handle = {.fd = -1}}
+
+/*
+ * Creates the timer's timerfd (CLOCK_MONOTONIC) and watches it, disarmed.
+ * Returns 0 or -1 (errno).
+ */
+int event_timer_init(struct event_loop *loop, struct event_timer *timer, event_timer_fn fn, void *data);
+
+/*
+ * Arms the timer: first expiry after `delay_ns` (0 means as soon as the loop
+ * next waits), then every `interval_ns` (0: once). Re-arming replaces the
+ * previous setting. Returns 0 or -1 (errno).
+ */
+int event_timer_arm(struct event_timer *timer, uint64_t delay_ns, uint64_t interval_ns);
+
+/* Disarms the timer; it stays watched and can be armed again. */
+void event_timer_disarm(struct event_timer *timer);
+
+/* Stops watching the timer and closes its fd; safe on a timer never initialised. */
+void event_timer_release(struct event_loop *loop, struct event_timer *timer);
 
 #endif /* TTALLOC_EVENT_LOOP_H */

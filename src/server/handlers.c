@@ -434,6 +434,8 @@ void handle_frame(struct connection *c, const struct proto_msg *msg)
 
 void handle_print_totals(struct server *s)
 {
+	if (s->touched_devices)
+		s->change_seq++; /* one change batch: one /api/events event */
 	while (s->touched_devices) {
 		int d = __builtin_ctzll(s->touched_devices);
 		s->touched_devices &= s->touched_devices - 1;

@@ -34,6 +34,13 @@ static void usage(FILE *out)
 		"      --group NAME         group owning the socket file (with 0660: who may connect)\n"
 		"      --leak-lines N       buffer lines printed per leak report (default 100)\n"
 		"      --max-connections N  connections accepted at once (default 4096)\n"
+		"      --http ADDR:PORT     serve the dashboard, JSON API and /metrics there\n"
+		"                           (default $TTALLOC_HTTP or 127.0.0.1:8080; port 0\n"
+		"                           picks a free one;\n"
+		"                           a port in use is a start-up error)\n"
+		"      --no-http            no HTTP endpoint\n"
+		"      --history-interval MS  memory history: ms between samples (default 1000)\n"
+		"      --history-samples N  memory history: samples kept (default 3600: 1 h)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            version\n");
 }
@@ -52,7 +59,8 @@ static unsigned long parse_number(const char *name, const char *text, int base, 
 
 static void parse_options(int argc, char **argv, struct server_options *opts)
 {
-	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS, OPT_GROUP, OPT_HW_ROOT };
+	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS, OPT_GROUP, OPT_HW_ROOT,
+	       OPT_HTTP, OPT_NO_HTTP, OPT_HISTORY_INTERVAL, OPT_HISTORY_SAMPLES };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"devices", required_argument, NULL, 'd'},
@@ -63,6 +71,10 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 		{"group", required_argument, NULL, OPT_GROUP},
 		{"leak-lines", required_argument, NULL, OPT_LEAK_LINES},
 		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"http", required_argument, NULL, OPT_HTTP},
+		{"no-http", no_argument, NULL, OPT_NO_HTTP},
+		{"history-interval", required_argument, NULL, OPT_HISTORY_INTERVAL},
+		{"history-samples", required_argument, NULL, OPT_HISTORY_SAMPLES},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -71,6 +83,9 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 	const char *env_root = getenv(DEVICE_HW_ROOT_ENV);
 	if (env_root && *env_root)
 		opts->hw_root = env_root;
+	const char *env_http = getenv("TTALLOC_HTTP");
+	if (env_http && *env_http)
+		opts->http_listen = env_http; /* default of --http (tests: 127.0.0.1:0) */
 	const char *env_level = getenv("TT_METAL_LOGGER_LEVEL");
 	if (env_level && log_level_parse(env_level, &level) == 0)
 		log_set_level(level);
@@ -108,6 +123,29 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 			break;
 		case OPT_MAX_CONNECTIONS:
 			opts->max_connections = (uint32_t)parse_number("--max-connections", optarg, 10, 1000000);
+			break;
+		case OPT_HTTP:
+			opts->http_listen = optarg;
+			opts->http_enabled = 1;
+			break;
+		case OPT_NO_HTTP:
+			opts->http_enabled = 0;
+			break;
+		case OPT_HISTORY_INTERVAL:
+			opts->history_interval_ms =
+				(uint32_t)parse_number("--history-interval (10..3600000 ms)", optarg, 10, 3600000);
+			if (opts->history_interval_ms < 10) {
+				fprintf(stderr, "ttalloc-server: --history-interval must be at least 10 ms\n");
+				exit(2);
+			}
+			break;
+		case OPT_HISTORY_SAMPLES:
+			opts->history_samples =
+				(uint32_t)parse_number("--history-samples (1..10000000)", optarg, 10, 10000000);
+			if (opts->history_samples < 1) {
+				fprintf(stderr, "ttalloc-server: --history-samples must be at least 1\n");
+				exit(2);
+			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "http.h"
 #include "log.h"
 #include "unix_socket.h"
 
@@ -30,6 +31,10 @@ void server_options_defaults(struct server_options *opts)
 	opts->max_connections = 4096;
 	opts->errors_logged_per_connection = 20;
 	opts->max_output_bytes = 16u << 20;
+	opts->http_listen = HTTP_DEFAULT_LISTEN;
+	opts->http_enabled = 1;
+	opts->history_interval_ms = 1000;
+	opts->history_samples = 3600;
 }
 
 static void on_signal(struct event_loop *loop, struct event_handle *handle, uint32_t events)
@@ -46,8 +51,50 @@ static void before_sleep(struct event_loop *loop, void *data)
 	(void)loop;
 	struct server *s = data;
 	handle_print_totals(s);
+	http_before_sleep(s->http);
 	connection_free_closed(s);
 	log_flush();
+}
+
+static void on_history_timer(struct event_loop *loop, struct event_timer *timer)
+{
+	(void)loop;
+	struct server *s = timer->data;
+	history_sample(&s->history, &s->registry, proto_now_ns() / 1000000u);
+}
+
+/* Samples the registry now and every --history-interval ms. */
+static int start_history(struct server *s)
+{
+	const struct server_options *o = &s->opts;
+	if (history_init(&s->history, o->history_samples, o->history_interval_ms, s->devices.count,
+			 HISTORY_DEFAULT_SERIES) < 0) {
+		fprintf(stderr, "ttalloc-server: out of memory for %u history samples (--history-samples)\n",
+			o->history_samples);
+		return -1;
+	}
+	history_sample(&s->history, &s->registry, proto_now_ns() / 1000000u);
+	uint64_t interval_ns = (uint64_t)o->history_interval_ms * 1000000u;
+	if (event_timer_init(s->loop, &s->history_timer, on_history_timer, s) < 0 ||
+	    event_timer_arm(&s->history_timer, interval_ns, interval_ns) < 0) {
+		fprintf(stderr, "ttalloc-server: cannot start the history timer: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts the HTTP endpoint unless --no-http; a taken port is fatal (see README). */
+static int start_http(struct server *s)
+{
+	char err[HTTP_ERR_LEN];
+	if (!s->opts.http_enabled)
+		return 0;
+	s->http = http_start(s, s->opts.http_listen, err);
+	if (!s->http) {
+		fprintf(stderr, "ttalloc-server: %s\n", err);
+		return -1;
+	}
+	return 0;
 }
 
 static int watch_signals(struct server *s)
@@ -131,6 +178,8 @@ int server_start(struct server *s, const struct server_options *opts)
 	char err[UNIX_SOCKET_ERR_LEN > DEVICE_ERR_LEN ? UNIX_SOCKET_ERR_LEN : DEVICE_ERR_LEN];
 	memset(s, 0, sizeof(*s));
 	s->opts = *opts;
+	s->history_timer = (struct event_timer)EVENT_TIMER_INIT;
+	s->start_ns = proto_monotonic_ns();
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	printf("🚀 Allocation Server starting...\n");
@@ -153,6 +202,8 @@ int server_start(struct server *s, const struct server_options *opts)
 		fprintf(stderr, "ttalloc-server: cannot set up the event loop: %s\n", strerror(errno));
 		return -1;
 	}
+	if (start_history(s) < 0)
+		return -1;
 	int fd = open_socket(opts, err);
 	if (fd < 0) {
 		fprintf(stderr, "ttalloc-server: %s\n", err);
@@ -163,9 +214,21 @@ int server_start(struct server *s, const struct server_options *opts)
 		fprintf(stderr, "ttalloc-server: cannot watch the socket: %s\n", strerror(errno));
 		return -1;
 	}
+	/* after the socket, so a second server on a live socket says so; a taken
+	 * HTTP port then removes the socket again */
+	if (start_http(s) < 0) {
+		close(fd);
+		unlink(opts->socket_path);
+		s->listener.fd = -1;
+		return -1;
+	}
 	event_loop_set_before_sleep(s->loop, before_sleep, s);
 	printf("📡 Server socket created: %s\n", opts->socket_path);
 	printf("📡 Listening for connections...\n");
+	if (s->http)
+		printf("🌐 Dashboard: %s\n", http_url(s->http));
+	else
+		printf("🌐 Dashboard: off (--no-http)\n");
 	printf("✅ Server ready!\n\nWaiting for clients...\n");
 	fflush(stdout);
 	return 0;
@@ -179,6 +242,8 @@ int server_run(struct server *s)
 void server_stop(struct server *s)
 {
 	s->stopping = 1;
+	http_stop(s->http);
+	s->http = NULL;
 	if (s->connection_count)
 		log_warn("📴 Closing %u client connection%s (clients keep their tables and resync with the next server)",
 			 s->connection_count, s->connection_count == 1 ? "" : "s");
@@ -192,6 +257,8 @@ void server_stop(struct server *s)
 	}
 	if (s->signals.fd > 0)
 		close(s->signals.fd);
+	event_timer_release(s->loop, &s->history_timer);
+	history_release(&s->history);
 	event_loop_destroy(s->loop);
 	leak_history_release(&s->leaks);
 	registry_release(&s->registry);

@@ -12,6 +12,7 @@
 
 #include "device.h"
 #include "event_loop.h"
+#include "history.h"
 #include "leaks.h"
 #include "protocol.h"
 #include "registry.h"
@@ -27,6 +28,10 @@ struct server_options {
 	uint32_t max_connections;
 	uint32_t errors_logged_per_connection;
 	uint64_t max_output_bytes; /* answers queued for one peer before it is dropped */
+	const char *http_listen;   /* --http ADDR:PORT (default 127.0.0.1:8080) */
+	int http_enabled;          /* 0 with --no-http */
+	uint32_t history_interval_ms; /* --history-interval: ms between samples */
+	uint32_t history_samples;  /* --history-samples: samples kept */
 };
 
 /* Counters since start-up (later served by /metrics). */
@@ -69,6 +74,12 @@ struct server {
 	struct connection *closed;       /* freed before the loop sleeps */
 	uint32_t connection_count;
 	uint64_t touched_devices;        /* bit per device changed in this batch */
+	uint64_t change_seq;             /* batches that changed the registry (for /api/events) */
+	struct http_server *http;        /* NULL with --no-http */
+	struct history history;          /* sampled by history_timer */
+	struct event_timer history_timer;
+	uint64_t readings_ns[PROTO_MAX_DEVICES]; /* CLOCK_MONOTONIC of each device's last refresh */
+	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
 	int stopping;                    /* shutting down: clients are alive, no leak reports */
 };
 

@@ -34,6 +34,10 @@ SEED_DOC_CANDIDATES = [
 DEFAULT_SOCKET = "/tmp/tt_allocation_server.sock"
 MiB = 1024 * 1024
 
+# Every server the tests start serves HTTP on a free loopback port (the
+# "🌐 Dashboard:" log line tells which), never on the default 8080.
+os.environ.setdefault("TTALLOC_HTTP", "127.0.0.1:0")
+
 sys.path.insert(0, str(PYTHON_DIR))
 import ttalloc  # noqa: E402
 

@@ -1,0 +1,473 @@
+/*
+ * api_json.c - the JSON documents of the HTTP API, built with jansson from
+ * the registry, the leak history and the history (see api.h).
+ *
+ * Names follow the seed: a device's totals are dram_allocated, l1_allocated,
+ * l1_small_allocated and trace_allocated; capacities are total_dram_size and
+ * total_l1_size. Bytes are integers; addresses are "0x..." strings (they do
+ * not fit a JavaScript number); times are milliseconds since the epoch;
+ * a reading the backend could not take is null.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "history.h"
+#include "proc_info.h"
+#include "server.h"
+
+#define READINGS_MAX_AGE_NS (200ull * 1000000ull)
+
+/* ---- small helpers ---- */
+
+static json_t *uint_json(uint64_t v)
+{
+	/* json_int_t is signed 64-bit; byte counts never reach 2^63 */
+	return json_integer((json_int_t)(v > INT64_MAX ? INT64_MAX : v));
+}
+
+static void set_uint(json_t *obj, const char *key, uint64_t v)
+{
+	json_object_set_new(obj, key, uint_json(v));
+}
+
+static void set_str(json_t *obj, const char *key, const char *v)
+{
+	json_object_set_new(obj, key, json_string(v));
+}
+
+static void set_hex(json_t *obj, const char *key, uint64_t v)
+{
+	char text[24];
+	snprintf(text, sizeof(text), "0x%" PRIx64, v);
+	set_str(obj, key, text);
+}
+
+/* The seed's four totals and ttalloc's two more, from a used[] array. */
+static void set_usage(json_t *obj, const uint64_t *used)
+{
+	set_uint(obj, "dram_allocated", used[TTALLOC_DRAM]);
+	set_uint(obj, "l1_allocated", used[TTALLOC_L1]);
+	set_uint(obj, "l1_small_allocated", used[TTALLOC_L1_SMALL]);
+	set_uint(obj, "trace_allocated", used[TTALLOC_TRACE]);
+	set_uint(obj, "cb_allocated", used[TTALLOC_CB]);
+	set_uint(obj, "system_memory_allocated", used[TTALLOC_SYSTEM_MEMORY]);
+}
+
+static const char *type_label(unsigned type)
+{
+	return proto_buffer_type_name(type);
+}
+
+json_t *api_error(const char *message)
+{
+	return json_pack("{s:s}", "error", message);
+}
+
+/* ---- users and readings ---- */
+
+const char *api_user_name(uid_t uid)
+{
+	/* Loop thread only. getpwuid may ask NSS (files, LDAP): once per uid. */
+	static struct {
+		uid_t uid;
+		int used;
+		char name[32];
+	} cache[32];
+	static unsigned next;
+	for (unsigned i = 0; i < sizeof(cache) / sizeof(cache[0]); i++)
+		if (cache[i].used && cache[i].uid == uid)
+			return cache[i].name;
+	unsigned i = next++ % (sizeof(cache) / sizeof(cache[0]));
+	cache[i].uid = uid;
+	cache[i].used = 1;
+	proc_user_name(uid, cache[i].name, sizeof(cache[i].name));
+	return cache[i].name;
+}
+
+void api_refresh_readings(struct server *s, int device)
+{
+	struct device *dev = device_set_get(&s->devices, device);
+	uint64_t now = proto_monotonic_ns();
+	if (!dev || (s->readings_ns[device] && now - s->readings_ns[device] < READINGS_MAX_AGE_NS))
+		return;
+	struct device_load load;
+	memcpy(load.used, s->registry.devices[device].used, sizeof(load.used));
+	device_refresh(dev, &load);
+	s->readings_ns[device] = now;
+}
+
+/* ---- devices ---- */
+
+int api_capacity_known(const struct server *s, int device, int l1)
+{
+	const struct device *dev = &s->devices.devices[device];
+#ifdef DEVICE_INFO_VALID
+	return DEVICE_INFO_VALID(&dev->info, l1 ? DEVICE_INFO_L1_TOTAL : DEVICE_INFO_DRAM_TOTAL);
+#else
+	(void)dev;
+	(void)l1;
+	return 1;
+#endif
+}
+
+static json_t *capacity_json(const struct server *s, int device, int l1, uint64_t bytes)
+{
+	return api_capacity_known(s, device, l1) ? uint_json(bytes) : json_null();
+}
+
+json_t *api_device_stats(struct server *s, int device)
+{
+	const uint64_t *used = s->registry.devices[device].used;
+	return json_pack("{s:i, s:I, s:I, s:I, s:I}", "device_id", device, "dram_allocated",
+			 (json_int_t)used[TTALLOC_DRAM], "l1_allocated", (json_int_t)used[TTALLOC_L1],
+			 "l1_small_allocated", (json_int_t)used[TTALLOC_L1_SMALL], "trace_allocated",
+			 (json_int_t)used[TTALLOC_TRACE]);
+}
+
+json_t *api_device(struct server *s, int device)
+{
+	struct device *dev = device_set_get(&s->devices, device);
+	const struct device_totals *t = &s->registry.devices[device];
+	api_refresh_readings(s, device);
+	json_t *obj = json_object();
+	json_object_set_new(obj, "device_id", json_integer(device));
+	set_usage(obj, t->used);
+	set_str(obj, "name", dev->info.name);
+	set_str(obj, "arch", proto_arch_name(dev->info.arch));
+	json_object_set_new(obj, "total_dram_size", capacity_json(s, device, 0, dev->info.dram_total));
+	json_object_set_new(obj, "total_l1_size", capacity_json(s, device, 1, dev->info.l1_total));
+	json_object_set_new(obj, "temperature",
+			    DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE)
+				    ? json_real(dev->now.temperature_mc / 1000.0)
+				    : json_null());
+	json_object_set_new(obj, "power",
+			    DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? json_real(dev->now.power_mw / 1000.0)
+									 : json_null());
+	json_object_set_new(obj, "utilization",
+			    DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION)
+				    ? json_integer(dev->now.utilization)
+				    : json_null());
+	set_uint(obj, "process_count", registry_device_processes(&s->registry, device));
+	set_uint(obj, "buffer_count", t->buffers);
+	json_object_set_new(obj, "simulated", json_boolean(dev->info.simulated));
+	return obj;
+}
+
+json_t *api_devices(struct server *s)
+{
+	json_t *list = json_array();
+	for (int d = 0; d < s->devices.count; d++)
+		json_array_append_new(list, api_device(s, d));
+	return list;
+}
+
+/* ---- processes ---- */
+
+static json_t *process_json(struct server *s, const struct process_record *rec)
+{
+	json_t *obj = json_object();
+	json_object_set_new(obj, "pid", json_integer(rec->pid));
+	set_str(obj, "name", rec->comm);
+	set_str(obj, "user", api_user_name(rec->uid));
+	set_uint(obj, "uid", rec->uid);
+	if (rec->session[0])
+		set_str(obj, "session", rec->session);
+	set_uint(obj, "connections", rec->connections);
+	set_uint(obj, "buffer_count", rec->live_buffers);
+	set_uint(obj, "first_seen", rec->first_seen_ns / 1000000u);
+	uint64_t sum[TTALLOC_BUFFER_TYPES] = {0};
+	json_t *devices = json_array();
+	for (uint32_t i = 0; i < rec->usage_count; i++) {
+		const struct device_usage *u = &rec->usage[i];
+		if (u->buffers == 0)
+			continue;
+		json_t *du = json_object();
+		json_object_set_new(du, "device_id", json_integer(u->device));
+		set_usage(du, u->used);
+		set_uint(du, "buffer_count", u->buffers);
+		json_array_append_new(devices, du);
+		for (int t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+			sum[t] += u->used[t];
+	}
+	set_usage(obj, sum);
+	json_object_set_new(obj, "devices", devices);
+	(void)s;
+	return obj;
+}
+
+json_t *api_processes(struct server *s)
+{
+	struct registry *r = &s->registry;
+	json_t *list = json_array();
+	for (uint32_t p = 0; p < r->process_cap; p++) {
+		const struct process_record *rec = registry_process(r, p);
+		if (rec->in_use)
+			json_array_append_new(list, process_json(s, rec));
+	}
+	return list;
+}
+
+/* ---- buffers ---- */
+
+static json_t *buffer_json(const struct live_buffer *b, const struct process_record *rec, uint64_t now)
+{
+	json_t *obj = json_object();
+	json_object_set_new(obj, "device_id", json_integer(b->device));
+	set_hex(obj, "address", b->address);
+	set_uint(obj, "size", b->size);
+	set_str(obj, "type", type_label(b->type));
+	json_object_set_new(obj, "pid", json_integer(rec->pid));
+	set_str(obj, "process", rec->comm);
+	json_object_set_new(obj, "age_seconds", json_real(now > b->alloc_ns ? (double)(now - b->alloc_ns) / 1e9 : 0.0));
+	return obj;
+}
+
+/* Buffers matching the filters, counted from the running totals (no walk). */
+static uint64_t matching_buffers(struct server *s, const struct api_buffer_query *q, uint32_t proc)
+{
+	struct registry *r = &s->registry;
+	if (q->pid) {
+		if (proc == REGISTRY_NONE)
+			return 0;
+		if (q->device < 0)
+			return registry_process(r, proc)->live_buffers;
+		const struct device_usage *u = registry_usage(r, proc, q->device);
+		return u ? u->buffers : 0;
+	}
+	return q->device < 0 ? r->live_buffers : r->devices[q->device].buffers;
+}
+
+json_t *api_buffers(struct server *s, const struct api_buffer_query *q)
+{
+	struct registry *r = &s->registry;
+	uint32_t proc = q->pid ? registry_find_pid(r, q->pid) : REGISTRY_NONE;
+	uint64_t total = matching_buffers(s, q, proc);
+	uint64_t now = proto_monotonic_ns();
+	json_t *list = json_array();
+	uint64_t skipped = 0, listed = 0;
+	/* Walks owner lists (newest buffer first) only as far as the page reaches. */
+	for (uint32_t p = 0; p < r->process_cap && listed < q->limit && skipped + listed < total; p++) {
+		if (q->pid && p != proc)
+			continue;
+		const struct process_record *rec = registry_process(r, p);
+		if (!rec->in_use || rec->live_buffers == 0)
+			continue;
+		for (uint32_t b = registry_first_buffer(r, p); b != REGISTRY_NONE && listed < q->limit;
+		     b = registry_next_buffer(r, b)) {
+			const struct live_buffer *buf = &r->buffers[b];
+			if (q->device >= 0 && buf->device != q->device)
+				continue;
+			if (skipped < q->offset) {
+				skipped++;
+				continue;
+			}
+			json_array_append_new(list, buffer_json(buf, rec, now));
+			listed++;
+		}
+	}
+	json_t *obj = json_object();
+	set_uint(obj, "total", total);
+	set_uint(obj, "offset", q->offset);
+	set_uint(obj, "limit", q->limit);
+	json_object_set_new(obj, "buffers", list);
+	return obj;
+}
+
+/* ---- leaks ---- */
+
+static json_t *leak_json(const struct leak_report *rep)
+{
+	json_t *obj = json_object();
+	json_object_set_new(obj, "pid", json_integer(rep->pid));
+	set_str(obj, "name", rep->comm);
+	set_str(obj, "user", api_user_name(rep->uid));
+	set_uint(obj, "uid", rep->uid);
+	if (rep->session[0])
+		set_str(obj, "session", rep->session);
+	set_uint(obj, "exit_time", rep->exit_ns / 1000000u);
+	set_uint(obj, "buffer_count", rep->buffers);
+	set_uint(obj, "bytes", rep->bytes);
+	json_t *devices = json_array();
+	for (int d = 0; d < PROTO_MAX_DEVICES; d++) {
+		if (!rep->device_buffers[d])
+			continue;
+		json_array_append_new(devices, json_pack("{s:i, s:I, s:I}", "device_id", d, "bytes",
+							 (json_int_t)rep->device_bytes[d], "buffer_count",
+							 (json_int_t)rep->device_buffers[d]));
+	}
+	json_object_set_new(obj, "devices", devices);
+	json_t *buffers = json_array();
+	uint32_t listed = rep->kept < API_LEAK_BUFFERS_LISTED ? rep->kept : API_LEAK_BUFFERS_LISTED;
+	for (uint32_t i = 0; i < listed; i++) {
+		const struct leak_buffer *e = &rep->entries[i];
+		json_t *b = json_object();
+		json_object_set_new(b, "device_id", json_integer(e->device));
+		set_hex(b, "address", e->address);
+		set_uint(b, "size", e->size);
+		set_str(b, "type", type_label(e->type));
+		json_object_set_new(b, "age_seconds", json_real((double)e->age_ns / 1e9));
+		json_array_append_new(buffers, b);
+	}
+	json_object_set_new(obj, "buffers", buffers);
+	set_uint(obj, "buffers_omitted", rep->buffers - listed);
+	return obj;
+}
+
+json_t *api_leaks(struct server *s)
+{
+	const struct leak_history *h = &s->leaks;
+	json_t *reports = json_array();
+	for (uint32_t i = h->count; i-- > 0;)
+		json_array_append_new(reports, leak_json(leak_history_get(h, i)));
+	json_t *devices = json_array();
+	uint64_t bytes = 0, buffers = 0;
+	for (int d = 0; d < s->devices.count; d++) {
+		bytes += h->leaked_bytes[d];
+		buffers += h->leaked_buffers[d];
+		json_array_append_new(devices, json_pack("{s:i, s:I, s:I}", "device_id", d, "leaked_bytes",
+							 (json_int_t)h->leaked_bytes[d], "leaked_buffers",
+							 (json_int_t)h->leaked_buffers[d]));
+	}
+	json_t *obj = json_object();
+	set_uint(obj, "reports_total", h->reports_total);
+	set_uint(obj, "reports_kept", h->count);
+	set_uint(obj, "leaked_bytes_total", bytes);
+	set_uint(obj, "leaked_buffers_total", buffers);
+	json_object_set_new(obj, "devices", devices);
+	json_object_set_new(obj, "reports", reports);
+	return obj;
+}
+
+/* ---- history ---- */
+
+static const char *const kind_keys[HISTORY_KINDS] = {"dram", "l1", "l1_small", "trace"};
+
+/*
+ * Appends one value per bucket of `step` samples from [from, to) to each kind's
+ * array: the largest value in the bucket (a peak is what memory graphs must not
+ * lose), or null when the series has no value in it.
+ */
+static void append_series(json_t *arrays[HISTORY_KINDS], const struct history *h, uint64_t from, uint64_t to,
+			  uint64_t step, int device, const struct history_series *series)
+{
+	for (uint64_t start = from; start < to; start += step) {
+		uint64_t end = start + step < to ? start + step : to;
+		struct history_point peak = {{0}};
+		int any = 0;
+		for (uint64_t n = start; n < end; n++) {
+			const struct history_point *p =
+				series ? history_series_point(h, series, n) : history_device_point(h, n, device);
+			if (!p)
+				continue;
+			any = 1;
+			for (int k = 0; k < HISTORY_KINDS; k++)
+				if (p->used[k] > peak.used[k])
+					peak.used[k] = p->used[k];
+		}
+		for (int k = 0; k < HISTORY_KINDS; k++)
+			json_array_append_new(arrays[k], any ? uint_json(peak.used[k]) : json_null());
+	}
+}
+
+static void set_arrays(json_t *obj, json_t *arrays[HISTORY_KINDS])
+{
+	for (int k = 0; k < HISTORY_KINDS; k++)
+		json_object_set_new(obj, kind_keys[k], arrays[k]);
+}
+
+static void new_arrays(json_t *arrays[HISTORY_KINDS])
+{
+	for (int k = 0; k < HISTORY_KINDS; k++)
+		arrays[k] = json_array();
+}
+
+json_t *api_history(struct server *s, const struct api_history_query *q)
+{
+	const struct history *h = &s->history;
+	uint64_t to = h->next, from = history_oldest(h);
+	uint64_t interval = h->interval_ms ? h->interval_ms : 1;
+	if (q->seconds) {
+		uint64_t want = (q->seconds * 1000u + interval - 1) / interval;
+		if (want < to - from)
+			from = to - want;
+	}
+	uint64_t step = (to - from + q->points - 1) / (q->points ? q->points : 1);
+	if (step == 0)
+		step = 1;
+	json_t *obj = json_object();
+	set_uint(obj, "interval_ms", h->interval_ms);
+	set_uint(obj, "step_ms", step * h->interval_ms);
+	set_uint(obj, "capacity", h->cap);
+	json_t *times = json_array();
+	for (uint64_t n = from; n < to; n += step) {
+		/* a bucket is stamped with its newest sample */
+		uint64_t last = n + step - 1 < to ? n + step - 1 : to - 1;
+		json_array_append_new(times, uint_json(history_time(h, last)));
+	}
+	json_object_set_new(obj, "timestamps", times);
+
+	json_t *devices = json_array();
+	for (int d = 0; d < h->num_devices; d++) {
+		if (q->device >= 0 && d != q->device)
+			continue;
+		json_t *dev = json_object();
+		json_object_set_new(dev, "device_id", json_integer(d));
+		json_t *arrays[HISTORY_KINDS];
+		new_arrays(arrays);
+		append_series(arrays, h, from, to, step, d, NULL);
+		set_arrays(dev, arrays);
+		json_array_append_new(devices, dev);
+	}
+	json_object_set_new(obj, "devices", devices);
+
+	json_t *processes = json_array();
+	for (uint32_t i = 0; i < h->max_series; i++) {
+		const struct history_series *sr = &h->series[i];
+		if (!sr->in_use || sr->last < from || (q->device >= 0 && sr->device != q->device) ||
+		    (q->pid && sr->pid != q->pid))
+			continue;
+		json_t *proc = json_object();
+		json_object_set_new(proc, "pid", json_integer(sr->pid));
+		json_object_set_new(proc, "device_id", json_integer(sr->device));
+		set_str(proc, "name", sr->comm);
+		set_str(proc, "user", api_user_name(sr->uid));
+		json_t *arrays[HISTORY_KINDS];
+		new_arrays(arrays);
+		append_series(arrays, h, from, to, step, sr->device, sr);
+		set_arrays(proc, arrays);
+		json_array_append_new(processes, proc);
+	}
+	json_object_set_new(obj, "processes", processes);
+	set_uint(obj, "untracked_process_samples", h->untracked);
+	return obj;
+}
+
+/* ---- health and events ---- */
+
+json_t *api_health(struct server *s)
+{
+	json_t *obj = json_object();
+	set_str(obj, "status", "ok");
+	set_str(obj, "version", TTALLOC_VERSION);
+	json_object_set_new(obj, "uptime_seconds",
+			    json_real((double)(proto_monotonic_ns() - s->start_ns) / 1e9));
+	json_object_set_new(obj, "devices", json_integer(s->devices.count));
+	set_uint(obj, "connections", s->connection_count);
+	set_uint(obj, "processes", s->registry.process_count);
+	set_uint(obj, "live_buffers", s->registry.live_buffers);
+	set_str(obj, "socket", s->opts.socket_path);
+	return obj;
+}
+
+json_t *api_event(struct server *s, uint64_t seq)
+{
+	json_t *obj = json_object();
+	set_uint(obj, "seq", seq);
+	set_uint(obj, "time", proto_now_ns() / 1000000u);
+	json_object_set_new(obj, "devices", api_devices(s));
+	set_uint(obj, "processes", s->registry.process_count);
+	set_uint(obj, "leak_reports", s->leaks.reports_total);
+	return obj;
+}

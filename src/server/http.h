@@ -1,0 +1,68 @@
+/*
+ * http.h - the server's embedded HTTP endpoint (libmicrohttpd): the JSON
+ * API, Server-Sent Events, /metrics, /healthz and the dashboard.
+ *
+ * Threading: libmicrohttpd runs in "external polling" mode on the server's
+ * own epoll loop: its epoll fd is one more handle in the loop, and
+ * MHD_run() is called from that handle's callback and from a timer
+ * (libmicrohttpd's timeouts). Every request handler therefore runs on the
+ * loop thread and reads the registry directly, with no locks and no copy.
+ *
+ * Ingest comes first: when protocol clients reported events since the last
+ * HTTP turn, HTTP is paused for HTTP_PAUSE_FACTOR times as long as that turn
+ * took, so HTTP gets at most 1 / (1 + HTTP_PAUSE_FACTOR) of the loop while
+ * clients are busy, and all of it when they are idle.
+ *
+ * /api/events: one event per batch of registry changes, coalesced to at most
+ * one every HTTP_SSE_MIN_INTERVAL_MS; an idle stream is a suspended
+ * connection (no polling, no buffer), resumed when the registry changes and
+ * every HTTP_SSE_KEEPALIVE_S for a comment line. At most HTTP_MAX_SSE_CLIENTS
+ * streams at once (more get 503).
+ */
+#ifndef TTALLOC_HTTP_H
+#define TTALLOC_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct server;
+struct http_server;
+
+#define HTTP_DEFAULT_LISTEN "127.0.0.1:8080"
+#define HTTP_PAUSE_FACTOR 4
+#define HTTP_MAX_PAUSE_MS 100
+#define HTTP_SSE_MIN_INTERVAL_MS 100
+#define HTTP_SSE_KEEPALIVE_S 15
+#define HTTP_MAX_SSE_CLIENTS 32
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_ERR_LEN 256
+
+/*
+ * Parses a listen address: "ADDR:PORT", "[IPV6]:PORT", or "PORT" alone
+ * (loopback). ADDR may be a host name ("localhost"). Port 0 asks the kernel
+ * for a free port. Returns 0, or -1 with a reason in `err`.
+ */
+int http_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t *addr_len, char *err);
+
+/*
+ * Listens on `listen` and serves on the server's loop. Returns the HTTP
+ * server, or NULL with a reason in `err` (e.g. the port is taken).
+ */
+struct http_server *http_start(struct server *s, const char *listen, char *err);
+
+/* "http://127.0.0.1:8080/", with the real port when 0 was asked for. */
+const char *http_url(const struct http_server *h);
+
+/* Called before the loop sleeps: publishes registry changes to event streams. */
+void http_before_sleep(struct http_server *h);
+
+/* Ends every stream, closes every HTTP connection and frees `h` (NULL is fine). */
+void http_stop(struct http_server *h);
+
+/* The dashboard page, embedded at build time from web/dashboard.html. */
+extern const unsigned char http_dashboard_html[];
+extern const size_t http_dashboard_html_len;
+
+#endif /* TTALLOC_HTTP_H */

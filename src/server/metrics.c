@@ -1,0 +1,257 @@
+/*
+ * metrics.c - GET /metrics in the Prometheus text exposition format 0.0.4
+ * (see api.h): HELP and TYPE once per family, then one line per series.
+ *
+ * Gauges follow the live registry; counters count since start-up. Device and
+ * process label values come from the registry (the process name is the
+ * client's /proc comm, which the client chooses, so every label value is
+ * escaped).
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "server.h"
+
+/* A growing text; on allocation failure it stops growing and remembers. */
+struct text {
+	char *buf;
+	size_t len;
+	size_t cap;
+	int failed;
+};
+
+static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_printf(struct text *t, const char *fmt, ...)
+{
+	if (t->failed)
+		return;
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = 1;
+			return;
+		}
+		if ((size_t)n < t->cap - t->len) {
+			t->len += (size_t)n;
+			return;
+		}
+		size_t cap = t->cap * 2;
+		while (cap < t->len + (size_t)n + 1)
+			cap *= 2;
+		char *grown = realloc(t->buf, cap);
+		if (!grown) {
+			t->failed = 1;
+			return;
+		}
+		t->buf = grown;
+		t->cap = cap;
+	}
+}
+
+size_t metrics_escape_label(char *dst, size_t cap, const char *value)
+{
+	size_t n = 0;
+	for (const char *p = value; *p; p++) {
+		const char *rep = NULL;
+		char one[2] = {*p, 0};
+		switch (*p) {
+		case '\\':
+			rep = "\\\\";
+			break;
+		case '"':
+			rep = "\\\"";
+			break;
+		case '\n':
+			rep = "\\n";
+			break;
+		default:
+			rep = one;
+			break;
+		}
+		for (const char *r = rep; *r; r++, n++)
+			if (n + 1 < cap)
+				dst[n] = *r;
+	}
+	if (cap)
+		dst[n < cap ? n : cap - 1] = '\0';
+	return n;
+}
+
+/* An escaped label value in a small buffer (process names are 15 bytes, users 31). */
+struct label {
+	char v[128];
+};
+
+static struct label esc(const char *value)
+{
+	struct label l;
+	metrics_escape_label(l.v, sizeof(l.v), value);
+	return l;
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Label value of each buffer type in ttalloc_*_memory_*{type=...}. */
+static const char *type_label(unsigned type)
+{
+	static const char *const labels[TTALLOC_BUFFER_TYPES] = {
+		[TTALLOC_DRAM] = "dram", [TTALLOC_L1] = "l1", [TTALLOC_SYSTEM_MEMORY] = "system_memory",
+		[TTALLOC_L1_SMALL] = "l1_small", [TTALLOC_TRACE] = "trace", [TTALLOC_CB] = "cb",
+	};
+	return type < TTALLOC_BUFFER_TYPES && labels[type] ? labels[type] : "unknown";
+}
+
+static void device_metrics(struct text *t, struct server *s)
+{
+	int n = s->devices.count;
+	family(t, "ttalloc_device_info", "gauge", "Device identity: always 1, labelled with name and architecture.");
+	for (int d = 0; d < n; d++) {
+		const struct device *dev = &s->devices.devices[d];
+		text_printf(t, "ttalloc_device_info{device=\"%d\",name=\"%s\",arch=\"%s\",simulated=\"%s\"} 1\n", d,
+			    esc(dev->info.name).v, esc(proto_arch_name(dev->info.arch)).v,
+			    dev->info.simulated ? "true" : "false");
+	}
+	family(t, "ttalloc_device_memory_used_bytes", "gauge",
+	       "Bytes in live buffers on the device, by buffer type.");
+	for (int d = 0; d < n; d++)
+		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
+			text_printf(t, "ttalloc_device_memory_used_bytes{device=\"%d\",type=\"%s\"} %" PRIu64 "\n", d,
+				    type_label(type), s->registry.devices[d].used[type]);
+	family(t, "ttalloc_device_memory_total_bytes", "gauge",
+	       "Capacity of the device memory (dram: DRAM and trace buffers; l1: L1, L1_SMALL and CB).");
+	for (int d = 0; d < n; d++) {
+		const struct device *dev = &s->devices.devices[d];
+		/* an unknown capacity has no sample (not 0) */
+		if (api_capacity_known(s, d, 0))
+			text_printf(t, "ttalloc_device_memory_total_bytes{device=\"%d\",type=\"dram\"} %" PRIu64 "\n",
+				    d, dev->info.dram_total);
+		if (api_capacity_known(s, d, 1))
+			text_printf(t, "ttalloc_device_memory_total_bytes{device=\"%d\",type=\"l1\"} %" PRIu64 "\n",
+				    d, dev->info.l1_total);
+	}
+	family(t, "ttalloc_live_buffers", "gauge", "Live buffers on the device.");
+	for (int d = 0; d < n; d++)
+		text_printf(t, "ttalloc_live_buffers{device=\"%d\"} %" PRIu64 "\n", d, s->registry.devices[d].buffers);
+	family(t, "ttalloc_device_processes", "gauge", "Processes holding at least one buffer on the device.");
+	for (int d = 0; d < n; d++)
+		text_printf(t, "ttalloc_device_processes{device=\"%d\"} %u\n", d,
+			    registry_device_processes(&s->registry, d));
+
+	/* Readings: a series only where the backend could read it (absent, not 0, when unknown). */
+	for (int d = 0; d < n; d++)
+		api_refresh_readings(s, d);
+	family(t, "ttalloc_device_temperature_celsius", "gauge", "Device temperature, when the backend can read it.");
+	for (int d = 0; d < n; d++) {
+		const struct device *dev = &s->devices.devices[d];
+		if (DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE))
+			text_printf(t, "ttalloc_device_temperature_celsius{device=\"%d\"} %.3f\n", d,
+				    dev->now.temperature_mc / 1000.0);
+	}
+	family(t, "ttalloc_device_power_watts", "gauge", "Device power draw, when the backend can read it.");
+	for (int d = 0; d < n; d++) {
+		const struct device *dev = &s->devices.devices[d];
+		if (DEVICE_READING_VALID(&dev->now, DEVICE_POWER))
+			text_printf(t, "ttalloc_device_power_watts{device=\"%d\"} %.3f\n", d,
+				    dev->now.power_mw / 1000.0);
+	}
+}
+
+static void process_metrics(struct text *t, struct server *s)
+{
+	struct registry *r = &s->registry;
+	family(t, "ttalloc_process_memory_used_bytes", "gauge",
+	       "Bytes in live buffers of one process on one device, by buffer type (types it uses).");
+	for (uint32_t p = 0; p < r->process_cap; p++) {
+		const struct process_record *rec = registry_process(r, p);
+		if (!rec->in_use)
+			continue;
+		struct label name = esc(rec->comm), user = esc(api_user_name(rec->uid));
+		for (uint32_t i = 0; i < rec->usage_count; i++) {
+			const struct device_usage *u = &rec->usage[i];
+			if (u->buffers == 0)
+				continue;
+			for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++) {
+				/* DRAM and L1 always; the other types where the process uses them */
+				if (!u->used[type] && type != TTALLOC_DRAM && type != TTALLOC_L1)
+					continue;
+				text_printf(t,
+					    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
+					    "user=\"%s\",type=\"%s\"} %" PRIu64 "\n",
+					    u->device, (int)rec->pid, name.v, user.v, type_label(type), u->used[type]);
+			}
+		}
+	}
+	family(t, "ttalloc_processes", "gauge", "Processes connected to the server or holding buffers.");
+	text_printf(t, "ttalloc_processes %u\n", r->process_count);
+	family(t, "ttalloc_client_connections", "gauge", "Open client connections.");
+	text_printf(t, "ttalloc_client_connections %u\n", s->connection_count);
+}
+
+static void lowercase(char *dst, size_t cap, const char *src)
+{
+	size_t i = 0;
+	for (; src[i] && i + 1 < cap; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] - 'A' + 'a' : src[i]);
+	dst[i] = '\0';
+}
+
+static void counter_metrics(struct text *t, struct server *s)
+{
+	family(t, "ttalloc_events_total", "counter", "Messages received from clients, by kind.");
+	for (unsigned type = 0; type < 256; type++) {
+		const char *name = proto_type_name(type);
+		if (!name || proto_type_direction(type) != PROTO_DIR_REQUEST)
+			continue;
+		char kind[32];
+		lowercase(kind, sizeof(kind), name);
+		text_printf(t, "ttalloc_events_total{kind=\"%s\"} %" PRIu64 "\n", kind, s->stats.frames[type]);
+	}
+	family(t, "ttalloc_leaked_bytes_total", "counter",
+	       "Bytes still allocated by processes when they exited, since start-up.");
+	for (int d = 0; d < s->devices.count; d++)
+		text_printf(t, "ttalloc_leaked_bytes_total{device=\"%d\"} %" PRIu64 "\n", d, s->leaks.leaked_bytes[d]);
+	family(t, "ttalloc_leaked_buffers_total", "counter",
+	       "Buffers still allocated by processes when they exited, since start-up.");
+	for (int d = 0; d < s->devices.count; d++)
+		text_printf(t, "ttalloc_leaked_buffers_total{device=\"%d\"} %" PRIu64 "\n", d,
+			    s->leaks.leaked_buffers[d]);
+	family(t, "ttalloc_leak_reports_total", "counter", "Processes that exited holding buffers, since start-up.");
+	text_printf(t, "ttalloc_leak_reports_total %" PRIu64 "\n", s->leaks.reports_total);
+	family(t, "ttalloc_protocol_errors_total", "counter", "Refused or wrong client messages, by reason.");
+	for (int reason = 0; reason < PROTO_ERR_COUNT; reason++)
+		text_printf(t, "ttalloc_protocol_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+			    proto_error_label((enum proto_error_reason)reason), s->stats.errors[reason]);
+	family(t, "ttalloc_connections_total", "counter", "Client connections accepted, since start-up.");
+	text_printf(t, "ttalloc_connections_total %" PRIu64 "\n", s->stats.connections_accepted);
+	family(t, "ttalloc_connections_refused_total", "counter", "Client connections refused, since start-up.");
+	text_printf(t, "ttalloc_connections_refused_total %" PRIu64 "\n", s->stats.connections_refused);
+}
+
+char *metrics_render(struct server *s, size_t *len)
+{
+	struct text t = {.cap = 16384};
+	t.buf = malloc(t.cap);
+	if (!t.buf)
+		return NULL;
+	t.buf[0] = '\0';
+	device_metrics(&t, s);
+	process_metrics(&t, s);
+	counter_metrics(&t, s);
+	if (t.failed) {
+		free(t.buf);
+		return NULL;
+	}
+	*len = t.len;
+	return t.buf;
+}

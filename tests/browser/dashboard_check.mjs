@@ -1,0 +1,72 @@
+// Drives the ttalloc dashboard in Debian's headless Chromium with playwright-core.
+// tests/integration/test_http_browser.py runs it and talks to it line by line:
+//
+//   node dashboard_check.mjs URL
+//   <- {"ready": true, "cards": N}                once the page shows its device cards
+//   -> wait-bytes DEVICE KIND BYTES MS            <- {"ok": bool, "ms": elapsed}
+//   -> wait-row PID DEVICE MS                     <- {"ok": bool, "ms": elapsed}
+//   -> text SELECTOR                              <- {"text": "..."}
+//   -> screenshot PATH                            <- {"ok": true}
+//   -> errors                                     <- {"errors": [...console errors and page errors...]}
+//   -> quit
+//
+// Never downloads a browser: it runs /usr/bin/chromium (or $CHROMIUM).
+import { chromium } from "playwright-core";
+import readline from "node:readline";
+
+const url = process.argv[2];
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+});
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on("console", (m) => { if (m.type() === "error") errors.push("console: " + m.text()); });
+  page.on("pageerror", (e) => errors.push("page: " + e.message));
+  page.on("requestfailed", (r) => {
+    // an event stream cut by the test's own teardown is not a page error
+    if (!r.url().endsWith("/api/events")) errors.push("request failed: " + r.url() + " " + (r.failure() || {}).errorText);
+  });
+  const resp = await page.goto(url, { waitUntil: "domcontentloaded", timeout: 10000 });
+  if (!resp || resp.status() !== 200) throw new Error("dashboard answered " + (resp && resp.status()));
+  await page.waitForSelector('[data-testid="device-card-0"]', { timeout: 10000 });
+  say({ ready: true, cards: await page.locator('[data-testid^="device-card-"]').count() });
+
+  const rl = readline.createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    const [cmd, ...a] = line.trim().split(/\s+/);
+    const t0 = Date.now();
+    if (cmd === "wait-bytes") {
+      const sel = `[data-testid="${a[1]}-used-${a[0]}"][data-bytes="${a[2]}"]`;
+      const ok = await page.waitForSelector(sel, { timeout: Number(a[3]) }).then(() => true, () => false);
+      say({ ok, ms: Date.now() - t0 });
+    } else if (cmd === "wait-row") {
+      const sel = `[data-testid="process-row-${a[0]}-${a[1]}"]`;
+      const ok = await page.waitForSelector(sel, { timeout: Number(a[2]) }).then(() => true, () => false);
+      say({ ok, ms: Date.now() - t0 });
+    } else if (cmd === "text") {
+      say({ text: await page.locator(a.join(" ")).first().innerText() });
+    } else if (cmd === "screenshot") {
+      await page.screenshot({ path: a[0], fullPage: true });
+      say({ ok: true });
+    } else if (cmd === "errors") {
+      say({ errors });
+    } else if (cmd === "quit") {
+      break;
+    } else {
+      say({ error: "unknown command " + cmd });
+    }
+  }
+} catch (e) {
+  say({ fatal: String(e && e.stack || e), errors });
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  process.stdin.destroy();  // stdin would keep node alive
+}

@@ -1,0 +1,160 @@
+"""Helpers for the HTTP tests: a raw protocol client, HTTP getters, tool checks.
+
+The client speaks the seed's 112-byte frames directly (struct
+"=BBBB i Q BBBB i Q Q QQQQ QQIIIIII"), so these tests depend on nothing but
+the server binary. Run as a script it is a client process driven by stdin:
+
+    python3 http_support.py SOCKET
+    alloc DEV TYPE ADDR SIZE | free DEV ADDR | sync | exit   -> "ok"
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import sys
+import time
+import urllib.error
+import urllib.request
+
+FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
+ALLOC, FREE, SYNC, SYNC_ACK = 1, 2, 130, 131
+DRAM, L1, L1_SMALL, TRACE = 0, 1, 3, 4
+MiB = 1024 * 1024
+
+DASHBOARD_RE = re.compile(r"^🌐 Dashboard: (http://\S+)$", re.M)
+
+
+def frame(msg_type, device_id=0, size=0, buffer_type=0, pid=0, buffer_id=0):
+    return FRAME.pack(msg_type, 0, 0, 0, device_id, size, buffer_type, 0, 0, 0, pid, buffer_id, 0,
+                      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+class RawClient:
+    """One connection to the server reporting for this process."""
+
+    def __init__(self, path, timeout=5.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(str(path))
+        self.token = 0
+
+    def alloc(self, device, buffer_type, address, size):
+        self.sock.sendall(frame(ALLOC, device, size, buffer_type, os.getpid(), address))
+
+    def free(self, device, address):
+        self.sock.sendall(frame(FREE, device, 0, 0, os.getpid(), address))
+
+    def sync(self):
+        """Returns once the server has applied everything sent before."""
+        self.token += 1
+        self.sock.sendall(frame(SYNC, -1, self.token))
+        while True:
+            data = b""
+            while len(data) < FRAME.size:
+                chunk = self.sock.recv(FRAME.size - len(data))
+                if not chunk:
+                    raise ConnectionError("server closed the connection")
+                data += chunk
+            fields = FRAME.unpack(data)
+            if fields[0] == SYNC_ACK and fields[5] == self.token:
+                return
+
+    def close(self):
+        self.sock.close()
+
+
+def dashboard_url(server, timeout=10.0):
+    """The URL from the server's start-up banner ("🌐 Dashboard: http://...")."""
+    m = server.wait_for_log(DASHBOARD_RE.pattern, timeout=timeout)
+    return m.group(1)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def content_type(self):
+        return self.headers.get("Content-Type", "")
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+
+def get(url, timeout=5.0):
+    """GET without raising on 4xx/5xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return Response(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        return Response(e.code, e.headers, e.read())
+
+
+def get_json(url, timeout=5.0):
+    r = get(url, timeout)
+    assert r.status == 200, "%s -> %d %s" % (url, r.status, r.body[:200])
+    assert r.content_type.startswith("application/json"), r.content_type
+    return r.json()
+
+
+def tool(name, path=None):
+    """Path of an external tool. Missing: skip, except under CI, where it fails."""
+    found = path if path and os.path.exists(path) else shutil.which(name)
+    if found:
+        return found
+    import pytest
+    msg = "%s is not installed (scripts/install-deps.sh installs it)" % name
+    if os.environ.get("CI"):
+        pytest.fail(msg + "; CI must have it")
+    pytest.skip(msg)
+
+
+def wait_for(predicate, timeout, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1f s waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    comm = os.environ.get("TTALLOC_TEST_COMM")
+    if comm:  # the server reads /proc/PID/comm when the process first connects
+        with open("/proc/self/comm", "w") as f:
+            f.write(comm)
+    client = RawClient(sys.argv[1])
+    print("pid=%d" % os.getpid(), flush=True)
+    for line in sys.stdin:
+        w = line.split()
+        if not w:
+            continue
+        if w[0] == "alloc":
+            client.alloc(int(w[1]), int(w[2]), int(w[3], 0), int(w[4]))
+        elif w[0] == "free":
+            client.free(int(w[1]), int(w[2], 0))
+        elif w[0] == "sync":
+            client.sync()
+        elif w[0] == "exit":
+            break
+        print("ok", flush=True)
+    client.close()
+
+
+if __name__ == "__main__":
+    main()
