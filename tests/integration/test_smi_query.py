@@ -1,0 +1,281 @@
+"""tt_smi's scriptable modes against the real server: --query-gpu,
+--query-compute-apps, --format, --json, -l/-lms loops and the seed's
+--csv-log, with buffers reported by a tiny raw-protocol client (this test
+process itself, so the pid tt_smi shows is ours)."""
+
+import csv
+import datetime
+import io
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+from conftest import MiB, SMI_BIN, wait_until
+
+# The seed's wire format: 112 bytes, little-endian, packed.
+FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
+ALLOC, SYNC, SYNC_ACK = 1, 130, 131
+DRAM, L1 = 0, 1
+
+# (device, type, address, size) this process holds while the tests look
+HELD = [(0, DRAM, 0x800000000, 3 * MiB),
+        (0, L1, 0x10000, 1 * MiB),
+        (1, DRAM, 0x800000000, 5 * MiB)]
+
+
+class RawClient:
+    """Reports buffers the seed's way over one connection, kept open."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5.0)
+        self.sock.connect(str(path))
+
+    def send(self, kind, device=0, size=0, buffer_type=0, address=0):
+        self.sock.sendall(FRAME.pack(kind, 0, 0, 0, device, size, buffer_type, 0, 0, 0, os.getpid(),
+                                     address, time.time_ns(), *([0] * 12)))
+
+    def sync(self):
+        """Returns once the server has applied every frame sent before."""
+        self.send(SYNC)
+        data = b""
+        while len(data) < FRAME.size:
+            chunk = self.sock.recv(FRAME.size - len(data))
+            if not chunk:
+                raise ConnectionError("server closed the connection before SYNC_ACK")
+            data += chunk
+        assert data[0] == SYNC_ACK, "expected SYNC_ACK, got type %d" % data[0]
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def holder(server):
+    client = RawClient(server.socket)
+    for device, btype, address, size in HELD:
+        client.send(ALLOC, device, size, btype, address)
+    client.sync()
+    yield client
+    client.close()
+
+
+def tt_smi(server_socket, *args, timeout=10):
+    return subprocess.run([str(SMI_BIN), "--socket", str(server_socket)] + list(args),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def csv_rows(text):
+    return [row for row in csv.reader(io.StringIO(text), skipinitialspace=True) if row]
+
+
+def my_comm():
+    with open("/proc/self/comm") as f:
+        return f.read().strip()
+
+
+class Looper:
+    """A looping tt_smi; stdout read line by line with bounded waits."""
+
+    def __init__(self, argv, stderr_path):
+        self.err = open(stderr_path, "wb")
+        self.stderr_path = stderr_path
+        self.proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=self.err,
+                                     stdin=subprocess.DEVNULL)
+        self.buf = b""
+        self.lines = []
+
+    def read_lines(self, count, timeout):
+        """Waits until `count` lines have arrived in all; returns them."""
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                pytest.fail("tt_smi printed %d lines of %d in %.1f s: %r\nstderr: %s"
+                            % (len(self.lines), count, timeout, self.lines, self.stderr()))
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                pytest.fail("tt_smi exited (rc %s) after %r\nstderr: %s"
+                            % (self.proc.wait(5), self.lines, self.stderr()))
+            self.buf += chunk
+            *done, self.buf = self.buf.split(b"\n")
+            self.lines += [line.decode() for line in done]
+        return self.lines[:count]
+
+    def stderr(self):
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        """Signals tt_smi and returns its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(5)
+        finally:
+            self.close()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc.stdout.close()
+        self.err.close()
+
+
+@pytest.fixture
+def loopers(tmp_path):
+    started = []
+
+    def start(*argv):
+        looper = Looper([SMI_BIN] + list(argv), tmp_path / ("tt_smi-%d.stderr" % len(started)))
+        started.append(looper)
+        return looper
+
+    yield start
+    for looper in started:
+        looper.close()
+
+
+# ---- one-shot queries ----
+
+def test_query_gpu_noheader_nounits_shows_used_dram_in_mib(server, holder):
+    res = tt_smi(server.socket, "--query-gpu=index,memory.dram.used", "--format=csv,noheader,nounits")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["0, 3", "1, 5"]
+
+
+def test_query_gpu_default_format_has_header_and_units(server, holder):
+    res = tt_smi(server.socket, "--query-gpu=index,name,memory.dram.used,memory.l1.used,memory.dram.total,buffers")
+    assert res.returncode == 0, res.stderr
+    rows = csv_rows(res.stdout)
+    assert rows[0] == ["index", "name", "memory.dram.used [MiB]", "memory.l1.used [MiB]",
+                       "memory.dram.total [MiB]", "buffers"]
+    assert rows[1][0] == "0" and rows[1][2:4] == ["3 MiB", "1 MiB"] and rows[1][5] == "2"
+    assert rows[2][0] == "1" and rows[2][2:4] == ["5 MiB", "0 MiB"] and rows[2][5] == "1"
+    assert rows[1][4].endswith(" MiB") and int(rows[1][4].split()[0]) > 5
+    assert rows[1][1]  # a device name
+
+
+def test_query_compute_apps_lists_this_process_per_device(server, holder):
+    res = tt_smi(server.socket, "--query-compute-apps=pid,process_name,gpu,dram,l1,buffers",
+                 "--format=csv,noheader,nounits")
+    assert res.returncode == 0, res.stderr
+    pid = str(os.getpid())
+    mine = [row for row in csv_rows(res.stdout) if row[0] == pid]
+    assert mine == [[pid, my_comm(), "0", "3", "1", "2"],
+                    [pid, my_comm(), "1", "5", "0", "1"]]
+
+
+def test_json_snapshot_has_seed_keys_and_processes(server, holder):
+    res = tt_smi(server.socket, "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    dev0 = doc["devices"][0]
+    assert dev0["device_id"] == 0
+    assert dev0["dram_allocated"] == 3 * MiB
+    assert dev0["l1_allocated"] == 1 * MiB
+    assert dev0["l1_small_allocated"] == 0 and dev0["trace_allocated"] == 0
+    assert dev0["dram_total"] > 0 and dev0["l1_total"] > 0
+    for key in ("name", "arch", "temperature_c", "power_w", "utilization", "buffers", "processes"):
+        assert key in dev0
+    assert dev0["temperature_c"] is None or isinstance(dev0["temperature_c"], (int, float))
+    assert doc["devices"][1]["dram_allocated"] == 5 * MiB
+    mine = [p for p in doc["processes"] if p["pid"] == os.getpid()]
+    assert [(p["device"], p["dram"], p["l1"], p["buffers"]) for p in mine] == [(0, 3 * MiB, 1 * MiB, 2),
+                                                                               (1, 5 * MiB, 0, 1)]
+    assert mine[0]["name"] == my_comm()
+    datetime.datetime.fromisoformat(doc["timestamp"])
+
+
+def test_unknown_field_exits_2_and_lists_the_valid_ones(server):
+    res = tt_smi(server.socket, "--query-gpu=index,memory.usd")
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert "unknown field 'memory.usd' for --query-gpu" in res.stderr
+    assert "valid fields: timestamp, index, name" in res.stderr
+    assert "memory.dram.used" in res.stderr
+
+
+def test_query_without_a_server_fails_with_exit_1(short_dir):
+    res = tt_smi(short_dir / "none.sock", "--query-gpu=index")
+    assert res.returncode == 1
+    assert "start ttalloc-server" in res.stderr
+
+
+# ---- loops ----
+
+def test_loop_ms_repeats_the_query_until_sigterm(server, holder, loopers):
+    started = time.monotonic()
+    smi = loopers("--socket", server.socket, "--query-gpu=index,memory.dram.used",
+                  "--format=csv,nounits", "-lms", "200")
+    lines = smi.read_lines(5, timeout=5)  # header once, then two rows per pass
+    elapsed = time.monotonic() - started
+    assert lines == ["index, memory.dram.used [MiB]", "0, 3", "1, 5", "0, 3", "1, 5"]
+    assert elapsed < 2.5, "two passes 200 ms apart took %.2f s" % elapsed
+    assert smi.stop() == 0
+    assert smi.stderr() == ""
+
+
+def test_json_loop_prints_one_document_per_line(server, holder, loopers):
+    smi = loopers("--socket", server.socket, "--json", "-lms", "200")
+    for line in smi.read_lines(2, timeout=5):
+        assert json.loads(line)["devices"][0]["dram_allocated"] == 3 * MiB
+    assert smi.stop(signal.SIGINT) == 0
+
+
+def test_loop_reports_a_missing_server_and_keeps_trying(server_factory, short_dir, loopers):
+    path = short_dir / "later.sock"
+    smi = loopers("--socket", path, "--query-gpu=index", "--format=csv,noheader", "-lms", "100")
+    wait_until(lambda: "start ttalloc-server" in smi.stderr(), timeout=5, what="tt_smi's error line")
+    time.sleep(0.3)
+    assert smi.proc.poll() is None, "tt_smi gave up: %s" % smi.stderr()
+    assert smi.stderr().count("\n") == 1, "one line per outage, not one per try: %s" % smi.stderr()
+    server_factory(socket_path=path)
+    assert smi.read_lines(2, timeout=5) == ["0", "1"]
+    assert smi.stop() == 0
+    assert "connected to %s again" % path in smi.stderr()
+
+
+# ---- the seed's CSV log ----
+
+def read_log(path):
+    try:
+        with open(path, newline="") as f:
+            return list(csv.reader(f))
+    except FileNotFoundError:
+        return []
+
+
+def test_csv_log_appends_the_seed_columns_every_interval(server, holder, loopers, tmp_path):
+    log = tmp_path / "memory_log.csv"
+    smi = loopers("--socket", server.socket, "--csv-log", log, "--interval", "0.2")
+    rows = wait_until(lambda: (lambda r: r if len(r) >= 5 else None)(read_log(log)), timeout=5,
+                      what="two passes in the CSV log")
+    assert smi.stop() == 0
+    assert rows[0] == ["timestamp", "device", "dram", "l1"]
+    for row in rows[1:]:
+        datetime.datetime.fromisoformat(row[0])
+    by_device = {}
+    for _, device, dram, l1 in rows[1:]:
+        by_device.setdefault(device, set()).add((int(dram), int(l1)))
+    assert by_device == {"0": {(3 * MiB, 1 * MiB)}, "1": {(5 * MiB, 0)}}
+
+    # a second run appends to the same file without a second header
+    before = len(read_log(log))
+    smi = loopers("--socket", server.socket, "--csv-log", log, "--interval", "0.2")
+    wait_until(lambda: len(read_log(log)) >= before + 2, timeout=5, what="rows appended by a second run")
+    assert smi.stop() == 0
+    rows = read_log(log)
+    assert [r[0] for r in rows].count("timestamp") == 1
+    assert all(len(r) == 4 for r in rows)
