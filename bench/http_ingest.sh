@@ -61,25 +61,35 @@ ingest_once() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-runs() {
-  for _ in $(seq "$RUNS"); do ingest_once; done
+start_wrk() {
+  $OTHER_CPUS wrk -t"$THREADS" -c"$CONNS" -d600s --latency "${URL}metrics" >"$WORK/wrk.$1.txt" 2>&1 &
+  WRK_PID=$!
+  sleep 0.5
 }
 
-echo "server: $URL (pin=$PIN, $ncpu CPUs), $EVENTS events per run, $RUNS runs"
-ingest_once >/dev/null # warm-up
-IDLE_ALL=$(runs | tr '\n' ' ')
-IDLE=$(echo "$IDLE_ALL" | tr ' ' '\n' | grep . | median)
-echo "idle:              $IDLE events/s   (runs: $IDLE_ALL)"
+stop_wrk() {
+  kill -INT "$WRK_PID" 2>/dev/null || true
+  wait "$WRK_PID" 2>/dev/null || true
+  WRK_PID=
+}
 
-$OTHER_CPUS wrk -t"$THREADS" -c"$CONNS" -d600s --latency "${URL}metrics" >"$WORK/wrk.txt" 2>&1 &
-WRK_PID=$!
-sleep 1
-BUSY_ALL=$(runs | tr '\n' ' ')
+echo "server: $URL (pin=$PIN, $ncpu CPUs), $EVENTS events per run, $RUNS idle and $RUNS loaded runs, alternated"
+ingest_once >/dev/null # warm-up
+# Idle and loaded runs alternate, so a change in background load hits both alike.
+IDLE_ALL=""
+BUSY_ALL=""
+for i in $(seq "$RUNS"); do
+  IDLE_ALL="$IDLE_ALL $(ingest_once)"
+  start_wrk "$i"
+  BUSY_ALL="$BUSY_ALL $(ingest_once)"
+  stop_wrk
+done
+IDLE=$(echo "$IDLE_ALL" | tr ' ' '\n' | grep . | median)
 BUSY=$(echo "$BUSY_ALL" | tr ' ' '\n' | grep . | median)
-kill -INT "$WRK_PID" 2>/dev/null || true
-wait "$WRK_PID" 2>/dev/null || true
-WRK_PID=
-echo "wrk on /metrics:   $BUSY events/s   (runs: $BUSY_ALL)"
-awk -v i="$IDLE" -v b="$BUSY" 'BEGIN { printf "ratio:             %.0f %% of idle\n", 100 * b / i }'
-echo "wrk -t$THREADS -c$CONNS ${URL}metrics (while the loaded runs went):"
-sed -n 's/^/  /p' "$WORK/wrk.txt" | grep -E "Requests/sec|Latency|requests in|Non-2xx|Socket errors" || true
+echo "idle:              $IDLE events/s   (runs:$IDLE_ALL)"
+echo "wrk on /metrics:   $BUSY events/s   (runs:$BUSY_ALL)"
+awk -v i="$IDLE" -v b="$BUSY" 'BEGIN { printf "ratio:             %.0f %% of idle (medians)\n", 100 * b / i }'
+echo "wrk -t$THREADS -c$CONNS ${URL}metrics, during each loaded run:"
+for i in $(seq "$RUNS"); do
+  echo "  run $i: $(grep -E "Requests/sec" "$WORK/wrk.$i.txt" | awk '{print $2}') req/s, $(grep -E "requests in" "$WORK/wrk.$i.txt" | sed 's/^ *//'), $(grep -cE "Non-2xx" "$WORK/wrk.$i.txt") non-2xx lines"
+done
