@@ -8,6 +8,7 @@ Missing chromium or node skip the test outside CI and fail it under CI=true.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from http_support import (DRAM, L1, MiB, RawClient, dashboard_url, get_json, tool, wait_for)
+from http_support import (DRAM, L1, MiB, RawClient, dashboard_url, get, get_json, tool, wait_for)
 
 BROWSER_DIR = REPO / "tests" / "browser"
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -118,3 +119,45 @@ def test_dashboard_shows_devices_and_a_new_allocation_within_2s(server_factory, 
     page.send("quit")
     assert page.wait(20) == 0
     me.close()
+
+
+def test_dashboard_falls_back_to_polling_when_no_event_stream_is_free(server_factory, processes):
+    chromium = tool("chromium", "/usr/bin/chromium")
+    node = tool("node")
+    playwright_ready()
+    server = server_factory(args=["--http", "127.0.0.1:0"])
+    url = dashboard_url(server)
+    host, port = url[len("http://"):].rstrip("/").rsplit(":", 1)
+    streams = []
+    try:
+        for _ in range(32):  # every stream the server allows (HTTP_MAX_SSE_CLIENTS)
+            s = socket.create_connection((host, int(port)), timeout=5)
+            s.sendall(b"GET /api/events HTTP/1.1\r\nHost: test\r\n\r\n")
+            streams.append(s)
+            seen = b""
+            while b"event: update" not in seen:  # the stream is open once its first event comes
+                chunk = s.recv(65536)
+                assert chunk, "the server closed an event stream"
+                seen += chunk
+        assert get(url + "api/events").status == 503
+        page = processes([node, str(BROWSER_DIR / "dashboard_check.mjs"), url],
+                         env=dict(os.environ, CHROMIUM=chromium), cwd=str(BROWSER_DIR))
+        assert reply(page, timeout=30)["cards"] == 2
+        me = RawClient(server.socket)
+        me.alloc(0, L1, 0x10000, 33 * MiB)
+        me.sync()
+        page.send("wait-bytes 0 l1 %d 2500" % (33 * MiB))
+        assert reply(page)["ok"], "the polling dashboard did not show the allocation"
+        page.send("text [data-testid=\"status\"]")
+        assert "Polling" in reply(page)["text"]
+        page.send("errors")
+        # the refused stream itself is reported by Chromium; nothing else may be
+        errors = [e for e in reply(page)["errors"] if "/api/events" not in e and "EventSource" not in e
+                  and "503" not in e]
+        assert errors == [], errors
+        page.send("quit")
+        assert page.wait(20) == 0
+        me.close()
+    finally:
+        for s in streams:
+            s.close()
