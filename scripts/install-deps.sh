@@ -9,8 +9,11 @@ PACKAGES=(
   build-essential cmake pkg-config git
   # sanitizers and fuzzing (clang's libFuzzer runtime)
   clang libclang-rt-14-dev
-  # libraries: JSON (ttalloc-run reports, HTTP API)
-  libjansson-dev
+  # libraries: JSON (ttalloc-run reports, HTTP API); allocation stack traces:
+  # libunwind captures them in the client, libdw (elfutils) symbolizes them
+  libjansson-dev libunwind-dev libdw-dev
+  # systemd socket activation and readiness (sd_listen_fds, sd_notify)
+  libsystemd-dev
   # unit tests
   libcmocka-dev
   # integration tests and the Python client

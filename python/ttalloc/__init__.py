@@ -8,12 +8,16 @@ Query side, compatible with the seed's query_stats.py:
     print(format_bytes(stats["dram_allocated"]))
 
 plus device_info(), device_status(), num_devices(), processes(), leaks(),
-dump_remaining() and is_server_running().
+dump_remaining() and is_server_running(); from ttalloc.monitor: devices(),
+profile_function() and track() (memory deltas and peak of a block of code).
+ttalloc.pytest_plugin is a pytest plugin (--ttalloc-leaks) that fails a test
+leaving device memory allocated.
 
 Report side: Reporter sends ALLOC/FREE frames for this process, keeps its own
-table of live buffers, reconnects lazily (at most once per second) and
-re-sends the table after a reconnect, so start order does not matter. Report
-calls never raise because the server is absent: they return False.
+table of live buffers, reconnects (at most once per second, from the next
+report or from a background thread while the process is idle) and re-sends
+the table after a reconnect, so start order does not matter. Report calls
+never raise because the server is absent: they return False.
 
 The socket is the `socket_path` argument, else the module attribute
 `ttalloc.socket_path`, which starts as $TT_ALLOC_SERVER_SOCKET or
@@ -24,6 +28,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 
 from . import protocol
 from .protocol import (CB, DRAM, L1, L1_SMALL, SYSTEM_MEMORY, TRACE,  # noqa: F401
@@ -297,6 +302,31 @@ def tracking_enabled():
     return os.environ.get(protocol.TRACKING_ENV) == "1"
 
 
+class PeakWatch:
+    """High-water marks of a Reporter's own live bytes, per (device, type),
+    since Reporter.watch_peaks() returned it; exact, as every report of the
+    reporter updates them. close() (or a `with` block) stops the watch."""
+
+    def __init__(self, reporter, start):
+        self._reporter = reporter
+        self.start = dict(start)  # (device_id, buffer_type) -> bytes at the start
+        self.peak = dict(start)   # (device_id, buffer_type) -> highest bytes since
+
+    def increase(self, device_id, buffer_type):
+        """How far the bytes of that type on that device rose above the start."""
+        key = (device_id, buffer_type)
+        return max(0, self.peak.get(key, 0) - self.start.get(key, 0))
+
+    def close(self):
+        self._reporter._unwatch(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class Reporter:
     """Reports this process's device buffers to the allocation server.
 
@@ -311,15 +341,22 @@ class Reporter:
     raise because the server is absent. Bad arguments raise ValueError.
     Thread-safe. A forked child starts with an empty table and no connection.
 
+    With `watch` (default), a daemon thread started by the first report
+    checks the connection every WATCH_INTERVAL seconds: it notices a server
+    that went away and reconnects (same backoff) when one is back, so an
+    idle process is re-sent to a restarted or late server without waiting
+    for its next report. close() stops it; the next report starts it again.
+
     HELLO carries `session` (default $TTALLOC_SESSION), and a re-sent ALLOC
     carries the buffer's original allocation time, so the server's ages stay
     true across a server restart.
     """
 
     SEND_TIMEOUT = 2.0
+    WATCH_INTERVAL = 0.2
 
     def __init__(self, socket_path=None, enabled=True, reconnect_interval=1.0,
-                 answer_timeout=5.0, session=None):
+                 answer_timeout=5.0, session=None, watch=True):
         self._path = socket_path
         self.session = session if session is not None else os.environ.get(protocol.SESSION_ENV, "")
         self.enabled = bool(enabled)
@@ -333,6 +370,11 @@ class Reporter:
         self._sequence = 0
         self.last_error = None  # text of the last ERROR frame or socket error
         self.connects = 0       # successful connections so far
+        self._usage = {}        # (device_id, buffer_type) -> live bytes in the table
+        self._peak_watches = []  # PeakWatch objects updated by every report
+        self.watch = bool(watch)
+        self._watch_stop = None  # threading.Event of the running watcher
+        _reporters.add(self)
 
     @property
     def socket_path(self):
@@ -355,6 +397,35 @@ class Reporter:
             self._check_fork()
             return {k: v[:2] for k, v in self._table.items()}
 
+    def usage(self, device_id, buffer_type):
+        """Bytes of `buffer_type` this reporter has live on `device_id`."""
+        with self._lock:
+            self._check_fork()
+            return self._usage.get((int(device_id), int(buffer_type)), 0)
+
+    def watch_peaks(self):
+        """Starts recording the high-water mark of this reporter's live bytes
+        per (device, type); returns the PeakWatch (close it when done)."""
+        with self._lock:
+            self._check_fork()
+            watch = PeakWatch(self, self._usage)
+            self._peak_watches.append(watch)
+            return watch
+
+    def _unwatch(self, watch):
+        with self._lock:
+            if watch in self._peak_watches:
+                self._peak_watches.remove(watch)
+
+    def _account(self, device_id, buffer_type, delta):
+        """Adds `delta` bytes to the live total of (device, type). Lock held."""
+        key = (device_id, buffer_type)
+        now = self._usage.get(key, 0) + delta
+        self._usage[key] = now
+        for watch in self._peak_watches:
+            if now > watch.peak.get(key, 0):
+                watch.peak[key] = now
+
     # ---- connection ----
 
     def _check_fork(self):
@@ -368,8 +439,62 @@ class Reporter:
                     pass
             self._sock = None
             self._table = {}
+            self._usage = {}
+            self._peak_watches = []
             self._pid = pid
             self._next_connect = 0.0
+            self._watch_stop = None  # threads do not survive fork
+
+    # ---- the watcher thread ----
+
+    def _start_watcher(self):
+        """Starts the watcher unless it runs. Called with the lock held."""
+        if not self.watch or self._watch_stop is not None:
+            return
+        stop = threading.Event()
+        thread = threading.Thread(target=Reporter._watch, args=(weakref.ref(self), stop),
+                                  name="ttalloc-reporter-watch", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:
+            return  # no thread (interpreter shutting down): reports still reconnect
+        self._watch_stop = stop
+
+    @staticmethod
+    def _watch(ref, stop):
+        # Holds the reporter only while checking, so it can be garbage collected.
+        while not stop.wait(Reporter.WATCH_INTERVAL):
+            reporter = ref()
+            if reporter is None:
+                return
+            reporter._watch_once(stop)
+            del reporter
+
+    def _watch_once(self, stop):
+        """Drops a connection the server closed; reconnects when the backoff allows."""
+        with self._lock:
+            if stop.is_set() or os.getpid() != self._pid:
+                return
+            if self._sock is not None:
+                try:
+                    self._sock.settimeout(0)
+                    if not self._sock.recv(1, socket.MSG_PEEK):
+                        self._disconnect("the server at %s closed the connection" % self.socket_path)
+                except BlockingIOError:
+                    pass  # nothing to read: the connection is fine
+                except OSError as e:
+                    self._disconnect("lost the server at %s: %s" % (self.socket_path, e))
+                finally:
+                    if self._sock is not None:
+                        self._sock.settimeout(self.SEND_TIMEOUT)
+            if self._sock is None:
+                self._ensure_connected()
+
+    def _stop_watcher(self):
+        """Called with the lock held; the thread ends at its next wake-up."""
+        if self._watch_stop is not None:
+            self._watch_stop.set()
+            self._watch_stop = None
 
     def _disconnect(self, why=None):
         if why:
@@ -473,8 +598,13 @@ class Reporter:
             return False
         with self._lock:
             self._check_fork()
+            self._start_watcher()
             now = time.time_ns()
+            old = self._table.get((device_id, address))
             self._table[(device_id, address)] = (buffer_type, size, now)
+            if old is not None:
+                self._account(device_id, old[0], -old[1])
+            self._account(device_id, buffer_type, size)
             return self._deliver(self._frame(protocol.ALLOC, device_id, buffer_type, address,
                                              size, now))
 
@@ -487,7 +617,11 @@ class Reporter:
             return False
         with self._lock:
             self._check_fork()
-            known = self._table.pop((device_id, address), None) is not None
+            self._start_watcher()
+            entry = self._table.pop((device_id, address), None)
+            known = entry is not None
+            if known:
+                self._account(device_id, entry[0], -entry[1])
             # An unknown buffer is still reported: the server's counters see it.
             return self._deliver(self._frame(protocol.FREE, device_id, 0, address, 0),
                                  after_resync=not known)
@@ -498,6 +632,7 @@ class Reporter:
             return False
         with self._lock:
             self._check_fork()
+            self._start_watcher()
             if not self._ensure_connected():
                 return False
             self._sequence += 1
@@ -509,10 +644,12 @@ class Reporter:
     def close(self):
         """Flushes and closes the connection. Buffers still live stay in the
         table (and are reported as leaked by the server when this process
-        has no other connection open)."""
+        has no other connection open). Stops the watcher thread."""
         with self._lock:
+            self._check_fork()
             if self._sock is not None:
                 self.flush()
+            self._stop_watcher()
             self._disconnect()
             self._next_connect = 0.0
 
@@ -522,6 +659,34 @@ class Reporter:
     def __exit__(self, *exc):
         self.close()
 
+
+# Every Reporter, for the fork handlers: a child must not inherit a lock that
+# another thread (the watcher) held at the fork.
+_reporters = weakref.WeakSet()
+_forking = []
+
+
+def _before_fork():
+    _forking[:] = list(_reporters)
+    for r in _forking:
+        r._lock.acquire()
+
+
+def _after_fork_in_parent():
+    for r in _forking:
+        r._lock.release()
+    _forking.clear()
+
+
+def _after_fork_in_child():
+    for r in _forking:
+        r._lock = threading.RLock()
+    _forking.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                        after_in_child=_after_fork_in_child)
 
 _default_reporter = None
 _default_lock = threading.Lock()
@@ -534,3 +699,9 @@ def default_reporter():
         if _default_reporter is None:
             _default_reporter = Reporter(enabled=tracking_enabled())
         return _default_reporter
+
+
+# devices(), profile_function(), track(): built on the queries above.
+from .monitor import Tracker, devices, profile_function, track  # noqa: E402
+
+__all__ += ["devices", "profile_function", "track", "Tracker", "PeakWatch"]

@@ -12,6 +12,8 @@ the same for every type; the payload (offsets 40..111) depends on the type.
     ERROR_PAYLOAD    ERROR
     HELLO_PAYLOAD    HELLO / HELLO_ACK
     FILTER_PAYLOAD   PROCESS_QUERY / LEAK_QUERY (session filter)
+    ALLOC_PAYLOAD    ALLOC (the id of its call stack, 0: none)
+    STACK_PAYLOAD    STACK_DEF (up to 9 return addresses)
 
 Each layout also has an offsets table (field name -> byte offset in the
 frame), checked against the C compiler's offsetof() by
@@ -54,6 +56,9 @@ LEAK_QUERY = 136
 LEAK_ROW = 137
 ROWS_END = 138
 ERROR = 139
+STACK_DEF = 140
+STACK_MAX_DEPTH = 32
+STACK_IPS_PER_FRAME = 9
 
 TYPE_NAMES = {
     ALLOC: "ALLOC", FREE: "FREE", QUERY: "QUERY", RESPONSE: "RESPONSE",
@@ -63,7 +68,7 @@ TYPE_NAMES = {
     DEVICE_STATUS_QUERY: "DEVICE_STATUS_QUERY", DEVICE_STATUS: "DEVICE_STATUS",
     PROCESS_QUERY: "PROCESS_QUERY", PROCESS_ROW: "PROCESS_ROW",
     LEAK_QUERY: "LEAK_QUERY", LEAK_ROW: "LEAK_ROW", ROWS_END: "ROWS_END",
-    ERROR: "ERROR",
+    ERROR: "ERROR", STACK_DEF: "STACK_DEF",
 }
 
 # ---- buffer types (enum ttalloc_buffer_type = tt-metal's BufferType) ----
@@ -98,7 +103,8 @@ PROCESS_EXITED = 1 << 0
 # ERROR reasons (enum proto_error_reason, the order of PROTO_ERROR_MAP)
 ERROR_REASONS = ("truncated", "unknown_type", "unexpected_type", "bad_device",
                  "bad_buffer_type", "bad_size", "pid_mismatch", "foreign_free",
-                 "unknown_free", "duplicate_alloc", "output_overflow", "limit")
+                 "unknown_free", "duplicate_alloc", "output_overflow", "limit",
+                 "bad_stack", "foreign_query")
 
 # ---- layouts ----
 
@@ -137,6 +143,12 @@ HELLO_FIELDS = ("version", "features", "num_devices", "server_pid", "session", "
 FILTER_PAYLOAD = struct.Struct("<32s40s")
 FILTER_FIELDS = ("session", "reserved")
 
+ALLOC_PAYLOAD = struct.Struct("<Q64s")
+ALLOC_FIELDS = ("stack_id", "reserved")
+
+STACK_PAYLOAD = struct.Struct("<9Q")
+STACK_FIELDS = ("ips",)
+
 
 def _offsets(fmt_fields, base=PAYLOAD_OFFSET):
     """Frame offsets of consecutive packed fields given as (name, size)."""
@@ -158,10 +170,12 @@ ERROR_OFFSETS = _offsets([("code", 4), ("reason", 4), ("message", 64)])
 HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
                           ("server_pid", 4), ("session", SESSION_LEN), ("reserved", 24)])
 FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
+ALLOC_OFFSETS = _offsets([("stack_id", 8), ("reserved", 64)])
+STACK_OFFSETS = _offsets([("ips", 72)])
 
 # Sizes of the payload structs, each filling the 72-byte payload.
 for _s in (SEED_PAYLOAD, STATUS_PAYLOAD, PROCESS_PAYLOAD, ERROR_PAYLOAD, HELLO_PAYLOAD,
-           FILTER_PAYLOAD):
+           FILTER_PAYLOAD, ALLOC_PAYLOAD, STACK_PAYLOAD):
     assert _s.size == PAYLOAD_SIZE, _s.format
 assert FRAME.size == MSG_SIZE and HEADER.size == PAYLOAD_OFFSET
 del _s

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "live_table.h"
+#include "stacks.h"
 #include "protocol.h"
 #include "ttalloc.h"
 #include "unix_socket.h"
@@ -55,6 +56,8 @@ static struct client {
 	uint64_t backoff_ns;
 	uint64_t sync_sequence;
 	struct live_table table;
+	int stack_traces; /* TT_ALLOC_STACK_TRACE=1 */
+	struct stack_table stacks;
 	char socket_path[108];
 	int atfork_registered;
 	pthread_t watcher;
@@ -105,15 +108,37 @@ static int await_answer(unsigned type, struct proto_msg *answer)
 	}
 }
 
-static void fill_event(struct proto_msg *msg, enum proto_msg_type type, int device, unsigned buffer_type,
-		       uint64_t address, uint64_t size, uint64_t when_ns)
+/* One ALLOC or FREE as the application reported it. */
+struct event {
+	enum proto_msg_type type;
+	int device;
+	unsigned buffer_type;
+	uint64_t address;
+	uint64_t size;
+	uint64_t when_ns;  /* CLOCK_REALTIME */
+	uint64_t stack_id; /* ALLOC only; 0: none */
+};
+
+static void fill_event(struct proto_msg *msg, const struct event *ev)
 {
-	proto_msg_init(msg, type, device);
-	msg->size = size;
-	msg->buffer_type = (uint8_t)buffer_type;
+	proto_msg_init(msg, ev->type, ev->device);
+	msg->size = ev->size;
+	msg->buffer_type = (uint8_t)ev->buffer_type;
 	msg->process_id = client.pid;
-	msg->buffer_id = address;
-	msg->timestamp = when_ns;
+	msg->buffer_id = ev->address;
+	msg->timestamp = ev->when_ns;
+	msg->u.alloc.stack_id = ev->stack_id;
+}
+
+/* Sends STACK_DEF frames for a stack the current connection has not seen. */
+static int define_stack(uint64_t stack_id)
+{
+	struct stack_record *rec = stack_id ? stack_table_find(&client.stacks, stack_id) : NULL;
+	if (!rec || !stack_needs_definition(&client.stacks, rec))
+		return 0;
+	struct proto_msg frames[STACK_MAX_FRAMES];
+	int n = stack_definition_frames(&client.stacks, rec, client.pid, frames);
+	return send_frames(frames, (size_t)n);
 }
 
 struct resync {
@@ -125,18 +150,24 @@ static int resync_one(const struct live_entry *e, void *ctx)
 {
 	struct resync *rs = ctx;
 	/* the original time, so ages in leak reports survive a server restart */
-	fill_event(&rs->batch[rs->count++], PROTO_ALLOC, e->device, e->type, e->address, e->size, e->alloc_ns);
+	struct event ev = {PROTO_ALLOC, e->device, e->type, e->address, e->size, e->alloc_ns, e->stack_id};
+	int rc = define_stack(e->stack_id);
+	if (rc < 0)
+		return rc;
+	fill_event(&rs->batch[rs->count++], &ev);
 	if (rs->count < RESYNC_BATCH)
 		return 0;
 	rs->count = 0;
 	return send_frames(rs->batch, RESYNC_BATCH);
 }
 
-/* Re-sends every live buffer on a new connection. */
+/* Re-sends every live buffer (and the stacks they name) on a new connection. */
 static int resync(void)
 {
 	struct resync rs;
 	rs.count = 0;
+	if (client.stack_traces)
+		stack_table_new_connection(&client.stacks);
 	int rc = live_table_each(&client.table, resync_one, &rs);
 	if (rc == 0 && rs.count)
 		rc = send_frames(rs.batch, rs.count);
@@ -279,6 +310,8 @@ static void initialise_locked(void)
 		__atomic_store_n(&client.state, STATE_DISABLED, __ATOMIC_RELEASE);
 		return;
 	}
+	const char *stacks = getenv("TT_ALLOC_STACK_TRACE");
+	client.stack_traces = stacks && strcmp(stacks, "1") == 0 && stack_table_init(&client.stacks) == 0;
 	const char *path = unix_socket_default_path();
 	strncpy(client.socket_path, path, sizeof(client.socket_path) - 1);
 	client.pid = getpid();
@@ -324,17 +357,30 @@ int ttalloc_enabled(void)
  * re-sends the live table, which already reflects an ALLOC or the FREE of a
  * known buffer (`in_table`); any other event is sent after it.
  */
-static int deliver(enum proto_msg_type type, int device, unsigned buffer_type, uint64_t address,
-		   uint64_t size, uint64_t when_ns, int in_table)
+static int deliver(const struct event *ev, int in_table)
 {
 	if (client.fd < 0) {
 		int rc = ensure_connected(0);
 		if (rc < 0 || in_table)
 			return rc;
 	}
+	int rc = define_stack(ev->stack_id);
+	if (rc < 0)
+		return rc;
 	struct proto_msg msg;
-	fill_event(&msg, type, device, buffer_type, address, size, when_ns);
+	fill_event(&msg, ev);
 	return send_frames(&msg, 1);
+}
+
+/*
+ * Captures the application's stack; returns its id (0: none). Always
+ * inlined into ttalloc_report_alloc so the frames to skip are exactly
+ * stack_capture's and ttalloc_report_alloc's.
+ */
+static inline __attribute__((always_inline)) uint64_t capture_stack_unlocked(uint64_t *ips, int *depth)
+{
+	*depth = stack_capture(ips, PROTO_STACK_MAX_DEPTH, 0);
+	return *depth > 0 ? stack_id_of(ips, *depth) : 0;
 }
 
 int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t address, uint64_t size)
@@ -344,11 +390,17 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES || !proto_buffer_type_valid((unsigned)type) ||
 	    size == 0)
 		return TTALLOC_EINVAL;
-	uint64_t now = proto_now_ns();
+	struct event ev = {PROTO_ALLOC, device_id, (unsigned)type, address, size, proto_now_ns(), 0};
+	uint64_t ips[PROTO_STACK_MAX_DEPTH];
+	int depth = 0;
+	if (client.stack_traces) /* unwinding is the slow part: outside the lock */
+		ev.stack_id = capture_stack_unlocked(ips, &depth);
 	pthread_mutex_lock(&client.lock);
-	int table_rc = live_table_add(&client.table, device_id, (unsigned)type, address, size, now);
-	int rc = table_rc == TTALLOC_ENOMEM ? table_rc
-					    : deliver(PROTO_ALLOC, device_id, (unsigned)type, address, size, now, 1);
+	if (ev.stack_id && !stack_table_intern(&client.stacks, ev.stack_id, ips, depth))
+		ev.stack_id = 0;
+	int table_rc = live_table_add(&client.table, device_id, (unsigned)type, address, size, ev.when_ns,
+				      ev.stack_id);
+	int rc = table_rc == TTALLOC_ENOMEM ? table_rc : deliver(&ev, 1);
 	pthread_mutex_unlock(&client.lock);
 	return rc ? rc : table_rc;
 }
@@ -362,7 +414,8 @@ int ttalloc_report_free(int device_id, uint64_t address)
 	pthread_mutex_lock(&client.lock);
 	int table_rc = live_table_remove(&client.table, device_id, address);
 	/* Tell the server even about an unknown buffer: its counters show it. */
-	int rc = deliver(PROTO_FREE, device_id, 0, address, 0, proto_now_ns(), table_rc == 0);
+	struct event ev = {PROTO_FREE, device_id, 0, address, 0, proto_now_ns(), 0};
+	int rc = deliver(&ev, table_rc == 0);
 	pthread_mutex_unlock(&client.lock);
 	return rc ? rc : table_rc;
 }
@@ -409,6 +462,9 @@ void ttalloc_shutdown(void)
 		close(client.fd);
 	client.fd = -1;
 	live_table_release(&client.table);
+	if (client.stack_traces)
+		stack_table_release(&client.stacks);
+	client.stack_traces = 0;
 	__atomic_store_n(&client.state, STATE_UNINITIALISED, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&client.lock);
 }

@@ -52,7 +52,7 @@ static void give_entry(struct live_table *t, uint32_t i)
 }
 
 int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size,
-		   uint64_t alloc_ns)
+		   uint64_t alloc_ns, uint64_t stack_id)
 {
 	uint32_t slot = addr_index_find(&t->index, device, address, NULL, NULL);
 	if (slot != ADDR_INDEX_NOT_FOUND) {
@@ -60,6 +60,7 @@ int live_table_add(struct live_table *t, int device, unsigned type, uint64_t add
 		e->size = size;
 		e->type = (uint8_t)type;
 		e->alloc_ns = alloc_ns;
+		e->stack_id = stack_id;
 		return TTALLOC_EDUPLICATE;
 	}
 	uint32_t i = take_entry(t);
@@ -69,7 +70,9 @@ int live_table_add(struct live_table *t, int device, unsigned type, uint64_t add
 		give_entry(t, i);
 		return TTALLOC_ENOMEM;
 	}
-	t->entries[i] = (struct live_entry){address, size, alloc_ns, device, (uint8_t)type, 1};
+	t->entries[i] = (struct live_entry){
+		.address = address, .size = size, .alloc_ns = alloc_ns, .device = device, .type = (uint8_t)type, .used = 1,
+		.stack_id = stack_id};
 	t->count++;
 	return 0;
 }

@@ -15,6 +15,7 @@ struct live_entry {
 	uint64_t address;
 	uint64_t size;
 	uint64_t alloc_ns; /* CLOCK_REALTIME of the ALLOC, re-sent on resync */
+	uint64_t stack_id; /* its call stack (stacks.h), 0 when not captured */
 	int32_t device;
 	uint8_t type;
 	uint8_t used;
@@ -36,7 +37,7 @@ void live_table_release(struct live_table *t);
 
 /* Records a buffer. Returns 0, TTALLOC_EDUPLICATE (replaced) or TTALLOC_ENOMEM. */
 int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size,
-		   uint64_t alloc_ns);
+		   uint64_t alloc_ns, uint64_t stack_id);
 
 /* Forgets a buffer. Returns 0 or TTALLOC_EUNKNOWN_BUFFER. */
 int live_table_remove(struct live_table *t, int device, uint64_t address);

@@ -36,6 +36,7 @@ static const struct proto_type_row proto_types[] = {
 	{PROTO_LEAK_ROW, "LEAK_ROW", PROTO_DIR_ANSWER},
 	{PROTO_ROWS_END, "ROWS_END", PROTO_DIR_ANSWER},
 	{PROTO_ERROR, "ERROR", PROTO_DIR_ANSWER},
+	{PROTO_STACK_DEF, "STACK_DEF", PROTO_DIR_REQUEST},
 };
 
 static const struct proto_type_row *proto_type_lookup(unsigned type)

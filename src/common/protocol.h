@@ -25,6 +25,8 @@
  *   PROCESS_QUERY(device or -1)      PROCESS_ROW..., ROWS_END(count)
  *   LEAK_QUERY(pid or 0)             LEAK_ROW..., ROWS_END(count)
  *   (both take an optional session filter in u.filter)
+ *   STACK_DEF(stack id, ips)         none: defines a call stack that later
+ *                                    ALLOCs name in u.alloc.stack_id
  * Extension requests from a client that did not HELLO are answered too:
  * asking is the negotiation. A refused extension request (bad device id) is
  * answered with an ERROR frame instead of its answer. ALLOC, FREE and
@@ -76,6 +78,7 @@ enum proto_msg_type {
 	PROTO_LEAK_ROW = 137,
 	PROTO_ROWS_END = 138,
 	PROTO_ERROR = 139,
+	PROTO_STACK_DEF = 140,
 };
 
 /* Architecture codes of the seed's arch_type field. */
@@ -165,6 +168,31 @@ struct __attribute__((packed)) proto_hello_payload {
 	uint8_t reserved[24];
 };
 
+/* Deepest call stack a client sends (frames beyond are dropped). */
+#define PROTO_STACK_MAX_DEPTH 32
+/* Instruction pointers per STACK_DEF frame. */
+#define PROTO_STACK_IPS_PER_FRAME 9
+
+/*
+ * Payload of ALLOC: the seed leaves it zero; ttalloc's client puts the id of
+ * the allocation's call stack there (0: none), defined earlier on the same
+ * connection by STACK_DEF.
+ */
+struct __attribute__((packed)) proto_alloc_payload {
+	uint64_t stack_id;
+	uint8_t reserved[64];
+};
+
+/*
+ * Payload of STACK_DEF. Header: size = stack id (non-zero), device_id =
+ * depth of the whole stack (1..PROTO_STACK_MAX_DEPTH), buffer_type = index
+ * of ips[0] in the stack. A stack deeper than 9 takes several frames, sent
+ * in order; return addresses of the sending process, innermost first.
+ */
+struct __attribute__((packed)) proto_stack_payload {
+	uint64_t ips[PROTO_STACK_IPS_PER_FRAME];
+};
+
 /* Payload of PROCESS_QUERY and LEAK_QUERY: only processes of one session. */
 struct __attribute__((packed)) proto_filter_payload {
 	char session[PROTO_SESSION_LEN]; /* empty: every process */
@@ -188,6 +216,8 @@ struct __attribute__((packed)) proto_msg {
 		struct proto_error_payload error;
 		struct proto_hello_payload hello;
 		struct proto_filter_payload filter;
+		struct proto_alloc_payload alloc;
+		struct proto_stack_payload stack;
 		uint8_t raw[72];
 	} u;
 };
@@ -219,6 +249,9 @@ _Static_assert(sizeof(struct proto_error_payload) == 72, "error payload fills th
 _Static_assert(sizeof(struct proto_hello_payload) == 72, "hello payload fills the frame");
 _Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session");
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
+_Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
+_Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");
+_Static_assert(offsetof(struct proto_msg, u.alloc.stack_id) == 40, "alloc stack id");
 /* The format is little-endian and we copy structs as bytes. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host required");
 
@@ -239,7 +272,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host re
 	X(UNKNOWN_FREE, "unknown_free", "FREE of an address with no live buffer")              \
 	X(DUPLICATE_ALLOC, "duplicate_alloc", "ALLOC at an address this process holds live")  \
 	X(OUTPUT_OVERFLOW, "output_overflow", "peer does not read its answers")                \
-	X(LIMIT, "limit", "a server limit was reached")
+	X(LIMIT, "limit", "a server limit was reached")                                        \
+	X(BAD_STACK, "bad_stack", "malformed STACK_DEF")                                      \
+	X(FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")
 
 enum proto_error_reason {
 #define PROTO_DEFINE_REASON_(name, label, desc) PROTO_ERR_##name,

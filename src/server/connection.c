@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +23,46 @@
 #include "unix_socket.h"
 
 #define READ_CHUNK (64 * 1024)
+/* Refused connections logged one by one per second; the rest are summed up. */
+#define REFUSALS_LOGGED_PER_SECOND 20
+#define NS_PER_SECOND 1000000000ull
 
 static void connection_io(struct event_loop *loop, struct event_handle *handle, uint32_t events);
 
+/* Logs the sum of the refusals not logged one by one, and starts a new window. */
+static void refusal_window_restart(struct server *s, uint64_t now)
+{
+	struct refusal_log *rl = &s->refusals;
+	if (rl->suppressed)
+		log_error("❌ %" PRIu64 " more connection%s refused in the last second (only %d a second are "
+			  "logged one by one; ttalloc_connections_refused_total counts all)",
+			  rl->suppressed, rl->suppressed == 1 ? "" : "s", REFUSALS_LOGGED_PER_SECOND);
+	rl->window_ns = now;
+	rl->logged = 0;
+	rl->suppressed = 0;
+}
+
+void connection_log_refusals(struct server *s)
+{
+	uint64_t now = proto_monotonic_ns();
+	if (s->refusals.suppressed && now - s->refusals.window_ns >= NS_PER_SECOND)
+		refusal_window_restart(s, now);
+}
+
+/* Counts a refused connection, logs why (within the budget) and closes it. */
 static void refuse(struct server *s, int fd, const char *why)
 {
 	s->stats.connections_refused++;
 	s->stats.errors[PROTO_ERR_LIMIT]++;
-	log_error("❌ Connection refused: %s", why);
+	uint64_t now = proto_monotonic_ns();
+	if (now - s->refusals.window_ns >= NS_PER_SECOND)
+		refusal_window_restart(s, now);
+	if (s->refusals.logged < REFUSALS_LOGGED_PER_SECOND) {
+		s->refusals.logged++;
+		log_error("❌ Connection refused: %s", why);
+	} else {
+		s->refusals.suppressed++;
+	}
 	close(fd);
 }
 
@@ -76,6 +110,45 @@ struct connection *connection_open(struct server *s, int fd)
 	return c;
 }
 
+int connection_reserve_fd(struct server *s)
+{
+	if (s->reserve_fd <= 0)
+		s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return s->reserve_fd;
+}
+
+/*
+ * Out of descriptors (EMFILE/ENFILE) with a client waiting: the listener
+ * stays readable, and a level-triggered loop would spin on it. Give up the
+ * spare descriptor, accept the client, refuse it (it sees end of stream at
+ * once) and take the spare again. Without a spare (someone else took it),
+ * stop watching the listener until a connection closes.
+ * Returns 0 to keep accepting, -1 to stop.
+ */
+static int refuse_without_fds(struct server *s, int listen_fd, int accept_errno)
+{
+	char why[160];
+	snprintf(why, sizeof(why),
+		 "out of file descriptors (%s) with %u clients connected; raise the server's limit "
+		 "(ulimit -n, LimitNOFILE=)",
+		 accept_errno == EMFILE ? "EMFILE" : "ENFILE", s->connection_count);
+	if (s->reserve_fd > 0) {
+		close(s->reserve_fd);
+		s->reserve_fd = -1;
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			refuse(s, fd, why);
+		if (connection_reserve_fd(s) > 0)
+			return fd >= 0 ? 0 : -1;
+	}
+	/* no spare: pause accepting until connection_close frees a descriptor */
+	if (!s->accept_paused && event_loop_modify(s->loop, &s->listener, 0) == 0) {
+		s->accept_paused = 1;
+		log_error("❌ Not accepting connections: %s", why);
+	}
+	return -1;
+}
+
 void connection_accept(struct event_loop *loop, struct event_handle *handle, uint32_t events)
 {
 	(void)loop;
@@ -86,11 +159,27 @@ void connection_accept(struct event_loop *loop, struct event_handle *handle, uin
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
+			if (errno == EMFILE || errno == ENFILE) {
+				if (refuse_without_fds(s, handle->fd, errno) == 0)
+					continue;
+				return;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				log_error("❌ accept failed: %s", strerror(errno));
 			return;
 		}
 		connection_open(s, fd);
+	}
+}
+
+/* A descriptor was freed: take the spare back and accept again if paused. */
+static void resume_accepting(struct server *s)
+{
+	if (!s->accept_paused || connection_reserve_fd(s) <= 0)
+		return;
+	if (event_loop_modify(s->loop, &s->listener, EPOLLIN) == 0) {
+		s->accept_paused = 0;
+		log_warn("📡 Accepting connections again (%u clients connected)", s->connection_count);
 	}
 }
 
@@ -256,6 +345,7 @@ void connection_close(struct connection *c)
 	c->next = s->closed;
 	s->closed = c;
 	s->connection_count--;
+	resume_accepting(s);
 	if (registry_detach(&s->registry, c->proc)) {
 		if (s->stopping)
 			registry_drop_process(&s->registry, c->proc);

@@ -98,14 +98,40 @@ static uint64_t alloc_time(const struct proto_msg *msg)
 	return mono - (real - msg->timestamp);
 }
 
+/*
+ * --max-buffers-per-process: a new buffer beyond the limit is refused and
+ * counted (`limit`); the first refusal of a connection is logged, later ones
+ * only counted. An ALLOC at an address the process already holds replaces
+ * a record and stays allowed.
+ */
+static int within_buffer_limit(struct connection *c, const struct proto_msg *msg)
+{
+	struct server *s = c->server;
+	const struct process_record *rec = registry_process(&s->registry, c->proc);
+	if (rec->live_buffers < s->opts.max_buffers_per_process ||
+	    registry_holds(&s->registry, c->proc, msg->device_id, msg->buffer_id))
+		return 1;
+	s->stats.errors[PROTO_ERR_LIMIT]++;
+	if (!c->limit_logged) {
+		c->limit_logged = 1;
+		log_error("❌ PID %d: %s: ALLOC of buffer 0x%" PRIx64 " refused: the process holds %" PRIu64
+			  " live buffers, the limit (--max-buffers-per-process); further ALLOCs over it "
+			  "from this connection are counted, not logged",
+			  (int)c->pid, proto_error_description(PROTO_ERR_LIMIT), msg->buffer_id, rec->live_buffers);
+	}
+	return 0;
+}
+
 static void on_alloc(struct connection *c, const struct proto_msg *msg)
 {
 	struct server *s = c->server;
 	struct device *dev = valid_device(c, msg);
-	if (!dev || !valid_pid_field(c, msg) || !valid_alloc(c, msg, dev))
+	if (!dev || !valid_pid_field(c, msg) || !valid_alloc(c, msg, dev) || !within_buffer_limit(c, msg))
 		return;
-	enum registry_result rc = registry_alloc(&s->registry, c->proc, msg->device_id, msg->buffer_type,
-						 msg->buffer_id, msg->size, alloc_time(msg));
+	struct process_record *rec = registry_process(&s->registry, c->proc);
+	uint32_t stack = stacks_find(rec->stacks, msg->u.alloc.stack_id);
+	enum registry_result rc = registry_alloc_with_stack(&s->registry, c->proc, msg->device_id, msg->buffer_type,
+							    msg->buffer_id, msg->size, alloc_time(msg), stack);
 	if (rc == REGISTRY_NOMEM) {
 		connection_error(c, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
 				 msg->buffer_id);
@@ -120,6 +146,29 @@ static void on_alloc(struct connection *c, const struct proto_msg *msg)
 	log_info("[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")",
 		 msg->device_id, msg->size, proto_buffer_type_name(msg->buffer_type), (int)c->pid,
 		 msg->buffer_id);
+	if (log_enabled(LOG_DEBUG)) {
+		if (stack == STACKS_NONE) {
+			log_debug("  └─ Stack trace: [enabled with TT_ALLOC_STACK_TRACE=1]");
+		} else {
+			log_debug("  └─ Stack trace:");
+			stacks_log(rec->stacks, stack, LOG_DEBUG, "       ", STACKS_SHOWN_FRAMES);
+		}
+	}
+}
+
+/* STACK_DEF: part of a call stack that later ALLOCs of this process name. */
+static void on_stack_def(struct connection *c, const struct proto_msg *msg)
+{
+	if (!valid_pid_field(c, msg))
+		return;
+	struct process_record *rec = registry_process(&c->server->registry, c->proc);
+	if (!rec->stacks && !(rec->stacks = stacks_create(rec->pid))) {
+		connection_error(c, PROTO_ERR_LIMIT, "out of memory recording a call stack");
+		return;
+	}
+	const char *why = NULL;
+	if (stacks_define(rec->stacks, msg, &why) < 0)
+		connection_error(c, PROTO_ERR_BAD_STACK, "stack 0x%" PRIx64 ": %s", msg->size, why);
 }
 
 static void on_free(struct connection *c, const struct proto_msg *msg)
@@ -230,12 +279,15 @@ static void on_dump_remaining(struct connection *c, const struct proto_msg *msg)
 				 "s)",
 				 buf->device, buf->address, buf->size, proto_buffer_type_name(buf->type),
 				 (int)rec->pid, (uint64_t)((now - buf->alloc_ns) / 1000000000ull));
+			stacks_log(rec->stacks, buf->stack, LOG_WARN, "        ", STACKS_SHOWN_FRAMES);
 			shown++;
 		}
 	}
 	log_warn("    %" PRIu64 " buffer%s listed", shown, shown == 1 ? "" : "s");
 	if (hidden)
-		log_warn("    %" PRIu64 " buffers of other users not listed", hidden);
+		connection_error(c, PROTO_ERR_FOREIGN_QUERY,
+				 "DUMP_REMAINING from uid %u: %" PRIu64 " buffers of other users not listed",
+				 (unsigned)c->uid, hidden);
 }
 
 /* ---- ttalloc extensions ---- */
@@ -364,12 +416,15 @@ static void on_process_query(struct connection *c, const struct proto_msg *msg)
 static void on_leak_query(struct connection *c, const struct proto_msg *msg)
 {
 	const struct leak_history *h = &c->server->leaks;
-	uint64_t rows = 0;
+	uint64_t rows = 0, hidden = 0;
 	for (uint32_t i = 0; i < h->count && !c->closed; i++) {
 		const struct leak_report *rep = leak_history_get(h, i);
-		if ((msg->process_id && rep->pid != msg->process_id) || (c->uid != 0 && rep->uid != c->uid) ||
-		    !session_matches(rep->session, msg))
+		if ((msg->process_id && rep->pid != msg->process_id) || !session_matches(rep->session, msg))
 			continue;
+		if (c->uid != 0 && rep->uid != c->uid) {
+			hidden += rep->kept;
+			continue;
+		}
 		for (uint32_t e = 0; e < rep->kept && !c->closed; e++) {
 			const struct leak_buffer *lb = &rep->entries[e];
 			struct proto_msg row;
@@ -388,6 +443,12 @@ static void on_leak_query(struct connection *c, const struct proto_msg *msg)
 			rows++;
 		}
 	}
+	/* only a query for one pid asks for someone else's data; "all" means "all of mine" */
+	if (hidden && msg->process_id && !c->closed)
+		connection_error(c, PROTO_ERR_FOREIGN_QUERY,
+				 "LEAK_QUERY from uid %u for PID %d: %" PRIu64 " leaked buffers of another user "
+				 "not shown",
+				 (unsigned)c->uid, msg->process_id, hidden);
 	send_rows_end(c, rows);
 }
 
@@ -417,6 +478,7 @@ static const frame_handler handlers[256] = {
 	[PROTO_LEAK_ROW] = on_answer_type,
 	[PROTO_ROWS_END] = on_answer_type,
 	[PROTO_ERROR] = on_answer_type,
+	[PROTO_STACK_DEF] = on_stack_def,
 };
 
 void handle_frame(struct connection *c, const struct proto_msg *msg)

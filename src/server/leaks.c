@@ -8,6 +8,45 @@
 #include <string.h>
 
 #include "log.h"
+#include "stacks.h"
+
+/*
+ * Symbolizes the stacks of the kept entries now, while the process's module
+ * map is at hand: one text per distinct stack, shared by its buffers.
+ * `stack_of` holds each entry's stack index in the process's set.
+ */
+static void attach_stack_texts(struct leak_report *rep, struct process_stacks *ps, const uint32_t *stack_of)
+{
+	uint32_t *text_of = ps ? malloc(ps->count * sizeof(*text_of)) : NULL;
+	char **texts = text_of ? calloc(ps->count, sizeof(*texts)) : NULL;
+	for (uint32_t i = 0; i < rep->kept; i++)
+		rep->entries[i].stack_text = LEAK_NO_STACK;
+	if (!texts) {
+		free(text_of);
+		return;
+	}
+	for (uint32_t i = 0; i < ps->count; i++)
+		text_of[i] = LEAK_NO_STACK;
+	for (uint32_t i = 0; i < rep->kept; i++) {
+		uint32_t st = stack_of[i];
+		if (st == STACKS_NONE || st >= ps->count)
+			continue;
+		if (text_of[st] == LEAK_NO_STACK) {
+			char text[STACKS_SHOWN_FRAMES * 600];
+			size_t len = stacks_format(ps, st, "        ", STACKS_SHOWN_FRAMES, text, sizeof(text));
+			if (len && text[len - 1] == '\n')
+				text[len - 1] = '\0';
+			char *copy = strdup(text);
+			if (!copy)
+				continue;
+			texts[rep->stack_text_count] = copy;
+			text_of[st] = rep->stack_text_count++;
+		}
+		rep->entries[i].stack_text = text_of[st];
+	}
+	rep->stack_texts = texts;
+	free(text_of);
+}
 
 int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_t proc,
 		      uint64_t now_mono_ns)
@@ -25,6 +64,7 @@ int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_
 	int rc = (keep && !rep->entries) ? TTALLOC_ENOMEM : 0;
 	/* The owner list is newest first; keep the newest `keep` and store them
 	 * oldest first, as the seed prints them. */
+	uint32_t *stack_of = rep->entries ? malloc(keep * sizeof(*stack_of)) : NULL;
 	uint32_t i = 0;
 	for (uint32_t b = registry_first_buffer(r, proc); b != REGISTRY_NONE; b = registry_next_buffer(r, b)) {
 		const struct live_buffer *buf = &r->buffers[b];
@@ -38,10 +78,18 @@ int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_
 			e->age_ns = now_mono_ns > buf->alloc_ns ? now_mono_ns - buf->alloc_ns : 0;
 			e->device = buf->device;
 			e->type = buf->type;
+			if (stack_of)
+				stack_of[keep - 1 - i] = buf->stack;
 			i++;
 		}
 	}
 	rep->kept = rep->entries ? (uint32_t)keep : 0;
+	if (stack_of && p->stacks)
+		attach_stack_texts(rep, p->stacks, stack_of);
+	else
+		for (uint32_t k = 0; k < rep->kept; k++)
+			rep->entries[k].stack_text = LEAK_NO_STACK;
+	free(stack_of);
 	return rc;
 }
 
@@ -57,6 +105,8 @@ void leak_report_print(const struct leak_report *rep, uint32_t max_lines)
 		log_warn("    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s (age: %" PRIu64 "s)",
 			 e->device, e->address, e->size, proto_buffer_type_name(e->type),
 			 (uint64_t)(e->age_ns / 1000000000ull));
+		if (e->stack_text != LEAK_NO_STACK)
+			log_warn("%s", rep->stack_texts[e->stack_text]);
 	}
 	if (shown < rep->buffers)
 		log_warn("    ... and %" PRIu64 " more buffers (%" PRIu64 " bytes)", rep->buffers - shown,
@@ -65,6 +115,11 @@ void leak_report_print(const struct leak_report *rep, uint32_t max_lines)
 
 void leak_report_release(struct leak_report *rep)
 {
+	for (uint32_t i = 0; i < rep->stack_text_count; i++)
+		free(rep->stack_texts[i]);
+	free(rep->stack_texts);
+	rep->stack_texts = NULL;
+	rep->stack_text_count = 0;
 	free(rep->entries);
 	rep->entries = NULL;
 	rep->kept = 0;

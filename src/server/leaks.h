@@ -21,7 +21,10 @@ struct leak_buffer {
 	uint64_t age_ns; /* how long it had been live when the process exited */
 	int32_t device;
 	uint8_t type;
+	uint32_t stack_text; /* index in leak_report.stack_texts, or LEAK_NO_STACK */
 };
+
+#define LEAK_NO_STACK UINT32_MAX
 
 struct leak_report {
 	pid_t pid;
@@ -33,6 +36,8 @@ struct leak_report {
 	uint64_t bytes;    /* their total size */
 	uint32_t kept;     /* entries stored, oldest first */
 	struct leak_buffer *entries;
+	char **stack_texts;        /* symbolized stacks of the kept entries, one per distinct stack */
+	uint32_t stack_text_count;
 	uint64_t device_bytes[PROTO_MAX_DEVICES];   /* every leaked byte, per device */
 	uint64_t device_buffers[PROTO_MAX_DEVICES]; /* every leaked buffer, per device */
 };

@@ -34,6 +34,8 @@ static void usage(FILE *out)
 		"      --group NAME         group owning the socket file (with 0660: who may connect)\n"
 		"      --leak-lines N       buffer lines printed per leak report (default 100)\n"
 		"      --max-connections N  connections accepted at once (default 4096)\n"
+		"      --max-buffers-per-process N  live buffers one process may hold; ALLOCs\n"
+		"                           beyond are refused and counted (default 10000000)\n"
 		"      --http ADDR:PORT     serve the dashboard, JSON API and /metrics there\n"
 		"                           (default $TTALLOC_HTTP or 127.0.0.1:8080; port 0\n"
 		"                           picks a free one;\n"
@@ -60,7 +62,8 @@ static unsigned long parse_number(const char *name, const char *text, int base, 
 static void parse_options(int argc, char **argv, struct server_options *opts)
 {
 	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS, OPT_GROUP, OPT_HW_ROOT,
-	       OPT_HTTP, OPT_NO_HTTP, OPT_HISTORY_INTERVAL, OPT_HISTORY_SAMPLES };
+	       OPT_HTTP, OPT_NO_HTTP, OPT_HISTORY_INTERVAL, OPT_HISTORY_SAMPLES,
+	       OPT_MAX_BUFFERS };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"devices", required_argument, NULL, 'd'},
@@ -71,6 +74,7 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 		{"group", required_argument, NULL, OPT_GROUP},
 		{"leak-lines", required_argument, NULL, OPT_LEAK_LINES},
 		{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+		{"max-buffers-per-process", required_argument, NULL, OPT_MAX_BUFFERS},
 		{"http", required_argument, NULL, OPT_HTTP},
 		{"no-http", no_argument, NULL, OPT_NO_HTTP},
 		{"history-interval", required_argument, NULL, OPT_HISTORY_INTERVAL},
@@ -123,6 +127,10 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 			break;
 		case OPT_MAX_CONNECTIONS:
 			opts->max_connections = (uint32_t)parse_number("--max-connections", optarg, 10, 1000000);
+			break;
+		case OPT_MAX_BUFFERS:
+			opts->max_buffers_per_process =
+				parse_number("--max-buffers-per-process", optarg, 10, UINT32_MAX);
 			break;
 		case OPT_HTTP:
 			opts->http_listen = optarg;

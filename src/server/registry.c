@@ -23,8 +23,10 @@ int registry_init(struct registry *r, int num_devices, uint32_t expected_buffers
 
 void registry_release(struct registry *r)
 {
-	for (uint32_t i = 0; i < r->process_cap; i++)
+	for (uint32_t i = 0; i < r->process_cap; i++) {
 		free(r->processes[i].usage);
+		stacks_destroy(r->processes[i].stacks);
+	}
 	free(r->processes);
 	free(r->buffers);
 	addr_index_release(&r->index);
@@ -132,7 +134,10 @@ uint32_t registry_device_processes(const struct registry *r, int device)
 static uint32_t new_buffer_slot(struct registry *r)
 {
 	if (r->free_buffer == REGISTRY_NONE) {
-		uint32_t cap = r->buffer_cap ? r->buffer_cap * 2 : MIN_BUFFERS;
+		/* 1.5x growth: with the index doubling too, a freshly grown
+		 * registry still stays under 128 bytes per live buffer */
+		uint64_t want = r->buffer_cap ? (uint64_t)r->buffer_cap + r->buffer_cap / 2 : MIN_BUFFERS;
+		uint32_t cap = want > REGISTRY_NONE - 1 ? REGISTRY_NONE - 1 : (uint32_t)want;
 		if (cap <= r->buffer_cap)
 			return REGISTRY_NONE;
 		struct live_buffer *grown = realloc(r->buffers, (size_t)cap * sizeof(*grown));
@@ -218,6 +223,12 @@ static int owned_by(uint32_t buffer, const void *ctx)
 enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type,
 				    uint64_t address, uint64_t size, uint64_t now_ns)
 {
+	return registry_alloc_with_stack(r, proc, device, type, address, size, now_ns, STACKS_NONE);
+}
+
+enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc, int device, unsigned type,
+					       uint64_t address, uint64_t size, uint64_t now_ns, uint32_t stack)
+{
 	struct process_record *p = &r->processes[proc];
 	struct device_usage *u = usage_for(p, device, 1);
 	if (!u)
@@ -231,6 +242,7 @@ enum registry_result registry_alloc(struct registry *r, uint32_t proc, int devic
 		old->size = size;
 		old->type = (uint8_t)type;
 		old->alloc_ns = now_ns;
+		old->stack = stack;
 		account(r, u, old, +1);
 		return REGISTRY_REPLACED;
 	}
@@ -247,6 +259,7 @@ enum registry_result registry_alloc(struct registry *r, uint32_t proc, int devic
 		.size = size,
 		.alloc_ns = now_ns,
 		.owner = proc,
+		.stack = stack,
 		.device = (uint16_t)device,
 		.type = (uint8_t)type,
 		.live = 1,
@@ -254,6 +267,12 @@ enum registry_result registry_alloc(struct registry *r, uint32_t proc, int devic
 	link_to_owner(r, slot);
 	account(r, u, b, +1);
 	return REGISTRY_OK;
+}
+
+int registry_holds(const struct registry *r, uint32_t proc, int device, uint64_t address)
+{
+	struct owner_match m = {r, proc};
+	return addr_index_find(&r->index, device, address, owned_by, &m) != ADDR_INDEX_NOT_FOUND;
 }
 
 enum registry_result registry_free(struct registry *r, uint32_t proc, int device, uint64_t address,
@@ -295,6 +314,8 @@ void registry_drop_process(struct registry *r, uint32_t proc)
 	}
 	p->first_buffer = REGISTRY_NONE;
 	p->usage_count = 0;
+	stacks_destroy(p->stacks);
+	p->stacks = NULL;
 	p->in_use = 0;
 	r->process_count--;
 }

@@ -10,7 +10,7 @@
  *    identity of the reporting connection) and sits in that owner's list, so
  *    a process's buffers are found without scanning the table.
  *  - Queries never walk buffers: totals are kept incrementally.
- *  - Storage: buffers live in one array of 40-byte records reused through a
+ *  - Storage: buffers live in one array of 48-byte records reused through a
  *    free list, indexed by an addr_index; no allocation per event except
  *    when an array doubles.
  */
@@ -22,6 +22,7 @@
 
 #include "addr_index.h"
 #include "protocol.h"
+#include "stacks.h"
 
 #define REGISTRY_NONE UINT32_MAX
 
@@ -32,6 +33,7 @@ struct live_buffer {
 	uint32_t owner;      /* process record index */
 	uint32_t owner_prev; /* neighbours in the owner's list, or REGISTRY_NONE */
 	uint32_t owner_next; /* also links the free list */
+	uint32_t stack;      /* index in the owner's process_stacks, or STACKS_NONE */
 	uint16_t device;
 	uint8_t type;        /* enum ttalloc_buffer_type */
 	uint8_t live;
@@ -56,6 +58,7 @@ struct process_record {
 	struct device_usage *usage;
 	uint32_t usage_count;
 	uint32_t usage_cap;
+	struct process_stacks *stacks; /* created by its first STACK_DEF */
 	int in_use;
 };
 
@@ -120,6 +123,13 @@ uint32_t registry_find_pid(const struct registry *r, pid_t pid);
  */
 enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type,
 				    uint64_t address, uint64_t size, uint64_t now_ns);
+
+/* registry_alloc, recording the buffer's call stack (STACKS_NONE: unknown). */
+enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc, int device, unsigned type,
+					       uint64_t address, uint64_t size, uint64_t now_ns, uint32_t stack);
+
+/* 1 when `proc` holds a live buffer at (device, address), else 0. */
+int registry_holds(const struct registry *r, uint32_t proc, int device, uint64_t address);
 
 /*
  * Releases the buffer that `proc` holds at (device, address) and copies it

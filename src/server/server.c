@@ -18,6 +18,7 @@
 #include "format.h"
 #include "http.h"
 #include "log.h"
+#include "systemd.h"
 #include "unix_socket.h"
 
 void server_options_defaults(struct server_options *opts)
@@ -29,6 +30,7 @@ void server_options_defaults(struct server_options *opts)
 	opts->leak_lines = 100;
 	opts->leak_history = 256;
 	opts->max_connections = 4096;
+	opts->max_buffers_per_process = 10000000;
 	opts->errors_logged_per_connection = 20;
 	opts->max_output_bytes = 16u << 20;
 	opts->http_listen = HTTP_DEFAULT_LISTEN;
@@ -51,6 +53,7 @@ static void before_sleep(struct event_loop *loop, void *data)
 	(void)loop;
 	struct server *s = data;
 	handle_print_totals(s);
+	connection_log_refusals(s);
 	http_before_sleep(s->http);
 	connection_free_closed(s);
 	log_flush();
@@ -178,7 +181,9 @@ int server_start(struct server *s, const struct server_options *opts)
 	char err[UNIX_SOCKET_ERR_LEN > DEVICE_ERR_LEN ? UNIX_SOCKET_ERR_LEN : DEVICE_ERR_LEN];
 	memset(s, 0, sizeof(*s));
 	s->opts = *opts;
+	s->reserve_fd = -1;
 	s->history_timer = (struct event_timer)EVENT_TIMER_INIT;
+	s->systemd = (struct systemd_state)SYSTEMD_STATE_INIT;
 	s->start_ns = proto_monotonic_ns();
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
@@ -204,12 +209,22 @@ int server_start(struct server *s, const struct server_options *opts)
 	}
 	if (start_history(s) < 0)
 		return -1;
-	int fd = open_socket(opts, err);
+	/* socket activation: the listening socket systemd passed, else our own */
+	int fd = -1;
+	int activated = systemd_listen_fd(&s->systemd, &fd, err, sizeof(err));
+	if (activated > 0)
+		s->opts.socket_path = s->systemd.socket_path;
+	else if (activated == 0)
+		fd = open_socket(opts, err);
 	if (fd < 0) {
 		fprintf(stderr, "ttalloc-server: %s\n", err);
 		return -1;
 	}
 	s->listener = (struct event_handle){.fd = fd, .fn = connection_accept, .data = s};
+	if (connection_reserve_fd(s) < 0) {
+		fprintf(stderr, "ttalloc-server: cannot open /dev/null: %s\n", strerror(errno));
+		return -1;
+	}
 	if (event_loop_add(s->loop, &s->listener, EPOLLIN) < 0) {
 		fprintf(stderr, "ttalloc-server: cannot watch the socket: %s\n", strerror(errno));
 		return -1;
@@ -218,12 +233,16 @@ int server_start(struct server *s, const struct server_options *opts)
 	 * HTTP port then removes the socket again */
 	if (start_http(s) < 0) {
 		close(fd);
-		unlink(opts->socket_path);
+		if (!s->systemd.activated)
+			unlink(opts->socket_path);
 		s->listener.fd = -1;
 		return -1;
 	}
 	event_loop_set_before_sleep(s->loop, before_sleep, s);
-	printf("📡 Server socket created: %s\n", opts->socket_path);
+	if (s->systemd.activated)
+		printf("📡 Server socket from systemd: %s\n", s->opts.socket_path);
+	else
+		printf("📡 Server socket created: %s\n", opts->socket_path);
 	printf("📡 Listening for connections...\n");
 	if (s->http)
 		printf("🌐 Dashboard: %s\n", http_url(s->http));
@@ -231,6 +250,10 @@ int server_start(struct server *s, const struct server_options *opts)
 		printf("🌐 Dashboard: off (--no-http)\n");
 	printf("✅ Server ready!\n\nWaiting for clients...\n");
 	fflush(stdout);
+	char status[256];
+	snprintf(status, sizeof(status), "Listening on %s, %d device%s", s->opts.socket_path, s->devices.count,
+		 s->devices.count == 1 ? "" : "s");
+	systemd_notify_ready(&s->systemd, s->loop, status);
 	return 0;
 }
 
@@ -242,6 +265,7 @@ int server_run(struct server *s)
 void server_stop(struct server *s)
 {
 	s->stopping = 1;
+	systemd_notify_stopping(&s->systemd, s->loop);
 	http_stop(s->http);
 	s->http = NULL;
 	if (s->connection_count)
@@ -252,11 +276,17 @@ void server_stop(struct server *s)
 	connection_free_closed(s);
 	if (s->listener.fd > 0) {
 		close(s->listener.fd);
-		unlink(s->opts.socket_path);
-		log_warn("👋 Socket %s removed; server stopped.", s->opts.socket_path);
+		if (s->systemd.activated) {
+			log_warn("👋 Socket %s left to systemd; server stopped.", s->opts.socket_path);
+		} else {
+			unlink(s->opts.socket_path);
+			log_warn("👋 Socket %s removed; server stopped.", s->opts.socket_path);
+		}
 	}
 	if (s->signals.fd > 0)
 		close(s->signals.fd);
+	if (s->reserve_fd > 0)
+		close(s->reserve_fd);
 	event_timer_release(s->loop, &s->history_timer);
 	history_release(&s->history);
 	event_loop_destroy(s->loop);

@@ -16,6 +16,7 @@
 #include "leaks.h"
 #include "protocol.h"
 #include "registry.h"
+#include "systemd.h"
 
 struct server_options {
 	const char *socket_path;
@@ -26,6 +27,7 @@ struct server_options {
 	uint32_t leak_lines;      /* buffer lines printed per leak report */
 	uint32_t leak_history;    /* reports kept */
 	uint32_t max_connections;
+	uint64_t max_buffers_per_process; /* live buffers one process may hold (--max-buffers-per-process) */
 	uint32_t errors_logged_per_connection;
 	uint64_t max_output_bytes; /* answers queued for one peer before it is dropped */
 	const char *http_listen;   /* --http ADDR:PORT (default 127.0.0.1:8080) */
@@ -57,8 +59,20 @@ struct connection {
 	size_t out_sent;
 	size_t out_cap;
 	uint32_t errors_logged;
+	int limit_logged; /* the --max-buffers-per-process refusal was logged */
 	int closed;
 	struct connection *prev, *next;
+};
+
+/*
+ * Refused connections are logged one by one up to a budget per second; the
+ * rest are counted and summed up in one line (connection_log_refusals), so a
+ * connection flood cannot flood the log. The counter counts them all.
+ */
+struct refusal_log {
+	uint64_t window_ns;  /* CLOCK_MONOTONIC start of the current second */
+	uint32_t logged;     /* lines logged in this window */
+	uint64_t suppressed; /* refusals not logged one by one in this window */
 };
 
 struct server {
@@ -73,10 +87,14 @@ struct server {
 	struct connection *connections;  /* open */
 	struct connection *closed;       /* freed before the loop sleeps */
 	uint32_t connection_count;
+	int reserve_fd;                  /* spare descriptor given up to refuse a client when out of fds */
+	int accept_paused;               /* listener out of the epoll set: out of fds, no reserve */
+	struct refusal_log refusals;
 	uint64_t touched_devices;        /* bit per device changed in this batch */
 	uint64_t change_seq;             /* batches that changed the registry (for /api/events) */
 	struct http_server *http;        /* NULL with --no-http */
 	struct history history;          /* sampled by history_timer */
+	struct systemd_state systemd;    /* socket activation, sd_notify, watchdog (systemd.h) */
 	struct event_timer history_timer;
 	uint64_t readings_ns[PROTO_MAX_DEVICES]; /* CLOCK_MONOTONIC of each device's last refresh */
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
@@ -122,6 +140,18 @@ void connection_feed(struct connection *c, const uint8_t *data, size_t len);
 
 /* Queues a frame for the peer, writing at once when possible. */
 void connection_send(struct connection *c, const struct proto_msg *msg);
+
+/*
+ * Opens the spare descriptor (/dev/null) that connection_accept gives up to
+ * refuse a client when the server is out of descriptors. Returns it, or -1.
+ */
+int connection_reserve_fd(struct server *s);
+
+/*
+ * Prints the summary of refusals not logged one by one once their second is
+ * over (from before_sleep, so a summary is never held back for long).
+ */
+void connection_log_refusals(struct server *s);
 
 /* Closes a connection; when it was its process's last, reports leaks. */
 void connection_close(struct connection *c);

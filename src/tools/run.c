@@ -204,7 +204,8 @@ static int start_private_server(struct private_server *ps)
 		FILE *log = freopen(ps->log_path, "w", stdout);
 		if (log)
 			dup2(fileno(stdout), 2);
-		execlp(binary, binary, "--socket", ps->socket_path, "--quiet", (char *)NULL);
+		/* --no-http: a private server must not compete for the dashboard port */
+		execlp(binary, binary, "--socket", ps->socket_path, "--quiet", "--no-http", (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 500; i++) {

@@ -56,6 +56,19 @@ def sanitized_build():
 SANITIZED = sanitized_build()
 
 
+def tsan_build():
+    """True when BUILD was configured with TTALLOC_TSAN=ON (make tsan-test)."""
+    if os.environ.get("TTALLOC_TSAN") == "1":
+        return True
+    try:
+        return re.search(r"^TTALLOC_TSAN:BOOL=ON$", (BUILD / "CMakeCache.txt").read_text(), re.M) is not None
+    except OSError:
+        return False
+
+
+TSAN = tsan_build()
+
+
 def seed_doc():
     for p in SEED_DOC_CANDIDATES:
         if p.is_file():
@@ -436,6 +449,8 @@ def compile_c(sources, output, extra_flags=(), libs=()):
     flags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-D_POSIX_C_SOURCE=200809L", "-g"]
     if SANITIZED:
         flags += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+    elif TSAN:
+        flags += ["-fsanitize=thread", "-fno-omit-frame-pointer"]
     cmd = [cc] + flags + list(extra_flags) + [str(s) for s in sources] + ["-o", str(output)] + list(libs)
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if res.returncode != 0:

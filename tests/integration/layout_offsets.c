@@ -65,6 +65,9 @@ int main(void)
 
 	FIELD("filter", u.filter.session, "session");
 	FIELD("filter", u.filter.reserved, "reserved");
+	FIELD("alloc", u.alloc.stack_id, "stack_id");
+	FIELD("alloc", u.alloc.reserved, "reserved");
+	FIELD("stack", u.stack.ips, "ips");
 
 	/* enum values the Python module mirrors */
 #define CONST(name) printf("const %s %d 0\n", #name, (int)(name))

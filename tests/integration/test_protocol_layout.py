@@ -42,6 +42,8 @@ def test_seed_struct_string_is_the_seeds():
     ("error", protocol.ERROR_OFFSETS),
     ("hello", protocol.HELLO_OFFSETS),
     ("filter", protocol.FILTER_OFFSETS),
+    ("alloc", protocol.ALLOC_OFFSETS),
+    ("stack", protocol.STACK_OFFSETS),
 ])
 def test_python_field_offsets_equal_c_offsetof(c_layout, group, offsets):
     c_fields = {name: off for (g, name), (off, _) in c_layout.items() if g == group}

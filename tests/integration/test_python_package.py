@@ -151,7 +151,8 @@ def test_reporter_tells_the_server_about_a_free_of_an_unknown_buffer(server):
 
 def test_reporter_does_not_resend_a_free_the_resync_already_covers(short_dir, server_factory):
     path = short_dir / "covered.sock"
-    r = ttalloc.Reporter(socket_path=str(path), reconnect_interval=0)
+    # watch=False: the FREE below, not the watcher thread, must open the connection
+    r = ttalloc.Reporter(socket_path=str(path), reconnect_interval=0, watch=False)
     assert not r.report_alloc(0, ttalloc.DRAM, 0x800000000, MiB)
     server = server_factory(socket_path=path)
     # the FREE of a known buffer is the call that connects; the re-sent

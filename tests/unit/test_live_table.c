@@ -53,8 +53,8 @@ static void test_add_and_remove(void **state)
 {
 	struct live_table *t = *state;
 	assert_int_equal(t->count, 0);
-	assert_int_equal(live_table_add(t, 0, TTALLOC_DRAM, 0x1000, 4096, 111), 0);
-	assert_int_equal(live_table_add(t, 1, TTALLOC_L1, 0x1000, 512, 222), 0); /* other device */
+	assert_int_equal(live_table_add(t, 0, TTALLOC_DRAM, 0x1000, 4096, 111, 0), 0);
+	assert_int_equal(live_table_add(t, 1, TTALLOC_L1, 0x1000, 512, 222, 0), 0); /* other device */
 	assert_int_equal(t->count, 2);
 	struct seen s = {0};
 	assert_int_equal(live_table_each(t, visit, &s), 0);
@@ -80,8 +80,8 @@ static void test_add_and_remove(void **state)
 static void test_duplicate_add_replaces_the_entry(void **state)
 {
 	struct live_table *t = *state;
-	assert_int_equal(live_table_add(t, 2, TTALLOC_DRAM, 0x5000, 100, 1), 0);
-	assert_int_equal(live_table_add(t, 2, TTALLOC_TRACE, 0x5000, 300, 2), TTALLOC_EDUPLICATE);
+	assert_int_equal(live_table_add(t, 2, TTALLOC_DRAM, 0x5000, 100, 1, 0), 0);
+	assert_int_equal(live_table_add(t, 2, TTALLOC_TRACE, 0x5000, 300, 2, 0), TTALLOC_EDUPLICATE);
 	assert_int_equal(t->count, 1);
 	struct seen s = {0};
 	live_table_each(t, visit, &s);
@@ -99,7 +99,7 @@ static void test_growth_and_reuse_of_entries(void **state)
 	const uint64_t n = 5000; /* past several doublings of the entry array */
 	uint64_t expect_bytes = 0, expect_sum = 0;
 	for (uint64_t i = 0; i < n; i++) {
-		assert_int_equal(live_table_add(t, (int)(i % 3), TTALLOC_DRAM, i << 12, i + 1, i), 0);
+		assert_int_equal(live_table_add(t, (int)(i % 3), TTALLOC_DRAM, i << 12, i + 1, i, 0), 0);
 		expect_bytes += i + 1;
 		expect_sum += i << 12;
 	}
@@ -114,7 +114,7 @@ static void test_growth_and_reuse_of_entries(void **state)
 	for (uint64_t i = 0; i < n; i += 2)
 		assert_int_equal(live_table_remove(t, (int)(i % 3), i << 12), 0);
 	for (uint64_t i = 0; i < n / 2; i++)
-		assert_int_equal(live_table_add(t, 7, TTALLOC_L1, i, 1, 0), 0);
+		assert_int_equal(live_table_add(t, 7, TTALLOC_L1, i, 1, 0, 0), 0);
 	assert_int_equal(t->count, n);
 	assert_int_equal(t->cap, cap);
 	for (uint64_t i = 1; i < n; i += 2) {
@@ -132,7 +132,7 @@ static void test_clear_forgets_everything_and_the_table_stays_usable(void **stat
 {
 	struct live_table *t = *state;
 	for (uint64_t i = 0; i < 600; i++)
-		assert_int_equal(live_table_add(t, 0, TTALLOC_DRAM, i * 64, 64, 0), 0);
+		assert_int_equal(live_table_add(t, 0, TTALLOC_DRAM, i * 64, 64, 0, 0), 0);
 	live_table_clear(t);
 	assert_int_equal(t->count, 0);
 	struct seen s = {0};
@@ -142,7 +142,7 @@ static void test_clear_forgets_everything_and_the_table_stays_usable(void **stat
 	/* every entry went back to the free list: refilling does not grow */
 	uint32_t cap = t->cap;
 	for (uint64_t i = 0; i < cap; i++)
-		assert_int_equal(live_table_add(t, 1, TTALLOC_L1, i * 64, 8, 0), 0);
+		assert_int_equal(live_table_add(t, 1, TTALLOC_L1, i * 64, 8, 0, 0), 0);
 	assert_int_equal(t->cap, cap);
 	assert_int_equal(t->count, cap);
 	memset(&s, 0, sizeof(s));
@@ -156,7 +156,7 @@ static void test_clear_of_an_empty_table(void **state)
 	struct live_table *t = *state;
 	live_table_clear(t);
 	assert_int_equal(t->count, 0);
-	assert_int_equal(live_table_add(t, 0, TTALLOC_CB, 0x10, 16, 0), 0);
+	assert_int_equal(live_table_add(t, 0, TTALLOC_CB, 0x10, 16, 0, 0), 0);
 	assert_int_equal(t->count, 1);
 }
 
@@ -164,7 +164,7 @@ static void test_each_stops_at_the_first_non_zero_return(void **state)
 {
 	struct live_table *t = *state;
 	for (uint64_t i = 0; i < 10; i++)
-		assert_int_equal(live_table_add(t, 0, TTALLOC_DRAM, i, 1, 0), 0);
+		assert_int_equal(live_table_add(t, 0, TTALLOC_DRAM, i, 1, 0, 0), 0);
 	struct seen s = {.stop_after = 3};
 	assert_int_equal(live_table_each(t, visit, &s), 99);
 	assert_int_equal(s.count, 3);

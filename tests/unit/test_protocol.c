@@ -200,6 +200,7 @@ static const struct {
 	{PROTO_LEAK_ROW, "LEAK_ROW", PROTO_DIR_ANSWER},
 	{PROTO_ROWS_END, "ROWS_END", PROTO_DIR_ANSWER},
 	{PROTO_ERROR, "ERROR", PROTO_DIR_ANSWER},
+	{PROTO_STACK_DEF, "STACK_DEF", PROTO_DIR_REQUEST},
 };
 enum { KNOWN_TYPES = sizeof(known_types) / sizeof(known_types[0]) };
 

@@ -1,0 +1,119 @@
+"""libttalloc under concurrency, fork and exec (issue 5, guarantees 4 and 9).
+
+tests/integration/c_stress.c drives the real library: threads reporting at
+once with a flushing thread and the library's watcher, a server killed under
+them, fork with a thread reporting during the fork, fork+exec. `make
+tsan-test` runs this file on a ThreadSanitizer build (build-tsan) and fails
+on any report."""
+
+import re
+import signal
+
+from conftest import MiB, TSAN, wait_until
+from reliability_support import (assert_no_tsan_report, c_stress_exe, stress_env)  # noqa: F401
+import ttalloc
+
+THREADS = 8
+EVENTS = 3000 if TSAN else 20000
+KEEP = 10
+
+
+def run_stress(processes, exe, server, *args):
+    p = processes([exe] + [str(a) for a in args], env=stress_env(server))
+    p.expect(r"^pid=\d+", timeout=30)
+    return p
+
+
+def device_bytes(server, dev):
+    return server.query(dev)["dram_allocated"]
+
+
+def test_threads_report_concurrently_and_the_totals_are_exact(server, processes, c_stress_exe):
+    p = run_stress(processes, c_stress_exe, server, "threads", THREADS, EVENTS, KEEP)
+    m = p.expect(r"^live=(\d+) dev0=(\d+) dev1=(\d+) failed=(\d+) flush=(-?\d+)$", timeout=120)
+    live, dev0, dev1, failed, flush = (int(x) for x in m.groups())
+    assert (failed, flush) == (0, 0)
+    assert live == THREADS * KEEP
+    assert dev0 == dev1 == THREADS // 2 * KEEP * 4096
+    assert (device_bytes(server, 0), device_bytes(server, 1)) == (dev0, dev1)
+    rows = [r for r in ttalloc.processes(socket_path=server.socket) if r["pid"] == p.pid]
+    assert sorted((r["device_id"], r["buffers"]) for r in rows) == [(0, live // 2), (1, live // 2)]
+    log = server.log()
+    for bad in ("was already live", "no live buffer", "claims PID"):
+        assert bad not in log
+    p.send("quit")
+    assert p.wait(30) == 0
+    server.wait_for_log(r"Process %d exited but left %d buffers allocated" % (p.pid, live), timeout=10)
+    assert device_bytes(server, 0) == device_bytes(server, 1) == 0
+    assert_no_tsan_report(p.lines)
+
+
+def test_threads_keep_reporting_through_a_server_kill_9(short_dir, server_factory, processes, c_stress_exe):
+    path = short_dir / "threads.sock"
+    first = server_factory("first", socket_path=path)
+    p = run_stress(processes, c_stress_exe, first, "threads", THREADS, EVENTS * 2, KEEP)
+    # wait until the threads are busy, then kill the server under them
+    wait_until(lambda: ttalloc.processes(socket_path=first.socket), timeout=30, what="the first reports")
+    first.expect_exit = True
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(10)
+    second = server_factory("second", socket_path=path)
+    m = p.expect(r"^live=(\d+) dev0=(\d+) dev1=(\d+) failed=(\d+) flush=(-?\d+)$", timeout=180)
+    live, dev0, dev1, failed, flush = (int(x) for x in m.groups())
+    assert (failed, flush) == (0, 0)
+    # whatever was in flight when the server died, the new one has the exact table
+    assert (device_bytes(second, 0), device_bytes(second, 1)) == (dev0, dev1)
+    st = [ttalloc.device_status(d, socket_path=second.socket)["live_buffers"] for d in (0, 1)]
+    assert sum(st) == live == THREADS * KEEP
+    assert "was already live" not in second.log()
+    p.send("quit")
+    assert p.wait(30) == 0
+    assert_no_tsan_report(p.lines)
+
+
+def test_forked_children_get_their_own_identity_and_nothing_is_counted_twice(server, processes, c_stress_exe):
+    children = 5
+    p = run_stress(processes, c_stress_exe, server, "fork", children)
+    pids = []
+    for i in range(children):
+        m = p.expect(r"^child=(\d+) live=(\d+) rc=(-?\d+)$", timeout=60)
+        pid, live, rc = (int(x) for x in m.groups())
+        assert live == 0, "a forked child must start with an empty table"
+        assert rc == 0
+        assert pid != p.pid
+        pids.append(pid)
+    m = p.expect(r"^parent live=(\d+) rc=(-?\d+)$", timeout=60)
+    assert m.groups() == ("1", "0")
+    for i, pid in enumerate(pids):
+        # each child's leak report lists its own buffer, and only it
+        server.wait_for_log(r"^⚠️  Process %d exited but left 1 buffer allocated:\n"
+                            r"    \[Device 0\] Buffer %#x: 4096 bytes L1 \(age: \d+s\)$"
+                            % (pid, 0x10000 + 0x1000 * i), timeout=10)
+    # the parent's buffer is the only one left: not duplicated by any child
+    q = server.query(0)
+    assert (q["dram_allocated"], q["l1_allocated"]) == (MiB, 0)
+    rows = ttalloc.processes(socket_path=server.socket)
+    assert [(r["pid"], r["device_id"], r["buffers"]) for r in rows] == [(p.pid, 0, 1)]
+    log = server.log()
+    assert "was already live" not in log
+    assert not re.search(r"claims PID", log)
+    p.send("quit")
+    assert p.wait(30) == 0
+    assert_no_tsan_report(p.lines)
+
+
+def test_an_execd_child_with_tracking_inherited_reports_as_itself(server, processes, c_stress_exe):
+    p = run_stress(processes, c_stress_exe, server, "exec")
+    m = p.expect(r"^exec-child=(\d+) live=(\d+) rc=(-?\d+)$", timeout=60)
+    child, live, rc = (int(x) for x in m.groups())
+    assert (live, rc) == (1, 0) and child != p.pid
+    m = p.expect(r"^parent live=(\d+) rc=(-?\d+) status=(-?\d+)$", timeout=60)
+    assert m.groups() == ("1", "0", "0")
+    server.wait_for_log(r"\[Device 0\] ALLOC: 65536 bytes L1_SMALL by PID %d" % child)
+    server.wait_for_log(r"^⚠️  Process %d exited but left 1 buffer allocated:\n"
+                        r"    \[Device 0\] Buffer 0x30000: 65536 bytes L1_SMALL" % child, timeout=10)
+    q = server.query(0)
+    assert (q["dram_allocated"], q["l1_small_allocated"]) == (MiB, 0)
+    p.send("quit")
+    assert p.wait(30) == 0
+    assert_no_tsan_report(p.lines)
