@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "stacks.h"
 #include "history.h"
 #include "proc_info.h"
 #include "server.h"
@@ -211,6 +212,39 @@ json_t *api_processes(struct server *s)
 
 /* ---- buffers ---- */
 
+/*
+ * A call stack as a JSON array of "function (file:line)" strings, from the
+ * text stacks_format writes ("<indent>at ...\n" lines); null when empty.
+ */
+static json_t *stack_json(const char *text)
+{
+	if (!text || !*text)
+		return json_null();
+	json_t *frames = json_array();
+	while (*text) {
+		const char *end = strchr(text, '\n');
+		size_t len = end ? (size_t)(end - text) : strlen(text);
+		const char *at = text;
+		while (at < text + len && *at == ' ')
+			at++;
+		if ((size_t)(text + len - at) > 3 && strncmp(at, "at ", 3) == 0)
+			at += 3;
+		json_array_append_new(frames, json_stringn(at, (size_t)(text + len - at)));
+		text += len + (end ? 1 : 0);
+	}
+	return frames;
+}
+
+/* The stack of a live buffer, symbolized now (cached per process). */
+static json_t *live_stack_json(const struct live_buffer *b, const struct process_record *rec)
+{
+	if (b->stack == STACKS_NONE || !rec->stacks)
+		return json_null();
+	char text[STACKS_SHOWN_FRAMES * 600];
+	stacks_format(rec->stacks, b->stack, "", STACKS_SHOWN_FRAMES, text, sizeof(text));
+	return stack_json(text);
+}
+
 static json_t *buffer_json(const struct live_buffer *b, const struct process_record *rec, uint64_t now)
 {
 	json_t *obj = json_object();
@@ -221,6 +255,7 @@ static json_t *buffer_json(const struct live_buffer *b, const struct process_rec
 	json_object_set_new(obj, "pid", json_integer(rec->pid));
 	set_str(obj, "process", rec->comm);
 	json_object_set_new(obj, "age_seconds", json_real(now > b->alloc_ns ? (double)(now - b->alloc_ns) / 1e9 : 0.0));
+	json_object_set_new(obj, "stack", live_stack_json(b, rec));
 	return obj;
 }
 
@@ -308,6 +343,8 @@ static json_t *leak_json(const struct leak_report *rep)
 		set_uint(b, "size", e->size);
 		set_str(b, "type", type_label(e->type));
 		json_object_set_new(b, "age_seconds", json_real((double)e->age_ns / 1e9));
+		json_object_set_new(b, "stack", e->stack_text == LEAK_NO_STACK ? json_null()
+										: stack_json(rep->stack_texts[e->stack_text]));
 		json_array_append_new(buffers, b);
 	}
 	json_object_set_new(obj, "buffers", buffers);

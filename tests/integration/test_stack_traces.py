@@ -195,3 +195,30 @@ def test_malformed_stack_definitions_are_counted_and_the_server_carries_on(serve
     assert server.query(0)["device_id"] == 0
     s.close()
 
+
+
+def test_json_api_shows_each_buffers_stack_live_and_leaked(server, stack_app):
+    from http_support import dashboard_url, get_json
+    base = dashboard_url(server)
+    p = subprocess.Popen([str(stack_app), "1", "60000"], env=stack_env(server), stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().startswith("ready 0")
+        live = get_json(base + "api/buffers?pid=%d" % p.pid)
+        by_address = {b["address"]: b for b in live["buffers"]}
+        dram = by_address["0x800000000"]
+        assert re.match(r"load_weights \(stack_app\.c:\d+\)$", dram["stack"][0]), dram
+        assert re.match(r"main \(stack_app\.c:\d+\)$", dram["stack"][1]), dram
+        mark = server.mark()
+        p.kill()
+        p.wait()
+        server.wait_for_log(r"exited but left 2 buffers allocated", since=mark)
+        leaks = get_json(base + "api/leaks")
+        report = next(r for r in leaks if r["pid"] == p.pid) if isinstance(leaks, list) else \
+            next(r for r in leaks["reports"] if r["pid"] == p.pid)
+        stacks = {b["address"]: b["stack"] for b in report["buffers"]}
+        assert re.match(r"make_cache \(stack_app\.c:\d+\)$", stacks["0x10000"][0]), report
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
