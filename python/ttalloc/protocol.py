@@ -14,6 +14,7 @@ the same for every type; the payload (offsets 40..111) depends on the type.
     FILTER_PAYLOAD   PROCESS_QUERY / LEAK_QUERY (session filter)
     ALLOC_PAYLOAD    ALLOC (the id of its call stack, 0: none)
     STACK_PAYLOAD    STACK_DEF (up to 9 return addresses)
+    TEXT_PAYLOAD     STACK_LINE (one symbolized frame)
 
 Each layout also has an offsets table (field name -> byte offset in the
 frame), checked against the C compiler's offsetof() by
@@ -57,6 +58,8 @@ LEAK_ROW = 137
 ROWS_END = 138
 ERROR = 139
 STACK_DEF = 140
+STACK_LINE = 160
+LEAK_WITH_STACKS = 1  # LEAK_QUERY buffer_type flag
 STACK_MAX_DEPTH = 32
 STACK_IPS_PER_FRAME = 9
 
@@ -68,7 +71,7 @@ TYPE_NAMES = {
     DEVICE_STATUS_QUERY: "DEVICE_STATUS_QUERY", DEVICE_STATUS: "DEVICE_STATUS",
     PROCESS_QUERY: "PROCESS_QUERY", PROCESS_ROW: "PROCESS_ROW",
     LEAK_QUERY: "LEAK_QUERY", LEAK_ROW: "LEAK_ROW", ROWS_END: "ROWS_END",
-    ERROR: "ERROR", STACK_DEF: "STACK_DEF",
+    ERROR: "ERROR", STACK_DEF: "STACK_DEF", STACK_LINE: "STACK_LINE",
 }
 
 # ---- buffer types (enum ttalloc_buffer_type = tt-metal's BufferType) ----
@@ -149,6 +152,9 @@ ALLOC_FIELDS = ("stack_id", "reserved")
 STACK_PAYLOAD = struct.Struct("<9Q")
 STACK_FIELDS = ("ips",)
 
+TEXT_PAYLOAD = struct.Struct("<72s")
+TEXT_FIELDS = ("text",)
+
 
 def _offsets(fmt_fields, base=PAYLOAD_OFFSET):
     """Frame offsets of consecutive packed fields given as (name, size)."""
@@ -172,10 +178,11 @@ HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
 FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
 ALLOC_OFFSETS = _offsets([("stack_id", 8), ("reserved", 64)])
 STACK_OFFSETS = _offsets([("ips", 72)])
+TEXT_OFFSETS = _offsets([("text", 72)])
 
 # Sizes of the payload structs, each filling the 72-byte payload.
 for _s in (SEED_PAYLOAD, STATUS_PAYLOAD, PROCESS_PAYLOAD, ERROR_PAYLOAD, HELLO_PAYLOAD,
-           FILTER_PAYLOAD, ALLOC_PAYLOAD, STACK_PAYLOAD):
+           FILTER_PAYLOAD, ALLOC_PAYLOAD, STACK_PAYLOAD, TEXT_PAYLOAD):
     assert _s.size == PAYLOAD_SIZE, _s.format
 assert FRAME.size == MSG_SIZE and HEADER.size == PAYLOAD_OFFSET
 del _s

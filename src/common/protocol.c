@@ -37,6 +37,7 @@ static const struct proto_type_row proto_types[] = {
 	{PROTO_ROWS_END, "ROWS_END", PROTO_DIR_ANSWER},
 	{PROTO_ERROR, "ERROR", PROTO_DIR_ANSWER},
 	{PROTO_STACK_DEF, "STACK_DEF", PROTO_DIR_REQUEST},
+	{PROTO_STACK_LINE, "STACK_LINE", PROTO_DIR_ANSWER},
 };
 
 static const struct proto_type_row *proto_type_lookup(unsigned type)

@@ -27,6 +27,9 @@
  *   (both take an optional session filter in u.filter)
  *   STACK_DEF(stack id, ips)         none: defines a call stack that later
  *                                    ALLOCs name in u.alloc.stack_id
+ *   LEAK_QUERY with buffer_type = PROTO_LEAK_WITH_STACKS: each LEAK_ROW of a
+ *   buffer whose stack is known is followed by STACK_LINE frames, one per
+ *   frame of the stack ("function (file:line)")
  * Extension requests from a client that did not HELLO are answered too:
  * asking is the negotiation. A refused extension request (bad device id) is
  * answered with an ERROR frame instead of its answer. ALLOC, FREE and
@@ -79,6 +82,7 @@ enum proto_msg_type {
 	PROTO_ROWS_END = 138,
 	PROTO_ERROR = 139,
 	PROTO_STACK_DEF = 140,
+	PROTO_STACK_LINE = 160,
 };
 
 /* Architecture codes of the seed's arch_type field. */
@@ -193,6 +197,14 @@ struct __attribute__((packed)) proto_stack_payload {
 	uint64_t ips[PROTO_STACK_IPS_PER_FRAME];
 };
 
+/* LEAK_QUERY's buffer_type flag: follow leak rows with their STACK_LINEs. */
+#define PROTO_LEAK_WITH_STACKS 1u
+
+/* Payload of STACK_LINE: one symbolized frame, NUL-terminated (truncated). */
+struct __attribute__((packed)) proto_text_payload {
+	char text[72];
+};
+
 /* Payload of PROCESS_QUERY and LEAK_QUERY: only processes of one session. */
 struct __attribute__((packed)) proto_filter_payload {
 	char session[PROTO_SESSION_LEN]; /* empty: every process */
@@ -218,6 +230,7 @@ struct __attribute__((packed)) proto_msg {
 		struct proto_filter_payload filter;
 		struct proto_alloc_payload alloc;
 		struct proto_stack_payload stack;
+		struct proto_text_payload text;
 		uint8_t raw[72];
 	} u;
 };
@@ -251,6 +264,7 @@ _Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");
+_Static_assert(sizeof(struct proto_text_payload) == 72, "text payload fills the frame");
 _Static_assert(offsetof(struct proto_msg, u.alloc.stack_id) == 40, "alloc stack id");
 /* The format is little-endian and we copy structs as bytes. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host required");

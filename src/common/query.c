@@ -61,8 +61,8 @@ int query_exchange(struct query_client *qc, const struct proto_msg *request,
 	return read_answer(qc, answer, err);
 }
 
-int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
-	       query_row_fn fn, void *ctx, char *err)
+int query_rows2(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
+		unsigned other_type, query_row_fn fn, void *ctx, char *err)
 {
 	if (unix_socket_write_all(qc->fd, request, sizeof(*request)) < 0)
 		return io_failure(qc, "sending a request", err);
@@ -73,7 +73,7 @@ int query_rows(struct query_client *qc, const struct proto_msg *request, unsigne
 			return rc;
 		if (row.type == PROTO_ROWS_END)
 			return 0;
-		if (row.type != row_type) {
+		if (row.type != row_type && row.type != other_type) {
 			snprintf(err, UNIX_SOCKET_ERR_LEN, "unexpected answer type %u while reading rows",
 				 row.type);
 			return TTALLOC_EPROTOCOL;
@@ -82,6 +82,12 @@ int query_rows(struct query_client *qc, const struct proto_msg *request, unsigne
 		if (rc)
 			return rc;
 	}
+}
+
+int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
+	       query_row_fn fn, void *ctx, char *err)
+{
+	return query_rows2(qc, request, row_type, row_type, fn, ctx, err);
 }
 
 static int read_device(struct query_client *qc, int index, struct snapshot_device *dev, char *err)

@@ -47,6 +47,13 @@ typedef int (*query_row_fn)(const struct proto_msg *row, void *ctx);
 int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
 	       query_row_fn fn, void *ctx, char *err);
 
+/*
+ * Like query_rows, for answers that mix two row types (e.g. LEAK_ROW
+ * followed by its STACK_LINEs): fn sees every frame of either type, in order.
+ */
+int query_rows2(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
+		unsigned other_type, query_row_fn fn, void *ctx, char *err);
+
 /* One device as the server sees it. */
 struct snapshot_device {
 	int index;

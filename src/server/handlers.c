@@ -412,6 +412,29 @@ static void on_process_query(struct connection *c, const struct proto_msg *msg)
 	send_rows_end(c, rows);
 }
 
+/* Sends a symbolized stack as STACK_LINE frames, one per "at ..." line. */
+static void send_stack_lines(struct connection *c, const char *text, int32_t pid)
+{
+	while (text && *text && !c->closed) {
+		const char *end = strchr(text, '\n');
+		size_t len = end ? (size_t)(end - text) : strlen(text);
+		const char *at = text;
+		while (at < text + len && *at == ' ')
+			at++;
+		if ((size_t)(text + len - at) > 3 && strncmp(at, "at ", 3) == 0)
+			at += 3;
+		struct proto_msg line;
+		proto_msg_init(&line, PROTO_STACK_LINE, -1);
+		line.process_id = pid;
+		size_t n = (size_t)(text + len - at);
+		if (n > sizeof(line.u.text.text) - 1)
+			n = sizeof(line.u.text.text) - 1;
+		memcpy(line.u.text.text, at, n);
+		connection_send(c, &line);
+		text += len + (end ? 1 : 0);
+	}
+}
+
 /* LEAK_QUERY(process_id or 0): kept leaked buffers of the asker's user (root: all). */
 static void on_leak_query(struct connection *c, const struct proto_msg *msg)
 {
@@ -440,6 +463,8 @@ static void on_leak_query(struct connection *c, const struct proto_msg *msg)
 			row.u.process.flags = PROTO_PROCESS_EXITED;
 			memcpy(row.u.process.comm, rep->comm, sizeof(row.u.process.comm));
 			connection_send(c, &row);
+			if ((msg->buffer_type & PROTO_LEAK_WITH_STACKS) && lb->stack_text != LEAK_NO_STACK)
+				send_stack_lines(c, rep->stack_texts[lb->stack_text], rep->pid);
 			rows++;
 		}
 	}

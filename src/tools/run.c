@@ -40,6 +40,8 @@
 #define SETTLE_MS 3000
 /* Biggest buffers listed in the summary. */
 #define TOP_BUFFERS 10
+/* Frames of a leaked buffer's allocation stack kept and shown. */
+#define STACK_LINES_KEPT 8
 /* How long orphaned descendants may run on after the command (ms). */
 #define DESCENDANTS_MS 10000
 
@@ -61,6 +63,8 @@ struct leaked {
 	uint64_t age_ns;
 	char comm[16];
 	int still_running; /* held by a process that outlived the command */
+	uint32_t stack_lines; /* frames of its allocation stack (TT_ALLOC_STACK_TRACE=1) */
+	char stack[STACK_LINES_KEPT][sizeof(((struct proto_msg *)0)->u.text.text)];
 };
 
 struct leak_list {
@@ -324,8 +328,18 @@ static int add_leaked(struct leak_list *list, const struct leaked *item)
 	return 0;
 }
 
+/* LEAK_ROW starts an item; the STACK_LINEs that follow belong to it. */
 static int on_leak_row(const struct proto_msg *row, void *ctx)
 {
+	struct leak_list *list = ctx;
+	if (row->type == PROTO_STACK_LINE) {
+		struct leaked *last = list->count ? &list->items[list->count - 1] : NULL;
+		if (last && last->stack_lines < STACK_LINES_KEPT) {
+			memcpy(last->stack[last->stack_lines], row->u.text.text, sizeof(last->stack[0]));
+			last->stack[last->stack_lines++][sizeof(last->stack[0]) - 1] = '\0';
+		}
+		return 0;
+	}
 	struct leaked item = {
 		.pid = row->process_id,
 		.device = row->device_id,
@@ -396,7 +410,8 @@ static int collect(const char *socket_path, const char *session, struct leak_lis
 	}
 	if (rc == 0) {
 		session_request(&req, PROTO_LEAK_QUERY, session);
-		rc = query_rows(&qc, &req, PROTO_LEAK_ROW, on_leak_row, leaks, err);
+		req.buffer_type = PROTO_LEAK_WITH_STACKS;
+		rc = query_rows2(&qc, &req, PROTO_LEAK_ROW, PROTO_STACK_LINE, on_leak_row, leaks, err);
 	}
 	query_close(&qc);
 	return rc;
@@ -454,6 +469,8 @@ static void print_summary(const struct leak_list *list, uint64_t max_leak)
 			fprintf(stderr, "    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s by PID %d (%s, age: %" PRIu64 "s)\n",
 				l->device, l->address, l->size, proto_buffer_type_name(l->type), (int)l->pid, l->comm,
 				(uint64_t)(l->age_ns / 1000000000ull));
+		for (uint32_t f = 0; f < l->stack_lines; f++)
+			fprintf(stderr, "        at %s\n", l->stack[f]);
 	}
 }
 
@@ -463,11 +480,15 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 	json_t *buffers = json_array();
 	for (size_t i = 0; i < list->count; i++) {
 		const struct leaked *l = &list->items[i];
+		json_t *stack = json_array();
+		for (uint32_t f = 0; f < l->stack_lines; f++)
+			json_array_append_new(stack, json_string(l->stack[f]));
 		json_array_append_new(buffers,
 				      json_pack("{s:i, s:s, s:i, s:s, s:I, s:I, s:f, s:b}", "device", l->device,
 						"type", proto_buffer_type_name(l->type), "pid", (int)l->pid, "process",
 						l->comm, "address", (json_int_t)l->address, "size", (json_int_t)l->size,
 						"age_seconds", (double)l->age_ns / 1e9, "still_running", l->still_running));
+		json_object_set_new(json_array_get(buffers, json_array_size(buffers) - 1), "stack", stack);
 	}
 	uint64_t total = total_bytes(list);
 	json_t *root = json_pack("{s:s, s:i, s:I, s:I, s:b, s:o}", "session", session, "command_status",

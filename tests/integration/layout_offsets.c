@@ -68,6 +68,7 @@ int main(void)
 	FIELD("alloc", u.alloc.stack_id, "stack_id");
 	FIELD("alloc", u.alloc.reserved, "reserved");
 	FIELD("stack", u.stack.ips, "ips");
+	FIELD("text", u.text.text, "text");
 
 	/* enum values the Python module mirrors */
 #define CONST(name) printf("const %s %d 0\n", #name, (int)(name))

@@ -44,6 +44,7 @@ def test_seed_struct_string_is_the_seeds():
     ("filter", protocol.FILTER_OFFSETS),
     ("alloc", protocol.ALLOC_OFFSETS),
     ("stack", protocol.STACK_OFFSETS),
+    ("text", protocol.TEXT_OFFSETS),
 ])
 def test_python_field_offsets_equal_c_offsetof(c_layout, group, offsets):
     c_fields = {name: off for (g, name), (off, _) in c_layout.items() if g == group}

@@ -222,3 +222,20 @@ def test_json_api_shows_each_buffers_stack_live_and_leaked(server, stack_app):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_ttalloc_run_shows_the_stacks_of_the_biggest_leaks(short_dir, stack_app):
+    from conftest import BUILD
+    report = os.path.join(short_dir, "report.json")
+    env = dict(os.environ, TT_ALLOC_STACK_TRACE="1")
+    res = subprocess.run([str(BUILD / "bin/ttalloc-run"), "--private", "--json", report, "--",
+                          str(stack_app), "2"], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 86, res.stderr
+    assert re.search(r"Buffer 0x800000000: 1048576 bytes DRAM by PID \d+ \(stack_app, age: \d+s\)\n"
+                     r"        at load_weights \(stack_app\.c:\d+\)\n        at main \(stack_app\.c:\d+\)",
+                     res.stderr), res.stderr
+    import json
+    with open(report) as f:
+        data = json.load(f)
+    stacks = {b["address"]: b["stack"] for b in data["buffers"]}
+    assert stacks[0x10000][0].startswith("make_cache (stack_app.c:"), data

@@ -201,6 +201,7 @@ static const struct {
 	{PROTO_ROWS_END, "ROWS_END", PROTO_DIR_ANSWER},
 	{PROTO_ERROR, "ERROR", PROTO_DIR_ANSWER},
 	{PROTO_STACK_DEF, "STACK_DEF", PROTO_DIR_REQUEST},
+	{PROTO_STACK_LINE, "STACK_LINE", PROTO_DIR_ANSWER},
 };
 enum { KNOWN_TYPES = sizeof(known_types) / sizeof(known_types[0]) };
 
