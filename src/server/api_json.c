@@ -216,22 +216,17 @@ json_t *api_processes(struct server *s)
  * A call stack as a JSON array of "function (file:line)" strings, from the
  * text stacks_format writes ("<indent>at ...\n" lines); null when empty.
  */
+static void append_frame(const char *frame, size_t len, void *ctx)
+{
+	json_array_append_new(ctx, json_stringn(frame, len));
+}
+
 static json_t *stack_json(const char *text)
 {
 	if (!text || !*text)
 		return json_null();
 	json_t *frames = json_array();
-	while (*text) {
-		const char *end = strchr(text, '\n');
-		size_t len = end ? (size_t)(end - text) : strlen(text);
-		const char *at = text;
-		while (at < text + len && *at == ' ')
-			at++;
-		if ((size_t)(text + len - at) > 3 && strncmp(at, "at ", 3) == 0)
-			at += 3;
-		json_array_append_new(frames, json_stringn(at, (size_t)(text + len - at)));
-		text += len + (end ? 1 : 0);
-	}
+	stacks_each_frame(text, append_frame, frames);
 	return frames;
 }
 

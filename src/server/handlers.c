@@ -412,27 +412,30 @@ static void on_process_query(struct connection *c, const struct proto_msg *msg)
 	send_rows_end(c, rows);
 }
 
-/* Sends a symbolized stack as STACK_LINE frames, one per "at ..." line. */
+struct stack_line_sink {
+	struct connection *c;
+	int32_t pid;
+};
+
+static void send_stack_line(const char *frame, size_t len, void *ctx)
+{
+	struct stack_line_sink *sink = ctx;
+	struct proto_msg line;
+	if (sink->c->closed)
+		return;
+	proto_msg_init(&line, PROTO_STACK_LINE, -1);
+	line.process_id = sink->pid;
+	if (len > sizeof(line.u.text.text) - 1)
+		len = sizeof(line.u.text.text) - 1;
+	memcpy(line.u.text.text, frame, len);
+	connection_send(sink->c, &line);
+}
+
+/* Sends a symbolized stack as STACK_LINE frames, one per frame. */
 static void send_stack_lines(struct connection *c, const char *text, int32_t pid)
 {
-	while (text && *text && !c->closed) {
-		const char *end = strchr(text, '\n');
-		size_t len = end ? (size_t)(end - text) : strlen(text);
-		const char *at = text;
-		while (at < text + len && *at == ' ')
-			at++;
-		if ((size_t)(text + len - at) > 3 && strncmp(at, "at ", 3) == 0)
-			at += 3;
-		struct proto_msg line;
-		proto_msg_init(&line, PROTO_STACK_LINE, -1);
-		line.process_id = pid;
-		size_t n = (size_t)(text + len - at);
-		if (n > sizeof(line.u.text.text) - 1)
-			n = sizeof(line.u.text.text) - 1;
-		memcpy(line.u.text.text, at, n);
-		connection_send(c, &line);
-		text += len + (end ? 1 : 0);
-	}
+	struct stack_line_sink sink = {c, pid};
+	stacks_each_frame(text, send_stack_line, &sink);
 }
 
 /* LEAK_QUERY(process_id or 0): kept leaked buffers of the asker's user (root: all). */

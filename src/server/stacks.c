@@ -248,3 +248,18 @@ void stacks_log(struct process_stacks *ps, uint32_t index, int level, const char
 	if (len)
 		log_line((enum log_level)level, "%s", text);
 }
+
+void stacks_each_frame(const char *text, void (*fn)(const char *frame, size_t len, void *ctx), void *ctx)
+{
+	while (text && *text) {
+		const char *end = strchr(text, '\n');
+		size_t len = end ? (size_t)(end - text) : strlen(text);
+		const char *at = text;
+		while (at < text + len && *at == ' ')
+			at++;
+		if ((size_t)(text + len - at) > 3 && strncmp(at, "at ", 3) == 0)
+			at += 3;
+		fn(at, (size_t)(text + len - at), ctx);
+		text += len + (end ? 1 : 0);
+	}
+}

@@ -83,6 +83,13 @@ size_t stacks_format(struct process_stacks *ps, uint32_t index, const char *inde
  */
 void stacks_log(struct process_stacks *ps, uint32_t index, int level, const char *indent, int max_frames);
 
+/*
+ * Calls fn for each frame of a text written by stacks_format, with the
+ * indent and "at " removed: "function (file:line)", `len` bytes, not
+ * NUL-terminated.
+ */
+void stacks_each_frame(const char *text, void (*fn)(const char *frame, size_t len, void *ctx), void *ctx);
+
 /* Frames shown per stack in logs and leak reports. */
 #define STACKS_SHOWN_FRAMES 8
 
