@@ -26,6 +26,7 @@ help:
 	@echo "make bench-http   ingest rate while wrk hammers /metrics (bench/http_ingest.sh)"
 	@echo "make asan-test  unit + integration tests on the ASan+UBSan build"
 	@echo "make fuzz       60 s libFuzzer run on the frame decoder"
+	@echo "make install    install under PREFIX (default /usr/local; DESTDIR stages a package)"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -67,6 +68,13 @@ fuzz: deps
 
 bench-http: build
 	bash bench/http_ingest.sh $(BUILD)
+
+# cmake --install (cmake/install.cmake): binaries, libttalloc, ttalloc.h,
+# ttalloc.pc, man pages, systemd units. DESTDIR=... stages a package.
+PREFIX ?= /usr/local
+.PHONY: install
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 demo: deps build
 	bash scripts/demo.sh $(BUILD)

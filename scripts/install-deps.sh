@@ -23,6 +23,11 @@ PACKAGES=(
   # HTTP endpoint (libmicrohttpd) and its tests: curl, the dashboard in
   # Chromium driven by playwright-core (npm), a real Prometheus, wrk for the bench
   libmicrohttpd-dev curl chromium prometheus nodejs npm wrk
+  # systemd socket activation and sd_notify in the server; the install tests:
+  # systemd-analyze verify (it runs man for Documentation=), groff for the man
+  # pages, and `pip install ./python` into a venv, offline
+  libsystemd-dev systemd man-db groff-base
+  python3-pip python3-setuptools python3-wheel python3-venv
 )
 
 # A package whose command is already there from elsewhere counts as present:

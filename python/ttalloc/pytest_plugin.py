@@ -27,6 +27,7 @@ suite under ttalloc-run to gate on those).
 
 import ctypes
 import os
+import warnings
 
 import pytest
 
@@ -100,8 +101,7 @@ class LeakChecker:
             rows = ttalloc.processes()
         except (OSError, ttalloc.ServerError) as e:
             self.broken = str(e)
-            self.config.issue_config_time_warning(
-                pytest.PytestWarning("--ttalloc-leaks: leak check stopped: %s" % e), stacklevel=2)
+            warnings.warn(pytest.PytestWarning("--ttalloc-leaks: leak check stopped: %s" % e))
             return None
         usage = {}
         for row in rows:
@@ -130,7 +130,8 @@ class LeakChecker:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_fixture_setup(self, fixturedef, request):
         item = self.current
-        if fixturedef.scope == "function" or item is None or item._ttalloc_before is None:
+        if (fixturedef.scope == "function" or item is None
+                or getattr(item, "_ttalloc_before", None) is None):
             yield
             return
         before = self.measure()
