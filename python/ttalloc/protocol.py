@@ -15,6 +15,8 @@ the same for every type; the payload (offsets 40..111) depends on the type.
     ALLOC_PAYLOAD    ALLOC (the id of its call stack, 0: none)
     STACK_PAYLOAD    STACK_DEF (up to 9 return addresses)
     TEXT_PAYLOAD     STACK_LINE (one symbolized frame)
+    HOLDER_PAYLOAD   HOLDER_ROW (a process holding a device, the kernel's view)
+    HISTORY_PAYLOAD  HISTORY_QUERY / HISTORY_ROW (a device's memory over time)
 
 Each layout also has an offsets table (field name -> byte offset in the
 frame), checked against the C compiler's offsetof() by
@@ -58,6 +60,10 @@ LEAK_ROW = 137
 ROWS_END = 138
 ERROR = 139
 STACK_DEF = 140
+HOLDER_QUERY = 150
+HOLDER_ROW = 151
+HISTORY_QUERY = 152
+HISTORY_ROW = 153
 STACK_LINE = 160
 LEAK_WITH_STACKS = 1  # LEAK_QUERY buffer_type flag
 STACK_MAX_DEPTH = 32
@@ -72,6 +78,8 @@ TYPE_NAMES = {
     PROCESS_QUERY: "PROCESS_QUERY", PROCESS_ROW: "PROCESS_ROW",
     LEAK_QUERY: "LEAK_QUERY", LEAK_ROW: "LEAK_ROW", ROWS_END: "ROWS_END",
     ERROR: "ERROR", STACK_DEF: "STACK_DEF", STACK_LINE: "STACK_LINE",
+    HOLDER_QUERY: "HOLDER_QUERY", HOLDER_ROW: "HOLDER_ROW",
+    HISTORY_QUERY: "HISTORY_QUERY", HISTORY_ROW: "HISTORY_ROW",
 }
 
 # ---- buffer types (enum ttalloc_buffer_type = tt-metal's BufferType) ----
@@ -102,6 +110,26 @@ STATUS_UTILIZATION = 1 << 2
 
 # PROCESS_ROW / LEAK_ROW flags (enum proto_process_flags)
 PROCESS_EXITED = 1 << 0
+
+# HELLO_ACK features (enum proto_feature)
+FEATURE_HOLDERS = 1 << 0
+FEATURE_HISTORY = 1 << 1
+
+# HOLDER_ROW states (enum proto_holder_state) and flags (enum proto_holder_flags)
+HOLDER_TRACKED = 0
+HOLDER_UNTRACKED = 1
+HOLDER_VANISHED = 2
+HOLDER_STATE_NAMES = {HOLDER_TRACKED: "tracked", HOLDER_UNTRACKED: "untracked",
+                      HOLDER_VANISHED: "vanished"}
+HOLDER_DRIVER = 1 << 0
+HOLDER_FD = 1 << 1
+HOLDER_MEMORY = 1 << 2
+HOLDER_UID = 1 << 3
+
+# HISTORY_QUERY limits and HISTORY_ROW flags (enum proto_history_flags)
+HISTORY_MAX_POINTS = 600
+HISTORY_DEFAULT_POINTS = 60
+HISTORY_VALID = 1 << 0
 
 # ERROR reasons (enum proto_error_reason, the order of PROTO_ERROR_MAP)
 ERROR_REASONS = ("truncated", "unknown_type", "unexpected_type", "bad_device",
@@ -155,6 +183,13 @@ STACK_FIELDS = ("ips",)
 TEXT_PAYLOAD = struct.Struct("<72s")
 TEXT_FIELDS = ("text",)
 
+HOLDER_PAYLOAD = struct.Struct("<Q III 16s 36s")
+HOLDER_FIELDS = ("memory", "state", "flags", "uid", "comm", "reserved")
+
+HISTORY_PAYLOAD = struct.Struct("<4Q Q IIIIII 8s")
+HISTORY_FIELDS = ("used", "time_ms", "seconds", "points", "index", "step_ms", "interval_ms",
+                  "flags", "reserved")
+
 
 def _offsets(fmt_fields, base=PAYLOAD_OFFSET):
     """Frame offsets of consecutive packed fields given as (name, size)."""
@@ -179,10 +214,16 @@ FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
 ALLOC_OFFSETS = _offsets([("stack_id", 8), ("reserved", 64)])
 STACK_OFFSETS = _offsets([("ips", 72)])
 TEXT_OFFSETS = _offsets([("text", 72)])
+HOLDER_OFFSETS = _offsets([("memory", 8), ("state", 4), ("flags", 4), ("uid", 4), ("comm", 16),
+                           ("reserved", 36)])
+HISTORY_OFFSETS = _offsets([("used", 32), ("time_ms", 8), ("seconds", 4), ("points", 4),
+                            ("index", 4), ("step_ms", 4), ("interval_ms", 4), ("flags", 4),
+                            ("reserved", 8)])
 
 # Sizes of the payload structs, each filling the 72-byte payload.
 for _s in (SEED_PAYLOAD, STATUS_PAYLOAD, PROCESS_PAYLOAD, ERROR_PAYLOAD, HELLO_PAYLOAD,
-           FILTER_PAYLOAD, ALLOC_PAYLOAD, STACK_PAYLOAD, TEXT_PAYLOAD):
+           FILTER_PAYLOAD, ALLOC_PAYLOAD, STACK_PAYLOAD, TEXT_PAYLOAD, HOLDER_PAYLOAD,
+           HISTORY_PAYLOAD):
     assert _s.size == PAYLOAD_SIZE, _s.format
 assert FRAME.size == MSG_SIZE and HEADER.size == PAYLOAD_OFFSET
 del _s
@@ -277,6 +318,31 @@ def pack_filter(session=""):
 
 def unpack_filter(payload):
     return {"session": _cstr(FILTER_PAYLOAD.unpack(payload)[0])}
+
+
+def unpack_holder(payload):
+    """HOLDER_ROW payload: memory (None unless HOLDER_MEMORY), uid (None
+    unless HOLDER_UID), state, flags, comm."""
+    d = dict(zip(HOLDER_FIELDS, HOLDER_PAYLOAD.unpack(payload)))
+    del d["reserved"]
+    d["comm"] = _cstr(d["comm"])
+    if not d["flags"] & HOLDER_MEMORY:
+        d["memory"] = None
+    if not d["flags"] & HOLDER_UID:
+        d["uid"] = None
+    return d
+
+
+def pack_history(seconds=0, points=0):
+    """Payload of HISTORY_QUERY: the last `seconds` (0: all kept) in at most
+    `points` buckets per device (0: HISTORY_DEFAULT_POINTS)."""
+    return HISTORY_PAYLOAD.pack(0, 0, 0, 0, 0, seconds, points, 0, 0, 0, 0, b"")
+
+
+def unpack_history(payload):
+    v = HISTORY_PAYLOAD.unpack(payload)
+    return {"used": list(v[0:4]), "time_ms": v[4], "seconds": v[5], "points": v[6],
+            "index": v[7], "step_ms": v[8], "interval_ms": v[9], "flags": v[10]}
 
 
 def type_name(msg_type):

@@ -30,6 +30,13 @@
  *   LEAK_QUERY with buffer_type = PROTO_LEAK_WITH_STACKS: each LEAK_ROW of a
  *   buffer whose stack is known is followed by STACK_LINE frames, one per
  *   frame of the stack ("function (file:line)")
+ *   HOLDER_QUERY(device or -1)       HOLDER_ROW..., ROWS_END(count): the
+ *                                    kernel's holders of each device compared
+ *                                    with what processes reported
+ *   HISTORY_QUERY(device or -1,      HISTORY_ROW..., ROWS_END(count): each
+ *     seconds, points)               device's memory over time, in buckets
+ *   HELLO_ACK's `features` says which of these two the server answers, so a
+ *   monitor never waits for an answer an older server will not send.
  * Extension requests from a client that did not HELLO are answered too:
  * asking is the negotiation. A refused extension request (bad device id) is
  * answered with an ERROR frame instead of its answer. ALLOC, FREE and
@@ -82,6 +89,10 @@ enum proto_msg_type {
 	PROTO_ROWS_END = 138,
 	PROTO_ERROR = 139,
 	PROTO_STACK_DEF = 140,
+	PROTO_HOLDER_QUERY = 150,
+	PROTO_HOLDER_ROW = 151,
+	PROTO_HISTORY_QUERY = 152,
+	PROTO_HISTORY_ROW = 153,
 	PROTO_STACK_LINE = 160,
 };
 
@@ -165,7 +176,7 @@ struct __attribute__((packed)) proto_error_payload {
 /* Payload of HELLO and HELLO_ACK. */
 struct __attribute__((packed)) proto_hello_payload {
 	uint32_t version;      /* PROTO_EXT_VERSION of the sender */
-	uint32_t features;     /* reserved, 0 */
+	uint32_t features;     /* HELLO: 0; HELLO_ACK: enum proto_feature bits */
 	uint32_t num_devices;  /* HELLO_ACK only */
 	uint32_t server_pid;   /* HELLO_ACK only */
 	char session[PROTO_SESSION_LEN]; /* HELLO: $TTALLOC_SESSION, or empty */
@@ -195,6 +206,69 @@ struct __attribute__((packed)) proto_alloc_payload {
  */
 struct __attribute__((packed)) proto_stack_payload {
 	uint64_t ips[PROTO_STACK_IPS_PER_FRAME];
+};
+
+/* Bits of HELLO_ACK's features: extension requests this server answers. */
+enum proto_feature {
+	PROTO_FEATURE_HOLDERS = 1u << 0, /* HOLDER_QUERY */
+	PROTO_FEATURE_HISTORY = 1u << 1, /* HISTORY_QUERY */
+};
+
+/* States of a HOLDER_ROW (device.h's enum device_holder_state). */
+enum proto_holder_state {
+	PROTO_HOLDER_TRACKED = 0,   /* reported buffers; the kernel lists it (or cannot tell) */
+	PROTO_HOLDER_UNTRACKED = 1, /* holds the device (kernel's view) but never reported: memory N/A */
+	PROTO_HOLDER_VANISHED = 2,  /* reported buffers, but the driver's list no longer has it */
+};
+
+/* Bits of proto_holder_payload.flags (the first three are device.h's DEVICE_PROC_*). */
+enum proto_holder_flags {
+	PROTO_HOLDER_DRIVER = 1u << 0, /* listed by the driver: tt-kmd's pids file, NVML */
+	PROTO_HOLDER_FD = 1u << 1,     /* has the device node open (/proc/PID/fd) */
+	PROTO_HOLDER_MEMORY = 1u << 2, /* `memory` is the driver's figure (NVML) */
+	PROTO_HOLDER_UID = 1u << 3,    /* `uid` is known */
+};
+
+/*
+ * Payload of HOLDER_ROW: one process that holds (or, VANISHED, held) one
+ * device. Header: device_id, process_id, timestamp = when the kernel's view
+ * was read (ns since the epoch; the server reads it at most once a second).
+ */
+struct __attribute__((packed)) proto_holder_payload {
+	uint64_t memory; /* bytes the driver charges to it; valid with PROTO_HOLDER_MEMORY */
+	uint32_t state;  /* enum proto_holder_state */
+	uint32_t flags;  /* enum proto_holder_flags */
+	uint32_t uid;    /* real uid; valid with PROTO_HOLDER_UID */
+	char comm[16];   /* NUL-terminated /proc/PID/comm; empty when unreadable */
+	uint8_t reserved[36];
+};
+
+/* Most buckets per device a HISTORY_QUERY gets, and what points = 0 asks for. */
+#define PROTO_HISTORY_MAX_POINTS 600
+#define PROTO_HISTORY_DEFAULT_POINTS 60
+
+/* Bits of proto_history_payload.flags. */
+enum proto_history_flags {
+	PROTO_HISTORY_VALID = 1u << 0, /* the bucket holds samples (else it is older than the history) */
+};
+
+/*
+ * Payload of HISTORY_QUERY and HISTORY_ROW. The query asks for the last
+ * `seconds` (0: all the server keeps) in at most `points` buckets per
+ * device. Each row is one bucket of one device (header device_id), oldest
+ * first, holding the peak of the samples it covers, so a spike is never
+ * averaged away; each device gets `points` buckets of `step_ms` each.
+ */
+struct __attribute__((packed)) proto_history_payload {
+	uint64_t used[4];     /* row: peak bytes in the bucket, seed order: DRAM, L1, L1_SMALL, TRACE */
+	uint64_t time_ms;     /* row: time of the bucket's newest sample, ms since the epoch; 0 without data */
+	uint32_t seconds;     /* query: span wanted; row: span the buckets cover */
+	uint32_t points;      /* query: buckets wanted (0: the default); row: buckets per device */
+	uint32_t index;       /* row: bucket number, 0 = oldest */
+	uint32_t step_ms;     /* row: milliseconds one bucket covers */
+	uint32_t interval_ms; /* row: the server's sampling interval */
+	uint32_t flags;       /* row: enum proto_history_flags */
+	uint8_t reserved[8];
 };
 
 /* LEAK_QUERY's buffer_type flag: follow leak rows with their STACK_LINEs. */
@@ -231,6 +305,8 @@ struct __attribute__((packed)) proto_msg {
 		struct proto_alloc_payload alloc;
 		struct proto_stack_payload stack;
 		struct proto_text_payload text;
+		struct proto_holder_payload holder;
+		struct proto_history_payload history;
 		uint8_t raw[72];
 	} u;
 };
@@ -266,6 +342,21 @@ _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills th
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");
 _Static_assert(sizeof(struct proto_text_payload) == 72, "text payload fills the frame");
 _Static_assert(offsetof(struct proto_msg, u.alloc.stack_id) == 40, "alloc stack id");
+_Static_assert(sizeof(struct proto_holder_payload) == 72, "holder payload fills the frame");
+_Static_assert(offsetof(struct proto_msg, u.holder.memory) == 40, "holder memory");
+_Static_assert(offsetof(struct proto_msg, u.holder.state) == 48, "holder state");
+_Static_assert(offsetof(struct proto_msg, u.holder.flags) == 52, "holder flags");
+_Static_assert(offsetof(struct proto_msg, u.holder.uid) == 56, "holder uid");
+_Static_assert(offsetof(struct proto_msg, u.holder.comm) == 60, "holder comm");
+_Static_assert(sizeof(struct proto_history_payload) == 72, "history payload fills the frame");
+_Static_assert(offsetof(struct proto_msg, u.history.used) == 40, "history used");
+_Static_assert(offsetof(struct proto_msg, u.history.time_ms) == 72, "history time");
+_Static_assert(offsetof(struct proto_msg, u.history.seconds) == 80, "history seconds");
+_Static_assert(offsetof(struct proto_msg, u.history.points) == 84, "history points");
+_Static_assert(offsetof(struct proto_msg, u.history.index) == 88, "history index");
+_Static_assert(offsetof(struct proto_msg, u.history.step_ms) == 92, "history step");
+_Static_assert(offsetof(struct proto_msg, u.history.interval_ms) == 96, "history interval");
+_Static_assert(offsetof(struct proto_msg, u.history.flags) == 100, "history flags");
 /* The format is little-endian and we copy structs as bytes. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host required");
 

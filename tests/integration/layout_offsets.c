@@ -69,6 +69,21 @@ int main(void)
 	FIELD("alloc", u.alloc.reserved, "reserved");
 	FIELD("stack", u.stack.ips, "ips");
 	FIELD("text", u.text.text, "text");
+	FIELD("holder", u.holder.memory, "memory");
+	FIELD("holder", u.holder.state, "state");
+	FIELD("holder", u.holder.flags, "flags");
+	FIELD("holder", u.holder.uid, "uid");
+	FIELD("holder", u.holder.comm, "comm");
+	FIELD("holder", u.holder.reserved, "reserved");
+	FIELD("history", u.history.used, "used");
+	FIELD("history", u.history.time_ms, "time_ms");
+	FIELD("history", u.history.seconds, "seconds");
+	FIELD("history", u.history.points, "points");
+	FIELD("history", u.history.index, "index");
+	FIELD("history", u.history.step_ms, "step_ms");
+	FIELD("history", u.history.interval_ms, "interval_ms");
+	FIELD("history", u.history.flags, "flags");
+	FIELD("history", u.history.reserved, "reserved");
 
 	/* enum values the Python module mirrors */
 #define CONST(name) printf("const %s %d 0\n", #name, (int)(name))
@@ -110,5 +125,21 @@ int main(void)
 	CONST(PROTO_ERR_BAD_DEVICE);
 	CONST(PROTO_ERR_LIMIT);
 	CONST(PROTO_SESSION_LEN);
+	CONST(PROTO_HOLDER_QUERY);
+	CONST(PROTO_HOLDER_ROW);
+	CONST(PROTO_HISTORY_QUERY);
+	CONST(PROTO_HISTORY_ROW);
+	CONST(PROTO_FEATURE_HOLDERS);
+	CONST(PROTO_FEATURE_HISTORY);
+	CONST(PROTO_HOLDER_TRACKED);
+	CONST(PROTO_HOLDER_UNTRACKED);
+	CONST(PROTO_HOLDER_VANISHED);
+	CONST(PROTO_HOLDER_DRIVER);
+	CONST(PROTO_HOLDER_FD);
+	CONST(PROTO_HOLDER_MEMORY);
+	CONST(PROTO_HOLDER_UID);
+	CONST(PROTO_HISTORY_MAX_POINTS);
+	CONST(PROTO_HISTORY_DEFAULT_POINTS);
+	CONST(PROTO_HISTORY_VALID);
 	return 0;
 }

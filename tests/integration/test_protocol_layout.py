@@ -45,6 +45,8 @@ def test_seed_struct_string_is_the_seeds():
     ("alloc", protocol.ALLOC_OFFSETS),
     ("stack", protocol.STACK_OFFSETS),
     ("text", protocol.TEXT_OFFSETS),
+    ("holder", protocol.HOLDER_OFFSETS),
+    ("history", protocol.HISTORY_OFFSETS),
 ])
 def test_python_field_offsets_equal_c_offsetof(c_layout, group, offsets):
     c_fields = {name: off for (g, name), (off, _) in c_layout.items() if g == group}
@@ -101,6 +103,39 @@ def test_process_payload_fields_at_c_offsets(c_layout):
                  "comm": "python3"}
 
 
+def test_holder_payload_fields_at_c_offsets(c_layout):
+    frame = bytearray(112)
+    struct.pack_into("<Q", frame, c_layout[("holder", "memory")][0], 5 << 30)
+    struct.pack_into("<I", frame, c_layout[("holder", "state")][0], protocol.HOLDER_UNTRACKED)
+    struct.pack_into("<I", frame, c_layout[("holder", "flags")][0],
+                     protocol.HOLDER_DRIVER | protocol.HOLDER_MEMORY | protocol.HOLDER_UID)
+    struct.pack_into("<I", frame, c_layout[("holder", "uid")][0], 1000)
+    off, size = c_layout[("holder", "comm")]
+    assert size == 16
+    frame[off:off + 6] = b"burner"
+    h = protocol.unpack_holder(bytes(frame[40:]))
+    assert h == {"memory": 5 << 30, "state": protocol.HOLDER_UNTRACKED, "uid": 1000, "comm": "burner",
+                 "flags": protocol.HOLDER_DRIVER | protocol.HOLDER_MEMORY | protocol.HOLDER_UID}
+    # without their flags, memory and uid are unknown
+    struct.pack_into("<I", frame, c_layout[("holder", "flags")][0], protocol.HOLDER_FD)
+    h = protocol.unpack_holder(bytes(frame[40:]))
+    assert h["memory"] is None and h["uid"] is None
+
+
+def test_history_payload_fields_at_c_offsets(c_layout):
+    query = bytes(40) + protocol.pack_history(seconds=300, points=40)
+    assert struct.unpack_from("<I", query, c_layout[("history", "seconds")][0])[0] == 300
+    assert struct.unpack_from("<I", query, c_layout[("history", "points")][0])[0] == 40
+    frame = bytearray(112)
+    struct.pack_into("<4Q", frame, c_layout[("history", "used")][0], 1, 2, 3, 4)
+    for i, name in enumerate(("seconds", "points", "index", "step_ms", "interval_ms", "flags")):
+        struct.pack_into("<I", frame, c_layout[("history", name)][0], 10 + i)
+    struct.pack_into("<Q", frame, c_layout[("history", "time_ms")][0], 1762179825000)
+    h = protocol.unpack_history(bytes(frame[40:]))
+    assert h == {"used": [1, 2, 3, 4], "time_ms": 1762179825000, "seconds": 10, "points": 11,
+                 "index": 12, "step_ms": 13, "interval_ms": 14, "flags": 15}
+
+
 def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
     frame = protocol.pack(protocol.RESPONSE, 0, payload=protocol.pack_seed(
         dram_allocated=11, l1_allocated=22, l1_small_allocated=33, trace_allocated=44))
@@ -136,6 +171,18 @@ def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
     ("PROTO_ERR_BAD_DEVICE", protocol.ERROR_REASONS.index("bad_device")),
     ("PROTO_ERR_LIMIT", protocol.ERROR_REASONS.index("limit")),
     ("PROTO_SESSION_LEN", protocol.SESSION_LEN),
+    ("PROTO_HOLDER_QUERY", protocol.HOLDER_QUERY), ("PROTO_HOLDER_ROW", protocol.HOLDER_ROW),
+    ("PROTO_HISTORY_QUERY", protocol.HISTORY_QUERY), ("PROTO_HISTORY_ROW", protocol.HISTORY_ROW),
+    ("PROTO_FEATURE_HOLDERS", protocol.FEATURE_HOLDERS),
+    ("PROTO_FEATURE_HISTORY", protocol.FEATURE_HISTORY),
+    ("PROTO_HOLDER_TRACKED", protocol.HOLDER_TRACKED),
+    ("PROTO_HOLDER_UNTRACKED", protocol.HOLDER_UNTRACKED),
+    ("PROTO_HOLDER_VANISHED", protocol.HOLDER_VANISHED),
+    ("PROTO_HOLDER_DRIVER", protocol.HOLDER_DRIVER), ("PROTO_HOLDER_FD", protocol.HOLDER_FD),
+    ("PROTO_HOLDER_MEMORY", protocol.HOLDER_MEMORY), ("PROTO_HOLDER_UID", protocol.HOLDER_UID),
+    ("PROTO_HISTORY_MAX_POINTS", protocol.HISTORY_MAX_POINTS),
+    ("PROTO_HISTORY_DEFAULT_POINTS", protocol.HISTORY_DEFAULT_POINTS),
+    ("PROTO_HISTORY_VALID", protocol.HISTORY_VALID),
 ])
 def test_python_constants_equal_c_enums(c_layout, c_name, py_value):
     assert c_layout[("const", c_name)][0] == py_value
