@@ -2,6 +2,7 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian's interpreter: it has python3-pytest from scripts/install-deps.sh,
 # whatever python3 comes first in PATH.
@@ -11,7 +12,7 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: all build deps browser-deps test unit integration asan asan-test fuzz demo bench-http clean help
+.PHONY: all build deps browser-deps test unit integration asan asan-test tsan tsan-test soak fuzz demo bench-http clean help
 
 all: build
 
@@ -19,12 +20,14 @@ help:
 	@echo "make            build everything into $(BUILD)/ (bin/, lib/, programming_examples/)"
 	@echo "make deps       install the Debian packages (scripts/install-deps.sh)"
 	@echo "make demo       the end-to-end demo on simulated devices"
-	@echo "make test       every test: unit, integration, and both again under ASan+UBSan"
+	@echo "make test       every test: unit, integration, both again under ASan+UBSan, concurrency under TSan"
 	@echo "make unit       unit tests (cmocka via ctest)"
 	@echo "make integration  integration tests (pytest, real binaries, Chromium, Prometheus)"
 	@echo "make browser-deps playwright-core for the dashboard test (npm ci in tests/browser)"
 	@echo "make bench-http   ingest rate while wrk hammers /metrics (bench/http_ingest.sh)"
 	@echo "make asan-test  unit + integration tests on the ASan+UBSan build"
+	@echo "make tsan-test  the concurrency tests on a ThreadSanitizer build ($(TSAN_BUILD))"
+	@echo "make soak       8 producers x 1 M events, kill -9s and a server restart (bench/soak.py)"
 	@echo "make fuzz       60 s libFuzzer run on the frame decoder"
 	@echo "make install    install under PREFIX (default /usr/local; DESTDIR stages a package)"
 
@@ -60,7 +63,20 @@ asan-test: asan browser-deps
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure
 	TTALLOC_BUILD_DIR=$(abspath $(ASAN_BUILD)) TTALLOC_SANITIZE=1 $(PYTEST) tests/integration
 
-test: deps unit integration asan-test
+# ThreadSanitizer: the client library (threads, watcher, fork) and what drives it.
+$(TSAN_BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTTALLOC_TSAN=ON -DTTALLOC_TESTS=OFF
+
+tsan: $(TSAN_BUILD)/Makefile
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target ttalloc ttalloc-server ttalloc-load
+
+tsan-test: tsan
+	TTALLOC_BUILD_DIR=$(abspath $(TSAN_BUILD)) TTALLOC_TSAN=1 $(PYTEST) tests/integration/test_concurrency.py
+
+soak: build
+	$(PYTHON) bench/soak.py --build $(BUILD)
+
+test: deps unit integration asan-test tsan-test
 	@echo "make test: all test suites passed"
 
 fuzz: deps
@@ -80,4 +96,4 @@ demo: deps build
 	bash scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

@@ -190,48 +190,57 @@ class SoakServer:
         return self.proc.returncode if self.proc else None
 
     def dump(self, timeout=60.0):
-        """DUMP_REMAINING as root: {(pid, device, address): (type, size)}."""
-        self.tail.poll()
-        start = len(self.tail.lines)
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(timeout)
-            s.connect(self.socket)
-            s.sendall(protocol.pack(protocol.DUMP_REMAINING, 0) + protocol.pack(protocol.SYNC, -1, size=1))
-            data = b""
-            while len(data) < protocol.MSG_SIZE:
-                chunk = s.recv(protocol.MSG_SIZE - len(data))
-                check(chunk, "the server closed the DUMP connection")
-                data += chunk
-        head = self.tail.wait_for(DUMP_HEAD_RE, start, timeout, self.alive)
-        end = self.tail.wait_for(DUMP_END_RE, head + 1, timeout, self.alive)
-        found = {}
-        for line in self.tail.lines[head + 1:end]:
-            m = DUMP_LINE_RE.match(line)
-            check(m, "unexpected line in the dump: %r" % line)
-            key = (int(m.group(5)), int(m.group(1)), int(m.group(2), 16))
-            check(key not in found, "buffer listed twice in the dump: %r" % (key,))
-            found[key] = (NAME_TYPES[m.group(4)], int(m.group(3)))
-        check(int(DUMP_END_RE.match(self.tail.lines[end]).group(1)) == len(found), "dump count line")
-        return found
+        return dump_remaining(self.socket, self.tail, self.alive, timeout)
 
     def leak_reports(self, pid):
-        """Every leak report of pid in the log: [{(device, address): (type, size)}]."""
-        self.tail.poll()
-        reports = []
-        lines = self.tail.lines
-        for i, line in enumerate(lines):
-            m = LEAK_HEAD_RE.match(line)
-            if not m or int(m.group(1)) != pid:
-                continue
-            bufs = {}
-            for follow in lines[i + 1:]:
-                if not follow.startswith(" "):
-                    break
-                b = LEAK_LINE_RE.match(follow)
-                if b:
-                    bufs[(int(b.group(1)), int(b.group(2), 16))] = (NAME_TYPES[b.group(4)], int(b.group(3)))
-            reports.append((int(m.group(2)), bufs))
-        return reports
+        return leak_reports(self.tail, pid)
+
+
+def dump_remaining(socket_path, tail, alive=None, timeout=60.0):
+    """Asks for DUMP_REMAINING (as root: every process) and reads the listing
+    from the server log: {(pid, device, address): (type, size)}."""
+    tail.poll()
+    start = len(tail.lines)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(str(socket_path))
+        s.sendall(protocol.pack(protocol.DUMP_REMAINING, 0) + protocol.pack(protocol.SYNC, -1, size=1))
+        data = b""
+        while len(data) < protocol.MSG_SIZE:
+            chunk = s.recv(protocol.MSG_SIZE - len(data))
+            check(chunk, "the server closed the DUMP connection")
+            data += chunk
+    head = tail.wait_for(DUMP_HEAD_RE, start, timeout, alive)
+    end = tail.wait_for(DUMP_END_RE, head + 1, timeout, alive)
+    found = {}
+    for line in tail.lines[head + 1:end]:
+        m = DUMP_LINE_RE.match(line)
+        check(m, "unexpected line in the dump: %r" % line)
+        key = (int(m.group(5)), int(m.group(1)), int(m.group(2), 16))
+        check(key not in found, "buffer listed twice in the dump: %r" % (key,))
+        found[key] = (NAME_TYPES[m.group(4)], int(m.group(3)))
+    check(int(DUMP_END_RE.match(tail.lines[end]).group(1)) == len(found), "dump count line")
+    return found
+
+
+def leak_reports(tail, pid):
+    """Every leak report of pid in the log so far: [(count, {(device, address): (type, size)})]."""
+    tail.poll()
+    reports = []
+    lines = tail.lines
+    for i, line in enumerate(lines):
+        m = LEAK_HEAD_RE.match(line)
+        if not m or int(m.group(1)) != pid:
+            continue
+        bufs = {}
+        for follow in lines[i + 1:]:
+            if not follow.startswith(" "):
+                break
+            b = LEAK_LINE_RE.match(follow)
+            if b:
+                bufs[(int(b.group(1)), int(b.group(2), 16))] = (NAME_TYPES[b.group(4)], int(b.group(3)))
+        reports.append((int(m.group(2)), bufs))
+    return reports
 
 
 class Producer:

@@ -111,3 +111,51 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---- the soak harness (bench/soak.py) on a test server ----
+
+import sys  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+import soak  # noqa: E402
+
+
+class ServerView:
+    """A conftest Server seen the way bench/soak.py's checks see theirs."""
+
+    def __init__(self, server):
+        self.server = server
+        self.socket = server.socket
+        self.tail = soak.LogTail(server.log_path)
+
+    def alive(self):
+        return self.server.alive()
+
+    def dump(self, timeout=60.0):
+        return soak.dump_remaining(self.socket, self.tail, self.alive, timeout)
+
+    def leak_reports(self, pid):
+        return soak.leak_reports(self.tail, pid)
+
+
+@pytest.fixture(scope="session")
+def producer_exe(tmp_path_factory):
+    if not (LIB_DIR / "libttalloc.so").exists():
+        pytest.fail("%s/libttalloc.so is missing: build first (cmake --build %s)" % (LIB_DIR, BUILD))
+    return soak.compile_producer(BUILD, tmp_path_factory.mktemp("producer"))
+
+
+@pytest.fixture
+def producers(producer_exe, tmp_path):
+    """start(server, ident, events, phases, max_live, seed=1) -> soak.Producer; killed at teardown."""
+    started = []
+
+    def start(server, ident, events, phases, max_live, seed=1):
+        p = soak.Producer(producer_exe, ident, seed, events, phases, max_live, tmp_path, stress_env(server))
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.close()

@@ -117,3 +117,18 @@ def test_an_execd_child_with_tracking_inherited_reports_as_itself(server, proces
     p.send("quit")
     assert p.wait(30) == 0
     assert_no_tsan_report(p.lines)
+
+
+def test_ttalloc_load_with_four_threads_churning_ends_at_zero(server):
+    from conftest import BIN
+    import subprocess
+    res = subprocess.run([str(BIN / "ttalloc-load"), "-d", "0,1", "-j", "4", "-p", "churn", "-e", "40000",
+                          "-n", "256", "-s", "4K", "-q"], env=stress_env(server), capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    m = re.search(r"ttalloc-load: pid (\d+) allocated (\d+) buffers \(\d+ bytes\), freed (\d+), live 0", res.stdout)
+    assert m and m.group(2) == m.group(3), res.stdout
+    assert "ThreadSanitizer" not in res.stderr, res.stderr[-6000:]
+    server.wait_for_log(r"Process %s \(\S+\) disconnected, no buffers left" % m.group(1), timeout=10)
+    assert device_bytes(server, 0) == device_bytes(server, 1) == 0
+    assert "was already live" not in server.log() and "no live buffer" not in server.log()
