@@ -264,10 +264,12 @@ def track(device_id=0, scope="device", interval=0.005, socket_path=None, reporte
     what to use on a shared machine. `interval` is the background sampling
     period in seconds (0 or None: no sampling thread). `reporter` is the
     Reporter whose high-water mark makes the peak exact (default: the
-    process's default reporter, when tracking is enabled). See the module
+    process's default reporter, when tracking is enabled; False: none). See the module
     docstring for what the peak is. Raises ServerNotRunning when the server
     cannot be reached at the start or the end.
     """
     if reporter is None:
         reporter = default_reporter()
+    elif reporter is False:
+        reporter = None
     return Tracker(device_id, scope, interval, socket_path, reporter)

@@ -11,10 +11,19 @@ test reads this process's use of each device from the server (its rows in
 processes(), after flushing the reporter so the server has applied every
 report): once before the test's setup and once after its teardown. A test
 after which this process holds more of some buffer type on some device than
-before fails, listing device, type and bytes:
+before fails, listing device, type and bytes (and the buffers, when this
+process reported them through ttalloc.Reporter, as the simulated tt_metal does):
 
-    FAILED test_model.py::test_forward - ttalloc: test left device memory allocated ...
+    test_model.py ....L.
+    ttalloc: test left device memory allocated: 3145728 bytes (3.00 MB) held by this process ...
       device 0 DRAM: 3145728 bytes (3.00 MB)
+    buffers this process reported and did not free:
+      [Device 0] Buffer 0x291c0800000000: 3145728 bytes DRAM
+    LEAKED test_model.py::test_forward - ttalloc: test left 3.00 MB of device memory allocated (device 0 DRAM 3.00 MB)
+
+The failure is the test's teardown report (outcome "failed", shown as L /
+LEAKED), so pytest counts the test's passing call and its failing teardown:
+"1 failed, 5 passed" for 5 tests of which one leaked; the exit status is 1.
 
 Memory taken by module-, class- or session-scoped fixtures set up during the
 test is not counted against it (they outlive the test by design); their
@@ -27,6 +36,7 @@ suite under ttalloc-run to gate on those).
 
 import ctypes
 import os
+import types
 import warnings
 
 import pytest
@@ -64,6 +74,22 @@ def _c_flush():
         return
     fn.restype = ctypes.c_int
     fn()
+
+
+class LeakRepr:
+    """The failure text of a leaking test. `reprcrash.message` is the one-line
+    summary pytest shows in its short test summary (-r) and junit XML."""
+
+    def __init__(self, summary, text):
+        self.reprcrash = types.SimpleNamespace(message=summary, path="", lineno=0)
+        self.text = text
+
+    def toterminal(self, tw):
+        for line in self.text.splitlines():
+            tw.line(line, red=line.startswith("ttalloc:"))
+
+    def __str__(self):
+        return self.text
 
 
 class LeakChecker:
@@ -158,13 +184,21 @@ class LeakChecker:
             return
         report = outcome.get_result()
         report.outcome = "failed"
-        report.longrepr = self._message(item, left)
+        report.longrepr = LeakRepr(self._summary(left), self._message(item, left))
         report.ttalloc_leak = sorted(left.items())
 
     def pytest_report_teststatus(self, report, config):
         if getattr(report, "ttalloc_leak", None) and report.when == "teardown":
-            return "failed", "L", ("LEAKED", {"red": True})
+            return "failed", "L", "LEAKED"
         return None
+
+    @staticmethod
+    def _summary(left):
+        total = sum(left.values())
+        parts = ", ".join("device %d %s %s" % (dev, name, ttalloc.format_bytes(n))
+                          for (dev, name), n in sorted(left.items()))
+        return "ttalloc: test left %s of device memory allocated (%s)" % (
+            ttalloc.format_bytes(total), parts)
 
     def _message(self, item, left):
         total = sum(left.values())
