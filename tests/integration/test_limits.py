@@ -69,10 +69,9 @@ def test_connections_over_max_connections_are_refused_logged_and_counted(server_
     extra = [raw_socket(server.socket) for _ in range(3)]
     for s in extra:
         assert closed_by_server(s), "a connection over the limit must be closed at once"
-    for _ in range(3):
-        server.wait_for_log(r"❌ Connection refused: PID %d: 5 connections open, the limit \(--max-connections\)"
-                            % os.getpid(), since=mark)
-    assert refusals_in_log(server.log()[mark:]) == 3
+    server.wait_for_log(r"❌ Connection refused: PID %d: 5 connections open, the limit \(--max-connections\)"
+                        % os.getpid(), since=mark)
+    wait_until(lambda: refusals_in_log(server.log()[mark:]) == 3, timeout=5.0, what="3 refusals in the log")
     assert_counter(server, "ttalloc_connections_refused_total", 3)
     assert_counter(server, "ttalloc_protocol_errors_total", 3, reason="limit")
     for s in kept:
@@ -108,7 +107,8 @@ def test_out_of_descriptors_refuses_clients_without_spinning(server_factory):
             served.append(s)
         except (ConnectionError, OSError):
             refused.append(s)
-    assert 0 < len(served) <= 8 and len(refused) >= 32, (len(served), len(refused))
+    # about 8 free descriptors (an HTTP or probe connection closing meanwhile frees one more)
+    assert 0 < len(served) <= 10 and len(refused) >= 30, (len(served), len(refused))
     server.wait_for_log(r"❌ Connection refused: out of file descriptors \(EMFILE\) with \d+ clients connected; "
                         r"raise the server's limit", since=mark)
     # more clients keep knocking while the server is at its limit: it must not spin
@@ -236,6 +236,8 @@ def test_max_buffers_per_process_refuses_allocs_over_it_logging_once(server_fact
         with raw_socket(server.socket) as s2:
             s2.sendall(protocol.pack(protocol.ALLOC, 1, size=4096, buffer_type=ttalloc.L1, buffer_id=0x1000))
             sync(s2)
+    # the log is flushed before the server sleeps, which can be after the SYNC answer
+    server.wait_for_log(r"ALLOC of buffer 0x1000 refused", since=mark)
     log = server.log()[mark:]
     lines = re.findall(r"^❌ PID %d: a server limit was reached: ALLOC of buffer (0x[0-9a-f]+) refused: the process "
                        r"holds 100 live buffers, the limit \(--max-buffers-per-process\)" % me, log, re.M)
