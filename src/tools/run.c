@@ -529,7 +529,8 @@ int main(int argc, char **argv)
 		free(leaks.items);
 		return status ? status : 127;
 	}
-	qsort(leaks.items, leaks.count, sizeof(*leaks.items), by_size_desc);
+	if (leaks.count) /* qsort(NULL, 0, ...) is undefined behaviour */
+		qsort(leaks.items, leaks.count, sizeof(*leaks.items), by_size_desc);
 	uint64_t total = total_bytes(&leaks);
 	if (!o.quiet || leaks.count)
 		print_summary(&leaks, o.max_leak);
