@@ -353,6 +353,13 @@ def test_installed_plugin_is_loaded_by_its_entry_point(venv, server, plugin_test
     assert res.returncode == 1, res.stdout + res.stderr
     assert "1 failed, 6 passed" in res.stdout
     assert "ttalloc: device memory leak check on" in res.stdout
+    # -p ttalloc.pytest_plugin (a checkout's spelling) names the same plugin: no double registration
+    res = run_pytest(plugin_tests, env, "--ttalloc-leaks", python=str(venv), plugin=True)
+    assert res.returncode == 1 and "1 failed, 6 passed" in res.stdout, res.stdout + res.stderr
+    # and -p no:... turns the installed plugin off
+    res = run_pytest(plugin_tests, env, "-p", "no:ttalloc.pytest_plugin", python=str(venv),
+                     plugin=False)
+    assert res.returncode == 0 and "6 passed" in res.stdout, res.stdout + res.stderr
 
 
 # ---- examples/ ----
