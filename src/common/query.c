@@ -31,6 +31,8 @@ void query_close(struct query_client *qc)
 	if (qc->fd >= 0)
 		close(qc->fd);
 	qc->fd = -1;
+	qc->greeted = 0;
+	qc->features = 0;
 }
 
 static int io_failure(struct query_client *qc, const char *what, char *err)
@@ -127,6 +129,43 @@ static int add_process_row(const struct proto_msg *row, void *ctx)
 	return 0;
 }
 
+static int add_holder_row(const struct proto_msg *row, void *ctx)
+{
+	struct snapshot *snap = ctx;
+	struct snapshot_holder *grown = realloc(snap->holders, (snap->num_holders + 1) * sizeof(*snap->holders));
+	if (!grown)
+		return TTALLOC_ENOMEM;
+	snap->holders = grown;
+	struct snapshot_holder *h = &snap->holders[snap->num_holders++];
+	memset(h, 0, sizeof(*h));
+	h->pid = row->process_id;
+	h->device = row->device_id;
+	h->row = row->u.holder;
+	h->row.comm[sizeof(h->row.comm) - 1] = '\0';
+	if (h->row.flags & PROTO_HOLDER_UID)
+		proc_user_name(h->row.uid, h->user, sizeof(h->user));
+	return 0;
+}
+
+int query_greet(struct query_client *qc, char *err)
+{
+	if (qc->greeted)
+		return 0;
+	struct proto_msg req, ans;
+	proto_msg_init(&req, PROTO_HELLO, -1);
+	req.u.hello.version = PROTO_EXT_VERSION;
+	int rc = query_exchange(qc, &req, &ans, err);
+	if (rc < 0)
+		return rc;
+	if (ans.type != PROTO_HELLO_ACK) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "unexpected answer type %u to HELLO", ans.type);
+		return TTALLOC_EPROTOCOL;
+	}
+	qc->features = ans.u.hello.features;
+	qc->greeted = 1;
+	return 0;
+}
+
 int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err)
 {
 	struct proto_msg req, ans;
@@ -152,6 +191,15 @@ int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err)
 	rc = query_rows(qc, &req, PROTO_PROCESS_ROW, add_process_row, snap, err);
 	if (rc == TTALLOC_ENOMEM)
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading the process table");
+	if (rc < 0)
+		return rc;
+	rc = query_greet(qc, err);
+	if (rc < 0 || !(qc->features & PROTO_FEATURE_HOLDERS))
+		return rc;
+	proto_msg_init(&req, PROTO_HOLDER_QUERY, -1);
+	rc = query_rows(qc, &req, PROTO_HOLDER_ROW, add_holder_row, snap, err);
+	if (rc == TTALLOC_ENOMEM)
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading the kernel's view of the devices");
 	return rc;
 }
 
@@ -159,5 +207,83 @@ void snapshot_release(struct snapshot *snap)
 {
 	free(snap->devices);
 	free(snap->processes);
+	free(snap->holders);
 	memset(snap, 0, sizeof(*snap));
+}
+
+/* Rows of a HISTORY_QUERY answer as they come, before they are laid out per device. */
+struct history_rows {
+	struct proto_msg *rows;
+	size_t count;
+};
+
+static int add_history_row(const struct proto_msg *row, void *ctx)
+{
+	struct history_rows *acc = ctx;
+	if (row->device_id < 0 || row->device_id >= PROTO_MAX_DEVICES || row->u.history.points == 0 ||
+	    row->u.history.points > PROTO_HISTORY_MAX_POINTS || row->u.history.index >= row->u.history.points)
+		return 0; /* not a bucket we can place: skip it */
+	struct proto_msg *grown = realloc(acc->rows, (acc->count + 1) * sizeof(*acc->rows));
+	if (!grown)
+		return TTALLOC_ENOMEM;
+	acc->rows = grown;
+	acc->rows[acc->count++] = *row;
+	return 0;
+}
+
+int history_snapshot_take(struct query_client *qc, uint32_t seconds, uint32_t points, struct history_snapshot *hist,
+			  char *err)
+{
+	history_snapshot_release(hist);
+	int rc = query_greet(qc, err);
+	if (rc < 0)
+		return rc;
+	if (!(qc->features & PROTO_FEATURE_HISTORY)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "the allocation server at %s keeps no history (an older ttalloc-server)",
+			 qc->path);
+		return TTALLOC_EPROTOCOL;
+	}
+	struct proto_msg req;
+	proto_msg_init(&req, PROTO_HISTORY_QUERY, -1);
+	req.u.history.seconds = seconds;
+	req.u.history.points = points;
+	struct history_rows acc = {NULL, 0};
+	rc = query_rows(qc, &req, PROTO_HISTORY_ROW, add_history_row, &acc, err);
+	if (rc == 0 && acc.count) {
+		const struct proto_history_payload *first = &acc.rows[0].u.history;
+		uint32_t devices = 0;
+		for (size_t i = 0; i < acc.count; i++)
+			if ((uint32_t)acc.rows[i].device_id + 1 > devices)
+				devices = (uint32_t)acc.rows[i].device_id + 1;
+		hist->buckets = calloc((size_t)devices * first->points, sizeof(*hist->buckets));
+		if (!hist->buckets) {
+			rc = TTALLOC_ENOMEM;
+		} else {
+			hist->num_devices = devices;
+			hist->points = first->points;
+			hist->seconds = first->seconds;
+			hist->step_ms = first->step_ms;
+			hist->interval_ms = first->interval_ms;
+			for (size_t i = 0; i < acc.count; i++) {
+				const struct proto_history_payload *p = &acc.rows[i].u.history;
+				if (p->points != hist->points)
+					continue; /* rows of one answer agree; ignore any that do not */
+				struct history_snapshot_bucket *b =
+					&hist->buckets[(size_t)acc.rows[i].device_id * hist->points + p->index];
+				memcpy(b->used, p->used, sizeof(b->used));
+				b->time_ms = p->time_ms;
+				b->valid = (p->flags & PROTO_HISTORY_VALID) != 0;
+			}
+		}
+	}
+	if (rc == TTALLOC_ENOMEM)
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading the memory history");
+	free(acc.rows);
+	return rc;
+}
+
+void history_snapshot_release(struct history_snapshot *hist)
+{
+	free(hist->buckets);
+	memset(hist, 0, sizeof(*hist));
 }

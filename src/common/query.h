@@ -20,6 +20,8 @@
 struct query_client {
 	int fd;
 	char path[108];
+	int greeted;       /* HELLO answered on this connection */
+	uint32_t features; /* HELLO_ACK's enum proto_feature bits */
 };
 
 #define QUERY_CLIENT_INIT {.fd = -1, .path = ""}
@@ -70,6 +72,14 @@ struct snapshot_process {
 	char user[32];
 };
 
+/* One process holding one device as the kernel sees it (HOLDER_ROW). */
+struct snapshot_holder {
+	pid_t pid;
+	int device;
+	struct proto_holder_payload row; /* state, flags, memory, uid, comm */
+	char user[32];                   /* user name of row.uid; "" when unknown */
+};
+
 /* Everything tt_smi shows, read in one go. */
 struct snapshot {
 	uint32_t num_devices;
@@ -77,14 +87,56 @@ struct snapshot {
 	size_t num_processes;
 	struct snapshot_process *processes;
 	uint64_t taken_ns; /* CLOCK_REALTIME when read */
+	size_t num_holders;
+	struct snapshot_holder *holders; /* the kernel's view, where the server has one */
+	int hardware_only; /* read from the device backends, not the server: no allocation data */
 };
 
 #define SNAPSHOT_INIT {0}
 
-/* Reads devices, their totals and status, and the process table. */
+/*
+ * Reads devices, their totals and status, the process table and, from a
+ * server whose HELLO_ACK offers it, the kernel's holders of each device.
+ */
 int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err);
 
 /* Frees what snapshot_take allocated; the struct can be reused. */
 void snapshot_release(struct snapshot *snap);
+
+/*
+ * Says HELLO once per connection and keeps the server's feature bits in
+ * qc->features. Returns 0 or a TTALLOC_E* code.
+ */
+int query_greet(struct query_client *qc, char *err);
+
+/* One bucket of a device's memory history (HISTORY_ROW). */
+struct history_snapshot_bucket {
+	uint64_t used[4]; /* peak bytes, the seed's order: DRAM, L1, L1_SMALL, TRACE */
+	uint64_t time_ms; /* newest sample in the bucket, ms since the epoch */
+	int valid;        /* 0: the bucket is older than the server's history */
+};
+
+/* Each device's memory over time, as HISTORY_QUERY answers it. */
+struct history_snapshot {
+	uint32_t num_devices;           /* devices with buckets: ids 0..num_devices-1 */
+	uint32_t points;                /* buckets per device, oldest first */
+	uint32_t seconds;               /* span the buckets cover */
+	uint32_t step_ms;               /* span of one bucket */
+	uint32_t interval_ms;           /* the server's sampling interval */
+	struct history_snapshot_bucket *buckets; /* [device * points + index] */
+};
+
+#define HISTORY_SNAPSHOT_INIT {0}
+
+/*
+ * Asks for the last `seconds` of every device's history in at most `points`
+ * buckets. TTALLOC_EPROTOCOL with a message when the server does not offer
+ * history (HELLO_ACK features). Returns 0 or a TTALLOC_E* code.
+ */
+int history_snapshot_take(struct query_client *qc, uint32_t seconds, uint32_t points, struct history_snapshot *hist,
+		 char *err);
+
+/* Frees what history_snapshot_take allocated; the struct can be reused. */
+void history_snapshot_release(struct history_snapshot *hist);
 
 #endif /* TTALLOC_QUERY_H */

@@ -10,6 +10,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -198,15 +199,110 @@ static json_t *process_json(struct server *s, const struct process_record *rec)
 	return obj;
 }
 
+/* 1 when the kernel's view flags (pid, device) as vanished. */
+static int holder_vanished(const struct holder_entry *rows, int n, pid_t pid, int device)
+{
+	for (int i = 0; i < n; i++)
+		if (rows[i].pid == pid && rows[i].device == device && rows[i].state == DEVICE_HOLDER_VANISHED)
+			return 1;
+	return 0;
+}
+
+/*
+ * A reporting process: "tracked": true, "source": "socket", and "vanished"
+ * (per device and overall) when the driver no longer lists it.
+ */
+static void mark_tracked(json_t *obj, const struct holder_entry *rows, int n, pid_t pid)
+{
+	int any = 0;
+	size_t i;
+	json_t *du;
+	json_array_foreach(json_object_get(obj, "devices"), i, du)
+	{
+		int gone = holder_vanished(rows, n, pid, (int)json_integer_value(json_object_get(du, "device_id")));
+		json_object_set_new(du, "vanished", json_boolean(gone));
+		any |= gone;
+	}
+	json_object_set_new(obj, "tracked", json_true());
+	json_object_set_new(obj, "vanished", json_boolean(any));
+	set_str(obj, "source", "socket");
+}
+
+/*
+ * A process that holds devices without reporting (the kernel's view): its
+ * name and user when /proc tells, memory null (NVML's figure when it gives
+ * one), one "devices" item per device it holds.
+ */
+static json_t *untracked_json(const struct holder_entry *rows, int n, int first)
+{
+	const struct holder_entry *e = &rows[first];
+	static const char *const usage_keys[] = {"dram_allocated",     "l1_allocated", "l1_small_allocated",
+						 "trace_allocated",    "cb_allocated", "system_memory_allocated",
+						 "buffer_count"};
+	json_t *obj = json_object();
+	json_object_set_new(obj, "pid", json_integer(e->pid));
+	json_object_set_new(obj, "name", e->id.comm[0] ? json_string(e->id.comm) : json_null());
+	json_object_set_new(obj, "user", e->id.uid_known ? json_string(api_user_name(e->id.uid)) : json_null());
+	json_object_set_new(obj, "uid", e->id.uid_known ? uint_json(e->id.uid) : json_null());
+	json_object_set_new(obj, "tracked", json_false());
+	json_object_set_new(obj, "vanished", json_false());
+	set_str(obj, "source", "kernel");
+	set_uint(obj, "connections", 0);
+	for (size_t k = 0; k < sizeof(usage_keys) / sizeof(usage_keys[0]); k++)
+		json_object_set_new(obj, usage_keys[k], json_null());
+	json_object_set_new(obj, "first_seen", json_null());
+	json_t *devices = json_array();
+	uint64_t memory = 0;
+	int memory_known = 1;
+	for (int i = first; i < n; i++) {
+		const struct holder_entry *r = &rows[i];
+		if (r->pid != e->pid || r->state != DEVICE_HOLDER_UNTRACKED)
+			continue;
+		int known = (r->flags & DEVICE_PROC_MEMORY) != 0;
+		json_t *du = json_object();
+		json_object_set_new(du, "device_id", json_integer(r->device));
+		for (size_t k = 0; k < sizeof(usage_keys) / sizeof(usage_keys[0]); k++)
+			json_object_set_new(du, usage_keys[k], json_null());
+		json_object_set_new(du, "vanished", json_false());
+		json_object_set_new(du, "memory", known ? uint_json(r->memory) : json_null());
+		json_t *seen = json_array();
+		if (r->flags & DEVICE_PROC_DRIVER)
+			json_array_append_new(seen, json_string("driver"));
+		if (r->flags & DEVICE_PROC_FD)
+			json_array_append_new(seen, json_string("fd"));
+		json_object_set_new(du, "seen_by", seen);
+		json_array_append_new(devices, du);
+		memory += r->memory;
+		memory_known &= known;
+	}
+	json_object_set_new(obj, "memory", memory_known ? uint_json(memory) : json_null());
+	json_object_set_new(obj, "devices", devices);
+	return obj;
+}
+
 json_t *api_processes(struct server *s)
 {
 	struct registry *r = &s->registry;
+	int n = 0;
+	struct holder_entry *rows = server_holder_rows_all(s, &n);
 	json_t *list = json_array();
 	for (uint32_t p = 0; p < r->process_cap; p++) {
 		const struct process_record *rec = registry_process(r, p);
-		if (rec->in_use)
-			json_array_append_new(list, process_json(s, rec));
+		if (!rec->in_use)
+			continue;
+		json_t *obj = process_json(s, rec);
+		mark_tracked(obj, rows, n, rec->pid);
+		json_array_append_new(list, obj);
 	}
+	/* untracked holders, once per pid (in the order the devices list them) */
+	for (int i = 0; i < n; i++) {
+		int first = rows[i].state == DEVICE_HOLDER_UNTRACKED;
+		for (int j = 0; j < i && first; j++)
+			first = !(rows[j].pid == rows[i].pid && rows[j].state == DEVICE_HOLDER_UNTRACKED);
+		if (first)
+			json_array_append_new(list, untracked_json(rows, n, i));
+	}
+	free(rows);
 	return list;
 }
 

@@ -322,6 +322,7 @@ static void on_hello(struct connection *c, const struct proto_msg *msg)
 	ans.u.hello.version = PROTO_EXT_VERSION;
 	ans.u.hello.num_devices = (uint32_t)c->server->devices.count;
 	ans.u.hello.server_pid = (uint32_t)getpid();
+	ans.u.hello.features = PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY;
 	connection_send(c, &ans);
 }
 
@@ -507,6 +508,10 @@ static const frame_handler handlers[256] = {
 	[PROTO_ROWS_END] = on_answer_type,
 	[PROTO_ERROR] = on_answer_type,
 	[PROTO_STACK_DEF] = on_stack_def,
+	[PROTO_HOLDER_QUERY] = handle_holder_query,
+	[PROTO_HOLDER_ROW] = on_answer_type,
+	[PROTO_HISTORY_QUERY] = handle_history_query,
+	[PROTO_HISTORY_ROW] = on_answer_type,
 };
 
 void handle_frame(struct connection *c, const struct proto_msg *msg)

@@ -179,3 +179,43 @@ void history_sample(struct history *h, const struct registry *r, uint64_t now_ms
 	}
 	h->next = n + 1;
 }
+
+void history_window(const struct history *h, uint64_t seconds, uint32_t points, struct history_window *w)
+{
+	uint64_t interval = h->interval_ms ? h->interval_ms : 1;
+	uint64_t want = seconds ? (seconds * 1000u + interval - 1) / interval : h->cap;
+	if (want > h->cap)
+		want = h->cap;
+	if (want == 0)
+		want = 1;
+	if (points == 0)
+		points = 1;
+	w->step = (want + points - 1) / points;
+	w->buckets = (uint32_t)((want + w->step - 1) / w->step);
+	w->first = (int64_t)h->next - (int64_t)(w->buckets * w->step);
+}
+
+int history_device_bucket(const struct history *h, const struct history_window *w, uint32_t b, int device,
+			  struct history_point *peak, uint64_t *time_ms)
+{
+	memset(peak, 0, sizeof(*peak));
+	*time_ms = 0;
+	if (b >= w->buckets || device < 0 || device >= h->num_devices)
+		return 0;
+	int64_t start = w->first + (int64_t)(b * w->step), end = start + (int64_t)w->step;
+	int64_t oldest = (int64_t)history_oldest(h), next = (int64_t)h->next;
+	if (start < oldest)
+		start = oldest;
+	if (end > next)
+		end = next;
+	if (start >= end)
+		return 0;
+	for (int64_t n = start; n < end; n++) {
+		const struct history_point *p = history_device_point(h, (uint64_t)n, device);
+		for (int k = 0; k < HISTORY_KINDS; k++)
+			if (p->used[k] > peak->used[k])
+				peak->used[k] = p->used[k];
+	}
+	*time_ms = history_time(h, (uint64_t)(end - 1));
+	return 1;
+}

@@ -90,4 +90,29 @@ const struct history_point *history_device_point(const struct history *h, uint64
 const struct history_point *history_series_point(const struct history *h, const struct history_series *s,
 						 uint64_t n);
 
+/*
+ * A span of the history cut into equal buckets of whole samples, the last
+ * bucket ending with the newest sample. Buckets reaching back before the
+ * oldest readable sample (or before the first) have no data.
+ */
+struct history_window {
+	int64_t first;    /* sample number where bucket 0 starts (may be < 0) */
+	uint64_t step;    /* samples per bucket, at least 1 */
+	uint32_t buckets; /* number of buckets */
+};
+
+/*
+ * The last `seconds` of samples (0: as many as the ring keeps; never more)
+ * in at most `points` buckets (at least 1).
+ */
+void history_window(const struct history *h, uint64_t seconds, uint32_t points, struct history_window *w);
+
+/*
+ * The peak of each kind on `device` over bucket `b` of `w` into *peak, and the
+ * time of the bucket's newest sample into *time_ms. Returns 1, or 0 (both
+ * zeroed) when the bucket holds no readable sample.
+ */
+int history_device_bucket(const struct history *h, const struct history_window *w, uint32_t b, int device,
+			  struct history_point *peak, uint64_t *time_ms);
+
 #endif /* TTALLOC_HISTORY_H */

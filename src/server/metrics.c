@@ -198,6 +198,59 @@ static void process_metrics(struct text *t, struct server *s)
 	text_printf(t, "ttalloc_client_connections %u\n", s->connection_count);
 }
 
+/*
+ * The kernel's view of who holds each device against ttalloc's: counts of
+ * untracked and vanished processes (only for devices the kernel can tell
+ * about: none for simulated ones, not 0), and one info series per process
+ * and device. Untracked processes have no memory sample: it is unknown.
+ */
+static void holder_metrics(struct text *t, struct server *s)
+{
+	static const char *const state_label[] = {
+		[DEVICE_HOLDER_TRACKED] = "tracked",
+		[DEVICE_HOLDER_UNTRACKED] = "untracked",
+		[DEVICE_HOLDER_VANISHED] = "vanished",
+	};
+	int n = s->devices.count;
+	struct holder_entry *rows[PROTO_MAX_DEVICES] = {NULL};
+	int counts[PROTO_MAX_DEVICES] = {0};
+	for (int d = 0; d < n; d++)
+		rows[d] = server_holder_rows(s, d, &counts[d]);
+	family(t, "ttalloc_untracked_processes", "gauge",
+	       "Processes holding the device (the kernel's view) that never reported to ttalloc.");
+	for (int d = 0; d < n; d++) {
+		int untracked = 0;
+		for (int i = 0; i < counts[d]; i++)
+			untracked += rows[d][i].state == DEVICE_HOLDER_UNTRACKED;
+		if (server_holders_available(s, d))
+			text_printf(t, "ttalloc_untracked_processes{device=\"%d\"} %d\n", d, untracked);
+	}
+	family(t, "ttalloc_vanished_processes", "gauge",
+	       "Processes with buffers on the device that the driver no longer lists.");
+	for (int d = 0; d < n; d++) {
+		int vanished = 0;
+		for (int i = 0; i < counts[d]; i++)
+			vanished += rows[d][i].state == DEVICE_HOLDER_VANISHED;
+		if (server_holders_available(s, d))
+			text_printf(t, "ttalloc_vanished_processes{device=\"%d\"} %d\n", d, vanished);
+	}
+	family(t, "ttalloc_process_info", "gauge",
+	       "A process using a device, always 1: tracked=\"false\" for one that holds it without reporting "
+	       "(state untracked), state vanished for one the driver no longer lists.");
+	for (int d = 0; d < n; d++) {
+		for (int i = 0; i < counts[d]; i++) {
+			const struct holder_entry *e = &rows[d][i];
+			struct label name = esc(e->id.comm), user = esc(e->id.uid_known ? api_user_name(e->id.uid) : "");
+			text_printf(t,
+				    "ttalloc_process_info{device=\"%d\",pid=\"%d\",process=\"%s\",user=\"%s\","
+				    "tracked=\"%s\",state=\"%s\"} 1\n",
+				    d, (int)e->pid, name.v, user.v, e->state == DEVICE_HOLDER_UNTRACKED ? "false" : "true",
+				    state_label[e->state]);
+		}
+		free(rows[d]);
+	}
+}
+
 static void lowercase(char *dst, size_t cap, const char *src)
 {
 	size_t i = 0;
@@ -247,6 +300,7 @@ char *metrics_render(struct server *s, size_t *len)
 	t.buf[0] = '\0';
 	device_metrics(&t, s);
 	process_metrics(&t, s);
+	holder_metrics(&t, s);
 	counter_metrics(&t, s);
 	if (t.failed) {
 		free(t.buf);

@@ -64,6 +64,7 @@ static void on_history_timer(struct event_loop *loop, struct event_timer *timer)
 	(void)loop;
 	struct server *s = timer->data;
 	history_sample(&s->history, &s->registry, proto_now_ns() / 1000000u);
+	server_holders_tick(s);
 }
 
 /* Samples the registry now and every --history-interval ms. */
@@ -289,6 +290,7 @@ void server_stop(struct server *s)
 		close(s->reserve_fd);
 	event_timer_release(s->loop, &s->history_timer);
 	history_release(&s->history);
+	server_holders_release(s);
 	event_loop_destroy(s->loop);
 	leak_history_release(&s->leaks);
 	registry_release(&s->registry);

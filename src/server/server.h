@@ -13,6 +13,7 @@
 #include "device.h"
 #include "event_loop.h"
 #include "history.h"
+#include "holders_view.h"
 #include "leaks.h"
 #include "protocol.h"
 #include "registry.h"
@@ -95,6 +96,7 @@ struct server {
 	struct http_server *http;        /* NULL with --no-http */
 	struct history history;          /* sampled by history_timer */
 	struct systemd_state systemd;    /* socket activation, sd_notify, watchdog (systemd.h) */
+	struct holders_view holders;     /* the kernel's view of who holds each device (holders.c) */
 	struct event_timer history_timer;
 	uint64_t readings_ns[PROTO_MAX_DEVICES]; /* CLOCK_MONOTONIC of each device's last refresh */
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
@@ -176,5 +178,37 @@ void handle_print_totals(struct server *s);
 
 /* Builds, prints and stores the leak report of a process, then drops it. */
 void handle_process_exit(struct server *s, uint32_t proc);
+
+/* ---- holders.c: who holds each device, the kernel's view against ours ---- */
+
+/* Scans the kernel's holders again when the last scan is a second old (history timer). */
+void server_holders_tick(struct server *s);
+
+/* The last scan, made now when there is none or it is over 2 s old. */
+const struct holders_view *server_holders_view(struct server *s);
+
+/* 1 when the kernel can tell who holds `device` (holders_view_available). */
+int server_holders_available(const struct server *s, int device);
+
+/*
+ * The processes of `device`: those with live buffers there (TRACKED, or
+ * VANISHED when an authoritative driver list that was read after they
+ * reported no longer has them) and the kernel's holders that never reported
+ * (UNTRACKED; a process that reports to us but holds nothing on `device` is
+ * left out), with name and uid. Returns a malloc'd array and its length in
+ * *count, or NULL with *count 0 (no rows, or out of memory).
+ */
+struct holder_entry *server_holder_rows(struct server *s, int device, int *count);
+
+/* server_holder_rows of every device that has a kernel's view, in device order. */
+struct holder_entry *server_holder_rows_all(struct server *s, int *count);
+
+/* Frees the cached view. */
+void server_holders_release(struct server *s);
+
+/* ---- queries.c: HOLDER_QUERY and HISTORY_QUERY ---- */
+
+void handle_holder_query(struct connection *c, const struct proto_msg *msg);
+void handle_history_query(struct connection *c, const struct proto_msg *msg);
 
 #endif /* TTALLOC_SERVER_H */

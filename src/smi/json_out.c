@@ -65,8 +65,9 @@ static json_t *device_json(const struct snapshot_device *dev, int *failed)
 	return obj;
 }
 
-static json_t *process_json(const struct snapshot_process *p, int *failed)
+static json_t *process_json(const struct snapshot *snap, const struct snapshot_process *p, int *failed)
 {
+	const char *marker = smi_holder_marker(snap, p->device, p->pid);
 	json_t *obj = json_object();
 	if (!obj) {
 		*failed = 1;
@@ -83,6 +84,35 @@ static json_t *process_json(const struct snapshot_process *p, int *failed)
 	set(obj, "cb", bytes_json(p->usage.cb), failed);
 	set(obj, "system_memory", bytes_json(p->usage.system_memory), failed);
 	set(obj, "buffers", bytes_json(p->buffers), failed);
+	set(obj, "tracked", json_true(), failed);
+	set(obj, "vanished", json_boolean(marker && strcmp(marker, "vanished") == 0), failed);
+	set(obj, "source", json_string("socket"), failed);
+	return obj;
+}
+
+/*
+ * A process that holds a device without reporting (the kernel's view): who
+ * it is when /proc tells, memory null (dram: the driver's figure when NVML
+ * gives one).
+ */
+static json_t *holder_json(const struct snapshot_holder *h, int *failed)
+{
+	static const char *const unknown[] = {"l1", "l1_small", "trace", "cb", "system_memory", "buffers"};
+	json_t *obj = json_object();
+	if (!obj) {
+		*failed = 1;
+		return NULL;
+	}
+	set(obj, "pid", json_integer(h->pid), failed);
+	set(obj, "name", text_json(h->row.comm), failed);
+	set(obj, "user", text_json(h->user), failed);
+	set(obj, "device", json_integer(h->device), failed);
+	set(obj, "dram", h->row.flags & PROTO_HOLDER_MEMORY ? bytes_json(h->row.memory) : json_null(), failed);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		set(obj, unknown[i], json_null(), failed);
+	set(obj, "tracked", json_false(), failed);
+	set(obj, "vanished", json_false(), failed);
+	set(obj, "source", json_string("kernel"), failed);
 	return obj;
 }
 
@@ -111,8 +141,11 @@ static json_t *snapshot_json(const struct snapshot *snap)
 	for (uint32_t i = 0; i < snap->num_devices; i++)
 		append(devices, device_json(&snap->devices[i], &failed), &failed);
 	for (size_t i = 0; i < snap->num_processes; i++)
-		append(processes, process_json(sorted[i], &failed), &failed);
+		append(processes, process_json(snap, sorted[i], &failed), &failed);
 	free(sorted);
+	for (size_t i = 0; i < snap->num_holders; i++)
+		if (snap->holders[i].row.state == PROTO_HOLDER_UNTRACKED)
+			append(processes, holder_json(&snap->holders[i], &failed), &failed);
 	set(root, "timestamp", json_string(when), &failed);
 	set(root, "devices", devices, &failed);
 	set(root, "processes", processes, &failed);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,11 +32,18 @@ static volatile sig_atomic_t suspend_requested;
 
 /* ---- the connection ---- */
 
-/* A connection that is opened again whenever it is needed, and its last snapshot. */
+/*
+ * A connection that is opened again whenever it is needed, its last
+ * snapshot (and history, with --history), and the devices read directly
+ * while the server is down.
+ */
 struct monitor {
 	const char *path;
+	const struct smi_options *opts;
 	struct query_client qc;
 	struct snapshot snap;
+	struct history_snapshot hist;
+	struct smi_hardware hw;
 	char err[UNIX_SOCKET_ERR_LEN];
 };
 
@@ -76,6 +84,47 @@ static void monitor_release(struct monitor *m)
 {
 	query_close(&m->qc);
 	snapshot_release(&m->snap);
+	history_snapshot_release(&m->hist);
+	smi_hardware_close(&m->hw);
+}
+
+/* The hardware root of the hardware view: --hw-root, else $TTALLOC_HW_ROOT, else /. */
+static const char *hardware_root(const struct smi_options *opts)
+{
+	if (opts->hw_root)
+		return opts->hw_root;
+	const char *env = getenv(DEVICE_HW_ROOT_ENV);
+	return env && *env ? env : NULL;
+}
+
+/*
+ * After a failed refresh: the devices read directly into m->snap
+ * (hardware_only). Returns 1 when there is hardware to show, 0 when there is
+ * none (only the simulation), -1 when the backends failed (reason in `why`,
+ * DEVICE_ERR_LEN bytes).
+ */
+static int monitor_hardware(struct monitor *m, char *why)
+{
+	int found = smi_hardware_open(&m->hw, m->opts->devices, hardware_root(m->opts), why);
+	if (found <= 0)
+		return found;
+	if (smi_hardware_snapshot(&m->hw, &m->snap) < 0) {
+		snprintf(why, DEVICE_ERR_LEN, "out of memory reading the devices");
+		return -1;
+	}
+	return 1;
+}
+
+/* --history: the snapshot (names, totals, use now) and the history that goes with it. */
+static int monitor_refresh_history(struct monitor *m, int columns)
+{
+	int rc = monitor_refresh(m);
+	if (rc == 0)
+		rc = history_snapshot_take(&m->qc, (uint32_t)m->opts->history_sec,
+					   (uint32_t)smi_history_points(columns), &m->hist, m->err);
+	if (rc < 0 && rc != TTALLOC_EPROTOCOL)
+		query_close(&m->qc);
+	return rc;
 }
 
 /* ---- one-shot ---- */
@@ -97,25 +146,54 @@ static void report_failure(int rc, const char *err, const char *then)
 	fprintf(stderr, "tt_smi: %s%s%s\n", err, rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "", then);
 }
 
+/*
+ * One-shot without the server: the hardware view when there is hardware
+ * (exit 0, the reason on stderr), else the reason alone (exit 1).
+ * Returns 0 with m->snap filled, or 1 after printing why.
+ */
+static int once_without_server(struct monitor *m, int rc)
+{
+	char why[DEVICE_ERR_LEN];
+	int found = monitor_hardware(m, why);
+	if (found <= 0) {
+		report_failure(rc, m->err, "");
+		if (found < 0)
+			fprintf(stderr, "tt_smi: cannot read the devices either: %s\n", why);
+		return 1;
+	}
+	fprintf(stderr, "tt_smi: %s: showing the hardware only (no allocation data)\n", m->err);
+	return 0;
+}
+
 static int run_once(const struct smi_options *opts, const char *path)
 {
-	struct monitor m = {.path = path, .qc = QUERY_CLIENT_INIT};
-	int rc = monitor_refresh(&m);
-	if (rc < 0) {
-		report_failure(rc, m.err, "");
+	struct monitor m = {.path = path, .opts = opts, .qc = QUERY_CLIENT_INIT};
+	int tty = isatty(STDOUT_FILENO);
+	int columns = once_columns(opts, tty);
+	int rc = opts->history_sec ? monitor_refresh_history(&m, columns) : monitor_refresh(&m);
+	if (rc < 0 && (opts->history_sec || once_without_server(&m, rc))) {
+		if (opts->history_sec)
+			report_failure(rc, m.err, "");
 		monitor_release(&m);
 		return 1;
 	}
-	int tty = isatty(STDOUT_FILENO);
 	struct smi_view view = {
 		.snap = &m.snap,
 		.now = time(NULL),
-		.columns = once_columns(opts, tty),
+		.columns = columns,
 		.mode = SMI_MODE_ONE_SHOT,
 		.color = smi_use_color(opts->color, tty),
 	};
+	struct smi_history_view hview = {
+		.snap = &m.snap,
+		.hist = &m.hist,
+		.now = view.now,
+		.columns = columns,
+		.mode = SMI_MODE_ONE_SHOT,
+		.color = view.color,
+	};
 	struct smi_buf screen = SMI_BUF_INIT;
-	rc = smi_render(&screen, &view);
+	rc = opts->history_sec ? smi_render_history(&screen, &hview) : smi_render(&screen, &view);
 	if (rc == 0 && (fputs(smi_buf_str(&screen), stdout) == EOF || fflush(stdout) == EOF))
 		rc = -1;
 	if (rc < 0)
@@ -239,23 +317,52 @@ static enum wake wait_next(int period_ms, int *keys)
 	}
 }
 
-/* Renders the current state and puts it on the screen (or appends it to a pipe). */
-static int draw(const struct smi_options *opts, struct monitor *m, int connected, int tty, int color)
+/* Rows and columns of the terminal (0 and the seed's width when not one). */
+static void screen_size(int tty, int *rows, int *cols)
 {
-	int rows = 0, cols = SMI_DEFAULT_COLUMNS;
+	*rows = 0;
+	*cols = SMI_DEFAULT_COLUMNS;
 	if (tty)
-		smi_term_size(STDOUT_FILENO, &rows, &cols);
+		smi_term_size(STDOUT_FILENO, rows, cols);
+}
+
+/* Box width in watch mode: --width, else the terminal's. */
+static int watch_columns(const struct smi_options *opts, int tty)
+{
+	int rows, cols;
+	screen_size(tty, &rows, &cols);
+	return opts->columns ? opts->columns : cols;
+}
+
+/*
+ * Renders the current state and puts it on the screen (or appends it to a
+ * pipe). `shown`: m->snap holds something to show (from the server, or the
+ * hardware view).
+ */
+static int draw(const struct smi_options *opts, struct monitor *m, int shown, int tty, int color)
+{
+	int rows, cols;
+	screen_size(tty, &rows, &cols);
 	resized = 0;
 	struct smi_view view = {
-		.snap = connected ? &m->snap : NULL,
-		.error = connected ? NULL : m->err,
+		.snap = shown ? &m->snap : NULL,
+		.error = shown ? NULL : m->err,
 		.now = time(NULL),
 		.columns = opts->columns ? opts->columns : cols,
 		.mode = SMI_MODE_WATCH,
 		.color = color,
 	};
+	struct smi_history_view hview = {
+		.snap = view.snap,
+		.hist = shown ? &m->hist : NULL,
+		.error = view.error,
+		.now = view.now,
+		.columns = view.columns,
+		.mode = SMI_MODE_WATCH,
+		.color = color,
+	};
 	struct smi_buf screen = SMI_BUF_INIT, frame = SMI_BUF_INIT;
-	int rc = smi_render(&screen, &view);
+	int rc = opts->history_sec ? smi_render_history(&screen, &hview) : smi_render(&screen, &view);
 	if (rc == 0) {
 		if (tty)
 			smi_frame_compose(&frame, smi_buf_str(&screen), rows, cols);
@@ -278,15 +385,20 @@ static int run_watch(const struct smi_options *opts, const char *path)
 		fprintf(stderr, "tt_smi: cannot set up the terminal: %s\n", strerror(errno));
 		return 1;
 	}
-	struct monitor m = {.path = path, .qc = QUERY_CLIENT_INIT};
+	struct monitor m = {.path = path, .opts = opts, .qc = QUERY_CLIENT_INIT};
 	int rc = 0;
 	while (!quit_signal && rc == 0) {
 		if (suspend_requested && suspend_self() < 0) {
 			rc = -1;
 			break;
 		}
-		int connected = monitor_refresh(&m) == 0;
-		rc = draw(opts, &m, connected, tty, color);
+		int shown;
+		char why[DEVICE_ERR_LEN];
+		if (opts->history_sec)
+			shown = monitor_refresh_history(&m, watch_columns(opts, tty)) == 0;
+		else
+			shown = monitor_refresh(&m) == 0 || monitor_hardware(&m, why) > 0;
+		rc = draw(opts, &m, shown, tty, color);
 		if (rc == 0 && wait_next(opts->refresh_ms, &keys) == WAKE_QUIT)
 			break;
 	}
@@ -448,6 +560,13 @@ int main(int argc, char **argv)
 	if (opts.action == SMI_VERSION) {
 		printf("tt_smi (ttalloc) %s\n", TTALLOC_VERSION);
 		return 0;
+	}
+	const char *root = hardware_root(&opts);
+	struct stat root_st;
+	if (root && (stat(root, &root_st) < 0 || !S_ISDIR(root_st.st_mode))) {
+		fprintf(stderr, "tt_smi: hardware root '%s' is not a directory (--hw-root, $%s)\n", root,
+			DEVICE_HW_ROOT_ENV);
+		return 2;
 	}
 	const char *path = opts.socket_path ? opts.socket_path : unix_socket_default_path();
 	if (opts.output != SMI_OUTPUT_TABLE)

@@ -25,6 +25,14 @@ void smi_usage(FILE *out)
 		"                       and in watch mode the terminal's width)\n"
 		"      --no-color       no ANSI colours (also when $NO_COLOR is set)\n"
 		"      --color          colours even when stdout is not a terminal\n"
+		"      --history [SECONDS]\n"
+		"                       each device's DRAM and L1 over the last SECONDS\n"
+		"                       (default %d) as sparklines, from the server's\n"
+		"                       history; with -w, -r or -l it is redrawn\n"
+		"      --hw-root DIR    when the server is down, read the devices under DIR\n"
+		"                       (/sys, /proc, /dev; default $%s or /)\n"
+		"      --devices SEL    backends for that hardware view: auto (default),\n"
+		"                       tenstorrent or nvml\n"
 		"  -h, --help           this text\n"
 		"      --version        version\n\n"
 		"Scripting (like nvidia-smi):\n"
@@ -52,16 +60,24 @@ void smi_usage(FILE *out)
 		"  --interval SEC       --csv-log's period in seconds (default %d; decimals\n"
 		"                       allowed, %g at least)\n"
 		"While looping, a server that cannot be reached is reported on stderr and\n"
-		"tried again every period.\n\n",
+		"tried again every period.\n\n"
+		"When the server cannot be reached, the table shows the hardware itself\n"
+		"(names, sizes, readings, the processes holding each device) with\n"
+		"allocation data N/A, and says so under the box; with no hardware (only\n"
+		"the simulation) tt_smi exits 1 instead. The scripting modes always need\n"
+		"the server.\n\n",
 		SMI_DEFAULT_REFRESH_MS, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, PROTO_SOCKET_ENV,
-		PROTO_DEFAULT_SOCKET, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, SMI_DEFAULT_COLUMNS, SMI_NA, SMI_MAX_LOOP_SEC,
+		PROTO_DEFAULT_SOCKET, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, SMI_DEFAULT_COLUMNS, SMI_DEFAULT_HISTORY_SEC,
+		DEVICE_HW_ROOT_ENV, SMI_NA, SMI_MAX_LOOP_SEC,
 		SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, SMI_DEFAULT_INTERVAL_MS / 1000, SMI_MIN_REFRESH_MS / 1000.0);
 	fprintf(out, "--query-gpu fields (nvidia-smi's names in parentheses also work):\n");
 	smi_query_help(out, SMI_QUERY_GPU);
 	fprintf(out, "--query-compute-apps fields:\n");
 	smi_query_help(out, SMI_QUERY_APPS);
-	fprintf(out, "\nExit status: 0 on success (also after Ctrl-C or SIGTERM ends a loop), 1 when\n"
-		     "the server cannot be reached (once) or output fails, 2 on a bad command line.\n");
+	fprintf(out, "\nExit status: 0 on success (also after Ctrl-C or SIGTERM ends a loop, and when\n"
+		     "the table shows the hardware without the server), 1 when the server cannot be\n"
+		     "reached and there is no hardware to show (once) or output fails, 2 on a bad\n"
+		     "command line.\n");
 }
 
 /* Parses a whole decimal number in min..max. Returns 0 or -1 with a message. */
@@ -136,6 +152,21 @@ static int parse_loop(const char *value, int argc, char **argv, int *loop_ms, ch
 	return parse_int("-lms/--loop-ms", value, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, loop_ms, err, err_size);
 }
 
+/*
+ * --history[=SECONDS] or --history SECONDS: the value is optional, so a
+ * following argument is taken only when it is a number.
+ */
+static int parse_history(const char *value, int argc, char **argv, int *seconds, char *err, size_t err_size)
+{
+	if (!value && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+		value = argv[optind++];
+	if (!value) {
+		*seconds = SMI_DEFAULT_HISTORY_SEC;
+		return 0;
+	}
+	return parse_int("--history", value, 1, SMI_MAX_HISTORY_SEC, seconds, err, err_size);
+}
+
 /* Scripting outputs chosen, as bits; at most one may be set. */
 enum { CHOSE_GPU = 1, CHOSE_APPS = 2, CHOSE_JSON = 4, CHOSE_CSV_LOG = 8 };
 
@@ -169,6 +200,10 @@ static int settle_mode(struct smi_options *opts, unsigned chosen, int format_giv
 		snprintf(err, err_size, "-w and -r redraw the table; repeat a query or --json with -l or -lms");
 		return -1;
 	}
+	if (opts->history_sec && opts->output != SMI_OUTPUT_TABLE) {
+		snprintf(err, err_size, "--history draws its own view; it does not go with a query, --json or --csv-log");
+		return -1;
+	}
 	if (opts->output == SMI_OUTPUT_TABLE && opts->loop_ms) {
 		/* nvidia-smi -l without a query repeats the whole table */
 		opts->watch = 1;
@@ -192,6 +227,9 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 		OPT_JSON,
 		OPT_CSV_LOG,
 		OPT_INTERVAL,
+		OPT_HW_ROOT,
+		OPT_DEVICES,
+		OPT_HISTORY,
 	};
 	static const struct option longopts[] = {
 		{"watch", no_argument, NULL, 'w'},
@@ -210,6 +248,9 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 		{"json", no_argument, NULL, OPT_JSON},
 		{"csv-log", required_argument, NULL, OPT_CSV_LOG},
 		{"interval", required_argument, NULL, OPT_INTERVAL},
+		{"hw-root", required_argument, NULL, OPT_HW_ROOT},
+		{"devices", required_argument, NULL, OPT_DEVICES},
+		{"history", optional_argument, NULL, OPT_HISTORY},
 		{NULL, 0, NULL, 0},
 	};
 	*opts = (struct smi_options){
@@ -288,6 +329,26 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 			if (parse_seconds("--interval", optarg, &opts->interval_ms, err, err_size) < 0)
 				return -1;
 			interval_given = 1;
+			break;
+		case OPT_HW_ROOT:
+			if (!*optarg) {
+				snprintf(err, err_size, "--hw-root needs a directory");
+				return -1;
+			}
+			opts->hw_root = optarg;
+			break;
+		case OPT_DEVICES:
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "tenstorrent") != 0 &&
+			    strcmp(optarg, "nvml") != 0 && strncmp(optarg, "sim", 3) != 0) {
+				snprintf(err, err_size, "bad value '%s' for --devices (auto, tenstorrent, nvml or sim)",
+					 optarg);
+				return -1;
+			}
+			opts->devices = optarg;
+			break;
+		case OPT_HISTORY:
+			if (parse_history(optarg, argc, argv, &opts->history_sec, err, err_size) < 0)
+				return -1;
 			break;
 		case 'h':
 			opts->action = SMI_HELP;

@@ -92,21 +92,37 @@ static enum smi_style usage_style(uint64_t used, uint64_t total)
 	return percent >= 90 ? SMI_RED : percent >= 75 ? SMI_YELLOW : SMI_PLAIN;
 }
 
+/* Without the server: "DRAM:    N/A / 12.0GB" (a capacity the backend cannot read: N/A too). */
+static void unknown_use_text(char *buf, size_t size, const char *label, const char *total, uint64_t total_bytes)
+{
+	snprintf(buf, size, "%-7s%5s / %s", label, "N/A", total_bytes ? total : "N/A");
+}
+
 /* "DRAM:  300MB / 12.0GB  ( 2%)" */
-static void dram_text(char *buf, size_t size, const struct snapshot_device *dev)
+static void dram_text(char *buf, size_t size, const struct snapshot_device *dev, int hardware_only)
 {
 	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
 	uint64_t used_bytes = smi_device_dram_used(dev);
+	if (hardware_only) {
+		unknown_use_text(buf, size, "DRAM:", smi_format_size(total, sizeof(total), dev->seed.total_dram_size),
+				 dev->seed.total_dram_size);
+		return;
+	}
 	smi_format_memory(buf, size, "DRAM:", smi_format_size(used, sizeof(used), used_bytes),
 			  smi_format_size(total, sizeof(total), dev->seed.total_dram_size), used_bytes,
 			  dev->seed.total_dram_size);
 }
 
 /* "L1:    150MB / 1440MB  (10%)" */
-static void l1_text(char *buf, size_t size, const struct snapshot_device *dev)
+static void l1_text(char *buf, size_t size, const struct snapshot_device *dev, int hardware_only)
 {
 	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
 	uint64_t used_bytes = smi_device_l1_used(dev);
+	if (hardware_only) {
+		unknown_use_text(buf, size, "L1:", smi_format_mb(total, sizeof(total), dev->seed.total_l1_size),
+				 dev->seed.total_l1_size);
+		return;
+	}
 	smi_format_memory(buf, size, "L1:", smi_format_mb(used, sizeof(used), used_bytes),
 			  smi_format_mb(total, sizeof(total), dev->seed.total_l1_size), used_bytes,
 			  dev->seed.total_l1_size);
@@ -129,14 +145,15 @@ static void render_device(struct render *r, const struct snapshot_device *dev)
 	dev_cell(r, SMI_DEV_NAME, SMI_LEFT, SMI_PLAIN, name);
 	dev_cell(r, SMI_DEV_TEMP, SMI_LEFT, SMI_PLAIN, temp);
 	dev_cell(r, SMI_DEV_POWER, SMI_LEFT, SMI_PLAIN, power);
-	dram_text(memory, sizeof(memory), dev);
+	int hardware_only = r->view->snap->hardware_only;
+	dram_text(memory, sizeof(memory), dev, hardware_only);
 	dev_cell(r, SMI_DEV_MEMORY, SMI_LEFT, usage_style(smi_device_dram_used(dev), dev->seed.total_dram_size),
 		 memory);
 	dev_cell(r, SMI_DEV_UTIL, SMI_RIGHT, SMI_PLAIN, util);
 	row_end(r);
 
 	row_begin(r);
-	l1_text(memory, sizeof(memory), dev);
+	l1_text(memory, sizeof(memory), dev, hardware_only);
 	dev_cell(r, SMI_DEV_MEMORY, SMI_LEFT, usage_style(smi_device_l1_used(dev), dev->seed.total_l1_size),
 		 memory);
 	row_end(r);
@@ -163,29 +180,103 @@ static void render_process_header(struct render *r)
 	row_end(r);
 }
 
-/* One row of the process table, all cells given as text. */
-static void process_row(struct render *r, const char *gpu, const char *pid, const char *user, const char *name,
-			const char *dram, const char *l1)
+/* One row of the process table, all cells given as text, the name in `style`. */
+static void process_row_styled(struct render *r, const char *gpu, const char *pid, const char *user,
+			       const char *name, enum smi_style style, const char *dram, const char *l1)
 {
 	row_begin(r);
 	proc_cell(r, SMI_PROC_GPU, SMI_PLAIN, gpu);
 	proc_cell(r, SMI_PROC_PID, SMI_PLAIN, pid);
 	proc_cell(r, SMI_PROC_USER, SMI_PLAIN, user);
-	proc_cell(r, SMI_PROC_NAME, SMI_PLAIN, name);
+	proc_cell(r, SMI_PROC_NAME, style, name);
 	proc_cell(r, SMI_PROC_DRAM, SMI_PLAIN, dram);
 	proc_cell(r, SMI_PROC_L1, SMI_PLAIN, l1);
 	row_end(r);
 }
 
+static void process_row(struct render *r, const char *gpu, const char *pid, const char *user, const char *name,
+			const char *dram, const char *l1)
+{
+	process_row_styled(r, gpu, pid, user, name, SMI_PLAIN, dram, l1);
+}
+
+const char *smi_holder_marker(const struct snapshot *snap, int device, pid_t pid)
+{
+	for (size_t i = 0; i < snap->num_holders; i++) {
+		const struct snapshot_holder *h = &snap->holders[i];
+		if (h->device != device || h->pid != pid)
+			continue;
+		if (h->row.state == PROTO_HOLDER_VANISHED)
+			return "vanished";
+		if (h->row.state == PROTO_HOLDER_UNTRACKED && !snap->hardware_only)
+			return "untracked";
+	}
+	return NULL;
+}
+
+/* "python (untracked)": the name and the marker, sanitised. */
+static void marked_name(char *buf, size_t size, const char *comm, const char *marker)
+{
+	char clean[NAME_LEN];
+	smi_text_sanitize(clean, sizeof(clean), comm[0] ? comm : "?");
+	if (marker)
+		snprintf(buf, size, "%s (%s)", clean, marker);
+	else
+		snprintf(buf, size, "%s", clean);
+}
+
 static void render_process(struct render *r, const struct snapshot_process *p)
 {
-	char gpu[16], pid[16], user[NAME_LEN], name[NAME_LEN], dram[SMI_UNIT_LEN], l1[SMI_UNIT_LEN];
+	char gpu[16], pid[16], user[NAME_LEN], name[NAME_LEN + 16], dram[SMI_UNIT_LEN], l1[SMI_UNIT_LEN];
+	const char *marker = smi_holder_marker(r->view->snap, p->device, p->pid);
 	snprintf(gpu, sizeof(gpu), "%d", p->device);
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
 	smi_text_sanitize(user, sizeof(user), p->user[0] ? p->user : "?");
-	smi_text_sanitize(name, sizeof(name), p->usage.comm[0] ? p->usage.comm : "?");
-	process_row(r, gpu, pid, user, name, smi_format_size(dram, sizeof(dram), smi_process_dram_used(p)),
-		    smi_format_size(l1, sizeof(l1), smi_process_l1_used(p)));
+	marked_name(name, sizeof(name), p->usage.comm, marker);
+	process_row_styled(r, gpu, pid, user, name, marker ? SMI_RED : SMI_PLAIN,
+			   smi_format_size(dram, sizeof(dram), smi_process_dram_used(p)),
+			   smi_format_size(l1, sizeof(l1), smi_process_l1_used(p)));
+}
+
+/*
+ * A process that holds the device without reporting (the kernel's view):
+ * memory N/A, or in the DRAM column the driver's figure (NVML) when known.
+ */
+static void render_holder(struct render *r, const struct snapshot_holder *h)
+{
+	char gpu[16], pid[16], user[NAME_LEN], name[NAME_LEN + 16], dram[SMI_UNIT_LEN] = "N/A";
+	const char *marker = smi_holder_marker(r->view->snap, h->device, h->pid);
+	snprintf(gpu, sizeof(gpu), "%d", h->device);
+	snprintf(pid, sizeof(pid), "%d", (int)h->pid);
+	smi_text_sanitize(user, sizeof(user), h->user[0] ? h->user : "?");
+	marked_name(name, sizeof(name), h->row.comm, marker);
+	if (h->row.flags & PROTO_HOLDER_MEMORY)
+		smi_format_size(dram, sizeof(dram), h->row.memory);
+	process_row_styled(r, gpu, pid, user, name, marker ? SMI_YELLOW : SMI_PLAIN, dram, "N/A");
+}
+
+/* Orders holder rows by device, then pid. */
+static int compare_holders(const void *a, const void *b)
+{
+	const struct snapshot_holder *x = *(const struct snapshot_holder *const *)a;
+	const struct snapshot_holder *y = *(const struct snapshot_holder *const *)b;
+	if (x->device != y->device)
+		return x->device < y->device ? -1 : 1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* The holders that never reported, by device then pid (all of them without the server). */
+static const struct snapshot_holder **untracked_sorted(const struct snapshot *snap, size_t *count)
+{
+	const struct snapshot_holder **sorted = calloc(snap->num_holders + 1, sizeof(*sorted));
+	*count = 0;
+	if (!sorted)
+		return NULL;
+	for (size_t i = 0; i < snap->num_holders; i++)
+		if (snap->holders[i].row.state == PROTO_HOLDER_UNTRACKED)
+			sorted[(*count)++] = &snap->holders[i];
+	qsort(sorted, *count, sizeof(*sorted), compare_holders);
+	return sorted;
 }
 
 /* "   1     -        -         No processes using this device  -       -" */
@@ -223,14 +314,24 @@ const struct snapshot_process **smi_processes_sorted(const struct snapshot *snap
  */
 static int render_processes(struct render *r, const struct snapshot *snap)
 {
+	size_t holders = 0;
 	const struct snapshot_process **sorted = smi_processes_sorted(snap);
-	if (!sorted)
+	const struct snapshot_holder **untracked = untracked_sorted(snap, &holders);
+	if (!sorted || !untracked) {
+		free(sorted);
+		free(untracked);
 		return TTALLOC_ENOMEM;
+	}
 	for (uint32_t d = 0; d < snap->num_devices; d++) {
 		int shown = 0;
 		for (size_t i = 0; i < snap->num_processes; i++)
 			if (sorted[i]->device == (int)d) {
 				render_process(r, sorted[i]);
+				shown = 1;
+			}
+		for (size_t i = 0; i < holders; i++)
+			if (untracked[i]->device == (int)d) {
+				render_holder(r, untracked[i]);
 				shown = 1;
 			}
 		if (!shown)
@@ -240,7 +341,30 @@ static int render_processes(struct render *r, const struct snapshot *snap)
 		if (sorted[i]->device < 0 || sorted[i]->device >= (int)snap->num_devices)
 			render_process(r, sorted[i]);
 	free(sorted);
+	free(untracked);
 	return 0;
+}
+
+/* A line under the process table for each marker it shows. */
+static void render_legend(struct render *r, const struct snapshot *snap)
+{
+	int untracked = 0, vanished = 0;
+	for (size_t i = 0; i < snap->num_holders; i++) {
+		const struct snapshot_holder *h = &snap->holders[i];
+		if (h->device < 0 || h->device >= (int)snap->num_devices)
+			continue;
+		untracked |= h->row.state == PROTO_HOLDER_UNTRACKED;
+		vanished |= h->row.state == PROTO_HOLDER_VANISHED;
+	}
+	if (snap->hardware_only) {
+		if (untracked)
+			text_row(r, SMI_DIM, "Processes holding each device, as the kernel sees them; memory N/A.");
+		return;
+	}
+	if (untracked)
+		text_row(r, SMI_DIM, "(untracked): holds the device but never reported to ttalloc; memory N/A");
+	if (vanished)
+		text_row(r, SMI_DIM, "(vanished): reported buffers, but the driver no longer lists it");
 }
 
 /*
@@ -296,7 +420,12 @@ static void render_status(struct render *r)
 	int color = r->view->color;
 	const char *updates = r->view->mode == SMI_MODE_WATCH ? "Real-time" : "One-shot";
 	smi_buf_adds(r->out, "\nServer Status: ");
-	if (r->view->snap) {
+	if (r->view->snap && r->view->snap->hardware_only) {
+		smi_buf_adds(r->out, "❌ ");
+		smi_buf_addf(r->out, "%sNot running%s — hardware view only (no allocation data) | Updates: %s\n",
+			     color ? smi_style_code(SMI_RED) : "", color ? SMI_STYLE_RESET : "",
+			     r->view->mode == SMI_MODE_WATCH ? "Real-time (reconnecting...)" : updates);
+	} else if (r->view->snap) {
 		smi_buf_adds(r->out, "✅ ");
 		smi_buf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
 			     color ? SMI_STYLE_RESET : "");
@@ -324,6 +453,7 @@ static int render_body(struct render *r)
 		render_process_header(r);
 		smi_box_rule(r->out, SMI_RULE_MIDDLE, r->layout.inner);
 		rc = render_processes(r, snap);
+		render_legend(r, snap);
 	} else {
 		render_disconnected(r);
 	}

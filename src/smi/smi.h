@@ -10,6 +10,9 @@
  *   layout.c   column positions for a box of a given width
  *   box.c      box-drawing rows and rules (┌─┐│├┤└┘) with styled cells
  *   render.c   the whole screen from a snapshot, a width and a time
+ *   sparkline.c  ▁▂▃▄▅▆▇█ from a series of numbers
+ *   history_view.c  --history: each device's memory over time
+ *   hardware.c the devices read directly when the server is down
  *   query_fields.c  --query-gpu / --query-compute-apps fields and CSV rows
  *   csv.c      CSV quoting and the seed's periodic CSV log
  *   json_out.c --json (jansson)
@@ -28,6 +31,8 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "device.h"
+#include "holders_view.h"
 #include "query.h"
 
 /* ---- buf.c: a growing NUL-terminated string ---- */
@@ -281,7 +286,8 @@ enum smi_mode { SMI_MODE_ONE_SHOT, SMI_MODE_WATCH };
 
 /* Everything one screen shows. */
 struct smi_view {
-	const struct snapshot *snap; /* NULL: not connected to the server */
+	const struct snapshot *snap; /* NULL: not connected to the server; snap->hardware_only: read
+	                              * from the backends because the server is down */
 	const char *error;           /* why not connected (shown in the box), or NULL */
 	time_t now;                  /* the clock in the title, local time */
 	int columns;                 /* box width, borders included (clamped) */
@@ -301,11 +307,111 @@ struct smi_view {
 int smi_render(struct smi_buf *out, const struct smi_view *view);
 
 /*
+ * Under the process table, a hardware-only snapshot (snap->hardware_only)
+ * lists the kernel's holders of each device with memory N/A and says
+ * "Server Status: ❌ Not running — hardware view only (no allocation
+ * data)". A server snapshot with the kernel's view (snap->holders) adds the
+ * holders that never reported as rows marked "(untracked)", memory N/A (or
+ * the driver's figure), and marks "(vanished)" a reporting process the
+ * driver no longer lists, with a legend line for each marker shown.
+ */
+
+/* The marker of a process row: "untracked", "vanished", or NULL for none. */
+const char *smi_holder_marker(const struct snapshot *snap, int device, pid_t pid);
+
+/*
  * The snapshot's process rows ordered by device, then pid: an array of
  * snap->num_processes pointers for the caller to free(), or NULL when out
  * of memory. The table, the CSV queries and the JSON all list this order.
  */
 const struct snapshot_process **smi_processes_sorted(const struct snapshot *snap);
+
+/* ---- sparkline.c: a series as block characters ---- */
+
+/* Levels of a sparkline, lowest first: "▁" (zero) to "█" (the maximum). */
+#define SMI_SPARK_LEVELS 8
+
+/*
+ * The level (0..SMI_SPARK_LEVELS-1) of `value` on a scale whose top is `max`:
+ * 0 only for 0, the top level for max (and beyond), any other value at least
+ * level 1 (rounded up), so a small non-zero value never looks like nothing.
+ */
+int smi_spark_level(uint64_t value, uint64_t max);
+
+/*
+ * Appends one character per value: a space where valid[i] is 0 (no data;
+ * valid may be NULL: all valid), else the block of smi_spark_level(value,
+ * max). `max` 0 scales to the largest valid value. Returns the columns
+ * appended (count).
+ */
+int smi_sparkline(struct smi_buf *out, const uint64_t *values, const unsigned char *valid, int count, uint64_t max);
+
+/* ---- history_view.c: --history ---- */
+
+/* Seconds of history shown when --history gives none. */
+#define SMI_DEFAULT_HISTORY_SEC 300
+#define SMI_MAX_HISTORY_SEC (7 * 24 * 3600)
+
+/* One screen of --history. */
+struct smi_history_view {
+	const struct snapshot *snap;         /* devices now: names, totals, current use; NULL: disconnected */
+	const struct history_snapshot *hist; /* their history; NULL with snap */
+	const char *error;                   /* why there is nothing to show, or NULL */
+	time_t now;
+	int columns;       /* box width, borders included (clamped) */
+	enum smi_mode mode;
+	int color;
+};
+
+/*
+ * Columns of the sparkline in a history box `columns` wide: how many buckets
+ * to ask the server for.
+ */
+int smi_history_points(int columns);
+
+/*
+ * Renders --history: per device a DRAM row (DRAM + TRACE) and an L1 row
+ * (L1 + L1_SMALL) with the use now, the peak of the span and a sparkline of
+ * the span, oldest left, now right, scaled to the row's peak; buckets from
+ * before the server's history are blank. Returns 0 or TTALLOC_ENOMEM.
+ */
+int smi_render_history(struct smi_buf *out, const struct smi_history_view *view);
+
+/* "5m", "1h30m", "45s": a span in the history title. Returns buf. */
+char *smi_format_span(char *buf, size_t size, uint64_t seconds);
+
+/* ---- hardware.c: the devices themselves, without the server ---- */
+
+/*
+ * The device backends tt_smi opens itself when the allocation server cannot
+ * be reached (--hw-root, $TTALLOC_HW_ROOT, --devices), as nvidia-smi shows
+ * what the driver knows: names, sizes, readings, and who holds each device.
+ */
+struct smi_hardware {
+	struct device_set set;
+	struct holders_view holders;
+	int opened;     /* set holds hardware devices */
+	int tried;      /* smi_hardware_open ran */
+};
+
+/*
+ * Opens the backends for `selection` (NULL: auto) under `hw_root` (NULL or
+ * "": /). Returns 1 when they found hardware, 0 when there is only the
+ * simulation (nothing real to show; nothing stays open), or -1 with the
+ * reason in `err` (DEVICE_ERR_LEN bytes). Opens once: later calls return
+ * the first answer.
+ */
+int smi_hardware_open(struct smi_hardware *hw, const char *selection, const char *hw_root, char *err);
+
+/*
+ * A snapshot of the opened devices: static facts, a fresh reading, and the
+ * kernel's holders of each device (all of them with memory unknown), with
+ * hardware_only set. Returns 0 or TTALLOC_ENOMEM.
+ */
+int smi_hardware_snapshot(struct smi_hardware *hw, struct snapshot *snap);
+
+/* Closes the devices; the struct can be opened again. */
+void smi_hardware_close(struct smi_hardware *hw);
 
 /* ---- query_fields.c: --query-gpu, --query-compute-apps, --format ---- */
 
@@ -387,8 +493,11 @@ void smi_csv_log_rows(struct smi_buf *out, const struct snapshot *snap);
  * dram_total, l1_total, temperature_c, power_w, utilization - null when the
  * device gives no reading - buffers, processes) and "processes" (pid, name,
  * user, device, dram, l1, l1_small, trace, cb, system_memory, buffers; bytes
- * of each buffer type, not regions). Indented, or on one line when
- * `compact`; ends with a newline. Returns 0 or TTALLOC_ENOMEM.
+ * of each buffer type, not regions; "tracked": true, "vanished" when the
+ * driver no longer lists it, "source": "socket"), then the processes that
+ * hold a device without reporting ("tracked": false, "source": "kernel",
+ * memory null). Indented, or on one line when `compact`; ends with a
+ * newline. Returns 0 or TTALLOC_ENOMEM.
  */
 int smi_json_snapshot(struct smi_buf *out, const struct snapshot *snap, int compact);
 
@@ -424,6 +533,9 @@ struct smi_options {
 	int loop_ms;             /* -l SEC / -lms MS: repeat the query or JSON; 0: once */
 	const char *csv_log;     /* --csv-log FILE */
 	int interval_ms;         /* --interval SEC of --csv-log */
+	const char *hw_root;     /* --hw-root DIR (else $TTALLOC_HW_ROOT): the hardware view's root */
+	const char *devices;     /* --devices SEL for the hardware view (NULL: auto) */
+	int history_sec;         /* --history [SECONDS]: show memory over time; 0: the table */
 };
 
 /*

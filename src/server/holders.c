@@ -1,0 +1,139 @@
+/*
+ * holders.c - the server's cache of the kernel's view of who holds each
+ * device (holders_view.h), and its comparison with the registry: processes
+ * that hold a device without reporting (untracked) and reporting processes
+ * the driver no longer lists (vanished), for HOLDER_QUERY, /api/processes
+ * and /metrics.
+ *
+ * The scan reads /proc (every process's fd directory), so it never runs per
+ * event: the history timer refreshes it at most once a second
+ * (server_holders_tick), and a question finding it older than
+ * HOLDERS_MAX_AGE_NS (a long --history-interval) refreshes it first.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+#define HOLDERS_REFRESH_NS 1000000000ull /* at most one scan a second */
+#define HOLDERS_MAX_AGE_NS 2000000000ull /* older than this when asked: scan first */
+
+_Static_assert((unsigned)DEVICE_PROC_DRIVER == (unsigned)PROTO_HOLDER_DRIVER, "driver flag on the wire");
+_Static_assert((unsigned)DEVICE_PROC_FD == (unsigned)PROTO_HOLDER_FD, "fd flag on the wire");
+_Static_assert((unsigned)DEVICE_PROC_MEMORY == (unsigned)PROTO_HOLDER_MEMORY, "memory flag on the wire");
+_Static_assert((int)DEVICE_HOLDER_TRACKED == (int)PROTO_HOLDER_TRACKED &&
+		       (int)DEVICE_HOLDER_UNTRACKED == (int)PROTO_HOLDER_UNTRACKED &&
+		       (int)DEVICE_HOLDER_VANISHED == (int)PROTO_HOLDER_VANISHED,
+	       "holder states on the wire");
+
+static void scan(struct server *s)
+{
+	if (holders_view_scan(&s->holders, &s->devices) < 0)
+		log_warn("⚠️  out of memory reading which processes hold the devices; keeping the last view");
+}
+
+void server_holders_tick(struct server *s)
+{
+	uint64_t now = proto_monotonic_ns();
+	if (!s->holders.scanned || now - s->holders.scanned_mono_ns >= HOLDERS_REFRESH_NS)
+		scan(s);
+}
+
+const struct holders_view *server_holders_view(struct server *s)
+{
+	uint64_t now = proto_monotonic_ns();
+	if (!s->holders.scanned || now - s->holders.scanned_mono_ns >= HOLDERS_MAX_AGE_NS)
+		scan(s);
+	return &s->holders;
+}
+
+int server_holders_available(const struct server *s, int device)
+{
+	return device >= 0 && device < s->devices.count && holders_view_available(&s->devices.devices[device]);
+}
+
+struct holder_entry *server_holder_rows(struct server *s, int device, int *count)
+{
+	struct registry *r = &s->registry;
+	const struct holders_view *v = server_holders_view(s);
+	*count = 0;
+	int max = DEVICE_MAX_PROCESSES + 1;
+	for (uint32_t p = 0; p < r->process_cap; p++) {
+		const struct process_record *rec = registry_process(r, p);
+		const struct device_usage *u = rec->in_use ? registry_usage(r, p, device) : NULL;
+		if (u && u->buffers)
+			max++;
+	}
+	int32_t *tracked = calloc((size_t)max, sizeof(*tracked));
+	struct holder_entry *rows = calloc((size_t)max, sizeof(*rows));
+	if (!tracked || !rows) {
+		free(tracked);
+		free(rows);
+		return NULL;
+	}
+	int n = 0;
+	for (uint32_t p = 0; p < r->process_cap && n < max; p++) {
+		const struct process_record *rec = registry_process(r, p);
+		const struct device_usage *u = rec->in_use ? registry_usage(r, p, device) : NULL;
+		if (u && u->buffers)
+			tracked[n++] = rec->pid;
+	}
+	int got = holders_view_rows(v, device, tracked, n, (int32_t)getpid(), rows, max);
+	int kept = 0;
+	for (int i = 0; i < got; i++) {
+		struct holder_entry *row = &rows[i];
+		uint32_t proc = registry_find_pid(r, row->pid);
+		const struct process_record *rec = proc != REGISTRY_NONE ? registry_process(r, proc) : NULL;
+		/* a process that reports to us but holds nothing here is not "untracked" */
+		if (row->state == DEVICE_HOLDER_UNTRACKED && rec)
+			continue;
+		/* reported after the scan: the scan cannot have seen it open the device */
+		if (row->state == DEVICE_HOLDER_VANISHED && rec && rec->first_seen_ns >= v->scanned_ns)
+			row->state = DEVICE_HOLDER_TRACKED;
+		if (rec) {
+			/* what the process told us when it connected */
+			memcpy(row->id.comm, rec->comm, sizeof(row->id.comm));
+			row->id.uid = rec->uid;
+			row->id.uid_known = 1;
+		}
+		rows[kept++] = *row;
+	}
+	free(tracked);
+	if (kept == 0) {
+		free(rows);
+		return NULL;
+	}
+	*count = kept;
+	return rows;
+}
+
+void server_holders_release(struct server *s)
+{
+	holders_view_release(&s->holders);
+}
+
+struct holder_entry *server_holder_rows_all(struct server *s, int *count)
+{
+	struct holder_entry *all = NULL;
+	*count = 0;
+	for (int d = 0; d < s->devices.count; d++) {
+		if (!server_holders_available(s, d))
+			continue;
+		int n = 0;
+		struct holder_entry *rows = server_holder_rows(s, d, &n);
+		if (!rows)
+			continue;
+		struct holder_entry *grown = realloc(all, (size_t)(*count + n) * sizeof(*all));
+		if (!grown) {
+			free(rows);
+			continue;
+		}
+		all = grown;
+		memcpy(all + *count, rows, (size_t)n * sizeof(*rows));
+		*count += n;
+		free(rows);
+	}
+	return all;
+}
