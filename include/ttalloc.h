@@ -40,10 +40,11 @@ enum ttalloc_buffer_type {
 	TTALLOC_L1_SMALL = 3,
 	TTALLOC_TRACE = 4,
 	TTALLOC_CB = 5, /* circular buffers, where a separate count is wanted */
+	TTALLOC_KERNEL = 6, /* kernel binaries in L1 (tt-metal's KERNEL_LOAD/KERNEL_UNLOAD) */
 };
 
 /* Number of buffer types above; valid types are 0 .. TTALLOC_BUFFER_TYPES-1. */
-#define TTALLOC_BUFFER_TYPES 6
+#define TTALLOC_BUFFER_TYPES 7
 
 /*
  * One table of error codes shared by the library, the server and the tools.

@@ -31,7 +31,7 @@ import time
 import weakref
 
 from . import protocol
-from .protocol import (CB, DRAM, L1, L1_SMALL, SYSTEM_MEMORY, TRACE,  # noqa: F401
+from .protocol import (CB, DRAM, KERNEL, L1, L1_SMALL, SYSTEM_MEMORY, TRACE,  # noqa: F401
                        MSG_SIZE)
 
 __all__ = [
@@ -39,7 +39,7 @@ __all__ = [
     "device_info", "device_status", "num_devices", "processes", "leaks",
     "dump_remaining", "Reporter", "default_reporter", "tracking_enabled",
     "ServerNotRunning", "ServerError", "protocol",
-    "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB",
+    "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB", "KERNEL",
 ]
 
 socket_path = os.environ.get(protocol.SOCKET_ENV) or protocol.DEFAULT_SOCKET
@@ -210,6 +210,7 @@ def device_status(device_id, socket_path=None):
     if not valid & protocol.STATUS_UTILIZATION:
         st["utilization"] = None
     st["simulated"] = bool(st["backend_flags"] & 1)
+    st["kernel_allocated"] = msg["buffer_id"]  # DEVICE_STATUS: kernel bytes in the header
     st["device_id"] = device_id
     return st
 
@@ -219,7 +220,9 @@ def processes(device_id=-1, socket_path=None, session=None):
 
     device_id -1 (default) lists every device; `session` keeps only the
     processes whose HELLO carried that $TTALLOC_SESSION tag. Keys: pid, device_id, buffers,
-    dram, l1, l1_small, trace, system_memory, cb, uid, comm, first_seen_ns.
+    dram, l1, l1_small, trace, system_memory, cb, kernel, uid, comm, first_seen_ns, source
+    ("socket", or "tt-metal shm" for a process only tt-metal's /dev/shm statistics report:
+    buffers 0, no buffer list) and stale (a shm slot whose process is gone).
     """
     with _Connection(socket_path) as conn:
         rows = conn.rows(protocol.pack(protocol.PROCESS_QUERY, device_id,
@@ -232,7 +235,9 @@ def processes(device_id=-1, socket_path=None, session=None):
                     "buffers": r["size"], "dram": p["used"][0], "l1": p["used"][1],
                     "l1_small": p["used"][2], "trace": p["used"][3],
                     "system_memory": p["system_memory"], "cb": p["cb"],
-                    "uid": p["uid"], "comm": p["comm"],
+                    "kernel": r["buffer_id"], "uid": p["uid"], "comm": p["comm"],
+                    "source": "tt-metal shm" if p["flags"] & protocol.PROCESS_SHM else "socket",
+                    "stale": bool(p["flags"] & protocol.PROCESS_STALE),
                     "first_seen_ns": r["timestamp"]})
     return out
 

@@ -15,6 +15,12 @@ the same for every type; the payload (offsets 40..111) depends on the type.
     ALLOC_PAYLOAD    ALLOC (the id of its call stack, 0: none)
     STACK_PAYLOAD    STACK_DEF (up to 9 return addresses)
     TEXT_PAYLOAD     STACK_LINE (one symbolized frame)
+
+Upstream tt-metal's later AllocationClient sends 144-byte frames
+(UPSTREAM_FRAME: the same header, the seed's totals plus cb and kernel
+totals, the device info 16 bytes further on, ring-buffer fields) with the
+types CB_ALLOC .. DUMP_KERNELS; the server tells the two sizes apart per
+connection.
     HOLDER_PAYLOAD   HOLDER_ROW (a process holding a device, the kernel's view)
     HISTORY_PAYLOAD  HISTORY_QUERY / HISTORY_ROW (a device's memory over time)
 
@@ -44,8 +50,12 @@ RESPONSE = 4
 DUMP_REMAINING = 5
 DEVICE_INFO_QUERY = 6
 DEVICE_INFO_RESPONSE = 7
-# 8..12 reserved for upstream CB_ALLOC, CB_FREE, KERNEL_LOAD, KERNEL_UNLOAD,
-# DUMP_KERNELS
+# upstream tt-metal (AllocationClient; 144-byte frames, accepted in 112 too)
+CB_ALLOC = 8
+CB_FREE = 9
+KERNEL_LOAD = 10
+KERNEL_UNLOAD = 11
+DUMP_KERNELS = 12
 # ttalloc extensions, version EXT_VERSION
 HELLO = 128
 HELLO_ACK = 129
@@ -72,7 +82,9 @@ STACK_IPS_PER_FRAME = 9
 TYPE_NAMES = {
     ALLOC: "ALLOC", FREE: "FREE", QUERY: "QUERY", RESPONSE: "RESPONSE",
     DUMP_REMAINING: "DUMP_REMAINING", DEVICE_INFO_QUERY: "DEVICE_INFO_QUERY",
-    DEVICE_INFO_RESPONSE: "DEVICE_INFO_RESPONSE", HELLO: "HELLO",
+    DEVICE_INFO_RESPONSE: "DEVICE_INFO_RESPONSE", CB_ALLOC: "CB_ALLOC",
+    CB_FREE: "CB_FREE", KERNEL_LOAD: "KERNEL_LOAD", KERNEL_UNLOAD: "KERNEL_UNLOAD",
+    DUMP_KERNELS: "DUMP_KERNELS", HELLO: "HELLO",
     HELLO_ACK: "HELLO_ACK", SYNC: "SYNC", SYNC_ACK: "SYNC_ACK",
     DEVICE_STATUS_QUERY: "DEVICE_STATUS_QUERY", DEVICE_STATUS: "DEVICE_STATUS",
     PROCESS_QUERY: "PROCESS_QUERY", PROCESS_ROW: "PROCESS_ROW",
@@ -89,9 +101,10 @@ SYSTEM_MEMORY = 2  # host memory: counted, not in the device totals
 L1_SMALL = 3
 TRACE = 4
 CB = 5  # circular buffers, where a separate count is wanted
-BUFFER_TYPES = 6
+KERNEL = 6  # kernel binaries in L1 (KERNEL_LOAD / KERNEL_UNLOAD)
+BUFFER_TYPES = 7
 BUFFER_TYPE_NAMES = {DRAM: "DRAM", L1: "L1", SYSTEM_MEMORY: "SYSTEM_MEMORY",
-                     L1_SMALL: "L1_SMALL", TRACE: "TRACE", CB: "CB"}
+                     L1_SMALL: "L1_SMALL", TRACE: "TRACE", CB: "CB", KERNEL: "KERNEL"}
 
 # ---- architectures (enum proto_arch) ----
 ARCH_INVALID = 0
@@ -110,6 +123,9 @@ STATUS_UTILIZATION = 1 << 2
 
 # PROCESS_ROW / LEAK_ROW flags (enum proto_process_flags)
 PROCESS_EXITED = 1 << 0
+PROCESS_SHM = 1 << 1    # process row from tt-metal's /dev/shm statistics (no buffer list)
+PROCESS_STALE = 1 << 2  # shm row of a process that is gone
+UID_UNKNOWN = 0xFFFFFFFF  # a process row's uid when the process is gone
 
 # HELLO_ACK features (enum proto_feature)
 FEATURE_HOLDERS = 1 << 0
@@ -220,12 +236,26 @@ HISTORY_OFFSETS = _offsets([("used", 32), ("time_ms", 8), ("seconds", 4), ("poin
                             ("index", 4), ("step_ms", 4), ("interval_ms", 4), ("flags", 4),
                             ("reserved", 8)])
 
+# Upstream tt-metal's 144-byte AllocMessage (struct proto_upstream_msg).
+UPSTREAM_MSG_SIZE = 144
+MAX_FRAME_SIZE = UPSTREAM_MSG_SIZE
+UPSTREAM_FRAME = struct.Struct("<B3xiQB3xiQQ 6Q QQ 6I 4I")
+UPSTREAM_FIELDS = ("type", "device_id", "size", "buffer_type", "process_id", "buffer_id",
+                   "timestamp", "dram_allocated", "l1_allocated", "l1_small_allocated",
+                   "trace_allocated", "cb_allocated", "kernel_allocated", "total_dram_size",
+                   "total_l1_size", "arch_type", "num_dram_channels", "dram_size_per_channel",
+                   "l1_size_per_core", "is_available", "num_devices", "ringbuffer_total_size",
+                   "ringbuffer_used_bytes", "ringbuffer_num_programs", "pad3")
+UPSTREAM_OFFSETS = dict(HEADER_OFFSETS, **_offsets(
+    [(n, 8) for n in UPSTREAM_FIELDS[7:15]] + [(n, 4) for n in UPSTREAM_FIELDS[15:]]))
+
 # Sizes of the payload structs, each filling the 72-byte payload.
 for _s in (SEED_PAYLOAD, STATUS_PAYLOAD, PROCESS_PAYLOAD, ERROR_PAYLOAD, HELLO_PAYLOAD,
            FILTER_PAYLOAD, ALLOC_PAYLOAD, STACK_PAYLOAD, TEXT_PAYLOAD, HOLDER_PAYLOAD,
            HISTORY_PAYLOAD):
     assert _s.size == PAYLOAD_SIZE, _s.format
 assert FRAME.size == MSG_SIZE and HEADER.size == PAYLOAD_OFFSET
+assert UPSTREAM_FRAME.size == UPSTREAM_MSG_SIZE
 del _s
 
 
@@ -351,3 +381,24 @@ def type_name(msg_type):
 
 def buffer_type_name(buffer_type):
     return BUFFER_TYPE_NAMES.get(buffer_type, "TYPE?")
+
+
+def pack_upstream(msg_type, device_id=0, size=0, buffer_type=0, process_id=0,
+                  buffer_id=0, timestamp=0, **fields):
+    """One 144-byte frame as upstream tt-metal's AllocationClient writes it:
+    the header fields, every other field 0 unless given by name."""
+    values = dict(type=msg_type, device_id=device_id, size=size, buffer_type=buffer_type,
+                  process_id=process_id, buffer_id=buffer_id, timestamp=timestamp)
+    unknown = set(fields) - set(UPSTREAM_FIELDS)
+    if unknown:
+        raise ValueError("no such upstream field: %s" % ", ".join(sorted(unknown)))
+    values.update(fields)
+    return UPSTREAM_FRAME.pack(*(values.get(n, 0) for n in UPSTREAM_FIELDS))
+
+
+def unpack_upstream(frame):
+    """A 144-byte frame as a dict (keys UPSTREAM_FIELDS)."""
+    if len(frame) != UPSTREAM_MSG_SIZE:
+        raise ValueError("frame of %d bytes; an upstream message is %d"
+                         % (len(frame), UPSTREAM_MSG_SIZE))
+    return dict(zip(UPSTREAM_FIELDS, UPSTREAM_FRAME.unpack(frame)))

@@ -24,6 +24,11 @@ static const struct proto_type_row proto_types[] = {
 	{PROTO_DUMP_REMAINING, "DUMP_REMAINING", PROTO_DIR_REQUEST},
 	{PROTO_DEVICE_INFO_QUERY, "DEVICE_INFO_QUERY", PROTO_DIR_REQUEST},
 	{PROTO_DEVICE_INFO_RESPONSE, "DEVICE_INFO_RESPONSE", PROTO_DIR_ANSWER},
+	{PROTO_CB_ALLOC, "CB_ALLOC", PROTO_DIR_REQUEST},
+	{PROTO_CB_FREE, "CB_FREE", PROTO_DIR_REQUEST},
+	{PROTO_KERNEL_LOAD, "KERNEL_LOAD", PROTO_DIR_REQUEST},
+	{PROTO_KERNEL_UNLOAD, "KERNEL_UNLOAD", PROTO_DIR_REQUEST},
+	{PROTO_DUMP_KERNELS, "DUMP_KERNELS", PROTO_DIR_REQUEST},
 	{PROTO_HELLO, "HELLO", PROTO_DIR_REQUEST},
 	{PROTO_HELLO_ACK, "HELLO_ACK", PROTO_DIR_ANSWER},
 	{PROTO_SYNC, "SYNC", PROTO_DIR_REQUEST},
@@ -100,6 +105,7 @@ const char *proto_buffer_type_name(unsigned type)
 		[TTALLOC_L1_SMALL] = "L1_SMALL",
 		[TTALLOC_TRACE] = "TRACE",
 		[TTALLOC_CB] = "CB",
+		[TTALLOC_KERNEL] = "KERNEL",
 	};
 	static const char *const unknown[] = {"TYPE?"};
 	return proto_buffer_type_valid(type) ? names[type] : unknown[0];
@@ -152,4 +158,129 @@ uint64_t proto_now_ns(void)
 uint64_t proto_monotonic_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* ---- wire formats: 112-byte (seed) and 144-byte (upstream tt-metal) frames ---- */
+
+static void seed_decode(const uint8_t *frame, struct proto_msg *msg)
+{
+	memcpy(msg, frame, sizeof(*msg));
+}
+
+static void seed_encode(const struct proto_msg *msg, const struct proto_answer_extra *extra, uint8_t *frame)
+{
+	(void)extra;
+	memcpy(frame, msg, sizeof(*msg));
+}
+
+/* The header (offsets 0..39) is the same in both formats. */
+#define PROTO_HEADER_SIZE offsetof(struct proto_msg, u)
+_Static_assert(offsetof(struct proto_upstream_msg, dram_allocated) == PROTO_HEADER_SIZE, "one header");
+
+/* Answers with the seed's payload: the ones whose fields move in the 144-byte frame. */
+static int has_seed_payload(unsigned type)
+{
+	return type == PROTO_RESPONSE || type == PROTO_DEVICE_INFO_RESPONSE || type == PROTO_QUERY ||
+	       type == PROTO_DEVICE_INFO_QUERY;
+}
+
+static void upstream_decode(const uint8_t *frame, struct proto_msg *msg)
+{
+	struct proto_upstream_msg up;
+	memcpy(&up, frame, sizeof(up));
+	memset(msg, 0, sizeof(*msg));
+	memcpy(msg, &up, PROTO_HEADER_SIZE);
+	if (!has_seed_payload(up.type)) {
+		/* other types keep their 112-byte payload where it was */
+		memcpy(msg->u.raw, frame + PROTO_HEADER_SIZE, sizeof(msg->u.raw));
+		return;
+	}
+	struct proto_seed_payload *seed = &msg->u.seed;
+	seed->dram_allocated = up.dram_allocated;
+	seed->l1_allocated = up.l1_allocated;
+	seed->l1_small_allocated = up.l1_small_allocated;
+	seed->trace_allocated = up.trace_allocated;
+	seed->total_dram_size = up.total_dram_size;
+	seed->total_l1_size = up.total_l1_size;
+	seed->arch_type = up.arch_type;
+	seed->num_dram_channels = up.num_dram_channels;
+	seed->dram_size_per_channel = up.dram_size_per_channel;
+	seed->l1_size_per_core = up.l1_size_per_core;
+	seed->is_available = up.is_available;
+	seed->num_devices = up.num_devices;
+}
+
+static void upstream_encode(const struct proto_msg *msg, const struct proto_answer_extra *extra, uint8_t *frame)
+{
+	struct proto_upstream_msg up;
+	memset(&up, 0, sizeof(up));
+	memcpy(&up, msg, PROTO_HEADER_SIZE);
+	if (has_seed_payload(msg->type)) {
+		const struct proto_seed_payload *seed = &msg->u.seed;
+		up.dram_allocated = seed->dram_allocated;
+		up.l1_allocated = seed->l1_allocated;
+		up.l1_small_allocated = seed->l1_small_allocated;
+		up.trace_allocated = seed->trace_allocated;
+		up.total_dram_size = seed->total_dram_size;
+		up.total_l1_size = seed->total_l1_size;
+		up.arch_type = seed->arch_type;
+		up.num_dram_channels = seed->num_dram_channels;
+		up.dram_size_per_channel = seed->dram_size_per_channel;
+		up.l1_size_per_core = seed->l1_size_per_core;
+		up.is_available = seed->is_available;
+		up.num_devices = seed->num_devices;
+		if (extra) {
+			up.cb_allocated = extra->cb_allocated;
+			up.kernel_allocated = extra->kernel_allocated;
+		}
+		memcpy(frame, &up, sizeof(up));
+		return;
+	}
+	/* ttalloc's own answers keep the 112-byte layout, zero-padded to 144 */
+	memcpy(frame, msg, sizeof(*msg));
+	memset(frame + sizeof(*msg), 0, sizeof(up) - sizeof(*msg));
+}
+
+static const struct proto_wire_format wire_formats[PROTO_WIRES] = {
+	[PROTO_WIRE_SEED] = {PROTO_WIRE_SEED, "112-byte", PROTO_MSG_SIZE, seed_decode, seed_encode},
+	[PROTO_WIRE_UPSTREAM144] = {PROTO_WIRE_UPSTREAM144, "144-byte", PROTO_UPSTREAM_MSG_SIZE, upstream_decode,
+				    upstream_encode},
+};
+
+const struct proto_wire_format *proto_wire_format(enum proto_wire wire)
+{
+	return (unsigned)wire < PROTO_WIRES ? &wire_formats[wire] : &wire_formats[PROTO_WIRE_SEED];
+}
+
+int proto_upstream_request_type(unsigned type)
+{
+	switch (type) {
+	case PROTO_ALLOC:
+	case PROTO_FREE:
+	case PROTO_QUERY:
+	case PROTO_DUMP_REMAINING:
+	case PROTO_DEVICE_INFO_QUERY:
+	case PROTO_CB_ALLOC:
+	case PROTO_CB_FREE:
+	case PROTO_KERNEL_LOAD:
+	case PROTO_KERNEL_UNLOAD:
+	case PROTO_DUMP_KERNELS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int proto_wire_detect(const uint8_t *data, size_t len)
+{
+	if (len < PROTO_MSG_SIZE)
+		return -1;
+	if (!proto_upstream_request_type(data[0]) || data[1] || data[2] || data[3] || data[17] || data[18] ||
+	    data[19])
+		return PROTO_WIRE_SEED;
+	size_t end = len < PROTO_UPSTREAM_MSG_SIZE ? len : PROTO_UPSTREAM_MSG_SIZE;
+	for (size_t i = PROTO_MSG_SIZE; i < end; i++)
+		if (data[i])
+			return PROTO_WIRE_SEED;
+	return len >= PROTO_UPSTREAM_MSG_SIZE ? PROTO_WIRE_UPSTREAM144 : -1;
 }

@@ -8,11 +8,13 @@
  * (offsets 0..39) is the same for every type; offsets 40..111 are a payload
  * whose meaning depends on the type (a union below).
  *
- * Seed types 1..7 keep their seed meaning. Types 8..12 are reserved for
- * upstream tt-metal's later messages (CB_ALLOC .. DUMP_KERNELS). ttalloc's
- * own extensions start at 128 and are versioned by HELLO; a client that never
- * sends HELLO gets exactly the seed behaviour and is never sent a frame it
- * did not ask for.
+ * Seed types 1..7 keep their seed meaning. Types 8..12 are upstream
+ * tt-metal's later messages (CB_ALLOC .. DUMP_KERNELS), sent by its
+ * AllocationClient in a 144-byte frame (struct proto_upstream_msg below);
+ * the server tells the two frame sizes apart per connection
+ * (proto_wire_detect). ttalloc's own extensions start at 128 and are
+ * versioned by HELLO; a client that never sends HELLO gets exactly the seed
+ * behaviour and is never sent a frame it did not ask for.
  *
  * Request/answer pairs (client -> server):
  *   ALLOC, FREE, DUMP_REMAINING      no answer
@@ -73,8 +75,21 @@ enum proto_msg_type {
 	PROTO_DUMP_REMAINING = 5,
 	PROTO_DEVICE_INFO_QUERY = 6,
 	PROTO_DEVICE_INFO_RESPONSE = 7,
-	/* 8..12: reserved for upstream CB_ALLOC, CB_FREE, KERNEL_LOAD,
-	 * KERNEL_UNLOAD, DUMP_KERNELS */
+	/*
+	 * upstream tt-metal (AllocationClient, 144-byte frames; accepted in
+	 * 112-byte frames too). Header only: device_id, size, process_id,
+	 * buffer_id = the circular buffer's address or the kernel's id. No
+	 * answer. KERNEL_LOAD's buffer_type is the kernel's kind (0 app,
+	 * 1 fabric, 2 dispatch), not a buffer type. A CB or kernel is recorded
+	 * as a live buffer of type TTALLOC_CB / TTALLOC_KERNEL; several may
+	 * share an id; CB_FREE / KERNEL_UNLOAD release one of the sender's with
+	 * that id (the one of the same size first).
+	 */
+	PROTO_CB_ALLOC = 8,
+	PROTO_CB_FREE = 9,
+	PROTO_KERNEL_LOAD = 10,
+	PROTO_KERNEL_UNLOAD = 11,
+	PROTO_DUMP_KERNELS = 12, /* the server logs the live kernels of the asker's user */
 	/* ttalloc extensions, version PROTO_EXT_VERSION */
 	PROTO_HELLO = 128,
 	PROTO_HELLO_ACK = 129,
@@ -128,7 +143,12 @@ enum proto_status_valid {
 	PROTO_STATUS_UTILIZATION = 1u << 2,
 };
 
-/* Payload of DEVICE_STATUS: what tt_smi shows beyond the seed's fields. */
+/*
+ * Payload of DEVICE_STATUS: what tt_smi shows beyond the seed's fields.
+ * Header buffer_id: bytes of kernel binaries (TTALLOC_KERNEL) on the device.
+ * Totals here and in RESPONSE include the processes that only tt-metal's
+ * shared memory reports (ttmetal.h), counted once.
+ */
 struct __attribute__((packed)) proto_status_payload {
 	int32_t temperature_mc; /* milli-degrees Celsius */
 	uint32_t power_mw;      /* milliwatts */
@@ -147,6 +167,15 @@ struct __attribute__((packed)) proto_status_payload {
  * leaked buffer, header: pid, device, size, buffer_type, buffer_id; used[0]
  * is the buffer's age in ns at exit, used[1] the exit time, ns since epoch).
  * used[] follows the seed's order: DRAM, L1, L1_SMALL, TRACE.
+ * PROCESS_ROW header: size = live buffers (0 for a tt-metal shm row, which
+ * has no buffer list), buffer_id = bytes of kernel binaries (TTALLOC_KERNEL),
+ * timestamp = first seen (socket) or the slot's last update (shm), ns since
+ * the epoch. flags say where the row comes from: no PROTO_PROCESS_SHM bit is
+ * the socket (per buffer); PROTO_PROCESS_SHM is a slot of tt-metal's
+ * /dev/shm/tt_device_*_memory region (totals per process only), sent only
+ * for processes not reporting through the socket; PROTO_PROCESS_STALE (with
+ * SHM) is a slot whose process is gone, counted as leaked, not as used.
+ * uid 0xffffffff: unknown (a gone process).
  */
 struct __attribute__((packed)) proto_process_payload {
 	uint64_t used[4];
@@ -159,6 +188,8 @@ struct __attribute__((packed)) proto_process_payload {
 
 enum proto_process_flags {
 	PROTO_PROCESS_EXITED = 1u << 0, /* leak row: the process is gone */
+	PROTO_PROCESS_SHM = 1u << 1,    /* process row from tt-metal's shared memory, not the socket */
+	PROTO_PROCESS_STALE = 1u << 2,  /* shm row whose process is dead: what its slot still claims */
 };
 
 /* Payload of ERROR: a code and a message for the human. */
@@ -360,6 +391,117 @@ _Static_assert(offsetof(struct proto_msg, u.history.flags) == 100, "history flag
 /* The format is little-endian and we copy structs as bytes. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host required");
 
+/* uid of a process row whose process is gone and whose uid is unknown. */
+#define PROTO_UID_UNKNOWN 0xffffffffu
+
+/*
+ * Upstream tt-metal's 144-byte frame: the AllocMessage of its later
+ * AllocationClient (tt_metal/impl/allocator/allocation_client.cpp in
+ * tenstorrent/tt-metal; docs/TTMETAL.md cites the versions). The same
+ * header as proto_msg; the seed's totals followed by cb and kernel totals,
+ * the seed's device info 16 bytes further on, and ring-buffer figures. A
+ * client's requests leave everything after the header zero (memset); the
+ * server fills RESPONSE / DEVICE_INFO_RESPONSE for such a connection in
+ * this layout (ring-buffer fields 0: ttalloc does not track them).
+ */
+#define PROTO_UPSTREAM_MSG_SIZE 144
+/* Longest frame of any wire format (what a connection buffers). */
+#define PROTO_MAX_FRAME_SIZE PROTO_UPSTREAM_MSG_SIZE
+
+struct __attribute__((packed)) proto_upstream_msg {
+	uint8_t type;
+	uint8_t pad1[3];
+	int32_t device_id;
+	uint64_t size;
+	uint8_t buffer_type;
+	uint8_t pad2[3];
+	int32_t process_id;
+	uint64_t buffer_id;
+	uint64_t timestamp;
+	uint64_t dram_allocated;
+	uint64_t l1_allocated;
+	uint64_t l1_small_allocated;
+	uint64_t trace_allocated;
+	uint64_t cb_allocated;     /* circular buffers */
+	uint64_t kernel_allocated; /* kernel binaries */
+	uint64_t total_dram_size;
+	uint64_t total_l1_size;
+	uint32_t arch_type;
+	uint32_t num_dram_channels;
+	uint32_t dram_size_per_channel;
+	uint32_t l1_size_per_core;
+	uint32_t is_available;
+	uint32_t num_devices;
+	uint32_t ringbuffer_total_size;
+	uint32_t ringbuffer_used_bytes;
+	uint32_t ringbuffer_num_programs;
+	uint32_t pad3;
+};
+
+_Static_assert(sizeof(struct proto_upstream_msg) == PROTO_UPSTREAM_MSG_SIZE, "upstream message is 144 bytes");
+_Static_assert(offsetof(struct proto_upstream_msg, device_id) == 4, "upstream device_id");
+_Static_assert(offsetof(struct proto_upstream_msg, size) == 8, "upstream size");
+_Static_assert(offsetof(struct proto_upstream_msg, buffer_type) == 16, "upstream buffer_type");
+_Static_assert(offsetof(struct proto_upstream_msg, process_id) == 20, "upstream process_id");
+_Static_assert(offsetof(struct proto_upstream_msg, buffer_id) == 24, "upstream buffer_id");
+_Static_assert(offsetof(struct proto_upstream_msg, timestamp) == 32, "upstream timestamp");
+_Static_assert(offsetof(struct proto_upstream_msg, dram_allocated) == 40, "upstream dram_allocated");
+_Static_assert(offsetof(struct proto_upstream_msg, trace_allocated) == 64, "upstream trace_allocated");
+_Static_assert(offsetof(struct proto_upstream_msg, cb_allocated) == 72, "upstream cb_allocated");
+_Static_assert(offsetof(struct proto_upstream_msg, kernel_allocated) == 80, "upstream kernel_allocated");
+_Static_assert(offsetof(struct proto_upstream_msg, total_dram_size) == 88, "upstream total_dram_size");
+_Static_assert(offsetof(struct proto_upstream_msg, total_l1_size) == 96, "upstream total_l1_size");
+_Static_assert(offsetof(struct proto_upstream_msg, arch_type) == 104, "upstream arch_type");
+_Static_assert(offsetof(struct proto_upstream_msg, num_devices) == 124, "upstream num_devices");
+_Static_assert(offsetof(struct proto_upstream_msg, ringbuffer_total_size) == 128, "upstream ring buffer");
+_Static_assert(offsetof(struct proto_upstream_msg, pad3) == 140, "upstream pad3");
+
+/* The frame sizes a connection may speak; each connection speaks one. */
+enum proto_wire {
+	PROTO_WIRE_SEED = 0,       /* 112-byte frames: the seed, ttalloc's clients */
+	PROTO_WIRE_UPSTREAM144 = 1, /* 144-byte frames: tt-metal's later AllocationClient */
+	PROTO_WIRES
+};
+
+/* What an answer may carry beyond struct proto_msg (the 144-byte frame has room for it). */
+struct proto_answer_extra {
+	uint64_t cb_allocated;
+	uint64_t kernel_allocated;
+};
+
+/* One wire format: its frame size and the conversions to and from proto_msg. */
+struct proto_wire_format {
+	enum proto_wire wire;
+	const char *name;  /* "112-byte", "144-byte" */
+	size_t frame_size;
+	/* Reads one frame of frame_size bytes into the server's message. */
+	void (*decode)(const uint8_t *frame, struct proto_msg *msg);
+	/* Writes `msg` (and `extra`, may be NULL) as one frame of frame_size bytes. */
+	void (*encode)(const struct proto_msg *msg, const struct proto_answer_extra *extra, uint8_t *frame);
+};
+
+/* The format of `wire` (a PROTO_WIRE_* value; anything else gives the seed's). */
+const struct proto_wire_format *proto_wire_format(enum proto_wire wire);
+
+/*
+ * Which wire format a stream speaks, from the first `len` bytes a client
+ * sent. Both formats share the header; the 144-byte client zeroes every
+ * byte after it (memset, then header fields), so its first frame has an
+ * upstream request type (1, 2, 3, 5, 6, 8..12), zero padding at 1..3 and
+ * 17..19, and zero bytes at 112..143. A 112-byte stream has the next
+ * frame's type - never 0 - at offset 112. Returns PROTO_WIRE_UPSTREAM144
+ * when the first 144 bytes have that signature, PROTO_WIRE_SEED when they
+ * cannot (first frame not upstream-shaped, or a non-zero byte at 112..143),
+ * or -1 when more bytes are needed (fewer than 112, or 112..143 zero so
+ * far). A caller holding exactly 112 bytes and nothing more takes the seed
+ * format (a seed client may be waiting for its answer) and may still switch
+ * when 32 zero bytes follow (connection.c).
+ */
+int proto_wire_detect(const uint8_t *data, size_t len);
+
+/* 1 when `type` is one an upstream tt-metal client sends. */
+int proto_upstream_request_type(unsigned type);
+
 /*
  * Reasons a frame is refused or an event is counted as wrong. One table for
  * the server's counters, its log lines, ERROR frames and (later) /metrics.
@@ -370,7 +512,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host re
 	X(UNKNOWN_TYPE, "unknown_type", "unknown message type")                                \
 	X(UNEXPECTED_TYPE, "unexpected_type", "message type only the server sends")            \
 	X(BAD_DEVICE, "bad_device", "device id out of range")                                  \
-	X(BAD_BUFFER_TYPE, "bad_buffer_type", "buffer type is not 0..5")                       \
+	X(BAD_BUFFER_TYPE, "bad_buffer_type", "buffer type is not 0..6")                       \
 	X(BAD_SIZE, "bad_size", "size is zero or larger than the device memory")               \
 	X(PID_MISMATCH, "pid_mismatch", "process_id differs from the connection's real PID")   \
 	X(FOREIGN_FREE, "foreign_free", "FREE of a buffer owned by another process")           \

@@ -107,6 +107,7 @@ static int read_device(struct query_client *qc, int index, struct snapshot_devic
 		return rc;
 	dev->status = ans.u.status;
 	dev->status.name[sizeof(dev->status.name) - 1] = '\0';
+	dev->kernel_allocated = ans.buffer_id;
 	return 0;
 }
 
@@ -123,9 +124,11 @@ static int add_process_row(const struct proto_msg *row, void *ctx)
 	p->pid = row->process_id;
 	p->device = row->device_id;
 	p->buffers = row->size;
+	p->kernel = row->buffer_id;
 	p->usage = row->u.process;
 	p->usage.comm[sizeof(p->usage.comm) - 1] = '\0';
-	proc_user_name(p->usage.uid, p->user, sizeof(p->user));
+	if (p->usage.uid != PROTO_UID_UNKNOWN)
+		proc_user_name(p->usage.uid, p->user, sizeof(p->user));
 	return 0;
 }
 

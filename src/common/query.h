@@ -61,6 +61,7 @@ struct snapshot_device {
 	int index;
 	struct proto_seed_payload seed;     /* totals and sizes (QUERY) */
 	struct proto_status_payload status; /* name, telemetry, counts */
+	uint64_t kernel_allocated;          /* kernel binaries (DEVICE_STATUS header buffer_id) */
 };
 
 /* One process's use of one device. */
@@ -68,7 +69,8 @@ struct snapshot_process {
 	pid_t pid;
 	int device;
 	uint64_t buffers;
-	struct proto_process_payload usage;
+	uint64_t kernel; /* kernel binaries (PROCESS_ROW header buffer_id) */
+	struct proto_process_payload usage; /* usage.flags: PROTO_PROCESS_SHM, PROTO_PROCESS_STALE */
 	char user[32];
 };
 

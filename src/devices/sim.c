@@ -103,7 +103,8 @@ static double fraction(uint64_t used, uint64_t total)
 
 static void sim_refresh(struct device *dev, const struct device_load *load)
 {
-	uint64_t l1 = load->used[TTALLOC_L1] + load->used[TTALLOC_L1_SMALL] + load->used[TTALLOC_CB];
+	uint64_t l1 = load->used[TTALLOC_L1] + load->used[TTALLOC_L1_SMALL] + load->used[TTALLOC_CB] +
+		      load->used[TTALLOC_KERNEL];
 	double dram = fraction(load->used[TTALLOC_DRAM] + load->used[TTALLOC_TRACE], dev->info.dram_total);
 	double sram = fraction(l1, dev->info.l1_total);
 	/* 38 C idle, +16 C at full DRAM, +8 C at full L1 */

@@ -54,6 +54,7 @@ static void set_usage(json_t *obj, const uint64_t *used)
 	set_uint(obj, "l1_small_allocated", used[TTALLOC_L1_SMALL]);
 	set_uint(obj, "trace_allocated", used[TTALLOC_TRACE]);
 	set_uint(obj, "cb_allocated", used[TTALLOC_CB]);
+	set_uint(obj, "kernel_allocated", used[TTALLOC_KERNEL]);
 	set_uint(obj, "system_memory_allocated", used[TTALLOC_SYSTEM_MEMORY]);
 }
 
@@ -95,7 +96,7 @@ void api_refresh_readings(struct server *s, int device)
 	if (!dev || (s->readings_ns[device] && now - s->readings_ns[device] < READINGS_MAX_AGE_NS))
 		return;
 	struct device_load load;
-	memcpy(load.used, s->registry.devices[device].used, sizeof(load.used));
+	server_device_used(s, device, load.used);
 	device_refresh(dev, &load);
 	s->readings_ns[device] = now;
 }
@@ -121,7 +122,8 @@ static json_t *capacity_json(const struct server *s, int device, int l1, uint64_
 
 json_t *api_device_stats(struct server *s, int device)
 {
-	const uint64_t *used = s->registry.devices[device].used;
+	uint64_t used[TTALLOC_BUFFER_TYPES];
+	server_device_used(s, device, used);
 	return json_pack("{s:i, s:I, s:I, s:I, s:I}", "device_id", device, "dram_allocated",
 			 (json_int_t)used[TTALLOC_DRAM], "l1_allocated", (json_int_t)used[TTALLOC_L1],
 			 "l1_small_allocated", (json_int_t)used[TTALLOC_L1_SMALL], "trace_allocated",
@@ -132,10 +134,12 @@ json_t *api_device(struct server *s, int device)
 {
 	struct device *dev = device_set_get(&s->devices, device);
 	const struct device_totals *t = &s->registry.devices[device];
+	uint64_t used[TTALLOC_BUFFER_TYPES];
+	server_device_used(s, device, used);
 	api_refresh_readings(s, device);
 	json_t *obj = json_object();
 	json_object_set_new(obj, "device_id", json_integer(device));
-	set_usage(obj, t->used);
+	set_usage(obj, used);
 	set_str(obj, "name", dev->info.name);
 	set_str(obj, "arch", proto_arch_name(dev->info.arch));
 	json_object_set_new(obj, "total_dram_size", capacity_json(s, device, 0, dev->info.dram_total));
@@ -151,8 +155,9 @@ json_t *api_device(struct server *s, int device)
 			    DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION)
 				    ? json_integer(dev->now.utilization)
 				    : json_null());
-	set_uint(obj, "process_count", registry_device_processes(&s->registry, device));
+	set_uint(obj, "process_count", server_device_processes(s, device));
 	set_uint(obj, "buffer_count", t->buffers);
+	json_object_set_new(obj, "ttmetal_shm", ttmetal_device_json(s, device));
 	json_object_set_new(obj, "simulated", json_boolean(dev->info.simulated));
 	return obj;
 }
@@ -195,6 +200,7 @@ static json_t *process_json(struct server *s, const struct process_record *rec)
 	}
 	set_usage(obj, sum);
 	json_object_set_new(obj, "devices", devices);
+	set_str(obj, "source", ttmetal_source_name(TTMETAL_SOURCE_SOCKET));
 	(void)s;
 	return obj;
 }
@@ -303,6 +309,8 @@ json_t *api_processes(struct server *s)
 			json_array_append_new(list, untracked_json(rows, n, i));
 	}
 	free(rows);
+	/* processes that only tt-metal's shared memory reports */
+	ttmetal_append_processes(s, list);
 	return list;
 }
 
@@ -408,13 +416,19 @@ static json_t *leak_json(const struct leak_report *rep)
 	json_t *obj = json_object();
 	json_object_set_new(obj, "pid", json_integer(rep->pid));
 	set_str(obj, "name", rep->comm);
-	set_str(obj, "user", api_user_name(rep->uid));
-	set_uint(obj, "uid", rep->uid);
+	if (rep->uid == PROTO_UID_UNKNOWN) { /* a stale tt-metal shm slot: whose it was is unknown */
+		json_object_set_new(obj, "user", json_null());
+		json_object_set_new(obj, "uid", json_null());
+	} else {
+		set_str(obj, "user", api_user_name(rep->uid));
+		set_uint(obj, "uid", rep->uid);
+	}
 	if (rep->session[0])
 		set_str(obj, "session", rep->session);
 	set_uint(obj, "exit_time", rep->exit_ns / 1000000u);
 	set_uint(obj, "buffer_count", rep->buffers);
 	set_uint(obj, "bytes", rep->bytes);
+	set_str(obj, "source", ttmetal_source_name(rep->source ? TTMETAL_SOURCE_SHM : TTMETAL_SOURCE_SOCKET));
 	json_t *devices = json_array();
 	for (int d = 0; d < PROTO_MAX_DEVICES; d++) {
 		if (!rep->device_buffers[d])
@@ -586,6 +600,7 @@ json_t *api_health(struct server *s)
 	set_uint(obj, "processes", s->registry.process_count);
 	set_uint(obj, "live_buffers", s->registry.live_buffers);
 	set_str(obj, "socket", s->opts.socket_path);
+	json_object_set_new(obj, "ttmetal_shm", ttmetal_status_json(s));
 	return obj;
 }
 

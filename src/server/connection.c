@@ -249,47 +249,148 @@ static int queue_output(struct connection *c, const void *data, size_t len)
 	return 0;
 }
 
-void connection_send(struct connection *c, const struct proto_msg *msg)
+void connection_send_extra(struct connection *c, const struct proto_msg *msg, const struct proto_answer_extra *extra)
 {
 	if (c->closed)
 		return;
-	if (c->out_len - c->out_sent + sizeof(*msg) > c->server->opts.max_output_bytes) {
+	const struct proto_wire_format *wire = c->wire ? c->wire : proto_wire_format(PROTO_WIRE_SEED);
+	if (c->out_len - c->out_sent + wire->frame_size > c->server->opts.max_output_bytes) {
 		connection_error(c, PROTO_ERR_OUTPUT_OVERFLOW,
 				 "%zu bytes of answers unread; closing the connection",
 				 c->out_len - c->out_sent);
 		connection_close(c);
 		return;
 	}
-	if (queue_output(c, msg, sizeof(*msg)) < 0 || flush_output(c) < 0)
+	uint8_t frame[PROTO_MAX_FRAME_SIZE];
+	wire->encode(msg, extra, frame);
+	if (queue_output(c, frame, wire->frame_size) < 0 || flush_output(c) < 0)
 		connection_close(c);
+}
+
+void connection_send(struct connection *c, const struct proto_msg *msg)
+{
+	connection_send_extra(c, msg, NULL);
+}
+
+/* Frame size of the connection (the seed's until its first frame tells). */
+static size_t frame_size(const struct connection *c)
+{
+	return c->wire ? c->wire->frame_size : PROTO_MSG_SIZE;
+}
+
+static void choose_wire(struct connection *c, enum proto_wire wire, int tentative)
+{
+	c->wire = proto_wire_format(wire);
+	c->wire_tentative = tentative;
+	if (wire != PROTO_WIRE_SEED)
+		log_info("🔌 PID %d speaks tt-metal's %s frames", (int)c->pid, c->wire->name);
+}
+
+/*
+ * Before the first frame: gathers up to 144 bytes and asks proto_wire_detect
+ * which frame size the client speaks. Exactly 112 bytes and nothing more
+ * (`len` 0 after them) is a whole seed frame whose sender may be waiting for
+ * an answer: take 112, tentatively. Returns the bytes consumed.
+ */
+static size_t detect_wire(struct connection *c, const uint8_t *data, size_t len)
+{
+	size_t take = PROTO_MAX_FRAME_SIZE - c->partial_len;
+	if (take > len)
+		take = len;
+	memcpy(c->partial + c->partial_len, data, take);
+	c->partial_len += (uint32_t)take;
+	int wire = proto_wire_detect(c->partial, c->partial_len);
+	if (wire >= 0)
+		choose_wire(c, (enum proto_wire)wire, 0);
+	else if (c->partial_len == PROTO_MSG_SIZE && take == len)
+		choose_wire(c, PROTO_WIRE_SEED, proto_upstream_request_type(c->partial[0]));
+	return take;
+}
+
+/*
+ * After a tentative 112: zero bytes right after the first frame are the
+ * rest of a 144-byte frame (a 112-byte frame never starts with type 0), so
+ * 32 of them switch the connection to 144 and are dropped; any other byte
+ * confirms 112. The zeros seen so far wait in `partial`. Returns the bytes
+ * consumed.
+ */
+static size_t confirm_wire(struct connection *c, const uint8_t *data, size_t len)
+{
+	const size_t tail = PROTO_UPSTREAM_MSG_SIZE - PROTO_MSG_SIZE;
+	size_t z = 0;
+	while (z < len && c->partial_len + z < tail && data[z] == 0)
+		z++;
+	memcpy(c->partial + c->partial_len, data, z);
+	c->partial_len += (uint32_t)z;
+	if (c->partial_len == tail) {
+		c->partial_len = 0;
+		choose_wire(c, PROTO_WIRE_UPSTREAM144, 0);
+	} else if (z < len) {
+		c->wire_tentative = 0; /* a non-zero byte: 112-byte frames after all */
+	}
+	return z;
+}
+
+/* Applies the frame at `bytes` (one frame of the connection's size). */
+static void apply_frame(struct connection *c, const uint8_t *bytes)
+{
+	struct proto_msg msg;
+	c->wire->decode(bytes, &msg);
+	handle_frame(c, &msg);
 }
 
 void connection_feed(struct connection *c, const uint8_t *data, size_t len)
 {
-	struct proto_msg msg;
-	if (c->partial_len) {
-		size_t take = PROTO_MSG_SIZE - c->partial_len;
-		if (take > len)
-			take = len;
-		memcpy(c->partial + c->partial_len, data, take);
-		c->partial_len += (uint32_t)take;
-		data += take;
-		len -= take;
-		if (c->partial_len < PROTO_MSG_SIZE)
+	if (!c->wire) {
+		size_t used = detect_wire(c, data, len);
+		data += used;
+		len -= used;
+		if (!c->wire)
 			return;
-		memcpy(&msg, c->partial, sizeof(msg));
+		/* the bytes gathered so far are the start of the stream: frame them again */
+		uint8_t head[PROTO_MAX_FRAME_SIZE];
+		size_t head_len = c->partial_len;
+		memcpy(head, c->partial, head_len);
 		c->partial_len = 0;
-		handle_frame(c, &msg);
+		int tentative = c->wire_tentative;
+		c->wire_tentative = 0;
+		connection_feed(c, head, head_len);
+		c->wire_tentative = tentative;
 	}
-	while (len >= PROTO_MSG_SIZE && !c->closed) {
-		memcpy(&msg, data, sizeof(msg));
-		handle_frame(c, &msg);
-		data += PROTO_MSG_SIZE;
-		len -= PROTO_MSG_SIZE;
-	}
-	if (len && !c->closed) {
-		memcpy(c->partial, data, len);
-		c->partial_len = (uint32_t)len;
+	while (len && !c->closed) {
+		if (c->wire_tentative) {
+			size_t used = confirm_wire(c, data, len);
+			data += used;
+			len -= used;
+			if (c->wire_tentative)
+				return; /* all zeros so far: wait for more */
+			continue;
+		}
+		size_t size = frame_size(c);
+		if (c->partial_len) {
+			size_t take = size - c->partial_len;
+			if (take > len)
+				take = len;
+			memcpy(c->partial + c->partial_len, data, take);
+			c->partial_len += (uint32_t)take;
+			data += take;
+			len -= take;
+			if (c->partial_len < size)
+				return;
+			c->partial_len = 0;
+			apply_frame(c, c->partial);
+			continue;
+		}
+		while (len >= size && !c->closed && !c->wire_tentative) {
+			apply_frame(c, data);
+			data += size;
+			len -= size;
+		}
+		if (len && !c->closed && !c->wire_tentative) {
+			memcpy(c->partial, data, len);
+			c->partial_len = (uint32_t)len;
+			len = 0;
+		}
 	}
 }
 
@@ -303,9 +404,18 @@ static void read_input(struct connection *c)
 		return;
 	}
 	if (n == 0) {
-		if (c->partial_len)
-			connection_error(c, PROTO_ERR_TRUNCATED, "%u of %d bytes of a message, then end of stream",
-					 c->partial_len, PROTO_MSG_SIZE);
+		if (!c->wire && c->partial_len >= PROTO_MSG_SIZE) {
+			/* a whole seed frame and a few zero bytes: no 144-byte frame is coming */
+			uint8_t head[PROTO_MAX_FRAME_SIZE];
+			size_t head_len = c->partial_len;
+			memcpy(head, c->partial, head_len);
+			c->partial_len = 0;
+			choose_wire(c, PROTO_WIRE_SEED, 0);
+			connection_feed(c, head, head_len);
+		}
+		if (c->partial_len && !c->wire_tentative && !c->closed)
+			connection_error(c, PROTO_ERR_TRUNCATED, "%u of %zu bytes of a message, then end of stream",
+					 c->partial_len, frame_size(c));
 		connection_close(c);
 		return;
 	}

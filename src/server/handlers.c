@@ -198,6 +198,104 @@ static void on_free(struct connection *c, const struct proto_msg *msg)
 	}
 }
 
+/* ---- upstream tt-metal: circular buffers and kernel binaries ---- */
+
+/*
+ * CB_ALLOC / KERNEL_LOAD: a circular buffer or kernel binary of `size`
+ * bytes in L1, named by buffer_id (a CB's address, a kernel's id); ids may
+ * repeat, so each message is a record of its own (registry_add_counted).
+ * KERNEL_LOAD's buffer_type is the kernel's kind, not a buffer type.
+ */
+static void add_counted(struct connection *c, const struct proto_msg *msg, unsigned type)
+{
+	struct server *s = c->server;
+	struct device *dev = valid_device(c, msg);
+	if (!dev || !valid_pid_field(c, msg))
+		return;
+	uint64_t cap = capacity_of(dev, type);
+	if (msg->size == 0 || msg->size > cap) {
+		connection_error(c, PROTO_ERR_BAD_SIZE, "%s of %" PRIu64 " bytes on device %d (L1 capacity %" PRIu64 ")",
+				 proto_type_name(msg->type), msg->size, msg->device_id, cap);
+		return;
+	}
+	if (!within_buffer_limit(c, msg))
+		return;
+	if (registry_add_counted(&s->registry, c->proc, msg->device_id, type, msg->buffer_id, msg->size,
+				 alloc_time(msg)) != REGISTRY_OK) {
+		connection_error(c, PROTO_ERR_LIMIT, "out of memory recording %s 0x%" PRIx64,
+				 proto_type_name(msg->type), msg->buffer_id);
+		return;
+	}
+	mark_touched(s, msg->device_id);
+	log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
+		 proto_type_name(msg->type), msg->size, proto_buffer_type_name(type), (int)c->pid, msg->buffer_id);
+}
+
+/* CB_FREE / KERNEL_UNLOAD: releases one of the sender's records with that id (same size first). */
+static void release_counted(struct connection *c, const struct proto_msg *msg, unsigned type)
+{
+	struct server *s = c->server;
+	if (!valid_device(c, msg) || !valid_pid_field(c, msg))
+		return;
+	struct live_buffer freed;
+	if (registry_release_counted(&s->registry, c->proc, msg->device_id, type, msg->buffer_id, msg->size,
+				     &freed) != REGISTRY_OK) {
+		connection_error(c, PROTO_ERR_UNKNOWN_FREE,
+				 "%s of %s 0x%" PRIx64 " (%" PRIu64 " bytes) on device %d: none live with that id",
+				 proto_type_name(msg->type), proto_buffer_type_name(type), msg->buffer_id, msg->size,
+				 msg->device_id);
+		return;
+	}
+	mark_touched(s, msg->device_id);
+	log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
+		 proto_type_name(msg->type), freed.size, proto_buffer_type_name(type), (int)c->pid, msg->buffer_id);
+}
+
+static void on_cb_alloc(struct connection *c, const struct proto_msg *msg)
+{
+	add_counted(c, msg, TTALLOC_CB);
+}
+
+static void on_cb_free(struct connection *c, const struct proto_msg *msg)
+{
+	release_counted(c, msg, TTALLOC_CB);
+}
+
+static void on_kernel_load(struct connection *c, const struct proto_msg *msg)
+{
+	add_counted(c, msg, TTALLOC_KERNEL);
+}
+
+static void on_kernel_unload(struct connection *c, const struct proto_msg *msg)
+{
+	release_counted(c, msg, TTALLOC_KERNEL);
+}
+
+/* DUMP_KERNELS: logs the live kernel binaries of the asker's user (root: all); no answer. */
+static void on_dump_kernels(struct connection *c, const struct proto_msg *msg)
+{
+	(void)msg;
+	struct registry *r = &c->server->registry;
+	uint64_t now = proto_monotonic_ns(), shown = 0, bytes = 0;
+	log_warn("📋 Loaded kernels (requested by PID %d):", (int)c->pid);
+	for (uint32_t p = 0; p < r->process_cap; p++) {
+		const struct process_record *rec = registry_process(r, p);
+		if (!rec->in_use || rec->live_buffers == 0 || (c->uid != 0 && rec->uid != c->uid))
+			continue;
+		for (uint32_t b = registry_first_buffer(r, p); b != REGISTRY_NONE; b = registry_next_buffer(r, b)) {
+			const struct live_buffer *buf = &r->buffers[b];
+			if (buf->type != TTALLOC_KERNEL)
+				continue;
+			log_warn("    [Device %u] Kernel 0x%" PRIx64 ": %" PRIu64 " bytes by PID %d (age: %" PRIu64 "s)",
+				 buf->device, buf->address, buf->size, (int)rec->pid,
+				 (uint64_t)((now - buf->alloc_ns) / 1000000000ull));
+			shown++;
+			bytes += buf->size;
+		}
+	}
+	log_warn("    %" PRIu64 " kernel%s listed, %" PRIu64 " bytes", shown, shown == 1 ? "" : "s", bytes);
+}
+
 /* ---- seed queries ---- */
 
 /* Fills the seed's device-info fields; is_available 0 for a bad device. */
@@ -217,15 +315,20 @@ static void fill_device_info(struct server *s, struct proto_msg *ans, const stru
 	ans->u.seed.is_available = 1;
 }
 
-static void fill_totals(struct server *s, struct proto_msg *ans, const struct device *dev)
+/* The device's totals (registry and tt-metal shm, ttmetal.h); cb and kernel for a 144-byte answer. */
+static void fill_totals(struct server *s, struct proto_msg *ans, const struct device *dev,
+			struct proto_answer_extra *extra)
 {
 	if (!dev)
 		return;
-	const struct device_totals *t = &s->registry.devices[dev->index];
-	ans->u.seed.dram_allocated = t->used[TTALLOC_DRAM];
-	ans->u.seed.l1_allocated = t->used[TTALLOC_L1];
-	ans->u.seed.l1_small_allocated = t->used[TTALLOC_L1_SMALL];
-	ans->u.seed.trace_allocated = t->used[TTALLOC_TRACE];
+	uint64_t used[TTALLOC_BUFFER_TYPES];
+	server_device_used(s, dev->index, used);
+	ans->u.seed.dram_allocated = used[TTALLOC_DRAM];
+	ans->u.seed.l1_allocated = used[TTALLOC_L1];
+	ans->u.seed.l1_small_allocated = used[TTALLOC_L1_SMALL];
+	ans->u.seed.trace_allocated = used[TTALLOC_TRACE];
+	extra->cb_allocated = used[TTALLOC_CB];
+	extra->kernel_allocated = used[TTALLOC_KERNEL];
 }
 
 /*
@@ -242,9 +345,10 @@ static void answer_seed_query(struct connection *c, const struct proto_msg *msg,
 	struct proto_msg ans;
 	proto_msg_init(&ans, type, msg->device_id);
 	ans.timestamp = proto_now_ns();
+	struct proto_answer_extra extra = {0};
 	fill_device_info(s, &ans, dev);
-	fill_totals(s, &ans, dev);
-	connection_send(c, &ans);
+	fill_totals(s, &ans, dev, &extra);
+	connection_send_extra(c, &ans, &extra);
 }
 
 static void on_query(struct connection *c, const struct proto_msg *msg)
@@ -334,9 +438,9 @@ static void on_sync(struct connection *c, const struct proto_msg *msg)
 	connection_send(c, &ans);
 }
 
-static void device_load_of(const struct server *s, int device, struct device_load *load)
+static void device_load_of(struct server *s, int device, struct device_load *load)
 {
-	memcpy(load->used, s->registry.devices[device].used, sizeof(load->used));
+	server_device_used(s, device, load->used);
 }
 
 static void on_device_status_query(struct connection *c, const struct proto_msg *msg)
@@ -360,7 +464,8 @@ static void on_device_status_query(struct connection *c, const struct proto_msg 
 		    (DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? PROTO_STATUS_POWER : 0) |
 		    (DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION) ? PROTO_STATUS_UTILIZATION : 0);
 	st->live_buffers = s->registry.devices[dev->index].buffers;
-	st->processes = registry_device_processes(&s->registry, dev->index);
+	st->processes = server_device_processes(s, dev->index);
+	ans.buffer_id = load.used[TTALLOC_KERNEL]; /* DEVICE_STATUS: kernel bytes in the header */
 	st->backend_flags = dev->info.simulated ? 1u : 0u;
 	st->cb_allocated = load.used[TTALLOC_CB];
 	st->system_memory = load.used[TTALLOC_SYSTEM_MEMORY];
@@ -404,11 +509,34 @@ static void on_process_query(struct connection *c, const struct proto_msg *msg)
 			row.u.process.used[3] = u->used[TTALLOC_TRACE];
 			row.u.process.system_memory = u->used[TTALLOC_SYSTEM_MEMORY];
 			row.u.process.cb = u->used[TTALLOC_CB];
+			row.buffer_id = u->used[TTALLOC_KERNEL];
 			row.u.process.uid = rec->uid;
 			memcpy(row.u.process.comm, rec->comm, sizeof(row.u.process.comm));
 			connection_send(c, &row);
 			rows++;
 		}
+	}
+	/* processes only tt-metal's shared memory reports (no session: left out of a filtered query) */
+	uint32_t shm_count = 0;
+	const struct ttmetal_row *shm = ttmetal_rows(s, &shm_count);
+	for (uint32_t i = 0; i < shm_count && !c->closed && !msg->u.filter.session[0]; i++) {
+		const struct ttmetal_row *t = &shm[i];
+		if (t->covered || (msg->device_id != -1 && t->device != msg->device_id))
+			continue;
+		struct proto_msg row;
+		proto_msg_init(&row, PROTO_PROCESS_ROW, t->device);
+		row.process_id = t->pid;
+		row.timestamp = t->updated_ns;
+		row.u.process.used[0] = t->used[TTALLOC_DRAM];
+		row.u.process.used[1] = t->used[TTALLOC_L1];
+		row.u.process.used[2] = t->used[TTALLOC_L1_SMALL];
+		row.u.process.used[3] = t->used[TTALLOC_TRACE];
+		row.u.process.cb = t->used[TTALLOC_CB];
+		row.u.process.uid = t->uid;
+		row.u.process.flags = PROTO_PROCESS_SHM | (t->stale ? PROTO_PROCESS_STALE : 0);
+		proto_set_string(row.u.process.comm, sizeof(row.u.process.comm), t->name);
+		connection_send(c, &row);
+		rows++;
 	}
 	send_rows_end(c, rows);
 }
@@ -495,6 +623,11 @@ static const frame_handler handlers[256] = {
 	[PROTO_DUMP_REMAINING] = on_dump_remaining,
 	[PROTO_DEVICE_INFO_QUERY] = on_device_info_query,
 	[PROTO_DEVICE_INFO_RESPONSE] = on_answer_type,
+	[PROTO_CB_ALLOC] = on_cb_alloc,
+	[PROTO_CB_FREE] = on_cb_free,
+	[PROTO_KERNEL_LOAD] = on_kernel_load,
+	[PROTO_KERNEL_UNLOAD] = on_kernel_unload,
+	[PROTO_DUMP_KERNELS] = on_dump_kernels,
 	[PROTO_HELLO] = on_hello,
 	[PROTO_HELLO_ACK] = on_answer_type,
 	[PROTO_SYNC] = on_sync,

@@ -86,8 +86,9 @@ struct holder_entry *server_holder_rows(struct server *s, int device, int *count
 		struct holder_entry *row = &rows[i];
 		uint32_t proc = registry_find_pid(r, row->pid);
 		const struct process_record *rec = proc != REGISTRY_NONE ? registry_process(r, proc) : NULL;
-		/* a process that reports to us but holds nothing here is not "untracked" */
-		if (row->state == DEVICE_HOLDER_UNTRACKED && rec)
+		/* a process that reports to us but holds nothing here is not "untracked", nor is one
+		 * that tt-metal's shared memory counts on this device (its row comes from there) */
+		if (row->state == DEVICE_HOLDER_UNTRACKED && (rec || ttmetal_pid_counted(s, row->pid, device)))
 			continue;
 		/* reported after the scan: the scan cannot have seen it open the device */
 		if (row->state == DEVICE_HOLDER_VANISHED && rec && rec->first_seen_ns >= v->scanned_ns)

@@ -38,6 +38,7 @@ struct leak_report {
 	struct leak_buffer *entries;
 	char **stack_texts;        /* symbolized stacks of the kept entries, one per distinct stack */
 	uint32_t stack_text_count;
+	uint8_t source;    /* 0: the socket (buffers listed); 1: a stale tt-metal shm slot (totals only) */
 	uint64_t device_bytes[PROTO_MAX_DEVICES];   /* every leaked byte, per device */
 	uint64_t device_buffers[PROTO_MAX_DEVICES]; /* every leaked buffer, per device */
 };

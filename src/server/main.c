@@ -41,6 +41,8 @@ static void usage(FILE *out)
 		"                           picks a free one;\n"
 		"                           a port in use is a start-up error)\n"
 		"      --no-http            no HTTP endpoint\n"
+		"      --no-tt-metal-shm    do not read tt-metal's memory statistics in\n"
+		"                           <hw-root>/dev/shm/tt_device_*_memory\n"
 		"      --history-interval MS  memory history: ms between samples (default 1000)\n"
 		"      --history-samples N  memory history: samples kept (default 3600: 1 h)\n"
 		"  -h, --help               this text\n"
@@ -63,7 +65,7 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 {
 	enum { OPT_SOCKET_MODE = 256, OPT_LEAK_LINES, OPT_MAX_CONNECTIONS, OPT_GROUP, OPT_HW_ROOT,
 	       OPT_HTTP, OPT_NO_HTTP, OPT_HISTORY_INTERVAL, OPT_HISTORY_SAMPLES,
-	       OPT_MAX_BUFFERS };
+	       OPT_MAX_BUFFERS, OPT_NO_TTMETAL_SHM };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"devices", required_argument, NULL, 'd'},
@@ -77,6 +79,7 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 		{"max-buffers-per-process", required_argument, NULL, OPT_MAX_BUFFERS},
 		{"http", required_argument, NULL, OPT_HTTP},
 		{"no-http", no_argument, NULL, OPT_NO_HTTP},
+		{"no-tt-metal-shm", no_argument, NULL, OPT_NO_TTMETAL_SHM},
 		{"history-interval", required_argument, NULL, OPT_HISTORY_INTERVAL},
 		{"history-samples", required_argument, NULL, OPT_HISTORY_SAMPLES},
 		{"help", no_argument, NULL, 'h'},
@@ -138,6 +141,9 @@ static void parse_options(int argc, char **argv, struct server_options *opts)
 			break;
 		case OPT_NO_HTTP:
 			opts->http_enabled = 0;
+			break;
+		case OPT_NO_TTMETAL_SHM:
+			opts->ttmetal_shm = 0;
 			break;
 		case OPT_HISTORY_INTERVAL:
 			opts->history_interval_ms =

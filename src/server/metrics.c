@@ -108,6 +108,7 @@ static const char *type_label(unsigned type)
 	static const char *const labels[TTALLOC_BUFFER_TYPES] = {
 		[TTALLOC_DRAM] = "dram", [TTALLOC_L1] = "l1", [TTALLOC_SYSTEM_MEMORY] = "system_memory",
 		[TTALLOC_L1_SMALL] = "l1_small", [TTALLOC_TRACE] = "trace", [TTALLOC_CB] = "cb",
+		[TTALLOC_KERNEL] = "kernel",
 	};
 	return type < TTALLOC_BUFFER_TYPES && labels[type] ? labels[type] : "unknown";
 }
@@ -123,13 +124,17 @@ static void device_metrics(struct text *t, struct server *s)
 			    dev->info.simulated ? "true" : "false");
 	}
 	family(t, "ttalloc_device_memory_used_bytes", "gauge",
-	       "Bytes in live buffers on the device, by buffer type.");
-	for (int d = 0; d < n; d++)
+	       "Bytes in use on the device, by buffer type: live buffers reported through the socket plus "
+	       "processes only tt-metal's shared memory reports (system_memory is host memory).");
+	for (int d = 0; d < n; d++) {
+		uint64_t used[TTALLOC_BUFFER_TYPES];
+		server_device_used(s, d, used);
 		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
 			text_printf(t, "ttalloc_device_memory_used_bytes{device=\"%d\",type=\"%s\"} %" PRIu64 "\n", d,
-				    type_label(type), s->registry.devices[d].used[type]);
+				    type_label(type), used[type]);
+	}
 	family(t, "ttalloc_device_memory_total_bytes", "gauge",
-	       "Capacity of the device memory (dram: DRAM and trace buffers; l1: L1, L1_SMALL and CB).");
+	       "Capacity of the device memory (dram: DRAM and trace buffers; l1: L1, L1_SMALL, CB and kernels).");
 	for (int d = 0; d < n; d++) {
 		const struct device *dev = &s->devices.devices[d];
 		/* an unknown capacity has no sample (not 0) */
@@ -145,8 +150,7 @@ static void device_metrics(struct text *t, struct server *s)
 		text_printf(t, "ttalloc_live_buffers{device=\"%d\"} %" PRIu64 "\n", d, s->registry.devices[d].buffers);
 	family(t, "ttalloc_device_processes", "gauge", "Processes holding at least one buffer on the device.");
 	for (int d = 0; d < n; d++)
-		text_printf(t, "ttalloc_device_processes{device=\"%d\"} %u\n", d,
-			    registry_device_processes(&s->registry, d));
+		text_printf(t, "ttalloc_device_processes{device=\"%d\"} %u\n", d, server_device_processes(s, d));
 
 	/* Readings: a series only where the backend could read it (absent, not 0, when unknown). */
 	for (int d = 0; d < n; d++)
@@ -167,11 +171,88 @@ static void device_metrics(struct text *t, struct server *s)
 	}
 }
 
+/*
+ * Processes only tt-metal's shared memory reports (source="tt-metal shm"):
+ * their use per type, as socket processes'; slots of dead processes as
+ * ttalloc_process_stale_memory_bytes (what the slot still claims, not in
+ * use); the state of each region file; per-chip rows of each region.
+ */
+static void ttmetal_process_metrics(struct text *t, struct server *s)
+{
+	uint32_t n = 0;
+	const struct ttmetal_row *rows = ttmetal_rows(s, &n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ttmetal_row *r = &rows[i];
+		if (r->covered || r->stale)
+			continue;
+		struct label name = esc(r->name),
+			     user = esc(r->uid == PROTO_UID_UNKNOWN ? "" : api_user_name(r->uid));
+		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++) {
+			if (!r->used[type] && type != TTALLOC_DRAM && type != TTALLOC_L1)
+				continue;
+			text_printf(t,
+				    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
+				    "user=\"%s\",type=\"%s\",source=\"tt-metal shm\"} %" PRIu64 "\n",
+				    r->device, (int)r->pid, name.v, user.v, type_label(type), r->used[type]);
+		}
+	}
+	family(t, "ttalloc_process_stale_memory_bytes", "gauge",
+	       "Bytes a tt-metal shared-memory slot still claims for a process that is gone (killed before it "
+	       "released them); counted once in ttalloc_leaked_bytes_total, not in use.");
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ttmetal_row *r = &rows[i];
+		if (r->covered || !r->stale)
+			continue;
+		struct label name = esc(r->name);
+		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
+			if (r->used[type] || type == TTALLOC_DRAM || type == TTALLOC_L1)
+				text_printf(t,
+					    "ttalloc_process_stale_memory_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
+					    "type=\"%s\",source=\"tt-metal shm\"} %" PRIu64 "\n",
+					    r->device, (int)r->pid, name.v, type_label(type), r->used[type]);
+	}
+	const struct ttmetal_view *v = &s->ttmetal;
+	family(t, "ttalloc_ttmetal_shm_regions", "gauge",
+	       "tt-metal shared-memory region files (/dev/shm/tt_device_*_memory) by state: ok, or why they "
+	       "give no numbers (bad_version, not_ready, truncated, unstable, unreadable, no_device).");
+	if (v->enabled) {
+		static const char *const states[] = {"ok",	   "truncated", "bad_version", "not_ready",
+						     "unstable", "unreadable", "no_device"};
+		for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+			unsigned count = 0;
+			for (uint32_t i = 0; i < v->region_count; i++) {
+				const struct ttmetal_region *reg = &v->regions[i];
+				int no_device = reg->status == TTMETAL_SHM_OK && reg->device < 0;
+				const char *state = no_device ? "no_device" : ttmetal_shm_status_name(reg->status);
+				count += strcmp(state, states[k]) == 0;
+			}
+			text_printf(t, "ttalloc_ttmetal_shm_regions{state=\"%s\"} %u\n", states[k], count);
+		}
+	}
+	family(t, "ttalloc_ttmetal_chip_memory_used_bytes", "gauge",
+	       "Per-chip rows of tt-metal's shared-memory regions: bytes on each chip reached through the "
+	       "region's device (remote=\"true\" for a remote chip, n300 R, Galaxy).");
+	for (uint32_t i = 0; i < v->region_count; i++) {
+		const struct ttmetal_region *reg = &v->regions[i];
+		if (reg->status != TTMETAL_SHM_OK || reg->device < 0)
+			continue;
+		static const char *const kinds[TTMETAL_SHM_KINDS] = {"dram", "l1", "l1_small", "trace", "cb"};
+		for (uint32_t c = 0; c < reg->chip_count; c++)
+			for (int k = 0; k < TTMETAL_SHM_KINDS; k++)
+				text_printf(t,
+					    "ttalloc_ttmetal_chip_memory_used_bytes{device=\"%d\",chip=\"%u\",remote=\"%s\","
+					    "type=\"%s\"} %" PRIu64 "\n",
+					    reg->device, reg->chips[c].chip_id, reg->chips[c].remote ? "true" : "false",
+					    kinds[k], reg->chips[c].used[k]);
+	}
+}
+
 static void process_metrics(struct text *t, struct server *s)
 {
 	struct registry *r = &s->registry;
 	family(t, "ttalloc_process_memory_used_bytes", "gauge",
-	       "Bytes in live buffers of one process on one device, by buffer type (types it uses).");
+	       "Bytes one process uses on one device, by buffer type (types it uses); source: socket (live "
+	       "buffers) or tt-metal shm (totals from tt-metal's shared memory, processes not on the socket).");
 	for (uint32_t p = 0; p < r->process_cap; p++) {
 		const struct process_record *rec = registry_process(r, p);
 		if (!rec->in_use)
@@ -187,11 +268,12 @@ static void process_metrics(struct text *t, struct server *s)
 					continue;
 				text_printf(t,
 					    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
-					    "user=\"%s\",type=\"%s\"} %" PRIu64 "\n",
+					    "user=\"%s\",type=\"%s\",source=\"socket\"} %" PRIu64 "\n",
 					    u->device, (int)rec->pid, name.v, user.v, type_label(type), u->used[type]);
 			}
 		}
 	}
+	ttmetal_process_metrics(t, s);
 	family(t, "ttalloc_processes", "gauge", "Processes connected to the server or holding buffers.");
 	text_printf(t, "ttalloc_processes %u\n", r->process_count);
 	family(t, "ttalloc_client_connections", "gauge", "Open client connections.");

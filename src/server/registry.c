@@ -79,6 +79,7 @@ uint32_t registry_attach(struct registry *r, pid_t pid, uid_t uid)
 		p->in_use = 1;
 		proc_read_comm(pid, p->comm, sizeof(p->comm));
 		r->process_count++;
+		r->process_generation++;
 	}
 	r->processes[proc].connections++;
 	return proc;
@@ -214,16 +215,76 @@ struct owner_match {
 	uint32_t proc;
 };
 
+/* An ALLOC record of the process (FREE and ALLOC never see counted records). */
 static int owned_by(uint32_t buffer, const void *ctx)
 {
 	const struct owner_match *m = ctx;
-	return m->r->buffers[buffer].owner == m->proc;
+	const struct live_buffer *b = &m->r->buffers[buffer];
+	return b->owner == m->proc && b->kind == REGISTRY_KIND_BUFFER;
+}
+
+/* Any ALLOC record, whoever owns it. */
+static int any_buffer(uint32_t buffer, const void *ctx)
+{
+	const struct owner_match *m = ctx;
+	return m->r->buffers[buffer].kind == REGISTRY_KIND_BUFFER;
+}
+
+/* Exactly this record (an index entry names one record). */
+static int is_slot(uint32_t buffer, const void *ctx)
+{
+	return buffer == *(const uint32_t *)ctx;
+}
+
+/* A counted record of the process, of one type, optionally of one size. */
+struct counted_match {
+	const struct registry *r;
+	uint32_t proc;
+	unsigned type;
+	uint64_t size; /* 0: any */
+};
+
+static int counted_by(uint32_t buffer, const void *ctx)
+{
+	const struct counted_match *m = ctx;
+	const struct live_buffer *b = &m->r->buffers[buffer];
+	return b->owner == m->proc && b->kind == REGISTRY_KIND_COUNTED && b->type == m->type &&
+	       (m->size == 0 || b->size == m->size);
 }
 
 enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type,
 				    uint64_t address, uint64_t size, uint64_t now_ns)
 {
 	return registry_alloc_with_stack(r, proc, device, type, address, size, now_ns, STACKS_NONE);
+}
+
+/* Adds a new record for `proc` (its usage `u`) and accounts it. */
+static enum registry_result insert_record(struct registry *r, uint32_t proc, struct device_usage *u, int device,
+					  unsigned type, uint64_t address, uint64_t size, uint64_t now_ns,
+					  uint32_t stack, enum registry_kind kind)
+{
+	uint32_t slot = new_buffer_slot(r);
+	if (slot == REGISTRY_NONE)
+		return REGISTRY_NOMEM;
+	if (addr_index_insert(&r->index, device, address, slot) < 0) {
+		recycle(r, slot);
+		return REGISTRY_NOMEM;
+	}
+	struct live_buffer *b = &r->buffers[slot];
+	*b = (struct live_buffer){
+		.address = address,
+		.size = size,
+		.alloc_ns = now_ns,
+		.owner = proc,
+		.stack = stack,
+		.device = (uint16_t)device,
+		.type = (uint8_t)type,
+		.live = 1,
+		.kind = (uint8_t)kind,
+	};
+	link_to_owner(r, slot);
+	account(r, u, b, +1);
+	return REGISTRY_OK;
 }
 
 enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc, int device, unsigned type,
@@ -246,26 +307,42 @@ enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc
 		account(r, u, old, +1);
 		return REGISTRY_REPLACED;
 	}
-	uint32_t slot = new_buffer_slot(r);
-	if (slot == REGISTRY_NONE)
+	return insert_record(r, proc, u, device, type, address, size, now_ns, stack, REGISTRY_KIND_BUFFER);
+}
+
+enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type,
+					  uint64_t id, uint64_t size, uint64_t now_ns)
+{
+	struct device_usage *u = usage_for(&r->processes[proc], device, 1);
+	if (!u)
 		return REGISTRY_NOMEM;
-	if (addr_index_insert(&r->index, device, address, slot) < 0) {
-		recycle(r, slot);
-		return REGISTRY_NOMEM;
-	}
+	return insert_record(r, proc, u, device, type, id, size, now_ns, STACKS_NONE, REGISTRY_KIND_COUNTED);
+}
+
+/* Takes a found record out of the totals, the index, its owner's list; copies it to *freed. */
+static void remove_record(struct registry *r, uint32_t proc, uint32_t found, struct live_buffer *freed)
+{
+	uint32_t slot = addr_index_value(&r->index, found);
 	struct live_buffer *b = &r->buffers[slot];
-	*b = (struct live_buffer){
-		.address = address,
-		.size = size,
-		.alloc_ns = now_ns,
-		.owner = proc,
-		.stack = stack,
-		.device = (uint16_t)device,
-		.type = (uint8_t)type,
-		.live = 1,
-	};
-	link_to_owner(r, slot);
-	account(r, u, b, +1);
+	*freed = *b;
+	account(r, usage_for(&r->processes[proc], b->device, 0), b, -1);
+	addr_index_remove(&r->index, found);
+	unlink_from_owner(r, slot);
+	recycle(r, slot);
+}
+
+enum registry_result registry_release_counted(struct registry *r, uint32_t proc, int device, unsigned type,
+					      uint64_t id, uint64_t size, struct live_buffer *freed)
+{
+	struct counted_match m = {r, proc, type, size};
+	uint32_t found = size ? addr_index_find(&r->index, device, id, counted_by, &m) : ADDR_INDEX_NOT_FOUND;
+	if (found == ADDR_INDEX_NOT_FOUND) {
+		m.size = 0;
+		found = addr_index_find(&r->index, device, id, counted_by, &m);
+	}
+	if (found == ADDR_INDEX_NOT_FOUND)
+		return REGISTRY_UNKNOWN;
+	remove_record(r, proc, found, freed);
 	return REGISTRY_OK;
 }
 
@@ -281,31 +358,24 @@ enum registry_result registry_free(struct registry *r, uint32_t proc, int device
 	struct owner_match m = {r, proc};
 	uint32_t found = addr_index_find(&r->index, device, address, owned_by, &m);
 	if (found == ADDR_INDEX_NOT_FOUND) {
-		uint32_t other = addr_index_find(&r->index, device, address, NULL, NULL);
+		uint32_t other = addr_index_find(&r->index, device, address, any_buffer, &m);
 		if (other == ADDR_INDEX_NOT_FOUND)
 			return REGISTRY_UNKNOWN;
 		*owner_pid = r->processes[r->buffers[addr_index_value(&r->index, other)].owner].pid;
 		return REGISTRY_FOREIGN;
 	}
-	uint32_t slot = addr_index_value(&r->index, found);
-	struct live_buffer *b = &r->buffers[slot];
-	*freed = *b;
-	account(r, usage_for(&r->processes[proc], b->device, 0), b, -1);
-	addr_index_remove(&r->index, found);
-	unlink_from_owner(r, slot);
-	recycle(r, slot);
+	remove_record(r, proc, found, freed);
 	return REGISTRY_OK;
 }
 
 void registry_drop_process(struct registry *r, uint32_t proc)
 {
 	struct process_record *p = &r->processes[proc];
-	struct owner_match m = {r, proc};
 	uint32_t slot = p->first_buffer;
 	while (slot != REGISTRY_NONE) {
 		struct live_buffer *b = &r->buffers[slot];
 		uint32_t next = b->owner_next;
-		uint32_t found = addr_index_find(&r->index, b->device, b->address, owned_by, &m);
+		uint32_t found = addr_index_find(&r->index, b->device, b->address, is_slot, &slot);
 		if (found != ADDR_INDEX_NOT_FOUND)
 			addr_index_remove(&r->index, found);
 		account(r, usage_for(p, b->device, 0), b, -1);
@@ -318,4 +388,5 @@ void registry_drop_process(struct registry *r, uint32_t proc)
 	p->stacks = NULL;
 	p->in_use = 0;
 	r->process_count--;
+	r->process_generation++;
 }

@@ -37,6 +37,19 @@ struct live_buffer {
 	uint16_t device;
 	uint8_t type;        /* enum ttalloc_buffer_type */
 	uint8_t live;
+	uint8_t kind;        /* enum registry_kind */
+};
+
+/*
+ * How a record came: an ALLOC (one live buffer per process and address:
+ * a second ALLOC replaces it), or tt-metal's CB_ALLOC / KERNEL_LOAD, which
+ * count circular buffers and kernel binaries by id and may repeat an id
+ * (a CB at one L1 address in two programs). FREE sees only ALLOC records;
+ * CB_FREE and KERNEL_UNLOAD only their own kind.
+ */
+enum registry_kind {
+	REGISTRY_KIND_BUFFER = 0,
+	REGISTRY_KIND_COUNTED = 1,
 };
 
 /* What one process holds on one device. */
@@ -78,6 +91,7 @@ struct registry {
 	uint32_t process_count; /* records in use */
 	int num_devices;
 	struct device_totals devices[PROTO_MAX_DEVICES];
+	uint64_t process_generation; /* bumped when a process record is created or dropped */
 };
 
 /* Outcome of registry_alloc and registry_free. */
@@ -138,6 +152,22 @@ int registry_holds(const struct registry *r, uint32_t proc, int device, uint64_t
  */
 enum registry_result registry_free(struct registry *r, uint32_t proc, int device, uint64_t address,
 				   struct live_buffer *freed, pid_t *owner_pid);
+
+/*
+ * Records a circular buffer or kernel binary (type TTALLOC_CB or
+ * TTALLOC_KERNEL) reported by CB_ALLOC / KERNEL_LOAD: always a new record,
+ * even when this process already has one with the same id.
+ */
+enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type,
+					  uint64_t id, uint64_t size, uint64_t now_ns);
+
+/*
+ * Releases one counted record of `proc` with this device, type and id (the
+ * one of `size` bytes when there is one, else any) and copies it into
+ * *freed. REGISTRY_UNKNOWN when there is none; nothing changes then.
+ */
+enum registry_result registry_release_counted(struct registry *r, uint32_t proc, int device, unsigned type,
+					      uint64_t id, uint64_t size, struct live_buffer *freed);
 
 /* First buffer of a process's list (REGISTRY_NONE when empty), and the next. */
 static inline uint32_t registry_first_buffer(const struct registry *r, uint32_t proc)

@@ -37,6 +37,7 @@ void server_options_defaults(struct server_options *opts)
 	opts->http_enabled = 1;
 	opts->history_interval_ms = 1000;
 	opts->history_samples = 3600;
+	opts->ttmetal_shm = 1;
 }
 
 static void on_signal(struct event_loop *loop, struct event_handle *handle, uint32_t events)
@@ -208,7 +209,7 @@ int server_start(struct server *s, const struct server_options *opts)
 		fprintf(stderr, "ttalloc-server: cannot set up the event loop: %s\n", strerror(errno));
 		return -1;
 	}
-	if (start_history(s) < 0)
+	if (start_history(s) < 0 || ttmetal_start(s, opts->ttmetal_shm) < 0)
 		return -1;
 	/* socket activation: the listening socket systemd passed, else our own */
 	int fd = -1;
@@ -289,6 +290,7 @@ void server_stop(struct server *s)
 	if (s->reserve_fd > 0)
 		close(s->reserve_fd);
 	event_timer_release(s->loop, &s->history_timer);
+	ttmetal_stop(s);
 	history_release(&s->history);
 	server_holders_release(s);
 	event_loop_destroy(s->loop);

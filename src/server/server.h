@@ -18,6 +18,7 @@
 #include "protocol.h"
 #include "registry.h"
 #include "systemd.h"
+#include "ttmetal.h"
 
 struct server_options {
 	const char *socket_path;
@@ -35,6 +36,7 @@ struct server_options {
 	int http_enabled;          /* 0 with --no-http */
 	uint32_t history_interval_ms; /* --history-interval: ms between samples */
 	uint32_t history_samples;  /* --history-samples: samples kept */
+	int ttmetal_shm;           /* read tt-metal's /dev/shm regions (0 with --no-tt-metal-shm) */
 };
 
 /* Counters since start-up (later served by /metrics). */
@@ -53,7 +55,9 @@ struct connection {
 	uid_t uid;
 	uint32_t proc;   /* registry process record */
 	uint32_t hello_version; /* 0 until the client says HELLO */
-	uint8_t partial[PROTO_MSG_SIZE]; /* bytes of an incomplete frame */
+	const struct proto_wire_format *wire; /* frame size it speaks; NULL until its first frame tells */
+	int wire_tentative; /* 112 was chosen from exactly 112 bytes: 32 zero bytes next mean 144 */
+	uint8_t partial[PROTO_MAX_FRAME_SIZE]; /* bytes of an incomplete frame */
 	uint32_t partial_len;
 	char *out;       /* answers not yet written */
 	size_t out_len;
@@ -98,6 +102,7 @@ struct server {
 	struct systemd_state systemd;    /* socket activation, sd_notify, watchdog (systemd.h) */
 	struct holders_view holders;     /* the kernel's view of who holds each device (holders.c) */
 	struct event_timer history_timer;
+	struct ttmetal_view ttmetal;     /* tt-metal's shared-memory statistics (ttmetal.h) */
 	uint64_t readings_ns[PROTO_MAX_DEVICES]; /* CLOCK_MONOTONIC of each device's last refresh */
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
 	int stopping;                    /* shutting down: clients are alive, no leak reports */
@@ -142,6 +147,12 @@ void connection_feed(struct connection *c, const uint8_t *data, size_t len);
 
 /* Queues a frame for the peer, writing at once when possible. */
 void connection_send(struct connection *c, const struct proto_msg *msg);
+
+/*
+ * connection_send with what a 144-byte frame carries beyond proto_msg
+ * (cb and kernel totals in RESPONSE); a 112-byte connection ignores it.
+ */
+void connection_send_extra(struct connection *c, const struct proto_msg *msg, const struct proto_answer_extra *extra);
 
 /*
  * Opens the spare descriptor (/dev/null) that connection_accept gives up to

@@ -50,6 +50,7 @@ static json_t *device_json(const struct snapshot_device *dev, int *failed)
 	set(obj, "l1_small_allocated", bytes_json(seed->l1_small_allocated), failed);
 	set(obj, "trace_allocated", bytes_json(seed->trace_allocated), failed);
 	set(obj, "cb_allocated", bytes_json(st->cb_allocated), failed);
+	set(obj, "kernel_allocated", bytes_json(dev->kernel_allocated), failed);
 	set(obj, "system_memory_allocated", bytes_json(st->system_memory), failed);
 	set(obj, "name", text_json(st->name), failed);
 	set(obj, "arch", seed->arch_type ? json_string(proto_arch_name(seed->arch_type)) : json_null(), failed);
@@ -82,11 +83,15 @@ static json_t *process_json(const struct snapshot *snap, const struct snapshot_p
 	set(obj, "l1_small", bytes_json(p->usage.used[SMI_USED_L1_SMALL]), failed);
 	set(obj, "trace", bytes_json(p->usage.used[SMI_USED_TRACE]), failed);
 	set(obj, "cb", bytes_json(p->usage.cb), failed);
+	set(obj, "kernel", bytes_json(p->kernel), failed);
 	set(obj, "system_memory", bytes_json(p->usage.system_memory), failed);
-	set(obj, "buffers", bytes_json(p->buffers), failed);
+	int shm = (p->usage.flags & PROTO_PROCESS_SHM) != 0;
+	/* a tt-metal shm row has totals only: no buffer count */
+	set(obj, "buffers", shm ? json_null() : bytes_json(p->buffers), failed);
 	set(obj, "tracked", json_true(), failed);
-	set(obj, "vanished", json_boolean(marker && strcmp(marker, "vanished") == 0), failed);
-	set(obj, "source", json_string("socket"), failed);
+	set(obj, "vanished", json_boolean(!shm && marker && strcmp(marker, "vanished") == 0), failed);
+	set(obj, "source", json_string(shm ? "tt-metal shm" : "socket"), failed);
+	set(obj, "stale", json_boolean((p->usage.flags & PROTO_PROCESS_STALE) != 0), failed);
 	return obj;
 }
 

@@ -157,6 +157,11 @@ static int gpu_cb_used(const struct field_row *r, char *buf)
 	return put_mib(buf, r->dev->status.cb_allocated);
 }
 
+static int gpu_kernel_used(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->dev->kernel_allocated);
+}
+
 static int gpu_system_used(const struct field_row *r, char *buf)
 {
 	return put_mib(buf, r->dev->status.system_memory);
@@ -183,12 +188,13 @@ static const struct field gpu_fields[] = {
 	{"memory.dram.used", "memory.used", "MiB", gpu_dram_used, "DRAM in use: DRAM and TRACE buffers"},
 	{"memory.dram.total", "memory.total", "MiB", gpu_dram_total, "DRAM size"},
 	{"memory.dram.free", "memory.free", "MiB", gpu_dram_free, "DRAM size minus DRAM in use"},
-	{"memory.l1.used", NULL, "MiB", gpu_l1_used, "L1 in use: L1, L1_SMALL and circular buffers"},
+	{"memory.l1.used", NULL, "MiB", gpu_l1_used, "L1 in use: L1, L1_SMALL, circular buffers and kernels"},
 	{"memory.l1.total", NULL, "MiB", gpu_l1_total, "L1 size, all cores"},
 	{"memory.l1.free", NULL, "MiB", gpu_l1_free, "L1 size minus L1 in use"},
 	{"memory.l1_small.used", NULL, "MiB", gpu_l1_small_used, "L1_SMALL buffers"},
 	{"memory.trace.used", NULL, "MiB", gpu_trace_used, "TRACE buffers"},
 	{"memory.cb.used", NULL, "MiB", gpu_cb_used, "circular buffers"},
+	{"memory.kernel.used", NULL, "MiB", gpu_kernel_used, "kernel binaries (tt-metal KERNEL_LOAD)"},
 	{"memory.system.used", NULL, "MiB", gpu_system_used, "SYSTEM_MEMORY buffers, in host memory"},
 	{"buffers", NULL, NULL, gpu_buffers, "live buffers"},
 	{"processes", NULL, NULL, gpu_processes, "processes holding buffers"},
@@ -243,6 +249,25 @@ static int app_cb(const struct field_row *r, char *buf)
 	return put_mib(buf, r->proc->usage.cb);
 }
 
+static int app_kernel(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, r->proc->kernel);
+}
+
+/* "socket" (per buffer) or "tt-metal shm" (totals from tt-metal's shared memory). */
+static int app_source(const struct field_row *r, char *buf)
+{
+	snprintf(buf, VALUE_LEN, "%s", r->proc->usage.flags & PROTO_PROCESS_SHM ? "tt-metal shm" : "socket");
+	return 0;
+}
+
+/* "yes" for a shm slot whose process is gone (what it left, not in use). */
+static int app_stale(const struct field_row *r, char *buf)
+{
+	snprintf(buf, VALUE_LEN, "%s", r->proc->usage.flags & PROTO_PROCESS_STALE ? "yes" : "no");
+	return 0;
+}
+
 static int app_system(const struct field_row *r, char *buf)
 {
 	return put_mib(buf, r->proc->usage.system_memory);
@@ -250,6 +275,8 @@ static int app_system(const struct field_row *r, char *buf)
 
 static int app_buffers(const struct field_row *r, char *buf)
 {
+	if (r->proc->usage.flags & PROTO_PROCESS_SHM)
+		return -1; /* tt-metal's shared memory has totals, no buffer list */
 	return put_uint(buf, r->proc->buffers);
 }
 
@@ -259,12 +286,15 @@ static const struct field app_fields[] = {
 	{"user", NULL, NULL, app_user, "user name"},
 	{"device", "gpu", NULL, app_device, "device id"},
 	{"dram", "used_memory", "MiB", app_dram, "DRAM held: DRAM and TRACE buffers"},
-	{"l1", NULL, "MiB", app_l1, "L1 held: L1, L1_SMALL and circular buffers"},
+	{"l1", NULL, "MiB", app_l1, "L1 held: L1, L1_SMALL, circular buffers and kernels"},
 	{"l1_small", NULL, "MiB", app_l1_small, "L1_SMALL buffers"},
 	{"trace", NULL, "MiB", app_trace, "TRACE buffers"},
 	{"cb", NULL, "MiB", app_cb, "circular buffers"},
+	{"kernel", NULL, "MiB", app_kernel, "kernel binaries (tt-metal KERNEL_LOAD)"},
 	{"system", NULL, "MiB", app_system, "SYSTEM_MEMORY buffers, in host memory"},
-	{"buffers", NULL, NULL, app_buffers, "live buffers on this device"},
+	{"buffers", NULL, NULL, app_buffers, "live buffers on this device (N/A for tt-metal shm rows)"},
+	{"source", NULL, NULL, app_source, "socket, or tt-metal shm (tt-metal's /dev/shm statistics)"},
+	{"stale", NULL, NULL, app_stale, "yes: a tt-metal shm slot of a process that is gone"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -229,11 +229,18 @@ static void render_process(struct render *r, const struct snapshot_process *p)
 {
 	char gpu[16], pid[16], user[NAME_LEN], name[NAME_LEN + 16], dram[SMI_UNIT_LEN], l1[SMI_UNIT_LEN];
 	const char *marker = smi_holder_marker(r->view->snap, p->device, p->pid);
+	enum smi_style style = marker ? SMI_RED : SMI_PLAIN;
+	if (p->usage.flags & PROTO_PROCESS_SHM) {
+		/* from tt-metal's shared memory: totals, no buffers; stale: the process is gone */
+		int stale = (p->usage.flags & PROTO_PROCESS_STALE) != 0;
+		marker = stale ? "shm, stale" : "shm";
+		style = stale ? SMI_YELLOW : SMI_PLAIN;
+	}
 	snprintf(gpu, sizeof(gpu), "%d", p->device);
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
 	smi_text_sanitize(user, sizeof(user), p->user[0] ? p->user : "?");
 	marked_name(name, sizeof(name), p->usage.comm, marker);
-	process_row_styled(r, gpu, pid, user, name, marker ? SMI_RED : SMI_PLAIN,
+	process_row_styled(r, gpu, pid, user, name, style,
 			   smi_format_size(dram, sizeof(dram), smi_process_dram_used(p)),
 			   smi_format_size(l1, sizeof(l1), smi_process_l1_used(p)));
 }
@@ -348,7 +355,15 @@ static int render_processes(struct render *r, const struct snapshot *snap)
 /* A line under the process table for each marker it shows. */
 static void render_legend(struct render *r, const struct snapshot *snap)
 {
-	int untracked = 0, vanished = 0;
+	int untracked = 0, vanished = 0, shm = 0, stale = 0;
+	for (size_t i = 0; i < snap->num_processes; i++) {
+		shm |= (snap->processes[i].usage.flags & PROTO_PROCESS_SHM) != 0;
+		stale |= (snap->processes[i].usage.flags & PROTO_PROCESS_STALE) != 0;
+	}
+	if (shm)
+		text_row(r, SMI_DIM, "(shm): from tt-metal's /dev/shm statistics: totals, no buffer list");
+	if (stale)
+		text_row(r, SMI_DIM, "(shm, stale): the process is gone; what its slot still claims (a leak)");
 	for (size_t i = 0; i < snap->num_holders; i++) {
 		const struct snapshot_holder *h = &snap->holders[i];
 		if (h->device < 0 || h->device >= (int)snap->num_devices)

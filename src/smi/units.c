@@ -107,7 +107,8 @@ uint64_t smi_device_dram_used(const struct snapshot_device *dev)
 
 uint64_t smi_device_l1_used(const struct snapshot_device *dev)
 {
-	return dev->seed.l1_allocated + dev->seed.l1_small_allocated + dev->status.cb_allocated;
+	return dev->seed.l1_allocated + dev->seed.l1_small_allocated + dev->status.cb_allocated +
+	       dev->kernel_allocated;
 }
 
 uint64_t smi_process_dram_used(const struct snapshot_process *proc)
@@ -117,5 +118,5 @@ uint64_t smi_process_dram_used(const struct snapshot_process *proc)
 
 uint64_t smi_process_l1_used(const struct snapshot_process *proc)
 {
-	return proc->usage.used[SMI_USED_L1] + proc->usage.used[SMI_USED_L1_SMALL] + proc->usage.cb;
+	return proc->usage.used[SMI_USED_L1] + proc->usage.used[SMI_USED_L1_SMALL] + proc->usage.cb + proc->kernel;
 }

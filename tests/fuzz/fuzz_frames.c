@@ -93,10 +93,11 @@ static void check_invariants(void)
 		die("the bystander process lost buffers to another process");
 }
 
-/* The peer's view of the answers: whole frames, reassembled across reads. */
+/* The peer's view of the answers: whole frames (of the connection's wire size), reassembled across reads. */
 struct peer {
 	int fd;
-	uint8_t frame[PROTO_MSG_SIZE];
+	size_t size; /* 112, or 144 once the connection speaks tt-metal's 144-byte frames */
+	uint8_t frame[PROTO_MAX_FRAME_SIZE];
 	size_t have;
 };
 
@@ -105,12 +106,12 @@ struct peer {
 static void check_answers(struct peer *p, const uint8_t *data, size_t len)
 {
 	while (len > 0) {
-		size_t take = PROTO_MSG_SIZE - p->have < len ? PROTO_MSG_SIZE - p->have : len;
+		size_t take = p->size - p->have < len ? p->size - p->have : len;
 		memcpy(p->frame + p->have, data, take);
 		p->have += take;
 		data += take;
 		len -= take;
-		if (p->have < PROTO_MSG_SIZE)
+		if (p->have < p->size)
 			continue;
 		p->have = 0;
 		if (proto_type_direction(p->frame[0]) != PROTO_DIR_ANSWER)
@@ -140,7 +141,7 @@ static void run_connection(const uint8_t *data, size_t len, size_t chunk, unsign
 	int small = 4096;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	struct peer peer = {.fd = sv[1]};
+	struct peer peer = {.fd = sv[1], .size = PROTO_MSG_SIZE};
 	struct connection *c = connection_open(&srv, sv[0]);
 	if (!c)
 		die("connection_open refused a socketpair");
@@ -149,6 +150,8 @@ static void run_connection(const uint8_t *data, size_t len, size_t chunk, unsign
 	for (size_t off = 0; off < len && !c->closed; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
 		connection_feed(c, data + off, n);
+		if (c->wire) /* answers only ever follow the first frame, which fixes the size */
+			peer.size = c->wire->frame_size;
 		if (reader != 1)
 			drain(&peer, reader == 0 ? SIZE_MAX : (size_t)(reader - 1) * 16);
 		handle_print_totals(&srv);

@@ -35,7 +35,7 @@ lib=$out/cmake/lib
 	-I"$root/include" -I"$root/src/common" -I"$root/src/server" -I"$root/src/devices" \
 	"$root/tests/fuzz/fuzz_frames.c" -o "$out/fuzz_frames" \
 	"$lib/libttalloc_server_core.a" "$lib/libttalloc_devices.a" "$lib/libttalloc_common.a" \
-	$(pkg-config --libs libmicrohttpd jansson) -ldl -pthread -lm
+	$(pkg-config --libs libmicrohttpd jansson libdw libsystemd) -ldl -pthread -lm
 echo "built $out/fuzz_frames"
 
 echo "fuzzing for $seconds s"

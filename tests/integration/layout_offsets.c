@@ -85,6 +85,36 @@ int main(void)
 	FIELD("history", u.history.flags, "flags");
 	FIELD("history", u.history.reserved, "reserved");
 
+	/* upstream tt-metal's 144-byte frame (struct proto_upstream_msg) */
+#define UFIELD(member)                                                                                       \
+	printf("upstream %s %zu %zu\n", #member, offsetof(struct proto_upstream_msg, member),                 \
+	       sizeof(((struct proto_upstream_msg *)0)->member))
+	UFIELD(type);
+	UFIELD(device_id);
+	UFIELD(size);
+	UFIELD(buffer_type);
+	UFIELD(process_id);
+	UFIELD(buffer_id);
+	UFIELD(timestamp);
+	UFIELD(dram_allocated);
+	UFIELD(l1_allocated);
+	UFIELD(l1_small_allocated);
+	UFIELD(trace_allocated);
+	UFIELD(cb_allocated);
+	UFIELD(kernel_allocated);
+	UFIELD(total_dram_size);
+	UFIELD(total_l1_size);
+	UFIELD(arch_type);
+	UFIELD(num_dram_channels);
+	UFIELD(dram_size_per_channel);
+	UFIELD(l1_size_per_core);
+	UFIELD(is_available);
+	UFIELD(num_devices);
+	UFIELD(ringbuffer_total_size);
+	UFIELD(ringbuffer_used_bytes);
+	UFIELD(ringbuffer_num_programs);
+	UFIELD(pad3);
+
 	/* enum values the Python module mirrors */
 #define CONST(name) printf("const %s %d 0\n", #name, (int)(name))
 	CONST(PROTO_ALLOC);
@@ -112,6 +142,17 @@ int main(void)
 	CONST(TTALLOC_L1_SMALL);
 	CONST(TTALLOC_TRACE);
 	CONST(TTALLOC_CB);
+	CONST(TTALLOC_KERNEL);
+	CONST(PROTO_CB_ALLOC);
+	CONST(PROTO_CB_FREE);
+	CONST(PROTO_KERNEL_LOAD);
+	CONST(PROTO_KERNEL_UNLOAD);
+	CONST(PROTO_DUMP_KERNELS);
+	CONST(PROTO_UPSTREAM_MSG_SIZE);
+	CONST(PROTO_MAX_FRAME_SIZE);
+	CONST(PROTO_PROCESS_SHM);
+	CONST(PROTO_PROCESS_STALE);
+	printf("const PROTO_UID_UNKNOWN %u 0\n", PROTO_UID_UNKNOWN);
 	CONST(TTALLOC_BUFFER_TYPES);
 	CONST(PROTO_MSG_SIZE);
 	CONST(PROTO_EXT_VERSION);

@@ -70,7 +70,7 @@ def test_alloc_with_buffer_type_9_is_rejected(server, baseline):
     with raw_socket(server.socket) as s:
         s.sendall(protocol.pack(protocol.ALLOC, 0, size=MiB, buffer_type=9, buffer_id=0xabc000))
         sync(s)
-    server.wait_for_log(r"❌ PID \d+: buffer type is not 0\.\.5: ALLOC with buffer type 9 at 0xabc000",
+    server.wait_for_log(r"❌ PID \d+: buffer type is not 0\.\.6: ALLOC with buffer type 9 at 0xabc000",
                         since=mark)
     assert_still_serving(server)
 

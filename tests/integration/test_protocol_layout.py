@@ -47,6 +47,7 @@ def test_seed_struct_string_is_the_seeds():
     ("text", protocol.TEXT_OFFSETS),
     ("holder", protocol.HOLDER_OFFSETS),
     ("history", protocol.HISTORY_OFFSETS),
+    ("upstream", protocol.UPSTREAM_OFFSETS),
 ])
 def test_python_field_offsets_equal_c_offsetof(c_layout, group, offsets):
     c_fields = {name: off for (g, name), (off, _) in c_layout.items() if g == group}
@@ -60,7 +61,7 @@ def test_every_payload_of_the_c_union_has_a_python_layout(c_layout):
     union = re.search(r"struct __attribute__\(\(packed\)\) proto_msg \{.*?union[^{]*\{(.*?)\} u;",
                       header, re.S).group(1)
     members = set(re.findall(r"struct proto_\w+_payload (\w+);", union))
-    groups = {g for (g, _) in c_layout} - {"frame", "const", "header"}
+    groups = {g for (g, _) in c_layout} - {"frame", "const", "header", "upstream"}
     assert members == groups
     for group in groups:
         assert hasattr(protocol, group.upper() + "_OFFSETS"), group
@@ -160,6 +161,14 @@ def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
     ("TTALLOC_DRAM", protocol.DRAM), ("TTALLOC_L1", protocol.L1),
     ("TTALLOC_SYSTEM_MEMORY", protocol.SYSTEM_MEMORY), ("TTALLOC_L1_SMALL", protocol.L1_SMALL),
     ("TTALLOC_TRACE", protocol.TRACE), ("TTALLOC_CB", protocol.CB),
+    ("TTALLOC_KERNEL", protocol.KERNEL),
+    ("PROTO_CB_ALLOC", protocol.CB_ALLOC), ("PROTO_CB_FREE", protocol.CB_FREE),
+    ("PROTO_KERNEL_LOAD", protocol.KERNEL_LOAD), ("PROTO_KERNEL_UNLOAD", protocol.KERNEL_UNLOAD),
+    ("PROTO_DUMP_KERNELS", protocol.DUMP_KERNELS),
+    ("PROTO_UPSTREAM_MSG_SIZE", protocol.UPSTREAM_MSG_SIZE),
+    ("PROTO_MAX_FRAME_SIZE", protocol.MAX_FRAME_SIZE),
+    ("PROTO_PROCESS_SHM", protocol.PROCESS_SHM), ("PROTO_PROCESS_STALE", protocol.PROCESS_STALE),
+    ("PROTO_UID_UNKNOWN", protocol.UID_UNKNOWN),
     ("TTALLOC_BUFFER_TYPES", protocol.BUFFER_TYPES), ("PROTO_MSG_SIZE", protocol.MSG_SIZE),
     ("PROTO_EXT_VERSION", protocol.EXT_VERSION), ("PROTO_MAX_DEVICES", protocol.MAX_DEVICES),
     ("PROTO_ARCH_WORMHOLE_B0", protocol.ARCH_WORMHOLE_B0),
@@ -186,3 +195,19 @@ def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
 ])
 def test_python_constants_equal_c_enums(c_layout, c_name, py_value):
     assert c_layout[("const", c_name)][0] == py_value
+
+
+def test_upstream_144_byte_frame_equals_the_c_struct(c_layout):
+    # tt-metal's later AllocMessage: 144 bytes, the seed's header, cb and
+    # kernel totals after the seed's four, device info 16 bytes later.
+    assert protocol.UPSTREAM_FRAME.size == protocol.UPSTREAM_MSG_SIZE == 144
+    sizes = {name: size for (g, name), (_, size) in c_layout.items() if g == "upstream"}
+    assert sum(sizes.values()) == 144 - 6  # all but pad1[3] and pad2[3]
+    frame = protocol.pack_upstream(protocol.RESPONSE, 1, dram_allocated=11, cb_allocated=22,
+                                   kernel_allocated=33, total_l1_size=44, num_devices=2,
+                                   ringbuffer_num_programs=5)
+    for name, want in (("dram_allocated", 11), ("cb_allocated", 22), ("kernel_allocated", 33),
+                       ("total_l1_size", 44), ("num_devices", 2), ("ringbuffer_num_programs", 5)):
+        off, size = c_layout[("upstream", name)]
+        assert int.from_bytes(frame[off:off + size], "little") == want, name
+    assert protocol.unpack_upstream(frame)["kernel_allocated"] == 33

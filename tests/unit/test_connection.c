@@ -300,7 +300,7 @@ static void test_unknown_and_server_only_types_are_counted_and_the_stream_stays_
 	struct fixture *f = *state;
 	struct proto_msg m = frame(200, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
-	m = frame(9, 0, 0, 0, 0, 0); /* upstream CB_FREE: reserved, not handled */
+	m = frame(13, 0, 0, 0, 0, 0); /* after upstream's DUMP_KERNELS (12): unknown */
 	feed(f->c, &m);
 	m = frame(0, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
@@ -608,6 +608,144 @@ static void test_a_peer_that_never_reads_is_dropped_at_the_limit(void **state)
 	assert_consistent(&f->s);
 }
 
+/* ---- upstream tt-metal: 144-byte frames and types 8..12 ---- */
+
+static struct proto_upstream_msg up_frame(unsigned type, int device, uint64_t size, unsigned buffer_type,
+					  uint64_t id)
+{
+	struct proto_upstream_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = (uint8_t)type;
+	m.device_id = device;
+	m.size = size;
+	m.buffer_type = (uint8_t)buffer_type;
+	m.process_id = (int32_t)getpid();
+	m.buffer_id = id;
+	return m;
+}
+
+static void read_upstream(int fd, struct proto_upstream_msg *m)
+{
+	size_t got = 0;
+	while (got < sizeof(*m)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		assert_int_equal(poll(&p, 1, 1000), 1);
+		ssize_t n = read(fd, (char *)m + got, sizeof(*m) - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+}
+
+static void test_upstream_144_byte_stream_is_detected_and_answered_in_kind(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_upstream_msg stream[] = {
+		up_frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0x1000),
+		up_frame(PROTO_ALLOC, 0, 8 << 20, TTALLOC_SYSTEM_MEMORY, 0x7f0000000000),
+		up_frame(PROTO_CB_ALLOC, 0, 2048, 0, 0x20000),
+		up_frame(PROTO_CB_ALLOC, 0, 1024, 0, 0x20000), /* same address, another program */
+		up_frame(PROTO_KERNEL_LOAD, 0, 512, 2, 0xabc),  /* buffer_type: kernel kind (dispatch) */
+		up_frame(PROTO_CB_FREE, 0, 1024, 0, 0x20000),
+		up_frame(PROTO_QUERY, 0, 0, 0, 0),
+	};
+	connection_feed(f->c, (const uint8_t *)stream, sizeof(stream));
+	assert_non_null(f->c->wire);
+	assert_int_equal(f->c->wire->frame_size, PROTO_UPSTREAM_MSG_SIZE);
+	struct proto_upstream_msg ans;
+	read_upstream(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_RESPONSE);
+	assert_int_equal(ans.dram_allocated, 4096);
+	assert_int_equal(ans.cb_allocated, 2048);
+	assert_int_equal(ans.kernel_allocated, 512);
+	assert_int_equal(ans.is_available, 1);
+	assert_int_equal(ans.num_devices, 2);
+	assert_int_equal(ans.total_l1_size, f->s.devices.devices[0].info.l1_total);
+	assert_false(answer_waiting(f->client)); /* exactly 144 bytes */
+	/* host memory is counted, in no device total */
+	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_SYSTEM_MEMORY], 8 << 20);
+	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_CB], 2048);
+	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_KERNEL], 512);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_TYPE], 0);
+	assert_consistent(&f->s);
+}
+
+static void test_upstream_frame_split_after_112_bytes_switches_to_144(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_upstream_msg a = up_frame(PROTO_ALLOC, 1, 4096, TTALLOC_L1, 0x1000);
+	struct proto_upstream_msg b = up_frame(PROTO_KERNEL_LOAD, 1, 300, 0, 0x77);
+	/* the first 112 bytes alone look like a whole seed frame */
+	connection_feed(f->c, (const uint8_t *)&a, PROTO_MSG_SIZE);
+	assert_int_equal(f->c->wire->frame_size, PROTO_MSG_SIZE);
+	assert_true(f->c->wire_tentative);
+	assert_int_equal(f->s.registry.devices[1].used[TTALLOC_L1], 4096);
+	/* its 32 zero bytes arrive one by one, then the next frame */
+	for (size_t i = PROTO_MSG_SIZE; i < sizeof(a); i++)
+		connection_feed(f->c, (const uint8_t *)&a + i, 1);
+	assert_int_equal(f->c->wire->frame_size, PROTO_UPSTREAM_MSG_SIZE);
+	connection_feed(f->c, (const uint8_t *)&b, sizeof(b));
+	assert_int_equal(f->s.registry.devices[1].used[TTALLOC_KERNEL], 300);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_TYPE], 0);
+	assert_consistent(&f->s);
+}
+
+static void test_a_seed_query_of_exactly_112_bytes_is_answered_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	struct proto_msg ans;
+	read_frame(f->client, &ans); /* not held back waiting for 32 more bytes */
+	assert_int_equal(ans.type, PROTO_RESPONSE);
+	/* the next seed frame confirms 112 */
+	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	assert_false(f->c->wire_tentative);
+	assert_int_equal(f->c->wire->frame_size, PROTO_MSG_SIZE);
+	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_DRAM], 4096);
+}
+
+static void test_cb_and_kernel_records_are_their_own_kind(void **state)
+{
+	struct fixture *f = *state;
+	struct registry *r = &f->s.registry;
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_L1, 0, 0x5000);
+	feed(f->c, &m);
+	m = frame(PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* a CB at a buffer's address */
+	feed(f->c, &m);
+	m = frame(PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* and again: two records */
+	feed(f->c, &m);
+	assert_int_equal(r->devices[0].used[TTALLOC_CB], 2000);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_DUPLICATE_ALLOC], 0);
+	/* FREE releases the ALLOC's buffer, never a CB */
+	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x5000);
+	feed(f->c, &m);
+	assert_int_equal(r->devices[0].used[TTALLOC_L1], 0);
+	assert_int_equal(r->devices[0].used[TTALLOC_CB], 2000);
+	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x5000);
+	feed(f->c, &m);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 1);
+	/* CB_FREE: one record each; KERNEL_UNLOAD of nothing is an unknown free */
+	m = frame(PROTO_CB_FREE, 0, 1000, 0, 0, 0x5000);
+	feed(f->c, &m);
+	assert_int_equal(r->devices[0].used[TTALLOC_CB], 1000);
+	m = frame(PROTO_KERNEL_UNLOAD, 0, 1000, 0, 0, 0x5000);
+	feed(f->c, &m);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 2);
+	m = frame(PROTO_KERNEL_LOAD, 0, 0, 0, 0, 0x9);
+	feed(f->c, &m);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_SIZE], 1);
+	m = frame(PROTO_DUMP_KERNELS, 0, 0, 0, 0, 0);
+	feed(f->c, &m);
+	assert_false(answer_waiting(f->client)); /* DUMP_KERNELS is logged, not answered */
+	assert_consistent(&f->s);
+	/* what is left at exit is a leak, CB included */
+	connection_close(f->c);
+	assert_int_equal(f->s.leaks.count, 1);
+	assert_int_equal(leak_history_get(&f->s.leaks, 0)->entries[0].type, TTALLOC_CB);
+	assert_int_equal(r->devices[0].used[TTALLOC_CB], 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -628,6 +766,10 @@ int main(void)
 		T(test_accept_through_a_listening_socket),
 		T(test_output_queue_of_a_slow_reader_stays_bounded),
 		T(test_a_peer_that_never_reads_is_dropped_at_the_limit),
+		T(test_upstream_144_byte_stream_is_detected_and_answered_in_kind),
+		T(test_upstream_frame_split_after_112_bytes_switches_to_144),
+		T(test_a_seed_query_of_exactly_112_bytes_is_answered_at_once),
+		T(test_cb_and_kernel_records_are_their_own_kind),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

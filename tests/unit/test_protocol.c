@@ -173,7 +173,14 @@ static void test_seed_type_codes_are_fixed(void **state)
 	assert_int_equal(TTALLOC_L1_SMALL, 3);
 	assert_int_equal(TTALLOC_TRACE, 4);
 	assert_int_equal(TTALLOC_CB, 5);
-	assert_int_equal(TTALLOC_BUFFER_TYPES, 6);
+	assert_int_equal(TTALLOC_KERNEL, 6);
+	assert_int_equal(TTALLOC_BUFFER_TYPES, 7);
+	/* upstream tt-metal's later types (AllocationClient's AllocMessage::Type) */
+	assert_int_equal(PROTO_CB_ALLOC, 8);
+	assert_int_equal(PROTO_CB_FREE, 9);
+	assert_int_equal(PROTO_KERNEL_LOAD, 10);
+	assert_int_equal(PROTO_KERNEL_UNLOAD, 11);
+	assert_int_equal(PROTO_DUMP_KERNELS, 12);
 }
 
 static const struct {
@@ -188,6 +195,11 @@ static const struct {
 	{PROTO_DUMP_REMAINING, "DUMP_REMAINING", PROTO_DIR_REQUEST},
 	{PROTO_DEVICE_INFO_QUERY, "DEVICE_INFO_QUERY", PROTO_DIR_REQUEST},
 	{PROTO_DEVICE_INFO_RESPONSE, "DEVICE_INFO_RESPONSE", PROTO_DIR_ANSWER},
+	{PROTO_CB_ALLOC, "CB_ALLOC", PROTO_DIR_REQUEST},
+	{PROTO_CB_FREE, "CB_FREE", PROTO_DIR_REQUEST},
+	{PROTO_KERNEL_LOAD, "KERNEL_LOAD", PROTO_DIR_REQUEST},
+	{PROTO_KERNEL_UNLOAD, "KERNEL_UNLOAD", PROTO_DIR_REQUEST},
+	{PROTO_DUMP_KERNELS, "DUMP_KERNELS", PROTO_DIR_REQUEST},
 	{PROTO_HELLO, "HELLO", PROTO_DIR_REQUEST},
 	{PROTO_HELLO_ACK, "HELLO_ACK", PROTO_DIR_ANSWER},
 	{PROTO_SYNC, "SYNC", PROTO_DIR_REQUEST},
@@ -217,7 +229,7 @@ static void test_type_names_and_directions(void **state)
 		assert_string_equal(proto_type_name(known_types[i].type), known_types[i].name);
 		assert_int_equal(proto_type_direction(known_types[i].type), known_types[i].direction);
 	}
-	/* every other byte value is unknown, the reserved upstream 8..12 included */
+	/* every other byte value is unknown */
 	for (unsigned t = 0; t < 256; t++) {
 		int known = 0;
 		for (int i = 0; i < KNOWN_TYPES; i++)
@@ -233,7 +245,7 @@ static void test_type_names_and_directions(void **state)
 static void test_buffer_type_names(void **state)
 {
 	(void)state;
-	static const char *const names[] = {"DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB"};
+	static const char *const names[] = {"DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB", "KERNEL"};
 	for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++) {
 		assert_true(proto_buffer_type_valid(t));
 		assert_string_equal(proto_buffer_type_name(t), names[t]);
@@ -362,6 +374,91 @@ static void test_clocks(void **state)
 	assert_true(b >= a);
 }
 
+/* ---- the two wire formats ---- */
+
+static void test_upstream_frame_is_144_bytes_with_seed_fields_moved(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct proto_upstream_msg), 144);
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_RESPONSE, 1);
+	ans.u.seed.dram_allocated = 11;
+	ans.u.seed.trace_allocated = 44;
+	ans.u.seed.total_dram_size = 55;
+	ans.u.seed.num_devices = 2;
+	struct proto_answer_extra extra = {.cb_allocated = 66, .kernel_allocated = 77};
+	uint8_t frame[PROTO_MAX_FRAME_SIZE];
+	const struct proto_wire_format *up = proto_wire_format(PROTO_WIRE_UPSTREAM144);
+	assert_int_equal(up->frame_size, 144);
+	up->encode(&ans, &extra, frame);
+	struct proto_upstream_msg m;
+	memcpy(&m, frame, sizeof(m));
+	assert_int_equal(m.type, PROTO_RESPONSE);
+	assert_int_equal(m.device_id, 1);
+	assert_int_equal(m.dram_allocated, 11);
+	assert_int_equal(m.trace_allocated, 44);
+	assert_int_equal(m.cb_allocated, 66);
+	assert_int_equal(m.kernel_allocated, 77);
+	assert_int_equal(m.total_dram_size, 55);
+	assert_int_equal(m.num_devices, 2);
+	assert_int_equal(m.ringbuffer_total_size, 0);
+	/* and back */
+	struct proto_msg back;
+	up->decode(frame, &back);
+	assert_int_equal(back.u.seed.total_dram_size, 55);
+	assert_int_equal(back.u.seed.num_devices, 2);
+	/* ttalloc's own answers keep the 112-byte layout, zero-padded */
+	struct proto_msg row;
+	proto_msg_init(&row, PROTO_PROCESS_ROW, 0);
+	row.u.process.cb = 99;
+	up->encode(&row, NULL, frame);
+	assert_memory_equal(frame, &row, sizeof(row));
+	for (size_t i = sizeof(row); i < sizeof(frame); i++)
+		assert_int_equal(frame[i], 0);
+	/* the seed format is a plain copy */
+	const struct proto_wire_format *seed = proto_wire_format(PROTO_WIRE_SEED);
+	assert_int_equal(seed->frame_size, 112);
+	seed->encode(&ans, &extra, frame);
+	assert_memory_equal(frame, &ans, sizeof(ans));
+}
+
+static void test_wire_detection(void **state)
+{
+	(void)state;
+	uint8_t buf[2 * PROTO_UPSTREAM_MSG_SIZE];
+	struct proto_upstream_msg up;
+	memset(&up, 0, sizeof(up));
+	up.type = PROTO_ALLOC;
+	up.size = 4096;
+	up.process_id = 7;
+	memcpy(buf, &up, sizeof(up));
+	memcpy(buf + sizeof(up), &up, sizeof(up));
+	assert_int_equal(proto_wire_detect(buf, 50), -1);
+	assert_int_equal(proto_wire_detect(buf, 112), -1); /* could be either: more bytes tell */
+	assert_int_equal(proto_wire_detect(buf, 130), -1);
+	assert_int_equal(proto_wire_detect(buf, 144), PROTO_WIRE_UPSTREAM144);
+	assert_int_equal(proto_wire_detect(buf, sizeof(buf)), PROTO_WIRE_UPSTREAM144);
+	/* two seed frames: the second's type sits at 112 */
+	struct proto_msg seed[2];
+	proto_msg_init(&seed[0], PROTO_ALLOC, 0);
+	proto_msg_init(&seed[1], PROTO_FREE, 0);
+	memcpy(buf, seed, sizeof(seed));
+	assert_int_equal(proto_wire_detect(buf, 113), PROTO_WIRE_SEED);
+	assert_int_equal(proto_wire_detect(buf, sizeof(seed)), PROTO_WIRE_SEED);
+	/* ttalloc's own first frames are never upstream-shaped */
+	proto_msg_init(&seed[0], PROTO_HELLO, -1);
+	memcpy(buf, seed, sizeof(seed[0]));
+	assert_int_equal(proto_wire_detect(buf, 112), PROTO_WIRE_SEED);
+	/* non-zero padding: not tt-metal's memset frame */
+	memcpy(buf, &up, sizeof(up));
+	buf[2] = 1;
+	assert_int_equal(proto_wire_detect(buf, 112), PROTO_WIRE_SEED);
+	/* the upstream request types */
+	for (unsigned t = 0; t < 256; t++)
+		assert_int_equal(proto_upstream_request_type(t),
+				 t == 1 || t == 2 || t == 3 || t == 5 || t == 6 || (t >= 8 && t <= 12));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +475,8 @@ int main(void)
 		cmocka_unit_test(test_msg_init_zeroes_everything_but_type_and_device),
 		cmocka_unit_test(test_set_string_truncates_and_pads),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_upstream_frame_is_144_bytes_with_seed_fields_moved),
+		cmocka_unit_test(test_wire_detection),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -439,6 +439,49 @@ static void test_random_operations_match_a_model(void **state)
 
 /* ---- memory ---- */
 
+static void test_counted_records_repeat_ids_and_stay_apart_from_buffers(void **state)
+{
+	struct registry *r = *state;
+	uint32_t a = registry_attach(r, 100, 0), b = registry_attach(r, 200, 0);
+	struct live_buffer freed;
+	pid_t owner = 0;
+	uint64_t gen = r->process_generation;
+	/* a buffer and two CBs at one address, a kernel by id; another process's CB there too */
+	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_L1, 0x8000, 4096, 1), REGISTRY_OK);
+	assert_int_equal(registry_add_counted(r, a, 0, TTALLOC_CB, 0x8000, 1000, 2), REGISTRY_OK);
+	assert_int_equal(registry_add_counted(r, a, 0, TTALLOC_CB, 0x8000, 3000, 3), REGISTRY_OK);
+	assert_int_equal(registry_add_counted(r, a, 0, TTALLOC_KERNEL, 0x8000, 500, 4), REGISTRY_OK);
+	assert_int_equal(registry_add_counted(r, b, 0, TTALLOC_CB, 0x8000, 7, 5), REGISTRY_OK);
+	assert_int_equal(r->devices[0].used[TTALLOC_CB], 4007);
+	assert_int_equal(r->devices[0].buffers, 5);
+	assert_int_equal(usage_of(r, a, 0, TTALLOC_KERNEL), 500);
+	assert_consistent(r);
+	/* ALLOC at that address sees only the buffer (replaced), never a CB */
+	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_L1, 0x8000, 8192, 6), REGISTRY_REPLACED);
+	assert_int_equal(r->devices[0].used[TTALLOC_CB], 4007);
+	assert_true(registry_holds(r, a, 0, 0x8000));
+	assert_false(registry_holds(r, b, 0, 0x8000)); /* b has only a CB there */
+	/* the release prefers the same size, else any of the sender's with that id */
+	assert_int_equal(registry_release_counted(r, a, 0, TTALLOC_CB, 0x8000, 3000, &freed), REGISTRY_OK);
+	assert_int_equal(freed.size, 3000);
+	assert_int_equal(registry_release_counted(r, a, 0, TTALLOC_CB, 0x8000, 99, &freed), REGISTRY_OK);
+	assert_int_equal(freed.size, 1000);
+	assert_int_equal(registry_release_counted(r, a, 0, TTALLOC_CB, 0x8000, 0, &freed), REGISTRY_UNKNOWN);
+	assert_int_equal(registry_release_counted(r, a, 0, TTALLOC_KERNEL, 0x9000, 500, &freed), REGISTRY_UNKNOWN);
+	assert_int_equal(r->devices[0].used[TTALLOC_CB], 7); /* b's */
+	/* FREE takes the buffer; a second FREE finds no buffer: b's CB is not "foreign" */
+	assert_int_equal(registry_free(r, a, 0, 0x8000, &freed, &owner), REGISTRY_OK);
+	assert_int_equal(freed.type, TTALLOC_L1);
+	assert_int_equal(registry_free(r, a, 0, 0x8000, &freed, &owner), REGISTRY_UNKNOWN);
+	assert_consistent(r);
+	/* dropping a process removes its counted records and their index entries */
+	registry_drop_process(r, a);
+	assert_int_equal(r->devices[0].used[TTALLOC_KERNEL], 0);
+	assert_int_equal(r->devices[0].buffers, 1);
+	assert_true(r->process_generation > gen);
+	assert_consistent(r);
+}
+
 static void test_memory_per_live_buffer_is_bounded(void **state)
 {
 	struct registry *r = *state;
@@ -480,6 +523,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_owner_list_walks_every_buffer_of_a_process, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_operations_match_a_model, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_memory_per_live_buffer_is_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counted_records_repeat_ids_and_stay_apart_from_buffers, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

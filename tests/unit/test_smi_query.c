@@ -305,11 +305,11 @@ static void test_unknown_field_lists_the_valid_ones(void **state)
 	assert_string_equal(err, "unknown field 'memory.bogus' for --query-gpu; valid fields: timestamp, index, name, "
 				 "arch, temperature, power, utilization, memory.dram.used, memory.dram.total, "
 				 "memory.dram.free, memory.l1.used, memory.l1.total, memory.l1.free, "
-				 "memory.l1_small.used, memory.trace.used, memory.cb.used, memory.system.used, "
-				 "buffers, processes");
+				 "memory.l1_small.used, memory.trace.used, memory.cb.used, memory.kernel.used, "
+				 "memory.system.used, buffers, processes");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid, nope", err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown field 'nope' for --query-compute-apps; valid fields: pid, process_name, "
-				 "user, device, dram, l1, l1_small, trace, cb, system, buffers");
+				 "user, device, dram, l1, l1_small, trace, cb, kernel, system, buffers, source, stale");
 	/* a field of the other kind is unknown here */
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "memory.dram.used", err, sizeof(err)), -1);
 }

@@ -1,0 +1,445 @@
+/*
+ * ttmetal.c - tt-metal's shared-memory regions in the server's picture
+ * (see ttmetal.h): a scan per second, rows per process slot, device totals
+ * counted once, stale slots counted as leaks once.
+ */
+#define _GNU_SOURCE
+#include "ttmetal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "format.h"
+#include "log.h"
+#include "proc_info.h"
+#include "server.h"
+
+/* The region's kinds, as buffer types. */
+static const unsigned kind_type[TTMETAL_SHM_KINDS] = {
+	[TTMETAL_SHM_DRAM] = TTALLOC_DRAM, [TTMETAL_SHM_L1] = TTALLOC_L1, [TTMETAL_SHM_L1_SMALL] = TTALLOC_L1_SMALL,
+	[TTMETAL_SHM_TRACE] = TTALLOC_TRACE, [TTMETAL_SHM_CB] = TTALLOC_CB,
+};
+
+const char *ttmetal_source_name(enum ttmetal_source source)
+{
+	return source == TTMETAL_SOURCE_SHM ? "tt-metal shm" : "socket";
+}
+
+uint64_t ttmetal_device_bytes(const uint64_t used[TTALLOC_BUFFER_TYPES])
+{
+	uint64_t sum = 0;
+	for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+		if (t != TTALLOC_SYSTEM_MEMORY)
+			sum += used[t];
+	return sum;
+}
+
+static void to_types(const uint64_t kinds[TTMETAL_SHM_KINDS], uint64_t used[TTALLOC_BUFFER_TYPES])
+{
+	memset(used, 0, sizeof(uint64_t) * TTALLOC_BUFFER_TYPES);
+	for (int k = 0; k < TTMETAL_SHM_KINDS; k++)
+		used[kind_type[k]] = kinds[k];
+}
+
+/* Grows an array of `size`-byte items to hold one more; 0 or -1. */
+static int reserve(void **items, uint32_t *cap, uint32_t count, size_t size)
+{
+	if (count < *cap)
+		return 0;
+	uint32_t want = *cap ? *cap * 2 : 16;
+	void *grown = realloc(*items, (size_t)want * size);
+	if (!grown)
+		return -1;
+	*items = grown;
+	*cap = want;
+	return 0;
+}
+
+/* ---- memory across scans ---- */
+
+static struct ttmetal_memo *memo_for(struct ttmetal_view *v, const char *region, pid_t pid)
+{
+	for (uint32_t i = 0; i < v->memo_count; i++)
+		if (v->memos[i].pid == pid && strcmp(v->memos[i].region, region) == 0)
+			return &v->memos[i];
+	if (reserve((void **)&v->memos, &v->memo_cap, v->memo_count, sizeof(*v->memos)) < 0)
+		return NULL;
+	struct ttmetal_memo *m = &v->memos[v->memo_count++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->region, sizeof(m->region), "%s", region);
+	m->pid = pid;
+	return m;
+}
+
+/* Keeps only the memos the last scan saw (slots reaped by tt-metal are forgotten). */
+static void prune_memos(struct ttmetal_view *v)
+{
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < v->memo_count; i++)
+		if (v->memos[i].scan == v->scans)
+			v->memos[kept++] = v->memos[i];
+	v->memo_count = kept;
+	kept = 0;
+	for (uint32_t i = 0; i < v->region_memo_count; i++)
+		if (v->region_memos[i].scan == v->scans)
+			v->region_memos[kept++] = v->region_memos[i];
+		else
+			log_info("📎 tt-metal shm: %s is gone", v->region_memos[i].name);
+	v->region_memo_count = kept;
+}
+
+/* Logs a region's state when it differs from the last scan's: refusals as warnings. */
+static void note_region_state(struct server *s, const struct ttmetal_region *reg, int state)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	struct ttmetal_region_memo *m = NULL;
+	for (uint32_t i = 0; i < v->region_memo_count; i++)
+		if (strcmp(v->region_memos[i].name, reg->name) == 0)
+			m = &v->region_memos[i];
+	int changed = !m || m->state != state;
+	if (!m && reserve((void **)&v->region_memos, &v->region_memo_cap, v->region_memo_count,
+			  sizeof(*v->region_memos)) == 0) {
+		m = &v->region_memos[v->region_memo_count++];
+		memset(m, 0, sizeof(*m));
+		snprintf(m->name, sizeof(m->name), "%s", reg->name);
+	}
+	if (m) {
+		m->state = state;
+		m->scan = v->scans;
+	}
+	if (!changed)
+		return;
+	if (state == TTMETAL_SHM_OK)
+		log_info("📎 tt-metal shm: %s/%s: version %u, device %d, %u process slot%s in use", v->dir, reg->name,
+			 reg->version, reg->device, reg->processes, reg->processes == 1 ? "" : "s");
+	else if (state < 0)
+		log_warn("⚠️  tt-metal shm: %s/%s is for device %s; this server has devices 0..%d: ignored", v->dir,
+			 reg->name, reg->why, s->devices.count - 1);
+	else
+		log_warn("⚠️  tt-metal shm: %s/%s: %s: %s; no numbers taken from it", v->dir, reg->name,
+			 ttmetal_shm_status_name((enum ttmetal_shm_status)state), reg->why);
+}
+
+/* ---- leaks: a stale slot is counted once ---- */
+
+static void count_stale_leak(struct server *s, const struct ttmetal_row *row, const struct ttmetal_region *reg)
+{
+	struct leak_report rep;
+	memset(&rep, 0, sizeof(rep));
+	rep.pid = row->pid;
+	rep.uid = PROTO_UID_UNKNOWN;
+	snprintf(rep.comm, sizeof(rep.comm), "%.15s", row->name);
+	rep.exit_ns = proto_now_ns();
+	rep.source = TTMETAL_SOURCE_SHM;
+	rep.bytes = ttmetal_device_bytes(row->used);
+	rep.device_bytes[row->device] = rep.bytes;
+	char dram[FORMAT_BYTES_LEN], l1[FORMAT_BYTES_LEN];
+	format_bytes_compact(dram, sizeof(dram), row->used[TTALLOC_DRAM] + row->used[TTALLOC_TRACE], 1);
+	format_bytes_compact(l1, sizeof(l1),
+			     row->used[TTALLOC_L1] + row->used[TTALLOC_L1_SMALL] + row->used[TTALLOC_CB], 1);
+	log_warn("⚠️  Process %d (%s) is gone, but tt-metal's shared memory still counts DRAM=%s, L1=%s for it "
+		 "on device %d (slot %u of %s/%s, not released: killed?); counted as leaked",
+		 (int)row->pid, row->name[0] ? row->name : "?", dram, l1, row->device, row->slot, s->ttmetal.dir,
+		 reg->name);
+	leak_history_add(&s->leaks, &rep);
+	s->ttmetal.stale_leaks++;
+}
+
+/* ---- one scan ---- */
+
+static struct ttmetal_region *add_region(struct ttmetal_view *v)
+{
+	if (reserve((void **)&v->regions, &v->region_cap, v->region_count, sizeof(*v->regions)) < 0)
+		return NULL;
+	struct ttmetal_region *reg = &v->regions[v->region_count++];
+	memset(reg, 0, sizeof(*reg));
+	reg->device = -1;
+	return reg;
+}
+
+/* Rows of one readable region whose device is ours. */
+static void add_rows(struct server *s, uint32_t region, const struct ttmetal_shm_snapshot *snap)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	struct ttmetal_region *reg = &v->regions[region];
+	uint64_t slots[TTMETAL_SHM_KINDS] = {0};
+	for (uint32_t i = 0; i < snap->process_count; i++) {
+		const struct ttmetal_shm_process *p = &snap->processes[i];
+		for (int k = 0; k < TTMETAL_SHM_KINDS; k++)
+			slots[k] += p->used[k];
+		if (reserve((void **)&v->rows, &v->row_cap, v->row_count, sizeof(*v->rows)) < 0)
+			break;
+		struct ttmetal_row *row = &v->rows[v->row_count++];
+		memset(row, 0, sizeof(*row));
+		row->pid = p->pid;
+		row->device = reg->device;
+		row->region = region;
+		row->slot = p->slot;
+		to_types(p->used, row->used);
+		row->updated_ns = p->updated_ns;
+		row->stale = !proc_alive(p->pid);
+		row->uid = PROTO_UID_UNKNOWN;
+		if (!row->stale && proc_read_uid(p->pid, &row->uid) < 0)
+			row->uid = PROTO_UID_UNKNOWN;
+		snprintf(row->name, sizeof(row->name), "%s", p->name);
+		if (!row->name[0] && !row->stale)
+			proc_read_comm(p->pid, row->name, sizeof(row->name));
+	}
+	reg->processes = snap->process_count;
+	if (snap->process_count == 0) {
+		/* per-process tracking off in every writer: the totals are all there is */
+		uint64_t rest[TTMETAL_SHM_KINDS];
+		for (int k = 0; k < TTMETAL_SHM_KINDS; k++)
+			rest[k] = snap->totals[k] > slots[k] ? snap->totals[k] - slots[k] : 0;
+		to_types(rest, reg->unattributed);
+	}
+}
+
+/* Reads one region file into a new region (and its rows). */
+static void scan_region(struct server *s, const char *name, uint64_t chip_unique_id)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	uint32_t index = v->region_count;
+	struct ttmetal_region *reg = add_region(v);
+	if (!reg)
+		return;
+	snprintf(reg->name, sizeof(reg->name), "%s", name);
+	reg->chip_unique_id = chip_unique_id;
+	char path[DEVICE_PATH_MAX + 80];
+	snprintf(path, sizeof(path), "%s/%s", v->dir, name);
+	static struct ttmetal_shm_snapshot snap; /* 9 KiB: loop thread only */
+	reg->status = ttmetal_shm_read_file(path, &snap, reg->why, sizeof(reg->why));
+	if (reg->status != TTMETAL_SHM_OK) {
+		note_region_state(s, reg, (int)reg->status);
+		return;
+	}
+	reg->version = snap.version;
+	to_types(snap.totals, reg->totals);
+	reg->chip_count = snap.chip_count;
+	memcpy(reg->chips, snap.chips, sizeof(reg->chips));
+	if (snap.device_id >= (uint32_t)s->devices.count) {
+		snprintf(reg->why, sizeof(reg->why), "%u", snap.device_id);
+		reg->processes = snap.process_count;
+		note_region_state(s, reg, -1);
+		return;
+	}
+	reg->device = (int)snap.device_id;
+	add_rows(s, index, &snap);
+	note_region_state(s, reg, TTMETAL_SHM_OK);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Stale rows not counted yet are leaks; covered pids are remembered (their leak came from the socket). */
+static void account_rows(struct server *s)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	for (uint32_t i = 0; i < v->row_count; i++) {
+		struct ttmetal_row *row = &v->rows[i];
+		const struct ttmetal_region *reg = &v->regions[row->region];
+		struct ttmetal_memo *m = memo_for(v, reg->name, row->pid);
+		if (!m)
+			continue;
+		m->scan = v->scans;
+		if (registry_find_pid(&s->registry, row->pid) != REGISTRY_NONE)
+			m->covered_ever = 1;
+		if (row->stale && !m->leak_counted) {
+			m->leak_counted = 1;
+			if (!m->covered_ever && ttmetal_device_bytes(row->used))
+				count_stale_leak(s, row, reg);
+		}
+	}
+}
+
+/* A digest of what the scan found, to tell /api/events only about changes. */
+static uint64_t digest(const struct ttmetal_view *v)
+{
+	uint64_t h = 1469598103934665603ull;
+#define MIX(x) (h = (h ^ (uint64_t)(x)) * 1099511628211ull)
+	for (uint32_t i = 0; i < v->region_count; i++) {
+		MIX(v->regions[i].status);
+		MIX(v->regions[i].device);
+		for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+			MIX(v->regions[i].unattributed[t]);
+	}
+	for (uint32_t i = 0; i < v->row_count; i++) {
+		MIX(v->rows[i].pid);
+		MIX(v->rows[i].device);
+		MIX(v->rows[i].stale);
+		for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+			MIX(v->rows[i].used[t]);
+	}
+#undef MIX
+	return h;
+}
+
+/* Region file names in <dir>, sorted (a stable order for every view); NULL-terminated, or NULL. */
+static char **region_names(const char *path)
+{
+	DIR *dir = opendir(path);
+	if (!dir)
+		return NULL;
+	size_t count = 0, cap = 0;
+	char **names = NULL;
+	struct dirent *e;
+	uint64_t id;
+	while ((e = readdir(dir)) != NULL) {
+		if (!ttmetal_shm_parse_name(e->d_name, &id))
+			continue;
+		if (count + 1 >= cap) {
+			size_t want = cap ? cap * 2 : 16;
+			char **grown = realloc(names, want * sizeof(*names));
+			if (!grown)
+				break;
+			names = grown;
+			cap = want;
+		}
+		if ((names[count] = strdup(e->d_name)) != NULL)
+			count++;
+	}
+	closedir(dir);
+	if (!names)
+		return NULL;
+	names[count] = NULL;
+	qsort(names, count, sizeof(*names), compare_names);
+	return names;
+}
+
+void ttmetal_scan(struct server *s)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	if (!v->enabled)
+		return;
+	uint64_t before = digest(v);
+	v->scans++;
+	v->scanned_ns = proto_now_ns();
+	v->region_count = 0;
+	v->row_count = 0;
+	char **names = region_names(v->dir);
+	for (size_t i = 0; names && names[i]; i++) {
+		uint64_t id = 0;
+		ttmetal_shm_parse_name(names[i], &id);
+		scan_region(s, names[i], id);
+		free(names[i]);
+	}
+	free(names);
+	account_rows(s);
+	prune_memos(v);
+	v->derived = 0;
+	if (digest(v) != before)
+		s->change_seq++; /* /api/events sends the new picture */
+}
+
+/* ---- derived figures ---- */
+
+static void derive(struct server *s)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	if (v->derived && v->derived_scan == v->scans && v->derived_generation == s->registry.process_generation)
+		return;
+	memset(v->device_used, 0, sizeof(v->device_used));
+	memset(v->device_processes, 0, sizeof(v->device_processes));
+	for (uint32_t i = 0; i < v->row_count; i++) {
+		struct ttmetal_row *row = &v->rows[i];
+		row->covered = registry_find_pid(&s->registry, row->pid) != REGISTRY_NONE;
+		if (row->covered || row->stale)
+			continue;
+		for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+			v->device_used[row->device][t] += row->used[t];
+		v->device_processes[row->device]++;
+	}
+	for (uint32_t i = 0; i < v->region_count; i++) {
+		const struct ttmetal_region *reg = &v->regions[i];
+		if (reg->status != TTMETAL_SHM_OK || reg->device < 0)
+			continue;
+		for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+			v->device_used[reg->device][t] += reg->unattributed[t];
+	}
+	v->derived_scan = v->scans;
+	v->derived_generation = s->registry.process_generation;
+	v->derived = 1;
+}
+
+const struct ttmetal_row *ttmetal_rows(struct server *s, uint32_t *count)
+{
+	derive(s);
+	*count = s->ttmetal.row_count;
+	return s->ttmetal.rows;
+}
+
+void server_device_used(struct server *s, int device, uint64_t used[TTALLOC_BUFFER_TYPES])
+{
+	memcpy(used, s->registry.devices[device].used, sizeof(uint64_t) * TTALLOC_BUFFER_TYPES);
+	if (!s->ttmetal.enabled)
+		return;
+	derive(s);
+	for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+		used[t] += s->ttmetal.device_used[device][t];
+}
+
+uint32_t server_device_processes(struct server *s, int device)
+{
+	uint32_t n = registry_device_processes(&s->registry, device);
+	if (!s->ttmetal.enabled)
+		return n;
+	derive(s);
+	return n + s->ttmetal.device_processes[device];
+}
+
+int ttmetal_pid_counted(struct server *s, pid_t pid, int device)
+{
+	uint32_t n = 0;
+	const struct ttmetal_row *rows = ttmetal_rows(s, &n);
+	for (uint32_t i = 0; i < n; i++)
+		if (rows[i].pid == pid && !rows[i].covered && !rows[i].stale && (device < 0 || rows[i].device == device))
+			return 1;
+	return 0;
+}
+
+/* ---- start and stop ---- */
+
+static void on_timer(struct event_loop *loop, struct event_timer *timer)
+{
+	(void)loop;
+	struct server *s = timer->data;
+	ttmetal_scan(s);
+}
+
+int ttmetal_start(struct server *s, int enabled)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	v->timer = (struct event_timer)EVENT_TIMER_INIT;
+	v->enabled = enabled;
+	if (!enabled)
+		return 0;
+	if (!device_hw_path(&s->devices, v->dir, sizeof(v->dir), TTMETAL_SHM_DIR)) {
+		fprintf(stderr, "ttalloc-server: hardware root too long for %s\n", TTMETAL_SHM_DIR);
+		return -1;
+	}
+	ttmetal_scan(s);
+	uint64_t interval_ns = (uint64_t)TTMETAL_REFRESH_MS * 1000000u;
+	if (event_timer_init(s->loop, &v->timer, on_timer, s) < 0 ||
+	    event_timer_arm(&v->timer, interval_ns, interval_ns) < 0) {
+		fprintf(stderr, "ttalloc-server: cannot start the tt-metal shm timer: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void ttmetal_stop(struct server *s)
+{
+	struct ttmetal_view *v = &s->ttmetal;
+	if (s->loop)
+		event_timer_release(s->loop, &v->timer);
+	free(v->regions);
+	free(v->rows);
+	free(v->memos);
+	free(v->region_memos);
+	memset(v, 0, sizeof(*v));
+}
