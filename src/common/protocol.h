@@ -316,16 +316,24 @@ struct __attribute__((packed)) proto_filter_payload {
 	uint8_t reserved[40];
 };
 
-struct __attribute__((packed)) proto_msg {
-	uint8_t type;
-	uint8_t pad1[3];
-	int32_t device_id;
-	uint64_t size;
-	uint8_t buffer_type;
-	uint8_t pad2[3];
-	int32_t process_id;
-	uint64_t buffer_id; /* device address */
+/*
+ * The 40-byte header every frame begins with, in both wire formats (the
+ * seed's 112-byte and upstream's 144-byte message): one field list, so the
+ * two cannot drift apart.
+ */
+#define PROTO_HEADER_FIELDS                                                    \
+	uint8_t type;                                                          \
+	uint8_t pad1[3];                                                       \
+	int32_t device_id;                                                     \
+	uint64_t size;                                                         \
+	uint8_t buffer_type;                                                   \
+	uint8_t pad2[3];                                                       \
+	int32_t process_id;                                                    \
+	uint64_t buffer_id; /* device address */                               \
 	uint64_t timestamp; /* ns */
+
+struct __attribute__((packed)) proto_msg {
+	PROTO_HEADER_FIELDS
 	union __attribute__((packed)) {
 		struct proto_seed_payload seed;
 		struct proto_status_payload status;
@@ -409,15 +417,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host re
 #define PROTO_MAX_FRAME_SIZE PROTO_UPSTREAM_MSG_SIZE
 
 struct __attribute__((packed)) proto_upstream_msg {
-	uint8_t type;
-	uint8_t pad1[3];
-	int32_t device_id;
-	uint64_t size;
-	uint8_t buffer_type;
-	uint8_t pad2[3];
-	int32_t process_id;
-	uint64_t buffer_id;
-	uint64_t timestamp;
+	PROTO_HEADER_FIELDS
 	uint64_t dram_allocated;
 	uint64_t l1_allocated;
 	uint64_t l1_small_allocated;
