@@ -17,25 +17,10 @@
 #include "leaks.h"
 #include "log.h"
 #include "registry.h"
+#include "../support/registry_fixture.h"
 
 #define PID_A 5000011
 #define PID_B 5000012
-
-static int setup(void **state)
-{
-	struct registry *r = malloc(sizeof(*r));
-	if (!r || registry_init(r, 4, 0) != 0)
-		return -1;
-	*state = r;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	registry_release(*state);
-	free(*state);
-	return 0;
-}
 
 static void test_report_counts_bytes_and_device_sums(void **state)
 {

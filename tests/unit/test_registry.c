@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "../support/registry_check.h"
+#include "../support/registry_fixture.h"
 #include "registry.h"
 
 /* Pids no process has (above the kernel's pid_max), so /proc reads fail cleanly. */
@@ -41,22 +42,6 @@ static uint64_t usage_buffers(const struct registry *r, uint32_t proc, int devic
 {
 	const struct device_usage *u = registry_usage(r, proc, device);
 	return u ? u->buffers : 0;
-}
-
-static int setup(void **state)
-{
-	struct registry *r = malloc(sizeof(*r));
-	if (!r || registry_init(r, 4, 0) != 0)
-		return -1;
-	*state = r;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	registry_release(*state);
-	free(*state);
-	return 0;
 }
 
 static void test_attach_and_detach_count_connections(void **state)
