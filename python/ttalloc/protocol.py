@@ -70,6 +70,8 @@ LEAK_ROW = 137
 ROWS_END = 138
 ERROR = 139
 STACK_DEF = 140
+RING_ATTACH = 141  # C clients only: hands over the shared-memory ring (src/common/ring.h)
+RING_ACK = 142
 HOLDER_QUERY = 150
 HOLDER_ROW = 151
 HISTORY_QUERY = 152
@@ -90,6 +92,7 @@ TYPE_NAMES = {
     PROCESS_QUERY: "PROCESS_QUERY", PROCESS_ROW: "PROCESS_ROW",
     LEAK_QUERY: "LEAK_QUERY", LEAK_ROW: "LEAK_ROW", ROWS_END: "ROWS_END",
     ERROR: "ERROR", STACK_DEF: "STACK_DEF", STACK_LINE: "STACK_LINE",
+    RING_ATTACH: "RING_ATTACH", RING_ACK: "RING_ACK",
     HOLDER_QUERY: "HOLDER_QUERY", HOLDER_ROW: "HOLDER_ROW",
     HISTORY_QUERY: "HISTORY_QUERY", HISTORY_ROW: "HISTORY_ROW",
 }
@@ -130,6 +133,7 @@ UID_UNKNOWN = 0xFFFFFFFF  # a process row's uid when the process is gone
 # HELLO_ACK features (enum proto_feature)
 FEATURE_HOLDERS = 1 << 0
 FEATURE_HISTORY = 1 << 1
+FEATURE_RING = 1 << 2
 
 # HOLDER_ROW states (enum proto_holder_state) and flags (enum proto_holder_flags)
 HOLDER_TRACKED = 0
@@ -151,7 +155,7 @@ HISTORY_VALID = 1 << 0
 ERROR_REASONS = ("truncated", "unknown_type", "unexpected_type", "bad_device",
                  "bad_buffer_type", "bad_size", "pid_mismatch", "foreign_free",
                  "unknown_free", "duplicate_alloc", "output_overflow", "limit",
-                 "bad_stack", "foreign_query")
+                 "bad_stack", "foreign_query", "bad_ring")
 
 # ---- layouts ----
 
@@ -206,6 +210,12 @@ HISTORY_PAYLOAD = struct.Struct("<4Q Q IIIIII 8s")
 HISTORY_FIELDS = ("used", "time_ms", "seconds", "points", "index", "step_ms", "interval_ms",
                   "flags", "reserved")
 
+# RING_ATTACH / RING_ACK: the shared-memory ring's geometry (C clients only;
+# described here so the layout check covers it).
+RING_PAYLOAD = struct.Struct("<IIIIII Q 40s")
+RING_FIELDS = ("version", "lanes", "lane_events", "shards", "event_size", "reserved0",
+               "region_size", "reserved")
+
 
 def _offsets(fmt_fields, base=PAYLOAD_OFFSET):
     """Frame offsets of consecutive packed fields given as (name, size)."""
@@ -235,6 +245,7 @@ HOLDER_OFFSETS = _offsets([("memory", 8), ("state", 4), ("flags", 4), ("uid", 4)
 HISTORY_OFFSETS = _offsets([("used", 32), ("time_ms", 8), ("seconds", 4), ("points", 4),
                             ("index", 4), ("step_ms", 4), ("interval_ms", 4), ("flags", 4),
                             ("reserved", 8)])
+RING_OFFSETS = _offsets([(n, 4) for n in RING_FIELDS[:6]] + [("region_size", 8), ("reserved", 40)])
 
 # Upstream tt-metal's 144-byte AllocMessage (struct proto_upstream_msg).
 UPSTREAM_MSG_SIZE = 144
@@ -252,7 +263,7 @@ UPSTREAM_OFFSETS = dict(HEADER_OFFSETS, **_offsets(
 # Sizes of the payload structs, each filling the 72-byte payload.
 for _s in (SEED_PAYLOAD, STATUS_PAYLOAD, PROCESS_PAYLOAD, ERROR_PAYLOAD, HELLO_PAYLOAD,
            FILTER_PAYLOAD, ALLOC_PAYLOAD, STACK_PAYLOAD, TEXT_PAYLOAD, HOLDER_PAYLOAD,
-           HISTORY_PAYLOAD):
+           HISTORY_PAYLOAD, RING_PAYLOAD):
     assert _s.size == PAYLOAD_SIZE, _s.format
 assert FRAME.size == MSG_SIZE and HEADER.size == PAYLOAD_OFFSET
 assert UPSTREAM_FRAME.size == UPSTREAM_MSG_SIZE

@@ -1,338 +1,216 @@
 /*
- * client.c - libttalloc: report buffer allocations to the server
- * (the contract is in include/ttalloc.h).
+ * client.c - libttalloc's public API (include/ttalloc.h): the reporting
+ * fast path. The transports, the locks and their order are described in
+ * client_state.h; connecting and resync are in session.c.
  *
- * Transport: the seed's 112-byte frames, one blocking send per event, over a
- * connection opened lazily. Every event first updates the library's own live
- * table; when there is no connection, a connect is tried at most once per
- * backoff period and, when it succeeds, the whole table is re-sent, so the
- * server's picture is exact whatever the start order.
- *
- * A watcher thread notices a server that went away (or appears late) even
- * when the application reports nothing: every WATCH_INTERVAL_MS it peeks at
- * the socket and, when disconnected, retries with the same backoff, so an
- * idle client is back in sync within about a second of a server restart.
- *
- * Locking: one mutex serialises the table and the socket. A forked child
- * gets a fresh state (no connection, empty table, no watcher until it next
- * reports) through pthread_atfork.
+ * Every report first updates the library's own live table (the shard of
+ * its buffer), so a later connection can be brought up to date whatever
+ * happened to the server, then goes out on the current transport under the
+ * same shard lock.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "live_table.h"
-#include "stacks.h"
-#include "protocol.h"
+#include "client_state.h"
 #include "ttalloc.h"
 #include "unix_socket.h"
 
-enum client_state { STATE_UNINITIALISED = 0, STATE_DISABLED, STATE_ENABLED };
-
-/* Wait before the first reconnect attempt, doubled up to the maximum. */
-#define BACKOFF_MIN_NS (50ull * 1000 * 1000)
-#define BACKOFF_MAX_NS (1000ull * 1000 * 1000)
-/* A server that does not take a frame for this long is treated as gone. */
-#define SEND_TIMEOUT_MS 2000
-/* How long HELLO and flush wait for their answers. */
-#define ANSWER_TIMEOUT_MS 5000
-/* Frames per write when re-sending the live table. */
-#define RESYNC_BATCH 64
-/* How often the watcher thread checks the connection. */
-#define WATCH_INTERVAL_MS 200
-
-static struct client {
-	pthread_mutex_t lock;
-	int state; /* enum client_state, read without the lock on the fast path */
-	int fd;
-	pid_t pid;
-	uint64_t next_connect_ns;
-	uint64_t backoff_ns;
-	uint64_t sync_sequence;
-	struct live_table table;
-	int stack_traces; /* TT_ALLOC_STACK_TRACE=1 */
-	struct stack_table stacks;
-	char socket_path[108];
-	int atfork_registered;
-	pthread_t watcher;
-	pthread_cond_t watcher_wake;
-	int watcher_running;
-	int watcher_stop;
-} client = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
+struct client client = {
+	.session_lock = PTHREAD_MUTEX_INITIALIZER,
 	.fd = -1,
+	.ring = {.wake_fd = -1},
 };
 
-/* ---- connection ---- */
+/* Result of emit() when the ring failed (the server stopped consuming). */
+#define RING_FAILED 1
 
-static void set_timeout(int fd, int option, int ms)
+/* ---- initialisation ---- */
+
+static int env_is(const char *name, const char *value)
 {
-	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-	setsockopt(fd, SOL_SOCKET, option, &tv, sizeof(tv));
+	const char *v = getenv(name);
+	return v && strcmp(v, value) == 0;
 }
 
-static void disconnect(void)
+/* Allocates the shards' tables. Returns 0 or TTALLOC_ENOMEM (all freed). */
+static int init_shards(void)
 {
-	if (client.fd >= 0)
-		close(client.fd);
-	client.fd = -1;
-	client.next_connect_ns = proto_monotonic_ns() + client.backoff_ns;
-}
-
-/* Sends whole frames; drops the connection on failure. */
-static int send_frames(const struct proto_msg *msgs, size_t count)
-{
-	if (unix_socket_write_all(client.fd, msgs, count * sizeof(*msgs)) < 0) {
-		disconnect();
-		return TTALLOC_ENOSERVER;
+	for (unsigned i = 0; i < RING_SHARDS; i++) {
+		if (live_table_init(&client.shards[i].table) < 0) {
+			while (i-- > 0)
+				live_table_release(&client.shards[i].table);
+			return TTALLOC_ENOMEM;
+		}
 	}
 	return 0;
 }
 
-/* Reads frames until one of `type` (others are skipped). */
-static int await_answer(unsigned type, struct proto_msg *answer)
-{
-	for (;;) {
-		if (unix_socket_read_all(client.fd, answer, sizeof(*answer)) < 0) {
-			disconnect();
-			return TTALLOC_ENOSERVER;
-		}
-		if (answer->type == type)
-			return 0;
-	}
-}
-
-/* One ALLOC or FREE as the application reported it. */
-struct event {
-	enum proto_msg_type type;
-	int device;
-	unsigned buffer_type;
-	uint64_t address;
-	uint64_t size;
-	uint64_t when_ns;  /* CLOCK_REALTIME */
-	uint64_t stack_id; /* ALLOC only; 0: none */
-};
-
-static void fill_event(struct proto_msg *msg, const struct event *ev)
-{
-	proto_msg_init(msg, ev->type, ev->device);
-	msg->size = ev->size;
-	msg->buffer_type = (uint8_t)ev->buffer_type;
-	msg->process_id = client.pid;
-	msg->buffer_id = ev->address;
-	msg->timestamp = ev->when_ns;
-	msg->u.alloc.stack_id = ev->stack_id;
-}
-
-/* Sends STACK_DEF frames for a stack the current connection has not seen. */
-static int define_stack(uint64_t stack_id)
-{
-	struct stack_record *rec = stack_id ? stack_table_find(&client.stacks, stack_id) : NULL;
-	if (!rec || !stack_needs_definition(&client.stacks, rec))
-		return 0;
-	struct proto_msg frames[STACK_MAX_FRAMES];
-	int n = stack_definition_frames(&client.stacks, rec, client.pid, frames);
-	return send_frames(frames, (size_t)n);
-}
-
-struct resync {
-	struct proto_msg batch[RESYNC_BATCH];
-	size_t count;
-};
-
-static int resync_one(const struct live_entry *e, void *ctx)
-{
-	struct resync *rs = ctx;
-	/* the original time, so ages in leak reports survive a server restart */
-	struct event ev = {PROTO_ALLOC, e->device, e->type, e->address, e->size, e->alloc_ns, e->stack_id};
-	int rc = define_stack(e->stack_id);
-	if (rc < 0)
-		return rc;
-	fill_event(&rs->batch[rs->count++], &ev);
-	if (rs->count < RESYNC_BATCH)
-		return 0;
-	rs->count = 0;
-	return send_frames(rs->batch, RESYNC_BATCH);
-}
-
-/* Re-sends every live buffer (and the stacks they name) on a new connection. */
-static int resync(void)
-{
-	struct resync rs;
-	rs.count = 0;
-	if (client.stack_traces)
-		stack_table_new_connection(&client.stacks);
-	int rc = live_table_each(&client.table, resync_one, &rs);
-	if (rc == 0 && rs.count)
-		rc = send_frames(rs.batch, rs.count);
-	return rc;
-}
-
-static int hello(void)
-{
-	struct proto_msg msg, answer;
-	proto_msg_init(&msg, PROTO_HELLO, -1);
-	msg.process_id = client.pid;
-	msg.u.hello.version = PROTO_EXT_VERSION;
-	proto_set_string(msg.u.hello.session, sizeof(msg.u.hello.session), getenv(PROTO_SESSION_ENV));
-	int rc = send_frames(&msg, 1);
-	return rc ? rc : await_answer(PROTO_HELLO_ACK, &answer);
-}
-
-/*
- * Connects when allowed by the backoff (or `force`), says HELLO and re-sends
- * the live table. Returns 0 when connected.
- */
-static void start_watcher(void);
-
-static int ensure_connected(int force)
-{
-	start_watcher();
-	if (client.fd >= 0)
-		return 0;
-	uint64_t now = proto_monotonic_ns();
-	if (!force && now < client.next_connect_ns)
-		return TTALLOC_ENOSERVER;
-	char err[UNIX_SOCKET_ERR_LEN];
-	client.fd = unix_socket_connect(client.socket_path, err);
-	if (client.fd < 0) {
-		client.next_connect_ns = now + client.backoff_ns;
-		client.backoff_ns = client.backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : client.backoff_ns * 2;
-		return TTALLOC_ENOSERVER;
-	}
-	set_timeout(client.fd, SO_SNDTIMEO, SEND_TIMEOUT_MS);
-	set_timeout(client.fd, SO_RCVTIMEO, ANSWER_TIMEOUT_MS);
-	client.backoff_ns = BACKOFF_MIN_NS;
-	int rc = hello();
-	return rc ? rc : resync();
-}
-
-/* ---- the watcher thread ---- */
-
-/* Drops a connection whose server has closed it. Called with the lock held. */
-static void check_connection(void)
-{
-	if (client.fd < 0)
-		return;
-	char byte;
-	ssize_t n = recv(client.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		disconnect();
-}
-
-static void *watcher_main(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&client.lock);
-	while (!client.watcher_stop) {
-		check_connection();
-		if (client.fd < 0)
-			ensure_connected(0);
-		struct timespec deadline;
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_nsec += WATCH_INTERVAL_MS * 1000000L;
-		deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-		deadline.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&client.watcher_wake, &client.lock, &deadline);
-	}
-	pthread_mutex_unlock(&client.lock);
-	return NULL;
-}
-
-/* Starts the watcher unless it runs. Called with the lock held. */
-static void start_watcher(void)
-{
-	if (client.watcher_running)
-		return;
-	pthread_condattr_t attr;
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&client.watcher_wake, &attr);
-	pthread_condattr_destroy(&attr);
-	client.watcher_stop = 0;
-	/* Without the thread, reporting still works; only idle resync waits
-	 * for the next report. */
-	client.watcher_running = pthread_create(&client.watcher, NULL, watcher_main, NULL) == 0;
-}
-
-/* Stops and joins the watcher. Called with the lock held; drops it meanwhile. */
-static void stop_watcher(void)
-{
-	if (!client.watcher_running)
-		return;
-	client.watcher_stop = 1;
-	pthread_cond_signal(&client.watcher_wake);
-	pthread_mutex_unlock(&client.lock);
-	pthread_join(client.watcher, NULL);
-	pthread_mutex_lock(&client.lock);
-	client.watcher_running = 0;
-}
-
-/* ---- initialisation and fork ---- */
-
-static void atfork_prepare(void)
-{
-	pthread_mutex_lock(&client.lock);
-}
-
-static void atfork_parent(void)
-{
-	pthread_mutex_unlock(&client.lock);
-}
-
-/* The child is a new process: its own identity, connection and buffers. */
-static void atfork_child(void)
-{
-	pthread_mutex_init(&client.lock, NULL);
-	client.pid = getpid();
-	if (client.fd >= 0)
-		close(client.fd); /* the child's copy; the parent keeps its own */
-	client.fd = -1;
-	client.next_connect_ns = 0;
-	client.watcher_running = 0; /* threads do not survive fork */
-	if (client.state == STATE_ENABLED)
-		live_table_clear(&client.table);
-}
-
-/* Called with the lock held. */
+/* Called with session_lock. */
 static void initialise_locked(void)
 {
 	if (client.state != STATE_UNINITIALISED)
 		return;
-	const char *enabled = getenv(PROTO_TRACKING_ENV);
-	if (!enabled || strcmp(enabled, "1") != 0 || live_table_init(&client.table) < 0) {
+	if (!env_is(PROTO_TRACKING_ENV, "1") || init_shards() < 0) {
 		__atomic_store_n(&client.state, STATE_DISABLED, __ATOMIC_RELEASE);
 		return;
 	}
-	const char *stacks = getenv("TT_ALLOC_STACK_TRACE");
-	client.stack_traces = stacks && strcmp(stacks, "1") == 0 && stack_table_init(&client.stacks) == 0;
+	client.stack_traces = env_is("TT_ALLOC_STACK_TRACE", "1") && stack_table_init(&client.stacks) == 0;
+	/* stacks travel as STACK_DEF frames, which only the socket carries in order */
+	client.ring_allowed = !client.stack_traces && !env_is("TTALLOC_RING", "0");
 	const char *path = unix_socket_default_path();
 	strncpy(client.socket_path, path, sizeof(client.socket_path) - 1);
 	client.pid = getpid();
-	client.backoff_ns = BACKOFF_MIN_NS;
 	client.next_connect_ns = 0;
-	if (!client.atfork_registered && pthread_atfork(atfork_prepare, atfork_parent, atfork_child) == 0)
+	if (!client.atfork_registered &&
+	    pthread_atfork(session_atfork_prepare, session_atfork_parent, session_atfork_child) == 0)
 		client.atfork_registered = 1;
 	__atomic_store_n(&client.state, STATE_ENABLED, __ATOMIC_RELEASE);
 }
 
 /* 1 when reporting is on; initialises on first use. */
-static int tracking_on(void)
+static inline int tracking_on(void)
 {
 	int state = __atomic_load_n(&client.state, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(state == STATE_UNINITIALISED, 0)) {
-		pthread_mutex_lock(&client.lock);
+		pthread_mutex_lock(&client.session_lock);
 		initialise_locked();
-		pthread_mutex_unlock(&client.lock);
+		pthread_mutex_unlock(&client.session_lock);
 		state = __atomic_load_n(&client.state, __ATOMIC_ACQUIRE);
 	}
 	return state == STATE_ENABLED;
+}
+
+/* ---- one event ---- */
+
+/* CLOCK_REALTIME to a few ms, for the table only (ages after a resync): ~3 ns, no syscall. */
+static inline uint64_t coarse_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Applies the event to the shard's table. Returns what the API returns for it. */
+static int update_table(struct shard *sh, const struct event *ev)
+{
+	if (ev->type == PROTO_FREE)
+		return live_table_remove(&sh->table, ev->device, ev->address);
+	return live_table_add(&sh->table, ev->device, ev->buffer_type, ev->address, ev->size, ev->when_ns,
+			      ev->stack_id);
+}
+
+/*
+ * Sends the event on `transport`. Called with the shard lock (and, for the
+ * socket, session_lock). Returns 0, RING_FAILED, or TTALLOC_ENOSERVER.
+ */
+static int emit(struct shard *sh, const struct event *ev, int transport)
+{
+	if (transport == TRANSPORT_SOCKET)
+		return session_send_event(ev);
+	if (transport != TRANSPORT_RING || !sh->ring_generation)
+		return 0; /* not (yet) connected: the resync will carry the table */
+	struct ring_event rev = {
+		.address = ev->address,
+		.size = ev->size,
+		.seq = sh->seq++,
+		.type = (uint8_t)ev->type,
+		.device = (uint8_t)ev->device,
+		.buffer_type = (uint8_t)ev->buffer_type,
+		.shard = (uint8_t)(sh - client.shards),
+	};
+	return ring_producer_push(&client.ring, &rev) < 0 ? RING_FAILED : 0;
+}
+
+/* The ring of `generation` stopped taking events: drop that connection. */
+static void ring_failed(uint32_t generation)
+{
+	pthread_mutex_lock(&client.session_lock);
+	if (client.ring.generation == generation && client.ring.region)
+		session_disconnect();
+	pthread_mutex_unlock(&client.session_lock);
+}
+
+/* The fast path: the shard lock only. */
+static int report_on_ring(const struct event *ev)
+{
+	struct shard *sh = shard_of(ev->device, ev->address);
+	futex_lock_acquire(&sh->lock);
+	int rc = update_table(sh, ev);
+	int sent = rc == TTALLOC_ENOMEM ? 0 : emit(sh, ev, TRANSPORT_RING);
+	uint32_t generation = sh->ring_generation;
+	futex_lock_release(&sh->lock);
+	if (__builtin_expect(sent == RING_FAILED, 0)) {
+		ring_failed(generation);
+		return TTALLOC_ENOSERVER;
+	}
+	return rc;
+}
+
+/*
+ * The socket, or no connection: under session_lock, so frames leave in the
+ * order the table changed. Without a connection, connects (when the backoff
+ * allows); the resync then carries the table, which already holds an ALLOC
+ * or a known FREE; only a FREE the table did not know is sent after it.
+ */
+static int report_on_socket(const struct event *ev)
+{
+	pthread_mutex_lock(&client.session_lock);
+	int transport = __atomic_load_n(&client.transport, __ATOMIC_ACQUIRE);
+	if (transport == TRANSPORT_RING) { /* connected meanwhile */
+		pthread_mutex_unlock(&client.session_lock);
+		return report_on_ring(ev);
+	}
+	struct shard *sh = shard_of(ev->device, ev->address);
+	futex_lock_acquire(&sh->lock);
+	int rc = update_table(sh, ev);
+	int sent = rc == TTALLOC_ENOMEM ? 0 : emit(sh, ev, transport);
+	futex_lock_release(&sh->lock);
+	if (transport == TRANSPORT_NONE && rc != TTALLOC_ENOMEM) {
+		sent = session_connect(0);
+		if (sent == 0 && rc == TTALLOC_EUNKNOWN_BUFFER) {
+			transport = __atomic_load_n(&client.transport, __ATOMIC_ACQUIRE);
+			futex_lock_acquire(&sh->lock);
+			sent = emit(sh, ev, transport);
+			futex_lock_release(&sh->lock);
+		}
+	}
+	uint32_t generation = client.ring.generation;
+	pthread_mutex_unlock(&client.session_lock);
+	if (sent == RING_FAILED) {
+		ring_failed(generation);
+		sent = TTALLOC_ENOSERVER;
+	}
+	return sent < 0 ? sent : rc;
+}
+
+static inline int report(const struct event *ev)
+{
+	if (__builtin_expect(__atomic_load_n(&client.transport, __ATOMIC_ACQUIRE) == TRANSPORT_RING, 1))
+		return report_on_ring(ev);
+	return report_on_socket(ev);
+}
+
+/*
+ * Captures the application's stack; returns its id (0: none). Always
+ * inlined into ttalloc_report_alloc so the frames to skip are exactly
+ * stack_capture's and ttalloc_report_alloc's.
+ */
+static inline __attribute__((always_inline)) uint64_t capture_stack(void)
+{
+	uint64_t ips[PROTO_STACK_MAX_DEPTH];
+	int depth = stack_capture(ips, PROTO_STACK_MAX_DEPTH, 0);
+	uint64_t id = depth > 0 ? stack_id_of(ips, depth) : 0;
+	if (!id)
+		return 0;
+	pthread_mutex_lock(&client.session_lock);
+	if (!stack_table_intern(&client.stacks, id, ips, depth))
+		id = 0;
+	pthread_mutex_unlock(&client.session_lock);
+	return id;
 }
 
 /* ---- public API ---- */
@@ -341,46 +219,15 @@ int ttalloc_init(void)
 {
 	if (!tracking_on())
 		return 0;
-	pthread_mutex_lock(&client.lock);
-	int rc = ensure_connected(1);
-	pthread_mutex_unlock(&client.lock);
+	pthread_mutex_lock(&client.session_lock);
+	int rc = session_connect(1);
+	pthread_mutex_unlock(&client.session_lock);
 	return rc;
 }
 
 int ttalloc_enabled(void)
 {
 	return tracking_on();
-}
-
-/*
- * Sends one event. Without a connection, connects first: the resync then
- * re-sends the live table, which already reflects an ALLOC or the FREE of a
- * known buffer (`in_table`); any other event is sent after it.
- */
-static int deliver(const struct event *ev, int in_table)
-{
-	if (client.fd < 0) {
-		int rc = ensure_connected(0);
-		if (rc < 0 || in_table)
-			return rc;
-	}
-	int rc = define_stack(ev->stack_id);
-	if (rc < 0)
-		return rc;
-	struct proto_msg msg;
-	fill_event(&msg, ev);
-	return send_frames(&msg, 1);
-}
-
-/*
- * Captures the application's stack; returns its id (0: none). Always
- * inlined into ttalloc_report_alloc so the frames to skip are exactly
- * stack_capture's and ttalloc_report_alloc's.
- */
-static inline __attribute__((always_inline)) uint64_t capture_stack_unlocked(uint64_t *ips, int *depth)
-{
-	*depth = stack_capture(ips, PROTO_STACK_MAX_DEPTH, 0);
-	return *depth > 0 ? stack_id_of(ips, *depth) : 0;
 }
 
 int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t address, uint64_t size)
@@ -390,19 +237,12 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES || !proto_buffer_type_valid((unsigned)type) ||
 	    size == 0)
 		return TTALLOC_EINVAL;
-	struct event ev = {PROTO_ALLOC, device_id, (unsigned)type, address, size, proto_now_ns(), 0};
-	uint64_t ips[PROTO_STACK_MAX_DEPTH];
-	int depth = 0;
-	if (client.stack_traces) /* unwinding is the slow part: outside the lock */
-		ev.stack_id = capture_stack_unlocked(ips, &depth);
-	pthread_mutex_lock(&client.lock);
-	if (ev.stack_id && !stack_table_intern(&client.stacks, ev.stack_id, ips, depth))
-		ev.stack_id = 0;
-	int table_rc = live_table_add(&client.table, device_id, (unsigned)type, address, size, ev.when_ns,
-				      ev.stack_id);
-	int rc = table_rc == TTALLOC_ENOMEM ? table_rc : deliver(&ev, 1);
-	pthread_mutex_unlock(&client.lock);
-	return rc ? rc : table_rc;
+	struct event ev = {PROTO_ALLOC, device_id, (unsigned)type, address, size, coarse_now_ns(), 0};
+	if (__builtin_expect(client.stack_traces, 0)) {
+		ev.when_ns = proto_now_ns(); /* the socket carries it: keep it exact */
+		ev.stack_id = capture_stack();
+	}
+	return report(&ev);
 }
 
 int ttalloc_report_free(int device_id, uint64_t address)
@@ -411,31 +251,22 @@ int ttalloc_report_free(int device_id, uint64_t address)
 		return 0;
 	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES)
 		return TTALLOC_EINVAL;
-	pthread_mutex_lock(&client.lock);
-	int table_rc = live_table_remove(&client.table, device_id, address);
-	/* Tell the server even about an unknown buffer: its counters show it. */
-	struct event ev = {PROTO_FREE, device_id, 0, address, 0, proto_now_ns(), 0};
-	int rc = deliver(&ev, table_rc == 0);
-	pthread_mutex_unlock(&client.lock);
-	return rc ? rc : table_rc;
+	struct event ev = {PROTO_FREE, device_id, 0, address, 0, 0, 0};
+	if (__builtin_expect(client.stack_traces, 0))
+		ev.when_ns = proto_now_ns();
+	/* the server is told even about an unknown buffer: its counters show it */
+	return report(&ev);
 }
 
 int ttalloc_flush(void)
 {
 	if (!tracking_on())
 		return 0;
-	pthread_mutex_lock(&client.lock);
-	int rc = ensure_connected(1);
-	if (rc == 0) {
-		struct proto_msg msg, answer;
-		proto_msg_init(&msg, PROTO_SYNC, -1);
-		msg.size = ++client.sync_sequence;
-		rc = send_frames(&msg, 1);
-		while (rc == 0 && (rc = await_answer(PROTO_SYNC_ACK, &answer)) == 0 &&
-		       answer.size != client.sync_sequence)
-			;
-	}
-	pthread_mutex_unlock(&client.lock);
+	pthread_mutex_lock(&client.session_lock);
+	int rc = session_connect(1);
+	if (rc == 0)
+		rc = session_sync();
+	pthread_mutex_unlock(&client.session_lock);
 	return rc;
 }
 
@@ -443,9 +274,12 @@ uint64_t ttalloc_live_buffers(void)
 {
 	if (!tracking_on())
 		return 0;
-	pthread_mutex_lock(&client.lock);
-	uint64_t n = client.table.count;
-	pthread_mutex_unlock(&client.lock);
+	uint64_t n = 0;
+	for (unsigned i = 0; i < RING_SHARDS; i++) {
+		futex_lock_acquire(&client.shards[i].lock);
+		n += client.shards[i].table.count;
+		futex_lock_release(&client.shards[i].lock);
+	}
 	return n;
 }
 
@@ -456,15 +290,14 @@ void ttalloc_shutdown(void)
 		return;
 	}
 	ttalloc_flush();
-	pthread_mutex_lock(&client.lock);
-	stop_watcher();
-	if (client.fd >= 0)
-		close(client.fd);
-	client.fd = -1;
-	live_table_release(&client.table);
+	pthread_mutex_lock(&client.session_lock);
+	session_stop_watcher();
+	session_disconnect();
+	for (unsigned i = 0; i < RING_SHARDS; i++)
+		live_table_release(&client.shards[i].table);
 	if (client.stack_traces)
 		stack_table_release(&client.stacks);
 	client.stack_traces = 0;
 	__atomic_store_n(&client.state, STATE_UNINITIALISED, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&client.lock);
+	pthread_mutex_unlock(&client.session_lock);
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
+#include <time.h>
 
 static enum log_level current_level = LOG_INFO;
 
@@ -58,4 +59,41 @@ void log_line(enum log_level level, const char *fmt, ...)
 void log_flush(void)
 {
 	fflush(stdout);
+}
+
+#define NS_PER_SECOND 1000000000ull
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SECOND + (uint64_t)ts.tv_nsec;
+}
+
+int log_budget_take(struct log_budget *b, uint32_t per_second)
+{
+	if (b->used < per_second) {
+		if (!b->used)
+			b->window_ns = monotonic_ns();
+		b->used++;
+		return 1;
+	}
+	uint64_t now = monotonic_ns();
+	if (now - b->window_ns >= NS_PER_SECOND && !b->suppressed) {
+		b->window_ns = now;
+		b->used = 1;
+		return 1;
+	}
+	b->suppressed++;
+	return 0;
+}
+
+uint64_t log_budget_expire(struct log_budget *b)
+{
+	if (!b->suppressed || monotonic_ns() - b->window_ns < NS_PER_SECOND)
+		return 0;
+	uint64_t n = b->suppressed;
+	b->suppressed = 0;
+	b->used = 0;
+	return n;
 }

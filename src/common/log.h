@@ -9,6 +9,8 @@
 #ifndef TTALLOC_LOG_H
 #define TTALLOC_LOG_H
 
+#include <stdint.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* Sets the most verbose level that is printed (default LOG_INFO). */
@@ -31,6 +33,31 @@ void log_line(enum log_level level, const char *fmt, ...) __attribute__((format(
 
 /* Writes out buffered lines. */
 void log_flush(void);
+
+/*
+ * A budget of lines per second for a kind of line that can flood (refused
+ * connections, per-event lines at millions of events a second): lines over
+ * the budget are counted, and the caller prints one summary line per
+ * second instead.
+ */
+struct log_budget {
+	uint64_t window_ns;  /* CLOCK_MONOTONIC start of the current second */
+	uint32_t used;       /* lines printed in it */
+	uint64_t suppressed; /* lines over the budget in it */
+};
+
+/*
+ * 1 when a line may be printed (and counts it), 0 when the budget of
+ * `per_second` is spent (counts it as suppressed). Reads the clock only
+ * when the budget is spent.
+ */
+int log_budget_take(struct log_budget *b, uint32_t per_second);
+
+/*
+ * When lines were suppressed and their second is over, starts a new window
+ * and returns how many (for the summary line); else 0.
+ */
+uint64_t log_budget_expire(struct log_budget *b);
 
 #define log_error(...) log_line(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_line(LOG_WARN, __VA_ARGS__)

@@ -27,6 +27,9 @@
  *   PROCESS_QUERY(device or -1)      PROCESS_ROW..., ROWS_END(count)
  *   LEAK_QUERY(pid or 0)             LEAK_ROW..., ROWS_END(count)
  *   (both take an optional session filter in u.filter)
+ *   RING_ATTACH(ring payload) with   RING_ACK (or ERROR): from now on this
+ *     a memfd and an eventfd         connection's ALLOC/FREE come through the
+ *     (SCM_RIGHTS)                   shared-memory ring (src/common/ring.h)
  *   STACK_DEF(stack id, ips)         none: defines a call stack that later
  *                                    ALLOCs name in u.alloc.stack_id
  *   LEAK_QUERY with buffer_type = PROTO_LEAK_WITH_STACKS: each LEAK_ROW of a
@@ -104,6 +107,8 @@ enum proto_msg_type {
 	PROTO_ROWS_END = 138,
 	PROTO_ERROR = 139,
 	PROTO_STACK_DEF = 140,
+	PROTO_RING_ATTACH = 141,
+	PROTO_RING_ACK = 142,
 	PROTO_HOLDER_QUERY = 150,
 	PROTO_HOLDER_ROW = 151,
 	PROTO_HISTORY_QUERY = 152,
@@ -243,6 +248,7 @@ struct __attribute__((packed)) proto_stack_payload {
 enum proto_feature {
 	PROTO_FEATURE_HOLDERS = 1u << 0, /* HOLDER_QUERY */
 	PROTO_FEATURE_HISTORY = 1u << 1, /* HISTORY_QUERY */
+	PROTO_FEATURE_RING = 1u << 2,    /* RING_ATTACH: the shared-memory fast path */
 };
 
 /* States of a HOLDER_ROW (device.h's enum device_holder_state). */
@@ -302,6 +308,22 @@ struct __attribute__((packed)) proto_history_payload {
 	uint8_t reserved[8];
 };
 
+/*
+ * Payload of RING_ATTACH and RING_ACK: the region's geometry as the client
+ * built it (ring.h's constants), checked by the server against its own; the
+ * ACK repeats what was accepted.
+ */
+struct __attribute__((packed)) proto_ring_payload {
+	uint32_t version;     /* RING_VERSION */
+	uint32_t lanes;       /* RING_LANES */
+	uint32_t lane_events; /* RING_LANE_EVENTS */
+	uint32_t shards;      /* RING_SHARDS */
+	uint32_t event_size;  /* sizeof(struct ring_event) */
+	uint32_t reserved0;
+	uint64_t region_size; /* sizeof(struct ring_region) */
+	uint8_t reserved[40];
+};
+
 /* LEAK_QUERY's buffer_type flag: follow leak rows with their STACK_LINEs. */
 #define PROTO_LEAK_WITH_STACKS 1u
 
@@ -346,6 +368,7 @@ struct __attribute__((packed)) proto_msg {
 		struct proto_text_payload text;
 		struct proto_holder_payload holder;
 		struct proto_history_payload history;
+		struct proto_ring_payload ring;
 		uint8_t raw[72];
 	} u;
 };
@@ -388,6 +411,8 @@ _Static_assert(offsetof(struct proto_msg, u.holder.flags) == 52, "holder flags")
 _Static_assert(offsetof(struct proto_msg, u.holder.uid) == 56, "holder uid");
 _Static_assert(offsetof(struct proto_msg, u.holder.comm) == 60, "holder comm");
 _Static_assert(sizeof(struct proto_history_payload) == 72, "history payload fills the frame");
+_Static_assert(sizeof(struct proto_ring_payload) == 72, "ring payload fills the frame");
+_Static_assert(offsetof(struct proto_msg, u.ring.region_size) == 64, "ring region size");
 _Static_assert(offsetof(struct proto_msg, u.history.used) == 40, "history used");
 _Static_assert(offsetof(struct proto_msg, u.history.time_ms) == 72, "history time");
 _Static_assert(offsetof(struct proto_msg, u.history.seconds) == 80, "history seconds");
@@ -521,7 +546,8 @@ int proto_upstream_request_type(unsigned type);
 	X(OUTPUT_OVERFLOW, "output_overflow", "peer does not read its answers")                \
 	X(LIMIT, "limit", "a server limit was reached")                                        \
 	X(BAD_STACK, "bad_stack", "malformed STACK_DEF")                                      \
-	X(FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")
+	X(FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")       \
+	X(BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")
 
 enum proto_error_reason {
 #define PROTO_DEFINE_REASON_(name, label, desc) PROTO_ERR_##name,

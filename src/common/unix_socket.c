@@ -187,6 +187,35 @@ int unix_socket_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int unix_socket_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds)
+{
+	if (nfds < 1 || nfds > UNIX_SOCKET_MAX_FDS) {
+		errno = EINVAL;
+		return -1;
+	}
+	union {
+		char buf[CMSG_SPACE(UNIX_SOCKET_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof(control));
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			     .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int))};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(cmsg), fds, (size_t)nfds * sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	/* the descriptors went with the first byte; the rest is plain data */
+	return (size_t)n == len ? 0 : unix_socket_write_all(fd, (const char *)buf + n, len - (size_t)n);
+}
+
 int unix_socket_read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;

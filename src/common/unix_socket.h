@@ -50,6 +50,15 @@ int unix_socket_peer(int fd, pid_t *pid, uid_t *uid);
 int unix_socket_write_all(int fd, const void *buf, size_t len);
 
 /*
+ * Sends `len` bytes (one frame) with `nfds` descriptors attached
+ * (SCM_RIGHTS), all at once. Returns 0 or -1 (errno set).
+ */
+int unix_socket_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds);
+
+/* Most descriptors one message may carry (unix_socket_send_fds, the server's reads). */
+#define UNIX_SOCKET_MAX_FDS 4
+
+/*
  * Reads exactly `len` bytes. Returns 0, or -1 with errno set; a peer that
  * closes first gives errno ECONNRESET.
  */

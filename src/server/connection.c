@@ -25,28 +25,16 @@
 #define READ_CHUNK (64 * 1024)
 /* Refused connections logged one by one per second; the rest are summed up. */
 #define REFUSALS_LOGGED_PER_SECOND 20
-#define NS_PER_SECOND 1000000000ull
 
 static void connection_io(struct event_loop *loop, struct event_handle *handle, uint32_t events);
 
-/* Logs the sum of the refusals not logged one by one, and starts a new window. */
-static void refusal_window_restart(struct server *s, uint64_t now)
-{
-	struct refusal_log *rl = &s->refusals;
-	if (rl->suppressed)
-		log_error("❌ %" PRIu64 " more connection%s refused in the last second (only %d a second are "
-			  "logged one by one; ttalloc_connections_refused_total counts all)",
-			  rl->suppressed, rl->suppressed == 1 ? "" : "s", REFUSALS_LOGGED_PER_SECOND);
-	rl->window_ns = now;
-	rl->logged = 0;
-	rl->suppressed = 0;
-}
-
 void connection_log_refusals(struct server *s)
 {
-	uint64_t now = proto_monotonic_ns();
-	if (s->refusals.suppressed && now - s->refusals.window_ns >= NS_PER_SECOND)
-		refusal_window_restart(s, now);
+	uint64_t n = log_budget_expire(&s->refusals);
+	if (n)
+		log_error("❌ %" PRIu64 " more connection%s refused in the last second (only %d a second are "
+			  "logged one by one; ttalloc_connections_refused_total counts all)",
+			  n, n == 1 ? "" : "s", REFUSALS_LOGGED_PER_SECOND);
 }
 
 /* Counts a refused connection, logs why (within the budget) and closes it. */
@@ -54,15 +42,9 @@ static void refuse(struct server *s, int fd, const char *why)
 {
 	s->stats.connections_refused++;
 	s->stats.errors[PROTO_ERR_LIMIT]++;
-	uint64_t now = proto_monotonic_ns();
-	if (now - s->refusals.window_ns >= NS_PER_SECOND)
-		refusal_window_restart(s, now);
-	if (s->refusals.logged < REFUSALS_LOGGED_PER_SECOND) {
-		s->refusals.logged++;
+	connection_log_refusals(s);
+	if (log_budget_take(&s->refusals, REFUSALS_LOGGED_PER_SECOND))
 		log_error("❌ Connection refused: %s", why);
-	} else {
-		s->refusals.suppressed++;
-	}
 	close(fd);
 }
 
@@ -394,10 +376,55 @@ void connection_feed(struct connection *c, const uint8_t *data, size_t len)
 	}
 }
 
+void connection_close_fds(struct connection *c)
+{
+	for (int i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	c->nfds = 0;
+}
+
+/*
+ * Keeps descriptors a client passed (SCM_RIGHTS) for the frame they came
+ * with (RING_ATTACH); any left from before were never claimed and go.
+ */
+static void keep_fds(struct connection *c, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		connection_close_fds(c);
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (c->nfds < UNIX_SOCKET_MAX_FDS)
+				c->fds[c->nfds++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/* read(), plus the descriptors a client may pass along its bytes. */
+static ssize_t receive(struct connection *c, uint8_t *buf, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(UNIX_SOCKET_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			    .msg_controllen = sizeof(control.buf)};
+	ssize_t n = recvmsg(c->handle.fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n >= 0 && mh.msg_controllen)
+		keep_fds(c, &mh);
+	return n;
+}
+
 static void read_input(struct connection *c)
 {
 	static uint8_t chunk[READ_CHUNK];
-	ssize_t n = read(c->handle.fd, chunk, sizeof(chunk));
+	ssize_t n = receive(c, chunk, sizeof(chunk));
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			connection_close(c);
@@ -442,6 +469,8 @@ void connection_close(struct connection *c)
 	if (c->closed)
 		return;
 	struct server *s = c->server;
+	ring_detach(c); /* its last events count, before any leak report */
+	connection_close_fds(c);
 	c->closed = 1;
 	event_loop_remove(s->loop, &c->handle);
 	close(c->handle.fd);

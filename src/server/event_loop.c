@@ -14,6 +14,7 @@
 struct event_loop {
 	int epfd;
 	int stopped;
+	int next_timeout_ms; /* the next wait's bound (event_loop_set_timeout), -1: none */
 	event_idle_fn before_sleep;
 	void *before_sleep_data;
 	struct epoll_event events[EVENTS_PER_WAIT];
@@ -24,6 +25,7 @@ struct event_loop *event_loop_create(void)
 	struct event_loop *loop = calloc(1, sizeof(*loop));
 	if (!loop)
 		return NULL;
+	loop->next_timeout_ms = -1;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd < 0) {
 		free(loop);
@@ -75,7 +77,9 @@ int event_loop_run(struct event_loop *loop)
 	while (!loop->stopped) {
 		if (loop->before_sleep)
 			loop->before_sleep(loop, loop->before_sleep_data);
-		int n = epoll_wait(loop->epfd, loop->events, EVENTS_PER_WAIT, -1);
+		int timeout = loop->next_timeout_ms;
+		loop->next_timeout_ms = -1;
+		int n = epoll_wait(loop->epfd, loop->events, EVENTS_PER_WAIT, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -90,6 +94,11 @@ int event_loop_run(struct event_loop *loop)
 	if (loop->before_sleep)
 		loop->before_sleep(loop, loop->before_sleep_data);
 	return 0;
+}
+
+void event_loop_set_timeout(struct event_loop *loop, int ms)
+{
+	loop->next_timeout_ms = ms;
 }
 
 void event_loop_stop(struct event_loop *loop)

@@ -50,6 +50,13 @@ void event_loop_remove(struct event_loop *loop, struct event_handle *handle);
 /* Sets the function called before each wait (flush logs, free closed objects). */
 void event_loop_set_before_sleep(struct event_loop *loop, event_idle_fn fn, void *data);
 
+/*
+ * Bounds the next wait to `ms` milliseconds (0: do not block; -1: until an
+ * event). Applies to the next wait only; the before-sleep function calls it
+ * to poll something that has no descriptor (the shared-memory rings).
+ */
+void event_loop_set_timeout(struct event_loop *loop, int ms);
+
 /* Runs until event_loop_stop. Returns 0, or -1 when epoll fails. */
 int event_loop_run(struct event_loop *loop);
 

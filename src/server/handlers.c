@@ -79,6 +79,20 @@ static void mark_touched(struct server *s, int device)
 	s->touched_devices |= 1ull << device;
 }
 
+/*
+ * Per-event lines ("[Device 0] ALLOC: ...") printed per second. The seed's
+ * server prints every event; at the ring's millions of events a second that
+ * would make printing the bottleneck, so beyond this budget lines are
+ * counted and summed up once a second (handle_print_totals).
+ */
+#define EVENT_LINES_PER_SECOND 10000
+
+/* 1 when this event's line should be printed. */
+static int event_line(struct server *s)
+{
+	return log_enabled(LOG_INFO) && log_budget_take(&s->event_lines, EVENT_LINES_PER_SECOND);
+}
+
 /* ---- ALLOC / FREE ---- */
 
 /* Oldest frame timestamp trusted for a buffer's age (older: clock skew). */
@@ -122,7 +136,7 @@ static int within_buffer_limit(struct connection *c, const struct proto_msg *msg
 	return 0;
 }
 
-static void on_alloc(struct connection *c, const struct proto_msg *msg)
+void handle_alloc(struct connection *c, const struct proto_msg *msg, uint64_t alloc_mono_ns)
 {
 	struct server *s = c->server;
 	struct device *dev = valid_device(c, msg);
@@ -131,7 +145,7 @@ static void on_alloc(struct connection *c, const struct proto_msg *msg)
 	struct process_record *rec = registry_process(&s->registry, c->proc);
 	uint32_t stack = stacks_find(rec->stacks, msg->u.alloc.stack_id);
 	enum registry_result rc = registry_alloc_with_stack(&s->registry, c->proc, msg->device_id, msg->buffer_type,
-							    msg->buffer_id, msg->size, alloc_time(msg), stack);
+							    msg->buffer_id, msg->size, alloc_mono_ns, stack);
 	if (rc == REGISTRY_NOMEM) {
 		connection_error(c, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
 				 msg->buffer_id);
@@ -143,6 +157,8 @@ static void on_alloc(struct connection *c, const struct proto_msg *msg)
 				 "reported (record replaced)",
 				 msg->buffer_id, msg->device_id);
 	mark_touched(s, msg->device_id);
+	if (!event_line(s))
+		return;
 	log_info("[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")",
 		 msg->device_id, msg->size, proto_buffer_type_name(msg->buffer_type), (int)c->pid,
 		 msg->buffer_id);
@@ -154,6 +170,11 @@ static void on_alloc(struct connection *c, const struct proto_msg *msg)
 			stacks_log(rec->stacks, stack, LOG_DEBUG, "       ", STACKS_SHOWN_FRAMES);
 		}
 	}
+}
+
+static void on_alloc(struct connection *c, const struct proto_msg *msg)
+{
+	handle_alloc(c, msg, alloc_time(msg));
 }
 
 /* STACK_DEF: part of a call stack that later ALLOCs of this process name. */
@@ -171,7 +192,7 @@ static void on_stack_def(struct connection *c, const struct proto_msg *msg)
 		connection_error(c, PROTO_ERR_BAD_STACK, "stack 0x%" PRIx64 ": %s", msg->size, why);
 }
 
-static void on_free(struct connection *c, const struct proto_msg *msg)
+void handle_free(struct connection *c, const struct proto_msg *msg)
 {
 	struct server *s = c->server;
 	if (!valid_device(c, msg) || !valid_pid_field(c, msg))
@@ -181,8 +202,9 @@ static void on_free(struct connection *c, const struct proto_msg *msg)
 	switch (registry_free(&s->registry, c->proc, msg->device_id, msg->buffer_id, &freed, &owner)) {
 	case REGISTRY_OK:
 		mark_touched(s, msg->device_id);
-		log_info("[Device %d] FREE: buffer 0x%" PRIx64 " by PID %d", msg->device_id,
-			 msg->buffer_id, (int)c->pid);
+		if (event_line(s))
+			log_info("[Device %d] FREE: buffer 0x%" PRIx64 " by PID %d", msg->device_id,
+				 msg->buffer_id, (int)c->pid);
 		break;
 	case REGISTRY_FOREIGN:
 		connection_error(c, PROTO_ERR_FOREIGN_FREE,
@@ -227,8 +249,10 @@ static void add_counted(struct connection *c, const struct proto_msg *msg, unsig
 		return;
 	}
 	mark_touched(s, msg->device_id);
-	log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
-		 proto_type_name(msg->type), msg->size, proto_buffer_type_name(type), (int)c->pid, msg->buffer_id);
+	if (event_line(s))
+		log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
+			 proto_type_name(msg->type), msg->size, proto_buffer_type_name(type), (int)c->pid,
+			 msg->buffer_id);
 }
 
 /* CB_FREE / KERNEL_UNLOAD: releases one of the sender's records with that id (same size first). */
@@ -247,8 +271,10 @@ static void release_counted(struct connection *c, const struct proto_msg *msg, u
 		return;
 	}
 	mark_touched(s, msg->device_id);
-	log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
-		 proto_type_name(msg->type), freed.size, proto_buffer_type_name(type), (int)c->pid, msg->buffer_id);
+	if (event_line(s))
+		log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
+			 proto_type_name(msg->type), freed.size, proto_buffer_type_name(type), (int)c->pid,
+			 msg->buffer_id);
 }
 
 static void on_cb_alloc(struct connection *c, const struct proto_msg *msg)
@@ -426,7 +452,27 @@ static void on_hello(struct connection *c, const struct proto_msg *msg)
 	ans.u.hello.version = PROTO_EXT_VERSION;
 	ans.u.hello.num_devices = (uint32_t)c->server->devices.count;
 	ans.u.hello.server_pid = (uint32_t)getpid();
-	ans.u.hello.features = PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY;
+	ans.u.hello.features = PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING;
+	connection_send(c, &ans);
+}
+
+/* RING_ATTACH: the descriptors came with the frame (connection.c keeps them). */
+static void on_ring_attach(struct connection *c, const struct proto_msg *msg)
+{
+	int memfd = c->nfds == 2 ? c->fds[0] : -1, wake_fd = c->nfds == 2 ? c->fds[1] : -1;
+	if (c->nfds != 2)
+		connection_close_fds(c);
+	c->nfds = 0;
+	const char *why;
+	if (ring_attach(c, &msg->u.ring, memfd, wake_fd, &why) < 0) {
+		connection_error(c, PROTO_ERR_BAD_RING, "RING_ATTACH refused: %s", why);
+		send_error(c, msg, PROTO_ERR_BAD_RING, TTALLOC_EPROTOCOL);
+		return;
+	}
+	log_info("⚡ PID %d reports through a shared-memory ring", (int)c->pid);
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_RING_ACK, -1);
+	ans.u.ring = msg->u.ring;
 	connection_send(c, &ans);
 }
 
@@ -617,7 +663,7 @@ static void on_answer_type(struct connection *c, const struct proto_msg *msg)
 
 static const frame_handler handlers[256] = {
 	[PROTO_ALLOC] = on_alloc,
-	[PROTO_FREE] = on_free,
+	[PROTO_FREE] = handle_free,
 	[PROTO_QUERY] = on_query,
 	[PROTO_RESPONSE] = on_answer_type,
 	[PROTO_DUMP_REMAINING] = on_dump_remaining,
@@ -641,15 +687,36 @@ static const frame_handler handlers[256] = {
 	[PROTO_ROWS_END] = on_answer_type,
 	[PROTO_ERROR] = on_answer_type,
 	[PROTO_STACK_DEF] = on_stack_def,
+	[PROTO_RING_ATTACH] = on_ring_attach,
+	[PROTO_RING_ACK] = on_answer_type,
 	[PROTO_HOLDER_QUERY] = handle_holder_query,
 	[PROTO_HOLDER_ROW] = on_answer_type,
 	[PROTO_HISTORY_QUERY] = handle_history_query,
 	[PROTO_HISTORY_ROW] = on_answer_type,
 };
 
+/*
+ * Requests answered from the live picture: the rings are drained first, so
+ * an answer reflects every event reported before the request was sent
+ * (ttalloc_flush's SYNC relies on it).
+ */
+static int reads_registry(unsigned type)
+{
+	switch (type) {
+	case PROTO_QUERY: case PROTO_DUMP_REMAINING: case PROTO_DUMP_KERNELS: case PROTO_SYNC:
+	case PROTO_DEVICE_STATUS_QUERY: case PROTO_PROCESS_QUERY: case PROTO_LEAK_QUERY:
+	case PROTO_HOLDER_QUERY: case PROTO_HISTORY_QUERY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void handle_frame(struct connection *c, const struct proto_msg *msg)
 {
 	c->server->stats.frames[msg->type]++;
+	if (reads_registry(msg->type))
+		rings_drain_all(c->server);
 	frame_handler fn = handlers[msg->type];
 	if (!fn) {
 		connection_error(c, PROTO_ERR_UNKNOWN_TYPE, "type %u (first bytes %02x %02x %02x %02x)", msg->type,
@@ -662,6 +729,11 @@ void handle_frame(struct connection *c, const struct proto_msg *msg)
 
 void handle_print_totals(struct server *s)
 {
+	uint64_t unprinted = log_budget_expire(&s->event_lines);
+	if (unprinted)
+		log_info("  … %" PRIu64 " more event lines not printed in the last second (%d a second are; "
+			 "every event is counted in the totals)",
+			 unprinted, EVENT_LINES_PER_SECOND);
 	if (s->touched_devices)
 		s->change_seq++; /* one change batch: one /api/events event */
 	while (s->touched_devices) {

@@ -465,6 +465,7 @@ static enum MHD_Result route(struct http_server *h, struct MHD_Connection *conn,
 	if (strcmp(url, "/") == 0 || strcmp(url, "/dashboard.html") == 0)
 		return send_body(conn, MHD_HTTP_OK, CT_HTML, (char *)http_dashboard_html, http_dashboard_html_len,
 				 MHD_RESPMEM_PERSISTENT);
+	rings_drain_all(s); /* answers reflect every event reported before the request */
 	if (strcmp(url, "/metrics") == 0) {
 		size_t len = 0;
 		char *text = metrics_render(s, &len);

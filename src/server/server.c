@@ -51,8 +51,8 @@ static void on_signal(struct event_loop *loop, struct event_handle *handle, uint
 
 static void before_sleep(struct event_loop *loop, void *data)
 {
-	(void)loop;
 	struct server *s = data;
+	event_loop_set_timeout(loop, rings_poll(s));
 	handle_print_totals(s);
 	connection_log_refusals(s);
 	http_before_sleep(s->http);
@@ -276,6 +276,7 @@ void server_stop(struct server *s)
 	while (s->connections)
 		connection_close(s->connections);
 	connection_free_closed(s);
+	rings_release(s);
 	if (s->listener.fd > 0) {
 		close(s->listener.fd);
 		if (s->systemd.activated) {

@@ -15,10 +15,13 @@
 #include "history.h"
 #include "holders_view.h"
 #include "leaks.h"
+#include "log.h"
 #include "protocol.h"
 #include "registry.h"
+#include "ring_consumer.h"
 #include "systemd.h"
 #include "ttmetal.h"
+#include "unix_socket.h"
 
 struct server_options {
 	const char *socket_path;
@@ -65,19 +68,11 @@ struct connection {
 	size_t out_cap;
 	uint32_t errors_logged;
 	int limit_logged; /* the --max-buffers-per-process refusal was logged */
+	struct ring_consumer *ring; /* the shared-memory fast path, when negotiated */
+	int fds[UNIX_SOCKET_MAX_FDS]; /* descriptors received (SCM_RIGHTS), for RING_ATTACH */
+	int nfds;
 	int closed;
 	struct connection *prev, *next;
-};
-
-/*
- * Refused connections are logged one by one up to a budget per second; the
- * rest are counted and summed up in one line (connection_log_refusals), so a
- * connection flood cannot flood the log. The counter counts them all.
- */
-struct refusal_log {
-	uint64_t window_ns;  /* CLOCK_MONOTONIC start of the current second */
-	uint32_t logged;     /* lines logged in this window */
-	uint64_t suppressed; /* refusals not logged one by one in this window */
 };
 
 struct server {
@@ -94,7 +89,8 @@ struct server {
 	uint32_t connection_count;
 	int reserve_fd;                  /* spare descriptor given up to refuse a client when out of fds */
 	int accept_paused;               /* listener out of the epoll set: out of fds, no reserve */
-	struct refusal_log refusals;
+	struct log_budget refusals;      /* refused connections logged one by one per second (connection.c) */
+	struct log_budget event_lines;   /* ALLOC/FREE lines printed per second (handlers.c) */
 	uint64_t touched_devices;        /* bit per device changed in this batch */
 	uint64_t change_seq;             /* batches that changed the registry (for /api/events) */
 	struct http_server *http;        /* NULL with --no-http */
@@ -103,6 +99,7 @@ struct server {
 	struct holders_view holders;     /* the kernel's view of who holds each device (holders.c) */
 	struct event_timer history_timer;
 	struct ttmetal_view ttmetal;     /* tt-metal's shared-memory statistics (ttmetal.h) */
+	struct ring_set rings;           /* clients' shared-memory rings (ring_consumer.h) */
 	uint64_t readings_ns[PROTO_MAX_DEVICES]; /* CLOCK_MONOTONIC of each device's last refresh */
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
 	int stopping;                    /* shutting down: clients are alive, no leak reports */
@@ -166,6 +163,9 @@ int connection_reserve_fd(struct server *s);
  */
 void connection_log_refusals(struct server *s);
 
+/* Closes descriptors the client passed that no frame claimed. */
+void connection_close_fds(struct connection *c);
+
 /* Closes a connection; when it was its process's last, reports leaks. */
 void connection_close(struct connection *c);
 
@@ -183,6 +183,15 @@ void connection_error(struct connection *c, enum proto_error_reason reason, cons
 
 /* Applies one complete frame from a connection. */
 void handle_frame(struct connection *c, const struct proto_msg *msg);
+
+/*
+ * An ALLOC (from a frame or the ring): validates it, records the buffer as
+ * allocated at `alloc_mono_ns` (CLOCK_MONOTONIC) and counts any mistake.
+ */
+void handle_alloc(struct connection *c, const struct proto_msg *msg, uint64_t alloc_mono_ns);
+
+/* A FREE (from a frame or the ring): validates it, releases the buffer, counts any mistake. */
+void handle_free(struct connection *c, const struct proto_msg *msg);
 
 /* Prints the "└─ Device N total" line for each device changed since the last call. */
 void handle_print_totals(struct server *s);

@@ -75,6 +75,14 @@ int main(void)
 	FIELD("holder", u.holder.uid, "uid");
 	FIELD("holder", u.holder.comm, "comm");
 	FIELD("holder", u.holder.reserved, "reserved");
+	FIELD("ring", u.ring.version, "version");
+	FIELD("ring", u.ring.lanes, "lanes");
+	FIELD("ring", u.ring.lane_events, "lane_events");
+	FIELD("ring", u.ring.shards, "shards");
+	FIELD("ring", u.ring.event_size, "event_size");
+	FIELD("ring", u.ring.reserved0, "reserved0");
+	FIELD("ring", u.ring.region_size, "region_size");
+	FIELD("ring", u.ring.reserved, "reserved");
 	FIELD("history", u.history.used, "used");
 	FIELD("history", u.history.time_ms, "time_ms");
 	FIELD("history", u.history.seconds, "seconds");
@@ -165,6 +173,10 @@ int main(void)
 	CONST(PROTO_ERR_COUNT);
 	CONST(PROTO_ERR_BAD_DEVICE);
 	CONST(PROTO_ERR_LIMIT);
+	CONST(PROTO_ERR_BAD_RING);
+	CONST(PROTO_FEATURE_RING);
+	CONST(PROTO_RING_ATTACH);
+	CONST(PROTO_RING_ACK);
 	CONST(PROTO_SESSION_LEN);
 	CONST(PROTO_HOLDER_QUERY);
 	CONST(PROTO_HOLDER_ROW);

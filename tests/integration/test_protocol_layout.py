@@ -47,6 +47,7 @@ def test_seed_struct_string_is_the_seeds():
     ("text", protocol.TEXT_OFFSETS),
     ("holder", protocol.HOLDER_OFFSETS),
     ("history", protocol.HISTORY_OFFSETS),
+    ("ring", protocol.RING_OFFSETS),
     ("upstream", protocol.UPSTREAM_OFFSETS),
 ])
 def test_python_field_offsets_equal_c_offsetof(c_layout, group, offsets):
@@ -184,6 +185,9 @@ def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
     ("PROTO_HISTORY_QUERY", protocol.HISTORY_QUERY), ("PROTO_HISTORY_ROW", protocol.HISTORY_ROW),
     ("PROTO_FEATURE_HOLDERS", protocol.FEATURE_HOLDERS),
     ("PROTO_FEATURE_HISTORY", protocol.FEATURE_HISTORY),
+    ("PROTO_FEATURE_RING", protocol.FEATURE_RING),
+    ("PROTO_RING_ATTACH", protocol.RING_ATTACH), ("PROTO_RING_ACK", protocol.RING_ACK),
+    ("PROTO_ERR_BAD_RING", protocol.ERROR_REASONS.index("bad_ring")),
     ("PROTO_HOLDER_TRACKED", protocol.HOLDER_TRACKED),
     ("PROTO_HOLDER_UNTRACKED", protocol.HOLDER_UNTRACKED),
     ("PROTO_HOLDER_VANISHED", protocol.HOLDER_VANISHED),

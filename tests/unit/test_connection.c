@@ -24,67 +24,12 @@
 #include <unistd.h>
 
 #include "../support/registry_check.h"
+#include "../support/server_fixture.h"
 #include "log.h"
 #include "server.h"
 #include "unix_socket.h"
 
 #define GiB (1024ull * 1024ull * 1024ull)
-
-struct fixture {
-	struct server s;
-	struct connection *c; /* the client under test */
-	int client;           /* its end of the socketpair */
-};
-
-/* ---- helpers ---- */
-
-static struct connection *open_client(struct server *s, int *client_fd)
-{
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(unix_socket_set_nonblocking(sv[0]), 0);
-	struct connection *c = connection_open(s, sv[0]);
-	assert_non_null(c);
-	*client_fd = sv[1];
-	return c;
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	char err[DEVICE_ERR_LEN];
-	log_set_level(LOG_ERROR); /* keep the test output to failures */
-	server_options_defaults(&f->s.opts);
-	f->s.opts.devices = "sim";
-	if (device_set_open(&f->s.devices, "sim", err) < 0 ||
-	    registry_init(&f->s.registry, f->s.devices.count, 0) < 0 || leak_history_init(&f->s.leaks, 16) < 0)
-		return -1;
-	f->s.loop = event_loop_create();
-	if (!f->s.loop)
-		return -1;
-	f->c = open_client(&f->s, &f->client);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	struct server *s = &f->s;
-	s->stopping = 1;
-	while (s->connections)
-		connection_close(s->connections);
-	connection_free_closed(s);
-	close(f->client);
-	event_loop_destroy(s->loop);
-	leak_history_release(&s->leaks);
-	registry_release(&s->registry);
-	device_set_close(&s->devices);
-	free(f);
-	return 0;
-}
 
 static struct proto_msg frame(unsigned type, int device, uint64_t size, unsigned buffer_type, int pid,
 			      uint64_t address)
@@ -101,19 +46,6 @@ static struct proto_msg frame(unsigned type, int device, uint64_t size, unsigned
 static void feed(struct connection *c, const struct proto_msg *m)
 {
 	connection_feed(c, (const uint8_t *)m, sizeof(*m));
-}
-
-/* Reads one answer frame; fails the test if none comes within a second. */
-static void read_frame(int fd, struct proto_msg *m)
-{
-	size_t got = 0;
-	while (got < sizeof(*m)) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		assert_int_equal(poll(&p, 1, 1000), 1);
-		ssize_t n = read(fd, (char *)m + got, sizeof(*m) - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
 }
 
 /* 1 when an answer is waiting on the client's end. */
@@ -135,25 +67,6 @@ static uint64_t errors(const struct fixture *f, enum proto_error_reason reason)
 	return f->s.stats.errors[reason];
 }
 
-/* An eventfd that is always readable: its callback stops the loop, so
- * event_loop_run returns after exactly one batch of events. */
-static void stop_loop(struct event_loop *loop, struct event_handle *h, uint32_t events)
-{
-	(void)h;
-	(void)events;
-	event_loop_stop(loop);
-}
-
-static void run_once(struct server *s)
-{
-	struct event_handle tick = {.fd = eventfd(1, EFD_CLOEXEC), .fn = stop_loop};
-	assert_true(tick.fd >= 0);
-	assert_int_equal(event_loop_add(s->loop, &tick, EPOLLIN), 0);
-	assert_int_equal(event_loop_run(s->loop), 0);
-	event_loop_remove(s->loop, &tick);
-	close(tick.fd);
-}
-
 /* ---- tests ---- */
 
 static void test_alloc_then_query_answers_the_totals(void **state)
@@ -171,7 +84,7 @@ static void test_alloc_then_query_answers_the_totals(void **state)
 	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
 	struct proto_msg ans;
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_RESPONSE);
 	assert_int_equal(ans.device_id, 0);
 	assert_int_equal(ans.u.seed.dram_allocated, 3 * GiB);
@@ -188,7 +101,7 @@ static void test_alloc_then_query_answers_the_totals(void **state)
 	/* device 1 is untouched */
 	m = frame(PROTO_QUERY, 1, 0, 0, 0, 0);
 	feed(f->c, &m);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.device_id, 1);
 	assert_int_equal(ans.u.seed.dram_allocated, 0);
 	assert_int_equal(f->s.stats.frames[PROTO_ALLOC], 4);
@@ -200,7 +113,7 @@ static void test_alloc_then_query_answers_the_totals(void **state)
 	feed(f->c, &m);
 	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.dram_allocated, 0);
 	assert_int_equal(ans.u.seed.l1_allocated, 4096);
 	assert_consistent(&f->s);
@@ -220,7 +133,7 @@ static void test_frames_split_at_every_offset_are_reassembled(void **state)
 		connection_feed(f->c, bytes + cut, sizeof(frames) - cut);
 		assert_int_equal(f->c->partial_len, 0);
 		struct proto_msg ans;
-		read_frame(f->client, &ans);
+		fixture_read_frame(f->client, &ans);
 		assert_int_equal(ans.type, PROTO_RESPONSE);
 		assert_int_equal(ans.u.seed.dram_allocated, 1000);
 		assert_int_equal(ans.u.seed.l1_allocated, 24);
@@ -234,7 +147,7 @@ static void test_frames_split_at_every_offset_are_reassembled(void **state)
 	for (size_t i = 0; i < sizeof(frames); i++)
 		connection_feed(f->c, bytes + i, 1);
 	struct proto_msg ans;
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.dram_allocated, 1000);
 	for (int r = 0; r < PROTO_ERR_COUNT; r++)
 		assert_int_equal(f->s.stats.errors[r], 0);
@@ -247,15 +160,15 @@ static void test_partial_frame_across_two_reads_through_the_loop(void **state)
 	struct proto_msg m[2] = {frame(PROTO_ALLOC, 0, 512, TTALLOC_DRAM, 0, 0xc000), frame(PROTO_QUERY, 0, 0, 0, 0, 0)};
 	const uint8_t *bytes = (const uint8_t *)m;
 	assert_int_equal(write(f->client, bytes, 50), 50);
-	run_once(&f->s);
+	fixture_run_once(&f->s);
 	assert_int_equal(f->c->partial_len, 50);
 	assert_int_equal(f->s.registry.devices[0].buffers, 0);
 	assert_int_equal(write(f->client, bytes + 50, sizeof(m) - 50), (ssize_t)(sizeof(m) - 50));
-	run_once(&f->s);
+	fixture_run_once(&f->s);
 	assert_int_equal(f->c->partial_len, 0);
 	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_DRAM], 512);
 	struct proto_msg ans;
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.dram_allocated, 512);
 }
 
@@ -315,7 +228,7 @@ static void test_unknown_and_server_only_types_are_counted_and_the_stream_stays_
 	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
 	struct proto_msg ans;
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_RESPONSE);
 	assert_int_equal(ans.u.seed.is_available, 1);
 }
@@ -353,7 +266,7 @@ static void test_query_of_a_bad_device_is_answered_unavailable(void **state)
 		m = frame(PROTO_QUERY, bad[i], 0, 0, 0, 0);
 		feed(f->c, &m);
 		struct proto_msg ans;
-		read_frame(f->client, &ans);
+		fixture_read_frame(f->client, &ans);
 		assert_int_equal(ans.type, PROTO_RESPONSE);
 		assert_int_equal(ans.device_id, bad[i]);
 		assert_int_equal(ans.u.seed.is_available, 0);
@@ -366,13 +279,13 @@ static void test_query_of_a_bad_device_is_answered_unavailable(void **state)
 	m = frame(PROTO_DEVICE_INFO_QUERY, -1, 0, 0, 0, 0);
 	feed(f->c, &m);
 	struct proto_msg ans;
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_DEVICE_INFO_RESPONSE);
 	assert_int_equal(ans.u.seed.num_devices, 2);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), sizeof(bad) / sizeof(bad[0]));
 	m = frame(PROTO_DEVICE_INFO_QUERY, 1, 0, 0, 0, 0);
 	feed(f->c, &m);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.is_available, 1);
 	assert_int_equal(ans.u.seed.total_dram_size, 12 * GiB);
 }
@@ -384,7 +297,7 @@ static void test_extension_queries(void **state)
 	m.u.hello.version = PROTO_EXT_VERSION;
 	feed(f->c, &m);
 	struct proto_msg ans;
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_HELLO_ACK);
 	assert_int_equal(ans.u.hello.version, PROTO_EXT_VERSION);
 	assert_int_equal(ans.u.hello.num_devices, 2);
@@ -397,26 +310,26 @@ static void test_extension_queries(void **state)
 	feed(f->c, &m);
 	m = frame(PROTO_SYNC, -1, 77, 0, 0, 0);
 	feed(f->c, &m);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_SYNC_ACK);
 	assert_int_equal(ans.size, 77);
 
 	m = frame(PROTO_PROCESS_QUERY, -1, 0, 0, 0, 0);
 	feed(f->c, &m);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_PROCESS_ROW);
 	assert_int_equal(ans.process_id, getpid());
 	assert_int_equal(ans.device_id, 1);
 	assert_int_equal(ans.size, 2); /* buffers */
 	assert_int_equal(ans.u.process.used[0], 1 << 20);
 	assert_int_equal(ans.u.process.cb, 64);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_ROWS_END);
 	assert_int_equal(ans.size, 1);
 
 	m = frame(PROTO_DEVICE_STATUS_QUERY, 1, 0, 0, 0, 0);
 	feed(f->c, &m);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_DEVICE_STATUS);
 	assert_int_equal(ans.u.status.live_buffers, 2);
 	assert_int_equal(ans.u.status.processes, 1);
@@ -425,7 +338,7 @@ static void test_extension_queries(void **state)
 
 	m = frame(PROTO_DEVICE_STATUS_QUERY, 5, 0, 0, 0, 0);
 	feed(f->c, &m);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_ERROR);
 	assert_int_equal(ans.u.error.code, TTALLOC_EINVAL);
 	assert_int_equal(ans.u.error.reason, PROTO_ERR_BAD_DEVICE);
@@ -461,22 +374,22 @@ static void test_close_reports_the_leak_and_releases_the_totals(void **state)
 
 	/* another connection of this process sees the leak in LEAK_QUERY */
 	int fd;
-	f->c = open_client(&f->s, &fd);
+	f->c = fixture_open_client(&f->s, &fd);
 	close(f->client);
 	f->client = fd;
 	m = frame(PROTO_LEAK_QUERY, -1, 0, 0, 0, 0);
 	feed(f->c, &m);
 	struct proto_msg ans;
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_LEAK_ROW);
 	assert_int_equal(ans.process_id, getpid());
 	assert_int_equal(ans.buffer_id, 0x1000);
 	assert_int_equal(ans.size, 1000);
 	assert_int_equal(ans.u.process.flags & PROTO_PROCESS_EXITED, PROTO_PROCESS_EXITED);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_LEAK_ROW);
 	assert_int_equal(ans.buffer_id, 0x2000);
-	read_frame(f->client, &ans);
+	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_ROWS_END);
 	assert_int_equal(ans.size, 2);
 }
@@ -485,7 +398,7 @@ static void test_leak_waits_for_the_last_connection_of_a_process(void **state)
 {
 	struct fixture *f = *state;
 	int fd2;
-	struct connection *c2 = open_client(&f->s, &fd2);
+	struct connection *c2 = fixture_open_client(&f->s, &fd2);
 	assert_int_equal(c2->proc, f->c->proc); /* same pid, one record */
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
@@ -508,9 +421,9 @@ static void test_end_of_stream_mid_frame_is_truncated_and_closes(void **state)
 				 frame(PROTO_ALLOC, 0, 512, TTALLOC_DRAM, 0, 0xd000)};
 	assert_int_equal(write(f->client, m, sizeof(m) - 10), (ssize_t)(sizeof(m) - 10));
 	shutdown(f->client, SHUT_WR);
-	run_once(&f->s);
+	fixture_run_once(&f->s);
 	if (!f->c->closed)
-		run_once(&f->s); /* data and EOF may come in two reads */
+		fixture_run_once(&f->s); /* data and EOF may come in two reads */
 	assert_true(f->c->closed);
 	assert_int_equal(errors(f, PROTO_ERR_TRUNCATED), 1);
 	assert_int_equal(f->s.leaks.count, 1); /* the whole frame before it counted */
@@ -529,17 +442,17 @@ static void test_accept_through_a_listening_socket(void **state)
 	assert_int_equal(event_loop_add(f->s.loop, &f->s.listener, EPOLLIN), 0);
 	int cfd = unix_socket_connect(path, err);
 	assert_true(cfd >= 0);
-	run_once(&f->s);
+	fixture_run_once(&f->s);
 	assert_int_equal(f->s.connection_count, 2);
 	assert_int_equal(f->s.stats.connections_accepted, 2);
 	struct proto_msg m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
 	assert_int_equal(unix_socket_write_all(cfd, &m, sizeof(m)), 0);
-	run_once(&f->s);
+	fixture_run_once(&f->s);
 	struct proto_msg ans;
-	read_frame(cfd, &ans);
+	fixture_read_frame(cfd, &ans);
 	assert_int_equal(ans.type, PROTO_RESPONSE);
 	close(cfd);
-	run_once(&f->s);
+	fixture_run_once(&f->s);
 	assert_int_equal(f->s.connection_count, 1);
 	event_loop_remove(f->s.loop, &f->s.listener);
 	close(lfd);
@@ -572,7 +485,7 @@ static void test_output_queue_of_a_slow_reader_stays_bounded(void **state)
 		feed(f->c, &m);
 		assert_false(f->c->closed);
 		struct proto_msg ans;
-		read_frame(f->client, &ans);
+		fixture_read_frame(f->client, &ans);
 		assert_int_equal(ans.type, PROTO_SYNC_ACK);
 		assert_int_equal(ans.size, ++received);
 	}
@@ -585,7 +498,7 @@ static void test_output_queue_of_a_slow_reader_stays_bounded(void **state)
 			struct proto_msg q = frame(PROTO_SYNC, -1, ++sent, 0, 0, 0);
 			feed(f->c, &q); /* each send flushes what fits */
 		}
-		read_frame(f->client, &ans);
+		fixture_read_frame(f->client, &ans);
 		assert_int_equal(ans.size, ++received);
 	}
 }
@@ -695,7 +608,7 @@ static void test_a_seed_query_of_exactly_112_bytes_is_answered_at_once(void **st
 	struct proto_msg m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
 	struct proto_msg ans;
-	read_frame(f->client, &ans); /* not held back waiting for 32 more bytes */
+	fixture_read_frame(f->client, &ans); /* not held back waiting for 32 more bytes */
 	assert_int_equal(ans.type, PROTO_RESPONSE);
 	/* the next seed frame confirms 112 */
 	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
@@ -746,7 +659,7 @@ static void test_cb_and_kernel_records_are_their_own_kind(void **state)
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 0);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)
 {

@@ -1,0 +1,373 @@
+/*
+ * ring_consumer.c - draining clients' shared-memory rings (ring_consumer.h;
+ * the layout and the protocol are in src/common/ring.h).
+ *
+ * The region is the client's memory: it may change under us at any time.
+ * Every head is checked against our own copy of the tail, every event is
+ * copied out before it is looked at, and the events themselves go through
+ * the same validation as socket frames (handle_alloc / handle_free).
+ */
+#define _GNU_SOURCE
+#include "ring_consumer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "futex.h"
+#include "log.h"
+#include "server.h"
+
+#define NS_PER_MS 1000000ull
+/* Events taken from one lane before looking at the others (fairness, and
+ * the producer gets room back sooner). */
+#define LANE_BATCH 4096u
+/* Events one drain applies before the loop gets a turn (a producer that
+ * never stops must not starve the other clients). */
+#define DRAIN_BUDGET 65536u
+/* A full drain (a closing client, a request that reads the registry):
+ * everything a ring can hold, and more. */
+#define FULL_DRAIN_BUDGET (2u * RING_LANES * RING_LANE_EVENTS)
+
+/* ---- attaching ---- */
+
+static int geometry_matches(const struct proto_ring_payload *g)
+{
+	return g->version == RING_VERSION && g->lanes == RING_LANES && g->lane_events == RING_LANE_EVENTS &&
+	       g->shards == RING_SHARDS && g->event_size == sizeof(struct ring_event) &&
+	       g->region_size == sizeof(struct ring_region);
+}
+
+/* The memfd must be exactly one region and sealed against shrinking. */
+static const char *check_memfd(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != sizeof(struct ring_region))
+		return "the ring is not a memfd of the announced size";
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		return "the ring's memfd is not sealed against shrinking";
+	return NULL;
+}
+
+/* An eventfd, made non-blocking here (reading a blocking one could stall the loop). */
+static const char *check_eventfd(int fd)
+{
+	char link[64], path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return "cannot inspect the wake-up descriptor";
+	link[n] = '\0';
+	if (strcmp(link, "anon_inode:[eventfd]") != 0)
+		return "the wake-up descriptor is not an eventfd";
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return "cannot make the eventfd non-blocking";
+	return NULL;
+}
+
+static void on_wake(struct event_loop *loop, struct event_handle *handle, uint32_t events);
+
+static int add_to_set(struct ring_set *set, struct ring_consumer *rc)
+{
+	if (set->count == set->cap) {
+		uint32_t cap = set->cap ? set->cap * 2 : 16;
+		struct ring_consumer **grown = realloc(set->items, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		set->items = grown;
+		set->cap = cap;
+	}
+	rc->slot = set->count;
+	set->items[set->count++] = rc;
+	set->idle_since_ns = 0; /* a new ring: poll at once */
+	set->attached++;
+	return 0;
+}
+
+int ring_attach(struct connection *c, const struct proto_ring_payload *geometry, int memfd, int wake_fd,
+		const char **why)
+{
+	struct server *s = c->server;
+	struct ring_consumer *rc = NULL;
+	void *map = MAP_FAILED;
+	*why = NULL;
+	if (c->ring)
+		*why = "a ring is already attached to this connection";
+	else if (memfd < 0 || wake_fd < 0)
+		*why = "RING_ATTACH came without its two descriptors (memfd, eventfd)";
+	else if (!geometry_matches(geometry))
+		*why = "the ring's version or geometry differs from the server's";
+	if (!*why && !(*why = check_memfd(memfd)))
+		*why = check_eventfd(wake_fd);
+	if (!*why) {
+		map = mmap(NULL, sizeof(struct ring_region), PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+		rc = map == MAP_FAILED ? NULL : calloc(1, sizeof(*rc));
+		if (!rc)
+			*why = "out of memory mapping the ring";
+	}
+	if (!*why) {
+		rc->region = map;
+		rc->conn = c;
+		rc->wake = (struct event_handle){.fd = wake_fd, .fn = on_wake, .data = rc};
+		/* a fresh region: our tails start where the client's heads do (0) */
+		if (event_loop_add(s->loop, &rc->wake, EPOLLIN) < 0 || add_to_set(&s->rings, rc) < 0) {
+			event_loop_remove(s->loop, &rc->wake);
+			*why = "out of memory watching the ring";
+		}
+	}
+	if (memfd >= 0)
+		close(memfd); /* the mapping keeps the memory */
+	if (*why) {
+		if (map != MAP_FAILED)
+			munmap(map, sizeof(struct ring_region));
+		if (wake_fd >= 0)
+			close(wake_fd);
+		free(rc);
+		return -1;
+	}
+	c->ring = rc;
+	return 0;
+}
+
+/* ---- draining ---- */
+
+/* Times taken once per drain, not per event. */
+struct drain_clock {
+	uint64_t mono;
+	uint64_t real;
+};
+
+/* CLOCK_MONOTONIC time of a re-sent ALLOC's CLOCK_REALTIME time (ages survive a restart). */
+static uint64_t alloc_mono(const struct drain_clock *clk, uint64_t alloc_ns)
+{
+	if (!alloc_ns || alloc_ns > clk->real || clk->real - alloc_ns > clk->mono)
+		return clk->mono;
+	return clk->mono - (clk->real - alloc_ns);
+}
+
+/* One event, through the same checks and counters as a socket frame. */
+static void apply_event(struct connection *c, const struct ring_event *ev, const struct drain_clock *clk)
+{
+	struct proto_msg msg;
+	msg.type = ev->type;
+	msg.device_id = ev->device;
+	msg.size = ev->size;
+	msg.buffer_type = ev->buffer_type;
+	msg.process_id = 0;
+	msg.buffer_id = ev->address;
+	msg.timestamp = ev->alloc_ns;
+	msg.u.alloc.stack_id = 0;
+	c->server->stats.frames[ev->type]++;
+	if (ev->type == PROTO_ALLOC)
+		handle_alloc(c, &msg, alloc_mono(clk, ev->alloc_ns));
+	else if (ev->type == PROTO_FREE)
+		handle_free(c, &msg);
+	else
+		connection_error(c, PROTO_ERR_BAD_RING, "ring event of type %u (only ALLOC and FREE travel there)",
+				 ev->type);
+}
+
+/* Stops reading a ring whose client broke the rules; its socket stays. */
+static void fail_ring(struct ring_consumer *rc, const char *why)
+{
+	rc->failed = 1;
+	connection_error(rc->conn, PROTO_ERR_BAD_RING, "%s; the ring is no longer read", why);
+}
+
+/* Gives the producer its room back, and wakes it when it sleeps on a full lane. */
+static void publish_tail(struct ring_lane *lane, uint32_t tail)
+{
+	__atomic_store_n(&lane->tail, tail, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&lane->producer_waiting, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&lane->producer_waiting, 0, __ATOMIC_RELAXED);
+		futex_wake(&lane->tail, 1 << 30);
+	}
+}
+
+/*
+ * Applies what one lane holds, in order, while each event is the next of
+ * its shard (or always, with `force`). Returns the events applied.
+ */
+static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, const struct drain_clock *clk)
+{
+	struct ring_lane *lane = &rc->region->lanes[index];
+	uint32_t tail = rc->tails[index];
+	uint32_t head = __atomic_load_n(&lane->head, __ATOMIC_ACQUIRE);
+	if (ring_pending(head, tail) > RING_LANE_EVENTS) {
+		fail_ring(rc, "a lane claims more events than it holds");
+		return 0;
+	}
+	uint32_t applied = 0;
+	while (tail != head && applied < LANE_BATCH) {
+		struct ring_event ev;
+		memcpy(&ev, &lane->events[tail & (RING_LANE_EVENTS - 1)], sizeof(ev));
+		uint32_t *expected = &rc->expected[ev.shard];
+		if (ev.seq != *expected && !force) {
+			if (ring_seq_after(ev.seq, *expected))
+				break; /* an earlier event of this shard is in another lane */
+			connection_error(rc->conn, PROTO_ERR_BAD_RING,
+					 "event %" PRIu32 " of shard %u came after %" PRIu32 "; applied anyway",
+					 ev.seq, ev.shard, *expected);
+		}
+		*expected = ev.seq + 1;
+		apply_event(rc->conn, &ev, clk);
+		tail++;
+		applied++;
+	}
+	if (applied) {
+		rc->tails[index] = tail;
+		publish_tail(lane, tail);
+	}
+	return applied;
+}
+
+/* 1 when some lane still holds events (after a drain: they wait for another lane). */
+static int lanes_pending(const struct ring_consumer *rc, uint32_t lanes)
+{
+	for (uint32_t i = 0; i < lanes; i++)
+		if (__atomic_load_n(&rc->region->lanes[i].head, __ATOMIC_ACQUIRE) != rc->tails[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * Merges the lanes: passes over all of them until a pass applies nothing
+ * or `budget` events are applied. A shard whose next event has not come for
+ * RING_STUCK_MS (only a broken client can do that) is forced, so one bad
+ * shard cannot hold the rest. Returns the events applied.
+ */
+static uint64_t drain(struct ring_consumer *rc, int force, uint64_t budget)
+{
+	if (rc->failed)
+		return 0;
+	struct drain_clock clk = {proto_monotonic_ns(), proto_now_ns()};
+	uint32_t lanes = __atomic_load_n(&rc->region->header.lanes_used, __ATOMIC_ACQUIRE);
+	if (lanes > RING_LANES)
+		lanes = RING_LANES;
+	uint64_t total = 0;
+	for (;;) {
+		uint32_t pass = 0;
+		for (uint32_t i = 0; i < lanes && !rc->failed; i++)
+			pass += drain_lane(rc, i, force, &clk);
+		total += pass;
+		if (!pass || rc->failed || total >= budget)
+			break;
+	}
+	if (total || force || !lanes_pending(rc, lanes)) {
+		rc->stuck_since_ns = 0;
+	} else if (!rc->stuck_since_ns) {
+		rc->stuck_since_ns = clk.mono;
+	} else if (clk.mono - rc->stuck_since_ns > RING_STUCK_MS * NS_PER_MS) {
+		connection_error(rc->conn, PROTO_ERR_BAD_RING, "events waited %d ms for an earlier one; applied in lane order",
+				 RING_STUCK_MS);
+		total += drain(rc, 1, budget);
+	}
+	rc->events += total;
+	return total;
+}
+
+/* The producer saw server_sleeping (or waits for room): poll again. */
+static void on_wake(struct event_loop *loop, struct event_handle *handle, uint32_t events)
+{
+	(void)loop;
+	(void)events;
+	struct ring_consumer *rc = handle->data;
+	uint64_t count;
+	if (read(handle->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+		return;
+	if (rc->sleeping) {
+		rc->sleeping = 0;
+		__atomic_store_n(&rc->region->header.server_sleeping, 0, __ATOMIC_RELAXED);
+	}
+	rc->conn->server->rings.idle_since_ns = 0;
+}
+
+/*
+ * Sets server_sleeping, then looks at the heads once more: a producer
+ * publishes and then reads the flag, we set the flag and then read the
+ * heads, so one of us sees the other. Returns 0 when asleep, -1 when
+ * events came meanwhile (the flag is cleared again).
+ */
+static int put_to_sleep(struct ring_consumer *rc)
+{
+	__atomic_store_n(&rc->region->header.server_sleeping, 1, __ATOMIC_SEQ_CST);
+	uint32_t lanes = __atomic_load_n(&rc->region->header.lanes_used, __ATOMIC_SEQ_CST);
+	if (lanes > RING_LANES)
+		lanes = RING_LANES;
+	if (lanes_pending(rc, lanes)) {
+		__atomic_store_n(&rc->region->header.server_sleeping, 0, __ATOMIC_RELAXED);
+		return -1;
+	}
+	rc->sleeping = 1;
+	return 0;
+}
+
+int rings_poll(struct server *s)
+{
+	struct ring_set *set = &s->rings;
+	uint64_t applied = 0;
+	int waiting = 0; /* some ring holds events that wait for another lane */
+	for (uint32_t i = 0; i < set->count; i++) {
+		struct ring_consumer *rc = set->items[i];
+		if (rc->sleeping || rc->failed)
+			continue;
+		applied += drain(rc, 0, DRAIN_BUDGET);
+		waiting |= rc->stuck_since_ns != 0;
+	}
+	if (applied) {
+		set->idle_since_ns = 0;
+		return 0;
+	}
+	uint64_t now = proto_monotonic_ns();
+	if (!set->idle_since_ns)
+		set->idle_since_ns = now;
+	if (waiting || now - set->idle_since_ns < RING_IDLE_MS * NS_PER_MS)
+		return set->count ? RING_POLL_MS : -1;
+	for (uint32_t i = 0; i < set->count; i++) {
+		struct ring_consumer *rc = set->items[i];
+		if (!rc->sleeping && !rc->failed && put_to_sleep(rc) < 0) {
+			set->idle_since_ns = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void rings_drain_all(struct server *s)
+{
+	for (uint32_t i = 0; i < s->rings.count; i++)
+		drain(s->rings.items[i], 0, FULL_DRAIN_BUDGET);
+}
+
+void ring_detach(struct connection *c)
+{
+	struct ring_consumer *rc = c->ring;
+	if (!rc)
+		return;
+	struct server *s = c->server;
+	drain(rc, 0, FULL_DRAIN_BUDGET);
+	drain(rc, 1, FULL_DRAIN_BUDGET); /* what still waits for an event that will never come */
+	struct ring_set *set = &s->rings;
+	set->items[rc->slot] = set->items[--set->count];
+	set->items[rc->slot]->slot = rc->slot;
+	event_loop_remove(s->loop, &rc->wake);
+	close(rc->wake.fd);
+	munmap(rc->region, sizeof(struct ring_region));
+	free(rc);
+	c->ring = NULL;
+}
+
+void rings_release(struct server *s)
+{
+	free(s->rings.items);
+	memset(&s->rings, 0, sizeof(s->rings));
+}

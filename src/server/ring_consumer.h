@@ -1,0 +1,85 @@
+/*
+ * ring_consumer.h - the server's side of the shared-memory ring
+ * (src/common/ring.h): taking a client's region, applying its events in
+ * each shard's order, and sleeping when every ring is idle.
+ *
+ * Scheduling: the loop calls rings_poll() before each wait. While events
+ * flow it drains every ring and asks for an immediate next turn; with no
+ * events it polls every RING_POLL_MS for RING_IDLE_MS, then sets each
+ * ring's server_sleeping flag and blocks until a producer writes a ring's
+ * eventfd. Requests that read the live picture (QUERY, SYNC, HTTP) drain
+ * first (rings_drain_all), so they never see a state older than their own
+ * arrival.
+ *
+ * Threading: the loop's thread only, like the rest of the server.
+ */
+#ifndef TTALLOC_RING_CONSUMER_H
+#define TTALLOC_RING_CONSUMER_H
+
+#include <stdint.h>
+
+#include "event_loop.h"
+#include "protocol.h"
+#include "ring.h"
+
+struct server;
+struct connection;
+
+/* Poll period while rings are active, and idle time before they sleep. */
+#define RING_POLL_MS 1
+#define RING_IDLE_MS 20
+/* A shard waiting this long for an event that never comes is given up on. */
+#define RING_STUCK_MS 1000
+
+struct ring_consumer {
+	struct ring_region *region;     /* the client's memfd, mapped */
+	struct event_handle wake;       /* the client's eventfd */
+	struct connection *conn;        /* whose events these are */
+	uint32_t tails[RING_LANES];     /* our own tails: the shared copies are only written */
+	uint32_t expected[RING_SHARDS]; /* next seq of each shard */
+	uint64_t stuck_since_ns;        /* CLOCK_MONOTONIC when lanes started to wait without progress */
+	uint64_t events;                /* applied since attach */
+	int sleeping;                   /* server_sleeping is set: its eventfd wakes us */
+	int failed;                     /* refused (corrupt): no longer read */
+	uint32_t slot;                  /* index in the server's ring_set */
+};
+
+/* Every attached ring of the server. */
+struct ring_set {
+	struct ring_consumer **items;
+	uint32_t count;
+	uint32_t cap;
+	uint64_t idle_since_ns; /* CLOCK_MONOTONIC of the first poll without events; 0 while busy */
+	uint64_t attached;      /* rings attached since start-up */
+};
+
+/*
+ * Maps the client's memfd and watches its eventfd (the RING_ATTACH
+ * handler's work), after checking the geometry the client announced, the
+ * memfd's size and seals, and the eventfd's kind. Takes ownership of both
+ * descriptors (closes them on failure). Returns 0, or -1 with a reason for
+ * the ERROR frame and the log in *why.
+ */
+int ring_attach(struct connection *c, const struct proto_ring_payload *geometry, int memfd, int wake_fd,
+		const char **why);
+
+/*
+ * Applies every event of the connection's ring still unread (a closing
+ * client's last events count) and releases the ring. Safe without a ring.
+ */
+void ring_detach(struct connection *c);
+
+/*
+ * Drains every ring; returns the epoll timeout the loop should use next
+ * (0: events are flowing, RING_POLL_MS while recently active, -1: all
+ * rings sleep or there are none).
+ */
+int rings_poll(struct server *s);
+
+/* Drains every ring now (before answering a request that reads the registry). */
+void rings_drain_all(struct server *s);
+
+/* Frees the set (every ring must be detached). */
+void rings_release(struct server *s);
+
+#endif /* TTALLOC_RING_CONSUMER_H */

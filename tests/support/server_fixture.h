@@ -1,0 +1,112 @@
+/*
+ * server_fixture.h - a server core in-process for the unit tests: simulated
+ * devices, registry, leak history and event loop, without a socket file,
+ * and one client on a socketpair adopted with connection_open. Include
+ * after <cmocka.h>.
+ */
+#ifndef TTALLOC_TEST_SERVER_FIXTURE_H
+#define TTALLOC_TEST_SERVER_FIXTURE_H
+
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "unix_socket.h"
+
+struct fixture {
+	struct server s;
+	struct connection *c; /* the client under test */
+	int client;           /* its end of the socketpair */
+};
+
+/* A new connection on a socketpair; *client_fd is the client's end. */
+static inline struct connection *fixture_open_client(struct server *s, int *client_fd)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(unix_socket_set_nonblocking(sv[0]), 0);
+	struct connection *c = connection_open(s, sv[0]);
+	assert_non_null(c);
+	*client_fd = sv[1];
+	return c;
+}
+
+/* cmocka setup: the server on the simulated devices, one client. */
+static inline int fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	char err[DEVICE_ERR_LEN];
+	log_set_level(LOG_ERROR); /* keep the test output to failures */
+	server_options_defaults(&f->s.opts);
+	f->s.opts.devices = "sim";
+	if (device_set_open(&f->s.devices, "sim", err) < 0 ||
+	    registry_init(&f->s.registry, f->s.devices.count, 0) < 0 || leak_history_init(&f->s.leaks, 16) < 0)
+		return -1;
+	f->s.loop = event_loop_create();
+	if (!f->s.loop)
+		return -1;
+	f->c = fixture_open_client(&f->s, &f->client);
+	*state = f;
+	return 0;
+}
+
+/* cmocka teardown. */
+static inline int fixture_teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct server *s = &f->s;
+	s->stopping = 1;
+	while (s->connections)
+		connection_close(s->connections);
+	connection_free_closed(s);
+	rings_release(s);
+	close(f->client);
+	event_loop_destroy(s->loop);
+	leak_history_release(&s->leaks);
+	registry_release(&s->registry);
+	device_set_close(&s->devices);
+	free(f);
+	return 0;
+}
+
+/* Reads one answer frame; fails the test if none comes within a second. */
+static inline void fixture_read_frame(int fd, struct proto_msg *m)
+{
+	size_t got = 0;
+	while (got < sizeof(*m)) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		assert_int_equal(poll(&p, 1, 1000), 1);
+		ssize_t n = read(fd, (char *)m + got, sizeof(*m) - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+}
+
+/* An eventfd that is always readable: its callback stops the loop, so
+ * event_loop_run returns after exactly one batch of events. */
+static inline void fixture_stop_loop(struct event_loop *loop, struct event_handle *h, uint32_t events)
+{
+	(void)h;
+	(void)events;
+	event_loop_stop(loop);
+}
+
+/* One real iteration of the server's event loop. */
+static inline void fixture_run_once(struct server *s)
+{
+	struct event_handle tick = {.fd = eventfd(1, EFD_CLOEXEC), .fn = fixture_stop_loop};
+	assert_true(tick.fd >= 0);
+	assert_int_equal(event_loop_add(s->loop, &tick, EPOLLIN), 0);
+	assert_int_equal(event_loop_run(s->loop), 0);
+	event_loop_remove(s->loop, &tick);
+	close(tick.fd);
+}
+
+#endif /* TTALLOC_TEST_SERVER_FIXTURE_H */

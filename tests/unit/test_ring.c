@@ -1,0 +1,307 @@
+/*
+ * test_ring.c - the shared-memory fast path (src/common/ring.h): the real
+ * producer (src/client/ring_producer.c) against the real consumer
+ * (src/server/ring_consumer.c) in one process, the region handed over with
+ * SCM_RIGHTS on a socketpair as a client would. Some tests write lanes by
+ * hand to play a client that reports from several threads, or a broken one.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "../support/registry_check.h"
+#include "../support/server_fixture.h"
+#include "ring_producer.h"
+
+#define KiB 1024ull
+
+/* ---- helpers ---- */
+
+static struct proto_msg attach_frame(void)
+{
+	struct proto_msg m;
+	proto_msg_init(&m, PROTO_RING_ATTACH, -1);
+	m.u.ring = (struct proto_ring_payload){RING_VERSION, RING_LANES, RING_LANE_EVENTS, RING_SHARDS,
+					       sizeof(struct ring_event), 0, sizeof(struct ring_region), {0}};
+	return m;
+}
+
+/* Sends RING_ATTACH with `fds`, lets the server read it; returns the answer's type. */
+static unsigned send_attach(struct fixture *f, const struct proto_msg *m, const int *fds, int nfds)
+{
+	if (nfds)
+		assert_int_equal(unix_socket_send_fds(f->client, m, sizeof(*m), fds, nfds), 0);
+	else
+		assert_int_equal(unix_socket_write_all(f->client, m, sizeof(*m)), 0);
+	fixture_run_once(&f->s);
+	struct proto_msg ans;
+	fixture_read_frame(f->client, &ans);
+	if (ans.type == PROTO_ERROR)
+		assert_int_equal(ans.u.error.reason, PROTO_ERR_BAD_RING);
+	return ans.type;
+}
+
+/* A real producer attached to the fixture's connection. */
+static void attach(struct fixture *f, struct ring_producer *p)
+{
+	char err[128];
+	int memfd;
+	assert_int_equal(ring_producer_create(p, &memfd, err), 0);
+	struct proto_msg m = attach_frame();
+	int fds[2] = {memfd, p->wake_fd};
+	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_RING_ACK);
+	close(memfd);
+	assert_non_null(f->c->ring);
+}
+
+static struct ring_event event(unsigned type, int device, uint64_t address, uint64_t size, uint32_t seq)
+{
+	return (struct ring_event){.address = address, .size = size, .seq = seq, .type = (uint8_t)type,
+				   .device = (uint8_t)device, .buffer_type = TTALLOC_DRAM,
+				   .shard = (uint8_t)ring_shard_of(device, address)};
+}
+
+/* Writes an event into a lane by hand (a thread of the client) and publishes it. */
+static void put(struct ring_region *r, unsigned lane, struct ring_event ev)
+{
+	struct ring_lane *l = &r->lanes[lane];
+	l->events[l->head & (RING_LANE_EVENTS - 1)] = ev;
+	__atomic_store_n(&l->head, l->head + 1, __ATOMIC_RELEASE);
+	if (r->header.lanes_used < lane + 1)
+		r->header.lanes_used = lane + 1;
+}
+
+static void assert_consistent(const struct server *s)
+{
+	char why[256];
+	if (registry_check(&s->registry, why, sizeof(why)) != 0)
+		fail_msg("registry invariant broken: %s", why);
+}
+
+static uint64_t dram(const struct fixture *f, int device)
+{
+	return f->s.registry.devices[device].used[TTALLOC_DRAM];
+}
+
+static void finish(struct fixture *f, struct ring_producer *p)
+{
+	connection_close(f->c); /* unmaps the server's side */
+	ring_producer_destroy(p);
+}
+
+/* ---- tests ---- */
+
+static void test_pushed_events_reach_the_registry(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_producer p;
+	attach(f, &p);
+	uint64_t expect = 0;
+	uint32_t seq[RING_SHARDS] = {0};
+	for (uint64_t i = 0; i < 1000; i++) {
+		struct ring_event ev = event(PROTO_ALLOC, (int)(i % 2), 0x100000 + i * 0x1000, KiB * (i + 1), 0);
+		ev.seq = seq[ev.shard]++;
+		assert_int_equal(ring_producer_push(&p, &ev), 0);
+		expect += KiB * (i + 1);
+	}
+	rings_drain_all(&f->s);
+	assert_int_equal(dram(f, 0) + dram(f, 1), expect);
+	assert_int_equal(f->s.registry.live_buffers, 1000);
+	assert_int_equal(f->s.stats.frames[PROTO_ALLOC], 1000);
+	assert_consistent(&f->s);
+	finish(f, &p);
+}
+
+/*
+ * Thread A's ALLOC (lane 0), thread B's FREE of it and a new ALLOC at the
+ * same address (lane 1): whichever lane the server reads first, the
+ * shard's order wins.
+ */
+static void test_lanes_are_merged_in_each_shards_order(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_producer p;
+	attach(f, &p);
+	struct ring_region *r = p.region;
+	put(r, 1, event(PROTO_FREE, 0, 0x5000, 0, 1));
+	put(r, 1, event(PROTO_ALLOC, 0, 0x5000, 8 * KiB, 2));
+	put(r, 0, event(PROTO_ALLOC, 0, 0x5000, 4 * KiB, 0));
+	rings_drain_all(&f->s);
+	assert_int_equal(dram(f, 0), 8 * KiB);
+	assert_int_equal(f->s.registry.live_buffers, 1);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_DUPLICATE_ALLOC], 0);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 0);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_RING], 0);
+	assert_consistent(&f->s);
+	finish(f, &p);
+}
+
+static void test_a_closing_client_s_last_events_count_in_its_leak_report(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_producer p;
+	attach(f, &p);
+	uint32_t seq[RING_SHARDS] = {0};
+	for (uint32_t i = 0; i < 3; i++) {
+		struct ring_event ev = event(PROTO_ALLOC, 0, 0x9000 + 0x1000 * i, 64 * KiB, 0);
+		ev.seq = seq[ev.shard]++;
+		put(p.region, 0, ev);
+	}
+	pid_t pid = f->c->pid;
+	connection_close(f->c); /* never drained before: the close does it */
+	assert_int_equal(f->s.leaks.count, 1);
+	const struct leak_report *rep = leak_history_get(&f->s.leaks, 0);
+	assert_int_equal(rep->pid, pid);
+	assert_int_equal(rep->buffers, 3);
+	assert_int_equal(f->s.registry.live_buffers, 0);
+	ring_producer_destroy(&p);
+}
+
+static void test_attach_refuses_what_it_cannot_trust(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = attach_frame();
+	/* no descriptors */
+	assert_int_equal(send_attach(f, &m, NULL, 0), PROTO_ERROR);
+	/* a memfd that could shrink under the server */
+	int loose = memfd_create("loose", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(loose, sizeof(struct ring_region)), 0);
+	int ev = eventfd(0, EFD_CLOEXEC);
+	int fds[2] = {loose, ev};
+	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_ERROR);
+	/* a pipe where the eventfd should be: reading it could block the loop */
+	struct ring_producer p;
+	char err[128];
+	int memfd, pipefd[2];
+	assert_int_equal(ring_producer_create(&p, &memfd, err), 0);
+	assert_int_equal(pipe(pipefd), 0);
+	fds[0] = memfd;
+	fds[1] = pipefd[0];
+	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_ERROR);
+	/* another geometry */
+	fds[1] = ev;
+	m.u.ring.lane_events *= 2;
+	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_ERROR);
+	assert_null(f->c->ring);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_RING], 4);
+	/* the connection still works, and a good attach still succeeds */
+	m = attach_frame();
+	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_RING_ACK);
+	close(loose);
+	close(ev);
+	close(memfd);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	finish(f, &p);
+}
+
+static void test_a_corrupt_head_stops_only_that_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_producer p;
+	attach(f, &p);
+	put(p.region, 0, event(PROTO_ALLOC, 0, 0x1000, KiB, 0));
+	p.region->lanes[0].head += RING_LANE_EVENTS + 7; /* claims more than a lane holds */
+	rings_drain_all(&f->s);
+	assert_true(f->c->ring->failed);
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_RING], 1);
+	assert_int_equal(f->s.registry.live_buffers, 0);
+	/* its socket is still served */
+	struct proto_msg q;
+	proto_msg_init(&q, PROTO_QUERY, 0);
+	connection_feed(f->c, (const uint8_t *)&q, sizeof(q));
+	struct proto_msg ans;
+	fixture_read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_RESPONSE);
+	finish(f, &p);
+}
+
+static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_producer p;
+	attach(f, &p);
+	struct ring_event ev = event(PROTO_ALLOC, 0, 0x2000, KiB, 0);
+	assert_int_equal(ring_producer_push(&p, &ev), 0);
+	assert_int_equal(rings_poll(&f->s), 0); /* events flowed: poll again at once */
+	assert_int_equal(rings_poll(&f->s), RING_POLL_MS);
+	struct timespec idle = {0, (RING_IDLE_MS + 5) * 1000000L};
+	nanosleep(&idle, NULL);
+	assert_int_equal(rings_poll(&f->s), -1);
+	assert_int_equal(p.region->header.server_sleeping, 1);
+	ev = event(PROTO_FREE, 0, 0x2000, 0, 1);
+	assert_int_equal(ring_producer_push(&p, &ev), 0);
+	struct pollfd pfd = {.fd = p.wake_fd, .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 1000), 1); /* the producer wrote the eventfd */
+	fixture_run_once(&f->s); /* the eventfd's turn: awake again */
+	assert_int_equal(p.region->header.server_sleeping, 0);
+	assert_int_equal(rings_poll(&f->s), 0);
+	assert_int_equal(f->s.registry.live_buffers, 0);
+	finish(f, &p);
+}
+
+struct flood {
+	struct ring_producer *p;
+	uint32_t events;
+	int failed;
+};
+
+/* Three lanes' worth on one lane: the producer must wait for room, not drop. */
+static void *flood_main(void *arg)
+{
+	struct flood *fl = arg;
+	uint32_t seq[RING_SHARDS] = {0};
+	for (uint32_t i = 0; i < fl->events; i++) {
+		uint64_t address = 0x100000000ull + (uint64_t)(i % 512) * 0x1000;
+		struct ring_event ev = event(i % 1024 < 512 ? PROTO_ALLOC : PROTO_FREE, 0, address, KiB, 0);
+		ev.seq = seq[ev.shard]++;
+		fl->failed |= ring_producer_push(fl->p, &ev) < 0;
+	}
+	return NULL;
+}
+
+static void test_a_full_lane_makes_the_producer_wait_and_nothing_is_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_producer p;
+	attach(f, &p);
+	struct flood fl = {&p, 3 * RING_LANE_EVENTS, 0};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, flood_main, &fl), 0);
+	while (f->c->ring->events < fl.events) {
+		rings_poll(&f->s);
+		struct timespec pause = {0, 200000};
+		nanosleep(&pause, NULL);
+	}
+	pthread_join(t, NULL);
+	assert_false(fl.failed);
+	assert_int_equal(f->c->ring->events, fl.events);
+	assert_int_equal(f->s.registry.live_buffers, 0); /* every ALLOC met its FREE */
+	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 0);
+	assert_consistent(&f->s);
+	finish(f, &p);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_pushed_events_reach_the_registry),
+		T(test_lanes_are_merged_in_each_shards_order),
+		T(test_a_closing_client_s_last_events_count_in_its_leak_report),
+		T(test_attach_refuses_what_it_cannot_trust),
+		T(test_a_corrupt_head_stops_only_that_ring),
+		T(test_an_idle_server_sleeps_and_a_push_wakes_it),
+		T(test_a_full_lane_makes_the_producer_wait_and_nothing_is_lost),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
