@@ -15,6 +15,13 @@
  *       flushes and exits without freeing it. Prints "child=PID live=L rc=R"
  *       per child (L: what the child's library held before its own report),
  *       then "parent live=L" and waits for "quit".
+ *   c_stress handoff N ROUNDS
+ *       N threads share a pool of 64 DRAM addresses on device 0: each round
+ *       a thread either allocates a free address or frees a live one that
+ *       another thread may have allocated, so one buffer's ALLOC, FREE and
+ *       the next ALLOC of its address come from different threads (and on
+ *       the fast path, different lanes). Prints "live=L bytes=B
+ *       table=T flush=R" at the end, then waits for "quit".
  *   c_stress exec
  *       Holds a 1 MiB DRAM buffer, then fork+execs itself as "exec-child",
  *       which reports a 64 KiB L1_SMALL buffer at 0x30000, flushes and exits
@@ -213,6 +220,86 @@ static int run_fork(int n)
 	return 0;
 }
 
+/* ---- handoff: addresses move between threads ---- */
+
+#define POOL 64
+
+static struct {
+	pthread_mutex_t lock;
+	uint64_t free_list[POOL];
+	int free_count;
+	uint64_t live[POOL];
+	int live_count;
+	int failed;
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Takes an address to allocate (1) or to free (0), or returns -1 when none. */
+static int pool_take(unsigned *seed, uint64_t *address)
+{
+	pthread_mutex_lock(&pool.lock);
+	int alloc = pool.free_count && (!pool.live_count || rand_r(seed) % 2);
+	int rc = -1;
+	if (alloc) {
+		*address = pool.free_list[--pool.free_count];
+		rc = 1;
+	} else if (pool.live_count) {
+		int i = rand_r(seed) % pool.live_count;
+		*address = pool.live[i];
+		pool.live[i] = pool.live[--pool.live_count];
+		rc = 0;
+	}
+	pthread_mutex_unlock(&pool.lock);
+	return rc;
+}
+
+/* Hands the address on, after its report returned: the next taker reports after us. */
+static void pool_give(int allocated, uint64_t address, int report_rc)
+{
+	pthread_mutex_lock(&pool.lock);
+	if (allocated)
+		pool.live[pool.live_count++] = address;
+	else
+		pool.free_list[pool.free_count++] = address;
+	pool.failed |= report_rc != 0;
+	pthread_mutex_unlock(&pool.lock);
+}
+
+static void *handoff_main(void *arg)
+{
+	long rounds = (long)arg;
+	unsigned seed = (unsigned)(uintptr_t)&seed;
+	for (long r = 0; r < rounds; r++) {
+		uint64_t address;
+		int allocate = pool_take(&seed, &address);
+		if (allocate < 0)
+			continue;
+		int rc = allocate ? ttalloc_report_alloc(0, TTALLOC_DRAM, address, BUF_SIZE)
+				  : ttalloc_report_free(0, address);
+		pool_give(allocate, address, rc);
+	}
+	return NULL;
+}
+
+static int run_handoff(int n, long rounds)
+{
+	for (int i = 0; i < POOL; i++)
+		pool.free_list[pool.free_count++] = 0x900000000ull + 0x1000ull * (uint64_t)i;
+	pthread_t *threads = calloc((size_t)n, sizeof(*threads));
+	for (int i = 0; i < n; i++)
+		pthread_create(&threads[i], NULL, handoff_main, (void *)rounds);
+	for (int i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	int rc = ttalloc_flush();
+	printf("live=%d bytes=%llu table=%llu failed=%d flush=%d\n", pool.live_count,
+	       (unsigned long long)pool.live_count * BUF_SIZE, (unsigned long long)ttalloc_live_buffers(), pool.failed,
+	       rc);
+	fflush(stdout);
+	wait_for_quit();
+	ttalloc_shutdown();
+	return 0;
+}
+
 static int run_exec(void)
 {
 	int rc = ttalloc_report_alloc(0, TTALLOC_DRAM, 0x800000000ull, MiB);
@@ -254,12 +341,14 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (argc == 5 && strcmp(argv[1], "threads") == 0)
 		return run_threads(atoi(argv[2]), atol(argv[3]), atoi(argv[4]));
+	if (argc == 4 && strcmp(argv[1], "handoff") == 0)
+		return run_handoff(atoi(argv[2]), atol(argv[3]));
 	if (argc == 3 && strcmp(argv[1], "fork") == 0)
 		return run_fork(atoi(argv[2]));
 	if (argc == 2 && strcmp(argv[1], "exec") == 0)
 		return run_exec();
 	if (argc == 2 && strcmp(argv[1], "exec-child") == 0)
 		return run_exec_child();
-	fprintf(stderr, "usage: c_stress threads N EVENTS KEEP | fork N | exec\n");
+	fprintf(stderr, "usage: c_stress threads N EVENTS KEEP | handoff N ROUNDS | fork N | exec\n");
 	return 2;
 }

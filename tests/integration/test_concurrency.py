@@ -48,6 +48,28 @@ def test_threads_report_concurrently_and_the_totals_are_exact(server, processes,
     assert_no_tsan_report(p.lines)
 
 
+def test_a_buffer_handed_between_threads_keeps_its_order(server, processes, c_stress_exe):
+    # ALLOC in one thread, FREE in another, the address reused by a third:
+    # on the shared-memory ring these are different lanes, merged by each
+    # shard's order; one event applied out of order shows as a duplicate
+    # ALLOC or an unknown FREE, or as wrong totals.
+    rounds = 2000 if TSAN else 50000
+    p = run_stress(processes, c_stress_exe, server, "handoff", 6, rounds)
+    m = p.expect(r"^live=(\d+) bytes=(\d+) table=(\d+) failed=(\d+) flush=(-?\d+)$", timeout=120)
+    live, nbytes, table, failed, flush = (int(x) for x in m.groups())
+    assert (failed, flush) == (0, 0)
+    assert table == live
+    assert device_bytes(server, 0) == nbytes
+    assert ttalloc.device_status(0, socket_path=server.socket)["live_buffers"] == live
+    log = server.log()
+    assert re.search(r"PID %d reports through a shared-memory ring" % p.pid, log)
+    for bad in ("was already live", "no live buffer", "shared-memory ring refused or corrupt"):
+        assert bad not in log
+    p.send("quit")
+    assert p.wait(30) == 0
+    assert_no_tsan_report(p.lines)
+
+
 def test_threads_keep_reporting_through_a_server_kill_9(short_dir, server_factory, processes, c_stress_exe):
     path = short_dir / "threads.sock"
     first = server_factory("first", socket_path=path)
