@@ -154,7 +154,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct options o = {.threads = 4, .events = 250000, .live = 1000, .runs = 5};
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		if (i + 1 >= argc)
 			usage();
 		if (strcmp(argv[i], "--threads") == 0)
@@ -167,7 +167,6 @@ int main(int argc, char **argv)
 			o.runs = (unsigned)bench_parse_count(argv[i], argv[i + 1]);
 		else
 			usage();
-		i++;
 	}
 	if (!o.threads || o.threads > MAX_THREADS || !o.runs || o.live > o.events || o.events >= 1ull << 34)
 		usage();
