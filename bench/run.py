@@ -41,7 +41,7 @@ BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 # Sizes of a full run and of BENCH_QUICK=1.
 FULL = dict(report_runs=5, report_batches=20000, ingest_runs=5, ingest_events=250000, ingest_live=1000,
-            trials=200, query_runs=5, queries=2000, fill=1000000, holders=100, per_holder=1000,
+            trials=200, query_runs=11, queries=2000, fill=1000000, holders=100, per_holder=1000,
             smi_runs=30, disabled_runs=5, disabled_batches=100000)
 QUICK = dict(report_runs=3, report_batches=4000, ingest_runs=2, ingest_events=50000, ingest_live=500,
              trials=200, query_runs=3, queries=1000, fill=100000, holders=100, per_holder=1000,
