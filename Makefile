@@ -12,7 +12,7 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: fuzz-ci all build deps browser-deps test unit integration asan asan-test tsan tsan-test soak fuzz demo bench-http clean help
+.PHONY: fuzz-ci all build deps browser-deps test unit integration asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make unit       unit tests (cmocka via ctest)"
 	@echo "make integration  integration tests (pytest, real binaries, Chromium, Prometheus)"
 	@echo "make browser-deps playwright-core for the dashboard test (npm ci in tests/browser)"
+	@echo "make bench      issue 4's benchmark table (bench/run.py; BENCH_QUICK=1: ~20 s), writes bench/RESULTS.md"
 	@echo "make bench-http   ingest rate while wrk hammers /metrics (bench/http_ingest.sh)"
 	@echo "make asan-test  unit + integration tests on the ASan+UBSan build"
 	@echo "make tsan-test  the concurrency tests on a ThreadSanitizer build ($(TSAN_BUILD))"
@@ -85,6 +86,12 @@ fuzz: deps
 # The short fuzz run of `make test` (issue 5): 45 s on the frame decoder.
 fuzz-ci:
 	bash tests/fuzz/run.sh 45
+
+# Issue 4's suite (bench/README.md): prints the table, rewrites its section of
+# bench/RESULTS.md; fails only when a correctness check fails, not on a
+# missed performance target.
+bench: build
+	$(PYTHON) bench/run.py --build $(BUILD)
 
 bench-http: build
 	bash bench/http_ingest.sh $(BUILD)
