@@ -10,21 +10,9 @@
 
 #define MIN_CAPACITY 64u
 
-/* A 64-bit mixer (splitmix64 finaliser): device addresses are aligned and
- * clustered, so their low bits alone would pile into a few slots. */
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	x ^= x >> 31;
-	return x;
-}
-
 static uint32_t home_slot(uint32_t mask, uint32_t device_plus1, uint64_t address)
 {
-	return (uint32_t)mix(address ^ ((uint64_t)device_plus1 << 56) ^ device_plus1) & mask;
+	return addr_index_home(mask, device_plus1, address);
 }
 
 static uint32_t capacity_for(uint32_t expected)
@@ -80,9 +68,15 @@ static int grow(struct addr_index *ix)
 	return 0;
 }
 
+/* 1 when one more entry would fill the table beyond 3/4. */
+static int needs_growth(const struct addr_index *ix)
+{
+	return (uint64_t)(ix->count + 1) * 4 > (uint64_t)(ix->mask + 1) * 3;
+}
+
 int addr_index_insert(struct addr_index *ix, int device, uint64_t address, uint32_t value)
 {
-	if ((uint64_t)(ix->count + 1) * 4 > (uint64_t)(ix->mask + 1) * 3) {
+	if (needs_growth(ix)) {
 		int rc = grow(ix);
 		if (rc < 0)
 			return rc;
@@ -93,19 +87,13 @@ int addr_index_insert(struct addr_index *ix, int device, uint64_t address, uint3
 	return 0;
 }
 
-uint32_t addr_index_find(const struct addr_index *ix, int device, uint64_t address,
-			 addr_index_match_fn match, const void *ctx)
+int addr_index_insert_at(struct addr_index *ix, uint32_t hole, int device, uint64_t address, uint32_t value)
 {
-	uint32_t device_plus1 = (uint32_t)device + 1u;
-	uint32_t i = home_slot(ix->mask, device_plus1, address);
-	while (ix->slots[i].device_plus1) {
-		const struct addr_slot *s = &ix->slots[i];
-		if (s->address == address && s->device_plus1 == device_plus1 &&
-		    (!match || match(s->value, ctx)))
-			return i;
-		i = (i + 1) & ix->mask;
-	}
-	return ADDR_INDEX_NOT_FOUND;
+	if (needs_growth(ix) || ix->slots[hole].device_plus1)
+		return addr_index_insert(ix, device, address, value); /* the hole moves when the table grows */
+	ix->slots[hole] = (struct addr_slot){address, (uint32_t)device + 1u, value};
+	ix->count++;
+	return 0;
 }
 
 void addr_index_remove(struct addr_index *ix, uint32_t hole)

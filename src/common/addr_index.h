@@ -15,6 +15,7 @@
 #ifndef TTALLOC_ADDR_INDEX_H
 #define TTALLOC_ADDR_INDEX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct addr_slot {
@@ -43,12 +44,61 @@ void addr_index_release(struct addr_index *ix);
 /* Adds an entry (duplicates allowed). Returns 0 or TTALLOC_ENOMEM. */
 int addr_index_insert(struct addr_index *ix, int device, uint64_t address, uint32_t value);
 
+/* A 64-bit mixer (splitmix64 finaliser): device addresses are aligned and
+ * clustered, so their low bits alone would pile into a few slots. */
+static inline uint64_t addr_index_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	return x;
+}
+
+/* Where a key's probe sequence starts. */
+static inline uint32_t addr_index_home(uint32_t mask, uint32_t device_plus1, uint64_t address)
+{
+	return (uint32_t)addr_index_mix(address ^ ((uint64_t)device_plus1 << 56) ^ device_plus1) & mask;
+}
+
 /*
  * Slot number of the first entry with this key that `match` accepts (any
- * entry when match is NULL), or ADDR_INDEX_NOT_FOUND.
+ * entry when match is NULL), or ADDR_INDEX_NOT_FOUND. When not found and
+ * `hole` is not NULL, *hole is the empty slot that ends the key's probe
+ * sequence: where addr_index_insert_at puts the key (valid until the index
+ * next changes). Inline, so that a `match` known at the call site is
+ * inlined into the probe loop (the server's hottest path).
  */
-uint32_t addr_index_find(const struct addr_index *ix, int device, uint64_t address,
-			 addr_index_match_fn match, const void *ctx);
+static inline uint32_t addr_index_find_or_hole(const struct addr_index *ix, int device, uint64_t address,
+						addr_index_match_fn match, const void *ctx, uint32_t *hole)
+{
+	uint32_t device_plus1 = (uint32_t)device + 1u;
+	uint32_t i = addr_index_home(ix->mask, device_plus1, address);
+	while (ix->slots[i].device_plus1) {
+		const struct addr_slot *s = &ix->slots[i];
+		if (s->address == address && s->device_plus1 == device_plus1 && (!match || match(s->value, ctx)))
+			return i;
+		i = (i + 1) & ix->mask;
+	}
+	if (hole)
+		*hole = i;
+	return ADDR_INDEX_NOT_FOUND;
+}
+
+/* addr_index_find_or_hole without the hole. */
+static inline uint32_t addr_index_find(const struct addr_index *ix, int device, uint64_t address,
+				       addr_index_match_fn match, const void *ctx)
+{
+	return addr_index_find_or_hole(ix, device, address, match, ctx, NULL);
+}
+
+/*
+ * Adds an entry at the hole addr_index_find_or_hole just gave for this key
+ * (or wherever it belongs when the table must grow first). Returns 0 or
+ * TTALLOC_ENOMEM.
+ */
+int addr_index_insert_at(struct addr_index *ix, uint32_t hole, int device, uint64_t address, uint32_t value);
 
 /* Value stored in a slot returned by addr_index_find. */
 static inline uint32_t addr_index_value(const struct addr_index *ix, uint32_t slot)

@@ -8,21 +8,16 @@
 #include <strings.h>
 #include <time.h>
 
-static enum log_level current_level = LOG_INFO;
+enum log_level log_current_level = LOG_INFO;
 
 void log_set_level(enum log_level level)
 {
-	current_level = level;
+	log_current_level = level;
 }
 
 enum log_level log_get_level(void)
 {
-	return current_level;
-}
-
-int log_enabled(enum log_level level)
-{
-	return level <= current_level;
+	return log_current_level;
 }
 
 int log_level_parse(const char *text, enum log_level *level)

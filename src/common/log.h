@@ -19,8 +19,14 @@ void log_set_level(enum log_level level);
 /* Current level. */
 enum log_level log_get_level(void);
 
+/* The level set by log_set_level (read through log_enabled). */
+extern enum log_level log_current_level;
+
 /* 1 when a line at `level` would be printed; test it before costly formatting. */
-int log_enabled(enum log_level level);
+static inline int log_enabled(enum log_level level)
+{
+	return level <= log_current_level;
+}
 
 /*
  * Parses "error", "warn"/"warning", "info", "debug" (any case; tt-metal's

@@ -26,9 +26,13 @@
  *    seq is taken and the event published under the same lock, the lanes
  *    always hold a consistent order and the merge never deadlocks.
  *  - Wake-up: the server polls the lanes while events flow and for a short
- *    while after; when it goes idle it sets server_sleeping and a producer
- *    that sees the flag after publishing writes the eventfd. A busy server
- *    costs producers no system call.
+ *    while after; when it goes idle it sets server_sleeping, keeps polling
+ *    for one more period, and only then blocks; a producer that sees the
+ *    flag after publishing writes the eventfd. The extra period replaces a
+ *    full barrier on every publication: a producer that read the flag
+ *    before it was set published its head earlier, and a store leaves the
+ *    store buffer long before a millisecond has passed. A busy server costs
+ *    producers no system call and no barrier.
  *  - Full lane: the producer spins briefly, then sets producer_waiting and
  *    sleeps on a futex on the lane's tail, which the server wakes after
  *    consuming. Nothing is dropped. A server that makes no room for

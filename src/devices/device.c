@@ -55,13 +55,6 @@ struct device *device_set_add(struct device_set *set, const struct device_backen
 	return dev;
 }
 
-struct device *device_set_get(struct device_set *set, int index)
-{
-	if (index < 0 || index >= set->count)
-		return NULL;
-	return &set->devices[index];
-}
-
 void device_refresh(struct device *dev, const struct device_load *load)
 {
 	dev->now.valid = 0;

@@ -218,7 +218,10 @@ char *device_label(const struct device *dev, char *buf, size_t size);
 struct device *device_set_add(struct device_set *set, const struct device_backend *backend);
 
 /* The device with id `index`, or NULL when out of range. */
-struct device *device_set_get(struct device_set *set, int index);
+static inline struct device *device_set_get(struct device_set *set, int index)
+{
+	return index < 0 || index >= set->count ? NULL : &set->devices[index];
+}
 
 /* Calls the backend's refresh for one device (clears every validity bit first). */
 void device_refresh(struct device *dev, const struct device_load *load);

@@ -143,7 +143,7 @@ void handle_alloc(struct connection *c, const struct proto_msg *msg, uint64_t al
 	if (!dev || !valid_pid_field(c, msg) || !valid_alloc(c, msg, dev) || !within_buffer_limit(c, msg))
 		return;
 	struct process_record *rec = registry_process(&s->registry, c->proc);
-	uint32_t stack = stacks_find(rec->stacks, msg->u.alloc.stack_id);
+	uint32_t stack = msg->u.alloc.stack_id ? stacks_find(rec->stacks, msg->u.alloc.stack_id) : STACKS_NONE;
 	enum registry_result rc = registry_alloc_with_stack(&s->registry, c->proc, msg->device_id, msg->buffer_type,
 							    msg->buffer_id, msg->size, alloc_mono_ns, stack);
 	if (rc == REGISTRY_NOMEM) {

@@ -258,15 +258,21 @@ enum registry_result registry_alloc(struct registry *r, uint32_t proc, int devic
 	return registry_alloc_with_stack(r, proc, device, type, address, size, now_ns, STACKS_NONE);
 }
 
-/* Adds a new record for `proc` (its usage `u`) and accounts it. */
+/*
+ * Adds a new record for `proc` (its usage `u`) and accounts it. `hole`:
+ * where a lookup just found the key's place in the index, or
+ * ADDR_INDEX_NOT_FOUND.
+ */
 static enum registry_result insert_record(struct registry *r, uint32_t proc, struct device_usage *u, int device,
 					  unsigned type, uint64_t address, uint64_t size, uint64_t now_ns,
-					  uint32_t stack, enum registry_kind kind)
+					  uint32_t stack, enum registry_kind kind, uint32_t hole)
 {
 	uint32_t slot = new_buffer_slot(r);
 	if (slot == REGISTRY_NONE)
 		return REGISTRY_NOMEM;
-	if (addr_index_insert(&r->index, device, address, slot) < 0) {
+	int rc = hole == ADDR_INDEX_NOT_FOUND ? addr_index_insert(&r->index, device, address, slot)
+					      : addr_index_insert_at(&r->index, hole, device, address, slot);
+	if (rc < 0) {
 		recycle(r, slot);
 		return REGISTRY_NOMEM;
 	}
@@ -295,7 +301,8 @@ enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc
 	if (!u)
 		return REGISTRY_NOMEM;
 	struct owner_match m = {r, proc};
-	uint32_t found = addr_index_find(&r->index, device, address, owned_by, &m);
+	uint32_t hole = ADDR_INDEX_NOT_FOUND;
+	uint32_t found = addr_index_find_or_hole(&r->index, device, address, owned_by, &m, &hole);
 	if (found != ADDR_INDEX_NOT_FOUND) {
 		/* Same process, same address: its FREE was lost. Keep one record. */
 		struct live_buffer *old = &r->buffers[addr_index_value(&r->index, found)];
@@ -307,7 +314,7 @@ enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc
 		account(r, u, old, +1);
 		return REGISTRY_REPLACED;
 	}
-	return insert_record(r, proc, u, device, type, address, size, now_ns, stack, REGISTRY_KIND_BUFFER);
+	return insert_record(r, proc, u, device, type, address, size, now_ns, stack, REGISTRY_KIND_BUFFER, hole);
 }
 
 enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type,
@@ -316,7 +323,8 @@ enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int
 	struct device_usage *u = usage_for(&r->processes[proc], device, 1);
 	if (!u)
 		return REGISTRY_NOMEM;
-	return insert_record(r, proc, u, device, type, id, size, now_ns, STACKS_NONE, REGISTRY_KIND_COUNTED);
+	return insert_record(r, proc, u, device, type, id, size, now_ns, STACKS_NONE, REGISTRY_KIND_COUNTED,
+			     ADDR_INDEX_NOT_FOUND);
 }
 
 /* Takes a found record out of the totals, the index, its owner's list; copies it to *freed. */

@@ -281,6 +281,12 @@ static uint64_t drain(struct ring_consumer *rc, int force, uint64_t budget)
 	return total;
 }
 
+static void wake_up(struct ring_consumer *rc)
+{
+	__atomic_store_n(&rc->region->header.server_sleeping, 0, __ATOMIC_RELAXED);
+	rc->state = RING_AWAKE;
+}
+
 /* The producer saw server_sleeping (or waits for room): poll again. */
 static void on_wake(struct event_loop *loop, struct event_handle *handle, uint32_t events)
 {
@@ -290,62 +296,68 @@ static void on_wake(struct event_loop *loop, struct event_handle *handle, uint32
 	uint64_t count;
 	if (read(handle->fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		return;
-	if (rc->sleeping) {
-		rc->sleeping = 0;
-		__atomic_store_n(&rc->region->header.server_sleeping, 0, __ATOMIC_RELAXED);
-	}
+	if (rc->state != RING_AWAKE)
+		wake_up(rc);
 	rc->conn->server->rings.idle_since_ns = 0;
 }
 
-/*
- * Sets server_sleeping, then looks at the heads once more: a producer
- * publishes and then reads the flag, we set the flag and then read the
- * heads, so one of us sees the other. Returns 0 when asleep, -1 when
- * events came meanwhile (the flag is cleared again).
- */
-static int put_to_sleep(struct ring_consumer *rc)
+/* Sets server_sleeping: producers that publish from now on wake us. */
+static void doze(struct ring_consumer *rc, uint64_t now)
 {
 	__atomic_store_n(&rc->region->header.server_sleeping, 1, __ATOMIC_SEQ_CST);
-	uint32_t lanes = __atomic_load_n(&rc->region->header.lanes_used, __ATOMIC_SEQ_CST);
-	if (lanes > RING_LANES)
-		lanes = RING_LANES;
-	if (lanes_pending(rc, lanes)) {
-		__atomic_store_n(&rc->region->header.server_sleeping, 0, __ATOMIC_RELAXED);
-		return -1;
-	}
-	rc->sleeping = 1;
-	return 0;
+	rc->state = RING_DOZING;
+	rc->dozing_since_ns = now;
+}
+
+/*
+ * A dozing ring, just drained: asleep when nothing came for a poll period
+ * since the flag was set (a producer that read the flag before it was set
+ * had published before, and its store is visible by now), awake again when
+ * something came.
+ */
+static void settle(struct ring_consumer *rc, uint64_t applied, uint64_t now)
+{
+	if (applied)
+		wake_up(rc);
+	else if (now - rc->dozing_since_ns >= RING_POLL_MS * NS_PER_MS)
+		rc->state = RING_ASLEEP;
 }
 
 int rings_poll(struct server *s)
 {
 	struct ring_set *set = &s->rings;
-	uint64_t applied = 0;
-	int waiting = 0; /* some ring holds events that wait for another lane */
+	uint64_t applied = 0, now = proto_monotonic_ns();
+	int waiting = 0, dozing = 0;
 	for (uint32_t i = 0; i < set->count; i++) {
 		struct ring_consumer *rc = set->items[i];
-		if (rc->sleeping || rc->failed)
+		if (rc->state == RING_ASLEEP || rc->failed)
 			continue;
-		applied += drain(rc, 0, DRAIN_BUDGET);
+		uint64_t n = drain(rc, 0, DRAIN_BUDGET);
+		applied += n;
+		if (rc->state == RING_DOZING)
+			settle(rc, n, now);
 		waiting |= rc->stuck_since_ns != 0;
+		dozing |= rc->state == RING_DOZING;
 	}
 	if (applied) {
 		set->idle_since_ns = 0;
-		return 0;
+		/* a stream: read again at once; a trickle: in a poll period, so a
+		 * caught-up server does not keep pulling the heads' cache lines
+		 * away from the producers */
+		return applied >= RING_BUSY_EVENTS ? 0 : RING_POLL_MS;
 	}
-	uint64_t now = proto_monotonic_ns();
 	if (!set->idle_since_ns)
 		set->idle_since_ns = now;
 	if (waiting || now - set->idle_since_ns < RING_IDLE_MS * NS_PER_MS)
 		return set->count ? RING_POLL_MS : -1;
 	for (uint32_t i = 0; i < set->count; i++) {
 		struct ring_consumer *rc = set->items[i];
-		if (!rc->sleeping && !rc->failed && put_to_sleep(rc) < 0) {
-			set->idle_since_ns = 0;
-			return 0;
+		if (rc->state == RING_AWAKE && !rc->failed) {
+			doze(rc, now);
+			dozing = 1;
 		}
 	}
-	return -1;
+	return dozing ? RING_POLL_MS : -1;
 }
 
 void rings_drain_all(struct server *s)

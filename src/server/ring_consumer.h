@@ -4,10 +4,11 @@
  * each shard's order, and sleeping when every ring is idle.
  *
  * Scheduling: the loop calls rings_poll() before each wait. While events
- * flow it drains every ring and asks for an immediate next turn; with no
- * events it polls every RING_POLL_MS for RING_IDLE_MS, then sets each
- * ring's server_sleeping flag and blocks until a producer writes a ring's
- * eventfd. Requests that read the live picture (QUERY, SYNC, HTTP) drain
+ * stream in it drains every ring and asks for an immediate next turn; a
+ * trickle is polled every RING_POLL_MS; after RING_IDLE_MS without events
+ * it sets each ring's server_sleeping flag, polls one more period (see
+ * ring.h: producers publish without a barrier) and then blocks until a
+ * producer writes a ring's eventfd. Requests that read the live picture (QUERY, SYNC, HTTP) drain
  * first (rings_drain_all), so they never see a state older than their own
  * arrival.
  *
@@ -28,6 +29,11 @@ struct connection;
 /* Poll period while rings are active, and idle time before they sleep. */
 #define RING_POLL_MS 1
 #define RING_IDLE_MS 20
+/* Events one poll must apply for the loop to poll again without waiting. */
+#define RING_BUSY_EVENTS 256
+
+/* A ring's sleep: polled; flag set but still polled for a period; not polled. */
+enum ring_state { RING_AWAKE = 0, RING_DOZING, RING_ASLEEP };
 /* A shard waiting this long for an event that never comes is given up on. */
 #define RING_STUCK_MS 1000
 
@@ -39,7 +45,8 @@ struct ring_consumer {
 	uint32_t expected[RING_SHARDS]; /* next seq of each shard */
 	uint64_t stuck_since_ns;        /* CLOCK_MONOTONIC when lanes started to wait without progress */
 	uint64_t events;                /* applied since attach */
-	int sleeping;                   /* server_sleeping is set: its eventfd wakes us */
+	enum ring_state state;          /* DOZING, ASLEEP: server_sleeping is set, its eventfd wakes us */
+	uint64_t dozing_since_ns;       /* CLOCK_MONOTONIC when server_sleeping was set */
 	int failed;                     /* refused (corrupt): no longer read */
 	uint32_t slot;                  /* index in the server's ring_set */
 };

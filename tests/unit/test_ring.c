@@ -225,27 +225,47 @@ static void test_a_corrupt_head_stops_only_that_ring(void **state)
 	finish(f, &p);
 }
 
+static void nap_ms(long ms)
+{
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&t, NULL);
+}
+
 static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 {
 	struct fixture *f = *state;
 	struct ring_producer p;
 	attach(f, &p);
-	struct ring_event ev = event(PROTO_ALLOC, 0, 0x2000, KiB, 0);
-	assert_int_equal(ring_producer_push(&p, &ev), 0);
-	assert_int_equal(rings_poll(&f->s), 0); /* events flowed: poll again at once */
+	uint32_t seq[RING_SHARDS] = {0};
+	for (uint32_t i = 0; i < RING_BUSY_EVENTS; i++) {
+		struct ring_event ev = event(PROTO_ALLOC, 0, 0x200000 + 0x1000 * i, KiB, 0);
+		ev.seq = seq[ev.shard]++;
+		assert_int_equal(ring_producer_push(&p, &ev), 0);
+	}
+	assert_int_equal(rings_poll(&f->s), 0); /* a stream: poll again at once */
+	struct ring_event one = event(PROTO_FREE, 0, 0x200000, 0, 0);
+	one.seq = seq[one.shard]++;
+	assert_int_equal(ring_producer_push(&p, &one), 0);
+	assert_int_equal(rings_poll(&f->s), RING_POLL_MS); /* a trickle: in a poll period */
+	assert_int_equal(rings_poll(&f->s), RING_POLL_MS); /* idle, not for long yet */
+	nap_ms(RING_IDLE_MS + 5);
+	/* idle: the flag is set, and the ring still polled for one period */
 	assert_int_equal(rings_poll(&f->s), RING_POLL_MS);
-	struct timespec idle = {0, (RING_IDLE_MS + 5) * 1000000L};
-	nanosleep(&idle, NULL);
-	assert_int_equal(rings_poll(&f->s), -1);
 	assert_int_equal(p.region->header.server_sleeping, 1);
-	ev = event(PROTO_FREE, 0, 0x2000, 0, 1);
+	assert_int_equal(f->c->ring->state, RING_DOZING);
+	nap_ms(RING_POLL_MS + 1);
+	assert_int_equal(rings_poll(&f->s), -1);
+	assert_int_equal(f->c->ring->state, RING_ASLEEP);
+	struct ring_event ev = event(PROTO_FREE, 0, 0x201000, 0, 0);
+	ev.seq = seq[ev.shard]++;
 	assert_int_equal(ring_producer_push(&p, &ev), 0);
 	struct pollfd pfd = {.fd = p.wake_fd, .events = POLLIN};
 	assert_int_equal(poll(&pfd, 1, 1000), 1); /* the producer wrote the eventfd */
 	fixture_run_once(&f->s); /* the eventfd's turn: awake again */
 	assert_int_equal(p.region->header.server_sleeping, 0);
-	assert_int_equal(rings_poll(&f->s), 0);
-	assert_int_equal(f->s.registry.live_buffers, 0);
+	assert_int_equal(f->c->ring->state, RING_AWAKE);
+	assert_int_equal(rings_poll(&f->s), RING_POLL_MS);
+	assert_int_equal(f->s.registry.live_buffers, RING_BUSY_EVENTS - 2);
 	finish(f, &p);
 }
 
