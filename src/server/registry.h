@@ -142,6 +142,16 @@ enum registry_result registry_alloc(struct registry *r, uint32_t proc, int devic
 enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc, int device, unsigned type,
 					       uint64_t address, uint64_t size, uint64_t now_ns, uint32_t stack);
 
+/*
+ * Starts loading the index slot where (device, address) would be looked up:
+ * a batch of events (the shared-memory ring) calls it a few events ahead,
+ * so that the lookup finds the line in cache.
+ */
+static inline void registry_prefetch(const struct registry *r, int device, uint64_t address)
+{
+	__builtin_prefetch(&r->index.slots[addr_index_home(r->index.mask, (uint32_t)device + 1u, address)]);
+}
+
 /* 1 when `proc` holds a live buffer at (device, address), else 0. */
 int registry_holds(const struct registry *r, uint32_t proc, int device, uint64_t address);
 

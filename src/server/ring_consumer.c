@@ -29,6 +29,11 @@
 /* Events taken from one lane before looking at the others (fairness, and
  * the producer gets room back sooner). */
 #define LANE_BATCH 4096u
+/* Events applied from a lane before its tail is published during a drain
+ * (all are at its end): each publication is a full barrier. */
+#define PUBLISH_EVERY 2048u
+/* Events ahead whose index slot is fetched before they are applied. */
+#define LOOKUP_AHEAD 4u
 /* Events read ahead of the one applied (16: eight cache lines). */
 #define PREFETCH_AHEAD 16u
 /* Events one drain applies before the loop gets a turn (a producer that
@@ -186,8 +191,11 @@ static void fail_ring(struct ring_consumer *rc, const char *why)
 }
 
 /* Gives the producer its room back, and wakes it when it sleeps on a full lane. */
-static void publish_tail(struct ring_lane *lane, uint32_t tail)
+static void publish_tail(struct ring_consumer *rc, uint32_t index)
 {
+	struct ring_lane *lane = &rc->region->lanes[index];
+	uint32_t tail = rc->tails[index];
+	rc->published[index] = tail;
 	__atomic_store_n(&lane->tail, tail, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&lane->producer_waiting, __ATOMIC_SEQ_CST)) {
 		__atomic_store_n(&lane->producer_waiting, 0, __ATOMIC_RELAXED);
@@ -203,10 +211,16 @@ static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, 
 {
 	struct ring_lane *lane = &rc->region->lanes[index];
 	uint32_t tail = rc->tails[index];
-	uint32_t head = __atomic_load_n(&lane->head, __ATOMIC_ACQUIRE);
-	if (ring_pending(head, tail) > RING_LANE_EVENTS) {
-		fail_ring(rc, "a lane claims more events than it holds");
-		return 0;
+	/* the head's line is written by the producer all the time: read it
+	 * only when what it said last time is used up */
+	uint32_t head = rc->heads[index];
+	if (head == tail) {
+		head = __atomic_load_n(&lane->head, __ATOMIC_ACQUIRE);
+		if (ring_pending(head, tail) > RING_LANE_EVENTS) {
+			fail_ring(rc, "a lane claims more events than it holds");
+			return 0;
+		}
+		rc->heads[index] = head;
 	}
 	uint32_t applied = 0;
 	while (tail != head && applied < LANE_BATCH) {
@@ -215,6 +229,11 @@ static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, 
 		 * them early, or each costs a full cross-core miss */
 		if (ring_pending(head, tail) > PREFETCH_AHEAD)
 			__builtin_prefetch(&lane->events[(tail + PREFETCH_AHEAD) & (RING_LANE_EVENTS - 1)]);
+		/* and the registry's index slot of an event a few ahead */
+		if (ring_pending(head, tail) > LOOKUP_AHEAD) {
+			const struct ring_event *next = &lane->events[(tail + LOOKUP_AHEAD) & (RING_LANE_EVENTS - 1)];
+			registry_prefetch(&rc->conn->server->registry, next->device, next->address);
+		}
 		memcpy(&ev, &lane->events[tail & (RING_LANE_EVENTS - 1)], sizeof(ev));
 		uint32_t *expected = &rc->expected[ev.shard];
 		if (ev.seq != *expected && !force) {
@@ -229,10 +248,9 @@ static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, 
 		tail++;
 		applied++;
 	}
-	if (applied) {
-		rc->tails[index] = tail;
-		publish_tail(lane, tail);
-	}
+	rc->tails[index] = tail;
+	if (tail - rc->published[index] >= PUBLISH_EVERY)
+		publish_tail(rc, index);
 	return applied;
 }
 
@@ -268,6 +286,9 @@ static uint64_t drain(struct ring_consumer *rc, int force, uint64_t budget)
 		if (!pass || rc->failed || total >= budget)
 			break;
 	}
+	for (uint32_t i = 0; i < lanes && !rc->failed; i++)
+		if (rc->tails[i] != rc->published[i])
+			publish_tail(rc, i);
 	if (total || force || !lanes_pending(rc, lanes)) {
 		rc->stuck_since_ns = 0;
 	} else if (!rc->stuck_since_ns) {

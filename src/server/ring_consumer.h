@@ -42,6 +42,8 @@ struct ring_consumer {
 	struct event_handle wake;       /* the client's eventfd */
 	struct connection *conn;        /* whose events these are */
 	uint32_t tails[RING_LANES];     /* our own tails: the shared copies are only written */
+	uint32_t published[RING_LANES]; /* the tails the producers were last given */
+	uint32_t heads[RING_LANES];     /* the heads last read (checked against tails) */
 	uint32_t expected[RING_SHARDS]; /* next seq of each shard */
 	uint64_t stuck_since_ns;        /* CLOCK_MONOTONIC when lanes started to wait without progress */
 	uint64_t events;                /* applied since attach */
