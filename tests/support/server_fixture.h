@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "socket_read.h"
 #include "server.h"
 #include "unix_socket.h"
 
@@ -79,14 +80,7 @@ static inline int fixture_teardown(void **state)
 /* Reads one answer frame; fails the test if none comes within a second. */
 static inline void fixture_read_frame(int fd, struct proto_msg *m)
 {
-	size_t got = 0;
-	while (got < sizeof(*m)) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		assert_int_equal(poll(&p, 1, 1000), 1);
-		ssize_t n = read(fd, (char *)m + got, sizeof(*m) - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
+	read_exact(fd, m, sizeof(*m));
 }
 
 /* An eventfd that is always readable: its callback stops the loop, so

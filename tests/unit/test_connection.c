@@ -539,14 +539,7 @@ static struct proto_upstream_msg up_frame(unsigned type, int device, uint64_t si
 
 static void read_upstream(int fd, struct proto_upstream_msg *m)
 {
-	size_t got = 0;
-	while (got < sizeof(*m)) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		assert_int_equal(poll(&p, 1, 1000), 1);
-		ssize_t n = read(fd, (char *)m + got, sizeof(*m) - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
+	read_exact(fd, m, sizeof(*m));
 }
 
 static void test_upstream_144_byte_stream_is_detected_and_answered_in_kind(void **state)

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../support/socket_read.h"
 #include "hw_tree.h"
 #include "log.h"
 #include "server.h"
@@ -215,14 +216,7 @@ static void reporter(struct server *s, pid_t pid, uint64_t bytes)
 
 static void read_frame(int fd, struct proto_msg *m)
 {
-	size_t got = 0;
-	while (got < sizeof(*m)) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		assert_int_equal(poll(&p, 1, 1000), 1);
-		ssize_t n = read(fd, (char *)m + got, sizeof(*m) - got);
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
+	read_exact(fd, m, sizeof(*m));
 }
 
 /* Sends `req` and reads rows until ROWS_END; returns the row count. */
