@@ -371,6 +371,11 @@ static void counter_metrics(struct text *t, struct server *s)
 	text_printf(t, "ttalloc_connections_total %" PRIu64 "\n", s->stats.connections_accepted);
 	family(t, "ttalloc_connections_refused_total", "counter", "Client connections refused, since start-up.");
 	text_printf(t, "ttalloc_connections_refused_total %" PRIu64 "\n", s->stats.connections_refused);
+	family(t, "ttalloc_ring_clients", "gauge",
+	       "Connections reporting through the shared-memory ring (the fast path) now.");
+	text_printf(t, "ttalloc_ring_clients %" PRIu32 "\n", s->rings.count);
+	family(t, "ttalloc_rings_attached_total", "counter", "Shared-memory rings attached, since start-up.");
+	text_printf(t, "ttalloc_rings_attached_total %" PRIu64 "\n", s->rings.attached);
 }
 
 char *metrics_render(struct server *s, size_t *len)

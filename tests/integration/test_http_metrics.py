@@ -3,6 +3,7 @@ line, against the real server and real protocol clients."""
 
 import os
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -171,3 +172,21 @@ def test_label_values_are_escaped(web, processes):
     assert value(fam, "ttalloc_process_memory_used_bytes", pid=pid, type="dram") == 4096
     labels = [l for l, _ in fam["ttalloc_process_memory_used_bytes"]["samples"] if l["pid"] == str(pid)]
     assert labels[0]["process"] == weird
+
+
+def test_clients_on_the_shared_memory_ring_are_counted(web, processes):
+    from conftest import BIN
+    server, url = web
+    env = dict(os.environ, TT_ALLOC_TRACKING_ENABLED="1", TT_ALLOC_SERVER_SOCKET=server.socket)
+    p = processes([str(BIN / "ttalloc-load"), "-n", "3", "-s", "1M", "--hold-ms", "-1", "-q"], env=env)
+    wait_for(lambda: value(scrape(url), "ttalloc_live_buffers", device=0) == 3, timeout=10,
+             what="the three buffers")
+    fam = scrape(url)
+    assert fam["ttalloc_ring_clients"]["type"] == "gauge"
+    assert value(fam, "ttalloc_ring_clients") == 1
+    assert value(fam, "ttalloc_rings_attached_total") == 1
+    assert value(fam, "ttalloc_events_total", kind="alloc") == 3  # ring events count as events
+    p.kill(signal.SIGTERM)  # ttalloc-load frees what it holds on SIGTERM
+    p.wait(10)
+    wait_for(lambda: value(scrape(url), "ttalloc_ring_clients") == 0, timeout=10, what="the ring's release")
+    assert value(scrape(url), "ttalloc_events_total", kind="free") == 3
