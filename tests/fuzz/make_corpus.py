@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of fuzz_frames.c into tests/fuzz/corpus/.
+"""Writes the seed corpora of the fuzz targets: fuzz_frames.c's into
+tests/fuzz/corpus/, fuzz_ring.c's into tests/fuzz/corpus_ring/.
 
-Each file is: chunk, reader and split bytes (see fuzz_frames.c), then 112-byte
-frames in the seed's layout "=BBBB i Q BBBB i Q Q QQQQ QQIIIIII", or 144-byte
-frames in upstream tt-metal's later layout (UP144; the server tells them apart
-per connection, docs/TTMETAL.md).
-Run it again after changing the frames; the output is deterministic.
+A frames seed is: chunk, reader and split bytes (see fuzz_frames.c), then
+112-byte frames in the seed's layout "=BBBB i Q BBBB i Q Q QQQQ QQIIIIII", or
+144-byte frames in upstream tt-metal's later layout (UP144; the server tells
+them apart per connection, docs/TTMETAL.md).
+A ring seed is: the attach byte, the reader byte, then operations (opcode and
+arguments, see fuzz_ring.c).
+Run it again after changing either; the output is deterministic.
 """
 import os
 import struct
@@ -86,9 +89,125 @@ CASES = {
                                up144(QUERY, 1)], chunk=112),
 }
 
-here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
-os.makedirs(here, exist_ok=True)
-for name, data in sorted(CASES.items()):
-    with open(os.path.join(here, name), "wb") as f:
-        f.write(data)
-print(f"wrote {len(CASES)} seeds to {here}")
+
+# ---- fuzz_ring.c: scripts of a client writing its shared-memory ring ----
+
+# enum op and enum attach_kind of fuzz_ring.c
+PUT, RAW, HEAD, LANES, POKE, WAITING, POLL, DRAIN, FRAME, LOOP, CLOSE, OPEN = range(12)
+GOOD, UNSEALED, BAD_GEOMETRY, BAD_SIZE, NO_FDS, PIPE, BIG_FILE = range(7)
+# OP_PUT's kind byte and key byte
+K_FREE, K_RESENT, K_CORRUPT = 0x01, 0x40, 0x80
+KEY_DEVICE1, KEY_BYSTANDER = 0x08, 0x10
+# OP_SEND's frame types: indexes into fuzz_ring.c's frame_types
+F_QUERY, F_SYNC, F_STATUS, F_PROCESS, F_LEAK, F_HELLO, F_DEVINFO, F_DUMP, F_ALLOC, F_FREE, F_ATTACH = range(11)
+# OP_POLL's and OP_LOOP's flags
+PASSED_IDLE, PASSED_STUCK, PASSED_DOZE = 0x01, 0x02, 0x04
+WAKE, HANG_UP = 0x01, 0x02
+# struct ring_region: a 192-byte header (lanes_used at 128), then 32 lanes of
+# head (+0), tail (+64), producer_waiting (+68) and 16384 events from +128
+LANES_USED_OFFSET = 128
+LANE_SIZE = 128 + 16384 * 32
+
+
+def lane_offset(lane):
+    return 192 + lane * LANE_SIZE
+
+
+def op(code, *args, client=0):
+    return bytes([code | (client << 7)]) + bytes(args)
+
+
+def put(lane, key, kind=0, delta=0, client=0):
+    """An event as a producer writes it; delta moves its seq off the shard's next."""
+    return op(PUT, lane, kind, key, delta & 0xff, client=client)
+
+
+def u32(value):
+    return struct.pack("<I", value & 0xffffffff)
+
+
+def ring_case(ops, attach0=GOOD, attach1=None, reader=0):
+    first = attach0 | (0x80 | attach1 << 3 if attach1 is not None else 0)
+    return bytes([first, reader]) + b"".join(ops)
+
+
+RING_EVENT = struct.Struct("<QQQIBBBB")  # struct ring_event
+assert RING_EVENT.size == 32
+
+RING_CASES = {
+    # a well-behaved client: events in order, queries that drain first
+    "in_order": ring_case([put(0, 0), put(0, 1, kind=0x12), put(0, KEY_DEVICE1 | 2, kind=0x24),
+                           op(FRAME, F_QUERY, 0, 0), put(0, 0, K_FREE), put(0, 0, K_FREE),
+                           put(0, KEY_BYSTANDER, K_FREE), op(FRAME, F_SYNC, 0xff, 0), op(DRAIN)]),
+    # the ALLOC in lane 1, its FREE in lane 0: lane 0 is read first and waits
+    "lanes_merged": ring_case([put(1, 3), put(0, 3, K_FREE), put(2, 3), op(POLL, 0), op(POLL, 0),
+                               op(FRAME, F_PROCESS, 0xff, 0)]),
+    # two connections of one process, one closed and opened again mid-way
+    "two_clients": ring_case([put(0, 0), put(0, 1, client=1), put(5, 2, client=1), op(CLOSE),
+                              put(0, 0, K_FREE), op(OPEN, GOOD), put(3, 0, K_FREE), put(3, 4),
+                              op(DRAIN), op(CLOSE, client=1), op(FRAME, F_LEAK, 0, 0)],
+                             attach1=GOOD),
+    # seq 1 of a shard before its seq 0: waits, then RING_STUCK_MS forces it
+    "gap_stuck": ring_case([put(0, 5, delta=1), op(POLL, 0), op(POLL, 0), op(POLL, PASSED_STUCK),
+                            put(1, 5, delta=-2), op(DRAIN)]),
+    # a stale event (an old seq) is applied anyway, and counted
+    "stale_seq": ring_case([put(0, 6), put(0, 6, K_FREE), put(0, 6, delta=-2), op(DRAIN)]),
+    # heads moved by absurd amounts, forwards and back
+    "absurd_head": ring_case([put(0, 0), op(HEAD, 0, *u32(0x80000000)), op(DRAIN), put(1, 1),
+                              op(HEAD, 1, *u32(0xffffffff), client=0), op(POLL, 0)]),
+    # published slots never written: zero events (type 0)
+    "stale_slots": ring_case([op(HEAD, 2, *u32(5)), op(LANES, 3), op(DRAIN)]),
+    "raw_events": ring_case([op(RAW, 0, *RING_EVENT.pack(0x5000, 4096, 0, 0, 1, 0, 0, 0)),
+                             op(RAW, 0, *RING_EVENT.pack(0x5000, 0, 0, 1, 2, 9, 0, 0)),
+                             op(RAW, 0, *RING_EVENT.pack(0x6000, 4096, 0, 0, 200, 0, 0, 255)),
+                             op(RAW, 1, *RING_EVENT.pack(0x7000, 1 << 63, 1, 0, 1, 1, 7, 3)),
+                             op(DRAIN)]),
+    # one corrupt field per event (KIND_CORRUPT: the key's bits 5-7 pick it)
+    "corrupt": ring_case([put(0, how << 5 | 1, K_CORRUPT) for how in range(8)] + [op(DRAIN)]),
+    # ALLOCs re-sent after a reconnect carry their CLOCK_REALTIME time
+    "resent": ring_case([put(0, 1, K_RESENT), put(0, 2, K_RESENT | 0x30), op(FRAME, F_DUMP, 0, 0)]),
+    # lanes_used beyond RING_LANES, then below the lanes written
+    "lanes_used": ring_case([put(3, 1), op(LANES, 200), op(DRAIN), put(4, 2), op(LANES, 1),
+                             op(POLL, 0)]),
+    # any word of the region: lanes_used, a head, a tail, an event's type
+    "poke": ring_case([put(0, 1), op(POKE, *u32(LANES_USED_OFFSET), *u32(40)),
+                       op(POKE, *u32(lane_offset(1)), *u32(3)), op(POKE, *u32(lane_offset(0) + 64), *u32(7)),
+                       op(POKE, *u32(lane_offset(0) + 128 + 28), *u32(0x00000007)), op(DRAIN)]),
+    # idle rings doze, then sleep; a producer that sees server_sleeping writes
+    # the eventfd; events while dozing wake the ring up
+    "sleep_wake": ring_case([put(0, 1), op(POLL, 0), op(POLL, PASSED_IDLE), op(POLL, PASSED_DOZE),
+                             put(0, 2), op(POLL, 0), op(LOOP, WAKE), op(POLL, 0), op(POLL, PASSED_IDLE),
+                             put(0, 3), op(POLL, 0), op(POLL, PASSED_IDLE | PASSED_DOZE)]),
+    # a producer asleep on a full lane is woken once the server consumes
+    "producer_waiting": ring_case([put(0, 1), op(WAITING, 0), op(POLL, 0), op(WAITING, 3),
+                                   op(DRAIN)]),
+    # the client hangs up with events unread: the close applies them
+    "hang_up": ring_case([put(0, 1), put(1, 2), op(LOOP, HANG_UP), put(0, 3)]),
+    # a peer that never reads: QUERY answers overflow and close it, events pending
+    "overflow": ring_case([put(0, 1)] + [op(FRAME, F_QUERY, 0, 0), put(0, 2), put(0, 2, K_FREE)] * 80,
+                          reader=1),
+    # socket ALLOC/FREE racing the ring's, a second RING_ATTACH, HELLO and status
+    "socket_and_ring": ring_case([op(FRAME, F_HELLO, 0xff, 0), put(0, 1), op(FRAME, F_FREE, 0, 1),
+                                  op(FRAME, F_ALLOC, 0, 2), put(0, 2, K_FREE), op(FRAME, F_ATTACH, 0xff, 0),
+                                  op(FRAME, F_STATUS, 0, 0), op(FRAME, F_DEVINFO, 0xff, 0)]),
+    # attaches the server must refuse, then a good one on the second connection
+    "bad_attach": ring_case([put(0, 1), op(DRAIN), put(0, 1, client=1), op(DRAIN)],
+                            attach0=UNSEALED, attach1=BAD_GEOMETRY),
+    "bad_attach_size": ring_case([op(DRAIN), op(CLOSE), op(OPEN, NO_FDS), op(CLOSE), op(OPEN, PIPE),
+                                  op(LOOP, WAKE), op(CLOSE), op(OPEN, BIG_FILE), op(CLOSE), op(OPEN, GOOD),
+                                  put(0, 1)],
+                                 attach0=BAD_SIZE),
+}
+
+
+def write(dirname, cases):
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), dirname)
+    os.makedirs(here, exist_ok=True)
+    for name, data in sorted(cases.items()):
+        with open(os.path.join(here, name), "wb") as f:
+            f.write(data)
+    print(f"wrote {len(cases)} seeds to {here}")
+
+
+write("corpus", CASES)
+write("corpus_ring", RING_CASES)

@@ -1,21 +1,37 @@
 #!/bin/sh
-# run.sh [SECONDS] - build the frame fuzzer with clang (libFuzzer, ASan,
+# run.sh [SECONDS] [TARGET] - build a fuzz target with clang (libFuzzer, ASan,
 # UBSan) into build-fuzz/ and run it for SECONDS (default 60).
+# TARGET (or the TARGET environment variable) picks it: frames (default,
+# fuzz_frames.c: the socket's frame decoder) or ring (fuzz_ring.c: the
+# consumer of clients' shared-memory rings).
 # Needs clang with its runtime (Debian: clang, libclang-rt-14-dev), cmake,
 # and the server's build dependencies (scripts/install-deps.sh).
 #
-# The seed corpus (tests/fuzz/corpus/, made by make_corpus.py) is read-only;
-# new inputs go to build-fuzz/corpus/, crashes to build-fuzz/artifacts/.
-# Extra arguments after SECONDS are passed to libFuzzer (e.g. -jobs=2).
+# The seed corpus (tests/fuzz/corpus/ for frames, tests/fuzz/corpus_ring/ for
+# ring, made by make_corpus.py) is read-only; new inputs go to
+# build-fuzz/corpus/ (frames) or build-fuzz/corpus_ring/, crashes to
+# build-fuzz/artifacts/.
+# Extra arguments after SECONDS (and TARGET) are passed to libFuzzer (e.g. -jobs=2).
 # Reproduce a crash: build-fuzz/fuzz_frames build-fuzz/artifacts/crash-...
+# (or build-fuzz/fuzz_ring).
 set -eu
 
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
+target=${TARGET:-frames}
+case ${1-} in
+frames | ring) target=$1; shift ;;
+esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build-fuzz
 cc=${CC_FUZZ:-clang}
-mkdir -p "$out/corpus" "$out/artifacts"
+# Per target (tests/fuzz/fuzz_$target.c): its seed corpus, where new inputs go, the longest input.
+case $target in
+frames) seeds=corpus corpus=corpus max_len=8192 ;;
+ring) seeds=corpus_ring corpus=corpus_ring max_len=4096 ;;
+*) echo "run.sh: unknown target '$target' (frames or ring)" >&2; exit 2 ;;
+esac
+mkdir -p "$out/$corpus" "$out/artifacts"
 
 # The server core exactly as the server links it: the project's own CMake
 # builds ttalloc_server_core (and what it depends on) with the sanitizers and
@@ -33,13 +49,13 @@ lib=$out/cmake/lib
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-address-of-packed-member \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-I"$root/include" -I"$root/src/common" -I"$root/src/server" -I"$root/src/devices" \
-	"$root/tests/fuzz/fuzz_frames.c" -o "$out/fuzz_frames" \
+	"$root/tests/fuzz/fuzz_$target.c" -o "$out/fuzz_$target" \
 	"$lib/libttalloc_server_core.a" "$lib/libttalloc_devices.a" "$lib/libttalloc_common.a" \
 	$(pkg-config --libs libmicrohttpd jansson libdw libsystemd) -ldl -pthread -lm
-echo "built $out/fuzz_frames"
+echo "built $out/fuzz_$target"
 
 echo "fuzzing for $seconds s"
 cd "$out"
-exec ./fuzz_frames -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+exec "./fuzz_$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
 	-artifact_prefix="$out/artifacts/" -print_final_stats=1 "$@" \
-	"$out/corpus" "$root/tests/fuzz/corpus"
+	"$out/$corpus" "$root/tests/fuzz/$seeds"
