@@ -12,7 +12,7 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: fuzz-ci all build deps browser-deps test unit integration asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
+.PHONY: fuzz-ci fuzz-ring all build deps browser-deps test unit integration asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
 
 all: build
 
@@ -30,6 +30,7 @@ help:
 	@echo "make tsan-test  the concurrency tests on a ThreadSanitizer build ($(TSAN_BUILD))"
 	@echo "make soak       8 producers x 1 M events, kill -9s and a server restart (bench/soak.py)"
 	@echo "make fuzz       60 s libFuzzer run on the frame decoder"
+	@echo "make fuzz-ring  60 s libFuzzer run on the shared-memory ring's consumer"
 	@echo "make install    install under PREFIX (default /usr/local; DESTDIR stages a package)"
 
 deps:
@@ -83,9 +84,14 @@ test: deps unit integration asan-test tsan-test fuzz-ci
 fuzz: deps
 	bash tests/fuzz/run.sh 60
 
-# The short fuzz run of `make test` (issue 5): 45 s on the frame decoder.
+# The short fuzz run of `make test` (issue 5): 45 s on the frame decoder,
+# 45 s on the shared-memory ring's consumer (issue 4).
 fuzz-ci:
 	bash tests/fuzz/run.sh 45
+	bash tests/fuzz/run.sh 45 ring
+
+fuzz-ring: deps
+	bash tests/fuzz/run.sh 60 ring
 
 # Issue 4's suite (bench/README.md): prints the table, rewrites its section of
 # bench/RESULTS.md; fails only when a correctness check fails, not on a

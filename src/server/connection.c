@@ -498,6 +498,7 @@ void connection_free_closed(struct server *s)
 	while (s->closed) {
 		struct connection *c = s->closed;
 		s->closed = c->next;
+		free(c->ring_retired);
 		free(c->out);
 		free(c);
 	}

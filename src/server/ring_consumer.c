@@ -222,6 +222,11 @@ static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, 
 		}
 		rc->heads[index] = head;
 	}
+	/* coming back to a lane (the merge switches lanes whenever a shard's
+	 * next event is elsewhere): fetch its next lines at once, not one
+	 * miss at a time */
+	for (uint32_t i = 0; i < PREFETCH_AHEAD && i < ring_pending(head, tail); i += 2)
+		__builtin_prefetch(&lane->events[(tail + i) & (RING_LANE_EVENTS - 1)]);
 	uint32_t applied = 0;
 	while (tail != head && applied < LANE_BATCH) {
 		struct ring_event ev;
@@ -289,17 +294,18 @@ static uint64_t drain(struct ring_consumer *rc, int force, uint64_t budget)
 	for (uint32_t i = 0; i < lanes && !rc->failed; i++)
 		if (rc->tails[i] != rc->published[i])
 			publish_tail(rc, i);
+	rc->events += total;
 	if (total || force || !lanes_pending(rc, lanes)) {
 		rc->stuck_since_ns = 0;
-	} else if (!rc->stuck_since_ns) {
-		rc->stuck_since_ns = clk.mono;
-	} else if (clk.mono - rc->stuck_since_ns > RING_STUCK_MS * NS_PER_MS) {
-		connection_error(rc->conn, PROTO_ERR_BAD_RING, "events waited %d ms for an earlier one; applied in lane order",
-				 RING_STUCK_MS);
-		total += drain(rc, 1, budget);
+		return total;
 	}
-	rc->events += total;
-	return total;
+	if (!rc->stuck_since_ns)
+		rc->stuck_since_ns = clk.mono;
+	if (clk.mono - rc->stuck_since_ns <= RING_STUCK_MS * NS_PER_MS)
+		return total;
+	connection_error(rc->conn, PROTO_ERR_BAD_RING, "events waited %d ms for an earlier one; applied in lane order",
+			 RING_STUCK_MS);
+	return total + drain(rc, 1, budget); /* which counts its own */
 }
 
 static void wake_up(struct ring_consumer *rc)
@@ -401,8 +407,13 @@ void ring_detach(struct connection *c)
 	event_loop_remove(s->loop, &rc->wake);
 	close(rc->wake.fd);
 	munmap(rc->region, sizeof(struct ring_region));
-	free(rc);
+	rc->region = NULL;
+	/* The eventfd may be ready in the loop's current batch, after the
+	 * socket whose end brought us here: the handle (marked disabled) must
+	 * outlive the batch, so the struct goes with the connection
+	 * (connection_free_closed), as event_loop.h asks. */
 	c->ring = NULL;
+	c->ring_retired = rc;
 }
 
 void rings_release(struct server *s)

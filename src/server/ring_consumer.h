@@ -74,7 +74,9 @@ int ring_attach(struct connection *c, const struct proto_ring_payload *geometry,
 
 /*
  * Applies every event of the connection's ring still unread (a closing
- * client's last events count) and releases the ring. Safe without a ring.
+ * client's last events count) and releases the ring; the struct itself
+ * waits in c->ring_retired for connection_free_closed (its eventfd handle
+ * may still sit in the loop's current batch). Safe without a ring.
  */
 void ring_detach(struct connection *c);
 

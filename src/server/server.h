@@ -69,6 +69,7 @@ struct connection {
 	uint32_t errors_logged;
 	int limit_logged; /* the --max-buffers-per-process refusal was logged */
 	struct ring_consumer *ring; /* the shared-memory fast path, when negotiated */
+	struct ring_consumer *ring_retired; /* detached at close, freed with the connection */
 	int fds[UNIX_SOCKET_MAX_FDS]; /* descriptors received (SCM_RIGHTS), for RING_ATTACH */
 	int nfds;
 	int closed;

@@ -183,6 +183,9 @@ RING_CASES = {
                                    op(DRAIN)]),
     # the client hangs up with events unread: the close applies them
     "hang_up": ring_case([put(0, 1), put(1, 2), op(LOOP, HANG_UP), put(0, 3)]),
+    # the eventfd and the end of the socket in one loop batch: the ring's
+    # handle must outlive the batch (a use-after-free this fuzzer found)
+    "wake_and_hang_up": ring_case([op(LOOP, WAKE | HANG_UP)]),
     # a peer that never reads: QUERY answers overflow and close it, events pending
     "overflow": ring_case([put(0, 1)] + [op(FRAME, F_QUERY, 0, 0), put(0, 2), put(0, 2, K_FREE)] * 80,
                           reader=1),
