@@ -269,6 +269,28 @@ static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 	finish(f, &p);
 }
 
+/*
+ * The socket's end and the eventfd in one batch of the loop, the socket
+ * first: closing the connection must not free the eventfd's handle before
+ * the loop is done with the batch (ASan, make asan-test, would see it).
+ */
+static void test_a_hang_up_and_a_wake_up_in_one_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct ring_producer p;
+	attach(f, &p);
+	struct ring_event ev = event(PROTO_ALLOC, 0, 0x3000, KiB, 0);
+	assert_int_equal(ring_producer_push(&p, &ev), 0);
+	assert_int_equal(shutdown(f->client, SHUT_RDWR), 0);
+	uint64_t one = 1;
+	assert_int_equal(write(p.wake_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	fixture_run_once(&f->s);
+	assert_true(f->c->closed);
+	assert_int_equal(f->s.leaks.count, 1); /* its last event counted, in the leak report */
+	connection_free_closed(&f->s);
+	ring_producer_destroy(&p);
+}
+
 struct flood {
 	struct ring_producer *p;
 	uint32_t events;
@@ -321,6 +343,7 @@ int main(void)
 		T(test_attach_refuses_what_it_cannot_trust),
 		T(test_a_corrupt_head_stops_only_that_ring),
 		T(test_an_idle_server_sleeps_and_a_push_wakes_it),
+		T(test_a_hang_up_and_a_wake_up_in_one_batch),
 		T(test_a_full_lane_makes_the_producer_wait_and_nothing_is_lost),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
