@@ -227,7 +227,7 @@ static int publish(struct ring_producer *p, struct ring_lane *lane, uint32_t *ta
 	/* Ask for the slots a few events ahead now: the server read them last,
 	 * and a store to a line another core holds stalls the next locked
 	 * instruction (the shard lock) until the line arrives. */
-	__builtin_prefetch(&lane->events[(head + PREFETCH_AHEAD) & (RING_LANE_EVENTS - 1)], 1, 3);
+	ring_prefetch_for_write(&lane->events[(head + PREFETCH_AHEAD) & (RING_LANE_EVENTS - 1)]);
 	/*
 	 * A plain release store, no barrier: a server going to sleep sets the
 	 * flag, then looks at the heads once more a poll period later

@@ -117,6 +117,23 @@ static inline unsigned ring_shard_of(int device, uint64_t address)
 	return (unsigned)(h >> 56) & (RING_SHARDS - 1);
 }
 
+/*
+ * Asks for a cache line in the state a store needs (exclusive), ahead of
+ * the store. The producer's slots were last read by the server's core, so
+ * without it each store waits for ownership, and so does the next locked
+ * instruction. GCC turns __builtin_prefetch(p, 1) into a read prefetch
+ * unless built for a CPU with PREFETCHW, hence the instruction itself on
+ * x86-64 (every x86-64 CPU decodes it; those without it run it as a no-op).
+ */
+static inline void ring_prefetch_for_write(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 /* Events waiting in a lane, from a head and a tail (wrapping arithmetic). */
 static inline uint32_t ring_pending(uint32_t head, uint32_t tail)
 {
