@@ -65,6 +65,7 @@ static void initialise_locked(void)
 	strncpy(client.socket_path, path, sizeof(client.socket_path) - 1);
 	client.pid = getpid();
 	client.next_connect_ns = 0;
+	client.connection_generation = 1; /* a shard's socket_synced of 0 names no connection */
 	if (!client.atfork_registered &&
 	    pthread_atfork(session_atfork_prepare, session_atfork_parent, session_atfork_child) == 0)
 		client.atfork_registered = 1;
@@ -151,6 +152,35 @@ static int report_on_ring(const struct event *ev)
 }
 
 /*
+ * No connection, and another thread holds session_lock (connecting, maybe
+ * to a server that is slow to answer): the table is updated without
+ * waiting. The connection being made re-sends the table shard by shard, so
+ * the event reaches the server by that resync, or on the ring when its
+ * shard is already there. Only a shard already re-sent as 112-byte frames
+ * needs its events sent: returns 1 then, having done nothing, and the
+ * caller waits for the lock after all.
+ */
+static int report_while_connecting(const struct event *ev, int *rc)
+{
+	struct shard *sh = shard_of(ev->device, ev->address);
+	futex_lock_acquire(&sh->lock);
+	uint32_t connection = __atomic_load_n(&client.connection_generation, __ATOMIC_ACQUIRE);
+	if (sh->socket_synced == connection) {
+		futex_lock_release(&sh->lock);
+		return 1;
+	}
+	*rc = update_table(sh, ev);
+	int sent = *rc == TTALLOC_ENOMEM ? 0 : emit(sh, ev, TRANSPORT_RING);
+	uint32_t generation = sh->ring_generation;
+	futex_lock_release(&sh->lock);
+	if (sent == RING_FAILED) {
+		ring_failed(generation);
+		*rc = TTALLOC_ENOSERVER;
+	}
+	return 0;
+}
+
+/*
  * The socket, or no connection: under session_lock, so frames leave in the
  * order the table changed. Without a connection, connects (when the backoff
  * allows); the resync then carries the table, which already holds an ALLOC
@@ -158,7 +188,14 @@ static int report_on_ring(const struct event *ev)
  */
 static int report_on_socket(const struct event *ev)
 {
-	pthread_mutex_lock(&client.session_lock);
+	int rc;
+	if (__atomic_load_n(&client.transport, __ATOMIC_ACQUIRE) != TRANSPORT_NONE) {
+		pthread_mutex_lock(&client.session_lock);
+	} else if (pthread_mutex_trylock(&client.session_lock) != 0) {
+		if (report_while_connecting(ev, &rc) == 0)
+			return rc;
+		pthread_mutex_lock(&client.session_lock);
+	}
 	int transport = __atomic_load_n(&client.transport, __ATOMIC_ACQUIRE);
 	if (transport == TRANSPORT_RING) { /* connected meanwhile */
 		pthread_mutex_unlock(&client.session_lock);
@@ -166,7 +203,7 @@ static int report_on_socket(const struct event *ev)
 	}
 	struct shard *sh = shard_of(ev->device, ev->address);
 	futex_lock_acquire(&sh->lock);
-	int rc = update_table(sh, ev);
+	rc = update_table(sh, ev);
 	int sent = rc == TTALLOC_ENOMEM ? 0 : emit(sh, ev, transport);
 	futex_lock_release(&sh->lock);
 	if (transport == TRANSPORT_NONE && rc != TTALLOC_ENOMEM) {

@@ -51,12 +51,14 @@ struct shard {
 	_Alignas(RING_CACHE_LINE) struct futex_lock lock;
 	uint32_t ring_generation; /* ring this shard's events go to; 0: none */
 	uint32_t seq;             /* next event's place in the shard's order */
+	uint32_t socket_synced;   /* connection_generation whose resync (112-byte frames) covered it */
 	struct live_table table;
 };
 
 struct client {
 	int state;     /* enum client_state; read without a lock on the fast path */
 	int transport; /* enum client_transport; read without a lock on the fast path */
+	uint32_t connection_generation; /* bumped by every disconnect (read without session_lock) */
 	struct ring_producer ring;
 	struct shard shards[RING_SHARDS];
 

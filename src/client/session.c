@@ -29,8 +29,11 @@
 #define BACKOFF_MAX_NS (1000ull * 1000 * 1000)
 /* A server that does not take a frame for this long is treated as gone. */
 #define SEND_TIMEOUT_MS 2000
-/* How long HELLO, RING_ATTACH and flush wait for their answers. */
+/* How long flush waits for its answer. */
 #define ANSWER_TIMEOUT_MS 5000
+/* How long HELLO and RING_ATTACH wait for theirs: a server on this host
+ * answers in microseconds, and the session lock is held meanwhile. */
+#define HANDSHAKE_TIMEOUT_MS 1000
 /* Frames per write when re-sending the live table. */
 #define RESYNC_BATCH 64
 /* How often the watcher thread checks the connection. */
@@ -177,6 +180,7 @@ static int resync(void)
 			rc = live_table_each(&sh->table, resync_frame, &rs);
 			if (rc == 0 && rs.count)
 				rc = send_frames(rs.batch, rs.count);
+			sh->socket_synced = rc == 0 ? client.connection_generation : 0;
 		}
 		futex_lock_release(&sh->lock);
 	}
@@ -256,7 +260,7 @@ int session_connect(int force)
 		return TTALLOC_ENOSERVER;
 	}
 	set_timeout(client.fd, SO_SNDTIMEO, SEND_TIMEOUT_MS);
-	set_timeout(client.fd, SO_RCVTIMEO, ANSWER_TIMEOUT_MS);
+	set_timeout(client.fd, SO_RCVTIMEO, HANDSHAKE_TIMEOUT_MS);
 	client.backoff_ns = BACKOFF_MIN_NS;
 	uint32_t features;
 	int rc = hello(&features);
@@ -267,12 +271,16 @@ int session_connect(int force)
 			return TTALLOC_ENOSERVER;
 		__atomic_store_n(&client.transport, TRANSPORT_SOCKET, __ATOMIC_RELEASE);
 	}
+	set_timeout(client.fd, SO_RCVTIMEO, ANSWER_TIMEOUT_MS);
 	return resync();
 }
 
 void session_disconnect(void)
 {
 	__atomic_store_n(&client.transport, TRANSPORT_NONE, __ATOMIC_RELEASE);
+	/* a shard's socket_synced names this connection no more (no shard
+	 * lock here: a failed send under one brings us here) */
+	__atomic_add_fetch(&client.connection_generation, 1, __ATOMIC_RELEASE);
 	if (client.ring.region) {
 		/* threads waiting for room give up; then no shard sends to it */
 		ring_producer_kill(&client.ring);
