@@ -30,8 +30,11 @@ enum transport { TRANSPORT_FAST, TRANSPORT_SEED, TRANSPORTS };
 
 static const char *const transport_names[TRANSPORTS] = {"fast", "seed"};
 
+/* One cache line at least each: the counters below change with every
+ * event, and neighbours sharing a line would time false sharing, not the
+ * transport. */
 struct producer {
-	enum transport transport;
+	_Alignas(64) enum transport transport;
 	uint64_t base;   /* first address; every event of this run is above it */
 	uint64_t events; /* to report */
 	uint64_t live;   /* of them, allocations left live */
