@@ -61,16 +61,6 @@ static void create_lane_key(void)
 	pthread_key_create(&lane_key, release_lane);
 }
 
-static void init_header(struct ring_header *h)
-{
-	h->magic = RING_MAGIC;
-	h->version = RING_VERSION;
-	h->lanes = RING_LANES;
-	h->lane_events = RING_LANE_EVENTS;
-	h->shards = RING_SHARDS;
-	h->event_size = sizeof(struct ring_event);
-}
-
 /* A memfd of the region's size, sealed so that the server can trust its size. */
 static int make_memfd(char *err)
 {
@@ -107,7 +97,7 @@ int ring_producer_create(struct ring_producer *p, int *memfd, char *err)
 	}
 	p->region = map;
 	p->wake_fd = wake;
-	init_header(&p->region->header);
+	ring_header_init(&p->region->header);
 	if (++last_generation == 0)
 		++last_generation;
 	p->generation = last_generation;

@@ -109,6 +109,17 @@ struct ring_region {
 	struct ring_lane lanes[RING_LANES];
 };
 
+/* Fills a new region's header with this build's geometry (ring.h's constants). */
+static inline void ring_header_init(struct ring_header *h)
+{
+	h->magic = RING_MAGIC;
+	h->version = RING_VERSION;
+	h->lanes = RING_LANES;
+	h->lane_events = RING_LANE_EVENTS;
+	h->shards = RING_SHARDS;
+	h->event_size = sizeof(struct ring_event);
+}
+
 /* Shard of a buffer (the server takes the shard an event names, so only
  * clients need this; one definition keeps them alike). */
 static inline unsigned ring_shard_of(int device, uint64_t address)

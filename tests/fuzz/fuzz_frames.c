@@ -45,11 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void run_connection(const uint8_t *data, size_t len, size_t chunk, unsigned reader)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-		fuzz_die("socketpair failed");
-	int small = 4096;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	fuzz_socketpair(sv);
 	struct fuzz_peer peer = {.fd = sv[1], .size = PROTO_MSG_SIZE};
 	struct connection *c = connection_open(&srv, sv[0]);
 	if (!c)

@@ -251,13 +251,7 @@ static int make_region(struct client *cl, enum attach_kind kind)
 	if (map == MAP_FAILED)
 		fuzz_die("cannot map the ring");
 	cl->region = map;
-	struct ring_header *h = &cl->region->header;
-	h->magic = RING_MAGIC;
-	h->version = RING_VERSION;
-	h->lanes = RING_LANES;
-	h->lane_events = RING_LANE_EVENTS;
-	h->shards = RING_SHARDS;
-	h->event_size = sizeof(struct ring_event);
+	ring_header_init(&cl->region->header);
 	return memfd;
 }
 
@@ -295,11 +289,7 @@ static void client_open(int index, enum attach_kind kind)
 {
 	struct client *cl = &clients[index];
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
-		fuzz_die("socketpair failed");
-	int small = 4096;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	fuzz_socketpair(sv);
 	cl->peer = (struct fuzz_peer){.fd = sv[1], .size = PROTO_MSG_SIZE};
 	cl->c = connection_open(&srv, sv[0]);
 	if (!cl->c)

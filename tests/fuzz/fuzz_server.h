@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "../support/registry_check.h"
@@ -44,6 +45,20 @@ static inline void fuzz_die(const char *what)
 {
 	fprintf(stderr, "fuzz: %s\n", what);
 	abort();
+}
+
+/*
+ * A connected pair with small socket buffers, so that a peer that does not
+ * read fills them quickly (output overflow is reachable); sv[0] is the
+ * server's end.
+ */
+static inline void fuzz_socketpair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		fuzz_die("socketpair failed");
+	int small = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 }
 
 /*
