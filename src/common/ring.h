@@ -120,11 +120,21 @@ static inline void ring_header_init(struct ring_header *h)
 	h->event_size = sizeof(struct ring_event);
 }
 
-/* Shard of a buffer (the server takes the shard an event names, so only
- * clients need this; one definition keeps them alike). */
+/* Addresses within one region of this many bytes share a shard. */
+#define RING_SHARD_REGION_SHIFT 16
+
+/*
+ * Shard of a buffer (the server takes the shard an event names, so only
+ * clients need this; one definition keeps them alike). By 64 KiB region,
+ * not by address: allocators hand out neighbouring addresses, and a thread
+ * that allocates in its own region then keeps to a few shards, whose locks
+ * and table lines stay in its core's cache instead of bouncing between the
+ * reporting threads (and the server's merge waits less on other lanes).
+ */
 static inline unsigned ring_shard_of(int device, uint64_t address)
 {
-	uint64_t h = (address ^ ((uint64_t)(unsigned)device << 56)) * 0x9e3779b97f4a7c15ull;
+	uint64_t region = address >> RING_SHARD_REGION_SHIFT;
+	uint64_t h = (region ^ ((uint64_t)(unsigned)device << 56)) * 0x9e3779b97f4a7c15ull;
 	return (unsigned)(h >> 56) & (RING_SHARDS - 1);
 }
 
