@@ -153,16 +153,26 @@ struct drain_clock {
 	uint64_t real;
 };
 
-/* CLOCK_MONOTONIC time of a re-sent ALLOC's CLOCK_REALTIME time (ages survive a restart). */
-static uint64_t alloc_mono(const struct drain_clock *clk, uint64_t alloc_ns)
+/* Reads the clocks on a drain's first event: most polls of most rings find none. */
+static void clock_start(struct drain_clock *clk)
 {
+	if (!clk->mono) {
+		clk->mono = proto_monotonic_ns();
+		clk->real = proto_now_ns();
+	}
+}
+
+/* CLOCK_MONOTONIC time of a re-sent ALLOC's CLOCK_REALTIME time (ages survive a restart). */
+static uint64_t alloc_mono(struct drain_clock *clk, uint64_t alloc_ns)
+{
+	clock_start(clk);
 	if (!alloc_ns || alloc_ns > clk->real || clk->real - alloc_ns > clk->mono)
 		return clk->mono;
 	return clk->mono - (clk->real - alloc_ns);
 }
 
 /* One event, through the same checks and counters as a socket frame. */
-static void apply_event(struct connection *c, const struct ring_event *ev, const struct drain_clock *clk)
+static void apply_event(struct connection *c, const struct ring_event *ev, struct drain_clock *clk)
 {
 	struct proto_msg msg;
 	msg.type = ev->type;
@@ -207,7 +217,7 @@ static void publish_tail(struct ring_consumer *rc, uint32_t index)
  * Applies what one lane holds, in order, while each event is the next of
  * its shard (or always, with `force`). Returns the events applied.
  */
-static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, const struct drain_clock *clk)
+static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, struct drain_clock *clk)
 {
 	struct ring_lane *lane = &rc->region->lanes[index];
 	uint32_t tail = rc->tails[index];
@@ -278,7 +288,7 @@ static uint64_t drain(struct ring_consumer *rc, int force, uint64_t budget)
 {
 	if (rc->failed)
 		return 0;
-	struct drain_clock clk = {proto_monotonic_ns(), proto_now_ns()};
+	struct drain_clock clk = {0, 0}; /* read on first use */
 	uint32_t lanes = __atomic_load_n(&rc->region->header.lanes_used, __ATOMIC_ACQUIRE);
 	if (lanes > RING_LANES)
 		lanes = RING_LANES;
@@ -299,6 +309,7 @@ static uint64_t drain(struct ring_consumer *rc, int force, uint64_t budget)
 		rc->stuck_since_ns = 0;
 		return total;
 	}
+	clock_start(&clk);
 	if (!rc->stuck_since_ns)
 		rc->stuck_since_ns = clk.mono;
 	if (clk.mono - rc->stuck_since_ns <= RING_STUCK_MS * NS_PER_MS)
