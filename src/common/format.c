@@ -3,7 +3,11 @@
  */
 #include "format.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 
 static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
 enum { UNIT_COUNT = sizeof(units) / sizeof(units[0]) };
@@ -43,4 +47,49 @@ unsigned format_percent(uint64_t used, uint64_t total)
 	if (total == 0)
 		return 0;
 	return (unsigned)((long double)used * 100.0L / (long double)total);
+}
+
+int format_parse_unsigned(const char *text, int base, uint64_t max, uint64_t *value)
+{
+	if (!*text || *text == '-' || *text == '+' || isspace((unsigned char)*text))
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, base);
+	if (errno || *end || v > max)
+		return -1;
+	*value = v;
+	return 0;
+}
+
+int format_parse_bytes(const char *text, uint64_t *bytes)
+{
+	static const struct {
+		const char *suffix[3];
+		unsigned shift;
+	} suffixes[] = {
+		{{"", "b", NULL}, 0},
+		{{"k", "kb", "kib"}, 10},
+		{{"m", "mb", "mib"}, 20},
+		{{"g", "gb", "gib"}, 30},
+		{{"t", "tb", "tib"}, 40},
+	};
+	if (!*text || *text == '-' || *text == '+' || isspace((unsigned char)*text))
+		return -1;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno || end == text)
+		return -1;
+	for (size_t u = 0; u < sizeof(suffixes) / sizeof(suffixes[0]); u++) {
+		for (size_t i = 0; i < 3 && suffixes[u].suffix[i]; i++) {
+			if (strcasecmp(end, suffixes[u].suffix[i]) != 0)
+				continue;
+			if (v > (UINT64_MAX >> suffixes[u].shift))
+				return -1;
+			*bytes = (uint64_t)v << suffixes[u].shift;
+			return 0;
+		}
+	}
+	return -1;
 }

@@ -1,6 +1,7 @@
 /*
  * format.h - human-readable byte counts, shared by the server log, tt_smi
- * and the tools so the same number always reads the same way.
+ * and the tools so the same number always reads the same way, and the
+ * parsing of numbers given on their command lines.
  * Units are binary (1 KB = 1024 B), as in the seed.
  */
 #ifndef TTALLOC_FORMAT_H
@@ -26,5 +27,19 @@ char *format_bytes_seed(char *buf, size_t size, uint64_t bytes);
 
 /* Integer percentage of used/total, rounded down, 0 when total is 0. */
 unsigned format_percent(uint64_t used, uint64_t total);
+
+/*
+ * Parses a whole unsigned number in `base` (8, 10, 16; 0: C's prefixes)
+ * with nothing around it: no sign, no spaces, no suffix. Returns 0 and
+ * sets *value, or -1 when malformed or above max.
+ */
+int format_parse_unsigned(const char *text, int base, uint64_t max, uint64_t *value);
+
+/*
+ * Parses a byte count with an optional 1024-based suffix, any case:
+ * "4096", "64K", "2MiB", "1gb", "3T". Returns 0 and sets *bytes, or -1
+ * when malformed or beyond 64 bits.
+ */
+int format_parse_bytes(const char *text, uint64_t *bytes);
 
 #endif /* TTALLOC_FORMAT_H */

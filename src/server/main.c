@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "format.h"
 #include "log.h"
 #include "server.h"
 
@@ -52,13 +53,12 @@ static void usage(FILE *out)
 /* Parses a positive integer option; exits with a message when malformed. */
 static unsigned long parse_number(const char *name, const char *text, int base, unsigned long max)
 {
-	char *end;
-	unsigned long v = strtoul(text, &end, base);
-	if (!*text || *end || v > max) {
+	uint64_t v;
+	if (format_parse_unsigned(text, base, max, &v) < 0) {
 		fprintf(stderr, "ttalloc-server: bad value '%s' for %s\n", text, name);
 		exit(2);
 	}
-	return v;
+	return (unsigned long)v;
 }
 
 static void parse_options(int argc, char **argv, struct server_options *opts)

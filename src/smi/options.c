@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "smi.h"
 
 void smi_usage(FILE *out)
@@ -84,9 +85,8 @@ void smi_usage(FILE *out)
 static int parse_int(const char *name, const char *text, int min, int max, int *value, char *err,
 		     size_t err_size)
 {
-	char *end;
-	long v = strtol(text, &end, 10);
-	if (!*text || *end || v < min || v > max) {
+	uint64_t v;
+	if (min < 0 || format_parse_unsigned(text, 10, (uint64_t)max, &v) < 0 || v < (uint64_t)min) {
 		snprintf(err, err_size, "bad value '%s' for %s (a whole number from %d to %d)", text, name, min,
 			 max);
 		return -1;

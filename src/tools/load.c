@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "protocol.h"
 #include "ttalloc.h"
 
@@ -133,53 +134,6 @@ static void bad_option(const char *fmt, const char *value)
 	exit(2);
 }
 
-/* Parses a whole unsigned decimal number; -1 when malformed or over max. */
-static int parse_u64(const char *text, uint64_t max, uint64_t *value)
-{
-	if (!*text || *text == '-' || *text == '+')
-		return -1;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*value = v;
-	return 0;
-}
-
-/* Whole bytes with an optional 1024-based suffix: "4096", "64K", "2MiB", "1g". */
-static int parse_size(const char *text, uint64_t *bytes)
-{
-	if (!*text || *text == '-' || *text == '+')
-		return -1;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno || end == text)
-		return -1;
-	static const struct {
-		const char *suffix[4];
-		unsigned shift;
-	} units[] = {
-		{{"", "b", NULL, NULL}, 0},
-		{{"k", "kb", "kib", NULL}, 10},
-		{{"m", "mb", "mib", NULL}, 20},
-		{{"g", "gb", "gib", NULL}, 30},
-		{{"t", "tb", "tib", NULL}, 40},
-	};
-	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-		for (size_t s = 0; s < 4 && units[u].suffix[s]; s++) {
-			if (strcasecmp(end, units[u].suffix[s]) != 0)
-				continue;
-			if (v > (UINT64_MAX >> units[u].shift))
-				return -1;
-			*bytes = (uint64_t)v << units[u].shift;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static int parse_type(const char *text, enum ttalloc_buffer_type *type)
 {
 	static const struct {
@@ -210,7 +164,7 @@ static void add_devices(struct options *o, const char *list)
 	int any = 0;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		uint64_t id;
-		if (parse_u64(tok, PROTO_MAX_DEVICES - 1, &id) < 0)
+		if (format_parse_unsigned(tok, 10, PROTO_MAX_DEVICES - 1, &id) < 0)
 			bad_option("bad device id in '%s' (0..63, comma-separated)", list);
 		if (o->num_devices == PROTO_MAX_DEVICES)
 			bad_option("too many devices in '%s'", list);
@@ -264,11 +218,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 					   optarg);
 			break;
 		case 's':
-			if (parse_size(optarg, &o->size) < 0 || o->size == 0)
+			if (format_parse_bytes(optarg, &o->size) < 0 || o->size == 0)
 				bad_option("bad size '%s' (bytes > 0, optional suffix K, M, G, T)", optarg);
 			break;
 		case 'n':
-			if (parse_u64(optarg, UINT32_MAX, &o->count) < 0 || o->count == 0)
+			if (format_parse_unsigned(optarg, 10, UINT32_MAX, &o->count) < 0 || o->count == 0)
 				bad_option("bad count '%s' (1..4294967295)", optarg);
 			break;
 		case 'p':
@@ -282,24 +236,24 @@ static void parse_options(int argc, char **argv, struct options *o)
 				bad_option("unknown pattern '%s' (hold, churn, leak)", optarg);
 			break;
 		case 'e':
-			if (parse_u64(optarg, UINT64_MAX, &o->events) < 0)
+			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->events) < 0)
 				bad_option("bad event count '%s'", optarg);
 			break;
 		case 'j':
-			if (parse_u64(optarg, MAX_THREADS, &v) < 0 || v == 0)
+			if (format_parse_unsigned(optarg, 10, MAX_THREADS, &v) < 0 || v == 0)
 				bad_option("bad thread count '%s' (1..256)", optarg);
 			o->threads = (unsigned)v;
 			break;
 		case OPT_HOLD_MS:
 			if (strcmp(optarg, "-1") == 0)
 				o->hold_ms = -1;
-			else if (parse_u64(optarg, (uint64_t)1 << 40, &v) < 0)
+			else if (format_parse_unsigned(optarg, 10, (uint64_t)1 << 40, &v) < 0)
 				bad_option("bad --hold-ms '%s' (milliseconds, or -1 until a signal)", optarg);
 			else
 				o->hold_ms = (long long)v;
 			break;
 		case OPT_SEED:
-			if (parse_u64(optarg, UINT64_MAX, &o->seed) < 0)
+			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->seed) < 0)
 				bad_option("bad seed '%s'", optarg);
 			break;
 		case OPT_FLUSH:

@@ -98,23 +98,12 @@ static void usage(FILE *out)
 
 static uint64_t parse_bytes(const char *text)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	uint64_t mult = 1;
-	if (*end == 'K' || *end == 'k')
-		mult = 1ull << 10;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1ull << 20;
-	else if (*end == 'G' || *end == 'g')
-		mult = 1ull << 30;
-	if (mult != 1)
-		end++;
-	if (errno || end == text || *end) {
+	uint64_t bytes;
+	if (format_parse_bytes(text, &bytes) < 0) {
 		fprintf(stderr, "ttalloc-run: bad byte count '%s' (e.g. 0, 4096, 16M)\n", text);
 		exit(2);
 	}
-	return (uint64_t)v * mult;
+	return bytes;
 }
 
 static void parse_options(int argc, char **argv, struct run_options *o, const char **socket_path)

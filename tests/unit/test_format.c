@@ -1,7 +1,8 @@
 /*
  * test_format.c - byte counts and percentages as every component prints
  * them (format.h): the server log's compact form, the seed Python client's
- * format_bytes(), and integer percentages.
+ * format_bytes(), and integer percentages; and the command-line number
+ * parsers the tools share.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,6 +95,47 @@ static void test_percent(void **state)
 	assert_int_equal(format_percent(3, 2), 150); /* over-commit is shown as is */
 }
 
+static void test_parse_unsigned(void **state)
+{
+	(void)state;
+	uint64_t v = 7;
+	assert_int_equal(format_parse_unsigned("0", 10, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(format_parse_unsigned("4096", 10, 4096, &v), 0);
+	assert_int_equal(v, 4096);
+	assert_int_equal(format_parse_unsigned("0660", 8, 0777, &v), 0); /* --socket-mode */
+	assert_int_equal(v, 0660);
+	assert_int_equal(format_parse_unsigned("18446744073709551615", 10, UINT64_MAX, &v), 0);
+	assert_int_equal(v, UINT64_MAX);
+	v = 7;
+	const char *bad[] = {"", "4097", "-1", "+1", " 1", "1 ", "1x", "0x10", "18446744073709551616", "0800"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(format_parse_unsigned(bad[i], i == 9 ? 8 : 10, 4096, &v), -1);
+	assert_int_equal(v, 7); /* untouched on failure */
+}
+
+static void test_parse_bytes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+	} good[] = {
+		{"0", 0}, {"4096", 4096}, {"64K", 64 * KiB}, {"64kb", 64 * KiB}, {"2MiB", 2 * MiB},
+		{"1g", GiB}, {"3T", 3 * TiB}, {"5b", 5}, {"16777215T", 16777215ull * TiB},
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		uint64_t b = 1;
+		assert_int_equal(format_parse_bytes(good[i].text, &b), 0);
+		assert_int_equal(b, good[i].bytes);
+	}
+	const char *bad[] = {"", "K", "-1", "1.5M", "1 M", "1KK", "1P", "16777216T", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t b = 1;
+		assert_int_equal(format_parse_bytes(bad[i], &b), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -101,6 +143,8 @@ int main(void)
 		cmocka_unit_test(test_seed),
 		cmocka_unit_test(test_small_buffers_are_truncated_not_overrun),
 		cmocka_unit_test(test_percent),
+		cmocka_unit_test(test_parse_unsigned),
+		cmocka_unit_test(test_parse_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
