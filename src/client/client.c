@@ -135,20 +135,37 @@ static void ring_failed(uint32_t generation)
 	pthread_mutex_unlock(&client.session_lock);
 }
 
+/*
+ * With the shard lock held: updates the table and publishes the event when
+ * the shard is on a ring. Returns the API's result; *failed is the ring's
+ * generation when it stopped taking events, else 0 (see finish_on_ring).
+ */
+static int update_and_publish(struct shard *sh, const struct event *ev, uint32_t *failed)
+{
+	int rc = update_table(sh, ev);
+	*failed = rc != TTALLOC_ENOMEM && emit(sh, ev, TRANSPORT_RING) == RING_FAILED ? sh->ring_generation : 0;
+	return rc;
+}
+
+/* After the shard lock: drops a ring that failed (it takes session_lock). */
+static int finish_on_ring(int rc, uint32_t failed)
+{
+	if (__builtin_expect(failed != 0, 0)) {
+		ring_failed(failed);
+		return TTALLOC_ENOSERVER;
+	}
+	return rc;
+}
+
 /* The fast path: the shard lock only. */
 static int report_on_ring(const struct event *ev)
 {
 	struct shard *sh = shard_of(ev->device, ev->address);
+	uint32_t failed;
 	futex_lock_acquire(&sh->lock);
-	int rc = update_table(sh, ev);
-	int sent = rc == TTALLOC_ENOMEM ? 0 : emit(sh, ev, TRANSPORT_RING);
-	uint32_t generation = sh->ring_generation;
+	int rc = update_and_publish(sh, ev, &failed);
 	futex_lock_release(&sh->lock);
-	if (__builtin_expect(sent == RING_FAILED, 0)) {
-		ring_failed(generation);
-		return TTALLOC_ENOSERVER;
-	}
-	return rc;
+	return finish_on_ring(rc, failed);
 }
 
 /*
@@ -169,14 +186,10 @@ static int report_while_connecting(const struct event *ev, int *rc)
 		futex_lock_release(&sh->lock);
 		return 1;
 	}
-	*rc = update_table(sh, ev);
-	int sent = *rc == TTALLOC_ENOMEM ? 0 : emit(sh, ev, TRANSPORT_RING);
-	uint32_t generation = sh->ring_generation;
+	uint32_t failed;
+	int result = update_and_publish(sh, ev, &failed);
 	futex_lock_release(&sh->lock);
-	if (sent == RING_FAILED) {
-		ring_failed(generation);
-		*rc = TTALLOC_ENOSERVER;
-	}
+	*rc = finish_on_ring(result, failed);
 	return 0;
 }
 
