@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "client_state.h"
+#include "clock.h"
 #include "ttalloc.h"
 #include "unix_socket.h"
 
@@ -289,7 +290,7 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 		return TTALLOC_EINVAL;
 	struct event ev = {PROTO_ALLOC, device_id, (unsigned)type, address, size, coarse_now_ns(), 0};
 	if (__builtin_expect(client.stack_traces, 0)) {
-		ev.when_ns = proto_now_ns(); /* the socket carries it: keep it exact */
+		ev.when_ns = clock_realtime_ns(); /* the socket carries it: keep it exact */
 		ev.stack_id = capture_stack();
 	}
 	return report(&ev);
@@ -303,7 +304,7 @@ int ttalloc_report_free(int device_id, uint64_t address)
 		return TTALLOC_EINVAL;
 	struct event ev = {PROTO_FREE, device_id, 0, address, 0, 0, 0};
 	if (__builtin_expect(client.stack_traces, 0))
-		ev.when_ns = proto_now_ns();
+		ev.when_ns = clock_realtime_ns();
 	/* the server is told even about an unknown buffer: its counters show it */
 	return report(&ev);
 }

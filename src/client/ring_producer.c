@@ -3,6 +3,7 @@
  * (ring_producer.h; the layout and the protocol are in src/common/ring.h).
  */
 #define _GNU_SOURCE
+#include "clock.h"
 #include "ring_producer.h"
 
 #include <errno.h>
@@ -186,7 +187,7 @@ static uint32_t wait_for_room(struct ring_producer *p, struct ring_lane *lane, u
 			futex_cpu_relax();
 			continue;
 		}
-		uint64_t now = proto_monotonic_ns();
+		uint64_t now = clock_monotonic_ns();
 		if (!started)
 			started = now;
 		else if (now - started > RING_GIVE_UP_MS * 1000000ull) {

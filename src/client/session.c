@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "client_state.h"
+#include "clock.h"
 #include "ttalloc.h"
 #include "unix_socket.h"
 
@@ -249,7 +250,7 @@ int session_connect(int force)
 		return 0;
 	if (!client.backoff_ns)
 		client.backoff_ns = BACKOFF_MIN_NS;
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	if (!force && now < client.next_connect_ns)
 		return TTALLOC_ENOSERVER;
 	char err[UNIX_SOCKET_ERR_LEN];
@@ -294,7 +295,7 @@ void session_disconnect(void)
 	if (client.fd >= 0)
 		close(client.fd);
 	client.fd = -1;
-	client.next_connect_ns = proto_monotonic_ns() + client.backoff_ns;
+	client.next_connect_ns = clock_monotonic_ns() + client.backoff_ns;
 }
 
 /* ---- the watcher thread ---- */

@@ -7,7 +7,6 @@
 #include "protocol.h"
 
 #include <string.h>
-#include <time.h>
 
 /* Everything the code needs to know about a message type, in one row. */
 struct proto_type_row {
@@ -143,23 +142,6 @@ void proto_set_string(char *field, size_t field_size, const char *text)
 	size_t len = text ? strnlen(text, field_size - 1) : 0;
 	memcpy(field, text ? text : "", len);
 	memset(field + len, 0, field_size - len);
-}
-
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t proto_now_ns(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
-
-uint64_t proto_monotonic_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* ---- wire formats: 112-byte (seed) and 144-byte (upstream tt-metal) frames ---- */

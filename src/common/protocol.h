@@ -588,10 +588,4 @@ void proto_msg_init(struct proto_msg *msg, enum proto_msg_type type, int32_t dev
 /* Copies `text` into a fixed char field, always NUL-terminating it. */
 void proto_set_string(char *field, size_t field_size, const char *text);
 
-/* Nanoseconds of CLOCK_REALTIME, the timestamp the frames carry. */
-uint64_t proto_now_ns(void);
-
-/* Nanoseconds of CLOCK_MONOTONIC, for ages and timeouts. */
-uint64_t proto_monotonic_ns(void);
-
 #endif /* TTALLOC_PROTOCOL_H */

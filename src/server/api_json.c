@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "clock.h"
 #include "stacks.h"
 #include "history.h"
 #include "proc_info.h"
@@ -92,7 +93,7 @@ const char *api_user_name(uid_t uid)
 void api_refresh_readings(struct server *s, int device)
 {
 	struct device *dev = device_set_get(&s->devices, device);
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	if (!dev || (s->readings_ns[device] && now - s->readings_ns[device] < READINGS_MAX_AGE_NS))
 		return;
 	struct device_load load;
@@ -378,7 +379,7 @@ json_t *api_buffers(struct server *s, const struct api_buffer_query *q)
 	struct registry *r = &s->registry;
 	uint32_t proc = q->pid ? registry_find_pid(r, q->pid) : REGISTRY_NONE;
 	uint64_t total = matching_buffers(s, q, proc);
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	json_t *list = json_array();
 	uint64_t skipped = 0, listed = 0;
 	/* Walks owner lists (newest buffer first) only as far as the page reaches. */
@@ -594,7 +595,7 @@ json_t *api_health(struct server *s)
 	set_str(obj, "status", "ok");
 	set_str(obj, "version", TTALLOC_VERSION);
 	json_object_set_new(obj, "uptime_seconds",
-			    json_real((double)(proto_monotonic_ns() - s->start_ns) / 1e9));
+			    json_real((double)(clock_monotonic_ns() - s->start_ns) / 1e9));
 	json_object_set_new(obj, "devices", json_integer(s->devices.count));
 	set_uint(obj, "connections", s->connection_count);
 	set_uint(obj, "processes", s->registry.process_count);
@@ -608,7 +609,7 @@ json_t *api_event(struct server *s, uint64_t seq)
 {
 	json_t *obj = json_object();
 	set_uint(obj, "seq", seq);
-	set_uint(obj, "time", proto_now_ns() / 1000000u);
+	set_uint(obj, "time", clock_realtime_ns() / 1000000u);
 	json_object_set_new(obj, "devices", api_devices(s));
 	set_uint(obj, "processes", s->registry.process_count);
 	set_uint(obj, "leak_reports", s->leaks.reports_total);

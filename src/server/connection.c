@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "log.h"
 #include "server.h"
 #include "unix_socket.h"
@@ -216,16 +217,8 @@ static int queue_output(struct connection *c, const void *data, size_t len)
 		c->out_len -= c->out_sent;
 		c->out_sent = 0;
 	}
-	if (c->out_len + len > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		while (cap < c->out_len + len)
-			cap *= 2;
-		char *grown = realloc(c->out, cap);
-		if (!grown)
-			return -1;
-		c->out = grown;
-		c->out_cap = cap;
-	}
+	if (ARRAY_RESERVE(c->out, c->out_cap, c->out_len + len) < 0)
+		return -1;
 	memcpy(c->out + c->out_len, data, len);
 	c->out_len += len;
 	return 0;

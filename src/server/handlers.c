@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "format.h"
 #include "log.h"
 #include "server.h"
@@ -95,21 +96,10 @@ static int event_line(struct server *s)
 
 /* ---- ALLOC / FREE ---- */
 
-/* Oldest frame timestamp trusted for a buffer's age (older: clock skew). */
-#define MAX_TRUSTED_AGE_NS (7ull * 24 * 3600 * 1000000000ull)
-
-/*
- * When the buffer was allocated, on the monotonic clock. A client that
- * re-sends its table after a reconnect carries the original CLOCK_REALTIME
- * time in `timestamp`; trust it when it is plausible, else use now.
- */
+/* When a socket frame's buffer was allocated (clock_alloc_mono_ns: the same rule as the ring's). */
 static uint64_t alloc_time(const struct proto_msg *msg)
 {
-	uint64_t mono = proto_monotonic_ns(), real = proto_now_ns();
-	if (msg->timestamp == 0 || msg->timestamp > real || real - msg->timestamp > MAX_TRUSTED_AGE_NS ||
-	    real - msg->timestamp > mono)
-		return mono;
-	return mono - (real - msg->timestamp);
+	return clock_alloc_mono_ns(msg->timestamp, clock_monotonic_ns(), clock_realtime_ns());
 }
 
 /*
@@ -302,7 +292,7 @@ static void on_dump_kernels(struct connection *c, const struct proto_msg *msg)
 {
 	(void)msg;
 	struct registry *r = &c->server->registry;
-	uint64_t now = proto_monotonic_ns(), shown = 0, bytes = 0;
+	uint64_t now = clock_monotonic_ns(), shown = 0, bytes = 0;
 	log_warn("📋 Loaded kernels (requested by PID %d):", (int)c->pid);
 	for (uint32_t p = 0; p < r->process_cap; p++) {
 		const struct process_record *rec = registry_process(r, p);
@@ -370,7 +360,7 @@ static void answer_seed_query(struct connection *c, const struct proto_msg *msg,
 		dev = valid_device(c, msg);
 	struct proto_msg ans;
 	proto_msg_init(&ans, type, msg->device_id);
-	ans.timestamp = proto_now_ns();
+	ans.timestamp = clock_realtime_ns();
 	struct proto_answer_extra extra = {0};
 	fill_device_info(s, &ans, dev);
 	fill_totals(s, &ans, dev, &extra);
@@ -392,7 +382,7 @@ static void on_dump_remaining(struct connection *c, const struct proto_msg *msg)
 {
 	(void)msg;
 	struct registry *r = &c->server->registry;
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	log_warn("📋 Remaining buffers (requested by PID %d):", (int)c->pid);
 	uint64_t shown = 0, hidden = 0;
 	for (uint32_t p = 0; p < r->process_cap; p++) {
@@ -758,7 +748,7 @@ void handle_process_exit(struct server *s, uint32_t proc)
 		log_info("📤 Process %d (%s) disconnected, no buffers left", (int)rec->pid, rec->comm);
 	} else {
 		struct leak_report rep;
-		leak_report_build(&rep, r, proc, proto_monotonic_ns());
+		leak_report_build(&rep, r, proc, clock_monotonic_ns());
 		leak_report_print(&rep, s->opts.leak_lines);
 		for (uint32_t i = 0; i < rec->usage_count; i++)
 			if (rec->usage[i].buffers)

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "array.h"
 #include "log.h"
 #include "server.h"
 
@@ -36,14 +38,14 @@ static void scan(struct server *s)
 
 void server_holders_tick(struct server *s)
 {
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	if (!s->holders.scanned || now - s->holders.scanned_mono_ns >= HOLDERS_REFRESH_NS)
 		scan(s);
 }
 
 const struct holders_view *server_holders_view(struct server *s)
 {
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	if (!s->holders.scanned || now - s->holders.scanned_mono_ns >= HOLDERS_MAX_AGE_NS)
 		scan(s);
 	return &s->holders;
@@ -118,6 +120,7 @@ void server_holders_release(struct server *s)
 struct holder_entry *server_holder_rows_all(struct server *s, int *count)
 {
 	struct holder_entry *all = NULL;
+	size_t cap = 0;
 	*count = 0;
 	for (int d = 0; d < s->devices.count; d++) {
 		if (!server_holders_available(s, d))
@@ -126,12 +129,10 @@ struct holder_entry *server_holder_rows_all(struct server *s, int *count)
 		struct holder_entry *rows = server_holder_rows(s, d, &n);
 		if (!rows)
 			continue;
-		struct holder_entry *grown = realloc(all, (size_t)(*count + n) * sizeof(*all));
-		if (!grown) {
+		if (ARRAY_RESERVE(all, cap, (size_t)*count + (size_t)n) < 0) {
 			free(rows);
 			continue;
 		}
-		all = grown;
 		memcpy(all + *count, rows, (size_t)n * sizeof(*rows));
 		*count += n;
 		free(rows);

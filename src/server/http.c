@@ -3,6 +3,7 @@
  * responses, Server-Sent Events and the ingest-first budget (see http.h).
  */
 #define _GNU_SOURCE
+#include "clock.h"
 #include "http.h"
 
 #include <errno.h>
@@ -332,7 +333,7 @@ static void wake_streams(struct http_server *h)
 static void publish(struct http_server *h)
 {
 	h->published_seq = h->server->change_seq;
-	h->last_publish_ns = proto_monotonic_ns();
+	h->last_publish_ns = clock_monotonic_ns();
 	wake_streams(h);
 }
 
@@ -357,7 +358,7 @@ void http_before_sleep(struct http_server *h)
 {
 	if (!h || h->publish_pending || h->server->change_seq == h->published_seq)
 		return;
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	uint64_t min_gap = HTTP_SSE_MIN_INTERVAL_MS * NS_PER_MS;
 	if (now - h->last_publish_ns >= min_gap) {
 		publish(h);
@@ -554,9 +555,9 @@ static void schedule(struct http_server *h)
 
 static void run_daemon(struct http_server *h)
 {
-	uint64_t start = proto_monotonic_ns();
+	uint64_t start = clock_monotonic_ns();
 	MHD_run(h->daemon);
-	uint64_t took = proto_monotonic_ns() - start;
+	uint64_t took = clock_monotonic_ns() - start;
 	uint64_t ingest = ingest_events(h->server);
 	if (ingest != h->ingest_seen) {
 		/* Clients are reporting: give them HTTP_PAUSE_FACTOR times what HTTP just took. */

@@ -1,6 +1,7 @@
 /*
  * leaks.c - building, printing and keeping leak reports (see leaks.h).
  */
+#include "clock.h"
 #include "leaks.h"
 
 #include <inttypes.h>
@@ -57,7 +58,7 @@ int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_
 	rep->uid = p->uid;
 	memcpy(rep->comm, p->comm, sizeof(rep->comm));
 	memcpy(rep->session, p->session, sizeof(rep->session));
-	rep->exit_ns = proto_now_ns();
+	rep->exit_ns = clock_realtime_ns();
 	rep->buffers = p->live_buffers;
 	uint64_t keep = p->live_buffers < LEAK_KEEP_BUFFERS ? p->live_buffers : LEAK_KEEP_BUFFERS;
 	rep->entries = keep ? calloc(keep, sizeof(*rep->entries)) : NULL;

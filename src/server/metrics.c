@@ -15,46 +15,7 @@
 
 #include "api.h"
 #include "server.h"
-
-/* A growing text; on allocation failure it stops growing and remembers. */
-struct text {
-	char *buf;
-	size_t len;
-	size_t cap;
-	int failed;
-};
-
-static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_printf(struct text *t, const char *fmt, ...)
-{
-	if (t->failed)
-		return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			t->failed = 1;
-			return;
-		}
-		if ((size_t)n < t->cap - t->len) {
-			t->len += (size_t)n;
-			return;
-		}
-		size_t cap = t->cap * 2;
-		while (cap < t->len + (size_t)n + 1)
-			cap *= 2;
-		char *grown = realloc(t->buf, cap);
-		if (!grown) {
-			t->failed = 1;
-			return;
-		}
-		t->buf = grown;
-		t->cap = cap;
-	}
-}
+#include "strbuf.h"
 
 size_t metrics_escape_label(char *dst, size_t cap, const char *value)
 {
@@ -97,9 +58,9 @@ static struct label esc(const char *value)
 	return l;
 }
 
-static void family(struct text *t, const char *name, const char *type, const char *help)
+static void family(struct strbuf *t, const char *name, const char *type, const char *help)
 {
-	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	strbuf_addf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* Label value of each buffer type in ttalloc_*_memory_*{type=...}. */
@@ -113,13 +74,13 @@ static const char *type_label(unsigned type)
 	return type < TTALLOC_BUFFER_TYPES && labels[type] ? labels[type] : "unknown";
 }
 
-static void device_metrics(struct text *t, struct server *s)
+static void device_metrics(struct strbuf *t, struct server *s)
 {
 	int n = s->devices.count;
 	family(t, "ttalloc_device_info", "gauge", "Device identity: always 1, labelled with name and architecture.");
 	for (int d = 0; d < n; d++) {
 		const struct device *dev = &s->devices.devices[d];
-		text_printf(t, "ttalloc_device_info{device=\"%d\",name=\"%s\",arch=\"%s\",simulated=\"%s\"} 1\n", d,
+		strbuf_addf(t, "ttalloc_device_info{device=\"%d\",name=\"%s\",arch=\"%s\",simulated=\"%s\"} 1\n", d,
 			    esc(dev->info.name).v, esc(proto_arch_name(dev->info.arch)).v,
 			    dev->info.simulated ? "true" : "false");
 	}
@@ -130,7 +91,7 @@ static void device_metrics(struct text *t, struct server *s)
 		uint64_t used[TTALLOC_BUFFER_TYPES];
 		server_device_used(s, d, used);
 		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
-			text_printf(t, "ttalloc_device_memory_used_bytes{device=\"%d\",type=\"%s\"} %" PRIu64 "\n", d,
+			strbuf_addf(t, "ttalloc_device_memory_used_bytes{device=\"%d\",type=\"%s\"} %" PRIu64 "\n", d,
 				    type_label(type), used[type]);
 	}
 	family(t, "ttalloc_device_memory_total_bytes", "gauge",
@@ -139,18 +100,18 @@ static void device_metrics(struct text *t, struct server *s)
 		const struct device *dev = &s->devices.devices[d];
 		/* an unknown capacity has no sample (not 0) */
 		if (api_capacity_known(s, d, 0))
-			text_printf(t, "ttalloc_device_memory_total_bytes{device=\"%d\",type=\"dram\"} %" PRIu64 "\n",
+			strbuf_addf(t, "ttalloc_device_memory_total_bytes{device=\"%d\",type=\"dram\"} %" PRIu64 "\n",
 				    d, dev->info.dram_total);
 		if (api_capacity_known(s, d, 1))
-			text_printf(t, "ttalloc_device_memory_total_bytes{device=\"%d\",type=\"l1\"} %" PRIu64 "\n",
+			strbuf_addf(t, "ttalloc_device_memory_total_bytes{device=\"%d\",type=\"l1\"} %" PRIu64 "\n",
 				    d, dev->info.l1_total);
 	}
 	family(t, "ttalloc_live_buffers", "gauge", "Live buffers on the device.");
 	for (int d = 0; d < n; d++)
-		text_printf(t, "ttalloc_live_buffers{device=\"%d\"} %" PRIu64 "\n", d, s->registry.devices[d].buffers);
+		strbuf_addf(t, "ttalloc_live_buffers{device=\"%d\"} %" PRIu64 "\n", d, s->registry.devices[d].buffers);
 	family(t, "ttalloc_device_processes", "gauge", "Processes holding at least one buffer on the device.");
 	for (int d = 0; d < n; d++)
-		text_printf(t, "ttalloc_device_processes{device=\"%d\"} %u\n", d, server_device_processes(s, d));
+		strbuf_addf(t, "ttalloc_device_processes{device=\"%d\"} %u\n", d, server_device_processes(s, d));
 
 	/* Readings: a series only where the backend could read it (absent, not 0, when unknown). */
 	for (int d = 0; d < n; d++)
@@ -159,14 +120,14 @@ static void device_metrics(struct text *t, struct server *s)
 	for (int d = 0; d < n; d++) {
 		const struct device *dev = &s->devices.devices[d];
 		if (DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE))
-			text_printf(t, "ttalloc_device_temperature_celsius{device=\"%d\"} %.3f\n", d,
+			strbuf_addf(t, "ttalloc_device_temperature_celsius{device=\"%d\"} %.3f\n", d,
 				    dev->now.temperature_mc / 1000.0);
 	}
 	family(t, "ttalloc_device_power_watts", "gauge", "Device power draw, when the backend can read it.");
 	for (int d = 0; d < n; d++) {
 		const struct device *dev = &s->devices.devices[d];
 		if (DEVICE_READING_VALID(&dev->now, DEVICE_POWER))
-			text_printf(t, "ttalloc_device_power_watts{device=\"%d\"} %.3f\n", d,
+			strbuf_addf(t, "ttalloc_device_power_watts{device=\"%d\"} %.3f\n", d,
 				    dev->now.power_mw / 1000.0);
 	}
 }
@@ -177,7 +138,7 @@ static void device_metrics(struct text *t, struct server *s)
  * ttalloc_process_stale_memory_bytes (what the slot still claims, not in
  * use); the state of each region file; per-chip rows of each region.
  */
-static void ttmetal_process_metrics(struct text *t, struct server *s)
+static void ttmetal_process_metrics(struct strbuf *t, struct server *s)
 {
 	uint32_t n = 0;
 	const struct ttmetal_row *rows = ttmetal_rows(s, &n);
@@ -190,7 +151,7 @@ static void ttmetal_process_metrics(struct text *t, struct server *s)
 		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++) {
 			if (!r->used[type] && type != TTALLOC_DRAM && type != TTALLOC_L1)
 				continue;
-			text_printf(t,
+			strbuf_addf(t,
 				    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
 				    "user=\"%s\",type=\"%s\",source=\"tt-metal shm\"} %" PRIu64 "\n",
 				    r->device, (int)r->pid, name.v, user.v, type_label(type), r->used[type]);
@@ -206,7 +167,7 @@ static void ttmetal_process_metrics(struct text *t, struct server *s)
 		struct label name = esc(r->name);
 		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
 			if (r->used[type] || type == TTALLOC_DRAM || type == TTALLOC_L1)
-				text_printf(t,
+				strbuf_addf(t,
 					    "ttalloc_process_stale_memory_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
 					    "type=\"%s\",source=\"tt-metal shm\"} %" PRIu64 "\n",
 					    r->device, (int)r->pid, name.v, type_label(type), r->used[type]);
@@ -226,7 +187,7 @@ static void ttmetal_process_metrics(struct text *t, struct server *s)
 				const char *state = no_device ? "no_device" : ttmetal_shm_status_name(reg->status);
 				count += strcmp(state, states[k]) == 0;
 			}
-			text_printf(t, "ttalloc_ttmetal_shm_regions{state=\"%s\"} %u\n", states[k], count);
+			strbuf_addf(t, "ttalloc_ttmetal_shm_regions{state=\"%s\"} %u\n", states[k], count);
 		}
 	}
 	family(t, "ttalloc_ttmetal_chip_memory_used_bytes", "gauge",
@@ -239,7 +200,7 @@ static void ttmetal_process_metrics(struct text *t, struct server *s)
 		static const char *const kinds[TTMETAL_SHM_KINDS] = {"dram", "l1", "l1_small", "trace", "cb"};
 		for (uint32_t c = 0; c < reg->chip_count; c++)
 			for (int k = 0; k < TTMETAL_SHM_KINDS; k++)
-				text_printf(t,
+				strbuf_addf(t,
 					    "ttalloc_ttmetal_chip_memory_used_bytes{device=\"%d\",chip=\"%u\",remote=\"%s\","
 					    "type=\"%s\"} %" PRIu64 "\n",
 					    reg->device, reg->chips[c].chip_id, reg->chips[c].remote ? "true" : "false",
@@ -247,7 +208,7 @@ static void ttmetal_process_metrics(struct text *t, struct server *s)
 	}
 }
 
-static void process_metrics(struct text *t, struct server *s)
+static void process_metrics(struct strbuf *t, struct server *s)
 {
 	struct registry *r = &s->registry;
 	family(t, "ttalloc_process_memory_used_bytes", "gauge",
@@ -266,7 +227,7 @@ static void process_metrics(struct text *t, struct server *s)
 				/* DRAM and L1 always; the other types where the process uses them */
 				if (!u->used[type] && type != TTALLOC_DRAM && type != TTALLOC_L1)
 					continue;
-				text_printf(t,
+				strbuf_addf(t,
 					    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
 					    "user=\"%s\",type=\"%s\",source=\"socket\"} %" PRIu64 "\n",
 					    u->device, (int)rec->pid, name.v, user.v, type_label(type), u->used[type]);
@@ -275,9 +236,9 @@ static void process_metrics(struct text *t, struct server *s)
 	}
 	ttmetal_process_metrics(t, s);
 	family(t, "ttalloc_processes", "gauge", "Processes connected to the server or holding buffers.");
-	text_printf(t, "ttalloc_processes %u\n", r->process_count);
+	strbuf_addf(t, "ttalloc_processes %u\n", r->process_count);
 	family(t, "ttalloc_client_connections", "gauge", "Open client connections.");
-	text_printf(t, "ttalloc_client_connections %u\n", s->connection_count);
+	strbuf_addf(t, "ttalloc_client_connections %u\n", s->connection_count);
 }
 
 /*
@@ -286,7 +247,7 @@ static void process_metrics(struct text *t, struct server *s)
  * about: none for simulated ones, not 0), and one info series per process
  * and device. Untracked processes have no memory sample: it is unknown.
  */
-static void holder_metrics(struct text *t, struct server *s)
+static void holder_metrics(struct strbuf *t, struct server *s)
 {
 	static const char *const state_label[] = {
 		[DEVICE_HOLDER_TRACKED] = "tracked",
@@ -305,7 +266,7 @@ static void holder_metrics(struct text *t, struct server *s)
 		for (int i = 0; i < counts[d]; i++)
 			untracked += rows[d][i].state == DEVICE_HOLDER_UNTRACKED;
 		if (server_holders_available(s, d))
-			text_printf(t, "ttalloc_untracked_processes{device=\"%d\"} %d\n", d, untracked);
+			strbuf_addf(t, "ttalloc_untracked_processes{device=\"%d\"} %d\n", d, untracked);
 	}
 	family(t, "ttalloc_vanished_processes", "gauge",
 	       "Processes with buffers on the device that the driver no longer lists.");
@@ -314,7 +275,7 @@ static void holder_metrics(struct text *t, struct server *s)
 		for (int i = 0; i < counts[d]; i++)
 			vanished += rows[d][i].state == DEVICE_HOLDER_VANISHED;
 		if (server_holders_available(s, d))
-			text_printf(t, "ttalloc_vanished_processes{device=\"%d\"} %d\n", d, vanished);
+			strbuf_addf(t, "ttalloc_vanished_processes{device=\"%d\"} %d\n", d, vanished);
 	}
 	family(t, "ttalloc_process_info", "gauge",
 	       "A process using a device, always 1: tracked=\"false\" for one that holds it without reporting "
@@ -323,7 +284,7 @@ static void holder_metrics(struct text *t, struct server *s)
 		for (int i = 0; i < counts[d]; i++) {
 			const struct holder_entry *e = &rows[d][i];
 			struct label name = esc(e->id.comm), user = esc(e->id.uid_known ? api_user_name(e->id.uid) : "");
-			text_printf(t,
+			strbuf_addf(t,
 				    "ttalloc_process_info{device=\"%d\",pid=\"%d\",process=\"%s\",user=\"%s\","
 				    "tracked=\"%s\",state=\"%s\"} 1\n",
 				    d, (int)e->pid, name.v, user.v, e->state == DEVICE_HOLDER_UNTRACKED ? "false" : "true",
@@ -341,7 +302,7 @@ static void lowercase(char *dst, size_t cap, const char *src)
 	dst[i] = '\0';
 }
 
-static void counter_metrics(struct text *t, struct server *s)
+static void counter_metrics(struct strbuf *t, struct server *s)
 {
 	family(t, "ttalloc_events_total", "counter", "Messages received from clients, by kind.");
 	for (unsigned type = 0; type < 256; type++) {
@@ -350,49 +311,40 @@ static void counter_metrics(struct text *t, struct server *s)
 			continue;
 		char kind[32];
 		lowercase(kind, sizeof(kind), name);
-		text_printf(t, "ttalloc_events_total{kind=\"%s\"} %" PRIu64 "\n", kind, s->stats.frames[type]);
+		strbuf_addf(t, "ttalloc_events_total{kind=\"%s\"} %" PRIu64 "\n", kind, s->stats.frames[type]);
 	}
 	family(t, "ttalloc_leaked_bytes_total", "counter",
 	       "Bytes still allocated by processes when they exited, since start-up.");
 	for (int d = 0; d < s->devices.count; d++)
-		text_printf(t, "ttalloc_leaked_bytes_total{device=\"%d\"} %" PRIu64 "\n", d, s->leaks.leaked_bytes[d]);
+		strbuf_addf(t, "ttalloc_leaked_bytes_total{device=\"%d\"} %" PRIu64 "\n", d, s->leaks.leaked_bytes[d]);
 	family(t, "ttalloc_leaked_buffers_total", "counter",
 	       "Buffers still allocated by processes when they exited, since start-up.");
 	for (int d = 0; d < s->devices.count; d++)
-		text_printf(t, "ttalloc_leaked_buffers_total{device=\"%d\"} %" PRIu64 "\n", d,
+		strbuf_addf(t, "ttalloc_leaked_buffers_total{device=\"%d\"} %" PRIu64 "\n", d,
 			    s->leaks.leaked_buffers[d]);
 	family(t, "ttalloc_leak_reports_total", "counter", "Processes that exited holding buffers, since start-up.");
-	text_printf(t, "ttalloc_leak_reports_total %" PRIu64 "\n", s->leaks.reports_total);
+	strbuf_addf(t, "ttalloc_leak_reports_total %" PRIu64 "\n", s->leaks.reports_total);
 	family(t, "ttalloc_protocol_errors_total", "counter", "Refused or wrong client messages, by reason.");
 	for (int reason = 0; reason < PROTO_ERR_COUNT; reason++)
-		text_printf(t, "ttalloc_protocol_errors_total{reason=\"%s\"} %" PRIu64 "\n",
+		strbuf_addf(t, "ttalloc_protocol_errors_total{reason=\"%s\"} %" PRIu64 "\n",
 			    proto_error_label((enum proto_error_reason)reason), s->stats.errors[reason]);
 	family(t, "ttalloc_connections_total", "counter", "Client connections accepted, since start-up.");
-	text_printf(t, "ttalloc_connections_total %" PRIu64 "\n", s->stats.connections_accepted);
+	strbuf_addf(t, "ttalloc_connections_total %" PRIu64 "\n", s->stats.connections_accepted);
 	family(t, "ttalloc_connections_refused_total", "counter", "Client connections refused, since start-up.");
-	text_printf(t, "ttalloc_connections_refused_total %" PRIu64 "\n", s->stats.connections_refused);
+	strbuf_addf(t, "ttalloc_connections_refused_total %" PRIu64 "\n", s->stats.connections_refused);
 	family(t, "ttalloc_ring_clients", "gauge",
 	       "Connections reporting through the shared-memory ring (the fast path) now.");
-	text_printf(t, "ttalloc_ring_clients %" PRIu32 "\n", s->rings.count);
+	strbuf_addf(t, "ttalloc_ring_clients %" PRIu32 "\n", s->rings.count);
 	family(t, "ttalloc_rings_attached_total", "counter", "Shared-memory rings attached, since start-up.");
-	text_printf(t, "ttalloc_rings_attached_total %" PRIu64 "\n", s->rings.attached);
+	strbuf_addf(t, "ttalloc_rings_attached_total %" PRIu64 "\n", s->rings.attached);
 }
 
 char *metrics_render(struct server *s, size_t *len)
 {
-	struct text t = {.cap = 16384};
-	t.buf = malloc(t.cap);
-	if (!t.buf)
-		return NULL;
-	t.buf[0] = '\0';
+	struct strbuf t = STRBUF_INIT;
 	device_metrics(&t, s);
 	process_metrics(&t, s);
 	holder_metrics(&t, s);
 	counter_metrics(&t, s);
-	if (t.failed) {
-		free(t.buf);
-		return NULL;
-	}
-	*len = t.len;
-	return t.buf;
+	return strbuf_detach(&t, len);
 }

@@ -1,6 +1,8 @@
 /*
  * registry.c - live buffers and incremental totals (see registry.h).
  */
+#include "array.h"
+#include "clock.h"
 #include "registry.h"
 
 #include <stdlib.h>
@@ -48,14 +50,10 @@ static uint32_t new_process_slot(struct registry *r)
 	for (uint32_t i = 0; i < r->process_cap; i++)
 		if (!r->processes[i].in_use)
 			return i;
-	uint32_t cap = r->process_cap ? r->process_cap * 2 : MIN_PROCESSES;
-	struct process_record *grown = realloc(r->processes, cap * sizeof(*grown));
-	if (!grown)
-		return REGISTRY_NONE;
-	memset(grown + r->process_cap, 0, (cap - r->process_cap) * sizeof(*grown));
 	uint32_t slot = r->process_cap;
-	r->processes = grown;
-	r->process_cap = cap;
+	if (ARRAY_RESERVE(r->processes, r->process_cap, (size_t)slot + 1) < 0)
+		return REGISTRY_NONE;
+	memset(r->processes + slot, 0, (r->process_cap - slot) * sizeof(*r->processes));
 	return slot;
 }
 
@@ -75,7 +73,7 @@ uint32_t registry_attach(struct registry *r, pid_t pid, uid_t uid)
 		p->pid = pid;
 		p->uid = uid;
 		p->first_buffer = REGISTRY_NONE;
-		p->first_seen_ns = proto_now_ns();
+		p->first_seen_ns = clock_realtime_ns();
 		p->in_use = 1;
 		proc_read_comm(pid, p->comm, sizeof(p->comm));
 		r->process_count++;
@@ -100,14 +98,8 @@ static struct device_usage *usage_for(struct process_record *p, int device, int 
 			return &p->usage[i];
 	if (!create)
 		return NULL;
-	if (p->usage_count == p->usage_cap) {
-		uint32_t cap = p->usage_cap ? p->usage_cap * 2 : 2;
-		struct device_usage *grown = realloc(p->usage, cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		p->usage = grown;
-		p->usage_cap = cap;
-	}
+	if (ARRAY_RESERVE(p->usage, p->usage_cap, (size_t)p->usage_count + 1) < 0)
+		return NULL;
 	struct device_usage *u = &p->usage[p->usage_count++];
 	memset(u, 0, sizeof(*u));
 	u->device = device;
@@ -135,8 +127,9 @@ uint32_t registry_device_processes(const struct registry *r, int device)
 static uint32_t new_buffer_slot(struct registry *r)
 {
 	if (r->free_buffer == REGISTRY_NONE) {
-		/* 1.5x growth: with the index doubling too, a freshly grown
-		 * registry still stays under 128 bytes per live buffer */
+		/* 1.5x growth, not ARRAY_RESERVE's doubling: with the index
+		 * doubling too, a freshly grown registry still stays under 128
+		 * bytes per live buffer */
 		uint64_t want = r->buffer_cap ? (uint64_t)r->buffer_cap + r->buffer_cap / 2 : MIN_BUFFERS;
 		uint32_t cap = want > REGISTRY_NONE - 1 ? REGISTRY_NONE - 1 : (uint32_t)want;
 		if (cap <= r->buffer_cap)

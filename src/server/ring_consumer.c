@@ -8,6 +8,8 @@
  * the same validation as socket frames (handle_alloc / handle_free).
  */
 #define _GNU_SOURCE
+#include "array.h"
+#include "clock.h"
 #include "ring_consumer.h"
 
 #include <errno.h>
@@ -85,14 +87,8 @@ static void on_wake(struct event_loop *loop, struct event_handle *handle, uint32
 
 static int add_to_set(struct ring_set *set, struct ring_consumer *rc)
 {
-	if (set->count == set->cap) {
-		uint32_t cap = set->cap ? set->cap * 2 : 16;
-		struct ring_consumer **grown = realloc(set->items, cap * sizeof(*grown));
-		if (!grown)
-			return -1;
-		set->items = grown;
-		set->cap = cap;
-	}
+	if (ARRAY_RESERVE(set->items, set->cap, (size_t)set->count + 1) < 0)
+		return -1;
 	rc->slot = set->count;
 	set->items[set->count++] = rc;
 	set->idle_since_ns = 0; /* a new ring: poll at once */
@@ -157,8 +153,8 @@ struct drain_clock {
 static void clock_start(struct drain_clock *clk)
 {
 	if (!clk->mono) {
-		clk->mono = proto_monotonic_ns();
-		clk->real = proto_now_ns();
+		clk->mono = clock_monotonic_ns();
+		clk->real = clock_realtime_ns();
 	}
 }
 
@@ -166,9 +162,7 @@ static void clock_start(struct drain_clock *clk)
 static uint64_t alloc_mono(struct drain_clock *clk, uint64_t alloc_ns)
 {
 	clock_start(clk);
-	if (!alloc_ns || alloc_ns > clk->real || clk->real - alloc_ns > clk->mono)
-		return clk->mono;
-	return clk->mono - (clk->real - alloc_ns);
+	return clock_alloc_mono_ns(alloc_ns, clk->mono, clk->real);
 }
 
 /* One event, through the same checks and counters as a socket frame. */
@@ -364,7 +358,7 @@ static void settle(struct ring_consumer *rc, uint64_t applied, uint64_t now)
 int rings_poll(struct server *s)
 {
 	struct ring_set *set = &s->rings;
-	uint64_t applied = 0, now = proto_monotonic_ns();
+	uint64_t applied = 0, now = clock_monotonic_ns();
 	int waiting = 0, dozing = 0;
 	for (uint32_t i = 0; i < set->count; i++) {
 		struct ring_consumer *rc = set->items[i];

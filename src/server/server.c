@@ -3,6 +3,7 @@
  * (see server.h).
  */
 #define _GNU_SOURCE
+#include "clock.h"
 #include "server.h"
 
 #include <errno.h>
@@ -64,7 +65,7 @@ static void on_history_timer(struct event_loop *loop, struct event_timer *timer)
 {
 	(void)loop;
 	struct server *s = timer->data;
-	history_sample(&s->history, &s->registry, proto_now_ns() / 1000000u);
+	history_sample(&s->history, &s->registry, clock_realtime_ns() / 1000000u);
 	server_holders_tick(s);
 }
 
@@ -78,7 +79,7 @@ static int start_history(struct server *s)
 			o->history_samples);
 		return -1;
 	}
-	history_sample(&s->history, &s->registry, proto_now_ns() / 1000000u);
+	history_sample(&s->history, &s->registry, clock_realtime_ns() / 1000000u);
 	uint64_t interval_ns = (uint64_t)o->history_interval_ms * 1000000u;
 	if (event_timer_init(s->loop, &s->history_timer, on_history_timer, s) < 0 ||
 	    event_timer_arm(&s->history_timer, interval_ns, interval_ns) < 0) {
@@ -186,7 +187,7 @@ int server_start(struct server *s, const struct server_options *opts)
 	s->reserve_fd = -1;
 	s->history_timer = (struct event_timer)EVENT_TIMER_INIT;
 	s->systemd = (struct systemd_state)SYSTEMD_STATE_INIT;
-	s->start_ns = proto_monotonic_ns();
+	s->start_ns = clock_monotonic_ns();
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	printf("🚀 Allocation Server starting...\n");

@@ -2,6 +2,7 @@
  * stacks.c - per-process call stacks and module maps (see stacks.h).
  */
 #define _GNU_SOURCE
+#include "array.h"
 #include "stacks.h"
 
 #include <inttypes.h>
@@ -89,13 +90,8 @@ static void read_modules(struct process_stacks *ps)
 	struct mapping *maps = NULL;
 	size_t count = 0, cap = 0;
 	while (fgets(line, sizeof(line), f)) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct mapping *grown = realloc(maps, cap * sizeof(*grown));
-			if (!grown)
-				break;
-			maps = grown;
-		}
+		if (ARRAY_RESERVE(maps, cap, count + 1) < 0)
+			break;
 		if (parse_mapping(line, &maps[count]) == 0)
 			count++;
 	}
@@ -151,14 +147,8 @@ static struct known_stack *add_stack(struct process_stacks *ps, uint64_t id, uin
 {
 	if (ps->count >= STACKS_MAX_PER_PROCESS)
 		return NULL;
-	if (ps->count == ps->cap) {
-		uint32_t cap = ps->cap ? ps->cap * 2 : 32;
-		struct known_stack *grown = realloc(ps->stacks, (size_t)cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		ps->stacks = grown;
-		ps->cap = cap;
-	}
+	if (ARRAY_RESERVE(ps->stacks, ps->cap, (size_t)ps->count + 1) < 0)
+		return NULL;
 	if (addr_index_insert(&ps->index, 0, id, ps->count) < 0)
 		return NULL;
 	struct known_stack *st = &ps->stacks[ps->count++];

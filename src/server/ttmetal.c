@@ -4,6 +4,8 @@
  * counted once, stale slots counted as leaks once.
  */
 #define _GNU_SOURCE
+#include "array.h"
+#include "clock.h"
 #include "ttmetal.h"
 
 #include <dirent.h>
@@ -44,20 +46,6 @@ static void to_types(const uint64_t kinds[TTMETAL_SHM_KINDS], uint64_t used[TTAL
 		used[kind_type[k]] = kinds[k];
 }
 
-/* Grows an array of `size`-byte items to hold one more; 0 or -1. */
-static int reserve(void **items, uint32_t *cap, uint32_t count, size_t size)
-{
-	if (count < *cap)
-		return 0;
-	uint32_t want = *cap ? *cap * 2 : 16;
-	void *grown = realloc(*items, (size_t)want * size);
-	if (!grown)
-		return -1;
-	*items = grown;
-	*cap = want;
-	return 0;
-}
-
 /* ---- memory across scans ---- */
 
 static struct ttmetal_memo *memo_for(struct ttmetal_view *v, const char *region, pid_t pid)
@@ -65,7 +53,7 @@ static struct ttmetal_memo *memo_for(struct ttmetal_view *v, const char *region,
 	for (uint32_t i = 0; i < v->memo_count; i++)
 		if (v->memos[i].pid == pid && strcmp(v->memos[i].region, region) == 0)
 			return &v->memos[i];
-	if (reserve((void **)&v->memos, &v->memo_cap, v->memo_count, sizeof(*v->memos)) < 0)
+	if (ARRAY_RESERVE(v->memos, v->memo_cap, (size_t)v->memo_count + 1) < 0)
 		return NULL;
 	struct ttmetal_memo *m = &v->memos[v->memo_count++];
 	memset(m, 0, sizeof(*m));
@@ -100,8 +88,7 @@ static void note_region_state(struct server *s, const struct ttmetal_region *reg
 		if (strcmp(v->region_memos[i].name, reg->name) == 0)
 			m = &v->region_memos[i];
 	int changed = !m || m->state != state;
-	if (!m && reserve((void **)&v->region_memos, &v->region_memo_cap, v->region_memo_count,
-			  sizeof(*v->region_memos)) == 0) {
+	if (!m && ARRAY_RESERVE(v->region_memos, v->region_memo_cap, (size_t)v->region_memo_count + 1) == 0) {
 		m = &v->region_memos[v->region_memo_count++];
 		memset(m, 0, sizeof(*m));
 		snprintf(m->name, sizeof(m->name), "%s", reg->name);
@@ -132,7 +119,7 @@ static void count_stale_leak(struct server *s, const struct ttmetal_row *row, co
 	rep.pid = row->pid;
 	rep.uid = PROTO_UID_UNKNOWN;
 	snprintf(rep.comm, sizeof(rep.comm), "%.15s", row->name);
-	rep.exit_ns = proto_now_ns();
+	rep.exit_ns = clock_realtime_ns();
 	rep.source = TTMETAL_SOURCE_SHM;
 	rep.bytes = ttmetal_device_bytes(row->used);
 	rep.device_bytes[row->device] = rep.bytes;
@@ -152,7 +139,7 @@ static void count_stale_leak(struct server *s, const struct ttmetal_row *row, co
 
 static struct ttmetal_region *add_region(struct ttmetal_view *v)
 {
-	if (reserve((void **)&v->regions, &v->region_cap, v->region_count, sizeof(*v->regions)) < 0)
+	if (ARRAY_RESERVE(v->regions, v->region_cap, (size_t)v->region_count + 1) < 0)
 		return NULL;
 	struct ttmetal_region *reg = &v->regions[v->region_count++];
 	memset(reg, 0, sizeof(*reg));
@@ -170,7 +157,7 @@ static void add_rows(struct server *s, uint32_t region, const struct ttmetal_shm
 		const struct ttmetal_shm_process *p = &snap->processes[i];
 		for (int k = 0; k < TTMETAL_SHM_KINDS; k++)
 			slots[k] += p->used[k];
-		if (reserve((void **)&v->rows, &v->row_cap, v->row_count, sizeof(*v->rows)) < 0)
+		if (ARRAY_RESERVE(v->rows, v->row_cap, (size_t)v->row_count + 1) < 0)
 			break;
 		struct ttmetal_row *row = &v->rows[v->row_count++];
 		memset(row, 0, sizeof(*row));
@@ -292,14 +279,8 @@ static char **region_names(const char *path)
 	while ((e = readdir(dir)) != NULL) {
 		if (!ttmetal_shm_parse_name(e->d_name, &id))
 			continue;
-		if (count + 1 >= cap) {
-			size_t want = cap ? cap * 2 : 16;
-			char **grown = realloc(names, want * sizeof(*names));
-			if (!grown)
-				break;
-			names = grown;
-			cap = want;
-		}
+		if (ARRAY_RESERVE(names, cap, count + 2) < 0) /* and the NULL */
+			break;
 		if ((names[count] = strdup(e->d_name)) != NULL)
 			count++;
 	}
@@ -318,7 +299,7 @@ void ttmetal_scan(struct server *s)
 		return;
 	uint64_t before = digest(v);
 	v->scans++;
-	v->scanned_ns = proto_now_ns();
+	v->scanned_ns = clock_realtime_ns();
 	v->region_count = 0;
 	v->row_count = 0;
 	char **names = region_names(v->dir);

@@ -19,7 +19,7 @@
 
 /* What every part of one rendering needs. */
 struct render {
-	struct smi_buf *out;
+	struct strbuf *out;
 	const struct smi_view *view;
 	struct smi_layout layout;
 	struct smi_row row;
@@ -389,33 +389,33 @@ static void render_legend(struct render *r, const struct snapshot *snap)
 static void wrapped_rows(struct render *r, enum smi_style style, const char *text)
 {
 	int room = r->layout.inner - 2;
-	struct smi_buf line = SMI_BUF_INIT;
+	struct strbuf line = STRBUF_INIT;
 	while (*text) {
 		char word[UNIX_SOCKET_ERR_LEN];
 		size_t len = strcspn(text, " ");
 		snprintf(word, sizeof(word), "%.*s", (int)len, text);
-		int width = smi_text_width(smi_buf_str(&line));
+		int width = smi_text_width(strbuf_str(&line));
 		if (line.len && width + 1 + smi_text_width(word) > room) {
-			text_row(r, style, smi_buf_str(&line));
-			smi_buf_reset(&line);
+			text_row(r, style, strbuf_str(&line));
+			strbuf_reset(&line);
 		}
 		if (line.len)
-			smi_buf_adds(&line, " ");
+			strbuf_addstr(&line, " ");
 		const char *rest = word;
 		while (smi_text_width(rest) > room) {
-			struct smi_buf piece = SMI_BUF_INIT;
+			struct strbuf piece = STRBUF_INIT;
 			smi_text_clip(&piece, rest, room);
-			text_row(r, style, smi_buf_str(&piece));
+			text_row(r, style, strbuf_str(&piece));
 			rest += piece.len ? piece.len : strlen(rest);
-			smi_buf_release(&piece);
+			strbuf_release(&piece);
 		}
-		smi_buf_adds(&line, rest);
+		strbuf_addstr(&line, rest);
 		text += len;
 		text += strspn(text, " ");
 	}
 	if (line.len)
-		text_row(r, style, smi_buf_str(&line));
-	smi_buf_release(&line);
+		text_row(r, style, strbuf_str(&line));
+	strbuf_release(&line);
 }
 
 /* Inside the box when there is no snapshot: why, and what to do. */
@@ -434,20 +434,20 @@ static void render_status(struct render *r)
 {
 	int color = r->view->color;
 	const char *updates = r->view->mode == SMI_MODE_WATCH ? "Real-time" : "One-shot";
-	smi_buf_adds(r->out, "\nServer Status: ");
+	strbuf_addstr(r->out, "\nServer Status: ");
 	if (r->view->snap && r->view->snap->hardware_only) {
-		smi_buf_adds(r->out, "❌ ");
-		smi_buf_addf(r->out, "%sNot running%s — hardware view only (no allocation data) | Updates: %s\n",
+		strbuf_addstr(r->out, "❌ ");
+		strbuf_addf(r->out, "%sNot running%s — hardware view only (no allocation data) | Updates: %s\n",
 			     color ? smi_style_code(SMI_RED) : "", color ? SMI_STYLE_RESET : "",
 			     r->view->mode == SMI_MODE_WATCH ? "Real-time (reconnecting...)" : updates);
 	} else if (r->view->snap) {
-		smi_buf_adds(r->out, "✅ ");
-		smi_buf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
+		strbuf_addstr(r->out, "✅ ");
+		strbuf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
 			     color ? SMI_STYLE_RESET : "");
-		smi_buf_addf(r->out, " | Updates: %s\n", updates);
+		strbuf_addf(r->out, " | Updates: %s\n", updates);
 	} else {
-		smi_buf_adds(r->out, "❌ ");
-		smi_buf_addf(r->out, "%sDisconnected%s%s\n", color ? smi_style_code(SMI_RED) : "",
+		strbuf_addstr(r->out, "❌ ");
+		strbuf_addf(r->out, "%sDisconnected%s%s\n", color ? smi_style_code(SMI_RED) : "",
 			     color ? SMI_STYLE_RESET : "",
 			     r->view->mode == SMI_MODE_WATCH ? " (reconnecting...)" : "");
 	}
@@ -477,9 +477,9 @@ static int render_body(struct render *r)
 	return rc;
 }
 
-int smi_render(struct smi_buf *out, const struct smi_view *view)
+int smi_render(struct strbuf *out, const struct smi_view *view)
 {
-	struct render r = {.out = out, .view = view, .row = {.text = SMI_BUF_INIT}};
+	struct render r = {.out = out, .view = view, .row = {.text = STRBUF_INIT}};
 	smi_layout_compute(&r.layout, view->columns);
 	int rc = render_body(&r);
 	smi_row_release(&r.row);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "format.h"
 #include "proc_info.h"
 #include "protocol.h"
@@ -305,14 +306,8 @@ static int run_command(char **command, const char *socket_path, const char *sess
 
 static int add_leaked(struct leak_list *list, const struct leaked *item)
 {
-	if (list->count == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 64;
-		struct leaked *grown = realloc(list->items, cap * sizeof(*grown));
-		if (!grown)
-			return TTALLOC_ENOMEM;
-		list->items = grown;
-		list->cap = cap;
-	}
+	if (ARRAY_RESERVE(list->items, list->cap, list->count + 1) < 0)
+		return TTALLOC_ENOMEM;
 	list->items[list->count++] = *item;
 	return 0;
 }

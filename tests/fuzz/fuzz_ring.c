@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fuzz_server.h"
 #include "ring.h"
 #include "unix_socket.h"
@@ -398,7 +399,7 @@ static void op_put(int index, struct script *s)
 		.shard = (uint8_t)ring_shard_of(k.device, k.address),
 	};
 	if ((kind & KIND_RESENT) && !(kind & KIND_FREE))
-		ev.alloc_ns = proto_now_ns() - (uint64_t)((sel & 7) + 1) * NS_PER_S;
+		ev.alloc_ns = clock_realtime_ns() - (uint64_t)((sel & 7) + 1) * NS_PER_S;
 	/* seq: the shard's next, or `delta` away from it (a gap to fill later, or a stale one) */
 	uint32_t *next = &cl->seq[ev.shard];
 	ev.seq = *next + (uint32_t)(int32_t)delta;
@@ -475,7 +476,7 @@ static void op_waiting(int index, struct script *s)
  */
 static void pin_clocks(uint8_t passed)
 {
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	for (int i = 0; i < CLIENTS; i++) {
 		struct client *cl = live_client(i);
 		struct ring_consumer *rc = cl ? cl->c->ring : NULL;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../support/socket_read.h"
+#include "clock.h"
 #include "hw_tree.h"
 #include "log.h"
 #include "server.h"
@@ -210,7 +211,7 @@ static void reporter(struct server *s, pid_t pid, uint64_t bytes)
 {
 	uint32_t p = registry_attach(&s->registry, pid, 1000);
 	assert_true(p != REGISTRY_NONE);
-	assert_int_equal(registry_alloc(&s->registry, p, 0, TTALLOC_DRAM, 0x1000, bytes, proto_monotonic_ns()),
+	assert_int_equal(registry_alloc(&s->registry, p, 0, TTALLOC_DRAM, 0x1000, bytes, clock_monotonic_ns()),
 			 REGISTRY_OK);
 }
 
@@ -397,14 +398,14 @@ static void test_history_query_answers_peaks_oldest_first(void **state)
 
 /* ---- tt_smi: the table, --json and the hardware view ---- */
 
-static struct smi_buf screen = SMI_BUF_INIT;
+static struct strbuf screen = STRBUF_INIT;
 
 static const char *render(const struct snapshot *snap, int columns)
 {
 	struct smi_view view = {.snap = snap, .now = 1762179825, .columns = columns, .mode = SMI_MODE_ONE_SHOT};
-	smi_buf_reset(&screen);
+	strbuf_reset(&screen);
 	assert_int_equal(smi_render(&screen, &view), 0);
-	return smi_buf_str(&screen);
+	return strbuf_str(&screen);
 }
 
 static void assert_box_width(const char *text, int columns)
@@ -464,16 +465,16 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	assert_box_width(render(&snap, SMI_MIN_COLUMNS), SMI_MIN_COLUMNS);
 
 	/* --json: tracked rows say so; untracked ones have null memory (or NVML's) */
-	struct smi_buf json = SMI_BUF_INIT;
+	struct strbuf json = STRBUF_INIT;
 	assert_int_equal(smi_json_snapshot(&json, &snap, 1), 0);
-	const char *j = smi_buf_str(&json);
+	const char *j = strbuf_str(&json);
 	assert_non_null(strstr(j, "\"pid\":99,"));
 	assert_non_null(strstr(j, "\"vanished\":true"));
 	assert_non_null(strstr(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\",\"device\":0,\"dram\":null,"
 				  "\"l1\":null,\"l1_small\":null,\"trace\":null,\"cb\":null,\"system_memory\":null,"
 				  "\"buffers\":null,\"tracked\":false,\"vanished\":false,\"source\":\"kernel\"}"));
 	assert_non_null(strstr(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,\"device\":0,\"dram\":2147483648,"));
-	smi_buf_release(&json);
+	strbuf_release(&json);
 }
 
 static void test_hardware_view_shows_the_devices_without_the_server(void **state)
@@ -529,7 +530,7 @@ static void test_no_hardware_means_no_hardware_view(void **state)
 static int smi_teardown(void **state)
 {
 	(void)state;
-	smi_buf_release(&screen);
+	strbuf_release(&screen);
 	return 0;
 }
 
