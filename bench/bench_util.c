@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "unix_socket.h"
+#include "common/clock.h"
+#include "common/unix_socket.h"
 
 uint64_t bench_now_ns(void)
 {

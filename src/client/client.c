@@ -15,16 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client_state.h"
-#include "clock.h"
+#include "client/client_state.h"
+#include "common/clock.h"
 #include "ttalloc.h"
-#include "unix_socket.h"
-
-struct client client = {
-	.session_lock = PTHREAD_MUTEX_INITIALIZER,
-	.fd = -1,
-	.ring = {.wake_fd = -1},
-};
+#include "common/unix_socket.h"
 
 /* Result of emit() when the ring failed (the server stopped consuming). */
 #define RING_FAILED 1

@@ -31,12 +31,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "futex.h"
-#include "live_table.h"
-#include "protocol.h"
-#include "ring.h"
-#include "ring_producer.h"
-#include "stacks.h"
+#include "common/futex.h"
+#include "client/live_table.h"
+#include "common/protocol.h"
+#include "common/ring.h"
+#include "client/ring_producer.h"
+#include "client/stacks.h"
 
 enum client_state { STATE_UNINITIALISED = 0, STATE_DISABLED, STATE_ENABLED };
 

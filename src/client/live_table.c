@@ -1,8 +1,8 @@
 /*
  * live_table.c - the client's table of its live buffers (live_table.h).
  */
-#include "array.h"
-#include "live_table.h"
+#include "common/array.h"
+#include "client/live_table.h"
 
 #include <stdlib.h>
 #include <string.h>

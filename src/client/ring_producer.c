@@ -3,8 +3,8 @@
  * (ring_producer.h; the layout and the protocol are in src/common/ring.h).
  */
 #define _GNU_SOURCE
-#include "clock.h"
-#include "ring_producer.h"
+#include "common/clock.h"
+#include "client/ring_producer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 /* Spins on a full lane before sleeping on it. */
 #define FULL_LANE_SPINS 2000

@@ -20,10 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client_state.h"
-#include "clock.h"
+#include "client/client_state.h"
+#include "common/clock.h"
 #include "ttalloc.h"
-#include "unix_socket.h"
+#include "common/unix_socket.h"
 
 /* Wait before the first reconnect attempt, doubled up to the maximum. */
 #define BACKOFF_MIN_NS (50ull * 1000 * 1000)

@@ -2,8 +2,8 @@
  * stacks.c - capturing and remembering allocation call stacks (stacks.h).
  */
 #define UNW_LOCAL_ONLY
-#include "array.h"
-#include "stacks.h"
+#include "common/array.h"
+#include "client/stacks.h"
 
 #include <libunwind.h>
 #include <stdlib.h>

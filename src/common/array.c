@@ -1,7 +1,7 @@
 /*
  * array.c - array_grow (array.h).
  */
-#include "array.h"
+#include "common/array.h"
 
 #include <stdlib.h>
 

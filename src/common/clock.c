@@ -1,7 +1,7 @@
 /*
  * clock.c - the time, from the system or from a test's source (clock.h).
  */
-#include "clock.h"
+#include "common/clock.h"
 
 #include <stddef.h>
 #include <time.h>

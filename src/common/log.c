@@ -1,7 +1,7 @@
 /*
  * log.c - levelled, buffered logging to stdout (see log.h).
  */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * Lookup tables only: encoding is a struct copy, because the frame is a
  * packed little-endian struct checked by _Static_assert.
  */
-#include "protocol.h"
+#include "common/protocol.h"
 
 #include <string.h>
 
@@ -13,41 +13,13 @@ struct proto_type_row {
 	unsigned type;
 	const char *name;
 	enum proto_direction direction;
+	int reads_registry;
 };
 
 static const struct proto_type_row proto_types[] = {
-	{PROTO_ALLOC, "ALLOC", PROTO_DIR_REQUEST},
-	{PROTO_FREE, "FREE", PROTO_DIR_REQUEST},
-	{PROTO_QUERY, "QUERY", PROTO_DIR_REQUEST},
-	{PROTO_RESPONSE, "RESPONSE", PROTO_DIR_ANSWER},
-	{PROTO_DUMP_REMAINING, "DUMP_REMAINING", PROTO_DIR_REQUEST},
-	{PROTO_DEVICE_INFO_QUERY, "DEVICE_INFO_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_DEVICE_INFO_RESPONSE, "DEVICE_INFO_RESPONSE", PROTO_DIR_ANSWER},
-	{PROTO_CB_ALLOC, "CB_ALLOC", PROTO_DIR_REQUEST},
-	{PROTO_CB_FREE, "CB_FREE", PROTO_DIR_REQUEST},
-	{PROTO_KERNEL_LOAD, "KERNEL_LOAD", PROTO_DIR_REQUEST},
-	{PROTO_KERNEL_UNLOAD, "KERNEL_UNLOAD", PROTO_DIR_REQUEST},
-	{PROTO_DUMP_KERNELS, "DUMP_KERNELS", PROTO_DIR_REQUEST},
-	{PROTO_HELLO, "HELLO", PROTO_DIR_REQUEST},
-	{PROTO_HELLO_ACK, "HELLO_ACK", PROTO_DIR_ANSWER},
-	{PROTO_SYNC, "SYNC", PROTO_DIR_REQUEST},
-	{PROTO_SYNC_ACK, "SYNC_ACK", PROTO_DIR_ANSWER},
-	{PROTO_DEVICE_STATUS_QUERY, "DEVICE_STATUS_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_DEVICE_STATUS, "DEVICE_STATUS", PROTO_DIR_ANSWER},
-	{PROTO_PROCESS_QUERY, "PROCESS_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_PROCESS_ROW, "PROCESS_ROW", PROTO_DIR_ANSWER},
-	{PROTO_LEAK_QUERY, "LEAK_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_LEAK_ROW, "LEAK_ROW", PROTO_DIR_ANSWER},
-	{PROTO_ROWS_END, "ROWS_END", PROTO_DIR_ANSWER},
-	{PROTO_ERROR, "ERROR", PROTO_DIR_ANSWER},
-	{PROTO_STACK_DEF, "STACK_DEF", PROTO_DIR_REQUEST},
-	{PROTO_RING_ATTACH, "RING_ATTACH", PROTO_DIR_REQUEST},
-	{PROTO_RING_ACK, "RING_ACK", PROTO_DIR_ANSWER},
-	{PROTO_HOLDER_QUERY, "HOLDER_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_HOLDER_ROW, "HOLDER_ROW", PROTO_DIR_ANSWER},
-	{PROTO_HISTORY_QUERY, "HISTORY_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_HISTORY_ROW, "HISTORY_ROW", PROTO_DIR_ANSWER},
-	{PROTO_STACK_LINE, "STACK_LINE", PROTO_DIR_ANSWER},
+#define PROTO_TYPE_ROW_(name, code, handler, direction, reads) {PROTO_##name, #name, PROTO_DIR_##direction, reads},
+	PROTO_MESSAGE_MAP(PROTO_TYPE_ROW_)
+#undef PROTO_TYPE_ROW_
 };
 
 static const struct proto_type_row *proto_type_lookup(unsigned type)
@@ -68,6 +40,12 @@ enum proto_direction proto_type_direction(unsigned type)
 {
 	const struct proto_type_row *row = proto_type_lookup(type);
 	return row ? row->direction : PROTO_DIR_UNKNOWN;
+}
+
+int proto_type_reads_registry(unsigned type)
+{
+	const struct proto_type_row *row = proto_type_lookup(type);
+	return row ? row->reads_registry : 0;
 }
 
 static const char *const reason_labels[] = {

@@ -69,51 +69,65 @@
 /* Highest device count the server handles (Galaxy: 32 chips). */
 #define PROTO_MAX_DEVICES 64
 
+/*
+ * Every message type, in one table: X(NAME, code, handler, direction, reads_registry).
+ *  - NAME gives PROTO_<NAME> and the name in logs ("ALLOC");
+ *  - handler names the server's function for a request, on_<handler>
+ *    (src/server/ingest/dispatch.c expands the table into its dispatch
+ *    array); answers name `answer`, whose handler refuses them;
+ *  - direction: REQUEST (client to server) or ANSWER (server to client);
+ *  - reads_registry: 1 when the server answers from the live picture, so
+ *    the shared-memory rings are drained first: the answer then reflects
+ *    every event reported before the request (ttalloc_flush's SYNC).
+ * Seed types 1..7. Upstream tt-metal's 8..12 (AllocationClient, 144-byte
+ * frames; accepted in 112-byte frames too) have a header only: device_id,
+ * size, process_id, buffer_id = the circular buffer's address or the
+ * kernel's id, and no answer. KERNEL_LOAD's buffer_type is the kernel's
+ * kind (0 app, 1 fabric, 2 dispatch), not a buffer type. A CB or kernel is
+ * recorded as a live buffer of type TTALLOC_CB / TTALLOC_KERNEL; several
+ * may share an id; CB_FREE / KERNEL_UNLOAD release one of the sender's with
+ * that id (the one of the same size first). DUMP_KERNELS makes the server
+ * log the live kernels of the asker's user. ttalloc's extensions start at
+ * 128 (version PROTO_EXT_VERSION).
+ */
+#define PROTO_MESSAGE_MAP(X)                                                    \
+	X(ALLOC, 1, alloc, REQUEST, 0)                                          \
+	X(FREE, 2, free, REQUEST, 0)                                            \
+	X(QUERY, 3, query, REQUEST, 1)                                          \
+	X(RESPONSE, 4, answer, ANSWER, 0)                                       \
+	X(DUMP_REMAINING, 5, dump_remaining, REQUEST, 1)                        \
+	X(DEVICE_INFO_QUERY, 6, device_info_query, REQUEST, 0)                  \
+	X(DEVICE_INFO_RESPONSE, 7, answer, ANSWER, 0)                           \
+	X(CB_ALLOC, 8, cb_alloc, REQUEST, 0)                                    \
+	X(CB_FREE, 9, cb_free, REQUEST, 0)                                      \
+	X(KERNEL_LOAD, 10, kernel_load, REQUEST, 0)                             \
+	X(KERNEL_UNLOAD, 11, kernel_unload, REQUEST, 0)                         \
+	X(DUMP_KERNELS, 12, dump_kernels, REQUEST, 1)                           \
+	X(HELLO, 128, hello, REQUEST, 0)                                        \
+	X(HELLO_ACK, 129, answer, ANSWER, 0)                                    \
+	X(SYNC, 130, sync, REQUEST, 1)                                          \
+	X(SYNC_ACK, 131, answer, ANSWER, 0)                                     \
+	X(DEVICE_STATUS_QUERY, 132, device_status_query, REQUEST, 1)            \
+	X(DEVICE_STATUS, 133, answer, ANSWER, 0)                                \
+	X(PROCESS_QUERY, 134, process_query, REQUEST, 1)                        \
+	X(PROCESS_ROW, 135, answer, ANSWER, 0)                                  \
+	X(LEAK_QUERY, 136, leak_query, REQUEST, 1)                              \
+	X(LEAK_ROW, 137, answer, ANSWER, 0)                                     \
+	X(ROWS_END, 138, answer, ANSWER, 0)                                     \
+	X(ERROR, 139, answer, ANSWER, 0)                                        \
+	X(STACK_DEF, 140, stack_def, REQUEST, 0)                                \
+	X(RING_ATTACH, 141, ring_attach, REQUEST, 0)                            \
+	X(RING_ACK, 142, answer, ANSWER, 0)                                     \
+	X(HOLDER_QUERY, 150, holder_query, REQUEST, 1)                          \
+	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
+	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
+	X(HISTORY_ROW, 153, answer, ANSWER, 0)                                  \
+	X(STACK_LINE, 160, answer, ANSWER, 0)
+
 enum proto_msg_type {
-	/* seed types */
-	PROTO_ALLOC = 1,
-	PROTO_FREE = 2,
-	PROTO_QUERY = 3,
-	PROTO_RESPONSE = 4,
-	PROTO_DUMP_REMAINING = 5,
-	PROTO_DEVICE_INFO_QUERY = 6,
-	PROTO_DEVICE_INFO_RESPONSE = 7,
-	/*
-	 * upstream tt-metal (AllocationClient, 144-byte frames; accepted in
-	 * 112-byte frames too). Header only: device_id, size, process_id,
-	 * buffer_id = the circular buffer's address or the kernel's id. No
-	 * answer. KERNEL_LOAD's buffer_type is the kernel's kind (0 app,
-	 * 1 fabric, 2 dispatch), not a buffer type. A CB or kernel is recorded
-	 * as a live buffer of type TTALLOC_CB / TTALLOC_KERNEL; several may
-	 * share an id; CB_FREE / KERNEL_UNLOAD release one of the sender's with
-	 * that id (the one of the same size first).
-	 */
-	PROTO_CB_ALLOC = 8,
-	PROTO_CB_FREE = 9,
-	PROTO_KERNEL_LOAD = 10,
-	PROTO_KERNEL_UNLOAD = 11,
-	PROTO_DUMP_KERNELS = 12, /* the server logs the live kernels of the asker's user */
-	/* ttalloc extensions, version PROTO_EXT_VERSION */
-	PROTO_HELLO = 128,
-	PROTO_HELLO_ACK = 129,
-	PROTO_SYNC = 130,
-	PROTO_SYNC_ACK = 131,
-	PROTO_DEVICE_STATUS_QUERY = 132,
-	PROTO_DEVICE_STATUS = 133,
-	PROTO_PROCESS_QUERY = 134,
-	PROTO_PROCESS_ROW = 135,
-	PROTO_LEAK_QUERY = 136,
-	PROTO_LEAK_ROW = 137,
-	PROTO_ROWS_END = 138,
-	PROTO_ERROR = 139,
-	PROTO_STACK_DEF = 140,
-	PROTO_RING_ATTACH = 141,
-	PROTO_RING_ACK = 142,
-	PROTO_HOLDER_QUERY = 150,
-	PROTO_HOLDER_ROW = 151,
-	PROTO_HISTORY_QUERY = 152,
-	PROTO_HISTORY_ROW = 153,
-	PROTO_STACK_LINE = 160,
+#define PROTO_DEFINE_TYPE_(name, code, handler, direction, reads) PROTO_##name = code,
+	PROTO_MESSAGE_MAP(PROTO_DEFINE_TYPE_)
+#undef PROTO_DEFINE_TYPE_
 };
 
 /* Architecture codes of the seed's arch_type field. */
@@ -572,6 +586,9 @@ const char *proto_type_name(unsigned type);
  */
 enum proto_direction { PROTO_DIR_UNKNOWN = 0, PROTO_DIR_REQUEST, PROTO_DIR_ANSWER };
 enum proto_direction proto_type_direction(unsigned type);
+
+/* 1 when the server answers `type` from the live picture (PROTO_MESSAGE_MAP's reads_registry). */
+int proto_type_reads_registry(unsigned type);
 
 /* Buffer type name as the seed prints it ("DRAM", "L1_SMALL"), or "TYPE?". */
 const char *proto_buffer_type_name(unsigned type);

@@ -1,9 +1,9 @@
 /*
  * query.c - blocking request/answer helpers for monitoring tools (query.h).
  */
-#include "array.h"
-#include "clock.h"
-#include "query.h"
+#include "common/array.h"
+#include "common/clock.h"
+#include "common/query.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc_info.h"
+#include "common/proc_info.h"
 
 int query_connect(struct query_client *qc, const char *path, char *err)
 {

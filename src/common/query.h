@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "protocol.h"
-#include "unix_socket.h"
+#include "common/protocol.h"
+#include "common/unix_socket.h"
 
 struct query_client {
 	int fd;

@@ -1,14 +1,14 @@
 /*
  * strbuf.c - the growing string of strbuf.h.
  */
-#include "strbuf.h"
+#include "common/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "array.h"
+#include "common/array.h"
 
 /* Makes room for `extra` more bytes plus the NUL. Returns 0 or -1 (failed set). */
 static int reserve(struct strbuf *sb, size_t extra)

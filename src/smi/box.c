@@ -2,7 +2,7 @@
  * box.c - the box around tt_smi's tables: rules, and rows built from cells
  * placed at given columns, optionally styled (smi.h).
  */
-#include "smi.h"
+#include "smi/smi.h"
 
 const char *smi_style_code(enum smi_style style)
 {

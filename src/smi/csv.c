@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 /* Sanitised text may be 4 bytes per character of a process or device name. */
 #define CLEAN_LEN 256

@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "array.h"
-#include "clock.h"
-#include "proc_info.h"
-#include "smi.h"
+#include "common/array.h"
+#include "common/clock.h"
+#include "common/proc_info.h"
+#include "smi/smi.h"
 
 int smi_hardware_open(struct smi_hardware *hw, const char *selection, const char *hw_root, char *err)
 {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 #define HISTORY_TITLE "tt-smi v1.0"
 #define CLOCK_FORMAT "%a %b %e %H:%M:%S"

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 #define TEXT_LEN 256
 

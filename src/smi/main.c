@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "smi.h"
+#include "common/clock.h"
+#include "smi/smi.h"
 
 #ifndef TTALLOC_VERSION
 #define TTALLOC_VERSION "0.1.0"

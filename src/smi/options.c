@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "smi.h"
+#include "common/format.h"
+#include "smi/smi.h"
 
 void smi_usage(FILE *out)
 {

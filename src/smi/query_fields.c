@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 /* The row a field reads: a device (--query-gpu) or a process row (--query-compute-apps). */
 struct field_row {

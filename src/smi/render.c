@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "format.h"
-#include "smi.h"
+#include "common/format.h"
+#include "smi/smi.h"
 
 #define SMI_TITLE "tt-smi v1.0"
 #define CLOCK_FORMAT "%a %b %e %H:%M:%S" /* "Mon Nov  3 14:23:45" */

@@ -30,10 +30,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "device.h"
-#include "holders_view.h"
-#include "query.h"
-#include "strbuf.h"
+#include "devices/device.h"
+#include "devices/holders_view.h"
+#include "common/query.h"
+#include "common/strbuf.h"
 
 /* ---- text.c: display width of UTF-8 text ---- */
 

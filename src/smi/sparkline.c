@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 static const char *const spark_blocks[SMI_SPARK_LEVELS] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 

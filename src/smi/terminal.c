@@ -10,7 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 /* Alternate screen, cursor hidden, no line wrap (long lines are cut), cleared once. */
 #define ENTER_SEQUENCE "\033[?1049h\033[?25l\033[?7l\033[H\033[2J"

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 struct code_range {
 	uint32_t first;

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "format.h"
-#include "smi.h"
+#include "common/format.h"
+#include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)

@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "protocol.h"
+#include "common/format.h"
+#include "common/protocol.h"
 #include "ttalloc.h"
 
 #define MAX_THREADS 256 /* thread number fits bits 32..39 of an address */

@@ -29,11 +29,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "array.h"
-#include "format.h"
-#include "proc_info.h"
-#include "protocol.h"
-#include "query.h"
+#include "common/array.h"
+#include "common/format.h"
+#include "common/proc_info.h"
+#include "common/protocol.h"
+#include "common/query.h"
 
 /* Exit status when leaks exceed --max-leak (distinct from pytest's 1..5). */
 #define EXIT_LEAKED 86

@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 #define FIELD(group, member, name)                                                            \
 	printf("%s %s %zu %zu\n", group, name, offsetof(struct proto_msg, member),                \

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr_index.h"
+#include "common/addr_index.h"
 #include "ttalloc.h"
 
 static int value_is(uint32_t value, const void *ctx)

@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-#include "device.h"
+#include "devices/device.h"
 #include "hw_tree.h"
 
 static void open_root(struct device_set *set, const char *root, const char *selection)

@@ -19,12 +19,13 @@
 #include <unistd.h>
 
 #include "../support/socket_read.h"
-#include "clock.h"
+#include "common/clock.h"
 #include "hw_tree.h"
-#include "log.h"
-#include "server.h"
-#include "smi.h"
-#include "unix_socket.h"
+#include "common/log.h"
+#include "server/server.h"
+#include "server/state/holders.h"
+#include "smi/smi.h"
+#include "common/unix_socket.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -168,20 +169,21 @@ static int server_setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	server_options_defaults(&f->s.opts);
-	f->s.opts.devices = "tenstorrent";
-	f->s.opts.hw_root = root;
-	open_set(&f->s.devices, root, "tenstorrent");
-	if (registry_init(&f->s.registry, f->s.devices.count, 0) < 0 || leak_history_init(&f->s.leaks, 16) < 0 ||
-	    history_init(&f->s.history, 8, 1000, f->s.devices.count, 4) < 0)
-		return -1;
-	f->s.loop = event_loop_create();
-	if (!f->s.loop)
+	char err[ERR_LEN];
+	log_set_level(LOG_ERROR);
+	struct server_options opts;
+	server_options_defaults(&opts);
+	opts.devices = "tenstorrent";
+	opts.hw_root = root;
+	opts.leak_history = 16;
+	opts.history_samples = 8;
+	opts.ttmetal_shm = 0;
+	if (server_core_open(&f->s, &opts, err) < 0)
 		return -1;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || unix_socket_set_nonblocking(sv[0]) < 0)
 		return -1;
-	f->c = connection_open(&f->s, sv[0]);
+	f->c = ingest_adopt(&f->s.ingest, sv[0]);
 	f->client = sv[1];
 	*state = f;
 	return f->c ? 0 : -1;
@@ -190,18 +192,8 @@ static int server_setup(void **state)
 static int server_teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct server *s = &f->s;
-	s->stopping = 1;
-	while (s->connections)
-		connection_close(s->connections);
-	connection_free_closed(s);
+	server_core_close(&f->s);
 	close(f->client);
-	event_loop_destroy(s->loop);
-	history_release(&s->history);
-	server_holders_release(s);
-	leak_history_release(&s->leaks);
-	registry_release(&s->registry);
-	device_set_close(&s->devices);
 	free(f);
 	return 0;
 }
@@ -209,9 +201,9 @@ static int server_teardown(void **state)
 /* A process that reported a buffer on device 0 (registry_attach as a connection would). */
 static void reporter(struct server *s, pid_t pid, uint64_t bytes)
 {
-	uint32_t p = registry_attach(&s->registry, pid, 1000);
+	uint32_t p = registry_attach(&s->state.registry, pid, 1000);
 	assert_true(p != REGISTRY_NONE);
-	assert_int_equal(registry_alloc(&s->registry, p, 0, TTALLOC_DRAM, 0x1000, bytes, clock_monotonic_ns()),
+	assert_int_equal(registry_alloc(&s->state.registry, p, 0, TTALLOC_DRAM, 0x1000, bytes, clock_monotonic_ns()),
 			 REGISTRY_OK);
 }
 
@@ -243,10 +235,10 @@ static void test_server_rows_untracked_vanished_and_reporters_left_out(void **st
 	struct server *s = &f->s;
 	reporter(s, 4242, 3 * MiB);     /* listed by the driver: tracked */
 	reporter(s, 99, 1 * MiB);       /* not listed: vanished */
-	s->registry.processes[registry_find_pid(&s->registry, 99)].first_seen_ns = 1; /* long before the scan */
-	registry_attach(&s->registry, 88, 1000); /* connected, no buffers: not "untracked" */
+	s->state.registry.processes[registry_find_pid(&s->state.registry, 99)].first_seen_ns = 1; /* long before the scan */
+	registry_attach(&s->state.registry, 88, 1000); /* connected, no buffers: not "untracked" */
 	int n = 0;
-	struct holder_entry *rows = server_holder_rows(s, 0, &n);
+	struct holder_entry *rows = holders_rows(&s->state, 0, &n);
 	assert_non_null(rows);
 	assert_int_equal(n, 4); /* 4242, 99, 77, 4243 */
 	assert_int_equal(row_of(rows, n, 4242)->state, DEVICE_HOLDER_TRACKED);
@@ -262,24 +254,24 @@ static void test_a_process_that_reports_after_the_scan_is_not_vanished_yet(void 
 {
 	struct fixture *f = *state;
 	struct server *s = &f->s;
-	server_holders_tick(s); /* scanned before 99 ever reported */
+	holders_tick(&s->state); /* scanned before 99 ever reported */
 	reporter(s, 99, 1 * MiB);
 	int n = 0;
-	struct holder_entry *rows = server_holder_rows(s, 0, &n);
+	struct holder_entry *rows = holders_rows(&s->state, 0, &n);
 	assert_non_null(rows);
 	assert_int_equal(row_of(rows, n, 99)->state, DEVICE_HOLDER_TRACKED);
 	free(rows);
 	/* the tick within the second does not scan again */
-	uint64_t scanned = s->holders.scanned_mono_ns;
-	server_holders_tick(s);
-	assert_int_equal(s->holders.scanned_mono_ns, scanned);
+	uint64_t scanned = s->state.holders.scanned_mono_ns;
+	holders_tick(&s->state);
+	assert_int_equal(s->state.holders.scanned_mono_ns, scanned);
 }
 
 static void test_holder_query_answers_rows_with_identity(void **state)
 {
 	struct fixture *f = *state;
 	reporter(&f->s, 99, 1 * MiB);
-	f->s.registry.processes[registry_find_pid(&f->s.registry, 99)].first_seen_ns = 1; /* long ago */
+	f->s.state.registry.processes[registry_find_pid(&f->s.state.registry, 99)].first_seen_ns = 1; /* long ago */
 	struct proto_msg req, rows[16];
 	proto_msg_init(&req, PROTO_HOLDER_QUERY, -1);
 	int n = ask_rows(f, &req, rows, 16);
@@ -358,15 +350,15 @@ static void test_history_query_answers_peaks_oldest_first(void **state)
 {
 	struct fixture *f = *state;
 	struct server *s = &f->s;
-	uint32_t p = registry_attach(&s->registry, 4242, 1000);
+	uint32_t p = registry_attach(&s->state.registry, 4242, 1000);
 	/* samples 0..5: 0, 1, 4, 2, 0, 3 MiB of DRAM on device 0 */
 	static const uint64_t mib[] = {0, 1, 4, 2, 0, 3};
 	for (int n = 0; n < 6; n++) {
 		if (n > 0 && mib[n - 1])
-			registry_free(&s->registry, p, 0, 0x1000, &(struct live_buffer){0}, &(pid_t){0});
+			registry_free(&s->state.registry, p, 0, 0x1000, &(struct live_buffer){0}, &(pid_t){0});
 		if (mib[n])
-			registry_alloc(&s->registry, p, 0, TTALLOC_DRAM, 0x1000, mib[n] * MiB, 0);
-		history_sample(&s->history, &s->registry, 1000000 + 1000 * (uint64_t)n);
+			registry_alloc(&s->state.registry, p, 0, TTALLOC_DRAM, 0x1000, mib[n] * MiB, 0);
+		history_sample(&s->state.history, &s->state.registry, 1000000 + 1000 * (uint64_t)n);
 	}
 	struct proto_msg req, rows[16];
 	proto_msg_init(&req, PROTO_HISTORY_QUERY, 0);

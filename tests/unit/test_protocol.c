@@ -11,8 +11,8 @@
 
 #include <string.h>
 
-#include "clock.h"
-#include "protocol.h"
+#include "common/clock.h"
+#include "common/protocol.h"
 #include "ttalloc.h"
 
 #define OFFSET(field) offsetof(struct proto_msg, field)

@@ -15,7 +15,7 @@
 
 #include "../support/registry_check.h"
 #include "../support/registry_fixture.h"
-#include "registry.h"
+#include "server/state/registry.h"
 
 /* Pids no process has (above the kernel's pid_max), so /proc reads fail cleanly. */
 #define PID_A 5000001

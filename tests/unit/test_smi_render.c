@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "query.h"
-#include "smi.h"
+#include "common/query.h"
+#include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)

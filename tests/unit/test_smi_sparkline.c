@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)

@@ -12,9 +12,9 @@
 
 #include <string.h>
 
-#include "device.h"
+#include "devices/device.h"
 #include "hw_tree.h"
-#include "tenstorrent.h"
+#include "devices/tenstorrent.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)

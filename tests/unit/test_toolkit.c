@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "array.h"
-#include "clock.h"
-#include "strbuf.h"
+#include "common/array.h"
+#include "common/clock.h"
+#include "common/strbuf.h"
 
 static void test_strbuf_builds_text_and_hands_it_over(void **state)
 {

@@ -1,0 +1,46 @@
+/*
+ * cli.c - command-line helpers shared by every program (cli.h).
+ */
+#include "common/cli.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/format.h"
+
+int cli_refused(int c, int argc, char **argv, char *err)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+	if (c == ':')
+		return error_set(err, TTALLOC_EINVAL, "option '%s' needs a value", arg);
+	if (optopt == 0)
+		return error_set(err, TTALLOC_EINVAL, "unknown option '%s'", arg);
+	if (strncmp(arg, "--", 2) == 0)
+		return error_set(err, TTALLOC_EINVAL, "option '%s' takes no value", arg);
+	return error_set(err, TTALLOC_EINVAL, "unknown option '-%c'", optopt);
+}
+
+int cli_uint(const char *name, const char *text, int base, uint64_t min, uint64_t max, uint64_t *value, char *err)
+{
+	uint64_t v;
+	if (format_parse_unsigned(text, base, max, &v) < 0 || v < min)
+		return error_set(err, TTALLOC_EINVAL, "bad value '%s' for %s (a whole number from %" PRIu64 " to %" PRIu64 ")",
+				 text, name, min, max);
+	*value = v;
+	return 0;
+}
+
+int cli_bytes(const char *name, const char *text, uint64_t *value, char *err)
+{
+	if (format_parse_bytes(text, value) < 0)
+		return error_set(err, TTALLOC_EINVAL, "bad byte count '%s' for %s (e.g. 0, 4096, 16M, 2GiB)", text, name);
+	return 0;
+}
+
+int cli_fail(const char *prog, const char *err)
+{
+	fprintf(stderr, "%s: %s\nTry '%s --help'.\n", prog, err, prog);
+	return CLI_EXIT_USAGE;
+}
