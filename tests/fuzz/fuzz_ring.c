@@ -684,7 +684,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		op_close(i);
 	settle_clients();
 	fuzz_check_registry(&srv);
-	if (srv.rings.count)
+	if (srv.ingest.rings.count)
 		fuzz_die("a ring outlived its connection");
 	if (model.conforming)
 		check_counters();
