@@ -19,7 +19,7 @@
 #include "ttalloc.h"
 
 /* Size of every error-message buffer. */
-#define ERR_LEN 256
+#define ERR_LEN 1024
 
 /*
  * Writes the printf-style message into `err` (ERR_LEN bytes; may be NULL)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "common/clock.h"
 #include "smi/smi.h"
 
@@ -549,16 +550,15 @@ static int run_script(const struct smi_options *opts, const char *path)
 int main(int argc, char **argv)
 {
 	struct smi_options opts;
-	char err[SMI_ERR_LEN];
-	if (smi_options_parse(&opts, argc, argv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tt_smi: %s\nTry 'tt_smi --help'.\n", err);
-		return 2;
-	}
-	if (opts.action == SMI_HELP) {
+	char err[ERR_LEN];
+	int parsed = smi_options_parse(&opts, argc, argv, err);
+	if (parsed < 0)
+		return cli_fail("tt_smi", err);
+	if (parsed == CLI_HELP) {
 		smi_usage(stdout);
 		return 0;
 	}
-	if (opts.action == SMI_VERSION) {
+	if (parsed == CLI_VERSION) {
 		printf("tt_smi (ttalloc) %s\n", TTALLOC_VERSION);
 		return 0;
 	}

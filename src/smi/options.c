@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "common/format.h"
 #include "smi/smi.h"
 
@@ -81,32 +82,16 @@ void smi_usage(FILE *out)
 		     "command line.\n");
 }
 
-/* Parses a whole decimal number in min..max. Returns 0 or -1 with a message. */
+/* Parses a whole decimal number in min..max (cli_uint into an int). Returns 0 or -1 with a message. */
 static int parse_int(const char *name, const char *text, int min, int max, int *value, char *err,
 		     size_t err_size)
 {
+	(void)err_size; /* ERR_LEN */
 	uint64_t v;
-	if (min < 0 || format_parse_unsigned(text, 10, (uint64_t)max, &v) < 0 || v < (uint64_t)min) {
-		snprintf(err, err_size, "bad value '%s' for %s (a whole number from %d to %d)", text, name, min,
-			 max);
+	if (min < 0 || cli_uint(name, text, 10, (uint64_t)min, (uint64_t)max, &v, err) < 0)
 		return -1;
-	}
 	*value = (int)v;
 	return 0;
-}
-
-/* Explains what getopt refused: `c` is ':' (value missing) or '?'. */
-static void refused_option(int c, int argc, char **argv, char *err, size_t err_size)
-{
-	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-	if (c == ':')
-		snprintf(err, err_size, "option '%s' needs a value", arg);
-	else if (optopt == 0)
-		snprintf(err, err_size, "unknown option '%s'", arg);
-	else if (strncmp(arg, "--", 2) == 0)
-		snprintf(err, err_size, "option '%s' takes no value", arg);
-	else
-		snprintf(err, err_size, "unknown option '-%c'", optopt);
 }
 
 /*
@@ -213,8 +198,10 @@ static int settle_mode(struct smi_options *opts, unsigned chosen, int format_giv
 	return 0;
 }
 
-int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err, size_t err_size)
+/* smi_options_parse with the helpers' convention: 0, CLI_HELP, CLI_VERSION or -1. */
+static int parse_options(struct smi_options *opts, int argc, char **argv, char *err)
 {
+	const size_t err_size = ERR_LEN;
 	enum {
 		OPT_WIDTH = 256,
 		OPT_NO_COLOR,
@@ -254,7 +241,6 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 		{NULL, 0, NULL, 0},
 	};
 	*opts = (struct smi_options){
-		.action = SMI_RUN,
 		.refresh_ms = SMI_DEFAULT_REFRESH_MS,
 		.interval_ms = SMI_DEFAULT_INTERVAL_MS,
 	};
@@ -351,13 +337,11 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 				return -1;
 			break;
 		case 'h':
-			opts->action = SMI_HELP;
-			return 0;
+			return CLI_HELP;
 		case OPT_VERSION:
-			opts->action = SMI_VERSION;
-			return 0;
+			return CLI_VERSION;
 		default:
-			refused_option(c, argc, argv, err, err_size);
+			cli_refused(c, argc, argv, err);
 			return -1;
 		}
 	}
@@ -366,6 +350,12 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 		return -1;
 	}
 	return settle_mode(opts, chosen, format_given, interval_given, err, err_size);
+}
+
+int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err)
+{
+	int rc = parse_options(opts, argc, argv, err);
+	return rc < 0 ? TTALLOC_EINVAL : rc;
 }
 
 int smi_use_color(enum smi_color color, int is_tty)

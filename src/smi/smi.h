@@ -390,7 +390,7 @@ enum smi_query_kind { SMI_QUERY_GPU, SMI_QUERY_APPS };
 #define SMI_QUERY_MAX_FIELDS 64
 #define SMI_NA "[N/A]"
 /* Room for an error that lists every valid field name. */
-#define SMI_ERR_LEN 1024
+#define SMI_ERR_LEN ERR_LEN
 
 struct smi_query {
 	enum smi_query_kind kind;
@@ -465,7 +465,6 @@ int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compa
 
 /* ---- options.c: the command line ---- */
 
-enum smi_action { SMI_RUN, SMI_HELP, SMI_VERSION };
 enum smi_color { SMI_COLOR_AUTO, SMI_COLOR_NEVER, SMI_COLOR_ALWAYS };
 
 #define SMI_DEFAULT_REFRESH_MS 1000
@@ -484,7 +483,6 @@ enum smi_output {
 #define SMI_DEFAULT_INTERVAL_MS 5000 /* the seed's time.sleep(5) */
 
 struct smi_options {
-	enum smi_action action;
 	int watch;               /* -w: redraw every refresh_ms */
 	int refresh_ms;          /* -r MS (implies -w) */
 	const char *socket_path; /* --socket PATH, or NULL for the default */
@@ -501,12 +499,13 @@ struct smi_options {
 };
 
 /*
- * Parses argv into `opts` (defaults first). Returns 0, or -1 with the
- * problem in `err` (`err_size` bytes; SMI_ERR_LEN holds any message). Uses
- * getopt_long; may be called again (it resets getopt). -l/-lms without a
- * query or --json repeat the table: they set watch and refresh_ms.
+ * Parses argv into `opts` (defaults first). Returns CLI_RUN, CLI_HELP or
+ * CLI_VERSION (common/cli.h), or a negative code with the problem in `err`
+ * (ERR_LEN bytes). Never prints or exits. Uses getopt_long; may be called
+ * again (it resets getopt). -l/-lms without a query or --json repeat the
+ * table: they set watch and refresh_ms.
  */
-int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err, size_t err_size);
+int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err);
 
 /* Prints the --help text. */
 void smi_usage(FILE *out);

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cli.h"
 #include "common/format.h"
 #include "common/protocol.h"
 #include "ttalloc.h"
@@ -126,14 +127,6 @@ static void usage(FILE *out)
 		MAX_THREADS);
 }
 
-static void bad_option(const char *fmt, const char *value)
-{
-	fprintf(stderr, "ttalloc-load: ");
-	fprintf(stderr, fmt, value);
-	fprintf(stderr, "\nTry 'ttalloc-load --help'.\n");
-	exit(2);
-}
-
 static int parse_type(const char *text, enum ttalloc_buffer_type *type)
 {
 	static const struct {
@@ -154,28 +147,33 @@ static int parse_type(const char *text, enum ttalloc_buffer_type *type)
 }
 
 /* Adds the ids of "0", "0,1", "2,3,"... to the device list. */
-static void add_devices(struct options *o, const char *list)
+static int add_devices(struct options *o, const char *list, char *err)
 {
 	char copy[256];
 	if (strlen(list) >= sizeof(copy))
-		bad_option("device list too long: '%s'", list);
+		return error_set(err, TTALLOC_EINVAL, "device list too long: '%s'", list);
 	strcpy(copy, list);
 	char *save = NULL;
 	int any = 0;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		uint64_t id;
 		if (format_parse_unsigned(tok, 10, PROTO_MAX_DEVICES - 1, &id) < 0)
-			bad_option("bad device id in '%s' (0..63, comma-separated)", list);
+			return error_set(err, TTALLOC_EINVAL, "bad device id in '%s' (0..63, comma-separated)", list);
 		if (o->num_devices == PROTO_MAX_DEVICES)
-			bad_option("too many devices in '%s'", list);
+			return error_set(err, TTALLOC_EINVAL, "too many devices in '%s'", list);
 		o->devices[o->num_devices++] = (int)id;
 		any = 1;
 	}
 	if (!any)
-		bad_option("bad device list '%s'", list);
+		return error_set(err, TTALLOC_EINVAL, "bad device list '%s'", list);
+	return 0;
 }
 
-static void parse_options(int argc, char **argv, struct options *o)
+/*
+ * Parses the command line into `o`. Returns CLI_RUN or CLI_HELP, or
+ * TTALLOC_EINVAL with the reason in `err` (common/cli.h).
+ */
+static int parse_options(int argc, char **argv, struct options *o, char *err)
 {
 	enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH };
 	static const struct option longopts[] = {
@@ -207,23 +205,24 @@ static void parse_options(int argc, char **argv, struct options *o)
 	};
 	uint64_t v;
 	int opt;
-	while ((opt = getopt_long(argc, argv, "d:t:s:n:p:e:j:qh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":d:t:s:n:p:e:j:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
-			add_devices(o, optarg);
+			if (add_devices(o, optarg, err) < 0)
+				return TTALLOC_EINVAL;
 			break;
 		case 't':
 			if (parse_type(optarg, &o->type) < 0)
-				bad_option("unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)",
-					   optarg);
+				return error_set(err, TTALLOC_EINVAL, "unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)", optarg);
 			break;
 		case 's':
 			if (format_parse_bytes(optarg, &o->size) < 0 || o->size == 0)
-				bad_option("bad size '%s' (bytes > 0, optional suffix K, M, G, T)", optarg);
+				return error_set(err, TTALLOC_EINVAL, "bad size '%s' (bytes > 0, optional suffix K, M, G, T)", optarg);
 			break;
 		case 'n':
 			if (format_parse_unsigned(optarg, 10, UINT32_MAX, &o->count) < 0 || o->count == 0)
-				bad_option("bad count '%s' (1..4294967295)", optarg);
+				return error_set(err, TTALLOC_EINVAL, "bad count '%s' (1..4294967295)", optarg);
 			break;
 		case 'p':
 			if (strcmp(optarg, "hold") == 0)
@@ -233,28 +232,28 @@ static void parse_options(int argc, char **argv, struct options *o)
 			else if (strcmp(optarg, "leak") == 0)
 				o->pattern = PATTERN_LEAK;
 			else
-				bad_option("unknown pattern '%s' (hold, churn, leak)", optarg);
+				return error_set(err, TTALLOC_EINVAL, "unknown pattern '%s' (hold, churn, leak)", optarg);
 			break;
 		case 'e':
 			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->events) < 0)
-				bad_option("bad event count '%s'", optarg);
+				return error_set(err, TTALLOC_EINVAL, "bad event count '%s'", optarg);
 			break;
 		case 'j':
 			if (format_parse_unsigned(optarg, 10, MAX_THREADS, &v) < 0 || v == 0)
-				bad_option("bad thread count '%s' (1..256)", optarg);
+				return error_set(err, TTALLOC_EINVAL, "bad thread count '%s' (1..256)", optarg);
 			o->threads = (unsigned)v;
 			break;
 		case OPT_HOLD_MS:
 			if (strcmp(optarg, "-1") == 0)
 				o->hold_ms = -1;
 			else if (format_parse_unsigned(optarg, 10, (uint64_t)1 << 40, &v) < 0)
-				bad_option("bad --hold-ms '%s' (milliseconds, or -1 until a signal)", optarg);
+				return error_set(err, TTALLOC_EINVAL, "bad --hold-ms '%s' (milliseconds, or -1 until a signal)", optarg);
 			else
 				o->hold_ms = (long long)v;
 			break;
 		case OPT_SEED:
 			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->seed) < 0)
-				bad_option("bad seed '%s'", optarg);
+				return error_set(err, TTALLOC_EINVAL, "bad seed '%s'", optarg);
 			break;
 		case OPT_FLUSH:
 			o->flush = 1;
@@ -266,19 +265,18 @@ static void parse_options(int argc, char **argv, struct options *o)
 			o->quiet = 1;
 			break;
 		case 'h':
-			usage(stdout);
-			exit(0);
+			return CLI_HELP;
 		default:
-			fprintf(stderr, "Try 'ttalloc-load --help'.\n");
-			exit(2);
+			return cli_refused(opt, argc, argv, err);
 		}
 	}
 	if (optind < argc)
-		bad_option("unexpected argument '%s'", argv[optind]);
+		return error_set(err, TTALLOC_EINVAL, "unexpected argument '%s'", argv[optind]);
 	if (o->num_devices == 0)
 		o->devices[o->num_devices++] = 0;
 	if (o->threads > o->count)
 		o->threads = (unsigned)o->count; /* no thread without a buffer */
+	return CLI_RUN;
 }
 
 /* ---- one thread's work ---- */
@@ -484,7 +482,14 @@ static const char *pattern_name(enum pattern p)
 int main(int argc, char **argv)
 {
 	struct options o;
-	parse_options(argc, argv, &o);
+	char err[ERR_LEN];
+	int parsed = parse_options(argc, argv, &o, err);
+	if (parsed < 0)
+		return cli_fail("ttalloc-load", err);
+	if (parsed == CLI_HELP) {
+		usage(stdout);
+		return 0;
+	}
 	const char *enabled = getenv(PROTO_TRACKING_ENV);
 	if (!enabled || strcmp(enabled, "1") != 0)
 		fprintf(stderr,

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/array.h"
+#include "common/cli.h"
 #include "common/format.h"
 #include "common/proc_info.h"
 #include "common/protocol.h"
@@ -97,17 +98,11 @@ static void usage(FILE *out)
 		EXIT_LEAKED, EXIT_LEAKED);
 }
 
-static uint64_t parse_bytes(const char *text)
-{
-	uint64_t bytes;
-	if (format_parse_bytes(text, &bytes) < 0) {
-		fprintf(stderr, "ttalloc-run: bad byte count '%s' (e.g. 0, 4096, 16M)\n", text);
-		exit(2);
-	}
-	return bytes;
-}
-
-static void parse_options(int argc, char **argv, struct run_options *o, const char **socket_path)
+/*
+ * Parses the command line into `o`. Returns CLI_RUN or CLI_HELP, or
+ * TTALLOC_EINVAL with the reason in `err` (common/cli.h).
+ */
+static int parse_options(int argc, char **argv, struct run_options *o, const char **socket_path, char *err)
 {
 	enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET };
 	static const struct option longopts[] = {
@@ -117,13 +112,15 @@ static void parse_options(int argc, char **argv, struct run_options *o, const ch
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PRIVATE:
 			o->private_server = 1;
 			break;
 		case OPT_MAX_LEAK:
-			o->max_leak = parse_bytes(optarg);
+			if (cli_bytes("--max-leak", optarg, &o->max_leak, err) < 0)
+				return TTALLOC_EINVAL;
 			break;
 		case OPT_JSON:
 			o->json_path = optarg;
@@ -135,19 +132,15 @@ static void parse_options(int argc, char **argv, struct run_options *o, const ch
 			*socket_path = optarg;
 			break;
 		case 'h':
-			usage(stdout);
-			exit(0);
+			return CLI_HELP;
 		default:
-			usage(stderr);
-			exit(2);
+			return cli_refused(opt, argc, argv, err);
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "ttalloc-run: no command given\n");
-		usage(stderr);
-		exit(2);
-	}
+	if (optind >= argc)
+		return error_set(err, TTALLOC_EINVAL, "no command given (ttalloc-run [OPTIONS] -- CMD [ARGS...])");
 	o->command = &argv[optind];
+	return CLI_RUN;
 }
 
 /* ---- the server ---- */
@@ -489,7 +482,14 @@ int main(int argc, char **argv)
 {
 	struct run_options o = {0};
 	const char *socket_path = NULL;
-	parse_options(argc, argv, &o, &socket_path);
+	char parse_err[ERR_LEN];
+	int parsed = parse_options(argc, argv, &o, &socket_path, parse_err);
+	if (parsed < 0)
+		return cli_fail("ttalloc-run", parse_err);
+	if (parsed == CLI_HELP) {
+		usage(stdout);
+		return 0;
+	}
 	if (!socket_path)
 		socket_path = unix_socket_default_path();
 

@@ -496,7 +496,7 @@ static int parse(struct smi_options *o, char *err, ...)
 	for (char *arg = va_arg(ap, char *); arg && argc < 15; arg = va_arg(ap, char *))
 		argv[argc++] = arg;
 	va_end(ap);
-	return smi_options_parse(o, argc, argv, err, SMI_ERR_LEN);
+	return smi_options_parse(o, argc, argv, err);
 }
 
 static void test_options_choose_the_scripting_modes(void **state)
@@ -546,23 +546,23 @@ static void test_options_refuse_mixed_or_incomplete_modes(void **state)
 	(void)state;
 	struct smi_options o;
 	char err[SMI_ERR_LEN];
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "--json", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "--json", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "choose one of --query-gpu, --query-compute-apps, --json and --csv-log");
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "--query-compute-apps=pid", NULL), -1);
-	assert_int_equal(parse(&o, err, "--format=csv", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "--query-compute-apps=pid", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--format=csv", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "--format goes with --query-gpu or --query-compute-apps");
-	assert_int_equal(parse(&o, err, "--json", "--interval", "1", NULL), -1);
+	assert_int_equal(parse(&o, err, "--json", "--interval", "1", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "--interval goes with --csv-log"));
-	assert_int_equal(parse(&o, err, "--csv-log", "f", "-l", "1", NULL), -1);
-	assert_int_equal(parse(&o, err, "--json", "-w", NULL), -1);
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", NULL), -1);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "-l", "1", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--json", "-w", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "option '-lms' needs a value");
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", "10", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", "10", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "-lms/--loop-ms"));
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "-l", "0", NULL), -1);
-	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "nan", NULL), -1);
-	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "0.01", NULL), -1);
-	assert_int_equal(parse(&o, err, "--query-gpu=nope", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-l", "0", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "nan", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "0.01", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--query-gpu=nope", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "valid fields: timestamp, index"));
 }
 

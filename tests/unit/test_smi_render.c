@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/query.h"
+#include "common/cli.h"
 #include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
@@ -541,16 +542,15 @@ static int parse(struct smi_options *o, char *err, ...)
 	for (char *arg = va_arg(ap, char *); arg && argc < 15; arg = va_arg(ap, char *))
 		argv[argc++] = arg;
 	va_end(ap);
-	return smi_options_parse(o, argc, argv, err, 256);
+	return smi_options_parse(o, argc, argv, err);
 }
 
 static void test_options_defaults_and_values(void **state)
 {
 	(void)state;
 	struct smi_options o;
-	char err[256];
-	assert_int_equal(parse(&o, err, NULL), 0);
-	assert_int_equal(o.action, SMI_RUN);
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, NULL), CLI_RUN);
 	assert_int_equal(o.watch, 0);
 	assert_int_equal(o.refresh_ms, 1000);
 	assert_null(o.socket_path);
@@ -570,26 +570,24 @@ static void test_options_defaults_and_values(void **state)
 	assert_int_equal(o.watch, 1); /* -r implies -w */
 	assert_int_equal(parse(&o, err, "--color", NULL), 0);
 	assert_int_equal(o.color, SMI_COLOR_ALWAYS);
-	assert_int_equal(parse(&o, err, "-h", NULL), 0);
-	assert_int_equal(o.action, SMI_HELP);
-	assert_int_equal(parse(&o, err, "--version", NULL), 0);
-	assert_int_equal(o.action, SMI_VERSION);
+	assert_int_equal(parse(&o, err, "-h", NULL), CLI_HELP);
+	assert_int_equal(parse(&o, err, "--version", NULL), CLI_VERSION);
 }
 
 static void test_options_errors_are_explained(void **state)
 {
 	(void)state;
 	struct smi_options o;
-	char err[256];
-	assert_int_equal(parse(&o, err, "-r", "10", NULL), -1);
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, "-r", "10", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "--refresh"));
-	assert_int_equal(parse(&o, err, "-r", "fast", NULL), -1);
-	assert_int_equal(parse(&o, err, "--width", "20", NULL), -1);
-	assert_int_equal(parse(&o, err, "--bogus", NULL), -1);
+	assert_int_equal(parse(&o, err, "-r", "fast", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--width", "20", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--bogus", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "unknown option '--bogus'");
-	assert_int_equal(parse(&o, err, "-r", NULL), -1);
+	assert_int_equal(parse(&o, err, "-r", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "option '-r' needs a value");
-	assert_int_equal(parse(&o, err, "extra", NULL), -1);
+	assert_int_equal(parse(&o, err, "extra", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "unexpected argument 'extra'");
 }
 
