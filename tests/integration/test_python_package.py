@@ -96,7 +96,7 @@ def test_reporter_tries_to_connect_at_most_once_per_second(short_dir, monkeypatc
             attempts.append(time.monotonic())
             return super().connect(address)
 
-    monkeypatch.setattr(ttalloc.socket, "socket", CountingSocket)
+    monkeypatch.setattr(ttalloc.reporter.socket, "socket", CountingSocket)  # the stdlib module
     r = ttalloc.Reporter(socket_path=str(short_dir / "absent.sock"))
     deadline = time.monotonic() + 0.5
     while time.monotonic() < deadline:
