@@ -333,6 +333,7 @@ def venv_env(server=None):
 
 def test_pip_install_puts_the_package_in_the_venv(venv, server, tmp_path):
     res = subprocess.run([str(venv), "-c", "import ttalloc, json; print(ttalloc.__file__); "
+                          "import ttalloc.connection, ttalloc.query, ttalloc.reporter, ttalloc.monitor; "
                           "print(json.dumps(ttalloc.devices()[0]['name']))"],
                          env=venv_env(server), capture_output=True, text=True, timeout=30,
                          cwd=str(tmp_path))
