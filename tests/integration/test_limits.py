@@ -14,18 +14,10 @@ import time
 
 import pytest
 
-from conftest import SANITIZED, TSAN, MiB, raw_socket, recv_frame, server_supports, wait_until
+from conftest import SANITIZED, TSAN, MiB, raw_socket, server_supports, sync, wait_until
 from reliability_support import assert_counter, cpu_seconds, metric, rss_kib
 import ttalloc
 from ttalloc import protocol
-
-
-def sync(sock, seq=1):
-    sock.sendall(protocol.pack(protocol.SYNC, -1, size=seq))
-    while True:
-        ans = recv_frame(sock)
-        if ans["type"] == protocol.SYNC_ACK and ans["size"] == seq:
-            return
 
 
 def closed_by_server(sock, timeout=5.0):

@@ -11,17 +11,15 @@ import os
 import select
 import signal
 import socket
-import struct
 import subprocess
 import time
 
 import pytest
 
-from conftest import MiB, SMI_BIN, wait_until
+from conftest import MiB, SMI_BIN, sync, wait_until
+from wire_support import FRAME
 
-# The seed's wire format: 112 bytes, little-endian, packed.
-FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
-ALLOC, SYNC, SYNC_ACK = 1, 130, 131
+ALLOC = 1
 DRAM, L1 = 0, 1
 
 # (device, type, address, size) this process holds while the tests look
@@ -44,14 +42,8 @@ class RawClient:
 
     def sync(self):
         """Returns once the server has applied every frame sent before."""
-        self.send(SYNC)
-        data = b""
-        while len(data) < FRAME.size:
-            chunk = self.sock.recv(FRAME.size - len(data))
-            if not chunk:
-                raise ConnectionError("server closed the connection before SYNC_ACK")
-            data += chunk
-        assert data[0] == SYNC_ACK, "expected SYNC_ACK, got type %d" % data[0]
+        before = sync(self.sock)
+        assert before == [], "expected SYNC_ACK, got types %s" % [f[0] for f in before]
 
     def close(self):
         self.sock.close()
