@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import MiB, SMI_BIN, wait_until
+from conftest import MiB, SMI_BIN, recv_exact, wait_until
 from ttalloc import protocol
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -29,12 +29,7 @@ def history_rows(path, device=-1, seconds=0, points=0):
                                 payload=protocol.pack_history(seconds=seconds, points=points)))
         rows = []
         while True:
-            data = b""
-            while len(data) < protocol.MSG_SIZE:
-                chunk = s.recv(protocol.MSG_SIZE - len(data))
-                assert chunk, "server closed the connection"
-                data += chunk
-            head = protocol.unpack_header(data)
+            head = protocol.unpack_header(recv_exact(s))
             if head["type"] == protocol.ROWS_END:
                 assert head["size"] == len(rows)
                 return rows
