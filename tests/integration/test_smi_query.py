@@ -8,6 +8,7 @@ import datetime
 import io
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -66,6 +67,16 @@ def tt_smi(server_socket, *args, timeout=10):
 
 def csv_rows(text):
     return [row for row in csv.reader(io.StringIO(text), skipinitialspace=True) if row]
+
+
+def voluntary_switches(pid):
+    """How often process `pid` has given up the CPU to wait (sleep, poll),
+    from /proc/PID/status; 0 once it has exited."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)$", f.read(), re.M).group(1))
+    except OSError:
+        return 0
 
 
 def my_comm():
@@ -230,7 +241,11 @@ def test_loop_reports_a_missing_server_and_keeps_trying(server_factory, short_di
     path = short_dir / "later.sock"
     smi = loopers("--socket", path, "--query-gpu=index", "--format=csv,noheader", "-lms", "100")
     wait_until(lambda: "start ttalloc-server" in smi.stderr(), timeout=5, what="tt_smi's error line")
-    time.sleep(0.3)
+    # tt_smi sleeps once per period (poll() for 100 ms) and then tries again:
+    # three more of its sleeps are three more tries, each without a server
+    slept = voluntary_switches(smi.proc.pid)
+    wait_until(lambda: smi.proc.poll() is not None or voluntary_switches(smi.proc.pid) >= slept + 3,
+               timeout=5, what="tt_smi to try three more times")
     assert smi.proc.poll() is None, "tt_smi gave up: %s" % smi.stderr()
     assert smi.stderr().count("\n") == 1, "one line per outage, not one per try: %s" % smi.stderr()
     server_factory(socket_path=path)
