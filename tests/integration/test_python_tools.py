@@ -112,8 +112,9 @@ with ttalloc.track(0, scope=scope, interval=interval) as t:
     l1 = ttm.Buffer(device, size=8 * MiB, buffer_type=ttm.BufferType.L1)
     tmp.deallocate()
     l1.deallocate()
-    if interval:
-        time.sleep(0.05)  # long enough for some background samples
+    deadline = time.monotonic() + 10
+    while interval and t.samples < 3 and time.monotonic() < deadline:
+        time.sleep(interval)  # until the background thread has taken a few samples
 print(json.dumps(t.as_dict()))
 print(t)
 ttm.CloseDevice(device)
