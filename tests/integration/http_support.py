@@ -14,7 +14,6 @@ import re
 import shutil
 import socket
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -105,14 +104,15 @@ def tool(name, path=None):
 
 
 def wait_for(predicate, timeout, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.1f s waiting for %s (last: %r)" % (timeout, what, last))
+    """conftest's wait_until, with the last value the predicate returned in
+    the failure message (imported here: as a script this module has no pytest)."""
+    from conftest import wait_until
+    last = []
+
+    def check():
+        last[:] = [predicate()]
+        return last[0]
+    return wait_until(check, timeout, interval, what, details=lambda: "last: %r" % (last[0],))
 
 
 def free_port():
