@@ -93,6 +93,15 @@ def device_status(device_id, socket_path=None):
     return st
 
 
+def _session_rows(path, query_type, row_type, session, device_id=0, process_id=0):
+    """The rows answering a query filtered by $TTALLOC_SESSION tag `session`,
+    as (header, payload unpacked as a process row) pairs."""
+    with _Connection(path) as conn:
+        rows = conn.rows(protocol.pack(query_type, device_id, process_id=process_id,
+                                       payload=protocol.pack_filter(session)), row_type)
+    return [(r, protocol.unpack_process(r["payload"])) for r in rows]
+
+
 def processes(device_id=-1, socket_path=None, session=None):
     """One dict per (process, device) holding buffers (PROCESS_QUERY).
 
@@ -102,22 +111,16 @@ def processes(device_id=-1, socket_path=None, session=None):
     ("socket", or "tt-metal shm" for a process only tt-metal's /dev/shm statistics report:
     buffers 0, no buffer list) and stale (a shm slot whose process is gone).
     """
-    with _Connection(socket_path) as conn:
-        rows = conn.rows(protocol.pack(protocol.PROCESS_QUERY, device_id,
-                                       payload=protocol.pack_filter(session)),
-                         protocol.PROCESS_ROW)
-    out = []
-    for r in rows:
-        p = protocol.unpack_process(r["payload"])
-        out.append({"pid": r["process_id"], "device_id": r["device_id"],
-                    "buffers": r["size"], "dram": p["used"][0], "l1": p["used"][1],
-                    "l1_small": p["used"][2], "trace": p["used"][3],
-                    "system_memory": p["system_memory"], "cb": p["cb"],
-                    "kernel": r["buffer_id"], "uid": p["uid"], "comm": p["comm"],
-                    "source": "tt-metal shm" if p["flags"] & protocol.PROCESS_SHM else "socket",
-                    "stale": bool(p["flags"] & protocol.PROCESS_STALE),
-                    "first_seen_ns": r["timestamp"]})
-    return out
+    return [{"pid": r["process_id"], "device_id": r["device_id"],
+             "buffers": r["size"], "dram": p["used"][0], "l1": p["used"][1],
+             "l1_small": p["used"][2], "trace": p["used"][3],
+             "system_memory": p["system_memory"], "cb": p["cb"],
+             "kernel": r["buffer_id"], "uid": p["uid"], "comm": p["comm"],
+             "source": "tt-metal shm" if p["flags"] & protocol.PROCESS_SHM else "socket",
+             "stale": bool(p["flags"] & protocol.PROCESS_STALE),
+             "first_seen_ns": r["timestamp"]}
+            for r, p in _session_rows(socket_path, protocol.PROCESS_QUERY, protocol.PROCESS_ROW,
+                                      session, device_id=device_id)]
 
 
 def leaks(pid=0, socket_path=None, session=None):
@@ -128,20 +131,14 @@ def leaks(pid=0, socket_path=None, session=None):
     device_id, address, size, buffer_type (code), type (name), age_s,
     exit_time_ns, uid, comm.
     """
-    with _Connection(socket_path) as conn:
-        rows = conn.rows(protocol.pack(protocol.LEAK_QUERY, 0, process_id=pid,
-                                       payload=protocol.pack_filter(session)),
-                         protocol.LEAK_ROW)
-    out = []
-    for r in rows:
-        p = protocol.unpack_process(r["payload"])
-        out.append({"pid": r["process_id"], "device_id": r["device_id"],
-                    "address": r["buffer_id"], "size": r["size"],
-                    "buffer_type": r["buffer_type"],
-                    "type": protocol.buffer_type_name(r["buffer_type"]),
-                    "age_s": p["used"][0] / 1e9, "exit_time_ns": p["used"][1],
-                    "uid": p["uid"], "comm": p["comm"]})
-    return out
+    return [{"pid": r["process_id"], "device_id": r["device_id"],
+             "address": r["buffer_id"], "size": r["size"],
+             "buffer_type": r["buffer_type"],
+             "type": protocol.buffer_type_name(r["buffer_type"]),
+             "age_s": p["used"][0] / 1e9, "exit_time_ns": p["used"][1],
+             "uid": p["uid"], "comm": p["comm"]}
+            for r, p in _session_rows(socket_path, protocol.LEAK_QUERY, protocol.LEAK_ROW,
+                                      session, process_id=pid)]
 
 
 def dump_remaining(socket_path=None):
@@ -169,7 +166,10 @@ def is_server_running(socket_path=None):
 
 
 def format_bytes(bytes_val):
-    """Format bytes in human-readable form (the seed's query_stats.py output)."""
+    """Format bytes in human-readable form (the seed's query_stats.py output).
+
+    Kept line for line as the seed's (examples/seed/query_stats.py, which
+    must stay verbatim), so both print the same text."""
     if bytes_val >= 1024**3:
         return f"{bytes_val / 1024**3:.2f} GB"
     elif bytes_val >= 1024**2:
