@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import MiB, raw_socket, recv_frame
+from conftest import MiB, raw_socket, recv_frame, sync
 import ttalloc
 from ttalloc import protocol
 
@@ -25,15 +25,6 @@ def assert_still_serving(server):
     q = server.query(0)
     assert (q["dram_allocated"], q["l1_allocated"]) == (5 * MiB, MiB)
     assert server.alive()
-
-
-def sync(sock, seq=1):
-    """Round trip proving the server handled everything sent before."""
-    sock.sendall(protocol.pack(protocol.SYNC, -1, size=seq))
-    while True:
-        ans = recv_frame(sock)
-        if ans["type"] == protocol.SYNC_ACK and ans["size"] == seq:
-            return
 
 
 def test_truncated_message_is_logged_and_server_keeps_serving(server, baseline):
