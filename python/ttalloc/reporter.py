@@ -20,6 +20,11 @@ from . import protocol
 from .connection import _recv_exact, _resolve
 from .protocol import MSG_SIZE
 
+
+def _new_instance():
+    """A random id for one Reporter in one process (never 0: 0 means none)."""
+    return int.from_bytes(os.urandom(8), "little") or 1
+
 __all__ = ["Reporter", "PeakWatch", "default_reporter", "tracking_enabled"]
 
 
@@ -91,6 +96,9 @@ class Reporter:
         self._lock = threading.RLock()
         self._sock = None
         self._pid = os.getpid()
+        self._instance = _new_instance()  # this Reporter's id in HELLO (protocol.h, sessions)
+        self._epoch = 0                   # connections opened so far
+        self._server_features = 0
         self._table = {}  # (device_id, address) -> (buffer_type, size, alloc time ns)
         self._next_connect = 0.0
         self._sequence = 0
@@ -168,6 +176,8 @@ class Reporter:
             self._usage = {}
             self._peak_watches = []
             self._pid = pid
+            self._instance = _new_instance()
+            self._epoch = 0
             self._next_connect = 0.0
             self._watch_stop = None  # threads do not survive fork
 
@@ -283,10 +293,16 @@ class Reporter:
                                % (self.socket_path, e.strerror or e))
             return False
         self._sock = sock
+        # instance and epoch: the server drops what an older connection of
+        # ours left unread and what we reported before; the table follows
         hello = protocol.pack(protocol.HELLO, -1, process_id=self._pid,
-                              payload=protocol.pack_hello(session=self.session))
-        if not self._send(hello) or self._await(protocol.HELLO_ACK) is None:
+                              payload=protocol.pack_hello(session=self.session, instance=self._instance,
+                                                          epoch=self._epoch))
+        self._epoch += 1
+        ack = self._send(hello) and self._await(protocol.HELLO_ACK)
+        if not ack:
             return False
+        self._server_features = protocol.unpack_hello(ack["payload"])["features"]
         frames = b"".join(self._frame(protocol.ALLOC, dev, btype, addr, size, when)
                           for (dev, addr), (btype, size, when) in self._table.items())
         if frames and not self._send(frames):
@@ -375,6 +391,9 @@ class Reporter:
             self._check_fork()
             if self._sock is not None:
                 self.flush()
+                if self._server_features & protocol.FEATURE_SESSIONS and self._sock is not None:
+                    # on purpose: what is still live is this process's leak at its last close
+                    self._send(protocol.pack(protocol.GOODBYE, -1, process_id=self._pid))
             self._stop_watcher()
             self._disconnect()
             self._next_connect = 0.0

@@ -337,7 +337,7 @@ void ttalloc_shutdown(void)
 	ttalloc_flush();
 	pthread_mutex_lock(&client.session_lock);
 	session_stop_watcher();
-	session_disconnect();
+	session_goodbye();
 	for (unsigned i = 0; i < RING_SHARDS; i++)
 		live_table_release(&client.shards[i].table);
 	if (client.stack_traces)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -192,17 +193,35 @@ static int resync(void)
 
 /* ---- connecting ---- */
 
+/* This library's id in HELLO: random, and new in a forked child (session_atfork_child). */
+static uint64_t instance_id(void)
+{
+	while (!client.instance) {
+		if (getrandom(&client.instance, sizeof(client.instance), 0) != (ssize_t)sizeof(client.instance))
+			client.instance = clock_monotonic_ns() ^ ((uint64_t)client.pid << 32) ^ (uint64_t)(uintptr_t)&client;
+	}
+	return client.instance;
+}
+
+/*
+ * HELLO with this library's instance and epoch: the server drops what an
+ * older connection of ours left unread, and what we reported before, which
+ * the resync that follows re-sends (protocol.h, sessions).
+ */
 static int hello(uint32_t *features)
 {
 	struct proto_msg msg, answer;
 	proto_msg_init(&msg, PROTO_HELLO, -1);
 	msg.process_id = client.pid;
 	msg.u.hello.version = PROTO_EXT_VERSION;
+	msg.u.hello.instance = instance_id();
+	msg.u.hello.epoch = client.epoch++;
 	proto_set_string(msg.u.hello.session, sizeof(msg.u.hello.session), getenv(PROTO_SESSION_ENV));
 	int rc = send_frames(&msg, 1);
 	if (rc == 0)
 		rc = await_answer(PROTO_HELLO_ACK, &answer);
 	*features = rc == 0 ? answer.u.hello.features : 0;
+	client.server_features = *features;
 	return rc;
 }
 
@@ -298,6 +317,17 @@ void session_disconnect(void)
 	client.next_connect_ns = clock_monotonic_ns() + client.backoff_ns;
 }
 
+void session_goodbye(void)
+{
+	if (client.fd >= 0 && (client.server_features & PROTO_FEATURE_SESSIONS)) {
+		struct proto_msg msg;
+		proto_msg_init(&msg, PROTO_GOODBYE, -1);
+		msg.process_id = client.pid;
+		send_frames(&msg, 1);
+	}
+	session_disconnect();
+}
+
 /* ---- the watcher thread ---- */
 
 /* Drops a connection whose server has closed it. Called with the lock held. */
@@ -380,6 +410,8 @@ void session_atfork_child(void)
 {
 	pthread_mutex_init(&client.session_lock, NULL);
 	client.pid = getpid();
+	client.instance = 0; /* a new process: a new instance, its own epochs */
+	client.epoch = 0;
 	client.transport = TRANSPORT_NONE;
 	ring_producer_forget(&client.ring); /* the parent's ring: not ours to write */
 	if (client.fd >= 0)

@@ -32,6 +32,17 @@
  *     (SCM_RIGHTS)                   shared-memory ring (src/common/ring.h)
  *   STACK_DEF(stack id, ips)         none: defines a call stack that later
  *                                    ALLOCs name in u.alloc.stack_id
+ *   GOODBYE                          none: the client closes on purpose
+ *                                    (ttalloc_shutdown, Reporter.close): when
+ *                                    it was the process's last connection,
+ *                                    what the process still holds is leaked
+ * Sessions (PROTO_FEATURE_SESSIONS): a reporting library says HELLO with a
+ * random instance id and an epoch (how many connections it opened before).
+ * A newer epoch supersedes the instance's older connections (closed, their
+ * unread events dropped) and the buffers the instance reported before: its
+ * resync re-sends them all. A process whose connection ends without
+ * GOODBYE (the library gave up on a hung server) is not taken as exited
+ * while it runs: its leak report waits for its exit.
  *   LEAK_QUERY with buffer_type = PROTO_LEAK_WITH_STACKS: each LEAK_ROW of a
  *   buffer whose stack is known is followed by STACK_LINE frames, one per
  *   frame of the stack ("function (file:line)")
@@ -118,6 +129,7 @@
 	X(STACK_DEF, 140, stack_def, REQUEST, 0)                                \
 	X(RING_ATTACH, 141, ring_attach, REQUEST, 0)                            \
 	X(RING_ACK, 142, answer, ANSWER, 0)                                     \
+	X(GOODBYE, 143, goodbye, REQUEST, 0)                                    \
 	X(HOLDER_QUERY, 150, holder_query, REQUEST, 1)                          \
 	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
 	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
@@ -230,7 +242,9 @@ struct __attribute__((packed)) proto_hello_payload {
 	uint32_t num_devices;  /* HELLO_ACK only */
 	uint32_t server_pid;   /* HELLO_ACK only */
 	char session[PROTO_SESSION_LEN]; /* HELLO: $TTALLOC_SESSION, or empty */
-	uint8_t reserved[24];
+	uint64_t instance;     /* HELLO: the reporting library's random id (new in each process); 0: none */
+	uint32_t epoch;        /* HELLO: connections this instance opened before this one */
+	uint8_t reserved[12];
 };
 
 /* Deepest call stack a client sends (frames beyond are dropped). */
@@ -263,6 +277,7 @@ enum proto_feature {
 	PROTO_FEATURE_HOLDERS = 1u << 0, /* HOLDER_QUERY */
 	PROTO_FEATURE_HISTORY = 1u << 1, /* HISTORY_QUERY */
 	PROTO_FEATURE_RING = 1u << 2,    /* RING_ATTACH: the shared-memory fast path */
+	PROTO_FEATURE_SESSIONS = 1u << 3, /* HELLO's instance and epoch, and GOODBYE (below) */
 };
 
 /* States of a HOLDER_ROW (device.h's enum device_holder_state). */
@@ -413,6 +428,8 @@ _Static_assert(sizeof(struct proto_process_payload) == 72, "process payload fill
 _Static_assert(sizeof(struct proto_error_payload) == 72, "error payload fills the frame");
 _Static_assert(sizeof(struct proto_hello_payload) == 72, "hello payload fills the frame");
 _Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session");
+_Static_assert(offsetof(struct proto_msg, u.hello.instance) == 88, "hello instance");
+_Static_assert(offsetof(struct proto_msg, u.hello.epoch) == 96, "hello epoch");
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");

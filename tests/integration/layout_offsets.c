@@ -61,6 +61,8 @@ int main(void)
 	FIELD("hello", u.hello.num_devices, "num_devices");
 	FIELD("hello", u.hello.server_pid, "server_pid");
 	FIELD("hello", u.hello.session, "session");
+	FIELD("hello", u.hello.instance, "instance");
+	FIELD("hello", u.hello.epoch, "epoch");
 	FIELD("hello", u.hello.reserved, "reserved");
 
 	FIELD("filter", u.filter.session, "session");

@@ -414,6 +414,99 @@ static void test_leak_waits_for_the_last_connection_of_a_process(void **state)
 	close(fd2);
 }
 
+/* HELLO of reporting instance `instance`, connection number `epoch`; reads the answer, or sees the close. */
+static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_t epoch, int answered)
+{
+	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
+	m.u.hello.version = PROTO_EXT_VERSION;
+	m.u.hello.instance = instance;
+	m.u.hello.epoch = epoch;
+	feed(c, &m);
+	if (answered) {
+		struct proto_msg ans;
+		fixture_read_frame(peer, &ans);
+		assert_int_equal(ans.type, PROTO_HELLO_ACK);
+		assert_true(ans.u.hello.features & PROTO_FEATURE_SESSIONS);
+	} else {
+		char byte;
+		assert_int_equal(recv(peer, &byte, 1, MSG_DONTWAIT), 0); /* closed, unanswered */
+	}
+}
+
+/*
+ * A library that gave up on a hung server reconnects: its newer connection
+ * supersedes the older one (closed, its unread events dropped) and the
+ * buffers it reported before (its resync re-sends them), not the process's
+ * other instances' buffers; the process is not taken as exited.
+ */
+static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **state)
+{
+	struct fixture *f = *state;
+	say_hello(f->c, f->client, 0xabc, 0, 1);
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 0, 2000, TTALLOC_DRAM, 0, 0x2000); /* freed while the server hung */
+	feed(f->c, &m);
+	int fd_other, fd_new;
+	struct connection *other = fixture_open_client(&f->s, &fd_other); /* another library, same process */
+	say_hello(other, fd_other, 0xdef, 0, 1);
+	m = frame(PROTO_ALLOC, 1, 4096, TTALLOC_L1, 0, 0x3000);
+	feed(other, &m);
+	struct connection *newer = fixture_open_client(&f->s, &fd_new);
+	say_hello(newer, fd_new, 0xabc, 1, 1);
+	assert_true(f->c->closed); /* superseded */
+	assert_true(client_of(f->c)->superseded);
+	assert_false(other->closed);
+	assert_int_equal(f->s.ingest.stats.superseded, 1);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* instance 0xabc's buffers went */
+	assert_int_equal(f->s.state.registry.devices[1].buffers, 1); /* instance 0xdef's stayed */
+	m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000); /* the resync: only what is live */
+	feed(newer, &m);
+	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_DRAM], 1000);
+	assert_int_equal(f->s.state.leaks.count, 0);
+	/* a connection of the instance older than the newest speaks late: closed, unanswered */
+	int fd_late;
+	struct connection *late = fixture_open_client(&f->s, &fd_late);
+	say_hello(late, fd_late, 0xabc, 0, 0);
+	assert_true(late->closed);
+	assert_false(newer->closed);
+	assert_int_equal(f->s.ingest.stats.superseded, 2);
+	assert_consistent(&f->s);
+	close(fd_other);
+	close(fd_new);
+	close(fd_late);
+}
+
+/*
+ * The last connection of a process ends: with GOODBYE (ttalloc_shutdown)
+ * what it holds is leaked at once; without it, a process that still runs
+ * (this test) keeps its buffers counted until it reconnects or exits.
+ */
+static void test_goodbye_decides_whether_a_running_process_leaked(void **state)
+{
+	struct fixture *f = *state;
+	say_hello(f->c, f->client, 0x123, 0, 1);
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	connection_close(f->c); /* lost, no GOODBYE: the library will reconnect */
+	assert_int_equal(f->s.state.leaks.count, 0);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 1);
+	assert_int_equal(f->s.ingest.departures.count, 1);
+	int fd2;
+	struct connection *c2 = fixture_open_client(&f->s, &fd2);
+	say_hello(c2, fd2, 0x123, 1, 1);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* its resync would follow */
+	m = frame(PROTO_ALLOC, 0, 500, TTALLOC_DRAM, 0, 0x4000);
+	feed(c2, &m);
+	m = frame(PROTO_GOODBYE, -1, 0, 0, 0, 0);
+	feed(c2, &m);
+	connection_close(c2);
+	assert_int_equal(f->s.state.leaks.count, 1);
+	assert_int_equal(leak_history_get(&f->s.state.leaks, 0)->bytes, 500);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
+	close(fd2);
+}
+
 static void test_end_of_stream_mid_frame_is_truncated_and_closes(void **state)
 {
 	struct fixture *f = *state;
@@ -665,6 +758,8 @@ int main(void)
 		T(test_extension_queries),
 		T(test_close_reports_the_leak_and_releases_the_totals),
 		T(test_leak_waits_for_the_last_connection_of_a_process),
+		T(test_a_newer_connection_of_an_instance_supersedes_the_older),
+		T(test_goodbye_decides_whether_a_running_process_leaked),
 		T(test_end_of_stream_mid_frame_is_truncated_and_closes),
 		T(test_accept_through_a_listening_socket),
 		T(test_output_queue_of_a_slow_reader_stays_bounded),

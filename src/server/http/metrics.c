@@ -337,6 +337,14 @@ static void counter_metrics(struct strbuf *t, struct server *s)
 	strbuf_addf(t, "ttalloc_ring_clients %" PRIu32 "\n", s->ingest.rings.count);
 	family(t, "ttalloc_rings_attached_total", "counter", "Shared-memory rings attached, since start-up.");
 	strbuf_addf(t, "ttalloc_rings_attached_total %" PRIu64 "\n", s->ingest.rings.attached);
+	family(t, "ttalloc_connections_superseded_total", "counter",
+	       "Client connections replaced by a newer connection of the same library (it reconnected), "
+	       "since start-up.");
+	strbuf_addf(t, "ttalloc_connections_superseded_total %" PRIu64 "\n", s->ingest.stats.superseded);
+	family(t, "ttalloc_processes_disconnected", "gauge",
+	       "Processes that lost their connection without GOODBYE and still run: their buffers stay "
+	       "counted until they reconnect or exit.");
+	strbuf_addf(t, "ttalloc_processes_disconnected %u\n", s->ingest.departures.count);
 }
 
 char *metrics_render(struct server *s, size_t *len)

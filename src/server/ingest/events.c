@@ -80,8 +80,9 @@ void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc
 		return;
 	struct process_record *rec = registry_process(&st->registry, cl->proc);
 	uint32_t stack = msg->u.alloc.stack_id ? stacks_find(rec->stacks, msg->u.alloc.stack_id) : STACKS_NONE;
-	enum registry_result rc = registry_alloc_with_stack(&st->registry, cl->proc, msg->device_id, msg->buffer_type,
-							    msg->buffer_id, msg->size, alloc_mono_ns, stack);
+	struct registry_origin origin = {.alloc_ns = alloc_mono_ns, .stack = stack, .source = cl->source};
+	enum registry_result rc = registry_alloc_from(&st->registry, cl->proc, msg->device_id, msg->buffer_type,
+						      msg->buffer_id, msg->size, &origin);
 	if (rc == REGISTRY_NOMEM) {
 		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
 				 msg->buffer_id);

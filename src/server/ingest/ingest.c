@@ -81,16 +81,29 @@ static void on_close(struct connection *c)
 	struct client *cl = client_of(c);
 	struct ingest *in = cl->ingest;
 	if (cl->ring) {
-		ring_detach(cl->ring); /* its last events count, before any leak report */
+		/* its last events count, before any leak report; a superseded
+		 * connection's do not: the newer one re-sent its table */
+		if (cl->superseded)
+			ring_discard(cl->ring);
+		else
+			ring_detach(cl->ring);
 		cl->ring_retired = cl->ring;
 		cl->ring = NULL;
 	}
 	if (!registry_detach(&in->state->registry, cl->proc))
 		return;
-	if (in->stopping)
+	if (in->stopping) {
 		registry_drop_process(&in->state->registry, cl->proc);
-	else
-		leak_process_exit(in->state, cl->proc);
+		return;
+	}
+	/* a library that lost its server without GOODBYE reconnects: no exit while the process runs */
+	if (cl->source && !cl->said_goodbye && departures_watch(&in->departures, c->pid)) {
+		log_info("📴 PID %d lost its connection without GOODBYE but still runs: its buffers stay counted "
+			 "until it reconnects or exits",
+			 (int)c->pid);
+		return;
+	}
+	leak_process_exit(in->state, cl->proc);
 }
 
 static void destroy_client(struct connection *c)
@@ -147,6 +160,7 @@ void ingest_init(struct ingest *in, struct state *st, struct event_loop *loop, c
 	in->config = *cfg;
 	connection_set_init(&in->conns, loop, &connection_callbacks, in, &cfg->limits, in->stats.errors);
 	rings_init(&in->rings, loop, &ring_callbacks, &st->registry);
+	departures_init(&in->departures, loop, st);
 }
 
 int ingest_listen(struct ingest *in, int fd, char *err)
@@ -181,4 +195,5 @@ void ingest_release(struct ingest *in)
 	connection_set_close_all(&in->conns);
 	connection_set_release(&in->conns);
 	rings_release(&in->rings);
+	departures_release(&in->departures);
 }

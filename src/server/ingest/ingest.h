@@ -26,6 +26,7 @@
 #include "common/protocol.h"
 #include "server/event_loop.h"
 #include "server/ingest/connection.h"
+#include "server/ingest/departures.h"
 #include "server/ingest/ring_consumer.h"
 #include "server/state/state.h"
 
@@ -33,6 +34,7 @@
 struct ingest_stats {
 	uint64_t frames[256];             /* frames and ring events received, by type */
 	uint64_t errors[PROTO_ERR_COUNT]; /* refused or wrong events, by reason */
+	uint64_t superseded;              /* connections a newer one of the same client replaced */
 };
 
 /* The options of the server that concern the protocol. */
@@ -46,6 +48,7 @@ struct ingest {
 	struct ingest_config config;
 	struct connection_set conns;  /* clients on the socket */
 	struct ring_set rings;        /* their shared-memory rings */
+	struct departures departures; /* processes that lost their connection while running */
 	struct ingest_stats stats;
 	struct log_budget event_lines; /* ALLOC/FREE lines printed per second */
 	int stopping;                 /* shutting down: clients are alive, no leak reports */

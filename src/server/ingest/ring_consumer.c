@@ -401,9 +401,14 @@ void rings_drain_all(struct ring_set *set)
 
 void ring_detach(struct ring_consumer *rc)
 {
-	struct ring_set *set = rc->set;
 	drain(rc, 0, FULL_DRAIN_BUDGET);
 	drain(rc, 1, FULL_DRAIN_BUDGET); /* what still waits for an event that will never come */
+	ring_discard(rc);
+}
+
+void ring_discard(struct ring_consumer *rc)
+{
+	struct ring_set *set = rc->set;
 	set->items[rc->slot] = set->items[--set->count];
 	set->items[rc->slot]->slot = rc->slot;
 	event_loop_remove(set->loop, &rc->wake);

@@ -106,6 +106,13 @@ struct ring_consumer *ring_attach(struct ring_set *set, void *owner, const struc
 void ring_detach(struct ring_consumer *rc);
 
 /*
+ * Takes the ring out of the set without applying what it still holds: its
+ * client opened a newer connection, whose resync supersedes these events.
+ * Freed by the caller like a detached ring.
+ */
+void ring_discard(struct ring_consumer *rc);
+
+/*
  * Drains every ring; returns the epoll timeout the loop should use next
  * (0: events are flowing, RING_POLL_MS while recently active, -1: all
  * rings sleep or there are none).

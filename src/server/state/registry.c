@@ -248,7 +248,8 @@ static int counted_by(uint32_t buffer, const void *ctx)
 enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type,
 				    uint64_t address, uint64_t size, uint64_t now_ns)
 {
-	return registry_alloc_with_stack(r, proc, device, type, address, size, now_ns, STACKS_NONE);
+	struct registry_origin origin = {.alloc_ns = now_ns, .stack = STACKS_NONE, .source = 0};
+	return registry_alloc_from(r, proc, device, type, address, size, &origin);
 }
 
 /*
@@ -257,8 +258,8 @@ enum registry_result registry_alloc(struct registry *r, uint32_t proc, int devic
  * ADDR_INDEX_NOT_FOUND.
  */
 static enum registry_result insert_record(struct registry *r, uint32_t proc, struct device_usage *u, int device,
-					  unsigned type, uint64_t address, uint64_t size, uint64_t now_ns,
-					  uint32_t stack, enum registry_kind kind, uint32_t hole)
+					  unsigned type, uint64_t address, uint64_t size,
+					  const struct registry_origin *origin, enum registry_kind kind, uint32_t hole)
 {
 	uint32_t slot = new_buffer_slot(r);
 	if (slot == REGISTRY_NONE)
@@ -273,21 +274,22 @@ static enum registry_result insert_record(struct registry *r, uint32_t proc, str
 	*b = (struct live_buffer){
 		.address = address,
 		.size = size,
-		.alloc_ns = now_ns,
+		.alloc_ns = origin->alloc_ns,
 		.owner = proc,
-		.stack = stack,
+		.stack = origin->stack,
 		.device = (uint16_t)device,
 		.type = (uint8_t)type,
 		.live = 1,
 		.kind = (uint8_t)kind,
+		.source = origin->source,
 	};
 	link_to_owner(r, slot);
 	account(r, u, b, +1);
 	return REGISTRY_OK;
 }
 
-enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc, int device, unsigned type,
-					       uint64_t address, uint64_t size, uint64_t now_ns, uint32_t stack)
+enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int device, unsigned type,
+					 uint64_t address, uint64_t size, const struct registry_origin *origin)
 {
 	struct process_record *p = &r->processes[proc];
 	struct device_usage *u = usage_for(p, device, 1);
@@ -302,12 +304,13 @@ enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc
 		account(r, usage_for(p, old->device, 0), old, -1);
 		old->size = size;
 		old->type = (uint8_t)type;
-		old->alloc_ns = now_ns;
-		old->stack = stack;
+		old->alloc_ns = origin->alloc_ns;
+		old->stack = origin->stack;
+		old->source = origin->source;
 		account(r, u, old, +1);
 		return REGISTRY_REPLACED;
 	}
-	return insert_record(r, proc, u, device, type, address, size, now_ns, stack, REGISTRY_KIND_BUFFER, hole);
+	return insert_record(r, proc, u, device, type, address, size, origin, REGISTRY_KIND_BUFFER, hole);
 }
 
 enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type,
@@ -316,8 +319,8 @@ enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int
 	struct device_usage *u = usage_for(&r->processes[proc], device, 1);
 	if (!u)
 		return REGISTRY_NOMEM;
-	return insert_record(r, proc, u, device, type, id, size, now_ns, STACKS_NONE, REGISTRY_KIND_COUNTED,
-			     ADDR_INDEX_NOT_FOUND);
+	struct registry_origin origin = {.alloc_ns = now_ns, .stack = STACKS_NONE, .source = 0};
+	return insert_record(r, proc, u, device, type, id, size, &origin, REGISTRY_KIND_COUNTED, ADDR_INDEX_NOT_FOUND);
 }
 
 /* Takes a found record out of the totals, the index, its owner's list; copies it to *freed. */
@@ -367,6 +370,40 @@ enum registry_result registry_free(struct registry *r, uint32_t proc, int device
 	}
 	remove_record(r, proc, found, freed);
 	return REGISTRY_OK;
+}
+
+uint8_t registry_instance(struct registry *r, uint32_t proc, uint64_t id)
+{
+	struct process_record *p = &r->processes[proc];
+	int free_slot = -1;
+	for (int i = 0; i < REGISTRY_INSTANCES; i++) {
+		if (p->instances[i].id == id)
+			return (uint8_t)(i + 1);
+		if (!p->instances[i].id && free_slot < 0)
+			free_slot = i;
+	}
+	if (!id || free_slot < 0)
+		return 0;
+	p->instances[free_slot] = (struct process_instance){.id = id, .epoch = 0};
+	return (uint8_t)(free_slot + 1);
+}
+
+uint64_t registry_drop_source(struct registry *r, uint32_t proc, uint8_t source)
+{
+	uint64_t dropped = 0;
+	uint32_t slot = r->processes[proc].first_buffer;
+	while (slot != REGISTRY_NONE) {
+		const struct live_buffer *b = &r->buffers[slot];
+		uint32_t next = b->owner_next;
+		if (b->source == source && source) {
+			struct live_buffer freed;
+			uint32_t found = addr_index_find(&r->index, b->device, b->address, is_slot, &slot);
+			remove_record(r, proc, found, &freed);
+			dropped++;
+		}
+		slot = next;
+	}
+	return dropped;
 }
 
 void registry_drop_process(struct registry *r, uint32_t proc)

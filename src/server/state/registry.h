@@ -38,6 +38,7 @@ struct live_buffer {
 	uint8_t type;        /* enum ttalloc_buffer_type */
 	uint8_t live;
 	uint8_t kind;        /* enum registry_kind */
+	uint8_t source;      /* the owner's reporting instance (1..REGISTRY_INSTANCES), 0: none said */
 };
 
 /*
@@ -59,6 +60,22 @@ struct device_usage {
 	uint64_t buffers;
 };
 
+/*
+ * Reporting instances: a process may report through more than one library
+ * (libttalloc and the Python Reporter, say), each with its own connection
+ * and its own table. Each says HELLO with a random instance id and an epoch
+ * (its connection count): a newer epoch of the same instance re-sends the
+ * instance's whole table, so the buffers that instance reported before are
+ * dropped first (registry_drop_source). Buffers remember their instance
+ * (live_buffer.source); clients that never say HELLO are source 0.
+ */
+#define REGISTRY_INSTANCES 8
+
+struct process_instance {
+	uint64_t id;    /* the library's random id; 0: slot free */
+	uint32_t epoch; /* the newest connection of it seen */
+};
+
 struct process_record {
 	pid_t pid;
 	uid_t uid;
@@ -72,6 +89,7 @@ struct process_record {
 	uint32_t usage_count;
 	uint32_t usage_cap;
 	struct process_stacks *stacks; /* created by its first STACK_DEF */
+	struct process_instance instances[REGISTRY_INSTANCES]; /* source n is instances[n - 1] */
 	int in_use;
 };
 
@@ -138,9 +156,29 @@ uint32_t registry_find_pid(const struct registry *r, pid_t pid);
 enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type,
 				    uint64_t address, uint64_t size, uint64_t now_ns);
 
-/* registry_alloc, recording the buffer's call stack (STACKS_NONE: unknown). */
-enum registry_result registry_alloc_with_stack(struct registry *r, uint32_t proc, int device, unsigned type,
-					       uint64_t address, uint64_t size, uint64_t now_ns, uint32_t stack);
+/* What a buffer carries besides its place and size. */
+struct registry_origin {
+	uint64_t alloc_ns; /* CLOCK_MONOTONIC when allocated */
+	uint32_t stack;    /* index in the owner's process_stacks, or STACKS_NONE */
+	uint8_t source;    /* the reporting instance (registry_instance), or 0 */
+};
+
+/* registry_alloc with the buffer's call stack and reporting instance. */
+enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int device, unsigned type,
+					 uint64_t address, uint64_t size, const struct registry_origin *origin);
+
+/*
+ * The source number (1..REGISTRY_INSTANCES) of reporting instance `id` in
+ * `proc`, claiming a free slot for a new one; 0 when every slot is taken
+ * (its buffers are then source 0: never dropped by a resync).
+ */
+uint8_t registry_instance(struct registry *r, uint32_t proc, uint64_t id);
+
+/*
+ * Releases every buffer of `proc` that reporting instance `source` (> 0)
+ * recorded; returns how many. The instance re-sends its whole table next.
+ */
+uint64_t registry_drop_source(struct registry *r, uint32_t proc, uint8_t source);
 
 /*
  * Starts loading the index slot where (device, address) would be looked up:
