@@ -21,6 +21,7 @@
 #include "../support/registry_check.h"
 #include "../support/server_fixture.h"
 #include "client/ring_producer.h"
+#include "common/clock.h"
 
 #define KiB 1024ull
 
@@ -225,15 +226,16 @@ static void test_a_corrupt_head_stops_only_that_ring(void **state)
 	finish(f, &p);
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&t, NULL);
-}
-
+/*
+ * Polls and wake-ups depend on how much time passed: the server's clock is
+ * a fake one here (common/clock.h), moved by hand, so the test neither
+ * sleeps nor depends on how loaded the machine is.
+ */
 static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 {
 	struct fixture *f = *state;
+	struct clock_fake clock;
+	clock_fake_install(&clock, 1700000000ull * CLOCK_NS_PER_S, 1000 * CLOCK_NS_PER_S);
 	struct ring_producer p;
 	attach(f, &p);
 	uint32_t seq[RING_SHARDS] = {0};
@@ -248,12 +250,15 @@ static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 	assert_int_equal(ring_producer_push(&p, &one), 0);
 	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS); /* a trickle: in a poll period */
 	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS); /* idle, not for long yet */
-	nap_ms(RING_IDLE_MS + 5);
+	clock_fake_advance(&clock, (RING_IDLE_MS - 1) * CLOCK_NS_PER_MS);
+	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS);
+	assert_int_equal(p.region->header.server_sleeping, 0); /* not idle long enough */
+	clock_fake_advance(&clock, 2 * CLOCK_NS_PER_MS);
 	/* idle: the flag is set, and the ring still polled for one period */
 	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS);
 	assert_int_equal(p.region->header.server_sleeping, 1);
 	assert_int_equal(client_of(f->c)->ring->state, RING_DOZING);
-	nap_ms(RING_POLL_MS + 1);
+	clock_fake_advance(&clock, RING_POLL_MS * CLOCK_NS_PER_MS);
 	assert_int_equal(rings_poll(&f->s.ingest.rings), -1);
 	assert_int_equal(client_of(f->c)->ring->state, RING_ASLEEP);
 	struct ring_event ev = event(PROTO_FREE, 0, 0x201000, 0, 0);
@@ -267,6 +272,34 @@ static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS);
 	assert_int_equal(f->s.state.registry.live_buffers, RING_BUSY_EVENTS - 2);
 	finish(f, &p);
+	clock_set_source(NULL);
+}
+
+/*
+ * A shard whose next event never comes (a broken client) holds its later
+ * events back for RING_STUCK_MS, then they are applied in lane order and
+ * counted: one bad shard cannot stop the ring.
+ */
+static void test_a_stuck_shard_is_forced_through_after_a_second(void **state)
+{
+	struct fixture *f = *state;
+	struct clock_fake clock;
+	clock_fake_install(&clock, 1700000000ull * CLOCK_NS_PER_S, 1000 * CLOCK_NS_PER_S);
+	struct ring_producer p;
+	attach(f, &p);
+	put(p.region, 0, event(PROTO_ALLOC, 0, 0x7000, 4 * KiB, 1)); /* seq 0 of its shard never comes */
+	rings_drain_all(&f->s.ingest.rings);
+	assert_int_equal(f->s.state.registry.live_buffers, 0); /* waits for its predecessor */
+	clock_fake_advance(&clock, RING_STUCK_MS * CLOCK_NS_PER_MS);
+	rings_drain_all(&f->s.ingest.rings);
+	assert_int_equal(f->s.state.registry.live_buffers, 0); /* exactly a second: still waiting */
+	clock_fake_advance(&clock, CLOCK_NS_PER_MS);
+	rings_drain_all(&f->s.ingest.rings);
+	assert_int_equal(f->s.state.registry.live_buffers, 1);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_BAD_RING], 1);
+	assert_consistent(&f->s);
+	finish(f, &p);
+	clock_set_source(NULL);
 }
 
 /*
@@ -343,6 +376,7 @@ int main(void)
 		T(test_attach_refuses_what_it_cannot_trust),
 		T(test_a_corrupt_head_stops_only_that_ring),
 		T(test_an_idle_server_sleeps_and_a_push_wakes_it),
+		T(test_a_stuck_shard_is_forced_through_after_a_second),
 		T(test_a_hang_up_and_a_wake_up_in_one_batch),
 		T(test_a_full_lane_makes_the_producer_wait_and_nothing_is_lost),
 	};
