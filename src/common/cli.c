@@ -22,6 +22,25 @@ int cli_refused(int c, int argc, char **argv, char *err)
 	return error_set(err, TTALLOC_EINVAL, "unknown option '-%c'", optopt);
 }
 
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *longopts, cli_apply_fn apply,
+	      void *ctx, int *first_operand, char *err)
+{
+	optind = 0; /* glibc: a full restart, so a program (or a test) may parse again */
+	opterr = 0;
+	int opt;
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		int rc = opt == '?' || opt == ':' ? cli_refused(opt, argc, argv, err)
+						  : apply(ctx, opt, optarg, argc, argv, err);
+		if (rc != 0)
+			return rc;
+	}
+	if (first_operand)
+		*first_operand = optind;
+	else if (optind < argc)
+		return error_set(err, TTALLOC_EINVAL, "unexpected argument '%s'", argv[optind]);
+	return CLI_RUN;
+}
+
 int cli_uint(const char *name, const char *text, int base, uint64_t min, uint64_t max, uint64_t *value, char *err)
 {
 	uint64_t v;

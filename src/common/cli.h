@@ -25,6 +25,27 @@ enum cli_outcome {
 /* Exit status of every program for a bad command line. */
 #define CLI_EXIT_USAGE 2
 
+struct option;
+
+/*
+ * Applies one option getopt_long returned (never '?' or ':') to a
+ * program's options `ctx`. Returns 0, CLI_HELP, CLI_VERSION, or a
+ * negative TTALLOC_E* code with the reason in `err`.
+ */
+typedef int (*cli_apply_fn)(void *ctx, int opt, const char *arg, int argc, char **argv, char *err);
+
+/*
+ * The getopt_long loop of every program: restarts getopt, hands each
+ * option to `apply` (which may consume the next argument through argv
+ * and optind, as tt_smi's -lms does), explains what getopt refused. With
+ * `first_operand` NULL an operand is an error; else it gets the index of
+ * the first one (argc when none). Returns what `apply` asked for (CLI_*)
+ * or a negative code with the reason in `err`. `shortopts` starts with ':'
+ * ("+:" to stop at the first operand).
+ */
+int cli_parse(int argc, char **argv, const char *shortopts, const struct option *longopts, cli_apply_fn apply,
+	      void *ctx, int *first_operand, char *err);
+
 /*
  * Explains what getopt_long refused (it returned `c`, '?' or ':', after
  * `optind` moved past the argument) in `err`. Returns TTALLOC_EINVAL.

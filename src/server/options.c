@@ -126,9 +126,12 @@ static const struct option longopts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-/* Applies one option getopt_long returned. Returns 0, CLI_HELP, CLI_VERSION or an error. */
-static int apply_option(struct server_options *opts, int opt, const char *arg, char *err)
+/* Applies one option getopt_long returned (cli_apply_fn). */
+static int apply_option(void *ctx, int opt, const char *arg, int argc, char **argv, char *err)
 {
+	(void)argc;
+	(void)argv;
+	struct server_options *opts = ctx;
 	uint64_t v;
 	switch (opt) {
 	case 's':
@@ -189,16 +192,9 @@ static int apply_option(struct server_options *opts, int opt, const char *arg, c
 int server_options_parse(struct server_options *opts, int argc, char **argv, char *err)
 {
 	read_environment(opts);
-	optind = 1;
-	opterr = 0;
-	int opt;
-	while ((opt = getopt_long(argc, argv, ":s:d:ql:hV", longopts, NULL)) != -1) {
-		int rc = opt == '?' || opt == ':' ? cli_refused(opt, argc, argv, err) : apply_option(opts, opt, optarg, err);
-		if (rc != 0)
-			return rc;
-	}
-	if (optind < argc)
-		return error_set(err, TTALLOC_EINVAL, "unexpected argument '%s'", argv[optind]);
+	int rc = cli_parse(argc, argv, ":s:d:ql:hV", longopts, apply_option, opts, NULL, err);
+	if (rc != CLI_RUN)
+		return rc;
 	struct stat root_st;
 	if (opts->hw_root && *opts->hw_root && (stat(opts->hw_root, &root_st) < 0 || !S_ISDIR(root_st.st_mode)))
 		return error_set(err, TTALLOC_EINVAL, "hardware root '%s' is not a directory (--hw-root, $%s)",

@@ -98,34 +98,34 @@ static void unknown_use_text(char *buf, size_t size, const char *label, const ch
 	snprintf(buf, size, "%-7s%5s / %s", label, "N/A", total_bytes ? total : "N/A");
 }
 
+/* A formatter of byte counts: smi_format_size or smi_format_mb. */
+typedef char *(*size_format_fn)(char *buf, size_t size, uint64_t bytes);
+
+/* "LABEL used / total (pct)" in `fmt`'s units, or the total alone when use is unknown (hardware only). */
+static void memory_text(char *buf, size_t size, const char *label, uint64_t used_bytes, uint64_t total_bytes,
+			size_format_fn fmt, int hardware_only)
+{
+	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
+	if (hardware_only) {
+		unknown_use_text(buf, size, label, fmt(total, sizeof(total), total_bytes), total_bytes);
+		return;
+	}
+	smi_format_memory(buf, size, label, fmt(used, sizeof(used), used_bytes), fmt(total, sizeof(total), total_bytes),
+			  used_bytes, total_bytes);
+}
+
 /* "DRAM:  300MB / 12.0GB  ( 2%)" */
 static void dram_text(char *buf, size_t size, const struct snapshot_device *dev, int hardware_only)
 {
-	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
-	uint64_t used_bytes = smi_device_dram_used(dev);
-	if (hardware_only) {
-		unknown_use_text(buf, size, "DRAM:", smi_format_size(total, sizeof(total), dev->seed.total_dram_size),
-				 dev->seed.total_dram_size);
-		return;
-	}
-	smi_format_memory(buf, size, "DRAM:", smi_format_size(used, sizeof(used), used_bytes),
-			  smi_format_size(total, sizeof(total), dev->seed.total_dram_size), used_bytes,
-			  dev->seed.total_dram_size);
+	memory_text(buf, size, "DRAM:", smi_device_dram_used(dev), dev->seed.total_dram_size, smi_format_size,
+		    hardware_only);
 }
 
-/* "L1:    150MB / 1440MB  (10%)" */
+/* "L1:    150MB / 1440MB  (10%)": L1 in whole MB, as the seed prints it */
 static void l1_text(char *buf, size_t size, const struct snapshot_device *dev, int hardware_only)
 {
-	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
-	uint64_t used_bytes = smi_device_l1_used(dev);
-	if (hardware_only) {
-		unknown_use_text(buf, size, "L1:", smi_format_mb(total, sizeof(total), dev->seed.total_l1_size),
-				 dev->seed.total_l1_size);
-		return;
-	}
-	smi_format_memory(buf, size, "L1:", smi_format_mb(used, sizeof(used), used_bytes),
-			  smi_format_mb(total, sizeof(total), dev->seed.total_l1_size), used_bytes,
-			  dev->seed.total_l1_size);
+	memory_text(buf, size, "L1:", smi_device_l1_used(dev), dev->seed.total_l1_size, smi_format_mb,
+		    hardware_only);
 }
 
 /* The two rows of one device: readings and DRAM, then L1. */

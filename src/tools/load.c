@@ -31,6 +31,7 @@
 #include "common/cli.h"
 #include "common/format.h"
 #include "common/protocol.h"
+#include "common/random.h"
 #include "ttalloc.h"
 
 #define MAX_THREADS 256 /* thread number fits bits 32..39 of an address */
@@ -169,29 +170,102 @@ static int add_devices(struct options *o, const char *list, char *err)
 	return 0;
 }
 
+enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH };
+static const struct option longopts[] = {
+	{"device", required_argument, NULL, 'd'},
+	{"type", required_argument, NULL, 't'},
+	{"size", required_argument, NULL, 's'},
+	{"count", required_argument, NULL, 'n'},
+	{"pattern", required_argument, NULL, 'p'},
+	{"events", required_argument, NULL, 'e'},
+	{"threads", required_argument, NULL, 'j'},
+	{"hold-ms", required_argument, NULL, OPT_HOLD_MS},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"flush", no_argument, NULL, OPT_FLUSH},
+	{"no-flush", no_argument, NULL, OPT_NO_FLUSH},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Applies one option (cli_apply_fn). */
+static int apply_option(void *ctx, int opt, const char *arg, int argc, char **argv, char *err)
+{
+	(void)argc;
+	(void)argv;
+	struct options *o = ctx;
+	uint64_t v;
+	switch (opt) {
+	case 'd':
+		if (add_devices(o, arg, err) < 0)
+			return TTALLOC_EINVAL;
+		break;
+	case 't':
+		if (parse_type(arg, &o->type) < 0)
+			return error_set(err, TTALLOC_EINVAL, "unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)", arg);
+		break;
+	case 's':
+		if (format_parse_bytes(arg, &o->size) < 0 || o->size == 0)
+			return error_set(err, TTALLOC_EINVAL, "bad size '%s' (bytes > 0, optional suffix K, M, G, T)", arg);
+		break;
+	case 'n':
+		if (format_parse_unsigned(arg, 10, UINT32_MAX, &o->count) < 0 || o->count == 0)
+			return error_set(err, TTALLOC_EINVAL, "bad count '%s' (1..4294967295)", arg);
+		break;
+	case 'p':
+		if (strcmp(arg, "hold") == 0)
+			o->pattern = PATTERN_HOLD;
+		else if (strcmp(arg, "churn") == 0)
+			o->pattern = PATTERN_CHURN;
+		else if (strcmp(arg, "leak") == 0)
+			o->pattern = PATTERN_LEAK;
+		else
+			return error_set(err, TTALLOC_EINVAL, "unknown pattern '%s' (hold, churn, leak)", arg);
+		break;
+	case 'e':
+		if (format_parse_unsigned(arg, 10, UINT64_MAX, &o->events) < 0)
+			return error_set(err, TTALLOC_EINVAL, "bad event count '%s'", arg);
+		break;
+	case 'j':
+		if (format_parse_unsigned(arg, 10, MAX_THREADS, &v) < 0 || v == 0)
+			return error_set(err, TTALLOC_EINVAL, "bad thread count '%s' (1..256)", arg);
+		o->threads = (unsigned)v;
+		break;
+	case OPT_HOLD_MS:
+		if (strcmp(arg, "-1") == 0)
+			o->hold_ms = -1;
+		else if (format_parse_unsigned(arg, 10, (uint64_t)1 << 40, &v) < 0)
+			return error_set(err, TTALLOC_EINVAL, "bad --hold-ms '%s' (milliseconds, or -1 until a signal)", arg);
+		else
+			o->hold_ms = (long long)v;
+		break;
+	case OPT_SEED:
+		if (format_parse_unsigned(arg, 10, UINT64_MAX, &o->seed) < 0)
+			return error_set(err, TTALLOC_EINVAL, "bad seed '%s'", arg);
+		break;
+	case OPT_FLUSH:
+		o->flush = 1;
+		break;
+	case OPT_NO_FLUSH:
+		o->flush = 0;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case 'h':
+		return CLI_HELP;
+	default:
+		return TTALLOC_EINVAL;
+	}
+	return 0;
+}
+
 /*
  * Parses the command line into `o`. Returns CLI_RUN or CLI_HELP, or
  * TTALLOC_EINVAL with the reason in `err` (common/cli.h).
  */
 static int parse_options(int argc, char **argv, struct options *o, char *err)
 {
-	enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH };
-	static const struct option longopts[] = {
-		{"device", required_argument, NULL, 'd'},
-		{"type", required_argument, NULL, 't'},
-		{"size", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'n'},
-		{"pattern", required_argument, NULL, 'p'},
-		{"events", required_argument, NULL, 'e'},
-		{"threads", required_argument, NULL, 'j'},
-		{"hold-ms", required_argument, NULL, OPT_HOLD_MS},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"flush", no_argument, NULL, OPT_FLUSH},
-		{"no-flush", no_argument, NULL, OPT_NO_FLUSH},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	*o = (struct options){
 		.type = TTALLOC_DRAM,
 		.size = 1u << 20,
@@ -203,75 +277,9 @@ static int parse_options(int argc, char **argv, struct options *o, char *err)
 		.seed = 1,
 		.flush = 1,
 	};
-	uint64_t v;
-	int opt;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":d:t:s:n:p:e:j:qh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			if (add_devices(o, optarg, err) < 0)
-				return TTALLOC_EINVAL;
-			break;
-		case 't':
-			if (parse_type(optarg, &o->type) < 0)
-				return error_set(err, TTALLOC_EINVAL, "unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)", optarg);
-			break;
-		case 's':
-			if (format_parse_bytes(optarg, &o->size) < 0 || o->size == 0)
-				return error_set(err, TTALLOC_EINVAL, "bad size '%s' (bytes > 0, optional suffix K, M, G, T)", optarg);
-			break;
-		case 'n':
-			if (format_parse_unsigned(optarg, 10, UINT32_MAX, &o->count) < 0 || o->count == 0)
-				return error_set(err, TTALLOC_EINVAL, "bad count '%s' (1..4294967295)", optarg);
-			break;
-		case 'p':
-			if (strcmp(optarg, "hold") == 0)
-				o->pattern = PATTERN_HOLD;
-			else if (strcmp(optarg, "churn") == 0)
-				o->pattern = PATTERN_CHURN;
-			else if (strcmp(optarg, "leak") == 0)
-				o->pattern = PATTERN_LEAK;
-			else
-				return error_set(err, TTALLOC_EINVAL, "unknown pattern '%s' (hold, churn, leak)", optarg);
-			break;
-		case 'e':
-			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->events) < 0)
-				return error_set(err, TTALLOC_EINVAL, "bad event count '%s'", optarg);
-			break;
-		case 'j':
-			if (format_parse_unsigned(optarg, 10, MAX_THREADS, &v) < 0 || v == 0)
-				return error_set(err, TTALLOC_EINVAL, "bad thread count '%s' (1..256)", optarg);
-			o->threads = (unsigned)v;
-			break;
-		case OPT_HOLD_MS:
-			if (strcmp(optarg, "-1") == 0)
-				o->hold_ms = -1;
-			else if (format_parse_unsigned(optarg, 10, (uint64_t)1 << 40, &v) < 0)
-				return error_set(err, TTALLOC_EINVAL, "bad --hold-ms '%s' (milliseconds, or -1 until a signal)", optarg);
-			else
-				o->hold_ms = (long long)v;
-			break;
-		case OPT_SEED:
-			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->seed) < 0)
-				return error_set(err, TTALLOC_EINVAL, "bad seed '%s'", optarg);
-			break;
-		case OPT_FLUSH:
-			o->flush = 1;
-			break;
-		case OPT_NO_FLUSH:
-			o->flush = 0;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case 'h':
-			return CLI_HELP;
-		default:
-			return cli_refused(opt, argc, argv, err);
-		}
-	}
-	if (optind < argc)
-		return error_set(err, TTALLOC_EINVAL, "unexpected argument '%s'", argv[optind]);
+	int rc = cli_parse(argc, argv, ":d:t:s:n:p:e:j:qh", longopts, apply_option, o, NULL, err);
+	if (rc != CLI_RUN)
+		return rc;
 	if (o->num_devices == 0)
 		o->devices[o->num_devices++] = 0;
 	if (o->threads > o->count)
@@ -280,15 +288,6 @@ static int parse_options(int argc, char **argv, struct options *o, char *err)
 }
 
 /* ---- one thread's work ---- */
-
-static uint64_t next_random(uint64_t *state)
-{
-	/* splitmix64 */
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static uint64_t slot_address(const struct worker *w, uint32_t slot)
 {
@@ -358,7 +357,7 @@ static void *churn(void *arg)
 {
 	struct worker *w = arg;
 	for (uint64_t e = 0; e < w->events && !stopping(); e++) {
-		uint64_t r = next_random(&w->rng);
+		uint64_t r = random_next(&w->rng);
 		int do_alloc = w->live_count == 0 || (w->idle_count > 0 && (r & 1));
 		if (do_alloc) {
 			uint32_t slot = w->idle[--w->idle_count];

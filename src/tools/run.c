@@ -51,6 +51,7 @@ struct run_options {
 	int private_server;
 	uint64_t max_leak;
 	const char *json_path;
+	const char *socket_path; /* --socket, else $TT_ALLOC_SERVER_SOCKET or the default */
 	int quiet;
 	char **command;
 };
@@ -98,48 +99,56 @@ static void usage(FILE *out)
 		EXIT_LEAKED, EXIT_LEAKED);
 }
 
-/*
- * Parses the command line into `o`. Returns CLI_RUN or CLI_HELP, or
- * TTALLOC_EINVAL with the reason in `err` (common/cli.h).
- */
-static int parse_options(int argc, char **argv, struct run_options *o, const char **socket_path, char *err)
+enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET };
+static const struct option longopts[] = {
+	{"private", no_argument, NULL, OPT_PRIVATE}, {"max-leak", required_argument, NULL, OPT_MAX_LEAK},
+	{"json", required_argument, NULL, OPT_JSON},  {"quiet", no_argument, NULL, OPT_QUIET},
+	{"socket", required_argument, NULL, OPT_SOCKET}, {"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Applies one option (cli_apply_fn). */
+static int apply_option(void *ctx, int opt, const char *arg, int argc, char **argv, char *err)
 {
-	enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET };
-	static const struct option longopts[] = {
-		{"private", no_argument, NULL, OPT_PRIVATE}, {"max-leak", required_argument, NULL, OPT_MAX_LEAK},
-		{"json", required_argument, NULL, OPT_JSON}, {"quiet", no_argument, NULL, OPT_QUIET},
-		{"socket", required_argument, NULL, OPT_SOCKET}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int opt;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_PRIVATE:
-			o->private_server = 1;
-			break;
-		case OPT_MAX_LEAK:
-			if (cli_bytes("--max-leak", optarg, &o->max_leak, err) < 0)
-				return TTALLOC_EINVAL;
-			break;
-		case OPT_JSON:
-			o->json_path = optarg;
-			break;
-		case OPT_QUIET:
-			o->quiet = 1;
-			break;
-		case OPT_SOCKET:
-			*socket_path = optarg;
-			break;
-		case 'h':
-			return CLI_HELP;
-		default:
-			return cli_refused(opt, argc, argv, err);
-		}
+	(void)argc;
+	(void)argv;
+	struct run_options *o = ctx;
+	switch (opt) {
+	case OPT_PRIVATE:
+		o->private_server = 1;
+		return 0;
+	case OPT_MAX_LEAK:
+		return cli_bytes("--max-leak", arg, &o->max_leak, err);
+	case OPT_JSON:
+		o->json_path = arg;
+		return 0;
+	case OPT_QUIET:
+		o->quiet = 1;
+		return 0;
+	case OPT_SOCKET:
+		o->socket_path = arg;
+		return 0;
+	case 'h':
+		return CLI_HELP;
+	default:
+		return TTALLOC_EINVAL;
 	}
-	if (optind >= argc)
+}
+
+/*
+ * Parses the command line into `o` (the command is what follows the
+ * options). Returns CLI_RUN or CLI_HELP, or TTALLOC_EINVAL with the reason
+ * in `err` (common/cli.h).
+ */
+static int parse_options(int argc, char **argv, struct run_options *o, char *err)
+{
+	int first = argc;
+	int rc = cli_parse(argc, argv, "+:h", longopts, apply_option, o, &first, err);
+	if (rc != CLI_RUN)
+		return rc;
+	if (first >= argc)
 		return error_set(err, TTALLOC_EINVAL, "no command given (ttalloc-run [OPTIONS] -- CMD [ARGS...])");
-	o->command = &argv[optind];
+	o->command = &argv[first];
 	return CLI_RUN;
 }
 
@@ -481,17 +490,15 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 int main(int argc, char **argv)
 {
 	struct run_options o = {0};
-	const char *socket_path = NULL;
 	char parse_err[ERR_LEN];
-	int parsed = parse_options(argc, argv, &o, &socket_path, parse_err);
+	int parsed = parse_options(argc, argv, &o, parse_err);
 	if (parsed < 0)
 		return cli_fail("ttalloc-run", parse_err);
 	if (parsed == CLI_HELP) {
 		usage(stdout);
 		return 0;
 	}
-	if (!socket_path)
-		socket_path = unix_socket_default_path();
+	const char *socket_path = o.socket_path ? o.socket_path : unix_socket_default_path();
 
 	struct private_server ps = {.pid = -1};
 	if (o.private_server || !server_answers(socket_path)) {

@@ -12,21 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../support/argv_builder.h"
 #include "common/cli.h"
 #include "server/options.h"
+
+/* The defaults, then server_options_parse (the argument order of the shared helper). */
+static int defaults_then_parse(struct server_options *o, int argc, char **argv, char *err)
+{
+	server_options_defaults(o);
+	return server_options_parse(o, argc, argv, err);
+}
 
 /* Parses a NULL-terminated argument list after "ttalloc-server". */
 static int parse(struct server_options *o, char *err, ...)
 {
-	char *argv[16] = {"ttalloc-server"};
-	int argc = 1;
-	va_list ap;
-	va_start(ap, err);
-	for (char *arg = va_arg(ap, char *); arg && argc < 15; arg = va_arg(ap, char *))
-		argv[argc++] = arg;
-	va_end(ap);
-	server_options_defaults(o);
-	return server_options_parse(o, argc, argv, err);
+	ARGV_PARSE(defaults_then_parse, "ttalloc-server", o, err);
 }
 
 static int setup(void **state)

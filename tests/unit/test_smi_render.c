@@ -16,6 +16,7 @@
 
 #include "common/query.h"
 #include "common/cli.h"
+#include "../support/argv_builder.h"
 #include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
@@ -535,14 +536,7 @@ static void test_regions_count_every_buffer_type_they_hold(void **state)
 
 static int parse(struct smi_options *o, char *err, ...)
 {
-	char *argv[16] = {"tt_smi"};
-	int argc = 1;
-	va_list ap;
-	va_start(ap, err);
-	for (char *arg = va_arg(ap, char *); arg && argc < 15; arg = va_arg(ap, char *))
-		argv[argc++] = arg;
-	va_end(ap);
-	return smi_options_parse(o, argc, argv, err);
+	ARGV_PARSE(smi_options_parse, "tt_smi", o, err);
 }
 
 static void test_options_defaults_and_values(void **state)

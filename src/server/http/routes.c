@@ -13,17 +13,27 @@
 #include "server/http/response.h"
 #include "server/server.h"
 
+/* The device= and pid= filters most endpoints take: 1, or 0 with a 400 queued (result in *rc). */
+static int device_and_pid(struct server *s, struct MHD_Connection *conn, int *device, pid_t *pid, enum MHD_Result *rc)
+{
+	uint64_t v;
+	int got;
+	if (!response_device_param(conn, s->state.devices.count, device, rc))
+		return 0;
+	if ((got = response_uint_param(conn, "pid", INT32_MAX, &v, rc)) < 0)
+		return 0;
+	*pid = got ? (pid_t)v : 0;
+	return 1;
+}
+
 static enum MHD_Result serve_buffers(struct server *s, struct MHD_Connection *conn)
 {
 	enum MHD_Result rc = MHD_NO;
 	struct api_buffer_query q = {.device = -1, .limit = API_BUFFERS_DEFAULT_LIMIT};
 	uint64_t v;
 	int got;
-	if (!response_device_param(conn, s->state.devices.count, &q.device, &rc))
+	if (!device_and_pid(s, conn, &q.device, &q.pid, &rc))
 		return rc;
-	if ((got = response_uint_param(conn, "pid", INT32_MAX, &v, &rc)) < 0)
-		return rc;
-	q.pid = got ? (pid_t)v : 0;
 	if ((got = response_uint_param(conn, "limit", API_BUFFERS_MAX_LIMIT, &v, &rc)) < 0)
 		return rc;
 	if (got)
@@ -40,11 +50,8 @@ static enum MHD_Result serve_history(struct server *s, struct MHD_Connection *co
 	struct api_history_query q = {.device = -1, .points = API_HISTORY_DEFAULT_POINTS};
 	uint64_t v;
 	int got;
-	if (!response_device_param(conn, s->state.devices.count, &q.device, &rc))
+	if (!device_and_pid(s, conn, &q.device, &q.pid, &rc))
 		return rc;
-	if ((got = response_uint_param(conn, "pid", INT32_MAX, &v, &rc)) < 0)
-		return rc;
-	q.pid = got ? (pid_t)v : 0;
 	if ((got = response_uint_param(conn, "seconds", 366ull * 24 * 3600, &v, &rc)) < 0)
 		return rc;
 	q.seconds = got ? v : 0;

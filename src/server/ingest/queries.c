@@ -202,6 +202,22 @@ void on_device_status_query(struct client *cl, const struct proto_msg *msg)
 	client_send(cl, &ans);
 }
 
+/* A PROCESS_ROW of `pid` on `device` with its bytes per buffer type (protocol.h's layout). */
+static void process_row(struct proto_msg *row, int device, pid_t pid, uint64_t timestamp,
+			const uint64_t used[TTALLOC_BUFFER_TYPES])
+{
+	proto_msg_init(row, PROTO_PROCESS_ROW, device);
+	row->process_id = pid;
+	row->timestamp = timestamp;
+	row->u.process.used[0] = used[TTALLOC_DRAM];
+	row->u.process.used[1] = used[TTALLOC_L1];
+	row->u.process.used[2] = used[TTALLOC_L1_SMALL];
+	row->u.process.used[3] = used[TTALLOC_TRACE];
+	row->u.process.system_memory = used[TTALLOC_SYSTEM_MEMORY];
+	row->u.process.cb = used[TTALLOC_CB];
+	row->buffer_id = used[TTALLOC_KERNEL]; /* PROCESS_ROW: kernel bytes in the header */
+}
+
 void on_process_query(struct client *cl, const struct proto_msg *msg)
 {
 	struct state *st = client_state(cl);
@@ -219,17 +235,8 @@ void on_process_query(struct client *cl, const struct proto_msg *msg)
 			if (msg->device_id != -1 && u->device != msg->device_id)
 				continue;
 			struct proto_msg row;
-			proto_msg_init(&row, PROTO_PROCESS_ROW, u->device);
-			row.process_id = rec->pid;
+			process_row(&row, u->device, rec->pid, rec->first_seen_ns, u->used);
 			row.size = u->buffers;
-			row.timestamp = rec->first_seen_ns;
-			row.u.process.used[0] = u->used[TTALLOC_DRAM];
-			row.u.process.used[1] = u->used[TTALLOC_L1];
-			row.u.process.used[2] = u->used[TTALLOC_L1_SMALL];
-			row.u.process.used[3] = u->used[TTALLOC_TRACE];
-			row.u.process.system_memory = u->used[TTALLOC_SYSTEM_MEMORY];
-			row.u.process.cb = u->used[TTALLOC_CB];
-			row.buffer_id = u->used[TTALLOC_KERNEL];
 			row.u.process.uid = rec->uid;
 			memcpy(row.u.process.comm, rec->comm, sizeof(row.u.process.comm));
 			client_send(cl, &row);
@@ -244,14 +251,7 @@ void on_process_query(struct client *cl, const struct proto_msg *msg)
 		if (t->covered || (msg->device_id != -1 && t->device != msg->device_id))
 			continue;
 		struct proto_msg row;
-		proto_msg_init(&row, PROTO_PROCESS_ROW, t->device);
-		row.process_id = t->pid;
-		row.timestamp = t->updated_ns;
-		row.u.process.used[0] = t->used[TTALLOC_DRAM];
-		row.u.process.used[1] = t->used[TTALLOC_L1];
-		row.u.process.used[2] = t->used[TTALLOC_L1_SMALL];
-		row.u.process.used[3] = t->used[TTALLOC_TRACE];
-		row.u.process.cb = t->used[TTALLOC_CB];
+		process_row(&row, t->device, t->pid, t->updated_ns, t->used);
 		row.u.process.uid = t->uid;
 		row.u.process.flags = PROTO_PROCESS_SHM | (t->stale ? PROTO_PROCESS_STALE : 0);
 		proto_set_string(row.u.process.comm, sizeof(row.u.process.comm), t->name);
