@@ -146,6 +146,12 @@ static int has_seed_payload(unsigned type)
 	       type == PROTO_DEVICE_INFO_QUERY;
 }
 
+/* The seed's answer fields, which upstream's 144-byte frame has too (at other offsets). */
+#define SEED_FIELDS_(X)                                                                                    \
+	X(dram_allocated) X(l1_allocated) X(l1_small_allocated) X(trace_allocated) X(total_dram_size)      \
+	X(total_l1_size) X(arch_type) X(num_dram_channels) X(dram_size_per_channel) X(l1_size_per_core)    \
+	X(is_available) X(num_devices)
+
 static void upstream_decode(const uint8_t *frame, struct proto_msg *msg)
 {
 	struct proto_upstream_msg up;
@@ -158,18 +164,9 @@ static void upstream_decode(const uint8_t *frame, struct proto_msg *msg)
 		return;
 	}
 	struct proto_seed_payload *seed = &msg->u.seed;
-	seed->dram_allocated = up.dram_allocated;
-	seed->l1_allocated = up.l1_allocated;
-	seed->l1_small_allocated = up.l1_small_allocated;
-	seed->trace_allocated = up.trace_allocated;
-	seed->total_dram_size = up.total_dram_size;
-	seed->total_l1_size = up.total_l1_size;
-	seed->arch_type = up.arch_type;
-	seed->num_dram_channels = up.num_dram_channels;
-	seed->dram_size_per_channel = up.dram_size_per_channel;
-	seed->l1_size_per_core = up.l1_size_per_core;
-	seed->is_available = up.is_available;
-	seed->num_devices = up.num_devices;
+#define COPY_FROM_UPSTREAM_(field) seed->field = up.field;
+	SEED_FIELDS_(COPY_FROM_UPSTREAM_)
+#undef COPY_FROM_UPSTREAM_
 }
 
 static void upstream_encode(const struct proto_msg *msg, const struct proto_answer_extra *extra, uint8_t *frame)
@@ -179,18 +176,9 @@ static void upstream_encode(const struct proto_msg *msg, const struct proto_answ
 	memcpy(&up, msg, PROTO_HEADER_SIZE);
 	if (has_seed_payload(msg->type)) {
 		const struct proto_seed_payload *seed = &msg->u.seed;
-		up.dram_allocated = seed->dram_allocated;
-		up.l1_allocated = seed->l1_allocated;
-		up.l1_small_allocated = seed->l1_small_allocated;
-		up.trace_allocated = seed->trace_allocated;
-		up.total_dram_size = seed->total_dram_size;
-		up.total_l1_size = seed->total_l1_size;
-		up.arch_type = seed->arch_type;
-		up.num_dram_channels = seed->num_dram_channels;
-		up.dram_size_per_channel = seed->dram_size_per_channel;
-		up.l1_size_per_core = seed->l1_size_per_core;
-		up.is_available = seed->is_available;
-		up.num_devices = seed->num_devices;
+#define COPY_TO_UPSTREAM_(field) up.field = seed->field;
+		SEED_FIELDS_(COPY_TO_UPSTREAM_)
+#undef COPY_TO_UPSTREAM_
 		if (extra) {
 			up.cb_allocated = extra->cb_allocated;
 			up.kernel_allocated = extra->kernel_allocated;

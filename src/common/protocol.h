@@ -151,20 +151,30 @@ enum proto_arch {
 	PROTO_ARCH_QUASAR = 4,
 };
 
+/*
+ * The seed's answer fields, in two groups because upstream's 144-byte
+ * frame (below) puts its cb and kernel totals between them: one list each,
+ * so the two layouts cannot drift apart.
+ */
+#define PROTO_SEED_TOTALS_FIELDS                                               \
+	uint64_t dram_allocated;                                               \
+	uint64_t l1_allocated;                                                 \
+	uint64_t l1_small_allocated;                                           \
+	uint64_t trace_allocated;
+#define PROTO_SEED_INFO_FIELDS                                                 \
+	uint64_t total_dram_size;                                              \
+	uint64_t total_l1_size;                                                \
+	uint32_t arch_type;                                                    \
+	uint32_t num_dram_channels;                                            \
+	uint32_t dram_size_per_channel;                                        \
+	uint32_t l1_size_per_core;                                             \
+	uint32_t is_available;                                                 \
+	uint32_t num_devices;
+
 /* Payload of RESPONSE and DEVICE_INFO_RESPONSE (the seed's fields). */
 struct __attribute__((packed)) proto_seed_payload {
-	uint64_t dram_allocated;
-	uint64_t l1_allocated;
-	uint64_t l1_small_allocated;
-	uint64_t trace_allocated;
-	uint64_t total_dram_size;
-	uint64_t total_l1_size;
-	uint32_t arch_type;
-	uint32_t num_dram_channels;
-	uint32_t dram_size_per_channel;
-	uint32_t l1_size_per_core;
-	uint32_t is_available;
-	uint32_t num_devices;
+	PROTO_SEED_TOTALS_FIELDS
+	PROTO_SEED_INFO_FIELDS
 };
 
 /* Validity bits of proto_status_payload.valid: a clear bit prints N/A. */
@@ -474,20 +484,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host re
 
 struct __attribute__((packed)) proto_upstream_msg {
 	PROTO_HEADER_FIELDS
-	uint64_t dram_allocated;
-	uint64_t l1_allocated;
-	uint64_t l1_small_allocated;
-	uint64_t trace_allocated;
+	PROTO_SEED_TOTALS_FIELDS
 	uint64_t cb_allocated;     /* circular buffers */
 	uint64_t kernel_allocated; /* kernel binaries */
-	uint64_t total_dram_size;
-	uint64_t total_l1_size;
-	uint32_t arch_type;
-	uint32_t num_dram_channels;
-	uint32_t dram_size_per_channel;
-	uint32_t l1_size_per_core;
-	uint32_t is_available;
-	uint32_t num_devices;
+	PROTO_SEED_INFO_FIELDS
 	uint32_t ringbuffer_total_size;
 	uint32_t ringbuffer_used_bytes;
 	uint32_t ringbuffer_num_programs;

@@ -63,18 +63,6 @@ static int remove_tree(void **state)
 	return 0;
 }
 
-static void open_set(struct device_set *set, const char *hw_root, const char *selection)
-{
-	struct device_options opts;
-	char err[DEVICE_ERR_LEN];
-	device_options_init(&opts);
-	opts.selection = selection;
-	opts.hw_root = hw_root;
-	opts.nvml_library = "libttalloc-test-absent-nvml.so.1";
-	if (device_set_open_opts(set, &opts, err) != 0)
-		fail_msg("open %s: %s", hw_root, err);
-}
-
 static const struct holder_entry *row_of(const struct holder_entry *rows, int n, int32_t pid)
 {
 	for (int i = 0; i < n; i++)
@@ -90,7 +78,7 @@ static void test_scan_reads_each_holders_name_and_user_under_the_root(void **sta
 	(void)state;
 	struct device_set set;
 	struct holders_view v = HOLDERS_VIEW_INIT;
-	open_set(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	assert_int_equal(holders_view_scan(&v, &set), 0);
 	assert_int_equal(v.available, 1);
 	assert_int_equal(v.kernel[0].count, 4); /* 77, 88, 4242 from the pids file; 4243 by its fd link */
@@ -121,7 +109,7 @@ static void test_tracked_vanished_and_own_pid(void **state)
 	(void)state;
 	struct device_set set;
 	struct holders_view v = HOLDERS_VIEW_INIT;
-	open_set(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	assert_int_equal(holders_view_scan(&v, &set), 0);
 	int32_t tracked[] = {4242, 99};
 	struct holder_entry rows[8];
@@ -143,7 +131,7 @@ static void test_simulated_devices_have_no_view_and_allocate_nothing(void **stat
 	(void)state;
 	struct device_set set;
 	struct holders_view v = HOLDERS_VIEW_INIT;
-	open_set(&set, NULL, "sim");
+	hw_open_set(&set, NULL, "sim");
 	assert_int_equal(holders_view_available(&set.devices[0]), 0);
 	assert_int_equal(holders_view_scan(&v, &set), 0);
 	assert_int_equal(v.available, 0);
