@@ -1,6 +1,6 @@
 /*
- * errors.c - ttalloc_strerror(): the text for each TTALLOC_E* code, taken
- * from the one table in ttalloc.h so library, server and tools agree; and
+ * errors.c - the text of each TTALLOC_E* code (ttalloc_strerror, from the
+ * one table in ttalloc.h so library, server and tools agree) and
  * error_set, the convention of errors.h.
  */
 #include "common/errors.h"

@@ -1,8 +1,7 @@
 /*
- * random.h - splitmix64, the one pseudo-random generator of ttalloc's
- * workloads and tests (ttalloc-load's churn, the soak producer, the
- * differential tests): fast, seedable, and the same sequence everywhere
- * for the same seed, so a failing run can be replayed.
+ * random.h - splitmix64, the pseudo-random generator of ttalloc-load's
+ * churn and of the differential tests: fast, seedable, and the same
+ * sequence everywhere for the same seed, so a failing run can be replayed.
  */
 #ifndef TTALLOC_RANDOM_H
 #define TTALLOC_RANDOM_H

@@ -31,3 +31,9 @@ def test_the_check_finds_a_loop(tmp_path):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "x/a.c -> x/b.c" in res.stdout and "x/b.c -> x/a.c" in res.stdout
+
+
+def test_the_readmes_layout_section_is_made_from_the_tree():
+    res = subprocess.run([sys.executable, str(REPO / "scripts/layout.py"), "--check"], capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
