@@ -13,19 +13,38 @@ import os
 import socket
 
 from . import protocol
-from .connection import _Connection, _resolve
+from .connection import ServerError, _Connection, _resolve
 
 __all__ = ["query_device_stats", "device_info", "num_devices", "device_status", "processes",
            "leaks", "dump_remaining", "is_server_running", "format_bytes"]
 
 
 def _seed_answer(device_id, query_type, answer_type, path):
+    """The seed's answer to QUERY / DEVICE_INFO_QUERY. HELLO goes first in
+    the same write, so a device the server does not have comes back as a
+    typed ERROR (ValueError here) instead of the closed connection a seed
+    client sees."""
     with _Connection(path) as conn:
-        msg = conn.exchange(protocol.pack(query_type, device_id), answer_type)
+        conn.send(protocol.pack(protocol.HELLO, -1, process_id=os.getpid(), payload=protocol.pack_hello()))
+        try:
+            conn.read()  # HELLO_ACK
+            msg = conn.exchange(protocol.pack(query_type, device_id), answer_type)
+        except ServerError as e:
+            if e.reason != "bad_device":
+                raise
+            count = _device_count(conn)
+            raise ValueError("device %d does not exist: the server has %d device(s), 0..%d"
+                             % (device_id, count, count - 1)) from None
     return protocol.unpack_seed(msg["payload"])
 
 
+def _device_count(conn):
+    msg = conn.exchange(protocol.pack(protocol.DEVICE_INFO_QUERY, -1), protocol.DEVICE_INFO_RESPONSE)
+    return protocol.unpack_seed(msg["payload"])["num_devices"]
+
+
 def _check_device(device_id, seed):
+    """An older server answers a missing device with is_available = 0."""
     if not seed["is_available"]:
         raise ValueError("device %d does not exist: the server has %d device(s), 0..%d"
                          % (device_id, seed["num_devices"], seed["num_devices"] - 1))

@@ -256,29 +256,48 @@ static void test_bad_device_buffer_type_and_size_are_counted(void **state)
 	assert_false(answer_waiting(f->client));
 }
 
-static void test_query_of_a_bad_device_is_answered_unavailable(void **state)
+/* A seed client (no HELLO) asking for a device that does not exist sees its connection close. */
+static void test_seed_query_of_a_bad_device_closes_the_connection(void **state)
 {
 	struct fixture *f = *state;
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
+	m = frame(PROTO_QUERY, 2, 0, 0, 0, 0);
+	feed(f->c, &m);
+	assert_true(f->c->closed);
+	char byte;
+	assert_int_equal(recv(f->client, &byte, 1, MSG_DONTWAIT), 0); /* no answer, end of stream */
+	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), 1);
+	assert_int_equal(f->s.state.leaks.count, 1); /* its buffer: the process had one connection */
+}
+
+/* ttalloc's clients (HELLO) get ERROR(bad_device) for each bad device, and keep their connection. */
+static void test_query_of_a_bad_device_is_a_typed_error_after_hello(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
+	m.u.hello.version = PROTO_EXT_VERSION;
+	feed(f->c, &m);
+	struct proto_msg ans;
+	fixture_read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_HELLO_ACK);
 	static const int bad[] = {2, 63, 64, -1, -5, 1 << 30};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		m = frame(PROTO_QUERY, bad[i], 0, 0, 0, 0);
+		m = frame(i % 2 ? PROTO_DEVICE_INFO_QUERY : PROTO_QUERY, bad[i], 0, 0, 0, 0);
+		if (m.type == PROTO_DEVICE_INFO_QUERY && bad[i] == -1)
+			m.type = PROTO_QUERY; /* DEVICE_INFO_QUERY(-1) is the count question */
 		feed(f->c, &m);
-		struct proto_msg ans;
 		fixture_read_frame(f->client, &ans);
-		assert_int_equal(ans.type, PROTO_RESPONSE);
+		assert_int_equal(ans.type, PROTO_ERROR);
 		assert_int_equal(ans.device_id, bad[i]);
-		assert_int_equal(ans.u.seed.is_available, 0);
-		assert_int_equal(ans.u.seed.num_devices, 2);
-		assert_int_equal(ans.u.seed.dram_allocated, 0);
-		assert_int_equal(ans.u.seed.total_dram_size, 0);
+		assert_int_equal(ans.u.error.reason, PROTO_ERR_BAD_DEVICE);
+		assert_int_equal(ans.u.error.code, TTALLOC_EINVAL);
 	}
+	assert_false(f->c->closed);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), sizeof(bad) / sizeof(bad[0]));
 	/* DEVICE_INFO_QUERY(-1) is the device count question, not an error */
 	m = frame(PROTO_DEVICE_INFO_QUERY, -1, 0, 0, 0, 0);
 	feed(f->c, &m);
-	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_DEVICE_INFO_RESPONSE);
 	assert_int_equal(ans.u.seed.num_devices, 2);
@@ -754,7 +773,8 @@ int main(void)
 		T(test_free_of_a_foreign_buffer_is_rejected_and_counted),
 		T(test_unknown_and_server_only_types_are_counted_and_the_stream_stays_in_step),
 		T(test_bad_device_buffer_type_and_size_are_counted),
-		T(test_query_of_a_bad_device_is_answered_unavailable),
+		T(test_seed_query_of_a_bad_device_closes_the_connection),
+		T(test_query_of_a_bad_device_is_a_typed_error_after_hello),
 		T(test_extension_queries),
 		T(test_close_reports_the_leak_and_releases_the_totals),
 		T(test_leak_waits_for_the_last_connection_of_a_process),

@@ -57,16 +57,27 @@ static void fill_totals(struct state *st, struct proto_msg *ans, const struct de
 }
 
 /*
- * QUERY and DEVICE_INFO_QUERY always get their seed answer, so seed clients
- * never wait on a frame that does not come: a bad device id is answered with
- * zero totals and is_available = 0 (and logged and counted here).
+ * QUERY and DEVICE_INFO_QUERY (DEVICE_INFO_QUERY(-1) asks for the count).
+ * A device that does not exist is what the seed's server did not answer
+ * either: a seed client (no HELLO) sees its connection close, so its
+ * recv() fails at once instead of waiting, and the seed's dashboard loop
+ * (`for i in range(8): try ... except: break`) stops at the last device;
+ * ttalloc's own clients (they said HELLO) get an ERROR frame, bad_device.
  */
 static void answer_seed_query(struct client *cl, const struct proto_msg *msg, enum proto_msg_type type)
 {
 	struct state *st = client_state(cl);
 	struct device *dev = NULL;
-	if (!(type == PROTO_DEVICE_INFO_RESPONSE && msg->device_id == -1))
+	if (!(type == PROTO_DEVICE_INFO_RESPONSE && msg->device_id == -1)) {
 		dev = client_valid_device(cl, msg);
+		if (!dev) {
+			if (cl->hello_version)
+				client_send_error(cl, msg, PROTO_ERR_BAD_DEVICE, TTALLOC_EINVAL);
+			else
+				connection_close(&cl->conn);
+			return;
+		}
+	}
 	struct proto_msg ans;
 	proto_msg_init(&ans, type, msg->device_id);
 	ans.timestamp = clock_realtime_ns();
