@@ -190,9 +190,9 @@ PROCESS_FIELDS = ("used", "system_memory", "cb", "uid", "flags", "comm")
 ERROR_PAYLOAD = struct.Struct("<iI64s")
 ERROR_FIELDS = ("code", "reason", "message")
 
-HELLO_PAYLOAD = struct.Struct("<IIII32sQI12s")
+HELLO_PAYLOAD = struct.Struct("<IIII32sQIB11s")
 HELLO_FIELDS = ("version", "features", "num_devices", "server_pid", "session", "instance", "epoch",
-                "reserved")
+                "log_level", "reserved")
 
 FILTER_PAYLOAD = struct.Struct("<32s40s")
 FILTER_FIELDS = ("session", "reserved")
@@ -239,7 +239,7 @@ PROCESS_OFFSETS = _offsets([("used", 32), ("system_memory", 8), ("cb", 8), ("uid
 ERROR_OFFSETS = _offsets([("code", 4), ("reason", 4), ("message", 64)])
 HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
                           ("server_pid", 4), ("session", SESSION_LEN), ("instance", 8), ("epoch", 4),
-                          ("reserved", 12)])
+                          ("log_level", 1), ("reserved", 11)])
 FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
 ALLOC_OFFSETS = _offsets([("stack_id", 8), ("reserved", 64)])
 STACK_OFFSETS = _offsets([("ips", 72)])
@@ -343,10 +343,19 @@ def _session_bytes(session):
     return (session or "").encode("utf-8")[:SESSION_LEN - 1]
 
 
+# HELLO's log_level (enum proto_log_level), from a client's $TT_METAL_LOGGER_LEVEL
+LOG_LEVELS = {"error": 1, "fatal": 1, "warn": 2, "warning": 2, "info": 3, "debug": 4, "trace": 4}
+
+
+def log_level_code(text):
+    """HELLO's log_level for a TT_METAL_LOGGER_LEVEL value (any case); 0 when unset or unknown."""
+    return LOG_LEVELS.get((text or "").lower(), 0)
+
+
 def pack_hello(version=EXT_VERSION, features=0, num_devices=0, server_pid=0, session="", instance=0,
-               epoch=0):
+               epoch=0, log_level=0):
     return HELLO_PAYLOAD.pack(version, features, num_devices, server_pid,
-                              _session_bytes(session), instance, epoch, b"")
+                              _session_bytes(session), instance, epoch, log_level, b"")
 
 
 def unpack_hello(payload):

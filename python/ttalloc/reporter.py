@@ -296,8 +296,9 @@ class Reporter:
         # instance and epoch: the server drops what an older connection of
         # ours left unread and what we reported before; the table follows
         hello = protocol.pack(protocol.HELLO, -1, process_id=self._pid,
-                              payload=protocol.pack_hello(session=self.session, instance=self._instance,
-                                                          epoch=self._epoch))
+                              payload=protocol.pack_hello(
+                                  session=self.session, instance=self._instance, epoch=self._epoch,
+                                  log_level=protocol.log_level_code(os.environ.get("TT_METAL_LOGGER_LEVEL"))))
         self._epoch += 1
         ack = self._send(hello) and self._await(protocol.HELLO_ACK)
         if not ack:

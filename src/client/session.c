@@ -23,6 +23,7 @@
 
 #include "client/client_state.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "ttalloc.h"
 #include "common/unix_socket.h"
 
@@ -204,6 +205,18 @@ static uint64_t instance_id(void)
 }
 
 /*
+ * The application's $TT_METAL_LOGGER_LEVEL for HELLO: the server logs this
+ * process's events in that detail (protocol.h, enum proto_log_level).
+ */
+static uint8_t hello_log_level(void)
+{
+	enum log_level level;
+	if (log_level_parse(getenv("TT_METAL_LOGGER_LEVEL"), &level) < 0)
+		return PROTO_LOG_UNSET;
+	return (uint8_t)(PROTO_LOG_ERROR + (level - LOG_ERROR));
+}
+
+/*
  * HELLO with this library's instance and epoch: the server drops what an
  * older connection of ours left unread, and what we reported before, which
  * the resync that follows re-sends (protocol.h, sessions).
@@ -216,6 +229,7 @@ static int hello(uint32_t *features)
 	msg.u.hello.version = PROTO_EXT_VERSION;
 	msg.u.hello.instance = instance_id();
 	msg.u.hello.epoch = client.epoch++;
+	msg.u.hello.log_level = hello_log_level();
 	proto_set_string(msg.u.hello.session, sizeof(msg.u.hello.session), getenv(PROTO_SESSION_ENV));
 	int rc = send_frames(&msg, 1);
 	if (rc == 0)

@@ -254,7 +254,8 @@ struct __attribute__((packed)) proto_hello_payload {
 	char session[PROTO_SESSION_LEN]; /* HELLO: $TTALLOC_SESSION, or empty */
 	uint64_t instance;     /* HELLO: the reporting library's random id (new in each process); 0: none */
 	uint32_t epoch;        /* HELLO: connections this instance opened before this one */
-	uint8_t reserved[12];
+	uint8_t log_level;     /* HELLO: the client's $TT_METAL_LOGGER_LEVEL, PROTO_LOG_*; 0: not set */
+	uint8_t reserved[11];
 };
 
 /* Deepest call stack a client sends (frames beyond are dropped). */
@@ -280,6 +281,20 @@ struct __attribute__((packed)) proto_alloc_payload {
  */
 struct __attribute__((packed)) proto_stack_payload {
 	uint64_t ips[PROTO_STACK_IPS_PER_FRAME];
+};
+
+/*
+ * HELLO's log_level: how much the server should log about this client's
+ * own events, from the client's $TT_METAL_LOGGER_LEVEL (the seed sets it in
+ * the application's terminal). Debug: its ALLOC/FREE lines with the stack
+ * trace line, even when the server itself logs less.
+ */
+enum proto_log_level {
+	PROTO_LOG_UNSET = 0,
+	PROTO_LOG_ERROR = 1,
+	PROTO_LOG_WARN = 2,
+	PROTO_LOG_INFO = 3,
+	PROTO_LOG_DEBUG = 4,
 };
 
 /* Bits of HELLO_ACK's features: extension requests this server answers. */
@@ -440,6 +455,7 @@ _Static_assert(sizeof(struct proto_hello_payload) == 72, "hello payload fills th
 _Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session");
 _Static_assert(offsetof(struct proto_msg, u.hello.instance) == 88, "hello instance");
 _Static_assert(offsetof(struct proto_msg, u.hello.epoch) == 96, "hello epoch");
+_Static_assert(offsetof(struct proto_msg, u.hello.log_level) == 100, "hello log level");
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");

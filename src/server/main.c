@@ -31,6 +31,7 @@ int main(int argc, char **argv)
 	}
 	if (opts.log_level_set)
 		log_set_level(opts.log_level);
+	log_use_journal(log_journal_detect()); /* under systemd: "<4>" on warnings (leaks, failures) */
 	/* Line-sized writes as events happen; flushed before every wait. */
 	static char stdout_buffer[1 << 16];
 	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));

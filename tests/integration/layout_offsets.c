@@ -63,6 +63,7 @@ int main(void)
 	FIELD("hello", u.hello.session, "session");
 	FIELD("hello", u.hello.instance, "instance");
 	FIELD("hello", u.hello.epoch, "epoch");
+	FIELD("hello", u.hello.log_level, "log_level");
 	FIELD("hello", u.hello.reserved, "reserved");
 
 	FIELD("filter", u.filter.session, "session");

@@ -5,6 +5,19 @@
 
 #include <stdio.h>
 
+#include "common/log.h"
+
+void client_announce(struct client *cl)
+{
+	if (cl->announced)
+		return;
+	cl->announced = 1;
+	struct process_record *rec = registry_process(&client_state(cl)->registry, cl->proc);
+	rec->reported = 1;
+	if (client_logs(cl, LOG_INFO))
+		log_write(LOG_INFO, "📥 New connection from client (PID %d, %s)", (int)cl->conn.pid, rec->comm);
+}
+
 struct device *client_valid_device(struct client *cl, const struct proto_msg *msg)
 {
 	const struct device_set *devices = &client_state(cl)->devices;

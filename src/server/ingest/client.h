@@ -23,6 +23,8 @@ struct client {
 	uint32_t epoch;              /* HELLO's epoch of that instance */
 	int superseded;              /* a newer connection of the same instance replaced it */
 	int said_goodbye;            /* GOODBYE: it closes on purpose */
+	int announced;               /* its "📥 New connection" line was printed (it reports) */
+	int log_level;               /* enum log_level its HELLO asked for (TT_METAL_LOGGER_LEVEL), -1: none */
 	struct ring_consumer *ring;  /* the shared-memory fast path, when negotiated */
 	struct ring_consumer *ring_retired; /* detached at close, freed with the client */
 };
@@ -46,6 +48,23 @@ static inline struct state *client_state(struct client *cl)
 static inline void client_send(struct client *cl, const struct proto_msg *msg)
 {
 	connection_send(&cl->conn, msg);
+}
+
+/*
+ * The client reports (ALLOC, FREE, CB, kernels, stacks, a ring): prints the
+ * seed's "📥 New connection" line once and marks its process as one that
+ * reports. Connections that only query are logged at debug level.
+ */
+void client_announce(struct client *cl);
+
+/*
+ * 1 when lines about this client's own events are logged at `level`: the
+ * server's level allows it, or the client asked for it in HELLO (its
+ * TT_METAL_LOGGER_LEVEL, as the seed's "Enable Detailed Logging" does).
+ */
+static inline int client_logs(const struct client *cl, enum log_level level)
+{
+	return log_enabled(level) || (int)level <= cl->log_level;
 }
 
 /* The device a message names, or NULL after counting and logging a bad_device error. */

@@ -64,6 +64,8 @@ void on_hello(struct client *cl, const struct proto_msg *msg)
 {
 	struct state *st = client_state(cl);
 	cl->hello_version = msg->u.hello.version ? msg->u.hello.version : 1;
+	if (msg->u.hello.log_level >= PROTO_LOG_ERROR && msg->u.hello.log_level <= PROTO_LOG_DEBUG)
+		cl->log_level = msg->u.hello.log_level - PROTO_LOG_ERROR + LOG_ERROR;
 	struct process_record *rec = registry_process(&st->registry, cl->proc);
 	if (msg->u.hello.session[0])
 		proto_set_string(rec->session, sizeof(rec->session), msg->u.hello.session);
@@ -104,6 +106,7 @@ void on_ring_attach(struct client *cl, const struct proto_msg *msg)
 		return;
 	}
 	cl->ring = ring;
+	client_announce(cl);
 	log_info("⚡ PID %d reports through a shared-memory ring", (int)c->pid);
 	struct proto_msg ans;
 	proto_msg_init(&ans, PROTO_RING_ACK, -1);

@@ -37,7 +37,7 @@ static int valid_alloc(struct client *cl, const struct proto_msg *msg, const str
 /* 1 when this event's line should be printed. */
 static int event_line(struct client *cl)
 {
-	return log_enabled(LOG_INFO) && log_budget_take(&cl->ingest->event_lines, EVENT_LINES_PER_SECOND);
+	return client_logs(cl, LOG_INFO) && log_budget_take(&cl->ingest->event_lines, EVENT_LINES_PER_SECOND);
 }
 
 /* ---- ALLOC / FREE ---- */
@@ -74,6 +74,7 @@ static int within_buffer_limit(struct client *cl, const struct proto_msg *msg)
 
 void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc_mono_ns)
 {
+	client_announce(cl);
 	struct state *st = client_state(cl);
 	struct device *dev = client_valid_device(cl, msg);
 	if (!dev || !client_valid_pid_field(cl, msg) || !valid_alloc(cl, msg, dev) || !within_buffer_limit(cl, msg))
@@ -96,14 +97,14 @@ void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc
 	state_touch(st, msg->device_id);
 	if (!event_line(cl))
 		return;
-	log_info("[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")",
+	log_write(LOG_INFO, "[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")",
 		 msg->device_id, msg->size, proto_buffer_type_name(msg->buffer_type), (int)cl->conn.pid,
 		 msg->buffer_id);
-	if (log_enabled(LOG_DEBUG)) {
+	if (client_logs(cl, LOG_DEBUG)) {
 		if (stack == STACKS_NONE) {
-			log_debug("  └─ Stack trace: [enabled with TT_ALLOC_STACK_TRACE=1]");
+			log_write(LOG_DEBUG, "  └─ Stack trace: [enabled with TT_ALLOC_STACK_TRACE=1]");
 		} else {
-			log_debug("  └─ Stack trace:");
+			log_write(LOG_DEBUG, "  └─ Stack trace:");
 			stacks_log(rec->stacks, stack, LOG_DEBUG, "       ", STACKS_SHOWN_FRAMES);
 		}
 	}
@@ -122,6 +123,7 @@ void on_free(struct client *cl, const struct proto_msg *msg)
 /* STACK_DEF: part of a call stack that later ALLOCs of this process name. */
 void on_stack_def(struct client *cl, const struct proto_msg *msg)
 {
+	client_announce(cl);
 	if (!client_valid_pid_field(cl, msg))
 		return;
 	struct process_record *rec = registry_process(&client_state(cl)->registry, cl->proc);
@@ -136,6 +138,7 @@ void on_stack_def(struct client *cl, const struct proto_msg *msg)
 
 void events_free(struct client *cl, const struct proto_msg *msg)
 {
+	client_announce(cl);
 	struct state *st = client_state(cl);
 	if (!client_valid_device(cl, msg) || !client_valid_pid_field(cl, msg))
 		return;
@@ -145,7 +148,7 @@ void events_free(struct client *cl, const struct proto_msg *msg)
 	case REGISTRY_OK:
 		state_touch(st, msg->device_id);
 		if (event_line(cl))
-			log_info("[Device %d] FREE: buffer 0x%" PRIx64 " by PID %d", msg->device_id,
+			log_write(LOG_INFO, "[Device %d] FREE: buffer 0x%" PRIx64 " by PID %d", msg->device_id,
 				 msg->buffer_id, (int)cl->conn.pid);
 		break;
 	case REGISTRY_FOREIGN:
@@ -172,6 +175,7 @@ void events_free(struct client *cl, const struct proto_msg *msg)
  */
 static void add_counted(struct client *cl, const struct proto_msg *msg, unsigned type)
 {
+	client_announce(cl);
 	struct state *st = client_state(cl);
 	struct device *dev = client_valid_device(cl, msg);
 	if (!dev || !client_valid_pid_field(cl, msg))
@@ -192,7 +196,7 @@ static void add_counted(struct client *cl, const struct proto_msg *msg, unsigned
 	}
 	state_touch(st, msg->device_id);
 	if (event_line(cl))
-		log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
+		log_write(LOG_INFO, "[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
 			 proto_type_name(msg->type), msg->size, proto_buffer_type_name(type), (int)cl->conn.pid,
 			 msg->buffer_id);
 }
@@ -200,6 +204,7 @@ static void add_counted(struct client *cl, const struct proto_msg *msg, unsigned
 /* CB_FREE / KERNEL_UNLOAD: releases one of the sender's records with that id (same size first). */
 static void release_counted(struct client *cl, const struct proto_msg *msg, unsigned type)
 {
+	client_announce(cl);
 	struct state *st = client_state(cl);
 	if (!client_valid_device(cl, msg) || !client_valid_pid_field(cl, msg))
 		return;
@@ -214,7 +219,7 @@ static void release_counted(struct client *cl, const struct proto_msg *msg, unsi
 	}
 	state_touch(st, msg->device_id);
 	if (event_line(cl))
-		log_info("[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
+		log_write(LOG_INFO, "[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
 			 proto_type_name(msg->type), freed.size, proto_buffer_type_name(type), (int)cl->conn.pid,
 			 msg->buffer_id);
 }

@@ -38,8 +38,9 @@ static struct connection *create_client(struct connection_set *set, pid_t pid, u
 	}
 	cl->ingest = in;
 	cl->proc = proc;
-	log_info("📥 New connection from client (PID %d, %s)", (int)pid,
-		 registry_process(&in->state->registry, proc)->comm);
+	cl->log_level = -1;
+	log_debug("📥 New connection from client (PID %d, %s)", (int)pid,
+		  registry_process(&in->state->registry, proc)->comm);
 	return &cl->conn;
 }
 

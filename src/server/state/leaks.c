@@ -172,7 +172,9 @@ void leak_process_exit(struct state *st, uint32_t proc)
 	struct registry *r = &st->registry;
 	const struct process_record *rec = registry_process(r, proc);
 	if (rec->live_buffers == 0) {
-		log_info("📤 Process %d (%s) disconnected, no buffers left", (int)rec->pid, rec->comm);
+		/* a monitor that only asked questions is not news (debug level) */
+		log_line(rec->reported ? LOG_INFO : LOG_DEBUG, "📤 Process %d (%s) disconnected, no buffers left",
+			 (int)rec->pid, rec->comm);
 	} else {
 		struct leak_report rep;
 		leak_report_build(&rep, r, proc, clock_monotonic_ns());

@@ -90,6 +90,7 @@ struct process_record {
 	uint32_t usage_cap;
 	struct process_stacks *stacks; /* created by its first STACK_DEF */
 	struct process_instance instances[REGISTRY_INSTANCES]; /* source n is instances[n - 1] */
+	int reported;           /* a connection of it reported (not only queried): its lines are at info level */
 	int in_use;
 };
 

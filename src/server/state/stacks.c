@@ -229,14 +229,14 @@ size_t stacks_format(struct process_stacks *ps, uint32_t index, const char *inde
 
 void stacks_log(struct process_stacks *ps, uint32_t index, int level, const char *indent, int max_frames)
 {
-	if (!ps || index == STACKS_NONE || !log_enabled((enum log_level)level))
+	if (!ps || index == STACKS_NONE)
 		return;
 	char text[STACKS_SHOWN_FRAMES * 600];
 	size_t len = stacks_format(ps, index, indent, max_frames, text, sizeof(text));
 	if (len && text[len - 1] == '\n')
 		text[len - 1] = '\0';
 	if (len)
-		log_line((enum log_level)level, "%s", text);
+		log_write((enum log_level)level, "%s", text);
 }
 
 void stacks_each_frame(const char *text, void (*fn)(const char *frame, size_t len, void *ctx), void *ctx)

@@ -78,8 +78,9 @@ size_t stacks_format(struct process_stacks *ps, uint32_t index, const char *inde
 		     size_t size);
 
 /*
- * Logs the stack at `index` line by line at `level` (see stacks_format).
- * Does nothing for STACKS_NONE or a NULL set.
+ * Logs the stack at `index` line by line at `level` (see stacks_format),
+ * whatever the log level: the caller decided (log_enabled, or a client's
+ * own level). Does nothing for STACKS_NONE or a NULL set.
  */
 void stacks_log(struct process_stacks *ps, uint32_t index, int level, const char *indent, int max_frames);
 
