@@ -77,6 +77,8 @@ HOLDER_QUERY = 150
 HOLDER_ROW = 151
 HISTORY_QUERY = 152
 HISTORY_ROW = 153
+CLEAR_LEAKS = 156  # drop the exited processes a --retain-leaks server keeps in its totals
+CLEARED = 157      # its answer: size = buffers, buffer_id = processes
 STACK_LINE = 160
 LEAK_WITH_STACKS = 1  # LEAK_QUERY buffer_type flag
 STACK_MAX_DEPTH = 32
@@ -96,6 +98,7 @@ TYPE_NAMES = {
     RING_ATTACH: "RING_ATTACH", RING_ACK: "RING_ACK", GOODBYE: "GOODBYE",
     HOLDER_QUERY: "HOLDER_QUERY", HOLDER_ROW: "HOLDER_ROW",
     HISTORY_QUERY: "HISTORY_QUERY", HISTORY_ROW: "HISTORY_ROW",
+    CLEAR_LEAKS: "CLEAR_LEAKS", CLEARED: "CLEARED",
 }
 
 # ---- buffer types (enum ttalloc_buffer_type = tt-metal's BufferType) ----

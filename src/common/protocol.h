@@ -32,6 +32,10 @@
  *     (SCM_RIGHTS)                   shared-memory ring (src/common/ring.h)
  *   STACK_DEF(stack id, ips)         none: defines a call stack that later
  *                                    ALLOCs name in u.alloc.stack_id
+ *   CLEAR_LEAKS                      CLEARED: size = buffers, buffer_id =
+ *                                    processes dropped: the exited processes
+ *                                    --retain-leaks kept in the totals (the
+ *                                    asker's user's; root: all)
  *   GOODBYE                          none: the client closes on purpose
  *                                    (ttalloc_shutdown, Reporter.close): when
  *                                    it was the process's last connection,
@@ -134,6 +138,8 @@
 	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
 	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
 	X(HISTORY_ROW, 153, answer, ANSWER, 0)                                  \
+	X(CLEAR_LEAKS, 156, clear_leaks, REQUEST, 1)                            \
+	X(CLEARED, 157, answer, ANSWER, 0)                                      \
 	X(STACK_LINE, 160, answer, ANSWER, 0)
 
 enum proto_msg_type {
@@ -231,6 +237,7 @@ enum proto_process_flags {
 	PROTO_PROCESS_EXITED = 1u << 0, /* leak row: the process is gone */
 	PROTO_PROCESS_SHM = 1u << 1,    /* process row from tt-metal's shared memory, not the socket */
 	PROTO_PROCESS_STALE = 1u << 2,  /* shm row whose process is dead: what its slot still claims */
+	/* PROTO_PROCESS_EXITED on a PROCESS_ROW: exited, its leaks kept in the totals (--retain-leaks) */
 };
 
 /* Payload of ERROR: a code and a message for the human. */

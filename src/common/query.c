@@ -166,6 +166,23 @@ int query_greet(struct query_client *qc, char *err)
 	return 0;
 }
 
+int query_clear_leaks(struct query_client *qc, uint64_t *buffers, uint32_t *processes, char *err)
+{
+	struct proto_msg req, ans;
+	proto_msg_init(&req, PROTO_CLEAR_LEAKS, -1);
+	int rc = query_greet(qc, err);
+	if (rc == 0)
+		rc = query_exchange(qc, &req, &ans, err);
+	if (rc < 0)
+		return rc;
+	if (ans.type != PROTO_CLEARED)
+		return error_set(err, TTALLOC_EPROTOCOL, "unexpected answer type %u to CLEAR_LEAKS (a server older than "
+				 "tt_smi?)", ans.type);
+	*buffers = ans.size;
+	*processes = (uint32_t)ans.buffer_id;
+	return 0;
+}
+
 int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err)
 {
 	struct proto_msg req, ans;

@@ -113,6 +113,13 @@ void snapshot_release(struct snapshot *snap);
  */
 int query_greet(struct query_client *qc, char *err);
 
+/*
+ * CLEAR_LEAKS: drops the exited processes a --retain-leaks server keeps in
+ * its totals (the caller's user's; root: all). Returns 0 with the buffers
+ * and processes dropped, or a TTALLOC_E* code.
+ */
+int query_clear_leaks(struct query_client *qc, uint64_t *buffers, uint32_t *processes, char *err);
+
 /* One bucket of a device's memory history (HISTORY_ROW). */
 struct history_snapshot_bucket {
 	uint64_t used[4]; /* peak bytes, the seed's order: DRAM, L1, L1_SMALL, TRACE */

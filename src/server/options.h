@@ -30,6 +30,7 @@ struct server_options {
 	uint32_t history_interval_ms; /* --history-interval: ms between samples */
 	uint32_t history_samples;  /* --history-samples: samples kept */
 	int ttmetal_shm;           /* read tt-metal's /dev/shm regions (0 with --no-tt-metal-shm) */
+	int retain_leaks;          /* leaks stay in the totals: --retain-leaks, or $CI set (the default in CI) */
 	int log_level_set;         /* --quiet, --log-level or $TT_METAL_LOGGER_LEVEL chose log_level */
 	enum log_level log_level;
 };

@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -169,6 +170,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 		.history_interval_ms = opts->history_interval_ms,
 		.history_samples = opts->history_samples,
 		.ttmetal_shm = opts->ttmetal_shm,
+		.retain_leaks = opts->retain_leaks,
 	};
 	int rc = state_open(&s->state, &cfg, err);
 	if (rc < 0)
@@ -224,6 +226,9 @@ static void print_banner(struct server *s)
 	else
 		printf("📡 Server socket created: %s\n", s->opts.socket_path);
 	printf("📡 Listening for connections...\n");
+	if (s->opts.retain_leaks)
+		printf("🧾 Leaked buffers stay in the totals until tt_smi --clear-leaks (--retain-leaks%s)\n",
+		       getenv("CI") ? ", the default with $CI set" : "");
 	if (s->http)
 		printf("🌐 Dashboard: %s\n", http_url(s->http));
 	else

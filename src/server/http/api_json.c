@@ -99,6 +99,9 @@ static json_t *process_json(struct server *s, const struct process_record *rec)
 	json_util_set_uint(obj, "connections", rec->connections);
 	json_util_set_uint(obj, "buffer_count", rec->live_buffers);
 	json_util_set_uint(obj, "first_seen", rec->first_seen_ns / 1000000u);
+	/* exited: its leaks kept in the totals (--retain-leaks) until cleared */
+	json_object_set_new(obj, "exited", json_boolean(rec->exited));
+	json_object_set_new(obj, "exit_time", rec->exited ? json_util_uint(rec->exit_ns / 1000000u) : json_null());
 	uint64_t sum[TTALLOC_BUFFER_TYPES] = {0};
 	json_t *devices = json_array();
 	for (uint32_t i = 0; i < rec->usage_count; i++) {
