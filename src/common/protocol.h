@@ -262,7 +262,9 @@ struct __attribute__((packed)) proto_hello_payload {
 	uint64_t instance;     /* HELLO: the reporting library's random id (new in each process); 0: none */
 	uint32_t epoch;        /* HELLO: connections this instance opened before this one */
 	uint8_t log_level;     /* HELLO: the client's $TT_METAL_LOGGER_LEVEL, PROTO_LOG_*; 0: not set */
-	uint8_t reserved[11];
+	uint8_t http_state;    /* HELLO_ACK: enum proto_http_state of the server's dashboard */
+	uint16_t http_port;    /* HELLO_ACK: its port (listened on, or waited for) */
+	uint8_t reserved[8];
 };
 
 /* Deepest call stack a client sends (frames beyond are dropped). */
@@ -302,6 +304,17 @@ enum proto_log_level {
 	PROTO_LOG_WARN = 2,
 	PROTO_LOG_INFO = 3,
 	PROTO_LOG_DEBUG = 4,
+};
+
+/*
+ * HELLO_ACK's http_state: tracking never waits for the dashboard, so a
+ * server whose HTTP port was taken at start-up runs without it and tries
+ * the port again every few seconds (WAITING) until it gets it (UP).
+ */
+enum proto_http_state {
+	PROTO_HTTP_OFF = 0,     /* --no-http (or an older server) */
+	PROTO_HTTP_UP = 1,
+	PROTO_HTTP_WAITING = 2, /* the port is in use: retried */
 };
 
 /* Bits of HELLO_ACK's features: extension requests this server answers. */
@@ -463,6 +476,8 @@ _Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session
 _Static_assert(offsetof(struct proto_msg, u.hello.instance) == 88, "hello instance");
 _Static_assert(offsetof(struct proto_msg, u.hello.epoch) == 96, "hello epoch");
 _Static_assert(offsetof(struct proto_msg, u.hello.log_level) == 100, "hello log level");
+_Static_assert(offsetof(struct proto_msg, u.hello.http_state) == 101, "hello http state");
+_Static_assert(offsetof(struct proto_msg, u.hello.http_port) == 102, "hello http port");
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");

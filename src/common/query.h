@@ -22,6 +22,8 @@ struct query_client {
 	char path[108];
 	int greeted;       /* HELLO answered on this connection */
 	uint32_t features; /* HELLO_ACK's enum proto_feature bits */
+	uint8_t http_state; /* HELLO_ACK's enum proto_http_state */
+	uint16_t http_port;
 };
 
 #define QUERY_CLIENT_INIT {.fd = -1, .path = ""}
@@ -94,6 +96,8 @@ struct snapshot {
 	struct snapshot_holder *holders; /* the kernel's view, where the server has one */
 	size_t holders_cap;
 	int hardware_only; /* read from the device backends, not the server: no allocation data */
+	uint8_t http_state; /* the server's dashboard (enum proto_http_state) */
+	uint16_t http_port;
 };
 
 #define SNAPSHOT_INIT {0}

@@ -56,8 +56,10 @@ void server_options_usage(FILE *out)
 		"                           beyond are refused and counted (default 10000000)\n"
 		"      --http ADDR:PORT     serve the dashboard, JSON API and /metrics there\n"
 		"                           (default $TTALLOC_HTTP or 127.0.0.1:8080; port 0\n"
-		"                           picks a free one;\n"
-		"                           a port in use is a start-up error)\n"
+		"                           picks a free one). A port in use does not stop\n"
+		"                           tracking: the server runs without the dashboard\n"
+		"                           and takes the port as soon as it is free\n"
+		"      --http-required      a port in use is a start-up error instead\n"
 		"      --no-http            no HTTP endpoint\n"
 		"      --no-tt-metal-shm    do not read tt-metal's memory statistics in\n"
 		"                           <hw-root>/dev/shm/tt_device_*_memory\n"
@@ -113,6 +115,7 @@ enum {
 	OPT_MAX_BUFFERS,
 	OPT_NO_TTMETAL_SHM,
 	OPT_RETAIN_LEAKS,
+	OPT_HTTP_REQUIRED,
 	OPT_NO_RETAIN_LEAKS,
 };
 
@@ -129,6 +132,7 @@ static const struct option longopts[] = {
 	{"max-buffers-per-process", required_argument, NULL, OPT_MAX_BUFFERS},
 	{"http", required_argument, NULL, OPT_HTTP},
 	{"no-http", no_argument, NULL, OPT_NO_HTTP},
+	{"http-required", no_argument, NULL, OPT_HTTP_REQUIRED},
 	{"no-tt-metal-shm", no_argument, NULL, OPT_NO_TTMETAL_SHM},
 	{"history-interval", required_argument, NULL, OPT_HISTORY_INTERVAL},
 	{"history-samples", required_argument, NULL, OPT_HISTORY_SAMPLES},
@@ -185,6 +189,9 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		return 0;
 	case OPT_NO_HTTP:
 		opts->http_enabled = 0;
+		return 0;
+	case OPT_HTTP_REQUIRED:
+		opts->http_required = 1;
 		return 0;
 	case OPT_NO_TTMETAL_SHM:
 		opts->ttmetal_shm = 0;

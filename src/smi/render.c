@@ -451,6 +451,10 @@ static void render_status(struct render *r)
 		strbuf_addstr(r->out, "✅ ");
 		strbuf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
 			     color ? SMI_STYLE_RESET : "");
+		if (r->view->snap->http_state == PROTO_HTTP_WAITING) /* tracking runs; the dashboard waits */
+			strbuf_addf(r->out, " | Dashboard: %s⚠️  port %u in use, retrying%s",
+				     color ? smi_style_code(SMI_YELLOW) : "", r->view->snap->http_port,
+				     color ? SMI_STYLE_RESET : "");
 		strbuf_addf(r->out, " | Updates: %s\n", updates);
 	} else {
 		strbuf_addstr(r->out, "❌ ");

@@ -521,6 +521,9 @@ json_t *api_health(struct server *s)
 	json_util_set_uint(obj, "live_buffers", s->state.registry.live_buffers);
 	json_util_set_str(obj, "socket", s->opts.socket_path);
 	json_object_set_new(obj, "ttmetal_shm", ttmetal_status_json(s));
+	/* the dashboard itself: up; and how many tries found its port in use first */
+	json_object_set_new(obj, "http", json_pack("{s:s, s:i, s:I}", "state", "up", "port", (int)s->ingest.http_port,
+						   "port_in_use_tries", (json_int_t)s->http_failures));
 	return obj;
 }
 
