@@ -10,13 +10,76 @@
 
 #include "common/format.h"
 
-int cli_refused(int c, int argc, char **argv, char *err)
+/* Edit distance of a (la bytes) and b (lb bytes), capped at `cap` + 1. */
+static size_t distance(const char *a, size_t la, const char *b, size_t lb, size_t cap)
+{
+	size_t row[64];
+	if (la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0], best = row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t cost = diag + (a[i - 1] != b[j - 1]);
+			size_t v = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+			row[j] = cost < v ? cost : v;
+			diag = up;
+			best = row[j] < best ? row[j] : best;
+		}
+		if (best > cap)
+			return cap + 1;
+	}
+	return row[lb];
+}
+
+const char *cli_closest(const char *word, size_t len, const char *const *candidates)
+{
+	size_t cap = len / 3 ? len / 3 : 1, best_distance = cap + 1;
+	const char *best = NULL, *prefix_of = NULL;
+	int prefixes = 0;
+	for (const char *const *c = candidates; *c; c++) {
+		size_t d = distance(word, len, *c, strlen(*c), cap);
+		if (d < best_distance) {
+			best_distance = d;
+			best = *c;
+		}
+		if (len && strncmp(*c, word, len) == 0) {
+			prefixes++;
+			prefix_of = *c;
+		}
+	}
+	if (best)
+		return best;
+	return prefixes == 1 ? prefix_of : NULL;
+}
+
+/* The long option closest to "--name" (without its "=value"), or NULL. */
+static const char *closest_option(const char *arg, const struct option *longopts)
+{
+	if (!longopts || strncmp(arg, "--", 2) != 0)
+		return NULL;
+	const char *names[256];
+	size_t n = 0;
+	for (const struct option *o = longopts; o->name && n + 1 < sizeof(names) / sizeof(names[0]); o++)
+		names[n++] = o->name;
+	names[n] = NULL;
+	const char *name = arg + 2;
+	return cli_closest(name, strcspn(name, "="), names);
+}
+
+int cli_refused(int c, int argc, char **argv, const struct option *longopts, char *err)
 {
 	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
 	if (c == ':')
 		return error_set(err, TTALLOC_EINVAL, "option '%s' needs a value", arg);
-	if (optopt == 0)
+	if (optopt == 0) {
+		const char *near = closest_option(arg, longopts);
+		if (near)
+			return error_set(err, TTALLOC_EINVAL, "unknown option '%s'; did you mean '--%s'?", arg, near);
 		return error_set(err, TTALLOC_EINVAL, "unknown option '%s'", arg);
+	}
 	if (strncmp(arg, "--", 2) == 0)
 		return error_set(err, TTALLOC_EINVAL, "option '%s' takes no value", arg);
 	return error_set(err, TTALLOC_EINVAL, "unknown option '-%c'", optopt);
@@ -29,7 +92,7 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
 	opterr = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		int rc = opt == '?' || opt == ':' ? cli_refused(opt, argc, argv, err)
+		int rc = opt == '?' || opt == ':' ? cli_refused(opt, argc, argv, longopts, err)
 						  : apply(ctx, opt, optarg, argc, argv, err);
 		if (rc != 0)
 			return rc;

@@ -11,6 +11,7 @@
 #ifndef TTALLOC_CLI_H
 #define TTALLOC_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/errors.h"
@@ -48,10 +49,19 @@ int cli_parse(int argc, char **argv, const char *shortopts, const struct option 
 
 /*
  * Explains what getopt_long refused (it returned `c`, '?' or ':', after
- * `optind` moved past the argument) in `err`. Returns TTALLOC_EINVAL.
- * Call with opterr = 0, so getopt itself prints nothing.
+ * `optind` moved past the argument) in `err`, with "did you mean '--x'?"
+ * when an option of `longopts` (may be NULL) is close. Returns
+ * TTALLOC_EINVAL. Call with opterr = 0, so getopt itself prints nothing.
  */
-int cli_refused(int c, int argc, char **argv, char *err);
+int cli_refused(int c, int argc, char **argv, const struct option *longopts, char *err);
+
+/*
+ * The candidate closest to `word` (`len` bytes) when it is close enough to
+ * be a typo (an edit distance of at most a third of its length, at least 1,
+ * or a prefix of one candidate alone), else NULL. `candidates` ends with
+ * NULL. For "did you mean" in every program.
+ */
+const char *cli_closest(const char *word, size_t len, const char *const *candidates);
 
 /*
  * Parses the value of option `name` as a whole number in `base` (8, 10,

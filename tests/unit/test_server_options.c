@@ -99,6 +99,10 @@ static void test_errors_are_explained(void **state)
 	assert_non_null(strstr(err, "unknown log level 'loud'"));
 	assert_int_equal(parse(&o, err, "--bogus", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "unknown option '--bogus'");
+	assert_int_equal(parse(&o, err, "--sockt", "/tmp/x", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "unknown option '--sockt'; did you mean '--socket'?");
+	assert_int_equal(parse(&o, err, "--histroy-interval=5", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "unknown option '--histroy-interval=5'; did you mean '--history-interval'?");
 	assert_int_equal(parse(&o, err, "--socket", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "option '--socket' needs a value");
 	assert_int_equal(parse(&o, err, "--no-http=1", NULL), TTALLOC_EINVAL);
@@ -125,6 +129,19 @@ static void test_cli_numbers(void **state)
 	assert_non_null(strstr(err, "bad byte count '12X'"));
 }
 
+static void test_closest_names_a_typo_and_nothing_else(void **state)
+{
+	(void)state;
+	const char *const fields[] = {"memory.used", "memory.total", "memory.free", "index", "name", NULL};
+	assert_string_equal(cli_closest("memory.usd", 10, fields), "memory.used");
+	assert_string_equal(cli_closest("indx", 4, fields), "index");
+	assert_string_equal(cli_closest("memory.totalXYZ", 12, fields), "memory.total");
+	assert_null(cli_closest("temperature", 11, fields));
+	assert_null(cli_closest("", 0, fields));
+	const char *const none[] = {NULL};
+	assert_null(cli_closest("name", 4, none));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +150,7 @@ int main(void)
 		cmocka_unit_test_setup(test_help_and_version_are_outcomes_not_exits, setup),
 		cmocka_unit_test_setup(test_errors_are_explained, setup),
 		cmocka_unit_test(test_cli_numbers),
+		cmocka_unit_test(test_closest_names_a_typo_and_nothing_else),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
