@@ -48,7 +48,7 @@ class Server:
         env["TTALLOC_HTTP"] = "127.0.0.1:0"  # where the server has HTTP: never a fixed port
         env.update(env_extra or {})
         self.log = open(self.log_path, "w+")
-        self.proc = subprocess.Popen([str(SERVER), "--socket", self.socket] + args, stdout=self.log,
+        self.proc = subprocess.Popen([str(SERVER), "--socket", self.socket, "--no-retain-leaks"] + args, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
 
     def output(self):
