@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import preload_env
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("TTALLOC_BUILD_DIR") or REPO / "build").resolve()
 SERVER = BUILD / "bin" / "ttalloc-server"
@@ -35,13 +37,6 @@ STATUS = struct.Struct("=i I I I Q I I Q Q 24s")
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 ARCH_WORMHOLE_B0, ARCH_BLACKHOLE = 2, 3
-
-
-def sanitized():
-    try:
-        return "TTALLOC_SANITIZE:BOOL=ON" in (BUILD / "CMakeCache.txt").read_text()
-    except OSError:
-        return os.environ.get("TTALLOC_SANITIZE") == "1"
 
 
 def wait_until(predicate, timeout=5.0, what="condition"):
@@ -214,19 +209,7 @@ def interposer_env(srv, tracking="1"):
     env = dict(os.environ)
     env["TT_ALLOC_SERVER_SOCKET"] = srv.socket
     env["TT_ALLOC_TRACKING_ENABLED"] = tracking
-    preload = [str(INTERPOSER)]
-    if sanitized():
-        # the sanitizer runtimes must come first in a program built without them
-        runtimes = []
-        for lib in ("libasan.so", "libubsan.so"):  # ASan's runtime first of all
-            path = subprocess.run(["gcc", "-print-file-name=" + lib], capture_output=True,
-                                  text=True).stdout.strip()
-            if os.path.isabs(path):
-                runtimes.append(path)
-        preload = runtimes + preload
-        env["ASAN_OPTIONS"] = "detect_leaks=0"
-    env["LD_PRELOAD"] = " ".join(preload)
-    return env
+    return preload_env(env, [INTERPOSER])
 
 
 def dram(srv, device):
