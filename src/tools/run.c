@@ -14,7 +14,7 @@
  * when none answers (--private forces that).
  *
  * --tt-metal preloads libttalloc_ttmetal.so into the command (LD_PRELOAD,
- * before whatever it held), so that a stock tt-metal's buffers are reported
+ * after whatever it held), so that a stock tt-metal's buffers are reported
  * (docs/TTMETAL.md). The library is looked for beside ttalloc-run's lib
  * directory ($TTALLOC_TTMETAL_PLUGIN overrides).
  */
@@ -325,7 +325,10 @@ static int wait_status(pid_t child)
  * monitor is separate so the private server, our own child, is not waited
  * for.)
  */
-/* --tt-metal: the plugin first in LD_PRELOAD, before what the caller had there. */
+/*
+ * --tt-metal: the plugin added to LD_PRELOAD after what the caller had there
+ * (a sanitizer's runtime must stay first); any place in it comes before libc.
+ */
 static void preload(const char *library)
 {
 	const char *had = getenv("LD_PRELOAD");
@@ -333,7 +336,7 @@ static void preload(const char *library)
 	char *value = malloc(size);
 	if (!value)
 		return;
-	snprintf(value, size, "%s%s%s", library, had && *had ? " " : "", had && *had ? had : "");
+	snprintf(value, size, "%s%s%s", had && *had ? had : "", had && *had ? " " : "", library);
 	setenv("LD_PRELOAD", value, 1);
 	free(value);
 }
