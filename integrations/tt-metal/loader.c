@@ -166,12 +166,16 @@ static void announce(void)
 		(int)getpid(), status_text);
 }
 
-/* Preloaded and tt-metal not found yet: looks again (called on load and after each dlopen). */
+/*
+ * Preloaded and tt-metal not found yet: looks again (called on load and
+ * after each dlopen). Never waits for init_lock: another thread holding it
+ * is looking already, and it may need the loader's lock that a dlopen made
+ * from a library constructor on this thread holds.
+ */
 static void look_again(void)
 {
-	if (busy || __atomic_load_n(&settled, __ATOMIC_ACQUIRE))
+	if (busy || __atomic_load_n(&settled, __ATOMIC_ACQUIRE) || pthread_mutex_trylock(&init_lock) != 0)
 		return;
-	pthread_mutex_lock(&init_lock);
 	busy = 1;
 	int was_settled = settled;
 	attempt();

@@ -6,8 +6,9 @@
 // Per event: one virtual call from GraphTracker, the buffer's accessors, a
 // dynamic_cast to tell a mesh from a chip, and ttalloc_report_alloc() or
 // _free() per chip (libttalloc's cost: a shard lock and a ring slot). No
-// lock, allocation or system call of its own; circular buffers, which are
-// rare (a program's first run on a device), take one mutex.
+// lock, allocation or system call of its own (a mesh's chip list is read
+// once per thread and mesh); circular buffers, which are rare (a
+// program's first run on a device), take one mutex.
 //
 // How it registers depends on the tt-metal it was built against, detected
 // when CMake configures (integrations/tt-metal/CMakeLists.txt):
@@ -77,32 +78,39 @@ struct Chips {
     int ids[kMaxChips];
 };
 
-// The chips a device stands for: itself, or every chip of a mesh (a mesh
-// buffer has one address and its per-chip size on each). A mesh's chips are
-// cached per thread, by the mesh's address and id (ids are unique).
-const Chips& chips_of(const IDevice* device) {
-    thread_local Chips single;
-    thread_local const IDevice* mesh_seen = nullptr;
-    thread_local int mesh_id_seen = -1;
-    thread_local Chips mesh_chips;
-    const auto* mesh = dynamic_cast<const distributed::MeshDevice*>(device);
-    if (!mesh) {
-        single.count = 1;
-        single.ids[0] = static_cast<int>(device->id());
-        return single;
-    }
+// A mesh's chips, cached per thread by the mesh's address and id (tt-metal
+// numbers meshes from a process-wide counter, so an id is never reused).
+const Chips& mesh_chips(const distributed::MeshDevice* mesh) {
+    thread_local const distributed::MeshDevice* seen = nullptr;
+    thread_local int seen_id = -1;
+    thread_local Chips chips;
     int mesh_id = static_cast<int>(mesh->id());
-    if (mesh != mesh_seen || mesh_id != mesh_id_seen) {
-        mesh_chips.count = 0;
+    if (mesh != seen || mesh_id != seen_id) {
+        chips.count = 0;
         for (IDevice* chip : mesh->get_devices()) {
-            if (chip && mesh_chips.count < kMaxChips) {
-                mesh_chips.ids[mesh_chips.count++] = static_cast<int>(chip->id());
+            if (chip && chips.count < kMaxChips) {
+                chips.ids[chips.count++] = static_cast<int>(chip->id());
             }
         }
-        mesh_seen = mesh;
-        mesh_id_seen = mesh_id;
+        seen = mesh;
+        seen_id = mesh_id;
     }
-    return mesh_chips;
+    return chips;
+}
+
+// Calls fn(chip id) for each chip a device stands for: itself, or every
+// chip of a mesh (a mesh buffer has one address and its per-chip size on each).
+template <class Fn>
+void for_each_chip(const IDevice* device, Fn&& fn) {
+    const auto* mesh = dynamic_cast<const distributed::MeshDevice*>(device);
+    if (!mesh) {
+        fn(static_cast<int>(device->id()));
+        return;
+    }
+    const Chips& chips = mesh_chips(mesh);
+    for (int i = 0; i < chips.count; i++) {
+        fn(chips.ids[i]);
+    }
 }
 
 // What a buffer event reports; false for events that stand for no memory:
@@ -208,10 +216,8 @@ public:
         if (!buffers_ || !facts_of(buffer, f)) {
             return;
         }
-        const Chips& chips = chips_of(f.device);
-        for (int i = 0; i < chips.count; i++) {
-            ttalloc_report_alloc(chips.ids[i], static_cast<enum ttalloc_buffer_type>(f.type), f.address, f.size);
-        }
+        auto type = static_cast<enum ttalloc_buffer_type>(f.type);
+        for_each_chip(f.device, [&](int chip) { ttalloc_report_alloc(chip, type, f.address, f.size); });
     }
 
     void track_deallocate(Buffer* buffer) override {
@@ -219,10 +225,7 @@ public:
         if (!buffers_ || !facts_of(buffer, f)) {
             return;
         }
-        const Chips& chips = chips_of(f.device);
-        for (int i = 0; i < chips.count; i++) {
-            ttalloc_report_free(chips.ids[i], f.address);
-        }
+        for_each_chip(f.device, [&](int chip) { ttalloc_report_free(chip, f.address); });
     }
 
     // `size` is per core; the CB takes it on every core of the range. A
@@ -240,24 +243,22 @@ public:
         }
         uint64_t cores = core_range_set.num_cores();
         uint64_t bytes = size * (cores ? cores : 1);
-        const Chips& chips = chips_of(device);
-        for (int i = 0; i < chips.count; i++) {
-            if (chip_ok(chips.ids[i])) {
-                cbs.add(chips.ids[i], addr, bytes);
+        for_each_chip(device, [&](int chip) {
+            if (chip_ok(chip)) {
+                cbs.add(chip, addr, bytes);
             }
-        }
+        });
     }
 
     void track_deallocate_cb(const IDevice* device) override {
         if (!circular_buffers_ || !device) {
             return;
         }
-        const Chips& chips = chips_of(device);
-        for (int i = 0; i < chips.count; i++) {
-            if (chip_ok(chips.ids[i])) {
-                cbs.release(chips.ids[i]);
+        for_each_chip(device, [](int chip) {
+            if (chip_ok(chip)) {
+                cbs.release(chip);
             }
-        }
+        });
     }
 
 private:

@@ -151,8 +151,9 @@ def test_allocation_stacks_are_captured_through_the_plugin(server, processes):
     app.kill(signal.SIGKILL)
     m = server.wait_for_log(r"Process %d exited but left 1 buffer allocated" % app.pid)
     stack = server.log()[m.start():].split("\n")[2:9]
-    # the plugin's frame, tt-metal's (GraphTracker, Buffer), then the application's own
-    assert "Processor" in stack[0] and "track_allocate" in stack[0], stack
+    # the plugin's frame (unless optimised into a tail call), tt-metal's (GraphTracker, Buffer),
+    # then the application's own
+    assert "track_allocate" in stack[0] and ("Processor" in stack[0] or "GraphTracker" in stack[0]), stack
     assert any("load_weights" in f and "fake_ttmetal_app.cpp" in f for f in stack), stack
 
 
