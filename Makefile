@@ -12,7 +12,7 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: fuzz-ci fuzz-ring all build deps browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
+.PHONY: format format-check fuzz-ci fuzz-ring all build deps browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
 
 all: build
 
@@ -33,6 +33,7 @@ help:
 	@echo "make fuzz       60 s libFuzzer run on the frame decoder"
 	@echo "make fuzz-ring  60 s libFuzzer run on the shared-memory ring's consumer"
 	@echo "make install    install under PREFIX (default /usr/local; DESTDIR stages a package)"
+	@echo "make format     clang-format the C sources (.clang-format); make format-check only checks"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -120,6 +121,16 @@ install: build
 
 demo: deps build
 	bash scripts/demo.sh $(BUILD)
+
+# .clang-format (clang-format 14, Debian's clang-format): the C sources as the project writes them.
+FORMAT_FILES = $(shell git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'bench/*.[ch]' 'include/*.h')
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@out=$$(for f in $(FORMAT_FILES); do clang-format "$$f" | diff -q "$$f" - >/dev/null || echo "$$f"; done); \
+	if [ -n "$$out" ]; then echo "not formatted as .clang-format says (run make format):"; echo "$$out"; exit 1; fi; \
+	echo "format-check: $(words $(FORMAT_FILES)) files formatted"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) build-fuzz

@@ -12,7 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "unix_socket.h"
+#include "common/clock.h"
+#include "common/unix_socket.h"
 
 uint64_t bench_now_ns(void)
 {
@@ -111,7 +112,7 @@ int bench_seed_alloc(struct bench_seed *seed, int device, enum ttalloc_buffer_ty
 	msg.buffer_type = (uint8_t)type;
 	msg.process_id = seed->pid;
 	msg.buffer_id = address;
-	msg.timestamp = proto_now_ns();
+	msg.timestamp = clock_realtime_ns();
 	return seed_send(seed, &msg);
 }
 
@@ -121,7 +122,7 @@ int bench_seed_free(struct bench_seed *seed, int device, uint64_t address)
 	proto_msg_init(&msg, PROTO_FREE, device);
 	msg.process_id = seed->pid;
 	msg.buffer_id = address;
-	msg.timestamp = proto_now_ns();
+	msg.timestamp = clock_realtime_ns();
 	return seed_send(seed, &msg);
 }
 

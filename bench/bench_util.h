@@ -20,8 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "protocol.h"
-#include "query.h"
+#include "common/protocol.h"
+#include "common/query.h"
 
 /* Devices the benchmarks report to (a default server simulates two). */
 #define BENCH_DEVICES 2

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "stacks.h"
+#include "client/stacks.h"
 
 #define ROUNDS 200
 #define BATCH 2000

@@ -152,7 +152,8 @@ int main(int argc, char **argv)
 			plugin = NULL, i = argc;
 	}
 	if (!plugin || !runs || !batches || !ttalloc_enabled()) {
-		fprintf(stderr, "Usage: TT_ALLOC_TRACKING_ENABLED=1 bench_ttmetal --plugin PATH [--runs R] [--batches B]\n");
+		fprintf(stderr,
+			"Usage: TT_ALLOC_TRACKING_ENABLED=1 bench_ttmetal --plugin PATH [--runs R] [--batches B]\n");
 		return 2;
 	}
 	return run(plugin, runs, batches);

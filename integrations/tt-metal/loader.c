@@ -102,8 +102,8 @@ static int load_and_register(void)
 {
 	char path[PATH_MAX];
 	if (graph_library_path(path, sizeof(path)) < 0) {
-		snprintf(status_text, sizeof(status_text), "cannot tell where " THIS_LIBRARY " is, to load "
-			 GRAPH_LIBRARY " beside it");
+		snprintf(status_text, sizeof(status_text),
+			 "cannot tell where " THIS_LIBRARY " is, to load " GRAPH_LIBRARY " beside it");
 		return TTALLOC_TTMETAL_ELOAD;
 	}
 	/* NODELETE: tt-metal keeps the processor (our code) until its own exit */
@@ -131,7 +131,8 @@ static void attempt(void)
 	const char *tracking = getenv("TT_ALLOC_TRACKING_ENABLED");
 	if (!tracking || strcmp(tracking, "1") != 0) {
 		result = TTALLOC_TTMETAL_EDISABLED;
-		snprintf(status_text, sizeof(status_text), "tt-metal is loaded, but TT_ALLOC_TRACKING_ENABLED is "
+		snprintf(status_text, sizeof(status_text),
+			 "tt-metal is loaded, but TT_ALLOC_TRACKING_ENABLED is "
 			 "not 1: not tracking (ttalloc-run sets it)");
 	} else {
 		result = load_and_register();
@@ -216,9 +217,10 @@ static void say_if_never_loaded(void)
 	if (!main_process || __atomic_load_n(&settled, __ATOMIC_ACQUIRE))
 		return;
 	char name[32];
-	fprintf(stderr, "ttalloc: %s was preloaded into %s (pid %d), but tt-metal (%s) was never loaded "
-		"there: nothing was tracked in it\n", THIS_LIBRARY, process_name(name, sizeof(name)),
-		(int)getpid(), ttmetal_library());
+	fprintf(stderr,
+		"ttalloc: %s was preloaded into %s (pid %d), but tt-metal (%s) was never loaded "
+		"there: nothing was tracked in it\n",
+		THIS_LIBRARY, process_name(name, sizeof(name)), (int)getpid(), ttmetal_library());
 }
 
 __attribute__((constructor)) static void on_load(void)

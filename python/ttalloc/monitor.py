@@ -29,7 +29,10 @@ import sys
 import threading
 import time
 
-from . import _Connection, default_reporter, format_bytes, protocol, query_device_stats
+from . import protocol
+from .connection import _Connection
+from .query import format_bytes, query_device_stats
+from .reporter import default_reporter
 
 __all__ = ["devices", "profile_function", "track", "Tracker"]
 

@@ -72,6 +72,7 @@ ERROR = 139
 STACK_DEF = 140
 RING_ATTACH = 141  # C clients only: hands over the shared-memory ring (src/common/ring.h)
 RING_ACK = 142
+GOODBYE = 143  # the client closes on purpose: its live buffers are leaks at its last close
 HOLDER_QUERY = 150
 HOLDER_ROW = 151
 HISTORY_QUERY = 152
@@ -92,7 +93,7 @@ TYPE_NAMES = {
     PROCESS_QUERY: "PROCESS_QUERY", PROCESS_ROW: "PROCESS_ROW",
     LEAK_QUERY: "LEAK_QUERY", LEAK_ROW: "LEAK_ROW", ROWS_END: "ROWS_END",
     ERROR: "ERROR", STACK_DEF: "STACK_DEF", STACK_LINE: "STACK_LINE",
-    RING_ATTACH: "RING_ATTACH", RING_ACK: "RING_ACK",
+    RING_ATTACH: "RING_ATTACH", RING_ACK: "RING_ACK", GOODBYE: "GOODBYE",
     HOLDER_QUERY: "HOLDER_QUERY", HOLDER_ROW: "HOLDER_ROW",
     HISTORY_QUERY: "HISTORY_QUERY", HISTORY_ROW: "HISTORY_ROW",
 }
@@ -134,6 +135,7 @@ UID_UNKNOWN = 0xFFFFFFFF  # a process row's uid when the process is gone
 FEATURE_HOLDERS = 1 << 0
 FEATURE_HISTORY = 1 << 1
 FEATURE_RING = 1 << 2
+FEATURE_SESSIONS = 1 << 3  # HELLO's instance and epoch, and GOODBYE
 
 # HOLDER_ROW states (enum proto_holder_state) and flags (enum proto_holder_flags)
 HOLDER_TRACKED = 0
@@ -188,8 +190,9 @@ PROCESS_FIELDS = ("used", "system_memory", "cb", "uid", "flags", "comm")
 ERROR_PAYLOAD = struct.Struct("<iI64s")
 ERROR_FIELDS = ("code", "reason", "message")
 
-HELLO_PAYLOAD = struct.Struct("<IIII32s24s")
-HELLO_FIELDS = ("version", "features", "num_devices", "server_pid", "session", "reserved")
+HELLO_PAYLOAD = struct.Struct("<IIII32sQIB11s")
+HELLO_FIELDS = ("version", "features", "num_devices", "server_pid", "session", "instance", "epoch",
+                "log_level", "reserved")
 
 FILTER_PAYLOAD = struct.Struct("<32s40s")
 FILTER_FIELDS = ("session", "reserved")
@@ -235,7 +238,8 @@ PROCESS_OFFSETS = _offsets([("used", 32), ("system_memory", 8), ("cb", 8), ("uid
                             ("flags", 4), ("comm", 16)])
 ERROR_OFFSETS = _offsets([("code", 4), ("reason", 4), ("message", 64)])
 HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
-                          ("server_pid", 4), ("session", SESSION_LEN), ("reserved", 24)])
+                          ("server_pid", 4), ("session", SESSION_LEN), ("instance", 8), ("epoch", 4),
+                          ("log_level", 1), ("reserved", 11)])
 FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
 ALLOC_OFFSETS = _offsets([("stack_id", 8), ("reserved", 64)])
 STACK_OFFSETS = _offsets([("ips", 72)])
@@ -339,9 +343,19 @@ def _session_bytes(session):
     return (session or "").encode("utf-8")[:SESSION_LEN - 1]
 
 
-def pack_hello(version=EXT_VERSION, features=0, num_devices=0, server_pid=0, session=""):
+# HELLO's log_level (enum proto_log_level), from a client's $TT_METAL_LOGGER_LEVEL
+LOG_LEVELS = {"error": 1, "fatal": 1, "warn": 2, "warning": 2, "info": 3, "debug": 4, "trace": 4}
+
+
+def log_level_code(text):
+    """HELLO's log_level for a TT_METAL_LOGGER_LEVEL value (any case); 0 when unset or unknown."""
+    return LOG_LEVELS.get((text or "").lower(), 0)
+
+
+def pack_hello(version=EXT_VERSION, features=0, num_devices=0, server_pid=0, session="", instance=0,
+               epoch=0, log_level=0):
     return HELLO_PAYLOAD.pack(version, features, num_devices, server_pid,
-                              _session_bytes(session), b"")
+                              _session_bytes(session), instance, epoch, log_level, b"")
 
 
 def unpack_hello(payload):

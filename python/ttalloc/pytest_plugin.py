@@ -41,8 +41,10 @@ import warnings
 
 import pytest
 
-import ttalloc
-from ttalloc import protocol
+from . import connection, protocol
+from .connection import ServerError
+from .query import format_bytes, is_server_running, processes
+from .reporter import default_reporter
 
 # processes() keys and the buffer type names they stand for
 _KINDS = (("dram", "DRAM"), ("l1", "L1"), ("l1_small", "L1_SMALL"), ("trace", "TRACE"),
@@ -102,17 +104,17 @@ class LeakChecker:
         self.broken = None       # why measuring stopped working, once
         if os.environ.get(protocol.TRACKING_ENV) != "1":
             os.environ[protocol.TRACKING_ENV] = "1"
-        reporter = ttalloc.default_reporter()
+        reporter = default_reporter()
         reporter.enabled = True
-        if not ttalloc.is_server_running():
+        if not is_server_running():
             raise pytest.UsageError(
                 "--ttalloc-leaks: cannot reach the allocation server at %s: start ttalloc-server "
                 "(or run the tests under ttalloc-run, or set TT_ALLOC_SERVER_SOCKET)"
-                % ttalloc.socket_path)
+                % connection.socket_path)
 
     def pytest_report_header(self, config):
         return "ttalloc: device memory leak check on (server %s, pid %d)" % (
-            ttalloc.socket_path, self.pid)
+            connection.socket_path, self.pid)
 
     # ---- measuring ----
 
@@ -121,11 +123,11 @@ class LeakChecker:
         server cannot be asked (the check is then skipped, with one warning)."""
         if self.broken:
             return None
-        ttalloc.default_reporter().flush()
+        default_reporter().flush()
         _c_flush()
         try:
-            rows = ttalloc.processes()
-        except (OSError, ttalloc.ServerError) as e:
+            rows = processes()
+        except (OSError, ServerError) as e:
             self.broken = str(e)
             warnings.warn(pytest.PytestWarning("--ttalloc-leaks: leak check stopped: %s" % e))
             return None
@@ -150,7 +152,7 @@ class LeakChecker:
         self.current = item
         item._ttalloc_before = self.measure()
         item._ttalloc_fixtures = {}   # what broader-scoped fixtures took meanwhile
-        item._ttalloc_table = set(ttalloc.default_reporter().live_table())
+        item._ttalloc_table = set(default_reporter().live_table())
         yield
 
     @pytest.hookimpl(hookwrapper=True)
@@ -195,19 +197,19 @@ class LeakChecker:
     @staticmethod
     def _summary(left):
         total = sum(left.values())
-        parts = ", ".join("device %d %s %s" % (dev, name, ttalloc.format_bytes(n))
+        parts = ", ".join("device %d %s %s" % (dev, name, format_bytes(n))
                           for (dev, name), n in sorted(left.items()))
         return "ttalloc: test left %s of device memory allocated (%s)" % (
-            ttalloc.format_bytes(total), parts)
+            format_bytes(total), parts)
 
     def _message(self, item, left):
         total = sum(left.values())
         lines = ["ttalloc: test left device memory allocated: %d bytes (%s) held by this "
                  "process (pid %d) after its teardown that it did not hold before its setup:"
-                 % (total, ttalloc.format_bytes(total), self.pid)]
+                 % (total, format_bytes(total), self.pid)]
         for (dev, name), n in sorted(left.items()):
-            lines.append("  device %d %s: %d bytes (%s)" % (dev, name, n, ttalloc.format_bytes(n)))
-        table = ttalloc.default_reporter().live_table()
+            lines.append("  device %d %s: %d bytes (%s)" % (dev, name, n, format_bytes(n)))
+        table = default_reporter().live_table()
         new = sorted((k, v) for k, v in table.items() if k not in item._ttalloc_table)
         if new:
             lines.append("buffers this process reported and did not free:")

@@ -15,15 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client_state.h"
+#include "client/client_state.h"
+#include "common/clock.h"
 #include "ttalloc.h"
-#include "unix_socket.h"
-
-struct client client = {
-	.session_lock = PTHREAD_MUTEX_INITIALIZER,
-	.fd = -1,
-	.ring = {.wake_fd = -1},
-};
+#include "common/unix_socket.h"
 
 /* Result of emit() when the ring failed (the server stopped consuming). */
 #define RING_FAILED 1
@@ -289,7 +284,7 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 		return TTALLOC_EINVAL;
 	struct event ev = {PROTO_ALLOC, device_id, (unsigned)type, address, size, coarse_now_ns(), 0};
 	if (__builtin_expect(client.stack_traces, 0)) {
-		ev.when_ns = proto_now_ns(); /* the socket carries it: keep it exact */
+		ev.when_ns = clock_realtime_ns(); /* the socket carries it: keep it exact */
 		ev.stack_id = capture_stack();
 	}
 	return report(&ev);
@@ -303,7 +298,7 @@ int ttalloc_report_free(int device_id, uint64_t address)
 		return TTALLOC_EINVAL;
 	struct event ev = {PROTO_FREE, device_id, 0, address, 0, 0, 0};
 	if (__builtin_expect(client.stack_traces, 0))
-		ev.when_ns = proto_now_ns();
+		ev.when_ns = clock_realtime_ns();
 	/* the server is told even about an unknown buffer: its counters show it */
 	return report(&ev);
 }
@@ -342,7 +337,7 @@ void ttalloc_shutdown(void)
 	ttalloc_flush();
 	pthread_mutex_lock(&client.session_lock);
 	session_stop_watcher();
-	session_disconnect();
+	session_goodbye();
 	for (unsigned i = 0; i < RING_SHARDS; i++)
 		live_table_release(&client.shards[i].table);
 	if (client.stack_traces)

@@ -31,12 +31,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "futex.h"
-#include "live_table.h"
-#include "protocol.h"
-#include "ring.h"
-#include "ring_producer.h"
-#include "stacks.h"
+#include "common/futex.h"
+#include "client/live_table.h"
+#include "common/protocol.h"
+#include "common/ring.h"
+#include "client/ring_producer.h"
+#include "client/stacks.h"
 
 enum client_state { STATE_UNINITIALISED = 0, STATE_DISABLED, STATE_ENABLED };
 
@@ -69,6 +69,9 @@ struct client {
 	uint64_t next_connect_ns; /* CLOCK_MONOTONIC of the next connect attempt */
 	uint64_t backoff_ns;
 	uint64_t sync_sequence;
+	uint64_t instance; /* this library's random id in HELLO (0: not chosen yet; new after fork) */
+	uint32_t epoch;    /* connections opened so far: HELLO's epoch */
+	uint32_t server_features; /* HELLO_ACK's features of the current connection */
 	int ring_allowed;  /* 0 with TTALLOC_RING=0 or stack traces */
 	int stack_traces;  /* TT_ALLOC_STACK_TRACE=1 */
 	struct stack_table stacks;
@@ -110,6 +113,13 @@ int session_connect(int force);
 
 /* Drops the connection (and the ring); the next connect resyncs. Called with session_lock. */
 void session_disconnect(void);
+
+/*
+ * Ends the connection on purpose (ttalloc_shutdown): says GOODBYE when the
+ * server knows it (PROTO_FEATURE_SESSIONS), so the buffers still live are
+ * the process's leaks at once, then disconnects. With session_lock held.
+ */
+void session_goodbye(void);
 
 /*
  * Sends one event as a 112-byte frame (with its STACK_DEF first when the

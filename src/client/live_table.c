@@ -1,7 +1,8 @@
 /*
  * live_table.c - the client's table of its live buffers (live_table.h).
  */
-#include "live_table.h"
+#include "common/array.h"
+#include "client/live_table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +28,15 @@ void live_table_release(struct live_table *t)
 static uint32_t take_entry(struct live_table *t)
 {
 	if (t->free_head == NO_ENTRY) {
-		uint32_t cap = t->cap ? t->cap * 2 : 256;
-		struct live_entry *grown = realloc(t->entries, (size_t)cap * sizeof(*grown));
-		if (!grown)
+		uint32_t old = t->cap;
+		if (ARRAY_RESERVE(t->entries, t->cap, (size_t)old + 1) < 0)
 			return NO_ENTRY;
-		for (uint32_t i = t->cap; i < cap; i++) {
-			grown[i].used = 0;
-			grown[i].size = i + 1 < cap ? i + 1 : NO_ENTRY;
+		/* thread the new entries onto the free list, lowest first */
+		for (uint32_t i = old; i < t->cap; i++) {
+			t->entries[i].used = 0;
+			t->entries[i].size = i + 1 < t->cap ? i + 1 : NO_ENTRY;
 		}
-		t->free_head = t->cap;
-		t->entries = grown;
-		t->cap = cap;
+		t->free_head = old;
 	}
 	uint32_t i = t->free_head;
 	t->free_head = (uint32_t)t->entries[i].size;

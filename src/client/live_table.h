@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "addr_index.h"
+#include "common/addr_index.h"
 
 struct live_entry {
 	uint64_t address;

@@ -3,7 +3,8 @@
  * (ring_producer.h; the layout and the protocol are in src/common/ring.h).
  */
 #define _GNU_SOURCE
-#include "ring_producer.h"
+#include "common/clock.h"
+#include "client/ring_producer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 /* Spins on a full lane before sleeping on it. */
 #define FULL_LANE_SPINS 2000
@@ -186,7 +187,7 @@ static uint32_t wait_for_room(struct ring_producer *p, struct ring_lane *lane, u
 			futex_cpu_relax();
 			continue;
 		}
-		uint64_t now = proto_monotonic_ns();
+		uint64_t now = clock_monotonic_ns();
 		if (!started)
 			started = now;
 		else if (now - started > RING_GIVE_UP_MS * 1000000ull) {

@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "futex.h"
-#include "ring.h"
+#include "common/futex.h"
+#include "common/ring.h"
 
 struct ring_producer {
 	struct ring_region *region;   /* NULL when there is none */

@@ -15,14 +15,17 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "client_state.h"
+#include "client/client_state.h"
+#include "common/clock.h"
+#include "common/log.h"
 #include "ttalloc.h"
-#include "unix_socket.h"
+#include "common/unix_socket.h"
 
 /* Wait before the first reconnect attempt, doubled up to the maximum. */
 #define BACKOFF_MIN_NS (50ull * 1000 * 1000)
@@ -191,17 +194,48 @@ static int resync(void)
 
 /* ---- connecting ---- */
 
+/* This library's id in HELLO: random, and new in a forked child (session_atfork_child). */
+static uint64_t instance_id(void)
+{
+	while (!client.instance) {
+		if (getrandom(&client.instance, sizeof(client.instance), 0) != (ssize_t)sizeof(client.instance))
+			client.instance = clock_monotonic_ns() ^ ((uint64_t)client.pid << 32) ^ (uint64_t)(uintptr_t)&client;
+	}
+	return client.instance;
+}
+
+/*
+ * The application's $TT_METAL_LOGGER_LEVEL for HELLO: the server logs this
+ * process's events in that detail (protocol.h, enum proto_log_level).
+ */
+static uint8_t hello_log_level(void)
+{
+	enum log_level level;
+	if (log_level_parse(getenv("TT_METAL_LOGGER_LEVEL"), &level) < 0)
+		return PROTO_LOG_UNSET;
+	return (uint8_t)(PROTO_LOG_ERROR + (level - LOG_ERROR));
+}
+
+/*
+ * HELLO with this library's instance and epoch: the server drops what an
+ * older connection of ours left unread, and what we reported before, which
+ * the resync that follows re-sends (protocol.h, sessions).
+ */
 static int hello(uint32_t *features)
 {
 	struct proto_msg msg, answer;
 	proto_msg_init(&msg, PROTO_HELLO, -1);
 	msg.process_id = client.pid;
 	msg.u.hello.version = PROTO_EXT_VERSION;
+	msg.u.hello.instance = instance_id();
+	msg.u.hello.epoch = client.epoch++;
+	msg.u.hello.log_level = hello_log_level();
 	proto_set_string(msg.u.hello.session, sizeof(msg.u.hello.session), getenv(PROTO_SESSION_ENV));
 	int rc = send_frames(&msg, 1);
 	if (rc == 0)
 		rc = await_answer(PROTO_HELLO_ACK, &answer);
 	*features = rc == 0 ? answer.u.hello.features : 0;
+	client.server_features = *features;
 	return rc;
 }
 
@@ -249,7 +283,7 @@ int session_connect(int force)
 		return 0;
 	if (!client.backoff_ns)
 		client.backoff_ns = BACKOFF_MIN_NS;
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	if (!force && now < client.next_connect_ns)
 		return TTALLOC_ENOSERVER;
 	char err[UNIX_SOCKET_ERR_LEN];
@@ -294,7 +328,18 @@ void session_disconnect(void)
 	if (client.fd >= 0)
 		close(client.fd);
 	client.fd = -1;
-	client.next_connect_ns = proto_monotonic_ns() + client.backoff_ns;
+	client.next_connect_ns = clock_monotonic_ns() + client.backoff_ns;
+}
+
+void session_goodbye(void)
+{
+	if (client.fd >= 0 && (client.server_features & PROTO_FEATURE_SESSIONS)) {
+		struct proto_msg msg;
+		proto_msg_init(&msg, PROTO_GOODBYE, -1);
+		msg.process_id = client.pid;
+		send_frames(&msg, 1);
+	}
+	session_disconnect();
 }
 
 /* ---- the watcher thread ---- */
@@ -379,6 +424,8 @@ void session_atfork_child(void)
 {
 	pthread_mutex_init(&client.session_lock, NULL);
 	client.pid = getpid();
+	client.instance = 0; /* a new process: a new instance, its own epochs */
+	client.epoch = 0;
 	client.transport = TRANSPORT_NONE;
 	ring_producer_forget(&client.ring); /* the parent's ring: not ours to write */
 	if (client.fd >= 0)

@@ -2,7 +2,8 @@
  * stacks.c - capturing and remembering allocation call stacks (stacks.h).
  */
 #define UNW_LOCAL_ONLY
-#include "stacks.h"
+#include "common/array.h"
+#include "client/stacks.h"
 
 #include <libunwind.h>
 #include <stdlib.h>
@@ -66,14 +67,8 @@ struct stack_record *stack_table_intern(struct stack_table *t, uint64_t id, cons
 	struct stack_record *rec = stack_table_find(t, id);
 	if (rec)
 		return rec;
-	if (t->count == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 64;
-		struct stack_record *grown = realloc(t->records, (size_t)cap * sizeof(*grown));
-		if (!grown)
-			return NULL;
-		t->records = grown;
-		t->cap = cap;
-	}
+	if (ARRAY_RESERVE(t->records, t->cap, (size_t)t->count + 1) < 0)
+		return NULL;
 	if (addr_index_insert(&t->index, 0, id, t->count) < 0)
 		return NULL;
 	rec = &t->records[t->count++];

@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#include "addr_index.h"
-#include "protocol.h"
+#include "common/addr_index.h"
+#include "common/protocol.h"
 
 struct stack_record {
 	uint64_t id;

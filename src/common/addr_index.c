@@ -1,7 +1,7 @@
 /*
  * addr_index.c - linear-probing (device, address) multimap (addr_index.h).
  */
-#include "addr_index.h"
+#include "common/addr_index.h"
 
 #include <stdlib.h>
 #include <string.h>

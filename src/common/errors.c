@@ -1,8 +1,12 @@
 /*
- * errors.c - ttalloc_strerror(): the text for each TTALLOC_E* code, taken
- * from the one table in ttalloc.h so library, server and tools agree.
+ * errors.c - the text of each TTALLOC_E* code (ttalloc_strerror, from the
+ * one table in ttalloc.h so library, server and tools agree) and
+ * error_set, the convention of errors.h.
  */
-#include "ttalloc.h"
+#include "common/errors.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *ttalloc_strerror(int code)
 {
@@ -17,4 +21,15 @@ const char *ttalloc_strerror(int code)
 	default:
 		return "unknown error";
 	}
+}
+
+int error_set(char *err, int code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, ERR_LEN, fmt, ap);
+		va_end(ap);
+	}
+	return code;
 }

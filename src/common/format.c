@@ -1,7 +1,7 @@
 /*
  * format.c - byte counts for people (see format.h).
  */
-#include "format.h"
+#include "common/format.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,10 +1,13 @@
 /*
  * log.c - levelled, buffered logging to stdout (see log.h).
  */
-#include "log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -40,15 +43,54 @@ int log_level_parse(const char *text, enum log_level *level)
 	return -1;
 }
 
+/* Lines start with "<N>" (syslog priority) when stdout is the journal. */
+static int journal_prefix;
+
+void log_use_journal(int on)
+{
+	journal_prefix = on;
+}
+
+int log_journal_detect(void)
+{
+	/* systemd sets JOURNAL_STREAM to the device and inode of the stream it
+	 * connected: stdout is the journal only when they match (a child that
+	 * inherited the variable but writes elsewhere must not prefix) */
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!env || sscanf(env, "%llu:%llu", &dev, &ino) != 2 || fstat(STDOUT_FILENO, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* syslog priorities: err 3, warning 4, info 6, debug 7 */
+static const int journal_priority[] = {[LOG_ERROR] = 3, [LOG_WARN] = 4, [LOG_INFO] = 6, [LOG_DEBUG] = 7};
+
+static void write_line(enum log_level level, const char *fmt, va_list ap)
+{
+	if (journal_prefix)
+		fprintf(stdout, "<%d>", journal_priority[level]);
+	vfprintf(stdout, fmt, ap);
+	fputc('\n', stdout);
+}
+
 void log_line(enum log_level level, const char *fmt, ...)
 {
 	if (!log_enabled(level))
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
+	write_line(level, fmt, ap);
 	va_end(ap);
-	fputc('\n', stdout);
+}
+
+void log_write(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	write_line(level, fmt, ap);
+	va_end(ap);
 }
 
 void log_flush(void)

@@ -37,6 +37,22 @@ int log_level_parse(const char *text, enum log_level *level);
 /* printf-style line at `level`; a newline is added. */
 void log_line(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A line at `level` whatever the current level: for a caller that decided
+ * already (a client asked for detail with its TT_METAL_LOGGER_LEVEL, an
+ * explicit dump).
+ */
+void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * 1 when stdout is systemd's journal ($JOURNAL_STREAM names its device and
+ * inode). Then log_use_journal(1) makes every line start with its syslog
+ * priority ("<4>" for warnings: leaks, allocation failures; "<3>" errors),
+ * which journald reads and strips.
+ */
+int log_journal_detect(void);
+void log_use_journal(int on);
+
 /* Writes out buffered lines. */
 void log_flush(void);
 

@@ -2,7 +2,7 @@
  * proc_info.c - process facts from /proc (see proc_info.h).
  */
 #define _GNU_SOURCE
-#include "proc_info.h"
+#include "common/proc_info.h"
 
 #include <errno.h>
 #include <pwd.h>

@@ -4,51 +4,22 @@
  * Lookup tables only: encoding is a struct copy, because the frame is a
  * packed little-endian struct checked by _Static_assert.
  */
-#include "protocol.h"
+#include "common/protocol.h"
 
 #include <string.h>
-#include <time.h>
 
 /* Everything the code needs to know about a message type, in one row. */
 struct proto_type_row {
 	unsigned type;
 	const char *name;
 	enum proto_direction direction;
+	int reads_registry;
 };
 
 static const struct proto_type_row proto_types[] = {
-	{PROTO_ALLOC, "ALLOC", PROTO_DIR_REQUEST},
-	{PROTO_FREE, "FREE", PROTO_DIR_REQUEST},
-	{PROTO_QUERY, "QUERY", PROTO_DIR_REQUEST},
-	{PROTO_RESPONSE, "RESPONSE", PROTO_DIR_ANSWER},
-	{PROTO_DUMP_REMAINING, "DUMP_REMAINING", PROTO_DIR_REQUEST},
-	{PROTO_DEVICE_INFO_QUERY, "DEVICE_INFO_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_DEVICE_INFO_RESPONSE, "DEVICE_INFO_RESPONSE", PROTO_DIR_ANSWER},
-	{PROTO_CB_ALLOC, "CB_ALLOC", PROTO_DIR_REQUEST},
-	{PROTO_CB_FREE, "CB_FREE", PROTO_DIR_REQUEST},
-	{PROTO_KERNEL_LOAD, "KERNEL_LOAD", PROTO_DIR_REQUEST},
-	{PROTO_KERNEL_UNLOAD, "KERNEL_UNLOAD", PROTO_DIR_REQUEST},
-	{PROTO_DUMP_KERNELS, "DUMP_KERNELS", PROTO_DIR_REQUEST},
-	{PROTO_HELLO, "HELLO", PROTO_DIR_REQUEST},
-	{PROTO_HELLO_ACK, "HELLO_ACK", PROTO_DIR_ANSWER},
-	{PROTO_SYNC, "SYNC", PROTO_DIR_REQUEST},
-	{PROTO_SYNC_ACK, "SYNC_ACK", PROTO_DIR_ANSWER},
-	{PROTO_DEVICE_STATUS_QUERY, "DEVICE_STATUS_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_DEVICE_STATUS, "DEVICE_STATUS", PROTO_DIR_ANSWER},
-	{PROTO_PROCESS_QUERY, "PROCESS_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_PROCESS_ROW, "PROCESS_ROW", PROTO_DIR_ANSWER},
-	{PROTO_LEAK_QUERY, "LEAK_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_LEAK_ROW, "LEAK_ROW", PROTO_DIR_ANSWER},
-	{PROTO_ROWS_END, "ROWS_END", PROTO_DIR_ANSWER},
-	{PROTO_ERROR, "ERROR", PROTO_DIR_ANSWER},
-	{PROTO_STACK_DEF, "STACK_DEF", PROTO_DIR_REQUEST},
-	{PROTO_RING_ATTACH, "RING_ATTACH", PROTO_DIR_REQUEST},
-	{PROTO_RING_ACK, "RING_ACK", PROTO_DIR_ANSWER},
-	{PROTO_HOLDER_QUERY, "HOLDER_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_HOLDER_ROW, "HOLDER_ROW", PROTO_DIR_ANSWER},
-	{PROTO_HISTORY_QUERY, "HISTORY_QUERY", PROTO_DIR_REQUEST},
-	{PROTO_HISTORY_ROW, "HISTORY_ROW", PROTO_DIR_ANSWER},
-	{PROTO_STACK_LINE, "STACK_LINE", PROTO_DIR_ANSWER},
+#define PROTO_TYPE_ROW_(name, code, handler, direction, reads) {PROTO_##name, #name, PROTO_DIR_##direction, reads},
+	PROTO_MESSAGE_MAP(PROTO_TYPE_ROW_)
+#undef PROTO_TYPE_ROW_
 };
 
 static const struct proto_type_row *proto_type_lookup(unsigned type)
@@ -69,6 +40,12 @@ enum proto_direction proto_type_direction(unsigned type)
 {
 	const struct proto_type_row *row = proto_type_lookup(type);
 	return row ? row->direction : PROTO_DIR_UNKNOWN;
+}
+
+int proto_type_reads_registry(unsigned type)
+{
+	const struct proto_type_row *row = proto_type_lookup(type);
+	return row ? row->reads_registry : 0;
 }
 
 static const char *const reason_labels[] = {
@@ -145,23 +122,6 @@ void proto_set_string(char *field, size_t field_size, const char *text)
 	memset(field + len, 0, field_size - len);
 }
 
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t proto_now_ns(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
-
-uint64_t proto_monotonic_ns(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
 /* ---- wire formats: 112-byte (seed) and 144-byte (upstream tt-metal) frames ---- */
 
 static void seed_decode(const uint8_t *frame, struct proto_msg *msg)
@@ -186,6 +146,12 @@ static int has_seed_payload(unsigned type)
 	       type == PROTO_DEVICE_INFO_QUERY;
 }
 
+/* The seed's answer fields, which upstream's 144-byte frame has too (at other offsets). */
+#define SEED_FIELDS_(X)                                                                                    \
+	X(dram_allocated) X(l1_allocated) X(l1_small_allocated) X(trace_allocated) X(total_dram_size)      \
+	X(total_l1_size) X(arch_type) X(num_dram_channels) X(dram_size_per_channel) X(l1_size_per_core)    \
+	X(is_available) X(num_devices)
+
 static void upstream_decode(const uint8_t *frame, struct proto_msg *msg)
 {
 	struct proto_upstream_msg up;
@@ -198,18 +164,9 @@ static void upstream_decode(const uint8_t *frame, struct proto_msg *msg)
 		return;
 	}
 	struct proto_seed_payload *seed = &msg->u.seed;
-	seed->dram_allocated = up.dram_allocated;
-	seed->l1_allocated = up.l1_allocated;
-	seed->l1_small_allocated = up.l1_small_allocated;
-	seed->trace_allocated = up.trace_allocated;
-	seed->total_dram_size = up.total_dram_size;
-	seed->total_l1_size = up.total_l1_size;
-	seed->arch_type = up.arch_type;
-	seed->num_dram_channels = up.num_dram_channels;
-	seed->dram_size_per_channel = up.dram_size_per_channel;
-	seed->l1_size_per_core = up.l1_size_per_core;
-	seed->is_available = up.is_available;
-	seed->num_devices = up.num_devices;
+#define COPY_FROM_UPSTREAM_(field) seed->field = up.field;
+	SEED_FIELDS_(COPY_FROM_UPSTREAM_)
+#undef COPY_FROM_UPSTREAM_
 }
 
 static void upstream_encode(const struct proto_msg *msg, const struct proto_answer_extra *extra, uint8_t *frame)
@@ -219,18 +176,9 @@ static void upstream_encode(const struct proto_msg *msg, const struct proto_answ
 	memcpy(&up, msg, PROTO_HEADER_SIZE);
 	if (has_seed_payload(msg->type)) {
 		const struct proto_seed_payload *seed = &msg->u.seed;
-		up.dram_allocated = seed->dram_allocated;
-		up.l1_allocated = seed->l1_allocated;
-		up.l1_small_allocated = seed->l1_small_allocated;
-		up.trace_allocated = seed->trace_allocated;
-		up.total_dram_size = seed->total_dram_size;
-		up.total_l1_size = seed->total_l1_size;
-		up.arch_type = seed->arch_type;
-		up.num_dram_channels = seed->num_dram_channels;
-		up.dram_size_per_channel = seed->dram_size_per_channel;
-		up.l1_size_per_core = seed->l1_size_per_core;
-		up.is_available = seed->is_available;
-		up.num_devices = seed->num_devices;
+#define COPY_TO_UPSTREAM_(field) up.field = seed->field;
+		SEED_FIELDS_(COPY_TO_UPSTREAM_)
+#undef COPY_TO_UPSTREAM_
 		if (extra) {
 			up.cb_allocated = extra->cb_allocated;
 			up.kernel_allocated = extra->kernel_allocated;

@@ -32,6 +32,17 @@
  *     (SCM_RIGHTS)                   shared-memory ring (src/common/ring.h)
  *   STACK_DEF(stack id, ips)         none: defines a call stack that later
  *                                    ALLOCs name in u.alloc.stack_id
+ *   GOODBYE                          none: the client closes on purpose
+ *                                    (ttalloc_shutdown, Reporter.close): when
+ *                                    it was the process's last connection,
+ *                                    what the process still holds is leaked
+ * Sessions (PROTO_FEATURE_SESSIONS): a reporting library says HELLO with a
+ * random instance id and an epoch (how many connections it opened before).
+ * A newer epoch supersedes the instance's older connections (closed, their
+ * unread events dropped) and the buffers the instance reported before: its
+ * resync re-sends them all. A process whose connection ends without
+ * GOODBYE (the library gave up on a hung server) is not taken as exited
+ * while it runs: its leak report waits for its exit.
  *   LEAK_QUERY with buffer_type = PROTO_LEAK_WITH_STACKS: each LEAK_ROW of a
  *   buffer whose stack is known is followed by STACK_LINE frames, one per
  *   frame of the stack ("function (file:line)")
@@ -69,51 +80,66 @@
 /* Highest device count the server handles (Galaxy: 32 chips). */
 #define PROTO_MAX_DEVICES 64
 
+/*
+ * Every message type, in one table: X(NAME, code, handler, direction, reads_registry).
+ *  - NAME gives PROTO_<NAME> and the name in logs ("ALLOC");
+ *  - handler names the server's function for a request, on_<handler>
+ *    (src/server/ingest/dispatch.c expands the table into its dispatch
+ *    array); answers name `answer`, whose handler refuses them;
+ *  - direction: REQUEST (client to server) or ANSWER (server to client);
+ *  - reads_registry: 1 when the server answers from the live picture, so
+ *    the shared-memory rings are drained first: the answer then reflects
+ *    every event reported before the request (ttalloc_flush's SYNC).
+ * Seed types 1..7. Upstream tt-metal's 8..12 (AllocationClient, 144-byte
+ * frames; accepted in 112-byte frames too) have a header only: device_id,
+ * size, process_id, buffer_id = the circular buffer's address or the
+ * kernel's id, and no answer. KERNEL_LOAD's buffer_type is the kernel's
+ * kind (0 app, 1 fabric, 2 dispatch), not a buffer type. A CB or kernel is
+ * recorded as a live buffer of type TTALLOC_CB / TTALLOC_KERNEL; several
+ * may share an id; CB_FREE / KERNEL_UNLOAD release one of the sender's with
+ * that id (the one of the same size first). DUMP_KERNELS makes the server
+ * log the live kernels of the asker's user. ttalloc's extensions start at
+ * 128 (version PROTO_EXT_VERSION).
+ */
+#define PROTO_MESSAGE_MAP(X)                                                    \
+	X(ALLOC, 1, alloc, REQUEST, 0)                                          \
+	X(FREE, 2, free, REQUEST, 0)                                            \
+	X(QUERY, 3, query, REQUEST, 1)                                          \
+	X(RESPONSE, 4, answer, ANSWER, 0)                                       \
+	X(DUMP_REMAINING, 5, dump_remaining, REQUEST, 1)                        \
+	X(DEVICE_INFO_QUERY, 6, device_info_query, REQUEST, 0)                  \
+	X(DEVICE_INFO_RESPONSE, 7, answer, ANSWER, 0)                           \
+	X(CB_ALLOC, 8, cb_alloc, REQUEST, 0)                                    \
+	X(CB_FREE, 9, cb_free, REQUEST, 0)                                      \
+	X(KERNEL_LOAD, 10, kernel_load, REQUEST, 0)                             \
+	X(KERNEL_UNLOAD, 11, kernel_unload, REQUEST, 0)                         \
+	X(DUMP_KERNELS, 12, dump_kernels, REQUEST, 1)                           \
+	X(HELLO, 128, hello, REQUEST, 0)                                        \
+	X(HELLO_ACK, 129, answer, ANSWER, 0)                                    \
+	X(SYNC, 130, sync, REQUEST, 1)                                          \
+	X(SYNC_ACK, 131, answer, ANSWER, 0)                                     \
+	X(DEVICE_STATUS_QUERY, 132, device_status_query, REQUEST, 1)            \
+	X(DEVICE_STATUS, 133, answer, ANSWER, 0)                                \
+	X(PROCESS_QUERY, 134, process_query, REQUEST, 1)                        \
+	X(PROCESS_ROW, 135, answer, ANSWER, 0)                                  \
+	X(LEAK_QUERY, 136, leak_query, REQUEST, 1)                              \
+	X(LEAK_ROW, 137, answer, ANSWER, 0)                                     \
+	X(ROWS_END, 138, answer, ANSWER, 0)                                     \
+	X(ERROR, 139, answer, ANSWER, 0)                                        \
+	X(STACK_DEF, 140, stack_def, REQUEST, 0)                                \
+	X(RING_ATTACH, 141, ring_attach, REQUEST, 0)                            \
+	X(RING_ACK, 142, answer, ANSWER, 0)                                     \
+	X(GOODBYE, 143, goodbye, REQUEST, 0)                                    \
+	X(HOLDER_QUERY, 150, holder_query, REQUEST, 1)                          \
+	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
+	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
+	X(HISTORY_ROW, 153, answer, ANSWER, 0)                                  \
+	X(STACK_LINE, 160, answer, ANSWER, 0)
+
 enum proto_msg_type {
-	/* seed types */
-	PROTO_ALLOC = 1,
-	PROTO_FREE = 2,
-	PROTO_QUERY = 3,
-	PROTO_RESPONSE = 4,
-	PROTO_DUMP_REMAINING = 5,
-	PROTO_DEVICE_INFO_QUERY = 6,
-	PROTO_DEVICE_INFO_RESPONSE = 7,
-	/*
-	 * upstream tt-metal (AllocationClient, 144-byte frames; accepted in
-	 * 112-byte frames too). Header only: device_id, size, process_id,
-	 * buffer_id = the circular buffer's address or the kernel's id. No
-	 * answer. KERNEL_LOAD's buffer_type is the kernel's kind (0 app,
-	 * 1 fabric, 2 dispatch), not a buffer type. A CB or kernel is recorded
-	 * as a live buffer of type TTALLOC_CB / TTALLOC_KERNEL; several may
-	 * share an id; CB_FREE / KERNEL_UNLOAD release one of the sender's with
-	 * that id (the one of the same size first).
-	 */
-	PROTO_CB_ALLOC = 8,
-	PROTO_CB_FREE = 9,
-	PROTO_KERNEL_LOAD = 10,
-	PROTO_KERNEL_UNLOAD = 11,
-	PROTO_DUMP_KERNELS = 12, /* the server logs the live kernels of the asker's user */
-	/* ttalloc extensions, version PROTO_EXT_VERSION */
-	PROTO_HELLO = 128,
-	PROTO_HELLO_ACK = 129,
-	PROTO_SYNC = 130,
-	PROTO_SYNC_ACK = 131,
-	PROTO_DEVICE_STATUS_QUERY = 132,
-	PROTO_DEVICE_STATUS = 133,
-	PROTO_PROCESS_QUERY = 134,
-	PROTO_PROCESS_ROW = 135,
-	PROTO_LEAK_QUERY = 136,
-	PROTO_LEAK_ROW = 137,
-	PROTO_ROWS_END = 138,
-	PROTO_ERROR = 139,
-	PROTO_STACK_DEF = 140,
-	PROTO_RING_ATTACH = 141,
-	PROTO_RING_ACK = 142,
-	PROTO_HOLDER_QUERY = 150,
-	PROTO_HOLDER_ROW = 151,
-	PROTO_HISTORY_QUERY = 152,
-	PROTO_HISTORY_ROW = 153,
-	PROTO_STACK_LINE = 160,
+#define PROTO_DEFINE_TYPE_(name, code, handler, direction, reads) PROTO_##name = code,
+	PROTO_MESSAGE_MAP(PROTO_DEFINE_TYPE_)
+#undef PROTO_DEFINE_TYPE_
 };
 
 /* Architecture codes of the seed's arch_type field. */
@@ -125,20 +151,30 @@ enum proto_arch {
 	PROTO_ARCH_QUASAR = 4,
 };
 
+/*
+ * The seed's answer fields, in two groups because upstream's 144-byte
+ * frame (below) puts its cb and kernel totals between them: one list each,
+ * so the two layouts cannot drift apart.
+ */
+#define PROTO_SEED_TOTALS_FIELDS                                               \
+	uint64_t dram_allocated;                                               \
+	uint64_t l1_allocated;                                                 \
+	uint64_t l1_small_allocated;                                           \
+	uint64_t trace_allocated;
+#define PROTO_SEED_INFO_FIELDS                                                 \
+	uint64_t total_dram_size;                                              \
+	uint64_t total_l1_size;                                                \
+	uint32_t arch_type;                                                    \
+	uint32_t num_dram_channels;                                            \
+	uint32_t dram_size_per_channel;                                        \
+	uint32_t l1_size_per_core;                                             \
+	uint32_t is_available;                                                 \
+	uint32_t num_devices;
+
 /* Payload of RESPONSE and DEVICE_INFO_RESPONSE (the seed's fields). */
 struct __attribute__((packed)) proto_seed_payload {
-	uint64_t dram_allocated;
-	uint64_t l1_allocated;
-	uint64_t l1_small_allocated;
-	uint64_t trace_allocated;
-	uint64_t total_dram_size;
-	uint64_t total_l1_size;
-	uint32_t arch_type;
-	uint32_t num_dram_channels;
-	uint32_t dram_size_per_channel;
-	uint32_t l1_size_per_core;
-	uint32_t is_available;
-	uint32_t num_devices;
+	PROTO_SEED_TOTALS_FIELDS
+	PROTO_SEED_INFO_FIELDS
 };
 
 /* Validity bits of proto_status_payload.valid: a clear bit prints N/A. */
@@ -216,7 +252,10 @@ struct __attribute__((packed)) proto_hello_payload {
 	uint32_t num_devices;  /* HELLO_ACK only */
 	uint32_t server_pid;   /* HELLO_ACK only */
 	char session[PROTO_SESSION_LEN]; /* HELLO: $TTALLOC_SESSION, or empty */
-	uint8_t reserved[24];
+	uint64_t instance;     /* HELLO: the reporting library's random id (new in each process); 0: none */
+	uint32_t epoch;        /* HELLO: connections this instance opened before this one */
+	uint8_t log_level;     /* HELLO: the client's $TT_METAL_LOGGER_LEVEL, PROTO_LOG_*; 0: not set */
+	uint8_t reserved[11];
 };
 
 /* Deepest call stack a client sends (frames beyond are dropped). */
@@ -244,11 +283,26 @@ struct __attribute__((packed)) proto_stack_payload {
 	uint64_t ips[PROTO_STACK_IPS_PER_FRAME];
 };
 
+/*
+ * HELLO's log_level: how much the server should log about this client's
+ * own events, from the client's $TT_METAL_LOGGER_LEVEL (the seed sets it in
+ * the application's terminal). Debug: its ALLOC/FREE lines with the stack
+ * trace line, even when the server itself logs less.
+ */
+enum proto_log_level {
+	PROTO_LOG_UNSET = 0,
+	PROTO_LOG_ERROR = 1,
+	PROTO_LOG_WARN = 2,
+	PROTO_LOG_INFO = 3,
+	PROTO_LOG_DEBUG = 4,
+};
+
 /* Bits of HELLO_ACK's features: extension requests this server answers. */
 enum proto_feature {
 	PROTO_FEATURE_HOLDERS = 1u << 0, /* HOLDER_QUERY */
 	PROTO_FEATURE_HISTORY = 1u << 1, /* HISTORY_QUERY */
 	PROTO_FEATURE_RING = 1u << 2,    /* RING_ATTACH: the shared-memory fast path */
+	PROTO_FEATURE_SESSIONS = 1u << 3, /* HELLO's instance and epoch, and GOODBYE (below) */
 };
 
 /* States of a HOLDER_ROW (device.h's enum device_holder_state). */
@@ -399,6 +453,9 @@ _Static_assert(sizeof(struct proto_process_payload) == 72, "process payload fill
 _Static_assert(sizeof(struct proto_error_payload) == 72, "error payload fills the frame");
 _Static_assert(sizeof(struct proto_hello_payload) == 72, "hello payload fills the frame");
 _Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session");
+_Static_assert(offsetof(struct proto_msg, u.hello.instance) == 88, "hello instance");
+_Static_assert(offsetof(struct proto_msg, u.hello.epoch) == 96, "hello epoch");
+_Static_assert(offsetof(struct proto_msg, u.hello.log_level) == 100, "hello log level");
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");
@@ -443,20 +500,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host re
 
 struct __attribute__((packed)) proto_upstream_msg {
 	PROTO_HEADER_FIELDS
-	uint64_t dram_allocated;
-	uint64_t l1_allocated;
-	uint64_t l1_small_allocated;
-	uint64_t trace_allocated;
+	PROTO_SEED_TOTALS_FIELDS
 	uint64_t cb_allocated;     /* circular buffers */
 	uint64_t kernel_allocated; /* kernel binaries */
-	uint64_t total_dram_size;
-	uint64_t total_l1_size;
-	uint32_t arch_type;
-	uint32_t num_dram_channels;
-	uint32_t dram_size_per_channel;
-	uint32_t l1_size_per_core;
-	uint32_t is_available;
-	uint32_t num_devices;
+	PROTO_SEED_INFO_FIELDS
 	uint32_t ringbuffer_total_size;
 	uint32_t ringbuffer_used_bytes;
 	uint32_t ringbuffer_num_programs;
@@ -573,6 +620,9 @@ const char *proto_type_name(unsigned type);
 enum proto_direction { PROTO_DIR_UNKNOWN = 0, PROTO_DIR_REQUEST, PROTO_DIR_ANSWER };
 enum proto_direction proto_type_direction(unsigned type);
 
+/* 1 when the server answers `type` from the live picture (PROTO_MESSAGE_MAP's reads_registry). */
+int proto_type_reads_registry(unsigned type);
+
 /* Buffer type name as the seed prints it ("DRAM", "L1_SMALL"), or "TYPE?". */
 const char *proto_buffer_type_name(unsigned type);
 
@@ -587,11 +637,5 @@ void proto_msg_init(struct proto_msg *msg, enum proto_msg_type type, int32_t dev
 
 /* Copies `text` into a fixed char field, always NUL-terminating it. */
 void proto_set_string(char *field, size_t field_size, const char *text);
-
-/* Nanoseconds of CLOCK_REALTIME, the timestamp the frames carry. */
-uint64_t proto_now_ns(void);
-
-/* Nanoseconds of CLOCK_MONOTONIC, for ages and timeouts. */
-uint64_t proto_monotonic_ns(void);
 
 #endif /* TTALLOC_PROTOCOL_H */

@@ -1,7 +1,9 @@
 /*
  * query.c - blocking request/answer helpers for monitoring tools (query.h).
  */
-#include "query.h"
+#include "common/array.h"
+#include "common/clock.h"
+#include "common/query.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc_info.h"
+#include "common/proc_info.h"
 
 int query_connect(struct query_client *qc, const char *path, char *err)
 {
@@ -114,11 +116,8 @@ static int read_device(struct query_client *qc, int index, struct snapshot_devic
 static int add_process_row(const struct proto_msg *row, void *ctx)
 {
 	struct snapshot *snap = ctx;
-	struct snapshot_process *grown =
-		realloc(snap->processes, (snap->num_processes + 1) * sizeof(*snap->processes));
-	if (!grown)
+	if (ARRAY_RESERVE(snap->processes, snap->processes_cap, snap->num_processes + 1) < 0)
 		return TTALLOC_ENOMEM;
-	snap->processes = grown;
 	struct snapshot_process *p = &snap->processes[snap->num_processes++];
 	memset(p, 0, sizeof(*p));
 	p->pid = row->process_id;
@@ -135,10 +134,8 @@ static int add_process_row(const struct proto_msg *row, void *ctx)
 static int add_holder_row(const struct proto_msg *row, void *ctx)
 {
 	struct snapshot *snap = ctx;
-	struct snapshot_holder *grown = realloc(snap->holders, (snap->num_holders + 1) * sizeof(*snap->holders));
-	if (!grown)
+	if (ARRAY_RESERVE(snap->holders, snap->holders_cap, snap->num_holders + 1) < 0)
 		return TTALLOC_ENOMEM;
-	snap->holders = grown;
 	struct snapshot_holder *h = &snap->holders[snap->num_holders++];
 	memset(h, 0, sizeof(*h));
 	h->pid = row->process_id;
@@ -173,7 +170,7 @@ int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err)
 {
 	struct proto_msg req, ans;
 	snapshot_release(snap);
-	snap->taken_ns = proto_now_ns();
+	snap->taken_ns = clock_realtime_ns();
 	proto_msg_init(&req, PROTO_DEVICE_INFO_QUERY, -1);
 	int rc = query_exchange(qc, &req, &ans, err);
 	if (rc < 0)
@@ -218,6 +215,7 @@ void snapshot_release(struct snapshot *snap)
 struct history_rows {
 	struct proto_msg *rows;
 	size_t count;
+	size_t cap;
 };
 
 static int add_history_row(const struct proto_msg *row, void *ctx)
@@ -226,10 +224,8 @@ static int add_history_row(const struct proto_msg *row, void *ctx)
 	if (row->device_id < 0 || row->device_id >= PROTO_MAX_DEVICES || row->u.history.points == 0 ||
 	    row->u.history.points > PROTO_HISTORY_MAX_POINTS || row->u.history.index >= row->u.history.points)
 		return 0; /* not a bucket we can place: skip it */
-	struct proto_msg *grown = realloc(acc->rows, (acc->count + 1) * sizeof(*acc->rows));
-	if (!grown)
+	if (ARRAY_RESERVE(acc->rows, acc->cap, acc->count + 1) < 0)
 		return TTALLOC_ENOMEM;
-	acc->rows = grown;
 	acc->rows[acc->count++] = *row;
 	return 0;
 }
@@ -250,7 +246,7 @@ int history_snapshot_take(struct query_client *qc, uint32_t seconds, uint32_t po
 	proto_msg_init(&req, PROTO_HISTORY_QUERY, -1);
 	req.u.history.seconds = seconds;
 	req.u.history.points = points;
-	struct history_rows acc = {NULL, 0};
+	struct history_rows acc = {NULL, 0, 0};
 	rc = query_rows(qc, &req, PROTO_HISTORY_ROW, add_history_row, &acc, err);
 	if (rc == 0 && acc.count) {
 		const struct proto_history_payload *first = &acc.rows[0].u.history;

@@ -14,8 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "protocol.h"
-#include "unix_socket.h"
+#include "common/protocol.h"
+#include "common/unix_socket.h"
 
 struct query_client {
 	int fd;
@@ -88,9 +88,11 @@ struct snapshot {
 	struct snapshot_device *devices;
 	size_t num_processes;
 	struct snapshot_process *processes;
+	size_t processes_cap;
 	uint64_t taken_ns; /* CLOCK_REALTIME when read */
 	size_t num_holders;
 	struct snapshot_holder *holders; /* the kernel's view, where the server has one */
+	size_t holders_cap;
 	int hardware_only; /* read from the device backends, not the server: no allocation data */
 };
 

@@ -2,7 +2,7 @@
  * unix_socket.c - Unix stream socket helpers (see unix_socket.h).
  */
 #define _GNU_SOURCE
-#include "unix_socket.h"
+#include "common/unix_socket.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 const char *unix_socket_default_path(void)
 {

@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define UNIX_SOCKET_ERR_LEN 256
+#include "common/errors.h"
+
+#define UNIX_SOCKET_ERR_LEN ERR_LEN
 
 /* The socket path clients and server use: $TT_ALLOC_SERVER_SOCKET or the default. */
 const char *unix_socket_default_path(void);

@@ -2,7 +2,7 @@
  * device.c - backend table, device set, and the kernel's view of who holds
  * each device (see device.h).
  */
-#include "device.h"
+#include "devices/device.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hwfs.h"
+#include "devices/hwfs.h"
 
 /*
  * Every backend, in the order "auto" tries them. Hardware backends go before
@@ -41,29 +41,10 @@ const char *device_reading_name(enum device_reading reading)
 	return reading_names[reading];
 }
 
-struct device *device_set_add(struct device_set *set, const struct device_backend *backend)
-{
-	if (set->count >= PROTO_MAX_DEVICES)
-		return NULL;
-	struct device *dev = &set->devices[set->count];
-	memset(dev, 0, sizeof(*dev));
-	dev->backend = backend;
-	dev->index = set->count++;
-	dev->info.driver_index = -1;
-	dev->info.chip = -1;
-	set->backend_name = backend->name;
-	return dev;
-}
-
 void device_refresh(struct device *dev, const struct device_load *load)
 {
 	dev->now.valid = 0;
 	dev->backend->refresh(dev, load);
-}
-
-char *device_hw_path(const struct device_set *set, char *buf, size_t size, const char *path)
-{
-	return hwfs_join(buf, size, "%s%s", set->hw_root, path);
 }
 
 static const struct device_backend *backend_named(const char *name, size_t len)
@@ -216,31 +197,6 @@ void device_set_close(struct device_set *set)
 }
 
 /* ---- holders ---- */
-
-void device_holders_add(struct device_holders *h, int32_t pid, uint32_t flags, uint64_t memory)
-{
-	if (pid <= 0)
-		return;
-	for (int i = 0; i < h->count; i++) {
-		struct device_process *p = &h->procs[i];
-		if (p->pid != pid)
-			continue;
-		if (flags & DEVICE_PROC_MEMORY) {
-			/* NVML lists a process once per context kind: add them up */
-			p->memory = (p->flags & DEVICE_PROC_MEMORY) ? p->memory + memory : memory;
-		}
-		p->flags |= flags;
-		return;
-	}
-	if (h->count >= DEVICE_MAX_PROCESSES) {
-		h->truncated = 1;
-		return;
-	}
-	struct device_process *p = &h->procs[h->count++];
-	p->pid = pid;
-	p->flags = flags;
-	p->memory = (flags & DEVICE_PROC_MEMORY) ? memory : 0;
-}
 
 const struct device_process *device_holders_find(const struct device_holders *h, int32_t pid)
 {

@@ -19,10 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocol.h"
+#include "common/errors.h"
+#include "common/protocol.h"
 #include "ttalloc.h"
 
-#define DEVICE_ERR_LEN 256
+#define DEVICE_ERR_LEN ERR_LEN
 #define DEVICE_PATH_MAX 512
 
 /* Environment variable naming the hardware root when --hw-root is not given. */

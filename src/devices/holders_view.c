@@ -2,14 +2,14 @@
  * holders_view.c - the kernel's holders of each device, scanned once and
  * compared with the reporting processes on demand (see holders_view.h).
  */
-#include "holders_view.h"
+#include "devices/holders_view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "hwfs.h"
+#include "devices/hwfs.h"
 
 int holders_view_available(const struct device *dev)
 {

@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "device.h"
+#include "devices/device.h"
 
 /* Who a process is, from /proc under the hardware root. */
 struct holder_identity {

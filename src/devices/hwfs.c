@@ -1,7 +1,7 @@
 /*
  * hwfs.c - strict readers for sysfs/procfs/hwmon text files (see hwfs.h).
  */
-#include "hwfs.h"
+#include "devices/hwfs.h"
 
 #include <ctype.h>
 #include <errno.h>

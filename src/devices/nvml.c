@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
+#include "devices/device.h"
 
 /* ---- the subset of nvml.h we use ---- */
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "device.h"
+#include "devices/device.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)

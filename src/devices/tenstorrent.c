@@ -25,9 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "device.h"
-#include "hwfs.h"
-#include "tenstorrent.h"
+#include "devices/device.h"
+#include "devices/hwfs.h"
+#include "devices/tenstorrent.h"
 
 #define GiB (1024ull * 1024ull * 1024ull)
 #define L1_1_5_MiB (1536u * 1024u)

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 struct tt_card {
 	const char *type;          /* tt_card_type as tt-kmd prints it ("n300") */

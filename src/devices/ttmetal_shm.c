@@ -2,7 +2,7 @@
  * ttmetal_shm.c - reading tt-metal's shared-memory statistics (see
  * ttmetal_shm.h): checks first, then atomic loads of every field, twice.
  */
-#include "ttmetal_shm.h"
+#include "devices/ttmetal_shm.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /*
  * event_loop.c - epoll-based event loop (see event_loop.h).
  */
-#include "event_loop.h"
+#include "server/event_loop.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,9 +1,10 @@
 /*
- * server.c - start-up, main loop and shutdown of the allocation server
- * (see server.h).
+ * server.c - the allocation server wired together (server.h): start-up,
+ * the loop's before-sleep work and timers, and shutdown. The layers know
+ * only those below them; this file connects them.
  */
 #define _GNU_SOURCE
-#include "server.h"
+#include "server/server.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -15,30 +16,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "http.h"
-#include "log.h"
-#include "systemd.h"
-#include "unix_socket.h"
-
-void server_options_defaults(struct server_options *opts)
-{
-	memset(opts, 0, sizeof(*opts));
-	opts->socket_path = unix_socket_default_path();
-	opts->devices = "auto";
-	opts->socket_mode = 0660;
-	opts->leak_lines = 100;
-	opts->leak_history = 256;
-	opts->max_connections = 4096;
-	opts->max_buffers_per_process = 10000000;
-	opts->errors_logged_per_connection = 20;
-	opts->max_output_bytes = 16u << 20;
-	opts->http_listen = HTTP_DEFAULT_LISTEN;
-	opts->http_enabled = 1;
-	opts->history_interval_ms = 1000;
-	opts->history_samples = 3600;
-	opts->ttmetal_shm = 1;
-}
+#include "common/clock.h"
+#include "common/errors.h"
+#include "common/format.h"
+#include "common/log.h"
+#include "common/unix_socket.h"
+#include "server/http/http.h"
+#include "server/ingest/ttmetal_scan.h"
+#include "server/state/holders.h"
 
 static void on_signal(struct event_loop *loop, struct event_handle *handle, uint32_t events)
 {
@@ -52,11 +37,8 @@ static void on_signal(struct event_loop *loop, struct event_handle *handle, uint
 static void before_sleep(struct event_loop *loop, void *data)
 {
 	struct server *s = data;
-	event_loop_set_timeout(loop, rings_poll(s));
-	handle_print_totals(s);
-	connection_log_refusals(s);
+	event_loop_set_timeout(loop, ingest_before_sleep(&s->ingest));
 	http_before_sleep(s->http);
-	connection_free_closed(s);
 	log_flush();
 }
 
@@ -64,42 +46,34 @@ static void on_history_timer(struct event_loop *loop, struct event_timer *timer)
 {
 	(void)loop;
 	struct server *s = timer->data;
-	history_sample(&s->history, &s->registry, proto_now_ns() / 1000000u);
-	server_holders_tick(s);
+	history_sample(&s->state.history, &s->state.registry, clock_realtime_ns() / CLOCK_NS_PER_MS);
+	holders_tick(&s->state);
 }
 
-/* Samples the registry now and every --history-interval ms. */
-static int start_history(struct server *s)
+static void on_ttmetal_timer(struct event_loop *loop, struct event_timer *timer)
 {
-	const struct server_options *o = &s->opts;
-	if (history_init(&s->history, o->history_samples, o->history_interval_ms, s->devices.count,
-			 HISTORY_DEFAULT_SERIES) < 0) {
-		fprintf(stderr, "ttalloc-server: out of memory for %u history samples (--history-samples)\n",
-			o->history_samples);
-		return -1;
-	}
-	history_sample(&s->history, &s->registry, proto_now_ns() / 1000000u);
-	uint64_t interval_ns = (uint64_t)o->history_interval_ms * 1000000u;
-	if (event_timer_init(s->loop, &s->history_timer, on_history_timer, s) < 0 ||
-	    event_timer_arm(&s->history_timer, interval_ns, interval_ns) < 0) {
-		fprintf(stderr, "ttalloc-server: cannot start the history timer: %s\n", strerror(errno));
-		return -1;
-	}
+	(void)loop;
+	struct server *s = timer->data;
+	ttmetal_scan(&s->state);
+}
+
+/* Arms `timer` to call `fn` every `interval_ms`. */
+static int start_timer(struct server *s, struct event_timer *timer, event_timer_fn fn, uint64_t interval_ms,
+		       const char *what, char *err)
+{
+	uint64_t interval_ns = interval_ms * CLOCK_NS_PER_MS;
+	if (event_timer_init(s->loop, timer, fn, s) < 0 || event_timer_arm(timer, interval_ns, interval_ns) < 0)
+		return error_set(err, TTALLOC_EIO, "cannot start the %s timer: %s", what, strerror(errno));
 	return 0;
 }
 
 /* Starts the HTTP endpoint unless --no-http; a taken port is fatal (see README). */
-static int start_http(struct server *s)
+static int start_http(struct server *s, char *err)
 {
-	char err[HTTP_ERR_LEN];
 	if (!s->opts.http_enabled)
 		return 0;
 	s->http = http_start(s, s->opts.http_listen, err);
-	if (!s->http) {
-		fprintf(stderr, "ttalloc-server: %s\n", err);
-		return -1;
-	}
-	return 0;
+	return s->http ? 0 : TTALLOC_EIO;
 }
 
 static int watch_signals(struct server *s)
@@ -119,7 +93,7 @@ static int watch_signals(struct server *s)
 
 static void print_devices(const struct server *s)
 {
-	const struct device_set *set = &s->devices;
+	const struct device_set *set = &s->state.devices;
 	char source[DEVICE_ERR_LEN];
 	printf("🔍 Device detection (%s):\n", device_set_describe(set, source, sizeof(source)));
 	for (int i = 0; i < set->count; i++) {
@@ -178,73 +152,77 @@ static int open_socket(const struct server_options *opts, char *err)
 	return fd;
 }
 
-int server_start(struct server *s, const struct server_options *opts)
+int server_core_open(struct server *s, const struct server_options *opts, char *err)
 {
-	char err[UNIX_SOCKET_ERR_LEN > DEVICE_ERR_LEN ? UNIX_SOCKET_ERR_LEN : DEVICE_ERR_LEN];
 	memset(s, 0, sizeof(*s));
 	s->opts = *opts;
-	s->reserve_fd = -1;
 	s->history_timer = (struct event_timer)EVENT_TIMER_INIT;
+	s->ttmetal_timer = (struct event_timer)EVENT_TIMER_INIT;
 	s->systemd = (struct systemd_state)SYSTEMD_STATE_INIT;
-	s->start_ns = proto_monotonic_ns();
-	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
-	printf("🚀 Allocation Server starting...\n");
-	struct device_options dev_opts;
-	device_options_init(&dev_opts);
-	dev_opts.selection = opts->devices;
-	dev_opts.hw_root = opts->hw_root;
-	if (device_set_open_opts(&s->devices, &dev_opts, err) < 0) {
-		fprintf(stderr, "ttalloc-server: %s\n", err);
-		return -1;
-	}
-	print_devices(s);
-	if (registry_init(&s->registry, s->devices.count, 0) < 0 ||
-	    leak_history_init(&s->leaks, opts->leak_history) < 0) {
-		fprintf(stderr, "ttalloc-server: out of memory\n");
-		return -1;
-	}
+	s->signals.fd = -1;
+	s->start_ns = clock_monotonic_ns();
+	struct state_config cfg = {
+		.devices = opts->devices,
+		.hw_root = opts->hw_root,
+		.leak_history = opts->leak_history,
+		.leak_lines = opts->leak_lines,
+		.history_interval_ms = opts->history_interval_ms,
+		.history_samples = opts->history_samples,
+		.ttmetal_shm = opts->ttmetal_shm,
+	};
+	int rc = state_open(&s->state, &cfg, err);
+	if (rc < 0)
+		return rc;
 	s->loop = event_loop_create();
-	if (!s->loop || watch_signals(s) < 0) {
-		fprintf(stderr, "ttalloc-server: cannot set up the event loop: %s\n", strerror(errno));
-		return -1;
-	}
-	if (start_history(s) < 0 || ttmetal_start(s, opts->ttmetal_shm) < 0)
-		return -1;
-	/* socket activation: the listening socket systemd passed, else our own */
+	if (!s->loop)
+		return error_set(err, TTALLOC_EIO, "cannot set up the event loop: %s", strerror(errno));
+	struct ingest_config icfg = {
+		.limits = {.max_connections = opts->max_connections,
+			   .max_output_bytes = opts->max_output_bytes,
+			   .errors_logged_per_connection = opts->errors_logged_per_connection},
+		.max_buffers_per_process = opts->max_buffers_per_process,
+	};
+	ingest_init(&s->ingest, &s->state, s->loop, &icfg);
+	return 0;
+}
+
+void server_core_close(struct server *s)
+{
+	if (s->loop)
+		ingest_release(&s->ingest);
+	event_loop_destroy(s->loop);
+	s->loop = NULL;
+	state_release(&s->state);
+}
+
+/* The Unix socket: the one systemd passed, else our own. Returns its fd or an error. */
+static int listen_socket(struct server *s, char *err)
+{
 	int fd = -1;
-	int activated = systemd_listen_fd(&s->systemd, &fd, err, sizeof(err));
-	if (activated > 0)
+	int activated = systemd_listen_fd(&s->systemd, &fd, err, ERR_LEN);
+	if (activated > 0) {
 		s->opts.socket_path = s->systemd.socket_path;
-	else if (activated == 0)
-		fd = open_socket(opts, err);
-	if (fd < 0) {
-		fprintf(stderr, "ttalloc-server: %s\n", err);
-		return -1;
+		return fd;
 	}
-	s->listener = (struct event_handle){.fd = fd, .fn = connection_accept, .data = s};
-	if (connection_reserve_fd(s) < 0) {
-		fprintf(stderr, "ttalloc-server: cannot open /dev/null: %s\n", strerror(errno));
-		return -1;
-	}
-	if (event_loop_add(s->loop, &s->listener, EPOLLIN) < 0) {
-		fprintf(stderr, "ttalloc-server: cannot watch the socket: %s\n", strerror(errno));
-		return -1;
-	}
-	/* after the socket, so a second server on a live socket says so; a taken
-	 * HTTP port then removes the socket again */
-	if (start_http(s) < 0) {
-		close(fd);
-		if (!s->systemd.activated)
-			unlink(opts->socket_path);
-		s->listener.fd = -1;
-		return -1;
-	}
-	event_loop_set_before_sleep(s->loop, before_sleep, s);
+	if (activated < 0)
+		return TTALLOC_EIO;
+	fd = open_socket(&s->opts, err);
+	return fd >= 0 ? fd : TTALLOC_EIO;
+}
+
+/* Removes the socket file we created (never systemd's: it keeps listening across restarts). */
+static void remove_socket(struct server *s)
+{
+	if (!s->systemd.activated)
+		unlink(s->opts.socket_path);
+}
+
+static void print_banner(struct server *s)
+{
 	if (s->systemd.activated)
 		printf("📡 Server socket from systemd: %s\n", s->opts.socket_path);
 	else
-		printf("📡 Server socket created: %s\n", opts->socket_path);
+		printf("📡 Server socket created: %s\n", s->opts.socket_path);
 	printf("📡 Listening for connections...\n");
 	if (s->http)
 		printf("🌐 Dashboard: %s\n", http_url(s->http));
@@ -252,9 +230,43 @@ int server_start(struct server *s, const struct server_options *opts)
 		printf("🌐 Dashboard: off (--no-http)\n");
 	printf("✅ Server ready!\n\nWaiting for clients...\n");
 	fflush(stdout);
+}
+
+int server_start(struct server *s, const struct server_options *opts, char *err)
+{
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	printf("🚀 Allocation Server starting...\n");
+	int rc = server_core_open(s, opts, err);
+	if (rc < 0)
+		return rc;
+	print_devices(s);
+	if (watch_signals(s) < 0)
+		return error_set(err, TTALLOC_EIO, "cannot set up the event loop: %s", strerror(errno));
+	/* the history starts with a sample, then one every --history-interval */
+	history_sample(&s->state.history, &s->state.registry, clock_realtime_ns() / CLOCK_NS_PER_MS);
+	if ((rc = start_timer(s, &s->history_timer, on_history_timer, opts->history_interval_ms, "history", err)) < 0)
+		return rc;
+	if (s->state.shm.enabled) {
+		ttmetal_scan(&s->state);
+		if ((rc = start_timer(s, &s->ttmetal_timer, on_ttmetal_timer, TTMETAL_REFRESH_MS, "tt-metal shm", err)) < 0)
+			return rc;
+	}
+	int fd = listen_socket(s, err);
+	if (fd < 0)
+		return fd;
+	if ((rc = ingest_listen(&s->ingest, fd, err)) < 0)
+		return rc;
+	/* after the socket, so a second server on a live socket says so; a taken
+	 * HTTP port then removes the socket again (server_stop) */
+	if ((rc = start_http(s, err)) < 0)
+		return rc;
+	event_loop_set_before_sleep(s->loop, before_sleep, s);
+	print_banner(s);
+	s->running = 1;
 	char status[256];
-	snprintf(status, sizeof(status), "Listening on %s, %d device%s", s->opts.socket_path, s->devices.count,
-		 s->devices.count == 1 ? "" : "s");
+	snprintf(status, sizeof(status), "Listening on %s, %d device%s", s->opts.socket_path, s->state.devices.count,
+		 s->state.devices.count == 1 ? "" : "s");
 	systemd_notify_ready(&s->systemd, s->loop, status);
 	return 0;
 }
@@ -266,37 +278,27 @@ int server_run(struct server *s)
 
 void server_stop(struct server *s)
 {
-	s->stopping = 1;
-	systemd_notify_stopping(&s->systemd, s->loop);
+	if (s->running)
+		systemd_notify_stopping(&s->systemd, s->loop);
 	http_stop(s->http);
 	s->http = NULL;
-	if (s->connection_count)
-		log_warn("📴 Closing %u client connection%s (clients keep their tables and resync with the next server)",
-			 s->connection_count, s->connection_count == 1 ? "" : "s");
-	while (s->connections)
-		connection_close(s->connections);
-	connection_free_closed(s);
-	rings_release(s);
-	if (s->listener.fd > 0) {
-		close(s->listener.fd);
-		if (s->systemd.activated) {
-			log_warn("👋 Socket %s left to systemd; server stopped.", s->opts.socket_path);
-		} else {
-			unlink(s->opts.socket_path);
-			log_warn("👋 Socket %s removed; server stopped.", s->opts.socket_path);
-		}
-	}
-	if (s->signals.fd > 0)
+	int listening = s->loop && s->ingest.conns.listener.fd >= 0;
+	if (s->loop)
+		ingest_release(&s->ingest);
+	if (listening)
+		remove_socket(s);
+	if (listening && s->running)
+		log_warn(s->systemd.activated ? "👋 Socket %s left to systemd; server stopped."
+					      : "👋 Socket %s removed; server stopped.",
+			 s->opts.socket_path);
+	if (s->signals.fd >= 0)
 		close(s->signals.fd);
-	if (s->reserve_fd > 0)
-		close(s->reserve_fd);
-	event_timer_release(s->loop, &s->history_timer);
-	ttmetal_stop(s);
-	history_release(&s->history);
-	server_holders_release(s);
+	if (s->loop) {
+		event_timer_release(s->loop, &s->history_timer);
+		event_timer_release(s->loop, &s->ttmetal_timer);
+	}
 	event_loop_destroy(s->loop);
-	leak_history_release(&s->leaks);
-	registry_release(&s->registry);
-	device_set_close(&s->devices);
+	s->loop = NULL;
+	state_release(&s->state);
 	log_flush();
 }

@@ -3,7 +3,7 @@
  * (see systemd.h).
  */
 #define _GNU_SOURCE
-#include "systemd.h"
+#include "server/systemd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "common/log.h"
 
 /* Writes the address of the Unix socket fd ("/path" or "@abstract") into sd->socket_path. */
 static void socket_address(struct systemd_state *sd, int fd)

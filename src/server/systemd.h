@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "event_loop.h"
+#include "server/event_loop.h"
 
 /* State of the server's dealings with systemd; initialise with SYSTEMD_STATE_INIT. */
 struct systemd_state {

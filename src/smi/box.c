@@ -2,7 +2,7 @@
  * box.c - the box around tt_smi's tables: rules, and rows built from cells
  * placed at given columns, optionally styled (smi.h).
  */
-#include "smi.h"
+#include "smi/smi.h"
 
 const char *smi_style_code(enum smi_style style)
 {
@@ -25,7 +25,7 @@ const char *smi_style_code(enum smi_style style)
 
 void smi_row_begin(struct smi_row *row, int color)
 {
-	smi_buf_reset(&row->text);
+	strbuf_reset(&row->text);
 	row->col = 0;
 	row->color = color;
 }
@@ -34,7 +34,7 @@ void smi_row_cell(struct smi_row *row, int start, int width, enum smi_align alig
 		  const char *text)
 {
 	if (row->col < start) {
-		smi_buf_repeat(&row->text, " ", start - row->col);
+		strbuf_repeat(&row->text, " ", start - row->col);
 		row->col = start;
 	}
 	int styled = row->color && style != SMI_PLAIN;
@@ -44,34 +44,34 @@ void smi_row_cell(struct smi_row *row, int start, int width, enum smi_align alig
 	smi_text_cell_styled(&row->text, text, text_width, align, styled ? smi_style_code(style) : "",
 			     styled ? SMI_STYLE_RESET : "");
 	if (text_width < width)
-		smi_buf_adds(&row->text, " ");
+		strbuf_addstr(&row->text, " ");
 	row->col += width > 0 ? width : 0;
 }
 
 void smi_row_release(struct smi_row *row)
 {
-	smi_buf_release(&row->text);
+	strbuf_release(&row->text);
 }
 
-void smi_box_row(struct smi_buf *out, const struct smi_row *row, int inner)
+void smi_box_row(struct strbuf *out, const struct smi_row *row, int inner)
 {
-	smi_buf_adds(out, "│");
-	int used = smi_text_clip(out, smi_buf_str(&row->text), inner);
-	smi_buf_repeat(out, " ", inner - used);
-	smi_buf_adds(out, "│\n");
+	strbuf_addstr(out, "│");
+	int used = smi_text_clip(out, strbuf_str(&row->text), inner);
+	strbuf_repeat(out, " ", inner - used);
+	strbuf_addstr(out, "│\n");
 	if (row->text.failed)
 		out->failed = 1;
 }
 
-void smi_box_rule(struct smi_buf *out, enum smi_rule rule, int inner)
+void smi_box_rule(struct strbuf *out, enum smi_rule rule, int inner)
 {
 	static const char *const ends[][2] = {
 		[SMI_RULE_TOP] = {"┌", "┐"},
 		[SMI_RULE_MIDDLE] = {"├", "┤"},
 		[SMI_RULE_BOTTOM] = {"└", "┘"},
 	};
-	smi_buf_adds(out, ends[rule][0]);
-	smi_buf_repeat(out, "─", inner);
-	smi_buf_adds(out, ends[rule][1]);
-	smi_buf_adds(out, "\n");
+	strbuf_addstr(out, ends[rule][0]);
+	strbuf_repeat(out, "─", inner);
+	strbuf_addstr(out, ends[rule][1]);
+	strbuf_addstr(out, "\n");
 }

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proc_info.h"
-#include "smi.h"
+#include "common/array.h"
+#include "common/clock.h"
+#include "common/proc_info.h"
+#include "smi/smi.h"
 
 int smi_hardware_open(struct smi_hardware *hw, const char *selection, const char *hw_root, char *err)
 {
@@ -76,10 +78,8 @@ static int add_holders(struct smi_hardware *hw, int device, struct snapshot *sna
 	int n = holders_view_rows(&hw->holders, device, NULL, 0, (int32_t)getpid(), rows, DEVICE_MAX_PROCESSES);
 	if (n == 0)
 		return 0;
-	struct snapshot_holder *grown = realloc(snap->holders, (snap->num_holders + (size_t)n) * sizeof(*grown));
-	if (!grown)
+	if (ARRAY_RESERVE(snap->holders, snap->holders_cap, snap->num_holders + (size_t)n) < 0)
 		return TTALLOC_ENOMEM;
-	snap->holders = grown;
 	for (int i = 0; i < n; i++) {
 		struct snapshot_holder *h = &snap->holders[snap->num_holders++];
 		memset(h, 0, sizeof(*h));
@@ -101,7 +101,7 @@ static int add_holders(struct smi_hardware *hw, int device, struct snapshot *sna
 int smi_hardware_snapshot(struct smi_hardware *hw, struct snapshot *snap)
 {
 	snapshot_release(snap);
-	snap->taken_ns = proto_now_ns();
+	snap->taken_ns = clock_realtime_ns();
 	snap->hardware_only = 1;
 	if (!hw->opened)
 		return 0;

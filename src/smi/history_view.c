@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 #define HISTORY_TITLE "tt-smi v1.0"
 #define CLOCK_FORMAT "%a %b %e %H:%M:%S"
@@ -22,7 +22,7 @@
 enum { COL_GPU = 1, COL_KIND = 6, COL_NOW = 13, COL_PEAK = 22, COL_SPARK = 31 };
 
 struct hrender {
-	struct smi_buf *out;
+	struct strbuf *out;
 	const struct smi_history_view *view;
 	int inner;
 	struct smi_row row;
@@ -125,8 +125,8 @@ static int memory_row(struct hrender *r, const char *gpu, const char *kind, uint
 				peak = values[i];
 		}
 	}
-	struct smi_buf spark = SMI_BUF_INIT;
-	smi_buf_repeat(&spark, " ", width - shown);
+	struct strbuf spark = STRBUF_INIT;
+	strbuf_repeat(&spark, " ", width - shown);
 	smi_sparkline(&spark, values, valid, shown, peak);
 	char now_text[SMI_UNIT_LEN], peak_text[SMI_UNIT_LEN];
 	smi_row_begin(&r->row, r->view->color);
@@ -135,10 +135,10 @@ static int memory_row(struct hrender *r, const char *gpu, const char *kind, uint
 	cell(r, COL_NOW, COL_PEAK - COL_NOW, SMI_LEFT, SMI_PLAIN, smi_format_size(now_text, sizeof(now_text), now_bytes));
 	cell(r, COL_PEAK, COL_SPARK - COL_PEAK, SMI_LEFT, SMI_PLAIN,
 	     smi_format_size(peak_text, sizeof(peak_text), peak));
-	cell(r, COL_SPARK, r->inner - COL_SPARK, SMI_LEFT, SMI_GREEN, smi_buf_str(&spark));
+	cell(r, COL_SPARK, r->inner - COL_SPARK, SMI_LEFT, SMI_GREEN, strbuf_str(&spark));
 	end_row(r);
 	int rc = spark.failed ? TTALLOC_ENOMEM : 0;
-	smi_buf_release(&spark);
+	strbuf_release(&spark);
 	free(values);
 	free(valid);
 	return rc;
@@ -147,14 +147,14 @@ static int memory_row(struct hrender *r, const char *gpu, const char *kind, uint
 static void status_line(struct hrender *r, int connected)
 {
 	int color = r->view->color;
-	smi_buf_adds(r->out, "\nServer Status: ");
+	strbuf_addstr(r->out, "\nServer Status: ");
 	if (connected)
-		smi_buf_addf(r->out, "✅ %sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
+		strbuf_addf(r->out, "✅ %sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
 			     color ? SMI_STYLE_RESET : "");
 	else
-		smi_buf_addf(r->out, "❌ %sDisconnected%s", color ? smi_style_code(SMI_RED) : "",
+		strbuf_addf(r->out, "❌ %sDisconnected%s", color ? smi_style_code(SMI_RED) : "",
 			     color ? SMI_STYLE_RESET : "");
-	smi_buf_addf(r->out, " | Updates: %s\n", r->view->mode == SMI_MODE_WATCH ? "Real-time" : "One-shot");
+	strbuf_addf(r->out, " | Updates: %s\n", r->view->mode == SMI_MODE_WATCH ? "Real-time" : "One-shot");
 }
 
 static int render_body(struct hrender *r)
@@ -188,10 +188,10 @@ static int render_body(struct hrender *r)
 	return rc;
 }
 
-int smi_render_history(struct smi_buf *out, const struct smi_history_view *view)
+int smi_render_history(struct strbuf *out, const struct smi_history_view *view)
 {
 	struct hrender r = {.out = out, .view = view, .inner = smi_layout_clamp(view->columns) - 2,
-			    .row = {.text = SMI_BUF_INIT}};
+			    .row = {.text = STRBUF_INIT}};
 	int rc = render_body(&r);
 	smi_row_release(&r.row);
 	if (rc == 0 && out->failed)

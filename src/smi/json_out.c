@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 #define TEXT_LEN 256
 
@@ -161,7 +161,7 @@ static json_t *snapshot_json(const struct snapshot *snap)
 	return root;
 }
 
-int smi_json_snapshot(struct smi_buf *out, const struct snapshot *snap, int compact)
+int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compact)
 {
 	json_t *root = snapshot_json(snap);
 	/* 10 digits: milli-units print as 38.027, not 38.027000000000001 */
@@ -170,7 +170,7 @@ int smi_json_snapshot(struct smi_buf *out, const struct snapshot *snap, int comp
 	json_decref(root);
 	if (!text)
 		return TTALLOC_ENOMEM;
-	smi_buf_addf(out, "%s\n", text);
+	strbuf_addf(out, "%s\n", text);
 	free(text);
 	return out->failed ? TTALLOC_ENOMEM : 0;
 }

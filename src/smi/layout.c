@@ -4,7 +4,7 @@
  * and a minimum; a narrower box takes columns away in a fixed order, a
  * wider one gives them to one column.
  */
-#include "smi.h"
+#include "smi/smi.h"
 
 struct column_spec {
 	int width; /* at the seed's 80 columns inside the box */

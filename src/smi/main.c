@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "smi.h"
+#include "common/cli.h"
+#include "common/clock.h"
+#include "smi/smi.h"
 
 #ifndef TTALLOC_VERSION
 #define TTALLOC_VERSION "0.1.0"
@@ -192,14 +194,14 @@ static int run_once(const struct smi_options *opts, const char *path)
 		.mode = SMI_MODE_ONE_SHOT,
 		.color = view.color,
 	};
-	struct smi_buf screen = SMI_BUF_INIT;
+	struct strbuf screen = STRBUF_INIT;
 	rc = opts->history_sec ? smi_render_history(&screen, &hview) : smi_render(&screen, &view);
-	if (rc == 0 && (fputs(smi_buf_str(&screen), stdout) == EOF || fflush(stdout) == EOF))
+	if (rc == 0 && (fputs(strbuf_str(&screen), stdout) == EOF || fflush(stdout) == EOF))
 		rc = -1;
 	if (rc < 0)
 		fprintf(stderr, "tt_smi: cannot print the table: %s\n",
 			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
-	smi_buf_release(&screen);
+	strbuf_release(&screen);
 	monitor_release(&m);
 	return rc < 0 ? 1 : 0;
 }
@@ -268,7 +270,7 @@ static int suspend_self(void)
 
 static long long monotonic_ms(void)
 {
-	return (long long)(proto_monotonic_ns() / 1000000u);
+	return (long long)(clock_monotonic_ns() / 1000000u);
 }
 
 /* What the wait before the next refresh ended with. */
@@ -361,17 +363,17 @@ static int draw(const struct smi_options *opts, struct monitor *m, int shown, in
 		.mode = SMI_MODE_WATCH,
 		.color = color,
 	};
-	struct smi_buf screen = SMI_BUF_INIT, frame = SMI_BUF_INIT;
+	struct strbuf screen = STRBUF_INIT, frame = STRBUF_INIT;
 	int rc = opts->history_sec ? smi_render_history(&screen, &hview) : smi_render(&screen, &view);
 	if (rc == 0) {
 		if (tty)
-			smi_frame_compose(&frame, smi_buf_str(&screen), rows, cols);
+			smi_frame_compose(&frame, strbuf_str(&screen), rows, cols);
 		else
-			smi_buf_addf(&frame, "%s\n", smi_buf_str(&screen));
-		rc = frame.failed ? TTALLOC_ENOMEM : smi_write_all(STDOUT_FILENO, frame.data, frame.len);
+			strbuf_addf(&frame, "%s\n", strbuf_str(&screen));
+		rc = frame.failed ? TTALLOC_ENOMEM : smi_write_all(STDOUT_FILENO, frame.buf, frame.len);
 	}
-	smi_buf_release(&screen);
-	smi_buf_release(&frame);
+	strbuf_release(&screen);
+	strbuf_release(&frame);
 	return rc;
 }
 
@@ -414,7 +416,7 @@ static int run_watch(const struct smi_options *opts, const char *path)
 /* ---- scripting: --query-*, --json, --csv-log, once or every period ---- */
 
 /* Appends what one snapshot prints; `first`: the first output of this run (the CSV header goes with it). */
-static int script_text(const struct smi_options *opts, const struct snapshot *snap, int first, struct smi_buf *out)
+static int script_text(const struct smi_options *opts, const struct snapshot *snap, int first, struct strbuf *out)
 {
 	switch (opts->output) {
 	case SMI_OUTPUT_QUERY:
@@ -433,18 +435,18 @@ static int script_text(const struct smi_options *opts, const struct snapshot *sn
 }
 
 /* Writes and flushes `text`; returns 0 or -1 (errno set). */
-static int put_text(FILE *out, const struct smi_buf *text)
+static int put_text(FILE *out, const struct strbuf *text)
 {
-	if (text->len && fwrite(text->data, 1, text->len, out) != text->len)
+	if (text->len && fwrite(text->buf, 1, text->len, out) != text->len)
 		return -1;
 	return fflush(out) == EOF ? -1 : 0;
 }
 
 /* Prints one snapshot's text to `out` (reusing `text`); on failure says why. Returns 0 or -1. */
 static int print_snapshot(const struct smi_options *opts, const struct snapshot *snap, int first, FILE *out,
-			  struct smi_buf *text)
+			  struct strbuf *text)
 {
-	smi_buf_reset(text);
+	strbuf_reset(text);
 	int rc = script_text(opts, snap, first, text);
 	if (rc == 0 && put_text(out, text) == 0)
 		return 0;
@@ -480,7 +482,7 @@ static FILE *open_csv_log(const char *path)
  */
 static int script_loop(const struct smi_options *opts, struct monitor *m, FILE *out, int period)
 {
-	struct smi_buf text = SMI_BUF_INIT;
+	struct strbuf text = STRBUF_INIT;
 	char last_err[UNIX_SOCKET_ERR_LEN] = "";
 	char then[64];
 	int first = 1, keys = 0, rc = 0;
@@ -518,7 +520,7 @@ static int script_loop(const struct smi_options *opts, struct monitor *m, FILE *
 		if (wait_next((int)(next - now), &keys) == WAKE_QUIT)
 			break;
 	}
-	smi_buf_release(&text);
+	strbuf_release(&text);
 	return rc;
 }
 
@@ -548,16 +550,15 @@ static int run_script(const struct smi_options *opts, const char *path)
 int main(int argc, char **argv)
 {
 	struct smi_options opts;
-	char err[SMI_ERR_LEN];
-	if (smi_options_parse(&opts, argc, argv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tt_smi: %s\nTry 'tt_smi --help'.\n", err);
-		return 2;
-	}
-	if (opts.action == SMI_HELP) {
+	char err[ERR_LEN];
+	int parsed = smi_options_parse(&opts, argc, argv, err);
+	if (parsed < 0)
+		return cli_fail("tt_smi", err);
+	if (parsed == CLI_HELP) {
 		smi_usage(stdout);
 		return 0;
 	}
-	if (opts.action == SMI_VERSION) {
+	if (parsed == CLI_VERSION) {
 		printf("tt_smi (ttalloc) %s\n", TTALLOC_VERSION);
 		return 0;
 	}

@@ -7,8 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "smi.h"
+#include "common/cli.h"
+#include "common/format.h"
+#include "smi/smi.h"
 
 void smi_usage(FILE *out)
 {
@@ -81,32 +82,16 @@ void smi_usage(FILE *out)
 		     "command line.\n");
 }
 
-/* Parses a whole decimal number in min..max. Returns 0 or -1 with a message. */
+/* Parses a whole decimal number in min..max (cli_uint into an int). Returns 0 or -1 with a message. */
 static int parse_int(const char *name, const char *text, int min, int max, int *value, char *err,
 		     size_t err_size)
 {
+	(void)err_size; /* ERR_LEN */
 	uint64_t v;
-	if (min < 0 || format_parse_unsigned(text, 10, (uint64_t)max, &v) < 0 || v < (uint64_t)min) {
-		snprintf(err, err_size, "bad value '%s' for %s (a whole number from %d to %d)", text, name, min,
-			 max);
+	if (min < 0 || cli_uint(name, text, 10, (uint64_t)min, (uint64_t)max, &v, err) < 0)
 		return -1;
-	}
 	*value = (int)v;
 	return 0;
-}
-
-/* Explains what getopt refused: `c` is ':' (value missing) or '?'. */
-static void refused_option(int c, int argc, char **argv, char *err, size_t err_size)
-{
-	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
-	if (c == ':')
-		snprintf(err, err_size, "option '%s' needs a value", arg);
-	else if (optopt == 0)
-		snprintf(err, err_size, "unknown option '%s'", arg);
-	else if (strncmp(arg, "--", 2) == 0)
-		snprintf(err, err_size, "option '%s' takes no value", arg);
-	else
-		snprintf(err, err_size, "unknown option '-%c'", optopt);
 }
 
 /*
@@ -213,159 +198,173 @@ static int settle_mode(struct smi_options *opts, unsigned chosen, int format_giv
 	return 0;
 }
 
-int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err, size_t err_size)
+enum {
+	OPT_WIDTH = 256,
+	OPT_NO_COLOR,
+	OPT_COLOR,
+	OPT_VERSION,
+	OPT_QUERY_GPU,
+	OPT_QUERY_APPS,
+	OPT_FORMAT,
+	OPT_LOOP_MS,
+	OPT_JSON,
+	OPT_CSV_LOG,
+	OPT_INTERVAL,
+	OPT_HW_ROOT,
+	OPT_DEVICES,
+	OPT_HISTORY,
+};
+static const struct option longopts[] = {
+	{"watch", no_argument, NULL, 'w'},
+	{"refresh", required_argument, NULL, 'r'},
+	{"socket", required_argument, NULL, 's'},
+	{"width", required_argument, NULL, OPT_WIDTH},
+	{"no-color", no_argument, NULL, OPT_NO_COLOR},
+	{"color", no_argument, NULL, OPT_COLOR},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"query-gpu", required_argument, NULL, OPT_QUERY_GPU},
+	{"query-compute-apps", required_argument, NULL, OPT_QUERY_APPS},
+	{"format", required_argument, NULL, OPT_FORMAT},
+	{"loop", required_argument, NULL, 'l'},
+	{"loop-ms", required_argument, NULL, OPT_LOOP_MS},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"csv-log", required_argument, NULL, OPT_CSV_LOG},
+	{"interval", required_argument, NULL, OPT_INTERVAL},
+	{"hw-root", required_argument, NULL, OPT_HW_ROOT},
+	{"devices", required_argument, NULL, OPT_DEVICES},
+	{"history", optional_argument, NULL, OPT_HISTORY},
+	{NULL, 0, NULL, 0},
+};
+
+/* What the parse gathers besides the options themselves (settle_mode checks it). */
+struct parse_context {
+	struct smi_options *opts;
+	unsigned chosen; /* CHOSE_* bits */
+	int format_given;
+	int interval_given;
+};
+
+/* Applies one option (cli_apply_fn); the helpers' -1 becomes TTALLOC_EINVAL. */
+static int apply_option(void *context, int opt, const char *arg, int argc, char **argv, char *err)
 {
-	enum {
-		OPT_WIDTH = 256,
-		OPT_NO_COLOR,
-		OPT_COLOR,
-		OPT_VERSION,
-		OPT_QUERY_GPU,
-		OPT_QUERY_APPS,
-		OPT_FORMAT,
-		OPT_LOOP_MS,
-		OPT_JSON,
-		OPT_CSV_LOG,
-		OPT_INTERVAL,
-		OPT_HW_ROOT,
-		OPT_DEVICES,
-		OPT_HISTORY,
-	};
-	static const struct option longopts[] = {
-		{"watch", no_argument, NULL, 'w'},
-		{"refresh", required_argument, NULL, 'r'},
-		{"socket", required_argument, NULL, 's'},
-		{"width", required_argument, NULL, OPT_WIDTH},
-		{"no-color", no_argument, NULL, OPT_NO_COLOR},
-		{"color", no_argument, NULL, OPT_COLOR},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"query-gpu", required_argument, NULL, OPT_QUERY_GPU},
-		{"query-compute-apps", required_argument, NULL, OPT_QUERY_APPS},
-		{"format", required_argument, NULL, OPT_FORMAT},
-		{"loop", required_argument, NULL, 'l'},
-		{"loop-ms", required_argument, NULL, OPT_LOOP_MS},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"csv-log", required_argument, NULL, OPT_CSV_LOG},
-		{"interval", required_argument, NULL, OPT_INTERVAL},
-		{"hw-root", required_argument, NULL, OPT_HW_ROOT},
-		{"devices", required_argument, NULL, OPT_DEVICES},
-		{"history", optional_argument, NULL, OPT_HISTORY},
-		{NULL, 0, NULL, 0},
-	};
+	const size_t err_size = ERR_LEN;
+	struct parse_context *ctx = context;
+	struct smi_options *o = ctx->opts;
+	switch (opt) {
+	case 'w':
+		o->watch = 1;
+		break;
+	case 'r':
+		if (parse_int("--refresh", arg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &o->refresh_ms,
+			      err, err_size) < 0)
+			return -1;
+		o->watch = 1;
+		break;
+	case 's':
+		if (!*arg) {
+			snprintf(err, err_size, "--socket needs a path");
+			return -1;
+		}
+		o->socket_path = arg;
+		break;
+	case OPT_WIDTH:
+		if (parse_int("--width", arg, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, &o->columns, err,
+			      err_size) < 0)
+			return -1;
+		break;
+	case OPT_NO_COLOR:
+		o->color = SMI_COLOR_NEVER;
+		break;
+	case OPT_COLOR:
+		o->color = SMI_COLOR_ALWAYS;
+		break;
+	case OPT_QUERY_GPU:
+	case OPT_QUERY_APPS: {
+		enum smi_query_kind kind = opt == OPT_QUERY_GPU ? SMI_QUERY_GPU : SMI_QUERY_APPS;
+		if (smi_query_parse_fields(&o->query, kind, arg, err, err_size) < 0)
+			return -1;
+		ctx->chosen |= kind == SMI_QUERY_GPU ? CHOSE_GPU : CHOSE_APPS;
+		break;
+	}
+	case OPT_FORMAT:
+		if (smi_query_parse_format(&o->query, arg, err, err_size) < 0)
+			return -1;
+		ctx->format_given = 1;
+		break;
+	case 'l':
+		if (parse_loop(arg, argc, argv, &o->loop_ms, err, err_size) < 0)
+			return -1;
+		break;
+	case OPT_LOOP_MS:
+		if (parse_int("-lms/--loop-ms", arg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &o->loop_ms,
+			      err, err_size) < 0)
+			return -1;
+		break;
+	case OPT_JSON:
+		ctx->chosen |= CHOSE_JSON;
+		break;
+	case OPT_CSV_LOG:
+		if (!*arg) {
+			snprintf(err, err_size, "--csv-log needs a file name");
+			return -1;
+		}
+		o->csv_log = arg;
+		ctx->chosen |= CHOSE_CSV_LOG;
+		break;
+	case OPT_INTERVAL:
+		if (parse_seconds("--interval", arg, &o->interval_ms, err, err_size) < 0)
+			return -1;
+		ctx->interval_given = 1;
+		break;
+	case OPT_HW_ROOT:
+		if (!*arg) {
+			snprintf(err, err_size, "--hw-root needs a directory");
+			return -1;
+		}
+		o->hw_root = arg;
+		break;
+	case OPT_DEVICES:
+		if (strcmp(arg, "auto") != 0 && strcmp(arg, "tenstorrent") != 0 &&
+		    strcmp(arg, "nvml") != 0 && strncmp(arg, "sim", 3) != 0) {
+			snprintf(err, err_size, "bad value '%s' for --devices (auto, tenstorrent, nvml or sim)",
+				 arg);
+			return -1;
+		}
+		o->devices = arg;
+		break;
+	case OPT_HISTORY:
+		if (parse_history(arg, argc, argv, &o->history_sec, err, err_size) < 0)
+			return -1;
+		break;
+	case 'h':
+		return CLI_HELP;
+	case OPT_VERSION:
+		return CLI_VERSION;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
+/* smi_options_parse with the helpers' convention: 0, CLI_HELP, CLI_VERSION or -1. */
+static int parse_options(struct smi_options *opts, int argc, char **argv, char *err)
+{
 	*opts = (struct smi_options){
-		.action = SMI_RUN,
 		.refresh_ms = SMI_DEFAULT_REFRESH_MS,
 		.interval_ms = SMI_DEFAULT_INTERVAL_MS,
 	};
-	unsigned chosen = 0;
-	int format_given = 0, interval_given = 0;
-	optind = 0; /* glibc: full reset, so the parser can run again */
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+:wr:s:hl:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'w':
-			opts->watch = 1;
-			break;
-		case 'r':
-			if (parse_int("--refresh", optarg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &opts->refresh_ms,
-				      err, err_size) < 0)
-				return -1;
-			opts->watch = 1;
-			break;
-		case 's':
-			if (!*optarg) {
-				snprintf(err, err_size, "--socket needs a path");
-				return -1;
-			}
-			opts->socket_path = optarg;
-			break;
-		case OPT_WIDTH:
-			if (parse_int("--width", optarg, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, &opts->columns, err,
-				      err_size) < 0)
-				return -1;
-			break;
-		case OPT_NO_COLOR:
-			opts->color = SMI_COLOR_NEVER;
-			break;
-		case OPT_COLOR:
-			opts->color = SMI_COLOR_ALWAYS;
-			break;
-		case OPT_QUERY_GPU:
-		case OPT_QUERY_APPS: {
-			enum smi_query_kind kind = c == OPT_QUERY_GPU ? SMI_QUERY_GPU : SMI_QUERY_APPS;
-			if (smi_query_parse_fields(&opts->query, kind, optarg, err, err_size) < 0)
-				return -1;
-			chosen |= kind == SMI_QUERY_GPU ? CHOSE_GPU : CHOSE_APPS;
-			break;
-		}
-		case OPT_FORMAT:
-			if (smi_query_parse_format(&opts->query, optarg, err, err_size) < 0)
-				return -1;
-			format_given = 1;
-			break;
-		case 'l':
-			if (parse_loop(optarg, argc, argv, &opts->loop_ms, err, err_size) < 0)
-				return -1;
-			break;
-		case OPT_LOOP_MS:
-			if (parse_int("-lms/--loop-ms", optarg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &opts->loop_ms,
-				      err, err_size) < 0)
-				return -1;
-			break;
-		case OPT_JSON:
-			chosen |= CHOSE_JSON;
-			break;
-		case OPT_CSV_LOG:
-			if (!*optarg) {
-				snprintf(err, err_size, "--csv-log needs a file name");
-				return -1;
-			}
-			opts->csv_log = optarg;
-			chosen |= CHOSE_CSV_LOG;
-			break;
-		case OPT_INTERVAL:
-			if (parse_seconds("--interval", optarg, &opts->interval_ms, err, err_size) < 0)
-				return -1;
-			interval_given = 1;
-			break;
-		case OPT_HW_ROOT:
-			if (!*optarg) {
-				snprintf(err, err_size, "--hw-root needs a directory");
-				return -1;
-			}
-			opts->hw_root = optarg;
-			break;
-		case OPT_DEVICES:
-			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "tenstorrent") != 0 &&
-			    strcmp(optarg, "nvml") != 0 && strncmp(optarg, "sim", 3) != 0) {
-				snprintf(err, err_size, "bad value '%s' for --devices (auto, tenstorrent, nvml or sim)",
-					 optarg);
-				return -1;
-			}
-			opts->devices = optarg;
-			break;
-		case OPT_HISTORY:
-			if (parse_history(optarg, argc, argv, &opts->history_sec, err, err_size) < 0)
-				return -1;
-			break;
-		case 'h':
-			opts->action = SMI_HELP;
-			return 0;
-		case OPT_VERSION:
-			opts->action = SMI_VERSION;
-			return 0;
-		default:
-			refused_option(c, argc, argv, err, err_size);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		snprintf(err, err_size, "unexpected argument '%s'", argv[optind]);
-		return -1;
-	}
-	return settle_mode(opts, chosen, format_given, interval_given, err, err_size);
+	struct parse_context ctx = {.opts = opts};
+	int rc = cli_parse(argc, argv, "+:wr:s:hl:", longopts, apply_option, &ctx, NULL, err);
+	if (rc != CLI_RUN)
+		return rc;
+	return settle_mode(opts, ctx.chosen, ctx.format_given, ctx.interval_given, err, ERR_LEN);
+}
+
+int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err)
+{
+	int rc = parse_options(opts, argc, argv, err);
+	return rc < 0 ? TTALLOC_EINVAL : rc;
 }
 
 int smi_use_color(enum smi_color color, int is_tty)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 /* The row a field reads: a device (--query-gpu) or a process row (--query-compute-apps). */
 struct field_row {
@@ -335,12 +335,12 @@ static void unknown_field(enum smi_query_kind kind, const char *name, size_t len
 {
 	size_t count;
 	const struct field *table = fields_of(kind, &count);
-	struct smi_buf msg = SMI_BUF_INIT;
-	smi_buf_addf(&msg, "unknown field '%.*s' for %s; valid fields: ", (int)len, name, smi_query_option(kind));
+	struct strbuf msg = STRBUF_INIT;
+	strbuf_addf(&msg, "unknown field '%.*s' for %s; valid fields: ", (int)len, name, smi_query_option(kind));
 	for (size_t i = 0; i < count; i++)
-		smi_buf_addf(&msg, "%s%s", i ? ", " : "", table[i].name);
-	snprintf(err, err_size, "%s", msg.failed ? "unknown field" : smi_buf_str(&msg));
-	smi_buf_release(&msg);
+		strbuf_addf(&msg, "%s%s", i ? ", " : "", table[i].name);
+	snprintf(err, err_size, "%s", msg.failed ? "unknown field" : strbuf_str(&msg));
+	strbuf_release(&msg);
 }
 
 int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err,
@@ -428,7 +428,7 @@ void smi_query_help(FILE *out, enum smi_query_kind kind)
 
 /* ---- output ---- */
 
-void smi_query_header(struct smi_buf *out, const struct smi_query *q)
+void smi_query_header(struct strbuf *out, const struct smi_query *q)
 {
 	size_t count;
 	const struct field *table = fields_of(q->kind, &count);
@@ -436,15 +436,15 @@ void smi_query_header(struct smi_buf *out, const struct smi_query *q)
 		return;
 	for (int i = 0; i < q->count; i++) {
 		const struct field *f = &table[q->fields[i]];
-		smi_buf_addf(out, "%s%s", i ? ", " : "", f->name);
+		strbuf_addf(out, "%s%s", i ? ", " : "", f->name);
 		if (f->unit)
-			smi_buf_addf(out, " [%s]", f->unit);
+			strbuf_addf(out, " [%s]", f->unit);
 	}
-	smi_buf_adds(out, "\n");
+	strbuf_addstr(out, "\n");
 }
 
 /* One line: every chosen field of `row`, with units unless nounits. */
-static void query_row(struct smi_buf *out, const struct smi_query *q, const struct field_row *row)
+static void query_row(struct strbuf *out, const struct smi_query *q, const struct field_row *row)
 {
 	size_t count;
 	const struct field *table = fields_of(q->kind, &count);
@@ -452,19 +452,19 @@ static void query_row(struct smi_buf *out, const struct smi_query *q, const stru
 		const struct field *f = &table[q->fields[i]];
 		char value[VALUE_LEN];
 		if (i)
-			smi_buf_adds(out, ", ");
+			strbuf_addstr(out, ", ");
 		if (f->get(row, value) < 0) {
-			smi_buf_adds(out, SMI_NA);
+			strbuf_addstr(out, SMI_NA);
 			continue;
 		}
 		smi_csv_value(out, value);
 		if (f->unit && !q->nounits)
-			smi_buf_addf(out, " %s", f->unit);
+			strbuf_addf(out, " %s", f->unit);
 	}
-	smi_buf_adds(out, "\n");
+	strbuf_addstr(out, "\n");
 }
 
-int smi_query_rows(struct smi_buf *out, const struct smi_query *q, const struct snapshot *snap)
+int smi_query_rows(struct strbuf *out, const struct smi_query *q, const struct snapshot *snap)
 {
 	struct field_row row = {.snap = snap};
 	if (q->kind == SMI_QUERY_GPU) {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "format.h"
-#include "smi.h"
+#include "common/format.h"
+#include "smi/smi.h"
 
 #define SMI_TITLE "tt-smi v1.0"
 #define CLOCK_FORMAT "%a %b %e %H:%M:%S" /* "Mon Nov  3 14:23:45" */
@@ -19,7 +19,7 @@
 
 /* What every part of one rendering needs. */
 struct render {
-	struct smi_buf *out;
+	struct strbuf *out;
 	const struct smi_view *view;
 	struct smi_layout layout;
 	struct smi_row row;
@@ -98,34 +98,34 @@ static void unknown_use_text(char *buf, size_t size, const char *label, const ch
 	snprintf(buf, size, "%-7s%5s / %s", label, "N/A", total_bytes ? total : "N/A");
 }
 
+/* A formatter of byte counts: smi_format_size or smi_format_mb. */
+typedef char *(*size_format_fn)(char *buf, size_t size, uint64_t bytes);
+
+/* "LABEL used / total (pct)" in `fmt`'s units, or the total alone when use is unknown (hardware only). */
+static void memory_text(char *buf, size_t size, const char *label, uint64_t used_bytes, uint64_t total_bytes,
+			size_format_fn fmt, int hardware_only)
+{
+	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
+	if (hardware_only) {
+		unknown_use_text(buf, size, label, fmt(total, sizeof(total), total_bytes), total_bytes);
+		return;
+	}
+	smi_format_memory(buf, size, label, fmt(used, sizeof(used), used_bytes), fmt(total, sizeof(total), total_bytes),
+			  used_bytes, total_bytes);
+}
+
 /* "DRAM:  300MB / 12.0GB  ( 2%)" */
 static void dram_text(char *buf, size_t size, const struct snapshot_device *dev, int hardware_only)
 {
-	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
-	uint64_t used_bytes = smi_device_dram_used(dev);
-	if (hardware_only) {
-		unknown_use_text(buf, size, "DRAM:", smi_format_size(total, sizeof(total), dev->seed.total_dram_size),
-				 dev->seed.total_dram_size);
-		return;
-	}
-	smi_format_memory(buf, size, "DRAM:", smi_format_size(used, sizeof(used), used_bytes),
-			  smi_format_size(total, sizeof(total), dev->seed.total_dram_size), used_bytes,
-			  dev->seed.total_dram_size);
+	memory_text(buf, size, "DRAM:", smi_device_dram_used(dev), dev->seed.total_dram_size, smi_format_size,
+		    hardware_only);
 }
 
-/* "L1:    150MB / 1440MB  (10%)" */
+/* "L1:    150MB / 1440MB  (10%)": L1 in whole MB, as the seed prints it */
 static void l1_text(char *buf, size_t size, const struct snapshot_device *dev, int hardware_only)
 {
-	char used[SMI_UNIT_LEN], total[SMI_UNIT_LEN];
-	uint64_t used_bytes = smi_device_l1_used(dev);
-	if (hardware_only) {
-		unknown_use_text(buf, size, "L1:", smi_format_mb(total, sizeof(total), dev->seed.total_l1_size),
-				 dev->seed.total_l1_size);
-		return;
-	}
-	smi_format_memory(buf, size, "L1:", smi_format_mb(used, sizeof(used), used_bytes),
-			  smi_format_mb(total, sizeof(total), dev->seed.total_l1_size), used_bytes,
-			  dev->seed.total_l1_size);
+	memory_text(buf, size, "L1:", smi_device_l1_used(dev), dev->seed.total_l1_size, smi_format_mb,
+		    hardware_only);
 }
 
 /* The two rows of one device: readings and DRAM, then L1. */
@@ -389,33 +389,33 @@ static void render_legend(struct render *r, const struct snapshot *snap)
 static void wrapped_rows(struct render *r, enum smi_style style, const char *text)
 {
 	int room = r->layout.inner - 2;
-	struct smi_buf line = SMI_BUF_INIT;
+	struct strbuf line = STRBUF_INIT;
 	while (*text) {
 		char word[UNIX_SOCKET_ERR_LEN];
 		size_t len = strcspn(text, " ");
 		snprintf(word, sizeof(word), "%.*s", (int)len, text);
-		int width = smi_text_width(smi_buf_str(&line));
+		int width = smi_text_width(strbuf_str(&line));
 		if (line.len && width + 1 + smi_text_width(word) > room) {
-			text_row(r, style, smi_buf_str(&line));
-			smi_buf_reset(&line);
+			text_row(r, style, strbuf_str(&line));
+			strbuf_reset(&line);
 		}
 		if (line.len)
-			smi_buf_adds(&line, " ");
+			strbuf_addstr(&line, " ");
 		const char *rest = word;
 		while (smi_text_width(rest) > room) {
-			struct smi_buf piece = SMI_BUF_INIT;
+			struct strbuf piece = STRBUF_INIT;
 			smi_text_clip(&piece, rest, room);
-			text_row(r, style, smi_buf_str(&piece));
+			text_row(r, style, strbuf_str(&piece));
 			rest += piece.len ? piece.len : strlen(rest);
-			smi_buf_release(&piece);
+			strbuf_release(&piece);
 		}
-		smi_buf_adds(&line, rest);
+		strbuf_addstr(&line, rest);
 		text += len;
 		text += strspn(text, " ");
 	}
 	if (line.len)
-		text_row(r, style, smi_buf_str(&line));
-	smi_buf_release(&line);
+		text_row(r, style, strbuf_str(&line));
+	strbuf_release(&line);
 }
 
 /* Inside the box when there is no snapshot: why, and what to do. */
@@ -434,20 +434,20 @@ static void render_status(struct render *r)
 {
 	int color = r->view->color;
 	const char *updates = r->view->mode == SMI_MODE_WATCH ? "Real-time" : "One-shot";
-	smi_buf_adds(r->out, "\nServer Status: ");
+	strbuf_addstr(r->out, "\nServer Status: ");
 	if (r->view->snap && r->view->snap->hardware_only) {
-		smi_buf_adds(r->out, "❌ ");
-		smi_buf_addf(r->out, "%sNot running%s — hardware view only (no allocation data) | Updates: %s\n",
+		strbuf_addstr(r->out, "❌ ");
+		strbuf_addf(r->out, "%sNot running%s — hardware view only (no allocation data) | Updates: %s\n",
 			     color ? smi_style_code(SMI_RED) : "", color ? SMI_STYLE_RESET : "",
 			     r->view->mode == SMI_MODE_WATCH ? "Real-time (reconnecting...)" : updates);
 	} else if (r->view->snap) {
-		smi_buf_adds(r->out, "✅ ");
-		smi_buf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
+		strbuf_addstr(r->out, "✅ ");
+		strbuf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
 			     color ? SMI_STYLE_RESET : "");
-		smi_buf_addf(r->out, " | Updates: %s\n", updates);
+		strbuf_addf(r->out, " | Updates: %s\n", updates);
 	} else {
-		smi_buf_adds(r->out, "❌ ");
-		smi_buf_addf(r->out, "%sDisconnected%s%s\n", color ? smi_style_code(SMI_RED) : "",
+		strbuf_addstr(r->out, "❌ ");
+		strbuf_addf(r->out, "%sDisconnected%s%s\n", color ? smi_style_code(SMI_RED) : "",
 			     color ? SMI_STYLE_RESET : "",
 			     r->view->mode == SMI_MODE_WATCH ? " (reconnecting...)" : "");
 	}
@@ -477,9 +477,9 @@ static int render_body(struct render *r)
 	return rc;
 }
 
-int smi_render(struct smi_buf *out, const struct smi_view *view)
+int smi_render(struct strbuf *out, const struct smi_view *view)
 {
-	struct render r = {.out = out, .view = view, .row = {.text = SMI_BUF_INIT}};
+	struct render r = {.out = out, .view = view, .row = {.text = STRBUF_INIT}};
 	smi_layout_compute(&r.layout, view->columns);
 	int rc = render_body(&r);
 	smi_row_release(&r.row);

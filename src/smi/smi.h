@@ -4,7 +4,6 @@
  * tt_smi is built from small mechanisms, one file each, all of them usable
  * without a terminal so that the unit tests see exactly what a user sees:
  *
- *   buf.c      smi_buf: a growing string the table is built into
  *   text.c     display width of UTF-8 text, clipping, padding, sanitising
  *   units.c    the seed's numbers: "3.0GB", "450MB", "42°C", "85W", "( 2%)"
  *   layout.c   column positions for a box of a given width
@@ -31,47 +30,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "device.h"
-#include "holders_view.h"
-#include "query.h"
-
-/* ---- buf.c: a growing NUL-terminated string ---- */
-
-/*
- * Invariants: `data` is NULL (nothing appended yet) or a NUL-terminated
- * string of `len` bytes in `cap` allocated bytes. After an allocation
- * failure `failed` is set and further appends are ignored, so a whole screen
- * can be built and checked once at the end.
- */
-struct smi_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int failed;
-};
-
-#define SMI_BUF_INIT {.data = NULL, .len = 0, .cap = 0, .failed = 0}
-
-/* Appends `n` bytes of `s`. */
-void smi_buf_add(struct smi_buf *b, const char *s, size_t n);
-
-/* Appends the string `s`. */
-void smi_buf_adds(struct smi_buf *b, const char *s);
-
-/* Appends `count` copies of the string `s` (a space, "─"). */
-void smi_buf_repeat(struct smi_buf *b, const char *s, int count);
-
-/* Appends printf-style text. */
-void smi_buf_addf(struct smi_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* The text so far; "" when empty (never NULL). */
-const char *smi_buf_str(const struct smi_buf *b);
-
-/* Empties the buffer, keeping its memory and clearing `failed`. */
-void smi_buf_reset(struct smi_buf *b);
-
-/* Frees the memory; the buffer is SMI_BUF_INIT again. */
-void smi_buf_release(struct smi_buf *b);
+#include "devices/device.h"
+#include "devices/holders_view.h"
+#include "common/query.h"
+#include "common/strbuf.h"
 
 /* ---- text.c: display width of UTF-8 text ---- */
 
@@ -89,7 +51,7 @@ int smi_text_width(const char *s);
  * Escape sequences are always kept, so a style reset after the cut still
  * reaches the terminal. Returns the columns appended.
  */
-int smi_text_clip(struct smi_buf *b, const char *s, int cols);
+int smi_text_clip(struct strbuf *b, const char *s, int cols);
 
 enum smi_align { SMI_LEFT, SMI_RIGHT };
 
@@ -98,10 +60,10 @@ enum smi_align { SMI_LEFT, SMI_RIGHT };
  * the right (SMI_LEFT) or left (SMI_RIGHT), or, when too wide, cut and
  * ended with "…" (spaces before the cut are dropped: "using…").
  */
-void smi_text_cell(struct smi_buf *b, const char *s, int cols, enum smi_align align);
+void smi_text_cell(struct strbuf *b, const char *s, int cols, enum smi_align align);
 
 /* smi_text_cell() with the text, not its padding, between `on` and `off` (escape sequences). */
-void smi_text_cell_styled(struct smi_buf *b, const char *s, int cols, enum smi_align align, const char *on,
+void smi_text_cell_styled(struct strbuf *b, const char *s, int cols, enum smi_align align, const char *on,
 			  const char *off);
 
 /*
@@ -252,7 +214,7 @@ const char *smi_style_code(enum smi_style style);
  * display column. With `color` clear, styles are ignored.
  */
 struct smi_row {
-	struct smi_buf text;
+	struct strbuf text;
 	int col;
 	int color;
 };
@@ -273,12 +235,12 @@ void smi_row_cell(struct smi_row *row, int start, int width, enum smi_align alig
 void smi_row_release(struct smi_row *row);
 
 /* Appends "│" + the row padded or clipped to `inner` columns + "│\n". */
-void smi_box_row(struct smi_buf *out, const struct smi_row *row, int inner);
+void smi_box_row(struct strbuf *out, const struct smi_row *row, int inner);
 
 enum smi_rule { SMI_RULE_TOP, SMI_RULE_MIDDLE, SMI_RULE_BOTTOM };
 
 /* Appends a horizontal rule: ┌──┐, ├──┤ or └──┘ with `inner` dashes. */
-void smi_box_rule(struct smi_buf *out, enum smi_rule rule, int inner);
+void smi_box_rule(struct strbuf *out, enum smi_rule rule, int inner);
 
 /* ---- render.c: the screen ---- */
 
@@ -304,7 +266,7 @@ struct smi_view {
  * Every line of the box has the same display width. Returns 0, or
  * TTALLOC_ENOMEM.
  */
-int smi_render(struct smi_buf *out, const struct smi_view *view);
+int smi_render(struct strbuf *out, const struct smi_view *view);
 
 /*
  * Under the process table, a hardware-only snapshot (snap->hardware_only)
@@ -344,7 +306,7 @@ int smi_spark_level(uint64_t value, uint64_t max);
  * max). `max` 0 scales to the largest valid value. Returns the columns
  * appended (count).
  */
-int smi_sparkline(struct smi_buf *out, const uint64_t *values, const unsigned char *valid, int count, uint64_t max);
+int smi_sparkline(struct strbuf *out, const uint64_t *values, const unsigned char *valid, int count, uint64_t max);
 
 /* ---- history_view.c: --history ---- */
 
@@ -375,7 +337,7 @@ int smi_history_points(int columns);
  * the span, oldest left, now right, scaled to the row's peak; buckets from
  * before the server's history are blank. Returns 0 or TTALLOC_ENOMEM.
  */
-int smi_render_history(struct smi_buf *out, const struct smi_history_view *view);
+int smi_render_history(struct strbuf *out, const struct smi_history_view *view);
 
 /* "5m", "1h30m", "45s": a span in the history title. Returns buf. */
 char *smi_format_span(char *buf, size_t size, uint64_t seconds);
@@ -428,7 +390,7 @@ enum smi_query_kind { SMI_QUERY_GPU, SMI_QUERY_APPS };
 #define SMI_QUERY_MAX_FIELDS 64
 #define SMI_NA "[N/A]"
 /* Room for an error that lists every valid field name. */
-#define SMI_ERR_LEN 1024
+#define SMI_ERR_LEN ERR_LEN
 
 struct smi_query {
 	enum smi_query_kind kind;
@@ -458,10 +420,10 @@ const char *smi_query_option(enum smi_query_kind kind);
 void smi_query_help(FILE *out, enum smi_query_kind kind);
 
 /* Appends the header line ("index, name, memory.dram.used [MiB]\n"), unless noheader. */
-void smi_query_header(struct smi_buf *out, const struct smi_query *q);
+void smi_query_header(struct strbuf *out, const struct smi_query *q);
 
 /* Appends one line per device or per process row of `snap`. Returns 0 or TTALLOC_ENOMEM. */
-int smi_query_rows(struct smi_buf *out, const struct smi_query *q, const struct snapshot *snap);
+int smi_query_rows(struct strbuf *out, const struct smi_query *q, const struct snapshot *snap);
 
 /* ---- csv.c: CSV values and the seed's periodic log ---- */
 
@@ -471,7 +433,7 @@ int smi_query_rows(struct smi_buf *out, const struct smi_query *q, const struct 
  * quotes doubled - when it holds a comma or a quote or starts or ends with
  * a space, so that "a, b" stays one value.
  */
-void smi_csv_value(struct smi_buf *out, const char *text);
+void smi_csv_value(struct strbuf *out, const char *text);
 
 /* The seed's "Log Periodic Snapshots" columns, written once at the top of a new log. */
 #define SMI_CSV_LOG_HEADER "timestamp,device,dram,l1\n"
@@ -482,7 +444,7 @@ void smi_csv_value(struct smi_buf *out, const char *text);
  * datetime.isoformat() form, the device id, and its dram_allocated and
  * l1_allocated in bytes (the seed's query_device_stats() keys).
  */
-void smi_csv_log_rows(struct smi_buf *out, const struct snapshot *snap);
+void smi_csv_log_rows(struct strbuf *out, const struct snapshot *snap);
 
 /* ---- json_out.c: --json ---- */
 
@@ -499,11 +461,10 @@ void smi_csv_log_rows(struct smi_buf *out, const struct snapshot *snap);
  * memory null). Indented, or on one line when `compact`; ends with a
  * newline. Returns 0 or TTALLOC_ENOMEM.
  */
-int smi_json_snapshot(struct smi_buf *out, const struct snapshot *snap, int compact);
+int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compact);
 
 /* ---- options.c: the command line ---- */
 
-enum smi_action { SMI_RUN, SMI_HELP, SMI_VERSION };
 enum smi_color { SMI_COLOR_AUTO, SMI_COLOR_NEVER, SMI_COLOR_ALWAYS };
 
 #define SMI_DEFAULT_REFRESH_MS 1000
@@ -522,7 +483,6 @@ enum smi_output {
 #define SMI_DEFAULT_INTERVAL_MS 5000 /* the seed's time.sleep(5) */
 
 struct smi_options {
-	enum smi_action action;
 	int watch;               /* -w: redraw every refresh_ms */
 	int refresh_ms;          /* -r MS (implies -w) */
 	const char *socket_path; /* --socket PATH, or NULL for the default */
@@ -539,12 +499,13 @@ struct smi_options {
 };
 
 /*
- * Parses argv into `opts` (defaults first). Returns 0, or -1 with the
- * problem in `err` (`err_size` bytes; SMI_ERR_LEN holds any message). Uses
- * getopt_long; may be called again (it resets getopt). -l/-lms without a
- * query or --json repeat the table: they set watch and refresh_ms.
+ * Parses argv into `opts` (defaults first). Returns CLI_RUN, CLI_HELP or
+ * CLI_VERSION (common/cli.h), or a negative code with the problem in `err`
+ * (ERR_LEN bytes). Never prints or exits. Uses getopt_long; may be called
+ * again (it resets getopt). -l/-lms without a query or --json repeat the
+ * table: they set watch and refresh_ms.
  */
-int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err, size_t err_size);
+int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err);
 
 /* Prints the --help text. */
 void smi_usage(FILE *out);
@@ -565,7 +526,7 @@ int smi_use_color(enum smi_color color, int is_tty);
  * screen (0: unknown), at most `rows` lines (0: no limit; the last line gets
  * no newline so the screen never scrolls), then erase-to-end-of-screen.
  */
-void smi_frame_compose(struct smi_buf *out, const char *text, int rows, int cols);
+void smi_frame_compose(struct strbuf *out, const char *text, int rows, int cols);
 
 /* Rows and columns of the terminal on `fd`. Returns 0, or -1 when not a terminal. */
 int smi_term_size(int fd, int *rows, int *cols);

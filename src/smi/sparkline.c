@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 static const char *const spark_blocks[SMI_SPARK_LEVELS] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
 
@@ -21,7 +21,7 @@ int smi_spark_level(uint64_t value, uint64_t max)
 	return level > SMI_SPARK_LEVELS - 1 ? SMI_SPARK_LEVELS - 1 : (int)level;
 }
 
-int smi_sparkline(struct smi_buf *out, const uint64_t *values, const unsigned char *valid, int count, uint64_t max)
+int smi_sparkline(struct strbuf *out, const uint64_t *values, const unsigned char *valid, int count, uint64_t max)
 {
 	if (max == 0)
 		for (int i = 0; i < count; i++)
@@ -29,9 +29,9 @@ int smi_sparkline(struct smi_buf *out, const uint64_t *values, const unsigned ch
 				max = values[i];
 	for (int i = 0; i < count; i++) {
 		if (valid && !valid[i])
-			smi_buf_adds(out, " ");
+			strbuf_addstr(out, " ");
 		else
-			smi_buf_adds(out, spark_blocks[smi_spark_level(values[i], max)]);
+			strbuf_addstr(out, spark_blocks[smi_spark_level(values[i], max)]);
 	}
 	return count > 0 ? count : 0;
 }

@@ -10,7 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 /* Alternate screen, cursor hidden, no line wrap (long lines are cut), cleared once. */
 #define ENTER_SEQUENCE "\033[?1049h\033[?25l\033[?7l\033[H\033[2J"
@@ -106,22 +106,22 @@ void smi_term_emergency_restore(void)
 	restore();
 }
 
-void smi_frame_compose(struct smi_buf *out, const char *text, int rows, int cols)
+void smi_frame_compose(struct strbuf *out, const char *text, int rows, int cols)
 {
-	smi_buf_adds(out, "\033[H");
+	strbuf_addstr(out, "\033[H");
 	for (int n = 0; *text && (rows <= 0 || n < rows); n++) {
 		size_t len = strcspn(text, "\n");
 		if (n > 0)
-			smi_buf_adds(out, "\r\n");
+			strbuf_addstr(out, "\r\n");
 		size_t start = out->len;
-		smi_buf_add(out, text, len);
+		strbuf_add(out, text, len);
 		/* Erasing after a line that fills the screen's width would erase its
 		 * last character: the cursor stays on the last column. */
-		if (cols <= 0 || (!out->failed && smi_text_width(out->data + start) < cols))
-			smi_buf_adds(out, "\033[K");
+		if (cols <= 0 || (!out->failed && smi_text_width(out->buf + start) < cols))
+			strbuf_addstr(out, "\033[K");
 		text += len;
 		if (*text == '\n')
 			text++;
 	}
-	smi_buf_adds(out, "\033[J");
+	strbuf_addstr(out, "\033[J");
 }

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 struct code_range {
 	uint32_t first;
@@ -146,25 +146,25 @@ int smi_text_width(const char *s)
 	return width;
 }
 
-int smi_text_clip(struct smi_buf *b, const char *s, int cols)
+int smi_text_clip(struct strbuf *b, const char *s, int cols)
 {
 	int used = 0, full = 0;
 	for (struct glyph g = next_glyph(s); g.len; s += g.len, g = next_glyph(s)) {
 		if (g.escape) {
-			smi_buf_add(b, s, g.len);
+			strbuf_add(b, s, g.len);
 			continue;
 		}
 		if (full || used + g.width > cols) {
 			full = 1; /* drop the rest, keep later escapes */
 			continue;
 		}
-		smi_buf_add(b, s, g.len);
+		strbuf_add(b, s, g.len);
 		used += g.width;
 	}
 	return used;
 }
 
-void smi_text_cell_styled(struct smi_buf *b, const char *s, int cols, enum smi_align align, const char *on,
+void smi_text_cell_styled(struct strbuf *b, const char *s, int cols, enum smi_align align, const char *on,
 			  const char *off)
 {
 	if (cols <= 0)
@@ -172,24 +172,24 @@ void smi_text_cell_styled(struct smi_buf *b, const char *s, int cols, enum smi_a
 	int width = smi_text_width(s);
 	int pad = width > cols ? 0 : cols - width;
 	if (align == SMI_RIGHT)
-		smi_buf_repeat(b, " ", pad);
-	smi_buf_adds(b, on);
+		strbuf_repeat(b, " ", pad);
+	strbuf_addstr(b, on);
 	if (width > cols) {
 		size_t start = b->len;
 		int used = smi_text_clip(b, s, cols - 1);
-		while (b->len > start && b->data[b->len - 1] == ' ') /* "using…", not "using …" */
-			b->data[--b->len] = '\0', used--;
-		smi_buf_adds(b, "…");
+		while (b->len > start && b->buf[b->len - 1] == ' ') /* "using…", not "using …" */
+			b->buf[--b->len] = '\0', used--;
+		strbuf_addstr(b, "…");
 		pad = cols - 1 - used; /* a wide character did not fit */
 	} else {
-		smi_buf_adds(b, s);
+		strbuf_addstr(b, s);
 	}
-	smi_buf_adds(b, off);
+	strbuf_addstr(b, off);
 	if (align == SMI_LEFT || width > cols)
-		smi_buf_repeat(b, " ", pad);
+		strbuf_repeat(b, " ", pad);
 }
 
-void smi_text_cell(struct smi_buf *b, const char *s, int cols, enum smi_align align)
+void smi_text_cell(struct strbuf *b, const char *s, int cols, enum smi_align align)
 {
 	smi_text_cell_styled(b, s, cols, align, "", "");
 }

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "format.h"
-#include "smi.h"
+#include "common/format.h"
+#include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -45,22 +45,24 @@ long long smi_round_milli(long long milli)
 	return (milli + (milli < 0 ? -500 : 500)) / 1000;
 }
 
-char *smi_format_temperature(char *buf, size_t size, int32_t milli_c, int valid)
+/* A reading in thousandths, rounded to whole units and followed by `unit`, or N/A. */
+static char *format_milli(char *buf, size_t size, long long milli, int valid, const char *unit)
 {
 	if (valid)
-		snprintf(buf, size, "%lld°C", smi_round_milli(milli_c));
+		snprintf(buf, size, "%lld%s", smi_round_milli(milli), unit);
 	else
 		snprintf(buf, size, "N/A");
 	return buf;
 }
 
+char *smi_format_temperature(char *buf, size_t size, int32_t milli_c, int valid)
+{
+	return format_milli(buf, size, milli_c, valid, "°C");
+}
+
 char *smi_format_power(char *buf, size_t size, uint32_t milli_w, int valid)
 {
-	if (valid)
-		snprintf(buf, size, "%lldW", smi_round_milli(milli_w));
-	else
-		snprintf(buf, size, "N/A");
-	return buf;
+	return format_milli(buf, size, milli_w, valid, "W");
 }
 
 char *smi_format_utilization(char *buf, size_t size, uint32_t percent, int valid)

@@ -28,8 +28,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "protocol.h"
+#include "common/cli.h"
+#include "common/format.h"
+#include "common/protocol.h"
+#include "common/random.h"
 #include "ttalloc.h"
 
 #define MAX_THREADS 256 /* thread number fits bits 32..39 of an address */
@@ -126,14 +128,6 @@ static void usage(FILE *out)
 		MAX_THREADS);
 }
 
-static void bad_option(const char *fmt, const char *value)
-{
-	fprintf(stderr, "ttalloc-load: ");
-	fprintf(stderr, fmt, value);
-	fprintf(stderr, "\nTry 'ttalloc-load --help'.\n");
-	exit(2);
-}
-
 static int parse_type(const char *text, enum ttalloc_buffer_type *type)
 {
 	static const struct {
@@ -154,46 +148,124 @@ static int parse_type(const char *text, enum ttalloc_buffer_type *type)
 }
 
 /* Adds the ids of "0", "0,1", "2,3,"... to the device list. */
-static void add_devices(struct options *o, const char *list)
+static int add_devices(struct options *o, const char *list, char *err)
 {
 	char copy[256];
 	if (strlen(list) >= sizeof(copy))
-		bad_option("device list too long: '%s'", list);
+		return error_set(err, TTALLOC_EINVAL, "device list too long: '%s'", list);
 	strcpy(copy, list);
 	char *save = NULL;
 	int any = 0;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		uint64_t id;
 		if (format_parse_unsigned(tok, 10, PROTO_MAX_DEVICES - 1, &id) < 0)
-			bad_option("bad device id in '%s' (0..63, comma-separated)", list);
+			return error_set(err, TTALLOC_EINVAL, "bad device id in '%s' (0..63, comma-separated)", list);
 		if (o->num_devices == PROTO_MAX_DEVICES)
-			bad_option("too many devices in '%s'", list);
+			return error_set(err, TTALLOC_EINVAL, "too many devices in '%s'", list);
 		o->devices[o->num_devices++] = (int)id;
 		any = 1;
 	}
 	if (!any)
-		bad_option("bad device list '%s'", list);
+		return error_set(err, TTALLOC_EINVAL, "bad device list '%s'", list);
+	return 0;
 }
 
-static void parse_options(int argc, char **argv, struct options *o)
+enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH };
+static const struct option longopts[] = {
+	{"device", required_argument, NULL, 'd'},
+	{"type", required_argument, NULL, 't'},
+	{"size", required_argument, NULL, 's'},
+	{"count", required_argument, NULL, 'n'},
+	{"pattern", required_argument, NULL, 'p'},
+	{"events", required_argument, NULL, 'e'},
+	{"threads", required_argument, NULL, 'j'},
+	{"hold-ms", required_argument, NULL, OPT_HOLD_MS},
+	{"seed", required_argument, NULL, OPT_SEED},
+	{"flush", no_argument, NULL, OPT_FLUSH},
+	{"no-flush", no_argument, NULL, OPT_NO_FLUSH},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Applies one option (cli_apply_fn). */
+static int apply_option(void *ctx, int opt, const char *arg, int argc, char **argv, char *err)
 {
-	enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH };
-	static const struct option longopts[] = {
-		{"device", required_argument, NULL, 'd'},
-		{"type", required_argument, NULL, 't'},
-		{"size", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'n'},
-		{"pattern", required_argument, NULL, 'p'},
-		{"events", required_argument, NULL, 'e'},
-		{"threads", required_argument, NULL, 'j'},
-		{"hold-ms", required_argument, NULL, OPT_HOLD_MS},
-		{"seed", required_argument, NULL, OPT_SEED},
-		{"flush", no_argument, NULL, OPT_FLUSH},
-		{"no-flush", no_argument, NULL, OPT_NO_FLUSH},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	(void)argc;
+	(void)argv;
+	struct options *o = ctx;
+	uint64_t v;
+	switch (opt) {
+	case 'd':
+		if (add_devices(o, arg, err) < 0)
+			return TTALLOC_EINVAL;
+		break;
+	case 't':
+		if (parse_type(arg, &o->type) < 0)
+			return error_set(err, TTALLOC_EINVAL, "unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)", arg);
+		break;
+	case 's':
+		if (format_parse_bytes(arg, &o->size) < 0 || o->size == 0)
+			return error_set(err, TTALLOC_EINVAL, "bad size '%s' (bytes > 0, optional suffix K, M, G, T)", arg);
+		break;
+	case 'n':
+		if (format_parse_unsigned(arg, 10, UINT32_MAX, &o->count) < 0 || o->count == 0)
+			return error_set(err, TTALLOC_EINVAL, "bad count '%s' (1..4294967295)", arg);
+		break;
+	case 'p':
+		if (strcmp(arg, "hold") == 0)
+			o->pattern = PATTERN_HOLD;
+		else if (strcmp(arg, "churn") == 0)
+			o->pattern = PATTERN_CHURN;
+		else if (strcmp(arg, "leak") == 0)
+			o->pattern = PATTERN_LEAK;
+		else
+			return error_set(err, TTALLOC_EINVAL, "unknown pattern '%s' (hold, churn, leak)", arg);
+		break;
+	case 'e':
+		if (format_parse_unsigned(arg, 10, UINT64_MAX, &o->events) < 0)
+			return error_set(err, TTALLOC_EINVAL, "bad event count '%s'", arg);
+		break;
+	case 'j':
+		if (format_parse_unsigned(arg, 10, MAX_THREADS, &v) < 0 || v == 0)
+			return error_set(err, TTALLOC_EINVAL, "bad thread count '%s' (1..256)", arg);
+		o->threads = (unsigned)v;
+		break;
+	case OPT_HOLD_MS:
+		if (strcmp(arg, "-1") == 0)
+			o->hold_ms = -1;
+		else if (format_parse_unsigned(arg, 10, (uint64_t)1 << 40, &v) < 0)
+			return error_set(err, TTALLOC_EINVAL, "bad --hold-ms '%s' (milliseconds, or -1 until a signal)", arg);
+		else
+			o->hold_ms = (long long)v;
+		break;
+	case OPT_SEED:
+		if (format_parse_unsigned(arg, 10, UINT64_MAX, &o->seed) < 0)
+			return error_set(err, TTALLOC_EINVAL, "bad seed '%s'", arg);
+		break;
+	case OPT_FLUSH:
+		o->flush = 1;
+		break;
+	case OPT_NO_FLUSH:
+		o->flush = 0;
+		break;
+	case 'q':
+		o->quiet = 1;
+		break;
+	case 'h':
+		return CLI_HELP;
+	default:
+		return TTALLOC_EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Parses the command line into `o`. Returns CLI_RUN or CLI_HELP, or
+ * TTALLOC_EINVAL with the reason in `err` (common/cli.h).
+ */
+static int parse_options(int argc, char **argv, struct options *o, char *err)
+{
 	*o = (struct options){
 		.type = TTALLOC_DRAM,
 		.size = 1u << 20,
@@ -205,92 +277,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 		.seed = 1,
 		.flush = 1,
 	};
-	uint64_t v;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "d:t:s:n:p:e:j:qh", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'd':
-			add_devices(o, optarg);
-			break;
-		case 't':
-			if (parse_type(optarg, &o->type) < 0)
-				bad_option("unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)",
-					   optarg);
-			break;
-		case 's':
-			if (format_parse_bytes(optarg, &o->size) < 0 || o->size == 0)
-				bad_option("bad size '%s' (bytes > 0, optional suffix K, M, G, T)", optarg);
-			break;
-		case 'n':
-			if (format_parse_unsigned(optarg, 10, UINT32_MAX, &o->count) < 0 || o->count == 0)
-				bad_option("bad count '%s' (1..4294967295)", optarg);
-			break;
-		case 'p':
-			if (strcmp(optarg, "hold") == 0)
-				o->pattern = PATTERN_HOLD;
-			else if (strcmp(optarg, "churn") == 0)
-				o->pattern = PATTERN_CHURN;
-			else if (strcmp(optarg, "leak") == 0)
-				o->pattern = PATTERN_LEAK;
-			else
-				bad_option("unknown pattern '%s' (hold, churn, leak)", optarg);
-			break;
-		case 'e':
-			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->events) < 0)
-				bad_option("bad event count '%s'", optarg);
-			break;
-		case 'j':
-			if (format_parse_unsigned(optarg, 10, MAX_THREADS, &v) < 0 || v == 0)
-				bad_option("bad thread count '%s' (1..256)", optarg);
-			o->threads = (unsigned)v;
-			break;
-		case OPT_HOLD_MS:
-			if (strcmp(optarg, "-1") == 0)
-				o->hold_ms = -1;
-			else if (format_parse_unsigned(optarg, 10, (uint64_t)1 << 40, &v) < 0)
-				bad_option("bad --hold-ms '%s' (milliseconds, or -1 until a signal)", optarg);
-			else
-				o->hold_ms = (long long)v;
-			break;
-		case OPT_SEED:
-			if (format_parse_unsigned(optarg, 10, UINT64_MAX, &o->seed) < 0)
-				bad_option("bad seed '%s'", optarg);
-			break;
-		case OPT_FLUSH:
-			o->flush = 1;
-			break;
-		case OPT_NO_FLUSH:
-			o->flush = 0;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			fprintf(stderr, "Try 'ttalloc-load --help'.\n");
-			exit(2);
-		}
-	}
-	if (optind < argc)
-		bad_option("unexpected argument '%s'", argv[optind]);
+	int rc = cli_parse(argc, argv, ":d:t:s:n:p:e:j:qh", longopts, apply_option, o, NULL, err);
+	if (rc != CLI_RUN)
+		return rc;
 	if (o->num_devices == 0)
 		o->devices[o->num_devices++] = 0;
 	if (o->threads > o->count)
 		o->threads = (unsigned)o->count; /* no thread without a buffer */
+	return CLI_RUN;
 }
 
 /* ---- one thread's work ---- */
-
-static uint64_t next_random(uint64_t *state)
-{
-	/* splitmix64 */
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static uint64_t slot_address(const struct worker *w, uint32_t slot)
 {
@@ -360,7 +357,7 @@ static void *churn(void *arg)
 {
 	struct worker *w = arg;
 	for (uint64_t e = 0; e < w->events && !stopping(); e++) {
-		uint64_t r = next_random(&w->rng);
+		uint64_t r = random_next(&w->rng);
 		int do_alloc = w->live_count == 0 || (w->idle_count > 0 && (r & 1));
 		if (do_alloc) {
 			uint32_t slot = w->idle[--w->idle_count];
@@ -484,7 +481,14 @@ static const char *pattern_name(enum pattern p)
 int main(int argc, char **argv)
 {
 	struct options o;
-	parse_options(argc, argv, &o);
+	char err[ERR_LEN];
+	int parsed = parse_options(argc, argv, &o, err);
+	if (parsed < 0)
+		return cli_fail("ttalloc-load", err);
+	if (parsed == CLI_HELP) {
+		usage(stdout);
+		return 0;
+	}
 	const char *enabled = getenv(PROTO_TRACKING_ENV);
 	if (!enabled || strcmp(enabled, "1") != 0)
 		fprintf(stderr,

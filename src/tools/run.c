@@ -34,10 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "format.h"
-#include "proc_info.h"
-#include "protocol.h"
-#include "query.h"
+#include "common/array.h"
+#include "common/cli.h"
+#include "common/format.h"
+#include "common/proc_info.h"
+#include "common/protocol.h"
+#include "common/query.h"
 
 /* Exit status when leaks exceed --max-leak (distinct from pytest's 1..5). */
 #define EXIT_LEAKED 86
@@ -59,6 +61,7 @@ struct run_options {
 	int private_server;
 	uint64_t max_leak;
 	const char *json_path;
+	const char *socket_path; /* --socket, else $TT_ALLOC_SERVER_SOCKET or the default */
 	int quiet;
 	char ttmetal_plugin[PATH_MAX]; /* --tt-metal: the library to preload, else "" */
 	char **command;
@@ -108,16 +111,6 @@ static void usage(FILE *out)
 		EXIT_LEAKED, EXIT_LEAKED);
 }
 
-static uint64_t parse_bytes(const char *text)
-{
-	uint64_t bytes;
-	if (format_parse_bytes(text, &bytes) < 0) {
-		fprintf(stderr, "ttalloc-run: bad byte count '%s' (e.g. 0, 4096, 16M)\n", text);
-		exit(2);
-	}
-	return bytes;
-}
-
 /* The directory of this binary, or "" when /proc/self/exe cannot be read. */
 static void self_dir(char *buf, size_t size)
 {
@@ -132,10 +125,10 @@ static void self_dir(char *buf, size_t size)
 
 /*
  * --tt-metal: finds libttalloc_ttmetal.so ($TTALLOC_TTMETAL_PLUGIN, else
- * BINDIR/../lib, BINDIR/../LIBDIR, or LIBDIR when absolute) or exits 2
- * saying where it looked and how to get it.
+ * BINDIR/../lib, BINDIR/../LIBDIR, or LIBDIR when absolute). Returns 0, or
+ * TTALLOC_EINVAL saying in `err` where it looked and how to get it.
  */
-static void find_ttmetal_plugin(char *buf, size_t size)
+static int find_ttmetal_plugin(char *buf, size_t size, char *err)
 {
 	char dir[PATH_MAX], places[3][PATH_MAX + 64], tried[3 * (PATH_MAX + 66)] = "";
 	int n = 0;
@@ -154,61 +147,71 @@ static void find_ttmetal_plugin(char *buf, size_t size)
 	for (int i = 0; i < n; i++) {
 		if (access(places[i], R_OK) == 0) {
 			snprintf(buf, size, "%s", places[i]);
-			return;
+			return 0;
 		}
 		size_t len = strlen(tried);
 		snprintf(tried + len, sizeof(tried) - len, "%s%s", i ? ", " : "", places[i]);
 	}
-	fprintf(stderr, "ttalloc-run: --tt-metal: %s not found (looked for %s). It is built and installed with "
-			"ttalloc when CMake is given -DTTALLOC_TT_METAL_DIR=<your tt-metal> (docs/TTMETAL.md); "
-			"TTALLOC_TTMETAL_PLUGIN=PATH names it elsewhere.\n", TTMETAL_PLUGIN, n ? tried : "nothing");
-	exit(2);
+	return error_set(err, TTALLOC_EINVAL,
+			 "--tt-metal: %s not found (looked for %.400s). It is built and installed with ttalloc when "
+			 "CMake is given -DTTALLOC_TT_METAL_DIR=<your tt-metal> (docs/TTMETAL.md); "
+			 "TTALLOC_TTMETAL_PLUGIN=PATH names it elsewhere.",
+			 TTMETAL_PLUGIN, n ? tried : "nothing");
 }
 
-static void parse_options(int argc, char **argv, struct run_options *o, const char **socket_path)
+enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET, OPT_TT_METAL };
+static const struct option longopts[] = {
+	{"private", no_argument, NULL, OPT_PRIVATE}, {"max-leak", required_argument, NULL, OPT_MAX_LEAK},
+	{"json", required_argument, NULL, OPT_JSON},  {"quiet", no_argument, NULL, OPT_QUIET},
+	{"socket", required_argument, NULL, OPT_SOCKET}, {"tt-metal", no_argument, NULL, OPT_TT_METAL},
+	{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+};
+
+/* Applies one option (cli_apply_fn). */
+static int apply_option(void *ctx, int opt, const char *arg, int argc, char **argv, char *err)
 {
-	enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET, OPT_TT_METAL };
-	static const struct option longopts[] = {
-		{"private", no_argument, NULL, OPT_PRIVATE}, {"max-leak", required_argument, NULL, OPT_MAX_LEAK},
-		{"json", required_argument, NULL, OPT_JSON}, {"quiet", no_argument, NULL, OPT_QUIET},
-		{"socket", required_argument, NULL, OPT_SOCKET}, {"tt-metal", no_argument, NULL, OPT_TT_METAL},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
-	};
-	int opt;
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case OPT_PRIVATE:
-			o->private_server = 1;
-			break;
-		case OPT_MAX_LEAK:
-			o->max_leak = parse_bytes(optarg);
-			break;
-		case OPT_JSON:
-			o->json_path = optarg;
-			break;
-		case OPT_QUIET:
-			o->quiet = 1;
-			break;
-		case OPT_SOCKET:
-			*socket_path = optarg;
-			break;
-		case OPT_TT_METAL:
-			find_ttmetal_plugin(o->ttmetal_plugin, sizeof(o->ttmetal_plugin));
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
-		}
+	(void)argc;
+	(void)argv;
+	struct run_options *o = ctx;
+	switch (opt) {
+	case OPT_PRIVATE:
+		o->private_server = 1;
+		return 0;
+	case OPT_MAX_LEAK:
+		return cli_bytes("--max-leak", arg, &o->max_leak, err);
+	case OPT_JSON:
+		o->json_path = arg;
+		return 0;
+	case OPT_QUIET:
+		o->quiet = 1;
+		return 0;
+	case OPT_SOCKET:
+		o->socket_path = arg;
+		return 0;
+	case OPT_TT_METAL:
+		return find_ttmetal_plugin(o->ttmetal_plugin, sizeof(o->ttmetal_plugin), err);
+	case 'h':
+		return CLI_HELP;
+	default:
+		return TTALLOC_EINVAL;
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "ttalloc-run: no command given\n");
-		usage(stderr);
-		exit(2);
-	}
-	o->command = &argv[optind];
+}
+
+/*
+ * Parses the command line into `o` (the command is what follows the
+ * options). Returns CLI_RUN or CLI_HELP, or TTALLOC_EINVAL with the reason
+ * in `err` (common/cli.h).
+ */
+static int parse_options(int argc, char **argv, struct run_options *o, char *err)
+{
+	int first = argc;
+	int rc = cli_parse(argc, argv, "+:h", longopts, apply_option, o, &first, err);
+	if (rc != CLI_RUN)
+		return rc;
+	if (first >= argc)
+		return error_set(err, TTALLOC_EINVAL, "no command given (ttalloc-run [OPTIONS] -- CMD [ARGS...])");
+	o->command = &argv[first];
+	return CLI_RUN;
 }
 
 /* ---- the server ---- */
@@ -380,14 +383,8 @@ static int run_command(char **command, const char *socket_path, const char *sess
 
 static int add_leaked(struct leak_list *list, const struct leaked *item)
 {
-	if (list->count == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 64;
-		struct leaked *grown = realloc(list->items, cap * sizeof(*grown));
-		if (!grown)
-			return TTALLOC_ENOMEM;
-		list->items = grown;
-		list->cap = cap;
-	}
+	if (ARRAY_RESERVE(list->items, list->cap, list->count + 1) < 0)
+		return TTALLOC_ENOMEM;
 	list->items[list->count++] = *item;
 	return 0;
 }
@@ -568,10 +565,15 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 int main(int argc, char **argv)
 {
 	struct run_options o = {0};
-	const char *socket_path = NULL;
-	parse_options(argc, argv, &o, &socket_path);
-	if (!socket_path)
-		socket_path = unix_socket_default_path();
+	char parse_err[ERR_LEN];
+	int parsed = parse_options(argc, argv, &o, parse_err);
+	if (parsed < 0)
+		return cli_fail("ttalloc-run", parse_err);
+	if (parsed == CLI_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	const char *socket_path = o.socket_path ? o.socket_path : unix_socket_default_path();
 
 	struct private_server ps = {.pid = -1};
 	if (o.private_server || !server_answers(socket_path)) {

@@ -5,6 +5,8 @@
 //   <- {"ready": true, "cards": N}                once the page shows its device cards
 //   -> wait-bytes DEVICE KIND BYTES MS            <- {"ok": bool, "ms": elapsed}
 //   -> wait-row PID DEVICE MS                     <- {"ok": bool, "ms": elapsed}
+//   -> wait-responses URL_PART COUNT MS           <- {"ok": bool, "ms": elapsed}
+//      (COUNT more responses to requests whose URL contains URL_PART)
 //   -> text SELECTOR                              <- {"text": "..."}
 //   -> screenshot PATH                            <- {"ok": true}
 //   -> errors                                     <- {"errors": [...console errors and page errors...]}
@@ -49,6 +51,14 @@ try {
     } else if (cmd === "wait-row") {
       const sel = `[data-testid="process-row-${a[0]}-${a[1]}"]`;
       const ok = await page.waitForSelector(sel, { timeout: Number(a[2]) }).then(() => true, () => false);
+      say({ ok, ms: Date.now() - t0 });
+    } else if (cmd === "wait-responses") {
+      let ok = true;
+      for (let i = 0; ok && i < Number(a[1]); i++) {
+        const left = Number(a[2]) - (Date.now() - t0);
+        ok = left > 0 && await page.waitForResponse((r) => r.url().includes(a[0]), { timeout: left })
+          .then(() => true, () => false);
+      }
       say({ ok, ms: Date.now() - t0 });
     } else if (cmd === "text") {
       say({ text: await page.locator(a.join(" ")).first().innerText() });

@@ -1,7 +1,7 @@
 /*
  * fuzz_frames.c - libFuzzer target: arbitrary byte streams through the
- * server's real per-connection input path (connection_open,
- * connection_feed -> handle_frame -> registry/leaks/answers ->
+ * server's real per-connection input path (ingest_adopt,
+ * connection_feed -> dispatch_frame -> registry/leaks/answers ->
  * connection_send -> connection_close), over a socketpair.
  *
  * Input layout:
@@ -47,9 +47,9 @@ static void run_connection(const uint8_t *data, size_t len, size_t chunk, unsign
 	int sv[2];
 	fuzz_socketpair(sv);
 	struct fuzz_peer peer = {.fd = sv[1], .size = PROTO_MSG_SIZE};
-	struct connection *c = connection_open(&srv, sv[0]);
+	struct connection *c = ingest_adopt(&srv.ingest, sv[0]);
 	if (!c)
-		fuzz_die("connection_open refused a socketpair");
+		fuzz_die("ingest_adopt refused a socketpair");
 	if (chunk == 0)
 		chunk = len ? len : 1;
 	for (size_t off = 0; off < len && !c->closed; off += chunk) {
@@ -58,7 +58,7 @@ static void run_connection(const uint8_t *data, size_t len, size_t chunk, unsign
 		if (c->wire) /* answers only ever follow the first frame, which fixes the size */
 			peer.size = c->wire->frame_size;
 		fuzz_peer_read_as(&peer, reader);
-		handle_print_totals(&srv);
+		ingest_end_batch(&srv.ingest);
 	}
 	if (!c->closed) {
 		if (c->partial_len)
@@ -66,7 +66,7 @@ static void run_connection(const uint8_t *data, size_t len, size_t chunk, unsign
 					 c->partial_len);
 		connection_close(c);
 	}
-	connection_free_closed(&srv);
+	ingest_before_sleep(&srv.ingest);
 	fuzz_peer_read(&peer, SIZE_MAX); /* what was sent before the close */
 	close(sv[1]);
 	fuzz_check_registry(&srv);

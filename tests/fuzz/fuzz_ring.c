@@ -46,9 +46,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "fuzz_server.h"
-#include "ring.h"
-#include "unix_socket.h"
+#include "common/ring.h"
+#include "common/unix_socket.h"
 
 /* Two connections of one process: two rings in the server's set (a detach
  * moves the last one into the freed slot), one registry record. */
@@ -115,7 +116,7 @@ static const uint8_t frame_types[] = {
 };
 #define FRAME_TYPES (sizeof(frame_types) / sizeof(frame_types[0]))
 
-struct client {
+struct producer {
 	struct connection *c;       /* NULL: not connected */
 	struct fuzz_peer peer;      /* our end of its socket */
 	struct ring_region *region; /* the producer's mapping of the memfd */
@@ -138,7 +139,7 @@ struct model {
 };
 
 static struct server srv;
-static struct client clients[CLIENTS];
+static struct producer clients[CLIENTS];
 static struct model model;
 static unsigned peer_reader; /* input byte 1 */
 
@@ -154,7 +155,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_server_init(&srv);
 	/* a wake-up written to a pipe the server closed (ATTACH_PIPE) must fail, not kill the fuzzer */
 	signal(SIGPIPE, SIG_IGN);
-	if (srv.devices.count < 2)
+	if (srv.state.devices.count < 2)
 		fuzz_die("the model needs two simulated devices");
 	for (int i = 0; i < CLIENTS; i++)
 		clients[i].wake_fd = -1;
@@ -240,7 +241,7 @@ static struct proto_msg attach_frame(enum attach_kind kind)
  * against shrinking (ATTACH_UNSEALED, ATTACH_BIG_FILE: what the server must
  * refuse). We map it as the producer does; returns the memfd to pass.
  */
-static int make_region(struct client *cl, enum attach_kind kind)
+static int make_region(struct producer *cl, enum attach_kind kind)
 {
 	int memfd = memfd_create("fuzz-ring", MFD_CLOEXEC | (kind == ATTACH_UNSEALED ? 0 : MFD_ALLOW_SEALING));
 	size_t file_size = sizeof(struct ring_region) + (kind == ATTACH_BIG_FILE ? 4096 : 0);
@@ -256,7 +257,7 @@ static int make_region(struct client *cl, enum attach_kind kind)
 }
 
 /* Sends RING_ATTACH as `kind` says and lets the server read it. */
-static void attach(struct client *cl, enum attach_kind kind)
+static void attach(struct producer *cl, enum attach_kind kind)
 {
 	int memfd = make_region(cl, kind);
 	int pipefd[2] = {-1, -1};
@@ -279,7 +280,7 @@ static void attach(struct client *cl, enum attach_kind kind)
 	if (pipefd[0] >= 0)
 		close(pipefd[0]);
 	fuzz_run_loop_once(&srv);
-	if ((cl->c->ring != NULL) != (kind == ATTACH_GOOD))
+	if ((client_of(cl->c)->ring != NULL) != (kind == ATTACH_GOOD))
 		fuzz_die(kind == ATTACH_GOOD ? "a good RING_ATTACH was refused"
 					     : "the server accepted a ring it cannot trust");
 }
@@ -287,13 +288,13 @@ static void attach(struct client *cl, enum attach_kind kind)
 /* A new connection on a socketpair with small buffers (output overflow is reachable), and its ring. */
 static void client_open(int index, enum attach_kind kind)
 {
-	struct client *cl = &clients[index];
+	struct producer *cl = &clients[index];
 	int sv[2];
 	fuzz_socketpair(sv);
 	cl->peer = (struct fuzz_peer){.fd = sv[1], .size = PROTO_MSG_SIZE};
-	cl->c = connection_open(&srv, sv[0]);
+	cl->c = ingest_adopt(&srv.ingest, sv[0]);
 	if (!cl->c)
-		fuzz_die("connection_open refused a socketpair");
+		fuzz_die("ingest_adopt refused a socketpair");
 	memset(cl->seq, 0, sizeof(cl->seq)); /* a fresh region: seqs start at 0 */
 	cl->lanes_written = 0;
 	if (kind != ATTACH_GOOD)
@@ -302,7 +303,7 @@ static void client_open(int index, enum attach_kind kind)
 }
 
 /* Our side of a client the server has closed: the peer reads what was sent, the region goes. */
-static void client_release(struct client *cl)
+static void client_release(struct producer *cl)
 {
 	fuzz_peer_read(&cl->peer, SIZE_MAX);
 	close(cl->peer.fd);
@@ -314,9 +315,9 @@ static void client_release(struct client *cl)
 }
 
 /* A connected client whose connection the server has not closed. */
-static struct client *live_client(int index)
+static struct producer *live_client(int index)
 {
-	struct client *cl = &clients[index];
+	struct producer *cl = &clients[index];
 	return cl->c && !cl->c->closed ? cl : NULL;
 }
 
@@ -343,14 +344,14 @@ static void model_apply(const struct key *k, int is_free)
 /* Every client gone: the process exited and its leak report dropped its buffers. */
 static void model_process_exit(void)
 {
-	if (!srv.connection_count)
+	if (!srv.ingest.conns.count)
 		model.live = 0;
 }
 
 /* ---- operations on the region ---- */
 
 /* Writes an event at the lane's head and publishes it, as a producer does. */
-static void publish(struct client *cl, uint32_t lane, const struct ring_event *ev)
+static void publish(struct producer *cl, uint32_t lane, const struct ring_event *ev)
 {
 	struct ring_lane *l = &cl->region->lanes[lane];
 	uint32_t head = __atomic_load_n(&l->head, __ATOMIC_RELAXED);
@@ -366,7 +367,7 @@ static void publish(struct client *cl, uint32_t lane, const struct ring_event *e
 static void corrupt(struct ring_event *ev, unsigned how)
 {
 	switch (how) {
-	case 0: ev->device = (uint8_t)srv.devices.count; break;
+	case 0: ev->device = (uint8_t)srv.state.devices.count; break;
 	case 1: ev->type = 0; break;
 	case 2: ev->type = PROTO_RING_ATTACH; break;
 	case 3: ev->size = 0; break;
@@ -382,7 +383,7 @@ static void op_put(int index, struct script *s)
 	uint32_t lane = next_u8(s) % RING_LANES;
 	uint8_t kind = next_u8(s), sel = next_u8(s);
 	int8_t delta = (int8_t)next_u8(s);
-	struct client *cl = live_client(index);
+	struct producer *cl = live_client(index);
 	if (!cl)
 		return;
 	struct ring_lane *l = &cl->region->lanes[lane];
@@ -398,7 +399,7 @@ static void op_put(int index, struct script *s)
 		.shard = (uint8_t)ring_shard_of(k.device, k.address),
 	};
 	if ((kind & KIND_RESENT) && !(kind & KIND_FREE))
-		ev.alloc_ns = proto_now_ns() - (uint64_t)((sel & 7) + 1) * NS_PER_S;
+		ev.alloc_ns = clock_realtime_ns() - (uint64_t)((sel & 7) + 1) * NS_PER_S;
 	/* seq: the shard's next, or `delta` away from it (a gap to fill later, or a stale one) */
 	uint32_t *next = &cl->seq[ev.shard];
 	ev.seq = *next + (uint32_t)(int32_t)delta;
@@ -429,7 +430,7 @@ static void op_head(int index, struct script *s)
 {
 	uint32_t lane = next_u8(s) % RING_LANES;
 	uint32_t delta = next_u32(s);
-	struct client *cl = &clients[index];
+	struct producer *cl = &clients[index];
 	if (!cl->region || !delta)
 		return;
 	model.conforming = 0;
@@ -439,7 +440,7 @@ static void op_head(int index, struct script *s)
 static void op_lanes(int index, struct script *s)
 {
 	uint32_t value = next_u8(s);
-	struct client *cl = &clients[index];
+	struct producer *cl = &clients[index];
 	if (!cl->region)
 		return;
 	if (value < cl->lanes_written)
@@ -450,7 +451,7 @@ static void op_lanes(int index, struct script *s)
 static void op_poke(int index, struct script *s)
 {
 	uint32_t offset = next_u32(s), value = next_u32(s);
-	struct client *cl = &clients[index];
+	struct producer *cl = &clients[index];
 	if (!cl->region)
 		return;
 	model.conforming = 0;
@@ -475,10 +476,10 @@ static void op_waiting(int index, struct script *s)
  */
 static void pin_clocks(uint8_t passed)
 {
-	uint64_t now = proto_monotonic_ns();
+	uint64_t now = clock_monotonic_ns();
 	for (int i = 0; i < CLIENTS; i++) {
-		struct client *cl = live_client(i);
-		struct ring_consumer *rc = cl ? cl->c->ring : NULL;
+		struct producer *cl = live_client(i);
+		struct ring_consumer *rc = cl ? client_of(cl->c)->ring : NULL;
 		if (!rc)
 			continue;
 		if (rc->stuck_since_ns)
@@ -493,8 +494,8 @@ static void op_poll(struct script *s)
 	uint8_t passed = next_u8(s);
 	pin_clocks(passed);
 	/* 0: the set's idle time starts now, so nothing dozes yet */
-	srv.rings.idle_since_ns = passed & PASSED_IDLE;
-	rings_poll(&srv);
+	srv.ingest.rings.idle_since_ns = passed & PASSED_IDLE;
+	rings_poll(&srv.ingest.rings);
 }
 
 /* ---- the socket ---- */
@@ -504,7 +505,7 @@ static void op_frame(int index, struct script *s)
 	uint8_t type = frame_types[next_u8(s) % FRAME_TYPES];
 	int8_t device = (int8_t)next_u8(s);
 	uint8_t sel = next_u8(s);
-	struct client *cl = live_client(index);
+	struct producer *cl = live_client(index);
 	if (!cl)
 		return;
 	struct key k = key_of(index, sel);
@@ -543,7 +544,7 @@ static void wake(int fd)
 static void op_loop(int index, struct script *s)
 {
 	uint8_t flags = next_u8(s);
-	struct client *cl = live_client(index);
+	struct producer *cl = live_client(index);
 	if (!cl)
 		return;
 	if ((flags & LOOP_HANG_UP) && (flags & LOOP_HANG_UP_FIRST))
@@ -557,7 +558,7 @@ static void op_loop(int index, struct script *s)
 
 static void op_close(int index)
 {
-	struct client *cl = live_client(index);
+	struct producer *cl = live_client(index);
 	if (cl)
 		connection_close(cl->c);
 }
@@ -575,7 +576,7 @@ static void op_open(int index, struct script *s)
 static void settle_clients(void)
 {
 	for (int i = 0; i < CLIENTS; i++) {
-		struct client *cl = &clients[i];
+		struct producer *cl = &clients[i];
 		if (!cl->c)
 			continue;
 		if (!cl->c->closed) {
@@ -585,8 +586,7 @@ static void settle_clients(void)
 		client_release(cl);
 		model_process_exit();
 	}
-	connection_free_closed(&srv);
-	handle_print_totals(&srv);
+	ingest_before_sleep(&srv.ingest);
 }
 
 static void run_op(struct script *s)
@@ -602,7 +602,7 @@ static void run_op(struct script *s)
 	case OP_POKE: op_poke(index, s); break;
 	case OP_WAITING: op_waiting(index, s); break;
 	case OP_POLL: op_poll(s); break;
-	case OP_DRAIN: rings_drain_all(&srv); break;
+	case OP_DRAIN: rings_drain_all(&srv.ingest.rings); break;
 	case OP_FRAME: op_frame(index, s); break;
 	case OP_LOOP: op_loop(index, s); break;
 	case OP_CLOSE: op_close(index); break;
@@ -616,20 +616,20 @@ static void run_op(struct script *s)
 
 static void snapshot_counters(void)
 {
-	before.events = srv.stats.frames[PROTO_ALLOC] + srv.stats.frames[PROTO_FREE];
-	before.bad_ring = srv.stats.errors[PROTO_ERR_BAD_RING];
-	before.duplicate_allocs = srv.stats.errors[PROTO_ERR_DUPLICATE_ALLOC];
-	before.unknown_frees = srv.stats.errors[PROTO_ERR_UNKNOWN_FREE];
-	before.foreign_frees = srv.stats.errors[PROTO_ERR_FOREIGN_FREE];
+	before.events = srv.ingest.stats.frames[PROTO_ALLOC] + srv.ingest.stats.frames[PROTO_FREE];
+	before.bad_ring = srv.ingest.stats.errors[PROTO_ERR_BAD_RING];
+	before.duplicate_allocs = srv.ingest.stats.errors[PROTO_ERR_DUPLICATE_ALLOC];
+	before.unknown_frees = srv.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE];
+	before.foreign_frees = srv.ingest.stats.errors[PROTO_ERR_FOREIGN_FREE];
 }
 
 /* A conforming input, still connected: everything drains, and the process holds what the model says. */
 static void check_live_model(void)
 {
-	rings_drain_all(&srv);
+	rings_drain_all(&srv.ingest.rings);
 	struct connection *c = NULL;
 	for (int i = 0; i < CLIENTS; i++) {
-		struct client *cl = live_client(i);
+		struct producer *cl = live_client(i);
 		if (!cl)
 			continue;
 		c = cl->c;
@@ -639,12 +639,12 @@ static void check_live_model(void)
 	}
 	if (!c)
 		return;
-	if (registry_process(&srv.registry, c->proc)->live_buffers != (uint64_t)__builtin_popcountll(model.live))
+	if (registry_process(&srv.state.registry, client_of(c)->proc)->live_buffers != (uint64_t)__builtin_popcountll(model.live))
 		fuzz_die("the process holds a number of buffers the published events do not explain");
 	for (int client = 0; client < CLIENTS; client++)
 		for (unsigned sel = 0; sel < 32; sel++) {
 			struct key k = key_of(client, (uint8_t)sel);
-			if (registry_holds(&srv.registry, c->proc, k.device, k.address) != !!(model.live & (1ull << k.bit)))
+			if (registry_holds(&srv.state.registry, client_of(c)->proc, k.device, k.address) != !!(model.live & (1ull << k.bit)))
 				fuzz_die("a buffer's state differs from the published events in their order");
 		}
 }
@@ -652,13 +652,13 @@ static void check_live_model(void)
 /* After the last close: every conforming event was applied once, with the errors a replay predicts. */
 static void check_counters(void)
 {
-	if (srv.stats.frames[PROTO_ALLOC] + srv.stats.frames[PROTO_FREE] - before.events != model.published)
+	if (srv.ingest.stats.frames[PROTO_ALLOC] + srv.ingest.stats.frames[PROTO_FREE] - before.events != model.published)
 		fuzz_die("a published event was lost or applied twice");
-	if (srv.stats.errors[PROTO_ERR_BAD_RING] != before.bad_ring)
+	if (srv.ingest.stats.errors[PROTO_ERR_BAD_RING] != before.bad_ring)
 		fuzz_die("a conforming ring was reported as broken");
-	if (srv.stats.errors[PROTO_ERR_DUPLICATE_ALLOC] - before.duplicate_allocs != model.duplicate_allocs ||
-	    srv.stats.errors[PROTO_ERR_UNKNOWN_FREE] - before.unknown_frees != model.unknown_frees ||
-	    srv.stats.errors[PROTO_ERR_FOREIGN_FREE] - before.foreign_frees != model.foreign_frees)
+	if (srv.ingest.stats.errors[PROTO_ERR_DUPLICATE_ALLOC] - before.duplicate_allocs != model.duplicate_allocs ||
+	    srv.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE] - before.unknown_frees != model.unknown_frees ||
+	    srv.ingest.stats.errors[PROTO_ERR_FOREIGN_FREE] - before.foreign_frees != model.foreign_frees)
 		fuzz_die("events were applied out of their shard's order");
 }
 
@@ -669,7 +669,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&model, 0, sizeof(model));
 	model.conforming = 1;
 	peer_reader = data[1];
-	srv.rings.idle_since_ns = 0;
+	srv.ingest.rings.idle_since_ns = 0;
 	snapshot_counters();
 	client_open(0, attach_kind_of(data[0] & 7));
 	if (data[0] & 0x80)
@@ -684,7 +684,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		op_close(i);
 	settle_clients();
 	fuzz_check_registry(&srv);
-	if (srv.rings.count)
+	if (srv.ingest.rings.count)
 		fuzz_die("a ring outlived its connection");
 	if (model.conforming)
 		check_counters();

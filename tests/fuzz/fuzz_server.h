@@ -21,8 +21,9 @@
 #include <unistd.h>
 
 #include "../support/registry_check.h"
-#include "log.h"
-#include "server.h"
+#include "common/log.h"
+#include "server/ingest/client.h"
+#include "server/server.h"
 
 /* Bystander buffers: (device, address) pairs that inputs FREE (foreign-free path). */
 static const struct {
@@ -71,21 +72,21 @@ static inline void fuzz_server_init(struct server *s)
 	if (!freopen("/dev/null", "w", stdout))
 		fuzz_die("cannot redirect stdout");
 	log_set_level(LOG_DEBUG);
-	char err[DEVICE_ERR_LEN];
-	server_options_defaults(&s->opts);
-	s->opts.max_output_bytes = 8192; /* reachable output overflow */
-	s->opts.errors_logged_per_connection = 4;
-	s->opts.leak_lines = 8;
-	if (device_set_open(&s->devices, "sim", err) < 0)
+	char err[ERR_LEN];
+	struct server_options opts;
+	server_options_defaults(&opts);
+	opts.devices = "sim";
+	opts.max_output_bytes = 8192; /* reachable output overflow */
+	opts.errors_logged_per_connection = 4;
+	opts.leak_lines = 8;
+	opts.leak_history = 4;
+	opts.ttmetal_shm = 0;
+	opts.history_samples = 2;
+	if (server_core_open(s, &opts, err) < 0)
 		fuzz_die(err);
-	if (registry_init(&s->registry, s->devices.count, 0) < 0 || leak_history_init(&s->leaks, 4) < 0)
-		fuzz_die("out of memory");
-	s->loop = event_loop_create();
-	if (!s->loop)
-		fuzz_die("cannot create the event loop");
-	fuzz_bystander = registry_attach(&s->registry, 1, 0);
+	fuzz_bystander = registry_attach(&s->state.registry, 1, 0);
 	for (size_t i = 0; i < FUZZ_BYSTANDER_BUFFERS; i++)
-		registry_alloc(&s->registry, fuzz_bystander, fuzz_bystander_buffers[i].device,
+		registry_alloc(&s->state.registry, fuzz_bystander, fuzz_bystander_buffers[i].device,
 			       fuzz_bystander_buffers[i].type, fuzz_bystander_buffers[i].address,
 			       fuzz_bystander_buffers[i].size, 0);
 }
@@ -94,19 +95,19 @@ static inline void fuzz_server_init(struct server *s)
 static inline void fuzz_check_registry(struct server *s)
 {
 	char why[256];
-	if (registry_check(&s->registry, why, sizeof(why)) < 0)
+	if (registry_check(&s->state.registry, why, sizeof(why)) < 0)
 		fuzz_die(why);
-	if (registry_process(&s->registry, fuzz_bystander)->live_buffers != FUZZ_BYSTANDER_BUFFERS)
+	if (registry_process(&s->state.registry, fuzz_bystander)->live_buffers != FUZZ_BYSTANDER_BUFFERS)
 		fuzz_die("the bystander process lost buffers to another process");
 }
 
 /* End of an input: no connection may outlive its close, and no leak report carries over. */
 static inline void fuzz_end_input(struct server *s)
 {
-	if (s->connections || s->connection_count)
+	if (s->ingest.conns.open || s->ingest.conns.count)
 		fuzz_die("a connection outlived its close");
-	leak_history_release(&s->leaks);
-	if (leak_history_init(&s->leaks, 4) < 0)
+	leak_history_release(&s->state.leaks);
+	if (leak_history_init(&s->state.leaks, 4) < 0)
 		fuzz_die("out of memory");
 }
 

@@ -48,7 +48,7 @@ lib=$out/cmake/lib
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-address-of-packed-member \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	-I"$root/include" -I"$root/src/common" -I"$root/src/server" -I"$root/src/devices" \
+	-I"$root/include" -I"$root/src" -I"$root/tests/fuzz" \
 	"$root/tests/fuzz/fuzz_$target.c" -o "$out/fuzz_$target" \
 	"$lib/libttalloc_server_core.a" "$lib/libttalloc_devices.a" "$lib/libttalloc_common.a" \
 	$(pkg-config --libs libmicrohttpd jansson libdw libsystemd) -ldl -pthread -lm

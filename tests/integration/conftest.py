@@ -1,19 +1,25 @@
 """Shared fixtures for the integration tests: real binaries, temp sockets.
 
 The build directory is $TTALLOC_BUILD_DIR (default <repo>/build), so the same
-tests run against an ASan build (build-asan). Every wait is bounded; nothing
-sleeps for a fixed long time.
+tests run against an ASan build (build-asan). Every wait is bounded and waits
+for something observable: wait_until() polls a condition, Server.wait_for_log()
+a log line, sync() (wire_support.py) is a SYNC/SYNC_ACK barrier on a
+connection, wait_read_by_peer() waits until the server has read what a socket
+sent. A test sleeps only where letting time pass is what it tests, and says so.
 """
 
+import fcntl
 import os
 import re
 import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from pathlib import Path
 
@@ -40,6 +46,7 @@ os.environ.setdefault("TTALLOC_HTTP", "127.0.0.1:0")
 
 sys.path.insert(0, str(PYTHON_DIR))
 import ttalloc  # noqa: E402
+from wire_support import recv_exact, sync  # noqa: E402,F401  (shared: `from conftest import sync`)
 
 
 def sanitized_build():
@@ -76,16 +83,18 @@ def seed_doc():
     return None
 
 
-def wait_until(predicate, timeout=5.0, interval=0.02, what="condition"):
-    """Polls predicate() until it returns a true value; fails after timeout."""
+def wait_until(predicate, timeout=5.0, interval=0.02, what="condition", details=None):
+    """Polls predicate() until it returns a true value, and returns that;
+    fails after `timeout` seconds naming `what` (and details(), if given)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            pytest.fail("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
+            pytest.fail("timed out after %.1f s waiting for %s%s"
+                        % (timeout, what, ":\n" + details() if details else ""))
+        time.sleep(interval)  # the poll period of this bounded wait
 
 
 def can_connect(path):
@@ -282,15 +291,8 @@ class Server:
                 pytest.fail("ttalloc-server exited (rc %s) while waiting for %r:\n%s%s"
                             % (self.proc.returncode, pattern, self.log(), self.stderr()))
             return m
-        deadline = time.monotonic() + timeout
-        while True:
-            m = found()
-            if m:
-                return m
-            if time.monotonic() >= deadline:
-                pytest.fail("timed out after %.1f s waiting for %r in the server log:\n%s"
-                            % (timeout, pattern, self.log()[since:][-4000:]))
-            time.sleep(0.02)
+        return wait_until(found, timeout, what="%r in the server log" % pattern,
+                          details=lambda: self.log()[since:][-4000:])
 
     def query(self, device_id):
         return ttalloc.query_device_stats(device_id, socket_path=self.socket)
@@ -432,13 +434,22 @@ def raw_socket(path, timeout=5.0):
 
 
 def recv_frame(sock):
-    data = b""
-    while len(data) < ttalloc.MSG_SIZE:
-        chunk = sock.recv(ttalloc.MSG_SIZE - len(data))
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        data += chunk
-    return ttalloc.protocol.unpack_header(data)
+    """The next frame from the server, as ttalloc.protocol.unpack_header's dict."""
+    return ttalloc.protocol.unpack_header(recv_exact(sock, ttalloc.MSG_SIZE))
+
+
+def unread_bytes(sock):
+    """Memory of what `sock` sent that its peer has not read yet (SIOCOUTQ of a
+    Unix stream socket: a chunk counts until the peer has read all of it)."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
+def wait_read_by_peer(sock, timeout=5.0):
+    """Waits until the server has read everything sent on `sock`: bytes sent
+    after this arrive in a later read than those sent before (how a test
+    splits a frame across reads without sleeping)."""
+    wait_until(lambda: unread_bytes(sock) == 0, timeout, interval=0.001,
+               what="the server to read what this socket sent")
 
 
 def preload_env(env, libraries):

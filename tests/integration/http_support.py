@@ -13,14 +13,13 @@ import os
 import re
 import shutil
 import socket
-import struct
 import sys
-import time
 import urllib.error
 import urllib.request
 
-FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
-ALLOC, FREE, SYNC, SYNC_ACK = 1, 2, 130, 131
+from wire_support import FRAME, sync
+
+ALLOC, FREE = 1, 2
 DRAM, L1, L1_SMALL, TRACE = 0, 1, 3, 4
 MiB = 1024 * 1024
 
@@ -50,17 +49,7 @@ class RawClient:
     def sync(self):
         """Returns once the server has applied everything sent before."""
         self.token += 1
-        self.sock.sendall(frame(SYNC, -1, self.token))
-        while True:
-            data = b""
-            while len(data) < FRAME.size:
-                chunk = self.sock.recv(FRAME.size - len(data))
-                if not chunk:
-                    raise ConnectionError("server closed the connection")
-                data += chunk
-            fields = FRAME.unpack(data)
-            if fields[0] == SYNC_ACK and fields[5] == self.token:
-                return
+        sync(self.sock, self.token)
 
     def close(self):
         self.sock.close()
@@ -115,14 +104,15 @@ def tool(name, path=None):
 
 
 def wait_for(predicate, timeout, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.1f s waiting for %s (last: %r)" % (timeout, what, last))
+    """conftest's wait_until, with the last value the predicate returned in
+    the failure message (imported here: as a script this module has no pytest)."""
+    from conftest import wait_until
+    last = []
+
+    def check():
+        last[:] = [predicate()]
+        return last[0]
+    return wait_until(check, timeout, interval, what, details=lambda: "last: %r" % (last[0],))
 
 
 def free_port():

@@ -4,7 +4,7 @@
  */
 #include <stdio.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 #define FIELD(group, member, name)                                                            \
 	printf("%s %s %zu %zu\n", group, name, offsetof(struct proto_msg, member),                \
@@ -61,6 +61,9 @@ int main(void)
 	FIELD("hello", u.hello.num_devices, "num_devices");
 	FIELD("hello", u.hello.server_pid, "server_pid");
 	FIELD("hello", u.hello.session, "session");
+	FIELD("hello", u.hello.instance, "instance");
+	FIELD("hello", u.hello.epoch, "epoch");
+	FIELD("hello", u.hello.log_level, "log_level");
 	FIELD("hello", u.hello.reserved, "reserved");
 
 	FIELD("filter", u.filter.session, "session");

@@ -8,6 +8,7 @@ on any report."""
 
 import re
 import signal
+import time
 
 from conftest import MiB, TSAN, wait_until
 from reliability_support import (assert_no_tsan_report, c_stress_exe, stress_env)  # noqa: F401
@@ -88,6 +89,39 @@ def test_threads_keep_reporting_through_a_server_kill_9(short_dir, server_factor
     st = [ttalloc.device_status(d, socket_path=second.socket)["live_buffers"] for d in (0, 1)]
     assert sum(st) == live == THREADS * KEEP
     assert "was already live" not in second.log()
+    p.send("quit")
+    assert p.wait(30) == 0
+    assert_no_tsan_report(p.lines)
+
+
+def test_threads_keep_reporting_through_a_server_that_hangs_past_their_timeout(server, processes, c_stress_exe):
+    # The server stops (SIGSTOP) for longer than the library waits for room
+    # (2 s) or for an answer (5 s): the threads give its ring and socket up
+    # and reconnect, and the new connection re-sends the table. When the server
+    # resumes, the old connection's last events are still unread; they must
+    # not be applied over the newer resync (a buffer freed during the hang
+    # would stay live), and the process must not look like it exited.
+    p = run_stress(processes, c_stress_exe, server, "threads", THREADS, 3000000, KEEP)
+    wait_until(lambda: ttalloc.processes(socket_path=server.socket), timeout=30, what="the first reports")
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(6)  # the hang itself is what is tested: longer than the library's timeouts
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+    m = p.expect(r"^live=(\d+) dev0=(\d+) dev1=(\d+) failed=(\d+) flush=(-?\d+)$", timeout=180)
+    live, dev0, dev1, failed, flush = (int(x) for x in m.groups())
+    assert failed == 0
+    assert live == THREADS * KEEP
+    wait_until(lambda: (device_bytes(server, 0), device_bytes(server, 1)) == (dev0, dev1), timeout=10,
+               what="the server's totals to equal the library's table")
+    st = [ttalloc.device_status(d, socket_path=server.socket)["live_buffers"] for d in (0, 1)]
+    assert sum(st) == live
+    rows = [r for r in ttalloc.processes(socket_path=server.socket) if r["pid"] == p.pid]
+    assert sorted((r["device_id"], r["buffers"]) for r in rows) == [(0, live // 2), (1, live // 2)]
+    log = server.log()
+    assert re.search(r"PID %d lost its connection without GOODBYE but still runs" % p.pid, log)
+    assert re.search(r"PID %d reconnected" % p.pid, log)
+    assert not re.search(r"Process %d exited" % p.pid, log)
     p.send("quit")
     assert p.wait(30) == 0
     assert_no_tsan_report(p.lines)

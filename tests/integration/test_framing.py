@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from conftest import MiB, raw_socket, recv_frame
+from conftest import MiB, raw_socket, recv_frame, wait_read_by_peer
 import ttalloc
 from ttalloc import protocol
 
@@ -20,7 +20,7 @@ def test_a_query_sent_one_byte_at_a_time_is_answered(server):
         for i in range(len(frame)):
             s.sendall(frame[i:i + 1])
             if i % 16 == 0:
-                time.sleep(0.001)  # let the server see the pieces separately
+                wait_read_by_peer(s)  # the server has read the piece: the next comes in a later read
         ans = recv_frame(s)
     assert ans["type"] == protocol.RESPONSE and ans["device_id"] == 1
     assert protocol.unpack_seed(ans["payload"])["is_available"] == 1

@@ -3,8 +3,9 @@
 and the CUDA interposer (libttalloc_cuda.so) reporting a fake CUDA program's
 allocations to it.
 
-Self-contained: starts its own servers on temporary sockets and never sleeps
-for a fixed long time; every wait is bounded.
+Starts its own servers on temporary sockets (not conftest's Server: these
+read --hw-root trees and keep their banner); every wait is bounded
+(conftest's wait_until).
 """
 
 import os
@@ -13,21 +14,17 @@ import socket
 import struct
 import subprocess
 import tempfile
-import time
-from pathlib import Path
 
 import pytest
 
-from conftest import preload_env
+from conftest import BUILD, REPO, preload_env, recv_exact, wait_until
+from wire_support import FRAME
 
-REPO = Path(__file__).resolve().parents[2]
-BUILD = Path(os.environ.get("TTALLOC_BUILD_DIR") or REPO / "build").resolve()
 SERVER = BUILD / "bin" / "ttalloc-server"
 INTERPOSER = BUILD / "lib" / "libttalloc_cuda.so"
 CUDA_APP = BUILD / "tests" / "fakes" / "cuda_app"
 FIXTURES = REPO / "tests" / "fixtures"
 
-FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
 assert FRAME.size == 112
 QUERY, RESPONSE, DEVICE_INFO_QUERY, DEVICE_INFO_RESPONSE = 3, 4, 6, 7
 DEVICE_STATUS_QUERY, DEVICE_STATUS = 132, 133
@@ -37,17 +34,6 @@ STATUS = struct.Struct("=i I I I Q I I Q Q 24s")
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 ARCH_WORMHOLE_B0, ARCH_BLACKHOLE = 2, 3
-
-
-def wait_until(predicate, timeout=5.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail("timed out after %.1f s waiting for %s" % (timeout, what))
-        time.sleep(0.02)
 
 
 class Server:
@@ -92,12 +78,7 @@ class Server:
             s.connect(self.socket)
             s.sendall(FRAME.pack(msg_type, 0, 0, 0, device, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                  0, 0, 0, 0, 0, 0))
-            data = b""
-            while len(data) < FRAME.size:
-                chunk = s.recv(FRAME.size - len(data))
-                assert chunk, "server closed the connection"
-                data += chunk
-            return data
+            return recv_exact(s)
 
     def query(self, device):
         f = FRAME.unpack(self.ask(QUERY, device))

@@ -105,8 +105,10 @@ def test_dashboard_shows_devices_and_a_new_allocation_within_2s(server_factory, 
     page.send("text [data-testid=\"leaks\"]")
     assert str(leaky.pid) in reply(page)["text"]
 
-    # let the charts gather a few history points, then keep a picture
-    time.sleep(2.5)
+    # let the charts gather a few history points (two of the page's history
+    # refreshes, every 2 s), then keep a picture
+    page.send("wait-responses /api/history?seconds=10 2 8000")
+    assert reply(page)["ok"], "the dashboard did not refresh its history twice within 8 s"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "dashboard.png"
     page.send("screenshot %s" % shot)

@@ -13,18 +13,10 @@ import sys
 
 import pytest
 
-from conftest import MiB, PYTHON_DIR, raw_socket, recv_frame
+from conftest import MiB, PYTHON_DIR, raw_socket, sync
 from reliability_support import as_user, assert_counter, other_user, protocol_errors
 import ttalloc
 from ttalloc import protocol
-
-
-def sync(sock, seq=1):
-    sock.sendall(protocol.pack(protocol.SYNC, -1, size=seq))
-    while True:
-        ans = recv_frame(sock)
-        if ans["type"] == protocol.SYNC_ACK and ans["size"] == seq:
-            return
 
 
 def dram(server, dev=0):

@@ -67,10 +67,15 @@ def test_killing_the_seed_processes_releases_their_memory(server, seed_processes
 
 def test_tt_smi_shows_the_seed_multi_process_result(server, seed_processes):
     res = subprocess.run([str(SMI_BIN)], env=server.env(), capture_output=True, text=True, timeout=20)
-    if res.returncode == 0 and res.stdout == "" and res.stderr == "":
-        pytest.xfail("tt_smi prints nothing yet (src/smi is still a stub)")
     assert res.returncode == 0, res.stderr
+    assert res.stderr == ""
     out = res.stdout
+    # the seed's table: title, column headers, process section, and the status line
+    assert re.match(r"┌─+┐\n│ tt-smi v1\.0 +\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d +│\n", out), out
+    assert "│ GPU    Name             Temp    Power     Memory-Usage        Utilization      │" in out, out
+    assert re.search(r"^│   GPU   PID      User      Process name +DRAM +L1 +│$", out, re.M), out
+    assert "No processes using this device" not in out, out
+    assert out.rstrip("\n").endswith("Server Status: ✅ Connected | Updates: One-shot"), out
     # The memory column of the seed's table, in order: device 0 then device 1.
     expected = ["DRAM:  300MB / 12.0GB  ( 2%)", "L1:      0MB / 1440MB  ( 0%)",
                 "DRAM:    0MB / 12.0GB  ( 0%)", "L1:    150MB / 1440MB  (10%)"]

@@ -15,7 +15,7 @@ from ttalloc import protocol
 def c_layout(tmp_path_factory):
     exe = tmp_path_factory.mktemp("layout") / "layout_offsets"
     compile_c([REPO / "tests/integration/layout_offsets.c"], exe,
-              ["-I", str(REPO / "include"), "-I", str(REPO / "src/common")])
+              ["-I", str(REPO / "include"), "-I", str(REPO / "src")])
     out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=10, check=True).stdout
     layout = {}
     for line in out.splitlines():

@@ -112,8 +112,9 @@ with ttalloc.track(0, scope=scope, interval=interval) as t:
     l1 = ttm.Buffer(device, size=8 * MiB, buffer_type=ttm.BufferType.L1)
     tmp.deallocate()
     l1.deallocate()
-    if interval:
-        time.sleep(0.05)  # long enough for some background samples
+    deadline = time.monotonic() + 10
+    while interval and t.samples < 3 and time.monotonic() < deadline:
+        time.sleep(interval)  # until the background thread has taken a few samples
 print(json.dumps(t.as_dict()))
 print(t)
 ttm.CloseDevice(device)
@@ -333,6 +334,7 @@ def venv_env(server=None):
 
 def test_pip_install_puts_the_package_in_the_venv(venv, server, tmp_path):
     res = subprocess.run([str(venv), "-c", "import ttalloc, json; print(ttalloc.__file__); "
+                          "import ttalloc.connection, ttalloc.query, ttalloc.reporter, ttalloc.monitor; "
                           "print(json.dumps(ttalloc.devices()[0]['name']))"],
                          env=venv_env(server), capture_output=True, text=True, timeout=30,
                          cwd=str(tmp_path))

@@ -108,6 +108,30 @@ def test_ttalloc_package_api_matches_the_seed_script(server, reporter_client, tm
         sys.modules.pop("query_stats", None)
 
 
+def test_seed_dashboard_device_loop_stops_at_the_last_device(server, tmp_path):
+    # web_dashboard.py's list_devices(), verbatim in its loop, over the seed's
+    # query_stats.py: a missing device must make query_device_stats raise
+    sys.path.insert(0, str(QUERY_STATS.parent))
+    try:
+        import query_stats
+        query_stats.SOCKET_PATH = server.socket
+        query_device_stats = query_stats.query_device_stats
+        devices = []
+        for i in range(8):  # Max 8 devices
+            try:
+                stats = query_device_stats(i)
+                devices.append(stats)
+            except:  # noqa: E722 (the seed's own bare except)
+                break
+        assert [d["device_id"] for d in devices] == [0, 1]
+        # and ttalloc's own client gets a typed error
+        with pytest.raises(ValueError, match="device 2 does not exist: the server has 2 device"):
+            ttalloc.query_device_stats(2, socket_path=server.socket)
+    finally:
+        sys.path.remove(str(QUERY_STATS.parent))
+        sys.modules.pop("query_stats", None)
+
+
 @pytest.fixture
 def default_socket_lock():
     """Holds a lock so that two test runs never share the default socket."""

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import MiB, SMI_BIN, wait_until
+from conftest import MiB, SMI_BIN, recv_exact, wait_until
 from ttalloc import protocol
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -29,12 +29,7 @@ def history_rows(path, device=-1, seconds=0, points=0):
                                 payload=protocol.pack_history(seconds=seconds, points=points)))
         rows = []
         while True:
-            data = b""
-            while len(data) < protocol.MSG_SIZE:
-                chunk = s.recv(protocol.MSG_SIZE - len(data))
-                assert chunk, "server closed the connection"
-                data += chunk
-            head = protocol.unpack_header(data)
+            head = protocol.unpack_header(recv_exact(s))
             if head["type"] == protocol.ROWS_END:
                 assert head["size"] == len(rows)
                 return rows
@@ -56,23 +51,36 @@ def spark_of(out, device, kind):
     raise AssertionError("no %s row for device %d in:\n%s" % (kind, device, out))
 
 
+def newest_dram(path, count):
+    """Device 0's DRAM in the server's newest `count` samples (at most 10, at
+    --history-interval 100: one sample per row); None where there is none yet."""
+    rows = history_rows(path, device=0, seconds=1, points=10)
+    return [r["used"][0] if r["flags"] & protocol.HISTORY_VALID else None for r in rows[-count:]]
+
+
 @pytest.fixture
 def busy(server_factory, reporter_client):
-    """Device 0's DRAM goes 64 MiB, 256 MiB, 64, 0, then 16 MiB, 0.4 s apart (100 ms samples)."""
+    """Device 0's DRAM goes 64 MiB, 256 MiB, 64, 0, then 16 MiB, each for 3
+    samples or more (100 ms samples). Returns (server, client, time.time()
+    before the server started)."""
+    started = time.time()
     server = server_factory("hist", args=("--history-interval", "100"))
     client = reporter_client(server)
-    steps = [("alloc 0 0 0x1000 %d" % (64 * MiB)), ("alloc 0 0 0x2000 %d" % (192 * MiB)),
-             "free 0 0x2000", "free 0 0x1000", "alloc 0 0 0x3000 %d" % (16 * MiB)]
-    for line in steps:
+    steps = [("alloc 0 0 0x1000 %d" % (64 * MiB), 64), ("alloc 0 0 0x2000 %d" % (192 * MiB), 256),
+             ("free 0 0x2000", 64), ("free 0 0x1000", 0), ("alloc 0 0 0x3000 %d" % (16 * MiB), 16)]
+    for line, total in steps:
         assert client.command(line).group(1) == "1"
         assert client.command("flush").group(1) == "1"
-        time.sleep(0.4)
-    time.sleep(0.4)  # the newest half second holds only the last state
-    return server, client
+        wait_until(lambda: newest_dram(server.socket, 3) == [total * MiB] * 3, timeout=5,
+                   what="3 history samples of %d MiB" % total)
+    # the newest half second holds only the last state
+    wait_until(lambda: newest_dram(server.socket, 5) == [16 * MiB] * 5, timeout=5,
+               what="5 history samples of 16 MiB")
+    return server, client, started
 
 
 def test_history_view_draws_the_rise_and_fall(busy):
-    server, _ = busy
+    server, _, _ = busy
     r = smi("--socket", server.socket, "--history", "10")
     assert r.returncode == 0, r.stderr
     out = r.stdout
@@ -95,8 +103,9 @@ def test_history_view_draws_the_rise_and_fall(busy):
 
 
 def test_history_rows_carry_the_peak_of_each_bucket(busy):
-    server, _ = busy
+    server, _, started = busy
     rows = history_rows(server.socket, device=0, seconds=5, points=10)
+    asked = time.time()
     assert len(rows) == 10
     assert [r["index"] for r in rows] == list(range(10))
     assert all(r["device_id"] == 0 and r["points"] == 10 and r["step_ms"] == 500 and r["interval_ms"] == 100
@@ -105,7 +114,8 @@ def test_history_rows_carry_the_peak_of_each_bucket(busy):
     assert valid and max(r["used"][0] for r in valid) == 256 * MiB
     assert valid[-1]["used"][0] == 16 * MiB
     times = [r["time_ms"] for r in valid]
-    assert times == sorted(times) and abs(times[-1] / 1000 - time.time()) < 5
+    # the newest bucket's time is its newest sample's: taken since the server started
+    assert times == sorted(times) and int(started * 1000) <= times[-1] <= asked * 1000
     # every device, all the ring keeps (3600 samples), at most 600 buckets each
     rows = history_rows(server.socket, points=100000)
     assert {r["device_id"] for r in rows} == {0, 1}
@@ -113,7 +123,7 @@ def test_history_rows_carry_the_peak_of_each_bucket(busy):
 
 
 def test_history_watch_redraws(busy):
-    server, _ = busy
+    server, _, _ = busy
     p = subprocess.Popen([str(SMI_BIN), "--no-color", "--history", "5", "-r", "100", "--socket", server.socket],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -8,20 +8,19 @@ import datetime
 import io
 import json
 import os
+import re
 import select
 import signal
 import socket
-import struct
 import subprocess
 import time
 
 import pytest
 
-from conftest import MiB, SMI_BIN, wait_until
+from conftest import MiB, SMI_BIN, sync, wait_until
+from wire_support import FRAME
 
-# The seed's wire format: 112 bytes, little-endian, packed.
-FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
-ALLOC, SYNC, SYNC_ACK = 1, 130, 131
+ALLOC = 1
 DRAM, L1 = 0, 1
 
 # (device, type, address, size) this process holds while the tests look
@@ -44,14 +43,8 @@ class RawClient:
 
     def sync(self):
         """Returns once the server has applied every frame sent before."""
-        self.send(SYNC)
-        data = b""
-        while len(data) < FRAME.size:
-            chunk = self.sock.recv(FRAME.size - len(data))
-            if not chunk:
-                raise ConnectionError("server closed the connection before SYNC_ACK")
-            data += chunk
-        assert data[0] == SYNC_ACK, "expected SYNC_ACK, got type %d" % data[0]
+        before = sync(self.sock)
+        assert before == [], "expected SYNC_ACK, got types %s" % [f[0] for f in before]
 
     def close(self):
         self.sock.close()
@@ -74,6 +67,16 @@ def tt_smi(server_socket, *args, timeout=10):
 
 def csv_rows(text):
     return [row for row in csv.reader(io.StringIO(text), skipinitialspace=True) if row]
+
+
+def voluntary_switches(pid):
+    """How often process `pid` has given up the CPU to wait (sleep, poll),
+    from /proc/PID/status; 0 once it has exited."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)$", f.read(), re.M).group(1))
+    except OSError:
+        return 0
 
 
 def my_comm():
@@ -238,7 +241,11 @@ def test_loop_reports_a_missing_server_and_keeps_trying(server_factory, short_di
     path = short_dir / "later.sock"
     smi = loopers("--socket", path, "--query-gpu=index", "--format=csv,noheader", "-lms", "100")
     wait_until(lambda: "start ttalloc-server" in smi.stderr(), timeout=5, what="tt_smi's error line")
-    time.sleep(0.3)
+    # tt_smi sleeps once per period (poll() for 100 ms) and then tries again:
+    # three more of its sleeps are three more tries, each without a server
+    slept = voluntary_switches(smi.proc.pid)
+    wait_until(lambda: smi.proc.poll() is not None or voluntary_switches(smi.proc.pid) >= slept + 3,
+               timeout=5, what="tt_smi to try three more times")
     assert smi.proc.poll() is None, "tt_smi gave up: %s" % smi.stderr()
     assert smi.stderr().count("\n") == 1, "one line per outage, not one per try: %s" % smi.stderr()
     server_factory(socket_path=path)

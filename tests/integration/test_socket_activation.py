@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import MiB, SERVER_BIN, private_server_args, wait_until
+from conftest import MiB, SERVER_BIN, private_server_args, recv_exact, wait_until
 import ttalloc
 
 
@@ -163,11 +163,10 @@ def test_clients_wait_in_the_backlog_while_the_server_restarts(activated, short_
     early.sendall(ttalloc.protocol.pack(ttalloc.protocol.QUERY, 1))
 
     second = activated(listen)
-    answer = b""
-    while len(answer) < ttalloc.MSG_SIZE:
-        chunk = early.recv(ttalloc.MSG_SIZE - len(answer))
-        assert chunk, "the restarted server closed the waiting connection:\n" + second.log()
-        answer += chunk
+    try:
+        answer = recv_exact(early)
+    except ConnectionError:
+        pytest.fail("the restarted server closed the waiting connection:\n" + second.log())
     msg = ttalloc.protocol.unpack_header(answer)
     assert msg["type"] == ttalloc.protocol.RESPONSE and msg["device_id"] == 1
     early.close()

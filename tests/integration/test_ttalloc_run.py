@@ -52,11 +52,15 @@ def test_fails_without_touching_the_device():
 """
 
 # The parent exits at once; its forked child allocates once the parent is
-# gone, writes its pid and exits without freeing (os._exit: no cleanup).
+# gone (it has been re-parented), writes its pid and exits without freeing
+# (os._exit: no cleanup).
 FORKING_COMMAND = """
 import os, sys, time
+parent = os.getpid()
 if os.fork() == 0:
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while os.getppid() == parent and time.monotonic() < deadline:
+        time.sleep(0.01)
     import tt_metal as ttm
     keep = ttm.Buffer(ttm.CreateDevice(0), size=2 * 1024 * 1024, buffer_type=ttm.BufferType.DRAM)
     with open(sys.argv[1], "w") as f:

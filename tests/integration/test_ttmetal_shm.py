@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -94,6 +93,18 @@ def metrics(url):
             labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
             out[(m.group(1), labels)] = float(m.group(3))
     return out
+
+
+def wait_scans(url, count):
+    """Waits until the server has scanned the regions `count` more times:
+    /healthz's ttmetal_shm.scanned (the time of the last scan) moves at each
+    scan, every refresh_ms (1 s)."""
+    seen = set()
+
+    def scanned():
+        seen.add(get_json(url + "healthz")["ttmetal_shm"]["scanned"])
+        return len(seen) > count
+    wait_until(scanned, timeout=count + 10, interval=0.05, what="%d more scans of the regions" % count)
 
 
 def metric(samples, name, **labels):
@@ -194,7 +205,7 @@ def test_regions_it_cannot_trust_warn_and_give_no_numbers(writer, hw_root, sleep
     assert metric(m, "ttalloc_ttmetal_shm_regions", state="no_device") == 1
     assert metric(m, "ttalloc_ttmetal_shm_regions", state="ok") == 0
     # said once, not every second
-    time.sleep(2.2)
+    wait_scans(url, 2)
     assert srv.log().count("tt_device_2001_memory: bad_version") == 1
     # the half-initialised region becomes ready: its numbers appear
     region(writer, hw_root, 2002, "--version", 4, *slot(pid, "x", dram=5 * MiB))
@@ -228,7 +239,7 @@ def test_a_dead_process_slot_is_stale_and_counted_as_a_leak_once(writer, hw_root
     assert metric(m, "ttalloc_process_stale_memory_bytes", pid=gone, type="dram") == 64 * MiB
     assert metric(m, "ttalloc_device_memory_used_bytes", device=0, type="dram") == 10 * MiB
     # counted once, however many scans see it
-    time.sleep(2.2)
+    wait_scans(url, 2)
     assert get_json(url + "api/leaks")["leaked_bytes_total"] == 65 * MiB
     assert srv.log().count("is gone, but tt-metal's shared memory") == 1
 
@@ -259,7 +270,7 @@ def test_a_process_on_the_socket_and_in_shm_is_counted_once(writer, hw_root, sle
     # the socket client exits: its buffers are a socket leak; its shm slot (now stale) is not counted again
     client.kill()
     srv.wait_for_log(r"Process %d exited but left 1 buffer allocated" % client.pid)
-    time.sleep(2.2)
+    wait_scans(url, 2)
     assert get_json(url + "api/leaks")["leaked_bytes_total"] == 10 * MiB
 
 
@@ -271,17 +282,18 @@ def test_a_region_updated_while_the_server_reads_stays_whole(writer, hw_root, sl
                        "--process", "%d:churner:%d:%d:%d:0:0" % (pid, CHURN_A, 4 * MiB, 4 * MiB), "--churn"])
     churn.expect(r"^ready$")
     srv, url = start(server_factory, hw_root)
-    seen = set()
-    deadline = time.monotonic() + 3.5  # three scans or more
-    while time.monotonic() < deadline:
+    scans = set()
+
+    def read_whole_values():  # until three scans or more have read the churning region
         q = srv.query(1)
-        seen.add(q["dram_allocated"])
         assert q["dram_allocated"] in (CHURN_A, CHURN_B), hex(q["dram_allocated"])
         assert q["l1_allocated"] % MiB == 0 and q["l1_small_allocated"] % MiB == 0
         assert q["l1_allocated"] <= 5 * MiB and q["l1_small_allocated"] <= 5 * MiB
         (row,) = [r for r in ttalloc.processes(socket_path=srv.socket) if r["pid"] == pid]
         assert row["dram"] in (CHURN_A, CHURN_B) and row["comm"] == "churner"
-        time.sleep(0.1)
+        scans.add(get_json(url + "healthz")["ttmetal_shm"]["scanned"])
+        return len(scans) > 3
+    wait_until(read_whole_values, timeout=15, interval=0.1, what="three scans of the churning region")
     churn.send("stop")
     m = churn.expect(r"^final dram=(\d+) l1=(\d+) l1_small=(\d+) rounds=(\d+)$")
     final = tuple(int(x) for x in m.groups()[:3])
@@ -313,8 +325,13 @@ def test_remote_chip_rows_of_a_gateway_region(writer, hw_root, sleepers, server_
 def test_no_tt_metal_shm_leaves_the_regions_alone(writer, hw_root, sleepers, server_factory):
     pid = sleepers()
     region(writer, hw_root, 7001, "--version", 4, *slot(pid, "x", dram=MiB))
-    srv, url = start(server_factory, hw_root, extra=["--no-tt-metal-shm"])
-    time.sleep(1.2)
+    srv, url = start(server_factory, hw_root, extra=["--no-tt-metal-shm", "--history-interval", "100"])
+    # a positive barrier: the server's event loop has run for longer than one
+    # refresh of the regions (its memory history, sampled by that loop, spans 1 s)
+    def ran_one_refresh():
+        ts = get_json(url + "api/history?seconds=10")["timestamps"]
+        return len(ts) > 1 and ts[-1] - ts[0] >= 1000
+    wait_until(ran_one_refresh, timeout=10, interval=0.05, what="the server's history to span 1 s")
     assert srv.query(0)["dram_allocated"] == 0
     assert get_json(url + "healthz")["ttmetal_shm"] == {"enabled": False}
 

@@ -13,11 +13,10 @@ import re
 import socket
 import struct
 import subprocess
-import time
 
 import pytest
 
-from conftest import REPO, SMI_BIN, raw_socket, recv_frame
+from conftest import REPO, SMI_BIN, raw_socket, recv_exact, recv_frame, wait_read_by_peer
 from http_support import dashboard_url, get, get_json
 import ttalloc
 from ttalloc import protocol
@@ -53,16 +52,6 @@ def mine(frame):
     data = bytearray(frame)
     struct.pack_into("<i", data, 20, os.getpid())
     return bytes(data)
-
-
-def recv_exact(sock, n):
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError("server closed the connection")
-        data += chunk
-    return data
 
 
 def tt_smi(srv, *args):
@@ -183,9 +172,9 @@ def test_a_144_byte_frame_split_after_112_bytes_is_still_read_as_144(web):
     stream = recorded("tt_metal_144.bin", 144)
     with raw_socket(srv.socket) as s:
         s.sendall(stream[:112])  # looks like a whole 112-byte frame on its own...
-        time.sleep(0.3)
+        wait_read_by_peer(s)  # (the server has read those 112 bytes, and nothing more)
         s.sendall(stream[112:130])  # ...until 32 zero bytes follow it
-        time.sleep(0.1)
+        wait_read_by_peer(s)
         s.sendall(stream[130:])
         s.sendall(GEN.up144(GEN.QUERY, 1))
         ans = protocol.unpack_upstream(recv_exact(s, 144))

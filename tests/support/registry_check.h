@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "registry.h"
+#include "server/state/registry.h"
 
 struct registry_check_owner {
 	const struct registry *r;

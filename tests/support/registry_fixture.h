@@ -8,7 +8,7 @@
 
 #include <stdlib.h>
 
-#include "registry.h"
+#include "server/state/registry.h"
 
 #define REGISTRY_FIXTURE_DEVICES 4
 

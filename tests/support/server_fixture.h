@@ -1,8 +1,8 @@
 /*
- * server_fixture.h - a server core in-process for the unit tests: simulated
- * devices, registry, leak history and event loop, without a socket file,
- * and one client on a socketpair adopted with connection_open. Include
- * after <cmocka.h>.
+ * server_fixture.h - a server core in-process for the unit tests
+ * (server_core_open: simulated devices, the picture, the protocol layer and
+ * an event loop, without a socket file), and one client on a socketpair
+ * adopted with ingest_adopt. Include after <cmocka.h>.
  */
 #ifndef TTALLOC_TEST_SERVER_FIXTURE_H
 #define TTALLOC_TEST_SERVER_FIXTURE_H
@@ -14,10 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "common/log.h"
 #include "socket_read.h"
-#include "server.h"
-#include "unix_socket.h"
+#include "server/ingest/client.h"
+#include "server/server.h"
+#include "common/unix_socket.h"
 
 struct fixture {
 	struct server s;
@@ -31,7 +32,7 @@ static inline struct connection *fixture_open_client(struct server *s, int *clie
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(unix_socket_set_nonblocking(sv[0]), 0);
-	struct connection *c = connection_open(s, sv[0]);
+	struct connection *c = ingest_adopt(&s->ingest, sv[0]);
 	assert_non_null(c);
 	*client_fd = sv[1];
 	return c;
@@ -43,15 +44,14 @@ static inline int fixture_setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	char err[DEVICE_ERR_LEN];
+	char err[ERR_LEN];
 	log_set_level(LOG_ERROR); /* keep the test output to failures */
-	server_options_defaults(&f->s.opts);
-	f->s.opts.devices = "sim";
-	if (device_set_open(&f->s.devices, "sim", err) < 0 ||
-	    registry_init(&f->s.registry, f->s.devices.count, 0) < 0 || leak_history_init(&f->s.leaks, 16) < 0)
-		return -1;
-	f->s.loop = event_loop_create();
-	if (!f->s.loop)
+	struct server_options opts;
+	server_options_defaults(&opts);
+	opts.devices = "sim";
+	opts.leak_history = 16;
+	opts.ttmetal_shm = 0;
+	if (server_core_open(&f->s, &opts, err) < 0)
 		return -1;
 	f->c = fixture_open_client(&f->s, &f->client);
 	*state = f;
@@ -62,17 +62,8 @@ static inline int fixture_setup(void **state)
 static inline int fixture_teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct server *s = &f->s;
-	s->stopping = 1;
-	while (s->connections)
-		connection_close(s->connections);
-	connection_free_closed(s);
-	rings_release(s);
+	server_core_close(&f->s);
 	close(f->client);
-	event_loop_destroy(s->loop);
-	leak_history_release(&s->leaks);
-	registry_release(&s->registry);
-	device_set_close(&s->devices);
 	free(f);
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/device.h"
+
 #ifndef TTALLOC_FIXTURES
 #error "TTALLOC_FIXTURES must name tests/fixtures (tests/unit/CMakeLists.txt)"
 #endif
@@ -78,6 +80,23 @@ static inline void hw_remove(const char *root)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", root);
+}
+
+/*
+ * Opens the devices `selection` finds under the hardware root `root`
+ * (NULL: the real one), never a real NVML; fails the test (cmocka, included
+ * before this header) when they cannot be opened.
+ */
+static inline void hw_open_set(struct device_set *set, const char *root, const char *selection)
+{
+	struct device_options opts;
+	char err[DEVICE_ERR_LEN];
+	device_options_init(&opts);
+	opts.selection = selection;
+	opts.hw_root = root;
+	opts.nvml_library = "libttalloc-test-absent-nvml.so.1";
+	if (device_set_open_opts(set, &opts, err) != 0)
+		fail_msg("open %s on %s: %s", selection, root ? root : "/", err);
 }
 
 #endif /* TTALLOC_TEST_HW_TREE_H */

@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr_index.h"
+#include "common/addr_index.h"
 #include "ttalloc.h"
+#include "common/random.h"
 
 static int value_is(uint32_t value, const void *ctx)
 {
@@ -258,14 +259,6 @@ struct model_entry {
 	uint32_t value;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static size_t model_count_key(const struct model_entry *m, size_t n, int device, uint64_t address)
 {
 	size_t c = 0;
@@ -286,7 +279,7 @@ static void test_differential_against_an_array(void **state)
 	struct addr_index ix;
 	assert_int_equal(addr_index_init(&ix, 0), 0);
 	for (int op = 0; op < OPS; op++) {
-		uint64_t r = rng_next(&rng);
+		uint64_t r = random_next(&rng);
 		int device = (int)(r % DEVICES);
 		/* a small address space: duplicate keys happen often */
 		uint64_t address = ((r >> 8) % ADDRESSES) * 0x1000;

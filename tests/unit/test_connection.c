@@ -25,9 +25,9 @@
 
 #include "../support/registry_check.h"
 #include "../support/server_fixture.h"
-#include "log.h"
-#include "server.h"
-#include "unix_socket.h"
+#include "common/log.h"
+#include "server/server.h"
+#include "common/unix_socket.h"
 
 #define GiB (1024ull * 1024ull * 1024ull)
 
@@ -58,13 +58,13 @@ static int answer_waiting(int fd)
 static void assert_consistent(const struct server *s)
 {
 	char why[256];
-	if (registry_check(&s->registry, why, sizeof(why)) != 0)
+	if (registry_check(&s->state.registry, why, sizeof(why)) != 0)
 		fail_msg("registry invariant broken: %s", why);
 }
 
 static uint64_t errors(const struct fixture *f, enum proto_error_reason reason)
 {
-	return f->s.stats.errors[reason];
+	return f->s.ingest.stats.errors[reason];
 }
 
 /* ---- tests ---- */
@@ -104,10 +104,10 @@ static void test_alloc_then_query_answers_the_totals(void **state)
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.device_id, 1);
 	assert_int_equal(ans.u.seed.dram_allocated, 0);
-	assert_int_equal(f->s.stats.frames[PROTO_ALLOC], 4);
-	assert_int_equal(f->s.stats.frames[PROTO_QUERY], 2);
+	assert_int_equal(f->s.ingest.stats.frames[PROTO_ALLOC], 4);
+	assert_int_equal(f->s.ingest.stats.frames[PROTO_QUERY], 2);
 	for (int r = 0; r < PROTO_ERR_COUNT; r++)
-		assert_int_equal(f->s.stats.errors[r], 0);
+		assert_int_equal(f->s.ingest.stats.errors[r], 0);
 	/* FREE brings the total back */
 	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x1000);
 	feed(f->c, &m);
@@ -150,7 +150,7 @@ static void test_frames_split_at_every_offset_are_reassembled(void **state)
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.dram_allocated, 1000);
 	for (int r = 0; r < PROTO_ERR_COUNT; r++)
-		assert_int_equal(f->s.stats.errors[r], 0);
+		assert_int_equal(f->s.ingest.stats.errors[r], 0);
 	assert_consistent(&f->s);
 }
 
@@ -162,11 +162,11 @@ static void test_partial_frame_across_two_reads_through_the_loop(void **state)
 	assert_int_equal(write(f->client, bytes, 50), 50);
 	fixture_run_once(&f->s);
 	assert_int_equal(f->c->partial_len, 50);
-	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
 	assert_int_equal(write(f->client, bytes + 50, sizeof(m) - 50), (ssize_t)(sizeof(m) - 50));
 	fixture_run_once(&f->s);
 	assert_int_equal(f->c->partial_len, 0);
-	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_DRAM], 512);
+	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_DRAM], 512);
 	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.dram_allocated, 512);
@@ -178,21 +178,21 @@ static void test_pid_field_of_another_process_is_rejected_and_counted(void **sta
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, (int)getpid() + 1, 0x1000);
 	feed(f->c, &m);
 	assert_int_equal(errors(f, PROTO_ERR_PID_MISMATCH), 1);
-	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
 	/* a FREE posing as another process is refused the same way */
 	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
 	m = frame(PROTO_FREE, 0, 0, 0, 1, 0x1000);
 	feed(f->c, &m);
 	assert_int_equal(errors(f, PROTO_ERR_PID_MISMATCH), 2);
-	assert_int_equal(f->s.registry.devices[0].buffers, 1);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 1);
 	assert_false(f->c->closed); /* the peer stays connected */
 }
 
 static void test_free_of_a_foreign_buffer_is_rejected_and_counted(void **state)
 {
 	struct fixture *f = *state;
-	struct registry *r = &f->s.registry;
+	struct registry *r = &f->s.state.registry;
 	uint32_t other = registry_attach(r, 5000021, 0);
 	assert_int_equal(registry_alloc(r, other, 1, TTALLOC_DRAM, 0x7000, 999, 0), REGISTRY_OK);
 	struct proto_msg m = frame(PROTO_FREE, 1, 0, 0, 0, 0x7000);
@@ -218,7 +218,7 @@ static void test_unknown_and_server_only_types_are_counted_and_the_stream_stays_
 	m = frame(0, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
 	assert_int_equal(errors(f, PROTO_ERR_UNKNOWN_TYPE), 3);
-	assert_int_equal(f->s.stats.frames[200], 1);
+	assert_int_equal(f->s.ingest.stats.frames[200], 1);
 	m = frame(PROTO_RESPONSE, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
 	m = frame(PROTO_ERROR, 0, 0, 0, 0, 0);
@@ -252,33 +252,52 @@ static void test_bad_device_buffer_type_and_size_are_counted(void **state)
 	feed(f->c, &m);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_SIZE), 2);
 	for (int d = 0; d < PROTO_MAX_DEVICES; d++)
-		assert_int_equal(f->s.registry.devices[d].buffers, 0);
+		assert_int_equal(f->s.state.registry.devices[d].buffers, 0);
 	assert_false(answer_waiting(f->client));
 }
 
-static void test_query_of_a_bad_device_is_answered_unavailable(void **state)
+/* A seed client (no HELLO) asking for a device that does not exist sees its connection close. */
+static void test_seed_query_of_a_bad_device_closes_the_connection(void **state)
 {
 	struct fixture *f = *state;
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
+	m = frame(PROTO_QUERY, 2, 0, 0, 0, 0);
+	feed(f->c, &m);
+	assert_true(f->c->closed);
+	char byte;
+	assert_int_equal(recv(f->client, &byte, 1, MSG_DONTWAIT), 0); /* no answer, end of stream */
+	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), 1);
+	assert_int_equal(f->s.state.leaks.count, 1); /* its buffer: the process had one connection */
+}
+
+/* ttalloc's clients (HELLO) get ERROR(bad_device) for each bad device, and keep their connection. */
+static void test_query_of_a_bad_device_is_a_typed_error_after_hello(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
+	m.u.hello.version = PROTO_EXT_VERSION;
+	feed(f->c, &m);
+	struct proto_msg ans;
+	fixture_read_frame(f->client, &ans);
+	assert_int_equal(ans.type, PROTO_HELLO_ACK);
 	static const int bad[] = {2, 63, 64, -1, -5, 1 << 30};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		m = frame(PROTO_QUERY, bad[i], 0, 0, 0, 0);
+		m = frame(i % 2 ? PROTO_DEVICE_INFO_QUERY : PROTO_QUERY, bad[i], 0, 0, 0, 0);
+		if (m.type == PROTO_DEVICE_INFO_QUERY && bad[i] == -1)
+			m.type = PROTO_QUERY; /* DEVICE_INFO_QUERY(-1) is the count question */
 		feed(f->c, &m);
-		struct proto_msg ans;
 		fixture_read_frame(f->client, &ans);
-		assert_int_equal(ans.type, PROTO_RESPONSE);
+		assert_int_equal(ans.type, PROTO_ERROR);
 		assert_int_equal(ans.device_id, bad[i]);
-		assert_int_equal(ans.u.seed.is_available, 0);
-		assert_int_equal(ans.u.seed.num_devices, 2);
-		assert_int_equal(ans.u.seed.dram_allocated, 0);
-		assert_int_equal(ans.u.seed.total_dram_size, 0);
+		assert_int_equal(ans.u.error.reason, PROTO_ERR_BAD_DEVICE);
+		assert_int_equal(ans.u.error.code, TTALLOC_EINVAL);
 	}
+	assert_false(f->c->closed);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), sizeof(bad) / sizeof(bad[0]));
 	/* DEVICE_INFO_QUERY(-1) is the device count question, not an error */
 	m = frame(PROTO_DEVICE_INFO_QUERY, -1, 0, 0, 0, 0);
 	feed(f->c, &m);
-	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_DEVICE_INFO_RESPONSE);
 	assert_int_equal(ans.u.seed.num_devices, 2);
@@ -302,7 +321,7 @@ static void test_extension_queries(void **state)
 	assert_int_equal(ans.u.hello.version, PROTO_EXT_VERSION);
 	assert_int_equal(ans.u.hello.num_devices, 2);
 	assert_int_equal(ans.u.hello.server_pid, (uint32_t)getpid());
-	assert_int_equal(f->c->hello_version, PROTO_EXT_VERSION);
+	assert_int_equal(client_of(f->c)->hello_version, PROTO_EXT_VERSION);
 
 	m = frame(PROTO_ALLOC, 1, 1 << 20, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
@@ -354,9 +373,9 @@ static void test_close_reports_the_leak_and_releases_the_totals(void **state)
 	feed(f->c, &m);
 	connection_close(f->c);
 	assert_true(f->c->closed);
-	assert_int_equal(f->s.connection_count, 0);
-	assert_int_equal(f->s.leaks.count, 1);
-	const struct leak_report *rep = leak_history_get(&f->s.leaks, 0);
+	assert_int_equal(f->s.ingest.conns.count, 0);
+	assert_int_equal(f->s.state.leaks.count, 1);
+	const struct leak_report *rep = leak_history_get(&f->s.state.leaks, 0);
 	assert_int_equal(rep->pid, getpid());
 	assert_int_equal(rep->buffers, 2);
 	assert_int_equal(rep->bytes, 1024);
@@ -364,13 +383,13 @@ static void test_close_reports_the_leak_and_releases_the_totals(void **state)
 	assert_int_equal(rep->device_bytes[1], 24);
 	assert_int_equal(rep->kept, 2);
 	assert_int_equal(rep->entries[0].address, 0x1000);
-	assert_int_equal(f->s.registry.devices[0].buffers, 0);
-	assert_int_equal(f->s.registry.devices[1].used[TTALLOC_L1], 0);
-	assert_int_equal(registry_find_pid(&f->s.registry, getpid()), REGISTRY_NONE);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
+	assert_int_equal(f->s.state.registry.devices[1].used[TTALLOC_L1], 0);
+	assert_int_equal(registry_find_pid(&f->s.state.registry, getpid()), REGISTRY_NONE);
 	assert_consistent(&f->s);
 	connection_close(f->c); /* twice is harmless */
-	assert_int_equal(f->s.leaks.count, 1);
-	connection_free_closed(&f->s);
+	assert_int_equal(f->s.state.leaks.count, 1);
+	connection_set_before_sleep(&f->s.ingest.conns);
 
 	/* another connection of this process sees the leak in LEAK_QUERY */
 	int fd;
@@ -399,18 +418,111 @@ static void test_leak_waits_for_the_last_connection_of_a_process(void **state)
 	struct fixture *f = *state;
 	int fd2;
 	struct connection *c2 = fixture_open_client(&f->s, &fd2);
-	assert_int_equal(c2->proc, f->c->proc); /* same pid, one record */
+	assert_int_equal(client_of(c2)->proc, client_of(f->c)->proc); /* same pid, one record */
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
 	connection_close(f->c);
-	assert_int_equal(f->s.leaks.count, 0);
-	assert_int_equal(f->s.registry.devices[0].buffers, 1);
+	assert_int_equal(f->s.state.leaks.count, 0);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 1);
 	/* the buffer belongs to the process, so its other connection frees it */
 	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x1000);
 	feed(c2, &m);
-	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
 	connection_close(c2);
-	assert_int_equal(f->s.leaks.count, 0); /* nothing left: no report */
+	assert_int_equal(f->s.state.leaks.count, 0); /* nothing left: no report */
+	close(fd2);
+}
+
+/* HELLO of reporting instance `instance`, connection number `epoch`; reads the answer, or sees the close. */
+static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_t epoch, int answered)
+{
+	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
+	m.u.hello.version = PROTO_EXT_VERSION;
+	m.u.hello.instance = instance;
+	m.u.hello.epoch = epoch;
+	feed(c, &m);
+	if (answered) {
+		struct proto_msg ans;
+		fixture_read_frame(peer, &ans);
+		assert_int_equal(ans.type, PROTO_HELLO_ACK);
+		assert_true(ans.u.hello.features & PROTO_FEATURE_SESSIONS);
+	} else {
+		char byte;
+		assert_int_equal(recv(peer, &byte, 1, MSG_DONTWAIT), 0); /* closed, unanswered */
+	}
+}
+
+/*
+ * A library that gave up on a hung server reconnects: its newer connection
+ * supersedes the older one (closed, its unread events dropped) and the
+ * buffers it reported before (its resync re-sends them), not the process's
+ * other instances' buffers; the process is not taken as exited.
+ */
+static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **state)
+{
+	struct fixture *f = *state;
+	say_hello(f->c, f->client, 0xabc, 0, 1);
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	m = frame(PROTO_ALLOC, 0, 2000, TTALLOC_DRAM, 0, 0x2000); /* freed while the server hung */
+	feed(f->c, &m);
+	int fd_other, fd_new;
+	struct connection *other = fixture_open_client(&f->s, &fd_other); /* another library, same process */
+	say_hello(other, fd_other, 0xdef, 0, 1);
+	m = frame(PROTO_ALLOC, 1, 4096, TTALLOC_L1, 0, 0x3000);
+	feed(other, &m);
+	struct connection *newer = fixture_open_client(&f->s, &fd_new);
+	say_hello(newer, fd_new, 0xabc, 1, 1);
+	assert_true(f->c->closed); /* superseded */
+	assert_true(client_of(f->c)->superseded);
+	assert_false(other->closed);
+	assert_int_equal(f->s.ingest.stats.superseded, 1);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* instance 0xabc's buffers went */
+	assert_int_equal(f->s.state.registry.devices[1].buffers, 1); /* instance 0xdef's stayed */
+	m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000); /* the resync: only what is live */
+	feed(newer, &m);
+	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_DRAM], 1000);
+	assert_int_equal(f->s.state.leaks.count, 0);
+	/* a connection of the instance older than the newest speaks late: closed, unanswered */
+	int fd_late;
+	struct connection *late = fixture_open_client(&f->s, &fd_late);
+	say_hello(late, fd_late, 0xabc, 0, 0);
+	assert_true(late->closed);
+	assert_false(newer->closed);
+	assert_int_equal(f->s.ingest.stats.superseded, 2);
+	assert_consistent(&f->s);
+	close(fd_other);
+	close(fd_new);
+	close(fd_late);
+}
+
+/*
+ * The last connection of a process ends: with GOODBYE (ttalloc_shutdown)
+ * what it holds is leaked at once; without it, a process that still runs
+ * (this test) keeps its buffers counted until it reconnects or exits.
+ */
+static void test_goodbye_decides_whether_a_running_process_leaked(void **state)
+{
+	struct fixture *f = *state;
+	say_hello(f->c, f->client, 0x123, 0, 1);
+	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed(f->c, &m);
+	connection_close(f->c); /* lost, no GOODBYE: the library will reconnect */
+	assert_int_equal(f->s.state.leaks.count, 0);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 1);
+	assert_int_equal(f->s.ingest.departures.count, 1);
+	int fd2;
+	struct connection *c2 = fixture_open_client(&f->s, &fd2);
+	say_hello(c2, fd2, 0x123, 1, 1);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* its resync would follow */
+	m = frame(PROTO_ALLOC, 0, 500, TTALLOC_DRAM, 0, 0x4000);
+	feed(c2, &m);
+	m = frame(PROTO_GOODBYE, -1, 0, 0, 0, 0);
+	feed(c2, &m);
+	connection_close(c2);
+	assert_int_equal(f->s.state.leaks.count, 1);
+	assert_int_equal(leak_history_get(&f->s.state.leaks, 0)->bytes, 500);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
 	close(fd2);
 }
 
@@ -426,9 +538,9 @@ static void test_end_of_stream_mid_frame_is_truncated_and_closes(void **state)
 		fixture_run_once(&f->s); /* data and EOF may come in two reads */
 	assert_true(f->c->closed);
 	assert_int_equal(errors(f, PROTO_ERR_TRUNCATED), 1);
-	assert_int_equal(f->s.leaks.count, 1); /* the whole frame before it counted */
-	assert_int_equal(leak_history_get(&f->s.leaks, 0)->buffers, 1);
-	assert_int_equal(f->s.registry.devices[0].buffers, 0);
+	assert_int_equal(f->s.state.leaks.count, 1); /* the whole frame before it counted */
+	assert_int_equal(leak_history_get(&f->s.state.leaks, 0)->buffers, 1);
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
 }
 
 static void test_accept_through_a_listening_socket(void **state)
@@ -438,13 +550,12 @@ static void test_accept_through_a_listening_socket(void **state)
 	snprintf(path, sizeof(path), "/tmp/ttalloc-test-%d.sock", (int)getpid());
 	int lfd = unix_socket_listen(path, 0600, 16, err);
 	assert_true(lfd >= 0);
-	f->s.listener = (struct event_handle){.fd = lfd, .fn = connection_accept, .data = &f->s};
-	assert_int_equal(event_loop_add(f->s.loop, &f->s.listener, EPOLLIN), 0);
+	assert_int_equal(ingest_listen(&f->s.ingest, lfd, err), 0); /* the set owns lfd now */
 	int cfd = unix_socket_connect(path, err);
 	assert_true(cfd >= 0);
 	fixture_run_once(&f->s);
-	assert_int_equal(f->s.connection_count, 2);
-	assert_int_equal(f->s.stats.connections_accepted, 2);
+	assert_int_equal(f->s.ingest.conns.count, 2);
+	assert_int_equal(f->s.ingest.conns.accepted, 2);
 	struct proto_msg m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
 	assert_int_equal(unix_socket_write_all(cfd, &m, sizeof(m)), 0);
 	fixture_run_once(&f->s);
@@ -453,11 +564,9 @@ static void test_accept_through_a_listening_socket(void **state)
 	assert_int_equal(ans.type, PROTO_RESPONSE);
 	close(cfd);
 	fixture_run_once(&f->s);
-	assert_int_equal(f->s.connection_count, 1);
-	event_loop_remove(f->s.loop, &f->s.listener);
-	close(lfd);
+	assert_int_equal(f->s.ingest.conns.count, 1);
 	unlink(path);
-	connection_free_closed(&f->s);
+	connection_set_before_sleep(&f->s.ingest.conns);
 }
 
 /*
@@ -468,7 +577,7 @@ static void test_accept_through_a_listening_socket(void **state)
 static void test_output_queue_of_a_slow_reader_stays_bounded(void **state)
 {
 	struct fixture *f = *state;
-	f->s.opts.max_output_bytes = 256 * 1024;
+	f->s.ingest.conns.limits.max_output_bytes = 256 * 1024;
 	int small = 4096;
 	setsockopt(f->c->handle.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	setsockopt(f->client, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
@@ -506,7 +615,7 @@ static void test_output_queue_of_a_slow_reader_stays_bounded(void **state)
 static void test_a_peer_that_never_reads_is_dropped_at_the_limit(void **state)
 {
 	struct fixture *f = *state;
-	f->s.opts.max_output_bytes = 16 * 1024;
+	f->s.ingest.conns.limits.max_output_bytes = 16 * 1024;
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
 	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
@@ -517,7 +626,7 @@ static void test_a_peer_that_never_reads_is_dropped_at_the_limit(void **state)
 	}
 	assert_true(f->c->closed);
 	assert_int_equal(errors(f, PROTO_ERR_OUTPUT_OVERFLOW), 1);
-	assert_int_equal(f->s.leaks.count, 1); /* it left a buffer behind */
+	assert_int_equal(f->s.state.leaks.count, 1); /* it left a buffer behind */
 	assert_consistent(&f->s);
 }
 
@@ -565,13 +674,13 @@ static void test_upstream_144_byte_stream_is_detected_and_answered_in_kind(void 
 	assert_int_equal(ans.kernel_allocated, 512);
 	assert_int_equal(ans.is_available, 1);
 	assert_int_equal(ans.num_devices, 2);
-	assert_int_equal(ans.total_l1_size, f->s.devices.devices[0].info.l1_total);
+	assert_int_equal(ans.total_l1_size, f->s.state.devices.devices[0].info.l1_total);
 	assert_false(answer_waiting(f->client)); /* exactly 144 bytes */
 	/* host memory is counted, in no device total */
-	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_SYSTEM_MEMORY], 8 << 20);
-	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_CB], 2048);
-	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_KERNEL], 512);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_TYPE], 0);
+	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_SYSTEM_MEMORY], 8 << 20);
+	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_CB], 2048);
+	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_KERNEL], 512);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_TYPE], 0);
 	assert_consistent(&f->s);
 }
 
@@ -584,14 +693,14 @@ static void test_upstream_frame_split_after_112_bytes_switches_to_144(void **sta
 	connection_feed(f->c, (const uint8_t *)&a, PROTO_MSG_SIZE);
 	assert_int_equal(f->c->wire->frame_size, PROTO_MSG_SIZE);
 	assert_true(f->c->wire_tentative);
-	assert_int_equal(f->s.registry.devices[1].used[TTALLOC_L1], 4096);
+	assert_int_equal(f->s.state.registry.devices[1].used[TTALLOC_L1], 4096);
 	/* its 32 zero bytes arrive one by one, then the next frame */
 	for (size_t i = PROTO_MSG_SIZE; i < sizeof(a); i++)
 		connection_feed(f->c, (const uint8_t *)&a + i, 1);
 	assert_int_equal(f->c->wire->frame_size, PROTO_UPSTREAM_MSG_SIZE);
 	connection_feed(f->c, (const uint8_t *)&b, sizeof(b));
-	assert_int_equal(f->s.registry.devices[1].used[TTALLOC_KERNEL], 300);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_TYPE], 0);
+	assert_int_equal(f->s.state.registry.devices[1].used[TTALLOC_KERNEL], 300);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_TYPE], 0);
 	assert_consistent(&f->s);
 }
 
@@ -608,13 +717,13 @@ static void test_a_seed_query_of_exactly_112_bytes_is_answered_at_once(void **st
 	feed(f->c, &m);
 	assert_false(f->c->wire_tentative);
 	assert_int_equal(f->c->wire->frame_size, PROTO_MSG_SIZE);
-	assert_int_equal(f->s.registry.devices[0].used[TTALLOC_DRAM], 4096);
+	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_DRAM], 4096);
 }
 
 static void test_cb_and_kernel_records_are_their_own_kind(void **state)
 {
 	struct fixture *f = *state;
-	struct registry *r = &f->s.registry;
+	struct registry *r = &f->s.state.registry;
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_L1, 0, 0x5000);
 	feed(f->c, &m);
 	m = frame(PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* a CB at a buffer's address */
@@ -622,7 +731,7 @@ static void test_cb_and_kernel_records_are_their_own_kind(void **state)
 	m = frame(PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* and again: two records */
 	feed(f->c, &m);
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 2000);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_DUPLICATE_ALLOC], 0);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_DUPLICATE_ALLOC], 0);
 	/* FREE releases the ALLOC's buffer, never a CB */
 	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x5000);
 	feed(f->c, &m);
@@ -630,25 +739,25 @@ static void test_cb_and_kernel_records_are_their_own_kind(void **state)
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 2000);
 	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x5000);
 	feed(f->c, &m);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 1);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE], 1);
 	/* CB_FREE: one record each; KERNEL_UNLOAD of nothing is an unknown free */
 	m = frame(PROTO_CB_FREE, 0, 1000, 0, 0, 0x5000);
 	feed(f->c, &m);
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 1000);
 	m = frame(PROTO_KERNEL_UNLOAD, 0, 1000, 0, 0, 0x5000);
 	feed(f->c, &m);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 2);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE], 2);
 	m = frame(PROTO_KERNEL_LOAD, 0, 0, 0, 0, 0x9);
 	feed(f->c, &m);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_SIZE], 1);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_BAD_SIZE], 1);
 	m = frame(PROTO_DUMP_KERNELS, 0, 0, 0, 0, 0);
 	feed(f->c, &m);
 	assert_false(answer_waiting(f->client)); /* DUMP_KERNELS is logged, not answered */
 	assert_consistent(&f->s);
 	/* what is left at exit is a leak, CB included */
 	connection_close(f->c);
-	assert_int_equal(f->s.leaks.count, 1);
-	assert_int_equal(leak_history_get(&f->s.leaks, 0)->entries[0].type, TTALLOC_CB);
+	assert_int_equal(f->s.state.leaks.count, 1);
+	assert_int_equal(leak_history_get(&f->s.state.leaks, 0)->entries[0].type, TTALLOC_CB);
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 0);
 }
 
@@ -664,10 +773,13 @@ int main(void)
 		T(test_free_of_a_foreign_buffer_is_rejected_and_counted),
 		T(test_unknown_and_server_only_types_are_counted_and_the_stream_stays_in_step),
 		T(test_bad_device_buffer_type_and_size_are_counted),
-		T(test_query_of_a_bad_device_is_answered_unavailable),
+		T(test_seed_query_of_a_bad_device_closes_the_connection),
+		T(test_query_of_a_bad_device_is_a_typed_error_after_hello),
 		T(test_extension_queries),
 		T(test_close_reports_the_leak_and_releases_the_totals),
 		T(test_leak_waits_for_the_last_connection_of_a_process),
+		T(test_a_newer_connection_of_an_instance_supersedes_the_older),
+		T(test_goodbye_decides_whether_a_running_process_leaked),
 		T(test_end_of_stream_mid_frame_is_truncated_and_closes),
 		T(test_accept_through_a_listening_socket),
 		T(test_output_queue_of_a_slow_reader_stays_bounded),

@@ -13,26 +13,14 @@
 
 #include <string.h>
 
-#include "device.h"
+#include "devices/device.h"
 #include "hw_tree.h"
-
-static void open_root(struct device_set *set, const char *root, const char *selection)
-{
-	struct device_options opts;
-	char err[DEVICE_ERR_LEN];
-	device_options_init(&opts);
-	opts.selection = selection;
-	opts.hw_root = root;
-	opts.nvml_library = "libttalloc-test-absent-nvml.so.1";
-	if (device_set_open_opts(set, &opts, err) != 0)
-		fail_msg("open %s: %s", root, err);
-}
 
 static void open_fixture(struct device_set *set, const char *name)
 {
 	char root[512];
 	snprintf(root, sizeof(root), "%s/%s", TTALLOC_FIXTURES, name);
-	open_root(set, root, "tenstorrent");
+	hw_open_set(set, root, "tenstorrent");
 }
 
 static struct device_holders holders[PROTO_MAX_DEVICES];
@@ -99,7 +87,7 @@ static void test_fd_links_alone_are_not_authoritative(void **state)
 	assert_int_equal(hw_write(root, "proc/self/fd/3", ""), 0); /* not a pid */
 	assert_int_equal(hw_write(root, "proc/driver/tenstorrent/0/pids", "12\nnot-a-pid\n12 13\n-4\n\n"), 0);
 	struct device_set set;
-	open_root(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	assert_int_equal(device_set_holders(&set, holders), 0);
 	/* device 0: pids file with one valid line (malformed ones are skipped) */
 	assert_int_equal(holders[0].authoritative, 1);

@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "device.h"
+#include "devices/device.h"
 #include "hw_tree.h"
 
 #define MiB (1024ull * 1024ull)

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "format.h"
+#include "common/format.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)

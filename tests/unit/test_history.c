@@ -11,9 +11,9 @@
 
 #include <string.h>
 
-#include "api.h"
-#include "history.h"
-#include "registry.h"
+#include "server/http/api.h"
+#include "server/state/history.h"
+#include "server/state/registry.h"
 
 #define MiB (1024ull * 1024ull)
 

@@ -19,11 +19,13 @@
 #include <unistd.h>
 
 #include "../support/socket_read.h"
+#include "common/clock.h"
 #include "hw_tree.h"
-#include "log.h"
-#include "server.h"
-#include "smi.h"
-#include "unix_socket.h"
+#include "common/log.h"
+#include "server/server.h"
+#include "server/state/holders.h"
+#include "smi/smi.h"
+#include "common/unix_socket.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -61,18 +63,6 @@ static int remove_tree(void **state)
 	return 0;
 }
 
-static void open_set(struct device_set *set, const char *hw_root, const char *selection)
-{
-	struct device_options opts;
-	char err[DEVICE_ERR_LEN];
-	device_options_init(&opts);
-	opts.selection = selection;
-	opts.hw_root = hw_root;
-	opts.nvml_library = "libttalloc-test-absent-nvml.so.1";
-	if (device_set_open_opts(set, &opts, err) != 0)
-		fail_msg("open %s: %s", hw_root, err);
-}
-
 static const struct holder_entry *row_of(const struct holder_entry *rows, int n, int32_t pid)
 {
 	for (int i = 0; i < n; i++)
@@ -88,7 +78,7 @@ static void test_scan_reads_each_holders_name_and_user_under_the_root(void **sta
 	(void)state;
 	struct device_set set;
 	struct holders_view v = HOLDERS_VIEW_INIT;
-	open_set(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	assert_int_equal(holders_view_scan(&v, &set), 0);
 	assert_int_equal(v.available, 1);
 	assert_int_equal(v.kernel[0].count, 4); /* 77, 88, 4242 from the pids file; 4243 by its fd link */
@@ -119,7 +109,7 @@ static void test_tracked_vanished_and_own_pid(void **state)
 	(void)state;
 	struct device_set set;
 	struct holders_view v = HOLDERS_VIEW_INIT;
-	open_set(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	assert_int_equal(holders_view_scan(&v, &set), 0);
 	int32_t tracked[] = {4242, 99};
 	struct holder_entry rows[8];
@@ -141,7 +131,7 @@ static void test_simulated_devices_have_no_view_and_allocate_nothing(void **stat
 	(void)state;
 	struct device_set set;
 	struct holders_view v = HOLDERS_VIEW_INIT;
-	open_set(&set, NULL, "sim");
+	hw_open_set(&set, NULL, "sim");
 	assert_int_equal(holders_view_available(&set.devices[0]), 0);
 	assert_int_equal(holders_view_scan(&v, &set), 0);
 	assert_int_equal(v.available, 0);
@@ -167,20 +157,21 @@ static int server_setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	server_options_defaults(&f->s.opts);
-	f->s.opts.devices = "tenstorrent";
-	f->s.opts.hw_root = root;
-	open_set(&f->s.devices, root, "tenstorrent");
-	if (registry_init(&f->s.registry, f->s.devices.count, 0) < 0 || leak_history_init(&f->s.leaks, 16) < 0 ||
-	    history_init(&f->s.history, 8, 1000, f->s.devices.count, 4) < 0)
-		return -1;
-	f->s.loop = event_loop_create();
-	if (!f->s.loop)
+	char err[ERR_LEN];
+	log_set_level(LOG_ERROR);
+	struct server_options opts;
+	server_options_defaults(&opts);
+	opts.devices = "tenstorrent";
+	opts.hw_root = root;
+	opts.leak_history = 16;
+	opts.history_samples = 8;
+	opts.ttmetal_shm = 0;
+	if (server_core_open(&f->s, &opts, err) < 0)
 		return -1;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || unix_socket_set_nonblocking(sv[0]) < 0)
 		return -1;
-	f->c = connection_open(&f->s, sv[0]);
+	f->c = ingest_adopt(&f->s.ingest, sv[0]);
 	f->client = sv[1];
 	*state = f;
 	return f->c ? 0 : -1;
@@ -189,18 +180,8 @@ static int server_setup(void **state)
 static int server_teardown(void **state)
 {
 	struct fixture *f = *state;
-	struct server *s = &f->s;
-	s->stopping = 1;
-	while (s->connections)
-		connection_close(s->connections);
-	connection_free_closed(s);
+	server_core_close(&f->s);
 	close(f->client);
-	event_loop_destroy(s->loop);
-	history_release(&s->history);
-	server_holders_release(s);
-	leak_history_release(&s->leaks);
-	registry_release(&s->registry);
-	device_set_close(&s->devices);
 	free(f);
 	return 0;
 }
@@ -208,9 +189,9 @@ static int server_teardown(void **state)
 /* A process that reported a buffer on device 0 (registry_attach as a connection would). */
 static void reporter(struct server *s, pid_t pid, uint64_t bytes)
 {
-	uint32_t p = registry_attach(&s->registry, pid, 1000);
+	uint32_t p = registry_attach(&s->state.registry, pid, 1000);
 	assert_true(p != REGISTRY_NONE);
-	assert_int_equal(registry_alloc(&s->registry, p, 0, TTALLOC_DRAM, 0x1000, bytes, proto_monotonic_ns()),
+	assert_int_equal(registry_alloc(&s->state.registry, p, 0, TTALLOC_DRAM, 0x1000, bytes, clock_monotonic_ns()),
 			 REGISTRY_OK);
 }
 
@@ -242,10 +223,10 @@ static void test_server_rows_untracked_vanished_and_reporters_left_out(void **st
 	struct server *s = &f->s;
 	reporter(s, 4242, 3 * MiB);     /* listed by the driver: tracked */
 	reporter(s, 99, 1 * MiB);       /* not listed: vanished */
-	s->registry.processes[registry_find_pid(&s->registry, 99)].first_seen_ns = 1; /* long before the scan */
-	registry_attach(&s->registry, 88, 1000); /* connected, no buffers: not "untracked" */
+	s->state.registry.processes[registry_find_pid(&s->state.registry, 99)].first_seen_ns = 1; /* long before the scan */
+	registry_attach(&s->state.registry, 88, 1000); /* connected, no buffers: not "untracked" */
 	int n = 0;
-	struct holder_entry *rows = server_holder_rows(s, 0, &n);
+	struct holder_entry *rows = holders_rows(&s->state, 0, &n);
 	assert_non_null(rows);
 	assert_int_equal(n, 4); /* 4242, 99, 77, 4243 */
 	assert_int_equal(row_of(rows, n, 4242)->state, DEVICE_HOLDER_TRACKED);
@@ -261,24 +242,24 @@ static void test_a_process_that_reports_after_the_scan_is_not_vanished_yet(void 
 {
 	struct fixture *f = *state;
 	struct server *s = &f->s;
-	server_holders_tick(s); /* scanned before 99 ever reported */
+	holders_tick(&s->state); /* scanned before 99 ever reported */
 	reporter(s, 99, 1 * MiB);
 	int n = 0;
-	struct holder_entry *rows = server_holder_rows(s, 0, &n);
+	struct holder_entry *rows = holders_rows(&s->state, 0, &n);
 	assert_non_null(rows);
 	assert_int_equal(row_of(rows, n, 99)->state, DEVICE_HOLDER_TRACKED);
 	free(rows);
 	/* the tick within the second does not scan again */
-	uint64_t scanned = s->holders.scanned_mono_ns;
-	server_holders_tick(s);
-	assert_int_equal(s->holders.scanned_mono_ns, scanned);
+	uint64_t scanned = s->state.holders.scanned_mono_ns;
+	holders_tick(&s->state);
+	assert_int_equal(s->state.holders.scanned_mono_ns, scanned);
 }
 
 static void test_holder_query_answers_rows_with_identity(void **state)
 {
 	struct fixture *f = *state;
 	reporter(&f->s, 99, 1 * MiB);
-	f->s.registry.processes[registry_find_pid(&f->s.registry, 99)].first_seen_ns = 1; /* long ago */
+	f->s.state.registry.processes[registry_find_pid(&f->s.state.registry, 99)].first_seen_ns = 1; /* long ago */
 	struct proto_msg req, rows[16];
 	proto_msg_init(&req, PROTO_HOLDER_QUERY, -1);
 	int n = ask_rows(f, &req, rows, 16);
@@ -323,7 +304,8 @@ static void test_hello_ack_offers_holders_history_and_ring(void **state)
 	connection_feed(f->c, (const uint8_t *)&req, sizeof(req));
 	read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_HELLO_ACK);
-	assert_int_equal(ans.u.hello.features, PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING);
+	assert_int_equal(ans.u.hello.features,
+			 PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS);
 }
 
 /* ---- history: the window and HISTORY_QUERY ---- */
@@ -357,15 +339,15 @@ static void test_history_query_answers_peaks_oldest_first(void **state)
 {
 	struct fixture *f = *state;
 	struct server *s = &f->s;
-	uint32_t p = registry_attach(&s->registry, 4242, 1000);
+	uint32_t p = registry_attach(&s->state.registry, 4242, 1000);
 	/* samples 0..5: 0, 1, 4, 2, 0, 3 MiB of DRAM on device 0 */
 	static const uint64_t mib[] = {0, 1, 4, 2, 0, 3};
 	for (int n = 0; n < 6; n++) {
 		if (n > 0 && mib[n - 1])
-			registry_free(&s->registry, p, 0, 0x1000, &(struct live_buffer){0}, &(pid_t){0});
+			registry_free(&s->state.registry, p, 0, 0x1000, &(struct live_buffer){0}, &(pid_t){0});
 		if (mib[n])
-			registry_alloc(&s->registry, p, 0, TTALLOC_DRAM, 0x1000, mib[n] * MiB, 0);
-		history_sample(&s->history, &s->registry, 1000000 + 1000 * (uint64_t)n);
+			registry_alloc(&s->state.registry, p, 0, TTALLOC_DRAM, 0x1000, mib[n] * MiB, 0);
+		history_sample(&s->state.history, &s->state.registry, 1000000 + 1000 * (uint64_t)n);
 	}
 	struct proto_msg req, rows[16];
 	proto_msg_init(&req, PROTO_HISTORY_QUERY, 0);
@@ -397,14 +379,14 @@ static void test_history_query_answers_peaks_oldest_first(void **state)
 
 /* ---- tt_smi: the table, --json and the hardware view ---- */
 
-static struct smi_buf screen = SMI_BUF_INIT;
+static struct strbuf screen = STRBUF_INIT;
 
 static const char *render(const struct snapshot *snap, int columns)
 {
 	struct smi_view view = {.snap = snap, .now = 1762179825, .columns = columns, .mode = SMI_MODE_ONE_SHOT};
-	smi_buf_reset(&screen);
+	strbuf_reset(&screen);
 	assert_int_equal(smi_render(&screen, &view), 0);
-	return smi_buf_str(&screen);
+	return strbuf_str(&screen);
 }
 
 static void assert_box_width(const char *text, int columns)
@@ -464,16 +446,16 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	assert_box_width(render(&snap, SMI_MIN_COLUMNS), SMI_MIN_COLUMNS);
 
 	/* --json: tracked rows say so; untracked ones have null memory (or NVML's) */
-	struct smi_buf json = SMI_BUF_INIT;
+	struct strbuf json = STRBUF_INIT;
 	assert_int_equal(smi_json_snapshot(&json, &snap, 1), 0);
-	const char *j = smi_buf_str(&json);
+	const char *j = strbuf_str(&json);
 	assert_non_null(strstr(j, "\"pid\":99,"));
 	assert_non_null(strstr(j, "\"vanished\":true"));
 	assert_non_null(strstr(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\",\"device\":0,\"dram\":null,"
 				  "\"l1\":null,\"l1_small\":null,\"trace\":null,\"cb\":null,\"system_memory\":null,"
 				  "\"buffers\":null,\"tracked\":false,\"vanished\":false,\"source\":\"kernel\"}"));
 	assert_non_null(strstr(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,\"device\":0,\"dram\":2147483648,"));
-	smi_buf_release(&json);
+	strbuf_release(&json);
 }
 
 static void test_hardware_view_shows_the_devices_without_the_server(void **state)
@@ -529,7 +511,7 @@ static void test_no_hardware_means_no_hardware_view(void **state)
 static int smi_teardown(void **state)
 {
 	(void)state;
-	smi_buf_release(&screen);
+	strbuf_release(&screen);
 	return 0;
 }
 

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "leaks.h"
-#include "log.h"
-#include "registry.h"
+#include "server/state/leaks.h"
+#include "common/log.h"
+#include "server/state/registry.h"
 #include "../support/registry_fixture.h"
 
 #define PID_A 5000011

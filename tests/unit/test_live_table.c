@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "live_table.h"
+#include "client/live_table.h"
 #include "ttalloc.h"
 
 static int setup(void **state)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "device.h"
+#include "devices/device.h"
 #include "hw_tree.h"
 
 #define MiB (1024ull * 1024ull)

@@ -15,7 +15,8 @@
 
 #include "../support/registry_check.h"
 #include "../support/registry_fixture.h"
-#include "registry.h"
+#include "server/state/registry.h"
+#include "common/random.h"
 
 /* Pids no process has (above the kernel's pid_max), so /proc reads fail cleanly. */
 #define PID_A 5000001
@@ -294,14 +295,6 @@ struct model_buffer {
 	uint64_t size;
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static long model_find(const struct model_buffer *m, size_t n, int proc, int device, uint64_t address)
 {
 	for (size_t i = 0; i < n; i++)
@@ -351,7 +344,7 @@ static void test_random_operations_match_a_model(void **state)
 	uint64_t rng = 42;
 	uint64_t replaced = 0, foreign = 0, unknown = 0, dropped = 0;
 	for (int op = 0; op < OPS; op++) {
-		uint64_t x = rng_next(&rng);
+		uint64_t x = random_next(&rng);
 		int p = (int)(x % PROCS);
 		int device = (int)((x >> 4) % 4);
 		uint64_t address = ((x >> 8) % 500) << 12; /* small space: collisions across pids */

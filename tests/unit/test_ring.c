@@ -20,7 +20,8 @@
 
 #include "../support/registry_check.h"
 #include "../support/server_fixture.h"
-#include "ring_producer.h"
+#include "client/ring_producer.h"
+#include "common/clock.h"
 
 #define KiB 1024ull
 
@@ -60,7 +61,7 @@ static void attach(struct fixture *f, struct ring_producer *p)
 	int fds[2] = {memfd, p->wake_fd};
 	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_RING_ACK);
 	close(memfd);
-	assert_non_null(f->c->ring);
+	assert_non_null(client_of(f->c)->ring);
 }
 
 static struct ring_event event(unsigned type, int device, uint64_t address, uint64_t size, uint32_t seq)
@@ -83,13 +84,13 @@ static void put(struct ring_region *r, unsigned lane, struct ring_event ev)
 static void assert_consistent(const struct server *s)
 {
 	char why[256];
-	if (registry_check(&s->registry, why, sizeof(why)) != 0)
+	if (registry_check(&s->state.registry, why, sizeof(why)) != 0)
 		fail_msg("registry invariant broken: %s", why);
 }
 
 static uint64_t dram(const struct fixture *f, int device)
 {
-	return f->s.registry.devices[device].used[TTALLOC_DRAM];
+	return f->s.state.registry.devices[device].used[TTALLOC_DRAM];
 }
 
 static void finish(struct fixture *f, struct ring_producer *p)
@@ -113,10 +114,10 @@ static void test_pushed_events_reach_the_registry(void **state)
 		assert_int_equal(ring_producer_push(&p, &ev), 0);
 		expect += KiB * (i + 1);
 	}
-	rings_drain_all(&f->s);
+	rings_drain_all(&f->s.ingest.rings);
 	assert_int_equal(dram(f, 0) + dram(f, 1), expect);
-	assert_int_equal(f->s.registry.live_buffers, 1000);
-	assert_int_equal(f->s.stats.frames[PROTO_ALLOC], 1000);
+	assert_int_equal(f->s.state.registry.live_buffers, 1000);
+	assert_int_equal(f->s.ingest.stats.frames[PROTO_ALLOC], 1000);
 	assert_consistent(&f->s);
 	finish(f, &p);
 }
@@ -135,12 +136,12 @@ static void test_lanes_are_merged_in_each_shards_order(void **state)
 	put(r, 1, event(PROTO_FREE, 0, 0x5000, 0, 1));
 	put(r, 1, event(PROTO_ALLOC, 0, 0x5000, 8 * KiB, 2));
 	put(r, 0, event(PROTO_ALLOC, 0, 0x5000, 4 * KiB, 0));
-	rings_drain_all(&f->s);
+	rings_drain_all(&f->s.ingest.rings);
 	assert_int_equal(dram(f, 0), 8 * KiB);
-	assert_int_equal(f->s.registry.live_buffers, 1);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_DUPLICATE_ALLOC], 0);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 0);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_RING], 0);
+	assert_int_equal(f->s.state.registry.live_buffers, 1);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_DUPLICATE_ALLOC], 0);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE], 0);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_BAD_RING], 0);
 	assert_consistent(&f->s);
 	finish(f, &p);
 }
@@ -158,11 +159,11 @@ static void test_a_closing_client_s_last_events_count_in_its_leak_report(void **
 	}
 	pid_t pid = f->c->pid;
 	connection_close(f->c); /* never drained before: the close does it */
-	assert_int_equal(f->s.leaks.count, 1);
-	const struct leak_report *rep = leak_history_get(&f->s.leaks, 0);
+	assert_int_equal(f->s.state.leaks.count, 1);
+	const struct leak_report *rep = leak_history_get(&f->s.state.leaks, 0);
 	assert_int_equal(rep->pid, pid);
 	assert_int_equal(rep->buffers, 3);
-	assert_int_equal(f->s.registry.live_buffers, 0);
+	assert_int_equal(f->s.state.registry.live_buffers, 0);
 	ring_producer_destroy(&p);
 }
 
@@ -191,8 +192,8 @@ static void test_attach_refuses_what_it_cannot_trust(void **state)
 	fds[1] = ev;
 	m.u.ring.lane_events *= 2;
 	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_ERROR);
-	assert_null(f->c->ring);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_RING], 4);
+	assert_null(client_of(f->c)->ring);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_BAD_RING], 4);
 	/* the connection still works, and a good attach still succeeds */
 	m = attach_frame();
 	assert_int_equal(send_attach(f, &m, fds, 2), PROTO_RING_ACK);
@@ -211,10 +212,10 @@ static void test_a_corrupt_head_stops_only_that_ring(void **state)
 	attach(f, &p);
 	put(p.region, 0, event(PROTO_ALLOC, 0, 0x1000, KiB, 0));
 	p.region->lanes[0].head += RING_LANE_EVENTS + 7; /* claims more than a lane holds */
-	rings_drain_all(&f->s);
-	assert_true(f->c->ring->failed);
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_BAD_RING], 1);
-	assert_int_equal(f->s.registry.live_buffers, 0);
+	rings_drain_all(&f->s.ingest.rings);
+	assert_true(client_of(f->c)->ring->failed);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_BAD_RING], 1);
+	assert_int_equal(f->s.state.registry.live_buffers, 0);
 	/* its socket is still served */
 	struct proto_msg q;
 	proto_msg_init(&q, PROTO_QUERY, 0);
@@ -225,15 +226,16 @@ static void test_a_corrupt_head_stops_only_that_ring(void **state)
 	finish(f, &p);
 }
 
-static void nap_ms(long ms)
-{
-	struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&t, NULL);
-}
-
+/*
+ * Polls and wake-ups depend on how much time passed: the server's clock is
+ * a fake one here (common/clock.h), moved by hand, so the test neither
+ * sleeps nor depends on how loaded the machine is.
+ */
 static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 {
 	struct fixture *f = *state;
+	struct clock_fake clock;
+	clock_fake_install(&clock, 1700000000ull * CLOCK_NS_PER_S, 1000 * CLOCK_NS_PER_S);
 	struct ring_producer p;
 	attach(f, &p);
 	uint32_t seq[RING_SHARDS] = {0};
@@ -242,20 +244,23 @@ static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 		ev.seq = seq[ev.shard]++;
 		assert_int_equal(ring_producer_push(&p, &ev), 0);
 	}
-	assert_int_equal(rings_poll(&f->s), 0); /* a stream: poll again at once */
+	assert_int_equal(rings_poll(&f->s.ingest.rings), 0); /* a stream: poll again at once */
 	struct ring_event one = event(PROTO_FREE, 0, 0x200000, 0, 0);
 	one.seq = seq[one.shard]++;
 	assert_int_equal(ring_producer_push(&p, &one), 0);
-	assert_int_equal(rings_poll(&f->s), RING_POLL_MS); /* a trickle: in a poll period */
-	assert_int_equal(rings_poll(&f->s), RING_POLL_MS); /* idle, not for long yet */
-	nap_ms(RING_IDLE_MS + 5);
+	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS); /* a trickle: in a poll period */
+	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS); /* idle, not for long yet */
+	clock_fake_advance(&clock, (RING_IDLE_MS - 1) * CLOCK_NS_PER_MS);
+	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS);
+	assert_int_equal(p.region->header.server_sleeping, 0); /* not idle long enough */
+	clock_fake_advance(&clock, 2 * CLOCK_NS_PER_MS);
 	/* idle: the flag is set, and the ring still polled for one period */
-	assert_int_equal(rings_poll(&f->s), RING_POLL_MS);
+	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS);
 	assert_int_equal(p.region->header.server_sleeping, 1);
-	assert_int_equal(f->c->ring->state, RING_DOZING);
-	nap_ms(RING_POLL_MS + 1);
-	assert_int_equal(rings_poll(&f->s), -1);
-	assert_int_equal(f->c->ring->state, RING_ASLEEP);
+	assert_int_equal(client_of(f->c)->ring->state, RING_DOZING);
+	clock_fake_advance(&clock, RING_POLL_MS * CLOCK_NS_PER_MS);
+	assert_int_equal(rings_poll(&f->s.ingest.rings), -1);
+	assert_int_equal(client_of(f->c)->ring->state, RING_ASLEEP);
 	struct ring_event ev = event(PROTO_FREE, 0, 0x201000, 0, 0);
 	ev.seq = seq[ev.shard]++;
 	assert_int_equal(ring_producer_push(&p, &ev), 0);
@@ -263,10 +268,38 @@ static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 	assert_int_equal(poll(&pfd, 1, 1000), 1); /* the producer wrote the eventfd */
 	fixture_run_once(&f->s); /* the eventfd's turn: awake again */
 	assert_int_equal(p.region->header.server_sleeping, 0);
-	assert_int_equal(f->c->ring->state, RING_AWAKE);
-	assert_int_equal(rings_poll(&f->s), RING_POLL_MS);
-	assert_int_equal(f->s.registry.live_buffers, RING_BUSY_EVENTS - 2);
+	assert_int_equal(client_of(f->c)->ring->state, RING_AWAKE);
+	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS);
+	assert_int_equal(f->s.state.registry.live_buffers, RING_BUSY_EVENTS - 2);
 	finish(f, &p);
+	clock_set_source(NULL);
+}
+
+/*
+ * A shard whose next event never comes (a broken client) holds its later
+ * events back for RING_STUCK_MS, then they are applied in lane order and
+ * counted: one bad shard cannot stop the ring.
+ */
+static void test_a_stuck_shard_is_forced_through_after_a_second(void **state)
+{
+	struct fixture *f = *state;
+	struct clock_fake clock;
+	clock_fake_install(&clock, 1700000000ull * CLOCK_NS_PER_S, 1000 * CLOCK_NS_PER_S);
+	struct ring_producer p;
+	attach(f, &p);
+	put(p.region, 0, event(PROTO_ALLOC, 0, 0x7000, 4 * KiB, 1)); /* seq 0 of its shard never comes */
+	rings_drain_all(&f->s.ingest.rings);
+	assert_int_equal(f->s.state.registry.live_buffers, 0); /* waits for its predecessor */
+	clock_fake_advance(&clock, RING_STUCK_MS * CLOCK_NS_PER_MS);
+	rings_drain_all(&f->s.ingest.rings);
+	assert_int_equal(f->s.state.registry.live_buffers, 0); /* exactly a second: still waiting */
+	clock_fake_advance(&clock, CLOCK_NS_PER_MS);
+	rings_drain_all(&f->s.ingest.rings);
+	assert_int_equal(f->s.state.registry.live_buffers, 1);
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_BAD_RING], 1);
+	assert_consistent(&f->s);
+	finish(f, &p);
+	clock_set_source(NULL);
 }
 
 /*
@@ -286,8 +319,8 @@ static void test_a_hang_up_and_a_wake_up_in_one_batch(void **state)
 	assert_int_equal(write(p.wake_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
 	fixture_run_once(&f->s);
 	assert_true(f->c->closed);
-	assert_int_equal(f->s.leaks.count, 1); /* its last event counted, in the leak report */
-	connection_free_closed(&f->s);
+	assert_int_equal(f->s.state.leaks.count, 1); /* its last event counted, in the leak report */
+	connection_set_before_sleep(&f->s.ingest.conns);
 	ring_producer_destroy(&p);
 }
 
@@ -319,16 +352,16 @@ static void test_a_full_lane_makes_the_producer_wait_and_nothing_is_lost(void **
 	struct flood fl = {&p, 3 * RING_LANE_EVENTS, 0};
 	pthread_t t;
 	assert_int_equal(pthread_create(&t, NULL, flood_main, &fl), 0);
-	while (f->c->ring->events < fl.events) {
-		rings_poll(&f->s);
+	while (client_of(f->c)->ring->events < fl.events) {
+		rings_poll(&f->s.ingest.rings);
 		struct timespec pause = {0, 200000};
 		nanosleep(&pause, NULL);
 	}
 	pthread_join(t, NULL);
 	assert_false(fl.failed);
-	assert_int_equal(f->c->ring->events, fl.events);
-	assert_int_equal(f->s.registry.live_buffers, 0); /* every ALLOC met its FREE */
-	assert_int_equal(f->s.stats.errors[PROTO_ERR_UNKNOWN_FREE], 0);
+	assert_int_equal(client_of(f->c)->ring->events, fl.events);
+	assert_int_equal(f->s.state.registry.live_buffers, 0); /* every ALLOC met its FREE */
+	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE], 0);
 	assert_consistent(&f->s);
 	finish(f, &p);
 }
@@ -343,6 +376,7 @@ int main(void)
 		T(test_attach_refuses_what_it_cannot_trust),
 		T(test_a_corrupt_head_stops_only_that_ring),
 		T(test_an_idle_server_sleeps_and_a_push_wakes_it),
+		T(test_a_stuck_shard_is_forced_through_after_a_second),
 		T(test_a_hang_up_and_a_wake_up_in_one_batch),
 		T(test_a_full_lane_makes_the_producer_wait_and_nothing_is_lost),
 	};

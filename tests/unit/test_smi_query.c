@@ -18,8 +18,9 @@
 
 #include <jansson.h>
 
-#include "query.h"
-#include "smi.h"
+#include "common/query.h"
+#include "../support/argv_builder.h"
+#include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -32,7 +33,7 @@
 static struct snapshot_device devices[4];
 static struct snapshot_process processes[8];
 static struct snapshot snap;
-static struct smi_buf out = SMI_BUF_INIT;
+static struct strbuf out = STRBUF_INIT;
 
 /* A Wormhole_B0 with temperature and power, no utilization reading. */
 static struct snapshot_device *add_device(int temp_mc, unsigned power_mw)
@@ -89,14 +90,14 @@ static int setup(void **state)
 	snap.devices = devices;
 	snap.processes = processes;
 	snap.taken_ns = SEED_TIME_NS;
-	smi_buf_reset(&out);
+	strbuf_reset(&out);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	smi_buf_release(&out);
+	strbuf_release(&out);
 	return 0;
 }
 
@@ -114,10 +115,10 @@ static const char *query(enum smi_query_kind kind, const char *fields, const cha
 		fprintf(stderr, "fields: %s\n", err);
 		fail();
 	}
-	smi_buf_reset(&out);
+	strbuf_reset(&out);
 	smi_query_header(&out, &q);
 	assert_int_equal(smi_query_rows(&out, &q, &snap), 0);
-	return smi_buf_str(&out);
+	return strbuf_str(&out);
 }
 
 static const char *gpu(const char *fields, const char *format)
@@ -338,12 +339,12 @@ static void test_field_list_and_format_errors_are_explained(void **state)
 
 static json_t *json_of(int compact)
 {
-	smi_buf_reset(&out);
+	strbuf_reset(&out);
 	assert_int_equal(smi_json_snapshot(&out, &snap, compact), 0);
 	json_error_t error;
-	json_t *root = json_loads(smi_buf_str(&out), 0, &error);
+	json_t *root = json_loads(strbuf_str(&out), 0, &error);
 	if (!root) {
-		fprintf(stderr, "bad JSON (%s):\n%s\n", error.text, smi_buf_str(&out));
+		fprintf(stderr, "bad JSON (%s):\n%s\n", error.text, strbuf_str(&out));
 		fail();
 	}
 	return root;
@@ -442,7 +443,7 @@ static void test_json_compact_is_one_line_and_names_are_valid_utf8(void **state)
 	seed_demo();
 	snprintf(processes[0].usage.comm, sizeof(processes[0].usage.comm), "bad\xff\033x");
 	json_t *root = json_of(1);
-	const char *text = smi_buf_str(&out);
+	const char *text = strbuf_str(&out);
 	assert_non_null(strchr(text, '\n'));
 	assert_int_equal(strchr(text, '\n')[1], '\0');
 	json_t *p = json_array_get(json_object_get(root, "processes"), 1); /* pid 12346 */
@@ -468,7 +469,7 @@ static void test_csv_log_rows_follow_the_seed(void **state)
 	devices[0].seed.trace_allocated = 7; /* not a column of the seed's log */
 	smi_csv_log_rows(&out, &snap);
 	assert_string_equal(SMI_CSV_LOG_HEADER, "timestamp,device,dram,l1\n");
-	assert_string_equal(smi_buf_str(&out), "2025-11-03T14:23:45.123456,0,314572800,0\n"
+	assert_string_equal(strbuf_str(&out), "2025-11-03T14:23:45.123456,0,314572800,0\n"
 					       "2025-11-03T14:23:45.123456,1,0,157286400\n");
 }
 
@@ -476,27 +477,20 @@ static void test_csv_value_quotes_only_when_needed(void **state)
 {
 	(void)state;
 	smi_csv_value(&out, "python3");
-	smi_buf_adds(&out, "|");
+	strbuf_addstr(&out, "|");
 	smi_csv_value(&out, "a, b");
-	smi_buf_adds(&out, "|");
+	strbuf_addstr(&out, "|");
 	smi_csv_value(&out, "say \"hi\"");
-	smi_buf_adds(&out, "|");
+	strbuf_addstr(&out, "|");
 	smi_csv_value(&out, "");
-	assert_string_equal(smi_buf_str(&out), "python3|\"a, b\"|\"say \"\"hi\"\"\"|");
+	assert_string_equal(strbuf_str(&out), "python3|\"a, b\"|\"say \"\"hi\"\"\"|");
 }
 
 /* ---- the command line ---- */
 
 static int parse(struct smi_options *o, char *err, ...)
 {
-	char *argv[16] = {"tt_smi"};
-	int argc = 1;
-	va_list ap;
-	va_start(ap, err);
-	for (char *arg = va_arg(ap, char *); arg && argc < 15; arg = va_arg(ap, char *))
-		argv[argc++] = arg;
-	va_end(ap);
-	return smi_options_parse(o, argc, argv, err, SMI_ERR_LEN);
+	ARGV_PARSE(smi_options_parse, "tt_smi", o, err);
 }
 
 static void test_options_choose_the_scripting_modes(void **state)
@@ -546,23 +540,23 @@ static void test_options_refuse_mixed_or_incomplete_modes(void **state)
 	(void)state;
 	struct smi_options o;
 	char err[SMI_ERR_LEN];
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "--json", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "--json", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "choose one of --query-gpu, --query-compute-apps, --json and --csv-log");
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "--query-compute-apps=pid", NULL), -1);
-	assert_int_equal(parse(&o, err, "--format=csv", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "--query-compute-apps=pid", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--format=csv", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "--format goes with --query-gpu or --query-compute-apps");
-	assert_int_equal(parse(&o, err, "--json", "--interval", "1", NULL), -1);
+	assert_int_equal(parse(&o, err, "--json", "--interval", "1", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "--interval goes with --csv-log"));
-	assert_int_equal(parse(&o, err, "--csv-log", "f", "-l", "1", NULL), -1);
-	assert_int_equal(parse(&o, err, "--json", "-w", NULL), -1);
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", NULL), -1);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "-l", "1", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--json", "-w", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "option '-lms' needs a value");
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", "10", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", "10", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "-lms/--loop-ms"));
-	assert_int_equal(parse(&o, err, "--query-gpu=index", "-l", "0", NULL), -1);
-	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "nan", NULL), -1);
-	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "0.01", NULL), -1);
-	assert_int_equal(parse(&o, err, "--query-gpu=nope", NULL), -1);
+	assert_int_equal(parse(&o, err, "--query-gpu=index", "-l", "0", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "nan", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "0.01", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--query-gpu=nope", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "valid fields: timestamp, index"));
 }
 

@@ -14,8 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "query.h"
-#include "smi.h"
+#include "common/query.h"
+#include "common/cli.h"
+#include "../support/argv_builder.h"
+#include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -28,7 +30,7 @@
 static struct snapshot_device devices[4];
 static struct snapshot_process processes[8];
 static struct snapshot snap;
-static struct smi_buf screen = SMI_BUF_INIT;
+static struct strbuf screen = STRBUF_INIT;
 
 /* A Wormhole_B0 as the simulator reports it, with temperature and power. */
 static void add_device(int temp_c, int power_w)
@@ -82,14 +84,14 @@ static int setup(void **state)
 	memset(&snap, 0, sizeof(snap));
 	snap.devices = devices;
 	snap.processes = processes;
-	smi_buf_reset(&screen);
+	strbuf_reset(&screen);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	smi_buf_release(&screen);
+	strbuf_release(&screen);
 	return 0;
 }
 
@@ -99,9 +101,9 @@ static const char *render_view(const struct snapshot *s, const char *error, int 
 	struct smi_view view = {
 		.snap = s, .error = error, .now = SEED_TIME, .columns = columns, .mode = mode, .color = color,
 	};
-	smi_buf_reset(&screen);
+	strbuf_reset(&screen);
 	assert_int_equal(smi_render(&screen, &view), 0);
-	return smi_buf_str(&screen);
+	return strbuf_str(&screen);
 }
 
 static const char *render(int columns)
@@ -440,23 +442,23 @@ static void test_display_width_counts_columns_not_bytes(void **state)
 static void test_cells_pad_and_cut_by_display_width(void **state)
 {
 	(void)state;
-	struct smi_buf b = SMI_BUF_INIT;
+	struct strbuf b = STRBUF_INIT;
 	smi_text_cell(&b, "42°C", 8, SMI_LEFT);
-	assert_string_equal(smi_buf_str(&b), "42°C    ");
-	smi_buf_reset(&b);
+	assert_string_equal(strbuf_str(&b), "42°C    ");
+	strbuf_reset(&b);
 	smi_text_cell(&b, "N/A", 6, SMI_RIGHT);
-	assert_string_equal(smi_buf_str(&b), "   N/A");
-	smi_buf_reset(&b);
+	assert_string_equal(strbuf_str(&b), "   N/A");
+	strbuf_reset(&b);
 	smi_text_cell(&b, "No processes using this device", 10, SMI_LEFT);
-	assert_string_equal(smi_buf_str(&b), "No proces…");
-	smi_buf_reset(&b);
+	assert_string_equal(strbuf_str(&b), "No proces…");
+	strbuf_reset(&b);
 	smi_text_cell(&b, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 4, SMI_LEFT); /* 日本語 */
-	assert_string_equal(smi_buf_str(&b), "\xe6\x97\xa5… ");
-	assert_int_equal(smi_text_width(smi_buf_str(&b)), 4);
-	smi_buf_reset(&b);
+	assert_string_equal(strbuf_str(&b), "\xe6\x97\xa5… ");
+	assert_int_equal(smi_text_width(strbuf_str(&b)), 4);
+	strbuf_reset(&b);
 	assert_int_equal(smi_text_clip(&b, "\033[1mabcdef\033[0m", 3), 3);
-	assert_string_equal(smi_buf_str(&b), "\033[1mabc\033[0m");
-	smi_buf_release(&b);
+	assert_string_equal(strbuf_str(&b), "\033[1mabc\033[0m");
+	strbuf_release(&b);
 }
 
 static void test_sanitize_keeps_utf8_and_replaces_controls(void **state)
@@ -534,23 +536,15 @@ static void test_regions_count_every_buffer_type_they_hold(void **state)
 
 static int parse(struct smi_options *o, char *err, ...)
 {
-	char *argv[16] = {"tt_smi"};
-	int argc = 1;
-	va_list ap;
-	va_start(ap, err);
-	for (char *arg = va_arg(ap, char *); arg && argc < 15; arg = va_arg(ap, char *))
-		argv[argc++] = arg;
-	va_end(ap);
-	return smi_options_parse(o, argc, argv, err, 256);
+	ARGV_PARSE(smi_options_parse, "tt_smi", o, err);
 }
 
 static void test_options_defaults_and_values(void **state)
 {
 	(void)state;
 	struct smi_options o;
-	char err[256];
-	assert_int_equal(parse(&o, err, NULL), 0);
-	assert_int_equal(o.action, SMI_RUN);
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, NULL), CLI_RUN);
 	assert_int_equal(o.watch, 0);
 	assert_int_equal(o.refresh_ms, 1000);
 	assert_null(o.socket_path);
@@ -570,26 +564,24 @@ static void test_options_defaults_and_values(void **state)
 	assert_int_equal(o.watch, 1); /* -r implies -w */
 	assert_int_equal(parse(&o, err, "--color", NULL), 0);
 	assert_int_equal(o.color, SMI_COLOR_ALWAYS);
-	assert_int_equal(parse(&o, err, "-h", NULL), 0);
-	assert_int_equal(o.action, SMI_HELP);
-	assert_int_equal(parse(&o, err, "--version", NULL), 0);
-	assert_int_equal(o.action, SMI_VERSION);
+	assert_int_equal(parse(&o, err, "-h", NULL), CLI_HELP);
+	assert_int_equal(parse(&o, err, "--version", NULL), CLI_VERSION);
 }
 
 static void test_options_errors_are_explained(void **state)
 {
 	(void)state;
 	struct smi_options o;
-	char err[256];
-	assert_int_equal(parse(&o, err, "-r", "10", NULL), -1);
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, "-r", "10", NULL), TTALLOC_EINVAL);
 	assert_non_null(strstr(err, "--refresh"));
-	assert_int_equal(parse(&o, err, "-r", "fast", NULL), -1);
-	assert_int_equal(parse(&o, err, "--width", "20", NULL), -1);
-	assert_int_equal(parse(&o, err, "--bogus", NULL), -1);
+	assert_int_equal(parse(&o, err, "-r", "fast", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--width", "20", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--bogus", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "unknown option '--bogus'");
-	assert_int_equal(parse(&o, err, "-r", NULL), -1);
+	assert_int_equal(parse(&o, err, "-r", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "option '-r' needs a value");
-	assert_int_equal(parse(&o, err, "extra", NULL), -1);
+	assert_int_equal(parse(&o, err, "extra", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "unexpected argument 'extra'");
 }
 
@@ -615,34 +607,34 @@ static void test_color_follows_tty_and_no_color(void **state)
 static void test_frame_repaints_in_place_without_clearing(void **state)
 {
 	(void)state;
-	struct smi_buf f = SMI_BUF_INIT;
+	struct strbuf f = STRBUF_INIT;
 	smi_frame_compose(&f, "a\n\nb\n", 0, 0);
-	assert_string_equal(smi_buf_str(&f), "\033[Ha\033[K\r\n\033[K\r\nb\033[K\033[J");
-	smi_buf_reset(&f);
+	assert_string_equal(strbuf_str(&f), "\033[Ha\033[K\r\n\033[K\r\nb\033[K\033[J");
+	strbuf_reset(&f);
 	smi_frame_compose(&f, "a\nb\nc\n", 2, 80);
-	assert_string_equal(smi_buf_str(&f), "\033[Ha\033[K\r\nb\033[K\033[J");
-	assert_null(strstr(smi_buf_str(&f), "\033[2J"));
+	assert_string_equal(strbuf_str(&f), "\033[Ha\033[K\r\nb\033[K\033[J");
+	assert_null(strstr(strbuf_str(&f), "\033[2J"));
 	/* a line as wide as the screen is not followed by an erase, which
 	 * would wipe its last character */
-	smi_buf_reset(&f);
+	strbuf_reset(&f);
 	smi_frame_compose(&f, "│ab│\n│a│\n", 0, 4);
-	assert_string_equal(smi_buf_str(&f), "\033[H│ab│\r\n│a│\033[K\033[J");
-	smi_buf_release(&f);
+	assert_string_equal(strbuf_str(&f), "\033[H│ab│\r\n│a│\033[K\033[J");
+	strbuf_release(&f);
 }
 
 static void test_buf_grows_and_formats(void **state)
 {
 	(void)state;
-	struct smi_buf b = SMI_BUF_INIT;
-	assert_string_equal(smi_buf_str(&b), "");
+	struct strbuf b = STRBUF_INIT;
+	assert_string_equal(strbuf_str(&b), "");
 	for (int i = 0; i < 1000; i++)
-		smi_buf_addf(&b, "%d,", i % 10);
+		strbuf_addf(&b, "%d,", i % 10);
 	assert_int_equal(b.len, 2000);
-	assert_int_equal(strlen(smi_buf_str(&b)), 2000);
-	smi_buf_repeat(&b, "─", 3);
+	assert_int_equal(strlen(strbuf_str(&b)), 2000);
+	strbuf_repeat(&b, "─", 3);
 	assert_int_equal(b.len, 2009);
-	smi_buf_release(&b);
-	assert_null(b.data);
+	strbuf_release(&b);
+	assert_null(b.buf);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "smi.h"
+#include "smi/smi.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -26,11 +26,11 @@ static const char *const blocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "
 static const char *spark(const uint64_t *values, const unsigned char *valid, int count, uint64_t max)
 {
 	static char text[1024];
-	struct smi_buf b = SMI_BUF_INIT;
+	struct strbuf b = STRBUF_INIT;
 	assert_int_equal(smi_sparkline(&b, values, valid, count, max), count);
 	assert_false(b.failed);
-	snprintf(text, sizeof(text), "%s", smi_buf_str(&b));
-	smi_buf_release(&b);
+	snprintf(text, sizeof(text), "%s", strbuf_str(&b));
+	strbuf_release(&b);
 	return text;
 }
 
@@ -123,7 +123,7 @@ static void test_span_text(void **state)
 static struct snapshot_device devices[2];
 static struct snapshot snap;
 static struct history_snapshot hist;
-static struct smi_buf screen = SMI_BUF_INIT;
+static struct strbuf screen = STRBUF_INIT;
 
 /* Two Wormhole_B0; device 0 climbs to 6 GiB DRAM and falls back to 1 GiB. */
 static void make_history(int points)
@@ -164,9 +164,9 @@ static const char *render(int columns)
 	struct smi_history_view view = {
 		.snap = &snap, .hist = &hist, .now = SEED_TIME, .columns = columns, .mode = SMI_MODE_ONE_SHOT,
 	};
-	smi_buf_reset(&screen);
+	strbuf_reset(&screen);
 	assert_int_equal(smi_render_history(&screen, &view), 0);
-	return smi_buf_str(&screen);
+	return strbuf_str(&screen);
 }
 
 /* Every line of the box has the box's display width. */
@@ -187,7 +187,7 @@ static void assert_box_width(const char *text, int columns)
 static int teardown(void **state)
 {
 	(void)state;
-	smi_buf_release(&screen);
+	strbuf_release(&screen);
 	history_snapshot_release(&hist);
 	return 0;
 }
@@ -223,13 +223,13 @@ static void test_history_sparkline_is_right_aligned_and_blank_before_the_start(v
 	make_history(points);
 	const char *out = render(SMI_DEFAULT_COLUMNS);
 	/* device 1's L1 is flat at its peak: full blocks after two blank buckets */
-	struct smi_buf want = SMI_BUF_INIT;
-	smi_buf_adds(&want, "150MB    ");
-	smi_buf_repeat(&want, " ", 2);
-	smi_buf_repeat(&want, "█", points - 2);
-	smi_buf_adds(&want, " │\n");
-	assert_non_null(strstr(out, smi_buf_str(&want)));
-	smi_buf_release(&want);
+	struct strbuf want = STRBUF_INIT;
+	strbuf_addstr(&want, "150MB    ");
+	strbuf_repeat(&want, " ", 2);
+	strbuf_repeat(&want, "█", points - 2);
+	strbuf_addstr(&want, " │\n");
+	assert_non_null(strstr(out, strbuf_str(&want)));
+	strbuf_release(&want);
 	/* device 0's DRAM climbs to the top and ends low ("now" is the right edge) */
 	const char *row = strstr(out, "│ 0    DRAM");
 	assert_non_null(row);
@@ -247,13 +247,13 @@ static void test_fewer_buckets_than_columns_leave_the_old_side_blank(void **stat
 	make_history(10);
 	const char *out = render(SMI_DEFAULT_COLUMNS);
 	assert_box_width(out, SMI_DEFAULT_COLUMNS);
-	struct smi_buf want = SMI_BUF_INIT;
-	smi_buf_adds(&want, "150MB    ");
-	smi_buf_repeat(&want, " ", smi_history_points(SMI_DEFAULT_COLUMNS) - 10 + 2);
-	smi_buf_repeat(&want, "█", 8);
-	smi_buf_adds(&want, " │");
-	assert_non_null(strstr(out, smi_buf_str(&want)));
-	smi_buf_release(&want);
+	struct strbuf want = STRBUF_INIT;
+	strbuf_addstr(&want, "150MB    ");
+	strbuf_repeat(&want, " ", smi_history_points(SMI_DEFAULT_COLUMNS) - 10 + 2);
+	strbuf_repeat(&want, "█", 8);
+	strbuf_addstr(&want, " │");
+	assert_non_null(strstr(out, strbuf_str(&want)));
+	strbuf_release(&want);
 }
 
 static void test_more_buckets_than_columns_keep_the_newest(void **state)
@@ -288,9 +288,9 @@ static void test_history_without_a_server_says_why(void **state)
 		.columns = SMI_DEFAULT_COLUMNS,
 		.mode = SMI_MODE_WATCH,
 	};
-	smi_buf_reset(&screen);
+	strbuf_reset(&screen);
 	assert_int_equal(smi_render_history(&screen, &view), 0);
-	const char *out = smi_buf_str(&screen);
+	const char *out = strbuf_str(&screen);
 	assert_non_null(strstr(out, "connection refused"));
 	assert_non_null(strstr(out, "Server Status: ❌ Disconnected | Updates: Real-time"));
 }

@@ -12,31 +12,18 @@
 
 #include <string.h>
 
-#include "device.h"
+#include "devices/device.h"
 #include "hw_tree.h"
-#include "tenstorrent.h"
+#include "devices/tenstorrent.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
-
-static void open_root(struct device_set *set, const char *root, const char *selection)
-{
-	struct device_options opts;
-	char err[DEVICE_ERR_LEN];
-	device_options_init(&opts);
-	opts.selection = selection;
-	opts.hw_root = root;
-	opts.nvml_library = "libttalloc-test-absent-nvml.so.1";
-	int rc = device_set_open_opts(set, &opts, err);
-	if (rc != 0)
-		fail_msg("open %s on %s: %s", selection, root, err);
-}
 
 static void open_fixture(struct device_set *set, const char *name)
 {
 	char root[512];
 	snprintf(root, sizeof(root), "%s/%s", TTALLOC_FIXTURES, name);
-	open_root(set, root, "tenstorrent");
+	hw_open_set(set, root, "tenstorrent");
 }
 
 static void refresh(struct device *dev)
@@ -186,7 +173,7 @@ static void test_auto_prefers_tenstorrent_and_says_so(void **state)
 	char root[512], text[DEVICE_ERR_LEN], want[DEVICE_ERR_LEN];
 	snprintf(root, sizeof(root), "%s/n300/", TTALLOC_FIXTURES); /* trailing slash is dropped */
 	struct device_set set;
-	open_root(&set, root, "auto");
+	hw_open_set(&set, root, "auto");
 	assert_int_equal(set.selection, DEVICE_SELECTED_AUTO_HARDWARE);
 	assert_string_equal(set.backend_name, "tenstorrent");
 	snprintf(want, sizeof(want), "tenstorrent: 2 devices from tt-kmd under %s/n300", TTALLOC_FIXTURES);
@@ -253,7 +240,7 @@ static void test_unlisted_card_type_keeps_pci_arch_and_sizes_stay_na(void **stat
 				 "../../devices/pci/0000:05:00.0/tenstorrent/tenstorrent!0"),
 			 0);
 	struct device_set set;
-	open_root(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	const struct device_static_info *info = &set.devices[0].info;
 	assert_int_equal(info->arch, PROTO_ARCH_BLACKHOLE);
 	assert_string_equal(info->name, "Blackhole");
@@ -278,7 +265,7 @@ static void test_dev_node_without_sysfs_is_a_device_with_nothing_known(void **st
 	assert_non_null(hw_tempdir(root, sizeof(root)));
 	assert_int_equal(hw_write(root, "dev/tenstorrent/0", ""), 0);
 	struct device_set set;
-	open_root(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	assert_int_equal(set.count, 1);
 	const struct device_static_info *info = &set.devices[0].info;
 	assert_int_equal(info->arch, PROTO_ARCH_INVALID);
@@ -321,7 +308,7 @@ static void test_malformed_hwmon_values_stay_na(void **state)
 				 "../../devices/pci/0000:01:00.0/tenstorrent/tenstorrent!0"),
 			 0);
 	struct device_set set;
-	open_root(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	struct device *dev = &set.devices[0];
 	refresh(dev);
 	assert_true(DEVICE_READING_VALID(&dev->now, DEVICE_VOLTAGE));
@@ -349,7 +336,7 @@ static void test_devices_are_numbered_by_minor_not_by_name(void **state)
 	assert_int_equal(hw_write(root, "dev/tenstorrent/2", ""), 0);
 	assert_int_equal(hw_write(root, "dev/tenstorrent/not-a-device", ""), 0);
 	struct device_set set;
-	open_root(&set, root, "tenstorrent");
+	hw_open_set(&set, root, "tenstorrent");
 	assert_int_equal(set.count, 2);
 	assert_string_equal(set.devices[0].info.node, "/dev/tenstorrent/2");
 	assert_int_equal(set.devices[0].info.driver_index, 2);

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ttmetal_shm.h"
+#include "devices/ttmetal_shm.h"
 
 #define MiB (1024ull * 1024ull)
 #define STORE(field, value) atomic_store_explicit(&(field), (value), memory_order_relaxed)

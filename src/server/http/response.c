@@ -1,0 +1,86 @@
+/*
+ * response.c - answering an HTTP request (response.h).
+ */
+#include "server/http/response.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum MHD_Result response_body(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
+				 size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
+	if (!resp) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	enum MHD_Result rc = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+enum MHD_Result response_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!text) {
+		static char oom[] = "{\"error\": \"out of memory\"}";
+		return response_body(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_JSON, oom, strlen(oom),
+				 MHD_RESPMEM_PERSISTENT);
+	}
+	return response_body(conn, status, CT_JSON, text, strlen(text), MHD_RESPMEM_MUST_FREE);
+}
+
+enum MHD_Result response_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+{
+	char message[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return response_json(conn, status, json_pack("{s:s}", "error", message));
+}
+
+int response_uint_param(struct MHD_Connection *conn, const char *name, uint64_t max, uint64_t *out,
+		      enum MHD_Result *rc)
+{
+	const char *text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
+	if (!text)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (!*text || *end || text[0] == '-' || text[0] == '+' || errno || v > max) {
+		*rc = response_error(conn, MHD_HTTP_BAD_REQUEST, "bad value '%.64s' for %s: expected an integer 0..%" PRIu64,
+				 text, name, max);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
+int response_device_param(struct MHD_Connection *conn, int count, int *device, enum MHD_Result *rc)
+{
+	uint64_t v;
+	int got = response_uint_param(conn, "device", INT32_MAX, &v, rc);
+	*device = -1;
+	if (got < 0)
+		return 0;
+	if (got && v >= (uint64_t)count) {
+		*rc = response_error(conn, MHD_HTTP_BAD_REQUEST, "device %" PRIu64 " does not exist: devices are 0..%d", v,
+				 count - 1);
+		return 0;
+	}
+	if (got)
+		*device = (int)v;
+	return 1;
+}
+

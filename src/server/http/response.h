@@ -1,0 +1,48 @@
+/*
+ * response.h - answering an HTTP request (libmicrohttpd): bodies, JSON
+ * documents, errors as {"error": ...}, and the query parameters every
+ * endpoint parses the same way.
+ */
+#ifndef TTALLOC_HTTP_RESPONSE_H
+#define TTALLOC_HTTP_RESPONSE_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CT_JSON "application/json; charset=utf-8"
+#define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
+#define CT_HTML "text/html; charset=utf-8"
+#define CT_EVENTS "text/event-stream; charset=utf-8"
+
+/*
+ * Queues `len` bytes of `body` with status and content type (no caching,
+ * nosniff). `mode` says who frees the body (MHD_RESPMEM_MUST_FREE: freed
+ * here, also on failure).
+ */
+enum MHD_Result response_body(struct MHD_Connection *conn, unsigned status, const char *type, char *body, size_t len,
+			      enum MHD_ResponseMemoryMode mode);
+
+/* Queues a JSON document (taking the reference), or 500 when it could not be built. */
+enum MHD_Result response_json(struct MHD_Connection *conn, unsigned status, json_t *doc);
+
+/* Queues {"error": message} with `status`. */
+enum MHD_Result response_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Reads the decimal query parameter `name` into *out: 1 when present and
+ * valid (0..max), 0 when absent, -1 when bad (then a 400 is queued and its
+ * result left in *rc).
+ */
+int response_uint_param(struct MHD_Connection *conn, const char *name, uint64_t max, uint64_t *out,
+			enum MHD_Result *rc);
+
+/*
+ * The device= parameter: *device -1 when absent; returns 1, or 0 when bad
+ * or not one of the `count` devices (400 queued, result in *rc).
+ */
+int response_device_param(struct MHD_Connection *conn, int count, int *device, enum MHD_Result *rc);
+
+#endif /* TTALLOC_HTTP_RESPONSE_H */

@@ -1,0 +1,51 @@
+/*
+ * handlers.h - what each message type does on the server: one function
+ * per request type, named by PROTO_MESSAGE_MAP's handler column
+ * (on_<handler>), which dispatch.c turns into its table.
+ *
+ *   events.c    ALLOC, FREE, CB_*, KERNEL_*, STACK_DEF: reports that
+ *               change the registry, never answered
+ *   queries.c   QUERY, DEVICE_INFO_QUERY, DEVICE_STATUS_QUERY,
+ *               PROCESS_QUERY, LEAK_QUERY, HOLDER_QUERY, HISTORY_QUERY,
+ *               DUMP_REMAINING, DUMP_KERNELS: answers from the picture
+ *   control.c   HELLO, SYNC, RING_ATTACH: the session itself
+ *
+ * Handlers run on the loop thread, may send answers (client_send) and
+ * never need to check whether their connection is still open
+ * (connection.h: closing waits until the handler returns).
+ */
+#ifndef TTALLOC_INGEST_HANDLERS_H
+#define TTALLOC_INGEST_HANDLERS_H
+
+#include <stdint.h>
+
+#include "common/protocol.h"
+#include "server/ingest/client.h"
+
+/*
+ * Per-event lines ("[Device 0] ALLOC: ...") printed per second. The seed's
+ * server prints every event; at the ring's millions of events a second that
+ * would make printing the bottleneck, so beyond this budget lines are
+ * counted and summed up once a second (dispatch.c).
+ */
+#define EVENT_LINES_PER_SECOND 10000
+
+/* on_<handler> of every row of PROTO_MESSAGE_MAP (answers share on_answer). */
+#define HANDLERS_DECLARE_(name, code, handler, direction, reads) \
+	void on_##handler(struct client *cl, const struct proto_msg *msg);
+PROTO_MESSAGE_MAP(HANDLERS_DECLARE_)
+#undef HANDLERS_DECLARE_
+
+/*
+ * An ALLOC from a frame or the ring: validates it, records the buffer as
+ * allocated at `alloc_mono_ns` (CLOCK_MONOTONIC) and counts any mistake.
+ */
+void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc_mono_ns);
+
+/* A FREE from a frame or the ring: validates it, releases the buffer, counts any mistake. */
+void events_free(struct client *cl, const struct proto_msg *msg);
+
+/* 1 when a process's session matches a query's session filter (empty: all). */
+int handlers_session_matches(const char *session, const struct proto_msg *query);
+
+#endif /* TTALLOC_INGEST_HANDLERS_H */

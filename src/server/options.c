@@ -1,0 +1,203 @@
+/*
+ * options.c - ttalloc-server's command line (options.h).
+ */
+#include "server/options.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/cli.h"
+#include "common/unix_socket.h"
+#include "devices/device.h"
+#include "server/http/http.h"
+
+void server_options_defaults(struct server_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->socket_path = unix_socket_default_path();
+	opts->devices = "auto";
+	opts->socket_mode = 0660;
+	opts->leak_lines = 100;
+	opts->leak_history = 256;
+	opts->max_connections = 4096;
+	opts->max_buffers_per_process = 10000000;
+	opts->errors_logged_per_connection = 20;
+	opts->max_output_bytes = 16u << 20;
+	opts->http_listen = HTTP_DEFAULT_LISTEN;
+	opts->http_enabled = 1;
+	opts->history_interval_ms = 1000;
+	opts->history_samples = 3600;
+	opts->ttmetal_shm = 1;
+	opts->log_level = LOG_INFO;
+}
+
+void server_options_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: ttalloc-server [OPTIONS]\n"
+		"Keeps the live picture of device memory per device, process and buffer.\n\n"
+		"  -s, --socket PATH        listen on PATH (default $TT_ALLOC_SERVER_SOCKET or\n"
+		"                           /tmp/tt_allocation_server.sock)\n"
+		"  -d, --devices SEL        auto (default: hardware when found, else sim),\n"
+		"                           sim, sim:N, sim:N:ARCH (ARCH: wormhole_b0,\n"
+		"                           blackhole, grayskull), tenstorrent, nvml\n"
+		"      --hw-root DIR        read /sys, /proc and /dev under DIR (default\n"
+		"                           $TTALLOC_HW_ROOT or /): fixture trees for tests\n"
+		"  -q, --quiet              no per-event lines; leaks and errors only\n"
+		"  -l, --log-level LEVEL    error, warn, info (default), debug;\n"
+		"                           default from $TT_METAL_LOGGER_LEVEL when set\n"
+		"      --socket-mode MODE   permissions of the socket file (octal, default 0660)\n"
+		"      --group NAME         group owning the socket file (with 0660: who may connect)\n"
+		"      --leak-lines N       buffer lines printed per leak report (default 100)\n"
+		"      --max-connections N  connections accepted at once (default 4096)\n"
+		"      --max-buffers-per-process N  live buffers one process may hold; ALLOCs\n"
+		"                           beyond are refused and counted (default 10000000)\n"
+		"      --http ADDR:PORT     serve the dashboard, JSON API and /metrics there\n"
+		"                           (default $TTALLOC_HTTP or 127.0.0.1:8080; port 0\n"
+		"                           picks a free one;\n"
+		"                           a port in use is a start-up error)\n"
+		"      --no-http            no HTTP endpoint\n"
+		"      --no-tt-metal-shm    do not read tt-metal's memory statistics in\n"
+		"                           <hw-root>/dev/shm/tt_device_*_memory\n"
+		"      --history-interval MS  memory history: ms between samples (default 1000)\n"
+		"      --history-samples N  memory history: samples kept (default 3600: 1 h)\n"
+		"  -h, --help               this text\n"
+		"  -V, --version            version\n");
+}
+
+/* The defaults the environment sets (the command line overrides them). */
+static void read_environment(struct server_options *opts)
+{
+	const char *env_root = getenv(DEVICE_HW_ROOT_ENV);
+	if (env_root && *env_root)
+		opts->hw_root = env_root;
+	const char *env_http = getenv("TTALLOC_HTTP");
+	if (env_http && *env_http)
+		opts->http_listen = env_http; /* default of --http (tests: 127.0.0.1:0) */
+	const char *env_level = getenv("TT_METAL_LOGGER_LEVEL");
+	if (env_level && log_level_parse(env_level, &opts->log_level) == 0)
+		opts->log_level_set = 1;
+}
+
+/* A number option into a uint32_t. */
+static int set_u32(uint32_t *field, const char *name, const char *text, uint64_t min, uint64_t max, char *err)
+{
+	uint64_t v;
+	int rc = cli_uint(name, text, 10, min, max, &v, err);
+	if (rc == 0)
+		*field = (uint32_t)v;
+	return rc;
+}
+
+enum {
+	OPT_SOCKET_MODE = 256,
+	OPT_LEAK_LINES,
+	OPT_MAX_CONNECTIONS,
+	OPT_GROUP,
+	OPT_HW_ROOT,
+	OPT_HTTP,
+	OPT_NO_HTTP,
+	OPT_HISTORY_INTERVAL,
+	OPT_HISTORY_SAMPLES,
+	OPT_MAX_BUFFERS,
+	OPT_NO_TTMETAL_SHM,
+};
+
+static const struct option longopts[] = {
+	{"socket", required_argument, NULL, 's'},
+	{"devices", required_argument, NULL, 'd'},
+	{"hw-root", required_argument, NULL, OPT_HW_ROOT},
+	{"quiet", no_argument, NULL, 'q'},
+	{"log-level", required_argument, NULL, 'l'},
+	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	{"group", required_argument, NULL, OPT_GROUP},
+	{"leak-lines", required_argument, NULL, OPT_LEAK_LINES},
+	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	{"max-buffers-per-process", required_argument, NULL, OPT_MAX_BUFFERS},
+	{"http", required_argument, NULL, OPT_HTTP},
+	{"no-http", no_argument, NULL, OPT_NO_HTTP},
+	{"no-tt-metal-shm", no_argument, NULL, OPT_NO_TTMETAL_SHM},
+	{"history-interval", required_argument, NULL, OPT_HISTORY_INTERVAL},
+	{"history-samples", required_argument, NULL, OPT_HISTORY_SAMPLES},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Applies one option getopt_long returned (cli_apply_fn). */
+static int apply_option(void *ctx, int opt, const char *arg, int argc, char **argv, char *err)
+{
+	(void)argc;
+	(void)argv;
+	struct server_options *opts = ctx;
+	uint64_t v;
+	switch (opt) {
+	case 's':
+		opts->socket_path = arg;
+		return 0;
+	case 'd':
+		opts->devices = arg;
+		return 0;
+	case 'q':
+		opts->log_level = LOG_WARN;
+		opts->log_level_set = 1;
+		return 0;
+	case 'l':
+		if (log_level_parse(arg, &opts->log_level) < 0)
+			return error_set(err, TTALLOC_EINVAL, "unknown log level '%s' (error, warn, info, debug)", arg);
+		opts->log_level_set = 1;
+		return 0;
+	case OPT_SOCKET_MODE:
+		if (cli_uint("--socket-mode", arg, 8, 0, 0777, &v, err) < 0)
+			return error_set(err, TTALLOC_EINVAL, "bad value '%s' for --socket-mode (octal, 0 to 0777)", arg);
+		opts->socket_mode = (mode_t)v;
+		return 0;
+	case OPT_GROUP:
+		opts->socket_group = arg;
+		return 0;
+	case OPT_HW_ROOT:
+		opts->hw_root = arg;
+		return 0;
+	case OPT_LEAK_LINES:
+		return set_u32(&opts->leak_lines, "--leak-lines", arg, 0, UINT32_MAX, err);
+	case OPT_MAX_CONNECTIONS:
+		return set_u32(&opts->max_connections, "--max-connections", arg, 0, 1000000, err);
+	case OPT_MAX_BUFFERS:
+		return cli_uint("--max-buffers-per-process", arg, 10, 0, UINT32_MAX, &opts->max_buffers_per_process, err);
+	case OPT_HTTP:
+		opts->http_listen = arg;
+		opts->http_enabled = 1;
+		return 0;
+	case OPT_NO_HTTP:
+		opts->http_enabled = 0;
+		return 0;
+	case OPT_NO_TTMETAL_SHM:
+		opts->ttmetal_shm = 0;
+		return 0;
+	case OPT_HISTORY_INTERVAL:
+		return set_u32(&opts->history_interval_ms, "--history-interval (ms)", arg, 10, 3600000, err);
+	case OPT_HISTORY_SAMPLES:
+		return set_u32(&opts->history_samples, "--history-samples", arg, 1, 10000000, err);
+	case 'h':
+		return CLI_HELP;
+	case 'V':
+		return CLI_VERSION;
+	default:
+		return error_set(err, TTALLOC_EINVAL, "unexpected option");
+	}
+}
+
+int server_options_parse(struct server_options *opts, int argc, char **argv, char *err)
+{
+	read_environment(opts);
+	int rc = cli_parse(argc, argv, ":s:d:ql:hV", longopts, apply_option, opts, NULL, err);
+	if (rc != CLI_RUN)
+		return rc;
+	struct stat root_st;
+	if (opts->hw_root && *opts->hw_root && (stat(opts->hw_root, &root_st) < 0 || !S_ISDIR(root_st.st_mode)))
+		return error_set(err, TTALLOC_EINVAL, "hardware root '%s' is not a directory (--hw-root, $%s)",
+				 opts->hw_root, DEVICE_HW_ROOT_ENV);
+	return CLI_RUN;
+}

@@ -1,0 +1,50 @@
+/*
+ * options.h - ttalloc-server's options: defaults, the command line and the
+ * environment variables that set defaults ($TT_ALLOC_SERVER_SOCKET,
+ * $TTALLOC_HTTP, $TTALLOC_HW_ROOT, $TT_METAL_LOGGER_LEVEL). Parsing never
+ * prints or exits (common/cli.h), so tests can call it.
+ */
+#ifndef TTALLOC_SERVER_OPTIONS_H
+#define TTALLOC_SERVER_OPTIONS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "common/log.h"
+
+struct server_options {
+	const char *socket_path;
+	const char *devices;      /* --devices selection */
+	const char *hw_root;      /* --hw-root: prefix of /sys, /proc, /dev for device backends */
+	mode_t socket_mode;       /* permissions of the socket file */
+	const char *socket_group; /* group given the socket, or NULL */
+	uint32_t leak_lines;      /* buffer lines printed per leak report */
+	uint32_t leak_history;    /* reports kept */
+	uint32_t max_connections;
+	uint64_t max_buffers_per_process; /* live buffers one process may hold (--max-buffers-per-process) */
+	uint32_t errors_logged_per_connection;
+	uint64_t max_output_bytes; /* answers queued for one peer before it is dropped */
+	const char *http_listen;   /* --http ADDR:PORT (default 127.0.0.1:8080) */
+	int http_enabled;          /* 0 with --no-http */
+	uint32_t history_interval_ms; /* --history-interval: ms between samples */
+	uint32_t history_samples;  /* --history-samples: samples kept */
+	int ttmetal_shm;           /* read tt-metal's /dev/shm regions (0 with --no-tt-metal-shm) */
+	int log_level_set;         /* --quiet, --log-level or $TT_METAL_LOGGER_LEVEL chose log_level */
+	enum log_level log_level;
+};
+
+/* The defaults, without the environment. */
+void server_options_defaults(struct server_options *opts);
+
+/*
+ * Reads the environment's defaults, then the command line. Returns CLI_RUN,
+ * CLI_HELP or CLI_VERSION (common/cli.h), or a negative TTALLOC_E* code
+ * with the reason in `err` (ERR_LEN). Strings point into argv and environ.
+ */
+int server_options_parse(struct server_options *opts, int argc, char **argv, char *err);
+
+/* The usage text. */
+void server_options_usage(FILE *out);
+
+#endif /* TTALLOC_SERVER_OPTIONS_H */

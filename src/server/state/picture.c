@@ -1,0 +1,68 @@
+/*
+ * picture.c - a device's totals, capacities and readings (picture.h).
+ */
+#include "server/state/picture.h"
+
+#include <string.h>
+
+#include "common/clock.h"
+
+/* Largest SYSTEM_MEMORY buffer accepted: 256 TiB, more than any host has. */
+#define MAX_SYSTEM_MEMORY_SIZE (1ull << 48)
+#define READINGS_MAX_AGE_NS (200ull * CLOCK_NS_PER_MS)
+
+void picture_device_used(struct state *st, int device, uint64_t used[TTALLOC_BUFFER_TYPES])
+{
+	uint64_t shm[TTALLOC_BUFFER_TYPES];
+	ttmetal_device_used(&st->shm, &st->registry, device, shm);
+	for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+		used[t] = st->registry.devices[device].used[t] + shm[t];
+}
+
+uint32_t picture_device_processes(struct state *st, int device)
+{
+	return registry_device_processes(&st->registry, device) +
+	       ttmetal_device_processes(&st->shm, &st->registry, device);
+}
+
+uint64_t picture_device_bytes(const uint64_t used[TTALLOC_BUFFER_TYPES])
+{
+	uint64_t sum = 0;
+	for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+		if (t != TTALLOC_SYSTEM_MEMORY)
+			sum += used[t];
+	return sum;
+}
+
+uint64_t picture_capacity(const struct device *dev, unsigned type)
+{
+	switch (type) {
+	case TTALLOC_DRAM:
+	case TTALLOC_TRACE:
+		return DEVICE_INFO_VALID(&dev->info, DEVICE_INFO_DRAM_TOTAL) ? dev->info.dram_total
+									      : MAX_SYSTEM_MEMORY_SIZE;
+	case TTALLOC_SYSTEM_MEMORY:
+		return MAX_SYSTEM_MEMORY_SIZE;
+	default:
+		return DEVICE_INFO_VALID(&dev->info, DEVICE_INFO_L1_TOTAL) ? dev->info.l1_total
+									    : MAX_SYSTEM_MEMORY_SIZE;
+	}
+}
+
+int picture_capacity_known(const struct state *st, int device, int l1)
+{
+	const struct device *dev = &st->devices.devices[device];
+	return DEVICE_INFO_VALID(&dev->info, l1 ? DEVICE_INFO_L1_TOTAL : DEVICE_INFO_DRAM_TOTAL);
+}
+
+void picture_refresh_readings(struct state *st, int device)
+{
+	struct device *dev = device_set_get(&st->devices, device);
+	uint64_t now = clock_monotonic_ns();
+	if (!dev || (st->readings_ns[device] && now - st->readings_ns[device] < READINGS_MAX_AGE_NS))
+		return;
+	struct device_load load;
+	picture_device_used(st, device, load.used);
+	device_refresh(dev, &load);
+	st->readings_ns[device] = now;
+}

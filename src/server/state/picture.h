@@ -1,0 +1,42 @@
+/*
+ * picture.h - a device as every view shows it (QUERY, DEVICE_STATUS, the
+ * JSON API, /metrics, the history): the registry's totals plus the tt-metal
+ * shared-memory rows that count (ttmetal.h: once per process, stale slots
+ * left out), its capacities and its readings.
+ */
+#ifndef TTALLOC_STATE_PICTURE_H
+#define TTALLOC_STATE_PICTURE_H
+
+#include <stdint.h>
+
+#include "server/state/state.h"
+
+/* Bytes in use on `device` per buffer type. */
+void picture_device_used(struct state *st, int device, uint64_t used[TTALLOC_BUFFER_TYPES]);
+
+/* Processes using `device`: the registry's plus the counted shm rows'. */
+uint32_t picture_device_processes(struct state *st, int device);
+
+/*
+ * Bytes of device memory in `used` (a buffer-type array): everything but
+ * SYSTEM_MEMORY, which is host memory and in no device total.
+ */
+uint64_t picture_device_bytes(const uint64_t used[TTALLOC_BUFFER_TYPES]);
+
+/*
+ * Capacity that bounds a buffer of `type` on `dev`: DRAM (and TRACE, which
+ * lives in DRAM) or L1 (L1_SMALL, CB, KERNEL); a capacity the backend could
+ * not read, and SYSTEM_MEMORY, bound nothing but absurd sizes (256 TiB).
+ */
+uint64_t picture_capacity(const struct device *dev, unsigned type);
+
+/* 1 when the backend knows the device's DRAM (l1 = 0) or L1 (l1 = 1) capacity. */
+int picture_capacity_known(const struct state *st, int device, int l1);
+
+/*
+ * Refreshes a device's readings (temperature, power) through its backend
+ * from the current totals, at most every 200 ms.
+ */
+void picture_refresh_readings(struct state *st, int device);
+
+#endif /* TTALLOC_STATE_PICTURE_H */

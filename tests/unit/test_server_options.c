@@ -1,0 +1,138 @@
+/*
+ * test_server_options.c - ttalloc-server's command line (server/options.h)
+ * and the helpers every program shares (common/cli.h): parsing never
+ * prints or exits, errors come back as codes with a reason.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../support/argv_builder.h"
+#include "common/cli.h"
+#include "server/options.h"
+
+/* The defaults, then server_options_parse (the argument order of the shared helper). */
+static int defaults_then_parse(struct server_options *o, int argc, char **argv, char *err)
+{
+	server_options_defaults(o);
+	return server_options_parse(o, argc, argv, err);
+}
+
+/* Parses a NULL-terminated argument list after "ttalloc-server". */
+static int parse(struct server_options *o, char *err, ...)
+{
+	ARGV_PARSE(defaults_then_parse, "ttalloc-server", o, err);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	unsetenv("TTALLOC_HTTP");
+	unsetenv("TT_METAL_LOGGER_LEVEL");
+	unsetenv("TTALLOC_HW_ROOT");
+	return 0;
+}
+
+static void test_defaults_and_values(void **state)
+{
+	(void)state;
+	struct server_options o;
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, NULL), CLI_RUN);
+	assert_string_equal(o.devices, "auto");
+	assert_int_equal(o.socket_mode, 0660);
+	assert_int_equal(o.http_enabled, 1);
+	assert_int_equal(o.log_level_set, 0);
+	assert_int_equal(parse(&o, err, "-s", "/tmp/x.sock", "--devices", "sim:4", "--socket-mode", "0600", "--no-http",
+			       "--history-interval", "250", "--max-buffers-per-process", "5", "-q", NULL),
+			 CLI_RUN);
+	assert_string_equal(o.socket_path, "/tmp/x.sock");
+	assert_string_equal(o.devices, "sim:4");
+	assert_int_equal(o.socket_mode, 0600);
+	assert_int_equal(o.http_enabled, 0);
+	assert_int_equal(o.history_interval_ms, 250);
+	assert_int_equal(o.max_buffers_per_process, 5);
+	assert_int_equal(o.log_level, LOG_WARN);
+	assert_int_equal(o.log_level_set, 1);
+}
+
+static void test_environment_sets_defaults_the_command_line_overrides(void **state)
+{
+	(void)state;
+	struct server_options o;
+	char err[ERR_LEN];
+	setenv("TTALLOC_HTTP", "127.0.0.1:0", 1);
+	setenv("TT_METAL_LOGGER_LEVEL", "Debug", 1);
+	assert_int_equal(parse(&o, err, NULL), CLI_RUN);
+	assert_string_equal(o.http_listen, "127.0.0.1:0");
+	assert_int_equal(o.log_level, LOG_DEBUG);
+	assert_int_equal(parse(&o, err, "--http", "127.0.0.1:9999", "--log-level", "error", NULL), CLI_RUN);
+	assert_string_equal(o.http_listen, "127.0.0.1:9999");
+	assert_int_equal(o.log_level, LOG_ERROR);
+	setup(NULL);
+}
+
+static void test_help_and_version_are_outcomes_not_exits(void **state)
+{
+	(void)state;
+	struct server_options o;
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, "--help", NULL), CLI_HELP);
+	assert_int_equal(parse(&o, err, "-V", NULL), CLI_VERSION);
+}
+
+static void test_errors_are_explained(void **state)
+{
+	(void)state;
+	struct server_options o;
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, "--socket-mode", "999", NULL), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "bad value '999' for --socket-mode"));
+	assert_int_equal(parse(&o, err, "--history-interval", "5", NULL), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "--history-interval"));
+	assert_int_equal(parse(&o, err, "--log-level", "loud", NULL), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "unknown log level 'loud'"));
+	assert_int_equal(parse(&o, err, "--bogus", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "unknown option '--bogus'");
+	assert_int_equal(parse(&o, err, "--socket", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "option '--socket' needs a value");
+	assert_int_equal(parse(&o, err, "--no-http=1", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "option '--no-http=1' takes no value");
+	assert_int_equal(parse(&o, err, "extra", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "unexpected argument 'extra'");
+	assert_int_equal(parse(&o, err, "--hw-root", "/nonexistent-ttalloc-root", NULL), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "is not a directory"));
+}
+
+static void test_cli_numbers(void **state)
+{
+	(void)state;
+	char err[ERR_LEN];
+	uint64_t v = 0;
+	assert_int_equal(cli_uint("--n", "42", 10, 1, 100, &v, err), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(cli_uint("--n", "0", 10, 1, 100, &v, err), TTALLOC_EINVAL);
+	assert_string_equal(err, "bad value '0' for --n (a whole number from 1 to 100)");
+	assert_int_equal(cli_uint("--n", "-3", 10, 0, 100, &v, err), TTALLOC_EINVAL);
+	assert_int_equal(cli_bytes("--max-leak", "16M", &v, err), 0);
+	assert_int_equal(v, 16u << 20);
+	assert_int_equal(cli_bytes("--max-leak", "12X", &v, err), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "bad byte count '12X'"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_defaults_and_values, setup),
+		cmocka_unit_test_setup(test_environment_sets_defaults_the_command_line_overrides, setup),
+		cmocka_unit_test_setup(test_help_and_version_are_outcomes_not_exits, setup),
+		cmocka_unit_test_setup(test_errors_are_explained, setup),
+		cmocka_unit_test(test_cli_numbers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
