@@ -34,7 +34,7 @@ import warnings
 from collections import namedtuple
 from pathlib import Path
 
-from . import protocol
+from .protocol import BUFFER_TYPE_NAMES
 
 __all__ = ["install", "installed", "result", "status", "OutOfMemory", "parse_out_of_memory",
            "report_out_of_memory", "reporting_oom"]
@@ -100,7 +100,7 @@ def install():
 OutOfMemory = namedtuple("OutOfMemory", "size buffer_type type_name num_banks per_bank bank_size allocated free "
                                         "largest_free_block")
 OutOfMemory.__doc__ = """Figures of tt-metal's out-of-memory message, in bytes; buffer_type is the
-ttalloc/tt-metal code (protocol.DRAM ...); bank_size and the allocator
+ttalloc/tt-metal code (ttalloc.DRAM ...); bank_size and the allocator
 statistics are None in messages of tt-metal versions that did not print them."""
 
 # tt_metal/impl/allocator/bank_manager.cpp. Older versions end after "needs
@@ -114,7 +114,7 @@ _OOM_DEPENDENCIES = re.compile(
     r"Out of Memory: Not enough space after considering dependencies to allocate (\d+) B ([\w:]+) across (\d+) banks "
     r"\((\d+) B per bank\), bank size is (\d+) B \(allocated: (\d+) B, free: (\d+) B, largest free block: (\d+) B\)")
 
-_TYPE_CODES = {name: code for code, name in protocol.BUFFER_TYPE_NAMES.items()}
+_TYPE_CODES = {name: code for code, name in BUFFER_TYPE_NAMES.items()}
 
 
 def parse_out_of_memory(text):
@@ -161,7 +161,7 @@ def report_out_of_memory(error, device=0, reporter=None):
         if fn is not None:  # the connection that carries this process's buffers
             return fn(int(device), oom.buffer_type, oom.size) == 0
         if reporter is None:
-            from . import Reporter, default_reporter
+            from .reporter import Reporter, default_reporter
             if not hasattr(Reporter, "alloc_failed"):
                 return False  # not before creating a reporter (a connection) for nothing
             reporter = default_reporter()
