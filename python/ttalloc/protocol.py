@@ -77,6 +77,8 @@ HOLDER_QUERY = 150
 HOLDER_ROW = 151
 HISTORY_QUERY = 152
 HISTORY_ROW = 153
+CLEAR_LEAKS = 156  # drop the exited processes a --retain-leaks server keeps in its totals
+CLEARED = 157      # its answer: size = buffers, buffer_id = processes
 STACK_LINE = 160
 LEAK_WITH_STACKS = 1  # LEAK_QUERY buffer_type flag
 STACK_MAX_DEPTH = 32
@@ -96,6 +98,7 @@ TYPE_NAMES = {
     RING_ATTACH: "RING_ATTACH", RING_ACK: "RING_ACK", GOODBYE: "GOODBYE",
     HOLDER_QUERY: "HOLDER_QUERY", HOLDER_ROW: "HOLDER_ROW",
     HISTORY_QUERY: "HISTORY_QUERY", HISTORY_ROW: "HISTORY_ROW",
+    CLEAR_LEAKS: "CLEAR_LEAKS", CLEARED: "CLEARED",
 }
 
 # ---- buffer types (enum ttalloc_buffer_type = tt-metal's BufferType) ----
@@ -190,9 +193,10 @@ PROCESS_FIELDS = ("used", "system_memory", "cb", "uid", "flags", "comm")
 ERROR_PAYLOAD = struct.Struct("<iI64s")
 ERROR_FIELDS = ("code", "reason", "message")
 
-HELLO_PAYLOAD = struct.Struct("<IIII32sQIB11s")
+HELLO_PAYLOAD = struct.Struct("<IIII32sQIBBH8s")
 HELLO_FIELDS = ("version", "features", "num_devices", "server_pid", "session", "instance", "epoch",
-                "log_level", "reserved")
+                "log_level", "http_state", "http_port", "reserved")
+HTTP_OFF, HTTP_UP, HTTP_WAITING = 0, 1, 2  # HELLO_ACK's http_state
 
 FILTER_PAYLOAD = struct.Struct("<32s40s")
 FILTER_FIELDS = ("session", "reserved")
@@ -239,7 +243,7 @@ PROCESS_OFFSETS = _offsets([("used", 32), ("system_memory", 8), ("cb", 8), ("uid
 ERROR_OFFSETS = _offsets([("code", 4), ("reason", 4), ("message", 64)])
 HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
                           ("server_pid", 4), ("session", SESSION_LEN), ("instance", 8), ("epoch", 4),
-                          ("log_level", 1), ("reserved", 11)])
+                          ("log_level", 1), ("http_state", 1), ("http_port", 2), ("reserved", 8)])
 FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
 ALLOC_OFFSETS = _offsets([("stack_id", 8), ("reserved", 64)])
 STACK_OFFSETS = _offsets([("ips", 72)])
@@ -355,7 +359,7 @@ def log_level_code(text):
 def pack_hello(version=EXT_VERSION, features=0, num_devices=0, server_pid=0, session="", instance=0,
                epoch=0, log_level=0):
     return HELLO_PAYLOAD.pack(version, features, num_devices, server_pid,
-                              _session_bytes(session), instance, epoch, log_level, b"")
+                              _session_bytes(session), instance, epoch, log_level, 0, 0, b"")
 
 
 def unpack_hello(payload):

@@ -16,7 +16,7 @@ from . import protocol
 from .connection import ServerError, _Connection, _resolve
 
 __all__ = ["query_device_stats", "device_info", "num_devices", "device_status", "processes",
-           "leaks", "dump_remaining", "is_server_running", "format_bytes"]
+           "leaks", "clear_leaks", "dump_remaining", "is_server_running", "format_bytes"]
 
 
 def _seed_answer(device_id, query_type, answer_type, path):
@@ -128,7 +128,8 @@ def processes(device_id=-1, socket_path=None, session=None):
     processes whose HELLO carried that $TTALLOC_SESSION tag. Keys: pid, device_id, buffers,
     dram, l1, l1_small, trace, system_memory, cb, kernel, uid, comm, first_seen_ns, source
     ("socket", or "tt-metal shm" for a process only tt-metal's /dev/shm statistics report:
-    buffers 0, no buffer list) and stale (a shm slot whose process is gone).
+    buffers 0, no buffer list), stale (a shm slot whose process is gone) and exited (the
+    process is gone and a --retain-leaks server keeps its leaks in the totals).
     """
     return [{"pid": r["process_id"], "device_id": r["device_id"],
              "buffers": r["size"], "dram": p["used"][0], "l1": p["used"][1],
@@ -137,9 +138,19 @@ def processes(device_id=-1, socket_path=None, session=None):
              "kernel": r["buffer_id"], "uid": p["uid"], "comm": p["comm"],
              "source": "tt-metal shm" if p["flags"] & protocol.PROCESS_SHM else "socket",
              "stale": bool(p["flags"] & protocol.PROCESS_STALE),
+             "exited": bool(p["flags"] & protocol.PROCESS_EXITED) and not p["flags"] & protocol.PROCESS_SHM,
              "first_seen_ns": r["timestamp"]}
             for r, p in _session_rows(socket_path, protocol.PROCESS_QUERY, protocol.PROCESS_ROW,
                                       session, device_id=device_id)]
+
+
+def clear_leaks(socket_path=None):
+    """Drops the exited processes whose leaks a --retain-leaks server keeps in
+    its totals (the caller's user's; root: everyone's). Returns
+    {"buffers": N, "processes": M}, what left the totals."""
+    with _Connection(socket_path) as conn:
+        msg = conn.exchange(protocol.pack(protocol.CLEAR_LEAKS, -1), protocol.CLEARED)
+    return {"buffers": msg["size"], "processes": msg["buffer_id"]}
 
 
 def leaks(pid=0, socket_path=None, session=None):

@@ -32,6 +32,10 @@
  *     (SCM_RIGHTS)                   shared-memory ring (src/common/ring.h)
  *   STACK_DEF(stack id, ips)         none: defines a call stack that later
  *                                    ALLOCs name in u.alloc.stack_id
+ *   CLEAR_LEAKS                      CLEARED: size = buffers, buffer_id =
+ *                                    processes dropped: the exited processes
+ *                                    --retain-leaks kept in the totals (the
+ *                                    asker's user's; root: all)
  *   GOODBYE                          none: the client closes on purpose
  *                                    (ttalloc_shutdown, Reporter.close): when
  *                                    it was the process's last connection,
@@ -134,6 +138,8 @@
 	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
 	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
 	X(HISTORY_ROW, 153, answer, ANSWER, 0)                                  \
+	X(CLEAR_LEAKS, 156, clear_leaks, REQUEST, 1)                            \
+	X(CLEARED, 157, answer, ANSWER, 0)                                      \
 	X(STACK_LINE, 160, answer, ANSWER, 0)
 
 enum proto_msg_type {
@@ -231,6 +237,7 @@ enum proto_process_flags {
 	PROTO_PROCESS_EXITED = 1u << 0, /* leak row: the process is gone */
 	PROTO_PROCESS_SHM = 1u << 1,    /* process row from tt-metal's shared memory, not the socket */
 	PROTO_PROCESS_STALE = 1u << 2,  /* shm row whose process is dead: what its slot still claims */
+	/* PROTO_PROCESS_EXITED on a PROCESS_ROW: exited, its leaks kept in the totals (--retain-leaks) */
 };
 
 /* Payload of ERROR: a code and a message for the human. */
@@ -255,7 +262,9 @@ struct __attribute__((packed)) proto_hello_payload {
 	uint64_t instance;     /* HELLO: the reporting library's random id (new in each process); 0: none */
 	uint32_t epoch;        /* HELLO: connections this instance opened before this one */
 	uint8_t log_level;     /* HELLO: the client's $TT_METAL_LOGGER_LEVEL, PROTO_LOG_*; 0: not set */
-	uint8_t reserved[11];
+	uint8_t http_state;    /* HELLO_ACK: enum proto_http_state of the server's dashboard */
+	uint16_t http_port;    /* HELLO_ACK: its port (listened on, or waited for) */
+	uint8_t reserved[8];
 };
 
 /* Deepest call stack a client sends (frames beyond are dropped). */
@@ -295,6 +304,17 @@ enum proto_log_level {
 	PROTO_LOG_WARN = 2,
 	PROTO_LOG_INFO = 3,
 	PROTO_LOG_DEBUG = 4,
+};
+
+/*
+ * HELLO_ACK's http_state: tracking never waits for the dashboard, so a
+ * server whose HTTP port was taken at start-up runs without it and tries
+ * the port again every few seconds (WAITING) until it gets it (UP).
+ */
+enum proto_http_state {
+	PROTO_HTTP_OFF = 0,     /* --no-http (or an older server) */
+	PROTO_HTTP_UP = 1,
+	PROTO_HTTP_WAITING = 2, /* the port is in use: retried */
 };
 
 /* Bits of HELLO_ACK's features: extension requests this server answers. */
@@ -456,6 +476,8 @@ _Static_assert(offsetof(struct proto_msg, u.hello.session) == 56, "hello session
 _Static_assert(offsetof(struct proto_msg, u.hello.instance) == 88, "hello instance");
 _Static_assert(offsetof(struct proto_msg, u.hello.epoch) == 96, "hello epoch");
 _Static_assert(offsetof(struct proto_msg, u.hello.log_level) == 100, "hello log level");
+_Static_assert(offsetof(struct proto_msg, u.hello.http_state) == 101, "hello http state");
+_Static_assert(offsetof(struct proto_msg, u.hello.http_port) == 102, "hello http port");
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");

@@ -162,7 +162,26 @@ int query_greet(struct query_client *qc, char *err)
 		return TTALLOC_EPROTOCOL;
 	}
 	qc->features = ans.u.hello.features;
+	qc->http_state = ans.u.hello.http_state;
+	qc->http_port = ans.u.hello.http_port;
 	qc->greeted = 1;
+	return 0;
+}
+
+int query_clear_leaks(struct query_client *qc, uint64_t *buffers, uint32_t *processes, char *err)
+{
+	struct proto_msg req, ans;
+	proto_msg_init(&req, PROTO_CLEAR_LEAKS, -1);
+	int rc = query_greet(qc, err);
+	if (rc == 0)
+		rc = query_exchange(qc, &req, &ans, err);
+	if (rc < 0)
+		return rc;
+	if (ans.type != PROTO_CLEARED)
+		return error_set(err, TTALLOC_EPROTOCOL, "unexpected answer type %u to CLEAR_LEAKS (a server older than "
+				 "tt_smi?)", ans.type);
+	*buffers = ans.size;
+	*processes = (uint32_t)ans.buffer_id;
 	return 0;
 }
 
@@ -193,8 +212,13 @@ int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err)
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading the process table");
 	if (rc < 0)
 		return rc;
+	qc->greeted = 0; /* a HELLO each time: the server's state (its dashboard) may have changed */
 	rc = query_greet(qc, err);
-	if (rc < 0 || !(qc->features & PROTO_FEATURE_HOLDERS))
+	if (rc < 0)
+		return rc;
+	snap->http_state = qc->http_state;
+	snap->http_port = qc->http_port;
+	if (!(qc->features & PROTO_FEATURE_HOLDERS))
 		return rc;
 	proto_msg_init(&req, PROTO_HOLDER_QUERY, -1);
 	rc = query_rows(qc, &req, PROTO_HOLDER_ROW, add_holder_row, snap, err);

@@ -22,6 +22,8 @@ struct query_client {
 	char path[108];
 	int greeted;       /* HELLO answered on this connection */
 	uint32_t features; /* HELLO_ACK's enum proto_feature bits */
+	uint8_t http_state; /* HELLO_ACK's enum proto_http_state */
+	uint16_t http_port;
 };
 
 #define QUERY_CLIENT_INIT {.fd = -1, .path = ""}
@@ -94,6 +96,8 @@ struct snapshot {
 	struct snapshot_holder *holders; /* the kernel's view, where the server has one */
 	size_t holders_cap;
 	int hardware_only; /* read from the device backends, not the server: no allocation data */
+	uint8_t http_state; /* the server's dashboard (enum proto_http_state) */
+	uint16_t http_port;
 };
 
 #define SNAPSHOT_INIT {0}
@@ -112,6 +116,13 @@ void snapshot_release(struct snapshot *snap);
  * qc->features. Returns 0 or a TTALLOC_E* code.
  */
 int query_greet(struct query_client *qc, char *err);
+
+/*
+ * CLEAR_LEAKS: drops the exited processes a --retain-leaks server keeps in
+ * its totals (the caller's user's; root: all). Returns 0 with the buffers
+ * and processes dropped, or a TTALLOC_E* code.
+ */
+int query_clear_leaks(struct query_client *qc, uint64_t *buffers, uint32_t *processes, char *err);
 
 /* One bucket of a device's memory history (HISTORY_ROW). */
 struct history_snapshot_bucket {

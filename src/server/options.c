@@ -56,13 +56,22 @@ void server_options_usage(FILE *out)
 		"                           beyond are refused and counted (default 10000000)\n"
 		"      --http ADDR:PORT     serve the dashboard, JSON API and /metrics there\n"
 		"                           (default $TTALLOC_HTTP or 127.0.0.1:8080; port 0\n"
-		"                           picks a free one;\n"
-		"                           a port in use is a start-up error)\n"
+		"                           picks a free one). A port in use does not stop\n"
+		"                           tracking: the server runs without the dashboard\n"
+		"                           and takes the port as soon as it is free\n"
+		"      --http-required      a port in use is a start-up error instead\n"
 		"      --no-http            no HTTP endpoint\n"
 		"      --no-tt-metal-shm    do not read tt-metal's memory statistics in\n"
 		"                           <hw-root>/dev/shm/tt_device_*_memory\n"
 		"      --history-interval MS  memory history: ms between samples (default 1000)\n"
 		"      --history-samples N  memory history: samples kept (default 3600: 1 h)\n"
+		"      --retain-leaks       an exited process's leaked buffers stay in every\n"
+		"                           total (QUERY, tt_smi, the API) as \"exited (leaked)\"\n"
+		"                           until tt_smi --clear-leaks: what a CI script that\n"
+		"                           reads the totals after its tests needs; the default\n"
+		"                           when $CI is set (every CI system sets it)\n"
+		"      --no-retain-leaks    totals are the live picture only (the default\n"
+		"                           without $CI)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            version\n");
 }
@@ -76,6 +85,8 @@ static void read_environment(struct server_options *opts)
 	const char *env_http = getenv("TTALLOC_HTTP");
 	if (env_http && *env_http)
 		opts->http_listen = env_http; /* default of --http (tests: 127.0.0.1:0) */
+	const char *ci = getenv("CI");
+	opts->retain_leaks = ci && *ci && strcmp(ci, "false") != 0 && strcmp(ci, "0") != 0;
 	const char *env_level = getenv("TT_METAL_LOGGER_LEVEL");
 	if (env_level && log_level_parse(env_level, &opts->log_level) == 0)
 		opts->log_level_set = 1;
@@ -103,6 +114,9 @@ enum {
 	OPT_HISTORY_SAMPLES,
 	OPT_MAX_BUFFERS,
 	OPT_NO_TTMETAL_SHM,
+	OPT_RETAIN_LEAKS,
+	OPT_HTTP_REQUIRED,
+	OPT_NO_RETAIN_LEAKS,
 };
 
 static const struct option longopts[] = {
@@ -118,9 +132,12 @@ static const struct option longopts[] = {
 	{"max-buffers-per-process", required_argument, NULL, OPT_MAX_BUFFERS},
 	{"http", required_argument, NULL, OPT_HTTP},
 	{"no-http", no_argument, NULL, OPT_NO_HTTP},
+	{"http-required", no_argument, NULL, OPT_HTTP_REQUIRED},
 	{"no-tt-metal-shm", no_argument, NULL, OPT_NO_TTMETAL_SHM},
 	{"history-interval", required_argument, NULL, OPT_HISTORY_INTERVAL},
 	{"history-samples", required_argument, NULL, OPT_HISTORY_SAMPLES},
+	{"retain-leaks", no_argument, NULL, OPT_RETAIN_LEAKS},
+	{"no-retain-leaks", no_argument, NULL, OPT_NO_RETAIN_LEAKS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -173,6 +190,9 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 	case OPT_NO_HTTP:
 		opts->http_enabled = 0;
 		return 0;
+	case OPT_HTTP_REQUIRED:
+		opts->http_required = 1;
+		return 0;
 	case OPT_NO_TTMETAL_SHM:
 		opts->ttmetal_shm = 0;
 		return 0;
@@ -180,6 +200,10 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		return set_u32(&opts->history_interval_ms, "--history-interval (ms)", arg, 10, 3600000, err);
 	case OPT_HISTORY_SAMPLES:
 		return set_u32(&opts->history_samples, "--history-samples", arg, 1, 10000000, err);
+	case OPT_RETAIN_LEAKS:
+	case OPT_NO_RETAIN_LEAKS:
+		opts->retain_leaks = opt == OPT_RETAIN_LEAKS;
+		return 0;
 	case 'h':
 		return CLI_HELP;
 	case 'V':

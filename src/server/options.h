@@ -27,9 +27,11 @@ struct server_options {
 	uint64_t max_output_bytes; /* answers queued for one peer before it is dropped */
 	const char *http_listen;   /* --http ADDR:PORT (default 127.0.0.1:8080) */
 	int http_enabled;          /* 0 with --no-http */
+	int http_required;         /* --http-required: a taken port is a start-up error (else: retried) */
 	uint32_t history_interval_ms; /* --history-interval: ms between samples */
 	uint32_t history_samples;  /* --history-samples: samples kept */
 	int ttmetal_shm;           /* read tt-metal's /dev/shm regions (0 with --no-tt-metal-shm) */
+	int retain_leaks;          /* leaks stay in the totals: --retain-leaks, or $CI set (the default in CI) */
 	int log_level_set;         /* --quiet, --log-level or $TT_METAL_LOGGER_LEVEL chose log_level */
 	enum log_level log_level;
 };

@@ -7,9 +7,11 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -67,13 +69,77 @@ static int start_timer(struct server *s, struct event_timer *timer, event_timer_
 	return 0;
 }
 
-/* Starts the HTTP endpoint unless --no-http; a taken port is fatal (see README). */
+/* What HELLO_ACK tells monitors about the dashboard (ingest keeps it for them). */
+static void set_http_state(struct server *s, enum proto_http_state state, uint16_t port)
+{
+	s->ingest.http_state = (uint8_t)state;
+	s->ingest.http_port = port;
+}
+
+/* The port of an --http address (for the state of a port we wait for). */
+static uint16_t listen_port(const char *listen)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = 0;
+	char err[ERR_LEN];
+	if (http_parse_listen(listen, &addr, &len, err) < 0)
+		return 0;
+	return ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
+						 : ((struct sockaddr_in *)&addr)->sin_port);
+}
+
+/* The port was free again: the dashboard is up. */
+static void http_now_up(struct server *s)
+{
+	event_timer_disarm(&s->http_retry);
+	set_http_state(s, PROTO_HTTP_UP, http_port(s->http));
+}
+
+static void on_http_retry(struct event_loop *loop, struct event_timer *timer)
+{
+	(void)loop;
+	struct server *s = timer->data;
+	int taken = 0;
+	s->http = http_start(s, s->opts.http_listen, s->http_error, &taken);
+	if (!s->http) {
+		s->http_failures++;
+		return;
+	}
+	http_now_up(s);
+	log_warn("🌐 Dashboard: %s (the port was free again after %u tr%s)", http_url(s->http), s->http_failures,
+		 s->http_failures == 1 ? "y" : "ies");
+}
+
+/*
+ * Starts the HTTP endpoint unless --no-http. Tracking never waits for the
+ * dashboard: a port in use (another program, the seed's own Flask
+ * dashboard) is said loudly and tried again every HTTP_RETRY_MS, unless
+ * --http-required. A bad address stays a start-up error.
+ */
 static int start_http(struct server *s, char *err)
 {
 	if (!s->opts.http_enabled)
 		return 0;
-	s->http = http_start(s, s->opts.http_listen, err);
-	return s->http ? 0 : TTALLOC_EIO;
+	int taken = 0;
+	s->http = http_start(s, s->opts.http_listen, err, &taken);
+	if (s->http) {
+		http_now_up(s);
+		return 0;
+	}
+	if (!taken || s->opts.http_required)
+		return TTALLOC_EIO;
+	s->http_failures = 1;
+	snprintf(s->http_error, sizeof(s->http_error), "%s", err);
+	set_http_state(s, PROTO_HTTP_WAITING, listen_port(s->opts.http_listen));
+	log_warn("⚠️  HTTP: %s.\n⚠️  Tracking runs anyway, without the dashboard, JSON API and /metrics for now; the "
+		 "port is tried again every %d s. Free it, or restart with another --http ADDR:PORT, or with "
+		 "--http-required to refuse to start instead.",
+		 err, HTTP_RETRY_MS / 1000);
+	uint64_t retry_ns = (uint64_t)HTTP_RETRY_MS * CLOCK_NS_PER_MS;
+	if (event_timer_init(s->loop, &s->http_retry, on_http_retry, s) < 0 ||
+	    event_timer_arm(&s->http_retry, retry_ns, retry_ns) < 0)
+		return error_set(err, TTALLOC_EIO, "cannot start the HTTP retry timer: %s", strerror(errno));
+	return 0;
 }
 
 static int watch_signals(struct server *s)
@@ -158,6 +224,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 	s->opts = *opts;
 	s->history_timer = (struct event_timer)EVENT_TIMER_INIT;
 	s->ttmetal_timer = (struct event_timer)EVENT_TIMER_INIT;
+	s->http_retry = (struct event_timer)EVENT_TIMER_INIT;
 	s->systemd = (struct systemd_state)SYSTEMD_STATE_INIT;
 	s->signals.fd = -1;
 	s->start_ns = clock_monotonic_ns();
@@ -169,6 +236,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 		.history_interval_ms = opts->history_interval_ms,
 		.history_samples = opts->history_samples,
 		.ttmetal_shm = opts->ttmetal_shm,
+		.retain_leaks = opts->retain_leaks,
 	};
 	int rc = state_open(&s->state, &cfg, err);
 	if (rc < 0)
@@ -224,8 +292,14 @@ static void print_banner(struct server *s)
 	else
 		printf("📡 Server socket created: %s\n", s->opts.socket_path);
 	printf("📡 Listening for connections...\n");
+	if (s->opts.retain_leaks)
+		printf("🧾 Leaked buffers stay in the totals until tt_smi --clear-leaks (--retain-leaks%s)\n",
+		       getenv("CI") ? ", the default with $CI set" : "");
 	if (s->http)
 		printf("🌐 Dashboard: %s\n", http_url(s->http));
+	else if (s->opts.http_enabled)
+		printf("🌐 Dashboard: waiting for %s (in use), tried every %d s\n", s->opts.http_listen,
+		       HTTP_RETRY_MS / 1000);
 	else
 		printf("🌐 Dashboard: off (--no-http)\n");
 	printf("✅ Server ready!\n\nWaiting for clients...\n");
@@ -296,6 +370,7 @@ void server_stop(struct server *s)
 	if (s->loop) {
 		event_timer_release(s->loop, &s->history_timer);
 		event_timer_release(s->loop, &s->ttmetal_timer);
+		event_timer_release(s->loop, &s->http_retry);
 	}
 	event_loop_destroy(s->loop);
 	s->loop = NULL;

@@ -30,6 +30,9 @@ struct server {
 	struct event_handle signals;     /* SIGINT, SIGTERM */
 	struct event_timer history_timer; /* samples the history, refreshes the kernel's holders */
 	struct event_timer ttmetal_timer; /* scans tt-metal's shared-memory regions */
+	struct event_timer http_retry;   /* the HTTP port was in use at start-up: tries it again */
+	uint32_t http_failures;          /* tries that found the port in use */
+	char http_error[ERR_LEN];        /* why the last try failed */
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
 	int running;                     /* server_start succeeded */
 };

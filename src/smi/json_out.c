@@ -92,6 +92,7 @@ static json_t *process_json(const struct snapshot *snap, const struct snapshot_p
 	set(obj, "vanished", json_boolean(!shm && marker && strcmp(marker, "vanished") == 0), failed);
 	set(obj, "source", json_string(shm ? "tt-metal shm" : "socket"), failed);
 	set(obj, "stale", json_boolean((p->usage.flags & PROTO_PROCESS_STALE) != 0), failed);
+	set(obj, "exited", json_boolean(!shm && (p->usage.flags & PROTO_PROCESS_EXITED)), failed);
 	return obj;
 }
 

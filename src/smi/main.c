@@ -6,6 +6,7 @@
  * --csv-log) and the signals.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -547,6 +548,28 @@ static int run_script(const struct smi_options *opts, const char *path)
 	return rc;
 }
 
+/* --clear-leaks: one request, one line. */
+static int run_clear_leaks(const char *path)
+{
+	struct query_client qc;
+	char err[ERR_LEN];
+	uint64_t buffers = 0;
+	uint32_t processes = 0;
+	if (query_connect(&qc, path, err) < 0) {
+		fprintf(stderr, "tt_smi: %s\n", err);
+		return 1;
+	}
+	int rc = query_clear_leaks(&qc, &buffers, &processes, err);
+	query_close(&qc);
+	if (rc < 0) {
+		fprintf(stderr, "tt_smi: %s\n", err);
+		return 1;
+	}
+	printf("Cleared %" PRIu64 " leaked buffer%s of %u exited process%s\n", buffers, buffers == 1 ? "" : "s",
+	       processes, processes == 1 ? "" : "es");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct smi_options opts;
@@ -570,6 +593,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *path = opts.socket_path ? opts.socket_path : unix_socket_default_path();
+	if (opts.clear_leaks)
+		return run_clear_leaks(path);
 	if (opts.output != SMI_OUTPUT_TABLE)
 		return run_script(&opts, path);
 	return opts.watch ? run_watch(&opts, path) : run_once(&opts, path);

@@ -35,6 +35,9 @@ void smi_usage(FILE *out)
 		"                       (/sys, /proc, /dev; default $%s or /)\n"
 		"      --devices SEL    backends for that hardware view: auto (default),\n"
 		"                       tenstorrent or nvml\n"
+		"      --clear-leaks    drop the exited processes whose leaks a server run\n"
+		"                       with --retain-leaks (or $CI) keeps in its totals\n"
+		"                       (yours; root: everyone's), print what went, exit\n"
 		"  -h, --help           this text\n"
 		"      --version        version\n\n"
 		"Scripting (like nvidia-smi):\n"
@@ -213,6 +216,7 @@ enum {
 	OPT_HW_ROOT,
 	OPT_DEVICES,
 	OPT_HISTORY,
+	OPT_CLEAR_LEAKS,
 };
 static const struct option longopts[] = {
 	{"watch", no_argument, NULL, 'w'},
@@ -234,6 +238,7 @@ static const struct option longopts[] = {
 	{"hw-root", required_argument, NULL, OPT_HW_ROOT},
 	{"devices", required_argument, NULL, OPT_DEVICES},
 	{"history", optional_argument, NULL, OPT_HISTORY},
+	{"clear-leaks", no_argument, NULL, OPT_CLEAR_LEAKS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -336,6 +341,9 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 	case OPT_HISTORY:
 		if (parse_history(arg, argc, argv, &o->history_sec, err, err_size) < 0)
 			return -1;
+		break;
+	case OPT_CLEAR_LEAKS:
+		o->clear_leaks = 1;
 		break;
 	case 'h':
 		return CLI_HELP;

@@ -235,6 +235,9 @@ static void render_process(struct render *r, const struct snapshot_process *p)
 		int stale = (p->usage.flags & PROTO_PROCESS_STALE) != 0;
 		marker = stale ? "shm, stale" : "shm";
 		style = stale ? SMI_YELLOW : SMI_PLAIN;
+	} else if (p->usage.flags & PROTO_PROCESS_EXITED) {
+		marker = "exited (leaked)"; /* kept by --retain-leaks */
+		style = SMI_YELLOW;
 	}
 	snprintf(gpu, sizeof(gpu), "%d", p->device);
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
@@ -355,11 +358,15 @@ static int render_processes(struct render *r, const struct snapshot *snap)
 /* A line under the process table for each marker it shows. */
 static void render_legend(struct render *r, const struct snapshot *snap)
 {
-	int untracked = 0, vanished = 0, shm = 0, stale = 0;
+	int untracked = 0, vanished = 0, shm = 0, stale = 0, exited = 0;
 	for (size_t i = 0; i < snap->num_processes; i++) {
-		shm |= (snap->processes[i].usage.flags & PROTO_PROCESS_SHM) != 0;
-		stale |= (snap->processes[i].usage.flags & PROTO_PROCESS_STALE) != 0;
+		uint32_t flags = snap->processes[i].usage.flags;
+		shm |= (flags & PROTO_PROCESS_SHM) != 0;
+		stale |= (flags & PROTO_PROCESS_STALE) != 0;
+		exited |= !(flags & PROTO_PROCESS_SHM) && (flags & PROTO_PROCESS_EXITED);
 	}
+	if (exited)
+		text_row(r, SMI_DIM, "(exited (leaked)): gone, its leaks kept in the totals until tt_smi --clear-leaks");
 	if (shm)
 		text_row(r, SMI_DIM, "(shm): from tt-metal's /dev/shm statistics: totals, no buffer list");
 	if (stale)
@@ -444,6 +451,10 @@ static void render_status(struct render *r)
 		strbuf_addstr(r->out, "✅ ");
 		strbuf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
 			     color ? SMI_STYLE_RESET : "");
+		if (r->view->snap->http_state == PROTO_HTTP_WAITING) /* tracking runs; the dashboard waits */
+			strbuf_addf(r->out, " | Dashboard: %s⚠️  port %u in use, retrying%s",
+				     color ? smi_style_code(SMI_YELLOW) : "", r->view->snap->http_port,
+				     color ? SMI_STYLE_RESET : "");
 		strbuf_addf(r->out, " | Updates: %s\n", updates);
 	} else {
 		strbuf_addstr(r->out, "❌ ");

@@ -489,6 +489,7 @@ struct smi_options {
 	enum smi_color color;    /* --color / --no-color / auto */
 	int columns;             /* --width COLS, or 0: automatic */
 	enum smi_output output;
+	int clear_leaks;         /* --clear-leaks: drop what a --retain-leaks server keeps, then exit */
 	struct smi_query query;  /* --query-*, --format (SMI_OUTPUT_QUERY) */
 	int loop_ms;             /* -l SEC / -lms MS: repeat the query or JSON; 0: once */
 	const char *csv_log;     /* --csv-log FILE */

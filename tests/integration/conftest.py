@@ -9,6 +9,7 @@ sent. A test sleeps only where letting time pass is what it tests, and says so.
 """
 
 import fcntl
+import fcntl
 import os
 import re
 import select
@@ -221,21 +222,28 @@ def server_supports(option):
     return option in _server_help
 
 
-def private_server_args():
+def private_server_args(leak_mode=True):
     """Options that keep a test server off shared resources (a fixed HTTP
-    port), so that test runs and other servers never collide."""
+    port), so that test runs and other servers never collide; and, unless
+    `leak_mode` is False, the live-picture mode chosen explicitly
+    (--no-retain-leaks), so the tests behave the same whether or not $CI is
+    set where they run."""
+    args = []
     if server_supports("--http"):
-        return ["--http", "127.0.0.1:0"]
-    if server_supports("--no-http"):
-        return ["--no-http"]
-    return []
+        args += ["--http", "127.0.0.1:0"]
+    elif server_supports("--no-http"):
+        args += ["--no-http"]
+    if leak_mode and server_supports("--no-retain-leaks"):
+        args += ["--no-retain-leaks"]
+    return args
 
 
 class Server:
     """A running ttalloc-server on a private socket, output captured to files."""
 
-    def __init__(self, socket_path, log_path, args=()):
+    def __init__(self, socket_path, log_path, args=(), leak_mode=True):
         self.socket = str(socket_path)
+        self.leak_mode = leak_mode  # False: the environment ($CI) chooses --retain-leaks
         self.log_path = Path(log_path)
         self.err_path = self.log_path.with_suffix(".stderr")
         self.args = list(args)
@@ -248,7 +256,7 @@ class Server:
         self._out = open(self.log_path, "ab")
         self._err = open(self.err_path, "ab")
         self.proc = None
-        argv = [str(SERVER_BIN), "--socket", self.socket] + private_server_args() + self.args
+        argv = [str(SERVER_BIN), "--socket", self.socket] + private_server_args(self.leak_mode) + self.args
         self.proc = subprocess.Popen(argv,
                                      stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL)
         if wait:
@@ -354,11 +362,11 @@ def server_factory(short_dir, tmp_path):
     """start(name="s", args=(), wait=True) -> Server; all stopped at teardown."""
     servers = []
 
-    def start(name="s", args=(), wait=True, socket_path=None):
+    def start(name="s", args=(), wait=True, socket_path=None, leak_mode=True):
         if not SERVER_BIN.exists():
             pytest.fail("%s is missing: build first (cmake --build %s)" % (SERVER_BIN, BUILD))
         srv = Server(socket_path or short_dir / (name + ".sock"),
-                     tmp_path / ("%s-%d.log" % (name, len(servers))), args)
+                     tmp_path / ("%s-%d.log" % (name, len(servers))), args, leak_mode)
         servers.append(srv)
         return srv.start(wait)
 
@@ -371,6 +379,18 @@ def server_factory(short_dir, tmp_path):
             failures.append(str(e))
     if failures:
         pytest.fail("\n\n".join(failures))
+
+
+@pytest.fixture
+def default_socket_lock():
+    """Holds a lock so that two test runs never share the default socket."""
+    with open("/tmp/ttalloc-tests-default-socket.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pytest.skip("another test run is using %s" % DEFAULT_SOCKET)
+        yield
+        fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @pytest.fixture

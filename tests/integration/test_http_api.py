@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SERVER_BIN
+from conftest import SERVER_BIN, SMI_BIN
 from http_support import (DRAM, L1, L1_SMALL, TRACE, MiB, RawClient, dashboard_url, get, get_json,
                           wait_for)
 
@@ -69,21 +69,51 @@ def test_healthz_answers_ok(web):
     assert doc["status"] == "ok" and doc["devices"] == 2
 
 
-def test_a_taken_port_stops_the_server_with_a_clear_message(short_dir):
+def taken_port():
+    """A listening socket on a free loopback port (what another program holds)."""
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     blocker.bind(("127.0.0.1", 0))
     blocker.listen(1)
-    port = blocker.getsockname()[1]
+    return blocker, blocker.getsockname()[1]
+
+
+def test_a_taken_port_with_http_required_stops_the_server_with_a_clear_message(short_dir):
+    blocker, port = taken_port()
     path = short_dir / "busy.sock"
     try:
-        res = subprocess.run([str(SERVER_BIN), "--socket", str(path), "--http", "127.0.0.1:%d" % port],
-                             capture_output=True, text=True, timeout=20)
+        res = subprocess.run([str(SERVER_BIN), "--socket", str(path), "--http", "127.0.0.1:%d" % port,
+                              "--http-required"], capture_output=True, text=True, timeout=20)
     finally:
         blocker.close()
     assert res.returncode == 1
     assert "127.0.0.1:%d" % port in res.stderr
     assert "--http" in res.stderr and "--no-http" in res.stderr
     assert not path.exists(), "the socket file must not outlive a failed start"
+
+
+def test_a_taken_port_does_not_stop_tracking_and_is_taken_when_free(server_factory):
+    # the seed's own Flask dashboard on 8080, say: tracking must not depend on it
+    blocker, port = taken_port()
+    try:
+        server = server_factory(args=["--http", "127.0.0.1:%d" % port])
+        server.wait_for_log(r"⚠️  HTTP: cannot listen for HTTP on 127.0.0.1:%d: Address already in use" % port)
+        server.wait_for_log(r"^⚠️  Tracking runs anyway, without the dashboard, JSON API and /metrics for now; "
+                            r"the port is tried again every 5 s")
+        server.wait_for_log(r"^🌐 Dashboard: waiting for 127.0.0.1:%d \(in use\), tried every 5 s$" % port)
+        assert server.query(0)["dram_allocated"] == 0  # the socket is served
+        status = subprocess.run([str(SMI_BIN), "--socket", server.socket], capture_output=True, text=True,
+                                timeout=20)
+        assert "Server Status: ✅ Connected | Dashboard: ⚠️  port %d in use, retrying | Updates: One-shot" % port \
+            in status.stdout
+    finally:
+        blocker.close()
+    server.wait_for_log(r"^🌐 Dashboard: http://127.0.0.1:%d/ \(the port was free again after \d+ tr(y|ies)\)$"
+                        % port, timeout=15)
+    health = get("http://127.0.0.1:%d/healthz" % port).json()
+    assert health["http"]["state"] == "up" and health["http"]["port"] == port
+    assert health["http"]["port_in_use_tries"] >= 1
+    status = subprocess.run([str(SMI_BIN), "--socket", server.socket], capture_output=True, text=True, timeout=20)
+    assert "Server Status: ✅ Connected | Updates: One-shot" in status.stdout
 
 
 def test_no_http_serves_nothing_and_says_so(server_factory):

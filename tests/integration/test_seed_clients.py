@@ -6,7 +6,6 @@ only that path is replaced by the test server's socket; one more test runs
 query_stats.py unmodified against a server on the default socket, when that
 path is free."""
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -130,18 +129,6 @@ def test_seed_dashboard_device_loop_stops_at_the_last_device(server, tmp_path):
     finally:
         sys.path.remove(str(QUERY_STATS.parent))
         sys.modules.pop("query_stats", None)
-
-
-@pytest.fixture
-def default_socket_lock():
-    """Holds a lock so that two test runs never share the default socket."""
-    with open("/tmp/ttalloc-tests-default-socket.lock", "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            pytest.skip("another test run is using %s" % DEFAULT_SOCKET)
-        yield
-        fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def test_seed_query_stats_unmodified_on_the_default_socket(default_socket_lock, server_factory,

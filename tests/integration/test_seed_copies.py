@@ -33,6 +33,16 @@ def test_monitor_allocations_cpp_is_byte_identical_to_the_seed(blocks):
     assert (REPO / "examples/seed/monitor_allocations.cpp").read_bytes() == body.encode("utf-8")
 
 
+def test_test_memory_leaks_sh_is_byte_identical_to_the_seed(blocks):
+    body = only_block(blocks, "bash", "# test_memory_leaks.sh")
+    assert (REPO / "examples/seed/test_memory_leaks.sh").read_bytes() == body.encode("utf-8")
+
+
+def test_web_dashboard_py_is_byte_identical_to_the_seed(blocks):
+    body = only_block(blocks, "python", "# web_dashboard.py")
+    assert (REPO / "examples/seed/web_dashboard.py").read_bytes() == body.encode("utf-8")
+
+
 def test_multi_process_snippets_in_the_tests_are_the_seeds_verbatim():
     text = DOC.read_text(encoding="utf-8")
     section = text.split("## Multi-Process Example", 1)[1].split("\n## ", 1)[0]

@@ -99,6 +99,9 @@ static json_t *process_json(struct server *s, const struct process_record *rec)
 	json_util_set_uint(obj, "connections", rec->connections);
 	json_util_set_uint(obj, "buffer_count", rec->live_buffers);
 	json_util_set_uint(obj, "first_seen", rec->first_seen_ns / 1000000u);
+	/* exited: its leaks kept in the totals (--retain-leaks) until cleared */
+	json_object_set_new(obj, "exited", json_boolean(rec->exited));
+	json_object_set_new(obj, "exit_time", rec->exited ? json_util_uint(rec->exit_ns / 1000000u) : json_null());
 	uint64_t sum[TTALLOC_BUFFER_TYPES] = {0};
 	json_t *devices = json_array();
 	for (uint32_t i = 0; i < rec->usage_count; i++) {
@@ -518,6 +521,9 @@ json_t *api_health(struct server *s)
 	json_util_set_uint(obj, "live_buffers", s->state.registry.live_buffers);
 	json_util_set_str(obj, "socket", s->opts.socket_path);
 	json_object_set_new(obj, "ttmetal_shm", ttmetal_status_json(s));
+	/* the dashboard itself: up; and how many tries found its port in use first */
+	json_object_set_new(obj, "http", json_pack("{s:s, s:i, s:I}", "state", "up", "port", (int)s->ingest.http_port,
+						   "port_in_use_tries", (json_int_t)s->http_failures));
 	return obj;
 }
 

@@ -35,6 +35,7 @@ struct http_server {
 	uint64_t ingest_seen;            /* ALLOC+FREE count at the last HTTP turn */
 	struct event_streams streams;    /* /api/events */
 	char url[96];
+	uint16_t port;                   /* the port listened on (the kernel's choice for port 0) */
 };
 
 /* ---- listen address ---- */
@@ -91,7 +92,8 @@ int http_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t
 	return 0;
 }
 
-static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, const char *text, char *err)
+/* The listening socket, or -1 with the reason; *taken is 1 when the address is in use (worth a retry). */
+static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, const char *text, char *err, int *taken)
 {
 	int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -101,6 +103,7 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, con
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, 128) < 0) {
+		*taken = errno == EADDRINUSE;
 		snprintf(err, HTTP_ERR_LEN,
 			 "cannot listen for HTTP on %s: %s; choose another address with --http ADDR:PORT "
 			 "(port 0 picks a free one) or run without the dashboard with --no-http",
@@ -126,6 +129,7 @@ static void format_url(struct http_server *h, int fd)
 		}
 	}
 	snprintf(h->url, sizeof(h->url), "http://%s:%u/", host, port);
+	h->port = (uint16_t)port;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -236,13 +240,14 @@ static void on_timer(struct event_loop *loop, struct event_timer *timer)
 
 /* ---- start and stop ---- */
 
-struct http_server *http_start(struct server *s, const char *listen, char *err)
+struct http_server *http_start(struct server *s, const char *listen, char *err, int *taken)
 {
 	struct sockaddr_storage addr;
 	socklen_t addr_len = 0;
+	*taken = 0;
 	if (http_parse_listen(listen, &addr, &addr_len, err) < 0)
 		return NULL;
-	int fd = listen_socket(&addr, addr_len, listen, err);
+	int fd = listen_socket(&addr, addr_len, listen, err, taken);
 	if (fd < 0)
 		return NULL;
 	struct http_server *h = calloc(1, sizeof(*h));
@@ -284,6 +289,11 @@ struct http_server *http_start(struct server *s, const char *listen, char *err)
 const char *http_url(const struct http_server *h)
 {
 	return h->url;
+}
+
+uint16_t http_port(const struct http_server *h)
+{
+	return h->port;
 }
 
 void http_stop(struct http_server *h)

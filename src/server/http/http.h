@@ -26,6 +26,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "common/errors.h"
+
 struct server;
 struct http_server;
 
@@ -37,7 +39,9 @@ struct http_server;
 #define HTTP_MAX_SSE_CLIENTS 32
 #define HTTP_MAX_CONNECTIONS 256
 #define HTTP_CONNECTION_TIMEOUT_S 30
-#define HTTP_ERR_LEN 256
+#define HTTP_ERR_LEN ERR_LEN
+/* A port in use at start-up is tried again this often (unless --http-required). */
+#define HTTP_RETRY_MS 5000
 
 /*
  * Parses a listen address: "ADDR:PORT", "[IPV6]:PORT", or "PORT" alone
@@ -48,12 +52,17 @@ int http_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t
 
 /*
  * Listens on `listen` and serves on the server's loop. Returns the HTTP
- * server, or NULL with a reason in `err` (e.g. the port is taken).
+ * server, or NULL with a reason in `err`; *taken is 1 when the address is
+ * in use by another program (a later try may succeed), 0 for any other
+ * failure (a bad address will not get better).
  */
-struct http_server *http_start(struct server *s, const char *listen, char *err);
+struct http_server *http_start(struct server *s, const char *listen, char *err, int *taken);
 
 /* "http://127.0.0.1:8080/", with the real port when 0 was asked for. */
 const char *http_url(const struct http_server *h);
+
+/* The port it listens on (the real one when 0 was asked for). */
+uint16_t http_port(const struct http_server *h);
 
 /* Called before the loop sleeps: publishes registry changes to event streams. */
 void http_before_sleep(struct http_server *h);

@@ -76,6 +76,8 @@ void on_hello(struct client *cl, const struct proto_msg *msg)
 	ans.u.hello.version = PROTO_EXT_VERSION;
 	ans.u.hello.num_devices = (uint32_t)st->devices.count;
 	ans.u.hello.server_pid = (uint32_t)getpid();
+	ans.u.hello.http_state = cl->ingest->http_state;
+	ans.u.hello.http_port = cl->ingest->http_port;
 	ans.u.hello.features =
 		PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS;
 	client_send(cl, &ans);

@@ -51,6 +51,8 @@ struct ingest {
 	struct departures departures; /* processes that lost their connection while running */
 	struct ingest_stats stats;
 	struct log_budget event_lines; /* ALLOC/FREE lines printed per second */
+	uint8_t http_state;           /* enum proto_http_state, for HELLO_ACK (server.c keeps it current) */
+	uint16_t http_port;
 	int stopping;                 /* shutting down: clients are alive, no leak reports */
 };
 

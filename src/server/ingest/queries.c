@@ -249,6 +249,7 @@ void on_process_query(struct client *cl, const struct proto_msg *msg)
 			process_row(&row, u->device, rec->pid, rec->first_seen_ns, u->used);
 			row.size = u->buffers;
 			row.u.process.uid = rec->uid;
+			row.u.process.flags = rec->exited ? PROTO_PROCESS_EXITED : 0;
 			memcpy(row.u.process.comm, rec->comm, sizeof(row.u.process.comm));
 			client_send(cl, &row);
 			rows++;
@@ -294,6 +295,21 @@ static void send_stack_lines(struct client *cl, const char *text, int32_t pid)
 {
 	struct stack_line_sink sink = {cl, pid};
 	stacks_each_frame(text, send_stack_line, &sink);
+}
+
+/* CLEAR_LEAKS: drops the exited processes --retain-leaks kept (the asker's user's; root: everyone's). */
+void on_clear_leaks(struct client *cl, const struct proto_msg *msg)
+{
+	uint32_t processes = 0;
+	uint64_t buffers = leaks_clear(client_state(cl), cl->conn.uid ? cl->conn.uid : PROTO_UID_UNKNOWN, &processes);
+	if (processes)
+		log_info("🧹 PID %d cleared the leaks of %u exited process%s (%" PRIu64 " buffer%s)", (int)cl->conn.pid,
+			 processes, processes == 1 ? "" : "es", buffers, buffers == 1 ? "" : "s");
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_CLEARED, msg->device_id);
+	ans.size = buffers;
+	ans.buffer_id = processes;
+	client_send(cl, &ans);
 }
 
 /* LEAK_QUERY(process_id or 0): kept leaked buffers of the asker's user (root: all). */

@@ -183,7 +183,34 @@ void leak_process_exit(struct state *st, uint32_t proc)
 		{
 			state_touch(st, u->device);
 		}
+		uint64_t exit_ns = rep.exit_ns;
 		leak_history_add(&st->leaks, &rep);
+		if (st->retain_leaks) {
+			log_warn("    (kept in the totals as \"exited (leaked)\" until tt_smi --clear-leaks: --retain-leaks)");
+			registry_retain_exited(r, proc, exit_ns);
+			return;
+		}
 	}
 	registry_drop_process(r, proc);
+}
+
+uint64_t leaks_clear(struct state *st, uid_t uid, uint32_t *processes)
+{
+	struct registry *r = &st->registry;
+	uint64_t buffers = 0;
+	*processes = 0;
+	REGISTRY_FOR_EACH_PROCESS(r, p)
+	{
+		const struct process_record *rec = registry_process(r, p);
+		if (!rec->exited || (uid != PROTO_UID_UNKNOWN && rec->uid != uid))
+			continue;
+		buffers += rec->live_buffers;
+		(*processes)++;
+		REGISTRY_FOR_EACH_USAGE(r, p, u)
+		{
+			state_touch(st, u->device);
+		}
+		registry_drop_process(r, p);
+	}
+	return buffers;
 }

@@ -84,9 +84,18 @@ struct state;
  * A process's last connection closed (normal exit, crash, kill -9): when it
  * still held buffers, builds its report, prints it in the seed's format (at
  * most st->leak_lines buffer lines), marks its devices changed and keeps
- * the report in st->leaks; else logs that it left nothing. Either way the
- * process leaves the registry.
+ * the report in st->leaks; else logs that it left nothing. The process
+ * leaves the registry, unless st->retain_leaks: then a process that leaked
+ * stays, exited, with its leaked buffers in every total (the seed's CI
+ * script reads the totals after the tests exited) until leaks_clear.
  */
 void leak_process_exit(struct state *st, uint32_t proc);
+
+/*
+ * Drops the exited processes kept by retain_leaks whose uid is `uid`
+ * (PROTO_UID_UNKNOWN: every one), with their buffers. Returns how many
+ * buffers left the totals; *processes gets how many processes.
+ */
+uint64_t leaks_clear(struct state *st, uid_t uid, uint32_t *processes);
 
 #endif /* TTALLOC_LEAKS_H */

@@ -40,7 +40,7 @@ void registry_release(struct registry *r)
 uint32_t registry_find_pid(const struct registry *r, pid_t pid)
 {
 	for (uint32_t i = 0; i < r->process_cap; i++)
-		if (r->processes[i].in_use && r->processes[i].pid == pid)
+		if (r->processes[i].in_use && !r->processes[i].exited && r->processes[i].pid == pid)
 			return i;
 	return REGISTRY_NONE;
 }
@@ -404,6 +404,15 @@ uint64_t registry_drop_source(struct registry *r, uint32_t proc, uint8_t source)
 		slot = next;
 	}
 	return dropped;
+}
+
+void registry_retain_exited(struct registry *r, uint32_t proc, uint64_t exit_realtime_ns)
+{
+	struct process_record *p = &r->processes[proc];
+	p->exited = 1;
+	p->exit_ns = exit_realtime_ns;
+	p->connections = 0;
+	r->process_generation++; /* views that match pids (tt-metal's rows) look again */
 }
 
 void registry_drop_process(struct registry *r, uint32_t proc)

@@ -91,6 +91,8 @@ struct process_record {
 	struct process_stacks *stacks; /* created by its first STACK_DEF */
 	struct process_instance instances[REGISTRY_INSTANCES]; /* source n is instances[n - 1] */
 	int reported;           /* a connection of it reported (not only queried): its lines are at info level */
+	int exited;             /* gone, its leaked buffers kept counted (--retain-leaks); never matched by pid */
+	uint64_t exit_ns;       /* CLOCK_REALTIME of its exit, when exited */
 	int in_use;
 };
 
@@ -140,13 +142,20 @@ int registry_detach(struct registry *r, uint32_t proc);
 /* Removes a process record and all its buffers from the totals. */
 void registry_drop_process(struct registry *r, uint32_t proc);
 
+/*
+ * Keeps an exited process's record and its (leaked) buffers counted, marked
+ * exited: what --retain-leaks does instead of registry_drop_process. The
+ * pid may then be reused by a new process, which gets a record of its own.
+ */
+void registry_retain_exited(struct registry *r, uint32_t proc, uint64_t exit_realtime_ns);
+
 /* The record at `proc`. */
 static inline struct process_record *registry_process(struct registry *r, uint32_t proc)
 {
 	return &r->processes[proc];
 }
 
-/* Finds the record of a live pid, or REGISTRY_NONE. */
+/* Finds the record of a running pid (an exited record never matches), or REGISTRY_NONE. */
 uint32_t registry_find_pid(const struct registry *r, pid_t pid);
 
 /*

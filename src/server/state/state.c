@@ -11,6 +11,7 @@ int state_open(struct state *st, const struct state_config *cfg, char *err)
 {
 	memset(st, 0, sizeof(*st));
 	st->leak_lines = cfg->leak_lines;
+	st->retain_leaks = cfg->retain_leaks;
 	struct device_options dev_opts;
 	device_options_init(&dev_opts);
 	dev_opts.selection = cfg->devices;

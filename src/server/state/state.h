@@ -32,6 +32,7 @@ struct state_config {
 	uint32_t history_interval_ms;
 	uint32_t history_samples;
 	int ttmetal_shm;           /* read tt-metal's regions (0: --no-tt-metal-shm) */
+	int retain_leaks;          /* an exited process's leaks stay counted (--retain-leaks, $CI) */
 };
 
 struct state {
@@ -45,6 +46,7 @@ struct state {
 	uint64_t touched_devices;           /* bit per device changed in the current change batch */
 	uint64_t change_seq;                /* change batches so far (/api/events sends one event each) */
 	uint32_t leak_lines;                /* buffer lines printed per leak report */
+	int retain_leaks;                   /* leaked buffers stay in the totals until cleared (leaks.h) */
 };
 
 /*
