@@ -12,7 +12,7 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: format format-check fuzz-ci fuzz-ring all build deps browser-deps test unit integration asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
+.PHONY: format format-check fuzz-ci fuzz-ring all build deps browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make test       every test: unit, integration, both again under ASan+UBSan, concurrency under TSan"
 	@echo "make unit       unit tests (cmocka via ctest)"
 	@echo "make integration  integration tests (pytest, real binaries, Chromium, Prometheus)"
+	@echo "make test-ttmetal libttalloc_ttmetal against the fake tt-metal (docs/TTMETAL.md; part of integration)"
 	@echo "make browser-deps playwright-core for the dashboard test (npm ci in tests/browser)"
 	@echo "make bench      issue 4's benchmark table (bench/run.py; BENCH_QUICK=1: ~20 s), writes bench/RESULTS.md"
 	@echo "make bench-http   ingest rate while wrk hammers /metrics (bench/http_ingest.sh)"
@@ -56,6 +57,14 @@ browser-deps: $(BROWSER_DIR)/node_modules/.package-lock.json
 integration: build browser-deps
 	TTALLOC_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) tests/integration
 
+# libttalloc_ttmetal driven by the fake tt-metal and the real server, and the
+# fake's vtable checked against the pinned tt-metal header (docs/TTMETAL.md).
+# They are integration tests too: `make integration` and `make asan-test` run them.
+TTMETAL_TESTS = $(addprefix tests/integration/test_ttmetal_,plugin.py python.py vtable.py)
+
+test-ttmetal: build
+	TTALLOC_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) $(TTMETAL_TESTS)
+
 $(ASAN_BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTTALLOC_SANITIZE=ON
 
@@ -79,7 +88,7 @@ tsan-test: tsan
 soak: build
 	$(PYTHON) bench/soak.py --build $(BUILD)
 
-test: deps unit integration asan-test tsan-test fuzz-ci
+test: deps unit integration test-ttmetal asan-test tsan-test fuzz-ci
 	@echo "make test: all test suites passed"
 
 fuzz: deps

@@ -32,6 +32,8 @@ Modules (each imports only those above it; none imports this package):
     reporter       Reporter, PeakWatch, default_reporter(), tracking_enabled()
     monitor        devices(), profile_function(), track(), Tracker
     pytest_plugin  --ttalloc-leaks (loaded by pytest, not by this package)
+    ttmetal        tt-metal's buffers through libttalloc_ttmetal, out-of-memory
+                   reports (`import ttalloc.ttmetal` after ttnn; not loaded here)
 
 Everything public is re-exported here: use `import ttalloc`.
 """

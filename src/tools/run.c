@@ -1,7 +1,7 @@
 /*
  * run.c - ttalloc-run: run a command with tracking on and fail on leaks.
  *
- *   ttalloc-run [--private] [--max-leak BYTES] [--json FILE] -- CMD ARGS...
+ *   ttalloc-run [--private] [--tt-metal] [--max-leak BYTES] [--json FILE] -- CMD ARGS...
  *
  * The command and everything it forks or execs inherit
  * TT_ALLOC_TRACKING_ENABLED=1, the server's socket and a session tag
@@ -12,6 +12,11 @@
  *
  * Uses the running server, or starts a private one on a temporary socket
  * when none answers (--private forces that).
+ *
+ * --tt-metal preloads libttalloc_ttmetal.so into the command (LD_PRELOAD,
+ * after whatever it held), so that a stock tt-metal's buffers are reported
+ * (docs/TTMETAL.md). The library is looked for beside ttalloc-run's lib
+ * directory ($TTALLOC_TTMETAL_PLUGIN overrides).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,6 +51,11 @@
 #define STACK_LINES_KEPT 8
 /* How long orphaned descendants may run on after the command (ms). */
 #define DESCENDANTS_MS 10000
+/* --tt-metal: what is preloaded, and the install's library directory (CMake sets it). */
+#define TTMETAL_PLUGIN "libttalloc_ttmetal.so"
+#ifndef TTALLOC_LIBDIR
+#define TTALLOC_LIBDIR "lib"
+#endif
 
 struct run_options {
 	int private_server;
@@ -53,6 +63,7 @@ struct run_options {
 	const char *json_path;
 	const char *socket_path; /* --socket, else $TT_ALLOC_SERVER_SOCKET or the default */
 	int quiet;
+	char ttmetal_plugin[PATH_MAX]; /* --tt-metal: the library to preload, else "" */
 	char **command;
 };
 
@@ -94,17 +105,66 @@ static void usage(FILE *out)
 		"  --max-leak BYTES   leaked bytes tolerated (default 0); more exits %d\n"
 		"  --json FILE        write the report as JSON\n"
 		"  --quiet            print the summary only when something leaked\n"
+		"  --tt-metal         preload libttalloc_ttmetal.so: report a stock tt-metal's buffers\n"
 		"  -h, --help         this text\n\n"
 		"Exit status: CMD's own status, or %d when leaks exceed --max-leak.\n",
 		EXIT_LEAKED, EXIT_LEAKED);
 }
 
-enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET };
+/* The directory of this binary, or "" when /proc/self/exe cannot be read. */
+static void self_dir(char *buf, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	char *slash = strrchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		buf[0] = '\0';
+}
+
+/*
+ * --tt-metal: finds libttalloc_ttmetal.so ($TTALLOC_TTMETAL_PLUGIN, else
+ * BINDIR/../lib, BINDIR/../LIBDIR, or LIBDIR when absolute). Returns 0, or
+ * TTALLOC_EINVAL saying in `err` where it looked and how to get it.
+ */
+static int find_ttmetal_plugin(char *buf, size_t size, char *err)
+{
+	char dir[PATH_MAX], places[3][PATH_MAX + 64], tried[3 * (PATH_MAX + 66)] = "";
+	int n = 0;
+	const char *forced = getenv("TTALLOC_TTMETAL_PLUGIN");
+	self_dir(dir, sizeof(dir));
+	if (forced && *forced) {
+		snprintf(places[n++], sizeof(places[0]), "%s", forced);
+	} else {
+		if (dir[0])
+			snprintf(places[n++], sizeof(places[0]), "%s/../lib/%s", dir, TTMETAL_PLUGIN);
+		if (dir[0] && TTALLOC_LIBDIR[0] != '/' && strcmp(TTALLOC_LIBDIR, "lib") != 0)
+			snprintf(places[n++], sizeof(places[0]), "%s/../%s/%s", dir, TTALLOC_LIBDIR, TTMETAL_PLUGIN);
+		if (TTALLOC_LIBDIR[0] == '/')
+			snprintf(places[n++], sizeof(places[0]), "%s/%s", TTALLOC_LIBDIR, TTMETAL_PLUGIN);
+	}
+	for (int i = 0; i < n; i++) {
+		if (access(places[i], R_OK) == 0) {
+			snprintf(buf, size, "%s", places[i]);
+			return 0;
+		}
+		size_t len = strlen(tried);
+		snprintf(tried + len, sizeof(tried) - len, "%s%s", i ? ", " : "", places[i]);
+	}
+	return error_set(err, TTALLOC_EINVAL,
+			 "--tt-metal: %s not found (looked for %.400s). It is built and installed with ttalloc when "
+			 "CMake is given -DTTALLOC_TT_METAL_DIR=<your tt-metal> (docs/TTMETAL.md); "
+			 "TTALLOC_TTMETAL_PLUGIN=PATH names it elsewhere.",
+			 TTMETAL_PLUGIN, n ? tried : "nothing");
+}
+
+enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET, OPT_TT_METAL };
 static const struct option longopts[] = {
 	{"private", no_argument, NULL, OPT_PRIVATE}, {"max-leak", required_argument, NULL, OPT_MAX_LEAK},
 	{"json", required_argument, NULL, OPT_JSON},  {"quiet", no_argument, NULL, OPT_QUIET},
-	{"socket", required_argument, NULL, OPT_SOCKET}, {"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+	{"socket", required_argument, NULL, OPT_SOCKET}, {"tt-metal", no_argument, NULL, OPT_TT_METAL},
+	{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
 };
 
 /* Applies one option (cli_apply_fn). */
@@ -128,6 +188,8 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 	case OPT_SOCKET:
 		o->socket_path = arg;
 		return 0;
+	case OPT_TT_METAL:
+		return find_ttmetal_plugin(o->ttmetal_plugin, sizeof(o->ttmetal_plugin), err);
 	case 'h':
 		return CLI_HELP;
 	default:
@@ -168,16 +230,11 @@ static int server_answers(const char *path)
 static void server_binary(char *buf, size_t size)
 {
 	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(buf, size, "%s/ttalloc-server", self);
-			if (access(buf, X_OK) == 0)
-				return;
-		}
+	self_dir(self, sizeof(self));
+	if (self[0]) {
+		snprintf(buf, size, "%s/ttalloc-server", self);
+		if (access(buf, X_OK) == 0)
+			return;
 	}
 	snprintf(buf, size, "ttalloc-server");
 }
@@ -272,7 +329,23 @@ static int wait_status(pid_t child)
  * monitor is separate so the private server, our own child, is not waited
  * for.)
  */
-static int run_command(char **command, const char *socket_path, const char *session)
+/*
+ * --tt-metal: the plugin added to LD_PRELOAD after what the caller had there
+ * (a sanitizer's runtime must stay first); any place in it comes before libc.
+ */
+static void preload(const char *library)
+{
+	const char *had = getenv("LD_PRELOAD");
+	size_t size = strlen(library) + (had ? strlen(had) : 0) + 2;
+	char *value = malloc(size);
+	if (!value)
+		return;
+	snprintf(value, size, "%s%s%s", had && *had ? had : "", had && *had ? " " : "", library);
+	setenv("LD_PRELOAD", value, 1);
+	free(value);
+}
+
+static int run_command(char **command, const char *socket_path, const char *session, const char *plugin)
 {
 	pid_t monitor = fork();
 	if (monitor < 0) {
@@ -286,6 +359,8 @@ static int run_command(char **command, const char *socket_path, const char *sess
 			setenv(PROTO_TRACKING_ENV, "1", 1);
 			setenv(PROTO_SOCKET_ENV, socket_path, 1);
 			setenv(PROTO_SESSION_ENV, session, 1);
+			if (plugin[0])
+				preload(plugin);
 			execvp(command[0], command);
 			fprintf(stderr, "ttalloc-run: cannot run %s: %s\n", command[0], strerror(errno));
 			_exit(127);
@@ -510,7 +585,7 @@ int main(int argc, char **argv)
 	}
 	char session[PROTO_SESSION_LEN];
 	make_session(session, sizeof(session));
-	int status = run_command(o.command, socket_path, session);
+	int status = run_command(o.command, socket_path, session, o.ttmetal_plugin);
 
 	struct leak_list leaks = {0};
 	char err[UNIX_SOCKET_ERR_LEN];

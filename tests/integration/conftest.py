@@ -472,6 +472,24 @@ def wait_read_by_peer(sock, timeout=5.0):
                what="the server to read what this socket sent")
 
 
+def preload_env(env, libraries):
+    """Puts `libraries` in env's LD_PRELOAD. In a sanitized build the
+    sanitizer runtimes go first (a program built without them gets an
+    instrumented library preloaded) and leak checks are off."""
+    preload = [str(lib) for lib in libraries]
+    if SANITIZED:
+        runtimes = []
+        for lib in ("libasan.so", "libubsan.so"):  # ASan's runtime first of all
+            path = subprocess.run(["gcc", "-print-file-name=" + lib], capture_output=True,
+                                  text=True).stdout.strip()
+            if os.path.isabs(path):
+                runtimes.append(path)
+        preload = runtimes + preload
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+    env["LD_PRELOAD"] = " ".join(preload)
+    return env
+
+
 def compile_c(sources, output, extra_flags=(), libs=()):
     """Compiles C sources with the system cc (sanitized like the build)."""
     cc = shutil.which("cc") or shutil.which("gcc")

@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from conftest import BUILD, REPO, SANITIZED, recv_exact, wait_until
+from conftest import BUILD, REPO, preload_env, recv_exact, wait_until
 from wire_support import FRAME
 
 SERVER = BUILD / "bin" / "ttalloc-server"
@@ -190,19 +190,7 @@ def interposer_env(srv, tracking="1"):
     env = dict(os.environ)
     env["TT_ALLOC_SERVER_SOCKET"] = srv.socket
     env["TT_ALLOC_TRACKING_ENABLED"] = tracking
-    preload = [str(INTERPOSER)]
-    if SANITIZED:
-        # the sanitizer runtimes must come first in a program built without them
-        runtimes = []
-        for lib in ("libasan.so", "libubsan.so"):  # ASan's runtime first of all
-            path = subprocess.run(["gcc", "-print-file-name=" + lib], capture_output=True,
-                                  text=True).stdout.strip()
-            if os.path.isabs(path):
-                runtimes.append(path)
-        preload = runtimes + preload
-        env["ASAN_OPTIONS"] = "detect_leaks=0"
-    env["LD_PRELOAD"] = " ".join(preload)
-    return env
+    return preload_env(env, [INTERPOSER])
 
 
 def dram(srv, device):

@@ -93,7 +93,7 @@ def package_imports(module):
 
 
 def test_the_package_has_the_documented_modules():
-    assert MODULES == ["connection", "monitor", "protocol", "pytest_plugin", "query", "reporter"]
+    assert MODULES == ["connection", "monitor", "protocol", "pytest_plugin", "query", "reporter", "ttmetal"]
 
 
 @pytest.mark.parametrize("module", MODULES)
