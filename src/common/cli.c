@@ -36,7 +36,7 @@ static size_t distance(const char *a, size_t la, const char *b, size_t lb, size_
 
 const char *cli_closest(const char *word, size_t len, const char *const *candidates)
 {
-	size_t cap = len / 3 ? len / 3 : 1, best_distance = cap + 1;
+	size_t cap = len / 4 < 1 ? 1 : len / 4 > 3 ? 3 : len / 4, best_distance = cap + 1;
 	const char *best = NULL, *prefix_of = NULL;
 	int prefixes = 0;
 	for (const char *const *c = candidates; *c; c++) {

@@ -57,7 +57,7 @@ int cli_refused(int c, int argc, char **argv, const struct option *longopts, cha
 
 /*
  * The candidate closest to `word` (`len` bytes) when it is close enough to
- * be a typo (an edit distance of at most a third of its length, at least 1,
+ * be a typo (an edit distance of at most a quarter of its length, 1 to 3,
  * or a prefix of one candidate alone), else NULL. `candidates` ends with
  * NULL. For "did you mean" in every program.
  */

@@ -91,6 +91,15 @@ static void monitor_release(struct monitor *m)
 	smi_hardware_close(&m->hw);
 }
 
+/*
+ * Narrows m->snap to the devices of -i. Returns 0, or -1 with the reason
+ * in m->err (an item that names no device).
+ */
+static int monitor_select(struct monitor *m)
+{
+	return smi_select_devices(&m->snap, m->opts->ids, m->err, sizeof(m->err));
+}
+
 /* The hardware root of the hardware view: --hw-root, else $TTALLOC_HW_ROOT, else /. */
 static const char *hardware_root(const struct smi_options *opts)
 {
@@ -177,6 +186,11 @@ static int run_once(const struct smi_options *opts, const char *path)
 	if (rc < 0 && (opts->history_sec || once_without_server(&m, rc))) {
 		if (opts->history_sec)
 			report_failure(rc, m.err, "");
+		monitor_release(&m);
+		return 1;
+	}
+	if (monitor_select(&m) < 0) {
+		fprintf(stderr, "tt_smi: %s\n", m.err);
 		monitor_release(&m);
 		return 1;
 	}
@@ -389,7 +403,7 @@ static int run_watch(const struct smi_options *opts, const char *path)
 		return 1;
 	}
 	struct monitor m = {.path = path, .opts = opts, .qc = QUERY_CLIENT_INIT};
-	int rc = 0;
+	int rc = 0, selection_failed = 0;
 	while (!quit_signal && rc == 0) {
 		if (suspend_requested && suspend_self() < 0) {
 			rc = -1;
@@ -401,17 +415,23 @@ static int run_watch(const struct smi_options *opts, const char *path)
 			shown = monitor_refresh_history(&m, watch_columns(opts, tty)) == 0;
 		else
 			shown = monitor_refresh(&m) == 0 || monitor_hardware(&m, why) > 0;
+		if (shown && monitor_select(&m) < 0) {
+			selection_failed = 1;
+			break;
+		}
 		rc = draw(opts, &m, shown, tty, color);
 		if (rc == 0 && wait_next(opts->refresh_ms, &keys) == WAKE_QUIT)
 			break;
 	}
 	int saved = errno;
 	smi_term_leave();
+	if (selection_failed)
+		fprintf(stderr, "tt_smi: %s\n", m.err);
 	monitor_release(&m);
 	if (rc < 0)
 		fprintf(stderr, "tt_smi: cannot draw the screen: %s\n",
 			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(saved));
-	return rc < 0 ? 1 : 0;
+	return rc < 0 || selection_failed ? 1 : 0;
 }
 
 /* ---- scripting: --query-*, --json, --csv-log, once or every period ---- */
@@ -429,6 +449,10 @@ static int script_text(const struct smi_options *opts, const struct snapshot *sn
 	case SMI_OUTPUT_CSV_LOG:
 		smi_csv_log_rows(out, snap);
 		return out->failed ? TTALLOC_ENOMEM : 0;
+	case SMI_OUTPUT_REPORT:
+		return smi_report(out, snap, opts->sections);
+	case SMI_OUTPUT_LIST:
+		return smi_list_devices(out, snap);
 	case SMI_OUTPUT_TABLE:
 		break;
 	}
@@ -476,6 +500,12 @@ static FILE *open_csv_log(const char *path)
 	return f;
 }
 
+/* -q and -L describe the hardware even without the server, as the table does. */
+static int shows_hardware(enum smi_output output)
+{
+	return output == SMI_OUTPUT_REPORT || output == SMI_OUTPUT_LIST;
+}
+
 /*
  * Once, or every `period` ms until a quit signal: take a snapshot and print
  * it. While looping, a refresh that fails is reported on stderr once per
@@ -494,13 +524,23 @@ static int script_loop(const struct smi_options *opts, struct monitor *m, FILE *
 		if (quit_signal)
 			break; /* the signal may have cut the refresh short: no error line for that */
 		if (refreshed < 0 && !period) {
-			report_failure(refreshed, m->err, "");
-			rc = 1;
-			break;
+			/* once: -q and -L show the hardware without the server, as the table does */
+			if (!shows_hardware(opts->output))
+				report_failure(refreshed, m->err, "");
+			if (!shows_hardware(opts->output) || once_without_server(m, refreshed) != 0) {
+				rc = 1;
+				break;
+			}
+			refreshed = 0;
 		}
 		if (refreshed < 0 && strcmp(last_err, m->err) != 0) {
 			report_failure(refreshed, m->err, then);
 			snprintf(last_err, sizeof(last_err), "%s", m->err);
+		}
+		if (refreshed == 0 && monitor_select(m) < 0) {
+			fprintf(stderr, "tt_smi: %s\n", m->err);
+			rc = 1;
+			break;
 		}
 		if (refreshed == 0) {
 			if (last_err[0])
@@ -538,7 +578,7 @@ static int run_script(const struct smi_options *opts, const char *path)
 	}
 	if (period)
 		install_quit_signals();
-	struct monitor m = {.path = path, .qc = QUERY_CLIENT_INIT};
+	struct monitor m = {.path = path, .opts = opts, .qc = QUERY_CLIENT_INIT};
 	int rc = script_loop(opts, &m, out, period);
 	monitor_release(&m);
 	if (out != stdout && fclose(out) == EOF && rc == 0) {
@@ -577,6 +617,14 @@ int main(int argc, char **argv)
 	int parsed = smi_options_parse(&opts, argc, argv, err);
 	if (parsed < 0)
 		return cli_fail("tt_smi", err);
+	if (parsed == CLI_HELP && opts.help_query) {
+		enum smi_query_kind kind = (enum smi_query_kind)(opts.help_query - 1);
+		printf("Fields of tt_smi %s=FIELD,FIELD,... (nvidia-smi's names in parentheses also work;\n"
+		       "the CSV header echoes the names asked, with the unit in brackets):\n\n",
+		       smi_query_option(kind));
+		smi_query_help(stdout, kind);
+		return 0;
+	}
 	if (parsed == CLI_HELP) {
 		smi_usage(stdout);
 		return 0;

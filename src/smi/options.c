@@ -38,9 +38,18 @@ void smi_usage(FILE *out)
 		"      --clear-leaks    drop the exited processes whose leaks a server run\n"
 		"                       with --retain-leaks (or $CI) keeps in its totals\n"
 		"                       (yours; root: everyone's), print what went, exit\n"
+		"  -i, --id LIST        only these devices (indices, comma separated), in\n"
+		"                       every view\n"
 		"  -h, --help           this text\n"
 		"      --version        version\n\n"
 		"Scripting (like nvidia-smi):\n"
+		"  -L, --list-gpus      one line per device: \"GPU 0: Wormhole_B0\"\n"
+		"  -q, --query          a report per device: memory by type, readings,\n"
+		"                       processes (nvidia-smi -q's layout)\n"
+		"  -d, --display LIST   -q's sections: MEMORY, UTILIZATION, TEMPERATURE,\n"
+		"                       POWER, PIDS (comma separated)\n"
+		"  --help-query-gpu, --help-query-compute-apps\n"
+		"                       the fields of each query, and exit\n"
 		"  --query-gpu=FIELDS           one CSV row per device (fields below)\n"
 		"  --query-compute-apps=FIELDS  one CSV row per process and device\n"
 		"  --format=csv[,noheader][,nounits]\n"
@@ -156,14 +165,18 @@ static int parse_history(const char *value, int argc, char **argv, int *seconds,
 }
 
 /* Scripting outputs chosen, as bits; at most one may be set. */
-enum { CHOSE_GPU = 1, CHOSE_APPS = 2, CHOSE_JSON = 4, CHOSE_CSV_LOG = 8 };
+enum { CHOSE_GPU = 1, CHOSE_APPS = 2, CHOSE_JSON = 4, CHOSE_CSV_LOG = 8, CHOSE_REPORT = 16, CHOSE_LIST = 32 };
 
 /* Checks that the options given make one coherent mode, and settles it. */
 static int settle_mode(struct smi_options *opts, unsigned chosen, int format_given, int interval_given, char *err,
 		       size_t err_size)
 {
 	if (chosen & (chosen - 1)) {
-		snprintf(err, err_size, "choose one of --query-gpu, --query-compute-apps, --json and --csv-log");
+		snprintf(err, err_size, "choose one of --query-gpu, --query-compute-apps, --json, --csv-log, -q and -L");
+		return -1;
+	}
+	if (opts->sections && chosen != CHOSE_REPORT) {
+		snprintf(err, err_size, "-d/--display chooses the sections of -q");
 		return -1;
 	}
 	if (format_given && !(chosen & (CHOSE_GPU | CHOSE_APPS))) {
@@ -184,12 +197,17 @@ static int settle_mode(struct smi_options *opts, unsigned chosen, int format_giv
 		opts->output = SMI_OUTPUT_JSON;
 	else if (chosen == CHOSE_CSV_LOG)
 		opts->output = SMI_OUTPUT_CSV_LOG;
+	else if (chosen == CHOSE_REPORT)
+		opts->output = SMI_OUTPUT_REPORT;
+	else if (chosen == CHOSE_LIST)
+		opts->output = SMI_OUTPUT_LIST;
 	if (opts->output != SMI_OUTPUT_TABLE && opts->watch) {
-		snprintf(err, err_size, "-w and -r redraw the table; repeat a query or --json with -l or -lms");
+		snprintf(err, err_size, "-w and -r redraw the table; repeat a query, -q or --json with -l or -lms");
 		return -1;
 	}
 	if (opts->history_sec && opts->output != SMI_OUTPUT_TABLE) {
-		snprintf(err, err_size, "--history draws its own view; it does not go with a query, --json or --csv-log");
+		snprintf(err, err_size, "--history draws its own view; it does not go with a query, -q, -L, --json or "
+					"--csv-log");
 		return -1;
 	}
 	if (opts->output == SMI_OUTPUT_TABLE && opts->loop_ms) {
@@ -217,6 +235,8 @@ enum {
 	OPT_DEVICES,
 	OPT_HISTORY,
 	OPT_CLEAR_LEAKS,
+	OPT_HELP_QUERY_GPU,
+	OPT_HELP_QUERY_APPS,
 };
 static const struct option longopts[] = {
 	{"watch", no_argument, NULL, 'w'},
@@ -239,6 +259,12 @@ static const struct option longopts[] = {
 	{"devices", required_argument, NULL, OPT_DEVICES},
 	{"history", optional_argument, NULL, OPT_HISTORY},
 	{"clear-leaks", no_argument, NULL, OPT_CLEAR_LEAKS},
+	{"id", required_argument, NULL, 'i'},
+	{"query", no_argument, NULL, 'q'},
+	{"display", required_argument, NULL, 'd'},
+	{"list-gpus", no_argument, NULL, 'L'},
+	{"help-query-gpu", no_argument, NULL, OPT_HELP_QUERY_GPU},
+	{"help-query-compute-apps", no_argument, NULL, OPT_HELP_QUERY_APPS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -345,6 +371,25 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 	case OPT_CLEAR_LEAKS:
 		o->clear_leaks = 1;
 		break;
+	case 'i':
+		if (smi_select_check(arg, err, err_size) < 0)
+			return -1;
+		o->ids = arg;
+		break;
+	case 'q':
+		ctx->chosen |= CHOSE_REPORT;
+		break;
+	case 'd':
+		if (smi_report_parse_sections(arg, &o->sections, err, err_size) < 0)
+			return -1;
+		break;
+	case 'L':
+		ctx->chosen |= CHOSE_LIST;
+		break;
+	case OPT_HELP_QUERY_GPU:
+	case OPT_HELP_QUERY_APPS:
+		o->help_query = 1 + (opt == OPT_HELP_QUERY_GPU ? SMI_QUERY_GPU : SMI_QUERY_APPS);
+		return CLI_HELP;
 	case 'h':
 		return CLI_HELP;
 	case OPT_VERSION:
@@ -363,7 +408,7 @@ static int parse_options(struct smi_options *opts, int argc, char **argv, char *
 		.interval_ms = SMI_DEFAULT_INTERVAL_MS,
 	};
 	struct parse_context ctx = {.opts = opts};
-	int rc = cli_parse(argc, argv, "+:wr:s:hl:", longopts, apply_option, &ctx, NULL, err);
+	int rc = cli_parse(argc, argv, "+:wr:s:hl:qd:Li:", longopts, apply_option, &ctx, NULL, err);
 	if (rc != CLI_RUN)
 		return rc;
 	return settle_mode(opts, ctx.chosen, ctx.format_given, ctx.interval_given, err, ERR_LEN);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "smi/smi.h"
 
 /* The row a field reads: a device (--query-gpu) or a process row (--query-compute-apps). */
@@ -229,6 +230,11 @@ static int app_dram(const struct field_row *r, char *buf)
 	return put_mib(buf, smi_process_dram_used(r->proc));
 }
 
+static int app_memory(const struct field_row *r, char *buf)
+{
+	return put_mib(buf, smi_process_memory_used(r->proc));
+}
+
 static int app_l1(const struct field_row *r, char *buf)
 {
 	return put_mib(buf, smi_process_l1_used(r->proc));
@@ -285,7 +291,9 @@ static const struct field app_fields[] = {
 	{"process_name", "name", NULL, app_name, "process name, from /proc/PID/comm"},
 	{"user", NULL, NULL, app_user, "user name"},
 	{"device", "gpu", NULL, app_device, "device id"},
-	{"dram", "used_memory", "MiB", app_dram, "DRAM held: DRAM and TRACE buffers"},
+	{"used_memory", "used_gpu_memory", "MiB", app_memory,
+	 "all device memory held here: DRAM, TRACE, L1, L1_SMALL, CB, kernels"},
+	{"dram", NULL, "MiB", app_dram, "DRAM held: DRAM and TRACE buffers"},
 	{"l1", NULL, "MiB", app_l1, "L1 held: L1, L1_SMALL, circular buffers and kernels"},
 	{"l1_small", NULL, "MiB", app_l1_small, "L1_SMALL buffers"},
 	{"trace", NULL, "MiB", app_trace, "TRACE buffers"},
@@ -318,23 +326,55 @@ const char *smi_query_option(enum smi_query_kind kind)
 
 /* ---- parsing ---- */
 
-/* Index of the field called `name` (`len` bytes; canonical or alias), or -1. */
-static int find_field(const struct field *table, size_t count, const char *name, size_t len)
+/* Whether `name` (`len` bytes) is `word`. */
+static int same_name(const char *word, const char *name, size_t len)
+{
+	return word && strlen(word) == len && !strncmp(word, name, len);
+}
+
+/*
+ * Index of the field called `name` (`len` bytes; canonical or alias), or
+ * -1; *by_alias says which of its names it was.
+ */
+static int find_field(const struct field *table, size_t count, const char *name, size_t len, int *by_alias)
 {
 	for (size_t i = 0; i < count; i++) {
-		const char *alias = table[i].alias;
-		if ((strlen(table[i].name) == len && !strncmp(table[i].name, name, len)) ||
-		    (alias && strlen(alias) == len && !strncmp(alias, name, len)))
+		*by_alias = same_name(table[i].alias, name, len);
+		if (*by_alias || same_name(table[i].name, name, len))
 			return (int)i;
 	}
 	return -1;
 }
 
-/* "unknown field 'x' for --query-gpu; valid fields: index, name, ..." */
+/* The name or alias of `kind` closest to a mistyped `name`, or NULL (cli_closest). */
+static const char *closest_field(enum smi_query_kind kind, const char *name, size_t len)
+{
+	size_t count, n = 0;
+	const struct field *table = fields_of(kind, &count);
+	const char *names[2 * 256 + 1];
+	for (size_t i = 0; i < count; i++) {
+		names[n++] = table[i].name;
+		if (table[i].alias)
+			names[n++] = table[i].alias;
+	}
+	names[n] = NULL;
+	return cli_closest(name, len, names);
+}
+
+/*
+ * "unknown field 'x' for --query-gpu; did you mean 'y'?" when a name is
+ * close, else the list of valid fields.
+ */
 static void unknown_field(enum smi_query_kind kind, const char *name, size_t len, char *err, size_t err_size)
 {
 	size_t count;
 	const struct field *table = fields_of(kind, &count);
+	const char *near = closest_field(kind, name, len);
+	if (near) {
+		snprintf(err, err_size, "unknown field '%.*s' for %s; did you mean '%s'? (tt_smi --help-%s lists them)",
+			 (int)len, name, smi_query_option(kind), near, smi_query_option(kind) + 2);
+		return;
+	}
 	struct strbuf msg = STRBUF_INIT;
 	strbuf_addf(&msg, "unknown field '%.*s' for %s; valid fields: ", (int)len, name, smi_query_option(kind));
 	for (size_t i = 0; i < count; i++)
@@ -365,7 +405,8 @@ int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const 
 				 smi_query_option(kind), list);
 			return -1;
 		}
-		int index = find_field(table, count, name, n);
+		int by_alias;
+		int index = find_field(table, count, name, n, &by_alias);
 		if (index < 0) {
 			unknown_field(kind, name, n, err, err_size);
 			return -1;
@@ -375,6 +416,7 @@ int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const 
 				 SMI_QUERY_MAX_FIELDS);
 			return -1;
 		}
+		q->by_alias[q->count] = (unsigned char)by_alias;
 		q->fields[q->count++] = (unsigned char)index;
 		p += len;
 		if (!*p)
@@ -436,7 +478,7 @@ void smi_query_header(struct strbuf *out, const struct smi_query *q)
 		return;
 	for (int i = 0; i < q->count; i++) {
 		const struct field *f = &table[q->fields[i]];
-		strbuf_addf(out, "%s%s", i ? ", " : "", f->name);
+		strbuf_addf(out, "%s%s", i ? ", " : "", q->by_alias[i] ? f->alias : f->name);
 		if (f->unit)
 			strbuf_addf(out, " [%s]", f->unit);
 	}

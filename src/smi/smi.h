@@ -15,6 +15,8 @@
  *   query_fields.c  --query-gpu / --query-compute-apps fields and CSV rows
  *   csv.c      CSV quoting and the seed's periodic CSV log
  *   json_out.c --json (jansson)
+ *   report.c   -q's per-device report and -L's list
+ *   select.c   -i/--id: the devices a command is about
  *   options.c  the command line
  *   terminal.c raw input, alternate screen, flicker-free frames
  *   main.c     one-shot, watch and query loops (not in the library)
@@ -137,6 +139,13 @@ uint64_t smi_device_dram_used(const struct snapshot_device *dev);
 uint64_t smi_device_l1_used(const struct snapshot_device *dev);
 uint64_t smi_process_dram_used(const struct snapshot_process *proc);
 uint64_t smi_process_l1_used(const struct snapshot_process *proc);
+
+/*
+ * All device memory a process holds on its device: DRAM and L1 as above
+ * (DRAM, TRACE, L1, L1_SMALL, circular buffers, kernels), not SYSTEM_MEMORY
+ * (host memory). nvidia-smi's used_memory.
+ */
+uint64_t smi_process_memory_used(const struct snapshot_process *proc);
 
 /* ---- layout.c: where the columns go ---- */
 
@@ -396,6 +405,7 @@ struct smi_query {
 	enum smi_query_kind kind;
 	int count;                                /* fields chosen, 1..SMI_QUERY_MAX_FIELDS */
 	unsigned char fields[SMI_QUERY_MAX_FIELDS]; /* indices into the kind's table */
+	unsigned char by_alias[SMI_QUERY_MAX_FIELDS]; /* asked by nvidia-smi's name: the header echoes it */
 	int noheader;                             /* --format=csv,noheader */
 	int nounits;                              /* --format=csv,nounits */
 };
@@ -405,7 +415,8 @@ struct smi_query {
  * spaces around names are ignored, nvidia-smi's names such as memory.used
  * are accepted too) into q->kind, q->count and q->fields; the format flags
  * are left alone. Returns 0, or -1 with the problem in `err`: an unknown
- * name gives "unknown field 'x' for --query-gpu; valid fields: index, ...".
+ * name gives "unknown field 'x' for --query-gpu; did you mean 'y'?" when
+ * one is close, else "...; valid fields: index, ...".
  */
 int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err,
 			   size_t err_size);
@@ -419,7 +430,11 @@ const char *smi_query_option(enum smi_query_kind kind);
 /* Writes the fields of `kind` for --help: name, unit, meaning, nvidia-smi alias. */
 void smi_query_help(FILE *out, enum smi_query_kind kind);
 
-/* Appends the header line ("index, name, memory.dram.used [MiB]\n"), unless noheader. */
+/*
+ * Appends the header line, unless noheader: each field as it was asked
+ * (nvidia-smi's "memory.used" or ttalloc's "memory.dram.used") with its
+ * unit in brackets, as nvidia-smi echoes them ("index, memory.used [MiB]\n").
+ */
 void smi_query_header(struct strbuf *out, const struct smi_query *q);
 
 /* Appends one line per device or per process row of `snap`. Returns 0 or TTALLOC_ENOMEM. */
@@ -463,6 +478,52 @@ void smi_csv_log_rows(struct strbuf *out, const struct snapshot *snap);
  */
 int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compact);
 
+/* ---- report.c: -q and -L ---- */
+
+/* -d/--display sections of the -q report, nvidia-smi's names. */
+enum {
+	SMI_REPORT_MEMORY = 1u << 0,
+	SMI_REPORT_UTILIZATION = 1u << 1,
+	SMI_REPORT_TEMPERATURE = 1u << 2,
+	SMI_REPORT_POWER = 1u << 3,
+	SMI_REPORT_PIDS = 1u << 4,
+	SMI_REPORT_ALL = (1u << 5) - 1,
+};
+
+/*
+ * Parses -d's comma list ("MEMORY,PIDS", any case) into SMI_REPORT_* bits.
+ * Returns 0, or -1 with the unknown name and the valid ones in `err`.
+ */
+int smi_report_parse_sections(const char *list, unsigned *sections, char *err, size_t err_size);
+
+/*
+ * Appends nvidia-smi -q's layout for `snap`: a timestamp, the number of
+ * devices, then per device "GPU N" and aligned "Name : value" lines -
+ * product name and architecture, then the `sections` (0: all): DRAM and L1
+ * use (total, used, free, each buffer type), utilization, temperature,
+ * power, and processes (pid, type, name, user, used memory = every device
+ * region; "exited, leaked" and tt-metal shm rows marked). Readings a device
+ * does not give, and allocation figures of a hardware-only snapshot, are
+ * N/A. Returns 0 or TTALLOC_ENOMEM.
+ */
+int smi_report(struct strbuf *out, const struct snapshot *snap, unsigned sections);
+
+/* Appends "GPU 0: Wormhole_B0" per device (-L). Returns 0 or TTALLOC_ENOMEM. */
+int smi_list_devices(struct strbuf *out, const struct snapshot *snap);
+
+/* ---- select.c: -i/--id ---- */
+
+/* Checks -i's comma list before any snapshot: no empty item. Returns 0, or -1 with `err`. */
+int smi_select_check(const char *ids, char *err, size_t err_size);
+
+/*
+ * Keeps in `snap` only the devices `ids` names (NULL: all) - a comma list
+ * of device indices - with their process rows and holders. Every item must
+ * name a device of the snapshot: else returns -1 with "no device matches
+ * -i 'x' (devices: 0, 1)" in `err` and leaves `snap` alone.
+ */
+int smi_select_devices(struct snapshot *snap, const char *ids, char *err, size_t err_size);
+
 /* ---- options.c: the command line ---- */
 
 enum smi_color { SMI_COLOR_AUTO, SMI_COLOR_NEVER, SMI_COLOR_ALWAYS };
@@ -477,6 +538,8 @@ enum smi_output {
 	SMI_OUTPUT_QUERY,   /* --query-gpu / --query-compute-apps: CSV rows */
 	SMI_OUTPUT_JSON,    /* --json */
 	SMI_OUTPUT_CSV_LOG, /* --csv-log FILE: the seed's periodic log */
+	SMI_OUTPUT_REPORT,  /* -q: the per-device report */
+	SMI_OUTPUT_LIST,    /* -L: one line per device */
 };
 
 #define SMI_MAX_LOOP_SEC 3600
@@ -497,6 +560,9 @@ struct smi_options {
 	const char *hw_root;     /* --hw-root DIR (else $TTALLOC_HW_ROOT): the hardware view's root */
 	const char *devices;     /* --devices SEL for the hardware view (NULL: auto) */
 	int history_sec;         /* --history [SECONDS]: show memory over time; 0: the table */
+	const char *ids;         /* -i/--id LIST: the devices shown; NULL: all */
+	unsigned sections;       /* -d/--display: SMI_REPORT_* bits of -q; 0: all */
+	int help_query;          /* --help-query-*: 1 + the enum smi_query_kind whose fields to list */
 };
 
 /*

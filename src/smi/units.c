@@ -122,3 +122,8 @@ uint64_t smi_process_l1_used(const struct snapshot_process *proc)
 {
 	return proc->usage.used[SMI_USED_L1] + proc->usage.used[SMI_USED_L1_SMALL] + proc->usage.cb + proc->kernel;
 }
+
+uint64_t smi_process_memory_used(const struct snapshot_process *proc)
+{
+	return smi_process_dram_used(proc) + smi_process_l1_used(proc);
+}

@@ -201,11 +201,13 @@ def test_json_snapshot_has_seed_keys_and_processes(server, holder):
     datetime.datetime.fromisoformat(doc["timestamp"])
 
 
-def test_unknown_field_exits_2_and_lists_the_valid_ones(server):
+def test_unknown_field_exits_2_with_a_suggestion_or_the_valid_ones(server):
     res = tt_smi(server.socket, "--query-gpu=index,memory.usd")
     assert res.returncode == 2
     assert res.stdout == ""
-    assert "unknown field 'memory.usd' for --query-gpu" in res.stderr
+    assert "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'?" in res.stderr
+    res = tt_smi(server.socket, "--query-gpu=index,flux")
+    assert res.returncode == 2
     assert "valid fields: timestamp, index, name" in res.stderr
     assert "memory.dram.used" in res.stderr
 
@@ -286,3 +288,98 @@ def test_csv_log_appends_the_seed_columns_every_interval(server, holder, loopers
     rows = read_log(log)
     assert [r[0] for r in rows].count("timestamp") == 1
     assert all(len(r) == 4 for r in rows)
+
+
+# ---- nvidia-smi habits: -L, -q [-d], -i, --help-query-*, echoed names, used_memory ----
+
+def test_list_gpus_names_each_device(server):
+    res = tt_smi(server.socket, "-L")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["GPU 0: Wormhole_B0", "GPU 1: Wormhole_B0"]
+
+
+def report_value(text, name, after=None):
+    """The value of the first 'name : value' line (after the line starting with `after`)."""
+    lines = text.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.strip().startswith(after)) if after else 0
+    for line in lines[start:]:
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == name:
+            return value.strip()
+    raise AssertionError("no %r line in\n%s" % (name, text))
+
+
+def test_query_report_shows_memory_by_type_and_this_process(server, holder):
+    res = tt_smi(server.socket, "-q", "-i", "0")
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "==============TT-SMI LOG==============" in out
+    assert report_value(out, "Attached GPUs") == "1"
+    assert "\nGPU 0\n" in out and "\nGPU 1\n" not in out
+    assert report_value(out, "Used", after="DRAM Memory Usage") == "3 MiB"
+    assert report_value(out, "Total", after="DRAM Memory Usage") == "12288 MiB"
+    assert report_value(out, "L1 Buffers") == "1 MiB"
+    assert report_value(out, "Live Buffers") == "2"
+    assert report_value(out, "Process ID") == str(os.getpid())
+    # used memory is every device region: 3 MiB DRAM + 1 MiB L1
+    assert report_value(out, "Used Memory") == "4 MiB"
+    # the colons line up as nvidia-smi's do
+    assert len({l.index(":") for l in out.splitlines() if " : " in l}) == 1
+
+
+def test_query_report_sections_follow_display(server, holder):
+    res = tt_smi(server.socket, "-q", "-d", "temperature,POWER")
+    assert res.returncode == 0, res.stderr
+    assert "Current Temp" in res.stdout and "Power Draw" in res.stdout
+    assert "DRAM Memory Usage" not in res.stdout and "Process ID" not in res.stdout
+    bad = tt_smi(server.socket, "-q", "-d", "MEMROY")
+    assert bad.returncode == 2 and "unknown -d/--display section 'MEMROY'" in bad.stderr
+    assert tt_smi(server.socket, "-d", "MEMORY").returncode == 2  # -d goes with -q
+
+
+def test_id_selects_devices_in_every_view(server, holder):
+    rows = csv_rows(tt_smi(server.socket, "-i", "1", "--query-gpu=index,memory.used",
+                           "--format=csv,noheader,nounits").stdout)
+    assert rows == [["1", "5"]]
+    apps = csv_rows(tt_smi(server.socket, "--id=1", "--query-compute-apps=pid,gpu",
+                           "--format=csv,noheader").stdout)
+    assert apps == [[str(os.getpid()), "1"]]
+    table = tt_smi(server.socket, "-i", "1").stdout
+    assert "Wormhole_B0" in table and re.search(r"│ 0 +Wormhole", table) is None
+    doc = json.loads(tt_smi(server.socket, "-i", "0,1", "--json").stdout)
+    assert [d["device_id"] for d in doc["devices"]] == [0, 1]
+    missing = tt_smi(server.socket, "-i", "0,7", "-L")
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert "no device matches -i '7' (devices: 0, 1)" in missing.stderr
+    assert tt_smi(server.socket, "-i", "0,,1").returncode == 2
+
+
+def test_headers_echo_the_names_asked(server, holder):
+    res = tt_smi(server.socket, "--query-gpu=index,memory.used,memory.dram.used,power.draw,utilization.gpu")
+    assert res.stdout.splitlines()[0] == \
+        "index, memory.used [MiB], memory.dram.used [MiB], power.draw [W], utilization.gpu [%]"
+    res = tt_smi(server.socket, "--query-compute-apps=pid,used_memory,used_gpu_memory,dram",
+                 "--format=csv,nounits")
+    rows = csv_rows(res.stdout)
+    assert rows[0] == ["pid", "used_memory [MiB]", "used_gpu_memory [MiB]", "dram [MiB]"]
+    # device 0: 3 MiB DRAM + 1 MiB L1 is 4 MiB used; dram alone is 3
+    assert rows[1] == [str(os.getpid()), "4", "4", "3"]
+
+
+def test_help_query_lists_fields_and_exits(server):
+    for option, field in (("--help-query-gpu", "memory.dram.used"), ("--help-query-compute-apps", "used_memory")):
+        res = tt_smi(server.socket, option)
+        assert res.returncode == 0 and field in res.stdout and "Usage" not in res.stdout
+
+
+def test_list_and_report_show_the_hardware_without_a_server(tmp_path):
+    from conftest import REPO
+    root = REPO / "tests" / "fixtures" / "n300"
+    res = tt_smi(tmp_path / "absent.sock", "-L", "--hw-root", str(root))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["GPU 0: Wormhole_B0", "GPU 1: Wormhole_B0"]
+    res = tt_smi(tmp_path / "absent.sock", "-q", "-d", "MEMORY", "--hw-root", str(root))
+    assert res.returncode == 0, res.stderr
+    assert report_value(res.stdout, "Allocation Data").startswith("N/A")
+    assert report_value(res.stdout, "Used", after="DRAM Memory Usage") == "N/A"
+    assert report_value(res.stdout, "Total", after="DRAM Memory Usage") == "12288 MiB"

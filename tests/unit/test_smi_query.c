@@ -235,8 +235,13 @@ static void test_nvidia_smi_names_are_aliases(void **state)
 	assert_string_equal(gpu(" memory.used , temperature.gpu,power.draw,utilization.gpu", "csv,noheader"),
 			    "300 MiB, 43, 90.00 W, [N/A]\n"
 			    "0 MiB, 39, 75.00 W, [N/A]\n");
-	/* the header shows the canonical name */
-	assert_string_equal(gpu("memory.total", "csv"), "memory.dram.total [MiB]\n12288 MiB\n12288 MiB\n");
+	/* the header echoes the names asked, with nvidia-smi's unit suffix */
+	assert_string_equal(gpu("memory.total", "csv"), "memory.total [MiB]\n12288 MiB\n12288 MiB\n");
+	assert_string_equal(gpu("memory.dram.total,power.draw,utilization.gpu", "csv,noheader"),
+			    "12288 MiB, 90.00 W, [N/A]\n12288 MiB, 75.00 W, [N/A]\n");
+	const char *header = "memory.dram.total [MiB], power.draw [W], utilization.gpu [%], memory.used [MiB]\n";
+	const char *text = gpu("memory.dram.total,power.draw,utilization.gpu,memory.used", "csv");
+	assert_int_equal(strncmp(text, header, strlen(header)), 0);
 }
 
 static void test_names_with_commas_and_quotes_are_quoted(void **state)
@@ -283,7 +288,12 @@ static void test_compute_apps_regions_and_buffer_types(void **state)
 	p->usage.cb = 3 * MiB;
 	p->usage.system_memory = 4 * MiB;
 	assert_string_equal(apps("gpu,dram,l1,l1_small,trace,cb,system,used_memory,name", "csv,noheader,nounits"),
-			    "0, 12, 24, 1, 2, 3, 4, 12, train\n");
+			    "0, 12, 24, 1, 2, 3, 4, 36, train\n");
+	/* used_memory is every device region, used_gpu_memory its other nvidia-smi name; an L1-only process counts */
+	p->usage.used[SMI_USED_DRAM] = 0;
+	p->usage.used[SMI_USED_TRACE] = 0;
+	assert_string_equal(apps("used_memory,used_gpu_memory", "csv"), "used_memory [MiB], used_gpu_memory [MiB]\n"
+									 "24 MiB, 24 MiB\n");
 }
 
 static void test_compute_apps_without_processes_prints_the_header_only(void **state)
@@ -310,7 +320,14 @@ static void test_unknown_field_lists_the_valid_ones(void **state)
 				 "memory.system.used, buffers, processes");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid, nope", err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown field 'nope' for --query-compute-apps; valid fields: pid, process_name, "
-				 "user, device, dram, l1, l1_small, trace, cb, kernel, system, buffers, source, stale");
+				 "user, device, used_memory, dram, l1, l1_small, trace, cb, kernel, system, buffers, source, "
+				 "stale");
+	/* a typo gets a suggestion instead of the list */
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,memory.usd", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'? "
+				 "(tt_smi --help-query-gpu lists them)");
+	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid,used_memry", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "did you mean 'used_memory'?"));
 	/* a field of the other kind is unknown here */
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "memory.dram.used", err, sizeof(err)), -1);
 }
@@ -541,7 +558,7 @@ static void test_options_refuse_mixed_or_incomplete_modes(void **state)
 	struct smi_options o;
 	char err[SMI_ERR_LEN];
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "--json", NULL), TTALLOC_EINVAL);
-	assert_string_equal(err, "choose one of --query-gpu, --query-compute-apps, --json and --csv-log");
+	assert_string_equal(err, "choose one of --query-gpu, --query-compute-apps, --json, --csv-log, -q and -L");
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "--query-compute-apps=pid", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--format=csv", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "--format goes with --query-gpu or --query-compute-apps");
@@ -560,11 +577,81 @@ static void test_options_refuse_mixed_or_incomplete_modes(void **state)
 	assert_non_null(strstr(err, "valid fields: timestamp, index"));
 }
 
+/* ---- -i, -q, -L ---- */
+
+static void test_select_keeps_the_named_devices_and_their_rows(void **state)
+{
+	(void)state;
+	seed_demo();
+	char err[ERR_LEN];
+	assert_int_equal(smi_select_devices(&snap, " 1 ", err, sizeof(err)), 0);
+	assert_int_equal(snap.num_devices, 1);
+	assert_int_equal(snap.devices[0].index, 1);
+	assert_int_equal(snap.num_processes, 1);
+	assert_int_equal(snap.processes[0].pid, 12347);
+	/* an index that is no longer there: an error, the snapshot untouched */
+	assert_int_equal(smi_select_devices(&snap, "1,0", err, sizeof(err)), -1);
+	assert_string_equal(err, "no device matches -i '0' (devices: 1)");
+	assert_int_equal(snap.num_devices, 1);
+	assert_int_equal(smi_select_devices(&snap, NULL, err, sizeof(err)), 0);
+	assert_int_equal(smi_select_check("0,,1", err, sizeof(err)), -1);
+	assert_int_equal(smi_select_check("", err, sizeof(err)), -1);
+	assert_int_equal(smi_select_check("0, 1", err, sizeof(err)), 0);
+}
+
+static void test_report_lines_up_and_counts_every_region(void **state)
+{
+	(void)state;
+	seed_demo();
+	processes[1].usage.cb = 2 * MiB;
+	devices[1].status.cb_allocated = 2 * MiB;
+	assert_int_equal(smi_report(&out, &snap, SMI_REPORT_MEMORY | SMI_REPORT_PIDS), 0);
+	const char *text = strbuf_str(&out);
+	assert_non_null(strstr(text, "Timestamp                                 : Mon Nov  3 14:23:45 2025\n"));
+	assert_non_null(strstr(text, "Attached GPUs                             : 2\n"));
+	assert_non_null(strstr(text, "GPU 1\n    Product Name                          : Wormhole_B0\n"));
+	assert_non_null(strstr(text, "        Used                              : 300 MiB\n"));
+	assert_non_null(strstr(text, "        Circular Buffers                  : 2 MiB\n"));
+	/* process 12347 holds 150 MiB L1 and 2 MiB of circular buffers */
+	assert_non_null(strstr(text, "        Process ID                        : 12347\n"
+				     "            Type                          : C\n"
+				     "            Name                          : python\n"
+				     "            User                          : ttuser\n"
+				     "            Used Memory                   : 152 MiB\n"));
+	assert_null(strstr(text, "Temperature"));
+	unsigned sections;
+	char err[ERR_LEN];
+	assert_int_equal(smi_report_parse_sections("memory,Pids", &sections, err, sizeof(err)), 0);
+	assert_int_equal(sections, SMI_REPORT_MEMORY | SMI_REPORT_PIDS);
+	assert_int_equal(smi_report_parse_sections("MEMORY,", &sections, err, sizeof(err)), -1);
+}
+
+static void test_list_and_hardware_only_report(void **state)
+{
+	(void)state;
+	add_device(40000, 80000);
+	snap.hardware_only = 1;
+	assert_int_equal(smi_list_devices(&out, &snap), 0);
+	assert_string_equal(strbuf_str(&out), "GPU 0: Wormhole_B0\n");
+	strbuf_reset(&out);
+	assert_int_equal(smi_report(&out, &snap, 0), 0);
+	const char *text = strbuf_str(&out);
+	assert_non_null(strstr(text, "        Total                             : 12288 MiB\n"
+				     "        Used                              : N/A\n"));
+	assert_non_null(strstr(text, "        Current Temp                      : 40 C\n"));
+	assert_non_null(strstr(text, "        Power Draw                        : 80.00 W\n"));
+	assert_non_null(strstr(text, "        Device                            : N/A\n"));
+	assert_non_null(strstr(text, "    Processes                             : None\n"));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_select_keeps_the_named_devices_and_their_rows),
+		T(test_report_lines_up_and_counts_every_region),
+		T(test_list_and_hardware_only_report),
 		T(test_header_names_fields_with_units_like_nvidia_smi),
 		T(test_readings_carry_their_units),
 		T(test_nounits_drops_value_units_but_not_header_units),
