@@ -124,6 +124,7 @@ static int add_process_row(const struct proto_msg *row, void *ctx)
 	p->device = row->device_id;
 	p->buffers = row->size;
 	p->kernel = row->buffer_id;
+	p->since_ns = row->timestamp;
 	p->usage = row->u.process;
 	p->usage.comm[sizeof(p->usage.comm) - 1] = '\0';
 	if (p->usage.uid != PROTO_UID_UNKNOWN)
@@ -309,4 +310,56 @@ void history_snapshot_release(struct history_snapshot *hist)
 {
 	free(hist->buckets);
 	memset(hist, 0, sizeof(*hist));
+}
+
+/* A BUFFER_ROW becomes a row; a STACK_LINE after it is that row's top frame. */
+static int add_buffer_row(const struct proto_msg *row, void *ctx)
+{
+	struct buffer_snapshot *bufs = ctx;
+	if (row->type == PROTO_STACK_LINE) {
+		if (bufs->count)
+			snprintf(bufs->rows[bufs->count - 1].frame, sizeof(bufs->rows[0].frame), "%.*s",
+				 (int)sizeof(row->u.text.text), row->u.text.text);
+		return 0;
+	}
+	if (ARRAY_RESERVE(bufs->rows, bufs->cap, bufs->count + 1) < 0)
+		return TTALLOC_ENOMEM;
+	struct buffer_snapshot_row *b = &bufs->rows[bufs->count++];
+	memset(b, 0, sizeof(*b));
+	b->pid = row->process_id;
+	b->device = row->device_id;
+	b->type = row->buffer_type;
+	b->address = row->buffer_id;
+	b->size = row->size;
+	b->age_ns = row->u.process.used[0];
+	return 0;
+}
+
+int buffer_snapshot_take(struct query_client *qc, pid_t pid, int device, uint32_t max_rows, int with_stacks,
+			 struct buffer_snapshot *bufs, char *err)
+{
+	buffer_snapshot_release(bufs);
+	int rc = query_greet(qc, err);
+	if (rc < 0)
+		return rc;
+	if (!(qc->features & PROTO_FEATURE_BUFFERS)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "the allocation server at %s lists no buffers (an older ttalloc-server)",
+			 qc->path);
+		return TTALLOC_EPROTOCOL;
+	}
+	struct proto_msg req;
+	proto_msg_init(&req, PROTO_BUFFER_QUERY, device);
+	req.process_id = pid;
+	req.size = max_rows;
+	req.buffer_type = with_stacks ? PROTO_BUFFER_WITH_STACKS : 0;
+	rc = query_rows2(qc, &req, PROTO_BUFFER_ROW, PROTO_STACK_LINE, add_buffer_row, bufs, err);
+	if (rc == TTALLOC_ENOMEM)
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading the buffer list");
+	return rc;
+}
+
+void buffer_snapshot_release(struct buffer_snapshot *bufs)
+{
+	free(bufs->rows);
+	memset(bufs, 0, sizeof(*bufs));
 }
