@@ -1,6 +1,6 @@
 /*
- * dmon.c - `tt_smi dmon` and `tt_smi pmon` (top.h): nvidia-smi's streaming
- * monitors with ttalloc's columns. Like nvidia-smi's, two header lines
+ * dmon.c - nvidia-smi's streaming monitors `tt_smi dmon` and `tt_smi pmon`
+ * with ttalloc's columns (top.h). Like nvidia-smi's, two header lines
  * ("# gpu ..." and "# Idx ..." with the units), then every sample one line
  * per device (dmon) or per process and device (pmon), columns right-aligned
  * in five, "-" for what a device does not report.

@@ -1,7 +1,6 @@
 /*
- * subcommands.c - `tt_smi top|dmon|pmon ...`: the first argument that
- * names a live view runs it (top.h); anything else is tt_smi's own command
- * line.
+ * subcommands.c - which live view (top, dmon or pmon) a first argument of
+ * tt_smi names (top.h). Anything else is tt_smi's own command line.
  */
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /*
- * top.c - `tt_smi top` (top.h): the terminal through ncurses, the server
- * through query.h, and the loop between them. What is shown and how keys
+ * top.c - the terminal of `tt_smi top` through ncurses, the server through
+ * query.h, and the loop between them (top.h). What is shown and how keys
  * change it is top_model.c and top_render.c; this file only moves their
  * lines onto the screen (ANSI styles become curses attributes) and keys
  * into the model.
@@ -21,7 +21,7 @@
 #include "smi/top.h"
 
 /* Seconds of history behind the sparklines. */
-#define TOP_HISTORY_SEC 300
+#define TOP_HISTORY_SEC 120
 
 /* ---- options ---- */
 

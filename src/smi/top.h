@@ -1,7 +1,7 @@
 /*
- * top.h - tt_smi's live views beside the seed's box: `tt_smi top`, an
- * nvitop-like screen, and nvidia-smi's streams `tt_smi dmon` and
- * `tt_smi pmon`. As in smi.h, everything but the terminal and the loops is
+ * top.h - tt_smi's live views beside the seed's box: `tt_smi top` (an
+ * nvitop-like screen) and nvidia-smi's streams `tt_smi dmon` and `tt_smi
+ * pmon`. As in smi.h, everything but the terminal and the loops is
  * usable without a terminal, so the unit tests see what a user sees:
  *
  *   top_model.c   the process table of top: rows from a snapshot, the
@@ -47,7 +47,7 @@ struct top_row {
 	int device;
 	char user[32];
 	char name[16];                 /* /proc/PID/comm as the server read it */
-	char command[TOP_COMMAND_LEN]; /* the command line, or the name; safe to print */
+	char command[TOP_COMMAND_LEN]; /* the command line (its program without the directory), or the name; safe to print */
 	uint64_t used[TOP_MEMS];       /* bytes per column */
 	uint64_t memory;               /* all its memory on the device (kernels too): the memory key */
 	uint64_t buffers;              /* live buffers; 0 for a shared-memory row */

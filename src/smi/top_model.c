@@ -1,7 +1,7 @@
 /*
- * top_model.c - the process table of `tt_smi top` (top.h): rows from a
- * snapshot, sorting, the filter, the selection, scrolling and the keys,
- * without a terminal.
+ * top_model.c - the process table of `tt_smi top` without a terminal: rows
+ * from a snapshot, sorting, the filter, the selection, scrolling and the
+ * keys (top.h).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -40,6 +40,17 @@ void top_model_release(struct top_model *m)
 
 /* ---- rows ---- */
 
+/* The command line without the program's directory: "ttalloc-load -n 5", not "/opt/x/bin/ttalloc-load -n 5". */
+static const char *without_directory(const char *command)
+{
+	const char *program_end = command + strcspn(command, " ");
+	const char *name = command;
+	for (const char *c = command; c < program_end; c++)
+		if (*c == '/' && c + 1 < program_end)
+			name = c + 1;
+	return name;
+}
+
 static void fill_row(struct top_row *r, const struct snapshot_process *p, top_cmdline_fn cmdline, void *ctx)
 {
 	char raw[TOP_COMMAND_LEN] = "";
@@ -50,7 +61,7 @@ static void fill_row(struct top_row *r, const struct snapshot_process *p, top_cm
 	smi_text_sanitize(r->name, sizeof(r->name), p->usage.comm);
 	if (cmdline)
 		cmdline(p->pid, raw, sizeof(raw), ctx);
-	smi_text_sanitize(r->command, sizeof(r->command), raw[0] ? raw : p->usage.comm);
+	smi_text_sanitize(r->command, sizeof(r->command), raw[0] ? without_directory(raw) : p->usage.comm);
 	r->used[TOP_MEM_DRAM] = p->usage.used[SMI_USED_DRAM];
 	r->used[TOP_MEM_L1] = p->usage.used[SMI_USED_L1];
 	r->used[TOP_MEM_L1_SMALL] = p->usage.used[SMI_USED_L1_SMALL];

@@ -65,7 +65,7 @@ static struct snapshot_process *add_process(int device, pid_t pid, const char *u
 static void fake_cmdline(pid_t pid, char *buf, size_t size, void *ctx)
 {
 	(void)ctx;
-	snprintf(buf, size, "%s", pid == 200 ? "python train.py --epochs 3" : "");
+	snprintf(buf, size, "%s", pid == 200 ? "/usr/bin/python train.py --epochs 3" : "");
 }
 
 /* Three processes over two devices. */
@@ -173,7 +173,8 @@ static void test_rows_come_from_the_snapshot_sorted_by_memory(void **state)
 	const struct top_row *r = top_model_selected(&model);
 	assert_non_null(r);
 	assert_int_equal(r->pid, 200);
-	assert_string_equal(r->command, "python train.py --epochs 3"); /* the command line, not the name */
+	/* the command line, not the name, and its program without the directory */
+	assert_string_equal(r->command, "python train.py --epochs 3");
 	assert_string_equal(model.rows[model.shown[1]].command, "burner"); /* no command line: the name */
 	assert_int_equal(r->memory, 2 * GiB + 4 * MiB);
 	assert_int_equal(r->used[TOP_MEM_L1], 4 * MiB);

@@ -1,9 +1,10 @@
 /*
- * buffer_query.c - BUFFER_QUERY: the live buffers of one process (or of
- * every process the asker may see) on one device or all, newest first per
- * process, as BUFFER_ROWs ended by ROWS_END; with PROTO_BUFFER_WITH_STACKS
- * each row whose call stack is known is followed by its top frame
- * (tt_smi top's buffer view). dispatch.c drains the rings first.
+ * buffer_query.c - the answer to BUFFER_QUERY, the live buffers of one
+ * process (or of every process the asker may see) on one device or all.
+ * Newest first per process, as BUFFER_ROWs ended by ROWS_END; with
+ * PROTO_BUFFER_WITH_STACKS each row whose call stack is known is followed
+ * by its top frame (tt_smi top's buffer view). dispatch.c drains the rings
+ * first.
  */
 #include <string.h>
 
