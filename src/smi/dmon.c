@@ -189,21 +189,23 @@ static const char *stream_name(enum smi_stream_kind kind)
 void smi_stream_usage(FILE *out, enum smi_stream_kind kind)
 {
 	if (kind == SMI_DMON)
-		fprintf(out, "Usage: tt_smi dmon [OPTIONS]\n"
-			     "Like nvidia-smi dmon: every sample one line per device - power (W),\n"
-			     "temperature (C), utilization (%%) and the memory of each buffer type in\n"
-			     "MB (dram, l1, l1sm = L1_SMALL, trace, cb) - under a two-line header.\n"
-			     "A reading the device does not give prints \"-\".\n\n"
-			     "  -s, --select GROUPS  metric groups to show, any of p (power and\n"
-			     "                       temperature), u (utilization), m (memory);\n"
-			     "                       default pum\n");
+		fprintf(out,
+			"Usage: tt_smi dmon [OPTIONS]\n"
+			"Like nvidia-smi dmon: every sample one line per device - power (W),\n"
+			"temperature (C), utilization (%%) and the memory of each buffer type in\n"
+			"MB (dram, l1, l1sm = L1_SMALL, trace, cb) - under a two-line header.\n"
+			"A reading the device does not give prints \"-\".\n\n"
+			"  -s, --select GROUPS  metric groups to show, any of p (power and\n"
+			"                       temperature), u (utilization), m (memory);\n"
+			"                       default pum\n");
 	else
-		fprintf(out, "Usage: tt_smi pmon [OPTIONS]\n"
-			     "Like nvidia-smi pmon: every sample one line per process and device\n"
-			     "- device, pid, type (C: reports through ttalloc, S: only through\n"
-			     "tt-metal's shared memory, X: a shared-memory slot whose process is\n"
-			     "gone), memory of each buffer type in MB, command name - and a line of\n"
-			     "\"-\" for a device no process uses.\n\n");
+		fprintf(out,
+			"Usage: tt_smi pmon [OPTIONS]\n"
+			"Like nvidia-smi pmon: every sample one line per process and device\n"
+			"- device, pid, type (C: reports through ttalloc, S: only through\n"
+			"tt-metal's shared memory, X: a shared-memory slot whose process is\n"
+			"gone), memory of each buffer type in MB, command name - and a line of\n"
+			"\"-\" for a device no process uses.\n\n");
 	fprintf(out,
 		"  -c, --count N        take N samples, then exit (default: until Ctrl-C)\n"
 		"  -d, --delay SECONDS  between samples (default 1; decimals allowed, %g..%d)\n"
@@ -252,9 +254,12 @@ static int parse_groups(struct smi_stream_options *o, const char *text, char *er
 enum { OPT_SOCKET = 256 };
 
 static const struct option stream_longopts[] = {
-	{"count", required_argument, NULL, 'c'}, {"delay", required_argument, NULL, 'd'},
-	{"id", required_argument, NULL, 'i'},    {"select", required_argument, NULL, 's'},
-	{"socket", required_argument, NULL, OPT_SOCKET}, {"help", no_argument, NULL, 'h'},
+	{"count", required_argument, NULL, 'c'},
+	{"delay", required_argument, NULL, 'd'},
+	{"id", required_argument, NULL, 'i'},
+	{"select", required_argument, NULL, 's'},
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -333,7 +338,8 @@ static int stream(const struct smi_stream_options *o, const char *prog)
 			break;
 		int rc = smi_live_snapshot(&qc, o->socket_path, &snap, err);
 		if (rc < 0 && !taken) {
-			fprintf(stderr, "%s: %s%s\n", prog, err, rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "");
+			fprintf(stderr, "%s: %s%s\n", prog, err,
+				rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "");
 			status = 1;
 			break;
 		}

@@ -133,7 +133,8 @@ static void reload(struct top_session *t, struct top_model *m)
 	if (t->connected) {
 		char ignored[UNIX_SOCKET_ERR_LEN];
 		int points = top_spark_width(COLS);
-		if (points < 1 || history_snapshot_take(&t->qc, TOP_HISTORY_SEC, (uint32_t)points, &t->hist, ignored) < 0)
+		if (points < 1 ||
+		    history_snapshot_take(&t->qc, TOP_HISTORY_SEC, (uint32_t)points, &t->hist, ignored) < 0)
 			history_snapshot_release(&t->hist); /* blank sparklines (an older server) */
 	} else {
 		snapshot_release(&t->snap);
@@ -163,7 +164,10 @@ static attr_t apply_sgr(attr_t attrs, const char *params, size_t len)
 		else if (n == 7)
 			attrs |= A_REVERSE;
 		else if (n >= 31 && n <= 33)
-			attrs = (attrs & ~A_COLOR) | COLOR_PAIR(n == 31 ? PAIR_RED : n == 32 ? PAIR_GREEN : PAIR_YELLOW);
+			attrs = (attrs & ~A_COLOR) |
+				COLOR_PAIR(n == 31           ? PAIR_RED
+						   : n == 32 ? PAIR_GREEN
+							     : PAIR_YELLOW);
 		while (p < end && *p != ';')
 			p++;
 		p += p < end;
@@ -346,7 +350,8 @@ int smi_top_main(int argc, char **argv)
 	int color = smi_use_color(opts.color, 1);
 	SCREEN *scr = open_screen(color);
 	if (!scr) {
-		fprintf(stderr, "tt_smi top: cannot set up the terminal (TERM=%s)\n", getenv("TERM") ? getenv("TERM") : "");
+		fprintf(stderr, "tt_smi top: cannot set up the terminal (TERM=%s)\n",
+			getenv("TERM") ? getenv("TERM") : "");
 		return 1;
 	}
 	struct top_session t = {.opts = &opts, .qc = QUERY_CLIENT_INIT};

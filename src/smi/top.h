@@ -90,7 +90,7 @@ struct top_model {
 	struct top_row *rows; /* every row of the last snapshot, sorted */
 	size_t count;
 	size_t cap;
-	size_t *shown;        /* indices of the rows that pass the filter, in order */
+	size_t *shown; /* indices of the rows that pass the filter, in order */
 	size_t num_shown;
 	size_t shown_cap;
 	enum top_sort sort;
@@ -101,16 +101,16 @@ struct top_model {
 	size_t selected;             /* position of the selection in shown[] */
 	pid_t sel_pid;               /* the selected row, kept across refreshes */
 	int sel_device;
-	size_t scroll;               /* first position of shown[] on the screen */
-	int page;                    /* rows of the list on the last screen (PgUp/PgDn) */
+	size_t scroll; /* first position of shown[] on the screen */
+	int page;      /* rows of the list on the last screen (PgUp/PgDn) */
 	enum top_view view;
-	enum top_view before_help;   /* the view '?' came from */
+	enum top_view before_help; /* the view '?' came from */
 	/* the buffer view */
 	pid_t buf_pid;
 	int buf_device;
 	char buf_command[TOP_COMMAND_LEN];
-	uint64_t buf_total;           /* live buffers the process row counts (the list may be capped) */
-	struct buffer_snapshot bufs;  /* largest first */
+	uint64_t buf_total;                  /* live buffers the process row counts (the list may be capped) */
+	struct buffer_snapshot bufs;         /* largest first */
 	char buf_error[UNIX_SOCKET_ERR_LEN]; /* why there is no list, or "" */
 	size_t buf_scroll;
 };
@@ -218,8 +218,8 @@ struct top_screen {
 	uint64_t now_ns;                     /* ns since the epoch, for ages */
 	int rows;                            /* screen size */
 	int columns;
-	int color;                           /* ANSI styles (top.c turns them into curses attributes) */
-	int refresh_ms;                      /* shown in the help */
+	int color;      /* ANSI styles (top.c turns them into curses attributes) */
+	int refresh_ms; /* shown in the help */
 };
 
 /*

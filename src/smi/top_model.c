@@ -160,7 +160,7 @@ static int passes(const struct top_row *r, const char *filter)
 	char pid[16];
 	snprintf(pid, sizeof(pid), "%d", (int)r->pid);
 	return !filter[0] || contains(r->command, filter) || contains(r->name, filter) || contains(r->user, filter) ||
-	       contains(pid, filter);
+		contains(pid, filter);
 }
 
 /* ---- the selection ---- */

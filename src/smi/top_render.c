@@ -282,8 +282,8 @@ static void device_line(struct painter *p, const struct snapshot_device *d)
 	snprintf(text, sizeof(text), " GPU %d ", d->index);
 	put(p, SMI_BOLD, text);
 	snprintf(text, sizeof(text), " %-14s %5s %5s  util %4s   %u process%s   %llu buffer%s", name, temp, power, util,
-		 d->status.processes, d->status.processes == 1 ? "" : "es",
-		 (unsigned long long)d->status.live_buffers, d->status.live_buffers == 1 ? "" : "s");
+		 d->status.processes, d->status.processes == 1 ? "" : "es", (unsigned long long)d->status.live_buffers,
+		 d->status.live_buffers == 1 ? "" : "s");
 	put(p, SMI_PLAIN, text);
 	line_end(p, 0);
 }
@@ -361,7 +361,8 @@ static void table_header(struct painter *p, const struct top_layout *l)
 	line_begin(p);
 	for (int c = 0; c < TOP_COLS; c++)
 		if (l->shown[c])
-			smi_row_cell(&p->row, l->start[c], l->width[c], col_specs[c].align, SMI_BOLD, col_specs[c].title);
+			smi_row_cell(&p->row, l->start[c], l->width[c], col_specs[c].align, SMI_BOLD,
+				     col_specs[c].title);
 	line_end(p, 0);
 }
 
@@ -370,8 +371,8 @@ static void share_cell(struct painter *p, const struct top_layout *l, const stru
 		       const struct snapshot *snap)
 {
 	uint64_t total = r->device >= 0 && (uint32_t)r->device < snap->num_devices
-				 ? snap->devices[r->device].seed.total_dram_size
-				 : 0;
+		? snap->devices[r->device].seed.total_dram_size
+		: 0;
 	uint64_t used = r->used[TOP_MEM_DRAM] + r->used[TOP_MEM_TRACE];
 	smi_row_cell(&p->row, l->start[TOP_COL_BAR], 0, SMI_LEFT, SMI_PLAIN, "");
 	bar(p, used, total, l->width[TOP_COL_BAR] - 6);
@@ -462,8 +463,8 @@ static void key_line(struct painter *p, const struct top_model *m, const struct 
 enum { BUF_ADDRESS, BUF_TYPE, BUF_SIZE, BUF_AGE, BUF_FRAME, BUF_COLS };
 
 static const struct col_spec buf_specs[BUF_COLS] = {
-	[BUF_ADDRESS] = {"ADDRESS", 19, SMI_LEFT, 0}, [BUF_TYPE] = {"TYPE", 9, SMI_LEFT, 0},
-	[BUF_SIZE] = {"SIZE", 7, SMI_RIGHT, 0},       [BUF_AGE] = {"AGE", 6, SMI_RIGHT, 0},
+	[BUF_ADDRESS] = {"ADDRESS", 19, SMI_LEFT, 0},   [BUF_TYPE] = {"TYPE", 9, SMI_LEFT, 0},
+	[BUF_SIZE] = {"SIZE", 7, SMI_RIGHT, 0},         [BUF_AGE] = {"AGE", 6, SMI_RIGHT, 0},
 	[BUF_FRAME] = {"ALLOCATED AT", 0, SMI_LEFT, 0},
 };
 
@@ -563,7 +564,10 @@ int top_render(struct strbuf *out, struct top_model *m, const struct top_screen 
 	if (s->rows <= 0)
 		return 0;
 	/* every line but the last, which is the key line's */
-	struct painter p = {.out = out, .row = {.text = STRBUF_INIT}, .columns = s->columns, .rows_left = s->rows - 1,
+	struct painter p = {.out = out,
+			    .row = {.text = STRBUF_INIT},
+			    .columns = s->columns,
+			    .rows_left = s->rows - 1,
 			    .color = s->color};
 	int body = s->rows - 2; /* all but the title and the key line */
 	title_line(&p, m, s);

@@ -17,8 +17,8 @@
 struct buffer_answer {
 	struct client *cl;
 	const struct proto_msg *query;
-	uint64_t limit;   /* rows it may still get */
-	uint64_t sent;    /* rows sent */
+	uint64_t limit;    /* rows it may still get */
+	uint64_t sent;     /* rows sent */
 	uint64_t now_mono; /* CLOCK_MONOTONIC, for ages */
 	uint64_t now_real; /* CLOCK_REALTIME, for allocation times */
 };
@@ -70,8 +70,7 @@ static void send_process(struct buffer_answer *a, uint32_t p)
 {
 	struct registry *r = &client_state(a->cl)->registry;
 	const struct process_record *rec = registry_process(r, p);
-	REGISTRY_FOR_EACH_BUFFER(r, p, b)
-	{
+	REGISTRY_FOR_EACH_BUFFER (r, p, b) {
 		const struct live_buffer *buf = registry_buffer(r, b);
 		if (a->sent >= a->limit)
 			return;
@@ -103,8 +102,7 @@ void on_buffer_query(struct client *cl, const struct proto_msg *msg)
 		if (p != REGISTRY_NONE)
 			send_process(&a, p);
 	} else {
-		REGISTRY_FOR_EACH_PROCESS(r, p)
-		{
+		REGISTRY_FOR_EACH_PROCESS (r, p) {
 			if (visible(cl, registry_process(r, p)))
 				send_process(&a, p);
 		}
