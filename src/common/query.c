@@ -236,6 +236,20 @@ void snapshot_release(struct snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
+/*
+ * Greets the server and checks that it answers the request of `feature`
+ * (HELLO_ACK); else TTALLOC_EPROTOCOL with "the allocation server at PATH
+ * <lacks> (an older ttalloc-server)".
+ */
+static int require_feature(struct query_client *qc, uint32_t feature, const char *lacks, char *err)
+{
+	int rc = query_greet(qc, err);
+	if (rc < 0 || (qc->features & feature))
+		return rc;
+	snprintf(err, UNIX_SOCKET_ERR_LEN, "the allocation server at %s %s (an older ttalloc-server)", qc->path, lacks);
+	return TTALLOC_EPROTOCOL;
+}
+
 /* Rows of a HISTORY_QUERY answer as they come, before they are laid out per device. */
 struct history_rows {
 	struct proto_msg *rows;
@@ -259,14 +273,9 @@ int history_snapshot_take(struct query_client *qc, uint32_t seconds, uint32_t po
 			  char *err)
 {
 	history_snapshot_release(hist);
-	int rc = query_greet(qc, err);
+	int rc = require_feature(qc, PROTO_FEATURE_HISTORY, "keeps no history", err);
 	if (rc < 0)
 		return rc;
-	if (!(qc->features & PROTO_FEATURE_HISTORY)) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "the allocation server at %s keeps no history (an older ttalloc-server)",
-			 qc->path);
-		return TTALLOC_EPROTOCOL;
-	}
 	struct proto_msg req;
 	proto_msg_init(&req, PROTO_HISTORY_QUERY, -1);
 	req.u.history.seconds = seconds;
@@ -324,14 +333,14 @@ static int add_buffer_row(const struct proto_msg *row, void *ctx)
 	}
 	if (ARRAY_RESERVE(bufs->rows, bufs->cap, bufs->count + 1) < 0)
 		return TTALLOC_ENOMEM;
-	struct buffer_snapshot_row *b = &bufs->rows[bufs->count++];
-	memset(b, 0, sizeof(*b));
-	b->pid = row->process_id;
-	b->device = row->device_id;
-	b->type = row->buffer_type;
-	b->address = row->buffer_id;
-	b->size = row->size;
-	b->age_ns = row->u.process.used[0];
+	bufs->rows[bufs->count++] = (struct buffer_snapshot_row){
+		.pid = row->process_id,
+		.device = row->device_id,
+		.type = row->buffer_type,
+		.address = row->buffer_id,
+		.size = row->size,
+		.age_ns = row->u.process.used[0],
+	};
 	return 0;
 }
 
@@ -339,14 +348,9 @@ int buffer_snapshot_take(struct query_client *qc, pid_t pid, int device, uint32_
 			 struct buffer_snapshot *bufs, char *err)
 {
 	buffer_snapshot_release(bufs);
-	int rc = query_greet(qc, err);
+	int rc = require_feature(qc, PROTO_FEATURE_BUFFERS, "lists no buffers", err);
 	if (rc < 0)
 		return rc;
-	if (!(qc->features & PROTO_FEATURE_BUFFERS)) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "the allocation server at %s lists no buffers (an older ttalloc-server)",
-			 qc->path);
-		return TTALLOC_EPROTOCOL;
-	}
 	struct proto_msg req;
 	proto_msg_init(&req, PROTO_BUFFER_QUERY, device);
 	req.process_id = pid;

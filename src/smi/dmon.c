@@ -270,6 +270,11 @@ static int apply_stream_option(void *ctx, int opt, const char *arg, int argc, ch
 	struct smi_stream_options *o = ctx;
 	uint64_t v;
 	switch (opt) {
+	case 'h':
+		return CLI_HELP;
+	case OPT_SOCKET:
+		o->socket_path = arg;
+		return 0;
 	case 'c':
 		if (cli_uint("-c/--count", arg, 10, 1, SMI_STREAM_MAX_COUNT, &v, err) < 0)
 			return TTALLOC_EINVAL;
@@ -285,11 +290,6 @@ static int apply_stream_option(void *ctx, int opt, const char *arg, int argc, ch
 			return TTALLOC_EINVAL;
 		}
 		return parse_groups(o, arg, err);
-	case OPT_SOCKET:
-		o->socket_path = arg;
-		return 0;
-	case 'h':
-		return CLI_HELP;
 	default:
 		return TTALLOC_EINVAL;
 	}

@@ -58,6 +58,15 @@ static struct smi_stream_options options(enum smi_stream_kind kind)
 	return (struct smi_stream_options){.kind = kind, .delay_ms = 1000, .groups = SMI_DMON_GROUPS};
 }
 
+/* The header and one sample's lines of `o`. */
+static const char *sample(const struct smi_stream_options *o)
+{
+	strbuf_reset(&out);
+	smi_stream_header(&out, o);
+	smi_stream_lines(&out, o, &snap);
+	return strbuf_str(&out);
+}
+
 static void add_process(int device, pid_t pid, const char *comm, uint32_t flags)
 {
 	struct snapshot_process *p = &processes[snap.num_processes++];
@@ -74,9 +83,7 @@ static void test_dmon_header_and_lines(void **state)
 {
 	(void)state;
 	struct smi_stream_options o = options(SMI_DMON);
-	smi_stream_header(&out, &o);
-	smi_stream_lines(&out, &o, &snap);
-	assert_string_equal(strbuf_str(&out), "# gpu   pwr  temp  util  dram    l1  l1sm trace    cb\n"
+	assert_string_equal(sample(&o), "# gpu   pwr  temp  util  dram    l1  l1sm trace    cb\n"
 					      "# Idx     W     C     %    MB    MB    MB    MB    MB\n"
 					      "    0    85    42     -  1536     4     2  1024     3\n"
 					      "    1     -     -     -     0     0     0     0     0\n");
@@ -89,9 +96,7 @@ static void test_dmon_groups_and_devices(void **state)
 	snprintf(o.groups, sizeof(o.groups), "m");
 	o.devices_given = 1;
 	o.devices[1] = 1;
-	smi_stream_header(&out, &o);
-	smi_stream_lines(&out, &o, &snap);
-	assert_string_equal(strbuf_str(&out), "# gpu  dram    l1  l1sm trace    cb\n"
+	assert_string_equal(sample(&o), "# gpu  dram    l1  l1sm trace    cb\n"
 					      "# Idx    MB    MB    MB    MB    MB\n"
 					      "    1     0     0     0     0     0\n");
 }
@@ -104,9 +109,7 @@ static void test_pmon_lines_per_process_and_idle_devices(void **state)
 	add_process(0, 77, "tt_metal\033[31m", PROTO_PROCESS_SHM);
 	add_process(1, 12, "gone", PROTO_PROCESS_SHM | PROTO_PROCESS_STALE);
 	struct smi_stream_options o = options(SMI_PMON);
-	smi_stream_header(&out, &o);
-	smi_stream_lines(&out, &o, &snap);
-	assert_string_equal(strbuf_str(&out), "# gpu        pid  type  dram    l1  l1sm trace    cb   command\n"
+	assert_string_equal(sample(&o), "# gpu        pid  type  dram    l1  l1sm trace    cb   command\n"
 					      "# Idx          #   C/S    MB    MB    MB    MB    MB   name\n"
 					      "    0         77     S   300     0     1     0     2   tt_metal?[31m\n"
 					      "    1         12     X   300     0     1     0     2   gone\n"

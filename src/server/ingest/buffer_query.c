@@ -50,14 +50,16 @@ static void send_top_frame(struct buffer_answer *a, const struct process_record 
 static void send_row(struct buffer_answer *a, const struct process_record *rec, const struct live_buffer *buf)
 {
 	uint64_t age = a->now_mono > buf->alloc_ns ? a->now_mono - buf->alloc_ns : 0;
-	struct proto_msg row;
-	proto_msg_init(&row, PROTO_BUFFER_ROW, buf->device);
-	row.process_id = rec->pid;
-	row.size = buf->size;
-	row.buffer_type = buf->type;
-	row.buffer_id = buf->address;
-	row.timestamp = a->now_real > age ? a->now_real - age : 0;
-	row.u.process.used[0] = age;
+	struct proto_msg row = {
+		.type = PROTO_BUFFER_ROW,
+		.device_id = buf->device,
+		.process_id = rec->pid,
+		.size = buf->size,
+		.buffer_type = buf->type,
+		.buffer_id = buf->address,
+		.timestamp = a->now_real > age ? a->now_real - age : 0, /* when it was allocated */
+		.u.process.used = {age},
+	};
 	row.u.process.uid = rec->uid;
 	memcpy(row.u.process.comm, rec->comm, sizeof(row.u.process.comm));
 	client_send(a->cl, &row);
