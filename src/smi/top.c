@@ -302,10 +302,13 @@ static SCREEN *open_screen(int color)
 	return scr;
 }
 
-/* UTF-8 for the bars and sparklines even where the locale is plain C. */
+/*
+ * UTF-8 for the bars and sparklines even where the locale is plain C. Only
+ * the character set: numbers keep their decimal point ("1.5GB").
+ */
 static void choose_locale(void)
 {
-	setlocale(LC_ALL, "");
+	setlocale(LC_CTYPE, "");
 	const char *codeset = nl_langinfo(CODESET);
 	if (!codeset || strcmp(codeset, "UTF-8") != 0)
 		setlocale(LC_CTYPE, "C.UTF-8");
@@ -324,7 +327,8 @@ static int run(struct top_session *t, struct top_model *m, int color)
 		rc = draw(m, t, color);
 		long long wait = next - now_ms();
 		struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-		if (poll(&pfd, 1, wait > 0 ? (int)wait : 0) > 0 && take_keys(t, m))
+		poll(&pfd, 1, wait > 0 ? (int)wait : 0);
+		if (take_keys(t, m)) /* keys, or a resize (SIGWINCH ended the wait): curses reads it in getch */
 			break;
 	}
 	return rc;

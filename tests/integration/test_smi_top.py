@@ -163,11 +163,13 @@ def test_top_lists_a_process_buffers_with_where_they_were_allocated(server, load
     pane.wait_for(r"^exit=0$")
 
 
-def test_top_at_80x24_and_60_columns_keeps_the_memory_columns(server, loads, pane_factory):
+def test_top_at_80x24_then_60_columns_keeps_the_memory_columns(server, loads, pane_factory):
     dram, _ = loads
+    pane = top(pane_factory, server, width=80, height=24)
     for width, dropped in ((80, ()), (60, ("USER", "AGE", "COMMAND"))):
-        pane = top(pane_factory, server, width=width, height=24)
-        screen = pane.wait_for(r"^[> ]\s+0\s+%d\s" % dram.pid)
+        if width != 80:
+            pane.tmux("resize-window", "-x", str(width), "-y", "24")  # SIGWINCH: redrawn for the new width
+        screen = pane.wait_for(r"^\s+GPU\s+PID\s+%s" % ("USER" if not dropped else "DRAM"))
         lines = screen.splitlines()
         assert len(lines) == 24
         header = next(line for line in lines if " PID " in line)
@@ -175,8 +177,8 @@ def test_top_at_80x24_and_60_columns_keeps_the_memory_columns(server, loads, pan
             assert title in header.split(), (width, header)
         for title in dropped:
             assert title not in header.split(), (width, header)
+        assert max(len(line) for line in lines) <= width
         assert "1.5GB" in row_of(screen, dram.pid).split()
-        pane.close()
 
 
 def test_top_without_a_server_says_so_and_without_a_terminal_refuses(short_dir, pane_factory):
