@@ -10,16 +10,17 @@ PACKAGES=(
   # sanitizers and fuzzing (clang's libFuzzer runtime)
   clang libclang-rt-14-dev
   # libraries: JSON (ttalloc-run reports, HTTP API); allocation stack traces:
-  # libunwind captures them in the client, libdw (elfutils) symbolizes them
-  libjansson-dev libunwind-dev libdw-dev
+  # libunwind captures them in the client, libdw (elfutils) symbolizes them;
+  # ncurses (ncursesw) draws `tt_smi top`
+  libjansson-dev libunwind-dev libdw-dev libncurses-dev
   # systemd socket activation and readiness (sd_listen_fds, sd_notify)
   libsystemd-dev
   # unit tests
   libcmocka-dev
   # integration tests and the Python client
   python3 python3-pytest python-is-python3
-  # tools the tests and demo use
-  procps psmisc util-linux
+  # tools the tests and demo use; tmux runs `tt_smi top` in its tests
+  procps psmisc util-linux tmux
   # HTTP endpoint (libmicrohttpd) and its tests: curl, the dashboard in
   # Chromium driven by playwright-core (npm), a real Prometheus, wrk for the bench
   libmicrohttpd-dev curl chromium prometheus nodejs npm wrk

@@ -8,7 +8,7 @@ the same for every type; the payload (offsets 40..111) depends on the type.
     HEADER           offsets 0..39
     SEED_PAYLOAD     RESPONSE / DEVICE_INFO_RESPONSE (seed fields)
     STATUS_PAYLOAD   DEVICE_STATUS
-    PROCESS_PAYLOAD  PROCESS_ROW and LEAK_ROW
+    PROCESS_PAYLOAD  PROCESS_ROW, LEAK_ROW and BUFFER_ROW
     ERROR_PAYLOAD    ERROR
     HELLO_PAYLOAD    HELLO / HELLO_ACK
     FILTER_PAYLOAD   PROCESS_QUERY / LEAK_QUERY (session filter)
@@ -77,10 +77,15 @@ HOLDER_QUERY = 150
 HOLDER_ROW = 151
 HISTORY_QUERY = 152
 HISTORY_ROW = 153
+BUFFER_QUERY = 154  # one process's live buffers (tt_smi top's buffer view)
+BUFFER_ROW = 155
 CLEAR_LEAKS = 156  # drop the exited processes a --retain-leaks server keeps in its totals
 CLEARED = 157      # its answer: size = buffers, buffer_id = processes
 STACK_LINE = 160
 LEAK_WITH_STACKS = 1  # LEAK_QUERY buffer_type flag
+BUFFER_WITH_STACKS = 1  # BUFFER_QUERY buffer_type flag: each row followed by its top frame
+BUFFER_DEFAULT_ROWS = 1000  # BUFFER_QUERY rows when its size is 0
+BUFFER_MAX_ROWS = 10000  # the most rows a BUFFER_QUERY gets
 STACK_MAX_DEPTH = 32
 STACK_IPS_PER_FRAME = 9
 
@@ -98,6 +103,7 @@ TYPE_NAMES = {
     RING_ATTACH: "RING_ATTACH", RING_ACK: "RING_ACK", GOODBYE: "GOODBYE",
     HOLDER_QUERY: "HOLDER_QUERY", HOLDER_ROW: "HOLDER_ROW",
     HISTORY_QUERY: "HISTORY_QUERY", HISTORY_ROW: "HISTORY_ROW",
+    BUFFER_QUERY: "BUFFER_QUERY", BUFFER_ROW: "BUFFER_ROW",
     CLEAR_LEAKS: "CLEAR_LEAKS", CLEARED: "CLEARED",
 }
 
@@ -139,6 +145,7 @@ FEATURE_HOLDERS = 1 << 0
 FEATURE_HISTORY = 1 << 1
 FEATURE_RING = 1 << 2
 FEATURE_SESSIONS = 1 << 3  # HELLO's instance and epoch, and GOODBYE
+FEATURE_BUFFERS = 1 << 4  # BUFFER_QUERY
 
 # HOLDER_ROW states (enum proto_holder_state) and flags (enum proto_holder_flags)
 HOLDER_TRACKED = 0

@@ -26,6 +26,25 @@ int proc_read_comm(pid_t pid, char *buf, size_t size)
 	return 0;
 }
 
+int proc_read_cmdline(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	buf[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, size - 1, f);
+	fclose(f);
+	while (n && buf[n - 1] == '\0')
+		n--; /* the terminator of the last argument */
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return n ? 0 : -1;
+}
+
 int proc_read_uid(pid_t pid, uid_t *uid)
 {
 	char path[64], line[256];

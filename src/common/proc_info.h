@@ -14,6 +14,13 @@
  */
 int proc_read_comm(pid_t pid, char *buf, size_t size);
 
+/*
+ * Reads /proc/PID/cmdline into `buf` with its arguments separated by
+ * spaces (cut to fit; `size` at least 1). Returns 0, or -1 leaving "" when the process is
+ * gone, unreadable or has no command line (a kernel thread, a zombie).
+ */
+int proc_read_cmdline(pid_t pid, char *buf, size_t size);
+
 /* Real uid from the Uid: line of /proc/PID/status. Returns 0 or -1. */
 int proc_read_uid(pid_t pid, uid_t *uid);
 

@@ -55,7 +55,17 @@
  *                                    with what processes reported
  *   HISTORY_QUERY(device or -1,      HISTORY_ROW..., ROWS_END(count): each
  *     seconds, points)               device's memory over time, in buckets
- *   HELLO_ACK's `features` says which of these two the server answers, so a
+ *   BUFFER_QUERY(device or -1,       BUFFER_ROW..., ROWS_END(count): the live
+ *     process_id or 0, size = most   buffers of one process (0: every process
+ *     rows, buffer_type = flags)     of the asker's user; root: all), newest
+ *                                    first per process, at most `size` rows
+ *                                    (0: PROTO_BUFFER_DEFAULT_ROWS; never more
+ *                                    than PROTO_BUFFER_MAX_ROWS). With
+ *                                    PROTO_BUFFER_WITH_STACKS a row whose
+ *                                    call stack is known is followed by one
+ *                                    STACK_LINE: its top (innermost) frame.
+ *                                    Another user's process: ERROR.
+ *   HELLO_ACK's `features` says which of these the server answers, so a
  *   monitor never waits for an answer an older server will not send.
  * Extension requests from a client that did not HELLO are answered too:
  * asking is the negotiation. A refused extension request (bad device id) is
@@ -138,6 +148,8 @@
 	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
 	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
 	X(HISTORY_ROW, 153, answer, ANSWER, 0)                                  \
+	X(BUFFER_QUERY, 154, buffer_query, REQUEST, 1)                          \
+	X(BUFFER_ROW, 155, answer, ANSWER, 0)                                   \
 	X(CLEAR_LEAKS, 156, clear_leaks, REQUEST, 1)                            \
 	X(CLEARED, 157, answer, ANSWER, 0)                                      \
 	X(STACK_LINE, 160, answer, ANSWER, 0)
@@ -212,7 +224,10 @@ struct __attribute__((packed)) proto_status_payload {
 /*
  * Payload of PROCESS_ROW (one per process and device) and LEAK_ROW (one per
  * leaked buffer, header: pid, device, size, buffer_type, buffer_id; used[0]
- * is the buffer's age in ns at exit, used[1] the exit time, ns since epoch).
+ * is the buffer's age in ns at exit, used[1] the exit time, ns since epoch)
+ * and BUFFER_ROW (one per live buffer, header: pid, device, size,
+ * buffer_type, buffer_id = address, timestamp = when it was allocated, ns
+ * since the epoch; used[0] is its age in ns; uid and comm of its process).
  * used[] follows the seed's order: DRAM, L1, L1_SMALL, TRACE.
  * PROCESS_ROW header: size = live buffers (0 for a tt-metal shm row, which
  * has no buffer list), buffer_id = bytes of kernel binaries (TTALLOC_KERNEL),
@@ -323,6 +338,7 @@ enum proto_feature {
 	PROTO_FEATURE_HISTORY = 1u << 1, /* HISTORY_QUERY */
 	PROTO_FEATURE_RING = 1u << 2,    /* RING_ATTACH: the shared-memory fast path */
 	PROTO_FEATURE_SESSIONS = 1u << 3, /* HELLO's instance and epoch, and GOODBYE (below) */
+	PROTO_FEATURE_BUFFERS = 1u << 4,  /* BUFFER_QUERY */
 };
 
 /* States of a HOLDER_ROW (device.h's enum device_holder_state). */
@@ -400,6 +416,12 @@ struct __attribute__((packed)) proto_ring_payload {
 
 /* LEAK_QUERY's buffer_type flag: follow leak rows with their STACK_LINEs. */
 #define PROTO_LEAK_WITH_STACKS 1u
+
+/* BUFFER_QUERY's buffer_type flag: follow each row with its top stack frame (a STACK_LINE). */
+#define PROTO_BUFFER_WITH_STACKS 1u
+/* Rows a BUFFER_QUERY gets when its size is 0, and the most it ever gets. */
+#define PROTO_BUFFER_DEFAULT_ROWS 1000
+#define PROTO_BUFFER_MAX_ROWS 10000
 
 /* Payload of STACK_LINE: one symbolized frame, NUL-terminated (truncated). */
 struct __attribute__((packed)) proto_text_payload {

@@ -124,6 +124,7 @@ static int add_process_row(const struct proto_msg *row, void *ctx)
 	p->device = row->device_id;
 	p->buffers = row->size;
 	p->kernel = row->buffer_id;
+	p->since_ns = row->timestamp;
 	p->usage = row->u.process;
 	p->usage.comm[sizeof(p->usage.comm) - 1] = '\0';
 	if (p->usage.uid != PROTO_UID_UNKNOWN)
@@ -235,6 +236,20 @@ void snapshot_release(struct snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
+/*
+ * Greets the server and checks that it answers the request of `feature`
+ * (HELLO_ACK); else TTALLOC_EPROTOCOL with "the allocation server at PATH
+ * <lacks> (an older ttalloc-server)".
+ */
+static int require_feature(struct query_client *qc, uint32_t feature, const char *lacks, char *err)
+{
+	int rc = query_greet(qc, err);
+	if (rc < 0 || (qc->features & feature))
+		return rc;
+	snprintf(err, UNIX_SOCKET_ERR_LEN, "the allocation server at %s %s (an older ttalloc-server)", qc->path, lacks);
+	return TTALLOC_EPROTOCOL;
+}
+
 /* Rows of a HISTORY_QUERY answer as they come, before they are laid out per device. */
 struct history_rows {
 	struct proto_msg *rows;
@@ -258,14 +273,9 @@ int history_snapshot_take(struct query_client *qc, uint32_t seconds, uint32_t po
 			  char *err)
 {
 	history_snapshot_release(hist);
-	int rc = query_greet(qc, err);
+	int rc = require_feature(qc, PROTO_FEATURE_HISTORY, "keeps no history", err);
 	if (rc < 0)
 		return rc;
-	if (!(qc->features & PROTO_FEATURE_HISTORY)) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "the allocation server at %s keeps no history (an older ttalloc-server)",
-			 qc->path);
-		return TTALLOC_EPROTOCOL;
-	}
 	struct proto_msg req;
 	proto_msg_init(&req, PROTO_HISTORY_QUERY, -1);
 	req.u.history.seconds = seconds;
@@ -309,4 +319,51 @@ void history_snapshot_release(struct history_snapshot *hist)
 {
 	free(hist->buckets);
 	memset(hist, 0, sizeof(*hist));
+}
+
+/* A BUFFER_ROW becomes a row; a STACK_LINE after it is that row's top frame. */
+static int add_buffer_row(const struct proto_msg *row, void *ctx)
+{
+	struct buffer_snapshot *bufs = ctx;
+	if (row->type == PROTO_STACK_LINE) {
+		if (bufs->count)
+			snprintf(bufs->rows[bufs->count - 1].frame, sizeof(bufs->rows[0].frame), "%.*s",
+				 (int)sizeof(row->u.text.text), row->u.text.text);
+		return 0;
+	}
+	if (ARRAY_RESERVE(bufs->rows, bufs->cap, bufs->count + 1) < 0)
+		return TTALLOC_ENOMEM;
+	bufs->rows[bufs->count++] = (struct buffer_snapshot_row){
+		.pid = row->process_id,
+		.device = row->device_id,
+		.type = row->buffer_type,
+		.address = row->buffer_id,
+		.size = row->size,
+		.age_ns = row->u.process.used[0],
+	};
+	return 0;
+}
+
+int buffer_snapshot_take(struct query_client *qc, pid_t pid, int device, uint32_t max_rows, int with_stacks,
+			 struct buffer_snapshot *bufs, char *err)
+{
+	buffer_snapshot_release(bufs);
+	int rc = require_feature(qc, PROTO_FEATURE_BUFFERS, "lists no buffers", err);
+	if (rc < 0)
+		return rc;
+	struct proto_msg req;
+	proto_msg_init(&req, PROTO_BUFFER_QUERY, device);
+	req.process_id = pid;
+	req.size = max_rows;
+	req.buffer_type = with_stacks ? PROTO_BUFFER_WITH_STACKS : 0;
+	rc = query_rows2(qc, &req, PROTO_BUFFER_ROW, PROTO_STACK_LINE, add_buffer_row, bufs, err);
+	if (rc == TTALLOC_ENOMEM)
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading the buffer list");
+	return rc;
+}
+
+void buffer_snapshot_release(struct buffer_snapshot *bufs)
+{
+	free(bufs->rows);
+	memset(bufs, 0, sizeof(*bufs));
 }

@@ -74,6 +74,7 @@ struct snapshot_process {
 	uint64_t kernel; /* kernel binaries (PROCESS_ROW header buffer_id) */
 	struct proto_process_payload usage; /* usage.flags: PROTO_PROCESS_SHM, PROTO_PROCESS_STALE */
 	char user[32];
+	uint64_t since_ns; /* PROCESS_ROW timestamp: first seen (socket) or the slot's last update (shm) */
 };
 
 /* One process holding one device as the kernel sees it (HOLDER_ROW). */
@@ -153,5 +154,39 @@ int history_snapshot_take(struct query_client *qc, uint32_t seconds, uint32_t po
 
 /* Frees what history_snapshot_take allocated; the struct can be reused. */
 void history_snapshot_release(struct history_snapshot *hist);
+
+/* One live buffer as BUFFER_QUERY answers it. */
+struct buffer_snapshot_row {
+	pid_t pid;
+	int device;
+	unsigned type;     /* enum ttalloc_buffer_type */
+	uint64_t address;
+	uint64_t size;     /* bytes */
+	uint64_t age_ns;   /* how long it has been live */
+	char frame[72];    /* top frame of its call stack, "function (file:line)"; "" when unknown */
+};
+
+/* Live buffers, in the server's order (newest first per process). */
+struct buffer_snapshot {
+	struct buffer_snapshot_row *rows;
+	size_t count;
+	size_t cap;
+};
+
+#define BUFFER_SNAPSHOT_INIT {0}
+
+/*
+ * Asks for the live buffers of `pid` (0: every process of ours; root:
+ * all) on `device` (-1: every device), at most `max_rows` (0: the server's
+ * PROTO_BUFFER_DEFAULT_ROWS), each with its top stack frame when
+ * `with_stacks`. TTALLOC_EPROTOCOL with a message when the server does not
+ * offer BUFFER_QUERY (HELLO_ACK features) or refuses it (a bad device,
+ * another user's process). Returns 0 or a TTALLOC_E* code.
+ */
+int buffer_snapshot_take(struct query_client *qc, pid_t pid, int device, uint32_t max_rows, int with_stacks,
+			 struct buffer_snapshot *bufs, char *err);
+
+/* Frees what buffer_snapshot_take allocated; the struct can be reused. */
+void buffer_snapshot_release(struct buffer_snapshot *bufs);
 
 #endif /* TTALLOC_QUERY_H */

@@ -20,6 +20,7 @@
 #include "common/cli.h"
 #include "common/clock.h"
 #include "smi/smi.h"
+#include "smi/top.h"
 
 #ifndef TTALLOC_VERSION
 #define TTALLOC_VERSION "0.1.0"
@@ -612,6 +613,9 @@ static int run_clear_leaks(const char *path)
 
 int main(int argc, char **argv)
 {
+	smi_subcommand_fn subcommand = argc > 1 ? smi_subcommand(argv[1]) : NULL;
+	if (subcommand)
+		return subcommand(argc - 1, argv + 1);
 	struct smi_options opts;
 	char err[ERR_LEN];
 	int parsed = smi_options_parse(&opts, argc, argv, err);

@@ -15,8 +15,12 @@ void smi_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: tt_smi [OPTIONS]\n"
+		"       tt_smi top|dmon|pmon [OPTIONS]   (each has its own --help)\n"
 		"Shows device memory, readings and the processes using each device, as\n"
-		"reported by the allocation server (ttalloc-server).\n\n"
+		"reported by the allocation server (ttalloc-server).\n"
+		"  top    a live, nvitop-like view: bars, sparklines, processes, buffers\n"
+		"  dmon   one line per device per sample, like nvidia-smi dmon\n"
+		"  pmon   one line per process per sample, like nvidia-smi pmon\n\n"
 		"  -w, --watch          redraw in place until q, Ctrl-C or SIGTERM\n"
 		"  -r, --refresh MS     watch mode refresh period in milliseconds\n"
 		"                       (default %d, %d..%d; implies --watch)\n"
@@ -106,11 +110,7 @@ static int parse_int(const char *name, const char *text, int min, int max, int *
 	return 0;
 }
 
-/*
- * Parses --interval's seconds, decimals allowed ("0.5"), into milliseconds
- * in SMI_MIN_REFRESH_MS..SMI_MAX_REFRESH_MS. Returns 0 or -1 with a message.
- */
-static int parse_seconds(const char *name, const char *text, int *ms, char *err, size_t err_size)
+int smi_parse_seconds(const char *name, const char *text, int *ms, char *err, size_t err_size)
 {
 	char *end;
 	double v = strtod(text, &end);
@@ -344,7 +344,7 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 		ctx->chosen |= CHOSE_CSV_LOG;
 		break;
 	case OPT_INTERVAL:
-		if (parse_seconds("--interval", arg, &o->interval_ms, err, err_size) < 0)
+		if (smi_parse_seconds("--interval", arg, &o->interval_ms, err, err_size) < 0)
 			return -1;
 		ctx->interval_given = 1;
 		break;

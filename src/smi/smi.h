@@ -578,6 +578,13 @@ int smi_options_parse(struct smi_options *opts, int argc, char **argv, char *err
 void smi_usage(FILE *out);
 
 /*
+ * Parses the seconds of option `name`, decimals allowed ("0.5"), into
+ * milliseconds in SMI_MIN_REFRESH_MS..SMI_MAX_REFRESH_MS. Returns 0, or -1
+ * with a message in `err`.
+ */
+int smi_parse_seconds(const char *name, const char *text, int *ms, char *err, size_t err_size);
+
+/*
  * Whether to print ANSI styles: never with --no-color or $NO_COLOR set,
  * always with --color, else only on a terminal (`is_tty`) whose $TERM is
  * not "dumb".

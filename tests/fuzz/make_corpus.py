@@ -22,6 +22,7 @@ ALLOC, FREE, QUERY, DUMP, DEVINFO = 1, 2, 3, 5, 6
 HELLO, SYNC, STATUS, PROCESS_QUERY, LEAK_QUERY = 128, 130, 132, 134, 136
 DRAM, L1, SYSTEM, L1_SMALL, TRACE, CB = 0, 1, 2, 3, 4, 5
 CB_ALLOC, CB_FREE, KERNEL_LOAD, KERNEL_UNLOAD, DUMP_KERNELS = 8, 9, 10, 11, 12
+BUFFER_QUERY, BUFFER_WITH_STACKS = 154, 1
 
 
 def frame(type_, device=0, size=0, buffer_type=0, pid=0, address=0, timestamp=0, version=0):
@@ -60,6 +61,12 @@ CASES = {
     "leak_query": case([frame(ALLOC, 0, 4096, DRAM, address=0x70000),
                         frame(ALLOC, 1, 2048, TRACE, address=0x80000),
                         frame(LEAK_QUERY, 0), frame(DUMP, 0)], first_frames=2),
+    # tt_smi top's buffer list: one process, every process, capped, a bad device
+    "buffer_query": case([frame(ALLOC, 0, 4096, DRAM, address=0x70000),
+                          frame(ALLOC, 1, 2048, L1, address=0x80000),
+                          frame(BUFFER_QUERY, 0, pid=0, buffer_type=BUFFER_WITH_STACKS),
+                          frame(BUFFER_QUERY, -1, size=1), frame(BUFFER_QUERY, 9),
+                          frame(BUFFER_QUERY, -1, pid=123456789)]),
     "device_info": case([frame(DEVINFO, -1), frame(DEVINFO, 0), frame(DEVINFO, 2),
                          frame(QUERY, -5)]),
     "split_frame": case([frame(ALLOC, 0, 4096, DRAM, address=0x90000),

@@ -196,6 +196,11 @@ def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
     ("PROTO_HISTORY_MAX_POINTS", protocol.HISTORY_MAX_POINTS),
     ("PROTO_HISTORY_DEFAULT_POINTS", protocol.HISTORY_DEFAULT_POINTS),
     ("PROTO_HISTORY_VALID", protocol.HISTORY_VALID),
+    ("PROTO_BUFFER_QUERY", protocol.BUFFER_QUERY), ("PROTO_BUFFER_ROW", protocol.BUFFER_ROW),
+    ("PROTO_FEATURE_BUFFERS", protocol.FEATURE_BUFFERS),
+    ("PROTO_BUFFER_WITH_STACKS", protocol.BUFFER_WITH_STACKS),
+    ("PROTO_BUFFER_DEFAULT_ROWS", protocol.BUFFER_DEFAULT_ROWS),
+    ("PROTO_BUFFER_MAX_ROWS", protocol.BUFFER_MAX_ROWS),
 ])
 def test_python_constants_equal_c_enums(c_layout, c_name, py_value):
     assert c_layout[("const", c_name)][0] == py_value

@@ -305,7 +305,8 @@ static void test_hello_ack_offers_holders_history_and_ring(void **state)
 	read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_HELLO_ACK);
 	assert_int_equal(ans.u.hello.features,
-			 PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS);
+			 PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS |
+				 PROTO_FEATURE_BUFFERS);
 }
 
 /* ---- history: the window and HISTORY_QUERY ---- */

@@ -8,6 +8,7 @@
  *   queries.c   QUERY, DEVICE_INFO_QUERY, DEVICE_STATUS_QUERY,
  *               PROCESS_QUERY, LEAK_QUERY, HOLDER_QUERY, HISTORY_QUERY,
  *               DUMP_REMAINING, DUMP_KERNELS: answers from the picture
+ *   buffer_query.c  BUFFER_QUERY: one process's live buffers
  *   control.c   HELLO, SYNC, RING_ATTACH: the session itself
  *
  * Handlers run on the loop thread, may send answers (client_send) and
@@ -44,6 +45,12 @@ void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc
 
 /* A FREE from a frame or the ring: validates it, releases the buffer, counts any mistake. */
 void events_free(struct client *cl, const struct proto_msg *msg);
+
+/*
+ * Sends a symbolized stack (stacks_format's text) as STACK_LINE frames, one
+ * per frame, each naming `pid`.
+ */
+void handlers_send_stack_lines(struct client *cl, const char *text, int32_t pid);
 
 /* 1 when a process's session matches a query's session filter (empty: all). */
 int handlers_session_matches(const char *session, const struct proto_msg *query);

@@ -290,8 +290,7 @@ static void send_stack_line(const char *frame, size_t len, void *ctx)
 	client_send(sink->cl, &line);
 }
 
-/* Sends a symbolized stack as STACK_LINE frames, one per frame. */
-static void send_stack_lines(struct client *cl, const char *text, int32_t pid)
+void handlers_send_stack_lines(struct client *cl, const char *text, int32_t pid)
 {
 	struct stack_line_sink sink = {cl, pid};
 	stacks_each_frame(text, send_stack_line, &sink);
@@ -341,7 +340,7 @@ void on_leak_query(struct client *cl, const struct proto_msg *msg)
 			memcpy(row.u.process.comm, rep->comm, sizeof(row.u.process.comm));
 			client_send(cl, &row);
 			if ((msg->buffer_type & PROTO_LEAK_WITH_STACKS) && lb->stack_text != LEAK_NO_STACK)
-				send_stack_lines(cl, rep->stack_texts[lb->stack_text], rep->pid);
+				handlers_send_stack_lines(cl, rep->stack_texts[lb->stack_text], rep->pid);
 			rows++;
 		}
 	}
