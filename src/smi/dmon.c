@@ -147,11 +147,6 @@ static void pmon_device(struct strbuf *out, const struct snapshot_process **sort
 
 /* ---- both ---- */
 
-static int device_shown(const struct smi_stream_options *o, int device)
-{
-	return !o->devices_given || (device >= 0 && device < PROTO_MAX_DEVICES && o->devices[device]);
-}
-
 void smi_stream_header(struct strbuf *out, const struct smi_stream_options *o)
 {
 	if (o->kind == SMI_DMON)
@@ -169,8 +164,6 @@ void smi_stream_lines(struct strbuf *out, const struct smi_stream_options *o, co
 	}
 	for (uint32_t i = 0; i < snap->num_devices; i++) {
 		const struct snapshot_device *d = &snap->devices[i];
-		if (!device_shown(o, d->index))
-			continue;
 		if (o->kind == SMI_DMON)
 			dmon_line(out, o, d);
 		else
@@ -219,20 +212,12 @@ void smi_stream_usage(FILE *out, enum smi_stream_kind kind)
 		SMI_MIN_REFRESH_MS / 1000.0, SMI_MAX_REFRESH_MS / 1000, PROTO_SOCKET_ENV, PROTO_DEFAULT_SOCKET);
 }
 
-/* Parses -i's "0,2" into o->devices. */
+/* Keeps -i's list for smi_select_devices, checked for empty items now. */
 static int parse_ids(struct smi_stream_options *o, const char *list, char *err)
 {
-	char copy[256];
-	snprintf(copy, sizeof(copy), "%s", list);
-	char *save = NULL;
-	memset(o->devices, 0, sizeof(o->devices));
-	for (char *id = strtok_r(copy, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
-		uint64_t v;
-		if (cli_uint("-i/--id", id, 10, 0, PROTO_MAX_DEVICES - 1, &v, err) < 0)
-			return TTALLOC_EINVAL;
-		o->devices[v] = 1;
-	}
-	o->devices_given = 1;
+	if (smi_select_check(list, err, ERR_LEN) < 0)
+		return TTALLOC_EINVAL;
+	o->ids = list;
 	return 0;
 }
 
@@ -303,15 +288,6 @@ int smi_stream_parse(struct smi_stream_options *o, enum smi_stream_kind kind, in
 
 /* ---- the loop ---- */
 
-/* The first selected device the snapshot does not have, or -1. */
-static int missing_device(const struct smi_stream_options *o, const struct snapshot *snap)
-{
-	for (int i = 0; o->devices_given && i < PROTO_MAX_DEVICES; i++)
-		if (o->devices[i] && (uint32_t)i >= snap->num_devices)
-			return i;
-	return -1;
-}
-
 /* Prints one sample (the header first when `first`). Returns 0, or -1 when it cannot be written. */
 static int print_sample(const struct smi_stream_options *o, const struct snapshot *snap, int first)
 {
@@ -350,9 +326,8 @@ static int stream(const struct smi_stream_options *o, const char *prog)
 		failing = rc < 0;
 		if (rc < 0)
 			continue;
-		int missing = missing_device(o, &snap);
-		if (missing >= 0) {
-			fprintf(stderr, "%s: no device %d (the server has %u)\n", prog, missing, snap.num_devices);
+		if (smi_select_devices(&snap, o->ids, err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: %s\n", prog, err);
 			status = CLI_EXIT_USAGE;
 			break;
 		}

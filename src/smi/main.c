@@ -193,7 +193,7 @@ static int run_once(const struct smi_options *opts, const char *path)
 	if (monitor_select(&m) < 0) {
 		fprintf(stderr, "tt_smi: %s\n", m.err);
 		monitor_release(&m);
-		return 1;
+		return CLI_EXIT_USAGE;
 	}
 	struct smi_view view = {
 		.snap = &m.snap,
@@ -432,7 +432,7 @@ static int run_watch(const struct smi_options *opts, const char *path)
 	if (rc < 0)
 		fprintf(stderr, "tt_smi: cannot draw the screen: %s\n",
 			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(saved));
-	return rc < 0 || selection_failed ? 1 : 0;
+	return selection_failed ? CLI_EXIT_USAGE : rc < 0 ? 1 : 0;
 }
 
 /* ---- scripting: --query-*, --json, --csv-log, once or every period ---- */
@@ -540,7 +540,7 @@ static int script_loop(const struct smi_options *opts, struct monitor *m, FILE *
 		}
 		if (refreshed == 0 && monitor_select(m) < 0) {
 			fprintf(stderr, "tt_smi: %s\n", m->err);
-			rc = 1;
+			rc = CLI_EXIT_USAGE;
 			break;
 		}
 		if (refreshed == 0) {

@@ -36,6 +36,7 @@ static void top_usage(FILE *out)
 		"  -r, --refresh MS     refresh period in milliseconds (default %d, %d..%d)\n"
 		"  -s, --socket PATH    server socket (default $%s or\n"
 		"                       %s)\n"
+		"  -i, --id LIST        only these devices (indices, comma separated)\n"
 		"      --no-color       no colours (also when $NO_COLOR is set)\n"
 		"  -h, --help           this text\n\n"
 		"Keys: Up/Down (j/k), PgUp/PgDn, Home/End move; Enter lists the selected\n"
@@ -51,6 +52,7 @@ static const struct option top_longopts[] = {
 	{"refresh", required_argument, NULL, 'r'},
 	{"socket", required_argument, NULL, 's'},
 	{"no-color", no_argument, NULL, OPT_NO_COLOR},
+	{"id", required_argument, NULL, 'i'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -73,6 +75,11 @@ static int apply_top_option(void *ctx, int opt, const char *arg, int argc, char 
 	case OPT_NO_COLOR:
 		o->color = SMI_COLOR_NEVER;
 		return 0;
+	case 'i':
+		if (smi_select_check(arg, err, ERR_LEN) < 0)
+			return TTALLOC_EINVAL;
+		o->ids = arg;
+		return 0;
 	case 'h':
 		return CLI_HELP;
 	default:
@@ -83,7 +90,7 @@ static int apply_top_option(void *ctx, int opt, const char *arg, int argc, char 
 int top_options_parse(struct top_options *o, int argc, char **argv, char *err)
 {
 	*o = (struct top_options){.refresh_ms = SMI_DEFAULT_REFRESH_MS, .color = SMI_COLOR_AUTO};
-	return cli_parse(argc, argv, ":r:s:h", top_longopts, apply_top_option, o, NULL, err);
+	return cli_parse(argc, argv, ":r:s:hi:", top_longopts, apply_top_option, o, NULL, err);
 }
 
 /* ---- the server ---- */
@@ -129,7 +136,8 @@ static void follow_buffer_row(struct top_model *m)
 /* Reads the devices, processes, history and (in the buffer view) buffers into the model. */
 static void reload(struct top_session *t, struct top_model *m)
 {
-	t->connected = smi_live_snapshot(&t->qc, t->opts->socket_path, &t->snap, t->err) == 0;
+	t->connected = smi_live_snapshot(&t->qc, t->opts->socket_path, &t->snap, t->err) == 0 &&
+		       smi_select_devices(&t->snap, t->opts->ids, t->err, sizeof(t->err)) == 0;
 	if (t->connected) {
 		char ignored[UNIX_SOCKET_ERR_LEN];
 		int points = top_spark_width(COLS);

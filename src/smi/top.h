@@ -242,6 +242,7 @@ struct top_options {
 	int refresh_ms;          /* -r MS */
 	const char *socket_path; /* -s PATH; NULL: the default */
 	enum smi_color color;
+	const char *ids; /* -i LIST: only those devices (smi_select_devices); NULL: all */
 };
 
 /* Parses top's options (cli.h's conventions). Returns CLI_RUN, CLI_HELP or a negative code with `err`. */
@@ -260,8 +261,7 @@ struct smi_stream_options {
 	int count;                                /* -c: samples, then exit; 0: until a signal */
 	int delay_ms;                             /* -d SECONDS between samples */
 	char groups[sizeof(SMI_DMON_GROUPS)];     /* -s (dmon): the groups shown, in SMI_DMON_GROUPS order */
-	unsigned char devices[PROTO_MAX_DEVICES]; /* -i: devices[i] 1 when shown */
-	int devices_given;                        /* -i was given: only those */
+	const char *ids;                          /* -i: the devices shown (smi_select_devices); NULL: all */
 	const char *socket_path;                  /* --socket */
 };
 
@@ -279,8 +279,9 @@ void smi_stream_usage(FILE *out, enum smi_stream_kind kind);
 void smi_stream_header(struct strbuf *out, const struct smi_stream_options *o);
 
 /*
- * The lines of one sample: dmon one per device shown; pmon one per process
- * and device shown, and "-" in every column of a device without one.
+ * The lines of one sample: dmon one per device of `snap`; pmon one per
+ * process and device, and "-" in every column of a device without one.
+ * -i is applied to the snapshot beforehand (smi_select_devices).
  * Memory in whole MiB, a reading the device does not give "-".
  */
 void smi_stream_lines(struct strbuf *out, const struct smi_stream_options *o, const struct snapshot *snap);

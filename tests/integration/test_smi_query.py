@@ -349,7 +349,7 @@ def test_id_selects_devices_in_every_view(server, holder):
     doc = json.loads(tt_smi(server.socket, "-i", "0,1", "--json").stdout)
     assert [d["device_id"] for d in doc["devices"]] == [0, 1]
     missing = tt_smi(server.socket, "-i", "0,7", "-L")
-    assert missing.returncode == 1 and missing.stdout == ""
+    assert missing.returncode == 2 and missing.stdout == ""
     assert "no device matches -i '7' (devices: 0, 1)" in missing.stderr
     assert tt_smi(server.socket, "-i", "0,,1").returncode == 2
 

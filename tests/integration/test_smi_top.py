@@ -144,6 +144,18 @@ def test_top_shows_devices_and_processes_and_answers_keys(server, loads, pane_fa
     assert "tt_smi top" not in screen
 
 
+def test_top_id_shows_only_the_devices_named(server, loads, pane_factory):
+    dram, l1 = loads
+    pane = top(pane_factory, server, "-i", "1", width=120)
+    screen = pane.wait_for(r"^[> ]\s+1\s+%d\s" % l1.pid)
+    assert " GPU 1 " in screen and " GPU 0 " not in screen
+    assert not re.search(r"^[> ]\s+0\s+%d\s" % dram.pid, screen, re.M)
+    pane.keys("q")
+    pane.wait_for(r"^exit=0$")
+    pane = top(pane_factory, server, "-i", "9")
+    pane.wait_for(r"no device matches -i '9' \(devices: 0, 1\)")
+
+
 def test_top_lists_a_process_buffers_with_where_they_were_allocated(server, loads, pane_factory):
     dram, _ = loads
     pane = top(pane_factory, server)
@@ -246,7 +258,7 @@ def test_pmon_marks_an_idle_device_and_streams_until_sigterm(server):
 
 def test_dmon_and_pmon_refuse_bad_input(server, short_dir):
     r = smi(server, "dmon", "-c", "1", "-i", "5")
-    assert r.returncode == 2 and "no device 5" in r.stderr
+    assert r.returncode == 2 and "no device matches -i '5' (devices: 0, 1)" in r.stderr
     r = smi(server, "pmon", "-s", "u")
     assert r.returncode == 2 and "-s/--select" in r.stderr
     r = subprocess.run([str(SMI_BIN), "dmon", "-c", "1", "--socket", str(short_dir / "none.sock")],

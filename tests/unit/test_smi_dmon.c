@@ -94,8 +94,8 @@ static void test_dmon_groups_and_devices(void **state)
 	(void)state;
 	struct smi_stream_options o = options(SMI_DMON);
 	snprintf(o.groups, sizeof(o.groups), "m");
-	o.devices_given = 1;
-	o.devices[1] = 1;
+	char err[ERR_LEN];
+	assert_int_equal(smi_select_devices(&snap, "1", err, sizeof(err)), 0);
 	assert_string_equal(sample(&o), "# gpu  dram    l1  l1sm trace    cb\n"
 					      "# Idx    MB    MB    MB    MB    MB\n"
 					      "    1     0     0     0     0     0\n");
@@ -147,20 +147,19 @@ static void test_options(void **state)
 	assert_int_equal(o.count, 0);
 	assert_int_equal(o.delay_ms, 1000);
 	assert_string_equal(o.groups, "pum");
-	assert_false(o.devices_given);
+	assert_null(o.ids);
 	assert_int_equal(dmon(&o, err, "-c", "2", "-d", "0.5", "-s", "mu", "-i", "0,2", "--socket", "/x", NULL),
 			 CLI_RUN);
 	assert_int_equal(o.count, 2);
 	assert_int_equal(o.delay_ms, 500);
 	assert_string_equal(o.groups, "um"); /* the header's order, whatever the order asked */
-	assert_true(o.devices_given);
-	assert_int_equal(o.devices[0] + o.devices[1] * 2 + o.devices[2] * 4, 5);
+	assert_string_equal(o.ids, "0,2");
 	assert_string_equal(o.socket_path, "/x");
 	assert_true(dmon(&o, err, "-c", "0", NULL) < 0);
 	assert_true(dmon(&o, err, "-s", "px", NULL) < 0);
 	assert_non_null(strstr(err, "-s/--select"));
-	assert_true(dmon(&o, err, "-i", "64", NULL) < 0);
-	assert_true(dmon(&o, err, "-i", "a", NULL) < 0);
+	assert_true(dmon(&o, err, "-i", "0,,1", NULL) < 0);
+	assert_true(dmon(&o, err, "-i", "", NULL) < 0);
 	assert_true(dmon(&o, err, "-d", "0", NULL) < 0);
 	assert_true(dmon(&o, err, "now", NULL) < 0);
 	assert_int_equal(dmon(&o, err, "-h", NULL), CLI_HELP);
