@@ -10,28 +10,39 @@
 
 #include "common/format.h"
 
-/* Edit distance of a (la bytes) and b (lb bytes), capped at `cap` + 1. */
+/*
+ * Edit distance of a (la bytes) and b (lb bytes), a swap of two neighbours
+ * counting as one edit ("sokcet" is one from "socket"): the optimal string
+ * alignment distance (at most 63 bytes each). Anything over `cap` returns
+ * cap + 1.
+ */
 static size_t distance(const char *a, size_t la, const char *b, size_t lb, size_t cap)
 {
-	size_t row[64];
-	if (la >= sizeof(row) / sizeof(row[0]) || lb >= sizeof(row) / sizeof(row[0]))
+	enum { MAX = 64 };
+	size_t store[3][MAX];
+	size_t *older = store[0], *prev = store[1], *cur = store[2]; /* rows i - 2, i - 1, i */
+	if (la >= MAX || lb >= MAX)
 		return cap + 1;
 	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
+		prev[j] = j;
 	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0], best = row[0] = i;
+		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = diag + (a[i - 1] != b[j - 1]);
-			size_t v = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
-			row[j] = cost < v ? cost : v;
-			diag = up;
-			best = row[j] < best ? row[j] : best;
+			size_t v = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < v)
+				v = prev[j] + 1;
+			if (cur[j - 1] + 1 < v)
+				v = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && older[j - 2] + 1 < v)
+				v = older[j - 2] + 1;
+			cur[j] = v;
 		}
-		if (best > cap)
-			return cap + 1;
+		size_t *spare = older;
+		older = prev;
+		prev = cur;
+		cur = spare;
 	}
-	return row[lb];
+	return prev[lb] > cap ? cap + 1 : prev[lb];
 }
 
 const char *cli_closest(const char *word, size_t len, const char *const *candidates)

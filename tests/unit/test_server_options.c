@@ -99,6 +99,8 @@ static void test_errors_are_explained(void **state)
 	assert_non_null(strstr(err, "unknown log level 'loud'"));
 	assert_int_equal(parse(&o, err, "--bogus", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "unknown option '--bogus'");
+	assert_int_equal(parse(&o, err, "--sokcet", "/tmp/x", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "unknown option '--sokcet'; did you mean '--socket'?");
 	assert_int_equal(parse(&o, err, "--sockt", "/tmp/x", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "unknown option '--sockt'; did you mean '--socket'?");
 	assert_int_equal(parse(&o, err, "--histroy-interval=5", NULL), TTALLOC_EINVAL);
