@@ -234,3 +234,15 @@ int proto_wire_detect(const uint8_t *data, size_t len)
 			return PROTO_WIRE_SEED;
 	return len >= PROTO_UPSTREAM_MSG_SIZE ? PROTO_WIRE_UPSTREAM144 : -1;
 }
+
+int proto_text_valid(const char *field, size_t size)
+{
+	size_t len = 0;
+	while (len < size && field[len]) {
+		unsigned char c = (unsigned char)field[len];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		len++;
+	}
+	return len > 0 && len < size;
+}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "common/proc_info.h"
+#include "server/state/stacks.h"
 
 json_t *json_util_uint(uint64_t v)
 {
@@ -57,4 +58,18 @@ const char *json_util_user_name(uid_t uid)
 	cache[i].used = 1;
 	proc_user_name(uid, cache[i].name, sizeof(cache[i].name));
 	return cache[i].name;
+}
+
+static void append_frame(const char *frame, size_t len, void *ctx)
+{
+	json_array_append_new(ctx, json_stringn(frame, len));
+}
+
+json_t *json_util_stack(const char *text)
+{
+	if (!text || !*text)
+		return json_null();
+	json_t *frames = json_array();
+	stacks_each_frame(text, append_frame, frames);
+	return frames;
 }

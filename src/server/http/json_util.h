@@ -29,6 +29,13 @@ void json_util_set_hex(json_t *obj, const char *key, uint64_t v);
  */
 void json_util_set_usage(json_t *obj, const uint64_t used[TTALLOC_BUFFER_TYPES]);
 
+/*
+ * A call stack as a JSON array of "function (file:line)" strings, innermost
+ * first, from the text stacks_format writes ("<indent>at ...\n" lines);
+ * null for NULL or "".
+ */
+json_t *json_util_stack(const char *text);
+
 /* User name of a uid (cached: getpwuid may ask NSS once per uid; loop thread only); the number when unknown. */
 const char *json_util_user_name(uid_t uid);
 

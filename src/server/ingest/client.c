@@ -49,6 +49,26 @@ void client_send_error(struct client *cl, const struct proto_msg *msg, enum prot
 	client_send(cl, &ans);
 }
 
+void client_send_error_text(struct client *cl, const struct proto_msg *msg, enum proto_error_reason reason, int code,
+			    const char *text)
+{
+	struct proto_msg ans;
+	proto_msg_init(&ans, PROTO_ERROR, msg->device_id);
+	ans.u.error.code = code;
+	ans.u.error.reason = reason;
+	proto_set_string(ans.u.error.message, sizeof(ans.u.error.message), text);
+	client_send(cl, &ans);
+}
+
+const char *client_valid_text(struct client *cl, const struct proto_msg *msg, const char *what)
+{
+	if (proto_text_valid(msg->u.text.text, sizeof(msg->u.text.text)))
+		return msg->u.text.text;
+	client_error(cl, PROTO_ERR_BAD_TEXT, "%s %s is empty, unterminated or holds control characters",
+		     proto_type_name(msg->type), what);
+	return NULL;
+}
+
 int client_device_or_all(struct client *cl, const struct proto_msg *msg)
 {
 	if (msg->device_id == -1 || client_valid_device(cl, msg))
