@@ -50,7 +50,7 @@ from .monitor import Tracker, devices, profile_function, track
 from .protocol import (CB, DRAM, KERNEL, L1, L1_SMALL, SYSTEM_MEMORY, TRACE,  # noqa: F401
                        MSG_SIZE)
 from .query import (clear_leaks, device_info, device_status, document, dump_remaining, format_bytes,
-                    is_server_running, leaks, num_devices, processes, query_device_stats)
+                    is_server_running, leaks, num_devices, processes, query_device_stats, send_mark)
 from .reporter import PeakWatch, Reporter, default_reporter, mark, tracking_enabled
 
 __all__ = [
@@ -59,7 +59,7 @@ __all__ = [
     "dump_remaining", "Reporter", "default_reporter", "tracking_enabled",
     "ServerNotRunning", "ServerError", "protocol",
     "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB", "KERNEL",
-    "devices", "profile_function", "track", "Tracker", "PeakWatch", "mark", "document",
+    "devices", "profile_function", "track", "Tracker", "PeakWatch", "mark", "document", "send_mark",
 ]
 
 
