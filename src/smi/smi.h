@@ -36,6 +36,7 @@
 #include "devices/holders_view.h"
 #include "common/query.h"
 #include "common/strbuf.h"
+#include "smi/diag.h"
 
 /* ---- text.c: display width of UTF-8 text ---- */
 
@@ -563,6 +564,7 @@ struct smi_options {
 	const char *ids;         /* -i/--id LIST: the devices shown; NULL: all */
 	unsigned sections;       /* -d/--display: SMI_REPORT_* bits of -q; 0: all */
 	int help_query;          /* --help-query-*: 1 + the enum smi_query_kind whose fields to list */
+	struct smi_diag diag;    /* --oom, --map, --mark, --snapshot, --diff, --export-* (diag.h) */
 };
 
 /*
