@@ -686,7 +686,7 @@ int proto_upstream_request_type(unsigned type);
 	X(BAD_STACK, "bad_stack", "malformed STACK_DEF")                                      \
 	X(FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")       \
 	X(BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")                       \
-	X(BAD_TEXT, "bad_text", "MARK label, STACK_TEXT frame or DOC_QUERY path empty or unterminated")
+	X(BAD_TEXT, "bad_text", "MARK label, STACK_TEXT frame or DOC_QUERY path empty, unterminated or not text")
 
 enum proto_error_reason {
 #define PROTO_DEFINE_REASON_(name, label, desc) PROTO_ERR_##name,
