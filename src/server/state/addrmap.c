@@ -150,7 +150,8 @@ static void summarize(struct addrmap *m, struct addrmap_block *blocks, size_t n,
 			m->largest_free = blocks[i].size;
 	}
 	m->fragmentation = m->free ? 1.0 - (double)m->largest_free / (double)m->free : 0.0;
-	qsort(blocks, n, sizeof(*blocks), by_size_desc);
+	if (n)
+		qsort(blocks, n, sizeof(*blocks), by_size_desc);
 	m->blocks = blocks;
 	m->blocks_total = n;
 	m->block_count = (uint32_t)(n < max_blocks ? n : max_blocks);
@@ -167,7 +168,8 @@ int addrmap_build(struct addrmap *m, const struct registry *r, const struct devi
 	size_t count = 0, n = 0;
 	int rc = collect(m, r, q, &ranges, &count);
 	if (rc == 0) {
-		qsort(ranges, count, sizeof(*ranges), by_start);
+		if (count)
+			qsort(ranges, count, sizeof(*ranges), by_start);
 		count = merge(ranges, count);
 		rc = holes(m, ranges, count, &blocks, &n);
 	}
