@@ -134,7 +134,8 @@ class Reporter:
         if stack_traces is None:
             stack_traces = os.environ.get(STACK_TRACE_ENV) == "1"
         self.stack_traces = bool(stack_traces)
-        self._stack_ids = {}      # ((code, line), ...) innermost first -> stack id
+        self._stack_ids = {}      # ((id(code), lasti), ...) innermost first -> stack id
+        self._stack_codes = []    # the code objects of every stack: their ids stay valid
         self._stack_texts = {}    # stack id -> [frame text, ...]
         self._stacks_sent = set()  # stack ids defined on the current connection
         _reporters.add(self)
@@ -282,16 +283,21 @@ class Reporter:
 
     def _capture_stack(self):
         """The id of the caller's stack (outside this package), defining it
-        on first sight; 0 when stacks are off or the table is full."""
+        on first sight; 0 when stacks are off or the table is full. The key
+        is each frame's code object's id and instruction offset (cheap to
+        read and hash, where a code object hashes its whole contents; the
+        table keeps the code objects, so their ids stay theirs); line
+        numbers are looked up only for a stack not seen before."""
         if not self.stack_traces:
             return 0
         f = sys._getframe(1)
         while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
             f = f.f_back
-        key = []
-        while f is not None and len(key) < protocol.STACK_MAX_DEPTH:
-            key.append((f.f_code, f.f_lineno))
+        top, key, depth = f, [], 0
+        while f is not None and depth < protocol.STACK_MAX_DEPTH:
+            key.append((id(f.f_code), f.f_lasti))
             f = f.f_back
+            depth += 1
         key = tuple(key)
         stack_id = self._stack_ids.get(key)
         if stack_id is None:
@@ -299,7 +305,13 @@ class Reporter:
                 return 0
             stack_id = len(self._stack_ids) + 1
             self._stack_ids[key] = stack_id
-            self._stack_texts[stack_id] = [_frame_text(code, line) for code, line in key]
+            texts, codes, f = [], [], top
+            for _ in key:
+                texts.append(_frame_text(f.f_code, f.f_lineno))
+                codes.append(f.f_code)
+                f = f.f_back
+            self._stack_texts[stack_id] = texts
+            self._stack_codes.append(codes)
         return stack_id
 
     def _stack_frames(self, stack_id):
