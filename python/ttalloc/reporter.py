@@ -38,6 +38,14 @@ def _frame_text(code, line):
     return text.encode("utf-8", "replace")[:protocol.TEXT_MAX].decode("utf-8", "ignore")
 
 
+def _check_device_and_type(device_id, buffer_type):
+    """ValueError unless device_id and buffer_type are in the protocol's ranges."""
+    if not 0 <= device_id < protocol.MAX_DEVICES:
+        raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
+    if not 0 <= buffer_type < protocol.BUFFER_TYPES:
+        raise ValueError("buffer_type %d is not 0..%d" % (buffer_type, protocol.BUFFER_TYPES - 1))
+
+
 def _new_instance():
     """A random id for one Reporter in one process (never 0: 0 means none)."""
     return int.from_bytes(os.urandom(8), "little") or 1
@@ -412,10 +420,7 @@ class Reporter:
         """Records and reports a buffer of `size` bytes at `address`."""
         device_id, buffer_type, address, size = (int(device_id), int(buffer_type),
                                                  int(address), int(size))
-        if not 0 <= device_id < protocol.MAX_DEVICES:
-            raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
-        if not 0 <= buffer_type < protocol.BUFFER_TYPES:
-            raise ValueError("buffer_type %d is not 0..%d" % (buffer_type, protocol.BUFFER_TYPES - 1))
+        _check_device_and_type(device_id, buffer_type)
         if size <= 0 or not 0 <= address < 1 << 64 or size >= 1 << 64:
             raise ValueError("bad buffer: address 0x%x, size %d" % (address, size))
         if not self.enabled:
@@ -458,10 +463,7 @@ class Reporter:
         post-mortem of the moment (GET /api/oom, tt_smi --oom). Returns True
         once the server has it (a SYNC round trip), False without a server."""
         device_id, buffer_type, size = int(device_id), int(buffer_type), int(size)
-        if not 0 <= device_id < protocol.MAX_DEVICES:
-            raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
-        if not 0 <= buffer_type < protocol.BUFFER_TYPES:
-            raise ValueError("buffer_type %d is not 0..%d" % (buffer_type, protocol.BUFFER_TYPES - 1))
+        _check_device_and_type(device_id, buffer_type)
         if not 0 < size <= protocol.MAX_REQUEST:
             raise ValueError("size %d is not 1..%d" % (size, protocol.MAX_REQUEST))
         if not self.enabled:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import LIB_DIR, REPO, SMI_BIN, compile_c
+from conftest import SMI_BIN, build_c_client
 from http_support import dashboard_url, get, get_json
 from test_http_metrics import parse, value
 
@@ -17,11 +17,7 @@ GiB = 1 << 30
 
 @pytest.fixture(scope="module")
 def diag_app(tmp_path_factory):
-    exe = tmp_path_factory.mktemp("diagapp") / "diag_app"
-    # -O0 -g: the call sites and line numbers stay as written
-    return compile_c([REPO / "tests/integration/diag_app.c"], exe,
-                     ["-I", str(REPO / "include"), "-O0"],
-                     ["-L", str(LIB_DIR), "-lttalloc", "-Wl,-rpath," + str(LIB_DIR)])
+    return build_c_client(tmp_path_factory, "diag_app.c")
 
 
 def start_app(processes, app, server, mode, stacks=True):

@@ -5,9 +5,8 @@ says exactly what was allocated and freed between two of them; tt_smi
 
 import json
 import os
-import resource
 
-from conftest import raw_socket, recv_frame, sync, wait_until
+from conftest import raw_socket, sync
 from diag_support import MiB, doc, raw, smi, start_app, start_py, diag_app  # noqa: F401 (fixture)
 import ttalloc
 from ttalloc import protocol

@@ -5,6 +5,7 @@ a post-mortem that says why (fragmentation: largest free < request <= free),
 and every front end shows it: GET /api/oom, tt_smi --oom and --json, the
 log, /metrics, the address map."""
 
+import json
 import re
 
 from conftest import wait_until
@@ -79,7 +80,6 @@ def test_every_front_end_shows_the_failure(server, processes):
     assert "fill_device" in out
     js = ttalloc.document("/api/oom?limit=1", socket_path=server.socket)
     assert js["reports"][0]["summary"].endswith("fragmentation")
-    import json
     full = json.loads(smi(server, "--json").stdout)
     assert full["oom"]["requested_bytes"] == 1536 * MiB and full["oom"]["cause"] == "fragmentation"
     assert metric(server, "ttalloc_alloc_failures_total", device=0, type="dram") == 1
@@ -88,7 +88,6 @@ def test_every_front_end_shows_the_failure(server, processes):
 
 def test_tt_smi_oom_and_json_without_a_failure(server):
     assert smi(server, "--oom").stdout == "No allocation failure reported since the server started.\n"
-    import json
     assert json.loads(smi(server, "--json").stdout)["oom"] is None
 
 

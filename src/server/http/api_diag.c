@@ -46,13 +46,7 @@ static json_t *buffers_json(struct server *s, const struct oom_report *rep)
 	json_t *list = json_array();
 	for (uint32_t i = 0; i < rep->buffer_count; i++) {
 		const struct oom_buffer *b = &rep->buffers[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "pid", json_integer(b->pid));
-		json_util_set_str(o, "name", b->comm);
-		json_object_set_new(o, "device_id", json_integer(rep->device));
-		json_util_set_hex(o, "address", b->address);
-		json_util_set_uint(o, "size", b->size);
-		json_util_set_str(o, "type", proto_buffer_type_name(b->type));
+		json_t *o = json_util_buffer(b->pid, b->comm, rep->device, b->address, b->size, b->type);
 		json_object_set_new(o, "age_seconds", json_real((double)b->age_ns / 1e9));
 		json_object_set_new(o, "stack", api_stack_json(s, b->stack));
 		json_array_append_new(list, o);

@@ -81,6 +81,13 @@ int api_param_pid(const struct api_params *p, pid_t *pid, struct api_doc *doc);
  */
 int api_param_type(const struct api_params *p, int *type, struct api_doc *doc);
 
+struct process_record;
+struct live_buffer;
+
+/* Calls fn for every live buffer (not CB or kernel records) of every process, with its process. */
+void api_each_buffer(struct server *s, void (*fn)(struct process_record *rec, const struct live_buffer *b, void *ctx),
+		     void *ctx);
+
 /* A pooled stack (stack_pool.h) as JSON frames, or null. */
 json_t *api_stack_json(struct server *s, uint32_t pool_id);
 

@@ -53,13 +53,7 @@ static json_t *end_json(const struct mark *mk)
 
 static json_t *item_json(const struct diff_item *it)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "pid", json_integer(it->pid));
-	json_util_set_str(o, "name", it->comm);
-	json_object_set_new(o, "device_id", json_integer(it->device));
-	json_util_set_hex(o, "address", it->address);
-	json_util_set_uint(o, "size", it->size);
-	json_util_set_str(o, "type", proto_buffer_type_name((unsigned)it->type));
+	json_t *o = json_util_buffer(it->pid, it->comm, it->device, it->address, it->size, (unsigned)it->type);
 	json_object_set_new(o, "stack", json_util_stack(it->stack));
 	return o;
 }
@@ -204,26 +198,27 @@ static int by_size_desc(const void *x, const void *y)
 	return by_group(x, y);
 }
 
+/* What collect_entries fills. */
+struct entry_list {
+	struct server *s;
+	struct snap_entry *entries;
+	size_t n;
+};
+
+static void add_entry(struct process_record *rec, const struct live_buffer *b, void *ctx)
+{
+	struct entry_list *l = ctx;
+	l->entries[l->n++] = (struct snap_entry){rec, b, stacks_pool_id(rec->stacks, b->stack, &l->s->state.stack_pool)};
+}
+
 /* Every live buffer (not CB or kernel records). NULL when out of memory (n = 0 is not). */
 static struct snap_entry *collect_entries(struct server *s, size_t *n)
 {
-	struct registry *r = &s->state.registry;
-	struct snap_entry *entries = malloc((r->live_buffers + 1) * sizeof(*entries));
-	*n = 0;
-	if (!entries)
-		return NULL;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
-		struct process_record *rec = registry_process(r, p);
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
-			const struct live_buffer *buf = registry_buffer(r, b);
-			if (buf->kind == REGISTRY_KIND_BUFFER)
-				entries[(*n)++] = (struct snap_entry){rec, buf,
-								      stacks_pool_id(rec->stacks, buf->stack, &s->state.stack_pool)};
-		}
-	}
-	return entries;
+	struct entry_list l = {s, malloc((s->state.registry.live_buffers + 1) * sizeof(struct snap_entry)), 0};
+	if (l.entries)
+		api_each_buffer(s, add_entry, &l);
+	*n = l.n;
+	return l.entries;
 }
 
 /* "groups": bytes and buffers per (pid, device, type, stack), every buffer counted. */
@@ -259,13 +254,7 @@ static json_t *buffers_json(struct server *s, struct snap_entry *e, size_t n, ui
 	for (size_t i = 0; i < n && i < limit; i++) {
 		const struct live_buffer *b = e[i].buf;
 		uint64_t age = now_mono > b->alloc_ns ? now_mono - b->alloc_ns : 0;
-		json_t *o = json_object();
-		json_object_set_new(o, "pid", json_integer(e[i].rec->pid));
-		json_util_set_str(o, "name", e[i].rec->comm);
-		json_object_set_new(o, "device_id", json_integer(b->device));
-		json_util_set_hex(o, "address", b->address);
-		json_util_set_uint(o, "size", b->size);
-		json_util_set_str(o, "type", proto_buffer_type_name(b->type));
+		json_t *o = json_util_buffer(e[i].rec->pid, e[i].rec->comm, b->device, b->address, b->size, b->type);
 		json_util_set_uint(o, "allocated_at", (now_real > age ? now_real - age : 0) / 1000000u);
 		json_object_set_new(o, "stack_id", e[i].stack == STACK_POOL_NONE ? json_null() : json_integer(e[i].stack));
 		json_array_append_new(list, o);

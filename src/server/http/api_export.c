@@ -130,41 +130,37 @@ static int by_bytes_desc(const void *x, const void *y)
 	return a->bytes > b->bytes ? -1 : a->bytes < b->bytes ? 1 : by_comm_stack(x, y);
 }
 
-/* The filters of the export. */
+/* The filters of the export, and the entries it gathers. */
 struct stack_filter {
 	int device, type;
 	pid_t pid;
+	struct server *s;
+	struct stack_bytes *e;
+	size_t count;
 };
 
-static int matches(const struct live_buffer *b, const struct process_record *rec, const struct stack_filter *f)
+static void add_stack_bytes(struct process_record *rec, const struct live_buffer *b, void *ctx)
 {
-	return b->kind == REGISTRY_KIND_BUFFER && (f->device < 0 || b->device == f->device) &&
-	       (f->type < 0 || b->type == f->type) && (!f->pid || rec->pid == f->pid);
+	struct stack_filter *f = ctx;
+	if ((f->device < 0 || b->device == f->device) && (f->type < 0 || b->type == f->type) &&
+	    (!f->pid || rec->pid == f->pid))
+		f->e[f->count++] = (struct stack_bytes){rec->comm, stacks_pool_id(rec->stacks, b->stack, &f->s->state.stack_pool),
+							b->size};
 }
 
 /* One entry per matching buffer, then merged per (name, stack) and sorted by bytes. */
-static struct stack_bytes *stack_totals(struct server *s, const struct stack_filter *f, size_t *n)
+static struct stack_bytes *stack_totals(struct server *s, struct stack_filter *f, size_t *n)
 {
-	struct registry *r = &s->state.registry;
-	struct stack_bytes *e = malloc((r->live_buffers + 1) * sizeof(*e));
-	size_t count = 0;
-	if (!e)
+	f->s = s;
+	f->count = 0;
+	f->e = malloc((s->state.registry.live_buffers + 1) * sizeof(*f->e));
+	if (!f->e)
 		return NULL;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
-		struct process_record *rec = registry_process(r, p);
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
-			const struct live_buffer *buf = registry_buffer(r, b);
-			if (matches(buf, rec, f))
-				e[count++] = (struct stack_bytes){rec->comm,
-								  stacks_pool_id(rec->stacks, buf->stack, &s->state.stack_pool),
-								  buf->size};
-		}
-	}
-	qsort(e, count, sizeof(*e), by_comm_stack);
+	api_each_buffer(s, add_stack_bytes, f);
+	struct stack_bytes *e = f->e;
+	qsort(e, f->count, sizeof(*e), by_comm_stack);
 	size_t out = 0;
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; i < f->count; i++) {
 		if (out && by_comm_stack(&e[out - 1], &e[i]) == 0)
 			e[out - 1].bytes += e[i].bytes;
 		else
@@ -208,7 +204,7 @@ static void add_collapsed(struct strbuf *out, const char *comm, const char *text
 void api_export_stacks(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)
 {
 	(void)rest;
-	struct stack_filter f;
+	struct stack_filter f = {0};
 	if (api_param_device(s, p, &f.device, doc) < 0 || api_param_type(p, &f.type, doc) < 0 ||
 	    api_param_pid(p, &f.pid, doc) < 0)
 		return;

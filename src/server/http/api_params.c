@@ -85,6 +85,22 @@ int api_param_type(const struct api_params *p, int *type, struct api_doc *doc)
 	return 0;
 }
 
+void api_each_buffer(struct server *s, void (*fn)(struct process_record *rec, const struct live_buffer *b, void *ctx),
+		     void *ctx)
+{
+	struct registry *r = &s->state.registry;
+	REGISTRY_FOR_EACH_PROCESS(r, p)
+	{
+		struct process_record *rec = registry_process(r, p);
+		REGISTRY_FOR_EACH_BUFFER(r, p, b)
+		{
+			const struct live_buffer *buf = registry_buffer(r, b);
+			if (buf->kind == REGISTRY_KIND_BUFFER)
+				fn(rec, buf, ctx);
+		}
+	}
+}
+
 json_t *api_stack_json(struct server *s, uint32_t pool_id)
 {
 	return json_util_stack(stack_pool_text(&s->state.stack_pool, pool_id));

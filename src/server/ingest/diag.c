@@ -146,16 +146,8 @@ void on_mark(struct client *cl, const struct proto_msg *msg)
 void on_stack_text(struct client *cl, const struct proto_msg *msg)
 {
 	client_announce(cl);
-	if (!client_valid_pid_field(cl, msg) || !client_valid_text(cl, msg, "frame"))
-		return;
-	struct process_record *rec = registry_process(&client_state(cl)->registry, cl->proc);
-	if (!rec->stacks && !(rec->stacks = stacks_create(rec->pid))) {
-		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording a call stack");
-		return;
-	}
-	const char *why = NULL;
-	if (stacks_define_text(rec->stacks, msg, &why) < 0)
-		client_error(cl, PROTO_ERR_BAD_STACK, "stack 0x%" PRIx64 ": %s", msg->size, why);
+	if (client_valid_pid_field(cl, msg) && client_valid_text(cl, msg, "frame"))
+		events_stack_frame(cl, msg, stacks_define_text);
 }
 
 /* ---- DOC_QUERY ---- */

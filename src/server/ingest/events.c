@@ -145,20 +145,25 @@ void on_free(struct client *cl, const struct proto_msg *msg)
 	events_free(cl, msg, 0);
 }
 
-/* STACK_DEF: part of a call stack that later ALLOCs of this process name. */
-void on_stack_def(struct client *cl, const struct proto_msg *msg)
+void events_stack_frame(struct client *cl, const struct proto_msg *msg,
+			int (*define)(struct process_stacks *ps, const struct proto_msg *msg, const char **why))
 {
-	client_announce(cl);
-	if (!client_valid_pid_field(cl, msg))
-		return;
 	struct process_record *rec = registry_process(&client_state(cl)->registry, cl->proc);
 	if (!rec->stacks && !(rec->stacks = stacks_create(rec->pid))) {
 		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording a call stack");
 		return;
 	}
 	const char *why = NULL;
-	if (stacks_define(rec->stacks, msg, &why) < 0)
+	if (define(rec->stacks, msg, &why) < 0)
 		client_error(cl, PROTO_ERR_BAD_STACK, "stack 0x%" PRIx64 ": %s", msg->size, why);
+}
+
+/* STACK_DEF: part of a call stack that later ALLOCs of this process name. */
+void on_stack_def(struct client *cl, const struct proto_msg *msg)
+{
+	client_announce(cl);
+	if (client_valid_pid_field(cl, msg))
+		events_stack_frame(cl, msg, stacks_define);
 }
 
 /* A FREE that released `freed`: the flight recorder, the journal and the event line. */
