@@ -134,3 +134,16 @@ def test_failures_of_two_processes_sharing_a_device(server, processes):
     assert r["pid"] == asker.pid and r["cause"] == "too_large"
     assert r["free_bytes"] == 12 * GiB and r["device_free_bytes"] == 4 * GiB and r["used_bytes"] == 8 * GiB
     assert [h["pid"] for h in r["holders"]] == [hold.pid]
+
+
+def test_a_tt_metal_out_of_memory_error_becomes_a_post_mortem(server):
+    """ttalloc.ttmetal turns tt-metal's exception into ALLOC_FAILED through a Reporter."""
+    from ttalloc import ttmetal
+    text = ("TT_FATAL @ tt_metal/impl/allocator/bank_manager.cpp:439: false\ninfo:\nOut of Memory: Not enough "
+            "space to allocate 1061683200 B DRAM buffer across 8 banks, where each bank needs to store 132710400 B, "
+            "but bank size is 4273390016 B (allocated: 4221954688 B, free: 51435328 B, largest free block: "
+            "45589184 B)")
+    with ttalloc.Reporter(socket_path=server.socket, watch=False) as r:
+        assert ttmetal.report_out_of_memory(RuntimeError(text), device=1, reporter=r) is True
+    rep = doc(server, "/api/oom")["reports"][0]
+    assert (rep["device_id"], rep["type"], rep["requested_bytes"]) == (1, "DRAM", 1061683200)

@@ -3,6 +3,7 @@
  */
 #include "server/ingest/client.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "common/log.h"
@@ -83,4 +84,17 @@ void client_send_rows_end(struct client *cl, uint64_t count)
 	proto_msg_init(&end, PROTO_ROWS_END, -1);
 	end.size = count;
 	client_send(cl, &end);
+}
+
+void client_define_stack(struct client *cl, const struct proto_msg *msg,
+			 int (*define)(struct process_stacks *ps, const struct proto_msg *msg, const char **why))
+{
+	struct process_record *rec = registry_process(&client_state(cl)->registry, cl->proc);
+	if (!rec->stacks && !(rec->stacks = stacks_create(rec->pid))) {
+		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording a call stack");
+		return;
+	}
+	const char *why = NULL;
+	if (define(rec->stacks, msg, &why) < 0)
+		client_error(cl, PROTO_ERR_BAD_STACK, "stack 0x%" PRIx64 ": %s", msg->size, why);
 }

@@ -96,6 +96,14 @@ void client_send_error_text(struct client *cl, const struct proto_msg *msg, enum
  */
 const char *client_valid_text(struct client *cl, const struct proto_msg *msg, const char *what);
 
+/*
+ * One STACK_DEF or STACK_TEXT frame (`define` is stacks_define or
+ * stacks_define_text), into the sender's stacks, created on first use; a
+ * malformed frame is counted (bad_stack).
+ */
+void client_define_stack(struct client *cl, const struct proto_msg *msg,
+			 int (*define)(struct process_stacks *ps, const struct proto_msg *msg, const char **why));
+
 /* Ends a series of rows with ROWS_END(count). */
 void client_send_rows_end(struct client *cl, uint64_t count);
 

@@ -147,7 +147,7 @@ void on_stack_text(struct client *cl, const struct proto_msg *msg)
 {
 	client_announce(cl);
 	if (client_valid_pid_field(cl, msg) && client_valid_text(cl, msg, "frame"))
-		events_stack_frame(cl, msg, stacks_define_text);
+		client_define_stack(cl, msg, stacks_define_text);
 }
 
 /* ---- DOC_QUERY ---- */

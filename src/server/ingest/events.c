@@ -145,25 +145,12 @@ void on_free(struct client *cl, const struct proto_msg *msg)
 	events_free(cl, msg, 0);
 }
 
-void events_stack_frame(struct client *cl, const struct proto_msg *msg,
-			int (*define)(struct process_stacks *ps, const struct proto_msg *msg, const char **why))
-{
-	struct process_record *rec = registry_process(&client_state(cl)->registry, cl->proc);
-	if (!rec->stacks && !(rec->stacks = stacks_create(rec->pid))) {
-		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording a call stack");
-		return;
-	}
-	const char *why = NULL;
-	if (define(rec->stacks, msg, &why) < 0)
-		client_error(cl, PROTO_ERR_BAD_STACK, "stack 0x%" PRIx64 ": %s", msg->size, why);
-}
-
 /* STACK_DEF: part of a call stack that later ALLOCs of this process name. */
 void on_stack_def(struct client *cl, const struct proto_msg *msg)
 {
 	client_announce(cl);
 	if (client_valid_pid_field(cl, msg))
-		events_stack_frame(cl, msg, stacks_define);
+		client_define_stack(cl, msg, stacks_define);
 }
 
 /* A FREE that released `freed`: the flight recorder, the journal and the event line. */

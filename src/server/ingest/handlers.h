@@ -52,14 +52,6 @@ void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc
 void events_free(struct client *cl, const struct proto_msg *msg, uint64_t now_ns);
 
 /*
- * One STACK_DEF or STACK_TEXT frame (`define` is stacks_define or
- * stacks_define_text), into the sender's stacks, created on first use;
- * a malformed frame is counted (bad_stack).
- */
-void events_stack_frame(struct client *cl, const struct proto_msg *msg,
-			int (*define)(struct process_stacks *ps, const struct proto_msg *msg, const char **why));
-
-/*
  * A FREE that matched none of the sender's buffers (after its protocol
  * error was counted): tells a double free, a wrong device and an unknown
  * address apart, with stacks (misuse.h). `call_stack`: the FREE's own
