@@ -48,8 +48,12 @@ static double state_run(uint64_t events, int recorder)
 			when = marks_order(&m, when);
 		struct registry_origin origin = {.alloc_ns = when, .stack = STACKS_NONE};
 		registry_alloc_from(&r, p, 0, TTALLOC_DRAM, addr, 4096, &origin);
-		struct flight_event ev = {.address = addr, .size = 4096, .time_ns = when, .stack = STACKS_NONE,
-					  .call_stack = STACKS_NONE, .kind = FLIGHT_ALLOC};
+		struct flight_event ev = {.address = addr,
+					  .size = 4096,
+					  .time_ns = when,
+					  .stack = STACKS_NONE,
+					  .call_stack = STACKS_NONE,
+					  .kind = FLIGHT_ALLOC};
 		if (recorder)
 			flight_note(&rec->flight, &ev);
 		struct live_buffer freed;
@@ -114,7 +118,7 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--events") == 0)
 			events = bench_parse_count("--events", argv[i + 1]);
 	}
-	log_set_level(LOG_WARN); /* the server at --log-level warn: no per-event lines */
+	log_set_level(LOG_WARN);  /* the server at --log-level warn: no per-event lines */
 	state_run(events / 4, 1); /* warm-up */
 	for (uint64_t k = 0; k < runs; k++) {
 		char name[64];

@@ -20,25 +20,25 @@ struct diff_item {
 	pid_t pid;
 	char comm[16];
 	int device;
-	int type;            /* enum ttalloc_buffer_type */
+	int type; /* enum ttalloc_buffer_type */
 	uint64_t address;
-	uint64_t size;       /* bytes */
-	uint64_t buffers;    /* buffers it stands for (1 for a buffer) */
-	const char *stack;   /* allocation stack text ("at f (file:line)" lines), borrowed; NULL: unknown */
-	int freed;           /* 0: allocated (appeared), 1: freed (went) */
+	uint64_t size;     /* bytes */
+	uint64_t buffers;  /* buffers it stands for (1 for a buffer) */
+	const char *stack; /* allocation stack text ("at f (file:line)" lines), borrowed; NULL: unknown */
+	int freed;         /* 0: allocated (appeared), 1: freed (went) */
 };
 
 enum diff_by { DIFF_BY_PROCESS, DIFF_BY_TYPE, DIFF_BY_STACK };
 
 /* The items of one group added up. */
 struct diff_total {
-	pid_t pid;            /* DIFF_BY_PROCESS */
-	const char *comm;     /* DIFF_BY_PROCESS (borrowed from an item) */
-	int type;             /* DIFF_BY_TYPE */
-	const char *stack;    /* DIFF_BY_STACK (borrowed; NULL: unknown) */
+	pid_t pid;         /* DIFF_BY_PROCESS */
+	const char *comm;  /* DIFF_BY_PROCESS (borrowed from an item) */
+	int type;          /* DIFF_BY_TYPE */
+	const char *stack; /* DIFF_BY_STACK (borrowed; NULL: unknown) */
 	uint64_t allocated_bytes, allocated_buffers;
 	uint64_t freed_bytes, freed_buffers;
-	int64_t growth;       /* allocated_bytes - freed_bytes */
+	int64_t growth; /* allocated_bytes - freed_bytes */
 };
 
 /*

@@ -20,8 +20,9 @@
 static int set_mode(struct smi_diag *d, enum smi_diag_mode mode, const char *arg, char *err)
 {
 	if (d->mode != SMI_DIAG_NONE)
-		return error_set(err, -1, "choose one of --oom, --map, --mark, --snapshot, --diff, --export-stacks "
-					  "and --export-trace");
+		return error_set(err, -1,
+				 "choose one of --oom, --map, --mark, --snapshot, --diff, --export-stacks "
+				 "and --export-trace");
 	if (arg && !*arg)
 		return error_set(err, -1, "an empty argument is not a file name or label");
 	d->mode = mode;

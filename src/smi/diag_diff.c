@@ -91,8 +91,8 @@ static int add_item(struct diff_build *b, const json_t *obj, const json_t *snap,
 /* "pid/device/address/allocated_at/size": what makes a buffer the same one in two snapshots. */
 static void buffer_key(const json_t *buf, char *key, size_t size)
 {
-	snprintf(key, size, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT "/%s/%" JSON_INTEGER_FORMAT
-			    "/%" JSON_INTEGER_FORMAT,
+	snprintf(key, size,
+		 "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT "/%s/%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT,
 		 get_int(buf, "pid"), get_int(buf, "device_id"), json_string_value(json_object_get(buf, "address")),
 		 get_int(buf, "allocated_at"), get_int(buf, "size"));
 }
@@ -113,7 +113,8 @@ static int missing_buffers(struct diff_build *b, const json_t *from, const json_
 	json_array_foreach(json_object_get(from, "buffers"), i, buf)
 	{
 		buffer_key(buf, key, sizeof(key));
-		if (!json_object_get(keys, key) && (rc = add_item(b, buf, from, (uint64_t)get_int(buf, "size"), 1, freed)) < 0)
+		if (!json_object_get(keys, key) &&
+		    (rc = add_item(b, buf, from, (uint64_t)get_int(buf, "size"), 1, freed)) < 0)
 			break;
 	}
 	json_decref(keys);
@@ -151,8 +152,9 @@ static int group_changes(struct diff_build *b, const json_t *a, const json_t *bs
 		json_int_t delta = get_int(g, "bytes") - (old ? get_int(old, "bytes") : 0);
 		json_int_t dbuf = get_int(g, "buffer_count") - (old ? get_int(old, "buffer_count") : 0);
 		json_object_del(before, key);
-		if (delta && (rc = add_item(b, g, bsnap, (uint64_t)(delta < 0 ? -delta : delta),
-					    (uint64_t)(dbuf < 0 ? -dbuf : dbuf), delta < 0)) < 0)
+		if (delta &&
+		    (rc = add_item(b, g, bsnap, (uint64_t)(delta < 0 ? -delta : delta),
+				   (uint64_t)(dbuf < 0 ? -dbuf : dbuf), delta < 0)) < 0)
 			break;
 	}
 	const char *k;
@@ -238,12 +240,14 @@ int smi_render_snapshot_diff(struct strbuf *out, const json_t *a, const json_t *
 	format_bytes_spaced(al, sizeof(al), sums[0]);
 	format_bytes_spaced(fr, sizeof(fr), sums[1]);
 	signed_bytes(gr, sizeof(gr), (int64_t)sums[0] - (int64_t)sums[1]);
-	strbuf_addf(out, "Diff of %s and %s\n  allocated +%s in %" PRIu64 " buffers, freed -%s in %" PRIu64
-			 " buffers: growth %s\n",
+	strbuf_addf(out,
+		    "Diff of %s and %s\n  allocated +%s in %" PRIu64 " buffers, freed -%s in %" PRIu64
+		    " buffers: growth %s\n",
 		    a_name, b_name, al, counts[0], fr, counts[1], gr);
 	if (!exact)
-		strbuf_addstr(out, "  (a snapshot lists only its biggest buffers: compared by totals per process, "
-				   "type and stack)\n");
+		strbuf_addstr(out,
+			      "  (a snapshot lists only its biggest buffers: compared by totals per process, "
+			      "type and stack)\n");
 	for (int by = DIFF_BY_PROCESS; rc == 0 && by <= DIFF_BY_STACK; by++)
 		rc = add_section(out, &build, (enum diff_by)by, by == DIFF_BY_STACK ? 20 : 50);
 	build_release(&build);

@@ -164,7 +164,8 @@ void smi_render_map(struct strbuf *out, const json_t *map, int width)
 	json_t *pid = json_object_get(map, "pid");
 	strbuf_addf(out, "Device %d %s, %s: %" PRIu64 " banks of %s from %s\n", (int)get_uint(map, "device_id"),
 		    get_str(map, "type"), json_is_integer(pid) ? "one process's view" : "every process",
-		    get_uint(map, "banks"), bytes(bank, sizeof(bank), get_uint(map, "bank_size")), get_str(map, "base"));
+		    get_uint(map, "banks"), bytes(bank, sizeof(bank), get_uint(map, "bank_size")),
+		    get_str(map, "base"));
 	if (json_is_integer(pid))
 		strbuf_addf(out, "  (PID %d)\n", (int)json_integer_value(pid));
 	strbuf_addstr(out, "  [");
@@ -176,18 +177,21 @@ void smi_render_map(struct strbuf *out, const json_t *map, int width)
 			strbuf_addstr(out, cell_char(json_real_value(c)));
 	}
 	strbuf_addstr(out, "]\n");
-	strbuf_addf(out, "  capacity %s, used %s, free %s in %" PRIu64 " blocks, largest free block %s: fragmentation "
-			 "%.0f%%\n",
+	strbuf_addf(out,
+		    "  capacity %s, used %s, free %s in %" PRIu64 " blocks, largest free block %s: fragmentation "
+		    "%.0f%%\n",
 		    bytes(cap, sizeof(cap), get_uint(map, "capacity_bytes")),
-		    bytes(used, sizeof(used), get_uint(map, "used_bytes")), bytes(fr, sizeof(fr), get_uint(map, "free_bytes")),
-		    get_uint(map, "free_blocks_total"), bytes(big, sizeof(big), get_uint(map, "largest_free_bytes")),
+		    bytes(used, sizeof(used), get_uint(map, "used_bytes")),
+		    bytes(fr, sizeof(fr), get_uint(map, "free_bytes")), get_uint(map, "free_blocks_total"),
+		    bytes(big, sizeof(big), get_uint(map, "largest_free_bytes")),
 		    100.0 * json_real_value(json_object_get(map, "fragmentation")));
 	json_array_foreach(json_object_get(map, "free_blocks"), i, c)
 	{
 		if (i == 5)
 			break;
 		char b[FORMAT_BYTES_LEN];
-		strbuf_addf(out, "%s%s at %s", i ? ", " : "  largest free blocks: ", bytes(b, sizeof(b), get_uint(c, "size")),
+		strbuf_addf(out, "%s%s at %s",
+			    i ? ", " : "  largest free blocks: ", bytes(b, sizeof(b), get_uint(c, "size")),
 			    get_str(c, "address"));
 	}
 	if (json_array_size(json_object_get(map, "free_blocks")))

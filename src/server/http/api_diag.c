@@ -23,7 +23,10 @@
 
 static const char *flight_kind_name(unsigned kind)
 {
-	return kind == FLIGHT_ALLOC ? "alloc" : kind == FLIGHT_FREE ? "free" : kind == FLIGHT_ALLOC_FAILED ? "alloc_failed" : "?";
+	return kind == FLIGHT_ALLOC           ? "alloc"
+		: kind == FLIGHT_FREE         ? "free"
+		: kind == FLIGHT_ALLOC_FAILED ? "alloc_failed"
+					      : "?";
 }
 
 static json_t *holders_json(const struct oom_report *rep)
@@ -99,7 +102,8 @@ static json_t *oom_json(struct server *s, const struct oom_report *rep)
 	json_util_set_uint(o, "requested_bytes", rep->requested);
 	json_object_set_new(o, "capacity_bytes", rep->capacity_known ? json_util_uint(rep->capacity) : json_null());
 	json_util_set_uint(o, "used_bytes", rep->used);
-	json_object_set_new(o, "device_free_bytes", rep->capacity_known ? json_util_uint(rep->device_free) : json_null());
+	json_object_set_new(o, "device_free_bytes",
+			    rep->capacity_known ? json_util_uint(rep->device_free) : json_null());
 	json_util_set_uint(o, "process_used_bytes", rep->process_used);
 	json_util_set_uint(o, "free_bytes", rep->free);
 	json_object_set_new(o, "largest_free_bytes", map_figure(rep, rep->largest_free));
@@ -121,9 +125,10 @@ static json_t *failure_counts_json(struct server *s)
 	for (int d = 0; d < s->state.devices.count; d++)
 		for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
 			if (s->state.ooms.failures[d][t])
-				json_array_append_new(list, json_pack("{s:i, s:s, s:I}", "device_id", d, "type",
-								      proto_buffer_type_name(t), "failures",
-								      (json_int_t)s->state.ooms.failures[d][t]));
+				json_array_append_new(list,
+						      json_pack("{s:i, s:s, s:I}", "device_id", d, "type",
+								proto_buffer_type_name(t), "failures",
+								(json_int_t)s->state.ooms.failures[d][t]));
 	return list;
 }
 
@@ -135,11 +140,11 @@ void api_oom(struct server *s, const char *rest, const struct api_params *p, str
 		errno = 0;
 		unsigned long long id = strtoull(rest + 1, &end, 10);
 		const struct oom_report *rep = rest[0] == '/' && rest[1] >= '0' && rest[1] <= '9' && !*end && !errno
-						       ? oom_find(h, id)
-						       : NULL;
+			? oom_find(h, id)
+			: NULL;
 		if (!rep) {
-			api_doc_fail(doc, 404, "no post-mortem %.32s: the server keeps the last %u (see /api/oom)", rest + 1,
-				     OOM_KEEP);
+			api_doc_fail(doc, 404, "no post-mortem %.32s: the server keeps the last %u (see /api/oom)",
+				     rest + 1, OOM_KEEP);
 			return;
 		}
 		doc->json = oom_json(s, rep);
@@ -172,11 +177,13 @@ static json_t *misuse_json(struct server *s, const struct misuse_entry *e)
 	json_object_set_new(o, "device_id", json_integer(e->device));
 	json_util_set_hex(o, "address", e->address);
 	json_object_set_new(o, "size", e->size ? json_util_uint(e->size) : json_null());
-	json_object_set_new(o, "type", e->type >= 0 ? json_string(proto_buffer_type_name((unsigned)e->type)) : json_null());
+	json_object_set_new(o, "type",
+			    e->type >= 0 ? json_string(proto_buffer_type_name((unsigned)e->type)) : json_null());
 	json_object_set_new(o, "other_device_id", e->other_device >= 0 ? json_integer(e->other_device) : json_null());
-	json_object_set_new(o, "seconds_since", e->kind == MISUSE_DOUBLE_FREE || e->kind == MISUSE_OVERLAPPING_ALLOC
-							  ? json_real((double)e->since_ns / 1e9)
-							  : json_null());
+	json_object_set_new(o, "seconds_since",
+			    e->kind == MISUSE_DOUBLE_FREE || e->kind == MISUSE_OVERLAPPING_ALLOC
+				    ? json_real((double)e->since_ns / 1e9)
+				    : json_null());
 	json_object_set_new(o, "alloc_stack", api_stack_json(s, e->alloc_stack));
 	json_object_set_new(o, "first_free_stack", api_stack_json(s, e->first_free_stack));
 	json_object_set_new(o, "offending_stack", api_stack_json(s, e->call_stack));
@@ -216,8 +223,9 @@ void api_marks(struct server *s, const char *rest, const struct api_params *p, s
 	json_t *list = json_array();
 	for (uint32_t i = 0; i < m->count; i++) {
 		const struct mark *mk = marks_get(m, i);
-		json_array_append_new(list, json_pack("{s:I, s:s, s:I, s:i}", "id", (json_int_t)mk->id, "label", mk->label,
-						      "time", (json_int_t)(mk->real_ns / 1000000u), "pid", (int)mk->pid));
+		json_array_append_new(list,
+				      json_pack("{s:I, s:s, s:I, s:i}", "id", (json_int_t)mk->id, "label", mk->label,
+						"time", (json_int_t)(mk->real_ns / 1000000u), "pid", (int)mk->pid));
 	}
 	json_t *o = json_object();
 	json_util_set_uint(o, "marks_total", m->total);
@@ -302,7 +310,10 @@ struct query_string {
 
 static int hex_digit(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'    ? c - '0'
+		: c >= 'a' && c <= 'f' ? c - 'a' + 10
+		: c >= 'A' && c <= 'F' ? c - 'A' + 10
+				       : -1;
 }
 
 /* URL-decodes `s` in place ("%2F" and "+"). */

@@ -28,9 +28,9 @@ struct api_params {
 
 /* A built document: JSON or text when status is 200, else an error message. */
 struct api_doc {
-	unsigned status;          /* 200, 400, 404 or 500 */
-	json_t *json;             /* the document, or NULL for a text one */
-	char *text;               /* a text document (malloc'd), when json is NULL */
+	unsigned status; /* 200, 400, 404 or 500 */
+	json_t *json;    /* the document, or NULL for a text one */
+	char *text;      /* a text document (malloc'd), when json is NULL */
 	size_t len;
 	const char *content_type; /* of a text document */
 	char error[256];          /* status != 200: why */

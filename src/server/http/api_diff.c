@@ -117,7 +117,7 @@ static json_t *diff_json(const struct diff_item *items, size_t n, uint64_t limit
 	json_t *o = json_object();
 	json_t *allocated = side_json(items, n, 0, limit), *freed = side_json(items, n, 1, limit);
 	int64_t growth = (int64_t)json_integer_value(json_object_get(allocated, "bytes")) -
-			 (int64_t)json_integer_value(json_object_get(freed, "bytes"));
+		(int64_t)json_integer_value(json_object_get(freed, "bytes"));
 	json_object_set_new(o, "allocated", allocated);
 	json_object_set_new(o, "freed", freed);
 	json_object_set_new(o, "growth_bytes", json_integer(growth));
@@ -208,7 +208,8 @@ struct entry_list {
 static void add_entry(struct process_record *rec, const struct live_buffer *b, void *ctx)
 {
 	struct entry_list *l = ctx;
-	l->entries[l->n++] = (struct snap_entry){rec, b, stacks_pool_id(rec->stacks, b->stack, &l->s->state.stack_pool)};
+	l->entries[l->n++] = (struct snap_entry){rec, b,
+						 stacks_pool_id(rec->stacks, b->stack, &l->s->state.stack_pool)};
 }
 
 /* Every live buffer (not CB or kernel records). NULL when out of memory (n = 0 is not). */
@@ -236,7 +237,8 @@ static json_t *groups_json(struct snap_entry *e, size_t n)
 		json_util_set_str(g, "name", e[i].rec->comm);
 		json_object_set_new(g, "device_id", json_integer(e[i].buf->device));
 		json_util_set_str(g, "type", proto_buffer_type_name(e[i].buf->type));
-		json_object_set_new(g, "stack_id", e[i].stack == STACK_POOL_NONE ? json_null() : json_integer(e[i].stack));
+		json_object_set_new(g, "stack_id",
+				    e[i].stack == STACK_POOL_NONE ? json_null() : json_integer(e[i].stack));
 		json_util_set_uint(g, "bytes", bytes);
 		json_util_set_uint(g, "buffer_count", j - i);
 		json_array_append_new(list, g);
@@ -256,7 +258,8 @@ static json_t *buffers_json(struct server *s, struct snap_entry *e, size_t n, ui
 		uint64_t age = now_mono > b->alloc_ns ? now_mono - b->alloc_ns : 0;
 		json_t *o = json_util_buffer(e[i].rec->pid, e[i].rec->comm, b->device, b->address, b->size, b->type);
 		json_util_set_uint(o, "allocated_at", (now_real > age ? now_real - age : 0) / 1000000u);
-		json_object_set_new(o, "stack_id", e[i].stack == STACK_POOL_NONE ? json_null() : json_integer(e[i].stack));
+		json_object_set_new(o, "stack_id",
+				    e[i].stack == STACK_POOL_NONE ? json_null() : json_integer(e[i].stack));
 		json_array_append_new(list, o);
 		char key[16];
 		snprintf(key, sizeof(key), "%u", e[i].stack);

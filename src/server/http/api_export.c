@@ -101,7 +101,10 @@ void api_map(struct server *s, const char *rest, const struct api_params *p, str
 		return;
 	}
 	struct addrmap m;
-	struct addrmap_query q = {.device = device, .region = region, .proc = proc, .max_blocks = (uint32_t)blocks,
+	struct addrmap_query q = {.device = device,
+				  .region = region,
+				  .proc = proc,
+				  .max_blocks = (uint32_t)blocks,
 				  .cells = (uint32_t)cells};
 	if (addrmap_build(&m, &s->state.registry, geo, &q) == 0)
 		doc->json = map_json(&m, device, region, pid);
@@ -144,7 +147,8 @@ static void add_stack_bytes(struct process_record *rec, const struct live_buffer
 	struct stack_filter *f = ctx;
 	if ((f->device < 0 || b->device == f->device) && (f->type < 0 || b->type == f->type) &&
 	    (!f->pid || rec->pid == f->pid))
-		f->e[f->count++] = (struct stack_bytes){rec->comm, stacks_pool_id(rec->stacks, b->stack, &f->s->state.stack_pool),
+		f->e[f->count++] = (struct stack_bytes){rec->comm,
+							stacks_pool_id(rec->stacks, b->stack, &f->s->state.stack_pool),
 							b->size};
 }
 
@@ -236,22 +240,25 @@ enum { TRACE_KINDS = sizeof(kind_keys) / sizeof(kind_keys[0]) };
 /* {"name":"process_name","ph":"M",...}: names the trace process `pid`. */
 static void trace_name(json_t *events, int pid, const char *name)
 {
-	json_array_append_new(events, json_pack("{s:s, s:s, s:i, s:i, s:{s:s}}", "name", "process_name", "ph", "M",
-						"pid", pid, "tid", 0, "args", "name", name));
+	json_array_append_new(events,
+			      json_pack("{s:s, s:s, s:i, s:i, s:{s:s}}", "name", "process_name", "ph", "M", "pid", pid,
+					"tid", 0, "args", "name", name));
 }
 
 /* A counter event ("C"): the args are the series' values at ts. */
 static void trace_counter(json_t *events, const char *name, uint64_t ts_us, int pid, json_t *args)
 {
-	json_array_append_new(events, json_pack("{s:s, s:s, s:I, s:i, s:i, s:o}", "name", name, "ph", "C", "ts",
-						(json_int_t)ts_us, "pid", pid, "tid", 0, "args", args));
+	json_array_append_new(events,
+			      json_pack("{s:s, s:s, s:I, s:i, s:i, s:o}", "name", name, "ph", "C", "ts",
+					(json_int_t)ts_us, "pid", pid, "tid", 0, "args", args));
 }
 
 /* An instant event ("i") of scope "g" (global) or "p" (process). */
 static void trace_instant(json_t *events, const char *name, uint64_t ts_us, int pid, const char *scope, json_t *args)
 {
-	json_array_append_new(events, json_pack("{s:s, s:s, s:I, s:i, s:i, s:s, s:o}", "name", name, "ph", "i", "ts",
-						(json_int_t)ts_us, "pid", pid, "tid", 0, "s", scope, "args", args));
+	json_array_append_new(events,
+			      json_pack("{s:s, s:s, s:I, s:i, s:i, s:s, s:o}", "name", name, "ph", "i", "ts",
+					(json_int_t)ts_us, "pid", pid, "tid", 0, "s", scope, "args", args));
 }
 
 /* Counter tracks per device and type from the history document (api_history). */
@@ -302,13 +309,15 @@ static void process_tracks(json_t *events, json_t *hist)
 		int pid = (int)json_integer_value(json_object_get(proc, "pid"));
 		char name[64], track[32];
 		snprintf(name, sizeof(name), "%s (pid %d)", json_string_value(json_object_get(proc, "name")), pid);
-		snprintf(track, sizeof(track), "device %d", (int)json_integer_value(json_object_get(proc, "device_id")));
+		snprintf(track, sizeof(track), "device %d",
+			 (int)json_integer_value(json_object_get(proc, "device_id")));
 		trace_name(events, pid, name);
 		for (size_t i = 0; i < json_array_size(times); i++) {
 			json_t *args = process_values(proc, i);
 			if (args)
-				trace_counter(events, track, (uint64_t)json_integer_value(json_array_get(times, i)) * 1000u,
-					      pid, args);
+				trace_counter(events, track,
+					      (uint64_t)json_integer_value(json_array_get(times, i)) * 1000u, pid,
+					      args);
 		}
 	}
 }
@@ -320,18 +329,21 @@ static void instants(struct server *s, json_t *events, uint64_t since_ns)
 	const struct leak_history *lh = &s->state.leaks;
 	for (uint32_t i = 0; i < lh->count; i++) {
 		const struct leak_report *r = leak_history_get(lh, i);
-		snprintf(name, sizeof(name), "leak: PID %d (%s) left %" PRIu64 " buffers", (int)r->pid, r->comm, r->buffers);
+		snprintf(name, sizeof(name), "leak: PID %d (%s) left %" PRIu64 " buffers", (int)r->pid, r->comm,
+			 r->buffers);
 		if (r->exit_ns >= since_ns)
 			trace_instant(events, name, r->exit_ns / 1000u, r->pid, "p",
-				      json_pack("{s:I, s:I}", "bytes", (json_int_t)r->bytes, "buffers", (json_int_t)r->buffers));
+				      json_pack("{s:I, s:I}", "bytes", (json_int_t)r->bytes, "buffers",
+						(json_int_t)r->buffers));
 	}
 	for (uint32_t i = 0; i < s->state.ooms.count; i++) {
 		const struct oom_report *r = oom_newest(&s->state.ooms, i);
-		snprintf(name, sizeof(name), "OOM: PID %d (%s), %" PRIu64 " bytes %s on device %d", (int)r->pid, r->comm,
-			 r->requested, proto_buffer_type_name(r->type), r->device);
+		snprintf(name, sizeof(name), "OOM: PID %d (%s), %" PRIu64 " bytes %s on device %d", (int)r->pid,
+			 r->comm, r->requested, proto_buffer_type_name(r->type), r->device);
 		if (r->time_ns >= since_ns)
 			trace_instant(events, name, r->time_ns / 1000u, TRACE_DEVICE_PID + r->device, "g",
-				      json_pack("{s:I, s:s}", "id", (json_int_t)r->id, "cause", format_oom_cause_label(r->cause)));
+				      json_pack("{s:I, s:s}", "id", (json_int_t)r->id, "cause",
+						format_oom_cause_label(r->cause)));
 	}
 	for (uint32_t i = 0; i < s->state.marks.count; i++) {
 		const struct mark *m = marks_get(&s->state.marks, i);
@@ -345,7 +357,8 @@ static void instants(struct server *s, json_t *events, uint64_t since_ns)
 		snprintf(name, sizeof(name), "misuse: %s", misuse_kind_label(e->kind));
 		if (e->time_ns >= since_ns)
 			trace_instant(events, name, e->time_ns / 1000u, e->pid, "p",
-				      json_pack("{s:i, s:I}", "device_id", e->device, "address", (json_int_t)e->address));
+				      json_pack("{s:i, s:I}", "device_id", e->device, "address",
+						(json_int_t)e->address));
 	}
 }
 

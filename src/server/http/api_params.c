@@ -80,8 +80,9 @@ int api_param_type(const struct api_params *p, int *type, struct api_doc *doc)
 		if (strcasecmp(text, proto_buffer_type_name(t)) == 0)
 			*type = (int)t;
 	if (*type < 0)
-		return api_doc_fail(doc, 400,
-				    "bad value '%.32s' for type: dram, l1, l1_small, trace, system_memory, cb or kernel", text);
+		return api_doc_fail(
+			doc, 400, "bad value '%.32s' for type: dram, l1, l1_small, trace, system_memory, cb or kernel",
+			text);
 	return 0;
 }
 
@@ -89,11 +90,9 @@ void api_each_buffer(struct server *s, void (*fn)(struct process_record *rec, co
 		     void *ctx)
 {
 	struct registry *r = &s->state.registry;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		struct process_record *rec = registry_process(r, p);
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
+		REGISTRY_FOR_EACH_BUFFER (r, p, b) {
 			const struct live_buffer *buf = registry_buffer(r, b);
 			if (buf->kind == REGISTRY_KIND_BUFFER)
 				fn(rec, buf, ctx);

@@ -79,8 +79,7 @@ void diag_overlapping_alloc(struct client *cl, const struct proto_msg *msg, cons
 {
 	struct state *st = client_state(cl);
 	struct process_record *rec = registry_process(&st->registry, cl->proc);
-	struct misuse_entry e =
-		misuse_base(cl, MISUSE_OVERLAPPING_ALLOC, msg->device_id, msg->buffer_id, call_stack);
+	struct misuse_entry e = misuse_base(cl, MISUSE_OVERLAPPING_ALLOC, msg->device_id, msg->buffer_id, call_stack);
 	e.size = previous->size;
 	e.type = previous->type;
 	e.since_ns = now_ns > previous->alloc_ns ? now_ns - previous->alloc_ns : 0;
@@ -113,8 +112,12 @@ void on_alloc_failed(struct client *cl, const struct proto_msg *msg)
 	struct state *st = client_state(cl);
 	struct process_record *rec = registry_process(&st->registry, cl->proc);
 	uint32_t stack = msg->u.alloc.stack_id ? stacks_find(rec->stacks, msg->u.alloc.stack_id) : STACKS_NONE;
-	struct flight_event ev = {.size = msg->size, .time_ns = clock_monotonic_ns(), .stack = stack,
-				  .call_stack = stack, .kind = FLIGHT_ALLOC_FAILED, .type = msg->buffer_type,
+	struct flight_event ev = {.size = msg->size,
+				  .time_ns = clock_monotonic_ns(),
+				  .stack = stack,
+				  .call_stack = stack,
+				  .kind = FLIGHT_ALLOC_FAILED,
+				  .type = msg->buffer_type,
 				  .device = (uint16_t)msg->device_id};
 	flight_note(&rec->flight, &ev);
 	struct oom_request req = {.device = msg->device_id, .type = msg->buffer_type, .size = msg->size, .stack = stack};
@@ -131,8 +134,7 @@ void on_mark(struct client *cl, const struct proto_msg *msg)
 	if (!label)
 		return;
 	struct state *st = client_state(cl);
-	const struct mark *mk =
-		marks_add(&st->marks, label, cl->conn.pid, clock_monotonic_ns(), clock_realtime_ns());
+	const struct mark *mk = marks_add(&st->marks, label, cl->conn.pid, clock_monotonic_ns(), clock_realtime_ns());
 	if (!mk) {
 		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording mark '%s'", label);
 		return;

@@ -43,8 +43,7 @@ static int in_view(const struct live_buffer *b, const struct addrmap_query *q)
 }
 
 /* Adds one buffer's bank-local range, clamped to the region; counts it. */
-static int add_range(struct addrmap *m, struct range **ranges, size_t *count, size_t *cap,
-		     const struct live_buffer *b)
+static int add_range(struct addrmap *m, struct range **ranges, size_t *count, size_t *cap, const struct live_buffer *b)
 {
 	uint64_t lo = m->geo.base, hi = m->geo.base + m->geo.bank_size;
 	uint64_t share = addrmap_share(&m->geo, b->size);
@@ -66,16 +65,14 @@ static int add_range(struct addrmap *m, struct range **ranges, size_t *count, si
 }
 
 /* The view's ranges, unsorted. */
-static int collect(struct addrmap *m, const struct registry *r, const struct addrmap_query *q,
-		   struct range **ranges, size_t *count)
+static int collect(struct addrmap *m, const struct registry *r, const struct addrmap_query *q, struct range **ranges,
+		   size_t *count)
 {
 	size_t cap = 0;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		if (q->proc != REGISTRY_NONE && p != q->proc)
 			continue;
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
+		REGISTRY_FOR_EACH_BUFFER (r, p, b) {
 			const struct live_buffer *buf = registry_buffer(r, b);
 			if (in_view(buf, q) && add_range(m, ranges, count, &cap, buf) < 0)
 				return TTALLOC_ENOMEM;
@@ -100,8 +97,7 @@ static size_t merge(struct range *ranges, size_t count)
 }
 
 /* The holes between merged ranges, as device bytes. */
-static int holes(struct addrmap *m, const struct range *used, size_t count, struct addrmap_block **blocks,
-		 size_t *n)
+static int holes(struct addrmap *m, const struct range *used, size_t count, struct addrmap_block **blocks, size_t *n)
 {
 	size_t cap = 0;
 	uint64_t at = m->geo.base, end = m->geo.base + m->geo.bank_size;

@@ -37,17 +37,17 @@ struct addrmap_block {
 
 struct addrmap {
 	struct device_memory_map geo;
-	uint64_t capacity;      /* bank_size x banks */
-	uint64_t used;          /* bytes of the buffers in the view (their sizes as reported) */
-	uint64_t buffers;       /* buffers in the view */
-	uint64_t outside;       /* of which lie (partly) outside [base, base + bank_size) */
-	uint64_t free;          /* bytes in holes */
-	uint64_t largest_free;  /* bytes of the largest hole */
-	double fragmentation;   /* 1 - largest_free / free; 0 when nothing is free */
+	uint64_t capacity;            /* bank_size x banks */
+	uint64_t used;                /* bytes of the buffers in the view (their sizes as reported) */
+	uint64_t buffers;             /* buffers in the view */
+	uint64_t outside;             /* of which lie (partly) outside [base, base + bank_size) */
+	uint64_t free;                /* bytes in holes */
+	uint64_t largest_free;        /* bytes of the largest hole */
+	double fragmentation;         /* 1 - largest_free / free; 0 when nothing is free */
 	struct addrmap_block *blocks; /* largest first, at most max_blocks */
-	uint32_t block_count;   /* listed */
-	uint64_t blocks_total;  /* holes in all */
-	double *cells;          /* occupancy of each of cell_count equal address ranges, 0..1 */
+	uint32_t block_count;         /* listed */
+	uint64_t blocks_total;        /* holes in all */
+	double *cells;                /* occupancy of each of cell_count equal address ranges, 0..1 */
 	uint32_t cell_count;
 };
 

@@ -25,8 +25,14 @@ static int append(struct item_list *l, const struct diff_item *it)
 static struct diff_item item_of(pid_t pid, const char *comm, int device, int type, uint64_t address, uint64_t size,
 				const char *stack, int freed)
 {
-	struct diff_item it = {.pid = pid, .device = device, .type = type, .address = address, .size = size,
-			       .buffers = 1, .stack = stack, .freed = freed};
+	struct diff_item it = {.pid = pid,
+			       .device = device,
+			       .type = type,
+			       .address = address,
+			       .size = size,
+			       .buffers = 1,
+			       .stack = stack,
+			       .freed = freed};
 	memcpy(it.comm, comm, sizeof(it.comm));
 	return it;
 }
@@ -35,20 +41,19 @@ static struct diff_item item_of(pid_t pid, const char *comm, int device, int typ
 static int collect_live(struct state *st, const struct diff_span *span, struct item_list *l)
 {
 	struct registry *r = &st->registry;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		struct process_record *rec = registry_process(r, p);
 		if (span->pid && rec->pid != span->pid)
 			continue;
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
+		REGISTRY_FOR_EACH_BUFFER (r, p, b) {
 			const struct live_buffer *buf = registry_buffer(r, b);
-			if (buf->kind != REGISTRY_KIND_BUFFER || buf->alloc_ns <= span->from_ns || buf->alloc_ns > span->to_ns)
+			if (buf->kind != REGISTRY_KIND_BUFFER || buf->alloc_ns <= span->from_ns ||
+			    buf->alloc_ns > span->to_ns)
 				continue;
-			const char *stack =
-				stack_pool_text(&st->stack_pool, stacks_pool_id(rec->stacks, buf->stack, &st->stack_pool));
-			struct diff_item it = item_of(rec->pid, rec->comm, buf->device, buf->type, buf->address, buf->size,
-						      stack, 0);
+			const char *stack = stack_pool_text(&st->stack_pool,
+							    stacks_pool_id(rec->stacks, buf->stack, &st->stack_pool));
+			struct diff_item it = item_of(rec->pid, rec->comm, buf->device, buf->type, buf->address,
+						      buf->size, stack, 0);
 			if (append(l, &it) < 0)
 				return TTALLOC_ENOMEM;
 		}

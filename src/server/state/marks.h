@@ -48,25 +48,25 @@ struct journal_entry {
 	uint64_t alloc_ns; /* CLOCK_MONOTONIC, as in the registry */
 	uint64_t free_ns;  /* CLOCK_MONOTONIC of its FREE (or its process's exit) */
 	pid_t pid;
-	uint32_t stack;    /* stack_pool id of its allocation stack, or STACK_POOL_NONE */
+	uint32_t stack; /* stack_pool id of its allocation stack, or STACK_POOL_NONE */
 	uint16_t device;
 	uint8_t type;
 	uint8_t reserved;
-	char comm[16];     /* its process's name */
+	char comm[16]; /* its process's name */
 };
 
 _Static_assert(sizeof(struct journal_entry) == 64, "a journal entry is 64 bytes");
 
 struct marks {
-	struct mark *ring;        /* MARKS_KEEP slots, allocated with the first mark */
+	struct mark *ring; /* MARKS_KEEP slots, allocated with the first mark */
 	uint32_t start, count;
-	uint64_t total;           /* marks made since start-up */
-	uint64_t last_ns;         /* mono_ns of the newest mark; 0: none yet */
+	uint64_t total;                /* marks made since start-up */
+	uint64_t last_ns;              /* mono_ns of the newest mark; 0: none yet */
 	struct journal_entry *journal; /* a ring of jcap entries */
 	uint32_t jcap, jstart, jcount;
-	uint64_t horizon_ns;      /* free_ns of the newest entry dropped; 0: none dropped */
-	uint64_t journaled;       /* entries written since start-up */
-	uint64_t dropped;         /* entries dropped for room */
+	uint64_t horizon_ns; /* free_ns of the newest entry dropped; 0: none dropped */
+	uint64_t journaled;  /* entries written since start-up */
+	uint64_t dropped;    /* entries dropped for room */
 };
 
 /* An empty set (no memory until the first mark). */

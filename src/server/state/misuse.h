@@ -24,9 +24,9 @@
 #define MISUSE_KEEP 256u
 #define MISUSE_LINES_PER_SECOND 10u
 
-#define MISUSE_KIND_MAP(X)                                                          \
-	X(DOUBLE_FREE, "double_free", "double free")                               \
-	X(UNKNOWN_FREE, "unknown_free", "free of an address never allocated")      \
+#define MISUSE_KIND_MAP(X) \
+	X(DOUBLE_FREE, "double_free", "double free") \
+	X(UNKNOWN_FREE, "unknown_free", "free of an address never allocated") \
 	X(OVERLAPPING_ALLOC, "overlapping_alloc", "allocation over a live buffer") \
 	X(WRONG_DEVICE, "wrong_device", "free naming the wrong device")
 
@@ -34,23 +34,23 @@ enum misuse_kind {
 #define MISUSE_DEFINE_KIND_(name, label, words) MISUSE_##name,
 	MISUSE_KIND_MAP(MISUSE_DEFINE_KIND_)
 #undef MISUSE_DEFINE_KIND_
-	MISUSE_KINDS
+		MISUSE_KINDS
 };
 
 struct misuse_entry {
-	uint64_t id;          /* 1, 2, ... since start-up (set by misuse_record) */
-	uint64_t time_ns;     /* CLOCK_REALTIME (set by misuse_record) */
+	uint64_t id;      /* 1, 2, ... since start-up (set by misuse_record) */
+	uint64_t time_ns; /* CLOCK_REALTIME (set by misuse_record) */
 	enum misuse_kind kind;
 	pid_t pid;
 	char comm[16];
-	int device;           /* the device the offending call named */
+	int device; /* the device the offending call named */
 	uint64_t address;
-	uint64_t size;        /* the buffer's size, when known; 0: unknown */
-	int type;             /* its enum ttalloc_buffer_type, when size is known */
-	int other_device;     /* wrong_device: the device that holds the buffer; else -1 */
-	uint64_t since_ns;    /* double_free: time since the first FREE; overlapping_alloc: the old buffer's age */
-	uint32_t alloc_stack; /* stack_pool ids, STACK_POOL_NONE when unknown */
-	uint32_t call_stack;  /* the offending call's */
+	uint64_t size;             /* the buffer's size, when known; 0: unknown */
+	int type;                  /* its enum ttalloc_buffer_type, when size is known */
+	int other_device;          /* wrong_device: the device that holds the buffer; else -1 */
+	uint64_t since_ns;         /* double_free: time since the first FREE; overlapping_alloc: the old buffer's age */
+	uint32_t alloc_stack;      /* stack_pool ids, STACK_POOL_NONE when unknown */
+	uint32_t call_stack;       /* the offending call's */
 	uint32_t first_free_stack; /* double_free: the first FREE's */
 };
 

@@ -55,7 +55,7 @@ static void fill_memory(struct oom_report *rep, struct state *st, uint32_t proc)
 	const struct device *dev = &st->devices.devices[rep->device];
 	enum device_region cap_region = picture_capacity_region(rep->type);
 	rep->capacity_known = cap_region != DEVICE_REGION_NONE &&
-			      picture_capacity_known(st, rep->device, cap_region == DEVICE_REGION_L1);
+		picture_capacity_known(st, rep->device, cap_region == DEVICE_REGION_L1);
 	rep->capacity = rep->capacity_known ? picture_capacity(dev, rep->type) : 0;
 	rep->used = picture_region_used(st, rep->device, cap_region);
 	rep->device_free = rep->capacity > rep->used ? rep->capacity - rep->used : 0;
@@ -101,8 +101,7 @@ static uint64_t usage_in(const struct device_usage *u, unsigned type)
 static void fill_holders(struct oom_report *rep, struct state *st)
 {
 	struct registry *r = &st->registry;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct device_usage *u = registry_usage(r, p, rep->device);
 		uint64_t bytes = u ? usage_in(u, rep->type) : 0;
 		if (!bytes)
@@ -148,10 +147,8 @@ static void fill_buffers(struct oom_report *rep, struct state *st, uint64_t now)
 {
 	struct registry *r = &st->registry;
 	enum device_region region = picture_capacity_region(rep->type);
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
+		REGISTRY_FOR_EACH_BUFFER (r, p, b) {
 			const struct live_buffer *buf = registry_buffer(r, b);
 			int same = region == DEVICE_REGION_NONE ? buf->type == rep->type
 								: picture_capacity_region(buf->type) == region;
@@ -189,10 +186,11 @@ static void log_report(const struct oom_report *rep, int kept)
 	if (kept)
 		log_warn("❗ PID %d (%s): allocation of %s %s on device %d failed: %s (post-mortem %" PRIu64
 			 ": GET /api/oom/%" PRIu64 ", tt_smi --oom)",
-			 (int)rep->pid, rep->comm, size, proto_buffer_type_name(rep->type), rep->device, verdict, rep->id,
-			 rep->id);
+			 (int)rep->pid, rep->comm, size, proto_buffer_type_name(rep->type), rep->device, verdict,
+			 rep->id, rep->id);
 	else
-		log_warn("❗ PID %d (%s): allocation of %s %s on device %d failed: %s (no memory to keep its post-mortem)",
+		log_warn("❗ PID %d (%s): allocation of %s %s on device %d failed: %s (no memory to keep its "
+			 "post-mortem)",
 			 (int)rep->pid, rep->comm, size, proto_buffer_type_name(rep->type), rep->device, verdict);
 }
 

@@ -29,7 +29,7 @@
 struct oom_holder {
 	pid_t pid;
 	char comm[16];
-	uint64_t bytes;   /* of the failing memory (region) on the device */
+	uint64_t bytes; /* of the failing memory (region) on the device */
 	uint64_t buffers;
 };
 
@@ -46,16 +46,16 @@ struct oom_buffer {
 struct oom_event {
 	uint64_t address;
 	uint64_t size;
-	uint64_t age_ns;  /* how long before the failure */
-	uint32_t stack;   /* stack_pool id of the buffer's allocation stack */
-	uint8_t kind;     /* enum flight_kind */
+	uint64_t age_ns; /* how long before the failure */
+	uint32_t stack;  /* stack_pool id of the buffer's allocation stack */
+	uint8_t kind;    /* enum flight_kind */
 	uint8_t type;
 	uint16_t device;
 };
 
 struct oom_report {
 	uint64_t id;
-	uint64_t time_ns;   /* CLOCK_REALTIME of the failure */
+	uint64_t time_ns; /* CLOCK_REALTIME of the failure */
 	pid_t pid;
 	uid_t uid;
 	char comm[16];
@@ -66,27 +66,27 @@ struct oom_report {
 	uint64_t requested; /* bytes */
 	uint32_t stack;     /* stack_pool id of the failing call, or STACK_POOL_NONE */
 	int capacity_known;
-	int map_known;      /* the backend gave the address ranges: the fields below the line are set */
-	uint64_t capacity;  /* bytes of the memory (region) */
-	uint64_t used;      /* bytes every process holds in it */
+	int map_known;        /* the backend gave the address ranges: the fields below the line are set */
+	uint64_t capacity;    /* bytes of the memory (region) */
+	uint64_t used;        /* bytes every process holds in it */
 	uint64_t device_free; /* capacity - used */
 	/* ---- the failing process's allocator view ---- */
 	uint64_t process_used;
-	uint64_t free;          /* free in its view (what its allocator had) */
-	uint64_t largest_free;  /* the largest request that would fit now */
-	double fragmentation;   /* 1 - largest_free / free */
-	uint64_t free_blocks;   /* holes in its view */
+	uint64_t free;         /* free in its view (what its allocator had) */
+	uint64_t largest_free; /* the largest request that would fit now */
+	double fragmentation;  /* 1 - largest_free / free */
+	uint64_t free_blocks;  /* holes in its view */
 	enum format_oom_cause cause;
 	uint32_t holder_count, buffer_count, event_count;
-	struct oom_holder holders[OOM_HOLDERS];   /* most bytes first */
-	struct oom_buffer buffers[OOM_BUFFERS];   /* biggest first */
-	struct oom_event events[OOM_EVENTS];      /* newest first */
+	struct oom_holder holders[OOM_HOLDERS]; /* most bytes first */
+	struct oom_buffer buffers[OOM_BUFFERS]; /* biggest first */
+	struct oom_event events[OOM_EVENTS];    /* newest first */
 };
 
 struct oom_history {
 	struct oom_report *ring; /* OOM_KEEP slots */
 	uint32_t start, count;
-	uint64_t total;          /* failures since start-up */
+	uint64_t total;                                             /* failures since start-up */
 	uint64_t failures[PROTO_MAX_DEVICES][TTALLOC_BUFFER_TYPES]; /* by device and type, since start-up */
 };
 
