@@ -274,11 +274,13 @@ static inline const struct live_buffer *registry_buffer(const struct registry *r
 
 /*
  * for (each device `proc` holds something on) with `u` its const struct
- * device_usage *; devices it no longer holds anything on are skipped.
+ * device_usage *; devices it no longer holds anything on are skipped. A
+ * process that never held anything has no usage array (NULL: no
+ * arithmetic on it, which UBSan rightly refuses).
  */
 #define REGISTRY_FOR_EACH_USAGE(r, proc, u)                                                              \
 	for (const struct device_usage *u = (r)->processes[(proc)].usage,                                   \
-					*u##_end_ = u + (r)->processes[(proc)].usage_count;                 \
+					*u##_end_ = u ? u + (r)->processes[(proc)].usage_count : u;         \
 	     u < u##_end_; u++)                                                                              \
 		if (u->buffers == 0) {                                                                   \
 		} else
