@@ -14,7 +14,9 @@
  *
  * Usage: bench_flight [--runs N] [--events N]. Prints `result` lines:
  * NAME.rK.ns (ns per event of run K) for registry, recorder and path.
- * Runs alternate registry and recorder so drift hits both alike.
+ * Runs alternate registry and recorder so drift hits both alike; each
+ * run's figure is the best of REPEATS passes, so a pass a neighbour's
+ * process preempted does not hide a difference of a few ns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 #include "server/server.h"
 #include "server/state/marks.h"
 
+#define REPEATS 3
 #define LIVE 4096u /* buffers live at once: the registry's tables stay in cache, as under load */
 #define BASE 0x800000000ull
 
@@ -121,13 +124,18 @@ int main(int argc, char **argv)
 	log_set_level(LOG_WARN);  /* the server at --log-level warn: no per-event lines */
 	state_run(events / 4, 1); /* warm-up */
 	for (uint64_t k = 0; k < runs; k++) {
-		char name[64];
-		snprintf(name, sizeof(name), "registry.r%llu.ns", (unsigned long long)k);
-		bench_result(name, state_run(events, 0));
-		snprintf(name, sizeof(name), "recorder.r%llu.ns", (unsigned long long)k);
-		bench_result(name, state_run(events, 1));
-		snprintf(name, sizeof(name), "path.r%llu.ns", (unsigned long long)k);
-		bench_result(name, path_run(events / 4));
+		double best[3] = {1e30, 1e30, 1e30};
+		for (int rep = 0; rep < REPEATS; rep++) {
+			double v[3] = {state_run(events, 0), state_run(events, 1), path_run(events / 4)};
+			for (int i = 0; i < 3; i++)
+				best[i] = v[i] < best[i] ? v[i] : best[i];
+		}
+		static const char *const names[3] = {"registry", "recorder", "path"};
+		for (int i = 0; i < 3; i++) {
+			char name[64];
+			snprintf(name, sizeof(name), "%s.r%llu.ns", names[i], (unsigned long long)k);
+			bench_result(name, best[i]);
+		}
 	}
 	return 0;
 }
