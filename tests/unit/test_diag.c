@@ -23,29 +23,12 @@
 #define MiB (1024ull * 1024ull)
 #define BASE 0x800000000ull
 
-static void feed(struct fixture *f, const struct proto_msg *m)
-{
-	connection_feed(f->c, (const uint8_t *)m, sizeof(*m));
-}
-
-static void event(struct fixture *f, enum proto_msg_type type, int device, unsigned btype, uint64_t addr, uint64_t size,
-		  uint64_t stack)
-{
-	struct proto_msg m;
-	proto_msg_init(&m, type, device);
-	m.buffer_type = (uint8_t)btype;
-	m.buffer_id = addr;
-	m.size = size;
-	m.u.alloc.stack_id = stack;
-	feed(f, &m);
-}
-
 static void mark(struct fixture *f, const char *label)
 {
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_MARK, -1);
 	proto_set_string(m.u.text.text, sizeof(m.u.text.text), label);
-	feed(f, &m);
+	fixture_feed(f, &m);
 }
 
 /* Defines stack `id` as text frames, innermost first. */
@@ -57,7 +40,7 @@ static void stack_text(struct fixture *f, uint64_t id, const char *const *frames
 		m.size = id;
 		m.buffer_type = (uint8_t)i;
 		proto_set_string(m.u.text.text, sizeof(m.u.text.text), frames[i]);
-		feed(f, &m);
+		fixture_feed(f, &m);
 	}
 }
 
@@ -72,10 +55,10 @@ static void test_alloc_failed_keeps_a_post_mortem_of_the_senders_view(void **sta
 	static const char *const frames[] = {"grow (model.py:7)", "<module> (model.py:20)"};
 	stack_text(f, 5, frames, 2);
 	for (int i = 0; i < 16; i++)
-		event(f, PROTO_ALLOC, 0, TTALLOC_DRAM, BASE + (uint64_t)i * 64 * MiB, 768 * MiB, 0);
+		fixture_event(f, PROTO_ALLOC, 0, TTALLOC_DRAM, BASE + (uint64_t)i * 64 * MiB, 768 * MiB, 0);
 	for (int i = 0; i < 16; i += 2)
-		event(f, PROTO_FREE, 0, 0, BASE + (uint64_t)i * 64 * MiB, 0, 0);
-	event(f, PROTO_ALLOC_FAILED, 0, TTALLOC_DRAM, 0, 1536 * MiB, 5);
+		fixture_event(f, PROTO_FREE, 0, 0, BASE + (uint64_t)i * 64 * MiB, 0, 0);
+	fixture_event(f, PROTO_ALLOC_FAILED, 0, TTALLOC_DRAM, 0, 1536 * MiB, 5);
 	const struct oom_history *h = &f->s.state.ooms;
 	assert_int_equal(h->count, 1);
 	const struct oom_report *r = oom_newest(h, 0);
@@ -96,10 +79,10 @@ static void test_alloc_failed_keeps_a_post_mortem_of_the_senders_view(void **sta
 static void test_bad_alloc_failed_frames_are_counted_and_keep_nothing(void **state)
 {
 	struct fixture *f = *state;
-	event(f, PROTO_ALLOC_FAILED, 9, TTALLOC_DRAM, 0, 4096, 0);
-	event(f, PROTO_ALLOC_FAILED, 0, 7, 0, 4096, 0);
-	event(f, PROTO_ALLOC_FAILED, 0, TTALLOC_DRAM, 0, 0, 0);
-	event(f, PROTO_ALLOC_FAILED, 0, TTALLOC_DRAM, 0, PROTO_MAX_REQUEST + 1, 0);
+	fixture_event(f, PROTO_ALLOC_FAILED, 9, TTALLOC_DRAM, 0, 4096, 0);
+	fixture_event(f, PROTO_ALLOC_FAILED, 0, 7, 0, 4096, 0);
+	fixture_event(f, PROTO_ALLOC_FAILED, 0, TTALLOC_DRAM, 0, 0, 0);
+	fixture_event(f, PROTO_ALLOC_FAILED, 0, TTALLOC_DRAM, 0, PROTO_MAX_REQUEST + 1, 0);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), 1);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_BUFFER_TYPE), 1);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_SIZE), 2);
@@ -119,9 +102,9 @@ static void test_misuse_is_told_apart_and_carries_both_stacks(void **state)
 	static const char *const alloc_at[] = {"make (a.py:1)"}, *const free_at[] = {"drop (a.py:2)"};
 	stack_text(f, 1, alloc_at, 1);
 	stack_text(f, 2, free_at, 1);
-	event(f, PROTO_ALLOC, 0, TTALLOC_L1, 0x10000, 4096, 1);
-	event(f, PROTO_FREE, 0, 0, 0x10000, 0, 2);
-	event(f, PROTO_FREE, 0, 0, 0x10000, 0, 2);
+	fixture_event(f, PROTO_ALLOC, 0, TTALLOC_L1, 0x10000, 4096, 1);
+	fixture_event(f, PROTO_FREE, 0, 0, 0x10000, 0, 2);
+	fixture_event(f, PROTO_FREE, 0, 0, 0x10000, 0, 2);
 	assert_int_equal(last_misuse(f), MISUSE_DOUBLE_FREE);
 	const struct misuse_entry *e = misuse_get(&f->s.state.misuse, 0);
 	const struct stack_pool *pool = &f->s.state.stack_pool;
@@ -129,13 +112,13 @@ static void test_misuse_is_told_apart_and_carries_both_stacks(void **state)
 	assert_string_equal(stack_pool_text(pool, e->first_free_stack), "at drop (a.py:2)");
 	assert_string_equal(stack_pool_text(pool, e->call_stack), "at drop (a.py:2)");
 	assert_int_equal(e->size, 4096);
-	event(f, PROTO_FREE, 0, 0, 0x99000, 0, 0);
+	fixture_event(f, PROTO_FREE, 0, 0, 0x99000, 0, 0);
 	assert_int_equal(last_misuse(f), MISUSE_UNKNOWN_FREE);
-	event(f, PROTO_ALLOC, 1, TTALLOC_DRAM, BASE, 4096, 1);
-	event(f, PROTO_FREE, 0, 0, BASE, 0, 2);
+	fixture_event(f, PROTO_ALLOC, 1, TTALLOC_DRAM, BASE, 4096, 1);
+	fixture_event(f, PROTO_FREE, 0, 0, BASE, 0, 2);
 	assert_int_equal(last_misuse(f), MISUSE_WRONG_DEVICE);
 	assert_int_equal(misuse_get(&f->s.state.misuse, 2)->other_device, 1);
-	event(f, PROTO_ALLOC, 1, TTALLOC_DRAM, BASE, 8192, 2);
+	fixture_event(f, PROTO_ALLOC, 1, TTALLOC_DRAM, BASE, 8192, 2);
 	assert_int_equal(last_misuse(f), MISUSE_OVERLAPPING_ALLOC);
 	assert_int_equal(misuse_get(&f->s.state.misuse, 3)->size, 4096);
 	/* the protocol counters count what they counted before */
@@ -163,7 +146,7 @@ static void test_events_after_a_mark_count_after_it_even_stamped_before(void **s
 	struct fixture *f = *state;
 	struct clock_fake fake;
 	clock_fake_install(&fake, 1000000000000ull, 5000000000ull);
-	event(f, PROTO_ALLOC, 0, TTALLOC_DRAM, BASE, 100, 0);
+	fixture_event(f, PROTO_ALLOC, 0, TTALLOC_DRAM, BASE, 100, 0);
 	mark(f, "a");
 	/* stamped by its client a second before the mark was applied */
 	struct proto_msg m;
@@ -171,13 +154,13 @@ static void test_events_after_a_mark_count_after_it_even_stamped_before(void **s
 	m.buffer_id = BASE + 0x1000;
 	m.size = 200;
 	m.timestamp = 1000000000000ull - 1000000000ull;
-	feed(f, &m);
+	fixture_feed(f, &m);
 	/* a resync of an old buffer keeps its time: not new */
 	m.buffer_id = BASE + 0x2000;
 	m.size = 300;
 	m.u.alloc.flags = PROTO_ALLOC_RESYNC;
-	feed(f, &m);
-	event(f, PROTO_FREE, 0, 0, BASE, 0, 0);
+	fixture_feed(f, &m);
+	fixture_event(f, PROTO_FREE, 0, 0, BASE, 0, 0);
 	clock_fake_advance(&fake, 1000);
 	mark(f, "b");
 	struct diff_item *items;
@@ -198,9 +181,9 @@ static void test_bad_marks_are_counted(void **state)
 	struct fixture *f = *state;
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_MARK, -1);
-	feed(f, &m); /* empty */
+	fixture_feed(f, &m); /* empty */
 	memset(m.u.text.text, 'x', sizeof(m.u.text.text));
-	feed(f, &m); /* unterminated */
+	fixture_feed(f, &m); /* unterminated */
 	mark(f, "esc\033[2J");
 	assert_int_equal(errors(f, PROTO_ERR_BAD_TEXT), 3);
 	assert_int_equal(f->s.state.marks.total, 0);
@@ -212,7 +195,7 @@ static char *document(struct fixture *f, const char *path)
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_DOC_QUERY, -1);
 	proto_set_string(m.u.text.text, sizeof(m.u.text.text), path);
-	feed(f, &m);
+	fixture_feed(f, &m);
 	char *text = NULL;
 	for (;;) {
 		struct proto_msg a;
