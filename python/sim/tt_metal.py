@@ -42,15 +42,29 @@ When TT_ALLOC_TRACKING_ENABLED=1, a Buffer reports ALLOC to the allocation
 server through ttalloc's default Reporter, then flushes so monitors see it
 at once. FREE is reported on Buffer.deallocate()/close()/`del` (when the
 object is collected)/context-manager exit, and CloseDevice frees what is
-left. A process that exits without CloseDevice leaves its buffers live: the
-server reports them as leaked, which is what the leak detector is for
-(nothing is reported from __del__ during interpreter shutdown). With
-TT_ALLOC_STACK_TRACE=1 each report carries the Python stack of the caller.
+left. With TT_ALLOC_STACK_TRACE=1 each report carries the Python stack of
+the caller.
+
+Exit, as tt-metal: tt-metal's DevicePool destructor (device_pool.cpp) runs
+at a normal process exit and closes every device still open, which
+deallocates its buffers. Here an atexit handler, registered when this
+process first opens a device, does the same: at a normal interpreter exit
+(end of the script, sys.exit, an uncaught exception, Ctrl-C's
+KeyboardInterrupt) it calls CloseDevice on every device this process still
+has open, so each remaining buffer is deallocated and its FREE reported; no
+leak report follows. A process that runs no exit handlers leaves its
+buffers live and the server reports them as leaked, as tt-metal would leak
+them: killed by a signal (kill -9, or SIGTERM's default action) or ended by
+os._exit. A forked child closes only the devices it opened itself; its
+parent's are the parent's. The handler is registered after ttalloc's
+default Reporter exists, and atexit runs handlers last-registered first, so
+the devices are closed while the Reporter can still report.
 
 Environment: TT_METAL_SIM_NUM_DEVICES (default 2) sets how many devices
 exist; TT_ALLOC_SERVER_SOCKET the server socket.
 """
 
+import atexit
 import bisect
 import enum
 import os
@@ -180,11 +194,36 @@ class _BankAllocator:
 
 _lock = threading.RLock()
 _open_devices = {}  # device_id -> Device
+_exit_handler_registered = False  # inherited by a forked child, as the handler is
 
 
 def _reporter():
     r = ttalloc.default_reporter()
     return r if r.enabled else None
+
+
+def _close_devices_at_exit():
+    """tt-metal's DevicePool destructor: closes every device this process
+    still has open (a forked child's copies of its parent's are skipped)."""
+    pid = os.getpid()
+    with _lock:
+        devices = [dev for dev in _open_devices.values() if dev._pid == pid and dev._open]
+    for dev in devices:
+        try:
+            CloseDevice(dev)
+        except Exception:
+            pass  # an exit handler must not stop the others
+
+
+def _register_exit_handler():
+    """Registers _close_devices_at_exit once, after the default Reporter
+    exists: atexit runs the last registered first, so the devices are
+    closed before anything the Reporter registered at its creation."""
+    global _exit_handler_registered
+    if not _exit_handler_registered:
+        ttalloc.default_reporter()
+        atexit.register(_close_devices_at_exit)
+        _exit_handler_registered = True
 
 
 class Device:
@@ -244,21 +283,27 @@ def CreateDevice(device_id, *args, **kwargs):
     with _lock:
         dev = _open_devices.get(device_id)
         if dev is None or dev._pid != os.getpid():
+            _register_exit_handler()
             dev = Device(device_id)
             _open_devices[device_id] = dev
         return dev
 
 
 def CloseDevice(device):
-    """Frees every buffer still allocated on `device` and closes it."""
+    """Frees every buffer still allocated on `device` (a FREE each, then one
+    flush) and closes it."""
+    freed = False
     with _lock:
         if not device._open:
             return True
         for buf in list(device._buffers.values()):
-            buf.deallocate()
+            freed |= buf._release()
         device._open = False
         if _open_devices.get(device._id) is device:
             del _open_devices[device._id]
+    rep = _reporter()
+    if freed and rep is not None:
+        rep.flush()
     return True
 
 
@@ -323,16 +368,24 @@ class Buffer:
 
     def deallocate(self):
         """Returns the memory and reports FREE. Calling it again does nothing."""
+        if self._release():
+            rep = _reporter()
+            if rep is not None:
+                rep.flush()
+
+    def _release(self):
+        """Returns the memory and reports FREE without a flush; False when
+        it was not allocated."""
         with _lock:
             if not self._allocated:
-                return
+                return False
             self._allocated = False
             self._device._allocators[self._type].free(self._address)
             self._device._buffers.pop(self._address, None)
         rep = _reporter()
         if rep is not None:
             rep.report_free(self._device._id, self._address)
-            rep.flush()
+        return True
 
     close = deallocate
 
@@ -343,8 +396,9 @@ class Buffer:
         self.deallocate()
 
     def __del__(self):
-        # At interpreter shutdown the process is exiting: buffers it never
-        # freed are the server's leak report, not a FREE.
+        # At interpreter shutdown the exit handler has already closed this
+        # process's devices; a buffer still allocated then is a forked
+        # child's copy of its parent's, which is not the child's to free.
         if getattr(self, "_allocated", False) and not sys.is_finalizing():
             try:
                 self.deallocate()

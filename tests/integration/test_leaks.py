@@ -91,20 +91,77 @@ def test_a_process_that_frees_everything_is_not_a_leak(server, reporter_client):
     assert ttalloc.leaks(pid=client.pid, socket_path=server.socket) == []
 
 
-def test_tt_metal_program_exiting_without_closedevice_leaks(server):
-    code = ("import tt_metal as ttm\n"
-            "d = ttm.CreateDevice(0)\n"
-            "a = ttm.Buffer(d, size=1048576, buffer_type=ttm.BufferType.DRAM)\n"
-            "b = ttm.Buffer(d, size=524288, buffer_type=ttm.BufferType.L1)\n"
-            "print(hex(a.address()), hex(b.address()))\n")
+TWO_BUFFERS = ("import os, tt_metal as ttm\n"
+               "d = ttm.CreateDevice(0)\n"
+               "a = ttm.Buffer(d, size=1048576, buffer_type=ttm.BufferType.DRAM)\n"
+               "b = ttm.Buffer(d, size=524288, buffer_type=ttm.BufferType.L1)\n"
+               "print(os.getpid(), hex(a.address()), hex(b.address()), flush=True)\n")
+
+
+def run_tt_metal(server, code):
+    """Runs a simulated tt_metal program to its end; returns its output's words."""
     res = subprocess.run([sys.executable, "-c", code], env=server.env(), capture_output=True,
                          text=True, timeout=20)
     assert res.returncode == 0, res.stderr
-    a, b = res.stdout.split()
-    server.wait_for_log(r"Process \d+ exited but left 2 buffers allocated:\n"
-                        r"    \[Device 0\] Buffer %s: 1048576 bytes DRAM \(age: \d+s\)\n"
-                        r"    \[Device 0\] Buffer %s: 524288 bytes L1 \(age: \d+s\)$" % (a, b))
+    return res.stdout.split()
+
+
+def test_tt_metal_program_exiting_without_closedevice_has_its_devices_closed_at_exit(server):
+    # tt-metal's DevicePool destructor closes the devices still open at a normal exit
+    pid, a, b = run_tt_metal(server, TWO_BUFFERS)
+    free_a = server.wait_for_log(r"^\[Device 0\] FREE: buffer %s by PID %s$" % (a, pid))
+    server.wait_for_log(r"^\[Device 0\] FREE: buffer %s by PID %s$" % (b, pid))
+    server.wait_for_log(r"^📤 Process %s \(\S+\) disconnected, no buffers left$" % pid, since=free_a.end())
+    assert "exited but left" not in server.log()
     assert totals(server, 0) == [0, 0, 0, 0]
+
+
+def test_tt_metal_program_ending_with_os_exit_leaks(server):
+    # no exit handlers, as no destructors run in tt-metal: the buffers are the leak report
+    pid, a, b = run_tt_metal(server, TWO_BUFFERS + "os._exit(0)\n")
+    server.wait_for_log(r"Process %s exited but left 2 buffers allocated:\n"
+                        r"    \[Device 0\] Buffer %s: 1048576 bytes DRAM \(age: \d+s\)\n"
+                        r"    \[Device 0\] Buffer %s: 524288 bytes L1 \(age: \d+s\)$" % (pid, a, b))
+    assert "FREE" not in server.log()
+    assert totals(server, 0) == [0, 0, 0, 0]
+
+
+def test_tt_metal_closes_devices_at_exit_before_a_reporter_exit_handler_runs(server):
+    # A handler registered when the Reporter exists (as one that says GOODBYE
+    # at exit would be) runs after the devices are closed: atexit runs the
+    # last registered first, and tt_metal registers at the first CreateDevice.
+    code = ("import atexit, ttalloc\n"
+            "atexit.register(ttalloc.default_reporter().close)\n" + TWO_BUFFERS)
+    pid, a, b = run_tt_metal(server, code)
+    server.wait_for_log(r"^\[Device 0\] FREE: buffer %s by PID %s$" % (b, pid))
+    server.wait_for_log(r"^📤 Process %s \(\S+\) disconnected, no buffers left$" % pid)
+    assert "exited but left" not in server.log()
+
+
+def test_a_forked_child_closes_only_its_own_devices_at_exit(server):
+    code = """
+import os, sys, ttalloc, tt_metal as ttm
+d0 = ttm.CreateDevice(0)
+a = ttm.Buffer(d0, size=1048576)
+child = os.fork()
+if child == 0:
+    b = ttm.Buffer(ttm.CreateDevice(1), size=2097152)
+    sys.exit(0)  # a normal exit of the child: its exit handlers run
+_, status = os.waitpid(child, 0)
+assert status == 0, status
+stats = ttalloc.query_device_stats(0)
+print(os.getpid(), child, stats["dram_allocated"], flush=True)
+"""
+    parent, child, parent_dram = run_tt_metal(server, code)
+    assert int(parent_dram) == 1048576  # the child's exit left the parent's buffer alone
+    server.wait_for_log(r"^\[Device 1\] FREE: buffer 0x800000000 by PID %s$" % child)
+    server.wait_for_log(r"^\[Device 0\] FREE: buffer 0x800000000 by PID %s$" % parent)
+    for pid in (parent, child):
+        server.wait_for_log(r"^📤 Process %s \(\S+\) disconnected, no buffers left$" % pid)
+    assert "exited but left" not in server.log()
+    # nothing of the child's on device 0: no FREE of the parent's buffer, no misuse line
+    assert [line for line in server.log().splitlines()
+            if re.search(r"\b%s\b" % child, line) and "device 0" in line.lower()] == []
 
 
 def test_tt_metal_program_that_closes_its_device_does_not_leak(server):

@@ -3,7 +3,10 @@
 server, and tt_smi, the Python API and QUERY all show them.
 
 The seed keeps each process alive with time.sleep(60); here the test kills
-them once it has looked, instead of waiting."""
+them once it has looked, instead of waiting, or runs them with a short sleep
+to see what a normal end does: as in tt-metal, whose DevicePool destructor
+closes the devices still open, a normal exit frees the buffers, and only a
+process that runs no exit handlers (a signal, os._exit) leaks them."""
 
 import re
 import signal
@@ -90,3 +93,49 @@ def test_tt_smi_shows_the_seed_multi_process_result(server, seed_processes):
     for dev, pid, dram, l1 in ((0, a, "100MB", "0MB"), (0, b, "200MB", "0MB"), (1, c, "0MB", "150MB")):
         assert re.search(r"^│ +%d +%d +\S+ +python\S* +%s +%s +│$" % (dev, pid, dram, l1), out, re.M), \
             "no process row for PID %d in:\n%s" % (pid, out)
+
+
+def seed_process_ending(code, end):
+    """A seed process whose time.sleep(60) is replaced with `end`."""
+    changed = code.replace("time.sleep(60)", end)
+    assert changed != code
+    return changed
+
+
+def test_the_seed_processes_run_to_completion_free_their_buffers_at_exit(server, processes):
+    started = [processes([sys.executable, "-c", seed_process_ending(code, "time.sleep(0.01)")],
+                         env=server.env()) for code in SEED_PROCESSES]
+    for p, announcement in zip(started, ANNOUNCEMENTS):
+        p.expect("^" + re.escape(announcement) + "$", timeout=15)
+        assert p.wait(timeout=15) == 0
+    for p, dev in zip(started, (0, 0, 1)):
+        # the device closed at exit: FREE reported, then the process leaves with nothing
+        free = server.wait_for_log(r"^\[Device %d\] FREE: buffer 0x[0-9a-f]+ by PID %d$" % (dev, p.pid))
+        server.wait_for_log(r"^📤 Process %d \(\S+\) disconnected, no buffers left$" % p.pid,
+                            since=free.end())
+        assert "Process %d exited but left" % p.pid not in server.log()
+    assert server.query(0)["dram_allocated"] == 0 and server.query(1)["l1_allocated"] == 0
+    assert ttalloc.leaks(socket_path=server.socket) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_a_seed_process_killed_while_it_sleeps_leaks_its_buffer(server, processes, sig):
+    # SIGTERM's default action, like SIGKILL, ends the process without exit handlers
+    p = processes([sys.executable, "-c", SEED_PROCESSES[0]], env=server.env())
+    p.expect("^" + re.escape(ANNOUNCEMENTS[0]) + "$", timeout=15)
+    p.kill(sig)
+    server.wait_for_log(r"^⚠️  Process %d exited but left 1 buffer allocated:\n"
+                        r"    \[Device 0\] Buffer 0x800000000: 104857600 bytes DRAM \(age: \d+s\)$" % p.pid)
+    assert not re.search(r"FREE: .* by PID %d$" % p.pid, server.log(), re.M)
+    assert [(x["pid"], x["address"], x["size"]) for x in ttalloc.leaks(socket_path=server.socket)] \
+        == [(p.pid, 0x800000000, 100 * MiB)]
+
+
+def test_a_seed_process_ending_with_os_exit_leaks_its_buffer(server, processes):
+    code = seed_process_ending(SEED_PROCESSES[0], "__import__('os')._exit(0)")
+    p = processes([sys.executable, "-c", code], env=server.env())
+    p.expect("^" + re.escape(ANNOUNCEMENTS[0]) + "$", timeout=15)
+    assert p.wait(timeout=15) == 0
+    server.wait_for_log(r"^⚠️  Process %d exited but left 1 buffer allocated:\n"
+                        r"    \[Device 0\] Buffer 0x800000000: 104857600 bytes DRAM \(age: \d+s\)$" % p.pid)
+    assert not re.search(r"FREE: .* by PID %d$" % p.pid, server.log(), re.M)

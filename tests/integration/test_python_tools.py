@@ -277,8 +277,11 @@ def test_plugin_without_server_is_a_usage_error(short_dir, plugin_tests):
 
 
 def test_plugin_under_ttalloc_run_gates_per_test_and_per_run(server, plugin_tests, tmp_path):
-    """The two gates together: the plugin names the leaking test, ttalloc-run
-    fails the run on what the process still held at exit."""
+    """The two gates together: the plugin names the test that left buffers
+    allocated; ttalloc-run looks at what the process still held at exit,
+    which is nothing: a normal exit closes the simulated devices, as
+    tt-metal's DevicePool does, so buffers freed only by that close are
+    the plugin's to catch."""
     from conftest import BIN
     report = tmp_path / "run.json"
     env = client_env("/nonexistent.sock", tracking=False)
@@ -287,12 +290,13 @@ def test_plugin_under_ttalloc_run_gates_per_test_and_per_run(server, plugin_test
                           "-p", "ttalloc.pytest_plugin", "--ttalloc-leaks", str(plugin_tests)],
                          env=env, capture_output=True, text=True, timeout=120,
                          cwd=str(plugin_tests.parent))
-    assert res.returncode == 86, res.stdout + res.stderr
+    assert res.returncode == 1, res.stdout + res.stderr  # pytest's: test_leaky failed
     assert "1 failed, 6 passed" in res.stdout
+    assert "LEAKED test_plugin_workload.py::test_leaky" in res.stdout
     doc = json.loads(report.read_text())
     assert doc["command_status"] == 1
-    # left at exit: test_leaky's 3 MiB + 64 KiB (the allowed 2 MiB leak was freed later)
-    assert doc["leaked_bytes"] == 3 * MiB + 64 * 1024
+    # test_leaky's 3 MiB + 64 KiB were still held at exit, and freed by the close of the devices
+    assert doc["leaked_bytes"] == 0 and doc["failed"] is False
 
 
 # ---- pip install ./python, offline, into a venv ----

@@ -34,16 +34,30 @@ def test_allocates_and_frees():
     ttm.CloseDevice(device)
 """
 
+# Buffers reported through ttalloc and never freed: still allocated when the
+# process exits. (A simulated tt_metal program's would not be: a normal exit
+# closes its devices, as tt-metal's DevicePool does; see KEPT_TT_METAL_TEST.)
 LEAKY_TEST = """
-import tt_metal as ttm
+import ttalloc
 
-_kept = []  # alive until the process exits: never freed
+_reporter = ttalloc.default_reporter()
 
 def test_leaks_dram_on_device_0_and_l1_on_device_1():
+    assert _reporter.report_alloc(0, ttalloc.DRAM, 0x800000000, 3 * 1024 * 1024)
+    assert _reporter.report_alloc(1, ttalloc.L1, 0x10000, 1024 * 1024)
+    assert _reporter.flush()
+"""
+
+# tt_metal buffers kept until the process ends normally: the exit closes the
+# devices, which frees them (tt-metal's DevicePool destructor does the same).
+KEPT_TT_METAL_TEST = """
+import tt_metal as ttm
+
+_kept = []  # alive until the process exits
+
+def test_keeps_dram_on_device_0_until_exit():
     _kept.append(ttm.Buffer(ttm.CreateDevice(0), size=3 * 1024 * 1024,
                             buffer_type=ttm.BufferType.DRAM))
-    _kept.append(ttm.Buffer(ttm.CreateDevice(1), size=1024 * 1024,
-                            buffer_type=ttm.BufferType.L1))
 """
 
 FAILING_TEST = """
@@ -74,9 +88,10 @@ LEAKED_BYTES = 4 * MiB  # LEAKY_TEST: 3 MiB DRAM + 1 MiB L1
 
 @pytest.fixture
 def workloads(tmp_path):
-    """Paths of the tiny test files: clean, leaky, failing, leaky+failing."""
+    """Paths of the tiny test files: clean, leaky, failing, kept_tt_metal, leaky+failing."""
     files = {}
-    for name, text in (("clean", CLEAN_TEST), ("leaky", LEAKY_TEST), ("failing", FAILING_TEST)):
+    for name, text in (("clean", CLEAN_TEST), ("leaky", LEAKY_TEST), ("failing", FAILING_TEST),
+                       ("kept_tt_metal", KEPT_TT_METAL_TEST)):
         p = tmp_path / ("test_%s.py" % name)
         p.write_text(text)
         files[name] = p
@@ -156,6 +171,14 @@ def test_leaky_workload_exits_86_and_reports_each_leaked_buffer(server, workload
     server.wait_for_log(r"Process %d exited but left 2 buffers allocated" % bufs[0]["pid"])
 
 
+def test_tt_metal_buffers_kept_until_a_normal_exit_are_freed_by_the_device_close(server, workloads):
+    res = ttalloc_run(["--socket", server.socket], pytest_cmd(workloads["kept_tt_metal"]))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "no device memory leaked" in res.stderr
+    m = server.wait_for_log(r"ALLOC: 3145728 bytes DRAM by PID (\d+)")
+    server.wait_for_log(r"FREE: buffer 0x800000000 by PID %s$" % m.group(1))
+
+
 def test_failing_tests_without_leaks_keep_pytests_exit_status(server, workloads):
     res = ttalloc_run(["--socket", server.socket], pytest_cmd(workloads["failing"]))
     assert res.returncode == 1, res.stdout + res.stderr
@@ -229,8 +252,9 @@ def test_other_processes_on_a_shared_server_are_not_counted(server, workloads, t
     assert holder.command("alloc 0 0 0x7000000000 %d" % (100 * MiB)).group(1) == "1"
     assert holder.command("flush").group(1) == "1"
     leaker = subprocess.run(
-        [sys.executable, "-c", "import tt_metal as ttm; "
-         "b = ttm.Buffer(ttm.CreateDevice(1), size=8*1024*1024, buffer_type=ttm.BufferType.DRAM)"],
+        [sys.executable, "-c", "import os, tt_metal as ttm; "
+         "b = ttm.Buffer(ttm.CreateDevice(1), size=8*1024*1024, buffer_type=ttm.BufferType.DRAM); "
+         "os._exit(0)"],  # no exit handlers: the device is not closed, the buffer leaks
         env=server.env(), capture_output=True, text=True, timeout=30)
     assert leaker.returncode == 0, leaker.stderr
     server.wait_for_log(r"Process \d+ exited but left 1 buffers? allocated")
