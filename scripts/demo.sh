@@ -146,8 +146,9 @@ wait "$OOM_PID" 2>/dev/null || true
 LOG_SHOWN=$(wc -l <"$SERVER_LOG")
 
 section "5. Stop everything"
-echo "The three example processes are stopped without CloseDevice, so the server"
-echo "reports their buffers as leaked too; then the server shuts down cleanly."
+echo "The three example processes are killed (SIGTERM, whose default action runs no"
+echo "exit handlers, as tt-metal runs no destructors when killed), so their devices are"
+echo "never closed and the server reports their buffers as leaked; then it shuts down cleanly."
 for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 PIDS=()
