@@ -120,20 +120,41 @@ int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err)
 	return fd;
 }
 
-int unix_socket_check_directory(const char *path, char *err)
+/* The directory part of `path` ("." for a bare name) into `dir` (`size` bytes). */
+static void directory_of(const char *path, char *dir, size_t size)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(dir, size, "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
+		snprintf(dir, size, ".");
 	else if (slash == dir)
 		dir[1] = '\0';
 	else
 		*slash = '\0';
+}
+
+int unix_socket_check_path(const char *path, char *err)
+{
+	struct sockaddr_un addr;
+	if (fill_address(&addr, path, err) < 0)
+		return -1;
+	char dir[sizeof(addr.sun_path) + 1];
+	directory_of(path, dir, sizeof(dir));
 	struct stat st;
 	if (stat(dir, &st) < 0) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s: %s", dir, strerror(errno));
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s: %s; create it or choose another --socket", dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s is not a directory; choose another --socket",
+			 dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN,
+			 "cannot create the socket in %s (%s): run the server as a user who may write there, or "
+			 "choose another --socket", dir, strerror(errno));
 		return -1;
 	}
 	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {

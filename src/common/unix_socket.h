@@ -33,11 +33,13 @@ int unix_socket_connect(const char *path, char *err);
 int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err);
 
 /*
- * Checks that the directory holding `path` is safe for a socket: not
- * writable by others unless sticky (like /tmp), and owned by root or by us.
- * Returns 0, or -1 with the reason in `err`.
+ * Checks that a socket can be created at `path`, before trying: the path
+ * fits sun_path, its directory exists, is a directory we may create files
+ * in, and is safe for a socket: not writable by others unless sticky (like
+ * /tmp), and owned by root or by us. Returns 0, or -1 with the reason (and
+ * what to do) in `err`.
  */
-int unix_socket_check_directory(const char *path, char *err);
+int unix_socket_check_path(const char *path, char *err);
 
 /* Sets O_NONBLOCK on fd. Returns 0 or -1 (errno set). */
 int unix_socket_set_nonblocking(int fd);

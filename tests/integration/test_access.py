@@ -78,7 +78,7 @@ def test_group_owns_the_socket_and_only_its_members_may_connect(short_dir, serve
 
 def test_unknown_group_is_refused_clearly(short_dir):
     res = run_server(short_dir / "s.sock", "--group", "no_such_group_tt")
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert "unknown group 'no_such_group_tt' (--group)" in res.stderr
     assert not os.path.lexists(short_dir / "s.sock")
 
@@ -88,7 +88,7 @@ def test_world_writable_directory_without_sticky_bit_is_refused(short_dir):
     unsafe.mkdir()
     os.chmod(unsafe, 0o777)
     res = run_server(unsafe / "s.sock")
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert ("refusing socket directory %s: writable by everyone without the sticky bit, so anyone could "
             "replace the socket (chmod o-w or +t it, or choose another --socket)" % unsafe) in res.stderr
     assert not os.path.lexists(unsafe / "s.sock")
@@ -108,7 +108,7 @@ def test_directory_owned_by_another_user_is_refused(short_dir):
     theirs.mkdir()
     os.chown(theirs, uid, gid)
     res = run_server(theirs / "s.sock")
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert ("refusing socket directory %s: owned by uid %d, neither root nor us (uid %d)"
             % (theirs, uid, os.geteuid())) in res.stderr
     assert not os.path.lexists(theirs / "s.sock")
