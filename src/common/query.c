@@ -165,6 +165,8 @@ int query_greet(struct query_client *qc, char *err)
 	qc->features = ans.u.hello.features;
 	qc->http_state = ans.u.hello.http_state;
 	qc->http_port = ans.u.hello.http_port;
+	qc->server_release = ans.u.hello.server_release;
+	qc->server_pid = ans.u.hello.server_pid;
 	qc->greeted = 1;
 	return 0;
 }

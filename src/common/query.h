@@ -24,6 +24,8 @@ struct query_client {
 	uint32_t features; /* HELLO_ACK's enum proto_feature bits */
 	uint8_t http_state; /* HELLO_ACK's enum proto_http_state */
 	uint16_t http_port;
+	uint32_t server_release; /* HELLO_ACK's server_release (PROTO_RELEASE; 0: an older server) */
+	uint32_t server_pid;     /* HELLO_ACK's server_pid */
 };
 
 #define QUERY_CLIENT_INIT {.fd = -1, .path = ""}

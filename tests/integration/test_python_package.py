@@ -46,6 +46,18 @@ def test_module_socket_path_attribute_is_used(server, monkeypatch):
     assert ttalloc.query_device_stats(1)["device_id"] == 1
 
 
+def test_hello_ack_names_the_devices_and_the_servers_release(server):
+    from conftest import SERVER_BIN
+    from ttalloc import protocol
+    from ttalloc.connection import _Connection
+    with _Connection(server.socket) as conn:
+        ack = conn.exchange(protocol.pack(protocol.HELLO, -1, payload=protocol.pack_hello()), protocol.HELLO_ACK)
+    hello = protocol.unpack_hello(ack["payload"])
+    version = subprocess.run([str(SERVER_BIN), "--version"], capture_output=True, text=True).stdout.split()[-1]
+    assert protocol.release_text(hello["server_release"]) == version
+    assert hello["num_devices"] == 2 and hello["server_pid"] == server.proc.pid
+
+
 def test_device_info_and_status_describe_the_simulated_wormhole(server):
     info = ttalloc.device_info(0, socket_path=server.socket)
     assert info["arch"] == "Wormhole_B0"
