@@ -30,7 +30,11 @@ struct query_client {
 
 #define QUERY_CLIENT_INIT {.fd = -1, .path = ""}
 
-/* Connects to the server at `path` (NULL: the default path). */
+/*
+ * Connects to the server at `path` (NULL: the default path). On failure,
+ * TTALLOC_ENOSERVER with reach_explain's words in `err` (what to do
+ * included: start the server, or the socket's permissions and their fix).
+ */
 int query_connect(struct query_client *qc, const char *path, char *err);
 
 /* Closes the connection; the struct can be connected again. */

@@ -30,6 +30,7 @@ static int fill_address(struct sockaddr_un *addr, const char *path, char *err)
 	if (strlen(path) >= sizeof(addr->sun_path)) {
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket path too long (%zu bytes, at most %zu): %s",
 			 strlen(path), sizeof(addr->sun_path) - 1, path);
+		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(addr->sun_path, path, strlen(path));
@@ -120,8 +121,7 @@ int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err)
 	return fd;
 }
 
-/* The directory part of `path` ("." for a bare name) into `dir` (`size` bytes). */
-static void directory_of(const char *path, char *dir, size_t size)
+void unix_socket_directory(const char *path, char *dir, size_t size)
 {
 	snprintf(dir, size, "%s", path);
 	char *slash = strrchr(dir, '/');
@@ -139,7 +139,7 @@ int unix_socket_check_path(const char *path, char *err)
 	if (fill_address(&addr, path, err) < 0)
 		return -1;
 	char dir[sizeof(addr.sun_path) + 1];
-	directory_of(path, dir, sizeof(dir));
+	unix_socket_directory(path, dir, sizeof(dir));
 	struct stat st;
 	if (stat(dir, &st) < 0) {
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s: %s; create it or choose another --socket", dir,

@@ -19,8 +19,9 @@
 const char *unix_socket_default_path(void);
 
 /*
- * Connects to `path`. Returns a blocking, close-on-exec fd, or -1 with the
- * reason in `err` (e.g. "connection refused").
+ * Connects to `path`. Returns a blocking, close-on-exec fd, or -1 with
+ * errno set and the reason in `err` (e.g. "connection refused"); clients
+ * of the allocation server explain it with reach_explain (common/reach.h).
  */
 int unix_socket_connect(const char *path, char *err);
 
@@ -40,6 +41,9 @@ int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err);
  * what to do) in `err`.
  */
 int unix_socket_check_path(const char *path, char *err);
+
+/* The directory part of `path` ("." for a bare name, "/" for "/name") into `dir` (`size` bytes). */
+void unix_socket_directory(const char *path, char *dir, size_t size);
 
 /* Sets O_NONBLOCK on fd. Returns 0 or -1 (errno set). */
 int unix_socket_set_nonblocking(int fd);
