@@ -303,6 +303,22 @@ def test_reporter_rejects_bad_arguments(short_dir):
     assert r.live_buffers == 0
 
 
+def test_reporter_refuses_a_device_the_server_does_not_have(server):
+    from reliability_support import protocol_errors
+    bad_before = protocol_errors(server, "bad_device")
+    with ttalloc.Reporter(socket_path=server.socket) as r:
+        assert r.report_alloc(1, ttalloc.DRAM, 0x1000, 4096) is True  # connects: 2 devices
+        assert r.server_devices == 2
+        with pytest.raises(ValueError, match=r"device_id 2: the allocation server at %s has devices 0\.\.1"
+                           % server.socket):
+            r.report_alloc(2, ttalloc.DRAM, 0x2000, 4096)
+        with pytest.raises(ValueError, match="device_id 3"):
+            r.report_free(3, 0x2000)
+        assert r.refused_device == 2 and r.live_buffers == 1
+        assert r.flush()
+    assert protocol_errors(server, "bad_device") == bad_before  # no round trip
+
+
 def test_disabled_reporter_sends_nothing(server):
     r = ttalloc.Reporter(socket_path=server.socket, enabled=False)
     mark = server.mark()
