@@ -178,11 +178,17 @@ def test_every_client_explains_a_refusal_by_the_sockets_permissions_in_the_same_
     assert smi.returncode == 1 and smi.stderr == "tt_smi: %s\n" % expected, smi.stderr
     dmon = run_as(uid, gid, [SMI, "dmon", "-c", "1", "--socket", sock], env)
     assert dmon.returncode == 1 and "tt_smi dmon: %s\n" % expected in dmon.stderr, dmon.stderr
+    load = run_as(uid, gid, [LOAD_BIN, "--socket", sock, "-n", "2", "--hold-ms", "0", "-q"], env)
+    assert load.returncode == 1
+    assert ("ttalloc-load: 4 of 4 events were not delivered to an allocation server (socket %s, from --socket)\n"
+            "ttalloc-load: %s\n" % (sock, expected)) in load.stderr, load.stderr
     run = run_as(uid, gid, [RUN_BIN, "--socket", sock, "--", "true"], env)
     assert run.returncode == 0, run.stderr
     assert "ttalloc-run: %s; running the command with a private server instead\n" % expected in run.stderr
     query = run_as(uid, gid, [sys.executable, "-c", PY_QUERY, sock], env)
     assert query.stdout == "denied: %s\n" % expected, query.stderr
+    report = run_as(uid, gid, [sys.executable, "-c", PY_REPORT, sock], env)
+    assert report.stdout == "False %s\n" % expected, report.stderr
 
 
 def test_a_socket_only_its_owner_may_use_says_so(short_dir):
