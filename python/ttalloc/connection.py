@@ -47,14 +47,14 @@ def _user_name(uid):
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return "uid %d" % uid
+        return str(uid)
 
 
 def _group_name(gid):
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:
-        return "gid %d" % gid
+        return str(gid)
 
 
 def _directory_of(path):

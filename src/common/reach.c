@@ -13,28 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/proc_info.h"
 #include "common/unix_socket.h"
 
 /* Most supplementary groups looked at (the kernel allows 65536; users have a few). */
 #define MAX_GROUPS 1024
-
-static void user_name(uid_t uid, char *buf, size_t size)
-{
-	struct passwd *pw = getpwuid(uid);
-	if (pw)
-		snprintf(buf, size, "%s", pw->pw_name);
-	else
-		snprintf(buf, size, "uid %u", (unsigned)uid);
-}
-
-static void group_name(gid_t gid, char *buf, size_t size)
-{
-	struct group *gr = getgrgid(gid);
-	if (gr)
-		snprintf(buf, size, "%s", gr->gr_name);
-	else
-		snprintf(buf, size, "gid %u", (unsigned)gid);
-}
 
 /* 1 when this process has `gid` now (its own group or a supplementary one). */
 static int in_group_now(gid_t gid)
@@ -52,14 +35,17 @@ static int in_group_now(gid_t gid)
 /* 1 when the group database makes our user a member of `gid` (perhaps since after this login). */
 static int listed_in_group(gid_t gid)
 {
-	struct passwd *pw = getpwuid(geteuid());
-	if (!pw)
+	struct passwd pw, *me = NULL;
+	struct group gr, *group = NULL;
+	char pw_scratch[1024], gr_scratch[16384];
+	if (getpwuid_r(geteuid(), &pw, pw_scratch, sizeof(pw_scratch), &me) != 0 || !me)
 		return 0;
-	if (pw->pw_gid == gid)
+	if (me->pw_gid == gid)
 		return 1;
-	struct group *gr = getgrgid(gid);
-	for (char **member = gr ? gr->gr_mem : NULL; member && *member; member++)
-		if (strcmp(*member, pw->pw_name) == 0)
+	if (getgrgid_r(gid, &gr, gr_scratch, sizeof(gr_scratch), &group) != 0 || !group)
+		return 0;
+	for (char **member = group->gr_mem; member && *member; member++)
+		if (strcmp(*member, me->pw_name) == 0)
 			return 1;
 	return 0;
 }
@@ -92,7 +78,7 @@ static int explain_denied(char *err, const char *path)
 {
 	char me[64], owner[64], group[64], dir[256], fix[384];
 	struct stat st;
-	user_name(geteuid(), me, sizeof(me));
+	proc_user_name(geteuid(), me, sizeof(me));
 	unix_socket_directory(path, dir, sizeof(dir));
 	if (stat(path, &st) < 0) {
 		/* the socket cannot even be looked at: its directory keeps us out */
@@ -101,16 +87,16 @@ static int explain_denied(char *err, const char *path)
 					 "permission denied: user %s may not reach the allocation server at %s (%s): "
 					 "start the server with --socket in a directory your user may enter",
 					 me, path, strerror(errno));
-		user_name(st.st_uid, owner, sizeof(owner));
-		group_name(st.st_gid, group, sizeof(group));
+		proc_user_name(st.st_uid, owner, sizeof(owner));
+		proc_group_name(st.st_gid, group, sizeof(group));
 		return error_set(err, TTALLOC_ENOSERVER,
 				 "permission denied: user %s may not reach the allocation server at %s (its directory "
 				 "%s is owned by %s, group %s, mode %04o): start the server with --socket in a "
 				 "directory your user may enter",
 				 me, path, dir, owner, group, (unsigned)(st.st_mode & 07777));
 	}
-	user_name(st.st_uid, owner, sizeof(owner));
-	group_name(st.st_gid, group, sizeof(group));
+	proc_user_name(st.st_uid, owner, sizeof(owner));
+	proc_group_name(st.st_gid, group, sizeof(group));
 	socket_fix(&st, owner, group, dir, fix, sizeof(fix));
 	return error_set(err, TTALLOC_ENOSERVER,
 			 "permission denied: user %s may not connect to the allocation server at %s (socket owned "
