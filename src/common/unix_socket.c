@@ -22,6 +22,14 @@ const char *unix_socket_default_path(void)
 	return (path && *path) ? path : PROTO_DEFAULT_SOCKET;
 }
 
+const char *unix_socket_path_source(const char *option_path)
+{
+	const char *env = getenv(PROTO_SOCKET_ENV);
+	if (option_path)
+		return "--socket";
+	return env && *env ? "$" PROTO_SOCKET_ENV : "the default path";
+}
+
 /* Fills `addr` for `path`; fails when the path does not fit sun_path. */
 static int fill_address(struct sockaddr_un *addr, const char *path, char *err)
 {

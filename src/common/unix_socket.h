@@ -19,6 +19,13 @@
 const char *unix_socket_default_path(void);
 
 /*
+ * Where a program's socket path came from, for a person: "--socket" when
+ * `option_path` (its --socket) is set, else "$TT_ALLOC_SERVER_SOCKET" when
+ * that is set, else "the default path".
+ */
+const char *unix_socket_path_source(const char *option_path);
+
+/*
  * Connects to `path`. Returns a blocking, close-on-exec fd, or -1 with
  * errno set and the reason in `err` (e.g. "connection refused"); clients
  * of the allocation server explain it with reach_explain (common/reach.h).

@@ -32,6 +32,7 @@
 #include "common/format.h"
 #include "common/protocol.h"
 #include "common/random.h"
+#include "common/unix_socket.h"
 #include "ttalloc.h"
 
 #define MAX_THREADS 256 /* thread number fits bits 32..39 of an address */
@@ -489,18 +490,6 @@ static void flush_reports(const struct options *o, const char *when)
 }
 
 /*
- * Where the library's socket path came from, for a person: the library
- * reads $TT_ALLOC_SERVER_SOCKET (which --socket sets) or takes the default.
- */
-static const char *socket_source(const struct options *o)
-{
-	const char *env = getenv(PROTO_SOCKET_ENV);
-	if (o->socket_path)
-		return "--socket";
-	return env && *env ? "$" PROTO_SOCKET_ENV : "the default path";
-}
-
-/*
  * Did every event reach a server? With --flush (the default) the library's
  * count of events not confirmed by its last flush says it (0 also after a
  * server restart: the library re-sends its live table); with --no-flush,
@@ -522,7 +511,7 @@ static int check_delivery(const struct options *o, uint64_t reported)
 		return 0;
 	char why[1024];
 	fprintf(stderr, "ttalloc-load: %" PRIu64 " of %" PRIu64 " events were not delivered to an allocation "
-		"server (socket %s, from %s)\n", lost, st.events, st.socket_path, socket_source(o));
+		"server (socket %s, from %s)\n", lost, st.events, st.socket_path, unix_socket_path_source(o->socket_path));
 	if (ttalloc_last_error(why, sizeof(why)))
 		fprintf(stderr, "ttalloc-load: %s\n", why);
 	return -1;
