@@ -19,6 +19,7 @@
 
 #include "common/cli.h"
 #include "common/clock.h"
+#include "smi/doctor.h"
 #include "smi/smi.h"
 #include "smi/top.h"
 
@@ -101,15 +102,6 @@ static int monitor_select(struct monitor *m)
 	return smi_select_devices(&m->snap, m->opts->ids, m->err, sizeof(m->err));
 }
 
-/* The hardware root of the hardware view: --hw-root, else $TTALLOC_HW_ROOT, else /. */
-static const char *hardware_root(const struct smi_options *opts)
-{
-	if (opts->hw_root)
-		return opts->hw_root;
-	const char *env = getenv(DEVICE_HW_ROOT_ENV);
-	return env && *env ? env : NULL;
-}
-
 /*
  * After a failed refresh: the devices read directly into m->snap
  * (hardware_only). Returns 1 when there is hardware to show, 0 when there is
@@ -118,7 +110,7 @@ static const char *hardware_root(const struct smi_options *opts)
  */
 static int monitor_hardware(struct monitor *m, char *why)
 {
-	int found = smi_hardware_open(&m->hw, m->opts->devices, hardware_root(m->opts), why);
+	int found = smi_hardware_open(&m->hw, m->opts->devices, smi_hardware_root(m->opts), why);
 	if (found <= 0)
 		return found;
 	if (smi_hardware_snapshot(&m->hw, &m->snap) < 0) {
@@ -637,7 +629,7 @@ int main(int argc, char **argv)
 		printf("tt_smi (ttalloc) %s\n", TTALLOC_VERSION);
 		return 0;
 	}
-	const char *root = hardware_root(&opts);
+	const char *root = smi_hardware_root(&opts);
 	struct stat root_st;
 	if (root && (stat(root, &root_st) < 0 || !S_ISDIR(root_st.st_mode))) {
 		fprintf(stderr, "tt_smi: hardware root '%s' is not a directory (--hw-root, $%s)\n", root,
@@ -645,6 +637,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *path = opts.socket_path ? opts.socket_path : unix_socket_default_path();
+	if (opts.doctor)
+		return smi_doctor(&opts, path);
 	if (opts.clear_leaks)
 		return run_clear_leaks(path);
 	if (opts.output != SMI_OUTPUT_TABLE)
