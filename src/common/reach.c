@@ -61,8 +61,8 @@ static void socket_fix(const struct stat *st, const char *owner, const char *gro
 			 "--group GROUP, and join GROUP)",
 			 owner);
 	else if (in_group_now(st->st_gid))
-		snprintf(fix, size, "the socket lets group %s in, and you are in it: check the permissions of %s", group,
-			 dir);
+		snprintf(fix, size, "the socket lets group %s in, and you are in it: check the permissions of %s",
+			 group, dir);
 	else if (listed_in_group(st->st_gid))
 		snprintf(fix, size, "you were added to group %s after logging in: log in again (or run 'newgrp %s')",
 			 group, group);
@@ -113,8 +113,8 @@ int reach_explain(char *err, const char *path, int error)
 {
 	int rc = reach_denied(error) ? explain_denied(err, path)
 				     : error_set(err, TTALLOC_ENOSERVER,
-						 "cannot reach the allocation server at %s (%s): start ttalloc-server", path,
-						 strerror(error));
+						 "cannot reach the allocation server at %s (%s): start ttalloc-server",
+						 path, strerror(error));
 	errno = error; /* the lookups above may have changed it */
 	return rc;
 }

@@ -162,7 +162,8 @@ int unix_socket_check_path(const char *path, char *err)
 	if (access(dir, W_OK | X_OK) < 0) {
 		snprintf(err, UNIX_SOCKET_ERR_LEN,
 			 "cannot create the socket in %s (%s): run the server as a user who may write there, or "
-			 "choose another --socket", dir, strerror(errno));
+			 "choose another --socket",
+			 dir, strerror(errno));
 		return -1;
 	}
 	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {

@@ -241,8 +241,9 @@ static int check_group(struct server_options *opts, char *err)
 		return 0;
 	struct group *gr = getgrnam(opts->socket_group);
 	if (!gr)
-		return error_set(err, TTALLOC_EINVAL, "unknown group '%s' (--group); create it (groupadd %s) or name "
-				 "another", opts->socket_group, opts->socket_group);
+		return error_set(err, TTALLOC_EINVAL,
+				 "unknown group '%s' (--group); create it (groupadd %s) or name another",
+				 opts->socket_group, opts->socket_group);
 	opts->socket_gid = gr->gr_gid;
 	return 0;
 }

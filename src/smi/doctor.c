@@ -16,11 +16,8 @@
 #include "smi/smi.h"
 
 static const char *const check_names[DOCTOR_CHECKS] = {
-	[DOCTOR_SERVER] = "server",
-	[DOCTOR_ACCESS] = "access",
-	[DOCTOR_DEVICES] = "devices",
-	[DOCTOR_TTMETAL_SHM] = "tt-metal shm",
-	[DOCTOR_HTTP] = "http",
+	[DOCTOR_SERVER] = "server", [DOCTOR_ACCESS] = "access", [DOCTOR_DEVICES] = "devices",
+	[DOCTOR_TTMETAL_SHM] = "tt-metal shm", [DOCTOR_HTTP] = "http",
 };
 
 const char *doctor_check_name(enum doctor_check check)
@@ -44,8 +41,8 @@ const char *doctor_status_name(enum doctor_status status)
 }
 
 /* Sets a check's status and its text (printf-style). */
-static void __attribute__((format(printf, 3, 4))) say(struct doctor_line *line, enum doctor_status status,
-						      const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4)))
+say(struct doctor_line *line, enum doctor_status status, const char *fmt, ...)
 {
 	va_list ap;
 	line->status = status;
@@ -62,7 +59,8 @@ static void check_server(const struct doctor_facts *f, struct doctor_line *line)
 	proto_release_text(f->server_release, server, sizeof(server));
 	proto_release_text(f->client_release, client, sizeof(client));
 	if (f->denied) {
-		say(line, DOCTOR_SKIPPED, "not checked: the socket's permissions keep user %s out (see access)", f->user);
+		say(line, DOCTOR_SKIPPED, "not checked: the socket's permissions keep user %s out (see access)",
+		    f->user);
 	} else if (!f->reached) {
 		say(line, DOCTOR_ERROR, "%s (socket path from %s)", f->reach_error, f->socket_source);
 	} else if (!f->server_release) {
@@ -141,8 +139,8 @@ static void check_devices(const struct doctor_facts *f, struct doctor_line *line
 		    "%u simulated device%s (%s), but %s: restart the server with --devices %s (or check the driver)", n,
 		    n == 1 ? "" : "s", strbuf_str(&names), host, f->host_backend);
 	else
-		say(line, DOCTOR_OK, "%u device%s, %s: %s (%s)", n, n == 1 ? "" : "s", simulated ? "simulated" : "hardware",
-		    strbuf_str(&names), host);
+		say(line, DOCTOR_OK, "%u device%s, %s: %s (%s)", n, n == 1 ? "" : "s",
+		    simulated ? "simulated" : "hardware", strbuf_str(&names), host);
 	strbuf_release(&names);
 }
 
@@ -156,8 +154,8 @@ static void describe_stale(struct strbuf *b, const struct doctor_facts *f)
 		const struct doctor_stale_slot *s = &f->stale[i];
 		char bytes[FORMAT_BYTES_LEN];
 		format_bytes_compact(bytes, sizeof(bytes), s->bytes, 1);
-		strbuf_addf(b, "%sPID %d (%s) is gone but still counts %s on device %u (%s)", i ? "; " : "", (int)s->pid,
-			    s->name[0] ? s->name : "?", bytes, s->device, s->region);
+		strbuf_addf(b, "%sPID %d (%s) is gone but still counts %s on device %u (%s)", i ? "; " : "",
+			    (int)s->pid, s->name[0] ? s->name : "?", bytes, s->device, s->region);
 	}
 	if (f->shm_stale > shown)
 		strbuf_addf(b, "; %u more", f->shm_stale - shown);
@@ -177,8 +175,9 @@ static void check_ttmetal_shm(const struct doctor_facts *f, struct doctor_line *
 	strbuf_addf(&b, "%u region%s in %s, %u process slot%s in use", f->shm_regions, f->shm_regions == 1 ? "" : "s",
 		    f->shm_dir, f->shm_slots, f->shm_slots == 1 ? "" : "s");
 	if (f->shm_stale) {
-		strbuf_addf(&b, ", %u stale (killed tt-metal processes; tt-metal frees a slot when a process attaches "
-				"again): ",
+		strbuf_addf(&b,
+			    ", %u stale (killed tt-metal processes; tt-metal frees a slot when a process attaches "
+			    "again): ",
 			    f->shm_stale);
 		describe_stale(&b, f);
 	} else {
@@ -201,8 +200,8 @@ static void check_http(const struct doctor_facts *f, struct doctor_line *line)
 		say(line, DOCTOR_OK, "the dashboard, JSON API and /metrics are served on port %u", f->http_port);
 	else if (f->http_state == PROTO_HTTP_WAITING)
 		say(line, DOCTOR_WARNING,
-		    "port %u is in use: the server runs without the dashboard, JSON API and /metrics and tries the port "
-		    "again every few seconds (free it, or restart the server with another --http)",
+		    "port %u is in use: the server runs without the dashboard, JSON API and /metrics and tries "
+		    "the port again every few seconds (free it, or restart the server with another --http)",
 		    f->http_port);
 	else
 		say(line, DOCTOR_OK, "off (the server runs with --no-http)");
@@ -304,9 +303,9 @@ static json_t *server_json(const struct doctor_facts *f, int *failed)
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
-	set(o, "version", f->server_release ? json_string(proto_release_text(f->server_release, release,
-									     sizeof(release)))
-					    : json_null(),
+	set(o, "version",
+	    f->server_release ? json_string(proto_release_text(f->server_release, release, sizeof(release)))
+			      : json_null(),
 	    failed);
 	set(o, "pid", json_integer(f->server_pid), failed);
 	return o;
@@ -344,8 +343,9 @@ static json_t *shm_json(const struct doctor_facts *f, int *failed)
 	set(o, "stale_slots", json_integer(f->shm_stale), failed);
 	for (uint32_t i = 0; i < f->shm_stale && i < DOCTOR_STALE_SHOWN; i++) {
 		const struct doctor_stale_slot *s = &f->stale[i];
-		append(stale, json_pack("{s:i, s:s, s:i, s:I, s:s}", "pid", (int)s->pid, "name", s->name, "device",
-					(int)s->device, "bytes", (json_int_t)s->bytes, "region", s->region),
+		append(stale,
+		       json_pack("{s:i, s:s, s:i, s:I, s:s}", "pid", (int)s->pid, "name", s->name, "device",
+				 (int)s->device, "bytes", (json_int_t)s->bytes, "region", s->region),
 		       failed);
 	}
 	set(o, "stale", stale, failed);
@@ -354,8 +354,8 @@ static json_t *shm_json(const struct doctor_facts *f, int *failed)
 
 static json_t *http_json(const struct doctor_facts *f, int *failed)
 {
-	static const char *const states[] = {[PROTO_HTTP_OFF] = "off", [PROTO_HTTP_UP] = "up",
-					     [PROTO_HTTP_WAITING] = "waiting"};
+	static const char *const states[] =
+		{[PROTO_HTTP_OFF] = "off", [PROTO_HTTP_UP] = "up", [PROTO_HTTP_WAITING] = "waiting"};
 	if (!f->reached)
 		return json_null();
 	json_t *o = json_object();

@@ -41,10 +41,10 @@ enum doctor_check { DOCTOR_SERVER, DOCTOR_ACCESS, DOCTOR_DEVICES, DOCTOR_TTMETAL
 /* A tt-metal slot whose process is gone. */
 struct doctor_stale_slot {
 	int32_t pid;
-	uint32_t device;  /* the region's Metal device id */
-	uint64_t bytes;   /* device memory it still counts (DRAM, L1, L1_SMALL, TRACE, CB) */
-	char name[64];    /* the process name in the slot */
-	char region[64];  /* tt_device_<id>_memory */
+	uint32_t device; /* the region's Metal device id */
+	uint64_t bytes;  /* device memory it still counts (DRAM, L1, L1_SMALL, TRACE, CB) */
+	char name[64];   /* the process name in the slot */
+	char region[64]; /* tt_device_<id>_memory */
 };
 
 /* What --doctor found out; doctor_evaluate judges it. */
@@ -56,7 +56,7 @@ struct doctor_facts {
 	int socket_seen;           /* stat of the socket worked: owner, group and mode below */
 	char socket_owner[64];
 	char socket_group[64];
-	uint32_t socket_mode;      /* permission bits */
+	uint32_t socket_mode; /* permission bits */
 	/* the server */
 	int reached;               /* connected, HELLO answered and a snapshot read */
 	int denied;                /* the connect was refused by the socket's permissions */
@@ -64,22 +64,22 @@ struct doctor_facts {
 	uint32_t server_release;   /* HELLO_ACK's (PROTO_RELEASE); 0: an older server */
 	uint32_t client_release;   /* tt_smi's own */
 	uint32_t server_pid;
-	uint8_t http_state;        /* enum proto_http_state */
+	uint8_t http_state; /* enum proto_http_state */
 	uint16_t http_port;
 	const struct snapshot *snap; /* the server's devices, when reached */
 	/* this host */
-	int host_hardware;         /* 1: the device backends find hardware; 0: none; -1: they failed */
-	char host_backend[32];     /* which backend found it ("tenstorrent", "nvml") */
+	int host_hardware;     /* 1: the device backends find hardware; 0: none; -1: they failed */
+	char host_backend[32]; /* which backend found it ("tenstorrent", "nvml") */
 	int host_devices;
 	/* tt-metal's shared-memory regions */
 	char shm_dir[256];
-	int shm_listed;            /* the directory could be listed (a missing one counts, with no regions) */
-	char shm_error[128];       /* why it could not */
-	uint32_t shm_regions;      /* regions read */
-	uint32_t shm_slots;        /* process slots in use in them */
-	uint32_t shm_refused;      /* regions not read */
-	char shm_refusal[256];     /* the first: "NAME: status: why" */
-	uint32_t shm_stale;        /* slots whose process is gone */
+	int shm_listed;        /* the directory could be listed (a missing one counts, with no regions) */
+	char shm_error[128];   /* why it could not */
+	uint32_t shm_regions;  /* regions read */
+	uint32_t shm_slots;    /* process slots in use in them */
+	uint32_t shm_refused;  /* regions not read */
+	char shm_refusal[256]; /* the first: "NAME: status: why" */
+	uint32_t shm_stale;    /* slots whose process is gone */
 	struct doctor_stale_slot stale[DOCTOR_STALE_SHOWN];
 };
 

@@ -62,7 +62,8 @@ static void look_at_host(struct doctor_facts *f, const struct smi_options *opts)
 	char why[DEVICE_ERR_LEN];
 	f->host_hardware = smi_hardware_open(&hw, opts->devices, smi_hardware_root(opts), why);
 	if (f->host_hardware > 0) {
-		snprintf(f->host_backend, sizeof(f->host_backend), "%s", hw.set.backend_name ? hw.set.backend_name : "?");
+		snprintf(f->host_backend, sizeof(f->host_backend), "%s",
+			 hw.set.backend_name ? hw.set.backend_name : "?");
 		f->host_devices = hw.set.count;
 	}
 	smi_hardware_close(&hw);
@@ -146,7 +147,8 @@ int smi_doctor(const struct smi_options *opts, const char *path)
 	query_close(&qc);
 	snapshot_release(&snap);
 	if (rc < 0) {
-		fprintf(stderr, "tt_smi: cannot print the report: %s\n", rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
+		fprintf(stderr, "tt_smi: cannot print the report: %s\n",
+			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
 		return 1;
 	}
 	return doctor_exit_status(&report);

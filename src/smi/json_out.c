@@ -188,5 +188,6 @@ int smi_json_print(struct strbuf *out, json_t *root, size_t flags)
 int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compact)
 {
 	/* 10 digits: milli-units print as 38.027, not 38.027000000000001 */
-	return smi_json_print(out, snapshot_json(snap), JSON_REAL_PRECISION(10) | (compact ? JSON_COMPACT : JSON_INDENT(2)));
+	return smi_json_print(out, snapshot_json(snap),
+			      JSON_REAL_PRECISION(10) | (compact ? JSON_COMPACT : JSON_INDENT(2)));
 }

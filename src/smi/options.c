@@ -180,8 +180,8 @@ static int settle_doctor(struct smi_options *opts, unsigned chosen, int format_g
 {
 	if ((chosen & ~(unsigned)CHOSE_JSON) || format_given || interval_given || opts->watch || opts->loop_ms ||
 	    opts->history_sec || opts->clear_leaks || opts->sections || opts->ids) {
-		snprintf(err, err_size, "--doctor is a report of its own: it goes with --socket, --hw-root, --devices "
-					"and --json only");
+		snprintf(err, err_size,
+			 "--doctor is a report of its own: it goes with --socket, --hw-root, --devices and --json only");
 		return -1;
 	}
 	opts->doctor_json = chosen == CHOSE_JSON;

@@ -500,8 +500,10 @@ static void flush_reports(const struct options *o, const char *when)
 static int check_delivery(const struct options *o, uint64_t reported)
 {
 	if (!ttalloc_enabled()) {
-		fprintf(stderr, "ttalloc-load: none of the %" PRIu64 " events reached a server: %s is not 1, so "
-			"libttalloc reported nothing\n", reported, PROTO_TRACKING_ENV);
+		fprintf(stderr,
+			"ttalloc-load: none of the %" PRIu64 " events reached a server: %s is not 1, so "
+			"libttalloc reported nothing\n",
+			reported, PROTO_TRACKING_ENV);
 		return -1;
 	}
 	struct ttalloc_stats st;
@@ -510,8 +512,10 @@ static int check_delivery(const struct options *o, uint64_t reported)
 	if (lost == 0)
 		return 0;
 	char why[1024];
-	fprintf(stderr, "ttalloc-load: %" PRIu64 " of %" PRIu64 " events were not delivered to an allocation "
-		"server (socket %s, from %s)\n", lost, st.events, st.socket_path, unix_socket_path_source(o->socket_path));
+	fprintf(stderr,
+		"ttalloc-load: %" PRIu64 " of %" PRIu64 " events were not delivered to an allocation "
+		"server (socket %s, from %s)\n",
+		lost, st.events, st.socket_path, unix_socket_path_source(o->socket_path));
 	if (ttalloc_last_error(why, sizeof(why)))
 		fprintf(stderr, "ttalloc-load: %s\n", why);
 	return -1;
@@ -612,8 +616,10 @@ int main(int argc, char **argv)
 	if (check_delivery(&o, sum.allocated + sum.freed - sum.failed) < 0)
 		rc = -1;
 	else if (sum.no_server && o.flush && !o.quiet)
-		fprintf(stderr, "ttalloc-load: %" PRIu64 " events found no server when reported; the library kept "
-			"them and the server has them now\n", sum.no_server);
+		fprintf(stderr,
+			"ttalloc-load: %" PRIu64 " events found no server when reported; the library kept "
+			"them and the server has them now\n",
+			sum.no_server);
 	printf("ttalloc-load: pid %d allocated %" PRIu64 " buffers (%" PRIu64 " bytes), freed %" PRIu64
 	       ", live %" PRIu64 "\n",
 	       (int)getpid(), sum.allocated, sum.bytes, sum.freed, live);

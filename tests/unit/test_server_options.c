@@ -136,8 +136,9 @@ static void test_check_refuses_what_the_options_name_before_anything_starts(void
 	assert_int_equal(server_options_check(&o, 0, err), 0);
 	assert_int_equal(parse(&o, err, "--socket", "/nonexistent-ttalloc-dir/x.sock", NULL), CLI_RUN);
 	assert_int_equal(server_options_check(&o, 0, err), TTALLOC_EINVAL);
-	assert_string_equal(err, "socket directory /nonexistent-ttalloc-dir: No such file or directory; create it or "
-				 "choose another --socket");
+	assert_string_equal(err,
+			    "socket directory /nonexistent-ttalloc-dir: No such file or directory; create it or "
+			    "choose another --socket");
 	/* systemd passes the socket: --socket names nothing to create */
 	assert_int_equal(server_options_check(&o, 1, err), 0);
 	char longest[200];

@@ -73,13 +73,14 @@ static void test_a_healthy_server_is_all_ok_and_exits_0(void **state)
 	assert_int_equal(doctor_exit_status(&report), 0);
 	struct strbuf out = STRBUF_INIT;
 	doctor_render_text(&out, &report);
-	assert_string_equal(strbuf_str(&out),
-			    "✅ server: ttalloc-server 0.1.0 (pid 42) answers at /tmp/tt.sock (from --socket)\n"
-			    "✅ access: user alice may report and query (socket owned by root, group ttalloc, mode 0660)\n"
-			    "✅ devices: 2 devices, simulated: 0 Wormhole_B0, 1 Wormhole_B0 (no hardware found on this "
-			    "host)\n"
-			    "✅ tt-metal shm: no tt-metal regions in /dev/shm\n"
-			    "✅ http: the dashboard, JSON API and /metrics are served on port 8080\n");
+	assert_string_equal(
+		strbuf_str(&out),
+		"✅ server: ttalloc-server 0.1.0 (pid 42) answers at /tmp/tt.sock (from --socket)\n"
+		"✅ access: user alice may report and query (socket owned by root, group ttalloc, mode 0660)\n"
+		"✅ devices: 2 devices, simulated: 0 Wormhole_B0, 1 Wormhole_B0 (no hardware found on this "
+		"host)\n"
+		"✅ tt-metal shm: no tt-metal regions in /dev/shm\n"
+		"✅ http: the dashboard, JSON API and /metrics are served on port 8080\n");
 	strbuf_release(&out);
 }
 
@@ -88,12 +89,14 @@ static void test_no_server_is_an_error_and_the_checks_that_need_it_are_skipped(v
 	(void)state;
 	facts.reached = 0;
 	facts.snap = NULL;
-	snprintf(facts.reach_error, sizeof(facts.reach_error),
-		 "cannot reach the allocation server at /tmp/tt.sock (No such file or directory): start ttalloc-server");
+	snprintf(
+		facts.reach_error, sizeof(facts.reach_error),
+		"cannot reach the allocation server at /tmp/tt.sock (No such file or directory): start ttalloc-server");
 	doctor_evaluate(&facts, &report);
 	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_ERROR);
-	assert_string_equal(line(DOCTOR_SERVER), "cannot reach the allocation server at /tmp/tt.sock (No such file or "
-						 "directory): start ttalloc-server (socket path from --socket)");
+	assert_string_equal(line(DOCTOR_SERVER),
+			    "cannot reach the allocation server at /tmp/tt.sock (No such file or "
+			    "directory): start ttalloc-server (socket path from --socket)");
 	assert_int_equal(status_of(DOCTOR_ACCESS), DOCTOR_SKIPPED);
 	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_SKIPPED);
 	assert_int_equal(status_of(DOCTOR_HTTP), DOCTOR_SKIPPED);
@@ -112,7 +115,8 @@ static void test_a_refusal_by_the_sockets_permissions_is_the_access_error(void *
 	assert_int_equal(status_of(DOCTOR_ACCESS), DOCTOR_ERROR);
 	assert_string_equal(line(DOCTOR_ACCESS), "permission denied: user alice may not connect ...");
 	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_SKIPPED);
-	assert_string_equal(line(DOCTOR_SERVER), "not checked: the socket's permissions keep user alice out (see access)");
+	assert_string_equal(line(DOCTOR_SERVER),
+			    "not checked: the socket's permissions keep user alice out (see access)");
 	assert_int_equal(doctor_exit_status(&report), 1);
 }
 
@@ -122,14 +126,16 @@ static void test_a_server_of_another_release_is_a_warning_and_exits_3(void **sta
 	facts.server_release = PROTO_RELEASE(0, 2, 0);
 	doctor_evaluate(&facts, &report);
 	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_WARNING);
-	assert_string_equal(line(DOCTOR_SERVER), "ttalloc-server 0.2.0 (pid 42) answers at /tmp/tt.sock (from --socket), "
-						 "but tt_smi is 0.1.0: use one release for both");
+	assert_string_equal(line(DOCTOR_SERVER),
+			    "ttalloc-server 0.2.0 (pid 42) answers at /tmp/tt.sock (from --socket), "
+			    "but tt_smi is 0.1.0: use one release for both");
 	assert_int_equal(report.status, DOCTOR_WARNING);
 	assert_int_equal(doctor_exit_status(&report), DOCTOR_EXIT_WARNINGS);
 	facts.server_release = 0;
 	doctor_evaluate(&facts, &report);
 	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_WARNING);
-	assert_non_null(strstr(line(DOCTOR_SERVER), "an older ttalloc-server (pid 42), which does not say its version"));
+	assert_non_null(
+		strstr(line(DOCTOR_SERVER), "an older ttalloc-server (pid 42), which does not say its version"));
 }
 
 static void test_simulated_devices_on_a_host_with_hardware_are_a_warning(void **state)
@@ -140,14 +146,16 @@ static void test_simulated_devices_on_a_host_with_hardware_are_a_warning(void **
 	snprintf(facts.host_backend, sizeof(facts.host_backend), "tenstorrent");
 	doctor_evaluate(&facts, &report);
 	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_WARNING);
-	assert_string_equal(line(DOCTOR_DEVICES),
-			    "2 simulated devices (0 Wormhole_B0, 1 Wormhole_B0), but this host has 2 tenstorrent devices: "
-			    "restart the server with --devices tenstorrent (or check the driver)");
+	assert_string_equal(
+		line(DOCTOR_DEVICES),
+		"2 simulated devices (0 Wormhole_B0, 1 Wormhole_B0), but this host has 2 tenstorrent devices: "
+		"restart the server with --devices tenstorrent (or check the driver)");
 	devices[0].status.backend_flags = devices[1].status.backend_flags = 0;
 	doctor_evaluate(&facts, &report);
 	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_OK);
-	assert_string_equal(line(DOCTOR_DEVICES), "2 devices, hardware: 0 Wormhole_B0, 1 Wormhole_B0 (this host has 2 "
-						  "tenstorrent devices)");
+	assert_string_equal(line(DOCTOR_DEVICES),
+			    "2 devices, hardware: 0 Wormhole_B0, 1 Wormhole_B0 (this host has 2 "
+			    "tenstorrent devices)");
 	snap.num_devices = 0;
 	doctor_evaluate(&facts, &report);
 	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_ERROR);
@@ -171,13 +179,14 @@ static void test_stale_slots_and_refused_regions_are_warnings_that_name_them(voi
 	snprintf(facts.shm_refusal, sizeof(facts.shm_refusal), "tt_device_9_memory: bad_version: version 7");
 	doctor_evaluate(&facts, &report);
 	assert_int_equal(status_of(DOCTOR_TTMETAL_SHM), DOCTOR_WARNING);
-	assert_string_equal(line(DOCTOR_TTMETAL_SHM),
-			    "1 region in /dev/shm, 5 process slots in use, 4 stale (killed tt-metal processes; tt-metal "
-			    "frees a slot when a process attaches again): PID 4242 (killed_job) is gone but still counts "
-			    "64.0MB on device 0 (tt_device_7_memory); PID 4243 (killed_job) is gone but still counts 64.0MB "
-			    "on device 0 (tt_device_7_memory); PID 4244 (killed_job) is gone but still counts 64.0MB on "
-			    "device 0 (tt_device_7_memory); 1 more; 1 region not read: tt_device_9_memory: bad_version: "
-			    "version 7");
+	assert_string_equal(
+		line(DOCTOR_TTMETAL_SHM),
+		"1 region in /dev/shm, 5 process slots in use, 4 stale (killed tt-metal processes; tt-metal "
+		"frees a slot when a process attaches again): PID 4242 (killed_job) is gone but still counts "
+		"64.0MB on device 0 (tt_device_7_memory); PID 4243 (killed_job) is gone but still counts 64.0MB "
+		"on device 0 (tt_device_7_memory); PID 4244 (killed_job) is gone but still counts 64.0MB on "
+		"device 0 (tt_device_7_memory); 1 more; 1 region not read: tt_device_9_memory: bad_version: "
+		"version 7");
 	assert_int_equal(doctor_exit_status(&report), DOCTOR_EXIT_WARNINGS);
 	facts.shm_listed = 0;
 	snprintf(facts.shm_error, sizeof(facts.shm_error), "Permission denied");
@@ -226,10 +235,12 @@ static void test_the_json_object_has_every_check_and_the_facts(void **state)
 	assert_int_equal(json_array_size(checks), DOCTOR_CHECKS);
 	for (size_t i = 0; i < DOCTOR_CHECKS; i++) {
 		json_t *c = json_array_get(checks, i);
-		assert_string_equal(json_string_value(json_object_get(c, "check")), doctor_check_name((enum doctor_check)i));
+		assert_string_equal(json_string_value(json_object_get(c, "check")),
+				    doctor_check_name((enum doctor_check)i));
 		assert_string_equal(json_string_value(json_object_get(c, "message")), report.checks[i].text);
 	}
-	assert_string_equal(json_string_value(json_object_get(json_array_get(checks, DOCTOR_HTTP), "status")), "warning");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(checks, DOCTOR_HTTP), "status")),
+			    "warning");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(root, "server"), "version")), "0.1.0");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(root, "socket"), "mode")), "0660");
 	assert_int_equal(json_array_size(json_object_get(root, "devices")), 2);
@@ -253,12 +264,13 @@ static void test_doctor_goes_with_json_and_the_connection_options_only(void **st
 	assert_true(o.doctor && !o.doctor_json);
 	assert_int_equal(parse(&o, err, "--doctor", "--json", "--socket", "/tmp/x", "--hw-root", "/", NULL), CLI_RUN);
 	assert_true(o.doctor && o.doctor_json);
-	const char *refused[][2] = {{"-w", NULL}, {"-q", NULL}, {"--query-gpu=index", NULL}, {"-l", "1"},
-				    {"--history", NULL}, {"-i", "0"}, {"--clear-leaks", NULL}};
+	const char *refused[][2] = {{"-w", NULL},        {"-q", NULL}, {"--query-gpu=index", NULL}, {"-l", "1"},
+				    {"--history", NULL}, {"-i", "0"},  {"--clear-leaks", NULL}};
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		assert_int_equal(parse(&o, err, "--doctor", refused[i][0], refused[i][1], NULL), TTALLOC_EINVAL);
-		assert_string_equal(err, "--doctor is a report of its own: it goes with --socket, --hw-root, --devices and "
-					 "--json only");
+		assert_string_equal(err,
+				    "--doctor is a report of its own: it goes with --socket, --hw-root, --devices and "
+				    "--json only");
 	}
 }
 
