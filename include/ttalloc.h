@@ -104,11 +104,41 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 /*
  * Records that the buffer at `address` on `device_id` was freed.
  * Returns 0, TTALLOC_EUNKNOWN_BUFFER (this process never reported it; the
- * server is still told, so its counters see the mistake), TTALLOC_EINVAL or
- * TTALLOC_ENODEV (a device id as for ttalloc_report_alloc: nothing is
- * sent), or TTALLOC_ENOSERVER.
+ * server is still told, so its counters see the mistake: a double free, a
+ * wrong device, with both stacks when TT_ALLOC_STACK_TRACE=1),
+ * TTALLOC_EINVAL or TTALLOC_ENODEV (a device id as for
+ * ttalloc_report_alloc: nothing is sent), or TTALLOC_ENOSERVER.
  */
 int ttalloc_report_free(int device_id, uint64_t address);
+
+/*
+ * Records that this process failed to allocate `size` bytes of memory of
+ * `type` on device `device` (its allocator found no room), and tells the
+ * server, which keeps a post-mortem of the moment: the memory's use and
+ * fragmentation in this process's view, who holds it, the biggest
+ * buffers, this process's last events (GET /api/oom, tt_smi --oom). With
+ * TT_ALLOC_STACK_TRACE=1 the call's stack goes with it. Returns once the
+ * server has the report: 0, TTALLOC_EINVAL (bad device, type or a zero
+ * size), TTALLOC_ENODEV (a device the server does not have, as for
+ * ttalloc_report_alloc), or TTALLOC_ENOSERVER (nothing is kept for later: a
+ * failure is a moment, not state).
+ */
+int ttalloc_report_alloc_failed(int device, enum ttalloc_buffer_type type, uint64_t size);
+
+/* Longest mark label, in bytes. */
+#define TTALLOC_MARK_LABEL_MAX 71
+
+/*
+ * Records a named point in the server's timeline (a training step, "after
+ * warm-up"): GET /api/diff?from=A&to=B then says what was allocated and
+ * freed between two marks, by process, type and stack. `label` is 1 to
+ * TTALLOC_MARK_LABEL_MAX bytes of text without control characters; the
+ * newest mark of a label is the one a diff names. Every event this library
+ * reported before the call comes before the mark. Returns once the server
+ * has it: 0 (also when tracking is disabled: nothing to mark), TTALLOC_EINVAL
+ * (bad label), or TTALLOC_ENOSERVER.
+ */
+int ttalloc_mark(const char *label);
 
 /*
  * Returns once the server has processed every event reported before the

@@ -4,6 +4,7 @@
 #   2. run the seed's Multi-Process Example (three `python -c` snippets),
 #   3. show tt_smi and the seed's query_stats.py,
 #   4. run a leaky process and show the server's leak report,
+#   4b. an out-of-memory caused by fragmentation and its post-mortem,
 #   5. stop everything and leave nothing running.
 # Usage: scripts/demo.sh [BUILD_DIR]
 set -euo pipefail
@@ -118,6 +119,31 @@ echo "\$ ttalloc-load --pattern leak --count 5 --size 1M --device 0"
 wait_for_log "exited but left"
 sleep 0.2
 show_new_log
+
+section "4b. Why did an allocation fail? A fragmentation OOM and its post-mortem"
+echo "\$ TT_ALLOC_STACK_TRACE=1 python3 examples/oom_fragmentation.py"
+echo "  (16 layers of 768 MiB fill device 0's DRAM, every other one is dropped,"
+echo "   then a 1.5 GiB KV cache is asked for)"
+TT_ALLOC_STACK_TRACE=1 "$PY" "$ROOT/examples/oom_fragmentation.py" --hold 30 &
+OOM_PID=$!
+PIDS+=($OOM_PID)
+wait_for_log "allocation of 1.5 GB DRAM on device 0 failed"
+grep "failed: needs" "$SERVER_LOG" | sed 's/^/  server| /'
+echo "\$ ./build/programming_examples/tt_smi --oom"
+"$BIN/tt_smi" --oom | head -12
+echo "\$ ./build/programming_examples/tt_smi --map -i 0 --type dram"
+"$BIN/tt_smi" --map -i 0 --type dram
+if [ -n "$DASHBOARD_URL" ] && command -v curl >/dev/null; then
+  echo "\$ curl '${DASHBOARD_URL}api/diff?from=loaded&to=pruned'   (what the pruning step did)"
+  curl -s "${DASHBOARD_URL}api/diff?from=loaded&to=pruned" | "$PY" -c "
+import json, sys
+d = json.load(sys.stdin)
+print('  allocated %d B, freed %d B in %d buffers, growth %d B' % (d['allocated']['bytes'], d['freed']['bytes'],
+      d['freed']['buffers'], d['growth_bytes']))"
+fi
+kill "$OOM_PID" 2>/dev/null || true
+wait "$OOM_PID" 2>/dev/null || true
+LOG_SHOWN=$(wc -l <"$SERVER_LOG")
 
 section "5. Stop everything"
 echo "The three example processes are stopped without CloseDevice, so the server"

@@ -10,32 +10,42 @@ run verbatim on any Linux machine:
     buffer1 = ttm.Buffer(device, size=1024*1024*100, buffer_type=ttm.BufferType.DRAM)
     "
 
-Each device is a Wormhole_B0: 12 GiB DRAM, 1440 MiB L1. A Buffer takes
-memory from a first-fit allocator (so freed space is reused and a full device
-raises MemoryError, as a real allocator would) and, when
-TT_ALLOC_TRACKING_ENABLED=1, reports ALLOC to the allocation server through
-ttalloc's default Reporter, then flushes so monitors see it at once. FREE is
-reported on Buffer.deallocate()/close()/`del` (when the object is collected)/
-context-manager exit, and CloseDevice frees what is left. A process that
-exits without CloseDevice leaves its buffers live: the server reports them as
-leaked, which is what the leak detector is for (nothing is reported from
-__del__ during interpreter shutdown).
+Each device is a Wormhole_B0: 12 GiB DRAM, 1440 MiB L1. Its memory is
+handed out as tt-metal's allocator does (docs/TTMETAL.md, "The simulated
+allocator", says where the real one differs):
 
-Addresses. The server keys buffers by (device, address) and the seed's
-monitors print the address, so two processes must never report the same
-address on the same device. Each process gets its own 1 TiB window of the
-64-bit address space, selected by its PID, with the seed's offsets inside:
+  - one allocator per process, device and memory (each tt-metal process
+    runs its own), so two processes get the same addresses;
+  - a buffer is interleaved over the banks: DRAM over its 12 channels,
+    L1 over its 960 cores. It takes the same bank-local range in every
+    bank, its share of the size: ceil(size / banks) rounded up to the
+    alignment (with `page_size`, tt-metal's rule: whole pages per bank);
+  - addresses are bank-local, first fit from the bottom:
 
-    window            = pid << 40            (pid < 2**22, so below 2**62)
-    L1, L1_SMALL      = window + 0x10000      .. + 1440 MiB,  32 B aligned
-    DRAM, TRACE       = window + 0x800000000  .. + 12 GiB,    4 KiB aligned
-    SYSTEM_MEMORY     = window + 0x8000000000 .. + 256 GiB,   4 KiB aligned
+        DRAM, TRACE        0x800000000 .. + 1 GiB a bank, 32-byte alignment
+        L1, L1_SMALL       0x10000     .. + 1.5 MiB a bank, 16-byte alignment
+        SYSTEM_MEMORY      0x8000000000 .. + 256 GiB (host memory, not banked)
 
-so the low 40 bits look like the seed's (0x10000 for L1, 0x800000000 for
-DRAM) and the top bits name the process. L1_SMALL shares L1's capacity and
-TRACE shares DRAM's, as in tt-metal (the regions are carved from them).
-Reports carry the requested size; the allocator reserves it rounded up to
-the alignment.
+    (the seed's addresses: 0x800000000 for DRAM, 0x10000 for L1);
+  - a buffer that does not fit raises OutOfMemoryError (a RuntimeError, as
+    tt-metal's TT_FATAL is in Python, and a MemoryError) with tt-metal's
+    message: "Out of Memory: Not enough space to allocate 1610612736 B DRAM
+    buffer across 12 banks, where each bank needs to store 134217728 B, but
+    bank size is 1073741824 B (allocated: ..., free: ..., largest free
+    block: ... B)", and reports ALLOC_FAILED to the server, which keeps a
+    post-mortem (GET /api/oom, tt_smi --oom).
+
+The allocation server knows the same geometry (src/devices/sim.c), so its
+address map and fragmentation figures are this allocator's.
+
+When TT_ALLOC_TRACKING_ENABLED=1, a Buffer reports ALLOC to the allocation
+server through ttalloc's default Reporter, then flushes so monitors see it
+at once. FREE is reported on Buffer.deallocate()/close()/`del` (when the
+object is collected)/context-manager exit, and CloseDevice frees what is
+left. A process that exits without CloseDevice leaves its buffers live: the
+server reports them as leaked, which is what the leak detector is for
+(nothing is reported from __del__ during interpreter shutdown). With
+TT_ALLOC_STACK_TRACE=1 each report carries the Python stack of the caller.
 
 Environment: TT_METAL_SIM_NUM_DEVICES (default 2) sets how many devices
 exist; TT_ALLOC_SERVER_SOCKET the server socket.
@@ -51,23 +61,26 @@ import weakref
 import ttalloc
 
 __all__ = ["BufferType", "Device", "Buffer", "CreateDevice", "CloseDevice",
-           "DeallocateBuffer", "GetNumAvailableDevices", "Arch"]
+           "DeallocateBuffer", "GetNumAvailableDevices", "Arch", "OutOfMemoryError"]
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 ARCH_NAME = "Wormhole_B0"
-DRAM_SIZE = 12 * GiB
-L1_SIZE = 1440 * MiB
+DRAM_BANKS = 12
+DRAM_BANK_SIZE = 1 * GiB
+DRAM_BASE = 0x800000000
+DRAM_ALIGNMENT = 32
+L1_BANKS = 960
+L1_BANK_SIZE = 1536 * KiB
+L1_BASE = 0x10000
+L1_ALIGNMENT = 16
+DRAM_SIZE = DRAM_BANKS * DRAM_BANK_SIZE
+L1_SIZE = L1_BANKS * L1_BANK_SIZE
+SYSTEM_MEMORY_BASE = 0x8000000000
 SYSTEM_MEMORY_SIZE = 256 * GiB
-DRAM_ALIGNMENT = 4 * KiB
-L1_ALIGNMENT = 32
-
-WINDOW_SHIFT = 40
-L1_OFFSET = 0x10000
-DRAM_OFFSET = 0x800000000
-SYSTEM_MEMORY_OFFSET = 0x8000000000
+SYSTEM_MEMORY_ALIGNMENT = 4 * KiB
 
 
 class BufferType(enum.IntEnum):
@@ -83,6 +96,11 @@ class Arch(enum.Enum):
     WORMHOLE_B0 = ARCH_NAME
 
 
+class OutOfMemoryError(RuntimeError, MemoryError):
+    """An allocation that does not fit: tt-metal raises RuntimeError (its
+    TT_FATAL); MemoryError too, for code written against the older sim."""
+
+
 def GetNumAvailableDevices():
     """Number of simulated devices ($TT_METAL_SIM_NUM_DEVICES, default 2)."""
     try:
@@ -92,37 +110,55 @@ def GetNumAvailableDevices():
     return max(1, min(n, 64))
 
 
-class _RangeAllocator:
-    """First-fit allocator over [base, base + capacity), with coalescing."""
+def _round_up(value, unit):
+    return -(-value // unit) * unit
 
-    def __init__(self, name, base, capacity, alignment):
+
+class _BankAllocator:
+    """tt-metal's BankManager, simplified: one first-fit free list (lowest
+    address first, coalescing) over one bank's range [base, base + bank_size);
+    a buffer takes the same range in each of `banks` banks."""
+
+    def __init__(self, name, base, bank_size, banks, alignment):
         self.name = name
         self.base = base
-        self.capacity = capacity
+        self.bank_size = bank_size
+        self.banks = banks
         self.alignment = alignment
         self.free_starts = [base]        # sorted starts of free ranges
-        self.free_sizes = {base: capacity}
-        self.allocated = {}              # address -> reserved size
-        self.used = 0
+        self.free_sizes = {base: bank_size}
+        self.allocated = {}              # address -> bytes taken in each bank
+        self.used = 0                    # bytes taken in each bank
 
-    def allocate(self, size, what, device_id):
-        reserved = -(-size // self.alignment) * self.alignment
+    def share(self, size, page_size=None):
+        """Bytes a buffer takes in each bank (tt-metal's calculate_bank_size_spread)."""
+        if not page_size:
+            return _round_up(-(-size // self.banks), self.alignment)
+        pages = -(-size // page_size)
+        return -(-pages // self.banks) * _round_up(page_size, self.alignment)
+
+    def largest_free(self):
+        return max(self.free_sizes.values(), default=0)
+
+    def allocate(self, size, what, page_size=None):
+        share = self.share(size, page_size)
         for start in self.free_starts:
             avail = self.free_sizes[start]
-            if avail >= reserved:
+            if avail >= share:
                 del self.free_sizes[start]
                 self.free_starts.remove(start)
-                if avail > reserved:
-                    rest = start + reserved
+                if avail > share:
+                    rest = start + share
                     bisect.insort(self.free_starts, rest)
-                    self.free_sizes[rest] = avail - reserved
-                self.allocated[start] = reserved
-                self.used += reserved
+                    self.free_sizes[rest] = avail - share
+                self.allocated[start] = share
+                self.used += share
                 return start
-        raise MemoryError(
-            "Out of Memory: Not enough space to allocate %d B %s buffer on device %d "
-            "(%d B of %d B %s in use)"
-            % (size, what, device_id, self.used, self.capacity, self.name))
+        raise OutOfMemoryError(
+            "Out of Memory: Not enough space to allocate %d B %s buffer across %d banks, where each bank "
+            "needs to store %d B, but bank size is %d B (allocated: %d B, free: %d B, largest free block: "
+            "%d B)" % (size, what, self.banks, share, self.bank_size, self.used,
+                       self.bank_size - self.used, self.largest_free()))
 
     def free(self, address):
         size = self.allocated.pop(address)
@@ -158,11 +194,10 @@ class Device:
         self._id = device_id
         self._open = True
         self._pid = os.getpid()
-        window = self._pid << WINDOW_SHIFT
-        l1 = _RangeAllocator("L1", window + L1_OFFSET, L1_SIZE, L1_ALIGNMENT)
-        dram = _RangeAllocator("DRAM", window + DRAM_OFFSET, DRAM_SIZE, DRAM_ALIGNMENT)
-        sysmem = _RangeAllocator("SYSTEM_MEMORY", window + SYSTEM_MEMORY_OFFSET,
-                                 SYSTEM_MEMORY_SIZE, DRAM_ALIGNMENT)
+        l1 = _BankAllocator("L1", L1_BASE, L1_BANK_SIZE, L1_BANKS, L1_ALIGNMENT)
+        dram = _BankAllocator("DRAM", DRAM_BASE, DRAM_BANK_SIZE, DRAM_BANKS, DRAM_ALIGNMENT)
+        sysmem = _BankAllocator("SYSTEM_MEMORY", SYSTEM_MEMORY_BASE, SYSTEM_MEMORY_SIZE, 1,
+                                SYSTEM_MEMORY_ALIGNMENT)
         self._allocators = {BufferType.DRAM: dram, BufferType.TRACE: dram,
                             BufferType.L1: l1, BufferType.L1_SMALL: l1,
                             BufferType.SYSTEM_MEMORY: sysmem}
@@ -184,8 +219,14 @@ class Device:
         return self._open
 
     def allocated_bytes(self, buffer_type):
-        """Bytes reserved in the region that serves `buffer_type`."""
-        return self._allocators[BufferType(buffer_type)].used
+        """Bytes reserved in the region that serves `buffer_type` (all banks)."""
+        alloc = self._allocators[BufferType(buffer_type)]
+        return alloc.used * alloc.banks
+
+    def largest_free_block(self, buffer_type):
+        """Bytes of the largest request of `buffer_type` that fits now (all banks)."""
+        alloc = self._allocators[BufferType(buffer_type)]
+        return alloc.largest_free() * alloc.banks
 
     def __repr__(self):
         return "<tt_metal.Device %d %s%s>" % (self._id, ARCH_NAME,
@@ -229,7 +270,8 @@ class Buffer:
     """A buffer in a simulated device's memory.
 
     Buffer(device, size, buffer_type=BufferType.DRAM, page_size=None).
-    Raises MemoryError when the device memory of that type is full.
+    Raises OutOfMemoryError (a RuntimeError and a MemoryError) with
+    tt-metal's message when it does not fit, after reporting ALLOC_FAILED.
     """
 
     def __init__(self, device, size, buffer_type=BufferType.DRAM, page_size=None):
@@ -246,10 +288,16 @@ class Buffer:
         self._size = size
         self._type = buffer_type
         self._page_size = int(page_size) if page_size else size
-        with _lock:
-            self._address = device._allocators[buffer_type].allocate(size, buffer_type.name, device._id)
-            self._allocated = True
-            device._buffers[self._address] = self
+        try:
+            with _lock:
+                self._address = device._allocators[buffer_type].allocate(size, buffer_type.name, int(page_size) if page_size else None)
+                self._allocated = True
+                device._buffers[self._address] = self
+        except OutOfMemoryError:
+            rep = _reporter()
+            if rep is not None:
+                rep.alloc_failed(device._id, int(buffer_type), size)
+            raise
         rep = _reporter()
         if rep is not None:
             rep.report_alloc(device._id, int(buffer_type), self._address, size)

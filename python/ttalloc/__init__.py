@@ -8,7 +8,10 @@ Query side, compatible with the seed's query_stats.py:
     print(format_bytes(stats["dram_allocated"]))
 
 plus device_info(), device_status(), num_devices(), processes(), leaks(),
-clear_leaks(), dump_remaining() and is_server_running(); from ttalloc.monitor: devices(),
+clear_leaks(), dump_remaining(), is_server_running() and document() (the
+diagnosis documents: post-mortems of allocation failures, address maps,
+diffs between marks); mark(label) records a named point in the server's
+timeline; from ttalloc.monitor: devices(),
 profile_function() and track() (memory deltas and peak of a block of code).
 ttalloc.pytest_plugin is a pytest plugin (--ttalloc-leaks) that fails a test
 leaving device memory allocated.
@@ -48,9 +51,9 @@ from .connection import (QUERY_TIMEOUT, ServerAccessDenied, ServerError, ServerN
 from .monitor import Tracker, devices, profile_function, track
 from .protocol import (CB, DRAM, KERNEL, L1, L1_SMALL, SYSTEM_MEMORY, TRACE,  # noqa: F401
                        MSG_SIZE)
-from .query import (clear_leaks, device_info, device_status, dump_remaining, format_bytes,
-                    is_server_running, leaks, num_devices, processes, query_device_stats)
-from .reporter import PeakWatch, Reporter, default_reporter, tracking_enabled
+from .query import (clear_leaks, device_info, device_status, document, dump_remaining, format_bytes,
+                    is_server_running, leaks, num_devices, processes, query_device_stats, send_mark)
+from .reporter import PeakWatch, Reporter, default_reporter, mark, tracking_enabled
 
 __all__ = [
     "socket_path", "query_device_stats", "format_bytes", "is_server_running",
@@ -58,7 +61,7 @@ __all__ = [
     "dump_remaining", "Reporter", "default_reporter", "tracking_enabled",
     "ServerNotRunning", "ServerAccessDenied", "ServerError", "explain_connect_error", "protocol",
     "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB", "KERNEL",
-    "devices", "profile_function", "track", "Tracker", "PeakWatch",
+    "devices", "profile_function", "track", "Tracker", "PeakWatch", "mark", "document", "send_mark",
 ]
 
 

@@ -12,9 +12,11 @@ the same for every type; the payload (offsets 40..111) depends on the type.
     ERROR_PAYLOAD    ERROR
     HELLO_PAYLOAD    HELLO / HELLO_ACK
     FILTER_PAYLOAD   PROCESS_QUERY / LEAK_QUERY (session filter)
-    ALLOC_PAYLOAD    ALLOC (the id of its call stack, 0: none)
+    ALLOC_PAYLOAD    ALLOC, FREE, ALLOC_FAILED (the call's stack id, 0: none; flags)
     STACK_PAYLOAD    STACK_DEF (up to 9 return addresses)
-    TEXT_PAYLOAD     STACK_LINE (one symbolized frame)
+    TEXT_PAYLOAD     STACK_LINE (one symbolized frame), MARK (a label),
+                     STACK_TEXT (one frame as text), DOC_QUERY (a path),
+                     DOC_CHUNK (72 bytes of a document)
 
 Upstream tt-metal's later AllocationClient sends 144-byte frames
 (UPSTREAM_FRAME: the same header, the seed's totals plus cb and kernel
@@ -73,6 +75,11 @@ STACK_DEF = 140
 RING_ATTACH = 141  # C clients only: hands over the shared-memory ring (src/common/ring.h)
 RING_ACK = 142
 GOODBYE = 143  # the client closes on purpose: its live buffers are leaks at its last close
+ALLOC_FAILED = 144  # an allocation failed in the client's allocator: the server keeps a post-mortem
+MARK = 145          # a named point in the server's timeline (label in the text payload)
+STACK_TEXT = 146    # one frame of a call stack as text ("function (file:line)")
+DOC_QUERY = 147     # one of the HTTP API's documents by path, answered in DOC_CHUNKs
+DOC_CHUNK = 148
 HOLDER_QUERY = 150
 HOLDER_ROW = 151
 HISTORY_QUERY = 152
@@ -105,7 +112,12 @@ TYPE_NAMES = {
     HISTORY_QUERY: "HISTORY_QUERY", HISTORY_ROW: "HISTORY_ROW",
     BUFFER_QUERY: "BUFFER_QUERY", BUFFER_ROW: "BUFFER_ROW",
     CLEAR_LEAKS: "CLEAR_LEAKS", CLEARED: "CLEARED",
+    ALLOC_FAILED: "ALLOC_FAILED", MARK: "MARK", STACK_TEXT: "STACK_TEXT",
+    DOC_QUERY: "DOC_QUERY", DOC_CHUNK: "DOC_CHUNK",
 }
+ALLOC_RESYNC = 1 << 0  # ALLOC payload flag: re-sent by a resync, not a new buffer
+TEXT_MAX = 71          # longest MARK label, STACK_TEXT frame and DOC_QUERY path (bytes)
+MAX_REQUEST = 1 << 50  # largest size an ALLOC_FAILED may name
 
 # ---- buffer types (enum ttalloc_buffer_type = tt-metal's BufferType) ----
 DRAM = 0
@@ -146,6 +158,7 @@ FEATURE_HISTORY = 1 << 1
 FEATURE_RING = 1 << 2
 FEATURE_SESSIONS = 1 << 3  # HELLO's instance and epoch, and GOODBYE
 FEATURE_BUFFERS = 1 << 4  # BUFFER_QUERY
+FEATURE_DIAG = 1 << 5     # ALLOC_FAILED, MARK, STACK_TEXT and DOC_QUERY
 
 # HOLDER_ROW states (enum proto_holder_state) and flags (enum proto_holder_flags)
 HOLDER_TRACKED = 0
@@ -167,7 +180,7 @@ HISTORY_VALID = 1 << 0
 ERROR_REASONS = ("truncated", "unknown_type", "unexpected_type", "bad_device",
                  "bad_buffer_type", "bad_size", "pid_mismatch", "foreign_free",
                  "unknown_free", "duplicate_alloc", "output_overflow", "limit",
-                 "bad_stack", "foreign_query", "bad_ring")
+                 "bad_stack", "foreign_query", "bad_ring", "bad_text")
 
 # ---- layouts ----
 
@@ -208,8 +221,8 @@ HTTP_OFF, HTTP_UP, HTTP_WAITING = 0, 1, 2  # HELLO_ACK's http_state
 FILTER_PAYLOAD = struct.Struct("<32s40s")
 FILTER_FIELDS = ("session", "reserved")
 
-ALLOC_PAYLOAD = struct.Struct("<Q64s")
-ALLOC_FIELDS = ("stack_id", "reserved")
+ALLOC_PAYLOAD = struct.Struct("<QI60s")
+ALLOC_FIELDS = ("stack_id", "flags", "reserved")
 
 STACK_PAYLOAD = struct.Struct("<9Q")
 STACK_FIELDS = ("ips",)
@@ -253,7 +266,7 @@ HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
                           ("log_level", 1), ("http_state", 1), ("http_port", 2), ("server_release", 4),
                           ("reserved", 4)])
 FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
-ALLOC_OFFSETS = _offsets([("stack_id", 8), ("reserved", 64)])
+ALLOC_OFFSETS = _offsets([("stack_id", 8), ("flags", 4), ("reserved", 60)])
 STACK_OFFSETS = _offsets([("ips", 72)])
 TEXT_OFFSETS = _offsets([("text", 72)])
 HOLDER_OFFSETS = _offsets([("memory", 8), ("state", 4), ("flags", 4), ("uid", 4), ("comm", 16),
@@ -417,6 +430,28 @@ def unpack_history(payload):
     v = HISTORY_PAYLOAD.unpack(payload)
     return {"used": list(v[0:4]), "time_ms": v[4], "seconds": v[5], "points": v[6],
             "index": v[7], "step_ms": v[8], "interval_ms": v[9], "flags": v[10]}
+
+
+def pack_alloc(stack_id=0, flags=0):
+    """Payload of ALLOC, FREE and ALLOC_FAILED: the call's stack id and flags (ALLOC_RESYNC)."""
+    return ALLOC_PAYLOAD.pack(stack_id, flags, b"")
+
+
+def text_valid(text):
+    """True when `text` can be a MARK label, STACK_TEXT frame or DOC_QUERY path:
+    1..TEXT_MAX bytes of UTF-8 without control characters (the server's
+    proto_text_valid)."""
+    if not isinstance(text, str):
+        return False
+    raw = text.encode("utf-8", "surrogatepass")
+    return 0 < len(raw) <= TEXT_MAX and all(b >= 0x20 and b != 0x7F for b in raw)
+
+
+def pack_text(text):
+    """Payload of a text frame; raises ValueError unless text_valid(text)."""
+    if not text_valid(text):
+        raise ValueError("text must be 1..%d bytes of UTF-8 without control characters" % TEXT_MAX)
+    return TEXT_PAYLOAD.pack(text.encode("utf-8"))
 
 
 def type_name(msg_type):

@@ -3,12 +3,15 @@
     query_device_stats(device_id)   the seed's query_stats.py answer
     device_info(), num_devices(), device_status(), processes(), leaks(),
     dump_remaining(), is_server_running(), format_bytes()
+    document()        a diagnosis document (post-mortems, maps, diffs, ...)
+    send_mark()       a mark over a short connection of its own
 
 Every function takes `socket_path` (default: ttalloc.socket_path, read at
 the call) and raises ServerNotRunning when nothing answers there.
 Imports ttalloc.protocol and ttalloc.connection.
 """
 
+import json
 import os
 import socket
 
@@ -16,7 +19,8 @@ from . import protocol
 from .connection import ServerError, _Connection, _resolve
 
 __all__ = ["query_device_stats", "device_info", "num_devices", "device_status", "processes",
-           "leaks", "clear_leaks", "dump_remaining", "is_server_running", "format_bytes"]
+           "leaks", "clear_leaks", "dump_remaining", "is_server_running", "format_bytes", "document",
+           "send_mark"]
 
 
 def _seed_answer(device_id, query_type, answer_type, path):
@@ -180,6 +184,41 @@ def dump_remaining(socket_path=None):
     with _Connection(socket_path) as conn:
         conn.send(protocol.pack(protocol.DUMP_REMAINING, 0, process_id=os.getpid()))
         conn.exchange(protocol.pack(protocol.SYNC, -1, size=1), protocol.SYNC_ACK)
+
+
+def document(path, socket_path=None):
+    """One of the server's diagnosis documents, read over the socket
+    (DOC_QUERY), as the HTTP API serves it: "/api/oom", "/api/oom/3",
+    "/api/misuse", "/api/marks", "/api/diff?from=A&to=B",
+    "/api/devices/0/map?type=dram", "/api/snapshot", "/api/export/trace"
+    (parsed JSON), "/api/export/stacks" (text). `path` is at most 71 bytes
+    (query values URL-encoded). Raises ServerError when the server refuses
+    it (unknown path or mark, bad parameter)."""
+    with _Connection(socket_path) as conn:
+        conn.send(protocol.pack(protocol.DOC_QUERY, -1, process_id=os.getpid(),
+                                payload=protocol.pack_text(path)))
+        data = bytearray()
+        while True:
+            msg = conn.read()
+            if msg["type"] == protocol.ROWS_END:
+                break
+            if msg["type"] != protocol.DOC_CHUNK:
+                raise ConnectionError("unexpected answer %s while reading a document"
+                                      % protocol.type_name(msg["type"]))
+            data += msg["payload"][:msg["size"] - msg["buffer_id"]]
+    text = data.decode("utf-8")
+    return text if path.startswith("/api/export/stacks") else json.loads(text)
+
+
+def send_mark(label, socket_path=None):
+    """Records a mark named `label` over a connection of its own (MARK, then
+    SYNC: it is in the server's timeline when this returns). ValueError for
+    a label that is not 1..71 bytes of text without control characters."""
+    payload = protocol.pack_text(label)
+    with _Connection(socket_path) as conn:
+        conn.send(protocol.pack(protocol.MARK, -1, process_id=os.getpid(), payload=payload))
+        conn.exchange(protocol.pack(protocol.SYNC, -1, size=1), protocol.SYNC_ACK)
+    return True
 
 
 def is_server_running(socket_path=None):

@@ -12,6 +12,7 @@ lock another thread held. Imports ttalloc.protocol and ttalloc.connection.
 
 import os
 import socket
+import sys
 import threading
 import time
 import weakref
@@ -19,13 +20,37 @@ import weakref
 from . import protocol
 from .connection import _recv_exact, _resolve, explain_connect_error
 from .protocol import MSG_SIZE
+from .query import send_mark
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+STACK_TRACE_ENV = "TT_ALLOC_STACK_TRACE"
+MAX_STACKS = 65536  # distinct stacks a process may define (the server's limit per process)
+
+
+def _frame_text(code, line):
+    """One frame as the server shows it, "function (file:line)", within TEXT_MAX bytes."""
+    name = getattr(code, "co_qualname", code.co_name)
+    text = "%s (%s:%d)" % (name, code.co_filename, line)
+    if len(text.encode("utf-8", "replace")) > protocol.TEXT_MAX:
+        text = "%s (%s:%d)" % (name, os.path.basename(code.co_filename), line)
+    text = "".join(c if " " <= c != "\x7f" else "?" for c in text)
+    return text.encode("utf-8", "replace")[:protocol.TEXT_MAX].decode("utf-8", "ignore")
+
+
+def _check_device_and_type(device_id, buffer_type):
+    """ValueError unless device_id and buffer_type are in the protocol's ranges."""
+    if not 0 <= device_id < protocol.MAX_DEVICES:
+        raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
+    if not 0 <= buffer_type < protocol.BUFFER_TYPES:
+        raise ValueError("buffer_type %d is not 0..%d" % (buffer_type, protocol.BUFFER_TYPES - 1))
 
 
 def _new_instance():
     """A random id for one Reporter in one process (never 0: 0 means none)."""
     return int.from_bytes(os.urandom(8), "little") or 1
 
-__all__ = ["Reporter", "PeakWatch", "default_reporter", "tracking_enabled"]
+__all__ = ["Reporter", "PeakWatch", "default_reporter", "tracking_enabled", "mark"]
 
 
 def tracking_enabled():
@@ -84,13 +109,19 @@ class Reporter:
     HELLO carries `session` (default $TTALLOC_SESSION), and a re-sent ALLOC
     carries the buffer's original allocation time, so the server's ages stay
     true across a server restart.
+
+    With `stack_traces` (default: TT_ALLOC_STACK_TRACE=1) each ALLOC, FREE
+    and alloc_failed() carries the Python stack of its caller (function,
+    file, line; the frames of this package left out), defined to the server
+    once per connection as STACK_TEXT frames, so leak reports,
+    post-mortems, diffs and flame graphs show Python frames.
     """
 
     SEND_TIMEOUT = 2.0
     WATCH_INTERVAL = 0.2
 
     def __init__(self, socket_path=None, enabled=True, reconnect_interval=1.0,
-                 answer_timeout=5.0, session=None, watch=True):
+                 answer_timeout=5.0, session=None, watch=True, stack_traces=None):
         self._path = socket_path
         self.session = session if session is not None else os.environ.get(protocol.SESSION_ENV, "")
         self.enabled = bool(enabled)
@@ -113,6 +144,13 @@ class Reporter:
         self._peak_watches = []  # PeakWatch objects updated by every report
         self.watch = bool(watch)
         self._watch_stop = None  # threading.Event of the running watcher
+        if stack_traces is None:
+            stack_traces = os.environ.get(STACK_TRACE_ENV) == "1"
+        self.stack_traces = bool(stack_traces)
+        self._stack_ids = {}      # ((id(code), lasti), ...) innermost first -> stack id
+        self._stack_codes = []    # the code objects of every stack: their ids stay valid
+        self._stack_texts = {}    # stack id -> [frame text, ...]
+        self._stacks_sent = set()  # stack ids defined on the current connection
         _reporters.add(self)
 
     @property
@@ -249,10 +287,56 @@ class Reporter:
         self._sock = None
         self._next_connect = time.monotonic() + self.reconnect_interval
 
-    def _frame(self, msg_type, device_id, buffer_type, address, size, when_ns=None):
+    def _frame(self, msg_type, device_id, buffer_type, address, size, when_ns=None, stack_id=0, flags=0):
         return protocol.pack(msg_type, device_id, size=size, buffer_type=buffer_type,
                              process_id=self._pid, buffer_id=address,
-                             timestamp=when_ns if when_ns is not None else time.time_ns())
+                             timestamp=when_ns if when_ns is not None else time.time_ns(),
+                             payload=protocol.pack_alloc(stack_id, flags))
+
+    # ---- Python stacks ----
+
+    def _capture_stack(self):
+        """The id of the caller's stack (outside this package), defining it
+        on first sight; 0 when stacks are off or the table is full. The key
+        is each frame's code object's id and instruction offset (cheap to
+        read and hash, where a code object hashes its whole contents; the
+        table keeps the code objects, so their ids stay theirs); line
+        numbers are looked up only for a stack not seen before."""
+        if not self.stack_traces:
+            return 0
+        f = sys._getframe(1)
+        while f is not None and f.f_code.co_filename.startswith(_PACKAGE_DIR):
+            f = f.f_back
+        top, key, depth = f, [], 0
+        while f is not None and depth < protocol.STACK_MAX_DEPTH:
+            key.append((id(f.f_code), f.f_lasti))
+            f = f.f_back
+            depth += 1
+        key = tuple(key)
+        stack_id = self._stack_ids.get(key)
+        if stack_id is None:
+            if not key or len(self._stack_ids) >= MAX_STACKS:
+                return 0
+            stack_id = len(self._stack_ids) + 1
+            self._stack_ids[key] = stack_id
+            texts, codes, f = [], [], top
+            for _ in key:
+                texts.append(_frame_text(f.f_code, f.f_lineno))
+                codes.append(f.f_code)
+                f = f.f_back
+            self._stack_texts[stack_id] = texts
+            self._stack_codes.append(codes)
+        return stack_id
+
+    def _stack_frames(self, stack_id):
+        """STACK_TEXT frames of a stack the current connection has not seen (b"" otherwise)."""
+        if not stack_id or stack_id in self._stacks_sent:
+            return b""
+        self._stacks_sent.add(stack_id)
+        texts = self._stack_texts[stack_id]
+        return b"".join(protocol.pack(protocol.STACK_TEXT, len(texts), size=stack_id, buffer_type=i,
+                                      process_id=self._pid, payload=protocol.pack_text(text))
+                        for i, text in enumerate(texts))
 
     def _send(self, data):
         try:
@@ -312,26 +396,31 @@ class Reporter:
         self._server_features = hello["features"]
         if 0 < hello["num_devices"] <= protocol.MAX_DEVICES:
             self.server_devices = hello["num_devices"]  # reports are checked against it
-        frames = b"".join(self._frame(protocol.ALLOC, dev, btype, addr, size, when)
-                          for (dev, addr), (btype, size, when) in self._table.items())
+        self._stacks_sent = set()
+        frames = b"".join(self._stack_frames(stack) +
+                          self._frame(protocol.ALLOC, dev, btype, addr, size, when, stack, protocol.ALLOC_RESYNC)
+                          for (dev, addr), (btype, size, when, stack) in self._table.items())
         if frames and not self._send(frames):
             return False
         self.connects += 1
         return True
 
-    def _deliver(self, frame, after_resync=False):
-        """Sends one event, or connects, which re-sends the table: that covers
-        an ALLOC and a FREE of a known buffer. `after_resync` frames (a FREE
-        of a buffer not in the table) are sent after the re-sent table, so
-        the server still sees the mistake."""
+    def _deliver(self, frame, after_resync=False, stack_id=0):
+        """Sends one event (after its stack's definition, when the
+        connection has not seen it), or connects, which re-sends the table:
+        that covers an ALLOC and a FREE of a known buffer. `after_resync`
+        frames (a FREE of a buffer not in the table, a request) are sent
+        after the re-sent table, so the server still sees them."""
         if self._sock is None:
-            return self._ensure_connected() and (not after_resync or self._send(frame))
-        if self._send(frame):
+            return self._ensure_connected() and (not after_resync or
+                                                 self._send(self._stack_frames(stack_id) + frame))
+        if self._send(self._stack_frames(stack_id) + frame):
             return True
         # The connection broke (server restarted?): one immediate retry,
         # which re-sends the table.
         self._next_connect = 0.0
-        return self._ensure_connected() and (not after_resync or self._send(frame))
+        return self._ensure_connected() and (not after_resync or
+                                             self._send(self._stack_frames(stack_id) + frame))
 
     def _check_server_device(self, device_id):
         """Raises ValueError (and counts it) for a device the last server reached does not have. Lock held."""
@@ -346,10 +435,7 @@ class Reporter:
         """Records and reports a buffer of `size` bytes at `address`."""
         device_id, buffer_type, address, size = (int(device_id), int(buffer_type),
                                                  int(address), int(size))
-        if not 0 <= device_id < protocol.MAX_DEVICES:
-            raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
-        if not 0 <= buffer_type < protocol.BUFFER_TYPES:
-            raise ValueError("buffer_type %d is not 0..%d" % (buffer_type, protocol.BUFFER_TYPES - 1))
+        _check_device_and_type(device_id, buffer_type)
         if size <= 0 or not 0 <= address < 1 << 64 or size >= 1 << 64:
             raise ValueError("bad buffer: address 0x%x, size %d" % (address, size))
         if not self.enabled:
@@ -359,13 +445,14 @@ class Reporter:
             self._check_server_device(device_id)
             self._start_watcher()
             now = time.time_ns()
+            stack_id = self._capture_stack()
             old = self._table.get((device_id, address))
-            self._table[(device_id, address)] = (buffer_type, size, now)
+            self._table[(device_id, address)] = (buffer_type, size, now, stack_id)
             if old is not None:
                 self._account(device_id, old[0], -old[1])
             self._account(device_id, buffer_type, size)
             return self._deliver(self._frame(protocol.ALLOC, device_id, buffer_type, address,
-                                             size, now))
+                                             size, now, stack_id), stack_id=stack_id)
 
     def report_free(self, device_id, address):
         """Forgets and reports the buffer at `address` on `device_id`."""
@@ -382,9 +469,47 @@ class Reporter:
             known = entry is not None
             if known:
                 self._account(device_id, entry[0], -entry[1])
+            stack_id = self._capture_stack()  # a double free shows where it happened
             # An unknown buffer is still reported: the server's counters see it.
-            return self._deliver(self._frame(protocol.FREE, device_id, 0, address, 0),
-                                 after_resync=not known)
+            return self._deliver(self._frame(protocol.FREE, device_id, 0, address, 0, stack_id=stack_id),
+                                 after_resync=not known, stack_id=stack_id)
+
+    def alloc_failed(self, device_id, buffer_type, size):
+        """Reports that an allocation of `size` bytes of `buffer_type` on
+        `device_id` failed in this process's allocator: the server keeps a
+        post-mortem of the moment (GET /api/oom, tt_smi --oom). Returns True
+        once the server has it (a SYNC round trip), False without a server."""
+        device_id, buffer_type, size = int(device_id), int(buffer_type), int(size)
+        _check_device_and_type(device_id, buffer_type)
+        if not 0 < size <= protocol.MAX_REQUEST:
+            raise ValueError("size %d is not 1..%d" % (size, protocol.MAX_REQUEST))
+        if not self.enabled:
+            return False
+        with self._lock:
+            self._check_fork()
+            self._check_server_device(device_id)
+            self._start_watcher()
+            stack_id = self._capture_stack()
+            frame = self._frame(protocol.ALLOC_FAILED, device_id, buffer_type, 0, size, stack_id=stack_id)
+            return self._deliver(frame, after_resync=True, stack_id=stack_id) and self._sync()
+
+    def mark(self, label):
+        """Records a named point in the server's timeline (after everything
+        this reporter sent before): GET /api/diff?from=A&to=B says what was
+        allocated and freed between two marks. `label`: 1..71 bytes of text
+        without control characters, else ValueError. Returns True once the
+        server has it, False without a server."""
+        if not protocol.text_valid(label):
+            raise ValueError("a mark label is 1..%d bytes of text without control characters"
+                             % protocol.TEXT_MAX)
+        if not self.enabled:
+            return False
+        with self._lock:
+            self._check_fork()
+            self._start_watcher()
+            frame = protocol.pack(protocol.MARK, -1, process_id=self._pid, timestamp=time.time_ns(),
+                                  payload=protocol.pack_text(label))
+            return self._deliver(frame, after_resync=True) and self._sync()
 
     def flush(self):
         """True once the server has processed every earlier report (SYNC/SYNC_ACK)."""
@@ -393,13 +518,15 @@ class Reporter:
         with self._lock:
             self._check_fork()
             self._start_watcher()
-            if not self._ensure_connected():
-                return False
-            self._sequence += 1
-            seq = self._sequence
-            if not self._send(protocol.pack(protocol.SYNC, -1, size=seq, process_id=self._pid)):
-                return False
-            return self._await(protocol.SYNC_ACK, lambda m: m["size"] == seq) is not None
+            return self._ensure_connected() and self._sync()
+
+    def _sync(self):
+        """SYNC/SYNC_ACK on the current connection. Lock held, connected."""
+        self._sequence += 1
+        seq = self._sequence
+        if not self._send(protocol.pack(protocol.SYNC, -1, size=seq, process_id=self._pid)):
+            return False
+        return self._await(protocol.SYNC_ACK, lambda m: m["size"] == seq) is not None
 
     def close(self):
         """Flushes and closes the connection. Buffers still live stay in the
@@ -462,3 +589,15 @@ def default_reporter():
         if _default_reporter is None:
             _default_reporter = Reporter(enabled=tracking_enabled())
         return _default_reporter
+
+
+def mark(label, socket_path=None):
+    """Records a named point in the server's timeline (GET /api/diff?from=A&to=B
+    compares two). Through the default Reporter when tracking is enabled
+    (so every buffer this process reported before comes before the mark),
+    else over a connection of its own. ValueError for a bad label;
+    ServerNotRunning (no Reporter) or False (Reporter) without a server."""
+    rep = default_reporter()
+    if socket_path is None and rep.enabled:
+        return rep.mark(label)
+    return send_mark(label, socket_path)

@@ -150,12 +150,11 @@ def report_out_of_memory(error, device=0, reporter=None):
     oom = parse_out_of_memory(error)
     if oom is None:
         return False
-    # TODO(lead, issue 13): ALLOC_FAILED and ttalloc_report_alloc_failed(int device,
-    # enum ttalloc_buffer_type type, uint64_t size) arrive with issue 13; both paths below
-    # are feature-detected, so reports start once it is merged. Check there that the C
-    # signature and the Reporter method (assumed: alloc_failed(device, buffer_type, size))
-    # are these, and extend the call with the allocator figures (oom.free,
-    # oom.largest_free_block, ...) if the message carries them.
+    # ALLOC_FAILED (issue 13): libttalloc's ttalloc_report_alloc_failed(int device,
+    # enum ttalloc_buffer_type type, uint64_t size) and Reporter.alloc_failed(device,
+    # buffer_type, size), both feature-detected. The server works out free bytes, the
+    # largest free block and fragmentation from its own view of the process's buffers,
+    # so the message's allocator figures need not travel.
     try:
         fn = _c_alloc_failed() if reporter is None else None
         if fn is not None:  # the connection that carries this process's buffers

@@ -332,10 +332,55 @@ int ttalloc_report_free(int device_id, uint64_t address)
 	if (refused)
 		return refused;
 	struct event ev = {PROTO_FREE, device_id, 0, address, 0, 0, 0};
-	if (__builtin_expect(client.stack_traces, 0))
+	if (__builtin_expect(client.stack_traces, 0)) {
 		ev.when_ns = clock_realtime_ns();
+		ev.stack_id = capture_stack(); /* a double free shows where it happened */
+	}
 	/* the server is told even about an unknown buffer: its counters show it */
 	return report(&ev);
+}
+
+/* Sends one request frame on the socket (ring events before it are drained first by the server), then SYNC. */
+static int send_and_sync(const struct event *ev, const char *text)
+{
+	pthread_mutex_lock(&client.session_lock);
+	int rc = session_connect(1);
+	if (rc == 0)
+		rc = session_send_request(ev, text);
+	if (rc == 0)
+		rc = session_sync();
+	pthread_mutex_unlock(&client.session_lock);
+	return rc;
+}
+
+int ttalloc_report_alloc_failed(int device, enum ttalloc_buffer_type type, uint64_t size)
+{
+	if (device < 0 || device >= PROTO_MAX_DEVICES || !proto_buffer_type_valid((unsigned)type) || size == 0 ||
+	    size > PROTO_MAX_REQUEST)
+		return TTALLOC_EINVAL;
+	if (!tracking_on())
+		return 0;
+	int refused = check_device(device);
+	if (refused)
+		return refused;
+	struct event ev = {PROTO_ALLOC_FAILED, device, (unsigned)type, 0, size, clock_realtime_ns(), 0};
+	if (__builtin_expect(client.stack_traces, 0))
+		ev.stack_id = capture_stack();
+	return send_and_sync(&ev, NULL);
+}
+
+int ttalloc_mark(const char *label)
+{
+	char field[PROTO_TEXT_MAX + 1];
+	if (!label || strnlen(label, PROTO_TEXT_MAX + 1) > PROTO_TEXT_MAX)
+		return TTALLOC_EINVAL;
+	proto_set_string(field, sizeof(field), label);
+	if (!proto_text_valid(field, sizeof(field)))
+		return TTALLOC_EINVAL;
+	if (!tracking_on())
+		return 0;
+	struct event ev = {PROTO_MARK, -1, 0, 0, 0, clock_realtime_ns(), 0};
+	return send_and_sync(&ev, label);
 }
 
 int ttalloc_flush(void)

@@ -109,7 +109,7 @@ struct event {
 	uint64_t address;
 	uint64_t size;
 	uint64_t when_ns;  /* CLOCK_REALTIME */
-	uint64_t stack_id; /* ALLOC only; 0: none */
+	uint64_t stack_id; /* the call's stack (ALLOC, FREE, ALLOC_FAILED); 0: none */
 };
 
 /* ---- session.c: the connection, under session_lock ---- */
@@ -137,6 +137,14 @@ void session_goodbye(void);
  * event's shard lock, in TRANSPORT_SOCKET. Returns 0 or TTALLOC_ENOSERVER.
  */
 int session_send_event(const struct event *ev);
+
+/*
+ * Sends a request that is not a table event (ALLOC_FAILED, MARK) on the
+ * socket, whatever the transport, with its stack's STACK_DEF first when
+ * needed and `text` (may be NULL) as its text payload. Called with
+ * session_lock, connected. Returns 0 or TTALLOC_ENOSERVER.
+ */
+int session_send_request(const struct event *ev, const char *text);
 
 /* SYNC round trip: every earlier event is applied. Called with session_lock. */
 int session_sync(void);

@@ -98,11 +98,18 @@ static int define_stack(uint64_t stack_id)
 
 int session_send_event(const struct event *ev)
 {
+	return session_send_request(ev, NULL);
+}
+
+int session_send_request(const struct event *ev, const char *text)
+{
 	int rc = define_stack(ev->stack_id);
 	if (rc < 0)
 		return rc;
 	struct proto_msg msg;
 	fill_frame(&msg, ev);
+	if (text)
+		proto_set_string(msg.u.text.text, sizeof(msg.u.text.text), text);
 	return send_frames(&msg, 1);
 }
 
@@ -134,7 +141,8 @@ static int resync_frame(const struct live_entry *e, void *ctx)
 	int rc = define_stack(e->stack_id);
 	if (rc < 0)
 		return rc;
-	fill_frame(&rs->batch[rs->count++], &ev);
+	fill_frame(&rs->batch[rs->count], &ev);
+	rs->batch[rs->count++].u.alloc.flags = PROTO_ALLOC_RESYNC; /* not a new buffer: marks keep its time */
 	if (rs->count < RESYNC_BATCH)
 		return 0;
 	rs->count = 0;

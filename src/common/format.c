@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 static const char *const units[] = {"B", "KB", "MB", "GB", "TB"};
@@ -40,6 +41,63 @@ char *format_bytes_compact(char *buf, size_t size, uint64_t bytes, int decimals)
 char *format_bytes_seed(char *buf, size_t size, uint64_t bytes)
 {
 	return format_in_unit(buf, size, bytes, 2, " ");
+}
+
+char *format_bytes_spaced(char *buf, size_t size, uint64_t bytes)
+{
+	return format_in_unit(buf, size, bytes, 1, " ");
+}
+
+static const char *const cause_labels[FORMAT_OOM_CAUSE_COUNT] = {
+#define FORMAT_OOM_LABEL_(name, label, words) [FORMAT_OOM_##name] = label,
+	FORMAT_OOM_CAUSES(FORMAT_OOM_LABEL_)
+#undef FORMAT_OOM_LABEL_
+};
+
+static const char *const cause_words[FORMAT_OOM_CAUSE_COUNT] = {
+#define FORMAT_OOM_WORDS_(name, label, words) [FORMAT_OOM_##name] = words,
+	FORMAT_OOM_CAUSES(FORMAT_OOM_WORDS_)
+#undef FORMAT_OOM_WORDS_
+};
+
+const char *format_oom_cause_label(enum format_oom_cause cause)
+{
+	return (unsigned)cause < FORMAT_OOM_CAUSE_COUNT ? cause_labels[cause] : "unknown";
+}
+
+enum format_oom_cause format_oom_cause_parse(const char *label)
+{
+	for (int c = 0; label && c < FORMAT_OOM_CAUSE_COUNT; c++)
+		if (strcmp(cause_labels[c], label) == 0)
+			return (enum format_oom_cause)c;
+	return FORMAT_OOM_UNKNOWN;
+}
+
+enum format_oom_cause format_oom_cause(uint64_t requested, uint64_t capacity, uint64_t free, uint64_t largest,
+				       int map_known)
+{
+	if (capacity && requested > capacity)
+		return FORMAT_OOM_TOO_LARGE;
+	if (requested > free)
+		return FORMAT_OOM_OUT_OF_MEMORY;
+	if (!map_known)
+		return FORMAT_OOM_UNKNOWN;
+	return requested > largest ? FORMAT_OOM_FRAGMENTATION : FORMAT_OOM_FITS_NOW;
+}
+
+char *format_oom_verdict(char *buf, size_t size, uint64_t requested, uint64_t free, uint64_t largest, int map_known,
+			 enum format_oom_cause cause)
+{
+	char need[FORMAT_BYTES_LEN], avail[FORMAT_BYTES_LEN], block[FORMAT_BYTES_LEN];
+	format_bytes_spaced(need, sizeof(need), requested);
+	format_bytes_spaced(avail, sizeof(avail), free);
+	format_bytes_spaced(block, sizeof(block), largest);
+	const char *why = (unsigned)cause < FORMAT_OOM_CAUSE_COUNT ? cause_words[cause] : "unknown";
+	if (map_known)
+		snprintf(buf, size, "needs %s, %s free, largest free block %s: %s", need, avail, block, why);
+	else
+		snprintf(buf, size, "needs %s, %s free: %s", need, avail, why);
+	return buf;
 }
 
 unsigned format_percent(uint64_t used, uint64_t total)

@@ -25,6 +25,46 @@ char *format_bytes_compact(char *buf, size_t size, uint64_t bytes, int decimals)
  */
 char *format_bytes_seed(char *buf, size_t size, uint64_t bytes);
 
+/* One decimal and a space: "2.0 GB", "512.0 MB", "100 B" (post-mortems, maps, diffs). Returns buf. */
+char *format_bytes_spaced(char *buf, size_t size, uint64_t bytes);
+
+/* Causes of an allocation failure, as post-mortems name them. */
+#define FORMAT_OOM_CAUSES(X)                                                        \
+	X(FRAGMENTATION, "fragmentation", "fragmentation")                         \
+	X(OUT_OF_MEMORY, "out_of_memory", "not enough free memory")               \
+	X(TOO_LARGE, "too_large", "larger than the whole memory")                 \
+	X(FITS_NOW, "fits_now", "it would fit now (memory was freed since)")     \
+	X(UNKNOWN, "unknown", "no address map for this memory")
+
+enum format_oom_cause {
+#define FORMAT_OOM_CAUSE_(name, label, words) FORMAT_OOM_##name,
+	FORMAT_OOM_CAUSES(FORMAT_OOM_CAUSE_)
+#undef FORMAT_OOM_CAUSE_
+	FORMAT_OOM_CAUSE_COUNT
+};
+
+/* The cause's label ("fragmentation", "out_of_memory"), or "unknown". */
+const char *format_oom_cause_label(enum format_oom_cause cause);
+
+/* The cause of a label, or FORMAT_OOM_UNKNOWN. */
+enum format_oom_cause format_oom_cause_parse(const char *label);
+
+/*
+ * Why a request of `requested` bytes did not fit a memory of `capacity`
+ * with `free` bytes free, the largest hole `largest` (map_known 0: no
+ * address map, so no largest hole).
+ */
+enum format_oom_cause format_oom_cause(uint64_t requested, uint64_t capacity, uint64_t free, uint64_t largest,
+				       int map_known);
+
+/*
+ * The one-line verdict every front end prints: "needs 2.0 GB, 6.0 GB free,
+ * largest free block 1.0 GB: fragmentation" (without the largest block
+ * when !map_known). Returns buf.
+ */
+char *format_oom_verdict(char *buf, size_t size, uint64_t requested, uint64_t free, uint64_t largest, int map_known,
+			 enum format_oom_cause cause);
+
 /* Integer percentage of used/total, rounded down, 0 when total is 0. */
 unsigned format_percent(uint64_t used, uint64_t total);
 

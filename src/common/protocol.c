@@ -261,3 +261,15 @@ char *proto_release_text(uint32_t release, char *buf, size_t size)
 		snprintf(buf, size, "%u.%u.%u", release >> 16, (release >> 8) & 0xffu, release & 0xffu);
 	return buf;
 }
+
+int proto_text_valid(const char *field, size_t size)
+{
+	size_t len = 0;
+	while (len < size && field[len]) {
+		unsigned char c = (unsigned char)field[len];
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		len++;
+	}
+	return len > 0 && len < size;
+}

@@ -42,6 +42,18 @@
  *                                    (ttalloc_shutdown, Reporter.close): when
  *                                    it was the process's last connection,
  *                                    what the process still holds is leaked
+ * Diagnosis (PROTO_FEATURE_DIAG; docs/DESIGN.md, "Diagnosis"):
+ *   ALLOC_FAILED(device, buffer_type, none: an allocation of `size` bytes
+ *     size, u.alloc.stack_id)        failed in the client's allocator; the
+ *                                    server keeps a post-mortem (/api/oom)
+ *   MARK(u.text label, timestamp)    none: a named point in the server's
+ *                                    timeline (/api/diff compares two)
+ *   STACK_TEXT(stack id, depth,      none: one frame of a call stack given as
+ *     index, u.text frame)           text ("function (file:line)"), for
+ *                                    stacks no address can describe (Python)
+ *   DOC_QUERY(u.text path)           DOC_CHUNK..., ROWS_END(length): one of
+ *                                    the HTTP API's documents ("/api/oom"),
+ *                                    72 bytes a chunk, for tt_smi
  * Sessions (PROTO_FEATURE_SESSIONS): a reporting library says HELLO with a
  * random instance id and an epoch (how many connections it opened before).
  * A newer epoch supersedes the instance's older connections (closed, their
@@ -146,6 +158,11 @@
 	X(RING_ATTACH, 141, ring_attach, REQUEST, 0)                            \
 	X(RING_ACK, 142, answer, ANSWER, 0)                                     \
 	X(GOODBYE, 143, goodbye, REQUEST, 0)                                    \
+	X(ALLOC_FAILED, 144, alloc_failed, REQUEST, 1)                          \
+	X(MARK, 145, mark, REQUEST, 1)                                          \
+	X(STACK_TEXT, 146, stack_text, REQUEST, 0)                              \
+	X(DOC_QUERY, 147, doc_query, REQUEST, 1)                                \
+	X(DOC_CHUNK, 148, answer, ANSWER, 0)                                    \
 	X(HOLDER_QUERY, 150, holder_query, REQUEST, 1)                          \
 	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
 	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
@@ -303,14 +320,36 @@ char *proto_release_text(uint32_t release, char *buf, size_t size);
 #define PROTO_STACK_IPS_PER_FRAME 9
 
 /*
- * Payload of ALLOC: the seed leaves it zero; ttalloc's client puts the id of
- * the allocation's call stack there (0: none), defined earlier on the same
- * connection by STACK_DEF.
+ * Payload of ALLOC, FREE and ALLOC_FAILED: the seed leaves it zero;
+ * ttalloc's clients put the id of the call's stack there (0: none),
+ * defined earlier on the same connection by STACK_DEF or STACK_TEXT, and
+ * flags (enum proto_alloc_flags).
  */
 struct __attribute__((packed)) proto_alloc_payload {
 	uint64_t stack_id;
-	uint8_t reserved[64];
+	uint32_t flags;
+	uint8_t reserved[60];
 };
+
+/* Bits of proto_alloc_payload.flags. */
+enum proto_alloc_flags {
+	/* an ALLOC re-sent by a library's resync after a reconnect: its
+	 * buffer is not new (marks and diffs keep its original time) */
+	PROTO_ALLOC_RESYNC = 1u << 0,
+};
+
+/* Longest MARK label, DOC_QUERY path and STACK_TEXT frame: the text payload less its NUL. */
+#define PROTO_TEXT_MAX 71
+
+/*
+ * Largest request an ALLOC_FAILED may name (1 PiB, beyond any device): a
+ * request above the device's capacity is a real cause of failure and is
+ * kept; a larger number is garbage (bad_size).
+ */
+#define PROTO_MAX_REQUEST (1ull << 50)
+
+/* Longest document DOC_QUERY answers (larger ones: ERROR; read them over HTTP). */
+#define PROTO_DOC_MAX_BYTES (8u << 20)
 
 /*
  * Payload of STACK_DEF. Header: size = stack id (non-zero), device_id =
@@ -354,6 +393,7 @@ enum proto_feature {
 	PROTO_FEATURE_RING = 1u << 2,    /* RING_ATTACH: the shared-memory fast path */
 	PROTO_FEATURE_SESSIONS = 1u << 3, /* HELLO's instance and epoch, and GOODBYE (below) */
 	PROTO_FEATURE_BUFFERS = 1u << 4,  /* BUFFER_QUERY */
+	PROTO_FEATURE_DIAG = 1u << 5,     /* ALLOC_FAILED, MARK, STACK_TEXT and DOC_QUERY */
 };
 
 /* States of a HOLDER_ROW (device.h's enum device_holder_state). */
@@ -438,7 +478,13 @@ struct __attribute__((packed)) proto_ring_payload {
 #define PROTO_BUFFER_DEFAULT_ROWS 1000
 #define PROTO_BUFFER_MAX_ROWS 10000
 
-/* Payload of STACK_LINE: one symbolized frame, NUL-terminated (truncated). */
+/*
+ * Payload of STACK_LINE (one symbolized frame), MARK (the label), STACK_TEXT
+ * (one frame), DOC_QUERY (the path) and DOC_CHUNK: NUL-terminated text of
+ * at most PROTO_TEXT_MAX bytes, except DOC_CHUNK, whose header says how
+ * many of its 72 bytes count (size: the whole document's length,
+ * buffer_id: this chunk's offset in it).
+ */
 struct __attribute__((packed)) proto_text_payload {
 	char text[72];
 };
@@ -521,6 +567,7 @@ _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills th
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");
 _Static_assert(sizeof(struct proto_text_payload) == 72, "text payload fills the frame");
 _Static_assert(offsetof(struct proto_msg, u.alloc.stack_id) == 40, "alloc stack id");
+_Static_assert(offsetof(struct proto_msg, u.alloc.flags) == 48, "alloc flags");
 _Static_assert(sizeof(struct proto_holder_payload) == 72, "holder payload fills the frame");
 _Static_assert(offsetof(struct proto_msg, u.holder.memory) == 40, "holder memory");
 _Static_assert(offsetof(struct proto_msg, u.holder.state) == 48, "holder state");
@@ -654,7 +701,8 @@ int proto_upstream_request_type(unsigned type);
 	X(LIMIT, "limit", "a server limit was reached")                                        \
 	X(BAD_STACK, "bad_stack", "malformed STACK_DEF")                                      \
 	X(FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")       \
-	X(BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")
+	X(BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")                       \
+	X(BAD_TEXT, "bad_text", "MARK label, STACK_TEXT frame or DOC_QUERY path empty, unterminated or not text")
 
 enum proto_error_reason {
 #define PROTO_DEFINE_REASON_(name, label, desc) PROTO_ERR_##name,
@@ -694,6 +742,14 @@ const char *proto_arch_name(unsigned arch);
 
 /* Zeroes `msg` and sets its type and device. */
 void proto_msg_init(struct proto_msg *msg, enum proto_msg_type type, int32_t device_id);
+
+/*
+ * 1 when `field` (of `size` bytes) holds a valid text payload: non-empty,
+ * NUL-terminated within the field, and free of control characters (bytes
+ * below 0x20 and 0x7f: labels end up in logs and on terminals). Clients
+ * check labels with it before sending, the server again on receipt.
+ */
+int proto_text_valid(const char *field, size_t size);
 
 /* Copies `text` into a fixed char field, always NUL-terminating it. */
 void proto_set_string(char *field, size_t field_size, const char *text);

@@ -226,8 +226,97 @@ int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err)
 	return rc;
 }
 
+/* A document as its DOC_CHUNKs arrive: each says the total length and its offset. */
+struct document {
+	char *text;
+	size_t len;
+	char *err;
+};
+
+static int add_chunk(const struct proto_msg *row, void *ctx)
+{
+	struct document *d = ctx;
+	size_t room = sizeof(row->u.text.text);
+	if (!d->text) {
+		if (row->size > PROTO_DOC_MAX_BYTES || !(d->text = calloc(1, row->size + 1)))
+			return TTALLOC_ENOMEM;
+		d->len = row->size;
+	}
+	if (row->size != d->len || row->buffer_id >= d->len) {
+		snprintf(d->err, UNIX_SOCKET_ERR_LEN, "inconsistent document chunk (offset %llu of %zu)",
+			 (unsigned long long)row->buffer_id, d->len);
+		return TTALLOC_EPROTOCOL;
+	}
+	size_t n = d->len - row->buffer_id < room ? d->len - row->buffer_id : room;
+	memcpy(d->text + row->buffer_id, row->u.text.text, n);
+	return 0;
+}
+
+int query_document(struct query_client *qc, const char *path, char **text, size_t *len, char *err)
+{
+	*text = NULL;
+	*len = 0;
+	int rc = query_greet(qc, err);
+	if (rc < 0)
+		return rc;
+	if (!(qc->features & PROTO_FEATURE_DIAG)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "the server at %s predates the diagnosis documents: upgrade ttalloc-server",
+			 qc->path);
+		return TTALLOC_EPROTOCOL;
+	}
+	struct proto_msg req;
+	proto_msg_init(&req, PROTO_DOC_QUERY, -1);
+	proto_set_string(req.u.text.text, sizeof(req.u.text.text), path);
+	struct document d = {.err = err};
+	rc = query_rows(qc, &req, PROTO_DOC_CHUNK, add_chunk, &d, err);
+	if (rc == TTALLOC_ENOMEM)
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading %s", path);
+	if (rc == 0 && !d.text)
+		d.text = calloc(1, 1); /* an empty document */
+	if (rc < 0 || !d.text) {
+		free(d.text);
+		return rc < 0 ? rc : TTALLOC_ENOMEM;
+	}
+	*text = d.text;
+	*len = d.len;
+	return 0;
+}
+
+int snapshot_take_oom(struct query_client *qc, struct snapshot *snap, char *err)
+{
+	size_t len;
+	free(snap->oom_document);
+	snap->oom_document = NULL;
+	int rc = query_greet(qc, err);
+	if (rc < 0 || !(qc->features & PROTO_FEATURE_DIAG))
+		return rc;
+	return query_document(qc, "/api/oom?limit=1", &snap->oom_document, &len, err);
+}
+
+int query_mark(struct query_client *qc, const char *label, char *err)
+{
+	int rc = query_greet(qc, err);
+	if (rc == 0 && !(qc->features & PROTO_FEATURE_DIAG)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "the server at %s predates marks: upgrade ttalloc-server", qc->path);
+		rc = TTALLOC_EPROTOCOL;
+	}
+	if (rc < 0)
+		return rc;
+	struct proto_msg req, ans;
+	proto_msg_init(&req, PROTO_MARK, -1);
+	req.process_id = getpid();
+	req.timestamp = clock_realtime_ns();
+	proto_set_string(req.u.text.text, sizeof(req.u.text.text), label);
+	if (unix_socket_write_all(qc->fd, &req, sizeof(req)) < 0)
+		return io_failure(qc, "sending a mark", err);
+	proto_msg_init(&req, PROTO_SYNC, -1);
+	req.size = 1;
+	return query_exchange(qc, &req, &ans, err);
+}
+
 void snapshot_release(struct snapshot *snap)
 {
+	free(snap->oom_document);
 	free(snap->devices);
 	free(snap->processes);
 	free(snap->holders);

@@ -105,6 +105,7 @@ struct snapshot {
 	int hardware_only; /* read from the device backends, not the server: no allocation data */
 	uint8_t http_state; /* the server's dashboard (enum proto_http_state) */
 	uint16_t http_port;
+	char *oom_document; /* /api/oom?limit=1 (the latest post-mortem), by snapshot_take_oom; NULL: not read */
 };
 
 #define SNAPSHOT_INIT {0}
@@ -114,6 +115,25 @@ struct snapshot {
  * server whose HELLO_ACK offers it, the kernel's holders of each device.
  */
 int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err);
+
+/*
+ * Adds the latest post-mortem document (/api/oom?limit=1) to a snapshot,
+ * for --json; nothing when the server predates the diagnosis documents.
+ * Returns 0 or a TTALLOC_E* code.
+ */
+int snapshot_take_oom(struct query_client *qc, struct snapshot *snap, char *err);
+
+/*
+ * Reads one of the server's diagnosis documents (DOC_QUERY: "/api/oom",
+ * "/api/devices/0/map?type=dram", ...; at most PROTO_TEXT_MAX bytes) into
+ * *text (malloc'd, NUL-terminated) and *len. TTALLOC_EPROTOCOL with the
+ * server's reason when it refuses the path or does not serve documents
+ * (an older server). Returns 0 or a TTALLOC_E* code.
+ */
+int query_document(struct query_client *qc, const char *path, char **text, size_t *len, char *err);
+
+/* Records a mark named `label` (MARK, then SYNC: it is there on return). Returns 0 or a TTALLOC_E* code. */
+int query_mark(struct query_client *qc, const char *label, char *err);
 
 /* Frees what snapshot_take allocated; the struct can be reused. */
 void snapshot_release(struct snapshot *snap);

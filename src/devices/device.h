@@ -36,7 +36,32 @@
 enum device_info_field {
 	DEVICE_INFO_DRAM_TOTAL = 0, /* dram_total is known */
 	DEVICE_INFO_L1_TOTAL,       /* l1_total is known */
+	DEVICE_INFO_DRAM_MAP,       /* maps[DEVICE_REGION_DRAM] is known */
+	DEVICE_INFO_L1_MAP,         /* maps[DEVICE_REGION_L1] is known */
 	DEVICE_INFO_FIELDS
+};
+
+/* The memories a buffer type lives in (device_region_of). */
+enum device_region {
+	DEVICE_REGION_NONE = -1,
+	DEVICE_REGION_DRAM = 0, /* DRAM and TRACE buffers */
+	DEVICE_REGION_L1 = 1,   /* L1 and L1_SMALL buffers */
+	DEVICE_REGIONS
+};
+
+/*
+ * Where tt-metal's allocator places buffers of a region: an interleaved
+ * buffer takes the same bank-local range [address, address + its share)
+ * in each of `banks` banks, its share being its size spread over the
+ * banks, rounded up to `alignment`. Addresses are bank-local (what the
+ * allocator returns and clients report), from `base` up to
+ * base + bank_size.
+ */
+struct device_memory_map {
+	uint64_t base;      /* first allocatable bank-local address */
+	uint64_t bank_size; /* bytes per bank from base */
+	uint32_t banks;     /* banks a buffer is interleaved over */
+	uint32_t alignment; /* bytes; a buffer's share per bank is a multiple */
 };
 
 struct device_static_info {
@@ -48,6 +73,7 @@ struct device_static_info {
 	uint64_t dram_size_per_channel; /* bytes; 0 when unknown */
 	uint32_t l1_size_per_core;      /* bytes; 0 when unknown */
 	uint32_t valid;                 /* bit (1 << enum device_info_field) per known field */
+	struct device_memory_map maps[DEVICE_REGIONS]; /* valid with DEVICE_INFO_DRAM_MAP / _L1_MAP */
 	int simulated;                  /* 1 for the sim backend */
 	/* Hardware identity; "" where the backend has nothing to read. */
 	char board[24];      /* card type as tt-kmd names it ("n300", "p150a") */
@@ -63,6 +89,19 @@ struct device_static_info {
 
 /* 1 when the static field was set by the backend. */
 #define DEVICE_INFO_VALID(info, field) (((info)->valid >> (field)) & 1u)
+
+/* The region buffers of `type` live in (DRAM, TRACE: DRAM; L1, L1_SMALL: L1), or DEVICE_REGION_NONE. */
+enum device_region device_region_of(unsigned type);
+
+/* Name of a region ("DRAM", "L1"). */
+const char *device_region_name(enum device_region region);
+
+/* Sets the memory map of `region` and marks it valid. */
+void device_info_set_map(struct device_static_info *info, enum device_region region,
+			 const struct device_memory_map *map);
+
+/* The memory map of `region`, or NULL when the backend does not know it. */
+const struct device_memory_map *device_info_map(const struct device_static_info *info, enum device_region region);
 
 /* Readings that change; each valid only when its bit is set. */
 enum device_reading {

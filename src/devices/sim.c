@@ -4,6 +4,11 @@
  *
  * Spec: "N" devices (default 2) of "ARCH" (default wormhole_b0). Memory sizes
  * follow the seed's Wormhole_B0 (12 GiB DRAM in 12 channels, 1440 MiB L1).
+ * Memory maps (what tt-metal's allocator would place where, see
+ * python/sim/tt_metal.py and docs/TTMETAL.md): DRAM buffers interleaved
+ * over the channels, bank-local addresses from 0x800000000, 32-byte
+ * alignment; L1 buffers interleaved over the cores from the first
+ * unreserved address 0x10000, 16-byte alignment.
  * Temperature and power are a deterministic function of the memory in use,
  * calibrated on the seed's screenshots (idle 38 C / 72 W; a quarter of DRAM
  * in use gives 42 C / 85 W). Utilization is not simulated: it stays N/A.
@@ -17,6 +22,12 @@
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
+
+/* The simulated allocator's ranges (python/sim/tt_metal.py uses the same). */
+#define SIM_DRAM_BASE 0x800000000ull
+#define SIM_DRAM_ALIGNMENT 32u
+#define SIM_L1_BASE 0x10000ull
+#define SIM_L1_ALIGNMENT 16u
 
 struct sim_arch {
 	const char *key;
@@ -87,6 +98,11 @@ static int sim_probe(struct device_set *set, const char *spec, char *err)
 		info->l1_size_per_core = arch->l1_per_core;
 		info->l1_total = (uint64_t)arch->l1_per_core * arch->l1_cores;
 		info->valid = (1u << DEVICE_INFO_DRAM_TOTAL) | (1u << DEVICE_INFO_L1_TOTAL);
+		struct device_memory_map dram = {SIM_DRAM_BASE, arch->dram_per_channel, arch->dram_channels,
+						 SIM_DRAM_ALIGNMENT};
+		struct device_memory_map l1 = {SIM_L1_BASE, arch->l1_per_core, arch->l1_cores, SIM_L1_ALIGNMENT};
+		device_info_set_map(info, DEVICE_REGION_DRAM, &dram);
+		device_info_set_map(info, DEVICE_REGION_L1, &l1);
 		info->simulated = 1;
 		added++;
 	}

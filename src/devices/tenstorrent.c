@@ -162,10 +162,33 @@ static void read_attr(const char *class_dir, const char *attr, char *out, size_t
 		hwfs_read_text(path, out, size);
 }
 
+/*
+ * DRAM and L1 alignment of tt-metal's allocator per architecture (its HAL:
+ * Wormhole 32 and 16 bytes, Blackhole 64 and 16).
+ */
+static uint32_t dram_alignment(enum proto_arch arch)
+{
+	return arch == PROTO_ARCH_BLACKHOLE ? 64u : 32u;
+}
+
+/*
+ * The card's banks as memory maps from bank-local address 0: tt-metal
+ * reserves the first KiBs of each bank (firmware, dispatch), which the map
+ * then shows as free; its exact reservation depends on the tt-metal build.
+ */
+static void set_maps(struct device_static_info *info, const struct tt_card *card)
+{
+	struct device_memory_map dram = {0, card->dram_per_channel, card->dram_channels, dram_alignment(card->arch)};
+	struct device_memory_map l1 = {0, card->l1_per_core, card->tensix_cores, 16u};
+	device_info_set_map(info, DEVICE_REGION_DRAM, &dram);
+	device_info_set_map(info, DEVICE_REGION_L1, &l1);
+}
+
 static void set_sizes(struct device_static_info *info, const struct tt_card *card)
 {
 	if (!card)
 		return;
+	set_maps(info, card);
 	info->chips_on_board = card->chips;
 	if (card->dram_channels && card->dram_per_channel) {
 		info->num_dram_channels = card->dram_channels;

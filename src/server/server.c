@@ -22,6 +22,7 @@
 #include "common/format.h"
 #include "common/log.h"
 #include "common/unix_socket.h"
+#include "server/http/api_diag.h"
 #include "server/http/http.h"
 #include "server/ingest/ttmetal_scan.h"
 #include "server/state/holders.h"
@@ -239,6 +240,9 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 		.max_buffers_per_process = opts->max_buffers_per_process,
 	};
 	ingest_init(&s->ingest, &s->state, s->loop, &icfg);
+	/* DOC_QUERY answers with the HTTP API's diagnosis documents, with or without --no-http */
+	s->ingest.document = api_diag_document;
+	s->ingest.document_owner = s;
 	return 0;
 }
 

@@ -141,6 +141,16 @@ static inline void append(json_t *list, json_t *item, int *failed)
 	smi_json_append(list, item, failed);
 }
 
+/* The latest post-mortem of the snapshot's /api/oom?limit=1 document (issue 13), or null. */
+static json_t *latest_oom(const struct snapshot *snap)
+{
+	json_t *doc = snap->oom_document ? json_loads(snap->oom_document, 0, NULL) : NULL;
+	json_t *report = json_array_get(json_object_get(doc, "reports"), 0);
+	json_t *out = report ? json_incref(report) : json_null();
+	json_decref(doc);
+	return out;
+}
+
 /* The whole snapshot as a JSON object, or NULL when out of memory. */
 static json_t *snapshot_json(const struct snapshot *snap)
 {
@@ -167,6 +177,7 @@ static json_t *snapshot_json(const struct snapshot *snap)
 	set(root, "timestamp", json_string(when), &failed);
 	set(root, "devices", devices, &failed);
 	set(root, "processes", processes, &failed);
+	set(root, "oom", latest_oom(snap), &failed);
 	if (failed) {
 		json_decref(root);
 		return NULL;

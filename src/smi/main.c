@@ -514,6 +514,8 @@ static int script_loop(const struct smi_options *opts, struct monitor *m, FILE *
 	snprintf(then, sizeof(then), " (trying again every %d ms)", period);
 	for (;;) {
 		int refreshed = monitor_refresh(m);
+		if (refreshed == 0 && opts->output == SMI_OUTPUT_JSON) /* --json holds the latest post-mortem */
+			refreshed = snapshot_take_oom(&m->qc, &m->snap, m->err);
 		if (quit_signal)
 			break; /* the signal may have cut the refresh short: no error line for that */
 		if (refreshed < 0 && !period) {
@@ -641,6 +643,8 @@ int main(int argc, char **argv)
 		return smi_doctor(&opts, path);
 	if (opts.clear_leaks)
 		return run_clear_leaks(path);
+	if (opts.diag.mode != SMI_DIAG_NONE)
+		return smi_diag_run(&opts.diag, path);
 	if (opts.output != SMI_OUTPUT_TABLE)
 		return run_script(&opts, path);
 	return opts.watch ? run_watch(&opts, path) : run_once(&opts, path);

@@ -94,6 +94,7 @@ void smi_usage(FILE *out)
 		PROTO_DEFAULT_SOCKET, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, SMI_DEFAULT_COLUMNS, SMI_DEFAULT_HISTORY_SEC,
 		DEVICE_HW_ROOT_ENV, SMI_NA, SMI_MAX_LOOP_SEC,
 		SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, SMI_DEFAULT_INTERVAL_MS / 1000, SMI_MIN_REFRESH_MS / 1000.0);
+	smi_diag_usage(out);
 	fprintf(out, "--query-gpu fields (nvidia-smi's names in parentheses also work):\n");
 	smi_query_help(out, SMI_QUERY_GPU);
 	fprintf(out, "--query-compute-apps fields:\n");
@@ -179,7 +180,8 @@ static int settle_doctor(struct smi_options *opts, unsigned chosen, int format_g
 			 size_t err_size)
 {
 	if ((chosen & ~(unsigned)CHOSE_JSON) || format_given || interval_given || opts->watch || opts->loop_ms ||
-	    opts->history_sec || opts->clear_leaks || opts->sections || opts->ids) {
+	    opts->history_sec || opts->clear_leaks || opts->sections || opts->ids ||
+	    opts->diag.mode != SMI_DIAG_NONE || opts->diag.type >= 0 || opts->diag.pid) {
 		snprintf(err, err_size,
 			 "--doctor is a report of its own: it goes with --socket, --hw-root, --devices and --json only");
 		return -1;
@@ -288,6 +290,7 @@ static const struct option longopts[] = {
 	{"help-query-gpu", no_argument, NULL, OPT_HELP_QUERY_GPU},
 	{"help-query-compute-apps", no_argument, NULL, OPT_HELP_QUERY_APPS},
 	{"doctor", no_argument, NULL, OPT_DOCTOR},
+	SMI_DIAG_LONGOPTS
 	{NULL, 0, NULL, 0},
 };
 
@@ -421,7 +424,7 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 	case OPT_VERSION:
 		return CLI_VERSION;
 	default:
-		return -1;
+		return smi_diag_option(&o->diag, opt, arg, argc, argv, err) ? -1 : 0;
 	}
 	return 0;
 }
@@ -432,6 +435,7 @@ static int parse_options(struct smi_options *opts, int argc, char **argv, char *
 	*opts = (struct smi_options){
 		.refresh_ms = SMI_DEFAULT_REFRESH_MS,
 		.interval_ms = SMI_DEFAULT_INTERVAL_MS,
+		.diag = SMI_DIAG_INIT,
 	};
 	struct parse_context ctx = {.opts = opts};
 	int rc = cli_parse(argc, argv, "+:wr:s:hl:qd:Li:", longopts, apply_option, &ctx, NULL, err);
@@ -439,6 +443,9 @@ static int parse_options(struct smi_options *opts, int argc, char **argv, char *
 		return rc;
 	if (opts->doctor)
 		return settle_doctor(opts, ctx.chosen, ctx.format_given, ctx.interval_given, err, ERR_LEN);
+	if (smi_diag_settle(&opts->diag, opts->ids,
+			    ctx.chosen || opts->watch || opts->loop_ms || opts->history_sec || opts->clear_leaks, err) < 0)
+		return -1;
 	return settle_mode(opts, ctx.chosen, ctx.format_given, ctx.interval_given, err, ERR_LEN);
 }
 

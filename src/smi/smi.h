@@ -37,6 +37,7 @@
 #include "devices/holders_view.h"
 #include "common/query.h"
 #include "common/strbuf.h"
+#include "smi/diag.h"
 
 /* ---- text.c: display width of UTF-8 text ---- */
 
@@ -585,6 +586,7 @@ struct smi_options {
 	int help_query;          /* --help-query-*: 1 + the enum smi_query_kind whose fields to list */
 	int doctor;              /* --doctor: the health check (doctor.h), then exit */
 	int doctor_json;         /* --doctor --json: the same as one JSON object */
+	struct smi_diag diag;    /* --oom, --map, --mark, --snapshot, --diff, --export-* (diag.h) */
 };
 
 /*

@@ -5,6 +5,7 @@
 //   <- {"ready": true, "cards": N}                once the page shows its device cards
 //   -> wait-bytes DEVICE KIND BYTES MS            <- {"ok": bool, "ms": elapsed}
 //   -> wait-row PID DEVICE MS                     <- {"ok": bool, "ms": elapsed}
+//   -> wait-selector MS SELECTOR                  <- {"ok": bool, "ms": elapsed}
 //   -> wait-responses URL_PART COUNT MS           <- {"ok": bool, "ms": elapsed}
 //      (COUNT more responses to requests whose URL contains URL_PART)
 //   -> text SELECTOR                              <- {"text": "..."}
@@ -51,6 +52,9 @@ try {
     } else if (cmd === "wait-row") {
       const sel = `[data-testid="process-row-${a[0]}-${a[1]}"]`;
       const ok = await page.waitForSelector(sel, { timeout: Number(a[2]) }).then(() => true, () => false);
+      say({ ok, ms: Date.now() - t0 });
+    } else if (cmd === "wait-selector") {
+      const ok = await page.waitForSelector(a.slice(1).join(" "), { timeout: Number(a[0]) }).then(() => true, () => false);
       say({ ok, ms: Date.now() - t0 });
     } else if (cmd === "wait-responses") {
       let ok = true;

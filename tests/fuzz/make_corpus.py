@@ -23,6 +23,8 @@ HELLO, SYNC, STATUS, PROCESS_QUERY, LEAK_QUERY = 128, 130, 132, 134, 136
 DRAM, L1, SYSTEM, L1_SMALL, TRACE, CB = 0, 1, 2, 3, 4, 5
 CB_ALLOC, CB_FREE, KERNEL_LOAD, KERNEL_UNLOAD, DUMP_KERNELS = 8, 9, 10, 11, 12
 BUFFER_QUERY, BUFFER_WITH_STACKS = 154, 1
+STACK_DEF, ALLOC_FAILED, MARK, STACK_TEXT, DOC_QUERY = 140, 144, 145, 146, 147
+ALLOC_RESYNC = 1
 
 
 def frame(type_, device=0, size=0, buffer_type=0, pid=0, address=0, timestamp=0, version=0):
@@ -31,6 +33,21 @@ def frame(type_, device=0, size=0, buffer_type=0, pid=0, address=0, timestamp=0,
         payload[6] = version  # first u32 of the payload: hello.version
     return FRAME.pack(type_, 0, 0, 0, device, size, buffer_type, 0, 0, 0, pid, address, timestamp,
                       *payload)
+
+
+def with_payload(raw, payload):
+    """A frame with its 72 payload bytes replaced (text, stack id and flags)."""
+    return raw[:40] + payload.ljust(72, b"\0")[:72]
+
+
+def text(type_, body, device=-1, size=0, index=0):
+    """MARK, STACK_TEXT or DOC_QUERY with `body` (bytes) as its text payload."""
+    return with_payload(frame(type_, device, size, index), body)
+
+
+def with_stack(raw, stack_id, flags=0):
+    """ALLOC, FREE or ALLOC_FAILED naming a call stack (and ALLOC's flags)."""
+    return with_payload(raw, struct.pack("<QI", stack_id, flags))
 
 
 def up144(type_, device=0, size=0, buffer_type=0, pid=0, address=0, timestamp=0):
@@ -92,6 +109,39 @@ CASES = {
                          up144(KERNEL_UNLOAD, 1, 512, address=0x11), up144(DUMP_KERNELS),
                          up144(QUERY, 0), up144(DEVINFO, -1)]),
     # the same, arriving 112 bytes at a time: 112 first, then the switch to 144
+    # issue 13: a fragmentation failure's post-mortem, and failures the server must refuse
+    "diag_alloc_failed": case([frame(ALLOC, 0, 768 << 20, DRAM, address=0x800000000 + i * (64 << 20))
+                               for i in range(16)] +
+                              [frame(FREE, 0, address=0x800000000 + i * (64 << 20)) for i in range(0, 16, 2)] +
+                              [frame(ALLOC_FAILED, 0, 1536 << 20, DRAM), frame(ALLOC_FAILED, 9, 4096, DRAM),
+                               frame(ALLOC_FAILED, 0, 0, L1), frame(ALLOC_FAILED, 0, 1 << 62, TRACE),
+                               frame(ALLOC_FAILED, 1, 4096, 7), frame(ALLOC_FAILED, 0, 4096, CB),
+                               text(DOC_QUERY, b"/api/oom"), text(DOC_QUERY, b"/api/oom/1")]),
+    # marks around events (one stamped before its mark, one re-sent), a diff, bad labels
+    "diag_marks": case([text(MARK, b"a"), with_stack(frame(ALLOC, 0, 4096, DRAM, address=0x800000000, timestamp=1), 0),
+                        with_stack(frame(ALLOC, 0, 4096, DRAM, address=0x800001000), 0, ALLOC_RESYNC),
+                        frame(FREE, 0, address=0x800000000), text(MARK, b"b"), text(MARK, b""),
+                        text(MARK, b"x" * 72), text(MARK, b"\x1b[2J"),
+                        text(DOC_QUERY, b"/api/diff?from=a&to=b&limit=5"), text(DOC_QUERY, b"/api/diff?from=b&to=a"),
+                        text(DOC_QUERY, b"/api/marks")]),
+    # stacks given as text, named by ALLOC and FREE; a double free, a wrong device, an overlap
+    "diag_misuse": case([text(STACK_TEXT, b"f (a.py:1)", device=2, size=5, index=0),
+                         text(STACK_TEXT, b"main (a.py:9)", device=2, size=5, index=1),
+                         text(STACK_TEXT, b"g (a.py:2)", device=1, size=6, index=3),
+                         text(STACK_TEXT, b"", device=1, size=7),
+                         with_stack(frame(ALLOC, 0, 4096, L1, address=0x10000), 5),
+                         with_stack(frame(FREE, 0, address=0x10000), 5), with_stack(frame(FREE, 0, address=0x10000), 6),
+                         frame(ALLOC, 1, 4096, DRAM, address=0x20000), frame(FREE, 0, address=0x20000),
+                         with_stack(frame(ALLOC, 1, 8192, DRAM, address=0x20000), 5),
+                         text(DOC_QUERY, b"/api/misuse"), text(DOC_QUERY, b"/api/export/stacks?type=l1&pid=0")]),
+    # every document, good and bad parameters
+    "diag_documents": case([frame(ALLOC, 0, 1 << 20, L1_SMALL, address=0x10000),
+                            text(DOC_QUERY, b"/api/devices/0/map?type=l1_small&cells=400&blocks=1000"),
+                            text(DOC_QUERY, b"/api/devices/1/map?type=system_memory"),
+                            text(DOC_QUERY, b"/api/devices/0/map?pid=1"), text(DOC_QUERY, b"/api/snapshot?limit=1"),
+                            text(DOC_QUERY, b"/api/export/trace?seconds=1&points=3"),
+                            text(DOC_QUERY, b"/api/%zz?%=&&=x"), text(DOC_QUERY, b"/" * 72),
+                            text(DOC_QUERY, b"")], reader=2),
     "upstream144_split": case([up144(ALLOC, 1, 4096, L1, address=0x2000), up144(KERNEL_LOAD, 0, 64, address=1),
                                up144(QUERY, 1)], chunk=112),
 }

@@ -507,6 +507,14 @@ def compile_c(sources, output, extra_flags=(), libs=()):
     return output
 
 
+def build_c_client(tmp_path_factory, source):
+    """Compiles tests/integration/SOURCE (a client of libttalloc) with -O0 -g,
+    so its call sites and line numbers stay as written; returns the program."""
+    exe = tmp_path_factory.mktemp(Path(source).stem) / Path(source).stem
+    return compile_c([REPO / "tests/integration" / source], exe, ["-I", str(REPO / "include"), "-O0"],
+                     ["-L", str(LIB_DIR), "-lttalloc", "-Wl,-rpath," + str(LIB_DIR)])
+
+
 def seed_code_blocks(text):
     """Fenced code blocks of a Markdown text as (language, body) pairs; the
     body is the lines between the fences, each with its newline."""

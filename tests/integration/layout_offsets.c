@@ -72,6 +72,7 @@ int main(void)
 	FIELD("filter", u.filter.session, "session");
 	FIELD("filter", u.filter.reserved, "reserved");
 	FIELD("alloc", u.alloc.stack_id, "stack_id");
+	FIELD("alloc", u.alloc.flags, "flags");
 	FIELD("alloc", u.alloc.reserved, "reserved");
 	FIELD("stack", u.stack.ips, "ips");
 	FIELD("text", u.text.text, "text");
@@ -206,5 +207,15 @@ int main(void)
 	CONST(PROTO_BUFFER_WITH_STACKS);
 	CONST(PROTO_BUFFER_DEFAULT_ROWS);
 	CONST(PROTO_BUFFER_MAX_ROWS);
+	CONST(PROTO_ALLOC_FAILED);
+	CONST(PROTO_MARK);
+	CONST(PROTO_STACK_TEXT);
+	CONST(PROTO_DOC_QUERY);
+	CONST(PROTO_DOC_CHUNK);
+	CONST(PROTO_ALLOC_RESYNC);
+	CONST(PROTO_TEXT_MAX);
+	CONST(PROTO_FEATURE_DIAG);
+	CONST(PROTO_ERR_BAD_TEXT);
+	printf("const PROTO_MAX_REQUEST %llu 0\n", (unsigned long long)PROTO_MAX_REQUEST);
 	return 0;
 }

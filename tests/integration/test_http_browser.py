@@ -1,6 +1,7 @@
 """The dashboard in real headless Chromium (Debian's chromium, driven by
 playwright-core from tests/browser): it loads without console errors, shows
-every device, and an allocation made by a client appears within 2 s.
+every device, and an allocation made by a client appears within 2 s, an
+allocation failure's post-mortem too.
 A screenshot is saved to tests/artifacts/dashboard.png.
 
 Missing chromium or node skip the test outside CI and fail it under CI=true.
@@ -18,6 +19,7 @@ import pytest
 
 from conftest import REPO
 from http_support import (DRAM, L1, MiB, RawClient, dashboard_url, get, get_json, tool, wait_for)
+from ttalloc import protocol
 
 BROWSER_DIR = REPO / "tests" / "browser"
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -104,6 +106,14 @@ def test_dashboard_shows_devices_and_a_new_allocation_within_2s(server_factory, 
     assert "777" in reply(page)["text"]
     page.send("text [data-testid=\"leaks\"]")
     assert str(leaky.pid) in reply(page)["text"]
+
+    # an allocation failure reported now is in the failures card, next to the leaks
+    me.sock.sendall(protocol.pack(protocol.ALLOC_FAILED, 0, size=20 * 1024 * MiB, buffer_type=DRAM))
+    me.sync()
+    page.send("wait-selector 2000 [data-testid=\"oom-1\"]")
+    assert reply(page)["ok"], "the allocation failure did not appear on the dashboard within 2 s"
+    page.send("text [data-testid=\"oom-1\"]")
+    assert "too large" in reply(page)["text"]
 
     # let the charts gather a few history points (two of the page's history
     # refreshes, every 2 s), then keep a picture

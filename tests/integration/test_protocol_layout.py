@@ -201,6 +201,12 @@ def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
     ("PROTO_BUFFER_WITH_STACKS", protocol.BUFFER_WITH_STACKS),
     ("PROTO_BUFFER_DEFAULT_ROWS", protocol.BUFFER_DEFAULT_ROWS),
     ("PROTO_BUFFER_MAX_ROWS", protocol.BUFFER_MAX_ROWS),
+    ("PROTO_ALLOC_FAILED", protocol.ALLOC_FAILED), ("PROTO_MARK", protocol.MARK),
+    ("PROTO_STACK_TEXT", protocol.STACK_TEXT), ("PROTO_DOC_QUERY", protocol.DOC_QUERY),
+    ("PROTO_DOC_CHUNK", protocol.DOC_CHUNK), ("PROTO_ALLOC_RESYNC", protocol.ALLOC_RESYNC),
+    ("PROTO_TEXT_MAX", protocol.TEXT_MAX), ("PROTO_FEATURE_DIAG", protocol.FEATURE_DIAG),
+    ("PROTO_ERR_BAD_TEXT", protocol.ERROR_REASONS.index("bad_text")),
+    ("PROTO_MAX_REQUEST", protocol.MAX_REQUEST),
 ])
 def test_python_constants_equal_c_enums(c_layout, c_name, py_value):
     assert c_layout[("const", c_name)][0] == py_value

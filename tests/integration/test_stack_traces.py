@@ -11,18 +11,14 @@ import threading
 
 import pytest
 
-from conftest import LIB_DIR, REPO, compile_c, wait_until
+from conftest import build_c_client, wait_until
 import ttalloc
 from ttalloc import protocol
 
 
 @pytest.fixture(scope="module")
 def stack_app(tmp_path_factory):
-    exe = tmp_path_factory.mktemp("stackapp") / "stack_app"
-    # -O0 -g: the call sites and line numbers stay as written
-    return compile_c([REPO / "tests/integration/stack_app.c"], exe,
-                     ["-I", str(REPO / "include"), "-O0"],
-                     ["-L", str(LIB_DIR), "-lttalloc", "-Wl,-rpath," + str(LIB_DIR)])
+    return build_c_client(tmp_path_factory, "stack_app.c")
 
 
 def run_app(app, env, n=3, hold_ms=0):

@@ -68,6 +68,25 @@ static inline int fixture_teardown(void **state)
 	return 0;
 }
 
+/* Hands one whole frame to the client's connection, as if it had arrived on the socket. */
+static inline void fixture_feed(struct fixture *f, const struct proto_msg *m)
+{
+	connection_feed(f->c, (const uint8_t *)m, sizeof(*m));
+}
+
+/* An ALLOC, FREE or ALLOC_FAILED frame of the client (header fields and the call's stack id), fed. */
+static inline void fixture_event(struct fixture *f, enum proto_msg_type type, int device, unsigned btype,
+				 uint64_t addr, uint64_t size, uint64_t stack)
+{
+	struct proto_msg m;
+	proto_msg_init(&m, type, device);
+	m.buffer_type = (uint8_t)btype;
+	m.buffer_id = addr;
+	m.size = size;
+	m.u.alloc.stack_id = stack;
+	fixture_feed(f, &m);
+}
+
 /* Reads one answer frame; fails the test if none comes within a second. */
 static inline void fixture_read_frame(int fd, struct proto_msg *m)
 {

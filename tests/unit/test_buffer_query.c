@@ -17,20 +17,9 @@
 #include "../support/server_fixture.h"
 #include "common/clock.h"
 
-static void feed(struct fixture *f, const struct proto_msg *m)
-{
-	connection_feed(f->c, (const uint8_t *)m, sizeof(*m));
-}
-
 static void alloc(struct fixture *f, int device, unsigned type, uint64_t address, uint64_t size, uint64_t stack)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_ALLOC, device);
-	m.buffer_type = (uint8_t)type;
-	m.buffer_id = address;
-	m.size = size;
-	m.u.alloc.stack_id = stack;
-	feed(f, &m);
+	fixture_event(f, PROTO_ALLOC, device, type, address, size, stack);
 }
 
 static void ask(struct fixture *f, int device, pid_t pid, uint64_t rows, unsigned flags)
@@ -40,7 +29,7 @@ static void ask(struct fixture *f, int device, pid_t pid, uint64_t rows, unsigne
 	m.process_id = pid;
 	m.size = rows;
 	m.buffer_type = (uint8_t)flags;
-	feed(f, &m);
+	fixture_feed(f, &m);
 }
 
 /* Reads the answer's rows (and STACK_LINEs) into `rows` up to ROWS_END; returns how many frames came. */
@@ -130,7 +119,7 @@ static void test_bad_device_is_answered_with_error_and_the_stream_stays_in_step(
 	struct proto_msg sync;
 	proto_msg_init(&sync, PROTO_SYNC, -1);
 	sync.size = 5;
-	feed(f, &sync);
+	fixture_feed(f, &sync);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_SYNC_ACK);
 	assert_int_equal(ans.size, 5);
@@ -174,7 +163,7 @@ static void test_a_known_stack_follows_its_row_as_one_line(void **state)
 	def.size = 77;                             /* stack id */
 	def.u.stack.ips[0] = here();
 	def.u.stack.ips[1] = here();
-	feed(f, &def);
+	fixture_feed(f, &def);
 	alloc(f, 0, TTALLOC_DRAM, 0x1000, 100, 77);
 	alloc(f, 0, TTALLOC_L1, 0x2000, 100, 0); /* no stack: no line */
 	ask(f, 0, getpid(), 0, PROTO_BUFFER_WITH_STACKS);

@@ -136,6 +136,26 @@ static void test_parse_bytes(void **state)
 	}
 }
 
+static void test_an_allocation_failure_reads_as_one_verdict(void **state)
+{
+	(void)state;
+	char buf[256];
+	assert_string_equal(format_bytes_spaced(buf, sizeof(buf), 2 * GiB), "2.0 GB");
+	assert_string_equal(format_bytes_spaced(buf, sizeof(buf), 100), "100 B");
+	assert_int_equal(format_oom_cause(2 * GiB, 12 * GiB, 6 * GiB, GiB, 1), FORMAT_OOM_FRAGMENTATION);
+	assert_int_equal(format_oom_cause(7 * GiB, 12 * GiB, 6 * GiB, GiB, 1), FORMAT_OOM_OUT_OF_MEMORY);
+	assert_int_equal(format_oom_cause(13 * GiB, 12 * GiB, 12 * GiB, 12 * GiB, 1), FORMAT_OOM_TOO_LARGE);
+	assert_int_equal(format_oom_cause(GiB, 12 * GiB, 6 * GiB, GiB, 1), FORMAT_OOM_FITS_NOW);
+	assert_int_equal(format_oom_cause(GiB, 0, 6 * GiB, 0, 0), FORMAT_OOM_UNKNOWN);
+	format_oom_verdict(buf, sizeof(buf), 2 * GiB, 6 * GiB, GiB, 1, FORMAT_OOM_FRAGMENTATION);
+	assert_string_equal(buf, "needs 2.0 GB, 6.0 GB free, largest free block 1.0 GB: fragmentation");
+	format_oom_verdict(buf, sizeof(buf), 7 * GiB, 6 * GiB, 0, 0, FORMAT_OOM_OUT_OF_MEMORY);
+	assert_string_equal(buf, "needs 7.0 GB, 6.0 GB free: not enough free memory");
+	for (int c = 0; c < FORMAT_OOM_CAUSE_COUNT; c++)
+		assert_int_equal(format_oom_cause_parse(format_oom_cause_label((enum format_oom_cause)c)), c);
+	assert_int_equal(format_oom_cause_parse("nonsense"), FORMAT_OOM_UNKNOWN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -145,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_parse_unsigned),
 		cmocka_unit_test(test_parse_bytes),
+		cmocka_unit_test(test_an_allocation_failure_reads_as_one_verdict),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

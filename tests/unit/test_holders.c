@@ -295,7 +295,7 @@ static void test_holder_query_answers_rows_with_identity(void **state)
 	assert_int_equal(ans.u.error.reason, PROTO_ERR_BAD_DEVICE);
 }
 
-static void test_hello_ack_offers_holders_history_and_ring(void **state)
+static void test_hello_ack_offers_holders_history_ring_sessions_and_diagnosis(void **state)
 {
 	struct fixture *f = *state;
 	struct proto_msg req, ans;
@@ -306,7 +306,7 @@ static void test_hello_ack_offers_holders_history_and_ring(void **state)
 	assert_int_equal(ans.type, PROTO_HELLO_ACK);
 	assert_int_equal(ans.u.hello.features,
 			 PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS |
-				 PROTO_FEATURE_BUFFERS);
+				 PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG);
 }
 
 /* ---- history: the window and HISTORY_QUERY ---- */
@@ -528,7 +528,7 @@ int main(void)
 						server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_holder_query_answers_rows_with_identity, server_setup,
 						server_teardown),
-		cmocka_unit_test_setup_teardown(test_hello_ack_offers_holders_history_and_ring, server_setup,
+		cmocka_unit_test_setup_teardown(test_hello_ack_offers_holders_history_ring_sessions_and_diagnosis, server_setup,
 						server_teardown),
 		cmocka_unit_test(test_history_window_cuts_the_span_into_whole_buckets),
 		cmocka_unit_test_setup_teardown(test_history_query_answers_peaks_oldest_first, server_setup,

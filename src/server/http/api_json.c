@@ -233,24 +233,6 @@ json_t *api_processes(struct server *s)
 
 /* ---- buffers ---- */
 
-/*
- * A call stack as a JSON array of "function (file:line)" strings, from the
- * text stacks_format writes ("<indent>at ...\n" lines); null when empty.
- */
-static void append_frame(const char *frame, size_t len, void *ctx)
-{
-	json_array_append_new(ctx, json_stringn(frame, len));
-}
-
-static json_t *stack_json(const char *text)
-{
-	if (!text || !*text)
-		return json_null();
-	json_t *frames = json_array();
-	stacks_each_frame(text, append_frame, frames);
-	return frames;
-}
-
 /* The stack of a live buffer, symbolized now (cached per process). */
 static json_t *live_stack_json(const struct live_buffer *b, const struct process_record *rec)
 {
@@ -258,7 +240,7 @@ static json_t *live_stack_json(const struct live_buffer *b, const struct process
 		return json_null();
 	char text[STACKS_SHOWN_FRAMES * 600];
 	stacks_format(rec->stacks, b->stack, "", STACKS_SHOWN_FRAMES, text, sizeof(text));
-	return stack_json(text);
+	return json_util_stack(text);
 }
 
 static json_t *buffer_json(const struct live_buffer *b, const struct process_record *rec, uint64_t now)
@@ -369,7 +351,7 @@ static json_t *leak_json(const struct leak_report *rep)
 		json_util_set_str(b, "type", type_label(e->type));
 		json_object_set_new(b, "age_seconds", json_real((double)e->age_ns / 1e9));
 		json_object_set_new(b, "stack", e->stack_text == LEAK_NO_STACK ? json_null()
-										: stack_json(rep->stack_texts[e->stack_text]));
+										: json_util_stack(rep->stack_texts[e->stack_text]));
 		json_array_append_new(buffers, b);
 	}
 	json_object_set_new(obj, "buffers", buffers);
@@ -535,5 +517,6 @@ json_t *api_event(struct server *s, uint64_t seq)
 	json_object_set_new(obj, "devices", api_devices(s));
 	json_util_set_uint(obj, "processes", s->state.registry.process_count);
 	json_util_set_uint(obj, "leak_reports", s->state.leaks.reports_total);
+	json_util_set_uint(obj, "alloc_failures", s->state.ooms.total);
 	return obj;
 }

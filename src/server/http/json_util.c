@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include "common/proc_info.h"
+#include "common/protocol.h"
+#include "server/state/stacks.h"
 
 json_t *json_util_uint(uint64_t v)
 {
@@ -57,4 +59,30 @@ const char *json_util_user_name(uid_t uid)
 	cache[i].used = 1;
 	proc_user_name(uid, cache[i].name, sizeof(cache[i].name));
 	return cache[i].name;
+}
+
+json_t *json_util_buffer(pid_t pid, const char *name, int device, uint64_t address, uint64_t size, unsigned type)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "pid", json_integer(pid));
+	json_util_set_str(o, "name", name);
+	json_object_set_new(o, "device_id", json_integer(device));
+	json_util_set_hex(o, "address", address);
+	json_util_set_uint(o, "size", size);
+	json_util_set_str(o, "type", proto_buffer_type_name(type));
+	return o;
+}
+
+static void append_frame(const char *frame, size_t len, void *ctx)
+{
+	json_array_append_new(ctx, json_stringn(frame, len));
+}
+
+json_t *json_util_stack(const char *text)
+{
+	if (!text || !*text)
+		return json_null();
+	json_t *frames = json_array();
+	stacks_each_frame(text, append_frame, frames);
+	return frames;
 }

@@ -29,6 +29,19 @@ void json_util_set_hex(json_t *obj, const char *key, uint64_t v);
  */
 void json_util_set_usage(json_t *obj, const uint64_t used[TTALLOC_BUFFER_TYPES]);
 
+/*
+ * A call stack as a JSON array of "function (file:line)" strings, innermost
+ * first, from the text stacks_format writes ("<indent>at ...\n" lines);
+ * null for NULL or "".
+ */
+json_t *json_util_stack(const char *text);
+
+/*
+ * A buffer as the diagnosis documents list it: pid, name (its process's),
+ * device_id, address, size and type; the caller adds what else it knows.
+ */
+json_t *json_util_buffer(pid_t pid, const char *name, int device, uint64_t address, uint64_t size, unsigned type);
+
 /* User name of a uid (cached: getpwuid may ask NSS once per uid; loop thread only); the number when unknown. */
 const char *json_util_user_name(uid_t uid);
 

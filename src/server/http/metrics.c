@@ -347,6 +347,26 @@ static void counter_metrics(struct strbuf *t, struct server *s)
 	strbuf_addf(t, "ttalloc_processes_disconnected %u\n", s->ingest.departures.count);
 }
 
+/* Allocation failures, misuse and marks (issue 13's diagnosis). */
+static void diagnosis_metrics(struct strbuf *t, struct server *s)
+{
+	family(t, "ttalloc_alloc_failures_total", "counter",
+	       "Allocations clients reported as failed (ALLOC_FAILED), by device and buffer type; "
+	       "post-mortems in /api/oom.");
+	for (int d = 0; d < s->state.devices.count; d++)
+		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
+			strbuf_addf(t, "ttalloc_alloc_failures_total{device=\"%d\",type=\"%s\"} %" PRIu64 "\n", d,
+				    type_label(type), s->state.ooms.failures[d][type]);
+	family(t, "ttalloc_misuse_total", "counter",
+	       "Allocator misuse by kind (double frees, frees of unknown addresses, allocations over a live "
+	       "buffer, frees naming the wrong device); entries in /api/misuse.");
+	for (int k = 0; k < MISUSE_KINDS; k++)
+		strbuf_addf(t, "ttalloc_misuse_total{kind=\"%s\"} %" PRIu64 "\n", misuse_kind_label((enum misuse_kind)k),
+			    s->state.misuse.total[k]);
+	family(t, "ttalloc_marks_total", "counter", "Marks recorded (ttalloc_mark, tt_smi --mark), since start-up.");
+	strbuf_addf(t, "ttalloc_marks_total %" PRIu64 "\n", s->state.marks.total);
+}
+
 char *metrics_render(struct server *s, size_t *len)
 {
 	struct strbuf t = STRBUF_INIT;
@@ -354,5 +374,6 @@ char *metrics_render(struct server *s, size_t *len)
 	process_metrics(&t, s);
 	holder_metrics(&t, s);
 	counter_metrics(&t, s);
+	diagnosis_metrics(&t, s);
 	return strbuf_detach(&t, len);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "server/http/api.h"
+#include "server/http/api_diag.h"
 #include "server/http/event_stream.h"
 #include "server/http/http.h"
 #include "server/http/response.h"
@@ -80,6 +81,25 @@ static enum MHD_Result serve_device(struct server *s, struct MHD_Connection *con
 	return response_json(conn, MHD_HTTP_OK, stats ? api_device_stats(s, (int)id) : api_device(s, (int)id));
 }
 
+/* libmicrohttpd's query parameters for the diagnosis documents. */
+static const char *mhd_param(void *ctx, const char *key)
+{
+	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* The diagnosis documents (api_diag.h): JSON, text, or {"error": ...}. */
+static enum MHD_Result serve_diag(struct server *s, struct MHD_Connection *conn, const char *url)
+{
+	struct api_params p = {mhd_param, conn};
+	struct api_doc doc;
+	api_diag_serve(s, url, &p, &doc);
+	if (doc.status != 200)
+		return response_error(conn, doc.status, "%s", doc.error);
+	if (doc.json)
+		return response_json(conn, MHD_HTTP_OK, doc.json);
+	return response_body(conn, MHD_HTTP_OK, doc.content_type, doc.text, doc.len, MHD_RESPMEM_MUST_FREE);
+}
+
 enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct MHD_Connection *conn,
 			     const char *url)
 {
@@ -96,6 +116,8 @@ enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct 
 	}
 	if (strcmp(url, "/healthz") == 0)
 		return response_json(conn, MHD_HTTP_OK, api_health(s));
+	if (api_diag_handles(url))
+		return serve_diag(s, conn, url);
 	if (strcmp(url, "/api/devices") == 0)
 		return response_json(conn, MHD_HTTP_OK, api_devices(s));
 	if (strncmp(url, "/api/devices/", 13) == 0)
@@ -114,7 +136,8 @@ enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct 
 		return response_body(conn, MHD_HTTP_NO_CONTENT, "image/x-icon", (char *)"", 0, MHD_RESPMEM_PERSISTENT);
 	return response_error(conn, MHD_HTTP_NOT_FOUND,
 			  "no such endpoint: %.100s (try /api/devices, /api/processes, /api/buffers, /api/leaks, "
-			  "/api/history, /api/events, /metrics, /healthz, /)",
+			  "/api/history, /api/events, /api/oom, /api/misuse, /api/marks, /api/diff, "
+			  "/api/snapshot, /api/export/stacks, /api/export/trace, /metrics, /healthz, /)",
 			  url);
 }
 

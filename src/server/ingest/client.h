@@ -85,6 +85,25 @@ int client_device_or_all(struct client *cl, const struct proto_msg *msg);
 /* Answers a refused request with ERROR(reason, code) naming the request. */
 void client_send_error(struct client *cl, const struct proto_msg *msg, enum proto_error_reason reason, int code);
 
+/* Answers a refused request with ERROR(reason, code) and `text` as its message (cut to 63 bytes). */
+void client_send_error_text(struct client *cl, const struct proto_msg *msg, enum proto_error_reason reason, int code,
+			    const char *text);
+
+/*
+ * The text payload of a MARK, STACK_TEXT or DOC_QUERY (u.text) when it is
+ * a valid one (proto_text_valid); else counts and logs a bad_text error
+ * naming `what` and returns NULL.
+ */
+const char *client_valid_text(struct client *cl, const struct proto_msg *msg, const char *what);
+
+/*
+ * One STACK_DEF or STACK_TEXT frame (`define` is stacks_define or
+ * stacks_define_text), into the sender's stacks, created on first use; a
+ * malformed frame is counted (bad_stack).
+ */
+void client_define_stack(struct client *cl, const struct proto_msg *msg,
+			 int (*define)(struct process_stacks *ps, const struct proto_msg *msg, const char **why));
+
 /* Ends a series of rows with ROWS_END(count). */
 void client_send_rows_end(struct client *cl, uint64_t count);
 

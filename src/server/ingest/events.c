@@ -72,29 +72,19 @@ static int within_buffer_limit(struct client *cl, const struct proto_msg *msg)
 	return 0;
 }
 
-void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc_mono_ns)
+/*
+ * The time a new buffer is recorded with: the client's, but never before
+ * the newest mark it was applied after (marks.h), unless a resync re-sends
+ * an old buffer.
+ */
+static uint64_t ordered_alloc_time(struct state *st, const struct proto_msg *msg, uint64_t alloc_mono_ns)
 {
-	client_announce(cl);
-	struct state *st = client_state(cl);
-	struct device *dev = client_valid_device(cl, msg);
-	if (!dev || !client_valid_pid_field(cl, msg) || !valid_alloc(cl, msg, dev) || !within_buffer_limit(cl, msg))
-		return;
-	struct process_record *rec = registry_process(&st->registry, cl->proc);
-	uint32_t stack = msg->u.alloc.stack_id ? stacks_find(rec->stacks, msg->u.alloc.stack_id) : STACKS_NONE;
-	struct registry_origin origin = {.alloc_ns = alloc_mono_ns, .stack = stack, .source = cl->source};
-	enum registry_result rc = registry_alloc_from(&st->registry, cl->proc, msg->device_id, msg->buffer_type,
-						      msg->buffer_id, msg->size, &origin);
-	if (rc == REGISTRY_NOMEM) {
-		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
-				 msg->buffer_id);
-		return;
-	}
-	if (rc == REGISTRY_REPLACED)
-		client_error(cl, PROTO_ERR_DUPLICATE_ALLOC,
-				 "buffer 0x%" PRIx64 " on device %d was already live; its FREE was never "
-				 "reported (record replaced)",
-				 msg->buffer_id, msg->device_id);
-	state_touch(st, msg->device_id);
+	return msg->u.alloc.flags & PROTO_ALLOC_RESYNC ? alloc_mono_ns : marks_order(&st->marks, alloc_mono_ns);
+}
+
+/* Logs an ALLOC line (within the per-second budget) and, at debug level, its stack. */
+static void alloc_line(struct client *cl, const struct proto_msg *msg, struct process_record *rec, uint32_t stack)
+{
 	if (!event_line(cl))
 		return;
 	log_write(LOG_INFO, "[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")",
@@ -110,6 +100,41 @@ void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc
 	}
 }
 
+void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc_mono_ns)
+{
+	client_announce(cl);
+	struct state *st = client_state(cl);
+	struct device *dev = client_valid_device(cl, msg);
+	if (!dev || !client_valid_pid_field(cl, msg) || !valid_alloc(cl, msg, dev) || !within_buffer_limit(cl, msg))
+		return;
+	struct process_record *rec = registry_process(&st->registry, cl->proc);
+	uint32_t stack = msg->u.alloc.stack_id ? stacks_find(rec->stacks, msg->u.alloc.stack_id) : STACKS_NONE;
+	uint64_t when = ordered_alloc_time(st, msg, alloc_mono_ns);
+	struct live_buffer previous;
+	struct registry_origin origin = {.alloc_ns = when, .stack = stack, .source = cl->source, .previous = &previous};
+	enum registry_result rc = registry_alloc_from(&st->registry, cl->proc, msg->device_id, msg->buffer_type,
+						      msg->buffer_id, msg->size, &origin);
+	if (rc == REGISTRY_NOMEM) {
+		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
+				 msg->buffer_id);
+		return;
+	}
+	if (rc == REGISTRY_REPLACED) {
+		client_error(cl, PROTO_ERR_DUPLICATE_ALLOC,
+				 "buffer 0x%" PRIx64 " on device %d was already live; its FREE was never "
+				 "reported (record replaced)",
+				 msg->buffer_id, msg->device_id);
+		picture_buffer_gone(st, cl->proc, &previous, when);
+		diag_overlapping_alloc(cl, msg, &previous, stack, when);
+	}
+	struct flight_event ev = {.address = msg->buffer_id, .size = msg->size, .time_ns = when, .stack = stack,
+				  .call_stack = stack, .kind = FLIGHT_ALLOC, .type = msg->buffer_type,
+				  .device = (uint16_t)msg->device_id};
+	flight_note(&rec->flight, &ev);
+	state_touch(st, msg->device_id);
+	alloc_line(cl, msg, rec, stack);
+}
+
 void on_alloc(struct client *cl, const struct proto_msg *msg)
 {
 	events_alloc(cl, msg, alloc_time(msg));
@@ -117,40 +142,49 @@ void on_alloc(struct client *cl, const struct proto_msg *msg)
 
 void on_free(struct client *cl, const struct proto_msg *msg)
 {
-	events_free(cl, msg);
+	events_free(cl, msg, 0);
 }
 
 /* STACK_DEF: part of a call stack that later ALLOCs of this process name. */
 void on_stack_def(struct client *cl, const struct proto_msg *msg)
 {
 	client_announce(cl);
-	if (!client_valid_pid_field(cl, msg))
-		return;
-	struct process_record *rec = registry_process(&client_state(cl)->registry, cl->proc);
-	if (!rec->stacks && !(rec->stacks = stacks_create(rec->pid))) {
-		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording a call stack");
-		return;
-	}
-	const char *why = NULL;
-	if (stacks_define(rec->stacks, msg, &why) < 0)
-		client_error(cl, PROTO_ERR_BAD_STACK, "stack 0x%" PRIx64 ": %s", msg->size, why);
+	if (client_valid_pid_field(cl, msg))
+		client_define_stack(cl, msg, stacks_define);
 }
 
-void events_free(struct client *cl, const struct proto_msg *msg)
+/* A FREE that released `freed`: the flight recorder, the journal and the event line. */
+static void freed_buffer(struct client *cl, const struct proto_msg *msg, const struct live_buffer *freed,
+			 uint32_t call_stack, uint64_t now)
+{
+	struct state *st = client_state(cl);
+	struct process_record *rec = registry_process(&st->registry, cl->proc);
+	struct flight_event ev = {.address = freed->address, .size = freed->size, .time_ns = now, .stack = freed->stack,
+				  .call_stack = call_stack, .kind = FLIGHT_FREE, .type = freed->type,
+				  .device = freed->device};
+	flight_note(&rec->flight, &ev);
+	picture_buffer_gone(st, cl->proc, freed, now);
+	state_touch(st, msg->device_id);
+	if (event_line(cl))
+		log_write(LOG_INFO, "[Device %d] FREE: buffer 0x%" PRIx64 " by PID %d", msg->device_id, msg->buffer_id,
+			  (int)cl->conn.pid);
+}
+
+void events_free(struct client *cl, const struct proto_msg *msg, uint64_t now_ns)
 {
 	client_announce(cl);
 	struct state *st = client_state(cl);
 	if (!client_valid_device(cl, msg) || !client_valid_pid_field(cl, msg))
 		return;
+	struct process_record *rec = registry_process(&st->registry, cl->proc);
+	uint32_t call_stack = msg->u.alloc.stack_id ? stacks_find(rec->stacks, msg->u.alloc.stack_id) : STACKS_NONE;
+	uint64_t now = now_ns ? now_ns : clock_monotonic_ns();
 	struct live_buffer freed;
 	pid_t owner = 0;
 	switch (registry_free(&st->registry, cl->proc, msg->device_id, msg->buffer_id, &freed, &owner)) {
 	case REGISTRY_OK:
-		state_touch(st, msg->device_id);
-		if (event_line(cl))
-			log_write(LOG_INFO, "[Device %d] FREE: buffer 0x%" PRIx64 " by PID %d", msg->device_id,
-				 msg->buffer_id, (int)cl->conn.pid);
-		break;
+		freed_buffer(cl, msg, &freed, call_stack, now);
+		return;
 	case REGISTRY_FOREIGN:
 		client_error(cl, PROTO_ERR_FOREIGN_FREE,
 				 "FREE of buffer 0x%" PRIx64 " on device %d, which PID %d owns; rejected",
@@ -163,6 +197,7 @@ void events_free(struct client *cl, const struct proto_msg *msg)
 				 msg->buffer_id, msg->device_id);
 		break;
 	}
+	diag_bad_free(cl, msg, call_stack, now);
 }
 
 /* ---- upstream tt-metal: circular buffers and kernel binaries ---- */

@@ -10,6 +10,8 @@
  *               DUMP_REMAINING, DUMP_KERNELS: answers from the picture
  *   buffer_query.c  BUFFER_QUERY: one process's live buffers
  *   control.c   HELLO, SYNC, RING_ATTACH: the session itself
+ *   diag.c      ALLOC_FAILED, MARK, STACK_TEXT, DOC_QUERY, and the
+ *               misuse events.c finds: diagnosis (docs/DESIGN.md)
  *
  * Handlers run on the loop thread, may send answers (client_send) and
  * never need to check whether their connection is still open
@@ -43,8 +45,26 @@ PROTO_MESSAGE_MAP(HANDLERS_DECLARE_)
  */
 void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc_mono_ns);
 
-/* A FREE from a frame or the ring: validates it, releases the buffer, counts any mistake. */
-void events_free(struct client *cl, const struct proto_msg *msg);
+/*
+ * A FREE from a frame or the ring, applied at CLOCK_MONOTONIC `now_ns` (0:
+ * read the clock): validates it, releases the buffer, counts any mistake.
+ */
+void events_free(struct client *cl, const struct proto_msg *msg, uint64_t now_ns);
+
+/*
+ * A FREE that matched none of the sender's buffers (after its protocol
+ * error was counted): tells a double free, a wrong device and an unknown
+ * address apart, with stacks (misuse.h). `call_stack`: the FREE's own
+ * stack (index in the process's stacks, or STACKS_NONE).
+ */
+void diag_bad_free(struct client *cl, const struct proto_msg *msg, uint32_t call_stack, uint64_t now_ns);
+
+/*
+ * An ALLOC that replaced the sender's live buffer `previous` at the same
+ * address: an overlapping_alloc misuse, with both stacks.
+ */
+void diag_overlapping_alloc(struct client *cl, const struct proto_msg *msg, const struct live_buffer *previous,
+			    uint32_t call_stack, uint64_t now_ns);
 
 /*
  * Sends a symbolized stack (stacks_format's text) as STACK_LINE frames, one

@@ -56,6 +56,11 @@ void ingest_end_batch(struct ingest *in)
 		log_info("  … %" PRIu64 " more event lines not printed in the last second (%d a second are; "
 			 "every event is counted in the totals)",
 			 unprinted, EVENT_LINES_PER_SECOND);
+	uint64_t misuse = misuse_unprinted(&in->state->misuse);
+	if (misuse)
+		log_warn("  … %" PRIu64 " more misuse warnings not printed in the last second (%u a second are; "
+			 "GET /api/misuse lists them)",
+			 misuse, MISUSE_LINES_PER_SECOND);
 	uint64_t touched = state_end_batch(in->state);
 	while (touched) {
 		int d = __builtin_ctzll(touched);
@@ -132,7 +137,7 @@ static void apply_ring_event(void *owner, const struct proto_msg *msg, uint64_t 
 	if (msg->type == PROTO_ALLOC)
 		events_alloc(cl, msg, alloc_mono_ns);
 	else
-		events_free(cl, msg);
+		events_free(cl, msg, alloc_mono_ns);
 }
 
 static void ring_error(void *owner, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -43,8 +43,18 @@ struct ingest_config {
 	uint64_t max_buffers_per_process; /* live buffers one process may hold (--max-buffers-per-process) */
 };
 
+/*
+ * Builds one of the HTTP API's documents for DOC_QUERY ("/api/oom?limit=1"):
+ * returns its malloc'd text and length, or NULL with the reason in `err`
+ * (ERR_LEN bytes). The layer above (server.c) installs it: the documents
+ * are http/'s, which this layer does not call directly.
+ */
+typedef char *(*ingest_document_fn)(void *owner, const char *path, size_t *len, char *err);
+
 struct ingest {
 	struct state *state;          /* what events change and queries read */
+	ingest_document_fn document;  /* DOC_QUERY's documents, or NULL (then refused) */
+	void *document_owner;
 	struct ingest_config config;
 	struct connection_set conns;  /* clients on the socket */
 	struct ring_set rings;        /* their shared-memory rings */

@@ -183,10 +183,9 @@ static void apply_event(struct ring_consumer *rc, const struct ring_event *ev, s
 	msg.buffer_id = ev->address;
 	msg.timestamp = ev->alloc_ns;
 	msg.u.alloc.stack_id = 0;
-	if (ev->type == PROTO_ALLOC)
+	msg.u.alloc.flags = ev->alloc_ns ? PROTO_ALLOC_RESYNC : 0; /* only a resync sends a time */
+	if (ev->type == PROTO_ALLOC || ev->type == PROTO_FREE)
 		rc->set->cb->apply(rc->owner, &msg, alloc_mono(clk, ev->alloc_ns));
-	else if (ev->type == PROTO_FREE)
-		rc->set->cb->apply(rc->owner, &msg, 0);
 	else
 		rc->set->cb->error(rc->owner, "ring event of type %u (only ALLOC and FREE travel there)", ev->type);
 }

@@ -45,9 +45,10 @@ enum ring_state { RING_AWAKE = 0, RING_DOZING, RING_ASLEEP };
 /* What the owner of the rings does with their events. */
 struct ring_callbacks {
 	/*
-	 * One ALLOC or FREE as a frame (no stack, process_id 0), with the
-	 * buffer's allocation time on the monotonic clock (an ALLOC's re-sent
-	 * time through clock_alloc_mono_ns).
+	 * One ALLOC or FREE as a frame (no stack, process_id 0; an ALLOC re-sent
+	 * by a resync has PROTO_ALLOC_RESYNC), with its time on the monotonic
+	 * clock: the drain's, or an ALLOC's re-sent time through
+	 * clock_alloc_mono_ns.
 	 */
 	void (*apply)(void *owner, const struct proto_msg *msg, uint64_t alloc_mono_ns);
 	/* A rule the producer broke (PROTO_ERR_BAD_RING), to count and log against the owner. */

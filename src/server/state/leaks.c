@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/state/picture.h"
 #include "server/state/stacks.h"
 
 /*
@@ -167,10 +168,23 @@ void leak_history_release(struct leak_history *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/* Journals the process's buffers for diffs between marks (picture_buffer_gone): they go with it. */
+static void journal_exit(struct state *st, uint32_t proc)
+{
+	if (!st->marks.last_ns)
+		return;
+	uint64_t now = clock_monotonic_ns();
+	REGISTRY_FOR_EACH_BUFFER(&st->registry, proc, b)
+	{
+		picture_buffer_gone(st, proc, registry_buffer(&st->registry, b), now);
+	}
+}
+
 void leak_process_exit(struct state *st, uint32_t proc)
 {
 	struct registry *r = &st->registry;
 	const struct process_record *rec = registry_process(r, proc);
+	journal_exit(st, proc);
 	if (rec->live_buffers == 0) {
 		/* a monitor that only asked questions is not news (debug level) */
 		log_line(rec->reported ? LOG_INFO : LOG_DEBUG, "📤 Process %d (%s) disconnected, no buffers left",

@@ -49,10 +49,46 @@ uint64_t picture_capacity(const struct device *dev, unsigned type)
 	}
 }
 
+enum device_region picture_capacity_region(unsigned type)
+{
+	if (type == TTALLOC_SYSTEM_MEMORY || type >= TTALLOC_BUFFER_TYPES)
+		return DEVICE_REGION_NONE;
+	return type == TTALLOC_DRAM || type == TTALLOC_TRACE ? DEVICE_REGION_DRAM : DEVICE_REGION_L1;
+}
+
+uint64_t picture_region_used(struct state *st, int device, enum device_region region)
+{
+	uint64_t used[TTALLOC_BUFFER_TYPES], sum = 0;
+	picture_device_used(st, device, used);
+	for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+		if (region != DEVICE_REGION_NONE && picture_capacity_region(t) == region)
+			sum += used[t];
+	return sum;
+}
+
 int picture_capacity_known(const struct state *st, int device, int l1)
 {
 	const struct device *dev = &st->devices.devices[device];
 	return DEVICE_INFO_VALID(&dev->info, l1 ? DEVICE_INFO_L1_TOTAL : DEVICE_INFO_DRAM_TOTAL);
+}
+
+void picture_buffer_gone(struct state *st, uint32_t proc, const struct live_buffer *gone, uint64_t free_ns)
+{
+	if (gone->kind != REGISTRY_KIND_BUFFER || !marks_wants(&st->marks, gone->alloc_ns))
+		return;
+	struct process_record *rec = registry_process(&st->registry, proc);
+	struct journal_entry e = {
+		.address = gone->address,
+		.size = gone->size,
+		.alloc_ns = gone->alloc_ns,
+		.free_ns = marks_order(&st->marks, free_ns),
+		.pid = rec->pid,
+		.stack = stacks_pool_id(rec->stacks, gone->stack, &st->stack_pool),
+		.device = gone->device,
+		.type = gone->type,
+	};
+	memcpy(e.comm, rec->comm, sizeof(e.comm));
+	marks_journal(&st->marks, &e);
 }
 
 void picture_refresh_readings(struct state *st, int device)

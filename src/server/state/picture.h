@@ -30,8 +30,26 @@ uint64_t picture_device_bytes(const uint64_t used[TTALLOC_BUFFER_TYPES]);
  */
 uint64_t picture_capacity(const struct device *dev, unsigned type);
 
+/*
+ * The memory a buffer of `type` takes room in, for capacities: DRAM for
+ * DRAM and TRACE, L1 for L1, L1_SMALL, CB and KERNEL, DEVICE_REGION_NONE
+ * for SYSTEM_MEMORY (host memory).
+ */
+enum device_region picture_capacity_region(unsigned type);
+
+/* Bytes every process holds in `region` of `device` (the types picture_capacity_region puts there). */
+uint64_t picture_region_used(struct state *st, int device, enum device_region region);
+
 /* 1 when the backend knows the device's DRAM (l1 = 0) or L1 (l1 = 1) capacity. */
 int picture_capacity_known(const struct state *st, int device, int l1);
+
+/*
+ * A buffer of `proc` left the picture at CLOCK_MONOTONIC `free_ns` (FREE,
+ * replaced by an ALLOC at its address, its process's exit): journaled
+ * when a diff between marks may need it (marks.h), with its stack made to
+ * outlive the process. O(1) unless journaled.
+ */
+void picture_buffer_gone(struct state *st, uint32_t proc, const struct live_buffer *gone, uint64_t free_ns);
 
 /*
  * Refreshes a device's readings (temperature, power) through its backend

@@ -28,6 +28,7 @@ void registry_release(struct registry *r)
 	for (uint32_t i = 0; i < r->process_cap; i++) {
 		free(r->processes[i].usage);
 		stacks_destroy(r->processes[i].stacks);
+		free(r->processes[i].flight);
 	}
 	free(r->processes);
 	free(r->buffers);
@@ -301,6 +302,8 @@ enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int 
 	if (found != ADDR_INDEX_NOT_FOUND) {
 		/* Same process, same address: its FREE was lost. Keep one record. */
 		struct live_buffer *old = &r->buffers[addr_index_value(&r->index, found)];
+		if (origin->previous)
+			*origin->previous = *old;
 		account(r, usage_for(p, old->device, 0), old, -1);
 		old->size = size;
 		old->type = (uint8_t)type;
@@ -352,8 +355,14 @@ enum registry_result registry_release_counted(struct registry *r, uint32_t proc,
 
 int registry_holds(const struct registry *r, uint32_t proc, int device, uint64_t address)
 {
+	return registry_own_buffer(r, proc, device, address) != NULL;
+}
+
+const struct live_buffer *registry_own_buffer(const struct registry *r, uint32_t proc, int device, uint64_t address)
+{
 	struct owner_match m = {r, proc};
-	return addr_index_find(&r->index, device, address, owned_by, &m) != ADDR_INDEX_NOT_FOUND;
+	uint32_t found = addr_index_find(&r->index, device, address, owned_by, &m);
+	return found == ADDR_INDEX_NOT_FOUND ? NULL : &r->buffers[addr_index_value(&r->index, found)];
 }
 
 enum registry_result registry_free(struct registry *r, uint32_t proc, int device, uint64_t address,
@@ -433,6 +442,8 @@ void registry_drop_process(struct registry *r, uint32_t proc)
 	p->usage_count = 0;
 	stacks_destroy(p->stacks);
 	p->stacks = NULL;
+	free(p->flight);
+	p->flight = NULL;
 	p->in_use = 0;
 	r->process_count--;
 	r->process_generation++;

@@ -22,6 +22,7 @@
 
 #include "common/addr_index.h"
 #include "common/protocol.h"
+#include "server/state/flight.h"
 #include "server/state/stacks.h"
 
 #define REGISTRY_NONE UINT32_MAX
@@ -89,6 +90,7 @@ struct process_record {
 	uint32_t usage_count;
 	uint32_t usage_cap;
 	struct process_stacks *stacks; /* created by its first STACK_DEF */
+	struct flight_ring *flight;    /* its last events (flight.h), created by its first */
 	struct process_instance instances[REGISTRY_INSTANCES]; /* source n is instances[n - 1] */
 	int reported;           /* a connection of it reported (not only queried): its lines are at info level */
 	int exited;             /* gone, its leaked buffers kept counted (--retain-leaks); never matched by pid */
@@ -171,6 +173,7 @@ struct registry_origin {
 	uint64_t alloc_ns; /* CLOCK_MONOTONIC when allocated */
 	uint32_t stack;    /* index in the owner's process_stacks, or STACKS_NONE */
 	uint8_t source;    /* the reporting instance (registry_instance), or 0 */
+	struct live_buffer *previous; /* optional: REGISTRY_REPLACED copies the replaced record here */
 };
 
 /* registry_alloc with the buffer's call stack and reporting instance. */
@@ -202,6 +205,9 @@ static inline void registry_prefetch(const struct registry *r, int device, uint6
 
 /* 1 when `proc` holds a live buffer at (device, address), else 0. */
 int registry_holds(const struct registry *r, uint32_t proc, int device, uint64_t address);
+
+/* The live buffer `proc` holds at (device, address) (not a CB or kernel record), or NULL. */
+const struct live_buffer *registry_own_buffer(const struct registry *r, uint32_t proc, int device, uint64_t address);
 
 /*
  * Releases the buffer that `proc` holds at (device, address) and copies it
@@ -268,11 +274,13 @@ static inline const struct live_buffer *registry_buffer(const struct registry *r
 
 /*
  * for (each device `proc` holds something on) with `u` its const struct
- * device_usage *; devices it no longer holds anything on are skipped.
+ * device_usage *; devices it no longer holds anything on are skipped. A
+ * process that never held anything has no usage array (NULL: no
+ * arithmetic on it, which UBSan rightly refuses).
  */
 #define REGISTRY_FOR_EACH_USAGE(r, proc, u)                                                              \
 	for (const struct device_usage *u = (r)->processes[(proc)].usage,                                   \
-					*u##_end_ = u + (r)->processes[(proc)].usage_count;                 \
+					*u##_end_ = u ? u + (r)->processes[(proc)].usage_count : u;         \
 	     u < u##_end_; u++)                                                                              \
 		if (u->buffers == 0) {                                                                   \
 		} else

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/state/stack_pool.h"
 #include "server/state/symbolize.h"
 
 struct process_stacks *stacks_create(pid_t pid)
@@ -43,7 +44,10 @@ void stacks_destroy(struct process_stacks *ps)
 		return;
 	free_modules(ps);
 	addr_index_release(&ps->index);
+	for (uint32_t i = 0; i < ps->count; i++)
+		free(ps->stacks[i].text);
 	free(ps->stacks);
+	free(ps->pooled);
 	free(ps);
 }
 
@@ -147,8 +151,17 @@ static struct known_stack *add_stack(struct process_stacks *ps, uint64_t id, uin
 {
 	if (ps->count >= STACKS_MAX_PER_PROCESS)
 		return NULL;
+	uint32_t cap = ps->cap;
 	if (ARRAY_RESERVE(ps->stacks, ps->cap, (size_t)ps->count + 1) < 0)
 		return NULL;
+	if (ps->cap != cap) { /* the pool-id cache follows the stacks' capacity */
+		uint32_t *pooled = realloc(ps->pooled, ps->cap * sizeof(*pooled));
+		if (!pooled)
+			return NULL;
+		for (uint32_t i = cap; i < ps->cap; i++)
+			pooled[i] = STACK_POOL_NONE;
+		ps->pooled = pooled;
+	}
 	if (addr_index_insert(&ps->index, 0, id, ps->count) < 0)
 		return NULL;
 	struct known_stack *st = &ps->stacks[ps->count++];
@@ -158,38 +171,87 @@ static struct known_stack *add_stack(struct process_stacks *ps, uint64_t id, uin
 	return st;
 }
 
-int stacks_define(struct process_stacks *ps, const struct proto_msg *msg, const char **why)
+/*
+ * The stack a STACK_DEF or STACK_TEXT frame continues (created by its first
+ * frame), or NULL with `why`. *done: the stack was complete already (a
+ * harmless repeat of the same id: nothing to add).
+ */
+static struct known_stack *stack_for_frame(struct process_stacks *ps, const struct proto_msg *msg, int text,
+					   int *done, const char **why)
 {
 	uint64_t id = msg->size;
 	uint32_t depth = (uint32_t)msg->device_id, first = msg->buffer_type;
+	*done = 0;
 	if (id == 0 || msg->device_id < 1 || depth > PROTO_STACK_MAX_DEPTH || first >= depth) {
 		*why = "stack id 0, or depth or index out of range";
-		return -1;
+		return NULL;
 	}
 	struct known_stack *st = find_any(ps, id);
 	if (!st) {
 		if (first != 0) {
 			*why = "continuation of a stack that was never started";
-			return -1;
+			return NULL;
 		}
 		st = add_stack(ps, id, depth);
 		if (!st) {
 			*why = "too many distinct stacks for this process";
-			return -1;
+			return NULL;
 		}
+		if (text && !(st->text = calloc(1, 1))) {
+			*why = "out of memory";
+			return NULL;
+		}
+	}
+	if ((st->text != NULL) != text) {
+		*why = "stack id used both for addresses (STACK_DEF) and text (STACK_TEXT)";
+		return NULL;
 	}
 	if (st->depth != depth || first != st->received) {
 		/* A complete stack defined again (same id) is harmless. */
-		if (st->received == st->depth && st->depth == depth)
-			return 0;
+		*done = st->received == st->depth && st->depth == depth;
 		*why = "stack frames out of order";
-		return -1;
+		return *done ? st : NULL;
 	}
+	return st;
+}
+
+int stacks_define(struct process_stacks *ps, const struct proto_msg *msg, const char **why)
+{
+	int done;
+	struct known_stack *st = stack_for_frame(ps, msg, 0, &done, why);
+	if (!st || done)
+		return st ? 0 : -1;
+	uint32_t depth = st->depth, first = st->received;
 	uint32_t n = depth - first < PROTO_STACK_IPS_PER_FRAME ? depth - first : PROTO_STACK_IPS_PER_FRAME;
 	memcpy(&st->ips[first], msg->u.stack.ips, n * sizeof(uint64_t));
 	st->received += n;
 	if (st->received == st->depth)
 		learn_modules(ps, st);
+	return 0;
+}
+
+int stacks_define_text(struct process_stacks *ps, const struct proto_msg *msg, const char **why)
+{
+	if (!proto_text_valid(msg->u.text.text, sizeof(msg->u.text.text))) {
+		*why = "frame text empty, unterminated or holding control characters";
+		return -1;
+	}
+	size_t len = strlen(msg->u.text.text);
+	int done;
+	struct known_stack *st = stack_for_frame(ps, msg, 1, &done, why);
+	if (!st || done)
+		return st ? 0 : -1;
+	size_t have = strlen(st->text);
+	char *grown = realloc(st->text, have + len + 2);
+	if (!grown) {
+		*why = "out of memory";
+		return -1;
+	}
+	memcpy(grown + have, msg->u.text.text, len);
+	grown[have + len] = '\n';
+	grown[have + len + 1] = '\0';
+	st->text = grown;
+	st->received++;
 	return 0;
 }
 
@@ -204,6 +266,21 @@ uint32_t stacks_find(const struct process_stacks *ps, uint64_t id)
 	return ps->stacks[index].received == ps->stacks[index].depth ? index : STACKS_NONE;
 }
 
+/* stacks_format for a text stack: its lines, each as "<indent>at <line>". */
+static size_t format_text_frames(const char *text, const char *indent, int max_frames, char *out, size_t size)
+{
+	size_t len = 0;
+	for (int i = 0; *text && i < max_frames && len + 1 < size; i++) {
+		size_t line = strcspn(text, "\n");
+		int n = snprintf(out + len, size - len, "%sat %.*s\n", indent, (int)line, text);
+		if (n < 0)
+			break;
+		len += (size_t)n < size - len ? (size_t)n : size - len - 1;
+		text += line + (text[line] == '\n');
+	}
+	return len;
+}
+
 size_t stacks_format(struct process_stacks *ps, uint32_t index, const char *indent, int max_frames, char *out,
 		     size_t size)
 {
@@ -215,6 +292,8 @@ size_t stacks_format(struct process_stacks *ps, uint32_t index, const char *inde
 	if (!ps->symbolizer && ps->module_count)
 		ps->symbolizer = symbolizer_create(ps->modules, ps->module_count);
 	const struct known_stack *st = &ps->stacks[index];
+	if (st->text)
+		return format_text_frames(st->text, indent, max_frames, out, size);
 	for (uint32_t i = 0; i < st->depth && (int)i < max_frames && len + 1 < size; i++) {
 		char where[512];
 		symbolizer_describe(ps->symbolizer, ps->modules, ps->module_count, st->ips[i], 1, where,
@@ -252,4 +331,18 @@ void stacks_each_frame(const char *text, void (*fn)(const char *frame, size_t le
 		fn(at, (size_t)(text + len - at), ctx);
 		text += len + (end ? 1 : 0);
 	}
+}
+
+uint32_t stacks_pool_id(struct process_stacks *ps, uint32_t index, struct stack_pool *pool)
+{
+	if (!ps || index >= ps->count)
+		return STACK_POOL_NONE;
+	if (ps->pooled[index] != STACK_POOL_NONE)
+		return ps->pooled[index];
+	char text[PROTO_STACK_MAX_DEPTH * 600];
+	size_t len = stacks_format(ps, index, "", PROTO_STACK_MAX_DEPTH, text, sizeof(text));
+	if (len && text[len - 1] == '\n')
+		text[len - 1] = '\0';
+	ps->pooled[index] = stack_pool_intern(pool, text);
+	return ps->pooled[index];
 }

@@ -2,7 +2,8 @@
  * stacks.h - the call stacks a process defined with STACK_DEF
  * (TT_ALLOC_STACK_TRACE=1 on the client), kept per process, with the
  * process's executable mappings so addresses can be turned into function,
- * file and line after the process is gone.
+ * file and line after the process is gone; and stacks a client gave as
+ * text, frame by frame (STACK_TEXT: Python's, which no address describes).
  *
  * Invariants:
  *  - A stack is usable (stacks_find) only once all its frames arrived.
@@ -35,8 +36,9 @@ struct module_span {
 struct known_stack {
 	uint64_t id;
 	uint32_t depth;
-	uint32_t received; /* ips filled so far */
+	uint32_t received; /* ips (or text frames) filled so far */
 	uint64_t ips[PROTO_STACK_MAX_DEPTH];
+	char *text;        /* STACK_TEXT: the frames so far, one line each ("function (file:line)\n"); NULL: ips */
 };
 
 struct symbolizer;
@@ -50,7 +52,10 @@ struct process_stacks {
 	struct module_span *modules;
 	uint32_t module_count;
 	struct symbolizer *symbolizer; /* built on first use, dropped when modules change */
+	uint32_t *pooled; /* stacks[i]'s id in a stack_pool (stacks_pool_id), cap entries */
 };
+
+struct stack_pool;
 
 /* A new, empty set for `pid`, or NULL when out of memory. */
 struct process_stacks *stacks_create(pid_t pid);
@@ -64,6 +69,13 @@ void stacks_destroy(struct process_stacks *ps);
  * `why` then names the problem.
  */
 int stacks_define(struct process_stacks *ps, const struct proto_msg *msg, const char **why);
+
+/*
+ * Applies one STACK_TEXT frame (header: size = stack id, device_id = depth,
+ * buffer_type = index of the frame; u.text = "function (file:line)").
+ * Frames come in order, innermost first. Returns 0, or -1 with `why`.
+ */
+int stacks_define_text(struct process_stacks *ps, const struct proto_msg *msg, const char **why);
 
 /* Index of the complete stack `id`, or STACKS_NONE. */
 uint32_t stacks_find(const struct process_stacks *ps, uint64_t id);
@@ -93,5 +105,12 @@ void stacks_each_frame(const char *text, void (*fn)(const char *frame, size_t le
 
 /* Frames shown per stack in logs and leak reports. */
 #define STACKS_SHOWN_FRAMES 8
+
+/*
+ * The id in `pool` of the stack at `index`, symbolized with every frame
+ * (once per stack: the id is cached), or STACK_POOL_NONE for STACKS_NONE,
+ * a NULL set or a full pool. The id outlives the process.
+ */
+uint32_t stacks_pool_id(struct process_stacks *ps, uint32_t index, struct stack_pool *pool);
 
 #endif /* TTALLOC_SERVER_STACKS_H */

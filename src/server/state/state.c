@@ -18,8 +18,11 @@ int state_open(struct state *st, const struct state_config *cfg, char *err)
 	dev_opts.hw_root = cfg->hw_root;
 	if (device_set_open_opts(&st->devices, &dev_opts, err) < 0)
 		return TTALLOC_EINVAL;
+	oom_init(&st->ooms);
+	misuse_init(&st->misuse);
+	marks_init(&st->marks);
 	if (registry_init(&st->registry, st->devices.count, 0) < 0 ||
-	    leak_history_init(&st->leaks, cfg->leak_history) < 0)
+	    leak_history_init(&st->leaks, cfg->leak_history) < 0 || stack_pool_init(&st->stack_pool) < 0)
 		return error_set(err, TTALLOC_ENOMEM, "out of memory");
 	if (history_init(&st->history, cfg->history_samples, cfg->history_interval_ms, st->devices.count,
 			 HISTORY_DEFAULT_SERIES) < 0)
@@ -38,6 +41,10 @@ void state_release(struct state *st)
 	history_release(&st->history);
 	holders_view_release(&st->holders);
 	leak_history_release(&st->leaks);
+	marks_release(&st->marks);
+	misuse_release(&st->misuse);
+	oom_release(&st->ooms);
+	stack_pool_release(&st->stack_pool);
 	registry_release(&st->registry);
 	device_set_close(&st->devices);
 }
@@ -45,8 +52,9 @@ void state_release(struct state *st)
 uint64_t state_end_batch(struct state *st)
 {
 	uint64_t touched = st->touched_devices;
-	if (touched)
+	if (touched || st->changed)
 		st->change_seq++;
 	st->touched_devices = 0;
+	st->changed = 0;
 	return touched;
 }

@@ -20,7 +20,11 @@
 #include "devices/holders_view.h"
 #include "server/state/history.h"
 #include "server/state/leaks.h"
+#include "server/state/marks.h"
+#include "server/state/misuse.h"
+#include "server/state/oom.h"
 #include "server/state/registry.h"
+#include "server/state/stack_pool.h"
 #include "server/state/ttmetal.h"
 
 /* What the state is built from (the server's options that concern it). */
@@ -42,8 +46,13 @@ struct state {
 	struct leak_history leaks;
 	struct history history;
 	struct holders_view holders;        /* the kernel's view of who holds each device (holders.h) */
+	struct stack_pool stack_pool;       /* stack texts that outlive their process (stack_pool.h) */
+	struct oom_history ooms;            /* allocation failures' post-mortems (oom.h) */
+	struct misuse_log misuse;           /* double frees and the like (misuse.h) */
+	struct marks marks;                 /* named points in time and the journal of frees (marks.h) */
 	uint64_t readings_ns[PROTO_MAX_DEVICES]; /* CLOCK_MONOTONIC of each device's last refresh (picture.h) */
 	uint64_t touched_devices;           /* bit per device changed in the current change batch */
+	int changed;                        /* state_note_change in the current batch */
 	uint64_t change_seq;                /* change batches so far (/api/events sends one event each) */
 	uint32_t leak_lines;                /* buffer lines printed per leak report */
 	int retain_leaks;                   /* leaked buffers stay in the totals until cleared (leaks.h) */
@@ -66,8 +75,19 @@ static inline void state_touch(struct state *st, int device)
 }
 
 /*
- * Ends a batch of changes: when any device was touched, counts one change
- * batch. Returns the touched devices' bits and clears them.
+ * Something the event stream should show changed without any device's
+ * totals changing (a post-mortem, a mark): the current batch counts as a
+ * change all the same.
+ */
+static inline void state_note_change(struct state *st)
+{
+	st->changed = 1;
+}
+
+/*
+ * Ends a batch of changes: when any device was touched (or
+ * state_note_change was called), counts one change batch. Returns the
+ * touched devices' bits and clears them.
  */
 uint64_t state_end_batch(struct state *st);
 
