@@ -9,6 +9,7 @@
  *   lasterror                           rc=<ttalloc_last_error> text=<the line>
  *   alloc DEVICE TYPE ADDRESS SIZE      (numbers in any strtoull base)
  *   free DEVICE ADDRESS
+ *   alloc_failed DEVICE TYPE SIZE
  *   burst N DEVICE TYPE BASE SIZE       N allocs at BASE, BASE+SIZE, ...;
  *                                       answers the last rc and the
  *                                       elapsed milliseconds
@@ -72,6 +73,10 @@ int main(void)
 		} else if (!strcmp(cmd, "alloc") && n == 5) {
 			answer(ttalloc_report_alloc((int)num(words[1]), (enum ttalloc_buffer_type)num(words[2]),
 						    num(words[3]), num(words[4])),
+			       NULL);
+		} else if (!strcmp(cmd, "alloc_failed") && n == 4) {
+			answer(ttalloc_report_alloc_failed((int)num(words[1]), (enum ttalloc_buffer_type)num(words[2]),
+							   num(words[3])),
 			       NULL);
 		} else if (!strcmp(cmd, "free") && n == 3) {
 			answer(ttalloc_report_free((int)num(words[1]), num(words[2])), NULL);

@@ -112,11 +112,12 @@ def test_c_library_refuses_a_device_the_server_does_not_have_without_asking_it(s
     assert rc(p, "alloc 2 0 0x1000 4096") == enodev
     assert rc(p, "alloc 63 1 0x1000 4096") == enodev
     assert rc(p, "free 5 0x1000") == enodev
+    assert rc(p, "alloc_failed 4 0 4096") == enodev  # & co.
     assert rc(p, "alloc 64 0 0x1000 4096") == CODES["INVAL"]  # outside the protocol's 0..63
     assert rc(p, "alloc 1 0 0x1000 4096") == 0
     assert rc(p, "flush") == 0
     st = stats(p)
-    assert (st["refused_device"], st["events"], st["unconfirmed"]) == (3, 1, 0)
+    assert (st["refused_device"], st["events"], st["unconfirmed"]) == (4, 1, 0)
     assert rc(p, "live") == 1
     assert totals(server, 1) == (4096, 0, 0, 0)
     # no round trip: the server never saw them (it would have counted bad_device)

@@ -314,7 +314,9 @@ def test_reporter_refuses_a_device_the_server_does_not_have(server):
             r.report_alloc(2, ttalloc.DRAM, 0x2000, 4096)
         with pytest.raises(ValueError, match="device_id 3"):
             r.report_free(3, 0x2000)
-        assert r.refused_device == 2 and r.live_buffers == 1
+        with pytest.raises(ValueError, match="device_id 4"):
+            r.alloc_failed(4, ttalloc.DRAM, 4096)
+        assert r.refused_device == 3 and r.live_buffers == 1
         assert r.flush()
     assert protocol_errors(server, "bad_device") == bad_before  # no round trip
 
