@@ -12,14 +12,15 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: format format-check fuzz-ci fuzz-ring all build deps browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
+.PHONY: format format-check fuzz-ci fuzz-ring all build deps deps-demo browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
 
 all: build
 
 help:
 	@echo "make            build everything into $(BUILD)/ (bin/, lib/, programming_examples/)"
-	@echo "make deps       install the Debian packages (scripts/install-deps.sh)"
-	@echo "make demo       the end-to-end demo on simulated devices"
+	@echo "make deps       install every Debian package: build, demo and test (scripts/install-deps.sh)"
+	@echo "make deps-demo  install only what the build and the demo need"
+	@echo "make demo       the end-to-end demo on simulated devices (installs deps-demo first)"
 	@echo "make test       every test: unit, integration, both again under ASan+UBSan, concurrency under TSan"
 	@echo "make unit       unit tests (cmocka via ctest)"
 	@echo "make integration  integration tests (pytest, real binaries, Chromium, Prometheus)"
@@ -37,6 +38,11 @@ help:
 
 deps:
 	@bash scripts/install-deps.sh
+
+# `make demo` needs no test tools (Chromium, Prometheus, clang...): the
+# build and demo groups of scripts/install-deps.sh only.
+deps-demo:
+	@bash scripts/install-deps.sh build demo
 
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -119,7 +125,7 @@ PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-demo: deps build
+demo: deps-demo build
 	bash scripts/demo.sh $(BUILD)
 
 # .clang-format (clang-format 14, Debian's clang-format): the C sources as the project writes them.

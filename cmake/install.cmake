@@ -5,7 +5,7 @@
 #   lib/                     libttalloc.so*, libttalloc.a, libttalloc_cuda.so
 #   include/                 ttalloc.h
 #   lib/pkgconfig/           ttalloc.pc             (packaging/ttalloc.pc.in)
-#   share/man/man{1,3,8}/    tt_smi.1, ttalloc-run.1, libttalloc.3, ttalloc-server.8
+#   share/man/man{1,3,8}/    tt_smi.1, ttalloc-run.1, ttalloc-load.1, libttalloc.3, ttalloc-server.8
 #   lib/systemd/system/      tt-allocation-server.service and .socket
 #   lib/sysusers.d/          ttalloc.conf: the group that may use the socket
 #
@@ -27,7 +27,7 @@ install(TARGETS ttalloc ttalloc_static ttalloc_cuda
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(FILES include/ttalloc.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES packaging/man/tt_smi.1 packaging/man/ttalloc-run.1
+install(FILES packaging/man/tt_smi.1 packaging/man/ttalloc-run.1 packaging/man/ttalloc-load.1
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES packaging/man/libttalloc.3 DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 install(FILES packaging/man/ttalloc-server.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)

@@ -23,6 +23,7 @@
 #ifndef TTALLOC_H
 #define TTALLOC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -57,7 +58,8 @@ enum ttalloc_buffer_type {
 	X(UNKNOWN_BUFFER, "no live buffer at that device and address")                        \
 	X(DUPLICATE, "a buffer is already live at that device and address")                   \
 	X(PROTOCOL, "the server answered with an unexpected message")                         \
-	X(IO, "socket error while talking to the server")
+	X(IO, "socket error while talking to the server")                                     \
+	X(NODEV, "the server has no device with that id")
 
 enum ttalloc_error {
 	TTALLOC_OK = 0,
@@ -86,9 +88,15 @@ int ttalloc_enabled(void);
 /*
  * Records that `size` bytes of memory of `type` were allocated at `address`
  * on device `device_id` by this process, and tells the server.
- * Returns 0, TTALLOC_EINVAL (bad type or zero size), TTALLOC_EDUPLICATE
- * (already live here: the old record is replaced), or TTALLOC_ENOSERVER (the
- * event is kept locally and re-sent when the server is reached).
+ * Returns 0, TTALLOC_EINVAL (bad type, zero size, or a device id outside
+ * 0..63), TTALLOC_ENODEV (the server the library last connected to has no
+ * such device: nothing is recorded or sent, and ttalloc_stats counts it),
+ * TTALLOC_EDUPLICATE (already live here: the old record is replaced), or
+ * TTALLOC_ENOSERVER (the event is kept locally and re-sent when the server
+ * is reached). Device ids are checked against the device count in the
+ * server's answer to the library's HELLO, without a round trip per event;
+ * before the library has reached a server it cannot know, and the server
+ * refuses such a buffer itself (its bad_device counter).
  */
 int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t address,
 			 uint64_t size);
@@ -97,8 +105,9 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
  * Records that the buffer at `address` on `device_id` was freed.
  * Returns 0, TTALLOC_EUNKNOWN_BUFFER (this process never reported it; the
  * server is still told, so its counters see the mistake: a double free, a
- * wrong device, with both stacks when TT_ALLOC_STACK_TRACE=1), or
- * TTALLOC_ENOSERVER.
+ * wrong device, with both stacks when TT_ALLOC_STACK_TRACE=1),
+ * TTALLOC_EINVAL or TTALLOC_ENODEV (a device id as for
+ * ttalloc_report_alloc: nothing is sent), or TTALLOC_ENOSERVER.
  */
 int ttalloc_report_free(int device_id, uint64_t address);
 
@@ -110,8 +119,9 @@ int ttalloc_report_free(int device_id, uint64_t address);
  * buffers, this process's last events (GET /api/oom, tt_smi --oom). With
  * TT_ALLOC_STACK_TRACE=1 the call's stack goes with it. Returns once the
  * server has the report: 0, TTALLOC_EINVAL (bad device, type or a zero
- * size), or TTALLOC_ENOSERVER (nothing is kept for later: a failure is a
- * moment, not state).
+ * size), TTALLOC_ENODEV (a device the server does not have, as for
+ * ttalloc_report_alloc), or TTALLOC_ENOSERVER (nothing is kept for later: a
+ * failure is a moment, not state).
  */
 int ttalloc_report_alloc_failed(int device, enum ttalloc_buffer_type type, uint64_t size);
 
@@ -142,6 +152,45 @@ int ttalloc_flush(void);
  * library's own table (0 when tracking is disabled).
  */
 uint64_t ttalloc_live_buffers(void);
+
+/*
+ * What the library did since tracking started (ttalloc_init or the first
+ * report), for a program that wants to know whether its events reached a
+ * server: call ttalloc_flush() first; when it returns 0, `unconfirmed` is
+ * 0 (everything reported before the flush was applied by the server,
+ * including after a server restart: the library re-sends its live table on
+ * every new connection).
+ */
+struct ttalloc_stats {
+	uint64_t events;         /* ALLOC and FREE reports recorded (a refused report is not one) */
+	uint64_t unconfirmed;    /* of those, reported after the last successful ttalloc_flush():
+				  * not known to have reached a server */
+	uint64_t refused_device; /* reports refused with TTALLOC_ENODEV */
+	uint64_t connections;    /* connections made to a server (1 + reconnections) */
+	uint32_t server_devices; /* devices the last server reached has (ids 0..n-1); 0: none reached yet */
+	int connected;           /* 1 while connected */
+	char socket_path[108];   /* the socket the library reports to */
+};
+
+/*
+ * Fills `stats` (`size` bytes: pass sizeof(struct ttalloc_stats); a
+ * program built with an older, shorter struct gets its part). Returns 0, or
+ * TTALLOC_EINVAL for a NULL `stats`. With tracking disabled every count is 0.
+ */
+int ttalloc_get_stats(struct ttalloc_stats *stats, size_t size);
+
+/*
+ * Why the library's last attempt to reach the server failed, as one line
+ * for a person, copied into `buf` (`size` bytes, always NUL-terminated):
+ * "cannot reach the allocation server at PATH (No such file or directory):
+ * start ttalloc-server", or, when the socket's permissions refuse this
+ * user, the socket's owner, group and mode and the fix ("join group X
+ * (sudo usermod -aG X $USER, then log in again) or start the server with
+ * --group/--socket-mode"). Returns 1 when there is such a reason (the
+ * library is not connected), 0 when connected or when no attempt failed
+ * (`buf` is then "").
+ */
+int ttalloc_last_error(char *buf, size_t size);
 
 /*
  * Flushes, then closes the connection and frees the library's memory.

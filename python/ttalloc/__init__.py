@@ -30,7 +30,8 @@ later call (it is ttalloc.connection.socket_path under another name).
 Modules (each imports only those above it; none imports this package):
 
     protocol       the 112-byte frame, type codes, payload layouts
-    connection     socket_path, _Connection (request/answer), ServerNotRunning, ServerError
+    connection     socket_path, _Connection (request/answer), ServerNotRunning,
+                   ServerAccessDenied, ServerError, explain_connect_error()
     query          query_device_stats(), device_info(), ..., format_bytes()
     reporter       Reporter, PeakWatch, default_reporter(), tracking_enabled()
     monitor        devices(), profile_function(), track(), Tracker
@@ -45,7 +46,8 @@ import sys
 import types
 
 from . import connection, protocol
-from .connection import QUERY_TIMEOUT, ServerError, ServerNotRunning  # noqa: F401
+from .connection import (QUERY_TIMEOUT, ServerAccessDenied, ServerError, ServerNotRunning,  # noqa: F401
+                         explain_connect_error)
 from .monitor import Tracker, devices, profile_function, track
 from .protocol import (CB, DRAM, KERNEL, L1, L1_SMALL, SYSTEM_MEMORY, TRACE,  # noqa: F401
                        MSG_SIZE)
@@ -57,7 +59,7 @@ __all__ = [
     "socket_path", "query_device_stats", "format_bytes", "is_server_running",
     "device_info", "device_status", "num_devices", "processes", "leaks", "clear_leaks",
     "dump_remaining", "Reporter", "default_reporter", "tracking_enabled",
-    "ServerNotRunning", "ServerError", "protocol",
+    "ServerNotRunning", "ServerAccessDenied", "ServerError", "explain_connect_error", "protocol",
     "DRAM", "L1", "SYSTEM_MEMORY", "L1_SMALL", "TRACE", "CB", "KERNEL",
     "devices", "profile_function", "track", "Tracker", "PeakWatch", "mark", "document", "send_mark",
 ]

@@ -213,9 +213,9 @@ PROCESS_FIELDS = ("used", "system_memory", "cb", "uid", "flags", "comm")
 ERROR_PAYLOAD = struct.Struct("<iI64s")
 ERROR_FIELDS = ("code", "reason", "message")
 
-HELLO_PAYLOAD = struct.Struct("<IIII32sQIBBH8s")
+HELLO_PAYLOAD = struct.Struct("<IIII32sQIBBHI4s")
 HELLO_FIELDS = ("version", "features", "num_devices", "server_pid", "session", "instance", "epoch",
-                "log_level", "http_state", "http_port", "reserved")
+                "log_level", "http_state", "http_port", "server_release", "reserved")
 HTTP_OFF, HTTP_UP, HTTP_WAITING = 0, 1, 2  # HELLO_ACK's http_state
 
 FILTER_PAYLOAD = struct.Struct("<32s40s")
@@ -263,7 +263,8 @@ PROCESS_OFFSETS = _offsets([("used", 32), ("system_memory", 8), ("cb", 8), ("uid
 ERROR_OFFSETS = _offsets([("code", 4), ("reason", 4), ("message", 64)])
 HELLO_OFFSETS = _offsets([("version", 4), ("features", 4), ("num_devices", 4),
                           ("server_pid", 4), ("session", SESSION_LEN), ("instance", 8), ("epoch", 4),
-                          ("log_level", 1), ("http_state", 1), ("http_port", 2), ("reserved", 8)])
+                          ("log_level", 1), ("http_state", 1), ("http_port", 2), ("server_release", 4),
+                          ("reserved", 4)])
 FILTER_OFFSETS = _offsets([("session", SESSION_LEN), ("reserved", 40)])
 ALLOC_OFFSETS = _offsets([("stack_id", 8), ("flags", 4), ("reserved", 60)])
 STACK_OFFSETS = _offsets([("ips", 72)])
@@ -379,7 +380,14 @@ def log_level_code(text):
 def pack_hello(version=EXT_VERSION, features=0, num_devices=0, server_pid=0, session="", instance=0,
                epoch=0, log_level=0):
     return HELLO_PAYLOAD.pack(version, features, num_devices, server_pid,
-                              _session_bytes(session), instance, epoch, log_level, 0, 0, b"")
+                              _session_bytes(session), instance, epoch, log_level, 0, 0, 0, b"")
+
+
+def release_text(release):
+    """HELLO_ACK's server_release as "MAJOR.MINOR.PATCH" (protocol.h's PROTO_RELEASE); None for 0."""
+    if not release:
+        return None
+    return "%d.%d.%d" % (release >> 16, (release >> 8) & 0xff, release & 0xff)
 
 
 def unpack_hello(payload):

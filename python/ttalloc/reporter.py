@@ -18,7 +18,7 @@ import time
 import weakref
 
 from . import protocol
-from .connection import _recv_exact, _resolve
+from .connection import _recv_exact, _resolve, explain_connect_error
 from .protocol import MSG_SIZE
 from .query import send_mark
 
@@ -94,7 +94,10 @@ class Reporter:
 
     report_alloc, report_free and flush return True when the server has been
     told (flush: and has processed everything), False otherwise; they never
-    raise because the server is absent. Bad arguments raise ValueError.
+    raise because the server is absent. Bad arguments raise ValueError, as
+    does a device id the last server reached does not have (its HELLO_ACK
+    says how many devices it has; such a report is counted in
+    `refused_device` and neither recorded nor sent).
     Thread-safe. A forked child starts with an empty table and no connection.
 
     With `watch` (default), a daemon thread started by the first report
@@ -135,6 +138,8 @@ class Reporter:
         self._sequence = 0
         self.last_error = None  # text of the last ERROR frame or socket error
         self.connects = 0       # successful connections so far
+        self.server_devices = 0  # devices of the last server reached (HELLO_ACK); 0: none yet
+        self.refused_device = 0  # reports refused for a device that server does not have
         self._usage = {}        # (device_id, buffer_type) -> live bytes in the table
         self._peak_watches = []  # PeakWatch objects updated by every report
         self.watch = bool(watch)
@@ -217,6 +222,7 @@ class Reporter:
             self._instance = _new_instance()
             self._epoch = 0
             self._next_connect = 0.0
+            self.refused_device = 0
             self._watch_stop = None  # threads do not survive fork
 
     # ---- the watcher thread ----
@@ -373,8 +379,7 @@ class Reporter:
             sock.connect(self.socket_path)
         except OSError as e:
             sock.close()
-            self.last_error = ("cannot reach the allocation server at %s (%s): start ttalloc-server"
-                               % (self.socket_path, e.strerror or e))
+            self.last_error = explain_connect_error(self.socket_path, e)
             return False
         self._sock = sock
         # instance and epoch: the server drops what an older connection of
@@ -387,7 +392,10 @@ class Reporter:
         ack = self._send(hello) and self._await(protocol.HELLO_ACK)
         if not ack:
             return False
-        self._server_features = protocol.unpack_hello(ack["payload"])["features"]
+        hello = protocol.unpack_hello(ack["payload"])
+        self._server_features = hello["features"]
+        if 0 < hello["num_devices"] <= protocol.MAX_DEVICES:
+            self.server_devices = hello["num_devices"]  # reports are checked against it
         self._stacks_sent = set()
         frames = b"".join(self._stack_frames(stack) +
                           self._frame(protocol.ALLOC, dev, btype, addr, size, when, stack, protocol.ALLOC_RESYNC)
@@ -414,6 +422,13 @@ class Reporter:
         return self._ensure_connected() and (not after_resync or
                                              self._send(self._stack_frames(stack_id) + frame))
 
+    def _check_server_device(self, device_id):
+        """Raises ValueError (and counts it) for a device the last server reached does not have. Lock held."""
+        if self.server_devices and device_id >= self.server_devices:
+            self.refused_device += 1
+            raise ValueError("device_id %d: the allocation server at %s has devices 0..%d"
+                             % (device_id, self.socket_path, self.server_devices - 1))
+
     # ---- public API ----
 
     def report_alloc(self, device_id, buffer_type, address, size):
@@ -427,6 +442,7 @@ class Reporter:
             return False
         with self._lock:
             self._check_fork()
+            self._check_server_device(device_id)
             self._start_watcher()
             now = time.time_ns()
             stack_id = self._capture_stack()
@@ -447,6 +463,7 @@ class Reporter:
             return False
         with self._lock:
             self._check_fork()
+            self._check_server_device(device_id)
             self._start_watcher()
             entry = self._table.pop((device_id, address), None)
             known = entry is not None
@@ -470,6 +487,7 @@ class Reporter:
             return False
         with self._lock:
             self._check_fork()
+            self._check_server_device(device_id)
             self._start_watcher()
             stack_id = self._capture_stack()
             frame = self._frame(protocol.ALLOC_FAILED, device_id, buffer_type, 0, size, stack_id=stack_id)

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +45,17 @@ static int init_shards(void)
 	return 0;
 }
 
+/* Counts start again with tracking (ttalloc_get_stats: "since tracking started"). */
+static void reset_stats(void)
+{
+	for (unsigned i = 0; i < RING_SHARDS; i++)
+		client.shards[i].events = 0;
+	client.confirmed_events = 0;
+	client.connections = 0;
+	client.last_error[0] = '\0';
+	__atomic_store_n(&client.refused_device, 0, __ATOMIC_RELAXED);
+}
+
 /* Called with session_lock. */
 static void initialise_locked(void)
 {
@@ -60,6 +72,7 @@ static void initialise_locked(void)
 	strncpy(client.socket_path, path, sizeof(client.socket_path) - 1);
 	client.pid = getpid();
 	client.next_connect_ns = 0;
+	reset_stats();
 	client.connection_generation = 1; /* a shard's socket_synced of 0 names no connection */
 	if (!client.atfork_registered &&
 	    pthread_atfork(session_atfork_prepare, session_atfork_parent, session_atfork_child) == 0)
@@ -90,13 +103,15 @@ static inline uint64_t coarse_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Applies the event to the shard's table. Returns what the API returns for it. */
+/* Applies the event to the shard's table (and counts it). Returns what the API returns for it. */
 static int update_table(struct shard *sh, const struct event *ev)
 {
-	if (ev->type == PROTO_FREE)
-		return live_table_remove(&sh->table, ev->device, ev->address);
-	return live_table_add(&sh->table, ev->device, ev->buffer_type, ev->address, ev->size, ev->when_ns,
-			      ev->stack_id);
+	int rc = ev->type == PROTO_FREE ? live_table_remove(&sh->table, ev->device, ev->address)
+					: live_table_add(&sh->table, ev->device, ev->buffer_type, ev->address, ev->size,
+							 ev->when_ns, ev->stack_id);
+	if (rc != TTALLOC_ENOMEM)
+		sh->events++;
+	return rc;
 }
 
 /*
@@ -258,6 +273,23 @@ static inline __attribute__((always_inline)) uint64_t capture_stack(void)
 	return id;
 }
 
+/*
+ * 0 when `device_id` may be reported: within the protocol's range and, once
+ * a server was reached, one of its devices (HELLO_ACK's count, read without
+ * a lock). Else TTALLOC_EINVAL, or TTALLOC_ENODEV counted.
+ */
+static inline int check_device(int device_id)
+{
+	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES)
+		return TTALLOC_EINVAL;
+	uint32_t devices = __atomic_load_n(&client.server_devices, __ATOMIC_RELAXED);
+	if (__builtin_expect(devices != 0 && (uint32_t)device_id >= devices, 0)) {
+		__atomic_add_fetch(&client.refused_device, 1, __ATOMIC_RELAXED);
+		return TTALLOC_ENODEV;
+	}
+	return 0;
+}
+
 /* ---- public API ---- */
 
 int ttalloc_init(void)
@@ -279,9 +311,11 @@ int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t 
 {
 	if (!tracking_on())
 		return 0;
-	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES || !proto_buffer_type_valid((unsigned)type) ||
-	    size == 0)
+	if (!proto_buffer_type_valid((unsigned)type) || size == 0)
 		return TTALLOC_EINVAL;
+	int refused = check_device(device_id);
+	if (refused)
+		return refused;
 	struct event ev = {PROTO_ALLOC, device_id, (unsigned)type, address, size, coarse_now_ns(), 0};
 	if (__builtin_expect(client.stack_traces, 0)) {
 		ev.when_ns = clock_realtime_ns(); /* the socket carries it: keep it exact */
@@ -294,8 +328,9 @@ int ttalloc_report_free(int device_id, uint64_t address)
 {
 	if (!tracking_on())
 		return 0;
-	if (device_id < 0 || device_id >= PROTO_MAX_DEVICES)
-		return TTALLOC_EINVAL;
+	int refused = check_device(device_id);
+	if (refused)
+		return refused;
 	struct event ev = {PROTO_FREE, device_id, 0, address, 0, 0, 0};
 	if (__builtin_expect(client.stack_traces, 0)) {
 		ev.when_ns = clock_realtime_ns();
@@ -325,6 +360,9 @@ int ttalloc_report_alloc_failed(int device, enum ttalloc_buffer_type type, uint6
 		return TTALLOC_EINVAL;
 	if (!tracking_on())
 		return 0;
+	int refused = check_device(device);
+	if (refused)
+		return refused;
 	struct event ev = {PROTO_ALLOC_FAILED, device, (unsigned)type, 0, size, clock_realtime_ns(), 0};
 	if (__builtin_expect(client.stack_traces, 0))
 		ev.stack_id = capture_stack();
@@ -350,11 +388,54 @@ int ttalloc_flush(void)
 	if (!tracking_on())
 		return 0;
 	pthread_mutex_lock(&client.session_lock);
+	/* counted before the SYNC goes out: each of these is in the table the
+	 * connect re-sends, or already sent, so the SYNC_ACK confirms them */
+	uint64_t events = client_events();
 	int rc = session_connect(1);
 	if (rc == 0)
 		rc = session_sync();
+	if (rc == 0)
+		client.confirmed_events = events;
 	pthread_mutex_unlock(&client.session_lock);
 	return rc;
+}
+
+int ttalloc_get_stats(struct ttalloc_stats *stats, size_t size)
+{
+	if (!stats)
+		return TTALLOC_EINVAL;
+	struct ttalloc_stats now;
+	memset(&now, 0, sizeof(now));
+	if (tracking_on()) {
+		pthread_mutex_lock(&client.session_lock);
+		now.events = client_events();
+		now.unconfirmed = now.events - client.confirmed_events;
+		now.connections = client.connections;
+		now.connected = client.fd >= 0;
+		snprintf(now.socket_path, sizeof(now.socket_path), "%s", client.socket_path);
+		pthread_mutex_unlock(&client.session_lock);
+		now.refused_device = __atomic_load_n(&client.refused_device, __ATOMIC_RELAXED);
+		now.server_devices = __atomic_load_n(&client.server_devices, __ATOMIC_RELAXED);
+	} else {
+		snprintf(now.socket_path, sizeof(now.socket_path), "%s", unix_socket_default_path());
+	}
+	memcpy(stats, &now, size < sizeof(now) ? size : sizeof(now));
+	return 0;
+}
+
+int ttalloc_last_error(char *buf, size_t size)
+{
+	if (!buf || !size)
+		return 0;
+	buf[0] = '\0';
+	if (!tracking_on())
+		return 0;
+	pthread_mutex_lock(&client.session_lock);
+	int failing = client.fd < 0 && client.last_error[0];
+	if (failing)
+		snprintf(buf, size, "%s", client.last_error);
+	pthread_mutex_unlock(&client.session_lock);
+	return failing;
 }
 
 uint64_t ttalloc_live_buffers(void)

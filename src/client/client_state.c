@@ -10,3 +10,14 @@ struct client client = {
 	.fd = -1,
 	.ring = {.wake_fd = -1},
 };
+
+uint64_t client_events(void)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < RING_SHARDS; i++) {
+		futex_lock_acquire(&client.shards[i].lock);
+		n += client.shards[i].events;
+		futex_lock_release(&client.shards[i].lock);
+	}
+	return n;
+}

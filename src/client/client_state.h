@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/errors.h"
 #include "common/futex.h"
 #include "client/live_table.h"
 #include "common/protocol.h"
@@ -52,6 +53,7 @@ struct shard {
 	uint32_t ring_generation; /* ring this shard's events go to; 0: none */
 	uint32_t seq;             /* next event's place in the shard's order */
 	uint32_t socket_synced;   /* connection_generation whose resync (112-byte frames) covered it */
+	uint64_t events;          /* reports recorded in this shard (ttalloc_get_stats), under its lock */
 	struct live_table table;
 };
 
@@ -59,6 +61,8 @@ struct client {
 	int state;     /* enum client_state; read without a lock on the fast path */
 	int transport; /* enum client_transport; read without a lock on the fast path */
 	uint32_t connection_generation; /* bumped by every disconnect (read without session_lock) */
+	uint32_t server_devices; /* HELLO_ACK's num_devices of the last server (0: none yet); read lock-free */
+	uint64_t refused_device; /* reports refused with TTALLOC_ENODEV (atomic) */
 	struct ring_producer ring;
 	struct shard shards[RING_SHARDS];
 
@@ -72,6 +76,9 @@ struct client {
 	uint64_t instance; /* this library's random id in HELLO (0: not chosen yet; new after fork) */
 	uint32_t epoch;    /* connections opened so far: HELLO's epoch */
 	uint32_t server_features; /* HELLO_ACK's features of the current connection */
+	uint64_t connections;      /* connections made (ttalloc_get_stats) */
+	uint64_t confirmed_events; /* the shards' events counted before the last successful flush's SYNC */
+	char last_error[ERR_LEN];  /* why the last connect failed (reach_explain); "" when connected */
 	int ring_allowed;  /* 0 with TTALLOC_RING=0 or stack traces */
 	int stack_traces;  /* TT_ALLOC_STACK_TRACE=1 */
 	struct stack_table stacks;
@@ -84,6 +91,9 @@ struct client {
 };
 
 extern struct client client;
+
+/* Reports recorded by every shard so far (each shard's count under its lock). Called with session_lock. */
+uint64_t client_events(void);
 
 /* The shard of a buffer. */
 static inline struct shard *shard_of(int device, uint64_t address)

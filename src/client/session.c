@@ -24,6 +24,7 @@
 #include "client/client_state.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/reach.h"
 #include "ttalloc.h"
 #include "common/unix_socket.h"
 
@@ -244,6 +245,9 @@ static int hello(uint32_t *features)
 		rc = await_answer(PROTO_HELLO_ACK, &answer);
 	*features = rc == 0 ? answer.u.hello.features : 0;
 	client.server_features = *features;
+	uint32_t devices = rc == 0 ? answer.u.hello.num_devices : 0;
+	if (devices > 0 && devices <= PROTO_MAX_DEVICES) /* reports check device ids against it */
+		__atomic_store_n(&client.server_devices, devices, __ATOMIC_RELAXED);
 	return rc;
 }
 
@@ -297,6 +301,7 @@ int session_connect(int force)
 	char err[UNIX_SOCKET_ERR_LEN];
 	client.fd = unix_socket_connect(client.socket_path, err);
 	if (client.fd < 0) {
+		reach_explain(client.last_error, client.socket_path, errno);
 		client.next_connect_ns = now + client.backoff_ns;
 		client.backoff_ns = client.backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : client.backoff_ns * 2;
 		return TTALLOC_ENOSERVER;
@@ -306,8 +311,14 @@ int session_connect(int force)
 	client.backoff_ns = BACKOFF_MIN_NS;
 	uint32_t features;
 	int rc = hello(&features);
-	if (rc < 0)
+	if (rc < 0) {
+		error_set(client.last_error, rc,
+			  "connected to %s, but nothing answered HELLO there within %d ms: is it an allocation server?",
+			  client.socket_path, HANDSHAKE_TIMEOUT_MS);
 		return rc;
+	}
+	client.connections++;
+	client.last_error[0] = '\0';
 	if (!client.ring_allowed || !(features & PROTO_FEATURE_RING) || attach_ring() < 0) {
 		if (client.fd < 0)
 			return TTALLOC_ENOSERVER;
@@ -441,10 +452,15 @@ void session_atfork_child(void)
 	client.fd = -1;
 	client.next_connect_ns = 0;
 	client.watcher_running = 0; /* threads do not survive fork */
+	client.connections = 0; /* a new process: its own counts (ttalloc_get_stats) */
+	client.confirmed_events = 0;
+	client.last_error[0] = '\0';
+	__atomic_store_n(&client.refused_device, 0, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < RING_SHARDS; i++) {
 		struct shard *sh = &client.shards[i];
 		sh->lock.word = 0;
 		sh->ring_generation = 0;
+		sh->events = 0;
 		if (client.state == STATE_ENABLED)
 			live_table_clear(&sh->table);
 	}

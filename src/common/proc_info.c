@@ -5,6 +5,7 @@
 #include "common/proc_info.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +74,16 @@ void proc_user_name(uid_t uid, char *buf, size_t size)
 		snprintf(buf, size, "%s", result->pw_name);
 	else
 		snprintf(buf, size, "%u", (unsigned)uid);
+}
+
+void proc_group_name(gid_t gid, char *buf, size_t size)
+{
+	struct group gr, *result = NULL;
+	char scratch[16384]; /* the member list comes with it */
+	if (getgrgid_r(gid, &gr, scratch, sizeof(scratch), &result) == 0 && result)
+		snprintf(buf, size, "%s", result->gr_name);
+	else
+		snprintf(buf, size, "%u", (unsigned)gid);
 }
 
 int proc_alive(pid_t pid)

@@ -27,6 +27,9 @@ int proc_read_uid(pid_t pid, uid_t *uid);
 /* User name of `uid` (getpwuid), or the number as text when unknown. */
 void proc_user_name(uid_t uid, char *buf, size_t size);
 
+/* Group name of `gid` (getgrgid), or the number as text when unknown. */
+void proc_group_name(gid_t gid, char *buf, size_t size);
+
 /* 1 when a process with this pid exists (kill(pid, 0) semantics). */
 int proc_alive(pid_t pid);
 

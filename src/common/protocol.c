@@ -6,6 +6,8 @@
  */
 #include "common/protocol.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Everything the code needs to know about a message type, in one row. */
@@ -233,6 +235,31 @@ int proto_wire_detect(const uint8_t *data, size_t len)
 		if (data[i])
 			return PROTO_WIRE_SEED;
 	return len >= PROTO_UPSTREAM_MSG_SIZE ? PROTO_WIRE_UPSTREAM144 : -1;
+}
+
+uint32_t proto_release_of(const char *version)
+{
+	unsigned long part[3];
+	const char *p = version;
+	for (int i = 0; i < 3; i++) {
+		char *end;
+		if (!p || *p < '0' || *p > '9')
+			return 0;
+		part[i] = strtoul(p, &end, 10);
+		if (part[i] > (i == 0 ? 0xffffu : 0xffu) || (i < 2 && *end != '.'))
+			return 0;
+		p = i < 2 ? end + 1 : end;
+	}
+	return PROTO_RELEASE(part[0], part[1], part[2]);
+}
+
+char *proto_release_text(uint32_t release, char *buf, size_t size)
+{
+	if (!release)
+		snprintf(buf, size, "unknown");
+	else
+		snprintf(buf, size, "%u.%u.%u", release >> 16, (release >> 8) & 0xffu, release & 0xffu);
+	return buf;
 }
 
 int proto_text_valid(const char *field, size_t size)

@@ -21,7 +21,9 @@
  *   QUERY(device)                    RESPONSE: totals + device info
  *   DEVICE_INFO_QUERY(device)        DEVICE_INFO_RESPONSE: device info;
  *                                    device -1 answers num_devices only
- *   HELLO(version)                   HELLO_ACK(server version, num_devices)
+ *   HELLO(version)                   HELLO_ACK(protocol version, num_devices
+ *                                    (ids 0..num_devices-1), features,
+ *                                    http state, server_release)
  *   SYNC                             SYNC_ACK: every earlier frame is done
  *   DEVICE_STATUS_QUERY(device)      DEVICE_STATUS
  *   PROCESS_QUERY(device or -1)      PROCESS_ROW..., ROWS_END(count)
@@ -296,8 +298,21 @@ struct __attribute__((packed)) proto_hello_payload {
 	uint8_t log_level;     /* HELLO: the client's $TT_METAL_LOGGER_LEVEL, PROTO_LOG_*; 0: not set */
 	uint8_t http_state;    /* HELLO_ACK: enum proto_http_state of the server's dashboard */
 	uint16_t http_port;    /* HELLO_ACK: its port (listened on, or waited for) */
-	uint8_t reserved[8];
+	uint32_t server_release; /* HELLO_ACK: the server's ttalloc version, PROTO_RELEASE(); 0: an older server */
+	uint8_t reserved[4];
 };
+
+/*
+ * A ttalloc version "MAJOR.MINOR.PATCH" as one number (HELLO_ACK's
+ * server_release): MAJOR << 16 | MINOR << 8 | PATCH, so releases compare as
+ * numbers. proto_release_of("0.1.0") gives PROTO_RELEASE(0, 1, 0); 0 for
+ * text that is not a version (or a part out of range).
+ */
+#define PROTO_RELEASE(major, minor, patch) (((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(patch))
+uint32_t proto_release_of(const char *version);
+
+/* "MAJOR.MINOR.PATCH" of a release into buf (at least 16 bytes); "unknown" for 0. Returns buf. */
+char *proto_release_text(uint32_t release, char *buf, size_t size);
 
 /* Deepest call stack a client sends (frames beyond are dropped). */
 #define PROTO_STACK_MAX_DEPTH 32
@@ -546,6 +561,7 @@ _Static_assert(offsetof(struct proto_msg, u.hello.epoch) == 96, "hello epoch");
 _Static_assert(offsetof(struct proto_msg, u.hello.log_level) == 100, "hello log level");
 _Static_assert(offsetof(struct proto_msg, u.hello.http_state) == 101, "hello http state");
 _Static_assert(offsetof(struct proto_msg, u.hello.http_port) == 102, "hello http port");
+_Static_assert(offsetof(struct proto_msg, u.hello.server_release) == 104, "hello server release");
 _Static_assert(sizeof(struct proto_filter_payload) == 72, "filter payload fills the frame");
 _Static_assert(sizeof(struct proto_alloc_payload) == 72, "alloc payload fills the frame");
 _Static_assert(sizeof(struct proto_stack_payload) == 72, "stack payload fills the frame");

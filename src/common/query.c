@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/proc_info.h"
+#include "common/reach.h"
 
 int query_connect(struct query_client *qc, const char *path, char *err)
 {
@@ -20,12 +21,7 @@ int query_connect(struct query_client *qc, const char *path, char *err)
 		path = unix_socket_default_path();
 	snprintf(qc->path, sizeof(qc->path), "%s", path);
 	qc->fd = unix_socket_connect(path, reason);
-	if (qc->fd < 0) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "cannot reach the allocation server at %s (%s)", path,
-			 reason);
-		return TTALLOC_ENOSERVER;
-	}
-	return 0;
+	return qc->fd < 0 ? reach_explain(err, path, errno) : 0;
 }
 
 void query_close(struct query_client *qc)
@@ -165,6 +161,8 @@ int query_greet(struct query_client *qc, char *err)
 	qc->features = ans.u.hello.features;
 	qc->http_state = ans.u.hello.http_state;
 	qc->http_port = ans.u.hello.http_port;
+	qc->server_release = ans.u.hello.server_release;
+	qc->server_pid = ans.u.hello.server_pid;
 	qc->greeted = 1;
 	return 0;
 }

@@ -24,11 +24,17 @@ struct query_client {
 	uint32_t features; /* HELLO_ACK's enum proto_feature bits */
 	uint8_t http_state; /* HELLO_ACK's enum proto_http_state */
 	uint16_t http_port;
+	uint32_t server_release; /* HELLO_ACK's server_release (PROTO_RELEASE; 0: an older server) */
+	uint32_t server_pid;     /* HELLO_ACK's server_pid */
 };
 
 #define QUERY_CLIENT_INIT {.fd = -1, .path = ""}
 
-/* Connects to the server at `path` (NULL: the default path). */
+/*
+ * Connects to the server at `path` (NULL: the default path). On failure,
+ * TTALLOC_ENOSERVER with reach_explain's words in `err` (what to do
+ * included: start the server, or the socket's permissions and their fix).
+ */
 int query_connect(struct query_client *qc, const char *path, char *err);
 
 /* Closes the connection; the struct can be connected again. */

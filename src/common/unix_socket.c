@@ -22,6 +22,14 @@ const char *unix_socket_default_path(void)
 	return (path && *path) ? path : PROTO_DEFAULT_SOCKET;
 }
 
+const char *unix_socket_path_source(const char *option_path)
+{
+	const char *env = getenv(PROTO_SOCKET_ENV);
+	if (option_path)
+		return "--socket";
+	return env && *env ? "$" PROTO_SOCKET_ENV : "the default path";
+}
+
 /* Fills `addr` for `path`; fails when the path does not fit sun_path. */
 static int fill_address(struct sockaddr_un *addr, const char *path, char *err)
 {
@@ -30,6 +38,7 @@ static int fill_address(struct sockaddr_un *addr, const char *path, char *err)
 	if (strlen(path) >= sizeof(addr->sun_path)) {
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket path too long (%zu bytes, at most %zu): %s",
 			 strlen(path), sizeof(addr->sun_path) - 1, path);
+		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(addr->sun_path, path, strlen(path));
@@ -120,20 +129,41 @@ int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err)
 	return fd;
 }
 
-int unix_socket_check_directory(const char *path, char *err)
+void unix_socket_directory(const char *path, char *dir, size_t size)
 {
-	char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
-	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(dir, size, "%s", path);
 	char *slash = strrchr(dir, '/');
 	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
+		snprintf(dir, size, ".");
 	else if (slash == dir)
 		dir[1] = '\0';
 	else
 		*slash = '\0';
+}
+
+int unix_socket_check_path(const char *path, char *err)
+{
+	struct sockaddr_un addr;
+	if (fill_address(&addr, path, err) < 0)
+		return -1;
+	char dir[sizeof(addr.sun_path) + 1];
+	unix_socket_directory(path, dir, sizeof(dir));
 	struct stat st;
 	if (stat(dir, &st) < 0) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s: %s", dir, strerror(errno));
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s: %s; create it or choose another --socket", dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket directory %s is not a directory; choose another --socket",
+			 dir);
+		return -1;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(err, UNIX_SOCKET_ERR_LEN,
+			 "cannot create the socket in %s (%s): run the server as a user who may write there, or "
+			 "choose another --socket",
+			 dir, strerror(errno));
 		return -1;
 	}
 	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {

@@ -19,8 +19,16 @@
 const char *unix_socket_default_path(void);
 
 /*
- * Connects to `path`. Returns a blocking, close-on-exec fd, or -1 with the
- * reason in `err` (e.g. "connection refused").
+ * Where a program's socket path came from, for a person: "--socket" when
+ * `option_path` (its --socket) is set, else "$TT_ALLOC_SERVER_SOCKET" when
+ * that is set, else "the default path".
+ */
+const char *unix_socket_path_source(const char *option_path);
+
+/*
+ * Connects to `path`. Returns a blocking, close-on-exec fd, or -1 with
+ * errno set and the reason in `err` (e.g. "connection refused"); clients
+ * of the allocation server explain it with reach_explain (common/reach.h).
  */
 int unix_socket_connect(const char *path, char *err);
 
@@ -33,11 +41,16 @@ int unix_socket_connect(const char *path, char *err);
 int unix_socket_listen(const char *path, mode_t mode, int backlog, char *err);
 
 /*
- * Checks that the directory holding `path` is safe for a socket: not
- * writable by others unless sticky (like /tmp), and owned by root or by us.
- * Returns 0, or -1 with the reason in `err`.
+ * Checks that a socket can be created at `path`, before trying: the path
+ * fits sun_path, its directory exists, is a directory we may create files
+ * in, and is safe for a socket: not writable by others unless sticky (like
+ * /tmp), and owned by root or by us. Returns 0, or -1 with the reason (and
+ * what to do) in `err`.
  */
-int unix_socket_check_directory(const char *path, char *err);
+int unix_socket_check_path(const char *path, char *err);
+
+/* The directory part of `path` ("." for a bare name, "/" for "/name") into `dir` (`size` bytes). */
+void unix_socket_directory(const char *path, char *dir, size_t size);
 
 /* Sets O_NONBLOCK on fd. Returns 0 or -1 (errno set). */
 int unix_socket_set_nonblocking(int fd);

@@ -4,9 +4,13 @@
  */
 #include "devices/ttmetal_shm.h"
 
+#include "common/array.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -262,4 +266,43 @@ int ttmetal_shm_parse_name(const char *name, uint64_t *chip_unique_id)
 	}
 	*chip_unique_id = id;
 	return 1;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+char **ttmetal_shm_region_names(const char *path)
+{
+	DIR *dir = opendir(path);
+	if (!dir)
+		return NULL;
+	size_t count = 0, cap = 0;
+	char **names = NULL;
+	struct dirent *e;
+	uint64_t id;
+	while ((e = readdir(dir)) != NULL) {
+		if (!ttmetal_shm_parse_name(e->d_name, &id))
+			continue;
+		if (ARRAY_RESERVE(names, cap, count + 2) < 0) /* and the NULL */
+			break;
+		if ((names[count] = strdup(e->d_name)) != NULL)
+			count++;
+	}
+	int saved = errno;
+	closedir(dir);
+	if (!names && !(names = calloc(1, sizeof(*names)))) /* none: an empty list, not a failure */
+		return NULL;
+	names[count] = NULL;
+	qsort(names, count, sizeof(*names), compare_names);
+	errno = saved;
+	return names;
+}
+
+void ttmetal_shm_free_names(char **names)
+{
+	for (size_t i = 0; names && names[i]; i++)
+		free(names[i]);
+	free(names);
 }

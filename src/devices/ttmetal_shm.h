@@ -202,4 +202,15 @@ enum ttmetal_shm_status ttmetal_shm_read_file(const char *path, struct ttmetal_s
  */
 int ttmetal_shm_parse_name(const char *name, uint64_t *chip_unique_id);
 
+/*
+ * The region files in directory `dir` (names ttmetal_shm_parse_name
+ * accepts), sorted, so every reader lists them in one order: a
+ * NULL-terminated array (empty when there are none), or NULL with errno set
+ * when `dir` cannot be read. Free it with ttmetal_shm_free_names.
+ */
+char **ttmetal_shm_region_names(const char *dir);
+
+/* Frees what ttmetal_shm_region_names returned (NULL is fine). */
+void ttmetal_shm_free_names(char **names);
+
 #endif /* TTALLOC_TTMETAL_SHM_H */

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "server/options.h"
 #include "server/server.h"
+#include "server/systemd.h"
 
 #ifndef TTALLOC_VERSION
 #define TTALLOC_VERSION "0.1.0"
@@ -29,6 +30,11 @@ int main(int argc, char **argv)
 		printf("ttalloc-server %s\n", TTALLOC_VERSION);
 		return 0;
 	}
+	/* the configuration is checked before anything is printed: one line, exit 2 */
+	if (server_options_check(&opts, systemd_passes_socket(), err) < 0) {
+		fprintf(stderr, "ttalloc-server: %s\n", err);
+		return CLI_EXIT_USAGE;
+	}
 	if (opts.log_level_set)
 		log_set_level(opts.log_level);
 	log_use_journal(log_journal_detect()); /* under systemd: "<4>" on warnings (leaks, failures) */
@@ -36,11 +42,12 @@ int main(int argc, char **argv)
 	static char stdout_buffer[1 << 16];
 	setvbuf(stdout, stdout_buffer, _IOFBF, sizeof(stdout_buffer));
 	static struct server s; /* large (the ingest counters): not on the stack */
-	if (server_start(&s, &opts, err) < 0) {
+	rc = server_start(&s, &opts, err);
+	if (rc < 0) {
 		log_flush();
 		fprintf(stderr, "ttalloc-server: %s\n", err);
 		server_stop(&s);
-		return 1;
+		return rc == TTALLOC_EINVAL ? CLI_EXIT_USAGE : 1;
 	}
 	rc = server_run(&s);
 	server_stop(&s);

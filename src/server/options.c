@@ -4,6 +4,7 @@
 #include "server/options.h"
 
 #include <getopt.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@ void server_options_defaults(struct server_options *opts)
 	opts->socket_path = unix_socket_default_path();
 	opts->devices = "auto";
 	opts->socket_mode = 0660;
+	opts->socket_gid = (gid_t)-1;
 	opts->leak_lines = 100;
 	opts->leak_history = 256;
 	opts->max_connections = 4096;
@@ -73,7 +75,12 @@ void server_options_usage(FILE *out)
 		"      --no-retain-leaks    totals are the live picture only (the default\n"
 		"                           without $CI)\n"
 		"  -h, --help               this text\n"
-		"  -V, --version            version\n");
+		"  -V, --version            version\n\n"
+		"Exit status: 0 after SIGINT or SIGTERM; 2 when the configuration is refused\n"
+		"(a bad option, or a socket directory, group, hardware root, device backend or\n"
+		"HTTP address that cannot be used), with one line on stderr and nothing\n"
+		"else printed; 1 when starting fails after that (another server on the\n"
+		"socket, the HTTP port taken with --http-required).\n");
 }
 
 /* The defaults the environment sets (the command line overrides them). */
@@ -224,4 +231,34 @@ int server_options_parse(struct server_options *opts, int argc, char **argv, cha
 		return error_set(err, TTALLOC_EINVAL, "hardware root '%s' is not a directory (--hw-root, $%s)",
 				 opts->hw_root, DEVICE_HW_ROOT_ENV);
 	return CLI_RUN;
+}
+
+/* --group NAME: the group must exist; its gid is what the socket is given. */
+static int check_group(struct server_options *opts, char *err)
+{
+	opts->socket_gid = (gid_t)-1;
+	if (!opts->socket_group)
+		return 0;
+	struct group *gr = getgrnam(opts->socket_group);
+	if (!gr)
+		return error_set(err, TTALLOC_EINVAL,
+				 "unknown group '%s' (--group); create it (groupadd %s) or name another",
+				 opts->socket_group, opts->socket_group);
+	opts->socket_gid = gr->gr_gid;
+	return 0;
+}
+
+int server_options_check(struct server_options *opts, int socket_from_systemd, char *err)
+{
+	if (opts->http_enabled) {
+		struct sockaddr_storage addr;
+		socklen_t len;
+		if (http_parse_listen(opts->http_listen, &addr, &len, err) < 0)
+			return TTALLOC_EINVAL;
+	}
+	if (check_group(opts, err) < 0)
+		return TTALLOC_EINVAL;
+	if (!socket_from_systemd && unix_socket_check_path(opts->socket_path, err) < 0)
+		return TTALLOC_EINVAL;
+	return 0;
 }

@@ -19,6 +19,7 @@ struct server_options {
 	const char *hw_root;      /* --hw-root: prefix of /sys, /proc, /dev for device backends */
 	mode_t socket_mode;       /* permissions of the socket file */
 	const char *socket_group; /* group given the socket, or NULL */
+	gid_t socket_gid;         /* --group's gid, set by server_options_check; (gid_t)-1: none */
 	uint32_t leak_lines;      /* buffer lines printed per leak report */
 	uint32_t leak_history;    /* reports kept */
 	uint32_t max_connections;
@@ -45,6 +46,17 @@ void server_options_defaults(struct server_options *opts);
  * with the reason in `err` (ERR_LEN). Strings point into argv and environ.
  */
 int server_options_parse(struct server_options *opts, int argc, char **argv, char *err);
+
+/*
+ * Checks what the options name, before the server prints or opens
+ * anything, so that a mistake is one line and exit 2: the --http address,
+ * the --group (its gid goes into opts->socket_gid) and, unless systemd
+ * passes the socket (`socket_from_systemd`), the socket path: its length
+ * and its directory (unix_socket_check_path). The devices are checked by
+ * opening them (server_start, still before the banner). Returns 0 or
+ * TTALLOC_EINVAL with the reason in `err` (ERR_LEN).
+ */
+int server_options_check(struct server_options *opts, int socket_from_systemd, char *err);
 
 /* The usage text. */
 void server_options_usage(FILE *out);

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <arpa/inet.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -194,22 +193,11 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* Checks the directory, creates the socket and gives it --group. */
+/* Creates the socket and gives it --group (server_options_check checked the path and the group). */
 static int open_socket(const struct server_options *opts, char *err)
 {
-	gid_t gid = (gid_t)-1;
-	if (opts->socket_group) {
-		struct group *gr = getgrnam(opts->socket_group);
-		if (!gr) {
-			snprintf(err, UNIX_SOCKET_ERR_LEN, "unknown group '%s' (--group)", opts->socket_group);
-			return -1;
-		}
-		gid = gr->gr_gid;
-	}
-	if (unix_socket_check_directory(opts->socket_path, err) < 0)
-		return -1;
 	int fd = unix_socket_listen(opts->socket_path, opts->socket_mode, 1024, err);
-	if (fd >= 0 && gid != (gid_t)-1 && chown(opts->socket_path, (uid_t)-1, gid) < 0) {
+	if (fd >= 0 && opts->socket_gid != (gid_t)-1 && chown(opts->socket_path, (uid_t)-1, opts->socket_gid) < 0) {
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "cannot give %s to group %s: %s", opts->socket_path,
 			 opts->socket_group, strerror(errno));
 		close(fd);
@@ -314,10 +302,11 @@ int server_start(struct server *s, const struct server_options *opts, char *err)
 {
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
-	printf("🚀 Allocation Server starting...\n");
+	/* the devices are the last of the configuration: refused before the banner */
 	int rc = server_core_open(s, opts, err);
 	if (rc < 0)
 		return rc;
+	printf("🚀 Allocation Server starting...\n");
 	print_devices(s);
 	if (watch_signals(s) < 0)
 		return error_set(err, TTALLOC_EIO, "cannot set up the event loop: %s", strerror(errno));

@@ -51,8 +51,11 @@ void server_core_close(struct server *s);
 
 /*
  * Opens devices, the socket, HTTP and signal handling, and prints the
- * start-up banner. Returns 0, or a negative TTALLOC_E* code with the
- * reason in `err` (ERR_LEN); server_stop cleans up either way.
+ * start-up banner. `opts` passed server_options_check. Returns 0, or a
+ * negative TTALLOC_E* code with the reason in `err` (ERR_LEN):
+ * TTALLOC_EINVAL when the devices cannot be opened as the options say,
+ * before anything was printed (the configuration is wrong); any other code
+ * is a failure of another kind (out of memory, or after the banner). server_stop cleans up either way.
  */
 int server_start(struct server *s, const struct server_options *opts, char *err);
 

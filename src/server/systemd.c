@@ -34,6 +34,11 @@ static void socket_address(struct systemd_state *sd, int fd)
 			 addr.sun_path);
 }
 
+int systemd_passes_socket(void)
+{
+	return sd_listen_fds(0) > 0;
+}
+
 int systemd_listen_fd(struct systemd_state *sd, int *fd, char *err, size_t err_len)
 {
 	int n = sd_listen_fds(1);

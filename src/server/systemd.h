@@ -42,6 +42,12 @@ struct systemd_state {
 int systemd_listen_fd(struct systemd_state *sd, int *fd, char *err, size_t err_len);
 
 /*
+ * 1 when systemd passes this process a socket (LISTEN_FDS/LISTEN_PID name
+ * it), without taking it: the options check then leaves --socket alone.
+ */
+int systemd_passes_socket(void);
+
+/*
  * Tells systemd the server is ready (READY=1, STATUS=`status`) and, when
  * WATCHDOG_USEC asks for it, starts the WATCHDOG=1 timer on `loop`.
  * Returns 0, or -1 when the watchdog timer cannot be created (after a

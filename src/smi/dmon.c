@@ -314,8 +314,7 @@ static int stream(const struct smi_stream_options *o, const char *prog)
 			break;
 		int rc = smi_live_snapshot(&qc, o->socket_path, &snap, err);
 		if (rc < 0 && !taken) {
-			fprintf(stderr, "%s: %s%s\n", prog, err,
-				rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "");
+			fprintf(stderr, "%s: %s\n", prog, err);
 			status = 1;
 			break;
 		}

@@ -14,6 +14,14 @@
 #include "common/proc_info.h"
 #include "smi/smi.h"
 
+const char *smi_hardware_root(const struct smi_options *opts)
+{
+	if (opts->hw_root)
+		return opts->hw_root;
+	const char *env = getenv(DEVICE_HW_ROOT_ENV);
+	return env && *env ? env : NULL;
+}
+
 int smi_hardware_open(struct smi_hardware *hw, const char *selection, const char *hw_root, char *err)
 {
 	if (hw->tried)

@@ -29,10 +29,16 @@ static json_t *bytes_json(uint64_t bytes)
 }
 
 /* Adds `value` under `key`; a NULL value (out of memory) marks the object as failed. */
-static void set(json_t *obj, const char *key, json_t *value, int *failed)
+void smi_json_set(json_t *obj, const char *key, json_t *value, int *failed)
 {
 	if (!value || json_object_set_new(obj, key, value) < 0)
 		*failed = 1;
+}
+
+/* This file's short name for smi_json_set. */
+static inline void set(json_t *obj, const char *key, json_t *value, int *failed)
+{
+	smi_json_set(obj, key, value, failed);
 }
 
 static json_t *device_json(const struct snapshot_device *dev, int *failed)
@@ -123,10 +129,16 @@ static json_t *holder_json(const struct snapshot_holder *h, int *failed)
 }
 
 /* Appends `item` to `list`; a NULL item marks the list as failed. */
-static void append(json_t *list, json_t *item, int *failed)
+void smi_json_append(json_t *list, json_t *item, int *failed)
 {
 	if (!item || json_array_append_new(list, item) < 0)
 		*failed = 1;
+}
+
+/* This file's short name for smi_json_append. */
+static inline void append(json_t *list, json_t *item, int *failed)
+{
+	smi_json_append(list, item, failed);
 }
 
 /* The latest post-mortem of the snapshot's /api/oom?limit=1 document (issue 13), or null. */
@@ -173,11 +185,8 @@ static json_t *snapshot_json(const struct snapshot *snap)
 	return root;
 }
 
-int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compact)
+int smi_json_print(struct strbuf *out, json_t *root, size_t flags)
 {
-	json_t *root = snapshot_json(snap);
-	/* 10 digits: milli-units print as 38.027, not 38.027000000000001 */
-	size_t flags = JSON_REAL_PRECISION(10) | (compact ? JSON_COMPACT : JSON_INDENT(2));
 	char *text = root ? json_dumps(root, flags) : NULL;
 	json_decref(root);
 	if (!text)
@@ -185,4 +194,11 @@ int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compa
 	strbuf_addf(out, "%s\n", text);
 	free(text);
 	return out->failed ? TTALLOC_ENOMEM : 0;
+}
+
+int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compact)
+{
+	/* 10 digits: milli-units print as 38.027, not 38.027000000000001 */
+	return smi_json_print(out, snapshot_json(snap),
+			      JSON_REAL_PRECISION(10) | (compact ? JSON_COMPACT : JSON_INDENT(2)));
 }

@@ -19,6 +19,7 @@
 
 #include "common/cli.h"
 #include "common/clock.h"
+#include "smi/doctor.h"
 #include "smi/smi.h"
 #include "smi/top.h"
 
@@ -101,15 +102,6 @@ static int monitor_select(struct monitor *m)
 	return smi_select_devices(&m->snap, m->opts->ids, m->err, sizeof(m->err));
 }
 
-/* The hardware root of the hardware view: --hw-root, else $TTALLOC_HW_ROOT, else /. */
-static const char *hardware_root(const struct smi_options *opts)
-{
-	if (opts->hw_root)
-		return opts->hw_root;
-	const char *env = getenv(DEVICE_HW_ROOT_ENV);
-	return env && *env ? env : NULL;
-}
-
 /*
  * After a failed refresh: the devices read directly into m->snap
  * (hardware_only). Returns 1 when there is hardware to show, 0 when there is
@@ -118,7 +110,7 @@ static const char *hardware_root(const struct smi_options *opts)
  */
 static int monitor_hardware(struct monitor *m, char *why)
 {
-	int found = smi_hardware_open(&m->hw, m->opts->devices, hardware_root(m->opts), why);
+	int found = smi_hardware_open(&m->hw, m->opts->devices, smi_hardware_root(m->opts), why);
 	if (found <= 0)
 		return found;
 	if (smi_hardware_snapshot(&m->hw, &m->snap) < 0) {
@@ -153,10 +145,10 @@ static int once_columns(const struct smi_options *opts, int tty)
 	return SMI_DEFAULT_COLUMNS;
 }
 
-/* Explains a failed refresh on stderr, followed by `then` (what happens next, or ""). */
-static void report_failure(int rc, const char *err, const char *then)
+/* Explains a failed refresh on stderr (what to do is in `err`), followed by `then` (what happens next, or ""). */
+static void report_failure(const char *err, const char *then)
 {
-	fprintf(stderr, "tt_smi: %s%s%s\n", err, rc == TTALLOC_ENOSERVER ? ": start ttalloc-server" : "", then);
+	fprintf(stderr, "tt_smi: %s%s\n", err, then);
 }
 
 /*
@@ -164,17 +156,17 @@ static void report_failure(int rc, const char *err, const char *then)
  * (exit 0, the reason on stderr), else the reason alone (exit 1).
  * Returns 0 with m->snap filled, or 1 after printing why.
  */
-static int once_without_server(struct monitor *m, int rc)
+static int once_without_server(struct monitor *m)
 {
 	char why[DEVICE_ERR_LEN];
 	int found = monitor_hardware(m, why);
 	if (found <= 0) {
-		report_failure(rc, m->err, "");
+		report_failure(m->err, "");
 		if (found < 0)
 			fprintf(stderr, "tt_smi: cannot read the devices either: %s\n", why);
 		return 1;
 	}
-	fprintf(stderr, "tt_smi: %s: showing the hardware only (no allocation data)\n", m->err);
+	fprintf(stderr, "tt_smi: %s; showing the hardware only (no allocation data)\n", m->err);
 	return 0;
 }
 
@@ -184,9 +176,9 @@ static int run_once(const struct smi_options *opts, const char *path)
 	int tty = isatty(STDOUT_FILENO);
 	int columns = once_columns(opts, tty);
 	int rc = opts->history_sec ? monitor_refresh_history(&m, columns) : monitor_refresh(&m);
-	if (rc < 0 && (opts->history_sec || once_without_server(&m, rc))) {
+	if (rc < 0 && (opts->history_sec || once_without_server(&m))) {
 		if (opts->history_sec)
-			report_failure(rc, m.err, "");
+			report_failure(m.err, "");
 		monitor_release(&m);
 		return 1;
 	}
@@ -529,15 +521,15 @@ static int script_loop(const struct smi_options *opts, struct monitor *m, FILE *
 		if (refreshed < 0 && !period) {
 			/* once: -q and -L show the hardware without the server, as the table does */
 			if (!shows_hardware(opts->output))
-				report_failure(refreshed, m->err, "");
-			if (!shows_hardware(opts->output) || once_without_server(m, refreshed) != 0) {
+				report_failure(m->err, "");
+			if (!shows_hardware(opts->output) || once_without_server(m) != 0) {
 				rc = 1;
 				break;
 			}
 			refreshed = 0;
 		}
 		if (refreshed < 0 && strcmp(last_err, m->err) != 0) {
-			report_failure(refreshed, m->err, then);
+			report_failure(m->err, then);
 			snprintf(last_err, sizeof(last_err), "%s", m->err);
 		}
 		if (refreshed == 0 && monitor_select(m) < 0) {
@@ -639,7 +631,7 @@ int main(int argc, char **argv)
 		printf("tt_smi (ttalloc) %s\n", TTALLOC_VERSION);
 		return 0;
 	}
-	const char *root = hardware_root(&opts);
+	const char *root = smi_hardware_root(&opts);
 	struct stat root_st;
 	if (root && (stat(root, &root_st) < 0 || !S_ISDIR(root_st.st_mode))) {
 		fprintf(stderr, "tt_smi: hardware root '%s' is not a directory (--hw-root, $%s)\n", root,
@@ -647,6 +639,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *path = opts.socket_path ? opts.socket_path : unix_socket_default_path();
+	if (opts.doctor)
+		return smi_doctor(&opts, path);
 	if (opts.clear_leaks)
 		return run_clear_leaks(path);
 	if (opts.diag.mode != SMI_DIAG_NONE)

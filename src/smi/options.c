@@ -44,6 +44,12 @@ void smi_usage(FILE *out)
 		"                       (yours; root: everyone's), print what went, exit\n"
 		"  -i, --id LIST        only these devices (indices, comma separated), in\n"
 		"                       every view\n"
+		"      --doctor         a health check for CI and on-call, one line each:\n"
+		"                       the server and its version, whether you may report\n"
+		"                       (the socket's permissions), its devices against this\n"
+		"                       host's hardware, tt-metal's shared-memory regions and\n"
+		"                       stale slots, the dashboard; with --json one JSON\n"
+		"                       object. Exit 0 all ok, 1 an error, 3 warnings only\n"
 		"  -h, --help           this text\n"
 		"      --version        version\n\n"
 		"Scripting (like nvidia-smi):\n"
@@ -96,7 +102,8 @@ void smi_usage(FILE *out)
 	fprintf(out, "\nExit status: 0 on success (also after Ctrl-C or SIGTERM ends a loop, and when\n"
 		     "the table shows the hardware without the server), 1 when the server cannot be\n"
 		     "reached and there is no hardware to show (once) or output fails, 2 on a bad\n"
-		     "command line.\n");
+		     "command line. --doctor: 0 all ok, 1 an error, 3 warnings only (2 stays the bad\n"
+		     "command line, so a typo is never read as warnings).\n");
 }
 
 /* Parses a whole decimal number in min..max (cli_uint into an int). Returns 0 or -1 with a message. */
@@ -168,6 +175,21 @@ static int parse_history(const char *value, int argc, char **argv, int *seconds,
 /* Scripting outputs chosen, as bits; at most one may be set. */
 enum { CHOSE_GPU = 1, CHOSE_APPS = 2, CHOSE_JSON = 4, CHOSE_CSV_LOG = 8, CHOSE_REPORT = 16, CHOSE_LIST = 32 };
 
+/* --doctor runs once and prints its own report, as text or (--json) JSON: nothing else goes with it. */
+static int settle_doctor(struct smi_options *opts, unsigned chosen, int format_given, int interval_given, char *err,
+			 size_t err_size)
+{
+	if ((chosen & ~(unsigned)CHOSE_JSON) || format_given || interval_given || opts->watch || opts->loop_ms ||
+	    opts->history_sec || opts->clear_leaks || opts->sections || opts->ids ||
+	    opts->diag.mode != SMI_DIAG_NONE || opts->diag.type >= 0 || opts->diag.pid) {
+		snprintf(err, err_size,
+			 "--doctor is a report of its own: it goes with --socket, --hw-root, --devices and --json only");
+		return -1;
+	}
+	opts->doctor_json = chosen == CHOSE_JSON;
+	return 0;
+}
+
 /* Checks that the options given make one coherent mode, and settles it. */
 static int settle_mode(struct smi_options *opts, unsigned chosen, int format_given, int interval_given, char *err,
 		       size_t err_size)
@@ -238,6 +260,7 @@ enum {
 	OPT_CLEAR_LEAKS,
 	OPT_HELP_QUERY_GPU,
 	OPT_HELP_QUERY_APPS,
+	OPT_DOCTOR,
 };
 static const struct option longopts[] = {
 	{"watch", no_argument, NULL, 'w'},
@@ -266,6 +289,7 @@ static const struct option longopts[] = {
 	{"list-gpus", no_argument, NULL, 'L'},
 	{"help-query-gpu", no_argument, NULL, OPT_HELP_QUERY_GPU},
 	{"help-query-compute-apps", no_argument, NULL, OPT_HELP_QUERY_APPS},
+	{"doctor", no_argument, NULL, OPT_DOCTOR},
 	SMI_DIAG_LONGOPTS
 	{NULL, 0, NULL, 0},
 };
@@ -373,6 +397,9 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 	case OPT_CLEAR_LEAKS:
 		o->clear_leaks = 1;
 		break;
+	case OPT_DOCTOR:
+		o->doctor = 1;
+		break;
 	case 'i':
 		if (smi_select_check(arg, err, err_size) < 0)
 			return -1;
@@ -414,6 +441,8 @@ static int parse_options(struct smi_options *opts, int argc, char **argv, char *
 	int rc = cli_parse(argc, argv, "+:wr:s:hl:qd:Li:", longopts, apply_option, &ctx, NULL, err);
 	if (rc != CLI_RUN)
 		return rc;
+	if (opts->doctor)
+		return settle_doctor(opts, ctx.chosen, ctx.format_given, ctx.interval_given, err, ERR_LEN);
 	if (smi_diag_settle(&opts->diag, opts->ids,
 			    ctx.chosen || opts->watch || opts->loop_ms || opts->history_sec || opts->clear_leaks, err) < 0)
 		return -1;

@@ -14,7 +14,8 @@
  *   hardware.c the devices read directly when the server is down
  *   query_fields.c  --query-gpu / --query-compute-apps fields and CSV rows
  *   csv.c      CSV quoting and the seed's periodic CSV log
- *   json_out.c --json (jansson)
+ *   json_out.c --json (jansson), and the helpers other JSON output shares
+ *   doctor.c   --doctor's checks (doctor.h; gathered by doctor_facts.c)
  *   report.c   -q's per-device report and -L's list
  *   select.c   -i/--id: the devices a command is about
  *   options.c  the command line
@@ -366,6 +367,11 @@ struct smi_hardware {
 	int tried;      /* smi_hardware_open ran */
 };
 
+struct smi_options;
+
+/* The hardware view's root: --hw-root, else $TTALLOC_HW_ROOT, else NULL (/). */
+const char *smi_hardware_root(const struct smi_options *opts);
+
 /*
  * Opens the backends for `selection` (NULL: auto) under `hw_root` (NULL or
  * "": /). Returns 1 when they found hardware, 0 when there is only the
@@ -479,6 +485,20 @@ void smi_csv_log_rows(struct strbuf *out, const struct snapshot *snap);
  */
 int smi_json_snapshot(struct strbuf *out, const struct snapshot *snap, int compact);
 
+struct json_t; /* jansson's json_t */
+
+/* Adds `value` under `key` of `obj`; a NULL value (out of memory) or a failed add sets *failed. */
+void smi_json_set(struct json_t *obj, const char *key, struct json_t *value, int *failed);
+
+/* Appends `item` to the array `list`; a NULL item or a failed append sets *failed. */
+void smi_json_append(struct json_t *list, struct json_t *item, int *failed);
+
+/*
+ * Appends `root` as text (json_dumps `flags`) and a newline to `out`, and
+ * frees `root` (NULL: out of memory). Returns 0 or TTALLOC_ENOMEM.
+ */
+int smi_json_print(struct strbuf *out, struct json_t *root, size_t flags);
+
 /* ---- report.c: -q and -L ---- */
 
 /* -d/--display sections of the -q report, nvidia-smi's names. */
@@ -564,6 +584,8 @@ struct smi_options {
 	const char *ids;         /* -i/--id LIST: the devices shown; NULL: all */
 	unsigned sections;       /* -d/--display: SMI_REPORT_* bits of -q; 0: all */
 	int help_query;          /* --help-query-*: 1 + the enum smi_query_kind whose fields to list */
+	int doctor;              /* --doctor: the health check (doctor.h), then exit */
+	int doctor_json;         /* --doctor --json: the same as one JSON object */
 	struct smi_diag diag;    /* --oom, --map, --mark, --snapshot, --diff, --export-* (diag.h) */
 };
 

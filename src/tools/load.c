@@ -32,6 +32,7 @@
 #include "common/format.h"
 #include "common/protocol.h"
 #include "common/random.h"
+#include "common/unix_socket.h"
 #include "ttalloc.h"
 
 #define MAX_THREADS 256 /* thread number fits bits 32..39 of an address */
@@ -52,6 +53,7 @@ struct options {
 	uint64_t seed;
 	int flush;
 	int quiet;
+	const char *socket_path; /* --socket, else NULL: the library's $TT_ALLOC_SERVER_SOCKET or default */
 };
 
 /* Totals of one thread, summed at the end. */
@@ -99,7 +101,7 @@ static void usage(FILE *out)
 		"Reports device buffer allocations to the ttalloc server through libttalloc,\n"
 		"like an application would. Reporting happens only with\n"
 		"TT_ALLOC_TRACKING_ENABLED=1 in the environment; the server socket is\n"
-		"$TT_ALLOC_SERVER_SOCKET or /tmp/tt_allocation_server.sock.\n\n"
+		"--socket, else $TT_ALLOC_SERVER_SOCKET, else /tmp/tt_allocation_server.sock.\n\n"
 		"  -d, --device N[,N...]  device id(s), repeatable (default 0); buffers go\n"
 		"                         round-robin over the devices\n"
 		"  -t, --type TYPE        dram (default), l1, l1_small, trace, cb, system\n"
@@ -119,12 +121,20 @@ static void usage(FILE *out)
 		"      --seed S           random seed for churn (default 1)\n"
 		"      --flush            wait until the server has processed the allocations\n"
 		"                         before holding or exiting (default)\n"
-		"      --no-flush         do not wait\n"
+		"      --no-flush         do not wait (delivery is then checked only as far as\n"
+		"                         reaching a server at all)\n"
+		"      --socket PATH      the server's socket (sets $TT_ALLOC_SERVER_SOCKET for\n"
+		"                         libttalloc)\n"
 		"  -q, --quiet            only the summary line (warnings still go to stderr)\n"
 		"  -h, --help             this text\n\n"
 		"The last line on stdout is the summary:\n"
 		"  ttalloc-load: pid P allocated A buffers (B bytes), freed F, live L\n"
-		"Exit status: 0 done, 1 the library reported errors, 2 bad options.\n",
+		"Exit status: 0 every event reached the server (the last flush confirmed it,\n"
+		"also across a server restart: the library re-sends its live buffers), 1 the\n"
+		"library refused events (a device the server does not have, ...) or events\n"
+		"did not reach a server (stderr says how many, the socket, where its path came\n"
+		"from and why: no server there, or its permissions), or tracking was not\n"
+		"enabled; 2 bad options.\n",
 		MAX_THREADS);
 }
 
@@ -170,7 +180,7 @@ static int add_devices(struct options *o, const char *list, char *err)
 	return 0;
 }
 
-enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH };
+enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH, OPT_SOCKET };
 static const struct option longopts[] = {
 	{"device", required_argument, NULL, 'd'},
 	{"type", required_argument, NULL, 't'},
@@ -183,6 +193,7 @@ static const struct option longopts[] = {
 	{"seed", required_argument, NULL, OPT_SEED},
 	{"flush", no_argument, NULL, OPT_FLUSH},
 	{"no-flush", no_argument, NULL, OPT_NO_FLUSH},
+	{"socket", required_argument, NULL, OPT_SOCKET},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -248,6 +259,11 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		break;
 	case OPT_NO_FLUSH:
 		o->flush = 0;
+		break;
+	case OPT_SOCKET:
+		if (!*arg)
+			return error_set(err, TTALLOC_EINVAL, "--socket needs a path");
+		o->socket_path = arg;
 		break;
 	case 'q':
 		o->quiet = 1;
@@ -466,11 +482,43 @@ static void flush_reports(const struct options *o, const char *when)
 	if (!o->flush || !ttalloc_enabled())
 		return;
 	int rc = ttalloc_flush();
-	if (rc < 0)
+	if (rc < 0 && !o->quiet)
 		fprintf(stderr,
 			"ttalloc-load: warning: flush %s: %s; the library keeps the events and sends them "
-			"when the server is reached (is ttalloc-server running?)\n",
+			"when the server is reached\n",
 			when, ttalloc_strerror(rc));
+}
+
+/*
+ * Did every event reach a server? With --flush (the default) the library's
+ * count of events not confirmed by its last flush says it (0 also after a
+ * server restart: the library re-sends its live table); with --no-flush,
+ * only whether any server was reached at all is known. Says on stderr how
+ * many did not, to which socket, where its path came from and why.
+ * Returns 0 when all were delivered, -1 otherwise.
+ */
+static int check_delivery(const struct options *o, uint64_t reported)
+{
+	if (!ttalloc_enabled()) {
+		fprintf(stderr,
+			"ttalloc-load: none of the %" PRIu64 " events reached a server: %s is not 1, so "
+			"libttalloc reported nothing\n",
+			reported, PROTO_TRACKING_ENV);
+		return -1;
+	}
+	struct ttalloc_stats st;
+	ttalloc_get_stats(&st, sizeof(st));
+	uint64_t lost = o->flush ? st.unconfirmed : st.connections == 0 ? st.events : 0;
+	if (lost == 0)
+		return 0;
+	char why[1024];
+	fprintf(stderr,
+		"ttalloc-load: %" PRIu64 " of %" PRIu64 " events were not delivered to an allocation "
+		"server (socket %s, from %s)\n",
+		lost, st.events, st.socket_path, unix_socket_path_source(o->socket_path));
+	if (ttalloc_last_error(why, sizeof(why)))
+		fprintf(stderr, "ttalloc-load: %s\n", why);
+	return -1;
 }
 
 static const char *pattern_name(enum pattern p)
@@ -489,6 +537,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (o.socket_path)
+		setenv(PROTO_SOCKET_ENV, o.socket_path, 1); /* read by libttalloc when it starts, below */
 	const char *enabled = getenv(PROTO_TRACKING_ENV);
 	if (!enabled || strcmp(enabled, "1") != 0)
 		fprintf(stderr,
@@ -558,14 +608,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ttalloc-load: %" PRIu64 " events in %" PRIu64 " ms (%.0f events/s)\n", events,
 			elapsed, elapsed ? (double)events * 1000.0 / (double)elapsed : 0.0);
 	}
-	if (sum.no_server && !o.quiet)
-		fprintf(stderr, "ttalloc-load: %" PRIu64 " events found no server; the library keeps them\n",
-			sum.no_server);
 	if (sum.failed) {
 		fprintf(stderr, "ttalloc-load: %" PRIu64 " events refused by the library (first: %s)\n", sum.failed,
 			ttalloc_strerror(sum.first_error));
 		rc = -1;
 	}
+	if (check_delivery(&o, sum.allocated + sum.freed - sum.failed) < 0)
+		rc = -1;
+	else if (sum.no_server && o.flush && !o.quiet)
+		fprintf(stderr,
+			"ttalloc-load: %" PRIu64 " events found no server when reported; the library kept "
+			"them and the server has them now\n",
+			sum.no_server);
 	printf("ttalloc-load: pid %d allocated %" PRIu64 " buffers (%" PRIu64 " bytes), freed %" PRIu64
 	       ", live %" PRIu64 "\n",
 	       (int)getpid(), sum.allocated, sum.bytes, sum.freed, live);

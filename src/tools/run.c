@@ -40,6 +40,7 @@
 #include "common/proc_info.h"
 #include "common/protocol.h"
 #include "common/query.h"
+#include "common/reach.h"
 
 /* Exit status when leaks exceed --max-leak (distinct from pytest's 1..5). */
 #define EXIT_LEAKED 86
@@ -216,9 +217,9 @@ static int parse_options(int argc, char **argv, struct run_options *o, char *err
 
 /* ---- the server ---- */
 
-static int server_answers(const char *path)
+/* 1 when a server answers at `path`; else 0 with why in `err` and errno set (common/reach.h). */
+static int server_answers(const char *path, char *err)
 {
-	char err[UNIX_SOCKET_ERR_LEN];
 	struct query_client qc = QUERY_CLIENT_INIT;
 	if (query_connect(&qc, path, err) < 0)
 		return 0;
@@ -262,8 +263,9 @@ static int start_private_server(struct private_server *ps)
 		       (char *)NULL);
 		_exit(127);
 	}
+	char err[ERR_LEN];
 	for (int i = 0; i < 500; i++) {
-		if (server_answers(ps->socket_path))
+		if (server_answers(ps->socket_path, err))
 			return 0;
 		if (waitpid(ps->pid, NULL, WNOHANG) == ps->pid)
 			break;
@@ -578,7 +580,11 @@ int main(int argc, char **argv)
 	const char *socket_path = o.socket_path ? o.socket_path : unix_socket_default_path();
 
 	struct private_server ps = {.pid = -1};
-	if (o.private_server || !server_answers(socket_path)) {
+	char err[UNIX_SOCKET_ERR_LEN];
+	int use_private = o.private_server || !server_answers(socket_path, err);
+	if (!o.private_server && use_private && reach_denied(errno))
+		fprintf(stderr, "ttalloc-run: %s; running the command with a private server instead\n", err);
+	if (use_private) {
 		if (start_private_server(&ps) < 0)
 			return 127;
 		socket_path = ps.socket_path;
@@ -588,7 +594,6 @@ int main(int argc, char **argv)
 	int status = run_command(o.command, socket_path, session, o.ttmetal_plugin);
 
 	struct leak_list leaks = {0};
-	char err[UNIX_SOCKET_ERR_LEN];
 	int rc = collect(socket_path, session, &leaks, err);
 	if (ps.pid > 0)
 		stop_private_server(&ps);

@@ -3,8 +3,13 @@
  * stdin line, one answer line each ("rc=N text"):
  *
  *   init | enabled | live | flush | shutdown
+ *   stats                               rc=0 events=E unconfirmed=U refused_device=R
+ *                                       connections=C server_devices=D connected=0|1
+ *                                       socket=PATH
+ *   lasterror                           rc=<ttalloc_last_error> text=<the line>
  *   alloc DEVICE TYPE ADDRESS SIZE      (numbers in any strtoull base)
  *   free DEVICE ADDRESS
+ *   alloc_failed DEVICE TYPE SIZE
  *   burst N DEVICE TYPE BASE SIZE       N allocs at BASE, BASE+SIZE, ...;
  *                                       answers the last rc and the
  *                                       elapsed milliseconds
@@ -69,6 +74,10 @@ int main(void)
 			answer(ttalloc_report_alloc((int)num(words[1]), (enum ttalloc_buffer_type)num(words[2]),
 						    num(words[3]), num(words[4])),
 			       NULL);
+		} else if (!strcmp(cmd, "alloc_failed") && n == 4) {
+			answer(ttalloc_report_alloc_failed((int)num(words[1]), (enum ttalloc_buffer_type)num(words[2]),
+							   num(words[3])),
+			       NULL);
 		} else if (!strcmp(cmd, "free") && n == 3) {
 			answer(ttalloc_report_free((int)num(words[1]), num(words[2])), NULL);
 		} else if (!strcmp(cmd, "burst") && n == 6) {
@@ -81,6 +90,20 @@ int main(void)
 			char extra[64];
 			snprintf(extra, sizeof(extra), " ms=%.1f", now_ms() - start);
 			answer(rc, extra);
+		} else if (!strcmp(cmd, "stats")) {
+			struct ttalloc_stats st;
+			int rc = ttalloc_get_stats(&st, sizeof(st));
+			printf("rc=%d events=%llu unconfirmed=%llu refused_device=%llu connections=%llu "
+			       "server_devices=%u connected=%d socket=%s\n",
+			       rc, (unsigned long long)st.events, (unsigned long long)st.unconfirmed,
+			       (unsigned long long)st.refused_device, (unsigned long long)st.connections,
+			       st.server_devices, st.connected, st.socket_path);
+			fflush(stdout);
+		} else if (!strcmp(cmd, "lasterror")) {
+			char text[1024];
+			int rc = ttalloc_last_error(text, sizeof(text));
+			printf("rc=%d text=%s\n", rc, text);
+			fflush(stdout);
 		} else if (!strcmp(cmd, "quit")) {
 			break;
 		} else {

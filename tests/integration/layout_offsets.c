@@ -66,6 +66,7 @@ int main(void)
 	FIELD("hello", u.hello.log_level, "log_level");
 	FIELD("hello", u.hello.http_state, "http_state");
 	FIELD("hello", u.hello.http_port, "http_port");
+	FIELD("hello", u.hello.server_release, "server_release");
 	FIELD("hello", u.hello.reserved, "reserved");
 
 	FIELD("filter", u.filter.session, "session");

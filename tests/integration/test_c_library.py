@@ -93,6 +93,79 @@ def test_c_library_rejects_bad_arguments_locally(server, c_client):
     assert totals(server) == (0, 0, 0, 0)
 
 
+def stats(proc):
+    """The c_client's `stats` line as a dict of ints (and the socket path)."""
+    m = proc.command("stats")
+    line = proc.lines[proc._consumed - 1]
+    assert m.group(1) == "0", line
+    out = dict(kv.split("=", 1) for kv in line.split()[1:])
+    return {k: (v if k == "socket" else int(v)) for k, v in out.items()}
+
+
+def test_c_library_refuses_a_device_the_server_does_not_have_without_asking_it(server, c_client):
+    from reliability_support import protocol_errors
+    p = c_client(server.env())
+    enodev = CODES["NODEV"]
+    bad_before = protocol_errors(server, "bad_device")
+    assert rc(p, "init") == 0
+    assert stats(p)["server_devices"] == 2  # HELLO_ACK's count: devices 0 and 1
+    assert rc(p, "alloc 2 0 0x1000 4096") == enodev
+    assert rc(p, "alloc 63 1 0x1000 4096") == enodev
+    assert rc(p, "free 5 0x1000") == enodev
+    assert rc(p, "alloc_failed 4 0 4096") == enodev  # & co.
+    assert rc(p, "alloc 64 0 0x1000 4096") == CODES["INVAL"]  # outside the protocol's 0..63
+    assert rc(p, "alloc 1 0 0x1000 4096") == 0
+    assert rc(p, "flush") == 0
+    st = stats(p)
+    assert (st["refused_device"], st["events"], st["unconfirmed"]) == (4, 1, 0)
+    assert rc(p, "live") == 1
+    assert totals(server, 1) == (4096, 0, 0, 0)
+    # no round trip: the server never saw them (it would have counted bad_device)
+    assert protocol_errors(server, "bad_device") == bad_before
+    assert "for device 2" not in server.log() and "for device 5" not in server.log()
+
+
+def test_c_library_before_any_server_cannot_know_and_the_server_refuses_itself(short_dir, c_client,
+                                                                               server_factory):
+    from conftest import client_env
+    from reliability_support import protocol_errors
+    path = short_dir / "late.sock"
+    p = c_client(client_env(path))
+    assert rc(p, "alloc 7 0 0x1000 4096") == ENOSERVER  # kept: the library does not know yet
+    server = server_factory(socket_path=path)
+    wait_until(lambda: rc(p, "flush") == 0, timeout=3.0, interval=0.1, what="the library to connect")
+    server.wait_for_log(r"ALLOC for device 7; devices are 0\.\.1")
+    assert protocol_errors(server, "bad_device") in (None, 1)
+    assert rc(p, "alloc 7 0 0x2000 4096") == CODES["NODEV"]  # now it knows
+
+
+def test_c_library_stats_say_whether_events_reached_a_server(short_dir, c_client, server_factory):
+    from conftest import client_env
+    path = short_dir / "stats.sock"
+    p = c_client(client_env(path))
+    assert rc(p, "alloc 0 0 0x1000 4096") == ENOSERVER
+    assert rc(p, "alloc 0 0 0x2000 4096") == ENOSERVER
+    assert rc(p, "free 0 0x1000") == ENOSERVER
+    st = stats(p)
+    assert (st["events"], st["unconfirmed"], st["connections"], st["connected"]) == (3, 3, 0, 0)
+    assert st["socket"] == str(path) and st["server_devices"] == 0
+    m = p.command("lasterror")
+    assert m.group(1) == "1"
+    assert p.lines[p._consumed - 1] == ("rc=1 text=cannot reach the allocation server at %s (No such file or "
+                                         "directory): start ttalloc-server" % path)
+    server = server_factory(socket_path=path)
+    wait_until(lambda: rc(p, "flush") == 0, timeout=3.0, interval=0.1, what="the library to connect")
+    st = stats(p)
+    assert (st["events"], st["unconfirmed"], st["connections"], st["connected"]) == (3, 0, 1, 1)
+    assert p.command("lasterror").group(1) == "0" and p.lines[p._consumed - 1] == "rc=0 text="
+    assert totals(server) == (4096, 0, 0, 0)
+    # after the flush, new events are unconfirmed until the next one
+    assert rc(p, "alloc 0 0 0x3000 4096") == 0
+    assert stats(p)["unconfirmed"] == 1
+    assert rc(p, "flush") == 0
+    assert stats(p)["unconfirmed"] == 0
+
+
 def test_c_library_reports_nothing_when_tracking_is_disabled(server, c_client):
     p = c_client(server.env(tracking=False))
     mark = server.mark()

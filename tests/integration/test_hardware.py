@@ -178,7 +178,7 @@ def test_asking_for_absent_hardware_is_a_clear_error(tmp_path):
     env = dict(os.environ, TTALLOC_HTTP="127.0.0.1:0")
     r = subprocess.run([str(SERVER), "--socket", str(tmp_path / "s.sock"), "--hw-root", str(tmp_path),
                         "--devices", "tenstorrent"], capture_output=True, text=True, timeout=10, env=env)
-    assert r.returncode == 1
+    assert r.returncode == 2 and r.stdout == ""
     assert "backend 'tenstorrent' found no devices" in r.stderr
     r = subprocess.run([str(SERVER), "--socket", str(tmp_path / "s.sock"), "--hw-root",
                         str(tmp_path / "missing")], capture_output=True, text=True, timeout=10, env=env)

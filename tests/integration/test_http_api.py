@@ -124,7 +124,7 @@ def test_no_http_serves_nothing_and_says_so(server_factory):
 def test_bad_http_address_is_refused(short_dir):
     res = subprocess.run([str(SERVER_BIN), "--socket", str(short_dir / "x.sock"), "--http", "127.0.0.1:99999"],
                          capture_output=True, text=True, timeout=20)
-    assert res.returncode == 1 and "bad port" in res.stderr
+    assert res.returncode == 2 and "bad port" in res.stderr and res.stdout == ""
 
 
 # ---- devices ----

@@ -18,7 +18,7 @@ IN_CI = os.environ.get("CI") == "true"
 
 BINARIES = ("ttalloc-server", "tt_smi", "ttalloc-run", "ttalloc-load")
 MAN_PAGES = {"ttalloc-server": "man8/ttalloc-server.8", "tt_smi": "man1/tt_smi.1",
-             "ttalloc-run": "man1/ttalloc-run.1"}
+             "ttalloc-run": "man1/ttalloc-run.1", "ttalloc-load": "man1/ttalloc-load.1"}
 LIBRARY_PAGE = "man3/libttalloc.3"
 UNIT_DIR = "lib/systemd/system"
 

@@ -46,6 +46,18 @@ def test_module_socket_path_attribute_is_used(server, monkeypatch):
     assert ttalloc.query_device_stats(1)["device_id"] == 1
 
 
+def test_hello_ack_names_the_devices_and_the_servers_release(server):
+    from conftest import SERVER_BIN
+    from ttalloc import protocol
+    from ttalloc.connection import _Connection
+    with _Connection(server.socket) as conn:
+        ack = conn.exchange(protocol.pack(protocol.HELLO, -1, payload=protocol.pack_hello()), protocol.HELLO_ACK)
+    hello = protocol.unpack_hello(ack["payload"])
+    version = subprocess.run([str(SERVER_BIN), "--version"], capture_output=True, text=True).stdout.split()[-1]
+    assert protocol.release_text(hello["server_release"]) == version
+    assert hello["num_devices"] == 2 and hello["server_pid"] == server.proc.pid
+
+
 def test_device_info_and_status_describe_the_simulated_wormhole(server):
     info = ttalloc.device_info(0, socket_path=server.socket)
     assert info["arch"] == "Wormhole_B0"
@@ -289,6 +301,24 @@ def test_reporter_rejects_bad_arguments(short_dir):
         with pytest.raises(ValueError):
             r.report_alloc(*args)
     assert r.live_buffers == 0
+
+
+def test_reporter_refuses_a_device_the_server_does_not_have(server):
+    from reliability_support import protocol_errors
+    bad_before = protocol_errors(server, "bad_device")
+    with ttalloc.Reporter(socket_path=server.socket) as r:
+        assert r.report_alloc(1, ttalloc.DRAM, 0x1000, 4096) is True  # connects: 2 devices
+        assert r.server_devices == 2
+        with pytest.raises(ValueError, match=r"device_id 2: the allocation server at %s has devices 0\.\.1"
+                           % server.socket):
+            r.report_alloc(2, ttalloc.DRAM, 0x2000, 4096)
+        with pytest.raises(ValueError, match="device_id 3"):
+            r.report_free(3, 0x2000)
+        with pytest.raises(ValueError, match="device_id 4"):
+            r.alloc_failed(4, ttalloc.DRAM, 4096)
+        assert r.refused_device == 3 and r.live_buffers == 1
+        assert r.flush()
+    assert protocol_errors(server, "bad_device") == bad_before  # no round trip
 
 
 def test_disabled_reporter_sends_nothing(server):

@@ -7,7 +7,10 @@ import socket
 import stat
 import subprocess
 
+import pytest
+
 from conftest import SERVER_BIN, can_connect, private_server_args
+from reliability_support import as_user, other_user
 import ttalloc
 
 
@@ -81,3 +84,57 @@ def test_is_server_running_follows_the_server(server):
     assert ttalloc.is_server_running(server.socket)
     server.stop()
     assert not ttalloc.is_server_running(server.socket)
+
+
+# ---- a refused configuration: one line, exit 2, nothing else ----
+
+def run_server_with(args, socket_path, user=None):
+    argv = [str(SERVER_BIN), "--socket", str(socket_path)] + list(args)
+    if user:
+        argv = as_user(user[0], user[1], argv)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+def assert_refused_alone(res, message):
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stdout == "", "nothing but the error may be printed: %r" % res.stdout
+    assert res.stderr == "ttalloc-server: %s\n" % message
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--http", "127.0.0.1:http"], "bad port 'http' in --http 127.0.0.1:http (0..65535; 0 picks a free one)"),
+    (["--group", "no_such_group_tt"],
+     "unknown group 'no_such_group_tt' (--group); create it (groupadd no_such_group_tt) or name another"),
+    (["--devices", "simulated"],
+     "unknown device backend 'simulated' (choose auto, sim[:N[:ARCH]], tenstorrent, nvml)"),
+    (["--devices", "sim:100"], "bad simulated device count '100' (1..64)"),
+])
+def test_a_bad_option_is_one_line_and_exit_2_before_the_banner(short_dir, args, message):
+    res = run_server_with(args, short_dir / "s.sock")
+    assert_refused_alone(res, message)
+    assert not os.path.lexists(short_dir / "s.sock")
+
+
+def test_a_socket_directory_that_is_missing_is_refused_before_the_banner(short_dir):
+    missing = short_dir / "missing"
+    res = run_server_with(["--no-http"], missing / "s.sock")
+    assert_refused_alone(res, "socket directory %s: No such file or directory; create it or choose another "
+                              "--socket" % missing)
+
+
+def test_a_socket_directory_that_is_a_file_is_refused_before_the_banner(short_dir):
+    (short_dir / "file").write_text("")
+    res = run_server_with(["--no-http"], short_dir / "file" / "s.sock")
+    assert_refused_alone(res, "socket directory %s is not a directory; choose another --socket"
+                         % (short_dir / "file"))
+
+
+def test_a_socket_directory_we_may_not_write_is_refused_before_the_banner(short_dir):
+    uid, gid = other_user()
+    locked = short_dir / "locked"
+    locked.mkdir()
+    os.chmod(short_dir, 0o755)
+    os.chmod(locked, 0o755)  # root's: the other user may enter, not create
+    res = run_server_with(["--no-http"], locked / "s.sock", user=(uid, gid))
+    assert_refused_alone(res, "cannot create the socket in %s (Permission denied): run the server as a user who "
+                              "may write there, or choose another --socket" % locked)

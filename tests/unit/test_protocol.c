@@ -472,6 +472,22 @@ static void test_wire_detection(void **state)
 				 t == 1 || t == 2 || t == 3 || t == 5 || t == 6 || (t >= 8 && t <= 12));
 }
 
+static void test_a_release_is_one_number_that_compares_as_versions_do(void **state)
+{
+	(void)state;
+	char text[16];
+	assert_int_equal(proto_release_of("0.1.0"), PROTO_RELEASE(0, 1, 0));
+	assert_int_equal(proto_release_of("2.10.255"), PROTO_RELEASE(2, 10, 255));
+	assert_true(proto_release_of("0.10.0") > proto_release_of("0.9.3"));
+	assert_int_equal(proto_release_of("1.2"), 0);
+	assert_int_equal(proto_release_of("1.256.0"), 0);
+	assert_int_equal(proto_release_of("v1.2.3"), 0);
+	assert_int_equal(proto_release_of(NULL), 0);
+	assert_int_equal(proto_release_of(TTALLOC_VERSION) != 0, 1);
+	assert_string_equal(proto_release_text(PROTO_RELEASE(0, 1, 0), text, sizeof(text)), "0.1.0");
+	assert_string_equal(proto_release_text(0, text, sizeof(text)), "unknown");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_clocks),
 		cmocka_unit_test(test_upstream_frame_is_144_bytes_with_seed_fields_moved),
 		cmocka_unit_test(test_wire_detection),
+		cmocka_unit_test(test_a_release_is_one_number_that_compares_as_versions_do),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -115,6 +115,41 @@ static void test_errors_are_explained(void **state)
 	assert_non_null(strstr(err, "is not a directory"));
 }
 
+static void test_check_refuses_what_the_options_name_before_anything_starts(void **state)
+{
+	(void)state;
+	struct server_options o;
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, "--socket", "/tmp/x.sock", "--group", "root", NULL), CLI_RUN);
+	assert_int_equal(o.socket_gid, (gid_t)-1);
+	assert_int_equal(server_options_check(&o, 0, err), 0);
+	assert_int_equal(o.socket_gid, 0);
+	assert_int_equal(parse(&o, err, "--socket", "/tmp/x.sock", "--group", "no_such_group_tt", NULL), CLI_RUN);
+	assert_int_equal(server_options_check(&o, 0, err), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "unknown group 'no_such_group_tt' (--group)"));
+	assert_int_equal(parse(&o, err, "--socket", "/tmp/x.sock", "--http", "127.0.0.1:70000", NULL), CLI_RUN);
+	assert_int_equal(server_options_check(&o, 0, err), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "bad port '70000'"));
+	/* --no-http: the address is not used, so not checked */
+	assert_int_equal(parse(&o, err, "--socket", "/tmp/x.sock", "--http", "127.0.0.1:70000", "--no-http", NULL),
+			 CLI_RUN);
+	assert_int_equal(server_options_check(&o, 0, err), 0);
+	assert_int_equal(parse(&o, err, "--socket", "/nonexistent-ttalloc-dir/x.sock", NULL), CLI_RUN);
+	assert_int_equal(server_options_check(&o, 0, err), TTALLOC_EINVAL);
+	assert_string_equal(err,
+			    "socket directory /nonexistent-ttalloc-dir: No such file or directory; create it or "
+			    "choose another --socket");
+	/* systemd passes the socket: --socket names nothing to create */
+	assert_int_equal(server_options_check(&o, 1, err), 0);
+	char longest[200];
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[0] = '/';
+	longest[sizeof(longest) - 1] = '\0';
+	assert_int_equal(parse(&o, err, "--socket", longest, NULL), CLI_RUN);
+	assert_int_equal(server_options_check(&o, 0, err), TTALLOC_EINVAL);
+	assert_non_null(strstr(err, "socket path too long (199 bytes, at most 107)"));
+}
+
 static void test_cli_numbers(void **state)
 {
 	(void)state;
@@ -151,6 +186,7 @@ int main(void)
 		cmocka_unit_test_setup(test_environment_sets_defaults_the_command_line_overrides, setup),
 		cmocka_unit_test_setup(test_help_and_version_are_outcomes_not_exits, setup),
 		cmocka_unit_test_setup(test_errors_are_explained, setup),
+		cmocka_unit_test_setup(test_check_refuses_what_the_options_name_before_anything_starts, setup),
 		cmocka_unit_test(test_cli_numbers),
 		cmocka_unit_test(test_closest_names_a_typo_and_nothing_else),
 	};

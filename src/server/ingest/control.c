@@ -78,6 +78,7 @@ void on_hello(struct client *cl, const struct proto_msg *msg)
 	ans.u.hello.server_pid = (uint32_t)getpid();
 	ans.u.hello.http_state = cl->ingest->http_state;
 	ans.u.hello.http_port = cl->ingest->http_port;
+	ans.u.hello.server_release = proto_release_of(TTALLOC_VERSION);
 	ans.u.hello.features =
 		PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS |
 		PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG;

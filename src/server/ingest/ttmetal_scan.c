@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include "server/ingest/ttmetal_scan.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,11 +204,6 @@ static void scan_region(struct state *st, const char *name, uint64_t chip_unique
 	note_region_state(st, reg, TTMETAL_SHM_OK);
 }
 
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* Stale rows not counted yet are leaks; covered pids are remembered (their leak came from the socket). */
 static void account_rows(struct state *st)
 {
@@ -253,32 +247,6 @@ static uint64_t digest(const struct ttmetal_view *v)
 	return h;
 }
 
-/* Region file names in <dir>, sorted (a stable order for every view); NULL-terminated, or NULL. */
-static char **region_names(const char *path)
-{
-	DIR *dir = opendir(path);
-	if (!dir)
-		return NULL;
-	size_t count = 0, cap = 0;
-	char **names = NULL;
-	struct dirent *e;
-	uint64_t id;
-	while ((e = readdir(dir)) != NULL) {
-		if (!ttmetal_shm_parse_name(e->d_name, &id))
-			continue;
-		if (ARRAY_RESERVE(names, cap, count + 2) < 0) /* and the NULL */
-			break;
-		if ((names[count] = strdup(e->d_name)) != NULL)
-			count++;
-	}
-	closedir(dir);
-	if (!names)
-		return NULL;
-	names[count] = NULL;
-	qsort(names, count, sizeof(*names), compare_names);
-	return names;
-}
-
 void ttmetal_scan(struct state *st)
 {
 	struct ttmetal_view *v = &st->shm;
@@ -289,14 +257,13 @@ void ttmetal_scan(struct state *st)
 	v->scanned_ns = clock_realtime_ns();
 	v->region_count = 0;
 	v->row_count = 0;
-	char **names = region_names(v->dir);
+	char **names = ttmetal_shm_region_names(v->dir);
 	for (size_t i = 0; names && names[i]; i++) {
 		uint64_t id = 0;
 		ttmetal_shm_parse_name(names[i], &id);
 		scan_region(st, names[i], id);
-		free(names[i]);
 	}
-	free(names);
+	ttmetal_shm_free_names(names);
 	account_rows(st);
 	prune_memos(v);
 	v->derived = 0;
