@@ -10,6 +10,7 @@ Fork handlers (registered at import) keep a forked child from inheriting a
 lock another thread held. Imports ttalloc.protocol and ttalloc.connection.
 """
 
+import atexit
 import os
 import socket
 import sys
@@ -588,6 +589,11 @@ def default_reporter():
     with _default_lock:
         if _default_reporter is None:
             _default_reporter = Reporter(enabled=tracking_enabled())
+            if _default_reporter.enabled:
+                # GOODBYE at a normal exit: what is still live is this process's
+                # leak now, not after the server notices the exit. Handlers
+                # registered later (the simulated tt_metal's device close) run first.
+                atexit.register(_default_reporter.close)
         return _default_reporter
 
 

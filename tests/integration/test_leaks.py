@@ -164,6 +164,22 @@ print(os.getpid(), child, stats["dram_allocated"], flush=True)
             if re.search(r"\b%s\b" % child, line) and "device 0" in line.lower()] == []
 
 
+def test_the_default_reporter_says_goodbye_at_a_normal_exit(server_factory):
+    # Its buffers are the leak report at once, and the server never thinks the
+    # process lost its connection while still running (logged at debug level).
+    srv = server_factory(args=["--log-level", "debug"])
+    code = ("import os, ttalloc\n"
+            "r = ttalloc.default_reporter()\n"
+            "r.report_alloc(0, ttalloc.DRAM, 0x800000000, 4096)\n"
+            "r.flush()\n"
+            "print(os.getpid())\n")
+    res = subprocess.run([sys.executable, "-c", code], env=srv.env(), capture_output=True, text=True, timeout=20)
+    assert res.returncode == 0, res.stderr
+    pid = int(res.stdout)
+    srv.wait_for_log(r"Process %d exited but left 1 buffers? allocated:" % pid)
+    assert "PID %d lost its connection without GOODBYE" % pid not in srv.log()
+
+
 def test_tt_metal_program_that_closes_its_device_does_not_leak(server):
     code = ("import tt_metal as ttm\n"
             "d = ttm.CreateDevice(0)\n"

@@ -102,9 +102,14 @@ static void on_close(struct connection *c)
 		registry_drop_process(&in->state->registry, cl->proc);
 		return;
 	}
-	/* a library that lost its server without GOODBYE reconnects: no exit while the process runs */
+	/*
+	 * A library that lost its server without GOODBYE reconnects: no exit
+	 * while the process runs. Debug level: most such closes are a process
+	 * on its way out (a C program that never called ttalloc_shutdown), whose
+	 * exit follows at once; a reconnect is logged when it comes.
+	 */
 	if (cl->source && !cl->said_goodbye && departures_watch(&in->departures, c->pid)) {
-		log_info("📴 PID %d lost its connection without GOODBYE but still runs: its buffers stay counted "
+		log_debug("📴 PID %d lost its connection without GOODBYE but still runs: its buffers stay counted "
 			 "until it reconnects or exits",
 			 (int)c->pid);
 		return;
