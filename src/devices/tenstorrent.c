@@ -4,7 +4,7 @@
  *
  * Files read, all under the set's hardware root (docs/HARDWARE.md):
  *   /dev/tenstorrent/N                          one per PCIe-attached chip
- *   /sys/class/tenstorrent/tenstorrent!N/       tt_card_type, tt_serial,
+ *   /sys/class/tenstorrent/tenstorrent!N/       tt_card_type, tt_serial, tt_asic_id,
  *                                               tt_fw_bundle_ver, tt_aiclk (MHz)
  *   .../tenstorrent!N/device                    link to the PCI device: its
  *                                               name is the bus id, device is
@@ -227,6 +227,7 @@ static void read_static(struct device *dev, struct tt_device *tt, int n)
 		info->chip = 0;
 	read_attr(tt->class_dir, "tt_serial", info->serial, sizeof(info->serial));
 	read_attr(tt->class_dir, "tt_fw_bundle_ver", info->firmware, sizeof(info->firmware));
+	read_attr(tt->class_dir, "tt_asic_id", info->asic_id, sizeof(info->asic_id));
 	read_bus_id(tt->class_dir, info->bus_id, sizeof(info->bus_id));
 	snprintf(info->node, sizeof(info->node), "/dev/tenstorrent/%d", n);
 	info->driver_index = n;

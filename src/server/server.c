@@ -176,7 +176,7 @@ static void print_devices(const struct server *s)
 		if (!d->info.simulated && d->info.chip > 0 && !d->info.bus_id[0])
 			printf("      remote chip of the card at %s: no PCIe link of its own, readings N/A\n",
 			       d->info.node);
-		else if (d->info.bus_id[0] || d->info.serial[0] || d->info.firmware[0])
+		else if (!d->info.simulated && (d->info.bus_id[0] || d->info.serial[0] || d->info.firmware[0]))
 			printf("      PCI %s, serial %s, firmware %s\n", d->info.bus_id[0] ? d->info.bus_id : "N/A",
 			       d->info.serial[0] ? d->info.serial : "N/A",
 			       d->info.firmware[0] ? d->info.firmware : "N/A");
