@@ -99,7 +99,7 @@ static void sim_identity(struct device_static_info *info, const char *host, int 
 	uint64_t serial = made_up(host, index, 1), asic = made_up(host, index, 2), u = made_up(host, index, 3),
 		 v = made_up(host, index, 4);
 	snprintf(info->serial, sizeof(info->serial), "%016llX", (unsigned long long)serial);
-	snprintf(info->asic_id, sizeof(info->asic_id), "%016llx", (unsigned long long)asic);
+	snprintf(info->asic_id, sizeof(info->asic_id), "%016llX", (unsigned long long)asic);
 	/* PCI domain ffff: no real host has it, so a made-up bus id is never mistaken for one */
 	snprintf(info->bus_id, sizeof(info->bus_id), "ffff:%02x:00.0", index & 0xff);
 	snprintf(info->uuid, sizeof(info->uuid), "TT-SIM-%08x-%04x-%04x-%04x-%012llx", (unsigned)(u >> 32),

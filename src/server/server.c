@@ -50,6 +50,7 @@ static void on_history_timer(struct event_loop *loop, struct event_timer *timer)
 	struct server *s = timer->data;
 	history_sample(&s->state.history, &s->state.registry, clock_realtime_ns() / CLOCK_NS_PER_MS);
 	holders_tick(&s->state);
+	containers_prune(&s->state.containers);
 }
 
 static void on_ttmetal_timer(struct event_loop *loop, struct event_timer *timer)
@@ -217,6 +218,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 	s->systemd = (struct systemd_state)SYSTEMD_STATE_INIT;
 	s->signals.fd = -1;
 	s->start_ns = clock_monotonic_ns();
+	s->start_real_ns = clock_realtime_ns();
 	struct state_config cfg = {
 		.devices = opts->devices,
 		.hw_root = opts->hw_root,
@@ -226,6 +228,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 		.history_samples = opts->history_samples,
 		.ttmetal_shm = opts->ttmetal_shm,
 		.retain_leaks = opts->retain_leaks,
+		.hostname = opts->hostname,
 	};
 	int rc = state_open(&s->state, &cfg, err);
 	if (rc < 0)

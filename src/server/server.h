@@ -34,6 +34,7 @@ struct server {
 	uint32_t http_failures;          /* tries that found the port in use */
 	char http_error[ERR_LEN];        /* why the last try failed */
 	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
+	uint64_t start_real_ns;          /* CLOCK_REALTIME at start-up (ttalloc_server_start_time_seconds) */
 	int running;                     /* server_start succeeded */
 };
 

@@ -38,7 +38,8 @@ struct http_server;
 #define HTTP_SSE_KEEPALIVE_S 15
 #define HTTP_MAX_SSE_CLIENTS 32
 #define HTTP_MAX_CONNECTIONS 256
-#define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_MAX_PER_CLIENT 32
+#define HTTP_CONNECTION_TIMEOUT_S 10
 #define HTTP_ERR_LEN ERR_LEN
 /* A port in use at start-up is tried again this often (unless --http-required). */
 #define HTTP_RETRY_MS 5000

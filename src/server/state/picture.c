@@ -3,6 +3,7 @@
  */
 #include "server/state/picture.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -101,4 +102,21 @@ void picture_refresh_readings(struct state *st, int device)
 	picture_device_used(st, device, load.used);
 	device_refresh(dev, &load);
 	st->readings_ns[device] = now;
+}
+
+void picture_device_identity(struct state *st, int device, struct picture_identity *out)
+{
+	const struct device *dev = &st->devices.devices[device];
+	memset(out, 0, sizeof(*out));
+	snprintf(out->serial, sizeof(out->serial), "%s", dev->info.serial);
+	snprintf(out->asic_id, sizeof(out->asic_id), "%s", dev->info.asic_id);
+	snprintf(out->pci_bus_id, sizeof(out->pci_bus_id), "%s", dev->info.bus_id);
+	snprintf(out->card_type, sizeof(out->card_type), "%s", device_card_type(dev));
+	snprintf(out->uuid, sizeof(out->uuid), "%s", dev->info.uuid);
+	out->simulated = dev->info.simulated;
+	for (uint32_t i = 0; !out->asic_id[0] && i < st->shm.region_count; i++) {
+		const struct ttmetal_region *reg = &st->shm.regions[i];
+		if (reg->status == TTMETAL_SHM_OK && reg->device == device && reg->chip_unique_id)
+			snprintf(out->asic_id, sizeof(out->asic_id), "%016llX", (unsigned long long)reg->chip_unique_id);
+	}
 }

@@ -57,4 +57,21 @@ void picture_buffer_gone(struct state *st, uint32_t proc, const struct live_buff
  */
 void picture_refresh_readings(struct state *st, int device);
 
+/* The identity labels a fleet tells a device apart by; "" where unknown. */
+struct picture_identity {
+	char serial[24];
+	char asic_id[24];
+	char pci_bus_id[24];
+	char card_type[24];
+	char uuid[48];
+	int simulated;
+};
+
+/*
+ * The identity of `device`: the backend's (device.h), and for a chip whose
+ * driver gives no asic id (Wormhole) the chip_unique_id of the tt-metal
+ * shared-memory region that describes it, in the same 16-hex-digit form.
+ */
+void picture_device_identity(struct state *st, int device, struct picture_identity *out);
+
 #endif /* TTALLOC_STATE_PICTURE_H */
