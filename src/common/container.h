@@ -32,10 +32,10 @@
 #define CONTAINER_CGROUP_MAX 16384
 
 struct container_info {
-	char id[CONTAINER_ID_LEN + 1];          /* "" when the process is in no container */
-	char runtime[16];                       /* docker, containerd, cri-o, podman; "" with no id */
+	char id[CONTAINER_ID_LEN + 1];           /* "" when the process is in no container */
+	char runtime[16];                        /* docker, containerd, cri-o, podman; "" with no id */
 	char pod_uid[CONTAINER_POD_UID_LEN + 1]; /* "" outside Kubernetes */
-	char pod[254];                          /* from /var/log/pods; "" when not found */
+	char pod[254];                           /* from /var/log/pods; "" when not found */
 	char namespace[64];
 	char container[254];
 };

@@ -178,6 +178,31 @@ static int gpu_processes(const struct field_row *r, char *buf)
 	return put_uint(buf, r->dev->status.processes);
 }
 
+static int gpu_serial(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->dev->ident.serial);
+}
+
+static int gpu_uuid(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->dev->ident.uuid);
+}
+
+static int gpu_bus_id(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->dev->ident.pci_bus_id);
+}
+
+static int gpu_asic_id(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->dev->ident.asic_id);
+}
+
+static int gpu_card_type(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->dev->ident.card_type);
+}
+
 static const struct field gpu_fields[] = {
 	{"timestamp", NULL, NULL, gpu_timestamp, "local time of the reading, YYYY/MM/DD HH:MM:SS.mmm"},
 	{"index", NULL, NULL, gpu_index, "device id"},
@@ -199,6 +224,11 @@ static const struct field gpu_fields[] = {
 	{"memory.system.used", NULL, "MiB", gpu_system_used, "SYSTEM_MEMORY buffers, in host memory"},
 	{"buffers", NULL, NULL, gpu_buffers, "live buffers"},
 	{"processes", NULL, NULL, gpu_processes, "processes holding buffers"},
+	{"serial", NULL, NULL, gpu_serial, "board serial (tt-kmd's tt_serial, NVML's serial; made up when simulated)"},
+	{"uuid", NULL, NULL, gpu_uuid, "UUID (NVML; made up when simulated)"},
+	{"pci.bus_id", NULL, NULL, gpu_bus_id, "PCI address, e.g. 0000:01:00.0"},
+	{"asic_id", NULL, NULL, gpu_asic_id, "the chip's unique id (tt-kmd's tt_asic_id, tt-metal's chip_unique_id)"},
+	{"card_type", NULL, NULL, gpu_card_type, "card type (tt-kmd's tt_card_type: n150, n300, p150a, ...)"},
 };
 
 /* ---- --query-compute-apps ---- */
@@ -286,6 +316,18 @@ static int app_buffers(const struct field_row *r, char *buf)
 	return put_uint(buf, r->proc->buffers);
 }
 
+/* A field of the process's container, N/A when it runs in none. */
+#define APP_CONTAINER_FIELD(fn, member)                                                  \
+	static int fn(const struct field_row *r, char *buf)                               \
+	{                                                                                 \
+		const struct container_info *c = snapshot_container(r->snap, r->proc->pid); \
+		return put_text(buf, c ? c->member : "");                                 \
+	}
+APP_CONTAINER_FIELD(app_container_id, id)
+APP_CONTAINER_FIELD(app_pod, pod)
+APP_CONTAINER_FIELD(app_namespace, namespace)
+APP_CONTAINER_FIELD(app_container, container)
+
 static const struct field app_fields[] = {
 	{"pid", NULL, NULL, app_pid, "process id"},
 	{"process_name", "name", NULL, app_name, "process name, from /proc/PID/comm"},
@@ -303,6 +345,10 @@ static const struct field app_fields[] = {
 	{"buffers", NULL, NULL, app_buffers, "live buffers on this device (N/A for tt-metal shm rows)"},
 	{"source", NULL, NULL, app_source, "socket, or tt-metal shm (tt-metal's /dev/shm statistics)"},
 	{"stale", NULL, NULL, app_stale, "yes: a tt-metal shm slot of a process that is gone"},
+	{"container_id", NULL, NULL, app_container_id, "id of the container the process runs in"},
+	{"pod", NULL, NULL, app_pod, "Kubernetes pod"},
+	{"namespace", NULL, NULL, app_namespace, "Kubernetes namespace of the pod"},
+	{"container", NULL, NULL, app_container, "container name in the pod"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -176,13 +176,14 @@ enum smi_proc_col {
 	SMI_PROC_PID,
 	SMI_PROC_USER,
 	SMI_PROC_NAME,
+	SMI_PROC_CONTAINER, /* no width unless a process runs in a container (smi_layout_add_container) */
 	SMI_PROC_DRAM,
 	SMI_PROC_L1,
 	SMI_PROC_TAIL,
 	SMI_PROC_COLS
 };
 
-#define SMI_TABLE_MAX_COLS 8
+#define SMI_TABLE_MAX_COLS 9
 _Static_assert((int)SMI_DEV_COLS <= SMI_TABLE_MAX_COLS, "device columns fit a table layout");
 _Static_assert((int)SMI_PROC_COLS <= SMI_TABLE_MAX_COLS, "process columns fit a table layout");
 
@@ -209,6 +210,21 @@ int smi_layout_clamp(int columns);
  * process name.
  */
 void smi_layout_compute(struct smi_layout *layout, int columns);
+
+/*
+ * Gives the process table a container column: half of the process name's
+ * width (at least SMI_CONTAINER_MIN_COLUMNS), for when a process runs in a
+ * container.
+ */
+#define SMI_CONTAINER_MIN_COLUMNS 10
+void smi_layout_add_container(struct smi_layout *layout);
+
+/*
+ * What the container column shows for a process: "pod/container" (or the
+ * pod) in Kubernetes, else the runtime and the first 12 digits of the id
+ * ("docker 3f4e8a9b2c1d"). Returns buf.
+ */
+char *smi_container_text(char *buf, size_t size, const struct container_info *c);
 
 /* ---- box.c: rows of the box ---- */
 

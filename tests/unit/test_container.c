@@ -110,16 +110,16 @@ static void test_hostile_and_truncated_cgroup_files_give_no_container(void **sta
 		"0::",
 		"0::/",
 		"garbage without colons",
-		"0:/docker/" DOCKER_V1 "\n",                             /* one colon: no path */
-		"0::docker/" DOCKER_V1 "\n",                             /* path not absolute */
-		"0::/docker/3f4e8a9b2c1d0e7f6a5b4c3d2e1f\n",             /* truncated id */
-		"0::/docker/" DOCKER_V1 "00\n",                          /* too long */
+		"0:/docker/" DOCKER_V1 "\n",                 /* one colon: no path */
+		"0::docker/" DOCKER_V1 "\n",                 /* path not absolute */
+		"0::/docker/3f4e8a9b2c1d0e7f6a5b4c3d2e1f\n", /* truncated id */
+		"0::/docker/" DOCKER_V1 "00\n",              /* too long */
 		"0::/docker/3F4E8A9B2C1D0E7F6A5B4C3D2E1F0A9B8C7D6E5F4A3B2C1D0E9F8A7B6C5D4E3F\n", /* upper case */
-		"0::/system.slice/docker-" DOCKER_V1 ".scop\n",          /* wrong suffix */
+		"0::/system.slice/docker-" DOCKER_V1 ".scop\n",                                  /* wrong suffix */
 		"0::/system.slice/docker-.scope\n",
-		"0::/user.slice/" DOCKER_V1 "\n",                        /* bare id under an unknown parent */
-		"0::/kubepods/besteffort/podnotauid/" DOCKER_V1 "\n",   /* parent is no pod UID */
-		"0::/system.slice/crio-conmon-" DOCKER_V1 ".scope\n",    /* CRI-O's monitor, not the container */
+		"0::/user.slice/" DOCKER_V1 "\n",                     /* bare id under an unknown parent */
+		"0::/kubepods/besteffort/podnotauid/" DOCKER_V1 "\n", /* parent is no pod UID */
+		"0::/system.slice/crio-conmon-" DOCKER_V1 ".scope\n", /* CRI-O's monitor, not the container */
 		"0::/\xff\xfe/docker-\x01\x02.scope\n",
 	};
 	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {

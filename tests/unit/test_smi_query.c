@@ -256,6 +256,31 @@ static void test_names_with_commas_and_quotes_are_quoted(void **state)
 	assert_string_equal(gpu("name", "csv,noheader"), "plain name\n");
 }
 
+static void test_identity_and_container_fields(void **state)
+{
+	(void)state;
+	struct snapshot_device *d = add_device(40000, 80000);
+	add_device(40000, 80000);
+	snprintf(d->ident.serial, sizeof(d->ident.serial), "010001851170804D");
+	snprintf(d->ident.pci_bus_id, sizeof(d->ident.pci_bus_id), "0000:01:00.0");
+	snprintf(d->ident.card_type, sizeof(d->ident.card_type), "n150");
+	assert_string_equal(gpu("index,serial,pci.bus_id,card_type,uuid,asic_id", "csv,noheader"),
+			    "0, 010001851170804D, 0000:01:00.0, n150, [N/A], [N/A]\n"
+			    "1, [N/A], [N/A], [N/A], [N/A], [N/A]\n");
+	add_process(0, 41, "trainer", MiB, 0);
+	add_process(0, 42, "python", MiB, 0);
+	struct snapshot_container c = {.pid = 41};
+	snprintf(c.info.id, sizeof(c.info.id), "%064d", 1);
+	snprintf(c.info.pod, sizeof(c.info.pod), "trainer-0");
+	snprintf(c.info.namespace, sizeof(c.info.namespace), "ml");
+	snap.containers = &c;
+	snap.num_containers = 1;
+	assert_string_equal(apps("pid,pod,namespace,container", "csv,noheader"),
+			    "41, trainer-0, ml, [N/A]\n42, [N/A], [N/A], [N/A]\n");
+	snap.containers = NULL;
+	snap.num_containers = 0;
+}
+
 static void test_text_cannot_carry_control_characters(void **state)
 {
 	(void)state;
@@ -317,11 +342,11 @@ static void test_unknown_field_lists_the_valid_ones(void **state)
 				 "arch, temperature, power, utilization, memory.dram.used, memory.dram.total, "
 				 "memory.dram.free, memory.l1.used, memory.l1.total, memory.l1.free, "
 				 "memory.l1_small.used, memory.trace.used, memory.cb.used, memory.kernel.used, "
-				 "memory.system.used, buffers, processes");
+				 "memory.system.used, buffers, processes, serial, uuid, pci.bus_id, asic_id, card_type");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid, nope", err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown field 'nope' for --query-compute-apps; valid fields: pid, process_name, "
 				 "user, device, used_memory, dram, l1, l1_small, trace, cb, kernel, system, buffers, source, "
-				 "stale");
+				 "stale, container_id, pod, namespace, container");
 	/* a typo gets a suggestion instead of the list */
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,memory.usd", err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'? "
@@ -666,6 +691,7 @@ int main(void)
 		T(test_compute_apps_one_row_per_process_and_device_in_order),
 		T(test_compute_apps_regions_and_buffer_types),
 		T(test_compute_apps_without_processes_prints_the_header_only),
+		T(test_identity_and_container_fields),
 		T(test_unknown_field_lists_the_valid_ones),
 		T(test_field_list_and_format_errors_are_explained),
 		T(test_json_devices_have_the_seed_keys_and_more),

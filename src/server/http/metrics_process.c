@@ -15,17 +15,17 @@
 
 /* One process's use of one device, from the socket or a tt-metal shm slot. */
 struct proc_row {
-	uint64_t bytes;        /* device bytes: the ranking key */
-	const uint64_t *used;  /* per buffer type */
+	uint64_t bytes;       /* device bytes: the ranking key */
+	const uint64_t *used; /* per buffer type */
 	const char *comm;
 	pid_t pid;
-	uid_t uid;             /* PROTO_UID_UNKNOWN: unknown */
+	uid_t uid; /* PROTO_UID_UNKNOWN: unknown */
 	int device;
-	int shm;               /* source "tt-metal shm" */
+	int shm; /* source "tt-metal shm" */
 };
 
 struct metrics_selection {
-	struct proc_row *rows;                /* grouped by device, each group ranked, selected first */
+	struct proc_row *rows;                 /* grouped by device, each group ranked, selected first */
 	uint32_t start[PROTO_MAX_DEVICES + 1]; /* group of device d: rows[start[d] .. start[d + 1]) */
 	uint32_t selected[PROTO_MAX_DEVICES];  /* rows kept at the head of each group */
 	pid_t *pids;                           /* the selected rows' pids, each group's sorted (same starts) */
@@ -86,18 +86,19 @@ static void select_top(struct proc_row *rows, uint32_t n, uint32_t k)
 static void collect(struct server *s, struct metrics_selection *sel, uint32_t *fill)
 {
 	struct registry *r = &s->state.registry;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct process_record *rec = registry_process(r, p);
-		REGISTRY_FOR_EACH_USAGE(r, p, u)
-		{
+		REGISTRY_FOR_EACH_USAGE (r, p, u) {
 			if (!fill) {
 				sel->start[u->device + 1]++;
 				continue;
 			}
-			sel->rows[fill[u->device]++] = (struct proc_row){
-				.bytes = picture_device_bytes(u->used), .used = u->used, .comm = rec->comm,
-				.pid = rec->pid, .uid = rec->uid, .device = u->device};
+			sel->rows[fill[u->device]++] = (struct proc_row){.bytes = picture_device_bytes(u->used),
+									 .used = u->used,
+									 .comm = rec->comm,
+									 .pid = rec->pid,
+									 .uid = rec->uid,
+									 .device = u->device};
 		}
 	}
 	uint32_t n = 0;
@@ -110,9 +111,13 @@ static void collect(struct server *s, struct metrics_selection *sel, uint32_t *f
 			sel->start[row->device + 1]++;
 			continue;
 		}
-		sel->rows[fill[row->device]++] = (struct proc_row){
-			.bytes = picture_device_bytes(row->used), .used = row->used, .comm = row->name,
-			.pid = row->pid, .uid = row->uid, .device = row->device, .shm = 1};
+		sel->rows[fill[row->device]++] = (struct proc_row){.bytes = picture_device_bytes(row->used),
+								   .used = row->used,
+								   .comm = row->name,
+								   .pid = row->pid,
+								   .uid = row->uid,
+								   .device = row->device,
+								   .shm = 1};
 	}
 }
 
@@ -137,8 +142,8 @@ struct metrics_selection *metrics_select(struct server *s)
 	}
 	collect(s, sel, fill);
 	uint32_t keep = s->opts.metrics_processes == METRICS_PROCESSES_ALL ? UINT32_MAX
-			: s->opts.metrics_processes == METRICS_PROCESSES_NONE ? 0
-									       : s->opts.metrics_top;
+		: s->opts.metrics_processes == METRICS_PROCESSES_NONE      ? 0
+									   : s->opts.metrics_top;
 	for (int d = 0; d < sel->devices; d++) {
 		uint32_t n = sel->start[d + 1] - sel->start[d];
 		sel->selected[d] = n < keep ? n : keep;
@@ -232,7 +237,8 @@ void metrics_process_memory(struct strbuf *t, struct server *s, const struct met
 		for (unsigned type = 0; top && type < TTALLOC_BUFFER_TYPES; type++)
 			if (shown_type(other, type))
 				strbuf_addf(t,
-					    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"other\",process=\"other\","
+					    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"other\",process="
+					    "\"other\","
 					    "type=\"%s\"} %" PRIu64 "\n",
 					    d, metrics_type_label(type), other[type]);
 	}

@@ -53,10 +53,9 @@ void metrics_family(struct strbuf *t, const char *name, const char *type, const 
 const char *metrics_type_label(unsigned type)
 {
 	static const char *const labels[TTALLOC_BUFFER_TYPES] = {
-		[TTALLOC_DRAM] = "dram", [TTALLOC_L1] = "l1", [TTALLOC_SYSTEM_MEMORY] = "system_memory",
+		[TTALLOC_DRAM] = "dram",         [TTALLOC_L1] = "l1",       [TTALLOC_SYSTEM_MEMORY] = "system_memory",
 		[TTALLOC_L1_SMALL] = "l1_small", [TTALLOC_TRACE] = "trace", [TTALLOC_CB] = "cb",
 		[TTALLOC_KERNEL] = "kernel",
 	};
 	return type < TTALLOC_BUFFER_TYPES && labels[type] ? labels[type] : "unknown";
 }
-

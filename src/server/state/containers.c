@@ -11,9 +11,9 @@
 
 struct container_entry {
 	pid_t pid;
-	int known;          /* the process runs in a container */
-	uint64_t read_ns;   /* CLOCK_MONOTONIC of the last read */
-	uint64_t used_ns;   /* of the last question */
+	int known;        /* the process runs in a container */
+	uint64_t read_ns; /* CLOCK_MONOTONIC of the last read */
+	uint64_t used_ns; /* of the last question */
 	struct container_info info;
 };
 

@@ -26,11 +26,11 @@
 struct container_entry;
 
 struct container_cache {
-	char root[DEVICE_PATH_MAX];       /* hardware root ("" for /) */
-	struct container_entry **slots;   /* open addressing by pid; NULL: empty */
-	uint32_t cap;                     /* power of two, or 0 */
+	char root[DEVICE_PATH_MAX];     /* hardware root ("" for /) */
+	struct container_entry **slots; /* open addressing by pid; NULL: empty */
+	uint32_t cap;                   /* power of two, or 0 */
 	uint32_t count;
-	uint64_t reads;                   /* cgroup files read since start-up */
+	uint64_t reads; /* cgroup files read since start-up */
 };
 
 /* An empty cache reading under `root` ("" or NULL: /). */
