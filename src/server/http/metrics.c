@@ -16,6 +16,7 @@
 #include "common/strbuf.h"
 #include "server/http/api.h"
 #include "server/http/json_util.h"
+#include "server/http/limits.h"
 #include "server/http/metrics_identity.h"
 #include "server/http/metrics_process.h"
 #include "server/http/metrics_text.h"
@@ -290,6 +291,8 @@ char *metrics_render(struct server *s, size_t *len)
 	holder_metrics(&t, s, sel);
 	counter_metrics(&t, s);
 	diagnosis_metrics(&t, s);
+	if (s->http)
+		http_limits_metrics(&t, &s->http_limits);
 	metrics_selection_free(sel);
 	return strbuf_detach(&t, len);
 }
