@@ -23,7 +23,7 @@ ALLOC, FREE = 1, 2
 DRAM, L1, L1_SMALL, TRACE = 0, 1, 3, 4
 MiB = 1024 * 1024
 
-DASHBOARD_RE = re.compile(r"^🌐 Dashboard: (http://\S+)$", re.M)
+DASHBOARD_RE = re.compile(r"^🌐 Dashboard: (https?://\S+)$", re.M)
 
 
 def frame(msg_type, device_id=0, size=0, buffer_type=0, pid=0, buffer_id=0):

@@ -317,13 +317,13 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, int fd, int ipv6)
 	 * backlog); ours refuses at once and counts */
 	unsigned mhd_limit = o->http_max_connections + 64;
 	struct MHD_OptionItem options[] = {
+		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL}, /* first: libmicrohttpd asks */
 		{MHD_OPTION_LISTEN_SOCKET, fd, NULL},
 		{MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL},
 		{MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o->http_timeout_s, NULL},
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_MEMORY_LIMIT, NULL},
 		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
-		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
 		{h->web.cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->web.cert_pem},
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->web.key_pem},
 		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->web.priorities},
