@@ -28,6 +28,7 @@
 #ifndef TTALLOC_SMI_H
 #define TTALLOC_SMI_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -560,6 +561,98 @@ int smi_select_check(const char *ids, char *err, size_t err_size);
  * -i 'x' (devices: 0, 1)" in `err` and leaves `snap` alone.
  */
 int smi_select_devices(struct snapshot *snap, const char *ids, char *err, size_t err_size);
+/* ---- prometheus.c: --prometheus URL, the fleet from Prometheus ---- */
+
+/* Processes listed, answer size accepted, and how long one query may take. */
+#define SMI_FLEET_TOP_PROCESSES 10
+#define SMI_FLEET_MAX_ANSWER (16u << 20)
+#define SMI_FLEET_TIMEOUT_MS 5000
+
+/* One device of one host (a scrape target), from ttalloc's series. */
+struct smi_fleet_device {
+	char host[128];     /* ttalloc_host_info's hostname, else the target */
+	char instance[128]; /* the scrape target */
+	int device;
+	char name[64];
+	double dram_used, dram_total, l1_used, l1_total; /* bytes; totals 0 when unknown */
+	double temperature, power;                       /* °C, W, valid with the has_ flags */
+	int has_temperature, has_power;
+};
+
+struct smi_fleet_process {
+	char host[128];
+	char instance[128];
+	int device;
+	char pid[16];
+	char process[64];
+	char user[64];
+	char pod[256];      /* with --metrics-labels pod on the server, else "" */
+	double dram;        /* bytes of DRAM and TRACE */
+};
+
+struct smi_fleet_host {
+	char instance[128];
+	char hostname[128];
+};
+
+struct smi_fleet_down {
+	char instance[128];
+};
+
+/* The fleet as one round of queries saw it. */
+struct smi_fleet {
+	struct smi_fleet_device *devices; /* sorted by host, target, device */
+	size_t num_devices, devices_cap;
+	struct smi_fleet_process *processes; /* biggest first */
+	size_t num_processes, processes_cap;
+	struct smi_fleet_host *hosts;
+	size_t num_hosts, hosts_cap;
+	struct smi_fleet_down *down; /* ttalloc targets Prometheus cannot scrape */
+	size_t num_down, down_cap;
+	uint64_t taken_ns;
+};
+
+/* Called for each sample of an instant query's answer. */
+typedef void (*smi_fleet_sample_fn)(json_t *metric, double value, void *ctx);
+
+/*
+ * Parses an answer of Prometheus's /api/v1/query holding a vector and calls
+ * fn per sample. Returns 0, or -1 with the reason in `err` (not JSON, an
+ * error status with Prometheus's message, not a vector).
+ */
+int smi_fleet_parse_vector(const char *answer, smi_fleet_sample_fn fn, void *ctx, char *err, size_t err_size);
+
+/*
+ * Asks the Prometheus at `url` (http[s]://[USER:PASSWORD@]HOST:PORT[/PATH])
+ * for every ttalloc host's devices (memory, temperature, power) and the
+ * fleet's biggest processes. Returns 0, or -1 with a reason in `err`: it
+ * cannot be reached ("cannot reach Prometheus at URL: ..."), refuses a
+ * query, or has no ttalloc series at all.
+ */
+int smi_fleet_fetch(struct smi_fleet *f, const char *url, char *err, size_t err_size);
+
+/* Frees what smi_fleet_fetch allocated; the struct can be fetched into again. */
+void smi_fleet_release(struct smi_fleet *f);
+
+/* One screen of --prometheus. */
+struct smi_fleet_view {
+	const struct smi_fleet *fleet; /* NULL: the fetch failed (error says why) */
+	const char *error;
+	const char *url;
+	time_t now;
+	int columns;
+	enum smi_mode mode;
+	int color;
+};
+
+/*
+ * Renders the fleet in tt_smi's box: a row per device of every host (host,
+ * device, name, temperature, power, DRAM used / total with the percentage,
+ * red from 90 %), then the top processes of the fleet, and a status line
+ * naming the hosts and devices seen and any ttalloc target that is down.
+ * Returns 0 or TTALLOC_ENOMEM.
+ */
+int smi_render_fleet(struct strbuf *out, const struct smi_fleet_view *view);
 
 /* ---- options.c: the command line ---- */
 
@@ -603,6 +696,7 @@ struct smi_options {
 	int doctor;              /* --doctor: the health check (doctor.h), then exit */
 	int doctor_json;         /* --doctor --json: the same as one JSON object */
 	struct smi_diag diag;    /* --oom, --map, --mark, --snapshot, --diff, --export-* (diag.h) */
+	const char *prometheus_url; /* --prometheus URL: the fleet from Prometheus instead of the server */
 };
 
 /*

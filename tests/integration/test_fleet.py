@@ -11,15 +11,17 @@ as Grafana fills them, runs without error, the core panels with data.
 
 import json
 import re
+import subprocess
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
 from conftest import Server
-from http_support import DRAM, L1, MiB, dashboard_url, wait_for
-from prometheus_support import Prometheus
+from http_support import DRAM, L1, MiB, dashboard_url, free_port
+from prometheus_support import Prometheus, prometheus_factory  # noqa: F401
 
 SUPPORT = Path(__file__).resolve().parent / "http_support.py"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -157,3 +159,59 @@ def test_every_dashboard_panel_runs_and_core_panels_have_data(fleet):
             if not result and panel["title"] not in MAY_BE_EMPTY:
                 problems.append("%s: %s has no data" % (panel["title"], expr))
     assert not problems, "\n".join(problems)
+
+
+# ---- tt_smi --prometheus ----
+
+def smi(*args, timeout=30):
+    from conftest import SMI_BIN
+    return subprocess.run([str(SMI_BIN), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_tt_smi_shows_the_fleet_from_prometheus(fleet):
+    prom, targets, _ = fleet
+    out = smi("--prometheus", prom.base, "--width", "110")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    rows = [l for l in lines if re.match(r"│ h\d ", l)]
+    # hosts x devices, then the top processes (their host named)
+    devices = [l for l in rows if "DRAM:" in l]
+    assert [l.split()[1] + ":" + l.split()[2] for l in devices] == ["h1:0", "h1:1", "h2:0", "h2:1", "h3:0", "h3:1"]
+    assert "DRAM:  11.5GB / 12.0GB  (95%)" in devices[0]
+    assert "°C" in devices[0] and "W" in devices[0]
+    procs = [l.split()[1] + ":" + l.split()[5] for l in rows if "DRAM:" not in l]
+    assert procs[:3] == ["h1:trainer", "h2:serve", "h3:notebook2"], rows
+    assert "Prometheus: ✅ 3 hosts, 6 devices | Updates: One-shot" in out.stdout
+
+
+def test_tt_smi_says_when_prometheus_is_unreachable_or_has_no_ttalloc(prometheus_factory):
+    port = free_port()  # nothing listens there
+    out = smi("--prometheus", "http://127.0.0.1:%d" % port)
+    assert out.returncode == 1
+    assert "tt_smi: cannot reach Prometheus at http://127.0.0.1:%d" % port in out.stderr
+    empty = prometheus_factory("global:\n  scrape_interval: 1s\nscrape_configs: []\n")
+    out = smi("--prometheus", empty.base)
+    assert out.returncode == 1
+    assert "has no ttalloc series" in out.stderr and "deploy/prometheus" in out.stderr
+    out = smi("--prometheus", "prom:9090")
+    assert out.returncode == 2 and "an http:// or https:// URL" in out.stderr
+
+
+def test_tt_smi_redraws_the_fleet_every_period(fleet):
+    from conftest import SMI_BIN
+    prom, _, _ = fleet
+    p = subprocess.Popen([str(SMI_BIN), "--prometheus", prom.base, "-l", "1"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        deadline = time.monotonic() + 20
+        while len([l for l in seen if l.startswith("Prometheus: ✅")]) < 2 and time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+        assert len([l for l in seen if l.startswith("Prometheus: ✅")]) >= 2, "".join(seen) + p.stderr.read()
+        assert "Updates: Real-time" in "".join(seen)
+    finally:
+        p.terminate()
+        assert p.wait(10) == 0
