@@ -52,6 +52,12 @@ TEST_PACKAGES=(
   # into a venv, offline
   systemd man-db groff-base
   python3-pip python3-setuptools python3-wheel python3-venv
+  # fleets (issue 14): --web-config's YAML (libyaml), TLS checks and hashes
+  # (GnuTLS, libmicrohttpd's TLS library), bcrypt (libxcrypt's crypt);
+  # tt_smi --prometheus (libcurl, GnuTLS flavour); the deploy/ tests:
+  # python3-yaml (Kubernetes manifests), openssl (test certificates); promtool
+  # comes with prometheus above
+  libyaml-dev libgnutls28-dev libcrypt-dev libcurl4-gnutls-dev python3-yaml openssl
 )
 
 # Prints the packages of group $1, one a line.
