@@ -234,23 +234,22 @@ static int compare_devices(const void *a, const void *b)
 	return c ? c : (x->device > y->device) - (x->device < y->device);
 }
 
-/* Names each row's host from ttalloc_host_info (the target when a server has none), then sorts. */
+/* The host name of a scrape target (ttalloc_host_info), or the target itself when it has none. */
+static const char *host_of(const struct smi_fleet *f, const char *instance)
+{
+	for (size_t h = 0; h < f->num_hosts; h++)
+		if (strcmp(f->hosts[h].instance, instance) == 0)
+			return f->hosts[h].hostname;
+	return instance;
+}
+
+/* Names each row's host, then sorts the devices by host, target and device. */
 static void name_hosts(struct smi_fleet *f)
 {
-	for (size_t i = 0; i < f->num_devices; i++) {
-		const char *name = f->devices[i].instance;
-		for (size_t h = 0; h < f->num_hosts; h++)
-			if (strcmp(f->hosts[h].instance, f->devices[i].instance) == 0)
-				name = f->hosts[h].hostname;
-		snprintf(f->devices[i].host, sizeof(f->devices[i].host), "%s", name);
-	}
-	for (size_t i = 0; i < f->num_processes; i++) {
-		const char *name = f->processes[i].instance;
-		for (size_t h = 0; h < f->num_hosts; h++)
-			if (strcmp(f->hosts[h].instance, f->processes[i].instance) == 0)
-				name = f->hosts[h].hostname;
-		snprintf(f->processes[i].host, sizeof(f->processes[i].host), "%s", name);
-	}
+	for (size_t i = 0; i < f->num_devices; i++)
+		snprintf(f->devices[i].host, sizeof(f->devices[i].host), "%s", host_of(f, f->devices[i].instance));
+	for (size_t i = 0; i < f->num_processes; i++)
+		snprintf(f->processes[i].host, sizeof(f->processes[i].host), "%s", host_of(f, f->processes[i].instance));
 	if (f->num_devices)
 		qsort(f->devices, f->num_devices, sizeof(*f->devices), compare_devices);
 }

@@ -9,9 +9,7 @@ header, hostile paths and query strings - from other loopback addresses
 own address at once, every refusal is counted, and tracking goes on.
 """
 
-import os
 import resource
-import select
 import socket
 import subprocess
 import time
@@ -19,7 +17,7 @@ import urllib.parse
 
 import pytest
 
-from http_support import DRAM, MiB, RawClient, dashboard_url, get, tool
+from http_support import DRAM, MiB, RawClient, dashboard_url, get, open_many, tool
 from prometheus_support import bcrypt_hash, make_cert, prometheus_factory, scrape_config  # noqa: F401
 from test_http_metrics import parse, value
 
@@ -96,32 +94,6 @@ def raise_fd_limit(need):
         if hard != resource.RLIM_INFINITY and hard < need:
             pytest.skip("needs %d file descriptors, the hard limit is %d" % (need, hard))
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-
-
-def open_many(host, port, source, count, payload):
-    """`count` non-blocking connections from `source` sending `payload` (as much as goes);
-    returns the sockets (those the server refused are closed by it, not here)."""
-    socks = []
-    for _ in range(count):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((source, 0))
-        s.setblocking(False)
-        s.connect_ex((host, port))
-        socks.append(s)
-    poller = select.poll()
-    by_fd = {s.fileno(): s for s in socks}
-    for fd in by_fd:
-        poller.register(fd, select.POLLOUT)
-    deadline = time.monotonic() + 20
-    while by_fd and time.monotonic() < deadline:
-        for fd, _ in poller.poll(1000):
-            try:
-                by_fd[fd].send(payload)
-            except OSError:
-                pass  # refused at accept: reset
-            poller.unregister(fd)
-            del by_fd[fd]
-    return socks
 
 
 def metrics_latency(url):

@@ -29,73 +29,53 @@ static int parse(const char *text, struct container_info *out)
 	return container_parse_cgroup(text, strlen(text), out);
 }
 
-static void test_docker_with_cgroup_v2_and_v1(void **state)
+/* What each fixture process runs in ("" where the tree says nothing). */
+static const struct {
+	const char *tree;
+	pid_t pid;
+	const char *id, *runtime, *pod_uid, *pod, *namespace, *container;
+} expected[] = {
+	/* Docker: cgroup v2 with the systemd driver, v1 with cgroupfs */
+	{"docker", 4242, DOCKER_V2, "docker", "", "", "", ""},
+	{"docker", 4243, DOCKER_V1, "docker", "", "", "", ""},
+	/* containerd under Kubernetes, v1 cgroupfs: two containers in the pod, the
+	 * /var/log/containers link tells which */
+	{"k8s-v1", 5000, K8S_V1_ID, "containerd", "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "trainer-0", "ml", "trainer"},
+	/* containerd under Kubernetes, v2 systemd slices: no link, the pod's only container */
+	{"k8s-v2", 5100, K8S_V2_ID, "containerd", "0e9d8c7b-6a5f-4e3d-9c2b-1a0f9e8d7c6b", "llm-server-7c9f",
+	 "inference", "server"},
+	/* CRI-O in a guaranteed pod (kubepods-pod<uid>.slice) */
+	{"k8s-v2", 5101, CRIO_ID, "cri-o", "11111111-2222-4333-8444-555555555555", "nightly-eval", "batch", "eval"},
+	/* rootless Podman (libpod-<id>.scope/container) */
+	{"podman", 6000, PODMAN_ID, "podman", "", "", "", ""},
+};
+
+static void test_every_runtime_of_the_fixture_trees(void **state)
 {
 	(void)state;
-	struct container_info c;
-	assert_int_equal(container_read(TREE("docker"), 4242, &c), 1);
-	assert_string_equal(c.id, DOCKER_V2);
-	assert_string_equal(c.runtime, "docker");
-	assert_string_equal(c.pod_uid, "");
-	assert_string_equal(c.pod, "");
-	assert_int_equal(container_read(TREE("docker"), 4243, &c), 1);
-	assert_string_equal(c.id, DOCKER_V1);
-	assert_string_equal(c.runtime, "docker");
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		char tree[512];
+		snprintf(tree, sizeof(tree), "%s/containers/%s", TTALLOC_FIXTURES, expected[i].tree);
+		struct container_info c;
+		if (container_read(tree, expected[i].pid, &c) != 1 || strcmp(c.id, expected[i].id) != 0 ||
+		    strcmp(c.runtime, expected[i].runtime) != 0 || strcmp(c.pod_uid, expected[i].pod_uid) != 0 ||
+		    strcmp(c.pod, expected[i].pod) != 0 || strcmp(c.namespace, expected[i].namespace) != 0 ||
+		    strcmp(c.container, expected[i].container) != 0)
+			fail_msg("%s pid %d: got id %s runtime '%s' pod uid '%s' pod '%s' namespace '%s' container '%s'",
+				 expected[i].tree, (int)expected[i].pid, c.id, c.runtime, c.pod_uid, c.pod, c.namespace,
+				 c.container);
+	}
 }
 
-static void test_containerd_on_kubernetes_cgroup_v1_names_pod_and_container(void **state)
+static void test_no_container_is_no_container(void **state)
 {
 	(void)state;
 	struct container_info c;
-	assert_int_equal(container_read(TREE("k8s-v1"), 5000, &c), 1);
-	assert_string_equal(c.id, K8S_V1_ID);
-	assert_string_equal(c.runtime, "containerd");
-	assert_string_equal(c.pod_uid, "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f");
-	assert_string_equal(c.pod, "trainer-0");
-	assert_string_equal(c.namespace, "ml");
-	/* two containers in the pod: the /var/log/containers link tells which */
-	assert_string_equal(c.container, "trainer");
-}
-
-static void test_containerd_on_kubernetes_cgroup_v2_systemd_slices(void **state)
-{
-	(void)state;
-	struct container_info c;
-	assert_int_equal(container_read(TREE("k8s-v2"), 5100, &c), 1);
-	assert_string_equal(c.id, K8S_V2_ID);
-	assert_string_equal(c.runtime, "containerd");
-	assert_string_equal(c.pod_uid, "0e9d8c7b-6a5f-4e3d-9c2b-1a0f9e8d7c6b");
-	assert_string_equal(c.pod, "llm-server-7c9f");
-	assert_string_equal(c.namespace, "inference");
-	/* no link, but the pod has only one container */
-	assert_string_equal(c.container, "server");
-}
-
-static void test_crio_in_a_guaranteed_pod(void **state)
-{
-	(void)state;
-	struct container_info c;
-	assert_int_equal(container_read(TREE("k8s-v2"), 5101, &c), 1);
-	assert_string_equal(c.id, CRIO_ID);
-	assert_string_equal(c.runtime, "cri-o");
-	assert_string_equal(c.pod_uid, "11111111-2222-4333-8444-555555555555");
-	assert_string_equal(c.pod, "nightly-eval");
-	assert_string_equal(c.namespace, "batch");
-	assert_string_equal(c.container, "eval");
-}
-
-static void test_rootless_podman_and_a_host_process(void **state)
-{
-	(void)state;
-	struct container_info c;
-	assert_int_equal(container_read(TREE("podman"), 6000, &c), 1);
-	assert_string_equal(c.id, PODMAN_ID);
-	assert_string_equal(c.runtime, "podman");
-	assert_string_equal(c.pod_uid, "");
+	/* a process of a login session */
 	assert_int_equal(container_read(TREE("podman"), 6001, &c), 0);
 	assert_string_equal(c.id, "");
 	assert_string_equal(c.runtime, "");
-	/* no such process: no container, no crash */
+	/* no such process, no such root: no container, no crash */
 	assert_int_equal(container_read(TREE("podman"), 99999, &c), 0);
 	assert_int_equal(container_read("/nonexistent-root", 1, &c), 0);
 }
@@ -194,11 +174,8 @@ static void test_pod_names_need_the_exact_uid_and_shape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_docker_with_cgroup_v2_and_v1),
-		cmocka_unit_test(test_containerd_on_kubernetes_cgroup_v1_names_pod_and_container),
-		cmocka_unit_test(test_containerd_on_kubernetes_cgroup_v2_systemd_slices),
-		cmocka_unit_test(test_crio_in_a_guaranteed_pod),
-		cmocka_unit_test(test_rootless_podman_and_a_host_process),
+		cmocka_unit_test(test_every_runtime_of_the_fixture_trees),
+		cmocka_unit_test(test_no_container_is_no_container),
 		cmocka_unit_test(test_hostile_and_truncated_cgroup_files_give_no_container),
 		cmocka_unit_test(test_a_file_cut_mid_line_or_without_newline_still_parses_what_is_whole),
 		cmocka_unit_test(test_very_deep_and_very_long_paths_are_bounded),

@@ -82,42 +82,38 @@ static void select_top(struct proc_row *rows, uint32_t n, uint32_t k)
 	qsort(rows, k, sizeof(*rows), compare_rank);
 }
 
-/* Counts (pass 0) or fills (pass 1) the rows of every device, grouped by device. */
+/* Counts a row in its device's group (fill NULL), or puts it at the group's next place. */
+static void put_row(struct metrics_selection *sel, uint32_t *fill, const struct proc_row *row)
+{
+	if (!fill)
+		sel->start[row->device + 1]++;
+	else
+		sel->rows[fill[row->device]++] = *row;
+}
+
+/* Counts (fill NULL) or fills the rows of every device, grouped by device. */
 static void collect(struct server *s, struct metrics_selection *sel, uint32_t *fill)
 {
 	struct registry *r = &s->state.registry;
-	REGISTRY_FOR_EACH_PROCESS (r, p) {
+	REGISTRY_FOR_EACH_PROCESS(r, p)
+	{
 		const struct process_record *rec = registry_process(r, p);
-		REGISTRY_FOR_EACH_USAGE (r, p, u) {
-			if (!fill) {
-				sel->start[u->device + 1]++;
-				continue;
-			}
-			sel->rows[fill[u->device]++] = (struct proc_row){.bytes = picture_device_bytes(u->used),
-									 .used = u->used,
-									 .comm = rec->comm,
-									 .pid = rec->pid,
-									 .uid = rec->uid,
-									 .device = u->device};
+		REGISTRY_FOR_EACH_USAGE(r, p, u)
+		{
+			struct proc_row row = {.bytes = picture_device_bytes(u->used), .used = u->used, .comm = rec->comm,
+					       .pid = rec->pid, .uid = rec->uid, .device = u->device};
+			put_row(sel, fill, &row);
 		}
 	}
 	uint32_t n = 0;
 	const struct ttmetal_row *rows = ttmetal_rows(&s->state.shm, r, &n);
 	for (uint32_t i = 0; i < n; i++) {
-		const struct ttmetal_row *row = &rows[i];
-		if (row->covered || row->stale || row->device < 0 || row->device >= sel->devices)
+		const struct ttmetal_row *t = &rows[i];
+		if (t->covered || t->stale || t->device < 0 || t->device >= sel->devices)
 			continue;
-		if (!fill) {
-			sel->start[row->device + 1]++;
-			continue;
-		}
-		sel->rows[fill[row->device]++] = (struct proc_row){.bytes = picture_device_bytes(row->used),
-								   .used = row->used,
-								   .comm = row->name,
-								   .pid = row->pid,
-								   .uid = row->uid,
-								   .device = row->device,
-								   .shm = 1};
+		struct proc_row row = {.bytes = picture_device_bytes(t->used), .used = t->used, .comm = t->name,
+				       .pid = t->pid, .uid = t->uid, .device = t->device, .shm = 1};
+		put_row(sel, fill, &row);
 	}
 }
 
