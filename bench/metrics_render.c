@@ -50,13 +50,14 @@ int main(int argc, char **argv)
 	o.devices = "sim:32";
 	o.ttmetal_shm = 0;
 	o.metrics_processes = strcmp(mode, "all") == 0 ? METRICS_PROCESSES_ALL
-			      : strcmp(mode, "none") == 0 ? METRICS_PROCESSES_NONE
-							   : METRICS_PROCESSES_TOP;
+		: strcmp(mode, "none") == 0            ? METRICS_PROCESSES_NONE
+						       : METRICS_PROCESSES_TOP;
 	if (strncmp(mode, "top:", 4) == 0)
 		o.metrics_top = (uint32_t)atoi(mode + 4);
 	log_set_level(LOG_ERROR);
 	if (procs < 1 || buffers < 1 || runs < 1 || server_core_open(&s, &o, err) < 0) {
-		fprintf(stderr, "bench_metrics_render: %s\n", procs < 1 || buffers < 1 || runs < 1 ? "bad arguments" : err);
+		fprintf(stderr, "bench_metrics_render: %s\n",
+			procs < 1 || buffers < 1 || runs < 1 ? "bad arguments" : err);
 		return 2;
 	}
 	fill(procs, buffers);

@@ -20,8 +20,9 @@
 /* DRAM counts DRAM and TRACE buffers, L1 the L1 kinds: as the table does (smi_device_dram_used). */
 #define Q_DRAM_USED "sum without (type) (ttalloc_device_memory_used_bytes{type=~\"dram|trace\"})"
 #define Q_L1_USED "sum without (type) (ttalloc_device_memory_used_bytes{type=~\"l1|l1_small|cb|kernel\"})"
-#define Q_TOP_PROCESSES                                                                                      \
-	"topk(%d, sum without (type, source) (ttalloc_process_memory_used_bytes{type=~\"dram|trace\",pid!=\"other\"}))"
+#define Q_TOP_PROCESSES \
+	"topk(%d, sum without (type, source) " \
+	"(ttalloc_process_memory_used_bytes{type=~\"dram|trace\",pid!=\"other\"}))"
 
 /* What one device series fills in its row. */
 enum fleet_field { F_DRAM_USED, F_DRAM_TOTAL, F_L1_USED, F_L1_TOTAL, F_TEMPERATURE, F_POWER, F_NAME };
@@ -68,8 +69,9 @@ static char *http_get(const char *url, int timeout_ms, char *err, size_t err_siz
 		return NULL;
 	}
 	if (status == 401 || status == 403) {
-		snprintf(err, err_size, "HTTP %ld: Prometheus wants credentials (put them in the URL: "
-				      "https://USER:PASSWORD@HOST:9090)",
+		snprintf(err, err_size,
+			 "HTTP %ld: Prometheus wants credentials (put them in the URL: "
+			 "https://USER:PASSWORD@HOST:9090)",
 			 status);
 		strbuf_release(&body.text);
 		return NULL;
@@ -153,13 +155,29 @@ static void on_device_sample(json_t *metric, double value, void *ctx)
 	if (!d)
 		return;
 	switch (c->field) {
-	case F_DRAM_USED: d->dram_used = value; break;
-	case F_DRAM_TOTAL: d->dram_total = value; break;
-	case F_L1_USED: d->l1_used = value; break;
-	case F_L1_TOTAL: d->l1_total = value; break;
-	case F_TEMPERATURE: d->temperature = value; d->has_temperature = 1; break;
-	case F_POWER: d->power = value; d->has_power = 1; break;
-	case F_NAME: snprintf(d->name, sizeof(d->name), "%s", label(metric, "name")); break;
+	case F_DRAM_USED:
+		d->dram_used = value;
+		break;
+	case F_DRAM_TOTAL:
+		d->dram_total = value;
+		break;
+	case F_L1_USED:
+		d->l1_used = value;
+		break;
+	case F_L1_TOTAL:
+		d->l1_total = value;
+		break;
+	case F_TEMPERATURE:
+		d->temperature = value;
+		d->has_temperature = 1;
+		break;
+	case F_POWER:
+		d->power = value;
+		d->has_power = 1;
+		break;
+	case F_NAME:
+		snprintf(d->name, sizeof(d->name), "%s", label(metric, "name"));
+		break;
 	}
 }
 
@@ -249,7 +267,8 @@ static void name_hosts(struct smi_fleet *f)
 	for (size_t i = 0; i < f->num_devices; i++)
 		snprintf(f->devices[i].host, sizeof(f->devices[i].host), "%s", host_of(f, f->devices[i].instance));
 	for (size_t i = 0; i < f->num_processes; i++)
-		snprintf(f->processes[i].host, sizeof(f->processes[i].host), "%s", host_of(f, f->processes[i].instance));
+		snprintf(f->processes[i].host, sizeof(f->processes[i].host), "%s",
+			 host_of(f, f->processes[i].instance));
 	if (f->num_devices)
 		qsort(f->devices, f->num_devices, sizeof(*f->devices), compare_devices);
 }
@@ -382,7 +401,10 @@ static void render_devices(struct strbuf *out, struct smi_row *row, const struct
 		smi_row_cell(row, start[C_TEMP], width[C_TEMP], SMI_LEFT, SMI_PLAIN, temp);
 		smi_row_cell(row, start[C_POWER], width[C_POWER], SMI_LEFT, SMI_PLAIN, power);
 		smi_row_cell(row, start[C_MEMORY], width[C_MEMORY], SMI_LEFT,
-			     pct >= 90 ? SMI_RED : pct >= 75 ? SMI_YELLOW : SMI_PLAIN, memory);
+			     pct >= 90           ? SMI_RED
+				     : pct >= 75 ? SMI_YELLOW
+						 : SMI_PLAIN,
+			     memory);
 		smi_box_row(out, row, inner);
 	}
 }
@@ -410,8 +432,8 @@ static void render_processes(struct strbuf *out, struct smi_row *row, const stru
 		snprintf(proc, sizeof(proc), p->pod[0] ? "%s (%s)" : "%s", p->process, p->pod);
 		smi_text_sanitize(name, sizeof(name), proc);
 		smi_row_begin(row, row->color);
-		const char *cells[C_COLS] = {host, gpu, pid, user, name,
-					     smi_format_size(dram, sizeof(dram), (uint64_t)p->dram)};
+		const char *cells[C_COLS] = {host, gpu,  pid,
+					     user, name, smi_format_size(dram, sizeof(dram), (uint64_t)p->dram)};
 		for (int c = 0; c < C_COLS; c++)
 			smi_row_cell(row, start[c], width[c], SMI_LEFT, SMI_PLAIN, cells[c]);
 		smi_box_row(out, row, inner);

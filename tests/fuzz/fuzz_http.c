@@ -131,8 +131,7 @@ static void check_answer(const struct answer *a)
 }
 
 /* Sends `data` in `chunk`-byte pieces (0: at once), a turn of the loop between them. */
-static void send_request(struct server *s, int fd, const uint8_t *data, size_t len, size_t chunk,
-			 struct answer *a)
+static void send_request(struct server *s, int fd, const uint8_t *data, size_t len, size_t chunk, struct answer *a)
 {
 	size_t off = 0;
 	for (int turn = 0; off < len && turn < MAX_TURNS && !a->ended; turn++) {

@@ -113,8 +113,7 @@ int http_auth_check(struct http_auth *a, struct MHD_Connection *conn, struct htt
 enum MHD_Result http_auth_refuse(struct MHD_Connection *conn)
 {
 	static const char body[] = "{\"error\": \"authentication required (HTTP basic auth, --web-config)\"}";
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CT_JSON);

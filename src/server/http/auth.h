@@ -28,7 +28,7 @@ struct http_auth {
 	uint8_t cache[HTTP_AUTH_CACHE][32]; /* SHA-256 of user, password and hash */
 	uint32_t cache_used;
 	uint32_t cache_next;
-	uint64_t checks;                    /* bcrypt checks run since start-up */
+	uint64_t checks; /* bcrypt checks run since start-up */
 };
 
 /* Prepares the checks of `cfg`'s users (cfg must outlive `a`). */

@@ -18,8 +18,8 @@ static const char *const refusal_labels[HTTP_REFUSALS] = {
 #undef HTTP_REFUSAL_LABEL_
 };
 
-int http_limits_init(struct http_limits *l, uint32_t max_connections, uint32_t max_per_client,
-		     uint32_t max_streams, uint32_t max_streams_per_client)
+int http_limits_init(struct http_limits *l, uint32_t max_connections, uint32_t max_per_client, uint32_t max_streams,
+		     uint32_t max_streams_per_client)
 {
 	memset(l, 0, sizeof(*l));
 	l->max_connections = max_connections;

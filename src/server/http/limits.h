@@ -21,13 +21,13 @@
 #include "common/strbuf.h"
 
 /* Why a connection or request was refused: labels of ttalloc_http_refused_total. */
-#define HTTP_REFUSAL_MAP(X)                                                                           \
-	X(CONNECTIONS, "connections", "--http-max-connections connections were open")                 \
+#define HTTP_REFUSAL_MAP(X) \
+	X(CONNECTIONS, "connections", "--http-max-connections connections were open") \
 	X(PER_CLIENT, "per_client", "the client's address had --http-max-per-client connections open") \
-	X(STREAMS, "streams", "too many /api/events streams, in all or from the client's address")     \
-	X(UNAUTHORIZED, "unauthorized", "no or wrong credentials (--web-config basic_auth_users)")     \
-	X(AUTH_THROTTLED, "auth_throttled", "more password checks a second than the budget")          \
-	X(NO_REQUEST, "no_request", "closed before a whole request: idle, too slow, or too large")     \
+	X(STREAMS, "streams", "too many /api/events streams, in all or from the client's address") \
+	X(UNAUTHORIZED, "unauthorized", "no or wrong credentials (--web-config basic_auth_users)") \
+	X(AUTH_THROTTLED, "auth_throttled", "more password checks a second than the budget") \
+	X(NO_REQUEST, "no_request", "closed before a whole request: idle, too slow, or too large") \
 	X(TIMEOUT, "timeout", "closed because it stopped reading or sending mid-request or -response")
 
 enum http_refusal {
@@ -60,24 +60,24 @@ struct http_client_count {
 };
 
 struct http_limits {
-	uint32_t max_connections;  /* --http-max-connections */
-	uint32_t max_per_client;   /* --http-max-per-client */
-	uint32_t max_streams;      /* HTTP_MAX_SSE_CLIENTS */
+	uint32_t max_connections; /* --http-max-connections */
+	uint32_t max_per_client;  /* --http-max-per-client */
+	uint32_t max_streams;     /* HTTP_MAX_SSE_CLIENTS */
 	uint32_t max_streams_per_client;
-	uint32_t open;             /* connections open now */
-	uint32_t streams;          /* event streams open now */
+	uint32_t open;                     /* connections open now */
+	uint32_t streams;                  /* event streams open now */
 	struct http_client_count *clients; /* addresses with a connection open; max_connections slots */
 	uint32_t client_count;
-	uint64_t accepted;         /* connections admitted since start-up */
+	uint64_t accepted; /* connections admitted since start-up */
 	uint64_t refused[HTTP_REFUSALS];
 	uint64_t stream_events_skipped; /* events a slow stream did not get (it gets the newest later) */
-	uint64_t auth_window_ns;   /* start of the current second of password checks */
-	uint32_t auth_checks;      /* checks in it */
+	uint64_t auth_window_ns;        /* start of the current second of password checks */
+	uint32_t auth_checks;           /* checks in it */
 };
 
 /* Sets the limits up. Returns 0 or -1 (out of memory). */
-int http_limits_init(struct http_limits *l, uint32_t max_connections, uint32_t max_per_client,
-		     uint32_t max_streams, uint32_t max_streams_per_client);
+int http_limits_init(struct http_limits *l, uint32_t max_connections, uint32_t max_per_client, uint32_t max_streams,
+		     uint32_t max_streams_per_client);
 
 /* Frees the table. */
 void http_limits_release(struct http_limits *l);

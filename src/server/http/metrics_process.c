@@ -95,13 +95,15 @@ static void put_row(struct metrics_selection *sel, uint32_t *fill, const struct 
 static void collect(struct server *s, struct metrics_selection *sel, uint32_t *fill)
 {
 	struct registry *r = &s->state.registry;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct process_record *rec = registry_process(r, p);
-		REGISTRY_FOR_EACH_USAGE(r, p, u)
-		{
-			struct proc_row row = {.bytes = picture_device_bytes(u->used), .used = u->used, .comm = rec->comm,
-					       .pid = rec->pid, .uid = rec->uid, .device = u->device};
+		REGISTRY_FOR_EACH_USAGE (r, p, u) {
+			struct proc_row row = {.bytes = picture_device_bytes(u->used),
+					       .used = u->used,
+					       .comm = rec->comm,
+					       .pid = rec->pid,
+					       .uid = rec->uid,
+					       .device = u->device};
 			put_row(sel, fill, &row);
 		}
 	}
@@ -111,8 +113,13 @@ static void collect(struct server *s, struct metrics_selection *sel, uint32_t *f
 		const struct ttmetal_row *t = &rows[i];
 		if (t->covered || t->stale || t->device < 0 || t->device >= sel->devices)
 			continue;
-		struct proc_row row = {.bytes = picture_device_bytes(t->used), .used = t->used, .comm = t->name,
-				       .pid = t->pid, .uid = t->uid, .device = t->device, .shm = 1};
+		struct proc_row row = {.bytes = picture_device_bytes(t->used),
+				       .used = t->used,
+				       .comm = t->name,
+				       .pid = t->pid,
+				       .uid = t->uid,
+				       .device = t->device,
+				       .shm = 1};
 		put_row(sel, fill, &row);
 	}
 }

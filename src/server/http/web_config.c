@@ -31,7 +31,9 @@ static char *read_file(const char *path, const char *what, char *err)
 	if (!text || failed || n > WEB_FILE_MAX) {
 		free(text);
 		error_set(err, TTALLOC_EIO, "cannot read %s %s: %s", what, path,
-			  !text ? "out of memory" : failed ? "read error" : "larger than 1 MiB");
+			  !text            ? "out of memory"
+				  : failed ? "read error"
+					   : "larger than 1 MiB");
 		return NULL;
 	}
 	text[n] = '\0';
@@ -110,11 +112,12 @@ static int tls_key(struct parse *p, const char *key, const yaml_node_t *value, c
 	}
 	if (strcmp(key, "min_version") == 0) {
 		p->cfg->priorities = priorities_for(text);
-		return p->cfg->priorities ? 0
-					  : error_set(p->err, TTALLOC_EINVAL,
-						      "%s: unknown tls_server_config.min_version '%s' (TLS10, TLS11, TLS12, "
-						      "TLS13)",
-						      p->path, text);
+		return p->cfg->priorities
+			? 0
+			: error_set(p->err, TTALLOC_EINVAL,
+				    "%s: unknown tls_server_config.min_version '%s' (TLS10, TLS11, TLS12, "
+				    "TLS13)",
+				    p->path, text);
 	}
 	if (strcmp(key, "client_auth_type") == 0 && strcmp(text, "NoClientCert") == 0)
 		return 0;
@@ -165,7 +168,7 @@ static int parse_tls(struct parse *p, const yaml_node_t *node)
 static int is_bcrypt(const char *hash)
 {
 	return strlen(hash) == 60 && hash[0] == '$' && hash[1] == '2' && strchr("aby", hash[2]) && hash[3] == '$' &&
-	       hash[6] == '$';
+		hash[6] == '$';
 }
 
 static int parse_users(struct parse *p, const yaml_node_t *node)
@@ -181,13 +184,14 @@ static int parse_users(struct parse *p, const yaml_node_t *node)
 		const char *user = scalar(yaml_document_get_node(p->doc, pair->key));
 		const char *hash = scalar(yaml_document_get_node(p->doc, pair->value));
 		if (!user || !*user || strchr(user, ':') || !hash)
-			return error_set(p->err, TTALLOC_EINVAL, "%s: basic_auth_users needs user: hash pairs (no ':' in names)",
-					 p->path);
-		if (!is_bcrypt(hash))
 			return error_set(p->err, TTALLOC_EINVAL,
-					 "%s: the password of '%s' is not a bcrypt hash ($2y$..., e.g. from htpasswd -nBC 10 "
-					 "%s)",
-					 p->path, user, user);
+					 "%s: basic_auth_users needs user: hash pairs (no ':' in names)", p->path);
+		if (!is_bcrypt(hash))
+			return error_set(
+				p->err, TTALLOC_EINVAL,
+				"%s: the password of '%s' is not a bcrypt hash ($2y$..., e.g. from htpasswd -nBC 10 "
+				"%s)",
+				p->path, user, user);
 		struct web_user *u = &p->cfg->users[p->cfg->user_count++];
 		u->name = strdup(user);
 		u->hash = strdup(hash);

@@ -26,14 +26,17 @@ struct web_user {
 };
 
 struct web_config {
-	char *cert_pem;        /* NULL: plain HTTP */
+	char *cert_pem; /* NULL: plain HTTP */
 	char *key_pem;
 	const char *priorities; /* GnuTLS priority string for min_version, or NULL */
 	struct web_user *users; /* NULL: no authentication */
 	size_t user_count;
 };
 
-#define WEB_CONFIG_INIT {0}
+#define WEB_CONFIG_INIT \
+	{ \
+		0 \
+	}
 
 /*
  * Reads `path` into `cfg` (TLS certificate and key read into memory and
