@@ -45,11 +45,12 @@ static int open_port, auth_port;
 static int start_http(struct server *s, const char *web_config)
 {
 	char err[ERR_LEN];
+	int taken = 0;
 	s->opts.web_config = web_config;
 	s->opts.http_max_connections = 4096;
 	s->opts.http_max_per_client = 4096; /* every input comes from 127.0.0.1 */
 	s->opts.http_timeout_s = 1;
-	s->http = http_start(s, "127.0.0.1:0", err);
+	s->http = http_start(s, "127.0.0.1:0", err, &taken);
 	if (!s->http)
 		fuzz_die(err);
 	const char *colon = strrchr(http_url(s->http), ':');
