@@ -122,7 +122,7 @@ def series_figures(body):
     return {"bytes": len(body), "series": sum(1 for l in text.splitlines() if l and not l.startswith("#")),
             "process_series": sum(1 for l in text.splitlines() if l.startswith("ttalloc_process_memory_used_bytes")),
             "pids_per_device": max((len(p) for p in per_device.values()), default=0),
-            "other": len(re.findall(r'pid="other"', text))}
+            "other": len(re.findall(r'^ttalloc_process_memory_used_bytes\{[^}]*pid="other"', text, re.M))}
 
 
 def row_cardinality(build, work, procs, buffers):
