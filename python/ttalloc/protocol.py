@@ -167,7 +167,7 @@ FEATURE_IDENTITY = 1 << 6  # IDENTITY_QUERY
 # IDENTITY_ROW fields (enum proto_identity_field, the row's buffer_type); a
 # value longer than IDENTITY_PIECE bytes comes in pieces, offset in `size`
 IDENTITY_FIELDS = ("hostname", "serial", "asic_id", "pci_bus_id", "card_type", "uuid",
-                   "container_id", "container_runtime", "pod", "namespace", "container")
+                   "container_id", "container_runtime", "pod", "namespace", "container", "driver_version")
 IDENTITY_PIECE = 71
 
 # HOLDER_ROW states (enum proto_holder_state) and flags (enum proto_holder_flags)

@@ -420,6 +420,7 @@ enum proto_identity_field {
 	PROTO_IDENTITY_POD,
 	PROTO_IDENTITY_NAMESPACE,
 	PROTO_IDENTITY_CONTAINER,
+	PROTO_IDENTITY_DRIVER_VERSION, /* a device's driver: tt-kmd's or NVIDIA's version */
 	PROTO_IDENTITY_FIELDS
 };
 

@@ -184,6 +184,7 @@ static char *identity_slot(struct snapshot *snap, const struct proto_msg *row, s
 	case PROTO_IDENTITY_PCI_BUS_ID: return SLOT(id->pci_bus_id);
 	case PROTO_IDENTITY_CARD_TYPE: return SLOT(id->card_type);
 	case PROTO_IDENTITY_UUID: return SLOT(id->uuid);
+	case PROTO_IDENTITY_DRIVER_VERSION: return SLOT(id->driver_version);
 	default: return NULL;
 	}
 #undef SLOT

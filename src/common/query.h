@@ -72,6 +72,7 @@ struct snapshot_identity {
 	char pci_bus_id[32];
 	char card_type[32];
 	char uuid[64];
+	char driver_version[32];
 };
 
 /* The container and pod of one process (IDENTITY_ROWs). */

@@ -79,6 +79,8 @@ struct device_static_info {
 	char board[24];      /* card type as tt-kmd names it ("n300", "p150a") */
 	char serial[24];     /* tt_serial (board id, hex) */
 	char firmware[24];   /* tt_fw_bundle_ver ("18.3.0.0") */
+	char driver[24];     /* driver version: tt-kmd's /sys/module/tenstorrent/version ("1.29"),
+	                      * NVML's nvmlSystemGetDriverVersion ("550.54.15"); "" unknown */
 	char bus_id[24];     /* PCI address "0000:01:00.0"; "" for a chip without its own PCIe link */
 	char asic_id[24];    /* the chip's unique id, 16 hex digits: tt-kmd's tt_asic_id (UMD's
 	                      * chip_unique_id, the number in tt-metal's /dev/shm region names) */

@@ -85,6 +85,7 @@ static struct nvml_lib {
 	nvmlReturn_t (*get_pci)(nvmlDevice_t, nvmlPciInfo_t *);
 	nvmlReturn_t (*get_serial)(nvmlDevice_t, char *, unsigned int);
 	nvmlReturn_t (*get_uuid)(nvmlDevice_t, char *, unsigned int);
+	nvmlReturn_t (*get_driver_version)(char *, unsigned int);
 	process_list_fn compute_procs, graphics_procs;
 	int procs_v1; /* the lists above use nvmlProcessInfo_v1_t */
 } nvml;
@@ -137,6 +138,7 @@ static int load(const char *library, char *err)
 	*(void **)&nvml.get_pci = SYM("nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2");
 	*(void **)&nvml.get_serial = SYM("nvmlDeviceGetSerial");
 	*(void **)&nvml.get_uuid = SYM("nvmlDeviceGetUUID");
+	*(void **)&nvml.get_driver_version = SYM("nvmlSystemGetDriverVersion");
 	*(void **)&nvml.compute_procs =
 		SYM("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2");
 	*(void **)&nvml.graphics_procs =
@@ -207,6 +209,11 @@ static void read_static(struct device *dev, nvmlDevice_t handle, unsigned index)
 	}
 	read_text(nvml.get_serial, handle, info->serial, sizeof(info->serial));
 	read_text(nvml.get_uuid, handle, info->uuid, sizeof(info->uuid));
+	char driver[96] = "";
+	if (nvml.get_driver_version && nvml.get_driver_version(driver, sizeof(driver)) == NVML_SUCCESS) {
+		driver[sizeof(driver) - 1] = '\0';
+		snprintf(info->driver, sizeof(info->driver), "%s", driver);
+	}
 	info->chips_on_board = 1;
 }
 

@@ -86,6 +86,7 @@ static void fill_device(struct device *dev, int count, struct snapshot_device *o
 	snprintf(id->pci_bus_id, sizeof(id->pci_bus_id), "%s", info->bus_id);
 	snprintf(id->card_type, sizeof(id->card_type), "%s", device_card_type(dev));
 	snprintf(id->uuid, sizeof(id->uuid), "%s", info->uuid);
+	snprintf(id->driver_version, sizeof(id->driver_version), "%s", info->driver);
 }
 
 static int add_holders(struct smi_hardware *hw, int device, struct snapshot *snap)

@@ -75,6 +75,7 @@ static json_t *device_json(const struct snapshot_device *dev, int *failed)
 	set(obj, "pci_bus_id", text_json(dev->ident.pci_bus_id), failed);
 	set(obj, "card_type", text_json(dev->ident.card_type), failed);
 	set(obj, "uuid", text_json(dev->ident.uuid), failed);
+	set(obj, "driver_version", text_json(dev->ident.driver_version), failed);
 	return obj;
 }
 

@@ -193,6 +193,11 @@ static int gpu_bus_id(const struct field_row *r, char *buf)
 	return put_text(buf, r->dev->ident.pci_bus_id);
 }
 
+static int gpu_driver_version(const struct field_row *r, char *buf)
+{
+	return put_text(buf, r->dev->ident.driver_version);
+}
+
 static int gpu_asic_id(const struct field_row *r, char *buf)
 {
 	return put_text(buf, r->dev->ident.asic_id);
@@ -227,6 +232,7 @@ static const struct field gpu_fields[] = {
 	{"serial", NULL, NULL, gpu_serial, "board serial (tt-kmd's tt_serial, NVML's serial; made up when simulated)"},
 	{"uuid", NULL, NULL, gpu_uuid, "UUID (NVML; made up when simulated)"},
 	{"pci.bus_id", NULL, NULL, gpu_bus_id, "PCI address, e.g. 0000:01:00.0"},
+	{"driver_version", NULL, NULL, gpu_driver_version, "driver version: tt-kmd's, or NVIDIA's (N/A when simulated)"},
 	{"asic_id", NULL, NULL, gpu_asic_id, "the chip's unique id (tt-kmd's tt_asic_id, tt-metal's chip_unique_id)"},
 	{"card_type", NULL, NULL, gpu_card_type, "card type (tt-kmd's tt_card_type: n150, n300, p150a, ...)"},
 };
@@ -328,11 +334,34 @@ APP_CONTAINER_FIELD(app_pod, pod)
 APP_CONTAINER_FIELD(app_namespace, namespace)
 APP_CONTAINER_FIELD(app_container, container)
 
+/* The identity of the device of a process row; NULL when the snapshot has no such device. */
+static const struct snapshot_identity *app_device_identity(const struct field_row *r)
+{
+	for (uint32_t i = 0; i < r->snap->num_devices; i++)
+		if (r->snap->devices[i].index == r->proc->device)
+			return &r->snap->devices[i].ident;
+	return NULL;
+}
+
+/* A field of the identity of the process row's device, N/A when unknown. */
+#define APP_DEVICE_FIELD(fn, member)                                        \
+	static int fn(const struct field_row *r, char *buf)                  \
+	{                                                                    \
+		const struct snapshot_identity *id = app_device_identity(r); \
+		return put_text(buf, id ? id->member : "");                  \
+	}
+APP_DEVICE_FIELD(app_gpu_uuid, uuid)
+APP_DEVICE_FIELD(app_gpu_bus_id, pci_bus_id)
+APP_DEVICE_FIELD(app_gpu_serial, serial)
+
 static const struct field app_fields[] = {
 	{"pid", NULL, NULL, app_pid, "process id"},
 	{"process_name", "name", NULL, app_name, "process name, from /proc/PID/comm"},
 	{"user", NULL, NULL, app_user, "user name"},
 	{"device", "gpu", NULL, app_device, "device id"},
+	{"gpu_uuid", NULL, NULL, app_gpu_uuid, "UUID of the device (as --query-gpu's uuid)"},
+	{"gpu_bus_id", NULL, NULL, app_gpu_bus_id, "PCI address of the device (as pci.bus_id)"},
+	{"gpu_serial", NULL, NULL, app_gpu_serial, "board serial of the device (as serial)"},
 	{"used_memory", "used_gpu_memory", "MiB", app_memory,
 	 "all device memory held here: DRAM, TRACE, L1, L1_SMALL, CB, kernels"},
 	{"dram", NULL, "MiB", app_dram, "DRAM held: DRAM and TRACE buffers"},

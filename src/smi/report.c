@@ -173,15 +173,34 @@ static int processes_section(struct strbuf *out, const struct snapshot *snap, co
 	return 0;
 }
 
+/* A line of text from another program (sysfs, NVML), sanitised; N/A when empty. */
+static void text_line(struct strbuf *out, int depth, const char *name, const char *value)
+{
+	char text[96];
+	smi_text_sanitize(text, sizeof(text), value[0] ? value : "N/A");
+	line(out, depth, name, text);
+}
+
+static void identity_lines(struct strbuf *out, const struct snapshot_device *dev)
+{
+	const struct snapshot_identity *id = &dev->ident;
+	text_line(out, 1, "Product Name", dev->status.name);
+	line(out, 1, "Product Architecture",
+	     dev->seed.arch_type != PROTO_ARCH_INVALID ? proto_arch_name(dev->seed.arch_type) : "N/A");
+	text_line(out, 1, "Board Type", id->card_type);
+	text_line(out, 1, "Serial Number", id->serial);
+	text_line(out, 1, "GPU UUID", id->uuid);
+	text_line(out, 1, "ASIC ID", id->asic_id);
+	text_line(out, 1, "Driver Version", id->driver_version);
+	title(out, 1, "PCI");
+	text_line(out, 2, "Bus Id", id->pci_bus_id);
+}
+
 static int device_report(struct strbuf *out, const struct snapshot *snap, const struct snapshot_device *dev,
 			 unsigned sections)
 {
-	char text[64];
 	strbuf_addf(out, "\nGPU %d\n", dev->index);
-	smi_text_sanitize(text, sizeof(text), dev->status.name[0] ? dev->status.name : "N/A");
-	line(out, 1, "Product Name", text);
-	line(out, 1, "Product Architecture",
-	     dev->seed.arch_type != PROTO_ARCH_INVALID ? proto_arch_name(dev->seed.arch_type) : "N/A");
+	identity_lines(out, dev);
 	if (sections & SMI_REPORT_MEMORY)
 		memory_section(out, dev, !snap->hardware_only);
 	readings_sections(out, dev, sections);
@@ -215,9 +234,15 @@ int smi_list_devices(struct strbuf *out, const struct snapshot *snap)
 {
 	for (uint32_t i = 0; i < snap->num_devices; i++) {
 		const struct snapshot_device *dev = &snap->devices[i];
-		char name[64];
+		const struct snapshot_identity *id = &dev->ident;
+		char name[64], key[96];
 		smi_text_sanitize(name, sizeof(name), dev->status.name[0] ? dev->status.name : "N/A");
-		strbuf_addf(out, "GPU %d: %s\n", dev->index, name);
+		/* nvidia-smi's "(UUID: GPU-...)"; a Tenstorrent board has a serial instead */
+		smi_text_sanitize(key, sizeof(key), id->uuid[0] ? id->uuid : id->serial);
+		strbuf_addf(out, "GPU %d: %s", dev->index, name);
+		if (key[0])
+			strbuf_addf(out, " (%s: %s)", id->uuid[0] ? "UUID" : "Serial", key);
+		strbuf_addstr(out, "\n");
 	}
 	return out->failed ? TTALLOC_ENOMEM : 0;
 }

@@ -537,7 +537,8 @@ int smi_report_parse_sections(const char *list, unsigned *sections, char *err, s
 /*
  * Appends nvidia-smi -q's layout for `snap`: a timestamp, the number of
  * devices, then per device "GPU N" and aligned "Name : value" lines -
- * product name and architecture, then the `sections` (0: all): DRAM and L1
+ * product name, architecture, board type, serial, UUID, ASIC id, driver
+ * version and PCI bus id, then the `sections` (0: all): DRAM and L1
  * use (total, used, free, each buffer type), utilization, temperature,
  * power, and processes (pid, type, name, user, used memory = every device
  * region; "exited, leaked" and tt-metal shm rows marked). Readings a device
@@ -546,7 +547,11 @@ int smi_report_parse_sections(const char *list, unsigned *sections, char *err, s
  */
 int smi_report(struct strbuf *out, const struct snapshot *snap, unsigned sections);
 
-/* Appends "GPU 0: Wormhole_B0" per device (-L). Returns 0 or TTALLOC_ENOMEM. */
+/*
+ * Appends "GPU 0: Wormhole_B0 (UUID: ...)" per device (-L): the UUID where
+ * the device has one, else "(Serial: ...)", else the name alone. Returns 0
+ * or TTALLOC_ENOMEM.
+ */
 int smi_list_devices(struct strbuf *out, const struct snapshot *snap);
 
 /* ---- select.c: -i/--id ---- */
@@ -556,7 +561,9 @@ int smi_select_check(const char *ids, char *err, size_t err_size);
 
 /*
  * Keeps in `snap` only the devices `ids` names (NULL: all) - a comma list
- * of device indices - with their process rows and holders. Every item must
+ * of device indices, board serials, UUIDs or PCI bus ids (any case; a bus
+ * id with or without its domain) - with their process rows and holders.
+ * Every item must
  * name a device of the snapshot: else returns -1 with "no device matches
  * -i 'x' (devices: 0, 1)" in `err` and leaves `snap` alone.
  */

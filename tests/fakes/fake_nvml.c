@@ -177,6 +177,12 @@ nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, unsigned int
 	return NVML_SUCCESS;
 }
 
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
+{
+	snprintf(version, length, "550.54.15");
+	return NVML_SUCCESS;
+}
+
 nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
 	snprintf(uuid, length, "GPU-%s", device->index == 0 ? "6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6"

@@ -112,6 +112,7 @@ static void test_n300_is_two_chips_the_remote_one_reads_nothing(void **state)
 		assert_int_equal(info->dram_total, 12 * GiB);
 		assert_int_equal(info->l1_total, 96 * MiB); /* 64 Tensix x 1.5 MiB per ASIC */
 		assert_string_equal(info->serial, "010001851172E02A");
+		assert_string_equal(info->driver, "1.31"); /* tt-kmd's module version, the remote chip's too */
 		assert_string_equal(info->node, "/dev/tenstorrent/0");
 		assert_int_equal(info->driver_index, 0);
 	}

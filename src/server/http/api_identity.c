@@ -23,6 +23,7 @@ void api_set_device_identity(json_t *obj, struct server *s, int device)
 	set_or_null(obj, "pci_bus_id", id.pci_bus_id);
 	set_or_null(obj, "card_type", id.card_type);
 	set_or_null(obj, "uuid", id.uuid);
+	set_or_null(obj, "driver_version", id.driver_version);
 }
 
 void api_set_container(json_t *obj, struct server *s)

@@ -29,7 +29,7 @@ static void device_metrics(struct strbuf *t, struct server *s)
 	int n = s->state.devices.count;
 	metrics_family(t, "ttalloc_device_info", "gauge",
 		       "Device identity: always 1, labelled with name, architecture and, where known, serial, "
-		       "asic_id, pci_bus_id, card_type and uuid (made up from host and index when simulated).");
+		       "asic_id, pci_bus_id, card_type, uuid and driver_version (made up from host and index when simulated).");
 	for (int d = 0; d < n; d++)
 		metrics_device_info(t, s, d);
 	metrics_family(t, "ttalloc_device_memory_used_bytes", "gauge",

@@ -46,5 +46,6 @@ void metrics_device_info(struct strbuf *t, struct server *s, int device)
 	optional_label(t, "pci_bus_id", id.pci_bus_id);
 	optional_label(t, "card_type", id.card_type);
 	optional_label(t, "uuid", id.uuid);
+	optional_label(t, "driver_version", id.driver_version);
 	strbuf_addstr(t, "} 1\n");
 }

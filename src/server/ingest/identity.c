@@ -43,6 +43,7 @@ static uint64_t send_device(struct client *cl, struct state *st, int device)
 		{PROTO_IDENTITY_PCI_BUS_ID, id.pci_bus_id},
 		{PROTO_IDENTITY_CARD_TYPE, id.card_type},
 		{PROTO_IDENTITY_UUID, id.uuid},
+		{PROTO_IDENTITY_DRIVER_VERSION, id.driver_version},
 	};
 	uint64_t sent = 0;
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)

@@ -113,6 +113,7 @@ void picture_device_identity(struct state *st, int device, struct picture_identi
 	snprintf(out->pci_bus_id, sizeof(out->pci_bus_id), "%s", dev->info.bus_id);
 	snprintf(out->card_type, sizeof(out->card_type), "%s", device_card_type(dev));
 	snprintf(out->uuid, sizeof(out->uuid), "%s", dev->info.uuid);
+	snprintf(out->driver_version, sizeof(out->driver_version), "%s", dev->info.driver);
 	out->simulated = dev->info.simulated;
 	for (uint32_t i = 0; !out->asic_id[0] && i < st->shm.region_count; i++) {
 		const struct ttmetal_region *reg = &st->shm.regions[i];

@@ -64,6 +64,7 @@ struct picture_identity {
 	char pci_bus_id[24];
 	char card_type[24];
 	char uuid[48];
+	char driver_version[24];
 	int simulated;
 };
 
