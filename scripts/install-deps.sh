@@ -57,6 +57,9 @@ TEST_PACKAGES=(
   # the fleet tests (issue 14): python3-yaml (Kubernetes manifests), openssl
   # (test certificates); promtool comes with prometheus above
   python3-yaml openssl
+  # the data model's JSON Schemas (schemas/, docs/DATA_MODEL.md): every
+  # endpoint's and tool's JSON is validated against them
+  python3-jsonschema
 )
 
 # Prints the packages of group $1, one a line.

@@ -13,7 +13,8 @@ from conftest import REPO
 SCRIPT = REPO / "scripts/install-deps.sh"
 GROUPS = ("build", "demo", "test")
 # What the demo must not pull in: the browser, Prometheus and the test tools.
-TEST_ONLY = ("chromium", "prometheus", "clang", "nodejs", "npm", "wrk", "tmux", "python3-pytest")
+TEST_ONLY = ("chromium", "prometheus", "clang", "nodejs", "npm", "wrk", "tmux", "python3-pytest",
+            "python3-jsonschema")
 
 
 def listed(*groups):
