@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SERVER_BIN, SMI_BIN
+from conftest import REPO, SERVER_BIN, SMI_BIN
 from http_support import (DRAM, L1, L1_SMALL, TRACE, MiB, RawClient, dashboard_url, get, get_json,
                           wait_for)
 
@@ -289,6 +289,45 @@ def test_history_has_device_and_process_series(web):
     few = get_json(url + "api/history?points=3")
     assert len(few["timestamps"]) <= 3 and few["step_ms"] >= 100
     c.close()
+
+
+def test_history_has_each_devices_temperature_and_power(web):
+    server, url = web
+    c = RawClient(server.socket)
+    idle = get_json(url + "api/devices/1")
+    c.alloc(1, DRAM, 0x800000000, 2048 * MiB)  # the simulation warms up with its memory in use
+    c.sync()
+    # readings are refreshed at most every 200 ms: wait for the warmer ones
+    now = wait_for(lambda: (lambda d: d if d["temperature"] > idle["temperature"] else None)(
+        get_json(url + "api/devices/1")), 5, what="device 1's readings with 2 GiB in use")
+
+    def sampled():
+        h = get_json(url + "api/history?seconds=10")
+        d1 = h["devices"][1]
+        return h if d1["temperature"][-1] == now["temperature"] and d1["power"][-1] == now["power"] else None
+    h = wait_for(sampled, 5, what="a history sample with the new readings")
+    n = len(h["timestamps"])
+    for d in h["devices"]:
+        assert len(d["temperature"]) == n and len(d["power"]) == n
+        assert all(isinstance(v, float) for v in d["temperature"] + d["power"])  # the simulation reads both
+    assert h["devices"][1]["temperature"][0] == idle["temperature"]  # before the allocation
+    assert h["devices"][0]["temperature"][-1] == idle["temperature"]  # device 0 stayed idle
+    one = get_json(url + "api/history?points=1")
+    assert one["devices"][1]["temperature"] == [now["temperature"]]
+    c.close()
+
+
+def test_history_readings_the_hardware_cannot_take_are_null(server_factory):
+    # the n300 fixture: chip 0 has hwmon (52.937 °C, 61 W), its remote chip 1 none
+    server = server_factory(args=["--http", "127.0.0.1:0", "--history-interval", "100",
+                                  "--hw-root", str(REPO / "tests" / "fixtures" / "n300")])
+    url = dashboard_url(server)
+    h = wait_for(lambda: (lambda h: h if len(h["timestamps"]) >= 2 else None)(get_json(url + "api/history")),
+                 5, what="two history samples")
+    d0, d1 = h["devices"]
+    assert set(d0["temperature"]) == {52.937} and set(d0["power"]) == {61.0}
+    assert set(d1["temperature"]) == {None} and set(d1["power"]) == {None}
+    assert len(d1["power"]) == len(h["timestamps"])
 
 
 @pytest.mark.parametrize("query", ["seconds=abc", "device=7", "pid=x", "points=0", "points=100000"])

@@ -415,6 +415,32 @@ static void append_series(json_t *arrays[HISTORY_KINDS], const struct history *h
 	}
 }
 
+/*
+ * Appends each bucket's highest temperature (°C) and power (W) of `device`
+ * to `temps` and `powers`, null when no sample of the bucket has the reading.
+ */
+static void append_readings(json_t *temps, json_t *powers, const struct history *h, uint64_t from, uint64_t to,
+			    uint64_t step, int device)
+{
+	for (uint64_t start = from; start < to; start += step) {
+		uint64_t end = start + step < to ? start + step : to;
+		int32_t temp = HISTORY_NO_TEMPERATURE;
+		uint32_t power = 0;
+		int any_power = 0;
+		for (uint64_t n = start; n < end; n++) {
+			const struct history_reading *rd = history_device_reading(h, n, device);
+			if (rd->temperature_mc != HISTORY_NO_TEMPERATURE && rd->temperature_mc > temp)
+				temp = rd->temperature_mc;
+			if (rd->power_mw != HISTORY_NO_POWER && (!any_power || rd->power_mw > power)) {
+				power = rd->power_mw;
+				any_power = 1;
+			}
+		}
+		json_array_append_new(temps, temp != HISTORY_NO_TEMPERATURE ? json_real(temp / 1000.0) : json_null());
+		json_array_append_new(powers, any_power ? json_real(power / 1000.0) : json_null());
+	}
+}
+
 static void set_arrays(json_t *obj, json_t *arrays[HISTORY_KINDS])
 {
 	for (int k = 0; k < HISTORY_KINDS; k++)
@@ -462,6 +488,10 @@ json_t *api_history(struct server *s, const struct api_history_query *q)
 		new_arrays(arrays);
 		append_series(arrays, h, from, to, step, d, NULL);
 		set_arrays(dev, arrays);
+		json_t *temps = json_array(), *powers = json_array();
+		append_readings(temps, powers, h, from, to, step, d);
+		json_object_set_new(dev, "temperature", temps);
+		json_object_set_new(dev, "power", powers);
 		json_array_append_new(devices, dev);
 	}
 	json_object_set_new(obj, "devices", devices);
