@@ -259,6 +259,40 @@ def test_leaks_list_processes_that_exited_holding_buffers(web, processes):
     assert {d["device_id"]: d["bytes"] for d in rep["devices"]} == {0: 8 * MiB, 1: MiB}
     assert {b["address"] for b in rep["buffers"]} == {"0x800000000", "0x10000"}
     assert doc["leaked_bytes_total"] == 9 * MiB
+    assert rep["id"] == 1 and rep["buffers_kept"] == 2 and rep["buffers_omitted"] == 0
+
+
+def test_a_leak_report_by_id_pages_through_every_kept_buffer(web, processes):
+    server, url = web
+    p = spawn_client(processes, server)
+    pid = int(p.lines[0].split("=")[1])
+    for i in range(25):  # more than the list shows per report (20)
+        do(p, "alloc 0 0 %#x %d" % (0x800000000 + i * 0x100000, (i + 1) * 4096))
+    do(p, "sync")
+    p.send("exit")
+    p.wait()
+    doc = wait_for(lambda: (lambda d: d if d["reports_total"] == 1 else None)(get_json(url + "api/leaks")),
+                   5, what="a leak report")
+    listed = doc["reports"][0]
+    assert len(listed["buffers"]) == 20 and listed["buffers_omitted"] == 5 and listed["buffers_kept"] == 25
+    rid = listed["id"]
+
+    whole = get_json(url + "api/leaks/%d?limit=1000" % rid)
+    assert whole["pid"] == pid and whole["id"] == rid and whole["buffer_count"] == 25
+    assert len(whole["buffers"]) == 25 and whole["buffers_omitted"] == 0
+    assert sum(b["size"] for b in whole["buffers"]) == whole["bytes"] == sum((i + 1) * 4096 for i in range(25))
+    assert all(set(b) >= {"device_id", "address", "size", "type", "age_seconds", "stack"} for b in whole["buffers"])
+    first = get_json(url + "api/leaks/%d" % rid)  # the default page: 100
+    assert first["buffers"] == whole["buffers"] and first["limit"] == 100 and first["offset"] == 0
+    rest = get_json(url + "api/leaks/%d?offset=20&limit=10" % rid)
+    assert rest["buffers"] == whole["buffers"][20:] and rest["buffers_omitted"] == 20
+    assert get_json(url + "api/leaks/%d?offset=30" % rid)["buffers"] == []
+
+    gone = assert_json_error(get(url + "api/leaks/2"), 404)
+    assert "1..1" in gone
+    assert_json_error(get(url + "api/leaks/x"), 404)
+    assert_json_error(get(url + "api/leaks/%d?limit=1001" % rid), 400)
+    assert_json_error(get(url + "api/leaks/%d?offset=-1" % rid), 400)
 
 
 # ---- history ----

@@ -313,9 +313,11 @@ json_t *api_buffers(struct server *s, const struct api_buffer_query *q)
 
 /* ---- leaks ---- */
 
-static json_t *leak_json(const struct leak_report *rep)
+/* A report with its kept buffers [offset, offset + limit), stacks included. */
+static json_t *leak_json(const struct leak_report *rep, uint64_t offset, uint64_t limit)
 {
 	json_t *obj = json_object();
+	json_util_set_uint(obj, "id", rep->id);
 	json_object_set_new(obj, "pid", json_integer(rep->pid));
 	json_util_set_str(obj, "name", rep->comm);
 	if (rep->uid == PROTO_UID_UNKNOWN) { /* a stale tt-metal shm slot: whose it was is unknown */
@@ -341,8 +343,9 @@ static json_t *leak_json(const struct leak_report *rep)
 	}
 	json_object_set_new(obj, "devices", devices);
 	json_t *buffers = json_array();
-	uint32_t listed = rep->kept < API_LEAK_BUFFERS_LISTED ? rep->kept : API_LEAK_BUFFERS_LISTED;
-	for (uint32_t i = 0; i < listed; i++) {
+	uint64_t from = offset < rep->kept ? offset : rep->kept;
+	uint64_t listed = rep->kept - from < limit ? rep->kept - from : limit;
+	for (uint64_t i = from; i < from + listed; i++) {
 		const struct leak_buffer *e = &rep->entries[i];
 		json_t *b = json_object();
 		json_object_set_new(b, "device_id", json_integer(e->device));
@@ -355,7 +358,19 @@ static json_t *leak_json(const struct leak_report *rep)
 		json_array_append_new(buffers, b);
 	}
 	json_object_set_new(obj, "buffers", buffers);
+	json_util_set_uint(obj, "buffers_kept", rep->kept);
 	json_util_set_uint(obj, "buffers_omitted", rep->buffers - listed);
+	return obj;
+}
+
+json_t *api_leak(struct server *s, const struct api_leak_query *q)
+{
+	const struct leak_report *rep = leak_history_find(&s->state.leaks, q->id);
+	if (!rep)
+		return NULL;
+	json_t *obj = leak_json(rep, q->offset, q->limit);
+	json_util_set_uint(obj, "offset", q->offset);
+	json_util_set_uint(obj, "limit", q->limit);
 	return obj;
 }
 
@@ -364,7 +379,7 @@ json_t *api_leaks(struct server *s)
 	const struct leak_history *h = &s->state.leaks;
 	json_t *reports = json_array();
 	for (uint32_t i = h->count; i-- > 0;)
-		json_array_append_new(reports, leak_json(leak_history_get(h, i)));
+		json_array_append_new(reports, leak_json(leak_history_get(h, i), 0, API_LEAK_BUFFERS_LISTED));
 	json_t *devices = json_array();
 	uint64_t bytes = 0, buffers = 0;
 	for (int d = 0; d < s->state.devices.count; d++) {

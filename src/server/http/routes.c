@@ -66,6 +66,40 @@ static enum MHD_Result serve_history(struct server *s, struct MHD_Connection *co
 	return response_json(conn, MHD_HTTP_OK, api_history(s, &q));
 }
 
+/* /api/leaks/<id>?limit=&offset=: one leak report and a page of its buffers */
+static enum MHD_Result serve_leak(struct server *s, struct MHD_Connection *conn, const char *rest)
+{
+	enum MHD_Result rc = MHD_NO;
+	struct api_leak_query q = {.limit = API_BUFFERS_DEFAULT_LIMIT};
+	char *end;
+	uint64_t v;
+	int got;
+	errno = 0;
+	unsigned long long id = strtoull(rest, &end, 10);
+	if (end == rest || rest[0] == '-' || rest[0] == '+' || errno || *end)
+		return response_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint; use /api/leaks/<id>");
+	q.id = id;
+	if ((got = response_uint_param(conn, "limit", API_BUFFERS_MAX_LIMIT, &v, &rc)) < 0)
+		return rc;
+	if (got)
+		q.limit = v;
+	if ((got = response_uint_param(conn, "offset", UINT32_MAX, &v, &rc)) < 0)
+		return rc;
+	q.offset = got ? v : 0;
+	json_t *doc = api_leak(s, &q);
+	if (!doc) {
+		const struct leak_history *h = &s->state.leaks;
+		if (!h->count)
+			return response_error(conn, MHD_HTTP_NOT_FOUND, "leak report %llu is not kept: there is none",
+					      id);
+		return response_error(conn, MHD_HTTP_NOT_FOUND,
+				      "leak report %llu is not kept: the kept ones are %llu..%llu", id,
+				      (unsigned long long)(h->reports_total - h->count + 1),
+				      (unsigned long long)h->reports_total);
+	}
+	return response_json(conn, MHD_HTTP_OK, doc);
+}
+
 /* /api/devices/<id> and /api/devices/<id>/stats */
 static enum MHD_Result serve_device(struct server *s, struct MHD_Connection *conn, const char *rest)
 {
@@ -128,6 +162,8 @@ enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct 
 		return serve_buffers(s, conn);
 	if (strcmp(url, "/api/leaks") == 0)
 		return response_json(conn, MHD_HTTP_OK, api_leaks(s));
+	if (strncmp(url, "/api/leaks/", 11) == 0)
+		return serve_leak(s, conn, url + 11);
 	if (strcmp(url, "/api/history") == 0)
 		return serve_history(s, conn);
 	if (strcmp(url, "/api/events") == 0)
