@@ -243,17 +243,24 @@ def test_bad_buffer_parameters_are_400_json(web, query):
 
 # ---- leaks ----
 
-def test_leaks_list_processes_that_exited_holding_buffers(web, processes):
-    server, url = web
+def leak_of(processes, server, url, allocs):
+    """A client that makes `allocs` ("DEV TYPE ADDR SIZE") and exits holding them;
+    returns its pid and /api/leaks once the report is in."""
     p = spawn_client(processes, server)
     pid = int(p.lines[0].split("=")[1])
-    do(p, "alloc 0 0 0x800000000 %d" % (8 * MiB))
-    do(p, "alloc 1 1 0x10000 %d" % MiB)
+    for a in allocs:
+        do(p, "alloc " + a)
     do(p, "sync")
     p.send("exit")
     p.wait()
     doc = wait_for(lambda: (lambda d: d if d["reports_total"] == 1 else None)(get_json(url + "api/leaks")),
                    5, what="a leak report")
+    return pid, doc
+
+
+def test_leaks_list_processes_that_exited_holding_buffers(web, processes):
+    server, url = web
+    pid, doc = leak_of(processes, server, url, ["0 0 0x800000000 %d" % (8 * MiB), "1 1 0x10000 %d" % MiB])
     rep = doc["reports"][0]
     assert rep["pid"] == pid and rep["buffer_count"] == 2 and rep["bytes"] == 9 * MiB
     assert {d["device_id"]: d["bytes"] for d in rep["devices"]} == {0: 8 * MiB, 1: MiB}
@@ -264,15 +271,9 @@ def test_leaks_list_processes_that_exited_holding_buffers(web, processes):
 
 def test_a_leak_report_by_id_pages_through_every_kept_buffer(web, processes):
     server, url = web
-    p = spawn_client(processes, server)
-    pid = int(p.lines[0].split("=")[1])
-    for i in range(25):  # more than the list shows per report (20)
-        do(p, "alloc 0 0 %#x %d" % (0x800000000 + i * 0x100000, (i + 1) * 4096))
-    do(p, "sync")
-    p.send("exit")
-    p.wait()
-    doc = wait_for(lambda: (lambda d: d if d["reports_total"] == 1 else None)(get_json(url + "api/leaks")),
-                   5, what="a leak report")
+    # more buffers than the list shows per report (20)
+    pid, doc = leak_of(processes, server, url,
+                       ["0 0 %#x %d" % (0x800000000 + i * 0x100000, (i + 1) * 4096) for i in range(25)])
     listed = doc["reports"][0]
     assert len(listed["buffers"]) == 20 and listed["buffers_omitted"] == 5 and listed["buffers_kept"] == 25
     rid = listed["id"]

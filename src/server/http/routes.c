@@ -27,21 +27,26 @@ static int device_and_pid(struct server *s, struct MHD_Connection *conn, int *de
 	return 1;
 }
 
+/* The limit= and offset= of a page of buffers: 1, or 0 with a 400 queued (result in *rc). */
+static int page_params(struct MHD_Connection *conn, uint64_t *limit, uint64_t *offset, enum MHD_Result *rc)
+{
+	uint64_t v;
+	int got;
+	if ((got = response_uint_param(conn, "limit", API_BUFFERS_MAX_LIMIT, &v, rc)) < 0)
+		return 0;
+	*limit = got ? v : API_BUFFERS_DEFAULT_LIMIT;
+	if ((got = response_uint_param(conn, "offset", UINT32_MAX, &v, rc)) < 0)
+		return 0;
+	*offset = got ? v : 0;
+	return 1;
+}
+
 static enum MHD_Result serve_buffers(struct server *s, struct MHD_Connection *conn)
 {
 	enum MHD_Result rc = MHD_NO;
-	struct api_buffer_query q = {.device = -1, .limit = API_BUFFERS_DEFAULT_LIMIT};
-	uint64_t v;
-	int got;
-	if (!device_and_pid(s, conn, &q.device, &q.pid, &rc))
+	struct api_buffer_query q = {.device = -1};
+	if (!device_and_pid(s, conn, &q.device, &q.pid, &rc) || !page_params(conn, &q.limit, &q.offset, &rc))
 		return rc;
-	if ((got = response_uint_param(conn, "limit", API_BUFFERS_MAX_LIMIT, &v, &rc)) < 0)
-		return rc;
-	if (got)
-		q.limit = v;
-	if ((got = response_uint_param(conn, "offset", UINT32_MAX, &v, &rc)) < 0)
-		return rc;
-	q.offset = got ? v : 0;
 	return response_json(conn, MHD_HTTP_OK, api_buffers(s, &q));
 }
 
@@ -70,22 +75,15 @@ static enum MHD_Result serve_history(struct server *s, struct MHD_Connection *co
 static enum MHD_Result serve_leak(struct server *s, struct MHD_Connection *conn, const char *rest)
 {
 	enum MHD_Result rc = MHD_NO;
-	struct api_leak_query q = {.limit = API_BUFFERS_DEFAULT_LIMIT};
+	struct api_leak_query q;
 	char *end;
-	uint64_t v;
-	int got;
 	errno = 0;
 	unsigned long long id = strtoull(rest, &end, 10);
 	if (end == rest || rest[0] == '-' || rest[0] == '+' || errno || *end)
 		return response_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint; use /api/leaks/<id>");
 	q.id = id;
-	if ((got = response_uint_param(conn, "limit", API_BUFFERS_MAX_LIMIT, &v, &rc)) < 0)
+	if (!page_params(conn, &q.limit, &q.offset, &rc))
 		return rc;
-	if (got)
-		q.limit = v;
-	if ((got = response_uint_param(conn, "offset", UINT32_MAX, &v, &rc)) < 0)
-		return rc;
-	q.offset = got ? v : 0;
 	json_t *doc = api_leak(s, &q);
 	if (!doc) {
 		const struct leak_history *h = &s->state.leaks;
