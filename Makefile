@@ -12,7 +12,7 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: format format-check fuzz-ci fuzz-ring all build deps deps-demo browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
+.PHONY: format format-check fuzz-ci fuzz-ring fuzz-http bench-fleet all build deps deps-demo browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
 
 all: build
 
@@ -33,6 +33,8 @@ help:
 	@echo "make soak       8 producers x 1 M events, kill -9s and a server restart (bench/soak.py)"
 	@echo "make fuzz       60 s libFuzzer run on the frame decoder"
 	@echo "make fuzz-ring  60 s libFuzzer run on the shared-memory ring's consumer"
+	@echo "make fuzz-http  60 s libFuzzer run on HTTP requests to the server (issue 14)"
+	@echo "make bench-fleet  issue 14's figures: /metrics on a 32-device host, /metrics under abusive clients"
 	@echo "make install    install under PREFIX (default /usr/local; DESTDIR stages a package)"
 	@echo "make format     clang-format the C sources (.clang-format); make format-check only checks"
 
@@ -101,13 +103,17 @@ fuzz: deps
 	bash tests/fuzz/run.sh 60
 
 # The short fuzz run of `make test` (issue 5): 45 s on the frame decoder,
-# 45 s on the shared-memory ring's consumer (issue 4).
+# 45 s on the shared-memory ring's consumer (issue 4), 30 s on HTTP requests (issue 14).
 fuzz-ci:
 	bash tests/fuzz/run.sh 45
 	bash tests/fuzz/run.sh 45 ring
+	bash tests/fuzz/run.sh 30 http
 
 fuzz-ring: deps
 	bash tests/fuzz/run.sh 60 ring
+
+fuzz-http: deps
+	bash tests/fuzz/run.sh 60 http
 
 # Issue 4's suite (bench/README.md): prints the table, rewrites its section of
 # bench/RESULTS.md; fails only when a correctness check fails, not on a
@@ -117,6 +123,11 @@ bench: build
 
 bench-http: build
 	bash bench/http_ingest.sh $(BUILD)
+
+# Issue 14 (bench/fleet.py): /metrics render time and series on a simulated 32-device
+# host with 500 processes and 1 M buffers; /metrics latency with abusive HTTP clients.
+bench-fleet: build
+	$(PYTHON) bench/fleet.py --build $(BUILD)
 
 # cmake --install (cmake/install.cmake): binaries, libttalloc, ttalloc.h,
 # ttalloc.pc, man pages, systemd units. DESTDIR=... stages a package.

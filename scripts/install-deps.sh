@@ -25,8 +25,10 @@ BUILD_PACKAGES=(
   libjansson-dev libunwind-dev libdw-dev libncurses-dev
   # systemd socket activation and readiness (sd_listen_fds, sd_notify)
   libsystemd-dev
-  # the HTTP endpoint
-  libmicrohttpd-dev
+  # the HTTP endpoint; for fleets (issue 14): --web-config's YAML (libyaml),
+  # TLS checks and hashes (GnuTLS, libmicrohttpd's TLS library), bcrypt
+  # (libxcrypt's crypt), tt_smi --prometheus (libcurl, GnuTLS flavour)
+  libmicrohttpd-dev libyaml-dev libgnutls28-dev libcrypt-dev libcurl4-gnutls-dev
   # the unit tests, built with everything (TTALLOC_TESTS=ON by default)
   libcmocka-dev
 )
@@ -52,6 +54,9 @@ TEST_PACKAGES=(
   # into a venv, offline
   systemd man-db groff-base
   python3-pip python3-setuptools python3-wheel python3-venv
+  # the fleet tests (issue 14): python3-yaml (Kubernetes manifests), openssl
+  # (test certificates); promtool comes with prometheus above
+  python3-yaml openssl
 )
 
 # Prints the packages of group $1, one a line.

@@ -88,6 +88,8 @@ BUFFER_QUERY = 154  # one process's live buffers (tt_smi top's buffer view)
 BUFFER_ROW = 155
 CLEAR_LEAKS = 156  # drop the exited processes a --retain-leaks server keeps in its totals
 CLEARED = 157      # its answer: size = buffers, buffer_id = processes
+IDENTITY_QUERY = 158  # the host's name, device identities, processes' containers
+IDENTITY_ROW = 159
 STACK_LINE = 160
 LEAK_WITH_STACKS = 1  # LEAK_QUERY buffer_type flag
 BUFFER_WITH_STACKS = 1  # BUFFER_QUERY buffer_type flag: each row followed by its top frame
@@ -114,6 +116,7 @@ TYPE_NAMES = {
     CLEAR_LEAKS: "CLEAR_LEAKS", CLEARED: "CLEARED",
     ALLOC_FAILED: "ALLOC_FAILED", MARK: "MARK", STACK_TEXT: "STACK_TEXT",
     DOC_QUERY: "DOC_QUERY", DOC_CHUNK: "DOC_CHUNK",
+    IDENTITY_QUERY: "IDENTITY_QUERY", IDENTITY_ROW: "IDENTITY_ROW",
 }
 ALLOC_RESYNC = 1 << 0  # ALLOC payload flag: re-sent by a resync, not a new buffer
 TEXT_MAX = 71          # longest MARK label, STACK_TEXT frame and DOC_QUERY path (bytes)
@@ -159,6 +162,13 @@ FEATURE_RING = 1 << 2
 FEATURE_SESSIONS = 1 << 3  # HELLO's instance and epoch, and GOODBYE
 FEATURE_BUFFERS = 1 << 4  # BUFFER_QUERY
 FEATURE_DIAG = 1 << 5     # ALLOC_FAILED, MARK, STACK_TEXT and DOC_QUERY
+FEATURE_IDENTITY = 1 << 6  # IDENTITY_QUERY
+
+# IDENTITY_ROW fields (enum proto_identity_field, the row's buffer_type); a
+# value longer than IDENTITY_PIECE bytes comes in pieces, offset in `size`
+IDENTITY_FIELDS = ("hostname", "serial", "asic_id", "pci_bus_id", "card_type", "uuid",
+                   "container_id", "container_runtime", "pod", "namespace", "container", "driver_version")
+IDENTITY_PIECE = 71
 
 # HOLDER_ROW states (enum proto_holder_state) and flags (enum proto_holder_flags)
 HOLDER_TRACKED = 0

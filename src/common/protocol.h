@@ -79,6 +79,10 @@
  *                                    call stack is known is followed by one
  *                                    STACK_LINE: its top (innermost) frame.
  *                                    Another user's process: ERROR.
+ *   IDENTITY_QUERY                   IDENTITY_ROW..., ROWS_END(count): the
+ *                                    host's name, each device's identity
+ *                                    (serial, asic id, PCI bus id, card type,
+ *                                    UUID) and each process's container and pod
  *   HELLO_ACK's `features` says which of these the server answers, so a
  *   monitor never waits for an answer an older server will not send.
  * Extension requests from a client that did not HELLO are answered too:
@@ -171,6 +175,8 @@
 	X(BUFFER_ROW, 155, answer, ANSWER, 0)                                   \
 	X(CLEAR_LEAKS, 156, clear_leaks, REQUEST, 1)                            \
 	X(CLEARED, 157, answer, ANSWER, 0)                                      \
+	X(IDENTITY_QUERY, 158, identity_query, REQUEST, 1)                      \
+	X(IDENTITY_ROW, 159, answer, ANSWER, 0)                                 \
 	X(STACK_LINE, 160, answer, ANSWER, 0)
 
 enum proto_msg_type {
@@ -394,7 +400,37 @@ enum proto_feature {
 	PROTO_FEATURE_SESSIONS = 1u << 3, /* HELLO's instance and epoch, and GOODBYE (below) */
 	PROTO_FEATURE_BUFFERS = 1u << 4,  /* BUFFER_QUERY */
 	PROTO_FEATURE_DIAG = 1u << 5,     /* ALLOC_FAILED, MARK, STACK_TEXT and DOC_QUERY */
+	PROTO_FEATURE_IDENTITY = 1u << 6, /* IDENTITY_QUERY */
 };
+
+/*
+ * What an IDENTITY_ROW names (its header's buffer_type). Host fields have
+ * device_id -1 and process_id 0; device fields the device and process_id
+ * 0; process fields device_id -1 and the pid. Only known values are sent.
+ */
+enum proto_identity_field {
+	PROTO_IDENTITY_HOSTNAME = 0,
+	PROTO_IDENTITY_SERIAL,
+	PROTO_IDENTITY_ASIC_ID,
+	PROTO_IDENTITY_PCI_BUS_ID,
+	PROTO_IDENTITY_CARD_TYPE,
+	PROTO_IDENTITY_UUID,
+	PROTO_IDENTITY_CONTAINER_ID,
+	PROTO_IDENTITY_CONTAINER_RUNTIME,
+	PROTO_IDENTITY_POD,
+	PROTO_IDENTITY_NAMESPACE,
+	PROTO_IDENTITY_CONTAINER,
+	PROTO_IDENTITY_DRIVER_VERSION, /* a device's driver: tt-kmd's or NVIDIA's version */
+	PROTO_IDENTITY_FIELDS
+};
+
+/*
+ * IDENTITY_ROW carries one field's text in u.text (NUL-terminated when
+ * shorter than 72 bytes). A longer value (a pod name has up to 253 bytes)
+ * takes several rows in order, each with the byte offset of its piece in
+ * the header's size.
+ */
+#define PROTO_IDENTITY_PIECE 71
 
 /* States of a HOLDER_ROW (device.h's enum device_holder_state). */
 enum proto_holder_state {

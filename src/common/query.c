@@ -144,6 +144,76 @@ static int add_holder_row(const struct proto_msg *row, void *ctx)
 	return 0;
 }
 
+/* The snapshot's entry for `pid`, created when new; NULL when out of memory. */
+static struct snapshot_container *container_entry(struct snapshot *snap, pid_t pid)
+{
+	for (size_t i = 0; i < snap->num_containers; i++)
+		if (snap->containers[i].pid == pid)
+			return &snap->containers[i];
+	if (ARRAY_RESERVE(snap->containers, snap->containers_cap, snap->num_containers + 1) < 0)
+		return NULL;
+	struct snapshot_container *c = &snap->containers[snap->num_containers++];
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	return c;
+}
+
+/* Where an IDENTITY_ROW's text goes, and its size; NULL for a field or target it does not know. */
+static char *identity_slot(struct snapshot *snap, const struct proto_msg *row, size_t *size)
+{
+#define SLOT(field) (*size = sizeof(field), (field))
+	if (row->process_id > 0) {
+		struct snapshot_container *c = container_entry(snap, row->process_id);
+		switch (c ? row->buffer_type : PROTO_IDENTITY_FIELDS) {
+		case PROTO_IDENTITY_CONTAINER_ID: return SLOT(c->info.id);
+		case PROTO_IDENTITY_CONTAINER_RUNTIME: return SLOT(c->info.runtime);
+		case PROTO_IDENTITY_POD: return SLOT(c->info.pod);
+		case PROTO_IDENTITY_NAMESPACE: return SLOT(c->info.namespace);
+		case PROTO_IDENTITY_CONTAINER: return SLOT(c->info.container);
+		default: return NULL;
+		}
+	}
+	if (row->device_id < 0)
+		return row->buffer_type == PROTO_IDENTITY_HOSTNAME ? SLOT(snap->hostname) : NULL;
+	if ((uint32_t)row->device_id >= snap->num_devices)
+		return NULL;
+	struct snapshot_identity *id = &snap->devices[row->device_id].ident;
+	switch (row->buffer_type) {
+	case PROTO_IDENTITY_SERIAL: return SLOT(id->serial);
+	case PROTO_IDENTITY_ASIC_ID: return SLOT(id->asic_id);
+	case PROTO_IDENTITY_PCI_BUS_ID: return SLOT(id->pci_bus_id);
+	case PROTO_IDENTITY_CARD_TYPE: return SLOT(id->card_type);
+	case PROTO_IDENTITY_UUID: return SLOT(id->uuid);
+	case PROTO_IDENTITY_DRIVER_VERSION: return SLOT(id->driver_version);
+	default: return NULL;
+	}
+#undef SLOT
+}
+
+/* Copies one IDENTITY_ROW's piece of text to its offset (a longer value comes in pieces). */
+static int add_identity_row(const struct proto_msg *row, void *ctx)
+{
+	size_t size = 0;
+	char *slot = identity_slot(ctx, row, &size);
+	if (!slot || row->size >= size)
+		return 0;
+	size_t off = (size_t)row->size;
+	size_t piece = strnlen(row->u.text.text, sizeof(row->u.text.text));
+	if (piece > size - 1 - off)
+		piece = size - 1 - off;
+	memcpy(slot + off, row->u.text.text, piece);
+	slot[off + piece] = '\0';
+	return 0;
+}
+
+const struct container_info *snapshot_container(const struct snapshot *snap, pid_t pid)
+{
+	for (size_t i = 0; i < snap->num_containers; i++)
+		if (snap->containers[i].pid == pid && snap->containers[i].info.id[0])
+			return &snap->containers[i].info;
+	return NULL;
+}
+
 int query_greet(struct query_client *qc, char *err)
 {
 	if (qc->greeted)
@@ -223,7 +293,10 @@ int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err)
 	rc = query_rows(qc, &req, PROTO_HOLDER_ROW, add_holder_row, snap, err);
 	if (rc == TTALLOC_ENOMEM)
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading the kernel's view of the devices");
-	return rc;
+	if (rc < 0 || !(qc->features & PROTO_FEATURE_IDENTITY))
+		return rc;
+	proto_msg_init(&req, PROTO_IDENTITY_QUERY, -1);
+	return query_rows(qc, &req, PROTO_IDENTITY_ROW, add_identity_row, snap, err);
 }
 
 /* A document as its DOC_CHUNKs arrive: each says the total length and its offset. */
@@ -320,6 +393,7 @@ void snapshot_release(struct snapshot *snap)
 	free(snap->devices);
 	free(snap->processes);
 	free(snap->holders);
+	free(snap->containers);
 	memset(snap, 0, sizeof(*snap));
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/container.h"
 #include "common/protocol.h"
 #include "common/unix_socket.h"
 
@@ -64,12 +65,29 @@ int query_rows(struct query_client *qc, const struct proto_msg *request, unsigne
 int query_rows2(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
 		unsigned other_type, query_row_fn fn, void *ctx, char *err);
 
+/* A device's identity (IDENTITY_ROWs); "" where the server does not know it. */
+struct snapshot_identity {
+	char serial[32];
+	char asic_id[32];
+	char pci_bus_id[32];
+	char card_type[32];
+	char uuid[64];
+	char driver_version[32];
+};
+
+/* The container and pod of one process (IDENTITY_ROWs). */
+struct snapshot_container {
+	pid_t pid;
+	struct container_info info;
+};
+
 /* One device as the server sees it. */
 struct snapshot_device {
 	int index;
 	struct proto_seed_payload seed;     /* totals and sizes (QUERY) */
 	struct proto_status_payload status; /* name, telemetry, counts */
 	uint64_t kernel_allocated;          /* kernel binaries (DEVICE_STATUS header buffer_id) */
+	struct snapshot_identity ident;     /* from a server that offers IDENTITY_QUERY */
 };
 
 /* One process's use of one device. */
@@ -106,13 +124,21 @@ struct snapshot {
 	uint8_t http_state; /* the server's dashboard (enum proto_http_state) */
 	uint16_t http_port;
 	char *oom_document; /* /api/oom?limit=1 (the latest post-mortem), by snapshot_take_oom; NULL: not read */
+	char hostname[256]; /* the server's host (--hostname); "" from an older server */
+	size_t num_containers;
+	struct snapshot_container *containers; /* processes in a container, by pid */
+	size_t containers_cap;
 };
+
+/* The container of `pid` in the snapshot, or NULL when it runs in none. */
+const struct container_info *snapshot_container(const struct snapshot *snap, pid_t pid);
 
 #define SNAPSHOT_INIT {0}
 
 /*
  * Reads devices, their totals and status, the process table and, from a
- * server whose HELLO_ACK offers it, the kernel's holders of each device.
+ * server whose HELLO_ACK offers them, the kernel's holders of each device
+ * and the identities (host, devices, containers).
  */
 int snapshot_take(struct query_client *qc, struct snapshot *snap, char *err);
 

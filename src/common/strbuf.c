@@ -40,19 +40,28 @@ void strbuf_addstr(struct strbuf *sb, const char *s)
 
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 {
+	/* format into the room there is; only text that does not fit is formatted twice
+	 * (the /metrics text is thousands of short lines: one pass each) */
+	if (reserve(sb, 64) < 0)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(sb->buf + sb->len, sb->alloc - sb->len, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
+		sb->buf[sb->len] = '\0';
 		sb->failed = 1;
 		return;
 	}
-	if (reserve(sb, (size_t)n) < 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= sb->alloc - sb->len) {
+		if (reserve(sb, (size_t)n) < 0) {
+			sb->buf[sb->len] = '\0';
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	sb->len += (size_t)n;
 }
 

@@ -113,6 +113,10 @@ int device_set_open_opts(struct device_set *set, const struct device_options *op
 		return -1;
 	snprintf(set->nvml_library, sizeof(set->nvml_library), "%s",
 		 opts->nvml_library && *opts->nvml_library ? opts->nvml_library : DEVICE_NVML_LIBRARY);
+	if (opts->host && *opts->host)
+		snprintf(set->host, sizeof(set->host), "%s", opts->host);
+	else if (gethostname(set->host, sizeof(set->host) - 1) < 0)
+		snprintf(set->host, sizeof(set->host), "localhost");
 	const char *selection = opts->selection;
 	if (!selection || !*selection || strcmp(selection, "auto") == 0)
 		return open_auto(set, err);
@@ -186,6 +190,15 @@ char *device_label(const struct device *dev, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%s", info->name);
 	return buf;
+}
+
+const char *device_card_type(const struct device *dev)
+{
+	if (dev->info.board[0])
+		return dev->info.board;
+	if (dev->info.simulated)
+		return "sim";
+	return dev->backend == &device_backend_nvml ? "nvidia" : "";
 }
 
 void device_set_close(struct device_set *set)

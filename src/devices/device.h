@@ -79,7 +79,12 @@ struct device_static_info {
 	char board[24];      /* card type as tt-kmd names it ("n300", "p150a") */
 	char serial[24];     /* tt_serial (board id, hex) */
 	char firmware[24];   /* tt_fw_bundle_ver ("18.3.0.0") */
+	char driver[24];     /* driver version: tt-kmd's /sys/module/tenstorrent/version ("1.29"),
+	                      * NVML's nvmlSystemGetDriverVersion ("550.54.15"); "" unknown */
 	char bus_id[24];     /* PCI address "0000:01:00.0"; "" for a chip without its own PCIe link */
+	char asic_id[24];    /* the chip's unique id, 16 hex digits: tt-kmd's tt_asic_id (UMD's
+	                      * chip_unique_id, the number in tt-metal's /dev/shm region names) */
+	char uuid[48];       /* NVML's "GPU-..." UUID; "" where the device has none */
 	char node[32];       /* device file its users open ("/dev/tenstorrent/0", "/dev/nvidia0"); "" none */
 	int driver_index;    /* N of /dev/tenstorrent/N and /proc/driver/tenstorrent/N; -1 none */
 	uint32_t chips_on_board; /* ASICs on the card (n300, p300: 2); 0 when unknown */
@@ -217,6 +222,7 @@ struct device_set {
 	enum device_selection selection; /* how it was chosen */
 	char hw_root[DEVICE_PATH_MAX];   /* "" for the real root, else the prefix without trailing '/' */
 	char nvml_library[DEVICE_PATH_MAX];
+	char host[64];                   /* host name simulated identities are derived from */
 };
 
 /* What device_set_open_opts needs; start from device_options_init. */
@@ -224,6 +230,7 @@ struct device_options {
 	const char *selection;    /* auto (NULL), sim, sim:N, sim:N:ARCH, tenstorrent, nvml */
 	const char *hw_root;      /* prefix for /sys, /proc, /dev (NULL or "": the real root) */
 	const char *nvml_library; /* name or path to dlopen (NULL: DEVICE_NVML_LIBRARY) */
+	const char *host;         /* host name for simulated identities (NULL: gethostname) */
 };
 
 /* Defaults: auto, the real root, libnvidia-ml.so.1. Reads no environment. */
@@ -253,6 +260,13 @@ char *device_set_describe(const struct device_set *set, char *buf, size_t size);
  * "Wormhole_B0 n300 L", "Blackhole p150a", "NVIDIA H100 80GB HBM3". Returns buf.
  */
 char *device_label(const struct device *dev, char *buf, size_t size);
+
+/*
+ * The card type a fleet labels the device with: tt-kmd's tt_card_type
+ * ("n300"), "sim" for a simulated device, "nvidia" for an NVML GPU, ""
+ * when unknown.
+ */
+const char *device_card_type(const struct device *dev);
 
 /* Appends a device for `backend` and returns it, or NULL when full. */
 struct device *device_set_add(struct device_set *set, const struct device_backend *backend);

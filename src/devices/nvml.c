@@ -83,6 +83,9 @@ static struct nvml_lib {
 	nvmlReturn_t (*get_clock)(nvmlDevice_t, int, unsigned int *);
 	nvmlReturn_t (*get_minor)(nvmlDevice_t, unsigned int *);
 	nvmlReturn_t (*get_pci)(nvmlDevice_t, nvmlPciInfo_t *);
+	nvmlReturn_t (*get_serial)(nvmlDevice_t, char *, unsigned int);
+	nvmlReturn_t (*get_uuid)(nvmlDevice_t, char *, unsigned int);
+	nvmlReturn_t (*get_driver_version)(char *, unsigned int);
 	process_list_fn compute_procs, graphics_procs;
 	int procs_v1; /* the lists above use nvmlProcessInfo_v1_t */
 } nvml;
@@ -133,6 +136,9 @@ static int load(const char *library, char *err)
 	*(void **)&nvml.get_clock = SYM("nvmlDeviceGetClockInfo");
 	*(void **)&nvml.get_minor = SYM("nvmlDeviceGetMinorNumber");
 	*(void **)&nvml.get_pci = SYM("nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2");
+	*(void **)&nvml.get_serial = SYM("nvmlDeviceGetSerial");
+	*(void **)&nvml.get_uuid = SYM("nvmlDeviceGetUUID");
+	*(void **)&nvml.get_driver_version = SYM("nvmlSystemGetDriverVersion");
 	*(void **)&nvml.compute_procs =
 		SYM("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2");
 	*(void **)&nvml.graphics_procs =
@@ -165,6 +171,18 @@ static void drop_user(void)
 	}
 }
 
+/* A string NVML writes (serial, UUID) into `out`; "" when the call is missing or fails. */
+static void read_text(nvmlReturn_t (*get)(nvmlDevice_t, char *, unsigned int), nvmlDevice_t handle, char *out,
+		      size_t size)
+{
+	char text[96] = "";
+	out[0] = '\0';
+	if (get && get(handle, text, sizeof(text)) == NVML_SUCCESS) {
+		text[sizeof(text) - 1] = '\0';
+		snprintf(out, size, "%s", text);
+	}
+}
+
 static void read_static(struct device *dev, nvmlDevice_t handle, unsigned index)
 {
 	struct device_static_info *info = &dev->info;
@@ -188,6 +206,13 @@ static void read_static(struct device *dev, nvmlDevice_t handle, unsigned index)
 	if (nvml.get_pci && nvml.get_pci(handle, &pci) == NVML_SUCCESS) {
 		pci.busId[sizeof(pci.busId) - 1] = '\0';
 		snprintf(info->bus_id, sizeof(info->bus_id), "%s", pci.busId);
+	}
+	read_text(nvml.get_serial, handle, info->serial, sizeof(info->serial));
+	read_text(nvml.get_uuid, handle, info->uuid, sizeof(info->uuid));
+	char driver[96] = "";
+	if (nvml.get_driver_version && nvml.get_driver_version(driver, sizeof(driver)) == NVML_SUCCESS) {
+		driver[sizeof(driver) - 1] = '\0';
+		snprintf(info->driver, sizeof(info->driver), "%s", driver);
 	}
 	info->chips_on_board = 1;
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/random.h"
 #include "devices/device.h"
 
 #define MiB (1024ull * 1024ull)
@@ -78,6 +79,34 @@ static int parse_spec(const char *spec, long *count, const struct sim_arch **arc
 	return 0;
 }
 
+/* A number derived from the host name, the device index and a purpose (FNV-1a, then splitmix64). */
+static uint64_t made_up(const char *host, int index, uint64_t purpose)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = host; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	uint64_t state = h ^ ((uint64_t)index << 8) ^ purpose;
+	return random_next(&state);
+}
+
+/*
+ * Stable made-up identity of simulated device `index` of `host`: the same
+ * host and index give the same values at every start, and two hosts of a
+ * fleet never share them (the labels a fleet tells devices apart by).
+ */
+static void sim_identity(struct device_static_info *info, const char *host, int index)
+{
+	uint64_t serial = made_up(host, index, 1), asic = made_up(host, index, 2), u = made_up(host, index, 3),
+		 v = made_up(host, index, 4);
+	snprintf(info->serial, sizeof(info->serial), "%016llX", (unsigned long long)serial);
+	snprintf(info->asic_id, sizeof(info->asic_id), "%016llX", (unsigned long long)asic);
+	/* PCI domain ffff: no real host has it, so a made-up bus id is never mistaken for one */
+	snprintf(info->bus_id, sizeof(info->bus_id), "ffff:%02x:00.0", index & 0xff);
+	snprintf(info->uuid, sizeof(info->uuid), "TT-SIM-%08x-%04x-%04x-%04x-%012llx", (unsigned)(u >> 32),
+		 (unsigned)(u >> 16) & 0xffffu, (unsigned)u & 0xffffu, (unsigned)(v >> 48),
+		 (unsigned long long)(v & 0xffffffffffffull));
+}
+
 static int sim_probe(struct device_set *set, const char *spec, char *err)
 {
 	long count;
@@ -104,6 +133,7 @@ static int sim_probe(struct device_set *set, const char *spec, char *err)
 		device_info_set_map(info, DEVICE_REGION_DRAM, &dram);
 		device_info_set_map(info, DEVICE_REGION_L1, &l1);
 		info->simulated = 1;
+		sim_identity(info, set->host, dev->index);
 		added++;
 	}
 	return added;

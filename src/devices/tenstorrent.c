@@ -4,7 +4,7 @@
  *
  * Files read, all under the set's hardware root (docs/HARDWARE.md):
  *   /dev/tenstorrent/N                          one per PCIe-attached chip
- *   /sys/class/tenstorrent/tenstorrent!N/       tt_card_type, tt_serial,
+ *   /sys/class/tenstorrent/tenstorrent!N/       tt_card_type, tt_serial, tt_asic_id,
  *                                               tt_fw_bundle_ver, tt_aiclk (MHz)
  *   .../tenstorrent!N/device                    link to the PCI device: its
  *                                               name is the bus id, device is
@@ -13,6 +13,7 @@
  *                                               (µW), in0_input (mV),
  *                                               curr1_input (mA), fan1_input (RPM)
  *   /proc/driver/tenstorrent/N/pids             one pid per open fd
+ *   /sys/module/tenstorrent/version             tt-kmd's version
  *
  * Device ids follow tt-metal's order: the PCIe-attached chips by N, then
  * the chips reached only through another chip (the right chip of an n300),
@@ -227,6 +228,7 @@ static void read_static(struct device *dev, struct tt_device *tt, int n)
 		info->chip = 0;
 	read_attr(tt->class_dir, "tt_serial", info->serial, sizeof(info->serial));
 	read_attr(tt->class_dir, "tt_fw_bundle_ver", info->firmware, sizeof(info->firmware));
+	read_attr(tt->class_dir, "tt_asic_id", info->asic_id, sizeof(info->asic_id));
 	read_bus_id(tt->class_dir, info->bus_id, sizeof(info->bus_id));
 	snprintf(info->node, sizeof(info->node), "/dev/tenstorrent/%d", n);
 	info->driver_index = n;
@@ -256,6 +258,7 @@ static int add_remote_chips(struct device_set *set, int first, int last)
 			/* the board id and firmware bundle are the card's */
 			snprintf(info->serial, sizeof(info->serial), "%s", parent->serial);
 			snprintf(info->firmware, sizeof(info->firmware), "%s", parent->firmware);
+			snprintf(info->driver, sizeof(info->driver), "%s", parent->driver);
 			snprintf(info->node, sizeof(info->node), "%s", parent->node);
 			info->driver_index = parent->driver_index;
 			dev->priv = NULL; /* no sysfs of its own: every reading N/A */
@@ -277,6 +280,9 @@ static int tt_probe(struct device_set *set, const char *spec, char *err)
 		snprintf(err, DEVICE_ERR_LEN, "hardware root path too long");
 		return -1;
 	}
+	char driver[sizeof(((struct device_static_info *)0)->driver)] = "", version[DEVICE_PATH_MAX];
+	if (device_hw_path(set, version, sizeof(version), "/sys/module/tenstorrent/version"))
+		hwfs_read_text(version, driver, sizeof(driver));
 	int idx[MAX_INDEXES], count = 0;
 	collect_indexes(dev_dir, "", idx, &count);
 	collect_indexes(class_dir, "tenstorrent!", idx, &count);
@@ -302,6 +308,7 @@ static int tt_probe(struct device_set *set, const char *spec, char *err)
 		if (!hwfs_join(tt->class_dir, sizeof(tt->class_dir), "%s/tenstorrent!%d", class_dir, idx[i]))
 			tt->class_dir[0] = '\0';
 		read_static(dev, tt, idx[i]);
+		snprintf(dev->info.driver, sizeof(dev->info.driver), "%s", driver);
 		added++;
 	}
 	return added + add_remote_chips(set, first, set->count);

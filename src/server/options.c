@@ -33,6 +33,11 @@ void server_options_defaults(struct server_options *opts)
 	opts->history_samples = 3600;
 	opts->ttmetal_shm = 1;
 	opts->log_level = LOG_INFO;
+	opts->metrics_processes = METRICS_PROCESSES_TOP;
+	opts->metrics_top = METRICS_DEFAULT_TOP;
+	opts->http_max_connections = HTTP_MAX_CONNECTIONS;
+	opts->http_max_per_client = HTTP_MAX_PER_CLIENT;
+	opts->http_timeout_s = HTTP_CONNECTION_TIMEOUT_S;
 }
 
 void server_options_usage(FILE *out)
@@ -74,6 +79,19 @@ void server_options_usage(FILE *out)
 		"                           when $CI is set (every CI system sets it)\n"
 		"      --no-retain-leaks    totals are the live picture only (the default\n"
 		"                           without $CI)\n"
+		"      --hostname NAME      the host's name in /metrics (ttalloc_host_info), the\n"
+		"                           API and simulated device ids (default: gethostname)\n"
+		"      --metrics-processes all|top:N|none  per-process series in /metrics:\n"
+		"                           the N biggest per device plus pid=\"other\" (default\n"
+		"                           top:50), every process, or none\n"
+		"      --metrics-labels LIST  add pod, namespace, container (comma-separated)\n"
+		"                           to the per-process series\n"
+		"      --web-config FILE    TLS and basic auth for HTTP, in the format of\n"
+		"                           Prometheus exporters (tls_server_config,\n"
+		"                           basic_auth_users with bcrypt hashes)\n"
+		"      --http-max-connections N  HTTP connections at once (default 256)\n"
+		"      --http-max-per-client N   HTTP connections from one address (default 32)\n"
+		"      --http-timeout SEC   close HTTP connections idle that long (default 10)\n"
 		"  -h, --help               this text\n"
 		"  -V, --version            version\n\n"
 		"Exit status: 0 after SIGINT or SIGTERM; 2 when the configuration is refused\n"
@@ -124,6 +142,13 @@ enum {
 	OPT_RETAIN_LEAKS,
 	OPT_HTTP_REQUIRED,
 	OPT_NO_RETAIN_LEAKS,
+	OPT_HOSTNAME,
+	OPT_METRICS_PROCESSES,
+	OPT_METRICS_LABELS,
+	OPT_WEB_CONFIG,
+	OPT_HTTP_MAX_CONNECTIONS,
+	OPT_HTTP_MAX_PER_CLIENT,
+	OPT_HTTP_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -145,10 +170,63 @@ static const struct option longopts[] = {
 	{"history-samples", required_argument, NULL, OPT_HISTORY_SAMPLES},
 	{"retain-leaks", no_argument, NULL, OPT_RETAIN_LEAKS},
 	{"no-retain-leaks", no_argument, NULL, OPT_NO_RETAIN_LEAKS},
+	{"hostname", required_argument, NULL, OPT_HOSTNAME},
+	{"metrics-processes", required_argument, NULL, OPT_METRICS_PROCESSES},
+	{"metrics-labels", required_argument, NULL, OPT_METRICS_LABELS},
+	{"web-config", required_argument, NULL, OPT_WEB_CONFIG},
+	{"http-max-connections", required_argument, NULL, OPT_HTTP_MAX_CONNECTIONS},
+	{"http-max-per-client", required_argument, NULL, OPT_HTTP_MAX_PER_CLIENT},
+	{"http-timeout", required_argument, NULL, OPT_HTTP_TIMEOUT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
+
+/* --metrics-processes all|top:N|none */
+static int parse_metrics_processes(struct server_options *opts, const char *arg, char *err)
+{
+	if (strcmp(arg, "all") == 0) {
+		opts->metrics_processes = METRICS_PROCESSES_ALL;
+		return 0;
+	}
+	if (strcmp(arg, "none") == 0) {
+		opts->metrics_processes = METRICS_PROCESSES_NONE;
+		return 0;
+	}
+	uint64_t n;
+	if (strncmp(arg, "top:", 4) != 0 || cli_uint("--metrics-processes top:N", arg + 4, 10, 1, METRICS_MAX_TOP, &n, err) < 0)
+		return error_set(err, TTALLOC_EINVAL,
+				 "bad value '%s' for --metrics-processes (all, none, or top:N with N from 1 to %u)", arg,
+				 METRICS_MAX_TOP);
+	opts->metrics_processes = METRICS_PROCESSES_TOP;
+	opts->metrics_top = (uint32_t)n;
+	return 0;
+}
+
+/* --metrics-labels pod,namespace,container (any of them; "" or none: no extra label) */
+static int parse_metrics_labels(struct server_options *opts, const char *arg, char *err)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} labels[] = {{"pod", METRICS_LABEL_POD}, {"namespace", METRICS_LABEL_NAMESPACE}, {"container", METRICS_LABEL_CONTAINER}};
+	uint32_t bits = 0;
+	for (const char *p = arg; *p;) {
+		size_t n = strcspn(p, ",");
+		int known = n == 0 || (n == 4 && strncmp(p, "none", 4) == 0);
+		for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]) && !known; i++)
+			if (strlen(labels[i].name) == n && strncmp(p, labels[i].name, n) == 0) {
+				bits |= labels[i].bit;
+				known = 1;
+			}
+		if (!known)
+			return error_set(err, TTALLOC_EINVAL,
+					 "unknown label '%.*s' in --metrics-labels (pod, namespace, container)", (int)n, p);
+		p += n + (p[n] == ',');
+	}
+	opts->metrics_labels = bits;
+	return 0;
+}
 
 /* Applies one option getopt_long returned (cli_apply_fn). */
 static int apply_option(void *ctx, int opt, const char *arg, int argc, char **argv, char *err)
@@ -211,6 +289,24 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 	case OPT_NO_RETAIN_LEAKS:
 		opts->retain_leaks = opt == OPT_RETAIN_LEAKS;
 		return 0;
+	case OPT_HOSTNAME:
+		if (!*arg || strlen(arg) > 253)
+			return error_set(err, TTALLOC_EINVAL, "bad --hostname '%s' (1 to 253 characters)", arg);
+		opts->hostname = arg;
+		return 0;
+	case OPT_METRICS_PROCESSES:
+		return parse_metrics_processes(opts, arg, err);
+	case OPT_METRICS_LABELS:
+		return parse_metrics_labels(opts, arg, err);
+	case OPT_WEB_CONFIG:
+		opts->web_config = arg;
+		return 0;
+	case OPT_HTTP_MAX_CONNECTIONS:
+		return set_u32(&opts->http_max_connections, "--http-max-connections", arg, 1, 100000, err);
+	case OPT_HTTP_MAX_PER_CLIENT:
+		return set_u32(&opts->http_max_per_client, "--http-max-per-client", arg, 1, 100000, err);
+	case OPT_HTTP_TIMEOUT:
+		return set_u32(&opts->http_timeout_s, "--http-timeout (seconds)", arg, 1, 3600, err);
 	case 'h':
 		return CLI_HELP;
 	case 'V':

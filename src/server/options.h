@@ -13,6 +13,23 @@
 
 #include "common/log.h"
 
+/* --metrics-processes: which processes get per-process series in /metrics. */
+enum metrics_processes_mode {
+	METRICS_PROCESSES_TOP = 0, /* top:N by device memory per device, the rest summed in pid="other" */
+	METRICS_PROCESSES_ALL,     /* every process (series grow with the processes) */
+	METRICS_PROCESSES_NONE,    /* none: device totals only */
+};
+
+/* --metrics-labels: extra labels of the per-process series (bits). */
+enum metrics_label {
+	METRICS_LABEL_POD = 1u << 0,
+	METRICS_LABEL_NAMESPACE = 1u << 1,
+	METRICS_LABEL_CONTAINER = 1u << 2,
+};
+
+#define METRICS_DEFAULT_TOP 50
+#define METRICS_MAX_TOP 100000
+
 struct server_options {
 	const char *socket_path;
 	const char *devices;      /* --devices selection */
@@ -33,6 +50,14 @@ struct server_options {
 	uint32_t history_samples;  /* --history-samples: samples kept */
 	int ttmetal_shm;           /* read tt-metal's /dev/shm regions (0 with --no-tt-metal-shm) */
 	int retain_leaks;          /* leaks stay in the totals: --retain-leaks, or $CI set (the default in CI) */
+	const char *hostname;      /* --hostname: the host's name in /metrics, the API and simulated ids (NULL: gethostname) */
+	enum metrics_processes_mode metrics_processes; /* --metrics-processes all|top:N|none */
+	uint32_t metrics_top;      /* N of top:N */
+	uint32_t metrics_labels;   /* --metrics-labels: enum metrics_label bits */
+	const char *web_config;    /* --web-config FILE: TLS and basic auth (exporter-toolkit's format), or NULL */
+	uint32_t http_max_connections; /* --http-max-connections: HTTP connections at once */
+	uint32_t http_max_per_client;  /* --http-max-per-client: connections from one address at once */
+	uint32_t http_timeout_s;   /* --http-timeout: idle seconds before a connection is closed */
 	int log_level_set;         /* --quiet, --log-level or $TT_METAL_LOGGER_LEVEL chose log_level */
 	enum log_level log_level;
 };

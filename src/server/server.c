@@ -51,6 +51,7 @@ static void on_history_timer(struct event_loop *loop, struct event_timer *timer)
 	struct server *s = timer->data;
 	picture_sample_history(&s->state, clock_realtime_ns() / CLOCK_NS_PER_MS);
 	holders_tick(&s->state);
+	containers_prune(&s->state.containers);
 }
 
 static void on_ttmetal_timer(struct event_loop *loop, struct event_timer *timer)
@@ -177,7 +178,7 @@ static void print_devices(const struct server *s)
 		if (!d->info.simulated && d->info.chip > 0 && !d->info.bus_id[0])
 			printf("      remote chip of the card at %s: no PCIe link of its own, readings N/A\n",
 			       d->info.node);
-		else if (d->info.bus_id[0] || d->info.serial[0] || d->info.firmware[0])
+		else if (!d->info.simulated && (d->info.bus_id[0] || d->info.serial[0] || d->info.firmware[0]))
 			printf("      PCI %s, serial %s, firmware %s\n", d->info.bus_id[0] ? d->info.bus_id : "N/A",
 			       d->info.serial[0] ? d->info.serial : "N/A",
 			       d->info.firmware[0] ? d->info.firmware : "N/A");
@@ -218,6 +219,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 	s->systemd = (struct systemd_state)SYSTEMD_STATE_INIT;
 	s->signals.fd = -1;
 	s->start_ns = clock_monotonic_ns();
+	s->start_real_ns = clock_realtime_ns();
 	struct state_config cfg = {
 		.devices = opts->devices,
 		.hw_root = opts->hw_root,
@@ -227,6 +229,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 		.history_samples = opts->history_samples,
 		.ttmetal_shm = opts->ttmetal_shm,
 		.retain_leaks = opts->retain_leaks,
+		.hostname = opts->hostname,
 	};
 	int rc = state_open(&s->state, &cfg, err);
 	if (rc < 0)

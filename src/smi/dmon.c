@@ -202,7 +202,8 @@ void smi_stream_usage(FILE *out, enum smi_stream_kind kind)
 	fprintf(out,
 		"  -c, --count N        take N samples, then exit (default: until Ctrl-C)\n"
 		"  -d, --delay SECONDS  between samples (default 1; decimals allowed, %g..%d)\n"
-		"  -i, --id LIST        only these devices: indices, comma-separated (0,2)\n"
+		"  -i, --id LIST        only these devices: indices, serials, UUIDs or PCI\n"
+		"                       bus ids, comma-separated (0,2)\n"
 		"      --socket PATH    server socket (default $%s or\n"
 		"                       %s)\n"
 		"  -h, --help           this text\n\n"

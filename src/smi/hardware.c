@@ -5,6 +5,7 @@
  * in the server, so the snapshot says hardware_only and every allocation
  * figure prints N/A. Who holds each device is the kernel's view.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -78,6 +79,14 @@ static void fill_device(struct device *dev, int count, struct snapshot_device *o
 		    (DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? PROTO_STATUS_POWER : 0) |
 		    (DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION) ? PROTO_STATUS_UTILIZATION : 0);
 	proto_set_string(st->name, sizeof(st->name), info->name);
+	st->backend_flags = info->simulated ? 1u : 0u;
+	struct snapshot_identity *id = &out->ident;
+	snprintf(id->serial, sizeof(id->serial), "%s", info->serial);
+	snprintf(id->asic_id, sizeof(id->asic_id), "%s", info->asic_id);
+	snprintf(id->pci_bus_id, sizeof(id->pci_bus_id), "%s", info->bus_id);
+	snprintf(id->card_type, sizeof(id->card_type), "%s", device_card_type(dev));
+	snprintf(id->uuid, sizeof(id->uuid), "%s", info->uuid);
+	snprintf(id->driver_version, sizeof(id->driver_version), "%s", info->driver);
 }
 
 static int add_holders(struct smi_hardware *hw, int device, struct snapshot *snap)
@@ -111,6 +120,8 @@ int smi_hardware_snapshot(struct smi_hardware *hw, struct snapshot *snap)
 	snapshot_release(snap);
 	snap->taken_ns = clock_realtime_ns();
 	snap->hardware_only = 1;
+	if (gethostname(snap->hostname, sizeof(snap->hostname) - 1) < 0)
+		snap->hostname[0] = '\0';
 	if (!hw->opened)
 		return 0;
 	snap->devices = calloc((size_t)hw->set.count, sizeof(*snap->devices));

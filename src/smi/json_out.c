@@ -69,7 +69,25 @@ static json_t *device_json(const struct snapshot_device *dev, int *failed)
 	    failed);
 	set(obj, "buffers", bytes_json(st->live_buffers), failed);
 	set(obj, "processes", json_integer(st->processes), failed);
+	set(obj, "simulated", json_boolean(st->backend_flags & 1u), failed);
+	set(obj, "serial", text_json(dev->ident.serial), failed);
+	set(obj, "asic_id", text_json(dev->ident.asic_id), failed);
+	set(obj, "pci_bus_id", text_json(dev->ident.pci_bus_id), failed);
+	set(obj, "card_type", text_json(dev->ident.card_type), failed);
+	set(obj, "uuid", text_json(dev->ident.uuid), failed);
+	set(obj, "driver_version", text_json(dev->ident.driver_version), failed);
 	return obj;
+}
+
+/* A process's container keys: container_id, container_runtime, pod, namespace, container (null when none). */
+static void set_container(json_t *obj, const struct snapshot *snap, pid_t pid, int *failed)
+{
+	const struct container_info *c = snapshot_container(snap, pid);
+	set(obj, "container_id", text_json(c ? c->id : ""), failed);
+	set(obj, "container_runtime", text_json(c ? c->runtime : ""), failed);
+	set(obj, "pod", text_json(c ? c->pod : ""), failed);
+	set(obj, "namespace", text_json(c ? c->namespace : ""), failed);
+	set(obj, "container", text_json(c ? c->container : ""), failed);
 }
 
 static json_t *process_json(const struct snapshot *snap, const struct snapshot_process *p, int *failed)
@@ -99,6 +117,7 @@ static json_t *process_json(const struct snapshot *snap, const struct snapshot_p
 	set(obj, "source", json_string(shm ? "tt-metal shm" : "socket"), failed);
 	set(obj, "stale", json_boolean((p->usage.flags & PROTO_PROCESS_STALE) != 0), failed);
 	set(obj, "exited", json_boolean(!shm && (p->usage.flags & PROTO_PROCESS_EXITED)), failed);
+	set_container(obj, snap, p->pid, failed);
 	return obj;
 }
 
@@ -107,7 +126,7 @@ static json_t *process_json(const struct snapshot *snap, const struct snapshot_p
  * it is when /proc tells, memory null (dram: the driver's figure when NVML
  * gives one).
  */
-static json_t *holder_json(const struct snapshot_holder *h, int *failed)
+static json_t *holder_json(const struct snapshot *snap, const struct snapshot_holder *h, int *failed)
 {
 	static const char *const unknown[] = {"l1", "l1_small", "trace", "cb", "system_memory", "buffers"};
 	json_t *obj = json_object();
@@ -125,6 +144,7 @@ static json_t *holder_json(const struct snapshot_holder *h, int *failed)
 	set(obj, "tracked", json_false(), failed);
 	set(obj, "vanished", json_false(), failed);
 	set(obj, "source", json_string("kernel"), failed);
+	set_container(obj, snap, h->pid, failed);
 	return obj;
 }
 
@@ -173,8 +193,9 @@ static json_t *snapshot_json(const struct snapshot *snap)
 	free(sorted);
 	for (size_t i = 0; i < snap->num_holders; i++)
 		if (snap->holders[i].row.state == PROTO_HOLDER_UNTRACKED)
-			append(processes, holder_json(&snap->holders[i], &failed), &failed);
+			append(processes, holder_json(snap, &snap->holders[i], &failed), &failed);
 	set(root, "timestamp", json_string(when), &failed);
+	set(root, "hostname", text_json(snap->hostname), &failed);
 	set(root, "devices", devices, &failed);
 	set(root, "processes", processes, &failed);
 	set(root, "oom", latest_oom(snap), &failed);

@@ -27,13 +27,26 @@ static const int dev_shrink_order[] = {SMI_DEV_NAME, SMI_DEV_POWER, SMI_DEV_TEMP
 /* "   0     12345    ttuser    python                          3.0GB   450MB    " */
 static const struct column_spec proc_columns[SMI_PROC_COLS] = {
 	[SMI_PROC_LEAD] = {3, 3},  [SMI_PROC_GPU] = {6, 5},  [SMI_PROC_PID] = {9, 8},
-	[SMI_PROC_USER] = {10, 8}, [SMI_PROC_NAME] = {32, 12}, [SMI_PROC_DRAM] = {8, 8},
+	[SMI_PROC_USER] = {10, 8}, [SMI_PROC_NAME] = {32, 12}, [SMI_PROC_CONTAINER] = {0, 0}, [SMI_PROC_DRAM] = {8, 8},
 	[SMI_PROC_L1] = {8, 7},    [SMI_PROC_TAIL] = {4, 1},
 };
 static const int proc_shrink_order[] = {SMI_PROC_TAIL, SMI_PROC_NAME, SMI_PROC_USER, SMI_PROC_PID,
 					SMI_PROC_GPU, SMI_PROC_L1};
 
+/* Columns the process name keeps when the container column takes half of it. */
+#define NAME_WITH_CONTAINER_MIN 8
+
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Start columns from the widths. */
+static void place_columns(struct smi_table_layout *t, int count)
+{
+	int start = 0;
+	for (int i = 0; i < count; i++) {
+		t->start[i] = start;
+		start += t->width[i];
+	}
+}
 
 /* Fits `count` columns into `inner` columns; see the file comment. */
 static void fit_table(struct smi_table_layout *t, const struct column_spec *spec, int count,
@@ -54,11 +67,7 @@ static void fit_table(struct smi_table_layout *t, const struct column_spec *spec
 		t->width[c] -= take;
 		total -= take;
 	}
-	int start = 0;
-	for (int i = 0; i < count; i++) {
-		t->start[i] = start;
-		start += t->width[i];
-	}
+	place_columns(t, count);
 }
 
 int smi_layout_clamp(int columns)
@@ -76,4 +85,22 @@ void smi_layout_compute(struct smi_layout *layout, int columns)
 		  SMI_DEV_TAIL, layout->inner);
 	fit_table(&layout->proc, proc_columns, SMI_PROC_COLS, proc_shrink_order, COUNT(proc_shrink_order),
 		  SMI_PROC_NAME, layout->inner);
+}
+
+void smi_layout_add_container(struct smi_layout *layout)
+{
+	struct smi_table_layout *t = &layout->proc;
+	int give = t->width[SMI_PROC_NAME] / 2;
+	if (give < SMI_CONTAINER_MIN_COLUMNS)
+		give = SMI_CONTAINER_MIN_COLUMNS;
+	/* the name keeps at least NAME_WITH_CONTAINER_MIN columns; a narrow box takes the rest from the tail */
+	int from_name = t->width[SMI_PROC_NAME] - give >= NAME_WITH_CONTAINER_MIN ? give
+										: t->width[SMI_PROC_NAME] - NAME_WITH_CONTAINER_MIN;
+	int from_tail = give - from_name;
+	if (from_tail > t->width[SMI_PROC_TAIL] - proc_columns[SMI_PROC_TAIL].min)
+		from_tail = t->width[SMI_PROC_TAIL] - proc_columns[SMI_PROC_TAIL].min;
+	t->width[SMI_PROC_NAME] -= from_name;
+	t->width[SMI_PROC_TAIL] -= from_tail;
+	t->width[SMI_PROC_CONTAINER] = from_name + from_tail;
+	place_columns(t, SMI_PROC_COLS);
 }

@@ -344,6 +344,19 @@ static int watch_columns(const struct smi_options *opts, int tty)
 	return opts->columns ? opts->columns : cols;
 }
 
+/* Puts a rendered screen on the terminal in place (or appends it to a pipe). Returns 0 or an error. */
+static int show_screen(const struct strbuf *screen, int tty, int rows, int cols)
+{
+	struct strbuf frame = STRBUF_INIT;
+	if (tty)
+		smi_frame_compose(&frame, strbuf_str(screen), rows, cols);
+	else
+		strbuf_addf(&frame, "%s\n", strbuf_str(screen));
+	int rc = frame.failed ? TTALLOC_ENOMEM : smi_write_all(STDOUT_FILENO, frame.buf, frame.len);
+	strbuf_release(&frame);
+	return rc;
+}
+
 /*
  * Renders the current state and puts it on the screen (or appends it to a
  * pipe). `shown`: m->snap holds something to show (from the server, or the
@@ -371,17 +384,11 @@ static int draw(const struct smi_options *opts, struct monitor *m, int shown, in
 		.mode = SMI_MODE_WATCH,
 		.color = color,
 	};
-	struct strbuf screen = STRBUF_INIT, frame = STRBUF_INIT;
+	struct strbuf screen = STRBUF_INIT;
 	int rc = opts->history_sec ? smi_render_history(&screen, &hview) : smi_render(&screen, &view);
-	if (rc == 0) {
-		if (tty)
-			smi_frame_compose(&frame, strbuf_str(&screen), rows, cols);
-		else
-			strbuf_addf(&frame, "%s\n", strbuf_str(&screen));
-		rc = frame.failed ? TTALLOC_ENOMEM : smi_write_all(STDOUT_FILENO, frame.buf, frame.len);
-	}
+	if (rc == 0)
+		rc = show_screen(&screen, tty, rows, cols);
 	strbuf_release(&screen);
-	strbuf_release(&frame);
 	return rc;
 }
 
@@ -425,6 +432,60 @@ static int run_watch(const struct smi_options *opts, const char *path)
 		fprintf(stderr, "tt_smi: cannot draw the screen: %s\n",
 			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(saved));
 	return selection_failed ? CLI_EXIT_USAGE : rc < 0 ? 1 : 0;
+}
+
+/* ---- --prometheus: the fleet ---- */
+
+/*
+ * Asks Prometheus and draws the fleet once, or (-w, -r, -l) every period
+ * until q or a signal. Once: exit 1 when Prometheus cannot be reached or has
+ * no ttalloc series (the reason on stderr); watching, the reason is shown
+ * in the box and the next period tries again.
+ */
+static int run_fleet(const struct smi_options *opts)
+{
+	int tty = isatty(STDOUT_FILENO), watch = opts->watch;
+	int keys = watch && tty && isatty(STDIN_FILENO);
+	if (watch)
+		install_signals(tty);
+	if (watch && tty && smi_term_enter(STDIN_FILENO, STDOUT_FILENO) < 0) {
+		fprintf(stderr, "tt_smi: cannot set up the terminal: %s\n", strerror(errno));
+		return 1;
+	}
+	struct smi_fleet fleet = {0};
+	struct strbuf screen = STRBUF_INIT;
+	int rc = 0, status = 0;
+	do {
+		char why[SMI_ERR_LEN];
+		int fetched = smi_fleet_fetch(&fleet, opts->prometheus_url, why, sizeof(why)) == 0;
+		int rows, cols;
+		screen_size(tty, &rows, &cols);
+		struct smi_fleet_view view = {
+			.fleet = fetched ? &fleet : NULL,
+			.error = fetched ? NULL : why,
+			.url = opts->prometheus_url,
+			.now = time(NULL),
+			.columns = opts->columns ? opts->columns : watch ? cols : once_columns(opts, tty),
+			.mode = watch ? SMI_MODE_WATCH : SMI_MODE_ONE_SHOT,
+			.color = smi_use_color(opts->color, tty),
+		};
+		if (!fetched && !watch) {
+			fprintf(stderr, "tt_smi: %s\n", why);
+			status = 1;
+			break;
+		}
+		strbuf_reset(&screen);
+		rc = smi_render_fleet(&screen, &view);
+		if (rc == 0)
+			rc = watch ? show_screen(&screen, tty, rows, cols) : smi_write_all(STDOUT_FILENO, screen.buf, screen.len);
+	} while (watch && rc == 0 && wait_next(opts->refresh_ms, &keys) != WAKE_QUIT);
+	if (watch)
+		smi_term_leave();
+	if (rc < 0)
+		fprintf(stderr, "tt_smi: cannot draw the screen: %s\n", rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
+	strbuf_release(&screen);
+	smi_fleet_release(&fleet);
+	return rc < 0 ? 1 : status;
 }
 
 /* ---- scripting: --query-*, --json, --csv-log, once or every period ---- */
@@ -631,6 +692,8 @@ int main(int argc, char **argv)
 		printf("tt_smi (ttalloc) %s\n", TTALLOC_VERSION);
 		return 0;
 	}
+	if (opts.prometheus_url)
+		return run_fleet(&opts);
 	const char *root = smi_hardware_root(&opts);
 	struct stat root_st;
 	if (root && (stat(root, &root_st) < 0 || !S_ISDIR(root_st.st_mode))) {

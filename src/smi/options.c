@@ -42,14 +42,19 @@ void smi_usage(FILE *out)
 		"      --clear-leaks    drop the exited processes whose leaks a server run\n"
 		"                       with --retain-leaks (or $CI) keeps in its totals\n"
 		"                       (yours; root: everyone's), print what went, exit\n"
-		"  -i, --id LIST        only these devices (indices, comma separated), in\n"
-		"                       every view\n"
+		"  -i, --id LIST        only these devices, in every view: indices, serials,\n"
+		"                       UUIDs or PCI bus ids, comma separated\n"
 		"      --doctor         a health check for CI and on-call, one line each:\n"
 		"                       the server and its version, whether you may report\n"
 		"                       (the socket's permissions), its devices against this\n"
 		"                       host's hardware, tt-metal's shared-memory regions and\n"
 		"                       stale slots, the dashboard; with --json one JSON\n"
 		"                       object. Exit 0 all ok, 1 an error, 3 warnings only\n"
+		"      --prometheus URL the fleet instead of this host: every host's devices\n"
+		"                       (memory, temperature, power) and the biggest\n"
+		"                       processes, from the Prometheus at URL that scrapes\n"
+		"                       the ttalloc-servers (http[s]://[USER:PASSWORD@]HOST:9090);\n"
+		"                       -l SEC or -w redraws\n"
 		"  -h, --help           this text\n"
 		"      --version        version\n\n"
 		"Scripting (like nvidia-smi):\n"
@@ -228,6 +233,11 @@ static int settle_mode(struct smi_options *opts, unsigned chosen, int format_giv
 		snprintf(err, err_size, "-w and -r redraw the table; repeat a query, -q or --json with -l or -lms");
 		return -1;
 	}
+	if (opts->prometheus_url && (opts->output != SMI_OUTPUT_TABLE || opts->history_sec)) {
+		snprintf(err, err_size, "--prometheus draws the fleet's table; it does not go with a query, --json, "
+					"--csv-log or --history");
+		return -1;
+	}
 	if (opts->history_sec && opts->output != SMI_OUTPUT_TABLE) {
 		snprintf(err, err_size, "--history draws its own view; it does not go with a query, -q, -L, --json or "
 					"--csv-log");
@@ -261,6 +271,7 @@ enum {
 	OPT_HELP_QUERY_GPU,
 	OPT_HELP_QUERY_APPS,
 	OPT_DOCTOR,
+	OPT_PROMETHEUS,
 };
 static const struct option longopts[] = {
 	{"watch", no_argument, NULL, 'w'},
@@ -291,6 +302,7 @@ static const struct option longopts[] = {
 	{"help-query-compute-apps", no_argument, NULL, OPT_HELP_QUERY_APPS},
 	{"doctor", no_argument, NULL, OPT_DOCTOR},
 	SMI_DIAG_LONGOPTS
+	{"prometheus", required_argument, NULL, OPT_PROMETHEUS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -419,6 +431,15 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 	case OPT_HELP_QUERY_APPS:
 		o->help_query = 1 + (opt == OPT_HELP_QUERY_GPU ? SMI_QUERY_GPU : SMI_QUERY_APPS);
 		return CLI_HELP;
+	case OPT_PROMETHEUS:
+		if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
+			snprintf(err, err_size, "bad value '%s' for --prometheus (an http:// or https:// URL, e.g. "
+						"http://prometheus:9090)",
+				 arg);
+			return -1;
+		}
+		o->prometheus_url = arg;
+		break;
 	case 'h':
 		return CLI_HELP;
 	case OPT_VERSION:

@@ -73,11 +73,6 @@ static int gpu_index(const struct field_row *r, char *buf)
 	return 0;
 }
 
-static int gpu_name(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->status.name);
-}
-
 static int gpu_arch(const struct field_row *r, char *buf)
 {
 	if (r->dev->seed.arch_type == PROTO_ARCH_INVALID)
@@ -113,60 +108,39 @@ static int gpu_utilization(const struct field_row *r, char *buf)
 	return put_uint(buf, st->utilization);
 }
 
-static int gpu_dram_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_device_dram_used(r->dev));
-}
+/* A field that is text from another program (sysfs, NVML, /proc): N/A when empty. */
+#define TEXT_FIELD(fn, text)                                 \
+	static int fn(const struct field_row *r, char *buf) \
+	{                                                   \
+		return put_text(buf, (text));               \
+	}
 
-static int gpu_dram_total(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.total_dram_size);
-}
+TEXT_FIELD(gpu_name, r->dev->status.name)
+TEXT_FIELD(gpu_serial, r->dev->ident.serial)
+TEXT_FIELD(gpu_uuid, r->dev->ident.uuid)
+TEXT_FIELD(gpu_bus_id, r->dev->ident.pci_bus_id)
+TEXT_FIELD(gpu_driver_version, r->dev->ident.driver_version)
+TEXT_FIELD(gpu_asic_id, r->dev->ident.asic_id)
+TEXT_FIELD(gpu_card_type, r->dev->ident.card_type)
 
-static int gpu_dram_free(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, free_bytes(r->dev->seed.total_dram_size, smi_device_dram_used(r->dev)));
-}
+/* A field that is a number of bytes, shown in whole MiB: `bytes` is read from the row `r`. */
+#define MIB_FIELD(fn, bytes)                                 \
+	static int fn(const struct field_row *r, char *buf) \
+	{                                                   \
+		return put_mib(buf, (bytes));               \
+	}
 
-static int gpu_l1_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_device_l1_used(r->dev));
-}
-
-static int gpu_l1_total(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.total_l1_size);
-}
-
-static int gpu_l1_free(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, free_bytes(r->dev->seed.total_l1_size, smi_device_l1_used(r->dev)));
-}
-
-static int gpu_l1_small_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.l1_small_allocated);
-}
-
-static int gpu_trace_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.trace_allocated);
-}
-
-static int gpu_cb_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->status.cb_allocated);
-}
-
-static int gpu_kernel_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->kernel_allocated);
-}
-
-static int gpu_system_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->status.system_memory);
-}
+MIB_FIELD(gpu_dram_used, smi_device_dram_used(r->dev))
+MIB_FIELD(gpu_dram_total, r->dev->seed.total_dram_size)
+MIB_FIELD(gpu_dram_free, free_bytes(r->dev->seed.total_dram_size, smi_device_dram_used(r->dev)))
+MIB_FIELD(gpu_l1_used, smi_device_l1_used(r->dev))
+MIB_FIELD(gpu_l1_total, r->dev->seed.total_l1_size)
+MIB_FIELD(gpu_l1_free, free_bytes(r->dev->seed.total_l1_size, smi_device_l1_used(r->dev)))
+MIB_FIELD(gpu_l1_small_used, r->dev->seed.l1_small_allocated)
+MIB_FIELD(gpu_trace_used, r->dev->seed.trace_allocated)
+MIB_FIELD(gpu_cb_used, r->dev->status.cb_allocated)
+MIB_FIELD(gpu_kernel_used, r->dev->kernel_allocated)
+MIB_FIELD(gpu_system_used, r->dev->status.system_memory)
 
 static int gpu_buffers(const struct field_row *r, char *buf)
 {
@@ -199,6 +173,12 @@ static const struct field gpu_fields[] = {
 	{"memory.system.used", NULL, "MiB", gpu_system_used, "SYSTEM_MEMORY buffers, in host memory"},
 	{"buffers", NULL, NULL, gpu_buffers, "live buffers"},
 	{"processes", NULL, NULL, gpu_processes, "processes holding buffers"},
+	{"serial", NULL, NULL, gpu_serial, "board serial (tt-kmd's tt_serial, NVML's serial; made up when simulated)"},
+	{"uuid", NULL, NULL, gpu_uuid, "UUID (NVML; made up when simulated)"},
+	{"pci.bus_id", NULL, NULL, gpu_bus_id, "PCI address, e.g. 0000:01:00.0"},
+	{"driver_version", NULL, NULL, gpu_driver_version, "driver version: tt-kmd's, or NVIDIA's (N/A when simulated)"},
+	{"asic_id", NULL, NULL, gpu_asic_id, "the chip's unique id (tt-kmd's tt_asic_id, tt-metal's chip_unique_id)"},
+	{"card_type", NULL, NULL, gpu_card_type, "card type (tt-kmd's tt_card_type: n150, n300, p150a, ...)"},
 };
 
 /* ---- --query-compute-apps ---- */
@@ -209,56 +189,22 @@ static int app_pid(const struct field_row *r, char *buf)
 	return 0;
 }
 
-static int app_name(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->proc->usage.comm);
-}
-
-static int app_user(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->proc->user);
-}
-
 static int app_device(const struct field_row *r, char *buf)
 {
 	snprintf(buf, VALUE_LEN, "%d", r->proc->device);
 	return 0;
 }
 
-static int app_dram(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_process_dram_used(r->proc));
-}
-
-static int app_memory(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_process_memory_used(r->proc));
-}
-
-static int app_l1(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_process_l1_used(r->proc));
-}
-
-static int app_l1_small(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.used[SMI_USED_L1_SMALL]);
-}
-
-static int app_trace(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.used[SMI_USED_TRACE]);
-}
-
-static int app_cb(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.cb);
-}
-
-static int app_kernel(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->kernel);
-}
+TEXT_FIELD(app_name, r->proc->usage.comm)
+TEXT_FIELD(app_user, r->proc->user)
+MIB_FIELD(app_dram, smi_process_dram_used(r->proc))
+MIB_FIELD(app_memory, smi_process_memory_used(r->proc))
+MIB_FIELD(app_l1, smi_process_l1_used(r->proc))
+MIB_FIELD(app_l1_small, r->proc->usage.used[SMI_USED_L1_SMALL])
+MIB_FIELD(app_trace, r->proc->usage.used[SMI_USED_TRACE])
+MIB_FIELD(app_cb, r->proc->usage.cb)
+MIB_FIELD(app_kernel, r->proc->kernel)
+MIB_FIELD(app_system, r->proc->usage.system_memory)
 
 /* "socket" (per buffer) or "tt-metal shm" (totals from tt-metal's shared memory). */
 static int app_source(const struct field_row *r, char *buf)
@@ -274,11 +220,6 @@ static int app_stale(const struct field_row *r, char *buf)
 	return 0;
 }
 
-static int app_system(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.system_memory);
-}
-
 static int app_buffers(const struct field_row *r, char *buf)
 {
 	if (r->proc->usage.flags & PROTO_PROCESS_SHM)
@@ -286,11 +227,46 @@ static int app_buffers(const struct field_row *r, char *buf)
 	return put_uint(buf, r->proc->buffers);
 }
 
+/* A field of the process's container, N/A when it runs in none. */
+#define APP_CONTAINER_FIELD(fn, member)                                                  \
+	static int fn(const struct field_row *r, char *buf)                               \
+	{                                                                                 \
+		const struct container_info *c = snapshot_container(r->snap, r->proc->pid); \
+		return put_text(buf, c ? c->member : "");                                 \
+	}
+APP_CONTAINER_FIELD(app_container_id, id)
+APP_CONTAINER_FIELD(app_pod, pod)
+APP_CONTAINER_FIELD(app_namespace, namespace)
+APP_CONTAINER_FIELD(app_container, container)
+
+/* The identity of the device of a process row; NULL when the snapshot has no such device. */
+static const struct snapshot_identity *app_device_identity(const struct field_row *r)
+{
+	for (uint32_t i = 0; i < r->snap->num_devices; i++)
+		if (r->snap->devices[i].index == r->proc->device)
+			return &r->snap->devices[i].ident;
+	return NULL;
+}
+
+/* A field of the identity of the process row's device, N/A when unknown. */
+#define APP_DEVICE_FIELD(fn, member)                                        \
+	static int fn(const struct field_row *r, char *buf)                  \
+	{                                                                    \
+		const struct snapshot_identity *id = app_device_identity(r); \
+		return put_text(buf, id ? id->member : "");                  \
+	}
+APP_DEVICE_FIELD(app_gpu_uuid, uuid)
+APP_DEVICE_FIELD(app_gpu_bus_id, pci_bus_id)
+APP_DEVICE_FIELD(app_gpu_serial, serial)
+
 static const struct field app_fields[] = {
 	{"pid", NULL, NULL, app_pid, "process id"},
 	{"process_name", "name", NULL, app_name, "process name, from /proc/PID/comm"},
 	{"user", NULL, NULL, app_user, "user name"},
 	{"device", "gpu", NULL, app_device, "device id"},
+	{"gpu_uuid", NULL, NULL, app_gpu_uuid, "UUID of the device (as --query-gpu's uuid)"},
+	{"gpu_bus_id", NULL, NULL, app_gpu_bus_id, "PCI address of the device (as pci.bus_id)"},
+	{"gpu_serial", NULL, NULL, app_gpu_serial, "board serial of the device (as serial)"},
 	{"used_memory", "used_gpu_memory", "MiB", app_memory,
 	 "all device memory held here: DRAM, TRACE, L1, L1_SMALL, CB, kernels"},
 	{"dram", NULL, "MiB", app_dram, "DRAM held: DRAM and TRACE buffers"},
@@ -303,6 +279,10 @@ static const struct field app_fields[] = {
 	{"buffers", NULL, NULL, app_buffers, "live buffers on this device (N/A for tt-metal shm rows)"},
 	{"source", NULL, NULL, app_source, "socket, or tt-metal shm (tt-metal's /dev/shm statistics)"},
 	{"stale", NULL, NULL, app_stale, "yes: a tt-metal shm slot of a process that is gone"},
+	{"container_id", NULL, NULL, app_container_id, "id of the container the process runs in"},
+	{"pod", NULL, NULL, app_pod, "Kubernetes pod"},
+	{"namespace", NULL, NULL, app_namespace, "Kubernetes namespace of the pod"},
+	{"container", NULL, NULL, app_container, "container name in the pod"},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -23,6 +23,7 @@ struct render {
 	const struct smi_view *view;
 	struct smi_layout layout;
 	struct smi_row row;
+	int containers; /* the process table has a container column */
 };
 
 static void row_begin(struct render *r)
@@ -128,7 +129,25 @@ static void l1_text(char *buf, size_t size, const struct snapshot_device *dev, i
 		    hardware_only);
 }
 
-/* The two rows of one device: readings and DRAM, then L1. */
+/*
+ * Under a real device's name, on its L1 row: its serial and PCI bus id, the
+ * identity a fleet knows it by (simulated devices keep the seed's blank
+ * cells; --json has their made-up identity).
+ */
+static void render_identity(struct render *r, const struct snapshot_device *dev)
+{
+	const struct smi_table_layout *t = &r->layout.dev;
+	char serial[NAME_LEN], bus[NAME_LEN];
+	if (dev->status.backend_flags & 1u)
+		return;
+	smi_text_sanitize(serial, sizeof(serial), dev->ident.serial);
+	smi_text_sanitize(bus, sizeof(bus), dev->ident.pci_bus_id);
+	dev_cell(r, SMI_DEV_NAME, SMI_LEFT, SMI_DIM, serial);
+	smi_row_cell(&r->row, t->start[SMI_DEV_TEMP], t->width[SMI_DEV_TEMP] + t->width[SMI_DEV_POWER], SMI_LEFT,
+		     SMI_DIM, bus);
+}
+
+/* The two rows of one device: readings and DRAM, then L1 (and the identity). */
 static void render_device(struct render *r, const struct snapshot_device *dev)
 {
 	const struct proto_status_payload *st = &dev->status;
@@ -153,6 +172,7 @@ static void render_device(struct render *r, const struct snapshot_device *dev)
 	row_end(r);
 
 	row_begin(r);
+	render_identity(r, dev);
 	l1_text(memory, sizeof(memory), dev, hardware_only);
 	dev_cell(r, SMI_DEV_MEMORY, SMI_LEFT, usage_style(smi_device_l1_used(dev), dev->seed.total_l1_size),
 		 memory);
@@ -175,20 +195,42 @@ static void render_process_header(struct render *r)
 	proc_cell(r, SMI_PROC_PID, SMI_BOLD, "PID");
 	proc_cell(r, SMI_PROC_USER, SMI_BOLD, "User");
 	proc_cell(r, SMI_PROC_NAME, SMI_BOLD, "Process name");
+	if (r->containers)
+		proc_cell(r, SMI_PROC_CONTAINER, SMI_BOLD, "Container");
 	proc_cell(r, SMI_PROC_DRAM, SMI_BOLD, "DRAM");
 	proc_cell(r, SMI_PROC_L1, SMI_BOLD, "L1");
 	row_end(r);
 }
 
-/* One row of the process table, all cells given as text, the name in `style`. */
-static void process_row_styled(struct render *r, const char *gpu, const char *pid, const char *user,
-			       const char *name, enum smi_style style, const char *dram, const char *l1)
+char *smi_container_text(char *buf, size_t size, const struct container_info *c)
+{
+	if (!c || !c->id[0])
+		snprintf(buf, size, "-");
+	else if (c->pod[0] && c->container[0])
+		snprintf(buf, size, "%s/%s", c->pod, c->container);
+	else if (c->pod[0])
+		snprintf(buf, size, "%s", c->pod);
+	else
+		snprintf(buf, size, "%s %.12s", c->runtime, c->id);
+	return buf;
+}
+
+/* One row of the process table, all cells given as text, the name in `style`; `pid` > 0 names its container. */
+static void process_row_styled(struct render *r, const char *gpu, pid_t pid_value, const char *pid,
+			       const char *user, const char *name, enum smi_style style, const char *dram,
+			       const char *l1)
 {
 	row_begin(r);
 	proc_cell(r, SMI_PROC_GPU, SMI_PLAIN, gpu);
 	proc_cell(r, SMI_PROC_PID, SMI_PLAIN, pid);
 	proc_cell(r, SMI_PROC_USER, SMI_PLAIN, user);
 	proc_cell(r, SMI_PROC_NAME, style, name);
+	if (r->containers) {
+		char text[600], clean[600];
+		smi_container_text(text, sizeof(text), pid_value > 0 ? snapshot_container(r->view->snap, pid_value) : NULL);
+		smi_text_sanitize(clean, sizeof(clean), text);
+		proc_cell(r, SMI_PROC_CONTAINER, SMI_PLAIN, clean);
+	}
 	proc_cell(r, SMI_PROC_DRAM, SMI_PLAIN, dram);
 	proc_cell(r, SMI_PROC_L1, SMI_PLAIN, l1);
 	row_end(r);
@@ -197,7 +239,7 @@ static void process_row_styled(struct render *r, const char *gpu, const char *pi
 static void process_row(struct render *r, const char *gpu, const char *pid, const char *user, const char *name,
 			const char *dram, const char *l1)
 {
-	process_row_styled(r, gpu, pid, user, name, SMI_PLAIN, dram, l1);
+	process_row_styled(r, gpu, 0, pid, user, name, SMI_PLAIN, dram, l1);
 }
 
 const char *smi_holder_marker(const struct snapshot *snap, int device, pid_t pid)
@@ -243,7 +285,7 @@ static void render_process(struct render *r, const struct snapshot_process *p)
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
 	smi_text_sanitize(user, sizeof(user), p->user[0] ? p->user : "?");
 	marked_name(name, sizeof(name), p->usage.comm, marker);
-	process_row_styled(r, gpu, pid, user, name, style,
+	process_row_styled(r, gpu, p->pid, pid, user, name, style,
 			   smi_format_size(dram, sizeof(dram), smi_process_dram_used(p)),
 			   smi_format_size(l1, sizeof(l1), smi_process_l1_used(p)));
 }
@@ -262,7 +304,7 @@ static void render_holder(struct render *r, const struct snapshot_holder *h)
 	marked_name(name, sizeof(name), h->row.comm, marker);
 	if (h->row.flags & PROTO_HOLDER_MEMORY)
 		smi_format_size(dram, sizeof(dram), h->row.memory);
-	process_row_styled(r, gpu, pid, user, name, marker ? SMI_YELLOW : SMI_PLAIN, dram, "N/A");
+	process_row_styled(r, gpu, h->pid, pid, user, name, marker ? SMI_YELLOW : SMI_PLAIN, dram, "N/A");
 }
 
 /* Orders holder rows by device, then pid. */
@@ -492,6 +534,9 @@ int smi_render(struct strbuf *out, const struct smi_view *view)
 {
 	struct render r = {.out = out, .view = view, .row = {.text = STRBUF_INIT}};
 	smi_layout_compute(&r.layout, view->columns);
+	r.containers = view->snap && view->snap->num_containers > 0;
+	if (r.containers)
+		smi_layout_add_container(&r.layout);
 	int rc = render_body(&r);
 	smi_row_release(&r.row);
 	if (rc == 0 && out->failed)

@@ -66,24 +66,41 @@ static uint64_t free_of(uint64_t total, uint64_t used)
 	return total > used ? total - used : 0;
 }
 
+/* One buffer type's share of a region. */
+struct region_part {
+	const char *name;
+	uint64_t bytes;
+};
+
+/* A region's section: total, used and free, then what holds it by buffer type. */
+static void region_section(struct strbuf *out, const char *name, uint64_t total, uint64_t used,
+			   const struct region_part *parts, size_t count, int known)
+{
+	title(out, 1, name);
+	mib_line(out, 2, "Total", total, 1);
+	mib_line(out, 2, "Used", used, known);
+	mib_line(out, 2, "Free", free_of(total, used), known);
+	for (size_t i = 0; i < count; i++)
+		mib_line(out, 2, parts[i].name, parts[i].bytes, known);
+}
+
 static void memory_section(struct strbuf *out, const struct snapshot_device *dev, int known)
 {
 	const struct proto_seed_payload *seed = &dev->seed;
-	uint64_t dram = smi_device_dram_used(dev), l1 = smi_device_l1_used(dev);
-	title(out, 1, "DRAM Memory Usage");
-	mib_line(out, 2, "Total", seed->total_dram_size, 1);
-	mib_line(out, 2, "Used", dram, known);
-	mib_line(out, 2, "Free", free_of(seed->total_dram_size, dram), known);
-	mib_line(out, 2, "DRAM Buffers", seed->dram_allocated, known);
-	mib_line(out, 2, "Trace Buffers", seed->trace_allocated, known);
-	title(out, 1, "L1 Memory Usage");
-	mib_line(out, 2, "Total", seed->total_l1_size, 1);
-	mib_line(out, 2, "Used", l1, known);
-	mib_line(out, 2, "Free", free_of(seed->total_l1_size, l1), known);
-	mib_line(out, 2, "L1 Buffers", seed->l1_allocated, known);
-	mib_line(out, 2, "L1_SMALL Buffers", seed->l1_small_allocated, known);
-	mib_line(out, 2, "Circular Buffers", dev->status.cb_allocated, known);
-	mib_line(out, 2, "Kernel Binaries", dev->kernel_allocated, known);
+	const struct region_part dram[] = {
+		{"DRAM Buffers", seed->dram_allocated},
+		{"Trace Buffers", seed->trace_allocated},
+	};
+	const struct region_part l1[] = {
+		{"L1 Buffers", seed->l1_allocated},
+		{"L1_SMALL Buffers", seed->l1_small_allocated},
+		{"Circular Buffers", dev->status.cb_allocated},
+		{"Kernel Binaries", dev->kernel_allocated},
+	};
+	region_section(out, "DRAM Memory Usage", seed->total_dram_size, smi_device_dram_used(dev), dram,
+		       sizeof(dram) / sizeof(dram[0]), known);
+	region_section(out, "L1 Memory Usage", seed->total_l1_size, smi_device_l1_used(dev), l1,
+		       sizeof(l1) / sizeof(l1[0]), known);
 	title(out, 1, "Host Memory Usage");
 	mib_line(out, 2, "System Memory Buffers", dev->status.system_memory, known);
 	char count[32];
@@ -173,15 +190,34 @@ static int processes_section(struct strbuf *out, const struct snapshot *snap, co
 	return 0;
 }
 
+/* A line of text from another program (sysfs, NVML), sanitised; N/A when empty. */
+static void text_line(struct strbuf *out, int depth, const char *name, const char *value)
+{
+	char text[96];
+	smi_text_sanitize(text, sizeof(text), value[0] ? value : "N/A");
+	line(out, depth, name, text);
+}
+
+static void identity_lines(struct strbuf *out, const struct snapshot_device *dev)
+{
+	const struct snapshot_identity *id = &dev->ident;
+	text_line(out, 1, "Product Name", dev->status.name);
+	line(out, 1, "Product Architecture",
+	     dev->seed.arch_type != PROTO_ARCH_INVALID ? proto_arch_name(dev->seed.arch_type) : "N/A");
+	text_line(out, 1, "Board Type", id->card_type);
+	text_line(out, 1, "Serial Number", id->serial);
+	text_line(out, 1, "GPU UUID", id->uuid);
+	text_line(out, 1, "ASIC ID", id->asic_id);
+	text_line(out, 1, "Driver Version", id->driver_version);
+	title(out, 1, "PCI");
+	text_line(out, 2, "Bus Id", id->pci_bus_id);
+}
+
 static int device_report(struct strbuf *out, const struct snapshot *snap, const struct snapshot_device *dev,
 			 unsigned sections)
 {
-	char text[64];
 	strbuf_addf(out, "\nGPU %d\n", dev->index);
-	smi_text_sanitize(text, sizeof(text), dev->status.name[0] ? dev->status.name : "N/A");
-	line(out, 1, "Product Name", text);
-	line(out, 1, "Product Architecture",
-	     dev->seed.arch_type != PROTO_ARCH_INVALID ? proto_arch_name(dev->seed.arch_type) : "N/A");
+	identity_lines(out, dev);
 	if (sections & SMI_REPORT_MEMORY)
 		memory_section(out, dev, !snap->hardware_only);
 	readings_sections(out, dev, sections);
@@ -215,9 +251,15 @@ int smi_list_devices(struct strbuf *out, const struct snapshot *snap)
 {
 	for (uint32_t i = 0; i < snap->num_devices; i++) {
 		const struct snapshot_device *dev = &snap->devices[i];
-		char name[64];
+		const struct snapshot_identity *id = &dev->ident;
+		char name[64], key[96];
 		smi_text_sanitize(name, sizeof(name), dev->status.name[0] ? dev->status.name : "N/A");
-		strbuf_addf(out, "GPU %d: %s\n", dev->index, name);
+		/* nvidia-smi's "(UUID: GPU-...)"; a Tenstorrent board has a serial instead */
+		smi_text_sanitize(key, sizeof(key), id->uuid[0] ? id->uuid : id->serial);
+		strbuf_addf(out, "GPU %d: %s", dev->index, name);
+		if (key[0])
+			strbuf_addf(out, " (%s: %s)", id->uuid[0] ? "UUID" : "Serial", key);
+		strbuf_addstr(out, "\n");
 	}
 	return out->failed ? TTALLOC_ENOMEM : 0;
 }

@@ -1,11 +1,12 @@
 /*
  * select.c - -i/--id (smi.h): the devices a command is about, as
- * nvidia-smi chooses them: a comma list of indices (later serials, UUIDs
- * and PCI bus ids), applied to a snapshot so that every view - table,
+ * nvidia-smi chooses them: a comma list of indices, board serials, UUIDs
+ * or PCI bus ids, applied to a snapshot so that every view - table,
  * queries, JSON, the report - shows the same subset.
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smi/smi.h"
 
@@ -17,10 +18,49 @@ static int is_index_of(const struct snapshot_device *dev, const char *item, size
 	return n > 0 && (size_t)n == len && strncmp(index, item, len) == 0;
 }
 
-/* Whether the -i item `item` (`len` bytes) names `dev`. */
+/* Whether `item` (`len` bytes) is `text`, any case; never for an empty `text`. */
+static int is_text(const char *text, const char *item, size_t len)
+{
+	return text[0] && strlen(text) == len && strncasecmp(text, item, len) == 0;
+}
+
+/* A PCI address "[domain:]bus:device.function"; 0 when `text` is not one. */
+struct bus_address {
+	unsigned domain, bus, device, function;
+	int has_domain;
+};
+
+static int parse_bus_id(const char *text, size_t len, struct bus_address *out)
+{
+	char copy[64], tail;
+	if (len == 0 || len >= sizeof(copy))
+		return 0;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	*out = (struct bus_address){0};
+	if (sscanf(copy, "%x:%x:%x.%x%c", &out->domain, &out->bus, &out->device, &out->function, &tail) == 4) {
+		out->has_domain = 1;
+		return 1;
+	}
+	return sscanf(copy, "%x:%x.%x%c", &out->bus, &out->device, &out->function, &tail) == 3;
+}
+
+/* nvidia-smi's bus ids: "00000000:01:00.0" names the device at 0000:01:00.0, and so does "01:00.0". */
+static int is_bus_id(const char *bus_id, const char *item, size_t len)
+{
+	struct bus_address want, have;
+	if (!bus_id[0] || !parse_bus_id(item, len, &want) || !parse_bus_id(bus_id, strlen(bus_id), &have))
+		return 0;
+	return want.bus == have.bus && want.device == have.device && want.function == have.function &&
+	       (!want.has_domain || want.domain == have.domain);
+}
+
+/* Whether the -i item `item` (`len` bytes) names `dev`: its index, serial, UUID or PCI bus id. */
 static int names_device(const struct snapshot_device *dev, const char *item, size_t len)
 {
-	return is_index_of(dev, item, len);
+	const struct snapshot_identity *id = &dev->ident;
+	return is_index_of(dev, item, len) || is_text(id->serial, item, len) || is_text(id->uuid, item, len) ||
+	       is_bus_id(id->pci_bus_id, item, len);
 }
 
 /* Calls back for each item of a comma list with spaces trimmed; stops at (and returns) a non-zero answer. */

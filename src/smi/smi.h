@@ -28,6 +28,7 @@
 #ifndef TTALLOC_SMI_H
 #define TTALLOC_SMI_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -176,13 +177,14 @@ enum smi_proc_col {
 	SMI_PROC_PID,
 	SMI_PROC_USER,
 	SMI_PROC_NAME,
+	SMI_PROC_CONTAINER, /* no width unless a process runs in a container (smi_layout_add_container) */
 	SMI_PROC_DRAM,
 	SMI_PROC_L1,
 	SMI_PROC_TAIL,
 	SMI_PROC_COLS
 };
 
-#define SMI_TABLE_MAX_COLS 8
+#define SMI_TABLE_MAX_COLS 9
 _Static_assert((int)SMI_DEV_COLS <= SMI_TABLE_MAX_COLS, "device columns fit a table layout");
 _Static_assert((int)SMI_PROC_COLS <= SMI_TABLE_MAX_COLS, "process columns fit a table layout");
 
@@ -209,6 +211,21 @@ int smi_layout_clamp(int columns);
  * process name.
  */
 void smi_layout_compute(struct smi_layout *layout, int columns);
+
+/*
+ * Gives the process table a container column: half of the process name's
+ * width (at least SMI_CONTAINER_MIN_COLUMNS), for when a process runs in a
+ * container.
+ */
+#define SMI_CONTAINER_MIN_COLUMNS 10
+void smi_layout_add_container(struct smi_layout *layout);
+
+/*
+ * What the container column shows for a process: "pod/container" (or the
+ * pod) in Kubernetes, else the runtime and the first 12 digits of the id
+ * ("docker 3f4e8a9b2c1d"). Returns buf.
+ */
+char *smi_container_text(char *buf, size_t size, const struct container_info *c);
 
 /* ---- box.c: rows of the box ---- */
 
@@ -520,7 +537,8 @@ int smi_report_parse_sections(const char *list, unsigned *sections, char *err, s
 /*
  * Appends nvidia-smi -q's layout for `snap`: a timestamp, the number of
  * devices, then per device "GPU N" and aligned "Name : value" lines -
- * product name and architecture, then the `sections` (0: all): DRAM and L1
+ * product name, architecture, board type, serial, UUID, ASIC id, driver
+ * version and PCI bus id, then the `sections` (0: all): DRAM and L1
  * use (total, used, free, each buffer type), utilization, temperature,
  * power, and processes (pid, type, name, user, used memory = every device
  * region; "exited, leaked" and tt-metal shm rows marked). Readings a device
@@ -529,7 +547,11 @@ int smi_report_parse_sections(const char *list, unsigned *sections, char *err, s
  */
 int smi_report(struct strbuf *out, const struct snapshot *snap, unsigned sections);
 
-/* Appends "GPU 0: Wormhole_B0" per device (-L). Returns 0 or TTALLOC_ENOMEM. */
+/*
+ * Appends "GPU 0: Wormhole_B0 (UUID: ...)" per device (-L): the UUID where
+ * the device has one, else "(Serial: ...)", else the name alone. Returns 0
+ * or TTALLOC_ENOMEM.
+ */
 int smi_list_devices(struct strbuf *out, const struct snapshot *snap);
 
 /* ---- select.c: -i/--id ---- */
@@ -539,11 +561,105 @@ int smi_select_check(const char *ids, char *err, size_t err_size);
 
 /*
  * Keeps in `snap` only the devices `ids` names (NULL: all) - a comma list
- * of device indices - with their process rows and holders. Every item must
+ * of device indices, board serials, UUIDs or PCI bus ids (any case; a bus
+ * id with or without its domain) - with their process rows and holders.
+ * Every item must
  * name a device of the snapshot: else returns -1 with "no device matches
  * -i 'x' (devices: 0, 1)" in `err` and leaves `snap` alone.
  */
 int smi_select_devices(struct snapshot *snap, const char *ids, char *err, size_t err_size);
+/* ---- prometheus.c: --prometheus URL, the fleet from Prometheus ---- */
+
+/* Processes listed, answer size accepted, and how long one query may take. */
+#define SMI_FLEET_TOP_PROCESSES 10
+#define SMI_FLEET_MAX_ANSWER (16u << 20)
+#define SMI_FLEET_TIMEOUT_MS 5000
+
+/* One device of one host (a scrape target), from ttalloc's series. */
+struct smi_fleet_device {
+	char host[128];     /* ttalloc_host_info's hostname, else the target */
+	char instance[128]; /* the scrape target */
+	int device;
+	char name[64];
+	double dram_used, dram_total, l1_used, l1_total; /* bytes; totals 0 when unknown */
+	double temperature, power;                       /* °C, W, valid with the has_ flags */
+	int has_temperature, has_power;
+};
+
+struct smi_fleet_process {
+	char host[128];
+	char instance[128];
+	int device;
+	char pid[16];
+	char process[64];
+	char user[64];
+	char pod[256];      /* with --metrics-labels pod on the server, else "" */
+	double dram;        /* bytes of DRAM and TRACE */
+};
+
+struct smi_fleet_host {
+	char instance[128];
+	char hostname[128];
+};
+
+struct smi_fleet_down {
+	char instance[128];
+};
+
+/* The fleet as one round of queries saw it. */
+struct smi_fleet {
+	struct smi_fleet_device *devices; /* sorted by host, target, device */
+	size_t num_devices, devices_cap;
+	struct smi_fleet_process *processes; /* biggest first */
+	size_t num_processes, processes_cap;
+	struct smi_fleet_host *hosts;
+	size_t num_hosts, hosts_cap;
+	struct smi_fleet_down *down; /* ttalloc targets Prometheus cannot scrape */
+	size_t num_down, down_cap;
+	uint64_t taken_ns;
+};
+
+/* Called for each sample of an instant query's answer. */
+typedef void (*smi_fleet_sample_fn)(json_t *metric, double value, void *ctx);
+
+/*
+ * Parses an answer of Prometheus's /api/v1/query holding a vector and calls
+ * fn per sample. Returns 0, or -1 with the reason in `err` (not JSON, an
+ * error status with Prometheus's message, not a vector).
+ */
+int smi_fleet_parse_vector(const char *answer, smi_fleet_sample_fn fn, void *ctx, char *err, size_t err_size);
+
+/*
+ * Asks the Prometheus at `url` (http[s]://[USER:PASSWORD@]HOST:PORT[/PATH])
+ * for every ttalloc host's devices (memory, temperature, power) and the
+ * fleet's biggest processes. Returns 0, or -1 with a reason in `err`: it
+ * cannot be reached ("cannot reach Prometheus at URL: ..."), refuses a
+ * query, or has no ttalloc series at all.
+ */
+int smi_fleet_fetch(struct smi_fleet *f, const char *url, char *err, size_t err_size);
+
+/* Frees what smi_fleet_fetch allocated; the struct can be fetched into again. */
+void smi_fleet_release(struct smi_fleet *f);
+
+/* One screen of --prometheus. */
+struct smi_fleet_view {
+	const struct smi_fleet *fleet; /* NULL: the fetch failed (error says why) */
+	const char *error;
+	const char *url;
+	time_t now;
+	int columns;
+	enum smi_mode mode;
+	int color;
+};
+
+/*
+ * Renders the fleet in tt_smi's box: a row per device of every host (host,
+ * device, name, temperature, power, DRAM used / total with the percentage,
+ * red from 90 %), then the top processes of the fleet, and a status line
+ * naming the hosts and devices seen and any ttalloc target that is down.
+ * Returns 0 or TTALLOC_ENOMEM.
+ */
+int smi_render_fleet(struct strbuf *out, const struct smi_fleet_view *view);
 
 /* ---- options.c: the command line ---- */
 
@@ -587,6 +703,7 @@ struct smi_options {
 	int doctor;              /* --doctor: the health check (doctor.h), then exit */
 	int doctor_json;         /* --doctor --json: the same as one JSON object */
 	struct smi_diag diag;    /* --oom, --map, --mark, --snapshot, --diff, --export-* (diag.h) */
+	const char *prometheus_url; /* --prometheus URL: the fleet from Prometheus instead of the server */
 };
 
 /*

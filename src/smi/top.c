@@ -36,7 +36,7 @@ static void top_usage(FILE *out)
 		"  -r, --refresh MS     refresh period in milliseconds (default %d, %d..%d)\n"
 		"  -s, --socket PATH    server socket (default $%s or\n"
 		"                       %s)\n"
-		"  -i, --id LIST        only these devices (indices, comma separated)\n"
+		"  -i, --id LIST        only these devices (indices, serials, UUIDs or bus ids)\n"
 		"      --no-color       no colours (also when $NO_COLOR is set)\n"
 		"  -h, --help           this text\n\n"
 		"Keys: Up/Down (j/k), PgUp/PgDn, Home/End move; Enter lists the selected\n"

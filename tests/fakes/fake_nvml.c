@@ -15,6 +15,7 @@
  * (nvmlInit_v2 returns N). Only the _v2/_v3 process lists are exported, as
  * on current drivers, so the backend's newest-first lookup is exercised.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +168,25 @@ nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t *pci)
 {
 	memset(pci, 0, sizeof(*pci));
 	strcpy(pci->busId, device->index == 0 ? "00000000:17:00.0" : "00000000:65:00.0");
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetSerial(nvmlDevice_t device, char *serial, unsigned int length)
+{
+	snprintf(serial, length, "%s", device->index == 0 ? "1650924060001" : "1650924060002");
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
+{
+	snprintf(version, length, "550.54.15");
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
+{
+	snprintf(uuid, length, "GPU-%s", device->index == 0 ? "6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6"
+							     : "7a2f0c3d-1e4b-5c6d-9f80-b2c3d4e5f6a7");
 	return NVML_SUCCESS;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the fuzz targets: fuzz_frames.c's into
-tests/fuzz/corpus/, fuzz_ring.c's into tests/fuzz/corpus_ring/.
+tests/fuzz/corpus/, fuzz_ring.c's into tests/fuzz/corpus_ring/, fuzz_http.c's
+into tests/fuzz/corpus_http/.
 
 A frames seed is: chunk, reader and split bytes (see fuzz_frames.c), then
 112-byte frames in the seed's layout "=BBBB i Q BBBB i Q Q QQQQ QQIIIIII", or
@@ -260,6 +261,39 @@ RING_CASES = {
 }
 
 
+# fuzz_http.c: byte 0 = bit 0 the server with basic auth, bits 1..7 the chunk size; then the request
+def http_case(request, auth=False, chunk=0):
+    return bytes([(chunk << 1) | (1 if auth else 0)]) + request
+
+
+def get(path, headers=b""):
+    return b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n"
+
+
+HTTP_CASES = {
+    "metrics": http_case(get(b"/metrics")),
+    "devices": http_case(get(b"/api/devices") + get(b"/api/devices/1") + get(b"/api/devices/0/stats")),
+    "processes": http_case(get(b"/api/processes")),
+    "buffers_params": http_case(get(b"/api/buffers?device=0&pid=1&limit=2&offset=1")),
+    "bad_params": http_case(get(b"/api/buffers?limit=-1&device=%00&offset=99999999999999999999")),
+    "history": http_case(get(b"/api/history?device=1&seconds=60&points=3")),
+    "leaks_health": http_case(get(b"/api/leaks") + get(b"/healthz")),
+    "dashboard_head": http_case(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"),
+    "events": http_case(get(b"/api/events", b"Accept: text/event-stream\r\n")),
+    "post_body": http_case(b"POST /api/devices HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"),
+    "chunked_post": http_case(b"PUT /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"3\r\nabc\r\n0\r\n\r\n"),
+    "split": http_case(get(b"/api/devices/1/stats"), chunk=3),
+    "pipelined_http10": http_case(b"GET /healthz HTTP/1.0\r\n\r\n" + get(b"/metrics")),
+    "traversal": http_case(get(b"/../../etc/passwd") + get(b"/%2e%2e/%ff%00")),
+    "auth_ok": http_case(get(b"/api/devices", b"Authorization: Basic ZnV6ejpwdw==\r\n"), auth=True),
+    "auth_wrong": http_case(get(b"/metrics", b"Authorization: Basic ZnV6ejp4\r\n"), auth=True),
+    "auth_garbage": http_case(get(b"/metrics", b"Authorization: Basic !!!==\r\n"), auth=True),
+    "auth_none": http_case(get(b"/metrics"), auth=True),
+    "big_header": http_case(b"GET /metrics HTTP/1.1\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n"),
+}
+
+
 def write(dirname, cases):
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), dirname)
     os.makedirs(here, exist_ok=True)
@@ -271,3 +305,4 @@ def write(dirname, cases):
 
 write("corpus", CASES)
 write("corpus_ring", RING_CASES)
+write("corpus_http", HTTP_CASES)

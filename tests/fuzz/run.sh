@@ -2,8 +2,9 @@
 # run.sh [SECONDS] [TARGET] - build a fuzz target with clang (libFuzzer, ASan,
 # UBSan) into build-fuzz/ and run it for SECONDS (default 60).
 # TARGET (or the TARGET environment variable) picks it: frames (default,
-# fuzz_frames.c: the socket's frame decoder) or ring (fuzz_ring.c: the
-# consumer of clients' shared-memory rings).
+# fuzz_frames.c: the socket's frame decoder), ring (fuzz_ring.c: the
+# consumer of clients' shared-memory rings) or http (fuzz_http.c: HTTP
+# requests to the server's HTTP side over loopback TCP).
 # Needs clang with its runtime (Debian: clang, libclang-rt-14-dev), cmake,
 # and the server's build dependencies (scripts/install-deps.sh).
 #
@@ -20,7 +21,7 @@ seconds=${1:-60}
 [ $# -gt 0 ] && shift
 target=${TARGET:-frames}
 case ${1-} in
-frames | ring) target=$1; shift ;;
+frames | ring | http) target=$1; shift ;;
 esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build-fuzz
@@ -29,7 +30,8 @@ cc=${CC_FUZZ:-clang}
 case $target in
 frames) seeds=corpus corpus=corpus max_len=8192 ;;
 ring) seeds=corpus_ring corpus=corpus_ring max_len=4096 ;;
-*) echo "run.sh: unknown target '$target' (frames or ring)" >&2; exit 2 ;;
+http) seeds=corpus_http corpus=corpus_http max_len=65536 ;;
+*) echo "run.sh: unknown target '$target' (frames, ring or http)" >&2; exit 2 ;;
 esac
 mkdir -p "$out/$corpus" "$out/artifacts"
 
@@ -51,7 +53,7 @@ lib=$out/cmake/lib
 	-I"$root/include" -I"$root/src" -I"$root/tests/fuzz" \
 	"$root/tests/fuzz/fuzz_$target.c" -o "$out/fuzz_$target" \
 	"$lib/libttalloc_server_core.a" "$lib/libttalloc_devices.a" "$lib/libttalloc_common.a" \
-	$(pkg-config --libs libmicrohttpd jansson libdw libsystemd) -ldl -pthread -lm
+	$(pkg-config --libs libmicrohttpd jansson libdw libsystemd yaml-0.1 gnutls libcrypt) -ldl -pthread -lm
 echo "built $out/fuzz_$target"
 
 echo "fuzzing for $seconds s"

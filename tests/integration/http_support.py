@@ -23,7 +23,7 @@ ALLOC, FREE = 1, 2
 DRAM, L1, L1_SMALL, TRACE = 0, 1, 3, 4
 MiB = 1024 * 1024
 
-DASHBOARD_RE = re.compile(r"^🌐 Dashboard: (http://\S+)$", re.M)
+DASHBOARD_RE = re.compile(r"^🌐 Dashboard: (https?://\S+)$", re.M)
 
 
 def frame(msg_type, device_id=0, size=0, buffer_type=0, pid=0, buffer_id=0):
@@ -113,6 +113,36 @@ def wait_for(predicate, timeout, interval=0.05, what="condition"):
         last[:] = [predicate()]
         return last[0]
     return wait_until(check, timeout, interval, what, details=lambda: "last: %r" % (last[0],))
+
+
+def open_many(host, port, source, count, payload, timeout=20):
+    """`count` non-blocking TCP connections to host:port from the loopback address
+    `source`, each sending `payload` (as much as goes) once connected; returns
+    the sockets (the caller closes them). Connections the server refuses at
+    accept are reset by it: their send fails, which is fine."""
+    import select
+    import time
+    socks = []
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((source, 0))
+        s.setblocking(False)
+        s.connect_ex((host, port))
+        socks.append(s)
+    poller = select.poll()
+    pending = {s.fileno(): s for s in socks}
+    for fd in pending:
+        poller.register(fd, select.POLLOUT)
+    deadline = time.monotonic() + timeout
+    while pending and time.monotonic() < deadline:
+        for fd, _ in poller.poll(1000):
+            try:
+                pending[fd].send(payload)
+            except OSError:
+                pass
+            poller.unregister(fd)
+            del pending[fd]
+    return socks
 
 
 def free_port():

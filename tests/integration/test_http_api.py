@@ -376,9 +376,10 @@ def test_bad_history_parameters_are_400_json(web, query):
 class EventReader:
     """Reads Server-Sent Events from /api/events in a thread."""
 
-    def __init__(self, url):
+    def __init__(self, url, source=None):
         parts = urllib.parse.urlsplit(url)
-        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10,
+                                               source_address=(source, 0) if source else None)
         self.conn.request("GET", "/api/events", headers={"Accept": "text/event-stream"})
         self.resp = self.conn.getresponse()
         self.events = []
@@ -459,14 +460,22 @@ def test_ingest_goes_on_while_event_streams_are_open(web):
     c.close()
 
 
-def test_event_streams_are_bounded(web):
+def test_event_streams_are_bounded_per_client_address(web):
     _, url = web
-    readers = [EventReader(url) for _ in range(32)]
+    readers = [EventReader(url) for _ in range(8)]  # HTTP_MAX_STREAMS_PER_CLIENT
     try:
-        wait_for(lambda: all(r.snapshot() for r in readers), 10, what="32 streams to start")
+        wait_for(lambda: all(r.snapshot() for r in readers), 10, what="8 streams to start")
         r = get(url + "api/events")
         assert_json_error(r, 503)
+        assert r.headers.get("Connection", "").lower() == "close"
         assert get(url + "api/devices").status == 200
+        # another address (all of 127.0.0.0/8 is this host) still gets a stream
+        other = EventReader(url, source="127.0.0.2")
+        readers.append(other)
+        wait_for(other.snapshot, 10, what="a stream from another address")
+        metrics = get(url + "metrics").body.decode()
+        assert 'ttalloc_http_refused_total{reason="streams"} 1' in metrics
+        assert "ttalloc_http_streams 9" in metrics
     finally:
         for r in readers:
             r.close()

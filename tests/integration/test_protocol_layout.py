@@ -207,6 +207,11 @@ def test_seed_fields_13_to_16_are_the_four_totals(c_layout):
     ("PROTO_TEXT_MAX", protocol.TEXT_MAX), ("PROTO_FEATURE_DIAG", protocol.FEATURE_DIAG),
     ("PROTO_ERR_BAD_TEXT", protocol.ERROR_REASONS.index("bad_text")),
     ("PROTO_MAX_REQUEST", protocol.MAX_REQUEST),
+    ("PROTO_IDENTITY_QUERY", protocol.IDENTITY_QUERY), ("PROTO_IDENTITY_ROW", protocol.IDENTITY_ROW),
+    ("PROTO_FEATURE_IDENTITY", protocol.FEATURE_IDENTITY),
+    ("PROTO_IDENTITY_FIELDS", len(protocol.IDENTITY_FIELDS)),
+    ("PROTO_IDENTITY_POD", protocol.IDENTITY_FIELDS.index("pod")),
+    ("PROTO_IDENTITY_PIECE", protocol.IDENTITY_PIECE),
 ])
 def test_python_constants_equal_c_enums(c_layout, c_name, py_value):
     assert c_layout[("const", c_name)][0] == py_value

@@ -292,10 +292,21 @@ def test_csv_log_appends_the_seed_columns_every_interval(server, holder, loopers
 
 # ---- nvidia-smi habits: -L, -q [-d], -i, --help-query-*, echoed names, used_memory ----
 
-def test_list_gpus_names_each_device(server):
+def test_list_gpus_names_each_device_and_id_takes_its_identity(server):
     res = tt_smi(server.socket, "-L")
     assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines() == ["GPU 0: Wormhole_B0", "GPU 1: Wormhole_B0"]
+    lines = res.stdout.splitlines()
+    uuids = [re.fullmatch(r"GPU %d: Wormhole_B0 \(UUID: (TT-SIM-[0-9a-f-]+)\)" % i, line).group(1)
+             for i, line in enumerate(lines)]
+    assert len(uuids) == 2 and uuids[0] != uuids[1]
+    # the same device by UUID, serial or bus id, as nvidia-smi -i takes them
+    serial, bus = csv_rows(tt_smi(server.socket, "-i", "1", "--query-gpu=serial,pci.bus_id",
+                                  "--format=csv,noheader").stdout)[0]
+    for key in (uuids[1], uuids[1].lower(), serial, bus):
+        assert tt_smi(server.socket, "-i", key, "-L").stdout == lines[1] + "\n", key
+    apps_fields = "gpu_uuid,gpu_bus_id,gpu_serial"
+    assert tt_smi(server.socket, "--query-compute-apps=" + apps_fields).stdout.splitlines()[0] == \
+        "gpu_uuid, gpu_bus_id, gpu_serial"
 
 
 def report_value(text, name, after=None):
@@ -377,9 +388,15 @@ def test_list_and_report_show_the_hardware_without_a_server(tmp_path):
     root = REPO / "tests" / "fixtures" / "n300"
     res = tt_smi(tmp_path / "absent.sock", "-L", "--hw-root", str(root))
     assert res.returncode == 0, res.stderr
-    assert res.stdout.splitlines() == ["GPU 0: Wormhole_B0", "GPU 1: Wormhole_B0"]
+    # an n300 is one board (one serial) with two chips
+    assert res.stdout.splitlines() == ["GPU 0: Wormhole_B0 (Serial: 010001851172E02A)",
+                                       "GPU 1: Wormhole_B0 (Serial: 010001851172E02A)"]
     res = tt_smi(tmp_path / "absent.sock", "-q", "-d", "MEMORY", "--hw-root", str(root))
     assert res.returncode == 0, res.stderr
     assert report_value(res.stdout, "Allocation Data").startswith("N/A")
     assert report_value(res.stdout, "Used", after="DRAM Memory Usage") == "N/A"
     assert report_value(res.stdout, "Total", after="DRAM Memory Usage") == "12288 MiB"
+    assert report_value(res.stdout, "Driver Version") == "1.31"  # tt-kmd's /sys/module/tenstorrent/version
+    assert report_value(res.stdout, "Bus Id") == "0000:02:00.0"
+    res = tt_smi(tmp_path / "absent.sock", "-i", "02:00.0", "--hw-root", str(root), "-q", "-d", "POWER")
+    assert report_value(res.stdout, "Attached GPUs") == "1"

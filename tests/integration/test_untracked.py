@@ -196,8 +196,10 @@ def test_hardware_view_without_the_server(tmp_path):
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "│ 0      Wormhole_B0      53°C    61W       DRAM:    N/A / 12.0GB            N/A │" in out
-    assert "│                                           L1:      N/A / 96MB                  │" in out
+    # the card's serial and the chip's PCI address under its name (the remote chip has no address)
+    assert "│        010001851172E02A 0000:02:00.0      L1:      N/A / 96MB                  │" in out
     assert "│ 1      Wormhole_B0      N/A     N/A       DRAM:    N/A / 12.0GB            N/A │" in out
+    assert "│        010001851172E02A                   L1:      N/A / 96MB                  │" in out
     assert row_of(out, 5000) and row_of(out, 5001)
     assert row_of(out, 5000).split()[-3:] == ["N/A", "N/A", "│"]
     assert "Server Status: ❌ Not running — hardware view only (no allocation data) | Updates: One-shot" in out

@@ -51,6 +51,52 @@ static void test_explicit_sim_is_described_as_chosen(void **state)
 	device_set_close(&set);
 }
 
+/* Opens `count` simulated devices as if on `host`. */
+static void open_sim_on(struct device_set *set, const char *host)
+{
+	struct device_options opts;
+	char err[DEVICE_ERR_LEN];
+	device_options_init(&opts);
+	opts.selection = "sim:3";
+	opts.host = host;
+	assert_int_equal(device_set_open_opts(set, &opts, err), 0);
+}
+
+static void test_simulated_identity_is_stable_per_host_and_index(void **state)
+{
+	(void)state;
+	static struct device_set a, b, c;
+	open_sim_on(&a, "h1");
+	open_sim_on(&b, "h1");
+	open_sim_on(&c, "h2");
+	for (int i = 0; i < 3; i++) {
+		const struct device_static_info *x = &a.devices[i].info, *y = &b.devices[i].info, *z = &c.devices[i].info;
+		assert_int_equal(strlen(x->serial), 16);
+		assert_int_equal(strlen(x->asic_id), 16);
+		assert_non_null(strstr(x->uuid, "TT-SIM-"));
+		assert_string_equal(device_card_type(&a.devices[i]), "sim");
+		/* the same host and index: the same identity at every start */
+		assert_string_equal(x->serial, y->serial);
+		assert_string_equal(x->asic_id, y->asic_id);
+		assert_string_equal(x->uuid, y->uuid);
+		assert_string_equal(x->bus_id, y->bus_id);
+		/* another host: other serials, ids and UUIDs; another index too */
+		assert_string_not_equal(x->serial, z->serial);
+		assert_string_not_equal(x->asic_id, z->asic_id);
+		assert_string_not_equal(x->uuid, z->uuid);
+		if (i > 0) {
+			assert_string_not_equal(x->serial, a.devices[i - 1].info.serial);
+			assert_string_not_equal(x->bus_id, a.devices[i - 1].info.bus_id);
+		}
+		/* the board stays empty: the label is the seed's "Wormhole_B0" */
+		assert_string_equal(x->board, "");
+	}
+	assert_string_equal(a.devices[1].info.bus_id, "ffff:01:00.0");
+	device_set_close(&a);
+	device_set_close(&b);
+	device_set_close(&c);
+}
+
 static void test_hw_root_prefixes_every_path(void **state)
 {
 	(void)state;
@@ -119,6 +165,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_backend_names_the_choices),
 		cmocka_unit_test(test_explicit_sim_is_described_as_chosen),
+		cmocka_unit_test(test_simulated_identity_is_stable_per_host_and_index),
 		cmocka_unit_test(test_hw_root_prefixes_every_path),
 		cmocka_unit_test(test_reading_names),
 		cmocka_unit_test(test_sim_readings_leave_hardware_only_ones_na),

@@ -306,7 +306,7 @@ static void test_hello_ack_offers_holders_history_ring_sessions_and_diagnosis(vo
 	assert_int_equal(ans.type, PROTO_HELLO_ACK);
 	assert_int_equal(ans.u.hello.features,
 			 PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS |
-				 PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG);
+				 PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG | PROTO_FEATURE_IDENTITY);
 }
 
 /* ---- history: the window and HISTORY_QUERY ---- */
@@ -454,7 +454,9 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	assert_non_null(strstr(j, "\"vanished\":true"));
 	assert_non_null(strstr(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\",\"device\":0,\"dram\":null,"
 				  "\"l1\":null,\"l1_small\":null,\"trace\":null,\"cb\":null,\"system_memory\":null,"
-				  "\"buffers\":null,\"tracked\":false,\"vanished\":false,\"source\":\"kernel\"}"));
+				  "\"buffers\":null,\"tracked\":false,\"vanished\":false,\"source\":\"kernel\","
+				  "\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"namespace\":null,"
+				  "\"container\":null}"));
 	assert_non_null(strstr(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,\"device\":0,\"dram\":2147483648,"));
 	strbuf_release(&json);
 }
@@ -482,7 +484,9 @@ static void test_hardware_view_shows_the_devices_without_the_server(void **state
 	const char *out = render(&snap, SMI_DEFAULT_COLUMNS);
 	assert_box_width(out, SMI_DEFAULT_COLUMNS);
 	assert_non_null(strstr(out, "│ 0      Wormhole_B0      53°C    61W       DRAM:    N/A / 12.0GB            N/A │"));
-	assert_non_null(strstr(out, "│                                           L1:      N/A / 96MB                  │"));
+	/* the card's serial and the chip's PCI address under its name; the remote chip has no address */
+	assert_non_null(strstr(out, "│        010001851172E02A 0000:02:00.0      L1:      N/A / 96MB                  │"));
+	assert_non_null(strstr(out, "│        010001851172E02A                   L1:      N/A / 96MB                  │"));
 	assert_non_null(strstr(out, "│ 1      Wormhole_B0      N/A     N/A       DRAM:    N/A / 12.0GB            N/A │"));
 	assert_non_null(strstr(out, "│   1     5001     ?         ?                               N/A     N/A         │"));
 	assert_null(strstr(out, "(untracked)")); /* without the server every holder is unknown, not "untracked" */

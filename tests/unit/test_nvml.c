@@ -70,6 +70,9 @@ static void test_fake_nvml_devices_and_static_info(void **state)
 	assert_false(DEVICE_INFO_VALID(a, DEVICE_INFO_L1_TOTAL)); /* a GPU has no L1 total to report */
 	assert_string_equal(a->node, "/dev/nvidia0");
 	assert_string_equal(a->bus_id, "00000000:17:00.0");
+	assert_string_equal(a->serial, "1650924060001");
+	assert_string_equal(a->uuid, "GPU-6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6");
+	assert_string_equal(a->driver, "550.54.15"); /* nvmlSystemGetDriverVersion */
 	assert_string_equal(b->name, "Fake GPU 1");
 	assert_int_equal(b->dram_total, 16 * GiB);
 	assert_string_equal(b->node, "/dev/nvidia1");

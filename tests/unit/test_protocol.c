@@ -231,6 +231,8 @@ static const struct {
 	{PROTO_STACK_LINE, "STACK_LINE", PROTO_DIR_ANSWER},
 	{156, "CLEAR_LEAKS", PROTO_DIR_REQUEST},
 	{157, "CLEARED", PROTO_DIR_ANSWER},
+	{158, "IDENTITY_QUERY", PROTO_DIR_REQUEST},
+	{159, "IDENTITY_ROW", PROTO_DIR_ANSWER},
 };
 enum { KNOWN_TYPES = sizeof(known_types) / sizeof(known_types[0]) };
 

@@ -150,6 +150,50 @@ static void test_check_refuses_what_the_options_name_before_anything_starts(void
 	assert_non_null(strstr(err, "socket path too long (199 bytes, at most 107)"));
 }
 
+static void test_fleet_options(void **state)
+{
+	(void)state;
+	struct server_options o;
+	char err[ERR_LEN];
+	assert_int_equal(parse(&o, err, NULL), CLI_RUN);
+	assert_null(o.hostname);
+	assert_int_equal(o.metrics_processes, METRICS_PROCESSES_TOP);
+	assert_int_equal(o.metrics_top, 50);
+	assert_int_equal(o.metrics_labels, 0);
+	assert_null(o.web_config);
+	assert_int_equal(o.http_max_connections, 256);
+	assert_int_equal(o.http_max_per_client, 32);
+	assert_int_equal(o.http_timeout_s, 10);
+	assert_int_equal(parse(&o, err, "--hostname", "h1", "--metrics-processes", "top:3", "--metrics-labels",
+			       "pod,container", "--web-config", "/etc/ttalloc/web.yml", "--http-max-connections", "10",
+			       "--http-max-per-client", "2", "--http-timeout", "5", NULL),
+			 CLI_RUN);
+	assert_string_equal(o.hostname, "h1");
+	assert_int_equal(o.metrics_processes, METRICS_PROCESSES_TOP);
+	assert_int_equal(o.metrics_top, 3);
+	assert_int_equal(o.metrics_labels, METRICS_LABEL_POD | METRICS_LABEL_CONTAINER);
+	assert_string_equal(o.web_config, "/etc/ttalloc/web.yml");
+	assert_int_equal(o.http_max_connections, 10);
+	assert_int_equal(o.http_max_per_client, 2);
+	assert_int_equal(o.http_timeout_s, 5);
+	assert_int_equal(parse(&o, err, "--metrics-processes", "all", "--metrics-labels", "namespace", NULL), CLI_RUN);
+	assert_int_equal(o.metrics_processes, METRICS_PROCESSES_ALL);
+	assert_int_equal(o.metrics_labels, METRICS_LABEL_NAMESPACE);
+	assert_int_equal(parse(&o, err, "--metrics-processes", "none", "--metrics-labels", "none", NULL), CLI_RUN);
+	assert_int_equal(o.metrics_processes, METRICS_PROCESSES_NONE);
+	assert_int_equal(o.metrics_labels, 0);
+	static const char *const bad_processes[] = {"top", "top:", "top:0", "top:x", "top:-1", "some", "top:100001"};
+	for (size_t i = 0; i < sizeof(bad_processes) / sizeof(bad_processes[0]); i++) {
+		assert_int_equal(parse(&o, err, "--metrics-processes", bad_processes[i], NULL), TTALLOC_EINVAL);
+		assert_non_null(strstr(err, "--metrics-processes"));
+	}
+	assert_int_equal(parse(&o, err, "--metrics-labels", "pod,user", NULL), TTALLOC_EINVAL);
+	assert_string_equal(err, "unknown label 'user' in --metrics-labels (pod, namespace, container)");
+	assert_int_equal(parse(&o, err, "--hostname", "", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--http-timeout", "0", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--http-max-per-client", "0", NULL), TTALLOC_EINVAL);
+}
+
 static void test_cli_numbers(void **state)
 {
 	(void)state;
@@ -189,6 +233,7 @@ int main(void)
 		cmocka_unit_test_setup(test_check_refuses_what_the_options_name_before_anything_starts, setup),
 		cmocka_unit_test(test_cli_numbers),
 		cmocka_unit_test(test_closest_names_a_typo_and_nothing_else),
+		cmocka_unit_test_setup(test_fleet_options, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

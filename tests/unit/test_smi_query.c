@@ -256,6 +256,31 @@ static void test_names_with_commas_and_quotes_are_quoted(void **state)
 	assert_string_equal(gpu("name", "csv,noheader"), "plain name\n");
 }
 
+static void test_identity_and_container_fields(void **state)
+{
+	(void)state;
+	struct snapshot_device *d = add_device(40000, 80000);
+	add_device(40000, 80000);
+	snprintf(d->ident.serial, sizeof(d->ident.serial), "010001851170804D");
+	snprintf(d->ident.pci_bus_id, sizeof(d->ident.pci_bus_id), "0000:01:00.0");
+	snprintf(d->ident.card_type, sizeof(d->ident.card_type), "n150");
+	assert_string_equal(gpu("index,serial,pci.bus_id,card_type,uuid,asic_id", "csv,noheader"),
+			    "0, 010001851170804D, 0000:01:00.0, n150, [N/A], [N/A]\n"
+			    "1, [N/A], [N/A], [N/A], [N/A], [N/A]\n");
+	add_process(0, 41, "trainer", MiB, 0);
+	add_process(0, 42, "python", MiB, 0);
+	struct snapshot_container c = {.pid = 41};
+	snprintf(c.info.id, sizeof(c.info.id), "%064d", 1);
+	snprintf(c.info.pod, sizeof(c.info.pod), "trainer-0");
+	snprintf(c.info.namespace, sizeof(c.info.namespace), "ml");
+	snap.containers = &c;
+	snap.num_containers = 1;
+	assert_string_equal(apps("pid,pod,namespace,container", "csv,noheader"),
+			    "41, trainer-0, ml, [N/A]\n42, [N/A], [N/A], [N/A]\n");
+	snap.containers = NULL;
+	snap.num_containers = 0;
+}
+
 static void test_text_cannot_carry_control_characters(void **state)
 {
 	(void)state;
@@ -317,11 +342,12 @@ static void test_unknown_field_lists_the_valid_ones(void **state)
 				 "arch, temperature, power, utilization, memory.dram.used, memory.dram.total, "
 				 "memory.dram.free, memory.l1.used, memory.l1.total, memory.l1.free, "
 				 "memory.l1_small.used, memory.trace.used, memory.cb.used, memory.kernel.used, "
-				 "memory.system.used, buffers, processes");
+				 "memory.system.used, buffers, processes, serial, uuid, pci.bus_id, driver_version, asic_id, "
+				 "card_type");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid, nope", err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown field 'nope' for --query-compute-apps; valid fields: pid, process_name, "
-				 "user, device, used_memory, dram, l1, l1_small, trace, cb, kernel, system, buffers, source, "
-				 "stale");
+				 "user, device, gpu_uuid, gpu_bus_id, gpu_serial, used_memory, dram, l1, l1_small, trace, cb, "
+				 "kernel, system, buffers, source, stale, container_id, pod, namespace, container");
 	/* a typo gets a suggestion instead of the list */
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,memory.usd", err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'? "
@@ -599,6 +625,43 @@ static void test_select_keeps_the_named_devices_and_their_rows(void **state)
 	assert_int_equal(smi_select_check("0, 1", err, sizeof(err)), 0);
 }
 
+static void test_select_by_serial_uuid_and_bus_id(void **state)
+{
+	(void)state;
+	struct snapshot_device *a = add_device(40000, 80000);
+	struct snapshot_device *b = add_device(40000, 80000);
+	snprintf(a->ident.serial, sizeof(a->ident.serial), "010001851170804D");
+	snprintf(a->ident.pci_bus_id, sizeof(a->ident.pci_bus_id), "0000:01:00.0");
+	snprintf(b->ident.uuid, sizeof(b->ident.uuid), "GPU-6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6");
+	snprintf(b->ident.pci_bus_id, sizeof(b->ident.pci_bus_id), "00000000:65:00.0");
+	char err[ERR_LEN];
+	struct snapshot saved = snap;
+	struct snapshot_device saved_devices[2];
+	memcpy(saved_devices, devices, sizeof(saved_devices)); /* a selection compacts the array in place */
+#define RESTORE() (snap = saved, memcpy(devices, saved_devices, sizeof(saved_devices)))
+	assert_int_equal(smi_select_devices(&snap, "010001851170804d", err, sizeof(err)), 0);
+	assert_int_equal(snap.num_devices, 1);
+	assert_int_equal(snap.devices[0].index, 0);
+	RESTORE();
+	assert_int_equal(smi_select_devices(&snap, "gpu-6F1E9B2C-0d3a-4b5c-8e7f-a1b2c3d4e5f6", err, sizeof(err)), 0);
+	assert_int_equal(snap.devices[0].index, 1);
+	RESTORE();
+	/* nvidia-smi's 8-digit domain, the 4-digit one, or none */
+	assert_int_equal(smi_select_devices(&snap, "00000000:01:00.0", err, sizeof(err)), 0);
+	assert_int_equal(snap.devices[0].index, 0);
+	RESTORE();
+	assert_int_equal(smi_select_devices(&snap, "65:00.0", err, sizeof(err)), 0);
+	assert_int_equal(snap.devices[0].index, 1);
+	RESTORE();
+	assert_int_equal(smi_select_devices(&snap, "0001:01:00.0", err, sizeof(err)), -1);
+	assert_int_equal(smi_select_devices(&snap, "01:00.1", err, sizeof(err)), -1);
+#undef RESTORE
+	strbuf_reset(&out);
+	assert_int_equal(smi_list_devices(&out, &snap), 0);
+	assert_string_equal(strbuf_str(&out), "GPU 0: Wormhole_B0 (Serial: 010001851170804D)\n"
+					      "GPU 1: Wormhole_B0 (UUID: GPU-6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6)\n");
+}
+
 static void test_report_lines_up_and_counts_every_region(void **state)
 {
 	(void)state;
@@ -650,6 +713,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_select_keeps_the_named_devices_and_their_rows),
+		T(test_select_by_serial_uuid_and_bus_id),
 		T(test_report_lines_up_and_counts_every_region),
 		T(test_list_and_hardware_only_report),
 		T(test_header_names_fields_with_units_like_nvidia_smi),
@@ -666,6 +730,7 @@ int main(void)
 		T(test_compute_apps_one_row_per_process_and_device_in_order),
 		T(test_compute_apps_regions_and_buffer_types),
 		T(test_compute_apps_without_processes_prints_the_header_only),
+		T(test_identity_and_container_fields),
 		T(test_unknown_field_lists_the_valid_ones),
 		T(test_field_list_and_format_errors_are_explained),
 		T(test_json_devices_have_the_seed_keys_and_more),

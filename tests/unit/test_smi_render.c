@@ -355,7 +355,8 @@ static void test_layout_at_the_default_width_is_the_seed_layout(void **state)
 	smi_layout_compute(&l, SMI_DEFAULT_COLUMNS);
 	assert_int_equal(l.inner, 80);
 	static const int dev_starts[SMI_DEV_COLS] = {0, 1, 8, 25, 33, 43, 74, 79};
-	static const int proc_starts[SMI_PROC_COLS] = {0, 3, 9, 18, 28, 60, 68, 76};
+	/* the container column (60) has no width until a process runs in a container */
+	static const int proc_starts[SMI_PROC_COLS] = {0, 3, 9, 18, 28, 60, 60, 68, 76};
 	for (int i = 0; i < SMI_DEV_COLS; i++)
 		assert_int_equal(l.dev.start[i], dev_starts[i]);
 	for (int i = 0; i < SMI_PROC_COLS; i++)
@@ -374,11 +375,19 @@ static void test_layout_columns_always_fill_the_box(void **state)
 			dev += l.dev.width[i];
 		}
 		for (int i = 0; i < SMI_PROC_COLS; i++) {
-			assert_true(l.proc.width[i] > 0);
+			assert_true(i == SMI_PROC_CONTAINER ? l.proc.width[i] == 0 : l.proc.width[i] > 0);
 			proc += l.proc.width[i];
 		}
 		assert_int_equal(dev, l.inner);
 		assert_int_equal(proc, l.inner);
+		smi_layout_add_container(&l);
+		proc = 0;
+		for (int i = 0; i < SMI_PROC_COLS; i++) {
+			assert_true(l.proc.width[i] > 0);
+			proc += l.proc.width[i];
+		}
+		assert_int_equal(proc, l.inner);
+		assert_true(l.proc.width[SMI_PROC_CONTAINER] >= SMI_CONTAINER_MIN_COLUMNS);
 		assert_true(l.dev.width[SMI_DEV_MEMORY] >= 31); /* "DRAM: 12.0GB / 12.0GB  (100%)" + gap */
 	}
 }
@@ -637,6 +646,49 @@ static void test_buf_grows_and_formats(void **state)
 	assert_null(b.buf);
 }
 
+static void test_real_devices_show_serial_and_bus_id_simulated_ones_stay_blank(void **state)
+{
+	(void)state;
+	seed_demo();
+	snprintf(devices[0].ident.serial, sizeof(devices[0].ident.serial), "010001851172E02A");
+	snprintf(devices[0].ident.pci_bus_id, sizeof(devices[0].ident.pci_bus_id), "0000:02:00.0");
+	snprintf(devices[1].ident.serial, sizeof(devices[1].ident.serial), "CD140F72FDCEC8F9");
+	devices[1].status.backend_flags = 1; /* simulated: its made-up serial is not drawn */
+	const char *t = render(SMI_DEFAULT_COLUMNS);
+	assert_line(t, "│        010001851172E02A 0000:02:00.0      L1:      0MB / 1440MB  ( 0%)         │");
+	assert_line(t, "│                                           L1:    150MB / 1440MB  (10%)         │");
+	assert_null(strstr(t, "CD140F72FDCEC8F9"));
+}
+
+static void test_a_container_column_appears_when_a_process_runs_in_one(void **state)
+{
+	(void)state;
+	seed_demo();
+	const char *t = render(SMI_DEFAULT_COLUMNS);
+	assert_null(strstr(t, "Container"));
+	struct snapshot_container c[2];
+	memset(c, 0, sizeof(c));
+	c[0].pid = 12346;
+	snprintf(c[0].info.id, sizeof(c[0].info.id), "%064d", 7);
+	snprintf(c[0].info.runtime, sizeof(c[0].info.runtime), "containerd");
+	snprintf(c[0].info.pod, sizeof(c[0].info.pod), "trainer-0");
+	snprintf(c[0].info.container, sizeof(c[0].info.container), "main");
+	c[1].pid = 12347;
+	snprintf(c[1].info.id, sizeof(c[1].info.id), "3f4e8a9b2c1d%052d", 0);
+	snprintf(c[1].info.runtime, sizeof(c[1].info.runtime), "docker");
+	snap.containers = c;
+	snap.num_containers = 2;
+	t = render(SMI_DEFAULT_COLUMNS);
+	assert_line(t, "│   GPU   PID      User      Process name    Container       DRAM    L1          │");
+	assert_line(t, "│   0     12345    ttuser    python          -               100MB   0MB         │");
+	assert_line(t, "│   0     12346    ttuser    python          trainer-0/main  200MB   0MB         │");
+	assert_line(t, "│   1     12347    ttuser    python          docker 3f4e8a9… 0MB     150MB       │");
+	for (int columns = SMI_MIN_COLUMNS; columns <= SMI_MAX_COLUMNS; columns += 7)
+		assert_box_width(render(columns), columns);
+	snap.containers = NULL;
+	snap.num_containers = 0;
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -673,6 +725,8 @@ int main(void)
 		T(test_color_follows_tty_and_no_color),
 		T(test_frame_repaints_in_place_without_clearing),
 		T(test_buf_grows_and_formats),
+		T(test_real_devices_show_serial_and_bus_id_simulated_ones_stay_blank),
+		T(test_a_container_column_appears_when_a_process_runs_in_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

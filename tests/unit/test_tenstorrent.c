@@ -112,6 +112,7 @@ static void test_n300_is_two_chips_the_remote_one_reads_nothing(void **state)
 		assert_int_equal(info->dram_total, 12 * GiB);
 		assert_int_equal(info->l1_total, 96 * MiB); /* 64 Tensix x 1.5 MiB per ASIC */
 		assert_string_equal(info->serial, "010001851172E02A");
+		assert_string_equal(info->driver, "1.31"); /* tt-kmd's module version, the remote chip's too */
 		assert_string_equal(info->node, "/dev/tenstorrent/0");
 		assert_int_equal(info->driver_index, 0);
 	}
@@ -134,12 +135,12 @@ static void test_p150_cards_read_blackhole_hwmon_with_fan(void **state)
 	open_fixture(&set, "p150");
 	assert_int_equal(set.count, 2);
 	static const struct {
-		const char *serial, *bus;
+		const char *serial, *bus, *asic;
 		int32_t temp;
 		uint32_t power, volt, curr, fan, clock;
 	} want[2] = {
-		{"0000046131924042", "0000:03:00.0", 45312, 38000, 715, 42000, 1850, 1350},
-		{"0000046131924057", "0000:04:00.0", 39875, 19000, 700, 12000, 1200, 800},
+		{"0000046131924042", "0000:03:00.0", "6B2C3A4D5E6F7081", 45312, 38000, 715, 42000, 1850, 1350},
+		{"0000046131924057", "0000:04:00.0", "6B2C3A4D5E6F7092", 39875, 19000, 700, 12000, 1200, 800},
 	};
 	for (int i = 0; i < 2; i++) {
 		struct device *dev = &set.devices[i];
@@ -154,6 +155,8 @@ static void test_p150_cards_read_blackhole_hwmon_with_fan(void **state)
 		assert_int_equal(info->chips_on_board, 1);
 		assert_string_equal(info->serial, want[i].serial);
 		assert_string_equal(info->bus_id, want[i].bus);
+		assert_string_equal(info->asic_id, want[i].asic); /* tt_asic_id: Blackhole only */
+		assert_string_equal(device_card_type(dev), "p150a");
 		assert_string_equal(info->firmware, "18.3.0.0");
 		refresh(dev);
 		assert_int_equal(dev->now.temperature_mc, want[i].temp);

@@ -44,6 +44,17 @@ static void test_strbuf_grows_past_its_first_allocation(void **state)
 	assert_int_equal(sb.len, 40000);
 	assert_memory_equal(sb.buf + 39996, "9999", 4);
 	assert_int_equal(sb.buf[sb.len], '\0');
+	/* one text longer than all the room left: formatted again once the room is made */
+	size_t room = sb.alloc - sb.len, big_len = room + 1000;
+	char *big = malloc(big_len + 1);
+	assert_non_null(big);
+	memset(big, 'q', big_len);
+	big[big_len] = '\0';
+	strbuf_addf(&sb, "<%s>%d", big, 7);
+	free(big);
+	assert_int_equal(sb.len, 40000 + 1 + big_len + 2);
+	assert_memory_equal(sb.buf + 40000, "<qqq", 4);
+	assert_string_equal(sb.buf + sb.len - 3, "q>7");
 	strbuf_reset(&sb);
 	assert_string_equal(strbuf_str(&sb), "");
 	assert_non_null(sb.buf); /* the allocation is kept */

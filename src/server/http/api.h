@@ -83,6 +83,15 @@ json_t *api_health(struct server *s);
 /* Data of one /api/events event: the change number, devices and counts. */
 json_t *api_event(struct server *s, uint64_t seq);
 
+/* Sets a device object's identity keys: serial, asic_id, pci_bus_id, card_type, uuid (null where unknown). */
+void api_set_device_identity(json_t *obj, struct server *s, int device);
+
+/*
+ * Sets a process object's container keys from its "pid": container_id,
+ * container_runtime, pod, namespace, container (null where none).
+ */
+void api_set_container(json_t *obj, struct server *s);
+
 /*
  * GET /metrics: the Prometheus text exposition (format 0.0.4). Returns a
  * malloc'd NUL-terminated text and its length in *len, or NULL when out of

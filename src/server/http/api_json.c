@@ -74,6 +74,7 @@ json_t *api_device(struct server *s, int device)
 	json_util_set_uint(obj, "buffer_count", t->buffers);
 	json_object_set_new(obj, "ttmetal_shm", ttmetal_device_json(s, device));
 	json_object_set_new(obj, "simulated", json_boolean(dev->info.simulated));
+	api_set_device_identity(obj, s, device);
 	return obj;
 }
 
@@ -228,6 +229,10 @@ json_t *api_processes(struct server *s)
 	free(rows);
 	/* processes that only tt-metal's shared memory reports */
 	ttmetal_append_processes(s, list);
+	size_t i;
+	json_t *obj;
+	json_array_foreach(list, i, obj)
+		api_set_container(obj, s);
 	return list;
 }
 
@@ -547,6 +552,7 @@ json_t *api_health(struct server *s)
 	json_util_set_uint(obj, "processes", s->state.registry.process_count);
 	json_util_set_uint(obj, "live_buffers", s->state.registry.live_buffers);
 	json_util_set_str(obj, "socket", s->opts.socket_path);
+	json_util_set_str(obj, "hostname", s->state.hostname);
 	json_object_set_new(obj, "ttmetal_shm", ttmetal_status_json(s));
 	/* the dashboard itself: up; and how many tries found its port in use first */
 	json_object_set_new(obj, "http", json_pack("{s:s, s:i, s:I}", "state", "up", "port", (int)s->ingest.http_port,

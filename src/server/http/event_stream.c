@@ -5,13 +5,17 @@
 #include "server/http/event_stream.h"
 
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "common/clock.h"
 #include "server/http/api.h"
 #include "server/http/http.h"
+#include "server/http/limits.h"
 #include "server/http/response.h"
 #include "server/server.h"
 
@@ -25,6 +29,8 @@ struct event_client {
 	char *pending;      /* text being sent */
 	size_t pending_len;
 	size_t pending_off;
+	int fd;             /* the connection's socket (its unread bytes: SIOCOUTQ) */
+	struct http_client_key key; /* the address its stream is counted for */
 	struct event_client *prev, *next;
 };
 
@@ -39,13 +45,28 @@ static void stream_free(void *cls)
 	if (c->next)
 		c->next->prev = c->prev;
 	es->count--;
+	if (es->limits)
+		http_limits_stream_end(es->limits, &c->key);
 	free(c->pending);
 	free(c);
+}
+
+/* 1 when the reader has more than HTTP_SSE_MAX_QUEUED bytes it has not read yet. */
+static int reader_behind(const struct event_client *c)
+{
+	int queued = 0;
+	return c->fd >= 0 && ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > HTTP_SSE_MAX_QUEUED;
 }
 
 static int stream_prepare(struct event_client *c)
 {
 	struct event_streams *es = c->es;
+	if (!c->fresh && c->sent_seq != es->published_seq && reader_behind(c)) {
+		/* the newest picture goes out once it has read what it has */
+		if (es->limits)
+			es->limits->stream_events_skipped++;
+		return 0;
+	}
 	if (c->fresh || c->sent_seq != es->published_seq) {
 		uint64_t seq = es->published_seq;
 		json_t *doc = api_event(es->server, seq);
@@ -159,20 +180,44 @@ void event_streams_before_sleep(struct event_streams *es)
 	}
 }
 
+/* The address a connection's stream counts for, and its socket (-1, zero key when unknown). */
+static void identify(struct event_client *c, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct http_conn *hc = ci ? ci->socket_context : NULL;
+	if (hc)
+		c->key = hc->key;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c->fd = ci ? ci->connect_fd : -1;
+	int size = HTTP_SSE_SNDBUF;
+	if (c->fd >= 0)
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+}
+
 enum MHD_Result event_streams_serve(struct event_streams *es, struct MHD_Connection *conn)
 {
-	if (es->count >= HTTP_MAX_SSE_CLIENTS)
-		return response_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-				  "too many event streams open (%d); poll /api/devices instead", HTTP_MAX_SSE_CLIENTS);
 	struct event_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return response_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	identify(c, conn);
+	int full = es->count >= HTTP_MAX_SSE_CLIENTS;
+	if (full && es->limits)
+		http_limits_refuse(es->limits, HTTP_REFUSED_STREAMS);
+	if (full || (es->limits && !http_limits_stream_begin(es->limits, &c->key))) {
+		free(c);
+		return response_error_close(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+					    "too many event streams open (at most %d, %d per client); poll /api/devices "
+					    "instead",
+					    HTTP_MAX_SSE_CLIENTS, HTTP_MAX_STREAMS_PER_CLIENT);
+	}
 	c->es = es;
 	c->conn = conn;
 	c->fresh = 1;
 	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, c,
 								      stream_free);
 	if (!resp) {
+		if (es->limits)
+			http_limits_stream_end(es->limits, &c->key);
 		free(c);
 		return MHD_NO;
 	}

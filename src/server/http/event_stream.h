@@ -6,8 +6,13 @@
  * A stream with nothing new is a suspended libmicrohttpd connection (no
  * polling, no buffer), resumed when the picture changes and every
  * HTTP_SSE_KEEPALIVE_S for a comment line that finds readers that went
- * away. A slow reader therefore never queues more than one event. At most
- * HTTP_MAX_SSE_CLIENTS streams (more get 503).
+ * away. A slow reader therefore never queues more than one event in the
+ * server: its socket's send buffer is HTTP_SSE_SNDBUF, and while more than
+ * HTTP_SSE_MAX_QUEUED bytes of it wait for the reader, new events are
+ * skipped (counted; it gets the newest picture when it has read); a reader
+ * that stops altogether is closed by the idle timeout. At most
+ * HTTP_MAX_SSE_CLIENTS streams, HTTP_MAX_STREAMS_PER_CLIENT per address
+ * (more get 503, counted).
  */
 #ifndef TTALLOC_HTTP_EVENT_STREAM_H
 #define TTALLOC_HTTP_EVENT_STREAM_H
@@ -19,6 +24,7 @@
 
 struct server;
 struct event_client;
+struct http_limits;
 
 struct event_streams {
 	struct server *server;         /* whose picture the events describe */
@@ -32,6 +38,7 @@ struct event_streams {
 	int stopping;                  /* streams end instead of waiting */
 	struct event_client *streams;
 	unsigned count;
+	struct http_limits *limits;    /* streams per client, refusals, skipped events (limits.h); set by http.c */
 };
 
 /*

@@ -19,12 +19,13 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "server/http/auth.h"
 #include "server/http/event_stream.h"
+#include "server/http/limits.h"
 #include "server/http/response.h"
 #include "server/http/routes.h"
+#include "server/http/web_config.h"
 #include "server/server.h"
-
-
 
 struct http_server {
 	struct server *server;
@@ -34,6 +35,9 @@ struct http_server {
 	int paused;                      /* HTTP waits for ingest (budget) */
 	uint64_t ingest_seen;            /* ALLOC+FREE count at the last HTTP turn */
 	struct event_streams streams;    /* /api/events */
+	struct http_limits *limits;      /* the server's (server.h), set up here */
+	struct web_config web;           /* --web-config: TLS and users */
+	struct http_auth auth;
 	char url[96];
 	uint16_t port;                   /* the port listened on (the kernel's choice for port 0) */
 };
@@ -102,7 +106,7 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, con
 	}
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, 128) < 0) {
+	if (bind(fd, (const struct sockaddr *)addr, len) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0) {
 		*taken = errno == EADDRINUSE;
 		snprintf(err, HTTP_ERR_LEN,
 			 "cannot listen for HTTP on %s: %s; choose another address with --http ADDR:PORT "
@@ -114,7 +118,7 @@ static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, con
 	return fd;
 }
 
-static void format_url(struct http_server *h, int fd)
+static void format_url(struct http_server *h, int fd, int tls)
 {
 	struct sockaddr_storage bound;
 	socklen_t len = sizeof(bound);
@@ -128,7 +132,7 @@ static void format_url(struct http_server *h, int fd)
 			port = (unsigned)strtoul(serv, NULL, 10);
 		}
 	}
-	snprintf(h->url, sizeof(h->url), "http://%s:%u/", host, port);
+	snprintf(h->url, sizeof(h->url), "%s://%s:%u/", tls ? "https" : "http", host, port);
 	h->port = (uint16_t)port;
 }
 
@@ -144,8 +148,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* First call: headers only. Answering now would make libmicrohttpd
 		 * close the connection (no keep-alive); answer on the next call. */
 		*con_cls = &headers_seen;
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct http_conn *hc = ci ? ci->socket_context : NULL;
+		if (hc)
+			hc->requests++;
 		return MHD_YES;
 	}
+	if (http_auth_required(&h->auth) && !http_auth_check(&h->auth, conn, h->limits))
+		return http_auth_refuse(conn);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
 		if (*upload_data_size) {
 			*upload_data_size = 0; /* a body is read and dropped; answered once it is all in */
@@ -166,6 +176,48 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';
 	log_debug("🌐 http: %s", line);
+}
+
+/* ---- limits (limits.h) ---- */
+
+/* Accept policy: refuses a connection over the total or per-address limit before it costs anything. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http_server *h = cls;
+	struct http_client_key key = http_client_key_of(addr, len);
+	return http_limits_admit(h->limits, &key) ? MHD_YES : MHD_NO;
+}
+
+/* A connection opened or closed: its bookkeeping is libmicrohttpd's socket context. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *h = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct http_conn *hc = calloc(1, sizeof(*hc));
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (hc && ci && ci->client_addr)
+			hc->key = http_client_key_of(ci->client_addr, sizeof(struct sockaddr_in6));
+		if (hc)
+			http_limits_opened(h->limits, &hc->key);
+		*socket_context = hc;
+		return;
+	}
+	struct http_conn *hc = *socket_context;
+	if (hc)
+		http_limits_closed(h->limits, hc);
+	free(hc);
+	*socket_context = NULL;
+}
+
+/* A request ended: one cut by the idle timeout is counted. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)con_cls;
+	struct http_server *h = cls;
+	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
+		http_limits_refuse(h->limits, HTTP_REFUSED_TIMEOUT);
 }
 
 /* ---- loop integration ---- */
@@ -240,6 +292,48 @@ static void on_timer(struct event_loop *loop, struct event_timer *timer)
 
 /* ---- start and stop ---- */
 
+/* Reads --web-config into h->web and prepares the users' checks. Returns 0 or -1 with `err`. */
+static int load_web_config(struct http_server *h, const char *path, char *err)
+{
+	if (!path)
+		return 0;
+	char why[ERR_LEN];
+	if (web_config_load(path, &h->web, why) < 0) {
+		snprintf(err, HTTP_ERR_LEN, "--web-config %s", why);
+		return -1;
+	}
+	http_auth_init(&h->auth, &h->web);
+	return 0;
+}
+
+/* Starts libmicrohttpd on the listening socket `fd`, with TLS when the web config has a certificate. */
+static struct MHD_Daemon *start_daemon(struct http_server *h, int fd, int ipv6)
+{
+	const struct server_options *o = &h->server->opts;
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	if (ipv6)
+		flags |= MHD_USE_IPv6;
+	/* libmicrohttpd's own limit stays above ours: at its limit it stops accepting (clients wait in the
+	 * backlog); ours refuses at once and counts */
+	unsigned mhd_limit = o->http_max_connections + 64;
+	struct MHD_OptionItem options[] = {
+		{MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL}, /* first: libmicrohttpd asks */
+		{MHD_OPTION_LISTEN_SOCKET, fd, NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit, NULL},
+		{MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)o->http_timeout_s, NULL},
+		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_MEMORY_LIMIT, NULL},
+		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
+		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
+		{h->web.cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->web.cert_pem},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->web.key_pem},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->web.priorities},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	if (h->web.cert_pem)
+		flags |= MHD_USE_TLS;
+	return MHD_start_daemon(flags, 0, on_accept, h, on_request, h, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+}
+
 struct http_server *http_start(struct server *s, const char *listen, char *err, int *taken)
 {
 	struct sockaddr_storage addr;
@@ -247,28 +341,29 @@ struct http_server *http_start(struct server *s, const char *listen, char *err, 
 	*taken = 0;
 	if (http_parse_listen(listen, &addr, &addr_len, err) < 0)
 		return NULL;
-	int fd = listen_socket(&addr, addr_len, listen, err, taken);
-	if (fd < 0)
-		return NULL;
 	struct http_server *h = calloc(1, sizeof(*h));
-	if (!h) {
-		close(fd);
+	if (!h || http_limits_init(&s->http_limits, s->opts.http_max_connections, s->opts.http_max_per_client,
+				   HTTP_MAX_SSE_CLIENTS, HTTP_MAX_STREAMS_PER_CLIENT) < 0) {
+		free(h);
 		snprintf(err, HTTP_ERR_LEN, "out of memory");
 		return NULL;
 	}
 	h->server = s;
+	h->limits = &s->http_limits;
 	h->handle.fd = h->timer.handle.fd = -1;
-	format_url(h, fd);
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-	if (addr.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-				     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+	int fd = load_web_config(h, s->opts.web_config, err) < 0 ? -1 : listen_socket(&addr, addr_len, listen, err, taken);
+	if (fd >= 0) {
+		format_url(h, fd, h->web.cert_pem != NULL);
+		h->daemon = start_daemon(h, fd, addr.ss_family == AF_INET6);
+		if (!h->daemon) {
+			snprintf(err, HTTP_ERR_LEN, "cannot start the HTTP server on %s (libmicrohttpd%s)", listen,
+				 h->web.cert_pem ? ", TLS" : "");
+			close(fd);
+		}
+	}
 	if (!h->daemon) {
-		snprintf(err, HTTP_ERR_LEN, "cannot start the HTTP server on %s (libmicrohttpd)", listen);
-		close(fd);
+		web_config_release(&h->web);
+		http_limits_release(h->limits);
 		free(h);
 		return NULL;
 	}
@@ -281,6 +376,7 @@ struct http_server *http_start(struct server *s, const char *listen, char *err, 
 		http_stop(h);
 		return NULL;
 	}
+	h->streams.limits = h->limits;
 	h->ingest_seen = ingest_events(s);
 	schedule(h);
 	return h;
@@ -311,5 +407,7 @@ void http_stop(struct http_server *h)
 		event_streams_stop(&h->streams);
 		MHD_stop_daemon(h->daemon); /* closes the listening socket and every connection */
 	}
+	web_config_release(&h->web);
+	http_limits_release(h->limits);
 	free(h);
 }

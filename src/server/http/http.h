@@ -18,6 +18,13 @@
  * connection (no polling, no buffer), resumed when the registry changes and
  * every HTTP_SSE_KEEPALIVE_S for a comment line. At most HTTP_MAX_SSE_CLIENTS
  * streams at once (more get 503).
+ *
+ * Limits (limits.h): connections at once in all and per client address
+ * (refused at accept, counted), an idle timeout (--http-timeout: a client
+ * that stops sending its request or reading its answer is closed), request
+ * headers up to HTTP_MEMORY_LIMIT, event streams per address. With
+ * --web-config (web_config.h): TLS through libmicrohttpd's GnuTLS, and
+ * basic authentication (auth.h) before any endpoint answers.
  */
 #ifndef TTALLOC_HTTP_H
 #define TTALLOC_HTTP_H
@@ -36,9 +43,14 @@ struct http_server;
 #define HTTP_MAX_PAUSE_MS 100
 #define HTTP_SSE_MIN_INTERVAL_MS 100
 #define HTTP_SSE_KEEPALIVE_S 15
-#define HTTP_MAX_SSE_CLIENTS 32
+#define HTTP_SSE_SNDBUF (64 * 1024)      /* send buffer of an event stream's socket */
+#define HTTP_SSE_MAX_QUEUED (32 * 1024)  /* unread bytes beyond which a stream's events are skipped */
+#define HTTP_MAX_SSE_CLIENTS 64
 #define HTTP_MAX_CONNECTIONS 256
-#define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_MAX_PER_CLIENT 32
+#define HTTP_CONNECTION_TIMEOUT_S 10
+#define HTTP_LISTEN_BACKLOG 1024
+#define HTTP_MEMORY_LIMIT (32u * 1024u) /* request headers and buffers per connection: more is refused (431) */
 #define HTTP_ERR_LEN ERR_LEN
 /* A port in use at start-up is tried again this often (unless --http-required). */
 #define HTTP_RETRY_MS 5000
@@ -51,10 +63,11 @@ struct http_server;
 int http_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t *addr_len, char *err);
 
 /*
- * Listens on `listen` and serves on the server's loop. Returns the HTTP
- * server, or NULL with a reason in `err`; *taken is 1 when the address is
- * in use by another program (a later try may succeed), 0 for any other
- * failure (a bad address will not get better).
+ * Listens on `listen` and serves on the server's loop, with s->opts'
+ * limits and --web-config (TLS, users). Returns the HTTP server, or NULL
+ * with a reason in `err`; *taken is 1 when the address is in use by another
+ * program (a later try may succeed), 0 for any other failure (a bad
+ * address or web config will not get better).
  */
 struct http_server *http_start(struct server *s, const char *listen, char *err, int *taken);
 

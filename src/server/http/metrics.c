@@ -16,78 +16,23 @@
 #include "common/strbuf.h"
 #include "server/http/api.h"
 #include "server/http/json_util.h"
+#include "server/http/limits.h"
+#include "server/http/metrics_identity.h"
+#include "server/http/metrics_process.h"
+#include "server/http/metrics_text.h"
 #include "server/server.h"
 #include "server/state/holders.h"
 #include "server/state/picture.h"
 
-size_t metrics_escape_label(char *dst, size_t cap, const char *value)
-{
-	size_t n = 0;
-	for (const char *p = value; *p; p++) {
-		const char *rep = NULL;
-		char one[2] = {*p, 0};
-		switch (*p) {
-		case '\\':
-			rep = "\\\\";
-			break;
-		case '"':
-			rep = "\\\"";
-			break;
-		case '\n':
-			rep = "\\n";
-			break;
-		default:
-			rep = one;
-			break;
-		}
-		for (const char *r = rep; *r; r++, n++)
-			if (n + 1 < cap)
-				dst[n] = *r;
-	}
-	if (cap)
-		dst[n < cap ? n : cap - 1] = '\0';
-	return n;
-}
-
-/* An escaped label value in a small buffer (process names are 15 bytes, users 31). */
-struct label {
-	char v[128];
-};
-
-static struct label esc(const char *value)
-{
-	struct label l;
-	metrics_escape_label(l.v, sizeof(l.v), value);
-	return l;
-}
-
-static void family(struct strbuf *t, const char *name, const char *type, const char *help)
-{
-	strbuf_addf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* Label value of each buffer type in ttalloc_*_memory_*{type=...}. */
-static const char *type_label(unsigned type)
-{
-	static const char *const labels[TTALLOC_BUFFER_TYPES] = {
-		[TTALLOC_DRAM] = "dram", [TTALLOC_L1] = "l1", [TTALLOC_SYSTEM_MEMORY] = "system_memory",
-		[TTALLOC_L1_SMALL] = "l1_small", [TTALLOC_TRACE] = "trace", [TTALLOC_CB] = "cb",
-		[TTALLOC_KERNEL] = "kernel",
-	};
-	return type < TTALLOC_BUFFER_TYPES && labels[type] ? labels[type] : "unknown";
-}
-
 static void device_metrics(struct strbuf *t, struct server *s)
 {
 	int n = s->state.devices.count;
-	family(t, "ttalloc_device_info", "gauge", "Device identity: always 1, labelled with name and architecture.");
-	for (int d = 0; d < n; d++) {
-		const struct device *dev = &s->state.devices.devices[d];
-		strbuf_addf(t, "ttalloc_device_info{device=\"%d\",name=\"%s\",arch=\"%s\",simulated=\"%s\"} 1\n", d,
-			    esc(dev->info.name).v, esc(proto_arch_name(dev->info.arch)).v,
-			    dev->info.simulated ? "true" : "false");
-	}
-	family(t, "ttalloc_device_memory_used_bytes", "gauge",
+	metrics_family(t, "ttalloc_device_info", "gauge",
+		       "Device identity: always 1, labelled with name, architecture and, where known, serial, "
+		       "asic_id, pci_bus_id, card_type, uuid and driver_version (made up from host and index when simulated).");
+	for (int d = 0; d < n; d++)
+		metrics_device_info(t, s, d);
+	metrics_family(t, "ttalloc_device_memory_used_bytes", "gauge",
 	       "Bytes in use on the device, by buffer type: live buffers reported through the socket plus "
 	       "processes only tt-metal's shared memory reports (system_memory is host memory).");
 	for (int d = 0; d < n; d++) {
@@ -95,9 +40,9 @@ static void device_metrics(struct strbuf *t, struct server *s)
 		picture_device_used(&s->state, d, used);
 		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
 			strbuf_addf(t, "ttalloc_device_memory_used_bytes{device=\"%d\",type=\"%s\"} %" PRIu64 "\n", d,
-				    type_label(type), used[type]);
+				    metrics_type_label(type), used[type]);
 	}
-	family(t, "ttalloc_device_memory_total_bytes", "gauge",
+	metrics_family(t, "ttalloc_device_memory_total_bytes", "gauge",
 	       "Capacity of the device memory (dram: DRAM and trace buffers; l1: L1, L1_SMALL, CB and kernels).");
 	for (int d = 0; d < n; d++) {
 		const struct device *dev = &s->state.devices.devices[d];
@@ -109,24 +54,24 @@ static void device_metrics(struct strbuf *t, struct server *s)
 			strbuf_addf(t, "ttalloc_device_memory_total_bytes{device=\"%d\",type=\"l1\"} %" PRIu64 "\n",
 				    d, dev->info.l1_total);
 	}
-	family(t, "ttalloc_live_buffers", "gauge", "Live buffers on the device.");
+	metrics_family(t, "ttalloc_live_buffers", "gauge", "Live buffers on the device.");
 	for (int d = 0; d < n; d++)
 		strbuf_addf(t, "ttalloc_live_buffers{device=\"%d\"} %" PRIu64 "\n", d, s->state.registry.devices[d].buffers);
-	family(t, "ttalloc_device_processes", "gauge", "Processes holding at least one buffer on the device.");
+	metrics_family(t, "ttalloc_device_processes", "gauge", "Processes holding at least one buffer on the device.");
 	for (int d = 0; d < n; d++)
 		strbuf_addf(t, "ttalloc_device_processes{device=\"%d\"} %u\n", d, picture_device_processes(&s->state, d));
 
 	/* Readings: a series only where the backend could read it (absent, not 0, when unknown). */
 	for (int d = 0; d < n; d++)
 		picture_refresh_readings(&s->state, d);
-	family(t, "ttalloc_device_temperature_celsius", "gauge", "Device temperature, when the backend can read it.");
+	metrics_family(t, "ttalloc_device_temperature_celsius", "gauge", "Device temperature, when the backend can read it.");
 	for (int d = 0; d < n; d++) {
 		const struct device *dev = &s->state.devices.devices[d];
 		if (DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE))
 			strbuf_addf(t, "ttalloc_device_temperature_celsius{device=\"%d\"} %.3f\n", d,
 				    dev->now.temperature_mc / 1000.0);
 	}
-	family(t, "ttalloc_device_power_watts", "gauge", "Device power draw, when the backend can read it.");
+	metrics_family(t, "ttalloc_device_power_watts", "gauge", "Device power draw, when the backend can read it.");
 	for (int d = 0; d < n; d++) {
 		const struct device *dev = &s->state.devices.devices[d];
 		if (DEVICE_READING_VALID(&dev->now, DEVICE_POWER))
@@ -136,8 +81,8 @@ static void device_metrics(struct strbuf *t, struct server *s)
 }
 
 /*
- * Processes only tt-metal's shared memory reports (source="tt-metal shm"):
- * their use per type, as socket processes'; slots of dead processes as
+ * tt-metal's shared memory (the use of processes only it reports is ranked
+ * with the socket's in metrics_process.c): slots of dead processes as
  * ttalloc_process_stale_memory_bytes (what the slot still claims, not in
  * use); the state of each region file; per-chip rows of each region.
  */
@@ -145,38 +90,23 @@ static void ttmetal_process_metrics(struct strbuf *t, struct server *s)
 {
 	uint32_t n = 0;
 	const struct ttmetal_row *rows = ttmetal_rows(&s->state.shm, &s->state.registry, &n);
-	for (uint32_t i = 0; i < n; i++) {
-		const struct ttmetal_row *r = &rows[i];
-		if (r->covered || r->stale)
-			continue;
-		struct label name = esc(r->name),
-			     user = esc(r->uid == PROTO_UID_UNKNOWN ? "" : json_util_user_name(r->uid));
-		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++) {
-			if (!r->used[type] && type != TTALLOC_DRAM && type != TTALLOC_L1)
-				continue;
-			strbuf_addf(t,
-				    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
-				    "user=\"%s\",type=\"%s\",source=\"tt-metal shm\"} %" PRIu64 "\n",
-				    r->device, (int)r->pid, name.v, user.v, type_label(type), r->used[type]);
-		}
-	}
-	family(t, "ttalloc_process_stale_memory_bytes", "gauge",
+	metrics_family(t, "ttalloc_process_stale_memory_bytes", "gauge",
 	       "Bytes a tt-metal shared-memory slot still claims for a process that is gone (killed before it "
 	       "released them); counted once in ttalloc_leaked_bytes_total, not in use.");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct ttmetal_row *r = &rows[i];
 		if (r->covered || !r->stale)
 			continue;
-		struct label name = esc(r->name);
+		struct metrics_value name = metrics_esc(r->name);
 		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
 			if (r->used[type] || type == TTALLOC_DRAM || type == TTALLOC_L1)
 				strbuf_addf(t,
 					    "ttalloc_process_stale_memory_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
 					    "type=\"%s\",source=\"tt-metal shm\"} %" PRIu64 "\n",
-					    r->device, (int)r->pid, name.v, type_label(type), r->used[type]);
+					    r->device, (int)r->pid, name.v, metrics_type_label(type), r->used[type]);
 	}
 	const struct ttmetal_view *v = &s->state.shm;
-	family(t, "ttalloc_ttmetal_shm_regions", "gauge",
+	metrics_family(t, "ttalloc_ttmetal_shm_regions", "gauge",
 	       "tt-metal shared-memory region files (/dev/shm/tt_device_*_memory) by state: ok, or why they "
 	       "give no numbers (bad_version, not_ready, truncated, unstable, unreadable, no_device).");
 	if (v->enabled) {
@@ -193,7 +123,7 @@ static void ttmetal_process_metrics(struct strbuf *t, struct server *s)
 			strbuf_addf(t, "ttalloc_ttmetal_shm_regions{state=\"%s\"} %u\n", states[k], count);
 		}
 	}
-	family(t, "ttalloc_ttmetal_chip_memory_used_bytes", "gauge",
+	metrics_family(t, "ttalloc_ttmetal_chip_memory_used_bytes", "gauge",
 	       "Per-chip rows of tt-metal's shared-memory regions: bytes on each chip reached through the "
 	       "region's device (remote=\"true\" for a remote chip, n300 R, Galaxy).");
 	for (uint32_t i = 0; i < v->region_count; i++) {
@@ -211,33 +141,14 @@ static void ttmetal_process_metrics(struct strbuf *t, struct server *s)
 	}
 }
 
-static void process_metrics(struct strbuf *t, struct server *s)
+static void process_metrics(struct strbuf *t, struct server *s, const struct metrics_selection *sel)
 {
 	struct registry *r = &s->state.registry;
-	family(t, "ttalloc_process_memory_used_bytes", "gauge",
-	       "Bytes one process uses on one device, by buffer type (types it uses); source: socket (live "
-	       "buffers) or tt-metal shm (totals from tt-metal's shared memory, processes not on the socket).");
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
-		const struct process_record *rec = registry_process(r, p);
-		struct label name = esc(rec->comm), user = esc(json_util_user_name(rec->uid));
-		REGISTRY_FOR_EACH_USAGE(r, p, u)
-		{
-			for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++) {
-				/* DRAM and L1 always; the other types where the process uses them */
-				if (!u->used[type] && type != TTALLOC_DRAM && type != TTALLOC_L1)
-					continue;
-				strbuf_addf(t,
-					    "ttalloc_process_memory_used_bytes{device=\"%d\",pid=\"%d\",process=\"%s\","
-					    "user=\"%s\",type=\"%s\",source=\"socket\"} %" PRIu64 "\n",
-					    u->device, (int)rec->pid, name.v, user.v, type_label(type), u->used[type]);
-			}
-		}
-	}
+	metrics_process_memory(t, s, sel);
 	ttmetal_process_metrics(t, s);
-	family(t, "ttalloc_processes", "gauge", "Processes connected to the server or holding buffers.");
+	metrics_family(t, "ttalloc_processes", "gauge", "Processes connected to the server or holding buffers.");
 	strbuf_addf(t, "ttalloc_processes %u\n", r->process_count);
-	family(t, "ttalloc_client_connections", "gauge", "Open client connections.");
+	metrics_family(t, "ttalloc_client_connections", "gauge", "Open client connections.");
 	strbuf_addf(t, "ttalloc_client_connections %u\n", s->ingest.conns.count);
 }
 
@@ -247,7 +158,7 @@ static void process_metrics(struct strbuf *t, struct server *s)
  * about: none for simulated ones, not 0), and one info series per process
  * and device. Untracked processes have no memory sample: it is unknown.
  */
-static void holder_metrics(struct strbuf *t, struct server *s)
+static void holder_metrics(struct strbuf *t, struct server *s, const struct metrics_selection *sel)
 {
 	static const char *const state_label[] = {
 		[DEVICE_HOLDER_TRACKED] = "tracked",
@@ -259,7 +170,7 @@ static void holder_metrics(struct strbuf *t, struct server *s)
 	int counts[PROTO_MAX_DEVICES] = {0};
 	for (int d = 0; d < n; d++)
 		rows[d] = holders_rows(&s->state, d, &counts[d]);
-	family(t, "ttalloc_untracked_processes", "gauge",
+	metrics_family(t, "ttalloc_untracked_processes", "gauge",
 	       "Processes holding the device (the kernel's view) that never reported to ttalloc.");
 	for (int d = 0; d < n; d++) {
 		int untracked = 0;
@@ -268,7 +179,7 @@ static void holder_metrics(struct strbuf *t, struct server *s)
 		if (holders_available(&s->state, d))
 			strbuf_addf(t, "ttalloc_untracked_processes{device=\"%d\"} %d\n", d, untracked);
 	}
-	family(t, "ttalloc_vanished_processes", "gauge",
+	metrics_family(t, "ttalloc_vanished_processes", "gauge",
 	       "Processes with buffers on the device that the driver no longer lists.");
 	for (int d = 0; d < n; d++) {
 		int vanished = 0;
@@ -277,18 +188,21 @@ static void holder_metrics(struct strbuf *t, struct server *s)
 		if (holders_available(&s->state, d))
 			strbuf_addf(t, "ttalloc_vanished_processes{device=\"%d\"} %d\n", d, vanished);
 	}
-	family(t, "ttalloc_process_info", "gauge",
+	metrics_family(t, "ttalloc_process_info", "gauge",
 	       "A process using a device, always 1: tracked=\"false\" for one that holds it without reporting "
 	       "(state untracked), state vanished for one the driver no longer lists.");
 	for (int d = 0; d < n; d++) {
+		uint32_t flagged = 0;
 		for (int i = 0; i < counts[d]; i++) {
 			const struct holder_entry *e = &rows[d][i];
-			struct label name = esc(e->id.comm), user = esc(e->id.uid_known ? json_util_user_name(e->id.uid) : "");
-			strbuf_addf(t,
-				    "ttalloc_process_info{device=\"%d\",pid=\"%d\",process=\"%s\",user=\"%s\","
-				    "tracked=\"%s\",state=\"%s\"} 1\n",
-				    d, (int)e->pid, name.v, user.v, e->state == DEVICE_HOLDER_UNTRACKED ? "false" : "true",
-				    state_label[e->state]);
+			if (!metrics_process_info_shown(s, sel, d, e->pid, e->state != DEVICE_HOLDER_TRACKED, &flagged))
+				continue;
+			struct metrics_value name = metrics_esc(e->id.comm), user = metrics_esc(e->id.uid_known ? json_util_user_name(e->id.uid) : "");
+			strbuf_addf(t, "ttalloc_process_info{device=\"%d\",pid=\"%d\",process=\"%s\",user=\"%s\"", d,
+				    (int)e->pid, name.v, user.v);
+			metrics_container_labels(t, s, e->pid);
+			strbuf_addf(t, ",tracked=\"%s\",state=\"%s\"} 1\n",
+				    e->state == DEVICE_HOLDER_UNTRACKED ? "false" : "true", state_label[e->state]);
 		}
 		free(rows[d]);
 	}
@@ -304,7 +218,7 @@ static void lowercase(char *dst, size_t cap, const char *src)
 
 static void counter_metrics(struct strbuf *t, struct server *s)
 {
-	family(t, "ttalloc_events_total", "counter", "Messages received from clients, by kind.");
+	metrics_family(t, "ttalloc_events_total", "counter", "Messages received from clients, by kind.");
 	for (unsigned type = 0; type < 256; type++) {
 		const char *name = proto_type_name(type);
 		if (!name || proto_type_direction(type) != PROTO_DIR_REQUEST)
@@ -313,35 +227,35 @@ static void counter_metrics(struct strbuf *t, struct server *s)
 		lowercase(kind, sizeof(kind), name);
 		strbuf_addf(t, "ttalloc_events_total{kind=\"%s\"} %" PRIu64 "\n", kind, s->ingest.stats.frames[type]);
 	}
-	family(t, "ttalloc_leaked_bytes_total", "counter",
+	metrics_family(t, "ttalloc_leaked_bytes_total", "counter",
 	       "Bytes still allocated by processes when they exited, since start-up.");
 	for (int d = 0; d < s->state.devices.count; d++)
 		strbuf_addf(t, "ttalloc_leaked_bytes_total{device=\"%d\"} %" PRIu64 "\n", d, s->state.leaks.leaked_bytes[d]);
-	family(t, "ttalloc_leaked_buffers_total", "counter",
+	metrics_family(t, "ttalloc_leaked_buffers_total", "counter",
 	       "Buffers still allocated by processes when they exited, since start-up.");
 	for (int d = 0; d < s->state.devices.count; d++)
 		strbuf_addf(t, "ttalloc_leaked_buffers_total{device=\"%d\"} %" PRIu64 "\n", d,
 			    s->state.leaks.leaked_buffers[d]);
-	family(t, "ttalloc_leak_reports_total", "counter", "Processes that exited holding buffers, since start-up.");
+	metrics_family(t, "ttalloc_leak_reports_total", "counter", "Processes that exited holding buffers, since start-up.");
 	strbuf_addf(t, "ttalloc_leak_reports_total %" PRIu64 "\n", s->state.leaks.reports_total);
-	family(t, "ttalloc_protocol_errors_total", "counter", "Refused or wrong client messages, by reason.");
+	metrics_family(t, "ttalloc_protocol_errors_total", "counter", "Refused or wrong client messages, by reason.");
 	for (int reason = 0; reason < PROTO_ERR_COUNT; reason++)
 		strbuf_addf(t, "ttalloc_protocol_errors_total{reason=\"%s\"} %" PRIu64 "\n",
 			    proto_error_label((enum proto_error_reason)reason), s->ingest.stats.errors[reason]);
-	family(t, "ttalloc_connections_total", "counter", "Client connections accepted, since start-up.");
+	metrics_family(t, "ttalloc_connections_total", "counter", "Client connections accepted, since start-up.");
 	strbuf_addf(t, "ttalloc_connections_total %" PRIu64 "\n", s->ingest.conns.accepted);
-	family(t, "ttalloc_connections_refused_total", "counter", "Client connections refused, since start-up.");
+	metrics_family(t, "ttalloc_connections_refused_total", "counter", "Client connections refused, since start-up.");
 	strbuf_addf(t, "ttalloc_connections_refused_total %" PRIu64 "\n", s->ingest.conns.refused);
-	family(t, "ttalloc_ring_clients", "gauge",
+	metrics_family(t, "ttalloc_ring_clients", "gauge",
 	       "Connections reporting through the shared-memory ring (the fast path) now.");
 	strbuf_addf(t, "ttalloc_ring_clients %" PRIu32 "\n", s->ingest.rings.count);
-	family(t, "ttalloc_rings_attached_total", "counter", "Shared-memory rings attached, since start-up.");
+	metrics_family(t, "ttalloc_rings_attached_total", "counter", "Shared-memory rings attached, since start-up.");
 	strbuf_addf(t, "ttalloc_rings_attached_total %" PRIu64 "\n", s->ingest.rings.attached);
-	family(t, "ttalloc_connections_superseded_total", "counter",
+	metrics_family(t, "ttalloc_connections_superseded_total", "counter",
 	       "Client connections replaced by a newer connection of the same library (it reconnected), "
 	       "since start-up.");
 	strbuf_addf(t, "ttalloc_connections_superseded_total %" PRIu64 "\n", s->ingest.stats.superseded);
-	family(t, "ttalloc_processes_disconnected", "gauge",
+	metrics_family(t, "ttalloc_processes_disconnected", "gauge",
 	       "Processes that lost their connection without GOODBYE and still run: their buffers stay "
 	       "counted until they reconnect or exit.");
 	strbuf_addf(t, "ttalloc_processes_disconnected %u\n", s->ingest.departures.count);
@@ -350,30 +264,35 @@ static void counter_metrics(struct strbuf *t, struct server *s)
 /* Allocation failures, misuse and marks (issue 13's diagnosis). */
 static void diagnosis_metrics(struct strbuf *t, struct server *s)
 {
-	family(t, "ttalloc_alloc_failures_total", "counter",
+	metrics_family(t, "ttalloc_alloc_failures_total", "counter",
 	       "Allocations clients reported as failed (ALLOC_FAILED), by device and buffer type; "
 	       "post-mortems in /api/oom.");
 	for (int d = 0; d < s->state.devices.count; d++)
 		for (unsigned type = 0; type < TTALLOC_BUFFER_TYPES; type++)
 			strbuf_addf(t, "ttalloc_alloc_failures_total{device=\"%d\",type=\"%s\"} %" PRIu64 "\n", d,
-				    type_label(type), s->state.ooms.failures[d][type]);
-	family(t, "ttalloc_misuse_total", "counter",
+				    metrics_type_label(type), s->state.ooms.failures[d][type]);
+	metrics_family(t, "ttalloc_misuse_total", "counter",
 	       "Allocator misuse by kind (double frees, frees of unknown addresses, allocations over a live "
 	       "buffer, frees naming the wrong device); entries in /api/misuse.");
 	for (int k = 0; k < MISUSE_KINDS; k++)
 		strbuf_addf(t, "ttalloc_misuse_total{kind=\"%s\"} %" PRIu64 "\n", misuse_kind_label((enum misuse_kind)k),
 			    s->state.misuse.total[k]);
-	family(t, "ttalloc_marks_total", "counter", "Marks recorded (ttalloc_mark, tt_smi --mark), since start-up.");
+	metrics_family(t, "ttalloc_marks_total", "counter", "Marks recorded (ttalloc_mark, tt_smi --mark), since start-up.");
 	strbuf_addf(t, "ttalloc_marks_total %" PRIu64 "\n", s->state.marks.total);
 }
 
 char *metrics_render(struct server *s, size_t *len)
 {
 	struct strbuf t = STRBUF_INIT;
+	struct metrics_selection *sel = metrics_select(s);
+	metrics_identity(&t, s);
 	device_metrics(&t, s);
-	process_metrics(&t, s);
-	holder_metrics(&t, s);
+	process_metrics(&t, s, sel);
+	holder_metrics(&t, s, sel);
 	counter_metrics(&t, s);
 	diagnosis_metrics(&t, s);
+	if (s->http)
+		http_limits_metrics(&t, &s->http_limits);
+	metrics_selection_free(sel);
 	return strbuf_detach(&t, len);
 }

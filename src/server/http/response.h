@@ -31,6 +31,10 @@ enum MHD_Result response_json(struct MHD_Connection *conn, unsigned status, json
 enum MHD_Result response_error(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* response_error with "Connection: close": the client is refused, its connection is not kept. */
+enum MHD_Result response_error_close(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /*
  * Reads the decimal query parameter `name` into *out: 1 when present and
  * valid (0..max), 0 when absent, -1 when bad (then a 400 is queued and its

@@ -81,7 +81,7 @@ void on_hello(struct client *cl, const struct proto_msg *msg)
 	ans.u.hello.server_release = proto_release_of(TTALLOC_VERSION);
 	ans.u.hello.features =
 		PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS |
-		PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG;
+		PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG | PROTO_FEATURE_IDENTITY;
 	client_send(cl, &ans);
 }
 

@@ -12,6 +12,7 @@
  *   control.c   HELLO, SYNC, RING_ATTACH: the session itself
  *   diag.c      ALLOC_FAILED, MARK, STACK_TEXT, DOC_QUERY, and the
  *               misuse events.c finds: diagnosis (docs/DESIGN.md)
+ *   identity.c  IDENTITY_QUERY: the host, device identities, containers
  *
  * Handlers run on the loop thread, may send answers (client_send) and
  * never need to check whether their connection is still open

@@ -58,6 +58,12 @@ int holders_available(const struct state *st, int device)
 	return device >= 0 && device < st->devices.count && holders_view_available(&st->devices.devices[device]);
 }
 
+/* A tracked process of a device: its pid and registry record. */
+struct pid_proc {
+	int32_t pid;
+	uint32_t proc;
+};
+
 struct holder_entry *holders_rows(struct state *st, int device, int *count)
 {
 	const struct registry *r = &st->registry;
@@ -71,9 +77,11 @@ struct holder_entry *holders_rows(struct state *st, int device, int *count)
 			max++;
 	}
 	int32_t *tracked = calloc((size_t)max, sizeof(*tracked));
+	struct pid_proc *procs = calloc((size_t)max, sizeof(*procs));
 	struct holder_entry *rows = calloc((size_t)max, sizeof(*rows));
-	if (!tracked || !rows) {
+	if (!tracked || !procs || !rows) {
 		free(tracked);
+		free(procs);
 		free(rows);
 		return NULL;
 	}
@@ -81,14 +89,18 @@ struct holder_entry *holders_rows(struct state *st, int device, int *count)
 	REGISTRY_FOR_EACH_PROCESS(r, p)
 	{
 		const struct device_usage *u = registry_usage(r, p, device);
-		if (u && u->buffers && n < max)
+		if (u && u->buffers && n < max) {
+			procs[n] = (struct pid_proc){r->processes[p].pid, p};
 			tracked[n++] = r->processes[p].pid;
+		}
 	}
 	int got = holders_view_rows(v, device, tracked, n, (int32_t)getpid(), rows, max);
 	int kept = 0;
-	for (int i = 0; i < got; i++) {
+	for (int i = 0, next = 0; i < got; i++) {
 		struct holder_entry *row = &rows[i];
-		uint32_t proc = registry_find_pid(r, row->pid);
+		/* tracked rows come first, in `tracked`'s order: their records without a walk of the registry */
+		uint32_t proc = next < n && procs[next].pid == row->pid ? procs[next++].proc
+									: registry_find_pid(r, row->pid);
 		const struct process_record *rec = proc != REGISTRY_NONE ? &r->processes[proc] : NULL;
 		/* a process that reports to us but holds nothing here is not "untracked", nor is one
 		 * that tt-metal's shared memory counts on this device (its row comes from there) */
@@ -106,6 +118,7 @@ struct holder_entry *holders_rows(struct state *st, int device, int *count)
 		rows[kept++] = *row;
 	}
 	free(tracked);
+	free(procs);
 	if (kept == 0) {
 		free(rows);
 		return NULL;

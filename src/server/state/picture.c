@@ -3,6 +3,7 @@
  */
 #include "server/state/picture.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -118,4 +119,22 @@ void picture_sample_history(struct state *st, uint64_t now_ms)
 			readings[d].power_mw = dev->now.power_mw;
 	}
 	history_sample(&st->history, &st->registry, readings, now_ms);
+}
+
+void picture_device_identity(struct state *st, int device, struct picture_identity *out)
+{
+	const struct device *dev = &st->devices.devices[device];
+	memset(out, 0, sizeof(*out));
+	snprintf(out->serial, sizeof(out->serial), "%s", dev->info.serial);
+	snprintf(out->asic_id, sizeof(out->asic_id), "%s", dev->info.asic_id);
+	snprintf(out->pci_bus_id, sizeof(out->pci_bus_id), "%s", dev->info.bus_id);
+	snprintf(out->card_type, sizeof(out->card_type), "%s", device_card_type(dev));
+	snprintf(out->uuid, sizeof(out->uuid), "%s", dev->info.uuid);
+	snprintf(out->driver_version, sizeof(out->driver_version), "%s", dev->info.driver);
+	out->simulated = dev->info.simulated;
+	for (uint32_t i = 0; !out->asic_id[0] && i < st->shm.region_count; i++) {
+		const struct ttmetal_region *reg = &st->shm.regions[i];
+		if (reg->status == TTMETAL_SHM_OK && reg->device == device && reg->chip_unique_id)
+			snprintf(out->asic_id, sizeof(out->asic_id), "%016llX", (unsigned long long)reg->chip_unique_id);
+	}
 }

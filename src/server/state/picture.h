@@ -64,4 +64,22 @@ void picture_refresh_readings(struct state *st, int device);
  */
 void picture_sample_history(struct state *st, uint64_t now_ms);
 
+/* The identity labels a fleet tells a device apart by; "" where unknown. */
+struct picture_identity {
+	char serial[24];
+	char asic_id[24];
+	char pci_bus_id[24];
+	char card_type[24];
+	char uuid[48];
+	char driver_version[24];
+	int simulated;
+};
+
+/*
+ * The identity of `device`: the backend's (device.h), and for a chip whose
+ * driver gives no asic id (Wormhole) the chip_unique_id of the tt-metal
+ * shared-memory region that describes it, in the same 16-hex-digit form.
+ */
+void picture_device_identity(struct state *st, int device, struct picture_identity *out);
+
 #endif /* TTALLOC_STATE_PICTURE_H */

@@ -4,6 +4,9 @@
 #include "server/state/state.h"
 
 #include <string.h>
+#include <unistd.h>
+
+#include <stdio.h>
 
 #include "common/errors.h"
 
@@ -16,6 +19,11 @@ int state_open(struct state *st, const struct state_config *cfg, char *err)
 	device_options_init(&dev_opts);
 	dev_opts.selection = cfg->devices;
 	dev_opts.hw_root = cfg->hw_root;
+	if (cfg->hostname && *cfg->hostname)
+		snprintf(st->hostname, sizeof(st->hostname), "%s", cfg->hostname);
+	else if (gethostname(st->hostname, sizeof(st->hostname) - 1) < 0 || !st->hostname[0])
+		snprintf(st->hostname, sizeof(st->hostname), "localhost");
+	dev_opts.host = st->hostname;
 	if (device_set_open_opts(&st->devices, &dev_opts, err) < 0)
 		return TTALLOC_EINVAL;
 	oom_init(&st->ooms);
@@ -32,11 +40,13 @@ int state_open(struct state *st, const struct state_config *cfg, char *err)
 	if (!device_hw_path(&st->devices, dir, sizeof(dir), TTMETAL_SHM_DIR))
 		return error_set(err, TTALLOC_EINVAL, "hardware root too long for %s", TTMETAL_SHM_DIR);
 	ttmetal_view_init(&st->shm, cfg->ttmetal_shm, dir);
+	containers_init(&st->containers, st->devices.hw_root);
 	return 0;
 }
 
 void state_release(struct state *st)
 {
+	containers_release(&st->containers);
 	ttmetal_view_release(&st->shm);
 	history_release(&st->history);
 	holders_view_release(&st->holders);

@@ -18,6 +18,7 @@
 #include "common/protocol.h"
 #include "devices/device.h"
 #include "devices/holders_view.h"
+#include "server/state/containers.h"
 #include "server/state/history.h"
 #include "server/state/leaks.h"
 #include "server/state/marks.h"
@@ -37,6 +38,7 @@ struct state_config {
 	uint32_t history_samples;
 	int ttmetal_shm;           /* read tt-metal's regions (0: --no-tt-metal-shm) */
 	int retain_leaks;          /* an exited process's leaks stay counted (--retain-leaks, $CI) */
+	const char *hostname;      /* --hostname, or NULL: gethostname() */
 };
 
 struct state {
@@ -56,6 +58,8 @@ struct state {
 	uint64_t change_seq;                /* change batches so far (/api/events sends one event each) */
 	uint32_t leak_lines;                /* buffer lines printed per leak report */
 	int retain_leaks;                   /* leaked buffers stay in the totals until cleared (leaks.h) */
+	char hostname[256];                 /* the host this is the picture of (--hostname) */
+	struct container_cache containers;  /* each process's container and pod (containers.h) */
 };
 
 /*
