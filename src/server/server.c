@@ -26,6 +26,7 @@
 #include "server/http/http.h"
 #include "server/ingest/ttmetal_scan.h"
 #include "server/state/holders.h"
+#include "server/state/picture.h"
 
 static void on_signal(struct event_loop *loop, struct event_handle *handle, uint32_t events)
 {
@@ -48,7 +49,7 @@ static void on_history_timer(struct event_loop *loop, struct event_timer *timer)
 {
 	(void)loop;
 	struct server *s = timer->data;
-	history_sample(&s->state.history, &s->state.registry, clock_realtime_ns() / CLOCK_NS_PER_MS);
+	picture_sample_history(&s->state, clock_realtime_ns() / CLOCK_NS_PER_MS);
 	holders_tick(&s->state);
 	containers_prune(&s->state.containers);
 }
@@ -314,7 +315,7 @@ int server_start(struct server *s, const struct server_options *opts, char *err)
 	if (watch_signals(s) < 0)
 		return error_set(err, TTALLOC_EIO, "cannot set up the event loop: %s", strerror(errno));
 	/* the history starts with a sample, then one every --history-interval */
-	history_sample(&s->state.history, &s->state.registry, clock_realtime_ns() / CLOCK_NS_PER_MS);
+	picture_sample_history(&s->state, clock_realtime_ns() / CLOCK_NS_PER_MS);
 	if ((rc = start_timer(s, &s->history_timer, on_history_timer, opts->history_interval_ms, "history", err)) < 0)
 		return rc;
 	if (s->state.shm.enabled) {

@@ -73,11 +73,6 @@ static int gpu_index(const struct field_row *r, char *buf)
 	return 0;
 }
 
-static int gpu_name(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->status.name);
-}
-
 static int gpu_arch(const struct field_row *r, char *buf)
 {
 	if (r->dev->seed.arch_type == PROTO_ARCH_INVALID)
@@ -113,60 +108,39 @@ static int gpu_utilization(const struct field_row *r, char *buf)
 	return put_uint(buf, st->utilization);
 }
 
-static int gpu_dram_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_device_dram_used(r->dev));
-}
+/* A field that is text from another program (sysfs, NVML, /proc): N/A when empty. */
+#define TEXT_FIELD(fn, text)                                 \
+	static int fn(const struct field_row *r, char *buf) \
+	{                                                   \
+		return put_text(buf, (text));               \
+	}
 
-static int gpu_dram_total(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.total_dram_size);
-}
+TEXT_FIELD(gpu_name, r->dev->status.name)
+TEXT_FIELD(gpu_serial, r->dev->ident.serial)
+TEXT_FIELD(gpu_uuid, r->dev->ident.uuid)
+TEXT_FIELD(gpu_bus_id, r->dev->ident.pci_bus_id)
+TEXT_FIELD(gpu_driver_version, r->dev->ident.driver_version)
+TEXT_FIELD(gpu_asic_id, r->dev->ident.asic_id)
+TEXT_FIELD(gpu_card_type, r->dev->ident.card_type)
 
-static int gpu_dram_free(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, free_bytes(r->dev->seed.total_dram_size, smi_device_dram_used(r->dev)));
-}
+/* A field that is a number of bytes, shown in whole MiB: `bytes` is read from the row `r`. */
+#define MIB_FIELD(fn, bytes)                                 \
+	static int fn(const struct field_row *r, char *buf) \
+	{                                                   \
+		return put_mib(buf, (bytes));               \
+	}
 
-static int gpu_l1_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_device_l1_used(r->dev));
-}
-
-static int gpu_l1_total(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.total_l1_size);
-}
-
-static int gpu_l1_free(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, free_bytes(r->dev->seed.total_l1_size, smi_device_l1_used(r->dev)));
-}
-
-static int gpu_l1_small_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.l1_small_allocated);
-}
-
-static int gpu_trace_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->seed.trace_allocated);
-}
-
-static int gpu_cb_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->status.cb_allocated);
-}
-
-static int gpu_kernel_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->kernel_allocated);
-}
-
-static int gpu_system_used(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->dev->status.system_memory);
-}
+MIB_FIELD(gpu_dram_used, smi_device_dram_used(r->dev))
+MIB_FIELD(gpu_dram_total, r->dev->seed.total_dram_size)
+MIB_FIELD(gpu_dram_free, free_bytes(r->dev->seed.total_dram_size, smi_device_dram_used(r->dev)))
+MIB_FIELD(gpu_l1_used, smi_device_l1_used(r->dev))
+MIB_FIELD(gpu_l1_total, r->dev->seed.total_l1_size)
+MIB_FIELD(gpu_l1_free, free_bytes(r->dev->seed.total_l1_size, smi_device_l1_used(r->dev)))
+MIB_FIELD(gpu_l1_small_used, r->dev->seed.l1_small_allocated)
+MIB_FIELD(gpu_trace_used, r->dev->seed.trace_allocated)
+MIB_FIELD(gpu_cb_used, r->dev->status.cb_allocated)
+MIB_FIELD(gpu_kernel_used, r->dev->kernel_allocated)
+MIB_FIELD(gpu_system_used, r->dev->status.system_memory)
 
 static int gpu_buffers(const struct field_row *r, char *buf)
 {
@@ -176,36 +150,6 @@ static int gpu_buffers(const struct field_row *r, char *buf)
 static int gpu_processes(const struct field_row *r, char *buf)
 {
 	return put_uint(buf, r->dev->status.processes);
-}
-
-static int gpu_serial(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->ident.serial);
-}
-
-static int gpu_uuid(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->ident.uuid);
-}
-
-static int gpu_bus_id(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->ident.pci_bus_id);
-}
-
-static int gpu_driver_version(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->ident.driver_version);
-}
-
-static int gpu_asic_id(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->ident.asic_id);
-}
-
-static int gpu_card_type(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->dev->ident.card_type);
 }
 
 static const struct field gpu_fields[] = {
@@ -245,56 +189,22 @@ static int app_pid(const struct field_row *r, char *buf)
 	return 0;
 }
 
-static int app_name(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->proc->usage.comm);
-}
-
-static int app_user(const struct field_row *r, char *buf)
-{
-	return put_text(buf, r->proc->user);
-}
-
 static int app_device(const struct field_row *r, char *buf)
 {
 	snprintf(buf, VALUE_LEN, "%d", r->proc->device);
 	return 0;
 }
 
-static int app_dram(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_process_dram_used(r->proc));
-}
-
-static int app_memory(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_process_memory_used(r->proc));
-}
-
-static int app_l1(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, smi_process_l1_used(r->proc));
-}
-
-static int app_l1_small(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.used[SMI_USED_L1_SMALL]);
-}
-
-static int app_trace(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.used[SMI_USED_TRACE]);
-}
-
-static int app_cb(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.cb);
-}
-
-static int app_kernel(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->kernel);
-}
+TEXT_FIELD(app_name, r->proc->usage.comm)
+TEXT_FIELD(app_user, r->proc->user)
+MIB_FIELD(app_dram, smi_process_dram_used(r->proc))
+MIB_FIELD(app_memory, smi_process_memory_used(r->proc))
+MIB_FIELD(app_l1, smi_process_l1_used(r->proc))
+MIB_FIELD(app_l1_small, r->proc->usage.used[SMI_USED_L1_SMALL])
+MIB_FIELD(app_trace, r->proc->usage.used[SMI_USED_TRACE])
+MIB_FIELD(app_cb, r->proc->usage.cb)
+MIB_FIELD(app_kernel, r->proc->kernel)
+MIB_FIELD(app_system, r->proc->usage.system_memory)
 
 /* "socket" (per buffer) or "tt-metal shm" (totals from tt-metal's shared memory). */
 static int app_source(const struct field_row *r, char *buf)
@@ -308,11 +218,6 @@ static int app_stale(const struct field_row *r, char *buf)
 {
 	snprintf(buf, VALUE_LEN, "%s", r->proc->usage.flags & PROTO_PROCESS_STALE ? "yes" : "no");
 	return 0;
-}
-
-static int app_system(const struct field_row *r, char *buf)
-{
-	return put_mib(buf, r->proc->usage.system_memory);
 }
 
 static int app_buffers(const struct field_row *r, char *buf)

@@ -66,24 +66,41 @@ static uint64_t free_of(uint64_t total, uint64_t used)
 	return total > used ? total - used : 0;
 }
 
+/* One buffer type's share of a region. */
+struct region_part {
+	const char *name;
+	uint64_t bytes;
+};
+
+/* A region's section: total, used and free, then what holds it by buffer type. */
+static void region_section(struct strbuf *out, const char *name, uint64_t total, uint64_t used,
+			   const struct region_part *parts, size_t count, int known)
+{
+	title(out, 1, name);
+	mib_line(out, 2, "Total", total, 1);
+	mib_line(out, 2, "Used", used, known);
+	mib_line(out, 2, "Free", free_of(total, used), known);
+	for (size_t i = 0; i < count; i++)
+		mib_line(out, 2, parts[i].name, parts[i].bytes, known);
+}
+
 static void memory_section(struct strbuf *out, const struct snapshot_device *dev, int known)
 {
 	const struct proto_seed_payload *seed = &dev->seed;
-	uint64_t dram = smi_device_dram_used(dev), l1 = smi_device_l1_used(dev);
-	title(out, 1, "DRAM Memory Usage");
-	mib_line(out, 2, "Total", seed->total_dram_size, 1);
-	mib_line(out, 2, "Used", dram, known);
-	mib_line(out, 2, "Free", free_of(seed->total_dram_size, dram), known);
-	mib_line(out, 2, "DRAM Buffers", seed->dram_allocated, known);
-	mib_line(out, 2, "Trace Buffers", seed->trace_allocated, known);
-	title(out, 1, "L1 Memory Usage");
-	mib_line(out, 2, "Total", seed->total_l1_size, 1);
-	mib_line(out, 2, "Used", l1, known);
-	mib_line(out, 2, "Free", free_of(seed->total_l1_size, l1), known);
-	mib_line(out, 2, "L1 Buffers", seed->l1_allocated, known);
-	mib_line(out, 2, "L1_SMALL Buffers", seed->l1_small_allocated, known);
-	mib_line(out, 2, "Circular Buffers", dev->status.cb_allocated, known);
-	mib_line(out, 2, "Kernel Binaries", dev->kernel_allocated, known);
+	const struct region_part dram[] = {
+		{"DRAM Buffers", seed->dram_allocated},
+		{"Trace Buffers", seed->trace_allocated},
+	};
+	const struct region_part l1[] = {
+		{"L1 Buffers", seed->l1_allocated},
+		{"L1_SMALL Buffers", seed->l1_small_allocated},
+		{"Circular Buffers", dev->status.cb_allocated},
+		{"Kernel Binaries", dev->kernel_allocated},
+	};
+	region_section(out, "DRAM Memory Usage", seed->total_dram_size, smi_device_dram_used(dev), dram,
+		       sizeof(dram) / sizeof(dram[0]), known);
+	region_section(out, "L1 Memory Usage", seed->total_l1_size, smi_device_l1_used(dev), l1,
+		       sizeof(l1) / sizeof(l1[0]), known);
 	title(out, 1, "Host Memory Usage");
 	mib_line(out, 2, "System Memory Buffers", dev->status.system_memory, known);
 	char count[32];

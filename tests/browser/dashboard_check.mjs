@@ -8,7 +8,19 @@
 //   -> wait-selector MS SELECTOR                  <- {"ok": bool, "ms": elapsed}
 //   -> wait-responses URL_PART COUNT MS           <- {"ok": bool, "ms": elapsed}
 //      (COUNT more responses to requests whose URL contains URL_PART)
+//   -> wait-gone MS SELECTOR                      <- {"ok": bool, "ms": elapsed}  (no element matches any more)
+//   -> wait-attr MS NAME VALUE SELECTOR           <- {"ok": bool, "ms": elapsed, "value": last value}
 //   -> text SELECTOR                              <- {"text": "..."}
+//   -> count SELECTOR                             <- {"n": elements matching}
+//   -> attr NAME SELECTOR                         <- {"value": attribute of the first match, or null}
+//   -> attrs NAME SELECTOR                        <- {"values": the attribute of every match}
+//   -> style PROPERTY SELECTOR                    <- {"value": computed style of the first match}
+//   -> click SELECTOR                             <- {"ok": true}
+//   -> hover FX FY SELECTOR                       <- {"ok": true}  (the pointer at that fraction of its box)
+//   -> key KEY SELECTOR                           <- {"ok": true}  (focuses the element, presses KEY)
+//   -> viewport WIDTH HEIGHT                      <- {"ok": true}
+//   -> emulate light|dark                         <- {"ok": true}  (prefers-color-scheme)
+//   -> layout                                     <- {"scrollWidth": px, "innerWidth": px}
 //   -> screenshot PATH                            <- {"ok": true}
 //   -> errors                                     <- {"errors": [...console errors and page errors...]}
 //   -> quit
@@ -64,8 +76,50 @@ try {
           .then(() => true, () => false);
       }
       say({ ok, ms: Date.now() - t0 });
+    } else if (cmd === "wait-gone") {
+      const ok = await page.waitForSelector(a.slice(1).join(" "), { state: "detached", timeout: Number(a[0]) })
+        .then(() => true, () => false);
+      say({ ok, ms: Date.now() - t0 });
+    } else if (cmd === "wait-attr") {
+      const [ms, name, want] = a, sel = a.slice(3).join(" ");
+      let value = null;
+      const ok = await page.waitForFunction(([sel, name, want]) => {
+        const e = document.querySelector(sel);
+        return e && e.getAttribute(name) === want;
+      }, [sel, name, want], { timeout: Number(ms), polling: 100 }).then(() => true, () => false);
+      value = await page.evaluate(([sel, name]) => { const e = document.querySelector(sel); return e && e.getAttribute(name); }, [sel, name]);
+      say({ ok, ms: Date.now() - t0, value });
     } else if (cmd === "text") {
       say({ text: await page.locator(a.join(" ")).first().innerText() });
+    } else if (cmd === "count") {
+      say({ n: await page.locator(a.join(" ")).count() });
+    } else if (cmd === "attr") {
+      say({ value: await page.locator(a.slice(1).join(" ")).first().getAttribute(a[0]) });
+    } else if (cmd === "attrs") {
+      say({ values: await page.locator(a.slice(1).join(" ")).evaluateAll((es, n) => es.map(e => e.getAttribute(n)), a[0]) });
+    } else if (cmd === "style") {
+      say({ value: await page.locator(a.slice(1).join(" ")).first().evaluate((e, p) => getComputedStyle(e).getPropertyValue(p), a[0]) });
+    } else if (cmd === "click") {
+      await page.locator(a.join(" ")).first().click();
+      say({ ok: true });
+    } else if (cmd === "hover") {
+      const loc = page.locator(a.slice(2).join(" ")).first();
+      const box = await loc.boundingBox();
+      await loc.hover({ position: { x: box.width * Number(a[0]), y: box.height * Number(a[1]) } });
+      say({ ok: true });
+    } else if (cmd === "key") {
+      const loc = page.locator(a.slice(1).join(" ")).first();
+      await loc.focus();
+      await loc.press(a[0]);
+      say({ ok: true });
+    } else if (cmd === "viewport") {
+      await page.setViewportSize({ width: Number(a[0]), height: Number(a[1]) });
+      say({ ok: true });
+    } else if (cmd === "emulate") {
+      await page.emulateMedia({ colorScheme: a[0] });
+      say({ ok: true });
+    } else if (cmd === "layout") {
+      say(await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth })));
     } else if (cmd === "screenshot") {
       await page.screenshot({ path: a[0], fullPage: true });
       say({ ok: true });

@@ -278,6 +278,8 @@ HTTP_CASES = {
     "bad_params": http_case(get(b"/api/buffers?limit=-1&device=%00&offset=99999999999999999999")),
     "history": http_case(get(b"/api/history?device=1&seconds=60&points=3")),
     "leaks_health": http_case(get(b"/api/leaks") + get(b"/healthz")),
+    "leak_by_id": http_case(get(b"/api/leaks/1?limit=5&offset=2") + get(b"/api/leaks/18446744073709551616")
+                            + get(b"/api/leaks/0") + get(b"/api/leaks/1/x")),
     "dashboard_head": http_case(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"),
     "events": http_case(get(b"/api/events", b"Accept: text/event-stream\r\n")),
     "post_body": http_case(b"POST /api/devices HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"),

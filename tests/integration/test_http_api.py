@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SERVER_BIN, SMI_BIN
+from conftest import REPO, SERVER_BIN, SMI_BIN
 from http_support import (DRAM, L1, L1_SMALL, TRACE, MiB, RawClient, dashboard_url, get, get_json,
                           wait_for)
 
@@ -243,22 +243,57 @@ def test_bad_buffer_parameters_are_400_json(web, query):
 
 # ---- leaks ----
 
-def test_leaks_list_processes_that_exited_holding_buffers(web, processes):
-    server, url = web
+def leak_of(processes, server, url, allocs):
+    """A client that makes `allocs` ("DEV TYPE ADDR SIZE") and exits holding them;
+    returns its pid and /api/leaks once the report is in."""
     p = spawn_client(processes, server)
     pid = int(p.lines[0].split("=")[1])
-    do(p, "alloc 0 0 0x800000000 %d" % (8 * MiB))
-    do(p, "alloc 1 1 0x10000 %d" % MiB)
+    for a in allocs:
+        do(p, "alloc " + a)
     do(p, "sync")
     p.send("exit")
     p.wait()
     doc = wait_for(lambda: (lambda d: d if d["reports_total"] == 1 else None)(get_json(url + "api/leaks")),
                    5, what="a leak report")
+    return pid, doc
+
+
+def test_leaks_list_processes_that_exited_holding_buffers(web, processes):
+    server, url = web
+    pid, doc = leak_of(processes, server, url, ["0 0 0x800000000 %d" % (8 * MiB), "1 1 0x10000 %d" % MiB])
     rep = doc["reports"][0]
     assert rep["pid"] == pid and rep["buffer_count"] == 2 and rep["bytes"] == 9 * MiB
     assert {d["device_id"]: d["bytes"] for d in rep["devices"]} == {0: 8 * MiB, 1: MiB}
     assert {b["address"] for b in rep["buffers"]} == {"0x800000000", "0x10000"}
     assert doc["leaked_bytes_total"] == 9 * MiB
+    assert rep["id"] == 1 and rep["buffers_kept"] == 2 and rep["buffers_omitted"] == 0
+
+
+def test_a_leak_report_by_id_pages_through_every_kept_buffer(web, processes):
+    server, url = web
+    # more buffers than the list shows per report (20)
+    pid, doc = leak_of(processes, server, url,
+                       ["0 0 %#x %d" % (0x800000000 + i * 0x100000, (i + 1) * 4096) for i in range(25)])
+    listed = doc["reports"][0]
+    assert len(listed["buffers"]) == 20 and listed["buffers_omitted"] == 5 and listed["buffers_kept"] == 25
+    rid = listed["id"]
+
+    whole = get_json(url + "api/leaks/%d?limit=1000" % rid)
+    assert whole["pid"] == pid and whole["id"] == rid and whole["buffer_count"] == 25
+    assert len(whole["buffers"]) == 25 and whole["buffers_omitted"] == 0
+    assert sum(b["size"] for b in whole["buffers"]) == whole["bytes"] == sum((i + 1) * 4096 for i in range(25))
+    assert all(set(b) >= {"device_id", "address", "size", "type", "age_seconds", "stack"} for b in whole["buffers"])
+    first = get_json(url + "api/leaks/%d" % rid)  # the default page: 100
+    assert first["buffers"] == whole["buffers"] and first["limit"] == 100 and first["offset"] == 0
+    rest = get_json(url + "api/leaks/%d?offset=20&limit=10" % rid)
+    assert rest["buffers"] == whole["buffers"][20:] and rest["buffers_omitted"] == 20
+    assert get_json(url + "api/leaks/%d?offset=30" % rid)["buffers"] == []
+
+    gone = assert_json_error(get(url + "api/leaks/2"), 404)
+    assert "1..1" in gone
+    assert_json_error(get(url + "api/leaks/x"), 404)
+    assert_json_error(get(url + "api/leaks/%d?limit=1001" % rid), 400)
+    assert_json_error(get(url + "api/leaks/%d?offset=-1" % rid), 400)
 
 
 # ---- history ----
@@ -289,6 +324,45 @@ def test_history_has_device_and_process_series(web):
     few = get_json(url + "api/history?points=3")
     assert len(few["timestamps"]) <= 3 and few["step_ms"] >= 100
     c.close()
+
+
+def test_history_has_each_devices_temperature_and_power(web):
+    server, url = web
+    c = RawClient(server.socket)
+    idle = get_json(url + "api/devices/1")
+    c.alloc(1, DRAM, 0x800000000, 2048 * MiB)  # the simulation warms up with its memory in use
+    c.sync()
+    # readings are refreshed at most every 200 ms: wait for the warmer ones
+    now = wait_for(lambda: (lambda d: d if d["temperature"] > idle["temperature"] else None)(
+        get_json(url + "api/devices/1")), 5, what="device 1's readings with 2 GiB in use")
+
+    def sampled():
+        h = get_json(url + "api/history?seconds=10")
+        d1 = h["devices"][1]
+        return h if d1["temperature"][-1] == now["temperature"] and d1["power"][-1] == now["power"] else None
+    h = wait_for(sampled, 5, what="a history sample with the new readings")
+    n = len(h["timestamps"])
+    for d in h["devices"]:
+        assert len(d["temperature"]) == n and len(d["power"]) == n
+        assert all(isinstance(v, float) for v in d["temperature"] + d["power"])  # the simulation reads both
+    assert h["devices"][1]["temperature"][0] == idle["temperature"]  # before the allocation
+    assert h["devices"][0]["temperature"][-1] == idle["temperature"]  # device 0 stayed idle
+    one = get_json(url + "api/history?points=1")
+    assert one["devices"][1]["temperature"] == [now["temperature"]]
+    c.close()
+
+
+def test_history_readings_the_hardware_cannot_take_are_null(server_factory):
+    # the n300 fixture: chip 0 has hwmon (52.937 °C, 61 W), its remote chip 1 none
+    server = server_factory(args=["--http", "127.0.0.1:0", "--history-interval", "100",
+                                  "--hw-root", str(REPO / "tests" / "fixtures" / "n300")])
+    url = dashboard_url(server)
+    h = wait_for(lambda: (lambda h: h if len(h["timestamps"]) >= 2 else None)(get_json(url + "api/history")),
+                 5, what="two history samples")
+    d0, d1 = h["devices"]
+    assert set(d0["temperature"]) == {52.937} and set(d0["power"]) == {61.0}
+    assert set(d1["temperature"]) == {None} and set(d1["power"]) == {None}
+    assert len(d1["power"]) == len(h["timestamps"])
 
 
 @pytest.mark.parametrize("query", ["seconds=abc", "device=7", "pid=x", "points=0", "points=100000"])

@@ -214,6 +214,9 @@ def test_json_api_shows_each_buffers_stack_live_and_leaked(server, stack_app):
             next(r for r in leaks["reports"] if r["pid"] == p.pid)
         stacks = {b["address"]: b["stack"] for b in report["buffers"]}
         assert re.match(r"make_cache \(stack_app\.c:\d+\)$", stacks["0x10000"][0]), report
+        # the report by its id (the dashboard's drill-down) has the same buffers and stacks
+        one = get_json(base + "api/leaks/%d" % report["id"])
+        assert one["pid"] == p.pid and {b["address"]: b["stack"] for b in one["buffers"]} == stacks
     finally:
         if p.poll() is None:
             p.kill()

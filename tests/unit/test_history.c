@@ -27,7 +27,7 @@ static void test_device_samples_wrap_around_the_ring(void **state)
 	uint32_t p = registry_attach(&r, 4242, 1000);
 	for (uint64_t n = 0; n < 10; n++) {
 		assert_int_equal(registry_alloc(&r, p, 1, TTALLOC_DRAM, 0x1000 * (n + 1), MiB, n), REGISTRY_OK);
-		history_sample(&h, &r, 1000 * n);
+		history_sample(&h, &r, NULL, 1000 * n);
 	}
 	assert_int_equal(history_count(&h), 4);
 	assert_int_equal(history_oldest(&h), 6);
@@ -56,15 +56,15 @@ static void test_a_process_series_ends_with_a_zero_and_has_no_values_outside_its
 	assert_int_equal(registry_init(&r, 1, 0), 0);
 	assert_int_equal(history_init(&h, 16, 1000, 1, 4), 0);
 	uint32_t p = registry_attach(&r, 77, 0);
-	history_sample(&h, &r, 0); /* 0: nothing yet */
+	history_sample(&h, &r, NULL, 0); /* 0: nothing yet */
 	registry_alloc(&r, p, 0, TTALLOC_L1, 0x10, 3 * MiB, 0);
-	history_sample(&h, &r, 1); /* 1: 3 MiB */
-	history_sample(&h, &r, 2); /* 2: 3 MiB */
+	history_sample(&h, &r, NULL, 1); /* 1: 3 MiB */
+	history_sample(&h, &r, NULL, 2); /* 2: 3 MiB */
 	struct live_buffer freed;
 	pid_t owner;
 	assert_int_equal(registry_free(&r, p, 0, 0x10, &freed, &owner), REGISTRY_OK);
-	history_sample(&h, &r, 3); /* 3: the trailing zero */
-	history_sample(&h, &r, 4); /* 4: no value */
+	history_sample(&h, &r, NULL, 3); /* 3: the trailing zero */
+	history_sample(&h, &r, NULL, 4); /* 4: no value */
 	const struct history_series *s = series_of(&h, 77, 0);
 	assert_non_null(s);
 	assert_null(history_series_point(&h, s, 0));
@@ -74,7 +74,7 @@ static void test_a_process_series_ends_with_a_zero_and_has_no_values_outside_its
 	assert_null(history_series_point(&h, s, 4));
 	/* back again: the gap reads as zero, not as stale ring contents */
 	registry_alloc(&r, p, 0, TTALLOC_L1, 0x20, MiB, 0);
-	history_sample(&h, &r, 5);
+	history_sample(&h, &r, NULL, 5);
 	assert_int_equal(history_series_point(&h, s, 4)->used[HISTORY_L1], 0);
 	assert_int_equal(history_series_point(&h, s, 5)->used[HISTORY_L1], MiB);
 	history_release(&h);
@@ -92,14 +92,44 @@ static void test_series_are_bounded_and_gone_processes_are_evicted_first(void **
 	registry_alloc(&r, a, 0, TTALLOC_DRAM, 0x1, MiB, 0);
 	registry_alloc(&r, b, 0, TTALLOC_DRAM, 0x1, MiB, 0);
 	registry_alloc(&r, c, 0, TTALLOC_DRAM, 0x1, MiB, 0);
-	history_sample(&h, &r, 0);
+	history_sample(&h, &r, NULL, 0);
 	assert_int_equal(h.untracked, 1); /* two series, three processes */
 	registry_drop_process(&r, a);
-	history_sample(&h, &r, 1); /* a's series ends */
-	history_sample(&h, &r, 2); /* c takes a's series */
+	history_sample(&h, &r, NULL, 1); /* a's series ends */
+	history_sample(&h, &r, NULL, 2); /* c takes a's series */
 	assert_null(series_of(&h, 1, 0));
 	assert_non_null(series_of(&h, 2, 0));
 	assert_non_null(series_of(&h, 3, 0));
+	history_release(&h);
+	registry_release(&r);
+}
+
+static void test_readings_are_kept_per_device_and_missing_ones_stay_missing(void **state)
+{
+	(void)state;
+	struct registry r;
+	struct history h;
+	assert_int_equal(registry_init(&r, 2, 0), 0);
+	assert_int_equal(history_init(&h, 3, 1000, 2, 1), 0);
+	/* device 0 reads both; device 1 only its power */
+	for (uint64_t n = 0; n < 5; n++) {
+		struct history_reading rd[2] = {{(int32_t)(40000 + n), (uint32_t)(90000 + n)},
+						{HISTORY_NO_TEMPERATURE, (uint32_t)n}};
+		history_sample(&h, &r, n == 3 ? NULL : rd, 1000 * n);
+	}
+	/* samples 2..4 are readable; sample 3 was taken without readings */
+	assert_int_equal(history_oldest(&h), 2);
+	assert_int_equal(history_device_reading(&h, 2, 0)->temperature_mc, 40002);
+	assert_int_equal(history_device_reading(&h, 2, 0)->power_mw, 90002);
+	assert_int_equal(history_device_reading(&h, 2, 1)->temperature_mc, HISTORY_NO_TEMPERATURE);
+	assert_int_equal(history_device_reading(&h, 2, 1)->power_mw, 2);
+	for (int d = 0; d < 2; d++) {
+		/* the slot held sample 0's readings: a sample without readings overwrites them */
+		assert_int_equal(history_device_reading(&h, 3, d)->temperature_mc, HISTORY_NO_TEMPERATURE);
+		assert_int_equal(history_device_reading(&h, 3, d)->power_mw, HISTORY_NO_POWER);
+	}
+	assert_int_equal(history_device_reading(&h, 4, 0)->temperature_mc, 40004);
+	assert_int_equal(history_device_reading(&h, 4, 1)->power_mw, 4);
 	history_release(&h);
 	registry_release(&r);
 }
@@ -124,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_device_samples_wrap_around_the_ring),
 		cmocka_unit_test(test_a_process_series_ends_with_a_zero_and_has_no_values_outside_its_life),
 		cmocka_unit_test(test_series_are_bounded_and_gone_processes_are_evicted_first),
+		cmocka_unit_test(test_readings_are_kept_per_device_and_missing_ones_stay_missing),
 		cmocka_unit_test(test_metrics_label_values_are_escaped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -348,7 +348,7 @@ static void test_history_query_answers_peaks_oldest_first(void **state)
 			registry_free(&s->state.registry, p, 0, 0x1000, &(struct live_buffer){0}, &(pid_t){0});
 		if (mib[n])
 			registry_alloc(&s->state.registry, p, 0, TTALLOC_DRAM, 0x1000, mib[n] * MiB, 0);
-		history_sample(&s->state.history, &s->state.registry, 1000000 + 1000 * (uint64_t)n);
+		history_sample(&s->state.history, &s->state.registry, NULL, 1000000 + 1000 * (uint64_t)n);
 	}
 	struct proto_msg req, rows[16];
 	proto_msg_init(&req, PROTO_HISTORY_QUERY, 0);

@@ -223,6 +223,31 @@ static void test_history_ring_keeps_the_newest_and_every_total(void **state)
 	leak_history_release(&h);
 }
 
+static void test_kept_reports_are_found_by_id_until_they_age_out(void **state)
+{
+	(void)state;
+	struct leak_history h;
+	assert_int_equal(leak_history_init(&h, 3), 0);
+	assert_null(leak_history_find(&h, 0));
+	assert_null(leak_history_find(&h, 1));
+	for (int i = 0; i < 5; i++) {
+		struct leak_report rep = fake_report(100 + i, 0, 10);
+		leak_history_add(&h, &rep);
+	}
+	/* ids 1..5 were given; 3..5 are kept */
+	for (uint64_t id = 0; id <= 6; id++) {
+		const struct leak_report *rep = leak_history_find(&h, id);
+		if (id < 3 || id > 5) {
+			assert_null(rep);
+			continue;
+		}
+		assert_non_null(rep);
+		assert_int_equal(rep->id, id);
+		assert_int_equal(rep->pid, 100 + (int)id - 1);
+	}
+	leak_history_release(&h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +258,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_printed_report_follows_the_seed_format, setup, teardown),
 		cmocka_unit_test(test_history_ring_keeps_the_newest_and_every_total),
+		cmocka_unit_test(test_kept_reports_are_found_by_id_until_they_age_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,13 @@ struct api_buffer_query {
 	uint64_t offset;
 };
 
+/* /api/leaks/<id>: one kept report and a page of its kept buffers. */
+struct api_leak_query {
+	uint64_t id;
+	uint64_t limit;  /* 0..API_BUFFERS_MAX_LIMIT */
+	uint64_t offset; /* into the report's kept buffers, oldest first */
+};
+
 /* Filters of /api/history. */
 struct api_history_query {
 	int device;       /* -1: every device */
@@ -60,6 +67,12 @@ json_t *api_buffers(struct server *s, const struct api_buffer_query *q);
 
 /* GET /api/leaks: leak reports kept since start-up, newest first, and the totals. */
 json_t *api_leaks(struct server *s);
+
+/*
+ * GET /api/leaks/<id>: the report numbered `id` with a page of its kept
+ * buffers, or NULL when no such report is kept (never made, or aged out).
+ */
+json_t *api_leak(struct server *s, const struct api_leak_query *q);
 
 /* GET /api/history: time series per device and per (process, device). */
 json_t *api_history(struct server *s, const struct api_history_query *q);

@@ -318,9 +318,11 @@ json_t *api_buffers(struct server *s, const struct api_buffer_query *q)
 
 /* ---- leaks ---- */
 
-static json_t *leak_json(const struct leak_report *rep)
+/* A report with its kept buffers [offset, offset + limit), stacks included. */
+static json_t *leak_json(const struct leak_report *rep, uint64_t offset, uint64_t limit)
 {
 	json_t *obj = json_object();
+	json_util_set_uint(obj, "id", rep->id);
 	json_object_set_new(obj, "pid", json_integer(rep->pid));
 	json_util_set_str(obj, "name", rep->comm);
 	if (rep->uid == PROTO_UID_UNKNOWN) { /* a stale tt-metal shm slot: whose it was is unknown */
@@ -346,8 +348,9 @@ static json_t *leak_json(const struct leak_report *rep)
 	}
 	json_object_set_new(obj, "devices", devices);
 	json_t *buffers = json_array();
-	uint32_t listed = rep->kept < API_LEAK_BUFFERS_LISTED ? rep->kept : API_LEAK_BUFFERS_LISTED;
-	for (uint32_t i = 0; i < listed; i++) {
+	uint64_t from = offset < rep->kept ? offset : rep->kept;
+	uint64_t listed = rep->kept - from < limit ? rep->kept - from : limit;
+	for (uint64_t i = from; i < from + listed; i++) {
 		const struct leak_buffer *e = &rep->entries[i];
 		json_t *b = json_object();
 		json_object_set_new(b, "device_id", json_integer(e->device));
@@ -360,7 +363,19 @@ static json_t *leak_json(const struct leak_report *rep)
 		json_array_append_new(buffers, b);
 	}
 	json_object_set_new(obj, "buffers", buffers);
+	json_util_set_uint(obj, "buffers_kept", rep->kept);
 	json_util_set_uint(obj, "buffers_omitted", rep->buffers - listed);
+	return obj;
+}
+
+json_t *api_leak(struct server *s, const struct api_leak_query *q)
+{
+	const struct leak_report *rep = leak_history_find(&s->state.leaks, q->id);
+	if (!rep)
+		return NULL;
+	json_t *obj = leak_json(rep, q->offset, q->limit);
+	json_util_set_uint(obj, "offset", q->offset);
+	json_util_set_uint(obj, "limit", q->limit);
 	return obj;
 }
 
@@ -369,7 +384,7 @@ json_t *api_leaks(struct server *s)
 	const struct leak_history *h = &s->state.leaks;
 	json_t *reports = json_array();
 	for (uint32_t i = h->count; i-- > 0;)
-		json_array_append_new(reports, leak_json(leak_history_get(h, i)));
+		json_array_append_new(reports, leak_json(leak_history_get(h, i), 0, API_LEAK_BUFFERS_LISTED));
 	json_t *devices = json_array();
 	uint64_t bytes = 0, buffers = 0;
 	for (int d = 0; d < s->state.devices.count; d++) {
@@ -420,6 +435,32 @@ static void append_series(json_t *arrays[HISTORY_KINDS], const struct history *h
 	}
 }
 
+/*
+ * Appends each bucket's highest temperature (°C) and power (W) of `device`
+ * to `temps` and `powers`, null when no sample of the bucket has the reading.
+ */
+static void append_readings(json_t *temps, json_t *powers, const struct history *h, uint64_t from, uint64_t to,
+			    uint64_t step, int device)
+{
+	for (uint64_t start = from; start < to; start += step) {
+		uint64_t end = start + step < to ? start + step : to;
+		int32_t temp = HISTORY_NO_TEMPERATURE;
+		uint32_t power = 0;
+		int any_power = 0;
+		for (uint64_t n = start; n < end; n++) {
+			const struct history_reading *rd = history_device_reading(h, n, device);
+			if (rd->temperature_mc != HISTORY_NO_TEMPERATURE && rd->temperature_mc > temp)
+				temp = rd->temperature_mc;
+			if (rd->power_mw != HISTORY_NO_POWER && (!any_power || rd->power_mw > power)) {
+				power = rd->power_mw;
+				any_power = 1;
+			}
+		}
+		json_array_append_new(temps, temp != HISTORY_NO_TEMPERATURE ? json_real(temp / 1000.0) : json_null());
+		json_array_append_new(powers, any_power ? json_real(power / 1000.0) : json_null());
+	}
+}
+
 static void set_arrays(json_t *obj, json_t *arrays[HISTORY_KINDS])
 {
 	for (int k = 0; k < HISTORY_KINDS; k++)
@@ -467,6 +508,10 @@ json_t *api_history(struct server *s, const struct api_history_query *q)
 		new_arrays(arrays);
 		append_series(arrays, h, from, to, step, d, NULL);
 		set_arrays(dev, arrays);
+		json_t *temps = json_array(), *powers = json_array();
+		append_readings(temps, powers, h, from, to, step, d);
+		json_object_set_new(dev, "temperature", temps);
+		json_object_set_new(dev, "power", powers);
 		json_array_append_new(devices, dev);
 	}
 	json_object_set_new(obj, "devices", devices);

@@ -27,21 +27,26 @@ static int device_and_pid(struct server *s, struct MHD_Connection *conn, int *de
 	return 1;
 }
 
+/* The limit= and offset= of a page of buffers: 1, or 0 with a 400 queued (result in *rc). */
+static int page_params(struct MHD_Connection *conn, uint64_t *limit, uint64_t *offset, enum MHD_Result *rc)
+{
+	uint64_t v;
+	int got;
+	if ((got = response_uint_param(conn, "limit", API_BUFFERS_MAX_LIMIT, &v, rc)) < 0)
+		return 0;
+	*limit = got ? v : API_BUFFERS_DEFAULT_LIMIT;
+	if ((got = response_uint_param(conn, "offset", UINT32_MAX, &v, rc)) < 0)
+		return 0;
+	*offset = got ? v : 0;
+	return 1;
+}
+
 static enum MHD_Result serve_buffers(struct server *s, struct MHD_Connection *conn)
 {
 	enum MHD_Result rc = MHD_NO;
-	struct api_buffer_query q = {.device = -1, .limit = API_BUFFERS_DEFAULT_LIMIT};
-	uint64_t v;
-	int got;
-	if (!device_and_pid(s, conn, &q.device, &q.pid, &rc))
+	struct api_buffer_query q = {.device = -1};
+	if (!device_and_pid(s, conn, &q.device, &q.pid, &rc) || !page_params(conn, &q.limit, &q.offset, &rc))
 		return rc;
-	if ((got = response_uint_param(conn, "limit", API_BUFFERS_MAX_LIMIT, &v, &rc)) < 0)
-		return rc;
-	if (got)
-		q.limit = v;
-	if ((got = response_uint_param(conn, "offset", UINT32_MAX, &v, &rc)) < 0)
-		return rc;
-	q.offset = got ? v : 0;
 	return response_json(conn, MHD_HTTP_OK, api_buffers(s, &q));
 }
 
@@ -64,6 +69,33 @@ static enum MHD_Result serve_history(struct server *s, struct MHD_Connection *co
 		q.points = (uint32_t)v;
 	}
 	return response_json(conn, MHD_HTTP_OK, api_history(s, &q));
+}
+
+/* /api/leaks/<id>?limit=&offset=: one leak report and a page of its buffers */
+static enum MHD_Result serve_leak(struct server *s, struct MHD_Connection *conn, const char *rest)
+{
+	enum MHD_Result rc = MHD_NO;
+	struct api_leak_query q;
+	char *end;
+	errno = 0;
+	unsigned long long id = strtoull(rest, &end, 10);
+	if (end == rest || rest[0] == '-' || rest[0] == '+' || errno || *end)
+		return response_error(conn, MHD_HTTP_NOT_FOUND, "no such endpoint; use /api/leaks/<id>");
+	q.id = id;
+	if (!page_params(conn, &q.limit, &q.offset, &rc))
+		return rc;
+	json_t *doc = api_leak(s, &q);
+	if (!doc) {
+		const struct leak_history *h = &s->state.leaks;
+		if (!h->count)
+			return response_error(conn, MHD_HTTP_NOT_FOUND, "leak report %llu is not kept: there is none",
+					      id);
+		return response_error(conn, MHD_HTTP_NOT_FOUND,
+				      "leak report %llu is not kept: the kept ones are %llu..%llu", id,
+				      (unsigned long long)(h->reports_total - h->count + 1),
+				      (unsigned long long)h->reports_total);
+	}
+	return response_json(conn, MHD_HTTP_OK, doc);
 }
 
 /* /api/devices/<id> and /api/devices/<id>/stats */
@@ -128,6 +160,8 @@ enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct 
 		return serve_buffers(s, conn);
 	if (strcmp(url, "/api/leaks") == 0)
 		return response_json(conn, MHD_HTTP_OK, api_leaks(s));
+	if (strncmp(url, "/api/leaks/", 11) == 0)
+		return serve_leak(s, conn, url + 11);
 	if (strcmp(url, "/api/history") == 0)
 		return serve_history(s, conn);
 	if (strcmp(url, "/api/events") == 0)

@@ -18,9 +18,11 @@ int history_init(struct history *h, uint32_t cap, uint32_t interval_ms, int num_
 	h->num_devices = num_devices;
 	h->max_series = max_series;
 	h->time_ms = calloc(h->cap, sizeof(*h->time_ms));
-	h->devices = calloc((size_t)h->cap * (size_t)(num_devices > 0 ? num_devices : 1), sizeof(*h->devices));
+	size_t slots = (size_t)h->cap * (size_t)(num_devices > 0 ? num_devices : 1);
+	h->devices = calloc(slots, sizeof(*h->devices));
+	h->readings = calloc(slots, sizeof(*h->readings));
 	h->series = calloc(max_series ? max_series : 1, sizeof(*h->series));
-	if (!h->time_ms || !h->devices || !h->series)
+	if (!h->time_ms || !h->devices || !h->readings || !h->series)
 		goto nomem;
 	for (uint32_t i = 0; i < max_series; i++) {
 		/* calloc'd pages are only touched when a series first uses them */
@@ -41,6 +43,7 @@ void history_release(struct history *h)
 			free(h->series[i].points);
 	free(h->series);
 	free(h->devices);
+	free(h->readings);
 	free(h->time_ms);
 	memset(h, 0, sizeof(*h));
 }
@@ -63,6 +66,11 @@ uint64_t history_time(const struct history *h, uint64_t n)
 const struct history_point *history_device_point(const struct history *h, uint64_t n, int device)
 {
 	return &h->devices[(n % h->cap) * (uint64_t)h->num_devices + (uint64_t)device];
+}
+
+const struct history_reading *history_device_reading(const struct history *h, uint64_t n, int device)
+{
+	return &h->readings[(n % h->cap) * (uint64_t)h->num_devices + (uint64_t)device];
 }
 
 const struct history_point *history_series_point(const struct history *h, const struct history_series *s,
@@ -114,13 +122,19 @@ static void extend_series(struct history *h, struct history_series *s, uint64_t 
 	s->last = n;
 }
 
-void history_sample(struct history *h, const struct registry *r, uint64_t now_ms)
+void history_sample(struct history *h, const struct registry *r, const struct history_reading *readings,
+		    uint64_t now_ms)
 {
+	static const struct history_reading none = {HISTORY_NO_TEMPERATURE, HISTORY_NO_POWER};
 	uint64_t n = h->next;
 	uint64_t slot = n % h->cap;
 	h->time_ms[slot] = now_ms;
-	for (int d = 0; d < h->num_devices && d < r->num_devices; d++)
-		point_from_usage(&h->devices[slot * (uint64_t)h->num_devices + (uint64_t)d], r->devices[d].used);
+	for (int d = 0; d < h->num_devices; d++) {
+		uint64_t i = slot * (uint64_t)h->num_devices + (uint64_t)d;
+		h->readings[i] = readings ? readings[d] : none;
+		if (d < r->num_devices)
+			point_from_usage(&h->devices[i], r->devices[d].used);
+	}
 
 	/* Pass 1: processes that already have a series. */
 	REGISTRY_FOR_EACH_PROCESS(r, p)

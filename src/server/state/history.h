@@ -1,11 +1,15 @@
 /*
  * history.h - a bounded time series of memory use per device and per
- * (process, device), sampled at a fixed interval (default 1 s for 1 h) and
- * served by /api/history.
+ * (process, device), and of each device's temperature and power, sampled
+ * at a fixed interval (default 1 s for 1 h) and served by /api/history.
  *
  * Invariants:
  *  - All memory is allocated by history_init: `cap` sample slots per device
- *    and per process series; sampling never allocates.
+ *    and per process series; sampling never allocates. A sample costs
+ *    8 bytes (its time) + 40 per device (32 of memory, 8 of readings) +
+ *    32 per process series (touched only as the series fill).
+ *  - A reading the backend could not take is stored as HISTORY_NO_READING
+ *    (it is read back as "no value", never as 0).
  *  - Samples are numbered from 0 (`next` is the number the next sample gets);
  *    sample n lives in slot n % cap and is readable while n >= next - cap.
  *  - A process series covers the samples [first, last] it was seen in; a
@@ -33,6 +37,16 @@ struct history_point {
 	uint64_t used[HISTORY_KINDS];
 };
 
+/* A reading not taken (the backend cannot read it, or no readings were given). */
+#define HISTORY_NO_TEMPERATURE INT32_MIN
+#define HISTORY_NO_POWER UINT32_MAX
+
+/* A device's readings at one sample. */
+struct history_reading {
+	int32_t temperature_mc; /* milli-degrees Celsius, or HISTORY_NO_TEMPERATURE */
+	uint32_t power_mw;      /* milliwatts, or HISTORY_NO_POWER */
+};
+
 /* One (process, device) series. */
 struct history_series {
 	pid_t pid;
@@ -53,6 +67,7 @@ struct history {
 	uint64_t next;            /* number of the next sample */
 	uint64_t *time_ms;        /* cap timestamps, CLOCK_REALTIME ms */
 	struct history_point *devices; /* cap * num_devices points, [slot * num_devices + device] */
+	struct history_reading *readings; /* cap * num_devices readings, indexed as `devices` */
 	struct history_series *series;
 	uint32_t max_series;
 	uint64_t untracked;       /* process samples that found no free series */
@@ -71,8 +86,13 @@ int history_init(struct history *h, uint32_t cap, uint32_t interval_ms, int num_
 /* Frees everything; the struct can be initialised again. */
 void history_release(struct history *h);
 
-/* Records one sample of the registry's totals, stamped `now_ms` (CLOCK_REALTIME). */
-void history_sample(struct history *h, const struct registry *r, uint64_t now_ms);
+/*
+ * Records one sample of the registry's totals and of each device's readings
+ * (`readings`: num_devices entries, or NULL when none was taken), stamped
+ * `now_ms` (CLOCK_REALTIME).
+ */
+void history_sample(struct history *h, const struct registry *r, const struct history_reading *readings,
+		    uint64_t now_ms);
 
 /* Number of samples readable now (at most cap). */
 uint64_t history_count(const struct history *h);
@@ -85,6 +105,9 @@ uint64_t history_time(const struct history *h, uint64_t n);
 
 /* Device `device`'s point at sample `n` (must be readable). */
 const struct history_point *history_device_point(const struct history *h, uint64_t n, int device);
+
+/* Device `device`'s readings at sample `n` (must be readable). */
+const struct history_reading *history_device_reading(const struct history *h, uint64_t n, int device);
 
 /* A series' point at sample `n`, or NULL when it has none there. */
 const struct history_point *history_series_point(const struct history *h, const struct history_series *s,

@@ -144,6 +144,7 @@ void leak_history_add(struct leak_history *h, struct leak_report *rep)
 		h->leaked_buffers[d] += rep->device_buffers[d];
 	}
 	h->reports_total++;
+	rep->id = h->reports_total;
 	if (h->count == h->cap) {
 		leak_report_release(&h->reports[h->start]);
 		h->reports[h->start] = *rep;
@@ -158,6 +159,15 @@ void leak_history_add(struct leak_history *h, struct leak_report *rep)
 const struct leak_report *leak_history_get(const struct leak_history *h, uint32_t i)
 {
 	return &h->reports[(h->start + i) % h->cap];
+}
+
+const struct leak_report *leak_history_find(const struct leak_history *h, uint64_t id)
+{
+	/* ids are consecutive: the kept ones are the newest `count` */
+	uint64_t first = h->reports_total - h->count + 1;
+	if (id < first || id > h->reports_total)
+		return NULL;
+	return leak_history_get(h, (uint32_t)(id - first));
 }
 
 void leak_history_release(struct leak_history *h)

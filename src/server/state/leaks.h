@@ -27,6 +27,7 @@ struct leak_buffer {
 #define LEAK_NO_STACK UINT32_MAX
 
 struct leak_report {
+	uint64_t id;       /* 1, 2, ... in the order reports were kept (leak_history_add) */
 	pid_t pid;
 	uid_t uid;
 	char comm[16];
@@ -69,11 +70,14 @@ void leak_report_release(struct leak_report *rep);
 /* Prepares a history of at most `cap` reports. Returns 0 or TTALLOC_ENOMEM. */
 int leak_history_init(struct leak_history *h, uint32_t cap);
 
-/* Takes ownership of `rep`, dropping the oldest report when full. */
+/* Takes ownership of `rep`, numbers it (id) and drops the oldest report when full. */
 void leak_history_add(struct leak_history *h, struct leak_report *rep);
 
 /* The i-th kept report, oldest first (i < h->count). */
 const struct leak_report *leak_history_get(const struct leak_history *h, uint32_t i);
+
+/* The kept report numbered `id`, or NULL when it is unknown or no longer kept. */
+const struct leak_report *leak_history_find(const struct leak_history *h, uint64_t id);
 
 /* Frees every report. */
 void leak_history_release(struct leak_history *h);

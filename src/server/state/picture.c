@@ -104,6 +104,23 @@ void picture_refresh_readings(struct state *st, int device)
 	st->readings_ns[device] = now;
 }
 
+void picture_sample_history(struct state *st, uint64_t now_ms)
+{
+	struct history_reading readings[PROTO_MAX_DEVICES];
+	for (int d = 0; d < st->devices.count && d < PROTO_MAX_DEVICES; d++) {
+		struct device *dev = device_set_get(&st->devices, d);
+		readings[d] = (struct history_reading){HISTORY_NO_TEMPERATURE, HISTORY_NO_POWER};
+		if (!dev)
+			continue;
+		picture_refresh_readings(st, d);
+		if (DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE))
+			readings[d].temperature_mc = dev->now.temperature_mc;
+		if (DEVICE_READING_VALID(&dev->now, DEVICE_POWER) && dev->now.power_mw != HISTORY_NO_POWER)
+			readings[d].power_mw = dev->now.power_mw;
+	}
+	history_sample(&st->history, &st->registry, readings, now_ms);
+}
+
 void picture_device_identity(struct state *st, int device, struct picture_identity *out)
 {
 	const struct device *dev = &st->devices.devices[device];

@@ -57,6 +57,13 @@ void picture_buffer_gone(struct state *st, uint32_t proc, const struct live_buff
  */
 void picture_refresh_readings(struct state *st, int device);
 
+/*
+ * One history sample (history.h) stamped `now_ms` (CLOCK_REALTIME): the
+ * registry's totals and each device's temperature and power, refreshed
+ * first; a reading the backend cannot take is recorded as missing.
+ */
+void picture_sample_history(struct state *st, uint64_t now_ms);
+
 /* The identity labels a fleet tells a device apart by; "" where unknown. */
 struct picture_identity {
 	char serial[24];
