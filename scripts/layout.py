@@ -32,6 +32,8 @@ FOLDERS = {
     "src/server/ingest": "the binary protocol: connections and rings behind callbacks, the dispatch "
                          "table, the handlers, processes that lost their connection, tt-metal's regions",
     "src/server/http": "the HTTP side: daemon, routes, event stream, JSON documents, /metrics",
+    "src/model": "the data model's JSON objects (docs/DATA_MODEL.md): one writer each for the device, "
+                 "process and buffer objects the server, tt_smi and ttalloc-run all emit",
     "src/smi": "tt_smi: the table, watch mode, history, scripting and JSON output",
     "src/tools": "ttalloc-run (the CI leak gate) and ttalloc-load (workloads)",
     "src/interpose": "libttalloc_cuda.so, the CUDA interposer",
@@ -47,7 +49,8 @@ OTHER = [
     ("bench/", "`make bench` and its recorded results"),
     ("packaging/", "man pages, systemd units, pkg-config"),
     ("scripts/", "the dependency list, the demo, and checks of the tree (call graph, this layout)"),
-    ("docs/", "the design of record (DESIGN.md), hardware, tt-metal"),
+    ("schemas/", "the data model as JSON Schema: one file per document, model.schema.json for what they share"),
+    ("docs/", "the design of record (DESIGN.md), the data model (DATA_MODEL.md), hardware, tt-metal"),
 ]
 
 

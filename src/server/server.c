@@ -245,7 +245,7 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 	};
 	ingest_init(&s->ingest, &s->state, s->loop, &icfg);
 	/* DOC_QUERY answers with the HTTP API's diagnosis documents, with or without --no-http */
-	s->ingest.document = api_diag_document;
+	s->ingest.document = api_doc_document;
 	s->ingest.document_owner = s;
 	return 0;
 }

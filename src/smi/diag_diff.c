@@ -167,9 +167,11 @@ static int group_changes(struct diff_build *b, const json_t *a, const json_t *bs
 	return rc;
 }
 
-/* 1 when a snapshot lists every buffer it counted. */
+/* 1 when a snapshot lists every buffer it counted (version 1 wrote buffers_listed and buffers_total). */
 static int complete(const json_t *snap)
 {
+	if (json_object_get(snap, "buffers_omitted"))
+		return get_int(snap, "buffers_omitted") == 0;
 	return get_int(snap, "buffers_listed") == get_int(snap, "buffers_total");
 }
 

@@ -78,7 +78,7 @@ static void oom_memory(struct strbuf *out, const json_t *r)
 		    bytes(mine, sizeof(mine), get_uint(r, "process_used_bytes")));
 	if (json_is_real(json_object_get(r, "fragmentation")))
 		strbuf_addf(out, "; fragmentation %.0f%% in %" PRIu64 " free blocks",
-			    100.0 * json_real_value(json_object_get(r, "fragmentation")), get_uint(r, "free_blocks"));
+			    100.0 * json_real_value(json_object_get(r, "fragmentation")), get_uint(r, "free_block_count"));
 	strbuf_addstr(out, "\n  requested at: ");
 	add_stack_line(out, json_object_get(r, "stack"), 6);
 	strbuf_addstr(out, "\n");
@@ -164,7 +164,7 @@ void smi_render_map(struct strbuf *out, const json_t *map, int width)
 	json_t *pid = json_object_get(map, "pid");
 	strbuf_addf(out, "Device %d %s, %s: %" PRIu64 " banks of %s from %s\n", (int)get_uint(map, "device_id"),
 		    get_str(map, "type"), json_is_integer(pid) ? "one process's view" : "every process",
-		    get_uint(map, "banks"), bytes(bank, sizeof(bank), get_uint(map, "bank_size")),
+		    get_uint(map, "bank_count"), bytes(bank, sizeof(bank), get_uint(map, "bank_size")),
 		    get_str(map, "base"));
 	if (json_is_integer(pid))
 		strbuf_addf(out, "  (PID %d)\n", (int)json_integer_value(pid));
@@ -182,7 +182,7 @@ void smi_render_map(struct strbuf *out, const json_t *map, int width)
 		    "%.0f%%\n",
 		    bytes(cap, sizeof(cap), get_uint(map, "capacity_bytes")),
 		    bytes(used, sizeof(used), get_uint(map, "used_bytes")),
-		    bytes(fr, sizeof(fr), get_uint(map, "free_bytes")), get_uint(map, "free_blocks_total"),
+		    bytes(fr, sizeof(fr), get_uint(map, "free_bytes")), get_uint(map, "free_block_count"),
 		    bytes(big, sizeof(big), get_uint(map, "largest_free_bytes")),
 		    100.0 * json_real_value(json_object_get(map, "fragmentation")));
 	json_array_foreach(json_object_get(map, "free_blocks"), i, c)
@@ -196,7 +196,7 @@ void smi_render_map(struct strbuf *out, const json_t *map, int width)
 	}
 	if (json_array_size(json_object_get(map, "free_blocks")))
 		strbuf_addstr(out, "\n");
-	if (get_uint(map, "outside_buffers"))
+	if (get_uint(map, "outside_buffer_count"))
 		strbuf_addf(out, "  %" PRIu64 " buffers lie outside the range (another allocator's addresses?)\n",
-			    get_uint(map, "outside_buffers"));
+			    get_uint(map, "outside_buffer_count"));
 }

@@ -13,6 +13,7 @@
 
 #include "common/format.h"
 #include "common/protocol.h"
+#include "model/model.h"
 #include "smi/smi.h"
 
 static const char *const check_names[DOCTOR_CHECKS] = {
@@ -320,7 +321,7 @@ static json_t *devices_json(const struct doctor_facts *f, int *failed)
 		append(list, o, failed);
 		if (*failed) /* the array took o, even on failure */
 			break;
-		set(o, "id", json_integer(d->index), failed);
+		set(o, "device_id", json_integer(d->index), failed);
 		set(o, "name", json_string(d->status.name), failed);
 		set(o, "simulated", json_boolean(d->status.backend_flags & 1u), failed);
 	}
@@ -337,18 +338,18 @@ static json_t *shm_json(const struct doctor_facts *f, int *failed)
 		return NULL;
 	}
 	set(o, "dir", json_string(f->shm_dir), failed);
-	set(o, "regions", json_integer(f->shm_regions), failed);
-	set(o, "process_slots", json_integer(f->shm_slots), failed);
-	set(o, "refused_regions", json_integer(f->shm_refused), failed);
-	set(o, "stale_slots", json_integer(f->shm_stale), failed);
+	set(o, "region_count", json_integer(f->shm_regions), failed);
+	set(o, "process_slot_count", json_integer(f->shm_slots), failed);
+	set(o, "refused_region_count", json_integer(f->shm_refused), failed);
+	set(o, "stale_slot_count", json_integer(f->shm_stale), failed);
 	for (uint32_t i = 0; i < f->shm_stale && i < DOCTOR_STALE_SHOWN; i++) {
 		const struct doctor_stale_slot *s = &f->stale[i];
 		append(stale,
-		       json_pack("{s:i, s:s, s:i, s:I, s:s}", "pid", (int)s->pid, "name", s->name, "device",
-				 (int)s->device, "bytes", (json_int_t)s->bytes, "region", s->region),
+		       json_pack("{s:i, s:o, s:i, s:I, s:s}", "pid", (int)s->pid, "name", model_text(s->name),
+				 "device_id", (int)s->device, "bytes", (json_int_t)s->bytes, "region", s->region),
 		       failed);
 	}
-	set(o, "stale", stale, failed);
+	set(o, "stale_slots", stale, failed);
 	return o;
 }
 
@@ -378,7 +379,7 @@ int doctor_render_json(struct strbuf *out, const struct doctor_facts *f, const s
 	set(root, "socket", socket_json(f, &failed), &failed);
 	set(root, "server", server_json(f, &failed), &failed);
 	set(root, "devices", devices_json(f, &failed), &failed);
-	set(root, "tt_metal_shm", shm_json(f, &failed), &failed);
+	set(root, "ttmetal_shm", shm_json(f, &failed), &failed);
 	set(root, "http", http_json(f, &failed), &failed);
 	if (failed) {
 		json_decref(root);

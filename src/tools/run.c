@@ -41,6 +41,7 @@
 #include "common/protocol.h"
 #include "common/query.h"
 #include "common/reach.h"
+#include "model/model.h"
 
 /* Exit status when leaks exceed --max-leak (distinct from pytest's 1..5). */
 #define EXIT_LEAKED 86
@@ -539,6 +540,7 @@ static void print_summary(const struct leak_list *list, uint64_t max_leak)
 	}
 }
 
+/* The --json report: the session's leaked buffers as the data model's buffer objects. */
 static int write_json(const char *path, const struct leak_list *list, int command_status, uint64_t max_leak,
 		      const char *session)
 {
@@ -548,17 +550,17 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 		json_t *stack = json_array();
 		for (uint32_t f = 0; f < l->stack_lines; f++)
 			json_array_append_new(stack, json_string(l->stack[f]));
-		json_array_append_new(buffers,
-				      json_pack("{s:i, s:s, s:i, s:s, s:I, s:I, s:f, s:b}", "device", l->device,
-						"type", proto_buffer_type_name(l->type), "pid", (int)l->pid, "process",
-						l->comm, "address", (json_int_t)l->address, "size", (json_int_t)l->size,
-						"age_seconds", (double)l->age_ns / 1e9, "still_running", l->still_running));
-		json_object_set_new(json_array_get(buffers, json_array_size(buffers) - 1), "stack", stack);
+		json_t *b = model_buffer_json(l->device, l->address, l->size, l->type, l->pid, l->comm);
+		json_object_set_new(b, "age_seconds", json_real((double)l->age_ns / 1e9));
+		json_object_set_new(b, "still_running", json_boolean(l->still_running));
+		json_object_set_new(b, "stack", stack);
+		json_array_append_new(buffers, b);
 	}
 	uint64_t total = total_bytes(list);
-	json_t *root = json_pack("{s:s, s:i, s:I, s:I, s:b, s:o}", "session", session, "command_status",
+	json_t *root = json_pack("{s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "session", session, "command_status",
 				 command_status, "leaked_bytes", (json_int_t)total, "max_leak_bytes",
-				 (json_int_t)max_leak, "failed", total > max_leak, "buffers", buffers);
+				 (json_int_t)max_leak, "buffer_count", (json_int_t)list->count, "failed",
+				 total > max_leak, "buffers", buffers);
 	int rc = json_dump_file(root, path, JSON_INDENT(2));
 	json_decref(root);
 	if (rc < 0)

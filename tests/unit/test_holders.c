@@ -452,12 +452,14 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	const char *j = strbuf_str(&json);
 	assert_non_null(strstr(j, "\"pid\":99,"));
 	assert_non_null(strstr(j, "\"vanished\":true"));
-	assert_non_null(strstr(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\",\"device\":0,\"dram\":null,"
-				  "\"l1\":null,\"l1_small\":null,\"trace\":null,\"cb\":null,\"system_memory\":null,"
-				  "\"buffers\":null,\"tracked\":false,\"vanished\":false,\"source\":\"kernel\","
-				  "\"container_id\":null,\"container_runtime\":null,\"pod\":null,\"namespace\":null,"
-				  "\"container\":null}"));
-	assert_non_null(strstr(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,\"device\":0,\"dram\":2147483648,"));
+	assert_non_null(strstr(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\","));
+	assert_non_null(strstr(j, "\"source\":\"kernel\",\"tracked\":false,\"vanished\":false,"));
+	assert_non_null(strstr(j, "\"devices\":[{\"device_id\":0,\"dram_allocated\":null,\"l1_allocated\":null,"
+				  "\"l1_small_allocated\":null,\"trace_allocated\":null,\"cb_allocated\":null,"
+				  "\"kernel_allocated\":null,\"system_memory_allocated\":null,\"buffer_count\":null,"
+				  "\"vanished\":false,\"used_bytes\":null,\"seen_by\":[\"driver\"]}]"));
+	assert_non_null(strstr(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,"));
+	assert_non_null(strstr(j, "\"used_bytes\":2147483648"));
 	strbuf_release(&json);
 }
 

@@ -63,7 +63,7 @@ static const char *const OOM_REPORT =
 	"{\"id\": 3, \"time\": 1762179825000, \"pid\": 4242, \"name\": \"python\", \"device_id\": 0, \"type\": \"DRAM\","
 	" \"requested_bytes\": 2147483648, \"capacity_bytes\": 12884901888, \"used_bytes\": 6442450944,"
 	" \"process_used_bytes\": 6442450944, \"free_bytes\": 6442450944, \"largest_free_bytes\": 1073741824,"
-	" \"fragmentation\": 0.8333, \"free_blocks\": 6, \"cause\": \"fragmentation\","
+	" \"fragmentation\": 0.8333, \"free_block_count\": 6, \"cause\": \"fragmentation\","
 	" \"summary\": \"needs 2.0 GB, 6.0 GB free, largest free block 1.0 GB: fragmentation\","
 	" \"stack\": [\"grow (model.py:7)\", \"main (model.py:30)\"],"
 	" \"holders\": [{\"pid\": 4242, \"name\": \"python\", \"bytes\": 6442450944, \"buffer_count\": 6}],"
@@ -99,9 +99,9 @@ static void test_an_address_map_is_a_strip_with_visible_holes(void **state)
 {
 	(void)state;
 	json_t *m = json_loads("{\"device_id\": 0, \"type\": \"DRAM\", \"pid\": null, \"base\": \"0x800000000\","
-			       " \"bank_size\": 1073741824, \"banks\": 12, \"capacity_bytes\": 12884901888,"
+			       " \"bank_size\": 1073741824, \"bank_count\": 12, \"capacity_bytes\": 12884901888,"
 			       " \"used_bytes\": 6442450944, \"free_bytes\": 6442450944, \"largest_free_bytes\": 805306368,"
-			       " \"fragmentation\": 0.875, \"free_blocks_total\": 8, \"outside_buffers\": 0,"
+			       " \"fragmentation\": 0.875, \"free_block_count\": 8, \"outside_buffer_count\": 0,"
 			       " \"free_blocks\": [{\"address\": \"0x800000000\", \"size\": 805306368}],"
 			       " \"cells\": [0.0, 1.0, 0.25, 0.75]}",
 			       0, NULL);

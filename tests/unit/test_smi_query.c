@@ -411,8 +411,8 @@ static void test_json_devices_have_the_seed_keys_and_more(void **state)
 	json_t *root = json_of(0);
 	static const char *const keys[] = {
 		"device_id", "dram_allocated", "l1_allocated", "l1_small_allocated", "trace_allocated",
-		"name",	     "arch",	       "dram_total",   "l1_total",	     "temperature_c",
-		"power_w",   "utilization",    "buffers",      "processes",
+		"name",	     "arch",	       "dram_capacity", "l1_capacity",	     "temperature_c",
+		"power_w",   "utilization_pct", "buffer_count", "process_count",
 	};
 	json_t *list = json_object_get(root, "devices");
 	assert_int_equal(json_array_size(list), 2);
@@ -421,14 +421,15 @@ static void test_json_devices_have_the_seed_keys_and_more(void **state)
 	assert_int_equal(json_integer_value(json_object_get(d0, "device_id")), 0);
 	assert_int_equal(json_integer_value(json_object_get(d0, "dram_allocated")), 300 * MiB);
 	assert_int_equal(json_integer_value(json_object_get(d0, "trace_allocated")), 5);
-	assert_int_equal(json_integer_value(json_object_get(d0, "dram_total")), 12 * GiB);
+	assert_int_equal(json_integer_value(json_object_get(d0, "dram_capacity")), 12 * GiB);
 	assert_string_equal(json_string_value(json_object_get(d0, "name")), "Wormhole_B0");
 	assert_string_equal(json_string_value(json_object_get(d0, "arch")), "Wormhole_B0");
 	assert_true(json_real_value(json_object_get(d0, "temperature_c")) == 43.0);
 	assert_true(json_real_value(json_object_get(d0, "power_w")) == 90.0);
-	assert_int_equal(json_integer_value(json_object_get(d0, "processes")), 2);
-	assert_int_equal(json_integer_value(json_object_get(d0, "buffers")), 2);
-	assert_string_equal(json_string_value(json_object_get(root, "timestamp")), "2025-11-03T14:23:45.123456");
+	assert_int_equal(json_integer_value(json_object_get(d0, "process_count")), 2);
+	assert_int_equal(json_integer_value(json_object_get(d0, "buffer_count")), 2);
+	/* times are milliseconds since the epoch, as in the HTTP API */
+	assert_int_equal(json_integer_value(json_object_get(root, "time")), SEED_TIME_NS / 1000000u);
 	json_decref(root);
 }
 
@@ -445,14 +446,14 @@ static void test_json_missing_readings_are_null(void **state)
 	assert_true(json_is_null(json_object_get(d0, "power_w")));
 	assert_true(json_is_null(json_object_get(d0, "name")));
 	/* a valid zero is a zero, not a null */
-	assert_true(json_is_integer(json_object_get(d0, "utilization")));
-	assert_int_equal(json_integer_value(json_object_get(d0, "utilization")), 0);
+	assert_true(json_is_integer(json_object_get(d0, "utilization_pct")));
+	assert_int_equal(json_integer_value(json_object_get(d0, "utilization_pct")), 0);
 	json_decref(root);
 
 	d->status.valid = 0;
 	root = json_of(0);
 	d0 = json_array_get(json_object_get(root, "devices"), 0);
-	assert_true(json_is_null(json_object_get(d0, "utilization")));
+	assert_true(json_is_null(json_object_get(d0, "utilization_pct")));
 	json_decref(root);
 }
 
@@ -462,21 +463,33 @@ static void test_json_processes_list_bytes_per_buffer_type(void **state)
 	seed_demo();
 	processes[1].usage.used[SMI_USED_TRACE] = 3;
 	processes[1].usage.cb = 4;
+	add_process(1, 12345, "python", 0, 1 * MiB); /* 12345 holds device 1 too */
 	json_t *root = json_of(0);
 	json_t *list = json_object_get(root, "processes");
+	/* one object per process (as /api/processes), in pid order, its devices inside */
 	assert_int_equal(json_array_size(list), 3);
-	static const char *const keys[] = {"pid", "name", "user", "device", "dram", "l1",
-					   "l1_small", "trace", "cb", "buffers"};
-	json_t *p = json_array_get(list, 2); /* ordered by device, then pid: 12347 on device 1 last */
+	static const char *const keys[] = {"pid", "name", "user", "dram_allocated", "l1_allocated",
+					   "l1_small_allocated", "trace_allocated", "cb_allocated", "buffer_count",
+					   "devices"};
+	json_t *p = json_array_get(list, 2);
 	assert_keys(p, keys, sizeof(keys) / sizeof(keys[0]));
 	assert_int_equal(json_integer_value(json_object_get(p, "pid")), 12347);
-	assert_int_equal(json_integer_value(json_object_get(p, "device")), 1);
-	assert_int_equal(json_integer_value(json_object_get(p, "l1")), 150 * MiB);
-	assert_int_equal(json_integer_value(json_object_get(p, "trace")), 3);
-	assert_int_equal(json_integer_value(json_object_get(p, "cb")), 4);
+	json_t *d = json_array_get(json_object_get(p, "devices"), 0);
+	assert_int_equal(json_integer_value(json_object_get(d, "device_id")), 1);
+	assert_int_equal(json_integer_value(json_object_get(d, "l1_allocated")), 150 * MiB);
+	assert_int_equal(json_integer_value(json_object_get(d, "trace_allocated")), 3);
+	assert_int_equal(json_integer_value(json_object_get(d, "cb_allocated")), 4);
+	assert_int_equal(json_integer_value(json_object_get(p, "trace_allocated")), 3);
 	assert_string_equal(json_string_value(json_object_get(p, "name")), "python");
 	assert_string_equal(json_string_value(json_object_get(p, "user")), "ttuser");
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "pid")), 12345);
+	json_t *first = json_array_get(list, 0);
+	assert_int_equal(json_integer_value(json_object_get(first, "pid")), 12345);
+	assert_int_equal(json_array_size(json_object_get(first, "devices")), 2);
+	assert_int_equal(json_integer_value(json_object_get(first, "dram_allocated")), 100 * MiB);
+	assert_int_equal(json_integer_value(json_object_get(first, "l1_allocated")), 1 * MiB);
+	assert_int_equal(json_integer_value(json_object_get(first, "buffer_count")), 2);
+	/* what the socket does not tell is null */
+	assert_true(json_is_null(json_object_get(first, "connection_count")));
 	json_decref(root);
 }
 

@@ -50,7 +50,7 @@ struct api_history_query {
 	uint32_t points;  /* most points per series, 1..API_HISTORY_MAX_POINTS */
 };
 
-/* GET /api/devices: array of device objects (seed keys + name, arch, totals, readings, counts). */
+/* GET /api/devices: array of device objects (model_device_json, and ttmetal_shm). */
 json_t *api_devices(struct server *s);
 
 /* One device object of /api/devices; `device` must exist. */
@@ -82,15 +82,6 @@ json_t *api_health(struct server *s);
 
 /* Data of one /api/events event: the change number, devices and counts. */
 json_t *api_event(struct server *s, uint64_t seq);
-
-/* Sets a device object's identity keys: serial, asic_id, pci_bus_id, card_type, uuid (null where unknown). */
-void api_set_device_identity(json_t *obj, struct server *s, int device);
-
-/*
- * Sets a process object's container keys from its "pid": container_id,
- * container_runtime, pod, namespace, container (null where none).
- */
-void api_set_container(json_t *obj, struct server *s);
 
 /*
  * GET /metrics: the Prometheus text exposition (format 0.0.4). Returns a

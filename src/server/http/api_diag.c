@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/errors.h"
+#include "model/model.h"
 #include "server/http/json_util.h"
 #include "server/server.h"
 #include "server/state/flight.h"
@@ -36,7 +37,7 @@ static json_t *holders_json(const struct oom_report *rep)
 		const struct oom_holder *h = &rep->holders[i];
 		json_t *o = json_object();
 		json_object_set_new(o, "pid", json_integer(h->pid));
-		json_util_set_str(o, "name", h->comm);
+		json_object_set_new(o, "name", model_text(h->comm));
 		json_util_set_uint(o, "bytes", h->bytes);
 		json_util_set_uint(o, "buffer_count", h->buffers);
 		json_array_append_new(list, o);
@@ -49,7 +50,7 @@ static json_t *buffers_json(struct server *s, const struct oom_report *rep)
 	json_t *list = json_array();
 	for (uint32_t i = 0; i < rep->buffer_count; i++) {
 		const struct oom_buffer *b = &rep->buffers[i];
-		json_t *o = json_util_buffer(b->pid, b->comm, rep->device, b->address, b->size, b->type);
+		json_t *o = model_buffer_json(rep->device, b->address, b->size, b->type, b->pid, b->comm);
 		json_object_set_new(o, "age_seconds", json_real((double)b->age_ns / 1e9));
 		json_object_set_new(o, "stack", api_stack_json(s, b->stack));
 		json_array_append_new(list, o);
@@ -69,7 +70,7 @@ static json_t *events_json(struct server *s, const struct oom_report *rep)
 		if (e->kind == FLIGHT_ALLOC_FAILED)
 			json_object_set_new(o, "address", json_null());
 		else
-			json_util_set_hex(o, "address", e->address);
+			json_object_set_new(o, "address", model_address(e->address));
 		json_util_set_uint(o, "size", e->size);
 		json_object_set_new(o, "seconds_before", json_real((double)e->age_ns / 1e9));
 		json_object_set_new(o, "stack", api_stack_json(s, e->stack));
@@ -81,7 +82,7 @@ static json_t *events_json(struct server *s, const struct oom_report *rep)
 /* A figure known only with the address map (else null). */
 static json_t *map_figure(const struct oom_report *rep, uint64_t v)
 {
-	return rep->map_known ? json_util_uint(v) : json_null();
+	return rep->map_known ? model_uint(v) : json_null();
 }
 
 static json_t *oom_json(struct server *s, const struct oom_report *rep)
@@ -93,22 +94,21 @@ static json_t *oom_json(struct server *s, const struct oom_report *rep)
 	json_util_set_uint(o, "id", rep->id);
 	json_util_set_uint(o, "time", rep->time_ns / 1000000u);
 	json_object_set_new(o, "pid", json_integer(rep->pid));
-	json_util_set_str(o, "name", rep->comm);
+	json_object_set_new(o, "name", model_text(rep->comm));
 	json_util_set_str(o, "user", json_util_user_name(rep->uid));
-	if (rep->session[0])
-		json_util_set_str(o, "session", rep->session);
+	json_object_set_new(o, "session", model_text(rep->session));
 	json_object_set_new(o, "device_id", json_integer(rep->device));
 	json_util_set_str(o, "type", proto_buffer_type_name(rep->type));
 	json_util_set_uint(o, "requested_bytes", rep->requested);
-	json_object_set_new(o, "capacity_bytes", rep->capacity_known ? json_util_uint(rep->capacity) : json_null());
+	json_object_set_new(o, "capacity_bytes", rep->capacity_known ? model_uint(rep->capacity) : json_null());
 	json_util_set_uint(o, "used_bytes", rep->used);
 	json_object_set_new(o, "device_free_bytes",
-			    rep->capacity_known ? json_util_uint(rep->device_free) : json_null());
+			    rep->capacity_known ? model_uint(rep->device_free) : json_null());
 	json_util_set_uint(o, "process_used_bytes", rep->process_used);
 	json_util_set_uint(o, "free_bytes", rep->free);
 	json_object_set_new(o, "largest_free_bytes", map_figure(rep, rep->largest_free));
 	json_object_set_new(o, "fragmentation", rep->map_known ? json_real(rep->fragmentation) : json_null());
-	json_object_set_new(o, "free_blocks", map_figure(rep, rep->free_blocks));
+	json_object_set_new(o, "free_block_count", map_figure(rep, rep->free_blocks));
 	json_util_set_str(o, "cause", format_oom_cause_label(rep->cause));
 	json_util_set_str(o, "summary", summary);
 	json_object_set_new(o, "stack", api_stack_json(s, rep->stack));
@@ -127,7 +127,7 @@ static json_t *failure_counts_json(struct server *s)
 			if (s->state.ooms.failures[d][t])
 				json_array_append_new(list,
 						      json_pack("{s:i, s:s, s:I}", "device_id", d, "type",
-								proto_buffer_type_name(t), "failures",
+								proto_buffer_type_name(t), "alloc_failures_total",
 								(json_int_t)s->state.ooms.failures[d][t]));
 	return list;
 }
@@ -157,9 +157,9 @@ void api_oom(struct server *s, const char *rest, const struct api_params *p, str
 	for (uint32_t i = 0; i < h->count && i < limit; i++)
 		json_array_append_new(reports, oom_json(s, oom_newest(h, i)));
 	json_t *o = json_object();
-	json_util_set_uint(o, "failures_total", h->total);
+	json_util_set_uint(o, "alloc_failures_total", h->total);
 	json_util_set_uint(o, "reports_kept", h->count);
-	json_object_set_new(o, "failures", failure_counts_json(s));
+	json_object_set_new(o, "alloc_failures", failure_counts_json(s));
 	json_object_set_new(o, "reports", reports);
 	doc->json = o;
 }
@@ -173,10 +173,10 @@ static json_t *misuse_json(struct server *s, const struct misuse_entry *e)
 	json_util_set_uint(o, "time", e->time_ns / 1000000u);
 	json_util_set_str(o, "kind", misuse_kind_label(e->kind));
 	json_object_set_new(o, "pid", json_integer(e->pid));
-	json_util_set_str(o, "name", e->comm);
+	json_object_set_new(o, "name", model_text(e->comm));
 	json_object_set_new(o, "device_id", json_integer(e->device));
-	json_util_set_hex(o, "address", e->address);
-	json_object_set_new(o, "size", e->size ? json_util_uint(e->size) : json_null());
+	json_object_set_new(o, "address", model_address(e->address));
+	json_object_set_new(o, "size", e->size ? model_uint(e->size) : json_null());
 	json_object_set_new(o, "type",
 			    e->type >= 0 ? json_string(proto_buffer_type_name((unsigned)e->type)) : json_null());
 	json_object_set_new(o, "other_device_id", e->other_device >= 0 ? json_integer(e->other_device) : json_null());
@@ -231,8 +231,8 @@ void api_marks(struct server *s, const char *rest, const struct api_params *p, s
 	json_util_set_uint(o, "marks_total", m->total);
 	json_util_set_uint(o, "marks_kept", m->count);
 	json_util_set_uint(o, "marks_keep_max", MARKS_KEEP);
-	json_util_set_uint(o, "journal_entries", m->jcount);
-	json_util_set_uint(o, "journal_dropped", m->dropped);
+	json_util_set_uint(o, "journal_entry_count", m->jcount);
+	json_util_set_uint(o, "journal_entries_dropped_total", m->dropped);
 	json_object_set_new(o, "marks", list);
 	doc->json = o;
 }
@@ -246,6 +246,12 @@ static const struct {
 	int subpaths; /* 1: also path/<something> */
 	api_doc_fn fn;
 } doc_routes[] = {
+	{"/api/devices", 1, api_devices_doc},
+	{"/api/processes", 0, api_processes_doc},
+	{"/api/buffers", 0, api_buffers_doc},
+	{"/api/leaks", 1, api_leaks_doc},
+	{"/api/history", 0, api_history_doc},
+	{"/healthz", 0, api_health_doc},
 	{"/api/oom", 1, api_oom},
 	{"/api/misuse", 0, api_misuse},
 	{"/api/marks", 0, api_marks},
@@ -258,6 +264,11 @@ static const struct {
 /* The route of `url` and what follows its path (""), or NULL. /api/devices/<id>/map is api_map's. */
 static api_doc_fn route_of(const char *url, const char **rest)
 {
+	size_t len = strlen(url);
+	if (strncmp(url, "/api/devices/", 13) == 0 && len > 17 && strcmp(url + len - 4, "/map") == 0) {
+		*rest = url + 13;
+		return api_map;
+	}
 	for (size_t i = 0; i < sizeof(doc_routes) / sizeof(doc_routes[0]); i++) {
 		size_t n = strlen(doc_routes[i].path);
 		if (strncmp(url, doc_routes[i].path, n) == 0 &&
@@ -266,21 +277,16 @@ static api_doc_fn route_of(const char *url, const char **rest)
 			return doc_routes[i].fn;
 		}
 	}
-	size_t len = strlen(url);
-	if (strncmp(url, "/api/devices/", 13) == 0 && len > 17 && strcmp(url + len - 4, "/map") == 0) {
-		*rest = url + 13;
-		return api_map;
-	}
 	return NULL;
 }
 
-int api_diag_handles(const char *url)
+int api_doc_handles(const char *url)
 {
 	const char *rest;
 	return route_of(url, &rest) != NULL;
 }
 
-void api_diag_serve(struct server *s, const char *url, const struct api_params *p, struct api_doc *doc)
+void api_doc_serve(struct server *s, const char *url, const struct api_params *p, struct api_doc *doc)
 {
 	memset(doc, 0, sizeof(*doc));
 	doc->status = 200;
@@ -358,7 +364,7 @@ static const char *query_get(void *ctx, const char *key)
 	return NULL;
 }
 
-char *api_diag_document(void *owner, const char *path, size_t *len, char *err)
+char *api_doc_document(void *owner, const char *path, size_t *len, char *err)
 {
 	struct server *s = owner;
 	char url[PROTO_TEXT_MAX + 1];
@@ -368,7 +374,7 @@ char *api_diag_document(void *owner, const char *path, size_t *len, char *err)
 	parse_query(&q, path[n] ? path + n + 1 : "");
 	struct api_params p = {query_get, &q};
 	struct api_doc doc;
-	api_diag_serve(s, url, &p, &doc);
+	api_doc_serve(s, url, &p, &doc);
 	if (doc.status != 200) {
 		snprintf(err, ERR_LEN, "%s", doc.error);
 		return NULL;

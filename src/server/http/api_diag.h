@@ -1,13 +1,17 @@
 /*
- * api_diag.h - the diagnosis documents (issue 13): post-mortems of
- * allocation failures (/api/oom), misuse (/api/misuse), marks and diffs
- * (/api/marks, /api/diff), address maps (/api/devices/<id>/map), snapshots
- * (/api/snapshot) and exports (/api/export/stacks, /api/export/trace).
+ * api_diag.h - the API's documents by path: the picture (/api/devices,
+ * /api/devices/<id>[/stats], /api/processes, /api/buffers, /api/leaks[/<id>],
+ * /api/history, /healthz; api_json.c) and the diagnosis documents (issue
+ * 13): post-mortems of allocation failures (/api/oom), misuse
+ * (/api/misuse), marks and diffs (/api/marks, /api/diff), address maps
+ * (/api/devices/<id>/map), snapshots (/api/snapshot) and exports
+ * (/api/export/stacks, /api/export/trace).
  *
  * One implementation serves two transports: HTTP (routes.c reads the query
- * parameters from libmicrohttpd) and the socket's DOC_QUERY, for tt_smi
- * (api_diag_document, installed by server.c as the ingest layer's hook).
- * The parameters come through struct api_params either way.
+ * parameters from libmicrohttpd) and the socket's DOC_QUERY, for tt_smi and
+ * the Python package (api_doc_document, installed by server.c as the ingest
+ * layer's hook), so both read the same names (docs/DATA_MODEL.md). The
+ * parameters come through struct api_params either way.
  *
  * Threading: the loop thread (they read the state directly).
  */
@@ -41,12 +45,14 @@ struct api_doc {
 #define API_MAP_DEFAULT_BLOCKS 100u
 #define API_SNAPSHOT_DEFAULT_BUFFERS 20000u
 #define API_SNAPSHOT_MAX_BUFFERS 1000000u
+/* /api/snapshot's "version": 2 has the data model's names (docs/DATA_MODEL.md); tt_smi --diff reads 1 too. */
+#define API_SNAPSHOT_VERSION 2
 
 /* 1 when `url` (a path, no query) is one of these documents. */
-int api_diag_handles(const char *url);
+int api_doc_handles(const char *url);
 
 /* Builds the document at `url` with parameters `p` into *doc (api_doc_release frees it). */
-void api_diag_serve(struct server *s, const char *url, const struct api_params *p, struct api_doc *doc);
+void api_doc_serve(struct server *s, const char *url, const struct api_params *p, struct api_doc *doc);
 
 /* Frees a document's JSON or text. */
 void api_doc_release(struct api_doc *doc);
@@ -56,7 +62,7 @@ void api_doc_release(struct api_doc *doc);
  * "path?a=1&b=2" (values URL-encoded) to the document's text (JSON
  * compact), or NULL with the reason in `err`.
  */
-char *api_diag_document(void *owner, const char *path, size_t *len, char *err);
+char *api_doc_document(void *owner, const char *path, size_t *len, char *err);
 
 /* ---- shared by the files that build the documents ---- */
 
@@ -92,6 +98,13 @@ void api_each_buffer(struct server *s, void (*fn)(struct process_record *rec, co
 json_t *api_stack_json(struct server *s, uint32_t pool_id);
 
 /* The documents, one per endpoint (api_diag.c, api_diff.c, api_export.c). */
+/* api_json.c: the picture (api.h's builders, with their parameters) */
+void api_devices_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
+void api_processes_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
+void api_buffers_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
+void api_leaks_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
+void api_history_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
+void api_health_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
 void api_oom(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
 void api_misuse(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);
 void api_marks(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc);

@@ -11,6 +11,7 @@
 #include "common/diff.h"
 #include "server/http/api.h"
 #include "server/http/api_diag.h"
+#include "model/model.h"
 #include "server/http/json_util.h"
 #include "server/server.h"
 #include "server/state/diff.h"
@@ -53,12 +54,12 @@ static json_t *end_json(const struct mark *mk)
 
 static json_t *item_json(const struct diff_item *it)
 {
-	json_t *o = json_util_buffer(it->pid, it->comm, it->device, it->address, it->size, (unsigned)it->type);
+	json_t *o = model_buffer_json(it->device, it->address, it->size, (unsigned)it->type, it->pid, it->comm);
 	json_object_set_new(o, "stack", json_util_stack(it->stack));
 	return o;
 }
 
-/* {"buffers", "bytes", "items"} of the allocated (freed = 0) or freed side, biggest items first. */
+/* {"buffer_count", "bytes", "buffers"} of the allocated (freed = 0) or freed side, biggest buffers first. */
 static json_t *side_json(const struct diff_item *items, size_t n, int freed, uint64_t limit)
 {
 	uint64_t buffers = 0, bytes = 0;
@@ -72,9 +73,9 @@ static json_t *side_json(const struct diff_item *items, size_t n, int freed, uin
 			json_array_append_new(list, item_json(&items[i]));
 	}
 	json_t *o = json_object();
-	json_util_set_uint(o, "buffers", buffers);
+	json_util_set_uint(o, "buffer_count", buffers);
 	json_util_set_uint(o, "bytes", bytes);
-	json_object_set_new(o, "items", list);
+	json_object_set_new(o, "buffers", list);
 	return o;
 }
 
@@ -83,16 +84,16 @@ static json_t *total_json(const struct diff_total *t, enum diff_by by)
 	json_t *o = json_object();
 	if (by == DIFF_BY_PROCESS) {
 		json_object_set_new(o, "pid", json_integer(t->pid));
-		json_util_set_str(o, "name", t->comm);
+		json_object_set_new(o, "name", model_text(t->comm));
 	} else if (by == DIFF_BY_TYPE) {
 		json_util_set_str(o, "type", proto_buffer_type_name((unsigned)t->type));
 	} else {
 		json_object_set_new(o, "stack", json_util_stack(t->stack));
 	}
 	json_util_set_uint(o, "allocated_bytes", t->allocated_bytes);
-	json_util_set_uint(o, "allocated_buffers", t->allocated_buffers);
+	json_util_set_uint(o, "allocated_buffer_count", t->allocated_buffers);
 	json_util_set_uint(o, "freed_bytes", t->freed_bytes);
-	json_util_set_uint(o, "freed_buffers", t->freed_buffers);
+	json_util_set_uint(o, "freed_buffer_count", t->freed_buffers);
 	json_object_set_new(o, "growth_bytes", json_integer(t->growth));
 	return o;
 }
@@ -234,7 +235,7 @@ static json_t *groups_json(struct snap_entry *e, size_t n)
 			bytes += e[j].buf->size;
 		json_t *g = json_object();
 		json_object_set_new(g, "pid", json_integer(e[i].rec->pid));
-		json_util_set_str(g, "name", e[i].rec->comm);
+		json_object_set_new(g, "name", model_text(e[i].rec->comm));
 		json_object_set_new(g, "device_id", json_integer(e[i].buf->device));
 		json_util_set_str(g, "type", proto_buffer_type_name(e[i].buf->type));
 		json_object_set_new(g, "stack_id",
@@ -256,7 +257,7 @@ static json_t *buffers_json(struct server *s, struct snap_entry *e, size_t n, ui
 	for (size_t i = 0; i < n && i < limit; i++) {
 		const struct live_buffer *b = e[i].buf;
 		uint64_t age = now_mono > b->alloc_ns ? now_mono - b->alloc_ns : 0;
-		json_t *o = json_util_buffer(e[i].rec->pid, e[i].rec->comm, b->device, b->address, b->size, b->type);
+		json_t *o = model_buffer_json(b->device, b->address, b->size, b->type, e[i].rec->pid, e[i].rec->comm);
 		json_util_set_uint(o, "allocated_at", (now_real > age ? now_real - age : 0) / 1000000u);
 		json_object_set_new(o, "stack_id",
 				    e[i].stack == STACK_POOL_NONE ? json_null() : json_integer(e[i].stack));
@@ -296,12 +297,12 @@ void api_snapshot(struct server *s, const char *rest, const struct api_params *p
 		return;
 	json_t *o = json_object(), *stacks = json_object();
 	json_util_set_str(o, "format", "ttalloc-snapshot");
-	json_object_set_new(o, "version", json_integer(1));
+	json_object_set_new(o, "version", json_integer(API_SNAPSHOT_VERSION));
 	json_util_set_uint(o, "time", clock_realtime_ns() / 1000000u);
 	json_object_set_new(o, "devices", api_devices(s));
 	json_object_set_new(o, "processes", api_processes(s));
-	json_util_set_uint(o, "buffers_total", n);
-	json_util_set_uint(o, "buffers_listed", n < limit ? n : limit);
+	json_util_set_uint(o, "buffer_count", n);
+	json_util_set_uint(o, "buffers_omitted", n < limit ? 0 : n - limit);
 	json_object_set_new(o, "buffers", buffers_json(s, entries, n, limit, stacks));
 	json_t *groups = groups_json(entries, n);
 	add_group_stacks(s, groups, stacks);

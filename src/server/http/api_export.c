@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/strbuf.h"
+#include "model/model.h"
 #include "server/http/api.h"
 #include "server/http/api_diag.h"
 #include "server/http/json_util.h"
@@ -51,9 +52,9 @@ static json_t *map_json(const struct addrmap *m, int device, int region, pid_t p
 	json_object_set_new(o, "device_id", json_integer(device));
 	json_util_set_str(o, "type", device_region_name((enum device_region)region));
 	json_object_set_new(o, "pid", pid ? json_integer(pid) : json_null());
-	json_util_set_hex(o, "base", m->geo.base);
+	json_object_set_new(o, "base", model_address(m->geo.base));
 	json_util_set_uint(o, "bank_size", m->geo.bank_size);
-	json_util_set_uint(o, "banks", m->geo.banks);
+	json_util_set_uint(o, "bank_count", m->geo.banks);
 	json_util_set_uint(o, "alignment", m->geo.alignment);
 	json_util_set_uint(o, "capacity_bytes", m->capacity);
 	json_util_set_uint(o, "used_bytes", m->used);
@@ -61,16 +62,16 @@ static json_t *map_json(const struct addrmap *m, int device, int region, pid_t p
 	json_util_set_uint(o, "largest_free_bytes", m->largest_free);
 	json_object_set_new(o, "fragmentation", json_real(m->fragmentation));
 	json_util_set_uint(o, "buffer_count", m->buffers);
-	json_util_set_uint(o, "outside_buffers", m->outside);
+	json_util_set_uint(o, "outside_buffer_count", m->outside);
 	json_t *blocks = json_array();
 	for (uint32_t i = 0; i < m->block_count; i++) {
 		json_t *b = json_object();
-		json_util_set_hex(b, "address", m->blocks[i].address);
+		json_object_set_new(b, "address", model_address(m->blocks[i].address));
 		json_util_set_uint(b, "size", m->blocks[i].size);
 		json_array_append_new(blocks, b);
 	}
 	json_object_set_new(o, "free_blocks", blocks);
-	json_util_set_uint(o, "free_blocks_total", m->blocks_total);
+	json_util_set_uint(o, "free_block_count", m->blocks_total);
 	json_t *cells = json_array();
 	for (uint32_t i = 0; i < m->cell_count; i++)
 		json_array_append_new(cells, json_real(m->cells[i]));
@@ -233,7 +234,8 @@ void api_export_stacks(struct server *s, const char *rest, const struct api_para
 #define TRACE_DEVICE_PID 4194304
 #define TRACE_DEFAULT_POINTS 600u
 
-static const char *const kind_keys[] = {"dram", "l1", "l1_small", "trace"};
+/* The series of /api/history (api_history) and their track names. */
+static const char *const kind_keys[] = {"dram_allocated", "l1_allocated", "l1_small_allocated", "trace_allocated"};
 static const char *const kind_names[] = {"DRAM", "L1", "L1_SMALL", "TRACE"};
 enum { TRACE_KINDS = sizeof(kind_keys) / sizeof(kind_keys[0]) };
 
@@ -333,7 +335,7 @@ static void instants(struct server *s, json_t *events, uint64_t since_ns)
 			 r->buffers);
 		if (r->exit_ns >= since_ns)
 			trace_instant(events, name, r->exit_ns / 1000u, r->pid, "p",
-				      json_pack("{s:I, s:I}", "bytes", (json_int_t)r->bytes, "buffers",
+				      json_pack("{s:I, s:I}", "bytes", (json_int_t)r->bytes, "buffer_count",
 						(json_int_t)r->buffers));
 	}
 	for (uint32_t i = 0; i < s->state.ooms.count; i++) {
@@ -357,8 +359,7 @@ static void instants(struct server *s, json_t *events, uint64_t since_ns)
 		snprintf(name, sizeof(name), "misuse: %s", misuse_kind_label(e->kind));
 		if (e->time_ns >= since_ns)
 			trace_instant(events, name, e->time_ns / 1000u, e->pid, "p",
-				      json_pack("{s:i, s:I}", "device_id", e->device, "address",
-						(json_int_t)e->address));
+				      json_pack("{s:i, s:o}", "device_id", e->device, "address", model_address(e->address)));
 	}
 }
 

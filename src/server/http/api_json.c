@@ -2,19 +2,23 @@
  * api_json.c - the JSON documents of the HTTP API, built with jansson from
  * the registry, the leak history and the history (see api.h).
  *
- * Names follow the seed: a device's totals are dram_allocated, l1_allocated,
- * l1_small_allocated and trace_allocated; capacities are total_dram_size and
- * total_l1_size. Bytes are integers; addresses are "0x..." strings (they do
- * not fit a JavaScript number); times are milliseconds since the epoch;
- * a reading the backend could not take is null.
+ * Names are the data model's (docs/DATA_MODEL.md, schemas/): the device,
+ * process and buffer objects come from src/model (the same writers as
+ * tt_smi --json); the seed's device totals stay dram_allocated,
+ * l1_allocated, l1_small_allocated and trace_allocated. Bytes are
+ * integers; addresses are "0x..." strings; times are milliseconds since
+ * the epoch; a reading the backend could not take is null.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "model/model.h"
 #include "server/http/api.h"
+#include "server/http/api_diag.h"
 #include "server/http/json_util.h"
 #include "server/http/ttmetal_json.h"
 #include "server/server.h"
@@ -22,18 +26,7 @@
 #include "server/state/picture.h"
 #include "server/state/stacks.h"
 
-
-static const char *type_label(unsigned type)
-{
-	return proto_buffer_type_name(type);
-}
-
 /* ---- devices ---- */
-
-static json_t *capacity_json(struct server *s, int device, int l1, uint64_t bytes)
-{
-	return picture_capacity_known(&s->state, device, l1) ? json_util_uint(bytes) : json_null();
-}
 
 json_t *api_device_stats(struct server *s, int device)
 {
@@ -48,33 +41,31 @@ json_t *api_device_stats(struct server *s, int device)
 json_t *api_device(struct server *s, int device)
 {
 	struct device *dev = device_set_get(&s->state.devices, device);
-	const struct device_totals *t = &s->state.registry.devices[device];
-	uint64_t used[TTALLOC_BUFFER_TYPES];
-	picture_device_used(&s->state, device, used);
+	struct picture_identity id;
+	struct model_device m = {
+		.device_id = device,
+		.name = dev->info.name,
+		.arch = proto_arch_name(dev->info.arch),
+		.dram_capacity = {picture_capacity_known(&s->state, device, 0), dev->info.dram_total},
+		.l1_capacity = {picture_capacity_known(&s->state, device, 1), dev->info.l1_total},
+		.process_count = picture_device_processes(&s->state, device),
+		.buffer_count = s->state.registry.devices[device].buffers,
+		.simulated = dev->info.simulated,
+	};
+	picture_device_used(&s->state, device, m.used);
 	picture_refresh_readings(&s->state, device);
-	json_t *obj = json_object();
-	json_object_set_new(obj, "device_id", json_integer(device));
-	json_util_set_usage(obj, used);
-	json_util_set_str(obj, "name", dev->info.name);
-	json_util_set_str(obj, "arch", proto_arch_name(dev->info.arch));
-	json_object_set_new(obj, "total_dram_size", capacity_json(s, device, 0, dev->info.dram_total));
-	json_object_set_new(obj, "total_l1_size", capacity_json(s, device, 1, dev->info.l1_total));
-	json_object_set_new(obj, "temperature",
-			    DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE)
-				    ? json_real(dev->now.temperature_mc / 1000.0)
-				    : json_null());
-	json_object_set_new(obj, "power",
-			    DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? json_real(dev->now.power_mw / 1000.0)
-									 : json_null());
-	json_object_set_new(obj, "utilization",
-			    DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION)
-				    ? json_integer(dev->now.utilization)
-				    : json_null());
-	json_util_set_uint(obj, "process_count", picture_device_processes(&s->state, device));
-	json_util_set_uint(obj, "buffer_count", t->buffers);
-	json_object_set_new(obj, "ttmetal_shm", ttmetal_device_json(s, device));
-	json_object_set_new(obj, "simulated", json_boolean(dev->info.simulated));
-	api_set_device_identity(obj, s, device);
+	m.temperature_known = DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE);
+	m.temperature_mc = dev->now.temperature_mc;
+	m.power_known = DEVICE_READING_VALID(&dev->now, DEVICE_POWER);
+	m.power_mw = dev->now.power_mw;
+	m.utilization_known = DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION);
+	m.utilization_pct = dev->now.utilization;
+	picture_device_identity(&s->state, device, &id);
+	m.identity = (struct model_identity){id.serial, id.asic_id, id.pci_bus_id, id.card_type, id.uuid,
+					     id.driver_version};
+	json_t *obj = model_device_json(&m);
+	if (obj)
+		json_object_set_new(obj, "ttmetal_shm", ttmetal_device_json(s, device));
 	return obj;
 }
 
@@ -88,42 +79,6 @@ json_t *api_devices(struct server *s)
 
 /* ---- processes ---- */
 
-static json_t *process_json(struct server *s, const struct process_record *rec)
-{
-	json_t *obj = json_object();
-	json_object_set_new(obj, "pid", json_integer(rec->pid));
-	json_util_set_str(obj, "name", rec->comm);
-	json_util_set_str(obj, "user", json_util_user_name(rec->uid));
-	json_util_set_uint(obj, "uid", rec->uid);
-	if (rec->session[0])
-		json_util_set_str(obj, "session", rec->session);
-	json_util_set_uint(obj, "connections", rec->connections);
-	json_util_set_uint(obj, "buffer_count", rec->live_buffers);
-	json_util_set_uint(obj, "first_seen", rec->first_seen_ns / 1000000u);
-	/* exited: its leaks kept in the totals (--retain-leaks) until cleared */
-	json_object_set_new(obj, "exited", json_boolean(rec->exited));
-	json_object_set_new(obj, "exit_time", rec->exited ? json_util_uint(rec->exit_ns / 1000000u) : json_null());
-	uint64_t sum[TTALLOC_BUFFER_TYPES] = {0};
-	json_t *devices = json_array();
-	for (uint32_t i = 0; i < rec->usage_count; i++) {
-		const struct device_usage *u = &rec->usage[i];
-		if (u->buffers == 0)
-			continue;
-		json_t *du = json_object();
-		json_object_set_new(du, "device_id", json_integer(u->device));
-		json_util_set_usage(du, u->used);
-		json_util_set_uint(du, "buffer_count", u->buffers);
-		json_array_append_new(devices, du);
-		for (int t = 0; t < TTALLOC_BUFFER_TYPES; t++)
-			sum[t] += u->used[t];
-	}
-	json_util_set_usage(obj, sum);
-	json_object_set_new(obj, "devices", devices);
-	json_util_set_str(obj, "source", ttmetal_source_name(TTMETAL_SOURCE_SOCKET));
-	(void)s;
-	return obj;
-}
-
 /* 1 when the kernel's view flags (pid, device) as vanished. */
 static int holder_vanished(const struct holder_entry *rows, int n, pid_t pid, int device)
 {
@@ -133,49 +88,63 @@ static int holder_vanished(const struct holder_entry *rows, int n, pid_t pid, in
 	return 0;
 }
 
+/* The container of `pid` (NULL: none). */
+static const struct container_info *container_of_pid(struct server *s, pid_t pid)
+{
+	return containers_get(&s->state.containers, pid);
+}
+
 /*
  * A reporting process: "tracked": true, "source": "socket", and "vanished"
  * (per device and overall) when the driver no longer lists it.
  */
-static void mark_tracked(json_t *obj, const struct holder_entry *rows, int n, pid_t pid)
+static json_t *process_json(struct server *s, const struct process_record *rec, const struct holder_entry *rows,
+			    int n)
 {
-	int any = 0;
-	size_t i;
-	json_t *du;
-	json_array_foreach(json_object_get(obj, "devices"), i, du)
-	{
-		int gone = holder_vanished(rows, n, pid, (int)json_integer_value(json_object_get(du, "device_id")));
-		json_object_set_new(du, "vanished", json_boolean(gone));
-		any |= gone;
+	uint64_t sum[TTALLOC_BUFFER_TYPES] = {0};
+	int any_vanished = 0;
+	json_t *devices = json_array();
+	for (uint32_t i = 0; i < rec->usage_count; i++) {
+		const struct device_usage *u = &rec->usage[i];
+		if (u->buffers == 0)
+			continue;
+		struct model_process_device d = {u->device, u->used, MODEL_KNOWN(u->buffers),
+						 holder_vanished(rows, n, rec->pid, u->device)};
+		json_array_append_new(devices, model_process_device_json(&d));
+		any_vanished |= d.vanished;
+		for (int t = 0; t < TTALLOC_BUFFER_TYPES; t++)
+			sum[t] += u->used[t];
 	}
-	json_object_set_new(obj, "tracked", json_true());
-	json_object_set_new(obj, "vanished", json_boolean(any));
-	json_util_set_str(obj, "source", "socket");
+	struct model_process m = {
+		.pid = rec->pid,
+		.name = rec->comm,
+		.user = json_util_user_name(rec->uid),
+		.uid = MODEL_KNOWN(rec->uid),
+		.session = rec->session,
+		.source = ttmetal_source_name(TTMETAL_SOURCE_SOCKET),
+		.tracked = 1,
+		.vanished = any_vanished,
+		/* exited: its leaks kept in the totals (--retain-leaks) until cleared */
+		.exited = rec->exited,
+		.connection_count = MODEL_KNOWN(rec->connections),
+		.buffer_count = MODEL_KNOWN(rec->live_buffers),
+		.first_seen = MODEL_KNOWN(rec->first_seen_ns / 1000000u),
+		.exit_time = rec->exited ? MODEL_KNOWN(rec->exit_ns / 1000000u) : MODEL_UNKNOWN,
+		.used = sum,
+		.container = container_of_pid(s, rec->pid),
+	};
+	return model_process_json(&m, devices);
 }
 
 /*
  * A process that holds devices without reporting (the kernel's view): its
- * name and user when /proc tells, memory null (NVML's figure when it gives
- * one), one "devices" item per device it holds.
+ * name and user when /proc tells, its buffer totals null, the device memory
+ * it uses (used_bytes) when the driver gives it (NVML), one "devices" item
+ * per device it holds.
  */
-static json_t *untracked_json(const struct holder_entry *rows, int n, int first)
+static json_t *untracked_json(struct server *s, const struct holder_entry *rows, int n, int first)
 {
 	const struct holder_entry *e = &rows[first];
-	static const char *const usage_keys[] = {"dram_allocated",     "l1_allocated", "l1_small_allocated",
-						 "trace_allocated",    "cb_allocated", "system_memory_allocated",
-						 "buffer_count"};
-	json_t *obj = json_object();
-	json_object_set_new(obj, "pid", json_integer(e->pid));
-	json_object_set_new(obj, "name", e->id.comm[0] ? json_string(e->id.comm) : json_null());
-	json_object_set_new(obj, "user", e->id.uid_known ? json_string(json_util_user_name(e->id.uid)) : json_null());
-	json_object_set_new(obj, "uid", e->id.uid_known ? json_util_uint(e->id.uid) : json_null());
-	json_object_set_new(obj, "tracked", json_false());
-	json_object_set_new(obj, "vanished", json_false());
-	json_util_set_str(obj, "source", "kernel");
-	json_util_set_uint(obj, "connections", 0);
-	for (size_t k = 0; k < sizeof(usage_keys) / sizeof(usage_keys[0]); k++)
-		json_object_set_new(obj, usage_keys[k], json_null());
-	json_object_set_new(obj, "first_seen", json_null());
 	json_t *devices = json_array();
 	uint64_t memory = 0;
 	int memory_known = 1;
@@ -184,12 +153,9 @@ static json_t *untracked_json(const struct holder_entry *rows, int n, int first)
 		if (r->pid != e->pid || r->state != DEVICE_HOLDER_UNTRACKED)
 			continue;
 		int known = (r->flags & DEVICE_PROC_MEMORY) != 0;
-		json_t *du = json_object();
-		json_object_set_new(du, "device_id", json_integer(r->device));
-		for (size_t k = 0; k < sizeof(usage_keys) / sizeof(usage_keys[0]); k++)
-			json_object_set_new(du, usage_keys[k], json_null());
-		json_object_set_new(du, "vanished", json_false());
-		json_object_set_new(du, "memory", known ? json_util_uint(r->memory) : json_null());
+		struct model_process_device d = {r->device, NULL, MODEL_UNKNOWN, 0};
+		json_t *du = model_process_device_json(&d);
+		json_object_set_new(du, "used_bytes", known ? model_uint(r->memory) : json_null());
 		json_t *seen = json_array();
 		if (r->flags & DEVICE_PROC_DRIVER)
 			json_array_append_new(seen, json_string("driver"));
@@ -200,8 +166,17 @@ static json_t *untracked_json(const struct holder_entry *rows, int n, int first)
 		memory += r->memory;
 		memory_known &= known;
 	}
-	json_object_set_new(obj, "memory", memory_known ? json_util_uint(memory) : json_null());
-	json_object_set_new(obj, "devices", devices);
+	struct model_process m = {
+		.pid = e->pid,
+		.name = e->id.comm,
+		.user = e->id.uid_known ? json_util_user_name(e->id.uid) : NULL,
+		.uid = e->id.uid_known ? MODEL_KNOWN(e->id.uid) : MODEL_UNKNOWN,
+		.source = "kernel",
+		.connection_count = MODEL_KNOWN(0),
+		.container = container_of_pid(s, e->pid),
+	};
+	json_t *obj = model_process_json(&m, devices);
+	json_object_set_new(obj, "used_bytes", memory_known ? model_uint(memory) : json_null());
 	return obj;
 }
 
@@ -213,10 +188,7 @@ json_t *api_processes(struct server *s)
 	json_t *list = json_array();
 	REGISTRY_FOR_EACH_PROCESS(r, p)
 	{
-		const struct process_record *rec = registry_process(r, p);
-		json_t *obj = process_json(s, rec);
-		mark_tracked(obj, rows, n, rec->pid);
-		json_array_append_new(list, obj);
+		json_array_append_new(list, process_json(s, registry_process(r, p), rows, n));
 	}
 	/* untracked holders, once per pid (in the order the devices list them) */
 	for (int i = 0; i < n; i++) {
@@ -224,15 +196,11 @@ json_t *api_processes(struct server *s)
 		for (int j = 0; j < i && first; j++)
 			first = !(rows[j].pid == rows[i].pid && rows[j].state == DEVICE_HOLDER_UNTRACKED);
 		if (first)
-			json_array_append_new(list, untracked_json(rows, n, i));
+			json_array_append_new(list, untracked_json(s, rows, n, i));
 	}
 	free(rows);
 	/* processes that only tt-metal's shared memory reports */
 	ttmetal_append_processes(s, list);
-	size_t i;
-	json_t *obj;
-	json_array_foreach(list, i, obj)
-		api_set_container(obj, s);
 	return list;
 }
 
@@ -250,13 +218,7 @@ static json_t *live_stack_json(const struct live_buffer *b, const struct process
 
 static json_t *buffer_json(const struct live_buffer *b, const struct process_record *rec, uint64_t now)
 {
-	json_t *obj = json_object();
-	json_object_set_new(obj, "device_id", json_integer(b->device));
-	json_util_set_hex(obj, "address", b->address);
-	json_util_set_uint(obj, "size", b->size);
-	json_util_set_str(obj, "type", type_label(b->type));
-	json_object_set_new(obj, "pid", json_integer(rec->pid));
-	json_util_set_str(obj, "process", rec->comm);
+	json_t *obj = model_buffer_json(b->device, b->address, b->size, b->type, rec->pid, rec->comm);
 	json_object_set_new(obj, "age_seconds", json_real(now > b->alloc_ns ? (double)(now - b->alloc_ns) / 1e9 : 0.0));
 	json_object_set_new(obj, "stack", live_stack_json(b, rec));
 	return obj;
@@ -309,7 +271,7 @@ json_t *api_buffers(struct server *s, const struct api_buffer_query *q)
 		}
 	}
 	json_t *obj = json_object();
-	json_util_set_uint(obj, "total", total);
+	json_util_set_uint(obj, "buffer_count", total);
 	json_util_set_uint(obj, "offset", q->offset);
 	json_util_set_uint(obj, "limit", q->limit);
 	json_object_set_new(obj, "buffers", list);
@@ -324,16 +286,11 @@ static json_t *leak_json(const struct leak_report *rep, uint64_t offset, uint64_
 	json_t *obj = json_object();
 	json_util_set_uint(obj, "id", rep->id);
 	json_object_set_new(obj, "pid", json_integer(rep->pid));
-	json_util_set_str(obj, "name", rep->comm);
-	if (rep->uid == PROTO_UID_UNKNOWN) { /* a stale tt-metal shm slot: whose it was is unknown */
-		json_object_set_new(obj, "user", json_null());
-		json_object_set_new(obj, "uid", json_null());
-	} else {
-		json_util_set_str(obj, "user", json_util_user_name(rep->uid));
-		json_util_set_uint(obj, "uid", rep->uid);
-	}
-	if (rep->session[0])
-		json_util_set_str(obj, "session", rep->session);
+	json_object_set_new(obj, "name", model_text(rep->comm));
+	int known = rep->uid != PROTO_UID_UNKNOWN; /* a stale tt-metal shm slot: whose it was is unknown */
+	json_object_set_new(obj, "user", known ? json_string(json_util_user_name(rep->uid)) : json_null());
+	json_object_set_new(obj, "uid", known ? model_uint(rep->uid) : json_null());
+	json_object_set_new(obj, "session", model_text(rep->session));
 	json_util_set_uint(obj, "exit_time", rep->exit_ns / 1000000u);
 	json_util_set_uint(obj, "buffer_count", rep->buffers);
 	json_util_set_uint(obj, "bytes", rep->bytes);
@@ -352,11 +309,7 @@ static json_t *leak_json(const struct leak_report *rep, uint64_t offset, uint64_
 	uint64_t listed = rep->kept - from < limit ? rep->kept - from : limit;
 	for (uint64_t i = from; i < from + listed; i++) {
 		const struct leak_buffer *e = &rep->entries[i];
-		json_t *b = json_object();
-		json_object_set_new(b, "device_id", json_integer(e->device));
-		json_util_set_hex(b, "address", e->address);
-		json_util_set_uint(b, "size", e->size);
-		json_util_set_str(b, "type", type_label(e->type));
+		json_t *b = model_buffer_json(e->device, e->address, e->size, e->type, rep->pid, rep->comm);
 		json_object_set_new(b, "age_seconds", json_real((double)e->age_ns / 1e9));
 		json_object_set_new(b, "stack", e->stack_text == LEAK_NO_STACK ? json_null()
 										: json_util_stack(rep->stack_texts[e->stack_text]));
@@ -390,12 +343,12 @@ json_t *api_leaks(struct server *s)
 	for (int d = 0; d < s->state.devices.count; d++) {
 		bytes += h->leaked_bytes[d];
 		buffers += h->leaked_buffers[d];
-		json_array_append_new(devices, json_pack("{s:i, s:I, s:I}", "device_id", d, "leaked_bytes",
-							 (json_int_t)h->leaked_bytes[d], "leaked_buffers",
+		json_array_append_new(devices, json_pack("{s:i, s:I, s:I}", "device_id", d, "leaked_bytes_total",
+							 (json_int_t)h->leaked_bytes[d], "leaked_buffers_total",
 							 (json_int_t)h->leaked_buffers[d]));
 	}
 	json_t *obj = json_object();
-	json_util_set_uint(obj, "reports_total", h->reports_total);
+	json_util_set_uint(obj, "leak_reports_total", h->reports_total);
 	json_util_set_uint(obj, "reports_kept", h->count);
 	json_util_set_uint(obj, "leaked_bytes_total", bytes);
 	json_util_set_uint(obj, "leaked_buffers_total", buffers);
@@ -406,7 +359,9 @@ json_t *api_leaks(struct server *s)
 
 /* ---- history ---- */
 
-static const char *const kind_keys[HISTORY_KINDS] = {"dram", "l1", "l1_small", "trace"};
+/* A series is named after the total it samples. */
+static const char *const kind_keys[HISTORY_KINDS] = {"dram_allocated", "l1_allocated", "l1_small_allocated",
+						     "trace_allocated"};
 
 /*
  * Appends one value per bucket of `step` samples from [from, to) to each kind's
@@ -431,7 +386,7 @@ static void append_series(json_t *arrays[HISTORY_KINDS], const struct history *h
 					peak.used[k] = p->used[k];
 		}
 		for (int k = 0; k < HISTORY_KINDS; k++)
-			json_array_append_new(arrays[k], any ? json_util_uint(peak.used[k]) : json_null());
+			json_array_append_new(arrays[k], any ? model_uint(peak.used[k]) : json_null());
 	}
 }
 
@@ -489,12 +444,12 @@ json_t *api_history(struct server *s, const struct api_history_query *q)
 	json_t *obj = json_object();
 	json_util_set_uint(obj, "interval_ms", h->interval_ms);
 	json_util_set_uint(obj, "step_ms", step * h->interval_ms);
-	json_util_set_uint(obj, "capacity", h->cap);
+	json_util_set_uint(obj, "capacity_samples", h->cap);
 	json_t *times = json_array();
 	for (uint64_t n = from; n < to; n += step) {
 		/* a bucket is stamped with its newest sample */
 		uint64_t last = n + step - 1 < to ? n + step - 1 : to - 1;
-		json_array_append_new(times, json_util_uint(history_time(h, last)));
+		json_array_append_new(times, model_uint(history_time(h, last)));
 	}
 	json_object_set_new(obj, "timestamps", times);
 
@@ -510,8 +465,8 @@ json_t *api_history(struct server *s, const struct api_history_query *q)
 		set_arrays(dev, arrays);
 		json_t *temps = json_array(), *powers = json_array();
 		append_readings(temps, powers, h, from, to, step, d);
-		json_object_set_new(dev, "temperature", temps);
-		json_object_set_new(dev, "power", powers);
+		json_object_set_new(dev, "temperature_c", temps);
+		json_object_set_new(dev, "power_w", powers);
 		json_array_append_new(devices, dev);
 	}
 	json_object_set_new(obj, "devices", devices);
@@ -525,7 +480,7 @@ json_t *api_history(struct server *s, const struct api_history_query *q)
 		json_t *proc = json_object();
 		json_object_set_new(proc, "pid", json_integer(sr->pid));
 		json_object_set_new(proc, "device_id", json_integer(sr->device));
-		json_util_set_str(proc, "name", sr->comm);
+		json_object_set_new(proc, "name", model_text(sr->comm));
 		json_util_set_str(proc, "user", json_util_user_name(sr->uid));
 		json_t *arrays[HISTORY_KINDS];
 		new_arrays(arrays);
@@ -547,11 +502,11 @@ json_t *api_health(struct server *s)
 	json_util_set_str(obj, "version", TTALLOC_VERSION);
 	json_object_set_new(obj, "uptime_seconds",
 			    json_real((double)(clock_monotonic_ns() - s->start_ns) / 1e9));
-	json_object_set_new(obj, "devices", json_integer(s->state.devices.count));
-	json_util_set_uint(obj, "connections", s->ingest.conns.count);
-	json_util_set_uint(obj, "processes", s->state.registry.process_count);
-	json_util_set_uint(obj, "live_buffers", s->state.registry.live_buffers);
-	json_util_set_str(obj, "socket", s->opts.socket_path);
+	json_object_set_new(obj, "device_count", json_integer(s->state.devices.count));
+	json_util_set_uint(obj, "connection_count", s->ingest.conns.count);
+	json_util_set_uint(obj, "process_count", s->state.registry.process_count);
+	json_util_set_uint(obj, "buffer_count", s->state.registry.live_buffers);
+	json_util_set_str(obj, "socket_path", s->opts.socket_path);
 	json_util_set_str(obj, "hostname", s->state.hostname);
 	json_object_set_new(obj, "ttmetal_shm", ttmetal_status_json(s));
 	/* the dashboard itself: up; and how many tries found its port in use first */
@@ -566,8 +521,113 @@ json_t *api_event(struct server *s, uint64_t seq)
 	json_util_set_uint(obj, "seq", seq);
 	json_util_set_uint(obj, "time", clock_realtime_ns() / 1000000u);
 	json_object_set_new(obj, "devices", api_devices(s));
-	json_util_set_uint(obj, "processes", s->state.registry.process_count);
-	json_util_set_uint(obj, "leak_reports", s->state.leaks.reports_total);
-	json_util_set_uint(obj, "alloc_failures", s->state.ooms.total);
+	json_util_set_uint(obj, "process_count", s->state.registry.process_count);
+	json_util_set_uint(obj, "leak_reports_total", s->state.leaks.reports_total);
+	json_util_set_uint(obj, "alloc_failures_total", s->state.ooms.total);
 	return obj;
+}
+
+/* ---- the documents as routes (api_diag.h): HTTP and DOC_QUERY alike ---- */
+
+void api_devices_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)
+{
+	(void)p;
+	if (!*rest) {
+		doc->json = api_devices(s);
+		return;
+	}
+	char *end;
+	errno = 0;
+	long id = strtol(rest + 1, &end, 10);
+	int stats = strcmp(end, "/stats") == 0;
+	if (end == rest + 1 || rest[1] == '-' || rest[1] == '+' || errno || (*end && !stats)) {
+		api_doc_fail(doc, 404, "no such endpoint; use /api/devices/<id>/stats");
+		return;
+	}
+	if (id < 0 || id >= s->state.devices.count) {
+		api_doc_fail(doc, 404, "device %ld does not exist: devices are 0..%d", id, s->state.devices.count - 1);
+		return;
+	}
+	doc->json = stats ? api_device_stats(s, (int)id) : api_device(s, (int)id);
+}
+
+void api_processes_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)
+{
+	(void)rest;
+	(void)p;
+	doc->json = api_processes(s);
+}
+
+/* The limit= and offset= of a page of buffers: 0, or -1 with a 400 in doc. */
+static int page_params(const struct api_params *p, uint64_t *limit, uint64_t *offset, struct api_doc *doc)
+{
+	*limit = API_BUFFERS_DEFAULT_LIMIT;
+	*offset = 0;
+	if (api_param_uint(p, "limit", API_BUFFERS_MAX_LIMIT, limit, doc) < 0 ||
+	    api_param_uint(p, "offset", UINT32_MAX, offset, doc) < 0)
+		return -1;
+	return 0;
+}
+
+void api_buffers_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)
+{
+	(void)rest;
+	struct api_buffer_query q;
+	if (api_param_device(s, p, &q.device, doc) < 0 || api_param_pid(p, &q.pid, doc) < 0 ||
+	    page_params(p, &q.limit, &q.offset, doc) < 0)
+		return;
+	doc->json = api_buffers(s, &q);
+}
+
+/* /api/leaks, and /api/leaks/<id>?limit=&offset=: one leak report and a page of its buffers. */
+void api_leaks_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)
+{
+	if (!*rest) {
+		doc->json = api_leaks(s);
+		return;
+	}
+	struct api_leak_query q;
+	char *end;
+	errno = 0;
+	unsigned long long id = strtoull(rest + 1, &end, 10);
+	if (end == rest + 1 || rest[1] == '-' || rest[1] == '+' || errno || *end) {
+		api_doc_fail(doc, 404, "no such endpoint; use /api/leaks/<id>");
+		return;
+	}
+	q.id = id;
+	if (page_params(p, &q.limit, &q.offset, doc) < 0)
+		return;
+	doc->json = api_leak(s, &q);
+	if (doc->json)
+		return;
+	const struct leak_history *h = &s->state.leaks;
+	if (!h->count)
+		api_doc_fail(doc, 404, "leak report %llu is not kept: there is none", id);
+	else
+		api_doc_fail(doc, 404, "leak report %llu is not kept: the kept ones are %llu..%llu", id,
+			     (unsigned long long)(h->reports_total - h->count + 1), (unsigned long long)h->reports_total);
+}
+
+void api_history_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)
+{
+	(void)rest;
+	struct api_history_query q = {.points = API_HISTORY_DEFAULT_POINTS};
+	uint64_t points = API_HISTORY_DEFAULT_POINTS;
+	if (api_param_device(s, p, &q.device, doc) < 0 || api_param_pid(p, &q.pid, doc) < 0 ||
+	    api_param_uint(p, "seconds", 366ull * 24 * 3600, &q.seconds, doc) < 0 ||
+	    api_param_uint(p, "points", API_HISTORY_MAX_POINTS, &points, doc) < 0)
+		return;
+	if (points == 0) {
+		api_doc_fail(doc, 400, "points must be 1..%u", API_HISTORY_MAX_POINTS);
+		return;
+	}
+	q.points = (uint32_t)points;
+	doc->json = api_history(s, &q);
+}
+
+void api_health_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)
+{
+	(void)rest;
+	(void)p;
+	doc->json = api_health(s);
 }

@@ -3,8 +3,6 @@
  */
 #include "server/http/response.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,40 +76,5 @@ enum MHD_Result response_error_close(struct MHD_Connection *conn, unsigned statu
 	enum MHD_Result rc = queue_error(conn, status, 1, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-int response_uint_param(struct MHD_Connection *conn, const char *name, uint64_t max, uint64_t *out,
-		      enum MHD_Result *rc)
-{
-	const char *text = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, name);
-	if (!text)
-		return 0;
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (!*text || *end || text[0] == '-' || text[0] == '+' || errno || v > max) {
-		*rc = response_error(conn, MHD_HTTP_BAD_REQUEST, "bad value '%.64s' for %s: expected an integer 0..%" PRIu64,
-				 text, name, max);
-		return -1;
-	}
-	*out = v;
-	return 1;
-}
-
-int response_device_param(struct MHD_Connection *conn, int count, int *device, enum MHD_Result *rc)
-{
-	uint64_t v;
-	int got = response_uint_param(conn, "device", INT32_MAX, &v, rc);
-	*device = -1;
-	if (got < 0)
-		return 0;
-	if (got && v >= (uint64_t)count) {
-		*rc = response_error(conn, MHD_HTTP_BAD_REQUEST, "device %" PRIu64 " does not exist: devices are 0..%d", v,
-				 count - 1);
-		return 0;
-	}
-	if (got)
-		*device = (int)v;
-	return 1;
 }
 

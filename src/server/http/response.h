@@ -35,18 +35,4 @@ enum MHD_Result response_error(struct MHD_Connection *conn, unsigned status, con
 enum MHD_Result response_error_close(struct MHD_Connection *conn, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/*
- * Reads the decimal query parameter `name` into *out: 1 when present and
- * valid (0..max), 0 when absent, -1 when bad (then a 400 is queued and its
- * result left in *rc).
- */
-int response_uint_param(struct MHD_Connection *conn, const char *name, uint64_t max, uint64_t *out,
-			enum MHD_Result *rc);
-
-/*
- * The device= parameter: *device -1 when absent; returns 1, or 0 when bad
- * or not one of the `count` devices (400 queued, result in *rc).
- */
-int response_device_param(struct MHD_Connection *conn, int count, int *device, enum MHD_Result *rc);
-
 #endif /* TTALLOC_HTTP_RESPONSE_H */

@@ -2,12 +2,13 @@
  * ttmetal_json.c - tt-metal's shared-memory regions in the JSON API (see
  * ttmetal.h): per-device region and chip rows, process objects for the
  * processes only the regions report, and the reader's state for /healthz.
- * Key names follow api_json.c: the seed's *_allocated totals, bytes as
- * integers, times in milliseconds since the epoch.
+ * Names are the data model's (docs/DATA_MODEL.md): the seed's *_allocated
+ * totals, <thing>_count for counts, times in milliseconds since the epoch.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "model/model.h"
 #include "server/http/json_util.h"
 #include "server/http/ttmetal_json.h"
 #include "server/ingest/ttmetal_scan.h"
@@ -16,11 +17,11 @@
 /* A chip slot's bytes (the region's kinds) under the same keys. */
 static void set_chip_usage(json_t *obj, const struct ttmetal_shm_chip *c)
 {
-	json_object_set_new(obj, "dram_allocated", json_util_uint(c->used[TTMETAL_SHM_DRAM]));
-	json_object_set_new(obj, "l1_allocated", json_util_uint(c->used[TTMETAL_SHM_L1]));
-	json_object_set_new(obj, "l1_small_allocated", json_util_uint(c->used[TTMETAL_SHM_L1_SMALL]));
-	json_object_set_new(obj, "trace_allocated", json_util_uint(c->used[TTMETAL_SHM_TRACE]));
-	json_object_set_new(obj, "cb_allocated", json_util_uint(c->used[TTMETAL_SHM_CB]));
+	json_object_set_new(obj, "dram_allocated", model_uint(c->used[TTMETAL_SHM_DRAM]));
+	json_object_set_new(obj, "l1_allocated", model_uint(c->used[TTMETAL_SHM_L1]));
+	json_object_set_new(obj, "l1_small_allocated", model_uint(c->used[TTMETAL_SHM_L1_SMALL]));
+	json_object_set_new(obj, "trace_allocated", model_uint(c->used[TTMETAL_SHM_TRACE]));
+	json_object_set_new(obj, "cb_allocated", model_uint(c->used[TTMETAL_SHM_CB]));
 }
 
 static json_t *chip_json(const struct ttmetal_shm_chip *c, int through)
@@ -28,7 +29,7 @@ static json_t *chip_json(const struct ttmetal_shm_chip *c, int through)
 	json_t *obj = json_object();
 	json_object_set_new(obj, "chip_id", json_integer(c->chip_id));
 	json_object_set_new(obj, "remote", json_boolean(c->remote));
-	json_object_set_new(obj, "through_device", json_integer(through));
+	json_object_set_new(obj, "through_device_id", json_integer(through));
 	set_chip_usage(obj, c);
 	return obj;
 }
@@ -50,12 +51,12 @@ json_t *ttmetal_device_json(struct server *s, int device)
 		json_object_set_new(obj, "file", json_string(reg->name));
 		json_object_set_new(obj, "chip_unique_id", json_integer((json_int_t)reg->chip_unique_id));
 		json_object_set_new(obj, "version", json_integer(reg->version));
-		json_object_set_new(obj, "process_slots", json_integer(reg->processes));
+		json_object_set_new(obj, "process_slot_count", json_integer(reg->processes));
 		json_t *totals = json_object();
-		json_util_set_usage(totals, reg->totals);
+		model_set_usage(totals, reg->totals);
 		json_object_set_new(obj, "totals", totals);
 		json_t *unattributed = json_object();
-		json_util_set_usage(unattributed, reg->unattributed);
+		model_set_usage(unattributed, reg->unattributed);
 		json_object_set_new(obj, "unattributed", unattributed);
 		json_t *chips = json_array();
 		for (uint32_t c = 0; c < reg->chip_count; c++)
@@ -78,7 +79,6 @@ json_t *ttmetal_device_json(struct server *s, int device)
 static json_t *process_json(struct server *s, const struct ttmetal_row *rows, uint32_t n, uint32_t first)
 {
 	const struct ttmetal_row *r0 = &rows[first];
-	json_t *obj = json_object();
 	int stale = 1;
 	uint64_t sum[TTALLOC_BUFFER_TYPES] = {0}, updated = 0;
 	json_t *devices = json_array();
@@ -86,10 +86,8 @@ static json_t *process_json(struct server *s, const struct ttmetal_row *rows, ui
 		const struct ttmetal_row *r = &rows[i];
 		if (r->pid != r0->pid || r->covered)
 			continue;
-		json_t *du = json_object();
-		json_object_set_new(du, "device_id", json_integer(r->device));
-		json_util_set_usage(du, r->used);
-		json_object_set_new(du, "buffer_count", json_null());
+		struct model_process_device d = {r->device, r->used, MODEL_UNKNOWN, 0}; /* slots count no buffers */
+		json_t *du = model_process_device_json(&d);
 		json_object_set_new(du, "stale", json_boolean(r->stale));
 		json_object_set_new(du, "region", json_string(s->state.shm.regions[r->region].name));
 		json_array_append_new(devices, du);
@@ -100,21 +98,21 @@ static json_t *process_json(struct server *s, const struct ttmetal_row *rows, ui
 		if (r->updated_ns > updated)
 			updated = r->updated_ns;
 	}
-	json_object_set_new(obj, "pid", json_integer(r0->pid));
-	json_object_set_new(obj, "name", r0->name[0] ? json_string(r0->name) : json_null());
 	int known = r0->uid != PROTO_UID_UNKNOWN;
-	json_object_set_new(obj, "user", known ? json_string(json_util_user_name(r0->uid)) : json_null());
-	json_object_set_new(obj, "uid", known ? json_integer(r0->uid) : json_null());
-	json_object_set_new(obj, "source", json_string(ttmetal_source_name(TTMETAL_SOURCE_SHM)));
-	json_object_set_new(obj, "stale", json_boolean(stale));
-	json_object_set_new(obj, "tracked", json_true());
-	json_object_set_new(obj, "vanished", json_false());
-	json_object_set_new(obj, "connections", json_integer(0));
-	json_object_set_new(obj, "buffer_count", json_null());
-	json_object_set_new(obj, "first_seen", json_null());
-	json_object_set_new(obj, "updated", json_util_uint(updated / 1000000u));
-	json_util_set_usage(obj, sum); /* a stale process holds nothing: its slots say what it left */
-	json_object_set_new(obj, "devices", devices);
+	struct model_process m = {
+		.pid = r0->pid,
+		.name = r0->name,
+		.user = known ? json_util_user_name(r0->uid) : NULL,
+		.uid = known ? MODEL_KNOWN(r0->uid) : MODEL_UNKNOWN,
+		.source = ttmetal_source_name(TTMETAL_SOURCE_SHM),
+		.tracked = 1,
+		.stale = stale,
+		.connection_count = MODEL_KNOWN(0),
+		.used = sum, /* a stale process holds nothing: its slots say what it left */
+		.container = containers_get(&s->state.containers, r0->pid),
+	};
+	json_t *obj = model_process_json(&m, devices);
+	json_object_set_new(obj, "updated", model_uint(updated / 1000000u));
 	return obj;
 }
 
@@ -141,9 +139,9 @@ json_t *ttmetal_status_json(struct server *s)
 	if (!v->enabled)
 		return obj;
 	json_object_set_new(obj, "dir", json_string(v->dir));
-	json_object_set_new(obj, "scanned", json_util_uint(v->scanned_ns / 1000000u));
+	json_object_set_new(obj, "scanned", model_uint(v->scanned_ns / 1000000u));
 	json_object_set_new(obj, "refresh_ms", json_integer(TTMETAL_REFRESH_MS));
-	json_object_set_new(obj, "stale_slots_leaked", json_util_uint(v->stale_leaks));
+	json_object_set_new(obj, "stale_slot_leaks_total", model_uint(v->stale_leaks));
 	json_t *regions = json_array();
 	for (uint32_t i = 0; i < v->region_count; i++) {
 		const struct ttmetal_region *reg = &v->regions[i];
@@ -154,7 +152,7 @@ json_t *ttmetal_status_json(struct server *s)
 				    json_string(no_device ? "no_device" : ttmetal_shm_status_name(reg->status)));
 		json_object_set_new(r, "version", reg->status == TTMETAL_SHM_OK ? json_integer(reg->version)
 									    : json_null());
-		json_object_set_new(r, "device", reg->device >= 0 ? json_integer(reg->device) : json_null());
+		json_object_set_new(r, "device_id", reg->device >= 0 ? json_integer(reg->device) : json_null());
 		if (reg->status != TTMETAL_SHM_OK || no_device) {
 			char why[200];
 			snprintf(why, sizeof(why), no_device ? "for device %s, which this server does not have" : "%s",
