@@ -188,7 +188,10 @@ json_t *api_processes(struct server *s)
 	json_t *list = json_array();
 	REGISTRY_FOR_EACH_PROCESS(r, p)
 	{
-		json_array_append_new(list, process_json(s, registry_process(r, p), rows, n));
+		/* a connection that only asks (tt_smi, a monitor, this very query over the socket) is no user */
+		const struct process_record *rec = registry_process(r, p);
+		if (rec->reported || rec->live_buffers || rec->exited)
+			json_array_append_new(list, process_json(s, rec, rows, n));
 	}
 	/* untracked holders, once per pid (in the order the devices list them) */
 	for (int i = 0; i < n; i++) {
