@@ -361,10 +361,10 @@ def check_server_state(server, survivors):
             check(q[key] == totals[dev][btype], "device %d %s: server %d, expected %d"
                   % (dev, key, q[key], totals[dev][btype]))
         st = ttalloc.device_status(dev, socket_path=server.socket)
-        check(st["cb_allocated"] == totals[dev][ttalloc.CB], "device %d CB total" % dev)
-        check(st["system_memory"] == totals[dev][ttalloc.SYSTEM_MEMORY], "device %d host total" % dev)
-        check(st["live_buffers"] == counts[dev], "device %d live buffers: server %d, expected %d"
-              % (dev, st["live_buffers"], counts[dev]))
+        check(st.cb_allocated == totals[dev][ttalloc.CB], "device %d CB total" % dev)
+        check(st.system_memory_allocated == totals[dev][ttalloc.SYSTEM_MEMORY], "device %d host total" % dev)
+        check(st.buffer_count == counts[dev], "device %d live buffers: server %d, expected %d"
+              % (dev, st.buffer_count, counts[dev]))
     return len(expected), sum(sum(t.values()) for t in totals)
 
 
@@ -391,7 +391,7 @@ def wait_resynced(server, pids, timeout):
     start = time.monotonic()
     while True:
         try:
-            seen = {r["pid"] for r in ttalloc.processes(socket_path=server.socket)}
+            seen = {p.pid for p in ttalloc.processes(socket_path=server.socket)}
         except (OSError, ttalloc.ServerError):
             seen = set()
         if set(pids) <= seen:
@@ -519,7 +519,7 @@ def run_soak(build, producers=8, events=1_000_000, phases=20, kills=3, restarts=
             check_leak_report(server, p, expected)
         for dev in (0, 1):
             st = ttalloc.device_status(dev, socket_path=server.socket)
-            check(st["live_buffers"] == 0 and st["cb_allocated"] == 0 and st["system_memory"] == 0,
+            check(st.buffer_count == 0 and st.cb_allocated == 0 and st.system_memory_allocated == 0,
                   "device %d not empty after every producer exited" % dev)
         for p in killed:  # still exactly one report each
             check(len(server.leak_reports(p.pid)) == 1, "producer %d: more than one leak report" % p.ident)

@@ -10,7 +10,7 @@ When the server is not reachable it prints the seed's warning and exits 1,
 so the script fits cron, a CI step or a monitoring probe:
 
     Warning: Allocation server not running
-    Start with: ./allocation_server_poc
+    Start with: ttalloc-server
 """
 
 import argparse
@@ -53,17 +53,17 @@ def main():
 
     if not is_server_running(args.socket):
         print("Warning: Allocation server not running")
-        print("Start with: ./allocation_server_poc")
+        print("Start with: ttalloc-server")
         return 1
     try:
         devs = ttalloc.devices(socket_path=args.socket)
     except (ConnectionError, OSError) as e:
         print(f"Warning: the allocation server at {path} accepts connections but does not answer: {e}")
         return 1
-    procs = {r["pid"] for r in ttalloc.processes(socket_path=args.socket)}
-    buffers = sum(d["buffers"] for d in devs)
+    procs = {p.pid for p in ttalloc.processes(socket_path=args.socket) if p.tracked}
+    buffers = sum(d.buffer_count for d in devs)
     if not args.quiet:
-        names = ", ".join(d["name"] for d in devs)
+        names = ", ".join(d.name or "?" for d in devs)
         print(f"✅ Allocation server running at {path}: {len(devs)} device{'s' if len(devs) != 1 else ''}"
               f" ({names}), {len(procs)} process{'es' if len(procs) != 1 else ''}, "
               f"{buffers} live buffer{'s' if buffers != 1 else ''}")

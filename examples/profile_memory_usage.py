@@ -8,12 +8,15 @@
       Time: 0.004s
       DRAM change: +64.00 MB
       L1 change: 0 B
+    profile_function(): 64.00 MB DRAM in 0.004 s, returned 'logits'
     track(): DRAM +64.00 MB (peak +96.00 MB), L1 0 B (peak +8.00 MB), 0.004 s
 
-profile_function() is the seed's (deltas of the device's totals, before and
-after); ttalloc.track() also gives the peak inside the block. The model runs
-on tt_metal: the real one when installed, else the simulated one in
-python/sim. --device picks the device, --socket the server.
+@ttalloc.profile prints the seed's lines at each call (deltas of the
+device's totals, before and after); ttalloc.profile_function() returns the
+result and the deltas (a MemoryDeltas) instead; ttalloc.track() also gives
+the peak inside the block. The model runs on tt_metal: the real one when
+installed, else the simulated one in python/sim. --device picks the device,
+--socket the server.
 """
 
 import argparse
@@ -33,8 +36,6 @@ except ImportError:  # no tt-metal here: the simulated one
     sys.path.insert(0, os.path.join(HERE, "..", "python", "sim"))
     import tt_metal as ttm
 
-from ttalloc import profile_function
-
 MiB = 1024 * 1024
 
 
@@ -48,13 +49,13 @@ def main():
         ttalloc.socket_path = args.socket
     if not ttalloc.is_server_running():
         print(f"Error: Cannot connect to allocation server at {ttalloc.socket_path}")
-        print("Start with: ./build/programming_examples/allocation_server_poc")
+        print("Start with: ttalloc-server")
         return 1
 
     device = ttm.CreateDevice(args.device)
     weights = []
 
-    def my_model_inference():
+    def model(layers):
         # weights stay on the device (+64 MB DRAM); activations and an L1
         # scratch buffer live only during the call (the peak)
         weights.append(ttm.Buffer(device, size=64 * MiB, buffer_type=ttm.BufferType.DRAM))
@@ -64,10 +65,18 @@ def main():
         activations.deallocate()
         return "logits"
 
-    profile_function(my_model_inference, device_id=args.device)
+    @ttalloc.profile(device_id=args.device)
+    def my_model_inference():
+        return model(layers=1)
+
+    my_model_inference()
+
+    result, deltas = ttalloc.profile_function(model, 1, device_id=args.device)
+    print(f"profile_function(): {ttalloc.format_bytes(deltas.dram_allocated)} DRAM in "
+          f"{deltas.elapsed_seconds:.3f} s, returned {result!r}")
 
     with ttalloc.track(args.device) as t:
-        my_model_inference()
+        model(layers=1)
     print(f"track(): {t}")
 
     ttm.CloseDevice(device)  # frees the weights: nothing leaks

@@ -52,17 +52,16 @@ def main():
     try:
         if args.all:
             for d in ttalloc.devices(socket_path=args.socket):
-                print(f"Device {d['device_id']}: {d['name']} ({d['arch']}, "
-                      f"{format_bytes(d['total_dram_size'])} DRAM, "
-                      f"{format_bytes(d['total_l1_size'])} L1)")
-                print_stats(d)
+                print(f"Device {d.device_id}: {d.name} ({d.arch}, "
+                      f"{format_bytes(d.dram_capacity)} DRAM, "
+                      f"{format_bytes(d.l1_capacity)} L1)")
+                print_stats(d.stats)
         else:
             print_stats(query_device_stats(args.device_id, socket_path=args.socket))
     except ttalloc.ServerNotRunning:
         path = args.socket or ttalloc.socket_path
         print(f"Error: Cannot connect to allocation server at {path}")
-        print("Make sure the server is running:")
-        print("  ./build/programming_examples/allocation_server_poc")
+        print("Make sure the server is running: start ttalloc-server")
         return 1
     except ValueError as e:
         print(f"Error: {e}", file=sys.stderr)

@@ -26,8 +26,9 @@ import socket
 from . import protocol
 from .protocol import MSG_SIZE
 
-__all__ = ["socket_path", "QUERY_TIMEOUT", "ServerNotRunning", "ServerAccessDenied", "ServerError",
-           "explain_connect_error"]
+# The public names (re-exported by the package); QUERY_TIMEOUT and
+# explain_connect_error() are this module's, for the other modules and tools.
+__all__ = ["socket_path", "ServerNotRunning", "ServerAccessDenied", "ServerError"]
 
 socket_path = os.environ.get(protocol.SOCKET_ENV) or protocol.DEFAULT_SOCKET
 

@@ -1,10 +1,15 @@
-"""Monitoring helpers on top of the queries: devices(), profile_function(), track().
+"""Monitoring helpers on top of the queries: profile_function(), @profile, track().
 
     import ttalloc
-    for d in ttalloc.devices():
-        print(d["device_id"], d["name"], ttalloc.format_bytes(d["dram_allocated"]))
 
-    ttalloc.profile_function(my_model_inference)        # the seed's printout
+    result, deltas = ttalloc.profile_function(my_model_inference, batch, device_id=0)
+    print(deltas.dram_allocated, deltas.elapsed_seconds)
+
+    @ttalloc.profile                 # prints the seed's lines at each call:
+    def my_model_inference():        #   Function: my_model_inference
+        ...                          #     Time: 0.412s
+                                     #     DRAM change: +64.00 MB
+                                     #     L1 change: 0 B
 
     with ttalloc.track(0) as t:                          # deltas and peak
         run_model()
@@ -24,66 +29,25 @@ So the peak is exact for this process's own Python-reported buffers and a
 lower bound (to the sampling interval) for everything else.
 """
 
+import functools
 import os
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 from . import protocol
 from .connection import _Connection
 from .query import format_bytes, query_device_stats
 from .reporter import default_reporter
 
-__all__ = ["devices", "profile_function", "track", "Tracker"]
+__all__ = ["profile_function", "profile", "MemoryDeltas", "track", "Tracker"]
 
 
 def _seed_frame(conn, msg_type, answer_type, device_id):
     msg = conn.exchange(protocol.pack(msg_type, device_id), answer_type)
     return protocol.unpack_seed(msg["payload"])
-
-
-def devices(socket_path=None):
-    """Every device the server watches, one dict each, in device order.
-
-    Keys: the seed's query_device_stats() keys (device_id, dram_allocated,
-    l1_allocated, l1_small_allocated, trace_allocated: bytes), plus name,
-    arch, total_dram_size, total_l1_size (bytes), temperature (deg C),
-    power (W), utilization (%) - None when the device gives no such reading -
-    cb_allocated, system_memory_allocated (bytes), buffers, processes and
-    simulated. The same names as the HTTP API's /api/devices.
-    """
-    out = []
-    with _Connection(socket_path) as conn:
-        count = _seed_frame(conn, protocol.DEVICE_INFO_QUERY, protocol.DEVICE_INFO_RESPONSE,
-                            -1)["num_devices"]
-        for dev in range(count):
-            seed = _seed_frame(conn, protocol.QUERY, protocol.RESPONSE, dev)
-            msg = conn.exchange(protocol.pack(protocol.DEVICE_STATUS_QUERY, dev),
-                                protocol.DEVICE_STATUS)
-            st = protocol.unpack_status(msg["payload"])
-            valid = st["valid"]
-            out.append({
-                "device_id": dev,
-                "dram_allocated": seed["dram_allocated"],
-                "l1_allocated": seed["l1_allocated"],
-                "l1_small_allocated": seed["l1_small_allocated"],
-                "trace_allocated": seed["trace_allocated"],
-                "name": st["name"],
-                "arch": protocol.ARCH_NAMES.get(seed["arch_type"], "Unknown"),
-                "total_dram_size": seed["total_dram_size"],
-                "total_l1_size": seed["total_l1_size"],
-                "temperature": (st["temperature_mc"] / 1000.0
-                                if valid & protocol.STATUS_TEMPERATURE else None),
-                "power": st["power_mw"] / 1000.0 if valid & protocol.STATUS_POWER else None,
-                "utilization": (st["utilization"]
-                                if valid & protocol.STATUS_UTILIZATION else None),
-                "cb_allocated": st["cb_allocated"],
-                "system_memory_allocated": st["system_memory"],
-                "buffers": st["live_buffers"],
-                "processes": st["processes"],
-                "simulated": bool(st["backend_flags"] & 1),
-            })
-    return out
 
 
 def format_delta(delta):
@@ -93,34 +57,108 @@ def format_delta(delta):
     return ("+" if delta > 0 else "-") + format_bytes(abs(delta))
 
 
-def profile_function(func, device_id=0, socket_path=None, file=None):
-    """Profile memory usage of a function (the seed's profile_memory_usage.py).
+@dataclass
+class MemoryDeltas:
+    """How a device's totals changed around a call (profile_function,
+    @profile): each total's bytes after minus bytes before (the names of
+    the totals, negative for a decrease), and the seconds the call took.
+    str() gives the seed's lines."""
 
-    Calls func() and prints, as the seed does:
+    device_id: int
+    dram_allocated: int
+    l1_allocated: int
+    l1_small_allocated: int
+    trace_allocated: int
+    elapsed_seconds: float
+    function: Optional[str] = None
 
-        Function: my_model_inference
-          Time: 0.412s
-          DRAM change: +64.00 MB
-          L1 change: 0 B
+    def lines(self):
+        """The seed's profile_memory_usage.py lines: Function, Time, DRAM change, L1 change."""
+        return ["Function: %s" % self.function,
+                "  Time: %.3fs" % self.elapsed_seconds,
+                "  DRAM change: %s" % format_delta(self.dram_allocated),
+                "  L1 change: %s" % format_delta(self.l1_allocated)]
 
-    The changes are those of the device's totals (every process on it),
-    queried before and after; a negative change keeps its sign. Returns what
-    func returned. `file` is where to print (default sys.stdout).
+    def __str__(self):
+        return "\n".join(self.lines())
+
+
+def _flush_reports():
+    """This process's Python reports reach the server before a total is read."""
+    reporter = default_reporter()
+    if reporter.enabled:
+        reporter.flush()
+
+
+def profile_function(func, *args, device_id=0, **kwargs):
+    """Calls func(*args, **kwargs) and measures the device's memory around it
+    (the seed's profile_memory_usage.py, as a library function).
+
+    Returns (result, deltas): what func returned, and a MemoryDeltas with
+    the change of each of the device's totals (dram_allocated, l1_allocated,
+    l1_small_allocated, trace_allocated: bytes after minus bytes before,
+    negative for a decrease), elapsed_seconds and the function's name. The
+    totals are the device's (every process on it), as query_device_stats()
+    reads them; the server is ttalloc.socket_path. Prints nothing: str(deltas)
+    or @ttalloc.profile gives the seed's lines. `device_id` is this
+    function's: a func that takes its own device_id gets it through a
+    wrapper (functools.partial or a lambda).
     """
+    return _measure(func, args, kwargs, device_id, None)
+
+
+def _measure(func, args, kwargs, device_id, socket_path):
+    """profile_function's work, with the server's socket (None: ttalloc.socket_path)."""
+    _flush_reports()
     before = query_device_stats(device_id, socket_path=socket_path)
-    start_time = time.time()
-    result = func()
+    start = time.perf_counter()
+    result = func(*args, **kwargs)
+    elapsed = time.perf_counter() - start
+    _flush_reports()
     after = query_device_stats(device_id, socket_path=socket_path)
-    elapsed = time.time() - start_time
-    dram_delta = after["dram_allocated"] - before["dram_allocated"]
-    l1_delta = after["l1_allocated"] - before["l1_allocated"]
-    out = file or sys.stdout
-    name = getattr(func, "__name__", repr(func))
-    print(f"Function: {name}", file=out)
-    print(f"  Time: {elapsed:.3f}s", file=out)
-    print(f"  DRAM change: {format_delta(dram_delta)}", file=out)
-    print(f"  L1 change: {format_delta(l1_delta)}", file=out)
-    return result
+    deltas = MemoryDeltas(device_id=device_id, elapsed_seconds=elapsed,
+                          function=getattr(func, "__name__", repr(func)),
+                          **{k: after[k] - before[k] for k in ("dram_allocated", "l1_allocated",
+                                                               "l1_small_allocated", "trace_allocated")})
+    return result, deltas
+
+
+def profile(func=None, *, device_id=0, socket_path=None, file=None, logger=None):
+    """Decorator: each call of the function is measured as profile_function()
+    does and the seed's lines are printed (Function, Time, DRAM change, L1
+    change), to `file` (default sys.stdout) or, with `logger`, as
+    logger.info() lines. The call returns what the function returns.
+
+        @ttalloc.profile
+        def step(): ...
+
+        @ttalloc.profile(device_id=1, logger=logging.getLogger("mem"))
+        def step(): ...
+
+    `socket_path` picks the server (default ttalloc.socket_path). The
+    deltas of the latest call are in the wrapper's `last_deltas`.
+    """
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            result, deltas = _measure(fn, args, kwargs, device_id, socket_path)
+            wrapper.last_deltas = deltas
+            for line in deltas.lines():
+                if logger is not None:
+                    logger.info("%s", line)
+                else:
+                    print(line, file=file or sys.stdout)
+            return result
+
+        wrapper.last_deltas = None
+        return wrapper
+
+    if func is not None:
+        if not callable(func):
+            raise TypeError("@ttalloc.profile takes keyword arguments only (device_id=, socket_path=, file=, "
+                            "logger=), not %r" % (func,))
+        return decorate(func)
+    return decorate
 
 
 class Tracker:

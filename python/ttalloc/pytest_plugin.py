@@ -46,9 +46,9 @@ from .connection import ServerError
 from .query import format_bytes, is_server_running, processes
 from .reporter import default_reporter
 
-# processes() keys and the buffer type names they stand for
-_KINDS = (("dram", "DRAM"), ("l1", "L1"), ("l1_small", "L1_SMALL"), ("trace", "TRACE"),
-          ("cb", "CB"), ("system_memory", "SYSTEM_MEMORY"))
+# ProcessDevice fields and the buffer type names they stand for
+_KINDS = (("dram_allocated", "DRAM"), ("l1_allocated", "L1"), ("l1_small_allocated", "L1_SMALL"),
+          ("trace_allocated", "TRACE"), ("cb_allocated", "CB"), ("system_memory_allocated", "SYSTEM_MEMORY"))
 MARKER = "ttalloc_allow_leaks"
 
 
@@ -132,12 +132,13 @@ class LeakChecker:
             warnings.warn(pytest.PytestWarning("--ttalloc-leaks: leak check stopped: %s" % e))
             return None
         usage = {}
-        for row in rows:
-            if row["pid"] != self.pid:
+        for proc in rows:
+            if proc.pid != self.pid:
                 continue
-            for key, name in _KINDS:
-                if row[key]:
-                    usage[(row["device_id"], name)] = row[key]
+            for dev in proc.devices:
+                for key, name in _KINDS:
+                    if getattr(dev, key):
+                        usage[(dev.device_id, name)] = getattr(dev, key)
         return usage
 
     @staticmethod

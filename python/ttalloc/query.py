@@ -1,26 +1,34 @@
 """The query API: what the server knows, asked over a short connection each.
 
-    query_device_stats(device_id)   the seed's query_stats.py answer
-    device_info(), num_devices(), device_status(), processes(), leaks(),
-    dump_remaining(), is_server_running(), format_bytes()
-    document()        a diagnosis document (post-mortems, maps, diffs, ...)
+    query_device_stats(device_id)   the seed's query_stats.py answer (a dict)
+    devices(), device_status()      Device objects (ttalloc.model), as /api/devices
+    processes()                     Process objects, as /api/processes
+    leaks()                         LeakReport objects (the caller's user's, as LEAK_QUERY)
+    device_info(), num_devices(), clear_leaks(), dump_remaining(),
+    is_server_running(), format_bytes()
+    document()        any JSON document of the HTTP API, over the socket
     send_mark()       a mark over a short connection of its own
 
-Every function takes `socket_path` (default: ttalloc.socket_path, read at
-the call) and raises ServerNotRunning when nothing answers there.
-Imports ttalloc.protocol and ttalloc.connection.
+Devices and processes are the server's own documents read over the socket
+(DOC_QUERY), so their fields have the names of the HTTP API and tt_smi
+--json (docs/DATA_MODEL.md); leak reports, which the server shows a user
+only of their own, are built from LEAK_QUERY's rows under the same names. Every function takes `socket_path`
+(default: ttalloc.socket_path, read at the call) and raises
+ServerNotRunning when nothing answers there. Imports ttalloc.protocol,
+ttalloc.connection and ttalloc.model.
 """
 
 import json
 import os
+import pwd
 import socket
 
 from . import protocol
 from .connection import ServerError, _Connection, _resolve
+from .model import Buffer, ClearedLeaks, Device, DeviceInfo, LeakDevice, LeakReport, Process
 
-__all__ = ["query_device_stats", "device_info", "num_devices", "device_status", "processes",
-           "leaks", "clear_leaks", "dump_remaining", "is_server_running", "format_bytes", "document",
-           "send_mark"]
+__all__ = ["query_device_stats", "devices", "device_info", "num_devices", "device_status", "processes",
+           "leaks", "clear_leaks", "dump_remaining", "is_server_running", "format_bytes", "document"]
 
 
 def _seed_answer(device_id, query_type, answer_type, path):
@@ -74,19 +82,17 @@ def query_device_stats(device_id, socket_path=None):
 
 
 def device_info(device_id, socket_path=None):
-    """Static facts of a device (DEVICE_INFO_QUERY): sizes, arch, channels.
-
-    Keys: the seed's device-info fields (total_dram_size, total_l1_size,
-    arch_type, num_dram_channels, dram_size_per_channel, l1_size_per_core,
-    is_available, num_devices), plus device_id and arch (a name).
-    """
+    """Fixed facts of a device (the seed's DEVICE_INFO answer) as a DeviceInfo:
+    arch, dram_capacity and l1_capacity (bytes), dram_channel_count,
+    dram_channel_capacity and l1_core_capacity (bytes), device_count."""
     seed = _seed_answer(device_id, protocol.DEVICE_INFO_QUERY,
                         protocol.DEVICE_INFO_RESPONSE, socket_path)
     _check_device(device_id, seed)
-    info = {k: seed[k] for k in protocol.SEED_FIELDS[4:]}
-    info["device_id"] = device_id
-    info["arch"] = protocol.ARCH_NAMES.get(seed["arch_type"], "Unknown")
-    return info
+    return DeviceInfo(device_id=device_id, arch=protocol.ARCH_NAMES.get(seed["arch_type"]),
+                      dram_capacity=seed["total_dram_size"], l1_capacity=seed["total_l1_size"],
+                      dram_channel_count=seed["num_dram_channels"],
+                      dram_channel_capacity=seed["dram_size_per_channel"],
+                      l1_core_capacity=seed["l1_size_per_core"], device_count=seed["num_devices"])
 
 
 def num_devices(socket_path=None):
@@ -95,84 +101,129 @@ def num_devices(socket_path=None):
                         socket_path)["num_devices"]
 
 
+def devices(socket_path=None):
+    """Every device the server watches, in device order, as Device objects:
+    the seed's totals (dram_allocated, l1_allocated, l1_small_allocated,
+    trace_allocated), cb/kernel/system_memory_allocated, name, arch,
+    dram_capacity, l1_capacity (bytes), temperature_c, power_w,
+    utilization_pct (None when the device gives no such reading),
+    process_count, buffer_count, simulated, and its identity (serial,
+    uuid, pci_bus_id, ...). GET /api/devices, read over the socket."""
+    return [Device.from_json(d) for d in document("/api/devices", socket_path)]
+
+
 def device_status(device_id, socket_path=None):
-    """Dynamic state of a device (DEVICE_STATUS): temperature, power, name...
-
-    Readings whose validity bit is clear are None (print them as N/A).
-    """
-    with _Connection(socket_path) as conn:
-        msg = conn.exchange(protocol.pack(protocol.DEVICE_STATUS_QUERY, device_id),
-                            protocol.DEVICE_STATUS)
-    st = protocol.unpack_status(msg["payload"])
-    valid = st.pop("valid")
-    st["temperature_c"] = (st["temperature_mc"] / 1000.0
-                           if valid & protocol.STATUS_TEMPERATURE else None)
-    st["power_w"] = st["power_mw"] / 1000.0 if valid & protocol.STATUS_POWER else None
-    if not valid & protocol.STATUS_UTILIZATION:
-        st["utilization"] = None
-    st["simulated"] = bool(st["backend_flags"] & 1)
-    st["kernel_allocated"] = msg["buffer_id"]  # DEVICE_STATUS: kernel bytes in the header
-    st["device_id"] = device_id
-    return st
-
-
-def _session_rows(path, query_type, row_type, session, device_id=0, process_id=0):
-    """The rows answering a query filtered by $TTALLOC_SESSION tag `session`,
-    as (header, payload unpacked as a process row) pairs."""
-    with _Connection(path) as conn:
-        rows = conn.rows(protocol.pack(query_type, device_id, process_id=process_id,
-                                       payload=protocol.pack_filter(session)), row_type)
-    return [(r, protocol.unpack_process(r["payload"])) for r in rows]
+    """One device as a Device (see devices()). ValueError for a device the
+    server does not have."""
+    try:
+        return Device.from_json(document("/api/devices/%d" % int(device_id), socket_path))
+    except ServerError as e:
+        if "does not exist" in str(e) or "no such endpoint" in str(e):
+            raise ValueError(str(e).replace("server refused the request: ", "")) from None
+        raise
 
 
 def processes(device_id=-1, socket_path=None, session=None):
-    """One dict per (process, device) holding buffers (PROCESS_QUERY).
+    """Every process the server knows, as Process objects (GET /api/processes):
+    pid, name, user, source ("socket", "tt-metal shm" for a process only
+    tt-metal's /dev/shm statistics report, "kernel" for one that holds a
+    device without reporting), its totals (dram_allocated, ...,
+    buffer_count) and one ProcessDevice per device in `devices`.
 
-    device_id -1 (default) lists every device; `session` keeps only the
-    processes whose HELLO carried that $TTALLOC_SESSION tag. Keys: pid, device_id, buffers,
-    dram, l1, l1_small, trace, system_memory, cb, kernel, uid, comm, first_seen_ns, source
-    ("socket", or "tt-metal shm" for a process only tt-metal's /dev/shm statistics report:
-    buffers 0, no buffer list), stale (a shm slot whose process is gone) and exited (the
-    process is gone and a --retain-leaks server keeps its leaks in the totals).
-    """
-    return [{"pid": r["process_id"], "device_id": r["device_id"],
-             "buffers": r["size"], "dram": p["used"][0], "l1": p["used"][1],
-             "l1_small": p["used"][2], "trace": p["used"][3],
-             "system_memory": p["system_memory"], "cb": p["cb"],
-             "kernel": r["buffer_id"], "uid": p["uid"], "comm": p["comm"],
-             "source": "tt-metal shm" if p["flags"] & protocol.PROCESS_SHM else "socket",
-             "stale": bool(p["flags"] & protocol.PROCESS_STALE),
-             "exited": bool(p["flags"] & protocol.PROCESS_EXITED) and not p["flags"] & protocol.PROCESS_SHM,
-             "first_seen_ns": r["timestamp"]}
-            for r, p in _session_rows(socket_path, protocol.PROCESS_QUERY, protocol.PROCESS_ROW,
-                                      session, device_id=device_id)]
+    device_id (default -1: all) keeps the processes on that device, each
+    with only that device in `devices` and its totals those of that device;
+    `session` keeps the processes whose HELLO carried that $TTALLOC_SESSION
+    tag."""
+    out = []
+    for obj in document("/api/processes", socket_path):
+        p = Process.from_json(obj)
+        if session and p.session != session:
+            continue
+        if device_id is not None and device_id >= 0:
+            d = p.device(device_id)
+            if d is None:
+                continue
+            p.devices = [d]
+            for key in ("dram_allocated", "l1_allocated", "l1_small_allocated", "trace_allocated",
+                        "cb_allocated", "kernel_allocated", "system_memory_allocated", "buffer_count"):
+                setattr(p, key, getattr(d, key))
+        out.append(p)
+    return out
 
 
 def clear_leaks(socket_path=None):
     """Drops the exited processes whose leaks a --retain-leaks server keeps in
-    its totals (the caller's user's; root: everyone's). Returns
-    {"buffers": N, "processes": M}, what left the totals."""
+    its totals (the caller's user's; root: everyone's). Returns ClearedLeaks:
+    buffer_count and process_count, what left the totals."""
     with _Connection(socket_path) as conn:
         msg = conn.exchange(protocol.pack(protocol.CLEAR_LEAKS, -1), protocol.CLEARED)
-    return {"buffers": msg["size"], "processes": msg["buffer_id"]}
+    return ClearedLeaks(buffer_count=msg["size"], process_count=msg["buffer_id"])
+
+
+def _leak_rows(path, pid, session):
+    """LEAK_QUERY with stacks: [(LEAK_ROW header, its process payload, [stack frame, ...])]."""
+    with _Connection(path) as conn:
+        conn.send(protocol.pack(protocol.LEAK_QUERY, 0, process_id=pid, buffer_type=protocol.LEAK_WITH_STACKS,
+                                payload=protocol.pack_filter(session)))
+        rows = []
+        while True:
+            msg = conn.read()
+            if msg["type"] == protocol.ROWS_END:
+                return rows
+            if msg["type"] == protocol.LEAK_ROW:
+                rows.append((msg, protocol.unpack_process(msg["payload"]), []))
+            elif msg["type"] == protocol.STACK_LINE and rows:
+                text = protocol.TEXT_PAYLOAD.unpack(msg["payload"])[0]
+                rows[-1][2].append(text.split(b"\0", 1)[0].decode("utf-8", "replace"))
+            else:
+                raise ConnectionError("unexpected answer %s while reading leak rows"
+                                      % protocol.type_name(msg["type"]))
 
 
 def leaks(pid=0, socket_path=None, session=None):
-    """Buffers left by processes that exited (LEAK_QUERY), one dict each.
+    """Leak reports of processes that exited leaving buffers allocated (LEAK_QUERY),
+    as LeakReport objects: pid, name, uid, user, exit_time (ms), buffer_count,
+    bytes, devices and the buffers the server keeps, each a Buffer with its
+    age_seconds and stack (when the process had TT_ALLOC_STACK_TRACE=1).
 
-    pid 0 (default) lists every kept report of the caller's user; `session`
-    keeps only those of processes tagged with that $TTALLOC_SESSION. Keys: pid,
-    device_id, address, size, buffer_type (code), type (name), age_s,
-    exit_time_ns, uid, comm.
-    """
-    return [{"pid": r["process_id"], "device_id": r["device_id"],
-             "address": r["buffer_id"], "size": r["size"],
-             "buffer_type": r["buffer_type"],
-             "type": protocol.buffer_type_name(r["buffer_type"]),
-             "age_s": p["used"][0] / 1e9, "exit_time_ns": p["used"][1],
-             "uid": p["uid"], "comm": p["comm"]}
-            for r, p in _session_rows(socket_path, protocol.LEAK_QUERY, protocol.LEAK_ROW,
-                                      session, process_id=pid)]
+    The server shows a user its own reports (root: everyone's); pid keeps one
+    process's, `session` those tagged with that $TTALLOC_SESSION. The socket
+    does not tell a report's number (`id` is None: GET /api/leaks has it) nor
+    its session when not asked for one."""
+    reports = {}
+    for r, p, stack in _leak_rows(socket_path, pid, session):
+        key = (r["process_id"], p["used"][1])  # a process's report: its pid and exit time
+        rep = reports.get(key)
+        if rep is None:
+            uid = None if p["uid"] == protocol.UID_UNKNOWN else p["uid"]
+            rep = reports[key] = LeakReport(id=None, pid=r["process_id"], name=p["comm"] or None, uid=uid,
+                                            user=_user_name(uid), session=session or None,
+                                            exit_time=p["used"][1] // 1000000)
+        rep.buffers.append(Buffer(device_id=r["device_id"], address=r["buffer_id"], size=r["size"],
+                                  type=protocol.buffer_type_name(r["buffer_type"]), pid=rep.pid, name=rep.name,
+                                  age_seconds=p["used"][0] / 1e9, stack=stack or None))
+    out = []
+    for rep in sorted(reports.values(), key=lambda x: -x.exit_time):
+        per_device = {}
+        for b in rep.buffers:
+            d = per_device.setdefault(b.device_id, LeakDevice(device_id=b.device_id))
+            d.bytes += b.size
+            d.buffer_count += 1
+        rep.devices = [per_device[k] for k in sorted(per_device)]
+        rep.buffer_count = rep.buffers_kept = len(rep.buffers)
+        rep.bytes = sum(b.size for b in rep.buffers)
+        out.append(rep)
+    return out
+
+
+def _user_name(uid):
+    """The name of uid (its number when unknown; None for None)."""
+    if uid is None:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def dump_remaining(socket_path=None):
@@ -187,13 +238,14 @@ def dump_remaining(socket_path=None):
 
 
 def document(path, socket_path=None):
-    """One of the server's diagnosis documents, read over the socket
-    (DOC_QUERY), as the HTTP API serves it: "/api/oom", "/api/oom/3",
-    "/api/misuse", "/api/marks", "/api/diff?from=A&to=B",
-    "/api/devices/0/map?type=dram", "/api/snapshot", "/api/export/trace"
-    (parsed JSON), "/api/export/stacks" (text). `path` is at most 71 bytes
-    (query values URL-encoded). Raises ServerError when the server refuses
-    it (unknown path or mark, bad parameter)."""
+    """One of the server's JSON documents, read over the socket (DOC_QUERY),
+    as the HTTP API serves it: "/api/devices", "/api/processes",
+    "/api/leaks", "/api/oom", "/api/oom/3", "/api/misuse", "/api/marks",
+    "/api/diff?from=A&to=B", "/api/devices/0/map?type=dram",
+    "/api/snapshot", "/api/history?seconds=60", "/healthz",
+    "/api/export/trace" (parsed JSON), "/api/export/stacks" (text). `path`
+    is at most 71 bytes (query values URL-encoded). Raises ServerError
+    when the server refuses it (unknown path or mark, bad parameter)."""
     with _Connection(socket_path) as conn:
         conn.send(protocol.pack(protocol.DOC_QUERY, -1, process_id=os.getpid(),
                                 payload=protocol.pack_text(path)))

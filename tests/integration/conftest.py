@@ -98,6 +98,20 @@ def wait_until(predicate, timeout=5.0, interval=0.02, what="condition", details=
         time.sleep(interval)  # the poll period of this bounded wait
 
 
+def process_rows(socket_path, **kwargs):
+    """ttalloc.processes() as one dict per (process, device), for tests that
+    compare per-device figures: the Process's pid, name, user, uid, source,
+    exited and stale, and the ProcessDevice's fields (device_id,
+    dram_allocated, ..., buffer_count)."""
+    rows = []
+    for p in ttalloc.processes(socket_path=socket_path, **kwargs):
+        for d in p.devices:
+            row = {k: getattr(p, k) for k in ("pid", "name", "user", "uid", "source", "exited", "stale")}
+            row.update(d.to_dict())
+            rows.append(row)
+    return rows
+
+
 def can_connect(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(1.0)
@@ -455,7 +469,7 @@ def raw_socket(path, timeout=5.0):
 
 def recv_frame(sock):
     """The next frame from the server, as ttalloc.protocol.unpack_header's dict."""
-    return ttalloc.protocol.unpack_header(recv_exact(sock, ttalloc.MSG_SIZE))
+    return ttalloc.protocol.unpack_header(recv_exact(sock, ttalloc.protocol.MSG_SIZE))
 
 
 def unread_bytes(sock):

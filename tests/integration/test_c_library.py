@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, LIB_DIR, REPO, MiB, compile_c, wait_until
+from conftest import BUILD, LIB_DIR, REPO, MiB, compile_c, wait_until, process_rows
 import ttalloc
 
 
@@ -67,9 +67,9 @@ def test_c_library_reports_allocs_and_frees_exactly(server, c_client):
     assert rc(p, "live") == 5
     assert totals(server, 0) == (MiB, 0, 512, 8192)
     assert totals(server, 1) == (2 * MiB, 0, 0, 0)
-    rows = {(r["pid"], r["device_id"]): r for r in ttalloc.processes(socket_path=server.socket)}
-    assert rows[(p.pid, 0)]["system_memory"] == MiB
-    assert rows[(p.pid, 0)]["buffers"] == 4
+    rows = {(r["pid"], r["device_id"]): r for r in process_rows(server.socket)}
+    assert rows[(p.pid, 0)]["system_memory_allocated"] == MiB
+    assert rows[(p.pid, 0)]["buffer_count"] == 4
     server.wait_for_log(r"\[Device 0\] ALLOC: 1048576 bytes DRAM by PID %d \(buffer 0x800000000\)"
                         % p.pid)
     server.wait_for_log(r"\[Device 0\] FREE: buffer 0x10000 by PID %d" % p.pid)
@@ -176,7 +176,7 @@ def test_c_library_reports_nothing_when_tracking_is_disabled(server, c_client):
     assert rc(p, "live") == 0
     assert totals(server) == (0, 0, 0, 0)
     assert "PID %d" % p.pid not in server.log()[mark:]
-    assert all(r["pid"] != p.pid for r in ttalloc.processes(socket_path=server.socket))
+    assert all(r["pid"] != p.pid for r in process_rows(server.socket))
 
 
 def test_c_library_without_server_returns_enoserver_and_continues(short_dir, c_client, server_factory):
@@ -212,8 +212,8 @@ def test_c_library_resyncs_when_the_server_starts_later(short_dir, c_client, ser
     assert rc(p, "flush") == 0
     assert rc(p, "flush") == 0
     assert totals(server, 0) == (2 * MiB, 0, 0, 0)
-    rows = [r for r in ttalloc.processes(socket_path=server.socket) if r["pid"] == p.pid]
-    assert sorted((r["device_id"], r["buffers"]) for r in rows) == [(0, 2), (1, 1)]
+    rows = [r for r in process_rows(server.socket) if r["pid"] == p.pid]
+    assert sorted((r["device_id"], r["buffer_count"]) for r in rows) == [(0, 2), (1, 1)]
     assert "already live" not in server.log()
 
 

@@ -10,7 +10,7 @@ import re
 import signal
 import time
 
-from conftest import MiB, TSAN, wait_until
+from conftest import MiB, TSAN, wait_until, process_rows
 from reliability_support import (assert_no_tsan_report, c_stress_exe, stress_env)  # noqa: F401
 import ttalloc
 
@@ -37,8 +37,8 @@ def test_threads_report_concurrently_and_the_totals_are_exact(server, processes,
     assert live == THREADS * KEEP
     assert dev0 == dev1 == THREADS // 2 * KEEP * 4096
     assert (device_bytes(server, 0), device_bytes(server, 1)) == (dev0, dev1)
-    rows = [r for r in ttalloc.processes(socket_path=server.socket) if r["pid"] == p.pid]
-    assert sorted((r["device_id"], r["buffers"]) for r in rows) == [(0, live // 2), (1, live // 2)]
+    rows = [r for r in process_rows(server.socket) if r["pid"] == p.pid]
+    assert sorted((r["device_id"], r["buffer_count"]) for r in rows) == [(0, live // 2), (1, live // 2)]
     log = server.log()
     for bad in ("was already live", "no live buffer", "claims PID"):
         assert bad not in log
@@ -61,7 +61,7 @@ def test_a_buffer_handed_between_threads_keeps_its_order(server, processes, c_st
     assert (failed, flush) == (0, 0)
     assert table == live
     assert device_bytes(server, 0) == nbytes
-    assert ttalloc.device_status(0, socket_path=server.socket)["live_buffers"] == live
+    assert ttalloc.device_status(0, socket_path=server.socket).buffer_count == live
     log = server.log()
     assert re.search(r"PID %d reports through a shared-memory ring" % p.pid, log)
     for bad in ("was already live", "no live buffer", "shared-memory ring refused or corrupt"):
@@ -76,7 +76,7 @@ def test_threads_keep_reporting_through_a_server_kill_9(short_dir, server_factor
     first = server_factory("first", socket_path=path)
     p = run_stress(processes, c_stress_exe, first, "threads", THREADS, EVENTS * 2, KEEP)
     # wait until the threads are busy, then kill the server under them
-    wait_until(lambda: ttalloc.processes(socket_path=first.socket), timeout=30, what="the first reports")
+    wait_until(lambda: process_rows(first.socket), timeout=30, what="the first reports")
     first.expect_exit = True
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(10)
@@ -86,7 +86,7 @@ def test_threads_keep_reporting_through_a_server_kill_9(short_dir, server_factor
     assert (failed, flush) == (0, 0)
     # whatever was in flight when the server died, the new one has the exact table
     assert (device_bytes(second, 0), device_bytes(second, 1)) == (dev0, dev1)
-    st = [ttalloc.device_status(d, socket_path=second.socket)["live_buffers"] for d in (0, 1)]
+    st = [ttalloc.device_status(d, socket_path=second.socket).buffer_count for d in (0, 1)]
     assert sum(st) == live == THREADS * KEEP
     assert "was already live" not in second.log()
     p.send("quit")
@@ -102,7 +102,7 @@ def test_threads_keep_reporting_through_a_server_that_hangs_past_their_timeout(s
     # not be applied over the newer resync (a buffer freed during the hang
     # would stay live), and the process must not look like it exited.
     p = run_stress(processes, c_stress_exe, server, "threads", THREADS, 3000000, KEEP)
-    wait_until(lambda: ttalloc.processes(socket_path=server.socket), timeout=30, what="the first reports")
+    wait_until(lambda: process_rows(server.socket), timeout=30, what="the first reports")
     server.proc.send_signal(signal.SIGSTOP)
     try:
         time.sleep(6)  # the hang itself is what is tested: longer than the library's timeouts
@@ -114,10 +114,10 @@ def test_threads_keep_reporting_through_a_server_that_hangs_past_their_timeout(s
     assert live == THREADS * KEEP
     wait_until(lambda: (device_bytes(server, 0), device_bytes(server, 1)) == (dev0, dev1), timeout=10,
                what="the server's totals to equal the library's table")
-    st = [ttalloc.device_status(d, socket_path=server.socket)["live_buffers"] for d in (0, 1)]
+    st = [ttalloc.device_status(d, socket_path=server.socket).buffer_count for d in (0, 1)]
     assert sum(st) == live
-    rows = [r for r in ttalloc.processes(socket_path=server.socket) if r["pid"] == p.pid]
-    assert sorted((r["device_id"], r["buffers"]) for r in rows) == [(0, live // 2), (1, live // 2)]
+    rows = [r for r in process_rows(server.socket) if r["pid"] == p.pid]
+    assert sorted((r["device_id"], r["buffer_count"]) for r in rows) == [(0, live // 2), (1, live // 2)]
     log = server.log()
     # (the close without GOODBYE is logged at debug level; the reconnect at info)
     assert re.search(r"PID %d reconnected" % p.pid, log)
@@ -148,8 +148,8 @@ def test_forked_children_get_their_own_identity_and_nothing_is_counted_twice(ser
     # the parent's buffer is the only one left: not duplicated by any child
     q = server.query(0)
     assert (q["dram_allocated"], q["l1_allocated"]) == (MiB, 0)
-    rows = ttalloc.processes(socket_path=server.socket)
-    assert [(r["pid"], r["device_id"], r["buffers"]) for r in rows] == [(p.pid, 0, 1)]
+    rows = process_rows(server.socket)
+    assert [(r["pid"], r["device_id"], r["buffer_count"]) for r in rows] == [(p.pid, 0, 1)]
     log = server.log()
     assert "was already live" not in log
     assert not re.search(r"claims PID", log)

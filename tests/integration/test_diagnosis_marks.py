@@ -42,9 +42,9 @@ def test_a_diff_between_two_marks_is_exact(server, processes):
     p.expect("^late$")
     d = doc(server, "/api/diff?from=step-1&to=step-2")
     assert d["exact"] is True and d["from"]["label"] == "step-1" and d["to"]["label"] == "step-2"
-    allocated = sorted((i["size"], i["type"]) for i in d["allocated"]["items"])
+    allocated = sorted((i["size"], i["type"]) for i in d["allocated"]["buffers"])
     assert allocated == [(1 * MiB, "DRAM"), (2 * MiB, "L1"), (3 * MiB, "DRAM")]
-    assert [(i["size"], i["address"]) for i in d["freed"]["items"]] == [(64 * MiB, "0x800000000")]
+    assert [(i["size"], i["address"]) for i in d["freed"]["buffers"]] == [(64 * MiB, "0x800000000")]
     assert (d["allocated"]["bytes"], d["freed"]["bytes"]) == (6 * MiB, 64 * MiB)
     assert d["growth_bytes"] == 6 * MiB - 64 * MiB
     assert [(t["pid"], t["growth_bytes"]) for t in d["by_process"]] == [(p.pid, 6 * MiB - 64 * MiB)]
@@ -54,23 +54,23 @@ def test_a_diff_between_two_marks_is_exact(server, processes):
     assert stacks[-1]["growth_bytes"] == -64 * MiB and any("load" in f for f in stacks[-1]["stack"])
     # up to now, the buffer allocated after step-2 is there too
     now = doc(server, "/api/diff?from=step-2")
-    assert [i["size"] for i in now["allocated"]["items"]] == [5 * MiB] and now["to"] == "now"
+    assert [i["size"] for i in now["allocated"]["buffers"]] == [5 * MiB] and now["to"] == "now"
     assert doc(server, "/api/diff?from=step-1&pid=%d" % p.pid)["allocated"]["bytes"] == 11 * MiB
-    assert doc(server, "/api/diff?from=step-1&pid=1")["allocated"]["buffers"] == 0
+    assert doc(server, "/api/diff?from=step-1&pid=1")["allocated"]["buffer_count"] == 0
     # over the socket, the same document
     assert ttalloc.document("/api/diff?from=step-1&to=step-2", socket_path=server.socket) == d
 
 
 def test_a_process_exit_between_marks_counts_as_freed(server, processes):
-    ttalloc.send_mark("before", socket_path=server.socket)
+    ttalloc.mark("before", socket_path=server.socket)
     p = start_py(processes, server, "import sys, tt_metal as ttm\nb = ttm.Buffer(ttm.CreateDevice(1), 7 << 20)\n"
                  "print('ready', flush=True)\nsys.stdin.readline()\n")
-    ttalloc.send_mark("during", socket_path=server.socket)
+    ttalloc.mark("during", socket_path=server.socket)
     p.close()
     server.wait_for_log(r"Process %d exited but left 1 buffer" % p.pid)
-    ttalloc.send_mark("after", socket_path=server.socket)
+    ttalloc.mark("after", socket_path=server.socket)
     d = doc(server, "/api/diff?from=during&to=after")
-    assert [(i["pid"], i["size"], i["device_id"]) for i in d["freed"]["items"]] == [(p.pid, 7 * MiB, 1)]
+    assert [(i["pid"], i["size"], i["device_id"]) for i in d["freed"]["buffers"]] == [(p.pid, 7 * MiB, 1)]
     d = doc(server, "/api/diff?from=before&to=during")
     assert d["allocated"]["bytes"] == 7 * MiB and d["freed"]["bytes"] == 0
     assert doc(server, "/api/diff?from=before&to=after")["allocated"]["bytes"] == 0
@@ -79,8 +79,8 @@ def test_a_process_exit_between_marks_counts_as_freed(server, processes):
 def test_bad_diffs_are_refused(server):
     assert raw(server, "/api/diff").status == 400
     assert raw(server, "/api/diff?from=nope").status == 404
-    ttalloc.send_mark("one", socket_path=server.socket)
-    ttalloc.send_mark("two", socket_path=server.socket)
+    ttalloc.mark("one", socket_path=server.socket)
+    ttalloc.mark("two", socket_path=server.socket)
     assert raw(server, "/api/diff?from=two&to=one").status == 400
     assert raw(server, "/api/diff?from=now").status == 400
     assert raw(server, "/api/diff?from=one&limit=x").status == 400
@@ -92,7 +92,7 @@ def test_c_marks_and_a_one_megabyte_label_is_refused(server, processes, diag_app
     p = start_app(processes, diag_app, server, "marks")
     assert p.lines[0] == "huge %d" % -98  # TTALLOC_EINVAL
     d = doc(server, "/api/diff?from=c-start&to=c-end")
-    assert [i["size"] for i in d["allocated"]["items"]] == [8 * MiB]
+    assert [i["size"] for i in d["allocated"]["buffers"]] == [8 * MiB]
     assert any(f.startswith("load_weights") for f in d["by_stack"][0]["stack"])
     for bad in ("x" * (1 << 20), "", "tab\there"):
         try:
@@ -124,7 +124,7 @@ def rss_kib(pid):
 def test_a_hundred_thousand_marks_keep_the_server_memory_bounded(server):
     s = raw_socket(server.socket, timeout=30)
     frames = b"".join(protocol.pack(protocol.MARK, -1, payload=protocol.pack_text("m%d" % i)) for i in range(1000))
-    ttalloc.send_mark("warm", socket_path=server.socket)  # the ring of marks exists from here
+    ttalloc.mark("warm", socket_path=server.socket)  # the ring of marks exists from here
     before = rss_kib(server.proc.pid)
     for batch in range(100):
         s.sendall(frames)
@@ -145,7 +145,7 @@ def test_snapshots_and_their_diff(server, processes, tmp_path):
     p.expect("^late$")
     smi(server, "--snapshot", str(b))
     snap = json.loads(a.read_text())
-    assert snap["format"] == "ttalloc-snapshot" and snap["buffers_total"] == snap["buffers_listed"] == 3
+    assert snap["format"] == "ttalloc-snapshot" and snap["buffer_count"] == 3 and snap["buffers_omitted"] == 0
     assert {d["device_id"] for d in snap["devices"]} == {0, 1}
     assert all(b["stack_id"] is not None and str(b["stack_id"]) in snap["stacks"] for b in snap["buffers"])
     out = smi(server, "--diff", str(a), str(b)).stdout
@@ -158,7 +158,7 @@ def test_snapshots_and_their_diff(server, processes, tmp_path):
     # a snapshot that lists only its biggest buffers is compared by totals
     small = json.loads(b.read_text())
     small["buffers"] = small["buffers"][:1]
-    small["buffers_listed"] = 1
+    small["buffers_omitted"] = small["buffer_count"] - 1
     (tmp_path / "c.json").write_text(json.dumps(small))
     out = smi(server, "--diff", str(a), str(tmp_path / "c.json")).stdout
     assert "compared by totals" in out and "growth +5.0 MB" in out

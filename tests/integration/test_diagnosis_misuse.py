@@ -135,14 +135,14 @@ def check_trace(trace):
 
 def test_the_trace_export_is_chrome_trace_event_format(server_factory, processes, diag_app, tmp_path):
     server = server_factory(args=["--history-interval", "100"])
-    ttalloc.send_mark("begin", socket_path=server.socket)
+    ttalloc.mark("begin", socket_path=server.socket)
     start_app(processes, diag_app, server, "doublefree")
     start_app(processes, diag_app, server, "oom")
     app = start_app(processes, diag_app, server, "flame")
     app.close()
     server.wait_for_log(r"Process %d exited but left" % app.pid)
     start_app(processes, diag_app, server, "flame")
-    wait_until(lambda: any(p["dram"] and any(p["dram"]) for p in doc(server, "/api/history")["processes"]),
+    wait_until(lambda: any(p["dram_allocated"] and any(p["dram_allocated"]) for p in doc(server, "/api/history")["processes"]),
                what="a history sample with the flame buffers")
     trace = doc(server, "/api/export/trace")
     check_trace(trace)
@@ -172,7 +172,7 @@ def test_alloc_failed_with_a_bad_device_size_or_type_is_a_counted_protocol_error
     assert metric(server, "ttalloc_protocol_errors_total", reason="bad_size") == 2
     reports = doc(server, "/api/oom")["reports"]
     assert [(r["requested_bytes"], r["cause"]) for r in reports] == [(20 << 30, "too_large")]
-    assert doc(server, "/api/oom")["failures_total"] == 1
+    assert doc(server, "/api/oom")["alloc_failures_total"] == 1
     for bad in ((64, 0, 1), (0, 9, 1), (0, 0, 0)):
         try:
             ttalloc.Reporter(socket_path=server.socket).alloc_failed(*bad)

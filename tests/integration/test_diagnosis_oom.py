@@ -51,7 +51,7 @@ def test_a_fragmentation_failure_leaves_a_post_mortem_that_blames_fragmentation(
     assert r["requested_bytes"] == 1536 * MiB
     assert r["largest_free_bytes"] < r["requested_bytes"] <= r["free_bytes"]
     assert (r["capacity_bytes"], r["free_bytes"], r["largest_free_bytes"]) == (12 * GiB, 6 * GiB, 768 * MiB)
-    assert r["fragmentation"] == 0.875 and r["free_blocks"] == 8 and r["cause"] == "fragmentation"
+    assert r["fragmentation"] == 0.875 and r["free_block_count"] == 8 and r["cause"] == "fragmentation"
     assert r["summary"] == "needs 1.5 GB, 6.0 GB free, largest free block 768.0 MB: fragmentation"
     assert [h["pid"] for h in r["holders"]] == [p.pid] and r["holders"][0]["bytes"] == 6 * GiB
     assert len(r["buffers"]) == 8 and all(b["size"] == 768 * MiB for b in r["buffers"])
@@ -96,14 +96,14 @@ def test_the_address_map_shows_the_holes(server, processes):
     m = doc(server, "/api/devices/0/map?type=dram&pid=%d&cells=16&blocks=3" % p.pid)
     assert (m["capacity_bytes"], m["used_bytes"], m["free_bytes"]) == (12 * GiB, 6 * GiB, 6 * GiB)
     assert m["largest_free_bytes"] == 768 * MiB and m["fragmentation"] == 0.875
-    assert m["free_blocks_total"] == 8 and len(m["free_blocks"]) == 3
+    assert m["free_block_count"] == 8 and len(m["free_blocks"]) == 3
     assert m["free_blocks"][0] == {"address": "0x800000000", "size": 768 * MiB}
     assert m["cells"] == [0.0, 1.0] * 8
-    assert (m["base"], m["banks"], m["bank_size"], m["alignment"]) == ("0x800000000", 12, GiB, 32)
+    assert (m["base"], m["bank_count"], m["bank_size"], m["alignment"]) == ("0x800000000", 12, GiB, 32)
     # every process's view is the same here; L1 is empty
     assert doc(server, "/api/devices/0/map")["free_bytes"] == 6 * GiB
     l1 = doc(server, "/api/devices/0/map?type=l1")
-    assert l1["used_bytes"] == 0 and l1["free_blocks_total"] == 1 and l1["fragmentation"] == 0
+    assert l1["used_bytes"] == 0 and l1["free_block_count"] == 1 and l1["fragmentation"] == 0
     out = smi(server, "--map", "-i", "0", "--type", "dram").stdout
     strip = re.search(r"\[([·█▓░]+)\]", out).group(1)
     assert strip == "····████" * 8

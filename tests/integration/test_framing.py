@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from conftest import MiB, raw_socket, recv_frame, wait_read_by_peer
+from conftest import MiB, raw_socket, recv_frame, wait_read_by_peer, process_rows
 import ttalloc
 from ttalloc import protocol
 
@@ -42,7 +42,7 @@ def test_ten_thousand_allocations_in_one_write_are_counted_exactly(server):
         assert server.query(0)["dram_allocated"] == want[0]
         assert server.query(1)["dram_allocated"] == want[1]
         st = ttalloc.device_status(0, socket_path=server.socket)
-        assert st["live_buffers"] == 5000 and st["processes"] == 1
+        assert st.buffer_count == 5000 and st.process_count == 1
         # and all freed again in one write
         s.sendall(b"".join(protocol.pack(protocol.FREE, i % 2, process_id=pid,
                                          buffer_id=0x800000000 + i * 0x10000) for i in range(10000)))
@@ -73,9 +73,9 @@ def test_circular_and_host_buffers_stay_out_of_the_seed_totals(server):
         assert (q["dram_allocated"], q["l1_allocated"], q["l1_small_allocated"],
                 q["trace_allocated"]) == (0, 0, 0, 0)
         st = ttalloc.device_status(0, socket_path=server.socket)
-        assert (st["cb_allocated"], st["system_memory"]) == (2 * MiB, 8 * MiB)
-        (row,) = ttalloc.processes(socket_path=server.socket)
-        assert (row["cb"], row["system_memory"], row["buffers"]) == (2 * MiB, 8 * MiB, 2)
+        assert (st.cb_allocated, st.system_memory_allocated) == (2 * MiB, 8 * MiB)
+        (row,) = process_rows(server.socket)
+        assert (row["cb_allocated"], row["system_memory_allocated"], row["buffer_count"]) == (2 * MiB, 8 * MiB, 2)
 
 
 def test_long_leak_reports_are_cut_at_leak_lines(server_factory, reporter_client):
@@ -138,5 +138,5 @@ def test_random_frames_of_every_type_leave_consistent_totals(server):
         assert (q["dram_allocated"], q["l1_allocated"], q["l1_small_allocated"],
                 q["trace_allocated"]) == (0, 0, 0, 0)
         st = ttalloc.device_status(dev, socket_path=server.socket)
-        assert (st["live_buffers"], st["cb_allocated"], st["system_memory"]) == (0, 0, 0)
-    assert ttalloc.processes(socket_path=server.socket) == []
+        assert (st.buffer_count, st.cb_allocated, st.system_memory_allocated) == (0, 0, 0)
+    assert process_rows(server.socket) == []

@@ -66,7 +66,7 @@ def test_healthz_answers_ok(web):
     r = get(url + "healthz")
     assert r.status == 200 and r.content_type.startswith("application/json")
     doc = r.json()
-    assert doc["status"] == "ok" and doc["devices"] == 2
+    assert doc["status"] == "ok" and doc["device_count"] == 2
 
 
 def taken_port():
@@ -136,9 +136,9 @@ def test_devices_list_has_the_seed_keys_and_more(web):
     for d in devices:
         assert SEED_KEYS <= set(d)
         assert d["name"] == "Wormhole_B0" and d["arch"] == "Wormhole_B0"
-        assert d["total_dram_size"] == 12 * 1024 ** 3 and d["total_l1_size"] == 1440 * MiB
-        assert isinstance(d["temperature"], float) and isinstance(d["power"], float)
-        assert d["utilization"] is None  # not simulated: null, never a made-up number
+        assert d["dram_capacity"] == 12 * 1024 ** 3 and d["l1_capacity"] == 1440 * MiB
+        assert isinstance(d["temperature_c"], float) and isinstance(d["power_w"], float)
+        assert d["utilization_pct"] is None  # not simulated: null, never a made-up number
         assert d["process_count"] == 0 and d["buffer_count"] == 0
 
 
@@ -217,7 +217,7 @@ def test_buffers_page_through_with_limit_and_offset(web):
         c.alloc(i % 2, DRAM, 0x800000000 + i * 0x100000, (i + 1) * 4096)
     c.sync()
     page = get_json(url + "api/buffers?limit=10&offset=20")
-    assert page["total"] == 25 and page["limit"] == 10 and page["offset"] == 20
+    assert page["buffer_count"] == 25 and page["limit"] == 10 and page["offset"] == 20
     assert len(page["buffers"]) == 5
     everything = get_json(url + "api/buffers?limit=1000")["buffers"]
     assert len(everything) == 25
@@ -225,10 +225,10 @@ def test_buffers_page_through_with_limit_and_offset(web):
     b = everything[0]
     assert b["address"].startswith("0x") and b["pid"] == os.getpid() and b["type"] == "DRAM"
     dev1 = get_json(url + "api/buffers?device=1&limit=1000")
-    assert dev1["total"] == 12 and all(b["device_id"] == 1 for b in dev1["buffers"])
+    assert dev1["buffer_count"] == 12 and all(b["device_id"] == 1 for b in dev1["buffers"])
     mine = get_json(url + "api/buffers?pid=%d&device=0" % os.getpid())
-    assert mine["total"] == 13
-    assert get_json(url + "api/buffers?pid=1")["total"] == 0
+    assert mine["buffer_count"] == 13
+    assert get_json(url + "api/buffers?pid=1")["buffer_count"] == 0
     assert len(get_json(url + "api/buffers")["buffers"]) == 25  # default limit 100
     c.close()
 
@@ -253,7 +253,7 @@ def leak_of(processes, server, url, allocs):
     do(p, "sync")
     p.send("exit")
     p.wait()
-    doc = wait_for(lambda: (lambda d: d if d["reports_total"] == 1 else None)(get_json(url + "api/leaks")),
+    doc = wait_for(lambda: (lambda d: d if d["leak_reports_total"] == 1 else None)(get_json(url + "api/leaks")),
                    5, what="a leak report")
     return pid, doc
 
@@ -306,16 +306,17 @@ def test_history_has_device_and_process_series(web):
 
     def sampled():
         h = get_json(url + "api/history?seconds=10")
-        dram = h["devices"][0]["dram"]
+        dram = h["devices"][0]["dram_allocated"]
         return h if dram and dram[-1] == 64 * MiB else None
     h = wait_for(sampled, 5, what="a history sample with the allocation")
     assert h["interval_ms"] == 100
     n = len(h["timestamps"])
-    assert all(len(d[k]) == n for d in h["devices"] for k in ("dram", "l1", "l1_small", "trace"))
+    assert all(len(d[k]) == n for d in h["devices"] for k in ("dram_allocated", "l1_allocated", "l1_small_allocated",
+                                                             "trace_allocated"))
     assert h["timestamps"] == sorted(h["timestamps"])
     procs = [p for p in h["processes"] if p["pid"] == os.getpid()]
-    assert procs and procs[0]["device_id"] == 0 and procs[0]["dram"][-1] == 64 * MiB
-    assert len(procs[0]["dram"]) == n
+    assert procs and procs[0]["device_id"] == 0 and procs[0]["dram_allocated"][-1] == 64 * MiB
+    assert len(procs[0]["dram_allocated"]) == n
 
     only = get_json(url + "api/history?device=1&pid=%d&seconds=1" % os.getpid())
     assert [d["device_id"] for d in only["devices"]] == [1]
@@ -333,22 +334,22 @@ def test_history_has_each_devices_temperature_and_power(web):
     c.alloc(1, DRAM, 0x800000000, 2048 * MiB)  # the simulation warms up with its memory in use
     c.sync()
     # readings are refreshed at most every 200 ms: wait for the warmer ones
-    now = wait_for(lambda: (lambda d: d if d["temperature"] > idle["temperature"] else None)(
+    now = wait_for(lambda: (lambda d: d if d["temperature_c"] > idle["temperature_c"] else None)(
         get_json(url + "api/devices/1")), 5, what="device 1's readings with 2 GiB in use")
 
     def sampled():
         h = get_json(url + "api/history?seconds=10")
         d1 = h["devices"][1]
-        return h if d1["temperature"][-1] == now["temperature"] and d1["power"][-1] == now["power"] else None
+        return h if d1["temperature_c"][-1] == now["temperature_c"] and d1["power_w"][-1] == now["power_w"] else None
     h = wait_for(sampled, 5, what="a history sample with the new readings")
     n = len(h["timestamps"])
     for d in h["devices"]:
-        assert len(d["temperature"]) == n and len(d["power"]) == n
-        assert all(isinstance(v, float) for v in d["temperature"] + d["power"])  # the simulation reads both
-    assert h["devices"][1]["temperature"][0] == idle["temperature"]  # before the allocation
-    assert h["devices"][0]["temperature"][-1] == idle["temperature"]  # device 0 stayed idle
+        assert len(d["temperature_c"]) == n and len(d["power_w"]) == n
+        assert all(isinstance(v, float) for v in d["temperature_c"] + d["power_w"])  # the simulation reads both
+    assert h["devices"][1]["temperature_c"][0] == idle["temperature_c"]  # before the allocation
+    assert h["devices"][0]["temperature_c"][-1] == idle["temperature_c"]  # device 0 stayed idle
     one = get_json(url + "api/history?points=1")
-    assert one["devices"][1]["temperature"] == [now["temperature"]]
+    assert one["devices"][1]["temperature_c"] == [now["temperature_c"]]
     c.close()
 
 
@@ -360,9 +361,9 @@ def test_history_readings_the_hardware_cannot_take_are_null(server_factory):
     h = wait_for(lambda: (lambda h: h if len(h["timestamps"]) >= 2 else None)(get_json(url + "api/history")),
                  5, what="two history samples")
     d0, d1 = h["devices"]
-    assert set(d0["temperature"]) == {52.937} and set(d0["power"]) == {61.0}
-    assert set(d1["temperature"]) == {None} and set(d1["power"]) == {None}
-    assert len(d1["power"]) == len(h["timestamps"])
+    assert set(d0["temperature_c"]) == {52.937} and set(d0["power_w"]) == {61.0}
+    assert set(d1["temperature_c"]) == {None} and set(d1["power_w"]) == {None}
+    assert len(d1["power_w"]) == len(h["timestamps"])
 
 
 @pytest.mark.parametrize("query", ["seconds=abc", "device=7", "pid=x", "points=0", "points=100000"])

@@ -133,7 +133,7 @@ def test_dashboard_shows_devices_and_a_new_allocation_within_2s(server_factory, 
         do(p, "sync")
     leaky.send("exit")
     leaky.wait()
-    wait_for(lambda: get_json(url + "api/leaks")["reports_total"] == 1, 5, what="the leak report")
+    wait_for(lambda: get_json(url + "api/leaks")["leak_reports_total"] == 1, 5, what="the leak report")
 
     page = processes([node, str(BROWSER_DIR / "dashboard_check.mjs"), url],
                      env=dict(os.environ, CHROMIUM=chromium), cwd=str(BROWSER_DIR))
@@ -287,7 +287,7 @@ def test_dashboard_falls_back_to_polling_when_no_event_stream_is_free(server_fac
 def newest_dram(url):
     """DRAM on every device at the history's newest sample."""
     h = get_json(url + "api/history?seconds=1")
-    return sum(d["dram"][-1] or 0 for d in h["devices"]) if h["timestamps"] else None
+    return sum(d["dram_allocated"][-1] or 0 for d in h["devices"]) if h["timestamps"] else None
 
 
 def test_process_chart_keeps_the_top_8_and_counts_short_lived_processes_in_other(server_factory, processes):
@@ -382,7 +382,7 @@ def test_dashboard_drills_down_from_a_process_and_a_leak_to_buffers_and_stacks(s
 
     # it exits holding all of them: its leak row lists every kept buffer, oldest first
     app.kill()
-    wait_for(lambda: get_json(url + "api/leaks")["reports_total"] == 1, 5, what="the leak report")
+    wait_for(lambda: get_json(url + "api/leaks")["leak_reports_total"] == 1, 5, what="the leak report")
     leak = '[data-testid="leak-%d"]' % app.pid
     assert ask(page, "wait-selector 5000 %s" % leak)["ok"]
     ask(page, "click %s" % leak)

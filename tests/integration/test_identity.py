@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import MiB, PYTHON_DIR, raw_socket, sync
+from conftest import MiB, PYTHON_DIR, raw_socket, sync, process_rows
 from reliability_support import as_user, assert_counter, other_user, protocol_errors
 import ttalloc
 from ttalloc import protocol
@@ -53,8 +53,8 @@ def test_forged_pid_and_foreign_free_are_rejected_counted_and_logged_with_the_re
         assert_counter(server, "ttalloc_protocol_errors_total", 1, reason="foreign_free")
     # nothing changed: the owner still holds its buffer, nobody else holds anything
     assert dram(server) == 4 * MiB
-    rows = ttalloc.processes(socket_path=server.socket)
-    assert [(r["pid"], r["buffers"]) for r in rows] == [(owner.pid, 1)]
+    rows = process_rows(server.socket)
+    assert [(r["pid"], r["buffer_count"]) for r in rows] == [(owner.pid, 1)]
 
 
 def test_own_mistakes_are_counted_and_reported_and_totals_stay_right(server):
@@ -72,7 +72,7 @@ def test_own_mistakes_are_counted_and_reported_and_totals_stay_right(server):
         sync(s)
         assert dram(server) == 3 * MiB
         st = ttalloc.device_status(0, socket_path=server.socket)
-        assert st["live_buffers"] == 1
+        assert st.buffer_count == 1
         server.wait_for_log(r"❌ PID %d: FREE of an address with no live buffer: FREE of buffer 0x800000000 on "
                             r"device 0: no live buffer there \(double free, or never reported\)" % me, since=mark)
         server.wait_for_log(r"❌ PID %d: FREE of an address with no live buffer: FREE of buffer 0x123000" % me,
@@ -85,7 +85,7 @@ def test_own_mistakes_are_counted_and_reported_and_totals_stay_right(server):
         send(protocol.FREE, 0x900000000)
         sync(s, 2)
     assert dram(server) == 0
-    assert ttalloc.processes(socket_path=server.socket) == []
+    assert process_rows(server.socket) == []
 
 
 # A client run as another user: reports one buffer, asks for DUMP_REMAINING
@@ -148,9 +148,9 @@ def test_another_user_sees_only_its_own_data_and_cannot_touch_others(short_dir, 
     assert_counter(server, "ttalloc_protocol_errors_total", 1, reason="foreign_free")
     assert_counter(server, "ttalloc_protocol_errors_total", 1, reason="pid_mismatch")
     # the root process keeps its buffer; the other user's one buffer is its own
-    rows = {r["pid"]: r for r in ttalloc.processes(socket_path=server.socket)}
-    assert (rows[owner.pid]["buffers"], rows[owner.pid]["dram"]) == (1, 4 * MiB)
-    assert (rows[other_pid]["uid"], rows[other_pid]["buffers"], rows[other_pid]["l1"]) == (uid, 1, 8192)
+    rows = {r["pid"]: r for r in process_rows(server.socket)}
+    assert (rows[owner.pid]["buffer_count"], rows[owner.pid]["dram_allocated"]) == (1, 4 * MiB)
+    assert (rows[other_pid]["uid"], rows[other_pid]["buffer_count"], rows[other_pid]["l1_allocated"]) == (uid, 1, 8192)
     assert server.query(0)["dram_allocated"] == 4 * MiB
     # its own leak is visible to it; root's is not
     other.kill(signal.SIGKILL)

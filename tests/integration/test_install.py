@@ -158,8 +158,8 @@ def test_program_built_with_pkg_config_reports_to_a_real_server(prefix, server, 
     assert m, res.stdout
     pid = int(m.group(1))
     server.wait_for_log(r"Process %d exited but left 2 buffers allocated" % pid)
-    got = sorted((r["device_id"], r["type"], r["size"])
-                 for r in ttalloc.leaks(pid=pid, socket_path=server.socket))
+    got = sorted((b.device_id, b.type, b.size)
+                 for r in ttalloc.leaks(pid=pid, socket_path=server.socket) for b in r.buffers)
     assert got == [(0, "DRAM", 3 * MiB), (1, "L1", MiB)]
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import MiB, raw_socket, recv_frame
+from conftest import MiB, raw_socket, recv_frame, process_rows
 import ttalloc
 from ttalloc import protocol
 
@@ -60,7 +60,7 @@ def test_kill_9_of_a_client_prints_the_seed_leak_report(server, reporter_client)
     # the totals drop to exactly the survivor's buffers
     for dev in (0, 1):
         assert totals(server, dev) == expected_totals(SURVIVOR, dev)
-    rows = ttalloc.processes(socket_path=server.socket)
+    rows = process_rows(server.socket)
     assert {r["pid"] for r in rows} == {survivor.pid}
 
 
@@ -70,12 +70,15 @@ def test_leaked_buffers_are_kept_for_leak_query(server, reporter_client):
     report(victim, VICTIM)
     victim.kill(signal.SIGKILL)
     server.wait_for_log(r"Process %d exited but left" % victim.pid)
-    rows = ttalloc.leaks(pid=victim.pid, socket_path=server.socket)
-    got = [(r["device_id"], r["buffer_type"], r["address"], r["size"]) for r in rows]
+    (rep,) = ttalloc.leaks(pid=victim.pid, socket_path=server.socket)
+    assert rep.pid == victim.pid and rep.name.startswith("python") and rep.buffer_count == len(VICTIM)
+    rows = rep.buffers
+    got = [(b.device_id, getattr(ttalloc, b.type), b.address, b.size) for b in rows]
     assert got == VICTIM
-    assert all(r["pid"] == victim.pid and r["comm"].startswith("python") for r in rows)
+    assert rep.bytes == sum(size for _, _, _, size in VICTIM)
+    assert all(b.pid == victim.pid and b.name == rep.name for b in rows)
     held = time.monotonic() - before  # an upper bound of each buffer's age
-    assert all(0 <= r["age_s"] <= held for r in rows), ([r["age_s"] for r in rows], held)
+    assert all(0 <= b.age_seconds <= held for b in rows), ([b.age_seconds for b in rows], held)
     assert ttalloc.leaks(pid=victim.pid + 1000000, socket_path=server.socket) == []
 
 

@@ -235,7 +235,7 @@ def test_max_buffers_per_process_refuses_allocs_over_it_logging_once(server_fact
         s.sendall(protocol.pack(protocol.ALLOC, 0, size=8192, buffer_type=ttalloc.DRAM, buffer_id=0x800000000))
         sync(s)
         st = ttalloc.device_status(0, socket_path=server.socket)
-        assert st["live_buffers"] == 100
+        assert st.buffer_count == 100
         assert server.query(0)["dram_allocated"] == 99 * 4096 + 8192
         assert_counter(server, "ttalloc_protocol_errors_total", 50, reason="limit")
         # a FREE makes room for one more
@@ -243,7 +243,7 @@ def test_max_buffers_per_process_refuses_allocs_over_it_logging_once(server_fact
         s.sendall(protocol.pack(protocol.ALLOC, 0, size=4096, buffer_type=ttalloc.DRAM, buffer_id=0x900000000))
         s.sendall(protocol.pack(protocol.ALLOC, 0, size=4096, buffer_type=ttalloc.DRAM, buffer_id=0x900001000))
         sync(s, 2)
-        assert ttalloc.device_status(0, socket_path=server.socket)["live_buffers"] == 100
+        assert ttalloc.device_status(0, socket_path=server.socket).buffer_count == 100
         assert_counter(server, "ttalloc_protocol_errors_total", 51, reason="limit")
         # a second connection of the same process: the limit is per process, logged once per connection
         with raw_socket(server.socket) as s2:

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import SEED_PROCESSES, SMI_BIN, MiB
+from conftest import SEED_PROCESSES, SMI_BIN, MiB, process_rows
 import ttalloc
 
 ANNOUNCEMENTS = ("Process A: Allocated 100MB DRAM on device 0",
@@ -42,12 +42,12 @@ def test_seed_processes_are_counted_per_device(server, seed_processes):
 
 
 def test_seed_processes_each_have_a_process_row(server, seed_processes):
-    rows = sorted(ttalloc.processes(socket_path=server.socket), key=lambda r: r["dram"] + r["l1"])
+    rows = sorted(process_rows(server.socket), key=lambda r: r["dram_allocated"] + r["l1_allocated"])
     a, b, c = (p.pid for p in seed_processes)
-    summary = [(r["device_id"], r["pid"], r["dram"], r["l1"], r["buffers"]) for r in rows]
+    summary = [(r["device_id"], r["pid"], r["dram_allocated"], r["l1_allocated"], r["buffer_count"]) for r in rows]
     assert sorted(summary) == sorted([(0, a, 100 * MiB, 0, 1), (0, b, 200 * MiB, 0, 1),
                                       (1, c, 0, 150 * MiB, 1)])
-    assert all(r["comm"].startswith("python") for r in rows)
+    assert all(r["name"].startswith("python") for r in rows)
 
 
 def test_seed_processes_log_their_allocations(server, seed_processes):
@@ -65,7 +65,7 @@ def test_killing_the_seed_processes_releases_their_memory(server, seed_processes
         server.wait_for_log(r"Process %d exited but left 1 buffer allocated:" % p.pid)
     assert server.query(0)["dram_allocated"] == 0
     assert server.query(1)["l1_allocated"] == 0
-    assert ttalloc.processes(socket_path=server.socket) == []
+    assert process_rows(server.socket) == []
 
 
 def test_tt_smi_shows_the_seed_multi_process_result(server, seed_processes):
@@ -127,7 +127,7 @@ def test_a_seed_process_killed_while_it_sleeps_leaks_its_buffer(server, processe
     server.wait_for_log(r"^⚠️  Process %d exited but left 1 buffer allocated:\n"
                         r"    \[Device 0\] Buffer 0x800000000: 104857600 bytes DRAM \(age: \d+s\)$" % p.pid)
     assert not re.search(r"FREE: .* by PID %d$" % p.pid, server.log(), re.M)
-    assert [(x["pid"], x["address"], x["size"]) for x in ttalloc.leaks(socket_path=server.socket)] \
+    assert [(b.pid, b.address, b.size) for x in ttalloc.leaks(socket_path=server.socket) for b in x.buffers] \
         == [(p.pid, 0x800000000, 100 * MiB)]
 
 

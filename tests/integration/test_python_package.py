@@ -60,15 +60,19 @@ def test_hello_ack_names_the_devices_and_the_servers_release(server):
 
 def test_device_info_and_status_describe_the_simulated_wormhole(server):
     info = ttalloc.device_info(0, socket_path=server.socket)
-    assert info["arch"] == "Wormhole_B0"
-    assert info["total_dram_size"] == 12 * GiB
-    assert info["total_l1_size"] == 1440 * MiB
-    assert info["num_devices"] == 2 and info["is_available"] == 1
+    assert isinstance(info, ttalloc.DeviceInfo) and info.arch == "Wormhole_B0"
+    assert info.dram_capacity == 12 * GiB and info.l1_capacity == 1440 * MiB
+    assert (info.dram_channel_count, info.dram_channel_capacity) == (12, GiB)
+    assert info.device_count == 2
     st = ttalloc.device_status(1, socket_path=server.socket)
-    assert st["name"] == "Wormhole_B0" and st["simulated"]
-    assert st["live_buffers"] == 0 and st["processes"] == 0
+    assert isinstance(st, ttalloc.Device) and st.device_id == 1
+    assert st.name == "Wormhole_B0" and st.simulated
+    assert st.buffer_count == 0 and st.process_count == 0
+    assert st.dram_capacity == 12 * GiB and isinstance(st.temperature_c, float)
     with pytest.raises(ValueError):
         ttalloc.device_info(2, socket_path=server.socket)
+    with pytest.raises(ValueError, match="device 2 does not exist"):
+        ttalloc.device_status(2, socket_path=server.socket)
 
 
 
@@ -105,7 +109,7 @@ def package_imports(module):
 
 
 def test_the_package_has_the_documented_modules():
-    assert MODULES == ["connection", "monitor", "protocol", "pytest_plugin", "query", "reporter", "ttmetal"]
+    assert MODULES == ["connection", "model", "monitor", "protocol", "pytest_plugin", "query", "reporter", "ttmetal"]
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -140,13 +144,13 @@ def test_each_module_imports_first_in_a_fresh_interpreter(module, tmp_path):
 
 
 def test_the_package_reexports_each_module_public_names():
-    for module in ("connection", "query", "reporter", "monitor"):
+    for module in ("connection", "model", "query", "reporter", "monitor"):
         mod = getattr(ttalloc, module)
         for n in mod.__all__:
             assert getattr(ttalloc, n) is getattr(mod, n), "ttalloc.%s is not ttalloc.%s.%s" % (n, module, n)
     for n in ttalloc.__all__:
         assert hasattr(ttalloc, n), n
-    assert ttalloc.protocol.DRAM == ttalloc.DRAM and ttalloc.MSG_SIZE == 112
+    assert ttalloc.protocol.DRAM == ttalloc.DRAM and ttalloc.protocol.MSG_SIZE == 112
 
 
 # A fresh interpreter whose environment names an absent socket: setting
@@ -162,7 +166,7 @@ ttalloc.socket_path = live
 assert ttalloc.connection.socket_path == live and r.socket_path == live
 print("devices", ttalloc.num_devices(), len(ttalloc.devices()))
 print("report", r.report_alloc(1, ttalloc.L1, 0x10000, 4096), r.flush())
-print("rows", [(p["device_id"], p["l1"]) for p in ttalloc.processes()])
+print("rows", [(d.device_id, d.l1_allocated) for p in ttalloc.processes() for d in p.devices])
 print("track", ttalloc.track(1, reporter=False).__enter__().l1_before)
 from ttalloc import *
 print("star", socket_path == live)
@@ -194,7 +198,8 @@ def test_reporter_reports_with_its_own_pid_and_flushes(server):
         server.wait_for_log(r"\[Device 0\] ALLOC: %d bytes DRAM by PID %d \(buffer 0x800000000\)"
                             % (3 * MiB, os.getpid()))
         rows = ttalloc.processes(socket_path=server.socket)
-        assert [(x["pid"], x["device_id"], x["dram"]) for x in rows] == [(os.getpid(), 0, 3 * MiB)]
+        assert [(p.pid, [d.device_id for d in p.devices], p.dram_allocated) for p in rows] == \
+            [(os.getpid(), [0], 3 * MiB)]
 
 
 def test_reporter_without_server_returns_false_and_never_raises(short_dir):
@@ -359,11 +364,11 @@ print(os.getpid())
 """
     pid = int(run_py(code, server.env(extra={"TTALLOC_SESSION": "job-42"})))
     server.wait_for_log(r"Process %d exited but left 1 buffer" % pid)
-    assert [x["pid"] for x in ttalloc.leaks(socket_path=server.socket, session="job-42")] == [pid]
+    assert [x.pid for x in ttalloc.leaks(socket_path=server.socket, session="job-42")] == [pid]
     assert ttalloc.leaks(socket_path=server.socket, session="job-43") == []
     with ttalloc.Reporter(socket_path=server.socket, session="live-7") as r:
         assert r.report_alloc(0, ttalloc.DRAM, 0x800000000, 4096) and r.flush()
-        assert [x["pid"] for x in ttalloc.processes(socket_path=server.socket, session="live-7")] \
+        assert [x.pid for x in ttalloc.processes(socket_path=server.socket, session="live-7")] \
             == [os.getpid()]
         assert ttalloc.processes(socket_path=server.socket, session="job-42") == []
 

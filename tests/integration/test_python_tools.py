@@ -39,29 +39,29 @@ def test_devices_lists_seed_keys_name_arch_totals_and_readings(server, reporter_
     assert holder.command("alloc 1 1 0x10000 %d" % MiB).group(1) == "1"
     assert holder.command("flush").group(1) == "1"
     devs = ttalloc.devices(socket_path=server.socket)
-    assert [d["device_id"] for d in devs] == [0, 1]
+    assert [d.device_id for d in devs] == [0, 1]
     for d in devs:
-        assert SEED_KEYS <= set(d)
-        assert d["name"] == "Wormhole_B0" and d["arch"] == "Wormhole_B0" and d["simulated"] is True
-        assert d["total_dram_size"] == 12 * 1024 * MiB and d["total_l1_size"] == 1440 * MiB
-        assert isinstance(d["temperature"], float) and isinstance(d["power"], float)
-        assert d["utilization"] is None  # not simulated
+        assert isinstance(d, ttalloc.Device)
+        assert d.name == "Wormhole_B0" and d.arch == "Wormhole_B0" and d.simulated is True
+        assert d.dram_capacity == 12 * 1024 * MiB and d.l1_capacity == 1440 * MiB
+        assert isinstance(d.temperature_c, float) and isinstance(d.power_w, float)
+        assert d.utilization_pct is None  # not simulated
         # the seed's keys agree with query_device_stats()
-        assert {k: d[k] for k in SEED_KEYS} == ttalloc.query_device_stats(d["device_id"],
-                                                                           socket_path=server.socket)
-    assert devs[1]["dram_allocated"] == 5 * MiB and devs[1]["l1_allocated"] == MiB
-    assert devs[1]["buffers"] == 2 and devs[1]["processes"] == 1
-    assert devs[0]["buffers"] == 0 and devs[0]["dram_allocated"] == 0
+        assert set(d.stats) == SEED_KEYS
+        assert d.stats == ttalloc.query_device_stats(d.device_id, socket_path=server.socket)
+    assert devs[1].dram_allocated == 5 * MiB and devs[1].l1_allocated == MiB
+    assert devs[1].buffer_count == 2 and devs[1].process_count == 1
+    assert devs[0].buffer_count == 0 and devs[0].dram_allocated == 0
 
 
 def test_devices_give_none_for_readings_the_hardware_does_not_give(server_factory):
     """n300 fixture: the right chip has no PCIe link of its own, so no readings."""
     srv = server_factory(args=["--hw-root", str(FIXTURES / "n300"), "--devices", "tenstorrent"])
     devs = ttalloc.devices(socket_path=srv.socket)
-    assert len(devs) == 2 and not any(d["simulated"] for d in devs)
-    assert devs[0]["temperature"] is not None and devs[0]["power"] is not None
-    assert devs[1]["temperature"] is None and devs[1]["power"] is None
-    assert all(d["arch"] == "Wormhole_B0" for d in devs)
+    assert len(devs) == 2 and not any(d.simulated for d in devs)
+    assert devs[0].temperature_c is not None and devs[0].power_w is not None
+    assert devs[1].temperature_c is None and devs[1].power_w is None
+    assert all(d.arch == "Wormhole_B0" for d in devs)
 
 
 def test_devices_without_server_raises_server_not_running(short_dir):
@@ -69,35 +69,60 @@ def test_devices_without_server_raises_server_not_running(short_dir):
         ttalloc.devices(socket_path=str(short_dir / "absent.sock"))
 
 
-# ---- profile_function() and track() ----
+# ---- profile_function(), @profile and track() ----
 
 PROFILE_SCRIPT = """
-import ttalloc, tt_metal as ttm
+import logging, sys, ttalloc, tt_metal as ttm
 MiB = 1024 * 1024
 device = ttm.CreateDevice(0)
 weights = []
 
-def my_model_inference():
-    weights.append(ttm.Buffer(device, size=64 * MiB, buffer_type=ttm.BufferType.DRAM))
+def my_model_inference(n, size=64 * MiB):
+    for _ in range(n):
+        weights.append(ttm.Buffer(device, size=size, buffer_type=ttm.BufferType.DRAM))
     ttm.Buffer(device, size=8 * MiB, buffer_type=ttm.BufferType.L1).deallocate()
     return "logits"
 
+result, deltas = ttalloc.profile_function(my_model_inference, 1, size=64 * MiB, device_id=0)
+print("result=%s dram=%d l1=%d l1_small=%d trace=%d device=%d function=%s elapsed=%s"
+      % (result, deltas.dram_allocated, deltas.l1_allocated, deltas.l1_small_allocated, deltas.trace_allocated,
+         deltas.device_id, deltas.function, deltas.elapsed_seconds > 0))
+
+@ttalloc.profile
 def unload():
     weights.pop().deallocate()
+    return "unloaded"
 
-print("result=%s" % ttalloc.profile_function(my_model_inference))
-ttalloc.profile_function(unload, device_id=0)
+print("returned=%s" % unload())
+print("last=%d" % unload.last_deltas.dram_allocated)
+
+@ttalloc.profile(device_id=0, logger=logging.getLogger("mem"))
+def load_two():
+    return my_model_inference(2, size=MiB)
+
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="log %(name)s: %(message)s")
+load_two()
 """
 
 
-def test_profile_function_prints_the_seeds_lines_and_returns_the_result(server):
+def test_profile_function_returns_the_result_and_the_deltas_and_profile_prints_the_seeds_lines(server):
     out = run_py(PROFILE_SCRIPT, server.env()).stdout.splitlines()
-    assert out[0] == "Function: my_model_inference"
-    assert re.fullmatch(r"  Time: \d+\.\d{3}s", out[1]), out[1]
-    assert out[2:4] == ["  DRAM change: +64.00 MB", "  L1 change: 0 B"]
-    assert out[4] == "result=logits"
-    assert out[5] == "Function: unload"
-    assert out[7:9] == ["  DRAM change: -64.00 MB", "  L1 change: 0 B"]  # a decrease keeps its sign
+    # profile_function: (result, MemoryDeltas), nothing printed; args and kwargs reach the function
+    assert out[0] == ("result=logits dram=%d l1=0 l1_small=0 trace=0 device=0 function=my_model_inference "
+                      "elapsed=True" % (64 * MiB))
+    # @ttalloc.profile: the seed's lines at each call, and the function's own result
+    assert out[1] == "Function: unload"
+    assert re.fullmatch(r"  Time: \d+\.\d{3}s", out[2]), out[2]
+    assert out[3:5] == ["  DRAM change: -64.00 MB", "  L1 change: 0 B"]  # a decrease keeps its sign
+    assert out[5:7] == ["returned=unloaded", "last=%d" % (-64 * MiB)]
+    # @ttalloc.profile(...): the same lines through a logger
+    assert out[7] == "log mem: Function: load_two"
+    assert out[9:11] == ["log mem:   DRAM change: +2.00 MB", "log mem:   L1 change: 0 B"]
+
+
+def test_profile_takes_keyword_arguments_only(server):
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        ttalloc.profile(1)
 
 
 TRACK_SCRIPT = """
@@ -339,7 +364,7 @@ def venv_env(server=None):
 def test_pip_install_puts_the_package_in_the_venv(venv, server, tmp_path):
     res = subprocess.run([str(venv), "-c", "import ttalloc, json; print(ttalloc.__file__); "
                           "import ttalloc.connection, ttalloc.query, ttalloc.reporter, ttalloc.monitor; "
-                          "print(json.dumps(ttalloc.devices()[0]['name']))"],
+                          "print(json.dumps(ttalloc.devices()[0].name))"],
                          env=venv_env(server), capture_output=True, text=True, timeout=30,
                          cwd=str(tmp_path))
     assert res.returncode == 0, res.stderr
@@ -406,7 +431,7 @@ def test_example_query_stats_without_server_says_what_to_do(short_dir):
     assert res.returncode == 1
     assert res.stdout.startswith("Error: Cannot connect to allocation server at %s\n"
                                  % (short_dir / "absent.sock"))
-    assert "allocation_server_poc" in res.stdout
+    assert "start ttalloc-server" in res.stdout and "build/" not in res.stdout
 
 
 def test_example_csv_log_writes_the_seeds_columns_for_count_rounds(server, tmp_path):
@@ -431,7 +456,7 @@ def test_example_health_check_exit_status_follows_the_server(server, short_dir):
     assert res.stdout.startswith("✅ Allocation server running at %s: 2 devices" % server.socket)
     res = run_example("health_check.py", example_env(short_dir / "absent.sock"))
     assert res.returncode == 1
-    assert res.stdout == "Warning: Allocation server not running\nStart with: ./allocation_server_poc\n"
+    assert res.stdout == "Warning: Allocation server not running\nStart with: ttalloc-server\n"
 
 
 def test_example_health_check_also_checks_healthz(server_factory):
@@ -454,7 +479,8 @@ def test_example_profile_memory_usage_prints_the_profile_and_frees_everything(se
     lines = res.stdout.splitlines()
     assert lines[0] == "Function: my_model_inference"
     assert lines[2:4] == ["  DRAM change: +64.00 MB", "  L1 change: 0 B"]
-    assert lines[4].startswith("track(): DRAM +64.00 MB (peak +96.00 MB), L1 0 B (peak +8.00 MB)")
+    assert re.fullmatch(r"profile_function\(\): 64\.00 MB DRAM in \d+\.\d{3} s, returned 'logits'", lines[4]), lines[4]
+    assert lines[5].startswith("track(): DRAM +64.00 MB (peak +96.00 MB), L1 0 B (peak +8.00 MB)")
     # it closed its device: nothing left, nothing leaked
     assert server.query(0)["dram_allocated"] == 0
     assert ttalloc.leaks(socket_path=server.socket) == []

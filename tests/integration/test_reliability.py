@@ -9,7 +9,7 @@ import statistics
 import sys
 import time
 
-from conftest import MiB, SEED_PROCESS_A, client_env, wait_until
+from conftest import MiB, SEED_PROCESS_A, client_env, wait_until, process_rows
 from reliability_support import ServerView, producer_exe, producers, soak  # noqa: F401
 import ttalloc
 
@@ -53,8 +53,8 @@ def test_the_seeds_process_started_before_the_server_shows_up(short_dir, server_
     server = server_factory(socket_path=path)
     wait_until(lambda: server.query(0)["dram_allocated"] == 100 * MiB, timeout=3.0,
                what="the seed's process A to appear on a server started after it")
-    (row,) = ttalloc.processes(socket_path=server.socket)
-    assert (row["pid"], row["buffers"]) == (p.pid, 1)
+    (row,) = process_rows(server.socket)
+    assert (row["pid"], row["buffer_count"]) == (p.pid, 1)
 
 
 def test_idle_python_reporter_resyncs_after_a_server_kill_9(short_dir, server_factory, processes):
@@ -96,7 +96,7 @@ def test_server_kill_9_under_load_every_client_resyncs_within_2_s(short_dir, ser
     procs = [producers(first, i, 200_000, 4, 300) for i in range(4)]
     pids = [p.pid for p in procs]
     # all four are reporting ...
-    wait_until(lambda: {r["pid"] for r in ttalloc.processes(socket_path=first.socket)} >= set(pids),
+    wait_until(lambda: {r["pid"] for r in process_rows(first.socket)} >= set(pids),
                timeout=30.0, what="the producers' first reports")
     # ... when the server dies; a new one starts on the same socket
     first.expect_exit = True
@@ -127,8 +127,8 @@ def server_totals(server):
         st = ttalloc.device_status(dev, socket_path=server.socket)
         out.append({ttalloc.DRAM: q["dram_allocated"], ttalloc.L1: q["l1_allocated"],
                     ttalloc.L1_SMALL: q["l1_small_allocated"], ttalloc.TRACE: q["trace_allocated"],
-                    ttalloc.CB: st["cb_allocated"], ttalloc.SYSTEM_MEMORY: st["system_memory"],
-                    "buffers": st["live_buffers"]})
+                    ttalloc.CB: st.cb_allocated, ttalloc.SYSTEM_MEMORY: st.system_memory_allocated,
+                    "buffers": st.buffer_count})
     return out
 
 

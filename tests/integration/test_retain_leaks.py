@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, BUILD, MiB, PYTHON_DIR, REPO, SIM_DIR, SMI_BIN
+from conftest import BIN, BUILD, MiB, PYTHON_DIR, REPO, SIM_DIR, SMI_BIN, process_rows
 from http_support import dashboard_url, get
 import ttalloc
 
@@ -46,8 +46,8 @@ def test_retained_leaks_stay_in_every_total_until_cleared(server_factory):
     pid = leak(srv)
     srv.wait_for_log(r"kept in the totals as \"exited \(leaked\)\" until tt_smi --clear-leaks")
     assert srv.query(0)["dram_allocated"] == MiB
-    rows = [r for r in ttalloc.processes(socket_path=srv.socket) if r["pid"] == pid]
-    assert [(r["device_id"], r["dram"], r["exited"]) for r in rows] == [(0, MiB, True)]
+    rows = [r for r in process_rows(srv.socket) if r["pid"] == pid]
+    assert [(r["device_id"], r["dram_allocated"], r["exited"]) for r in rows] == [(0, MiB, True)]
     table = smi(srv)
     assert re.search(r"\b%d\b.*\(exited \(leaked\)\)" % pid, table)
     assert "(exited (leaked)): gone, its leaks kept in the totals" in table
@@ -57,10 +57,10 @@ def test_retained_leaks_stay_in_every_total_until_cleared(server_factory):
     assert [(p["exited"], p["exit_time"] is not None) for p in api if p["pid"] == pid] == [(True, True)]
     assert smi(srv, "--clear-leaks") == "Cleared 1 leaked buffer of 1 exited process\n"
     assert srv.query(0)["dram_allocated"] == 0
-    assert not [r for r in ttalloc.processes(socket_path=srv.socket) if r["pid"] == pid]
-    assert ttalloc.clear_leaks(socket_path=srv.socket) == {"buffers": 0, "processes": 0}
+    assert not [r for r in process_rows(srv.socket) if r["pid"] == pid]
+    assert ttalloc.clear_leaks(socket_path=srv.socket) == ttalloc.ClearedLeaks(buffer_count=0, process_count=0)
     # the leak report itself is kept as before
-    assert [lk["pid"] for lk in ttalloc.leaks(socket_path=srv.socket)] == [pid]
+    assert [lk.pid for lk in ttalloc.leaks(socket_path=srv.socket)] == [pid]
 
 
 @pytest.mark.parametrize("ci,retained", [("true", True), ("1", True), ("false", False), ("", False)])

@@ -59,7 +59,7 @@ def test_json_says_the_same_as_one_object(server):
     assert {c["check"]: (c["status"], c["message"]) for c in report["checks"]} == text
     assert report["server"] == {"version": version(), "pid": server.proc.pid}
     assert report["socket"]["path"] == server.socket and report["socket"]["source"] == "--socket"
-    assert [(d["id"], d["name"], d["simulated"]) for d in report["devices"]] == [
+    assert [(d["device_id"], d["name"], d["simulated"]) for d in report["devices"]] == [
         (0, "Wormhole_B0", True), (1, "Wormhole_B0", True)]
     assert report["http"]["state"] == "up"
 
@@ -126,7 +126,7 @@ def test_stale_tt_metal_slots_are_a_warning(tmp_path, server_factory):
     assert "PID %d (killed_job) is gone but still counts 64.0MB on device 0 (tt_device_3001_memory)" % gone.pid \
         in message
     report = json.loads(doctor(server.socket, "--hw-root", root, "--json").stdout)
-    assert report["tt_metal_shm"]["stale"][0]["pid"] == gone.pid and report["exit_status"] == 3
+    assert report["ttmetal_shm"]["stale_slots"][0]["pid"] == gone.pid and report["exit_status"] == 3
 
 
 def test_doctor_with_another_view_is_a_usage_error():

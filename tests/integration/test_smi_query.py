@@ -189,16 +189,17 @@ def test_json_snapshot_has_seed_keys_and_processes(server, holder):
     assert dev0["dram_allocated"] == 3 * MiB
     assert dev0["l1_allocated"] == 1 * MiB
     assert dev0["l1_small_allocated"] == 0 and dev0["trace_allocated"] == 0
-    assert dev0["dram_total"] > 0 and dev0["l1_total"] > 0
-    for key in ("name", "arch", "temperature_c", "power_w", "utilization", "buffers", "processes"):
+    assert dev0["dram_capacity"] > 0 and dev0["l1_capacity"] > 0
+    for key in ("name", "arch", "temperature_c", "power_w", "utilization_pct", "buffer_count", "process_count"):
         assert key in dev0
     assert dev0["temperature_c"] is None or isinstance(dev0["temperature_c"], (int, float))
     assert doc["devices"][1]["dram_allocated"] == 5 * MiB
-    mine = [p for p in doc["processes"] if p["pid"] == os.getpid()]
-    assert [(p["device"], p["dram"], p["l1"], p["buffers"]) for p in mine] == [(0, 3 * MiB, 1 * MiB, 2),
-                                                                               (1, 5 * MiB, 0, 1)]
-    assert mine[0]["name"] == my_comm()
-    datetime.datetime.fromisoformat(doc["timestamp"])
+    (mine,) = [p for p in doc["processes"] if p["pid"] == os.getpid()]  # one object per process
+    assert [(d["device_id"], d["dram_allocated"], d["l1_allocated"], d["buffer_count"]) for d in mine["devices"]] \
+        == [(0, 3 * MiB, 1 * MiB, 2), (1, 5 * MiB, 0, 1)]
+    assert (mine["dram_allocated"], mine["buffer_count"]) == (8 * MiB, 3)
+    assert mine["name"] == my_comm()
+    assert abs(doc["time"] / 1000 - time.time()) < 60  # ms since the epoch
 
 
 def test_unknown_field_exits_2_with_a_suggestion_or_the_valid_ones(server):

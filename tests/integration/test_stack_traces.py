@@ -237,4 +237,4 @@ def test_ttalloc_run_shows_the_stacks_of_the_biggest_leaks(short_dir, stack_app)
     with open(report) as f:
         data = json.load(f)
     stacks = {b["address"]: b["stack"] for b in data["buffers"]}
-    assert stacks[0x10000][0].startswith("make_cache (stack_app.c:"), data
+    assert stacks["0x10000"][0].startswith("make_cache (stack_app.c:"), data

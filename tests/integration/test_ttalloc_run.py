@@ -157,15 +157,15 @@ def test_leaky_workload_exits_86_and_reports_each_leaked_buffer(server, workload
     assert doc["leaked_bytes"] == LEAKED_BYTES and doc["failed"] is True
     bufs = doc["buffers"]
     # biggest first, one record per buffer, both from the inner pytest process
-    assert [(b["device"], b["type"], b["size"]) for b in bufs] == [(0, "DRAM", 3 * MiB), (1, "L1", MiB)]
+    assert [(b["device_id"], b["type"], b["size"]) for b in bufs] == [(0, "DRAM", 3 * MiB), (1, "L1", MiB)]
     assert len({b["pid"] for b in bufs}) == 1 and bufs[0]["pid"] != os.getpid()
-    assert all(b["process"].startswith("python") and not b["still_running"] for b in bufs)
-    assert all(b["address"] > 0 and b["age_seconds"] >= 0 for b in bufs)
+    assert all(b["name"].startswith("python") and not b["still_running"] for b in bufs)
+    assert all(int(b["address"], 16) > 0 and b["age_seconds"] >= 0 for b in bufs)
     # the human summary: per device and type, the biggest buffers, the verdict
     err = res.stderr
     assert "ttalloc-run: ❌ 4.0MB of device memory leaked (2 records; limit 0 bytes)" in err
     assert "Device 0 DRAM" in err and "Device 1 L1" in err
-    assert "[Device 0] Buffer 0x%x: 3145728 bytes DRAM by PID %d" % (bufs[0]["address"], bufs[0]["pid"]) in err
+    assert "[Device 0] Buffer %s: 3145728 bytes DRAM by PID %d" % (bufs[0]["address"], bufs[0]["pid"]) in err
     assert "ttalloc-run: failing: 4194304 bytes leaked, more than --max-leak 0" in err
     # the server printed the seed's leak report for the same process
     server.wait_for_log(r"Process %d exited but left 2 buffers allocated" % bufs[0]["pid"])
@@ -287,7 +287,7 @@ def test_forked_background_child_leak_is_attributed_to_the_run(server, tmp_path)
     child = int(pid_file.read_text())
     doc = read_report(report)
     assert doc["command_status"] == 0
-    assert [(b["pid"], b["device"], b["type"], b["size"]) for b in doc["buffers"]] == \
+    assert [(b["pid"], b["device_id"], b["type"], b["size"]) for b in doc["buffers"]] == \
         [(child, 0, "DRAM", 2 * MiB)]
 
 

@@ -53,11 +53,13 @@ def ok(app, line, timeout=5.0):
 
 def rows(srv, pid):
     """This process's per-device rows on the server: {device: row}."""
-    return {r["device_id"]: r for r in ttalloc.processes(socket_path=srv.socket) if r["pid"] == pid}
+    return {d.device_id: d for p in ttalloc.processes(socket_path=srv.socket) if p.pid == pid for d in p.devices}
 
 
 def usage(srv, pid, device, key):
-    return rows(srv, pid).get(device, {}).get(key, 0)
+    """Bytes of `key` (a ProcessDevice field: dram_allocated, cb_allocated, ...) of pid on device."""
+    row = rows(srv, pid).get(device)
+    return getattr(row, key) if row else 0
 
 
 def test_every_buffer_is_reported_with_its_chip_type_and_address(server, processes):
@@ -71,16 +73,17 @@ def test_every_buffer_is_reported_with_its_chip_type_and_address(server, process
     ok(app, "alloc t 0 %d 8192" % TRACE)
     ok(app, "alloc h 0 %d 12288" % SYSTEM_MEMORY)
     ok(app, "thread_alloc x 1 %d 32768" % DRAM)  # on another thread: the background processor sees it
-    wait_until(lambda: rows(server, app.pid).get(0, {}).get("buffers") == 4
-               and rows(server, app.pid).get(1, {}).get("buffers") == 2, what="six buffers")
+    wait_until(lambda: getattr(rows(server, app.pid).get(0), "buffer_count", None) == 4
+               and getattr(rows(server, app.pid).get(1), "buffer_count", None) == 2, what="six buffers")
     r = rows(server, app.pid)
-    assert (r[0]["dram"], r[0]["l1_small"], r[0]["trace"], r[0]["system_memory"]) == (MiB, 4096, 8192, 12288)
-    assert (r[1]["l1"], r[1]["dram"]) == (65536, 32768)
+    assert (r[0].dram_allocated, r[0].l1_small_allocated, r[0].trace_allocated, r[0].system_memory_allocated) == \
+        (MiB, 4096, 8192, 12288)
+    assert (r[1].l1_allocated, r[1].dram_allocated) == (65536, 32768)
     assert re.search(r"\[Device 0\] ALLOC: %d bytes DRAM by PID %d \(buffer 0x%x\)" % (MiB, app.pid, addr),
                      server.log())
     ok(app, "free w")
     ok(app, "thread_free x")
-    wait_until(lambda: usage(server, app.pid, 0, "dram") == 0 and usage(server, app.pid, 1, "dram") == 0,
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") == 0 and usage(server, app.pid, 1, "dram_allocated") == 0,
                what="the frees")
     app.send("exit")
     assert app.wait() == 0
@@ -93,14 +96,14 @@ def test_a_mesh_buffer_is_reported_on_every_chip(server, processes):
     for line in ("open 0", "open 1", "mesh 100 0 1"):
         ok(app, line)
     addr = ok(app, "alloc m 100 %d %d" % (DRAM, 2 * MiB)).split("=")[-1]
-    wait_until(lambda: usage(server, app.pid, 0, "dram") == 2 * MiB and usage(server, app.pid, 1, "dram") == 2 * MiB,
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") == 2 * MiB and usage(server, app.pid, 1, "dram_allocated") == 2 * MiB,
                what="the mesh buffer on both chips")
     log = server.log()
     for chip in (0, 1):
         assert "[Device %d] ALLOC: %d bytes DRAM by PID %d (buffer %s)" % (chip, 2 * MiB, app.pid, addr) in log
     assert "Device 100" not in log
     ok(app, "free m")
-    wait_until(lambda: usage(server, app.pid, 0, "dram") + usage(server, app.pid, 1, "dram") == 0, what="frees")
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") + usage(server, app.pid, 1, "dram_allocated") == 0, what="frees")
 
 
 def test_circular_buffers_are_records_per_chip_released_with_their_program(server, processes):
@@ -111,13 +114,13 @@ def test_circular_buffers_are_records_per_chip_released_with_their_program(serve
     ok(app, "cb 0 0x10000 1024 2")           # another program's CB at the same L1 address
     ok(app, "cb 0 0x20000 4096 1 global")    # in an L1 buffer already reported: not again
     ok(app, "cb 1 0x10000 512 8")
-    wait_until(lambda: usage(server, app.pid, 0, "cb") == 8192 + 2048 and usage(server, app.pid, 1, "cb") == 4096,
+    wait_until(lambda: usage(server, app.pid, 0, "cb_allocated") == 8192 + 2048 and usage(server, app.pid, 1, "cb_allocated") == 4096,
                what="the CBs")
-    assert rows(server, app.pid)[0]["buffers"] == 2
+    assert rows(server, app.pid)[0].buffer_count == 2
     ok(app, "program 0")  # running a program changes nothing
     ok(app, "cbfree 0")   # a program with CBs on chip 0 was destroyed: all of chip 0's go
-    wait_until(lambda: usage(server, app.pid, 0, "cb") == 0, what="chip 0's CBs released")
-    assert usage(server, app.pid, 1, "cb") == 4096
+    wait_until(lambda: usage(server, app.pid, 0, "cb_allocated") == 0, what="chip 0's CBs released")
+    assert usage(server, app.pid, 1, "cb_allocated") == 4096
     app.send("exit")
     assert app.wait() == 0
     wait_until(lambda: not rows(server, app.pid), what="the process to be gone")
@@ -132,14 +135,14 @@ def test_sigkill_with_buffers_live_is_a_leak_report_by_buffer(server, processes)
     ok(app, "alloc gone 0 %d 4096" % L1)
     ok(app, "free gone")
     ok(app, "cb 0 0x10000 1024 2")
-    wait_until(lambda: rows(server, app.pid).get(0, {}).get("buffers") == 3, what="three live records")
+    wait_until(lambda: getattr(rows(server, app.pid).get(0), "buffer_count", None) == 3, what="three live records")
     app.kill(signal.SIGKILL)
     m = server.wait_for_log(r"Process %d exited but left 3 buffers allocated" % app.pid)
     report = server.log()[m.start():]
     assert "[Device 0] Buffer %s: %d bytes DRAM" % (dram, 3 * MiB) in report
     assert "[Device 0] Buffer %s: 8192 bytes L1" % l1 in report
     assert re.search(r"\[Device 0\] Buffer 0x[0-9a-f]+0010000: 2048 bytes CB", report)
-    leaks = {(x["type"], x["size"]) for x in ttalloc.leaks(app.pid, socket_path=server.socket)}
+    leaks = {(b.type, b.size) for x in ttalloc.leaks(app.pid, socket_path=server.socket) for b in x.buffers}
     assert leaks == {("DRAM", 3 * MiB), ("L1", 8192), ("CB", 2048)}
 
 
@@ -147,7 +150,7 @@ def test_allocation_stacks_are_captured_through_the_plugin(server, processes):
     app = start_app(processes, app_env(server, extra={"TT_ALLOC_STACK_TRACE": "1"}))
     ok(app, "open 0")
     ok(app, "alloc w 0 %d 65536" % DRAM)
-    wait_until(lambda: usage(server, app.pid, 0, "dram") == 65536, what="the buffer")
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") == 65536, what="the buffer")
     app.kill(signal.SIGKILL)
     m = server.wait_for_log(r"Process %d exited but left 1 buffer allocated" % app.pid)
     stack = server.log()[m.start():].split("\n")[2:9]
@@ -176,16 +179,16 @@ def test_a_graph_capture_pushed_and_popped_alongside(server, processes):
     ok(app, "alloc during 0 %d 8192" % DRAM)
     assert int(ok(app, "capture_end").split("=")[-1]) == 1
     ok(app, "alloc after 0 %d 16384" % DRAM)
-    wait_until(lambda: usage(server, app.pid, 0, "dram") == 4096 + 8192 + 16384, what="three real buffers")
-    assert usage(server, app.pid, 0, "cb") == 0
-    assert rows(server, app.pid)[0]["buffers"] == 3
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") == 4096 + 8192 + 16384, what="three real buffers")
+    assert usage(server, app.pid, 0, "cb_allocated") == 0
+    assert rows(server, app.pid)[0].buffer_count == 3
     # GraphTracker::clear() empties this thread's stack: buffers stay tracked (background), CBs do not
     ok(app, "clear")
     assert ok(app, "state") == "rc=0 enabled=0 thread=0 background=1"
     ok(app, "free during")
     ok(app, "cb 0 0x10000 1024 2")
-    wait_until(lambda: usage(server, app.pid, 0, "dram") == 4096 + 16384, what="the free after clear()")
-    assert usage(server, app.pid, 0, "cb") == 0
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") == 4096 + 16384, what="the free after clear()")
+    assert usage(server, app.pid, 0, "cb_allocated") == 0
 
 
 def test_no_server_has_no_effect_on_the_program(short_dir, server_factory, processes):
@@ -209,7 +212,7 @@ def test_no_server_has_no_effect_on_the_program(short_dir, server_factory, proce
                                        "rc=0 enabled=0 thread=1 background=1")
     # the events were kept: a server started now gets the live buffers
     srv = server_factory(socket_path=socket_path)
-    wait_until(lambda: usage(srv, app.pid, 0, "dram") == MiB and usage(srv, app.pid, 0, "l1") == 4096,
+    wait_until(lambda: usage(srv, app.pid, 0, "dram_allocated") == MiB and usage(srv, app.pid, 0, "l1_allocated") == 4096,
                timeout=10, what="the resync to the late server")
 
 
@@ -257,8 +260,8 @@ def test_ttalloc_run_tt_metal_preloads_the_plugin(server, tmp_path):
     assert res.returncode == 86, res.stderr  # the DRAM buffer leaked
     import json
     doc = json.loads(report.read_text())
-    assert [(b["type"], b["size"], b["address"]) for b in doc["buffers"]] == [("DRAM", MiB, 0x10000000)]
-    assert "fake_ttmetal_ap" == doc["buffers"][0]["process"]
+    assert [(b["type"], b["size"], b["address"]) for b in doc["buffers"]] == [("DRAM", MiB, "0x10000000")]
+    assert "fake_ttmetal_ap" == doc["buffers"][0]["name"]
 
 
 def test_ttalloc_run_tt_metal_without_the_plugin_is_a_clear_error(server, tmp_path):
@@ -281,10 +284,10 @@ def test_tt_metal_without_background_processors_is_tracked_on_the_loading_thread
     ok(app, "alloc main 0 %d 4096" % DRAM)
     ok(app, "thread_alloc other 0 %d 8192" % DRAM)  # another thread's stack is empty: not seen
     ok(app, "cb 0 0x10000 1024 1")
-    wait_until(lambda: usage(server, app.pid, 0, "dram") == 4096 and usage(server, app.pid, 0, "cb") == 1024,
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") == 4096 and usage(server, app.pid, 0, "cb_allocated") == 1024,
                what="the main thread's buffer and CB")
     ok(app, "alloc last 0 %d 16384" % DRAM)
-    wait_until(lambda: usage(server, app.pid, 0, "dram") == 4096 + 16384, what="the last buffer")
+    wait_until(lambda: usage(server, app.pid, 0, "dram_allocated") == 4096 + 16384, what="the last buffer")
 
 
 def test_a_plugin_built_against_the_fake_refuses_another_tt_metal(server, processes):

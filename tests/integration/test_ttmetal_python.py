@@ -10,7 +10,7 @@ import warnings
 
 import pytest
 
-from conftest import BUILD, LIB_DIR, PYTHON_DIR, MiB, preload_env, wait_until
+from conftest import BUILD, LIB_DIR, PYTHON_DIR, MiB, preload_env, wait_until, process_rows
 import ttalloc
 from ttalloc import protocol
 
@@ -64,7 +64,7 @@ def test_import_after_tt_metal_tracks_its_buffers(server, processes):
     app.expect(r"^tracking buffers of every thread \(background processor")
     assert app.expect(r"^oom (.*)").group(1) == "%d DRAM 12" % (8 << 30)
     assert app.expect(r"^background (\d+)").group(1) == "1"
-    wait_until(lambda: [(r["device_id"], r["dram"]) for r in ttalloc.processes(socket_path=server.socket)
+    wait_until(lambda: [(r["device_id"], r["dram_allocated"]) for r in process_rows(server.socket)
                         if r["pid"] == app.pid] == [(0, 4 * MiB)], what="the buffer")
 
 

@@ -130,13 +130,14 @@ def test_regions_of_versions_2_3_4_show_in_every_view(writer, hw_root, sleepers,
     assert (q1["dram_allocated"], q1["l1_small_allocated"], q1["trace_allocated"]) == (100 * MiB, MiB // 2, 16 * MiB)
     assert srv.query(2)["l1_allocated"] == 64 * MiB
     st = ttalloc.device_status(0, socket_path=srv.socket)
-    assert (st["cb_allocated"], st["processes"], st["live_buffers"]) == (MiB, 1, 0)
-    rows = {r["pid"]: r for r in ttalloc.processes(socket_path=srv.socket)}
+    assert (st.cb_allocated, st.process_count, st.buffer_count) == (MiB, 1, 0)
+    rows = {p.pid: p for p in ttalloc.processes(socket_path=srv.socket)}
     assert set(rows) == {a, b, c}
-    assert rows[a]["source"] == "tt-metal shm" and not rows[a]["stale"]
-    assert (rows[a]["device_id"], rows[a]["dram"], rows[a]["cb"], rows[a]["buffers"], rows[a]["comm"]) == \
-        (0, 300 * MiB, MiB, 0, "train_a")
-    assert rows[b]["trace"] == 16 * MiB and rows[c]["l1"] == 64 * MiB
+    assert rows[a].source == "tt-metal shm" and not rows[a].stale
+    (dev,) = rows[a].devices
+    assert (dev.device_id, dev.dram_allocated, dev.cb_allocated, dev.buffer_count, rows[a].name) == \
+        (0, 300 * MiB, MiB, None, "train_a")
+    assert rows[b].trace_allocated == 16 * MiB and rows[c].l1_allocated == 64 * MiB
 
     # tt_smi: the table marks the rows, JSON and CSV say where they come from
     table = tt_smi(srv)
@@ -146,7 +147,7 @@ def test_regions_of_versions_2_3_4_show_in_every_view(writer, hw_root, sleepers,
     assert [d["dram_allocated"] for d in snap["devices"]] == [300 * MiB, 100 * MiB, 0]
     assert snap["devices"][0]["cb_allocated"] == MiB
     procs = {p["pid"]: p for p in snap["processes"]}
-    assert procs[a]["source"] == "tt-metal shm" and procs[a]["buffers"] is None and procs[a]["stale"] is False
+    assert procs[a]["source"] == "tt-metal shm" and procs[a]["buffer_count"] is None and procs[a]["stale"] is False
     csv = tt_smi(srv, "--query-compute-apps=pid,process_name,device,dram,l1,source,buffers",
                  "--format=csv,noheader,nounits")
     assert "%d, train_a, 0, 300, 3, tt-metal shm, [N/A]" % a in csv  # l1 = 2 MiB L1 + 1 MiB CB
@@ -156,7 +157,7 @@ def test_regions_of_versions_2_3_4_show_in_every_view(writer, hw_root, sleepers,
     assert devs[0]["dram_allocated"] == 300 * MiB and devs[0]["process_count"] == 1
     assert devs[2]["l1_allocated"] == 64 * MiB
     (reg,) = devs[1]["ttmetal_shm"]["regions"]
-    assert (reg["file"], reg["version"], reg["process_slots"]) == ("tt_device_1002_memory", 3, 1)
+    assert (reg["file"], reg["version"], reg["process_slot_count"]) == ("tt_device_1002_memory", 3, 1)
     assert reg["totals"]["trace_allocated"] == 16 * MiB
     assert get_json(url + "api/devices/0/stats")["dram_allocated"] == 300 * MiB
     api = {p["pid"]: p for p in get_json(url + "api/processes")}
@@ -221,9 +222,9 @@ def test_a_dead_process_slot_is_stale_and_counted_as_a_leak_once(writer, hw_root
                      r"DRAM=64\.0MB, L1=1\.0MB for it on device 0 .*counted as leaked" % gone)
     # not in use: the device total has the live process only
     assert srv.query(0)["dram_allocated"] == 10 * MiB
-    rows = {r["pid"]: r for r in ttalloc.processes(socket_path=srv.socket)}
-    assert rows[gone]["stale"] and rows[gone]["dram"] == 64 * MiB and not rows[live]["stale"]
-    assert rows[gone]["uid"] == ttalloc.protocol.UID_UNKNOWN
+    rows = {p.pid: p for p in ttalloc.processes(socket_path=srv.socket)}
+    assert rows[gone].stale and rows[gone].devices[0].dram_allocated == 64 * MiB and not rows[live].stale
+    assert rows[gone].dram_allocated == 0 and rows[gone].uid is None  # holds nothing now; whose it was is unknown
     table = tt_smi(srv)
     assert "killed_job (shm, stale)" in table and "(shm, stale): the process is gone" in table
     csv = tt_smi(srv, "--query-compute-apps=pid,source,stale", "--format=csv,noheader")
@@ -256,10 +257,10 @@ def test_a_process_on_the_socket_and_in_shm_is_counted_once(writer, hw_root, sle
            *slot(client.pid, "python3", dram=30 * MiB, cb=2 * MiB), *slot(other, "shm_only", dram=5 * MiB))
     wait_until(lambda: srv.query(0)["dram_allocated"] == 15 * MiB, timeout=5, what="the region's next scan")
     rows = ttalloc.processes(socket_path=srv.socket)
-    mine = [r for r in rows if r["pid"] == client.pid]
-    assert len(mine) == 1 and mine[0]["source"] == "socket" and mine[0]["dram"] == 10 * MiB
-    assert [r["source"] for r in rows if r["pid"] == other] == ["tt-metal shm"]
-    assert ttalloc.device_status(0, socket_path=srv.socket)["cb_allocated"] == 0
+    mine = [p for p in rows if p.pid == client.pid]
+    assert len(mine) == 1 and mine[0].source == "socket" and mine[0].dram_allocated == 10 * MiB
+    assert [p.source for p in rows if p.pid == other] == ["tt-metal shm"]
+    assert ttalloc.device_status(0, socket_path=srv.socket).cb_allocated == 0
     api = [p for p in get_json(url + "api/processes") if p["pid"] == client.pid]
     assert len(api) == 1 and api[0]["source"] == "socket"
     m = metrics(url)
@@ -289,8 +290,8 @@ def test_a_region_updated_while_the_server_reads_stays_whole(writer, hw_root, sl
         assert q["dram_allocated"] in (CHURN_A, CHURN_B), hex(q["dram_allocated"])
         assert q["l1_allocated"] % MiB == 0 and q["l1_small_allocated"] % MiB == 0
         assert q["l1_allocated"] <= 5 * MiB and q["l1_small_allocated"] <= 5 * MiB
-        (row,) = [r for r in ttalloc.processes(socket_path=srv.socket) if r["pid"] == pid]
-        assert row["dram"] in (CHURN_A, CHURN_B) and row["comm"] == "churner"
+        (row,) = [p for p in ttalloc.processes(socket_path=srv.socket) if p.pid == pid]
+        assert row.dram_allocated in (CHURN_A, CHURN_B) and row.name == "churner"
         scans.add(get_json(url + "healthz")["ttmetal_shm"]["scanned"])
         return len(scans) > 3
     wait_until(read_whole_values, timeout=15, interval=0.1, what="three scans of the churning region")
@@ -316,7 +317,7 @@ def test_remote_chip_rows_of_a_gateway_region(writer, hw_root, sleepers, server_
     assert [(c["chip_id"], c["remote"]) for c in chips] == [(0, False), (1, True)]
     assert chips[0]["dram_allocated"] == 48 * MiB
     (remote,) = devs[1]["ttmetal_shm"]["remote_chips"]
-    assert (remote["chip_id"], remote["through_device"], remote["l1_allocated"], remote["cb_allocated"]) == \
+    assert (remote["chip_id"], remote["through_device_id"], remote["l1_allocated"], remote["cb_allocated"]) == \
         (1, 0, MiB, 512 * 1024)
     m = metrics(url)
     assert metric(m, "ttalloc_ttmetal_chip_memory_used_bytes", device=0, chip=1, remote="true", type="l1") == MiB

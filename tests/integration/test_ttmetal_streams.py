@@ -93,7 +93,7 @@ def check_views(srv, url, expected, pid):
         assert (q["dram_allocated"], q["l1_allocated"], q["l1_small_allocated"], q["trace_allocated"]) == \
             (want["dram"], want["l1"], want["l1_small"], want["trace"])
         st = ttalloc.device_status(dev, socket_path=srv.socket)
-        assert (st["cb_allocated"], st["kernel_allocated"], st["system_memory"]) == \
+        assert (st.cb_allocated, st.kernel_allocated, st.system_memory_allocated) == \
             (want["cb"], want["kernel"], want["system_memory"])
         d = snap["devices"][dev]
         assert (d["dram_allocated"], d["cb_allocated"], d["kernel_allocated"], d["system_memory_allocated"]) == \
@@ -109,11 +109,11 @@ def check_views(srv, url, expected, pid):
         l1 = want["l1"] + want["l1_small"] + want["cb"] + want["kernel"]
         assert row == "%d, %d, %d, %d, %d" % (dev, round((want["dram"] + want["trace"]) / MiB), round(l1 / MiB),
                                               round(want["kernel"] / MiB), round(want["system_memory"] / MiB))
-    mine = {r["device_id"]: r for r in ttalloc.processes(socket_path=srv.socket) if r["pid"] == pid}
+    (proc,) = [p for p in ttalloc.processes(socket_path=srv.socket) if p.pid == pid]
+    assert proc.source == "socket"
     for dev, want in expected.items():
         if any(want.values()):
-            assert mine[dev]["kernel"] == want["kernel"] and mine[dev]["cb"] == want["cb"]
-            assert mine[dev]["source"] == "socket"
+            assert proc.device(dev).kernel_allocated == want["kernel"] and proc.device(dev).cb_allocated == want["cb"]
 
 
 def test_the_144_byte_client_is_detected_and_every_type_counted(web):
@@ -191,4 +191,4 @@ def test_112_and_144_byte_clients_side_by_side(web):
         new.sendall(GEN.up144(GEN.DEVICE_INFO_QUERY, -1))
         info = protocol.unpack_upstream(recv_exact(new, 144))
         assert info["type"] == protocol.DEVICE_INFO_RESPONSE and info["num_devices"] == 2
-        assert ttalloc.device_status(1, socket_path=srv.socket)["kernel_allocated"] == 4 * KiB
+        assert ttalloc.device_status(1, socket_path=srv.socket).kernel_allocated == 4 * KiB

@@ -124,9 +124,9 @@ def test_tt_smi_lists_untracked_and_flags_vanished_processes(scene):
     doc = json.loads(r.stdout)
     mine = {p["pid"]: p for p in doc["processes"]}
     assert mine[sleeper.pid]["tracked"] is False and mine[sleeper.pid]["source"] == "kernel"
-    assert mine[sleeper.pid]["dram"] is None and mine[sleeper.pid]["buffers"] is None
+    assert mine[sleeper.pid]["dram_allocated"] is None and mine[sleeper.pid]["buffer_count"] is None
     assert mine[sleeper.pid]["name"].startswith("python")
-    assert mine[gone.pid]["vanished"] is True and mine[gone.pid]["dram"] == 1 * MiB
+    assert mine[gone.pid]["vanished"] is True and mine[gone.pid]["dram_allocated"] == 1 * MiB
     assert mine[tracked.pid]["tracked"] is True and mine[tracked.pid]["vanished"] is False
 
 
@@ -145,8 +145,8 @@ def test_json_api_and_metrics_show_the_kernels_view(scene):
     assert s["tracked"] is False and s["source"] == "kernel" and s["vanished"] is False
     assert s["name"] == Path("/proc/%d/comm" % sleeper.pid).read_text().strip()
     assert s["uid"] == os.getuid()
-    assert s["dram_allocated"] is None and s["buffer_count"] is None and s["memory"] is None
-    assert [(d["device_id"], d["memory"], d["seen_by"]) for d in s["devices"]] == [(0, None, ["driver"])]
+    assert s["dram_allocated"] is None and s["buffer_count"] is None and s["used_bytes"] is None
+    assert [(d["device_id"], d["used_bytes"], d["seen_by"]) for d in s["devices"]] == [(0, None, ["driver"])]
     g = by_pid[gone.pid]
     assert g["tracked"] is True and g["vanished"] is True and g["source"] == "socket"
     assert g["devices"][0]["vanished"] is True and g["dram_allocated"] == 1 * MiB
