@@ -11,6 +11,7 @@ lock another thread held. Imports ttalloc.protocol and ttalloc.connection.
 """
 
 import atexit
+import ctypes
 import os
 import socket
 import sys
@@ -18,6 +19,7 @@ import threading
 import time
 import weakref
 
+from . import library as _library
 from . import protocol
 from .connection import _recv_exact, _resolve, explain_connect_error
 from .protocol import MSG_SIZE
@@ -116,13 +118,29 @@ class Reporter:
     file, line; the frames of this package left out), defined to the server
     once per connection as STACK_TEXT frames, so leak reports,
     post-mortems, diffs and flame graphs show Python frames.
+
+    `library`: None (default) reports through libttalloc when it is
+    installed and can serve this reporter (see the module docstring), False
+    never, True requires it (ValueError when it cannot). The `library`
+    attribute says which: True when libttalloc carries the reports.
     """
 
     SEND_TIMEOUT = 2.0
     WATCH_INTERVAL = 0.2
 
+    def __new__(cls, socket_path=None, enabled=True, reconnect_interval=1.0, answer_timeout=5.0, session=None,
+                watch=True, stack_traces=None, library=None):
+        if cls is Reporter and library is not False and _LibReporter.can_serve(
+                socket_path, enabled, reconnect_interval, answer_timeout, session, stack_traces, library):
+            cls = _LibReporter
+        return super().__new__(cls)
+
     def __init__(self, socket_path=None, enabled=True, reconnect_interval=1.0,
-                 answer_timeout=5.0, session=None, watch=True, stack_traces=None):
+                 answer_timeout=5.0, session=None, watch=True, stack_traces=None, library=None):
+        if library is True:
+            raise ValueError("Reporter(library=True): libttalloc cannot serve this reporter (%s)"
+                             % _LibReporter.refusal)
+        self.library = False  # reports go out from Python (see _LibReporter)
         self._path = socket_path
         self.session = session if session is not None else os.environ.get(protocol.SESSION_ENV, "")
         self.enabled = bool(enabled)
@@ -551,6 +569,293 @@ class Reporter:
         self.close()
 
 
+# One past the largest address or size (the library takes 64-bit values).
+_ADDRESS_END = 1 << 64
+
+
+class _LibReporter(Reporter):
+    """A Reporter whose events go through libttalloc (ctypes): the library
+    keeps the live table the server is re-sent after a reconnect, and its
+    ring carries the events. This class keeps a Python copy of the table
+    for live_table(), usage() and peak watches, updated after each call.
+
+    What differs from the pure Python Reporter, by necessity: the library
+    reads its socket, session and tracking switch from the environment when
+    first used (can_serve() admits only reporters that ask for the same),
+    reconnects on its own timings, and its watcher thread always runs."""
+
+    refusal = "not tried"  # why can_serve() last said no
+    _owner = None          # weakref to the live _LibReporter: one per process
+
+    @classmethod
+    def can_serve(cls, socket_path, enabled, reconnect_interval, answer_timeout, session, stack_traces, library):
+        lib = _library.load()
+        if lib is None:
+            cls.refusal = _library.why
+        elif not enabled or not tracking_enabled():
+            cls.refusal = "tracking is off (%s is not 1)" % protocol.TRACKING_ENV
+        elif stack_traces or (stack_traces is None and os.environ.get(STACK_TRACE_ENV) == "1"):
+            cls.refusal = "Python stacks (%s=1) are captured in Python" % STACK_TRACE_ENV
+        elif reconnect_interval != 1.0 or answer_timeout != 5.0:
+            cls.refusal = "the library has its own reconnect and answer timings"
+        elif session is not None and session != os.environ.get(protocol.SESSION_ENV, ""):
+            cls.refusal = "the library's session is $%s" % protocol.SESSION_ENV
+        elif cls._owner is not None and cls._owner() is not None:
+            cls.refusal = "another Reporter of this process uses the library"
+        else:
+            lib.ttalloc_init()
+            st = _library.stats(lib)
+            if not lib.ttalloc_enabled():
+                cls.refusal = "the library was started with tracking off"
+            elif st.socket_path.decode("utf-8", "replace") != _resolve(socket_path):
+                cls.refusal = "the library reports to %s" % st.socket_path.decode("utf-8", "replace")
+            else:
+                return True
+        return False
+
+    def __init__(self, socket_path=None, enabled=True, reconnect_interval=1.0, answer_timeout=5.0, session=None,
+                 watch=True, stack_traces=None, library=None):
+        lib = _library.load()
+        self._lib = lib
+        self._alloc = lib.ttalloc_report_alloc
+        self._free = lib.ttalloc_report_free
+        self.library = True
+        self._path = socket_path
+        self.session = session if session is not None else os.environ.get(protocol.SESSION_ENV, "")
+        self.reconnect_interval = reconnect_interval
+        self.answer_timeout = answer_timeout
+        self.watch = bool(watch)
+        self.stack_traces = False
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._table = {}          # (device_id, address) -> (buffer_type, size)
+        self._peak_watches = []
+        self._usage = None        # (device_id, buffer_type) -> bytes, kept while a watch is on
+        self._closed = False      # close() shut the library down: the next report re-sends the table
+        self._enabled = bool(enabled)
+        self._ready = self._enabled
+        type(self)._owner = weakref.ref(self)
+        _reporters.add(self)
+
+    # ---- what the library knows ----
+
+    @property
+    def enabled(self):
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value):
+        self._enabled = bool(value)
+        self._ready = self._enabled and not self._closed
+
+    @property
+    def socket_path(self):
+        return _library.stats(self._lib).socket_path.decode("utf-8", "replace")
+
+    @property
+    def connected(self):
+        return bool(_library.stats(self._lib).connected)
+
+    @property
+    def connects(self):
+        return _library.stats(self._lib).connections
+
+    @property
+    def server_devices(self):
+        return _library.stats(self._lib).server_devices
+
+    @property
+    def refused_device(self):
+        return _library.stats(self._lib).refused_device
+
+    @property
+    def last_error(self):
+        return _library.last_error(self._lib)
+
+    @property
+    def live_buffers(self):
+        return len(self._table)
+
+    def live_table(self):
+        return dict(self._table)
+
+    def usage(self, device_id, buffer_type):
+        key = (int(device_id), int(buffer_type))
+        with self._lock:
+            if self._usage is not None:
+                return self._usage.get(key, 0)
+            return sum(size for (dev, _), (btype, size) in self._table.items() if (dev, btype) == key)
+
+    def watch_peaks(self):
+        with self._lock:
+            if self._usage is None:
+                self._usage = {}
+                for (dev, _), (btype, size) in self._table.items():
+                    self._usage[dev, btype] = self._usage.get((dev, btype), 0) + size
+            watch = PeakWatch(self, self._usage)
+            self._peak_watches.append(watch)
+            return watch
+
+    def _unwatch(self, watch):
+        with self._lock:
+            if watch in self._peak_watches:
+                self._peak_watches.remove(watch)
+            if not self._peak_watches:
+                self._usage = None
+
+    def _check_fork(self):
+        if os.getpid() != self._pid:  # the library starts the child empty (pthread_atfork); so do we
+            self._pid = os.getpid()
+            self._table = {}
+            self._peak_watches = []
+            self._usage = None
+
+    # ---- reports: the library's result codes to the Reporter's ----
+
+    def _refuse(self, rc, device_id):
+        """Raises ValueError for EINVAL and ENODEV; False otherwise (not delivered)."""
+        if rc == _library.ENODEV:
+            raise ValueError("device_id %d: the allocation server at %s has devices 0..%d"
+                             % (device_id, self.socket_path, self.server_devices - 1))
+        if rc == _library.EINVAL:
+            raise ValueError("invalid report (device_id %d): %s" % (device_id, "device ids are 0..%d, buffer "
+                             "types 0..%d, sizes at least 1" % (protocol.MAX_DEVICES - 1, protocol.BUFFER_TYPES - 1)))
+        return False
+
+    def _slow_path(self):
+        """Before a report that cannot take the fast path: False when disabled; after close(),
+        the table is given to the library again (as a pure Python Reporter re-sends it)."""
+        if not self._enabled:
+            return False
+        with self._lock:
+            self._check_fork()
+            if self._closed:
+                self._closed = False
+                self._ready = True
+                for (dev, addr), (btype, size) in list(self._table.items()):
+                    self._alloc(dev, btype, addr, size)
+        return True
+
+    def _account(self, device_id, buffer_type, delta):
+        if self._usage is not None:
+            Reporter._account(self, device_id, buffer_type, delta)
+
+    # The fast path of each report is the library's call and one update of
+    # the Python table (no lock: each is one dict operation under the GIL);
+    # the rest (disabled, after close(), peak watches on, an error, a value
+    # ctypes does not take) goes the slow way, with the pure Reporter's checks.
+
+    def report_alloc(self, device_id, buffer_type, address, size):
+        """Records and reports a buffer of `size` bytes at `address`."""
+        if self._ready and -1 < address < _ADDRESS_END and 0 < size < _ADDRESS_END:
+            try:
+                rc = self._alloc(device_id, buffer_type, address, size)
+            except ctypes.ArgumentError:
+                rc = None
+            if rc == 0 and not self._peak_watches:
+                self._table[device_id, address] = (buffer_type, size)
+                return True
+            if rc is not None:
+                return self._alloc_done(rc, device_id, buffer_type, address, size)
+        return self._alloc_slow(device_id, buffer_type, address, size)
+
+    def _alloc_slow(self, device_id, buffer_type, address, size):
+        device_id, buffer_type, address, size = int(device_id), int(buffer_type), int(address), int(size)
+        _check_device_and_type(device_id, buffer_type)
+        if size <= 0 or not 0 <= address < 1 << 64 or size >= 1 << 64:
+            raise ValueError("bad buffer: address 0x%x, size %d" % (address, size))
+        if not self._slow_path():
+            return False
+        return self._alloc_done(self._alloc(device_id, buffer_type, address, size), device_id, buffer_type, address,
+                                size)
+
+    def _alloc_done(self, rc, device_id, buffer_type, address, size):
+        """The table after the library's answer `rc` to an ALLOC."""
+        if rc < 0 and rc != _library.ENOSERVER and rc != _library.EDUPLICATE:
+            return self._refuse(rc, device_id)
+        with self._lock:
+            old = self._table.get((device_id, address))
+            self._table[device_id, address] = (buffer_type, size)
+            if old is not None:
+                self._account(device_id, old[0], -old[1])
+            self._account(device_id, buffer_type, size)
+        return rc != _library.ENOSERVER
+
+    def report_free(self, device_id, address):
+        """Forgets and reports the buffer at `address` on `device_id`."""
+        if self._ready and -1 < address < _ADDRESS_END:
+            try:
+                rc = self._free(device_id, address)
+            except ctypes.ArgumentError:
+                rc = None
+            if rc == 0 and not self._peak_watches:
+                self._table.pop((device_id, address), None)
+                return True
+            if rc is not None:
+                return self._free_done(rc, device_id, address)
+        return self._free_slow(device_id, address)
+
+    def _free_slow(self, device_id, address):
+        device_id, address = int(device_id), int(address)
+        if not 0 <= device_id < protocol.MAX_DEVICES:
+            raise ValueError("device_id %d out of range 0..%d" % (device_id, protocol.MAX_DEVICES - 1))
+        if not 0 <= address < 1 << 64:
+            raise ValueError("bad address %d" % address)
+        if not self._slow_path():
+            return False
+        return self._free_done(self._free(device_id, address), device_id, address)
+
+    def _free_done(self, rc, device_id, address):
+        """The table after the library's answer `rc` to a FREE (of a buffer it did not know: still sent)."""
+        if rc < 0 and rc != _library.ENOSERVER and rc != _library.EUNKNOWN_BUFFER:
+            return self._refuse(rc, device_id)
+        with self._lock:
+            entry = self._table.pop((device_id, address), None)
+            if entry is not None:
+                self._account(device_id, entry[0], -entry[1])
+        return rc != _library.ENOSERVER
+
+    def alloc_failed(self, device_id, buffer_type, size):
+        device_id, buffer_type, size = int(device_id), int(buffer_type), int(size)
+        _check_device_and_type(device_id, buffer_type)
+        if not 0 < size <= protocol.MAX_REQUEST:
+            raise ValueError("size %d is not 1..%d" % (size, protocol.MAX_REQUEST))
+        if not self._slow_path():
+            return False
+        rc = self._lib.ttalloc_report_alloc_failed(device_id, buffer_type, size)
+        return rc == 0 or self._refuse(rc, device_id)
+
+    def mark(self, label):
+        if not protocol.text_valid(label):
+            raise ValueError("a mark label is 1..%d bytes of text without control characters"
+                             % protocol.TEXT_MAX)
+        if not self._slow_path():
+            return False
+        return self._lib.ttalloc_mark(label.encode("utf-8")) == 0
+
+    def flush(self):
+        if not self._slow_path():
+            return False
+        return self._lib.ttalloc_flush() == 0
+
+    def close(self):
+        """Flushes and closes the library's connection, saying GOODBYE, as
+        the pure Python Reporter does; the table stays and is given to the
+        library again at the next report. Where another ttalloc library in
+        the process shares libttalloc (libttalloc_ttmetal), its connection
+        is theirs too: close() only flushes."""
+        with self._lock:
+            self._check_fork()
+            if self._closed:
+                return
+            if _library.others_loaded():
+                self._lib.ttalloc_flush()
+                return
+            self._lib.ttalloc_shutdown()
+            self._closed = True
+            self._ready = False
+
+
 # Every Reporter, for the fork handlers: a child must not inherit a lock that
 # another thread (the watcher) held at the fork.
 _reporters = weakref.WeakSet()
@@ -572,6 +877,8 @@ def _after_fork_in_parent():
 def _after_fork_in_child():
     for r in _forking:
         r._lock = threading.RLock()
+        if isinstance(r, _LibReporter):
+            r._check_fork()  # its fast path never looks
     _forking.clear()
 
 

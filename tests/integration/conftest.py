@@ -44,6 +44,11 @@ MiB = 1024 * 1024
 # Every server the tests start serves HTTP on a free loopback port (the
 # "🌐 Dashboard:" log line tells which), never on the default 8080.
 os.environ.setdefault("TTALLOC_HTTP", "127.0.0.1:0")
+# The Python Reporter reports through libttalloc when one is installed: the
+# tests choose. Pure Python unless a test names the build's library
+# (LIBTTALLOC) in $TTALLOC_LIBRARY (test_python_library.py runs both).
+LIBTTALLOC = LIB_DIR / "libttalloc.so.0"
+os.environ.setdefault("TTALLOC_LIBRARY", "off")
 
 sys.path.insert(0, str(PYTHON_DIR))
 import ttalloc  # noqa: E402

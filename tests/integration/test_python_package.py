@@ -109,7 +109,8 @@ def package_imports(module):
 
 
 def test_the_package_has_the_documented_modules():
-    assert MODULES == ["connection", "model", "monitor", "protocol", "pytest_plugin", "query", "reporter", "ttmetal"]
+    assert MODULES == ["connection", "library", "model", "monitor", "protocol", "pytest_plugin", "query", "reporter",
+                       "ttmetal"]
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -151,6 +152,36 @@ def test_the_package_reexports_each_module_public_names():
     for n in ttalloc.__all__:
         assert hasattr(ttalloc, n), n
     assert ttalloc.protocol.DRAM == ttalloc.DRAM and ttalloc.protocol.MSG_SIZE == 112
+
+
+PUBLIC_API = [
+    "Buffer", "CB", "ClearedLeaks", "DRAM", "Device", "DeviceInfo", "KERNEL", "L1", "L1_SMALL", "LeakDevice",
+    "LeakReport", "MemoryDeltas", "PeakWatch", "Process", "ProcessDevice", "Reporter", "SYSTEM_MEMORY",
+    "ServerAccessDenied", "ServerError", "ServerNotRunning", "TRACE", "Tracker", "clear_leaks", "default_reporter",
+    "device_info", "device_status", "devices", "document", "dump_remaining", "format_bytes", "is_server_running",
+    "leaks", "mark", "num_devices", "processes", "profile", "profile_function", "query_device_stats", "socket_path",
+    "track", "tracking_enabled",
+]
+
+
+def test_dir_of_the_package_is_its_public_api_and_nothing_else():
+    assert dir(ttalloc) == PUBLIC_API
+    assert sorted(ttalloc.__all__) == PUBLIC_API
+    # the modules behind it stay importable for what they document
+    from ttalloc import protocol
+    assert protocol.MSG_SIZE == 112 and ttalloc.connection.QUERY_TIMEOUT > 0
+
+
+def test_errors_speak_to_installed_users_not_to_a_build_tree(short_dir):
+    path = str(short_dir / "absent.sock")
+    for call in (lambda: ttalloc.devices(socket_path=path), lambda: ttalloc.processes(socket_path=path),
+                 lambda: ttalloc.leaks(socket_path=path), lambda: ttalloc.document("/api/oom", path)):
+        with pytest.raises(ttalloc.ServerNotRunning) as err:
+            call()
+        assert "start ttalloc-server" in str(err.value) and "build" not in str(err.value)
+    r = ttalloc.Reporter(socket_path=path)
+    assert r.report_alloc(0, ttalloc.DRAM, 0x1000, 4096) is False
+    assert "start ttalloc-server" in r.last_error and "build" not in r.last_error
 
 
 # A fresh interpreter whose environment names an absent socket: setting
