@@ -12,7 +12,7 @@ PYTEST      = $(PYTHON) -m pytest -q -p no:cacheprovider
 export TTALLOC_HTTP ?= 127.0.0.1:0
 BROWSER_DIR = tests/browser
 
-.PHONY: format format-check fuzz-ci fuzz-ring fuzz-http bench-fleet all build deps deps-demo browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
+.PHONY: format format-check fuzz-ci fuzz-ring fuzz-http bench-fleet bench-python all build deps deps-demo browser-deps test unit integration test-ttmetal asan asan-test tsan tsan-test soak fuzz demo bench bench-http clean help
 
 all: build
 
@@ -35,6 +35,7 @@ help:
 	@echo "make fuzz-ring  60 s libFuzzer run on the shared-memory ring's consumer"
 	@echo "make fuzz-http  60 s libFuzzer run on HTTP requests to the server (issue 14)"
 	@echo "make bench-fleet  issue 14's figures: /metrics on a 32-device host, /metrics under abusive clients"
+	@echo "make bench-python the Python Reporter per event through libttalloc (ctypes) vs pure Python (issue 15)"
 	@echo "make install    install under PREFIX (default /usr/local; DESTDIR stages a package)"
 	@echo "make format     clang-format the C sources (.clang-format); make format-check only checks"
 
@@ -128,6 +129,11 @@ bench-http: build
 # host with 500 processes and 1 M buffers; /metrics latency with abusive HTTP clients.
 bench-fleet: build
 	$(PYTHON) bench/fleet.py --build $(BUILD)
+
+# Issue 15 (bench/python_reporter.py): Reporter.report_alloc + report_free per event
+# through libttalloc with ctypes, pure Python and the bare ctypes calls, same run.
+bench-python: build
+	$(PYTHON) bench/python_reporter.py --build $(BUILD)
 
 # cmake --install (cmake/install.cmake): binaries, libttalloc, ttalloc.h,
 # ttalloc.pc, man pages, systemd units. DESTDIR=... stages a package.

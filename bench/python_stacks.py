@@ -36,7 +36,9 @@ def pairs(reporter, n, depth):
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
-    reporters = {name: ttalloc.Reporter(stack_traces=name == "stacks", watch=False) for name in ("plain", "stacks")}
+    # both pure Python (library=False): the stacks' cost, not libttalloc's (bench/python_reporter.py)
+    reporters = {name: ttalloc.Reporter(stack_traces=name == "stacks", watch=False, library=False)
+                 for name in ("plain", "stacks")}
     for r in reporters.values():
         pairs(r, 200, DEPTH)  # connect, define the stack once, warm up
     for k in range(runs):
