@@ -66,7 +66,7 @@ def _candidates():
 # size) are declared c_void_p where a pointer is 64 bits: the same register
 # as a uint64_t in the LP64 calling conventions (x86-64, AArch64), and
 # ctypes converts an int to c_void_p on a fast path, c_uint64 through
-# from_param: 0.15 us less per event (bench/, row 11). The Reporter checks
+# from_param: about 0.15 us less per event (bench/python_reporter.py). The Reporter checks
 # the ranges first (a negative int would wrap either way).
 _U64_ARG = ctypes.c_void_p if ctypes.sizeof(ctypes.c_void_p) == 8 else ctypes.c_uint64
 
