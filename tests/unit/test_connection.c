@@ -271,16 +271,37 @@ static void test_seed_query_of_a_bad_device_closes_the_connection(void **state)
 	assert_int_equal(f->s.state.leaks.count, 1); /* its buffer: the process had one connection */
 }
 
+/*
+ * HELLO of reporting instance `instance`, connection number `epoch`; reads
+ * the answer (into `answer` when not NULL), or sees the close.
+ */
+static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_t epoch, int answered,
+		      struct proto_msg *answer)
+{
+	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
+	m.u.hello.version = PROTO_EXT_VERSION;
+	m.u.hello.instance = instance;
+	m.u.hello.epoch = epoch;
+	feed(c, &m);
+	if (answered) {
+		struct proto_msg ans;
+		fixture_read_frame(peer, &ans);
+		assert_int_equal(ans.type, PROTO_HELLO_ACK);
+		assert_true(ans.u.hello.features & PROTO_FEATURE_SESSIONS);
+		if (answer)
+			*answer = ans;
+	} else {
+		char byte;
+		assert_int_equal(recv(peer, &byte, 1, MSG_DONTWAIT), 0); /* closed, unanswered */
+	}
+}
+
 /* ttalloc's clients (HELLO) get ERROR(bad_device) for each bad device, and keep their connection. */
 static void test_query_of_a_bad_device_is_a_typed_error_after_hello(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
-	m.u.hello.version = PROTO_EXT_VERSION;
-	feed(f->c, &m);
-	struct proto_msg ans;
-	fixture_read_frame(f->client, &ans);
-	assert_int_equal(ans.type, PROTO_HELLO_ACK);
+	struct proto_msg m, ans;
+	say_hello(f->c, f->client, 0, 0, 1, NULL);
 	static const int bad[] = {2, 63, 64, -1, -5, 1 << 30};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		m = frame(i % 2 ? PROTO_DEVICE_INFO_QUERY : PROTO_QUERY, bad[i], 0, 0, 0, 0);
@@ -312,12 +333,8 @@ static void test_query_of_a_bad_device_is_a_typed_error_after_hello(void **state
 static void test_extension_queries(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
-	m.u.hello.version = PROTO_EXT_VERSION;
-	feed(f->c, &m);
-	struct proto_msg ans;
-	fixture_read_frame(f->client, &ans);
-	assert_int_equal(ans.type, PROTO_HELLO_ACK);
+	struct proto_msg m, ans;
+	say_hello(f->c, f->client, 0, 0, 1, &ans);
 	assert_int_equal(ans.u.hello.version, PROTO_EXT_VERSION);
 	assert_int_equal(ans.u.hello.num_devices, 2);
 	assert_int_equal(ans.u.hello.server_pid, (uint32_t)getpid());
@@ -433,24 +450,6 @@ static void test_leak_waits_for_the_last_connection_of_a_process(void **state)
 	close(fd2);
 }
 
-/* HELLO of reporting instance `instance`, connection number `epoch`; reads the answer, or sees the close. */
-static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_t epoch, int answered)
-{
-	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
-	m.u.hello.version = PROTO_EXT_VERSION;
-	m.u.hello.instance = instance;
-	m.u.hello.epoch = epoch;
-	feed(c, &m);
-	if (answered) {
-		struct proto_msg ans;
-		fixture_read_frame(peer, &ans);
-		assert_int_equal(ans.type, PROTO_HELLO_ACK);
-		assert_true(ans.u.hello.features & PROTO_FEATURE_SESSIONS);
-	} else {
-		char byte;
-		assert_int_equal(recv(peer, &byte, 1, MSG_DONTWAIT), 0); /* closed, unanswered */
-	}
-}
 
 /*
  * A library that gave up on a hung server reconnects: its newer connection
@@ -461,18 +460,18 @@ static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_
 static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **state)
 {
 	struct fixture *f = *state;
-	say_hello(f->c, f->client, 0xabc, 0, 1);
+	say_hello(f->c, f->client, 0xabc, 0, 1, NULL);
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
 	m = frame(PROTO_ALLOC, 0, 2000, TTALLOC_DRAM, 0, 0x2000); /* freed while the server hung */
 	feed(f->c, &m);
 	int fd_other, fd_new;
 	struct connection *other = fixture_open_client(&f->s, &fd_other); /* another library, same process */
-	say_hello(other, fd_other, 0xdef, 0, 1);
+	say_hello(other, fd_other, 0xdef, 0, 1, NULL);
 	m = frame(PROTO_ALLOC, 1, 4096, TTALLOC_L1, 0, 0x3000);
 	feed(other, &m);
 	struct connection *newer = fixture_open_client(&f->s, &fd_new);
-	say_hello(newer, fd_new, 0xabc, 1, 1);
+	say_hello(newer, fd_new, 0xabc, 1, 1, NULL);
 	assert_true(f->c->closed); /* superseded */
 	assert_true(client_of(f->c)->superseded);
 	assert_false(other->closed);
@@ -486,7 +485,7 @@ static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **s
 	/* a connection of the instance older than the newest speaks late: closed, unanswered */
 	int fd_late;
 	struct connection *late = fixture_open_client(&f->s, &fd_late);
-	say_hello(late, fd_late, 0xabc, 0, 0);
+	say_hello(late, fd_late, 0xabc, 0, 0, NULL);
 	assert_true(late->closed);
 	assert_false(newer->closed);
 	assert_int_equal(f->s.ingest.stats.superseded, 2);
@@ -504,7 +503,7 @@ static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **s
 static void test_goodbye_decides_whether_a_running_process_leaked(void **state)
 {
 	struct fixture *f = *state;
-	say_hello(f->c, f->client, 0x123, 0, 1);
+	say_hello(f->c, f->client, 0x123, 0, 1, NULL);
 	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
 	feed(f->c, &m);
 	connection_close(f->c); /* lost, no GOODBYE: the library will reconnect */
@@ -513,7 +512,7 @@ static void test_goodbye_decides_whether_a_running_process_leaked(void **state)
 	assert_int_equal(f->s.ingest.departures.count, 1);
 	int fd2;
 	struct connection *c2 = fixture_open_client(&f->s, &fd2);
-	say_hello(c2, fd2, 0x123, 1, 1);
+	say_hello(c2, fd2, 0x123, 1, 1, NULL);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* its resync would follow */
 	m = frame(PROTO_ALLOC, 0, 500, TTALLOC_DRAM, 0, 0x4000);
 	feed(c2, &m);
