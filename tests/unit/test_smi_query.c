@@ -21,6 +21,7 @@
 #include "common/query.h"
 #include "../support/argv_builder.h"
 #include "../support/snapshot_fixture.h"
+#include "../support/text_assert.h"
 #include "smi/smi.h"
 
 /* Mon Nov  3 14:23:45.123456789 2025 UTC, the seed's first screenshot. */
@@ -305,7 +306,7 @@ static void test_unknown_field_lists_the_valid_ones(void **state)
 	assert_string_equal(err, "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'? "
 				 "(tt_smi --help-query-gpu lists them)");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid,used_memry", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "did you mean 'used_memory'?"));
+	assert_contains(err, "did you mean 'used_memory'?");
 	/* a field of the other kind is unknown here */
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "memory.dram.used", err, sizeof(err)), -1);
 }
@@ -317,7 +318,7 @@ static void test_field_list_and_format_errors_are_explained(void **state)
 	char err[SMI_ERR_LEN];
 	memset(&q, 0, sizeof(q));
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "needs field names"));
+	assert_contains(err, "needs field names");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,,name", err, sizeof(err)), -1);
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,", err, sizeof(err)), -1);
 	assert_int_equal(smi_query_parse_format(&q, "csv,bogus", err, sizeof(err)), -1);
@@ -541,18 +542,18 @@ static void test_options_refuse_mixed_or_incomplete_modes(void **state)
 	assert_int_equal(parse(&o, err, "--format=csv", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "--format goes with --query-gpu or --query-compute-apps");
 	assert_int_equal(parse(&o, err, "--json", "--interval", "1", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "--interval goes with --csv-log"));
+	assert_contains(err, "--interval goes with --csv-log");
 	assert_int_equal(parse(&o, err, "--csv-log", "f", "-l", "1", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--json", "-w", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "option '-lms' needs a value");
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", "10", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "-lms/--loop-ms"));
+	assert_contains(err, "-lms/--loop-ms");
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "-l", "0", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "nan", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "0.01", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--query-gpu=nope", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "valid fields: timestamp, index"));
+	assert_contains(err, "valid fields: timestamp, index");
 }
 
 /* ---- -i, -q, -L ---- */
@@ -622,18 +623,19 @@ static void test_report_lines_up_and_counts_every_region(void **state)
 	devices[1].status.cb_allocated = 2 * MiB;
 	assert_int_equal(smi_report(&rendered, &snap, SMI_REPORT_MEMORY | SMI_REPORT_PIDS), 0);
 	const char *text = strbuf_str(&rendered);
-	assert_non_null(strstr(text, "Timestamp                                 : Mon Nov  3 14:23:45 2025\n"));
-	assert_non_null(strstr(text, "Attached GPUs                             : 2\n"));
-	assert_non_null(strstr(text, "GPU 1\n    Product Name                          : Wormhole_B0\n"));
-	assert_non_null(strstr(text, "        Used                              : 300 MiB\n"));
-	assert_non_null(strstr(text, "        Circular Buffers                  : 2 MiB\n"));
+	assert_contains(text, "Timestamp                                 : Mon Nov  3 14:23:45 2025\n");
+	assert_contains(text, "Attached GPUs                             : 2\n");
+	assert_contains(text, "GPU 1\n    Product Name                          : Wormhole_B0\n");
+	assert_contains(text, "        Used                              : 300 MiB\n");
+	assert_contains(text, "        Circular Buffers                  : 2 MiB\n");
 	/* process 12347 holds 150 MiB L1 and 2 MiB of circular buffers */
-	assert_non_null(strstr(text, "        Process ID                        : 12347\n"
-				     "            Type                          : C\n"
-				     "            Name                          : python\n"
-				     "            User                          : ttuser\n"
-				     "            Used Memory                   : 152 MiB\n"));
-	assert_null(strstr(text, "Temperature"));
+	assert_contains(text,
+			"        Process ID                        : 12347\n"
+			"            Type                          : C\n"
+			"            Name                          : python\n"
+			"            User                          : ttuser\n"
+			"            Used Memory                   : 152 MiB\n");
+	assert_lacks(text, "Temperature");
 	unsigned sections;
 	char err[ERR_LEN];
 	assert_int_equal(smi_report_parse_sections("memory,Pids", &sections, err, sizeof(err)), 0);
@@ -651,12 +653,13 @@ static void test_list_and_hardware_only_report(void **state)
 	strbuf_reset(&rendered);
 	assert_int_equal(smi_report(&rendered, &snap, 0), 0);
 	const char *text = strbuf_str(&rendered);
-	assert_non_null(strstr(text, "        Total                             : 12288 MiB\n"
-				     "        Used                              : N/A\n"));
-	assert_non_null(strstr(text, "        Current Temp                      : 40 C\n"));
-	assert_non_null(strstr(text, "        Power Draw                        : 80.00 W\n"));
-	assert_non_null(strstr(text, "        Device                            : N/A\n"));
-	assert_non_null(strstr(text, "    Processes                             : None\n"));
+	assert_contains(text,
+			"        Total                             : 12288 MiB\n"
+			"        Used                              : N/A\n");
+	assert_contains(text, "        Current Temp                      : 40 C\n");
+	assert_contains(text, "        Power Draw                        : 80.00 W\n");
+	assert_contains(text, "        Device                            : N/A\n");
+	assert_contains(text, "    Processes                             : None\n");
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, snapshot_fixture_teardown)

@@ -18,6 +18,7 @@
 #include "common/cli.h"
 #include "../support/argv_builder.h"
 #include "../support/snapshot_fixture.h"
+#include "../support/text_assert.h"
 #include "smi/smi.h"
 
 /* Mon Nov  3 14:23:45 2025 UTC, the seed's first screenshot. */
@@ -66,14 +67,6 @@ static void assert_line(const char *text, const char *line)
 			return;
 	fprintf(stderr, "line not found:\n%s\nin:\n%s\n", line, text);
 	fail();
-}
-
-static void assert_contains(const char *text, const char *needle)
-{
-	if (!strstr(text, needle)) {
-		fprintf(stderr, "'%s' not found in:\n%s\n", needle, text);
-		fail();
-	}
 }
 
 /* Display width counted independently of smi_text_width: escapes skipped,
@@ -135,7 +128,7 @@ static void test_seed_demo_lists_one_row_per_process(void **state)
 	assert_line(t, "│   0     12345    ttuser    python                          100MB   0MB         │");
 	assert_line(t, "│   0     12346    ttuser    python                          200MB   0MB         │");
 	assert_line(t, "│   1     12347    ttuser    python                          0MB     150MB       │");
-	assert_null(strstr(t, "No processes"));
+	assert_lacks(t, "No processes");
 }
 
 static void test_headers_match_the_seed(void **state)
@@ -193,7 +186,7 @@ static void test_idle_device_gets_a_no_processes_row(void **state)
 	snapshot_add_process(0, 12345, "ttuser", "python", 3 * GiB, 450 * MiB);
 	const char *t = render(SMI_DEFAULT_COLUMNS);
 	assert_line(t, "│   1     -        -         No processes using this device  -       -           │");
-	assert_null(strstr(t, "│   0     -"));
+	assert_lacks(t, "│   0     -");
 }
 
 static void test_processes_are_ordered_by_device_then_pid(void **state)
@@ -240,7 +233,7 @@ static void test_disconnected_watch_shows_the_reason_and_reconnects(void **state
 	assert_contains(t, "│ cannot reach the allocation server at /tmp/x.sock (Connection refused)");
 	assert_contains(t, "reconnects by itself");
 	assert_contains(t, "\nServer Status: ❌ Disconnected (reconnecting...)\n");
-	assert_null(strstr(t, "Processes:"));
+	assert_lacks(t, "Processes:");
 	assert_box_width(t, 82);
 }
 
@@ -529,7 +522,7 @@ static void test_options_errors_are_explained(void **state)
 	struct smi_options o;
 	char err[ERR_LEN];
 	assert_int_equal(parse(&o, err, "-r", "10", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "--refresh"));
+	assert_contains(err, "--refresh");
 	assert_int_equal(parse(&o, err, "-r", "fast", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--width", "20", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--bogus", NULL), TTALLOC_EINVAL);
@@ -568,7 +561,7 @@ static void test_frame_repaints_in_place_without_clearing(void **state)
 	strbuf_reset(&f);
 	smi_frame_compose(&f, "a\nb\nc\n", 2, 80);
 	assert_string_equal(strbuf_str(&f), "\033[Ha\033[K\r\nb\033[K\033[J");
-	assert_null(strstr(strbuf_str(&f), "\033[2J"));
+	assert_lacks(strbuf_str(&f), "\033[2J");
 	/* a line as wide as the screen is not followed by an erase, which
 	 * would wipe its last character */
 	strbuf_reset(&f);
@@ -603,7 +596,7 @@ static void test_real_devices_show_serial_and_bus_id_simulated_ones_stay_blank(v
 	const char *t = render(SMI_DEFAULT_COLUMNS);
 	assert_line(t, "│        010001851172E02A 0000:02:00.0      L1:      0MB / 1440MB  ( 0%)         │");
 	assert_line(t, "│                                           L1:    150MB / 1440MB  (10%)         │");
-	assert_null(strstr(t, "CD140F72FDCEC8F9"));
+	assert_lacks(t, "CD140F72FDCEC8F9");
 }
 
 static void test_a_container_column_appears_when_a_process_runs_in_one(void **state)
@@ -611,7 +604,7 @@ static void test_a_container_column_appears_when_a_process_runs_in_one(void **st
 	(void)state;
 	seed_demo();
 	const char *t = render(SMI_DEFAULT_COLUMNS);
-	assert_null(strstr(t, "Container"));
+	assert_lacks(t, "Container");
 	struct snapshot_container c[2];
 	memset(c, 0, sizeof(c));
 	c[0].pid = 12346;

@@ -17,6 +17,7 @@
 #include "common/cli.h"
 #include "../support/argv_builder.h"
 #include "../support/snapshot_fixture.h"
+#include "../support/text_assert.h"
 #include "smi/top.h"
 
 #define NOW_NS (1762179825ull * 1000000000ull)
@@ -82,14 +83,6 @@ static const char *render_at(int rows, int columns, const struct history_snapsho
 	strbuf_reset(&rendered);
 	assert_int_equal(top_render(&rendered, &model, &s), 0);
 	return strbuf_str(&rendered);
-}
-
-static void assert_contains(const char *text, const char *needle)
-{
-	if (!strstr(text, needle)) {
-		fprintf(stderr, "'%s' not found in:\n%s\n", needle, text);
-		fail();
-	}
 }
 
 /* The line of `text` that contains `needle` (copied), or fails. */
@@ -321,8 +314,8 @@ static void test_narrow_screen_drops_user_and_age_not_memory(void **state)
 	const char *out = render_at(24, 60, NULL, 0);
 	assert_screen_fits(out, 24, 60);
 	const char *header = line_with(out, "PID");
-	assert_null(strstr(header, "USER"));
-	assert_null(strstr(header, "AGE"));
+	assert_lacks(header, "USER");
+	assert_lacks(header, "AGE");
 	assert_contains(header, "DRAM");
 	assert_contains(header, "TRACE");
 	assert_contains(header, "CB");
@@ -335,7 +328,7 @@ static void test_many_devices_fold_into_compact_lines(void **state)
 	three_processes();
 	const char *out = render_at(12, 80, NULL, 0);
 	assert_screen_fits(out, 12, 80);
-	assert_null(strstr(out, " GPU 0 ")); /* no room for the full device block */
+	assert_lacks(out, " GPU 0 "); /* no room for the full device block */
 	assert_contains(out, "  0 DRAM ");
 	assert_contains(out, "  1 DRAM ");
 }
@@ -493,7 +486,7 @@ static void test_top_options(void **state)
 	assert_string_equal(o.socket_path, "/tmp/x.sock");
 	assert_int_equal(o.color, SMI_COLOR_NEVER);
 	assert_true(parse(&o, err, "-r", "10", NULL) < 0);
-	assert_non_null(strstr(err, "--refresh"));
+	assert_contains(err, "--refresh");
 	assert_true(parse(&o, err, "--bogus", NULL) < 0);
 	assert_true(parse(&o, err, "extra", NULL) < 0);
 	assert_int_equal(parse(&o, err, "--help", NULL), CLI_HELP);
