@@ -47,6 +47,7 @@ os.environ.setdefault("TTALLOC_HTTP", "127.0.0.1:0")
 
 sys.path.insert(0, str(PYTHON_DIR))
 import ttalloc  # noqa: E402
+from http_support import dashboard_url  # noqa: E402
 from wire_support import recv_exact, sync  # noqa: E402,F401  (shared: `from conftest import sync`)
 
 
@@ -397,6 +398,13 @@ def default_socket_lock():
 def server(server_factory):
     """A ttalloc-server with 2 simulated Wormhole_B0 devices on a temp socket."""
     return server_factory()
+
+
+@pytest.fixture
+def web(server_factory):
+    """A server with HTTP on a free loopback port; returns (server, base URL)."""
+    server = server_factory(args=["--http", "127.0.0.1:0"])
+    return server, dashboard_url(server)
 
 
 @pytest.fixture
