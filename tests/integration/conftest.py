@@ -454,6 +454,16 @@ def reporter_client(processes):
     return spawn
 
 
+def smi(server, *args, check=True, timeout=30):
+    """tt_smi with `args` against `server`'s socket: the finished process
+    (returncode, stdout, stderr). With `check`, it must exit 0."""
+    res = subprocess.run([str(SMI_BIN), "--socket", server.socket] + list(args), capture_output=True,
+                         text=True, timeout=timeout)
+    if check:
+        assert res.returncode == 0, res.stdout + res.stderr
+    return res
+
+
 def raw_socket(path, timeout=5.0):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)

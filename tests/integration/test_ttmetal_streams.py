@@ -12,11 +12,10 @@ import os
 import re
 import socket
 import struct
-import subprocess
 
 import pytest
 
-from conftest import REPO, SMI_BIN, raw_socket, recv_exact, recv_frame, wait_read_by_peer
+from conftest import REPO, raw_socket, recv_exact, recv_frame, smi, wait_read_by_peer
 from http_support import get_json
 from test_http_metrics import scrape, value
 import ttalloc
@@ -55,13 +54,6 @@ def mine(frame):
     return bytes(data)
 
 
-def tt_smi(srv, *args):
-    r = subprocess.run([str(SMI_BIN), "--socket", srv.socket] + list(args), capture_output=True,
-                       text=True, timeout=10)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 def test_the_recorded_streams_are_what_the_generator_writes(tmp_path):
     GEN.main(str(tmp_path))
     for name in GEN.STREAMS:
@@ -72,7 +64,7 @@ def test_the_recorded_streams_are_what_the_generator_writes(tmp_path):
 
 def check_views(srv, url, expected, pid):
     """Every view agrees with `expected` ({device: {type: bytes}}); device totals leave out host memory."""
-    snap = json.loads(tt_smi(srv, "--json"))
+    snap = json.loads(smi(srv, "--json").stdout)
     metrics = scrape(url)
     api = get_json(url + "api/devices")
     for dev, want in expected.items():
@@ -90,8 +82,8 @@ def check_views(srv, url, expected, pid):
             assert a[key + "_allocated"] == want[key], (dev, key)
             assert value(metrics, "ttalloc_device_memory_used_bytes", device=dev, type=key) == want[key]
         # tt_smi's DRAM and L1 columns: host memory in neither; L1 = L1 + L1_SMALL + CB + kernels
-        gpu = tt_smi(srv, "--query-gpu=index,memory.dram.used,memory.l1.used,memory.kernel.used,"
-                     "memory.system.used", "--format=csv,noheader,nounits")
+        gpu = smi(srv, "--query-gpu=index,memory.dram.used,memory.l1.used,memory.kernel.used,"
+                  "memory.system.used", "--format=csv,noheader,nounits").stdout
         row = [r for r in gpu.splitlines() if r.startswith("%d," % dev)][0]
         l1 = want["l1"] + want["l1_small"] + want["cb"] + want["kernel"]
         assert row == "%d, %d, %d, %d, %d" % (dev, round((want["dram"] + want["trace"]) / MiB), round(l1 / MiB),
