@@ -368,6 +368,19 @@ def check_server_state(server, survivors):
     return len(expected), sum(sum(t.values()) for t in totals)
 
 
+def time_leak_report(server, producer, timeout, interval=0.001):
+    """kill -9 of `producer` (flushed, so the server holds exactly its live
+    file): the milliseconds from the kill to the first line of the server's
+    leak report of it."""
+    server.tail.poll()
+    start_line = len(server.tail.lines)
+    t0 = time.monotonic()
+    producer.kill9()
+    server.tail.wait_for(re.compile(r"^⚠️  Process %d exited but left" % producer.pid), start_line, timeout,
+                         server.alive, interval=interval)
+    return (time.monotonic() - t0) * 1000
+
+
 def check_leak_report(server, producer, expected, timeout=30.0):
     """Exactly one leak report for producer's pid, listing exactly `expected`."""
     deadline = time.monotonic() + timeout
@@ -462,13 +475,7 @@ def run_soak(build, producers=8, events=1_000_000, phases=20, kills=3, restarts=
                         # kill it while paused, the server holding exactly its file
                         p.flush()
                         expected = p.live_set()
-                        server.tail.poll()
-                        start_line = len(server.tail.lines)
-                        t0 = time.monotonic()
-                        p.kill9()
-                        server.tail.wait_for(re.compile(r"^⚠️  Process %d exited" % p.pid), start_line, 30.0,
-                                             server.alive)
-                        latency = (time.monotonic() - t0) * 1000
+                        latency = time_leak_report(server, p, 30.0)
                         figures["kill_latency_ms"].append(latency)
                         if kill_latency_limit is not None:
                             check(latency < kill_latency_limit, "leak report %.0f ms after the kill" % latency)

@@ -48,29 +48,17 @@ char *format_bytes_spaced(char *buf, size_t size, uint64_t bytes)
 	return format_in_unit(buf, size, bytes, 1, " ");
 }
 
-static const char *const cause_labels[FORMAT_OOM_CAUSE_COUNT] = {
-#define FORMAT_OOM_LABEL_(name, label, words) [FORMAT_OOM_##name] = label,
-	FORMAT_OOM_CAUSES(FORMAT_OOM_LABEL_)
-#undef FORMAT_OOM_LABEL_
-};
-
-static const char *const cause_words[FORMAT_OOM_CAUSE_COUNT] = {
-#define FORMAT_OOM_WORDS_(name, label, words) [FORMAT_OOM_##name] = words,
-	FORMAT_OOM_CAUSES(FORMAT_OOM_WORDS_)
-#undef FORMAT_OOM_WORDS_
-};
+static const struct label causes[FORMAT_OOM_CAUSE_COUNT] = LABELS_TABLE(FORMAT_OOM_CAUSES, FORMAT_OOM_);
 
 const char *format_oom_cause_label(enum format_oom_cause cause)
 {
-	return (unsigned)cause < FORMAT_OOM_CAUSE_COUNT ? cause_labels[cause] : "unknown";
+	return labels_label(causes, FORMAT_OOM_CAUSE_COUNT, cause, "unknown");
 }
 
 enum format_oom_cause format_oom_cause_parse(const char *label)
 {
-	for (int c = 0; label && c < FORMAT_OOM_CAUSE_COUNT; c++)
-		if (strcmp(cause_labels[c], label) == 0)
-			return (enum format_oom_cause)c;
-	return FORMAT_OOM_UNKNOWN;
+	int c = labels_find(causes, FORMAT_OOM_CAUSE_COUNT, label);
+	return c < 0 ? FORMAT_OOM_UNKNOWN : (enum format_oom_cause)c;
 }
 
 enum format_oom_cause format_oom_cause(uint64_t requested, uint64_t capacity, uint64_t free, uint64_t largest,
@@ -92,7 +80,7 @@ char *format_oom_verdict(char *buf, size_t size, uint64_t requested, uint64_t fr
 	format_bytes_spaced(need, sizeof(need), requested);
 	format_bytes_spaced(avail, sizeof(avail), free);
 	format_bytes_spaced(block, sizeof(block), largest);
-	const char *why = (unsigned)cause < FORMAT_OOM_CAUSE_COUNT ? cause_words[cause] : "unknown";
+	const char *why = labels_words(causes, FORMAT_OOM_CAUSE_COUNT, cause, "unknown");
 	if (map_known)
 		snprintf(buf, size, "needs %s, %s free, largest free block %s: %s", need, avail, block, why);
 	else

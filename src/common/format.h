@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/labels.h"
+
 #define FORMAT_BYTES_LEN 32
 
 /*
@@ -29,19 +31,14 @@ char *format_bytes_seed(char *buf, size_t size, uint64_t bytes);
 char *format_bytes_spaced(char *buf, size_t size, uint64_t bytes);
 
 /* Causes of an allocation failure, as post-mortems name them. */
-#define FORMAT_OOM_CAUSES(X)                                                        \
-	X(FRAGMENTATION, "fragmentation", "fragmentation")                         \
-	X(OUT_OF_MEMORY, "out_of_memory", "not enough free memory")               \
-	X(TOO_LARGE, "too_large", "larger than the whole memory")                 \
-	X(FITS_NOW, "fits_now", "it would fit now (memory was freed since)")     \
-	X(UNKNOWN, "unknown", "no address map for this memory")
+#define FORMAT_OOM_CAUSES(X, P)                                                        \
+	X(P, FRAGMENTATION, "fragmentation", "fragmentation")                         \
+	X(P, OUT_OF_MEMORY, "out_of_memory", "not enough free memory")               \
+	X(P, TOO_LARGE, "too_large", "larger than the whole memory")                 \
+	X(P, FITS_NOW, "fits_now", "it would fit now (memory was freed since)")     \
+	X(P, UNKNOWN, "unknown", "no address map for this memory")
 
-enum format_oom_cause {
-#define FORMAT_OOM_CAUSE_(name, label, words) FORMAT_OOM_##name,
-	FORMAT_OOM_CAUSES(FORMAT_OOM_CAUSE_)
-#undef FORMAT_OOM_CAUSE_
-	FORMAT_OOM_CAUSE_COUNT
-};
+LABELS_ENUM(format_oom_cause, FORMAT_OOM_CAUSES, FORMAT_OOM_, FORMAT_OOM_CAUSE_COUNT);
 
 /* The cause's label ("fragmentation", "out_of_memory"), or "unknown". */
 const char *format_oom_cause_label(enum format_oom_cause cause);

@@ -50,26 +50,16 @@ int proto_type_reads_registry(unsigned type)
 	return row ? row->reads_registry : 0;
 }
 
-static const char *const reason_labels[] = {
-#define PROTO_LABEL_(name, label, desc) label,
-	PROTO_ERROR_MAP(PROTO_LABEL_)
-#undef PROTO_LABEL_
-};
-
-static const char *const reason_descriptions[] = {
-#define PROTO_DESC_(name, label, desc) desc,
-	PROTO_ERROR_MAP(PROTO_DESC_)
-#undef PROTO_DESC_
-};
+static const struct label reasons[PROTO_ERR_COUNT] = LABELS_TABLE(PROTO_ERROR_MAP, PROTO_ERR_);
 
 const char *proto_error_label(enum proto_error_reason reason)
 {
-	return (unsigned)reason < PROTO_ERR_COUNT ? reason_labels[reason] : "unknown";
+	return labels_label(reasons, PROTO_ERR_COUNT, reason, "unknown");
 }
 
 const char *proto_error_description(enum proto_error_reason reason)
 {
-	return (unsigned)reason < PROTO_ERR_COUNT ? reason_descriptions[reason] : "unknown error";
+	return labels_words(reasons, PROTO_ERR_COUNT, reason, "unknown error");
 }
 
 int proto_buffer_type_valid(unsigned type)

@@ -99,6 +99,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/labels.h"
 #include "ttalloc.h"
 
 #define PROTO_MSG_SIZE 112
@@ -722,30 +723,25 @@ int proto_upstream_request_type(unsigned type);
  * the server's counters, its log lines, ERROR frames and (later) /metrics.
  * X(NAME, metric_label, description)
  */
-#define PROTO_ERROR_MAP(X)                                                                  \
-	X(TRUNCATED, "truncated", "connection closed in the middle of a message")              \
-	X(UNKNOWN_TYPE, "unknown_type", "unknown message type")                                \
-	X(UNEXPECTED_TYPE, "unexpected_type", "message type only the server sends")            \
-	X(BAD_DEVICE, "bad_device", "device id out of range")                                  \
-	X(BAD_BUFFER_TYPE, "bad_buffer_type", "buffer type is not 0..6")                       \
-	X(BAD_SIZE, "bad_size", "size is zero or larger than the device memory")               \
-	X(PID_MISMATCH, "pid_mismatch", "process_id differs from the connection's real PID")   \
-	X(FOREIGN_FREE, "foreign_free", "FREE of a buffer owned by another process")           \
-	X(UNKNOWN_FREE, "unknown_free", "FREE of an address with no live buffer")              \
-	X(DUPLICATE_ALLOC, "duplicate_alloc", "ALLOC at an address this process holds live")  \
-	X(OUTPUT_OVERFLOW, "output_overflow", "peer does not read its answers")                \
-	X(LIMIT, "limit", "a server limit was reached")                                        \
-	X(BAD_STACK, "bad_stack", "malformed STACK_DEF")                                      \
-	X(FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")       \
-	X(BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")                       \
-	X(BAD_TEXT, "bad_text", "MARK label, STACK_TEXT frame or DOC_QUERY path empty, unterminated or not text")
+#define PROTO_ERROR_MAP(X, P)                                                                  \
+	X(P, TRUNCATED, "truncated", "connection closed in the middle of a message")              \
+	X(P, UNKNOWN_TYPE, "unknown_type", "unknown message type")                                \
+	X(P, UNEXPECTED_TYPE, "unexpected_type", "message type only the server sends")            \
+	X(P, BAD_DEVICE, "bad_device", "device id out of range")                                  \
+	X(P, BAD_BUFFER_TYPE, "bad_buffer_type", "buffer type is not 0..6")                       \
+	X(P, BAD_SIZE, "bad_size", "size is zero or larger than the device memory")               \
+	X(P, PID_MISMATCH, "pid_mismatch", "process_id differs from the connection's real PID")   \
+	X(P, FOREIGN_FREE, "foreign_free", "FREE of a buffer owned by another process")           \
+	X(P, UNKNOWN_FREE, "unknown_free", "FREE of an address with no live buffer")              \
+	X(P, DUPLICATE_ALLOC, "duplicate_alloc", "ALLOC at an address this process holds live")  \
+	X(P, OUTPUT_OVERFLOW, "output_overflow", "peer does not read its answers")                \
+	X(P, LIMIT, "limit", "a server limit was reached")                                        \
+	X(P, BAD_STACK, "bad_stack", "malformed STACK_DEF")                                      \
+	X(P, FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")       \
+	X(P, BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")                       \
+	X(P, BAD_TEXT, "bad_text", "MARK label, STACK_TEXT frame or DOC_QUERY path empty, unterminated or not text")
 
-enum proto_error_reason {
-#define PROTO_DEFINE_REASON_(name, label, desc) PROTO_ERR_##name,
-	PROTO_ERROR_MAP(PROTO_DEFINE_REASON_)
-#undef PROTO_DEFINE_REASON_
-	PROTO_ERR_COUNT
-};
+LABELS_ENUM(proto_error_reason, PROTO_ERROR_MAP, PROTO_ERR_, PROTO_ERR_COUNT);
 
 /* Short label of a reason ("bad_device"), for counters and metrics. */
 const char *proto_error_label(enum proto_error_reason reason);

@@ -52,6 +52,7 @@ os.environ.setdefault("TTALLOC_LIBRARY", "off")
 
 sys.path.insert(0, str(PYTHON_DIR))
 import ttalloc  # noqa: E402
+from http_support import dashboard_url  # noqa: E402
 from wire_support import recv_exact, sync  # noqa: E402,F401  (shared: `from conftest import sync`)
 
 
@@ -419,6 +420,13 @@ def server(server_factory):
 
 
 @pytest.fixture
+def web(server_factory):
+    """A server with HTTP on a free loopback port; returns (server, base URL)."""
+    server = server_factory(args=["--http", "127.0.0.1:0"])
+    return server, dashboard_url(server)
+
+
+@pytest.fixture
 def processes():
     """spawn(argv, env) -> LineProcess; every child is killed at teardown."""
     children = []
@@ -463,6 +471,16 @@ def reporter_client(processes):
         p.expect(r"^pid=\d+")
         return p
     return spawn
+
+
+def smi(server, *args, check=True, timeout=30):
+    """tt_smi with `args` against `server`'s socket: the finished process
+    (returncode, stdout, stderr). With `check`, it must exit 0."""
+    res = subprocess.run([str(SMI_BIN), "--socket", server.socket] + list(args), capture_output=True,
+                         text=True, timeout=timeout)
+    if check:
+        assert res.returncode == 0, res.stdout + res.stderr
+    return res
 
 
 def raw_socket(path, timeout=5.0):

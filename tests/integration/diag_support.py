@@ -2,12 +2,11 @@
 sites (diag_app.c), Python clients of the simulated tt_metal, tt_smi runs,
 and the server's diagnosis documents over HTTP."""
 
-import subprocess
 import sys
 
 import pytest
 
-from conftest import SMI_BIN, build_c_client
+from conftest import build_c_client, smi  # noqa: F401  (shared: `from diag_support import smi`)
 from http_support import dashboard_url, get, get_json
 from test_http_metrics import parse, value
 
@@ -34,14 +33,6 @@ def start_py(processes, server, code, ready="^ready$", stacks=True):
     p = processes([sys.executable, "-c", code], env=env)
     p.expect(ready, timeout=20)
     return p
-
-
-def smi(server, *args, check=True):
-    res = subprocess.run([str(SMI_BIN), "--socket", server.socket] + list(args), capture_output=True,
-                         text=True, timeout=30)
-    if check:
-        assert res.returncode == 0, res.stdout + res.stderr
-    return res
 
 
 def doc(server, path):

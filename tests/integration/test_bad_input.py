@@ -27,6 +27,20 @@ def assert_still_serving(server):
     assert server.alive()
 
 
+def assert_refused(server, frames, *log_lines):
+    """`frames` from a connection of their own, then a SYNC that is answered
+    (the stream stays in step after bad frames): each of `log_lines` (regular
+    expressions) comes in the server log, and the server still serves."""
+    mark = server.mark()
+    with raw_socket(server.socket) as s:
+        for frame in frames:
+            s.sendall(frame)
+        sync(s)
+    for line in log_lines:
+        server.wait_for_log(line, since=mark)
+    assert_still_serving(server)
+
+
 def test_truncated_message_is_logged_and_server_keeps_serving(server, baseline):
     mark = server.mark()
     with raw_socket(server.socket) as s:
@@ -37,46 +51,27 @@ def test_truncated_message_is_logged_and_server_keeps_serving(server, baseline):
 
 
 def test_unknown_message_type_77_is_logged_and_server_keeps_serving(server, baseline):
-    mark = server.mark()
-    with raw_socket(server.socket) as s:
-        s.sendall(protocol.pack(77, 0))
-        sync(s)  # the stream stays in step after the bad frame
-    server.wait_for_log(r"❌ PID \d+: unknown message type: type 77\b", since=mark)
-    assert_still_serving(server)
+    assert_refused(server, [protocol.pack(77, 0)], r"❌ PID \d+: unknown message type: type 77\b")
 
 
 def test_alloc_on_device_out_of_range_is_rejected_naming_the_device(server, baseline):
-    mark = server.mark()
-    with raw_socket(server.socket) as s:
-        s.sendall(protocol.pack(protocol.ALLOC, 9, size=MiB, buffer_type=ttalloc.DRAM,
-                                buffer_id=0x800000000))
-        sync(s)
-    server.wait_for_log(r"❌ PID \d+: device id out of range: ALLOC for device 9; devices are 0\.\.1",
-                        since=mark)
-    assert_still_serving(server)
+    assert_refused(server, [protocol.pack(protocol.ALLOC, 9, size=MiB, buffer_type=ttalloc.DRAM,
+                                          buffer_id=0x800000000)],
+                   r"❌ PID \d+: device id out of range: ALLOC for device 9; devices are 0\.\.1")
 
 
 def test_alloc_with_buffer_type_9_is_rejected(server, baseline):
-    mark = server.mark()
-    with raw_socket(server.socket) as s:
-        s.sendall(protocol.pack(protocol.ALLOC, 0, size=MiB, buffer_type=9, buffer_id=0xabc000))
-        sync(s)
-    server.wait_for_log(r"❌ PID \d+: buffer type is not 0\.\.6: ALLOC with buffer type 9 at 0xabc000",
-                        since=mark)
-    assert_still_serving(server)
+    assert_refused(server, [protocol.pack(protocol.ALLOC, 0, size=MiB, buffer_type=9, buffer_id=0xabc000)],
+                   r"❌ PID \d+: buffer type is not 0\.\.6: ALLOC with buffer type 9 at 0xabc000")
 
 
 def test_alloc_larger_than_the_device_is_rejected(server, baseline):
-    mark = server.mark()
-    with raw_socket(server.socket) as s:
-        s.sendall(protocol.pack(protocol.ALLOC, 0, size=13 * 1024**3, buffer_type=ttalloc.DRAM,
-                                buffer_id=0x1000))
-        s.sendall(protocol.pack(protocol.ALLOC, 0, size=0, buffer_type=ttalloc.DRAM, buffer_id=0x2000))
-        sync(s)
-    server.wait_for_log(r"❌ PID \d+: size is zero or larger than the device memory: ALLOC of "
-                        r"13958643712 bytes DRAM on device 0", since=mark)
-    server.wait_for_log(r"ALLOC of 0 bytes DRAM on device 0", since=mark)
-    assert_still_serving(server)
+    assert_refused(server,
+                   [protocol.pack(protocol.ALLOC, 0, size=13 * 1024**3, buffer_type=ttalloc.DRAM, buffer_id=0x1000),
+                    protocol.pack(protocol.ALLOC, 0, size=0, buffer_type=ttalloc.DRAM, buffer_id=0x2000)],
+                   r"❌ PID \d+: size is zero or larger than the device memory: ALLOC of "
+                   r"13958643712 bytes DRAM on device 0",
+                   r"ALLOC of 0 bytes DRAM on device 0")
 
 
 def test_one_kib_of_random_garbage_is_survived(server, baseline):
@@ -115,16 +110,12 @@ def test_free_of_another_process_buffer_is_rejected(server, baseline, reporter_c
 
 
 def test_claiming_another_pid_in_the_frame_is_rejected(server, baseline):
-    mark = server.mark()
-    with raw_socket(server.socket) as s:
-        s.sendall(protocol.pack(protocol.FREE, 0, process_id=baseline.pid, buffer_id=0x800000000))
-        s.sendall(protocol.pack(protocol.ALLOC, 0, size=MiB, process_id=baseline.pid,
-                                buffer_id=0x900000000))
-        sync(s)
-    server.wait_for_log(r"FREE claims PID %d but the connection belongs to PID \d+ \(SO_PEERCRED\); "
-                        r"rejected" % baseline.pid, since=mark)
-    server.wait_for_log(r"ALLOC claims PID %d" % baseline.pid, since=mark)
-    assert_still_serving(server)
+    assert_refused(server,
+                   [protocol.pack(protocol.FREE, 0, process_id=baseline.pid, buffer_id=0x800000000),
+                    protocol.pack(protocol.ALLOC, 0, size=MiB, process_id=baseline.pid, buffer_id=0x900000000)],
+                   r"FREE claims PID %d but the connection belongs to PID \d+ \(SO_PEERCRED\); "
+                   r"rejected" % baseline.pid,
+                   r"ALLOC claims PID %d" % baseline.pid)
 
 
 def test_seed_query_of_device_5_gets_no_answer_and_the_connection_closes(server, baseline):
@@ -141,13 +132,9 @@ def test_seed_query_of_device_5_gets_no_answer_and_the_connection_closes(server,
 
 
 def test_answer_types_sent_to_the_server_are_refused(server, baseline):
-    mark = server.mark()
-    with raw_socket(server.socket) as s:
-        s.sendall(protocol.pack(protocol.RESPONSE, 0))
-        sync(s)
-    server.wait_for_log(r"message type only the server sends: RESPONSE \(type 4\) is sent by the "
-                        r"server, not to it", since=mark)
-    assert_still_serving(server)
+    assert_refused(server, [protocol.pack(protocol.RESPONSE, 0)],
+                   r"message type only the server sends: RESPONSE \(type 4\) is sent by the "
+                   r"server, not to it")
 
 
 def test_extension_errors_come_back_as_error_frames(server, baseline):

@@ -7,9 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
-import pytest
-
-from http_support import DRAM, L1, MiB, RawClient, dashboard_url, get, wait_for
+from http_support import DRAM, L1, MiB, RawClient, get, wait_for
 
 SUPPORT = Path(__file__).resolve().parent / "http_support.py"
 
@@ -78,12 +76,6 @@ def value(families, name, **labels):
     found = [v for l, v in families[name]["samples"] if all(l.get(k) == x for k, x in want.items())]
     assert len(found) == 1, "%s%r: %d series" % (name, want, len(found))
     return found[0]
-
-
-@pytest.fixture
-def web(server_factory):
-    server = server_factory(args=["--http", "127.0.0.1:0"])
-    return server, dashboard_url(server)
 
 
 def scrape(url):

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, BUILD, MiB, PYTHON_DIR, REPO, SIM_DIR, SMI_BIN, process_rows
+from conftest import BIN, BUILD, MiB, PYTHON_DIR, REPO, SIM_DIR, process_rows, smi
 from http_support import dashboard_url, get
 import ttalloc
 
@@ -29,13 +29,6 @@ def leak(server, size="1M"):
     return pid
 
 
-def smi(server, *args):
-    res = subprocess.run([str(SMI_BIN), "--socket", server.socket] + list(args), capture_output=True,
-                         text=True, timeout=30)
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res.stdout
-
-
 def test_without_retain_leaks_the_totals_are_the_live_picture(server):
     leak(server)
     assert server.query(0)["dram_allocated"] == 0
@@ -48,14 +41,14 @@ def test_retained_leaks_stay_in_every_total_until_cleared(server_factory):
     assert srv.query(0)["dram_allocated"] == MiB
     rows = [r for r in process_rows(srv.socket) if r["pid"] == pid]
     assert [(r["device_id"], r["dram_allocated"], r["exited"]) for r in rows] == [(0, MiB, True)]
-    table = smi(srv)
+    table = smi(srv).stdout
     assert re.search(r"\b%d\b.*\(exited \(leaked\)\)" % pid, table)
     assert "(exited (leaked)): gone, its leaks kept in the totals" in table
-    data = json.loads(smi(srv, "--json"))
+    data = json.loads(smi(srv, "--json").stdout)
     assert [p["exited"] for p in data["processes"] if p["pid"] == pid] == [True]
     api = json.loads(get(dashboard_url(srv) + "api/processes").body)
     assert [(p["exited"], p["exit_time"] is not None) for p in api if p["pid"] == pid] == [(True, True)]
-    assert smi(srv, "--clear-leaks") == "Cleared 1 leaked buffer of 1 exited process\n"
+    assert smi(srv, "--clear-leaks").stdout == "Cleared 1 leaked buffer of 1 exited process\n"
     assert srv.query(0)["dram_allocated"] == 0
     assert not [r for r in process_rows(srv.socket) if r["pid"] == pid]
     assert ttalloc.clear_leaks(socket_path=srv.socket) == ttalloc.ClearedLeaks(buffer_count=0, process_count=0)

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, SMI_BIN, compile_c, wait_until
+from conftest import REPO, compile_c, smi, wait_until
 from http_support import dashboard_url, get, get_json
 import ttalloc
 
@@ -77,13 +77,6 @@ def start(server_factory, hw_root, devices=2, extra=()):
     return srv, dashboard_url(srv)
 
 
-def tt_smi(srv, *args):
-    r = subprocess.run([str(SMI_BIN), "--socket", srv.socket] + list(args), capture_output=True,
-                       text=True, timeout=10)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
 def metrics(url):
     """{(name, frozenset(labels)): value} of /metrics."""
     out = {}
@@ -140,16 +133,16 @@ def test_regions_of_versions_2_3_4_show_in_every_view(writer, hw_root, sleepers,
     assert rows[b].trace_allocated == 16 * MiB and rows[c].l1_allocated == 64 * MiB
 
     # tt_smi: the table marks the rows, JSON and CSV say where they come from
-    table = tt_smi(srv)
+    table = smi(srv).stdout
     assert re.search(r"\b%d\b.*train_a \(shm\).*300MB" % a, table), table
     assert "(shm): from tt-metal's /dev/shm statistics" in table
-    snap = json.loads(tt_smi(srv, "--json"))
+    snap = json.loads(smi(srv, "--json").stdout)
     assert [d["dram_allocated"] for d in snap["devices"]] == [300 * MiB, 100 * MiB, 0]
     assert snap["devices"][0]["cb_allocated"] == MiB
     procs = {p["pid"]: p for p in snap["processes"]}
     assert procs[a]["source"] == "tt-metal shm" and procs[a]["buffer_count"] is None and procs[a]["stale"] is False
-    csv = tt_smi(srv, "--query-compute-apps=pid,process_name,device,dram,l1,source,buffers",
-                 "--format=csv,noheader,nounits")
+    csv = smi(srv, "--query-compute-apps=pid,process_name,device,dram,l1,source,buffers",
+              "--format=csv,noheader,nounits").stdout
     assert "%d, train_a, 0, 300, 3, tt-metal shm, [N/A]" % a in csv  # l1 = 2 MiB L1 + 1 MiB CB
 
     # JSON API
@@ -196,7 +189,7 @@ def test_regions_it_cannot_trust_warn_and_give_no_numbers(writer, hw_root, sleep
     for dev in (0, 1):
         assert srv.query(dev)["dram_allocated"] == 0
     assert ttalloc.processes(socket_path=srv.socket) == []
-    assert json.loads(tt_smi(srv, "--json"))["processes"] == []
+    assert json.loads(smi(srv, "--json").stdout)["processes"] == []
     statuses = {r["file"]: r["status"] for r in get_json(url + "healthz")["ttmetal_shm"]["regions"]}
     assert statuses == {"tt_device_2001_memory": "bad_version", "tt_device_2002_memory": "not_ready",
                         "tt_device_2003_memory": "bad_version", "tt_device_2004_memory": "truncated",
@@ -225,9 +218,9 @@ def test_a_dead_process_slot_is_stale_and_counted_as_a_leak_once(writer, hw_root
     rows = {p.pid: p for p in ttalloc.processes(socket_path=srv.socket)}
     assert rows[gone].stale and rows[gone].devices[0].dram_allocated == 64 * MiB and not rows[live].stale
     assert rows[gone].dram_allocated == 0 and rows[gone].uid is None  # holds nothing now; whose it was is unknown
-    table = tt_smi(srv)
+    table = smi(srv).stdout
     assert "killed_job (shm, stale)" in table and "(shm, stale): the process is gone" in table
-    csv = tt_smi(srv, "--query-compute-apps=pid,source,stale", "--format=csv,noheader")
+    csv = smi(srv, "--query-compute-apps=pid,source,stale", "--format=csv,noheader").stdout
     assert "%d, tt-metal shm, yes" % gone in csv and "%d, tt-metal shm, no" % live in csv
     api = {p["pid"]: p for p in get_json(url + "api/processes")}
     assert api[gone]["stale"] is True and api[gone]["dram_allocated"] == 0  # holds nothing now
@@ -266,7 +259,7 @@ def test_a_process_on_the_socket_and_in_shm_is_counted_once(writer, hw_root, sle
     m = metrics(url)
     assert metric(m, "ttalloc_process_memory_used_bytes", pid=client.pid, type="dram") == 10 * MiB
     assert metric(m, "ttalloc_device_memory_used_bytes", device=0, type="dram") == 15 * MiB
-    snap = json.loads(tt_smi(srv, "--json"))
+    snap = json.loads(smi(srv, "--json").stdout)
     assert [p["source"] for p in snap["processes"] if p["pid"] == client.pid] == ["socket"]
     # the socket client exits: its buffers are a socket leak; its shm slot (now stale) is not counted again
     client.kill()

@@ -12,12 +12,12 @@ import os
 import re
 import socket
 import struct
-import subprocess
 
 import pytest
 
-from conftest import REPO, SMI_BIN, raw_socket, recv_exact, recv_frame, wait_read_by_peer
-from http_support import dashboard_url, get, get_json
+from conftest import REPO, raw_socket, recv_exact, recv_frame, smi, wait_read_by_peer
+from http_support import get_json
+from test_http_metrics import scrape, value
 import ttalloc
 from ttalloc import protocol
 
@@ -54,27 +54,6 @@ def mine(frame):
     return bytes(data)
 
 
-def tt_smi(srv, *args):
-    r = subprocess.run([str(SMI_BIN), "--socket", srv.socket] + list(args), capture_output=True,
-                       text=True, timeout=10)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
-def metric(text, name, **labels):
-    want = {'%s="%s"' % (k, v) for k, v in labels.items()}
-    found = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-             if line.startswith(name + "{") and want <= set(re.findall(r'\w+="[^"]*"', line))]
-    assert len(found) == 1, (name, labels, found)
-    return found[0]
-
-
-@pytest.fixture
-def web(server_factory):
-    srv = server_factory(args=["--http", "127.0.0.1:0"])
-    return srv, dashboard_url(srv)
-
-
 def test_the_recorded_streams_are_what_the_generator_writes(tmp_path):
     GEN.main(str(tmp_path))
     for name in GEN.STREAMS:
@@ -85,8 +64,8 @@ def test_the_recorded_streams_are_what_the_generator_writes(tmp_path):
 
 def check_views(srv, url, expected, pid):
     """Every view agrees with `expected` ({device: {type: bytes}}); device totals leave out host memory."""
-    snap = json.loads(tt_smi(srv, "--json"))
-    text = get(url + "metrics").body.decode()
+    snap = json.loads(smi(srv, "--json").stdout)
+    metrics = scrape(url)
     api = get_json(url + "api/devices")
     for dev, want in expected.items():
         q = srv.query(dev)  # the seed's binary QUERY (112 bytes)
@@ -101,10 +80,10 @@ def check_views(srv, url, expected, pid):
         a = api[dev]
         for key in ("dram", "l1", "l1_small", "trace", "cb", "kernel", "system_memory"):
             assert a[key + "_allocated"] == want[key], (dev, key)
-            assert metric(text, "ttalloc_device_memory_used_bytes", device=dev, type=key) == want[key]
+            assert value(metrics, "ttalloc_device_memory_used_bytes", device=dev, type=key) == want[key]
         # tt_smi's DRAM and L1 columns: host memory in neither; L1 = L1 + L1_SMALL + CB + kernels
-        gpu = tt_smi(srv, "--query-gpu=index,memory.dram.used,memory.l1.used,memory.kernel.used,"
-                     "memory.system.used", "--format=csv,noheader,nounits")
+        gpu = smi(srv, "--query-gpu=index,memory.dram.used,memory.l1.used,memory.kernel.used,"
+                  "memory.system.used", "--format=csv,noheader,nounits").stdout
         row = [r for r in gpu.splitlines() if r.startswith("%d," % dev)][0]
         l1 = want["l1"] + want["l1_small"] + want["cb"] + want["kernel"]
         assert row == "%d, %d, %d, %d, %d" % (dev, round((want["dram"] + want["trace"]) / MiB), round(l1 / MiB),
@@ -161,9 +140,8 @@ def test_the_112_byte_client_counts_host_memory_apart(web):
         s.sendall(protocol.pack(protocol.SYNC, -1, size=7))
         assert recv_frame(s)["size"] == 7  # a 112-byte answer: the connection stayed at 112
         check_views(srv, url, GEN.EXPECTED["tt_metal_112.bin"], os.getpid())
-        text = get(url + "metrics").body.decode()
-        assert metric(text, "ttalloc_process_memory_used_bytes", pid=os.getpid(), device=0,
-                      type="system_memory") == 16 * MiB
+        assert value(scrape(url), "ttalloc_process_memory_used_bytes", pid=os.getpid(), device=0,
+                     type="system_memory") == 16 * MiB
     assert "speaks tt-metal's 144-byte" not in srv.log()
 
 

@@ -1,7 +1,8 @@
 /*
  * registry_fixture.h - cmocka setup/teardown giving each test a fresh,
  * empty registry of 4 devices in *state (shared by the unit tests that
- * drive the registry directly).
+ * drive the registry directly), and the checks those tests repeat.
+ * Include after <cmocka.h>.
  */
 #ifndef TTALLOC_TEST_REGISTRY_FIXTURE_H
 #define TTALLOC_TEST_REGISTRY_FIXTURE_H
@@ -29,5 +30,12 @@ static inline int teardown(void **state)
 	free(*state);
 	return 0;
 }
+
+/* A test run with the fresh registry in *state. */
+#define REGISTRY_TEST(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
+/* registry_alloc that must record a new buffer (REGISTRY_OK); a failure names the test's line. */
+#define ALLOC_OK(r, proc, device, type, address, size, at_ns) \
+	assert_int_equal(registry_alloc((r), (proc), (device), (type), (address), (size), (at_ns)), REGISTRY_OK)
 
 #endif /* TTALLOC_TEST_REGISTRY_FIXTURE_H */

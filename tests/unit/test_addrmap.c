@@ -43,8 +43,7 @@ static void test_every_other_buffer_freed_leaves_equal_holes(void **state)
 	struct registry *r = *state;
 	uint32_t p = registry_attach(r, 100, 0);
 	for (int i = 0; i < 16; i++)
-		assert_int_equal(registry_alloc(r, p, 0, TTALLOC_DRAM, BASE + (uint64_t)i * 64 * MiB, 768 * MiB, 1),
-				 REGISTRY_OK);
+		ALLOC_OK(r, p, 0, TTALLOC_DRAM, BASE + (uint64_t)i * 64 * MiB, 768 * MiB, 1);
 	struct live_buffer freed;
 	pid_t owner;
 	for (int i = 0; i < 16; i += 2)
@@ -80,10 +79,10 @@ static void test_views_of_one_process_and_of_every_process(void **state)
 	struct registry *r = *state;
 	uint32_t a = registry_attach(r, 100, 0), b = registry_attach(r, 200, 0);
 	/* each process's allocator starts at the base: their ranges overlap */
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, BASE, 12 * MiB * 32, 1), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, b, 0, TTALLOC_TRACE, BASE, 24 * MiB * 32, 1), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, b, 0, TTALLOC_L1, 0x10000, 4096, 1), REGISTRY_OK); /* another region */
-	assert_int_equal(registry_alloc(r, b, 1, TTALLOC_DRAM, BASE + GiB / 2, 12 * MiB, 1), REGISTRY_OK); /* device */
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, BASE, 12 * MiB * 32, 1);
+	ALLOC_OK(r, b, 0, TTALLOC_TRACE, BASE, 24 * MiB * 32, 1);
+	ALLOC_OK(r, b, 0, TTALLOC_L1, 0x10000, 4096, 1);              /* another region */
+	ALLOC_OK(r, b, 1, TTALLOC_DRAM, BASE + GiB / 2, 12 * MiB, 1); /* device */
 	struct addrmap one = build(r, a, 0), all = build(r, REGISTRY_NONE, 0);
 	assert_int_equal(one.buffers, 1);
 	assert_int_equal(one.free, 12 * GiB - 12 * MiB * 32);
@@ -99,8 +98,8 @@ static void test_buffers_outside_the_range_are_counted_and_clamped(void **state)
 {
 	struct registry *r = *state;
 	uint32_t p = registry_attach(r, 100, 0);
-	assert_int_equal(registry_alloc(r, p, 0, TTALLOC_DRAM, 0x1000, 4096, 1), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, p, 0, TTALLOC_DRAM, BASE + GiB - 32, 12 * 64, 1), REGISTRY_OK);
+	ALLOC_OK(r, p, 0, TTALLOC_DRAM, 0x1000, 4096, 1);
+	ALLOC_OK(r, p, 0, TTALLOC_DRAM, BASE + GiB - 32, 12 * 64, 1);
 	struct addrmap m = build(r, p, 0);
 	assert_int_equal(m.buffers, 2);
 	assert_int_equal(m.outside, 1 + 1);
@@ -112,10 +111,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_buffers_share_is_its_size_spread_over_the_banks_rounded_to_the_alignment),
-		cmocka_unit_test_setup_teardown(test_every_other_buffer_freed_leaves_equal_holes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_an_empty_memory_is_one_block_without_fragmentation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_views_of_one_process_and_of_every_process, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_buffers_outside_the_range_are_counted_and_clamped, setup, teardown),
+		REGISTRY_TEST(test_every_other_buffer_freed_leaves_equal_holes),
+		REGISTRY_TEST(test_an_empty_memory_is_one_block_without_fragmentation),
+		REGISTRY_TEST(test_views_of_one_process_and_of_every_process),
+		REGISTRY_TEST(test_buffers_outside_the_range_are_counted_and_clamped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

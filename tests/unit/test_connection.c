@@ -48,6 +48,14 @@ static void feed(struct connection *c, const struct proto_msg *m)
 	connection_feed(c, (const uint8_t *)m, sizeof(*m));
 }
 
+/* Feeds `c` one frame made by frame(). */
+static void feed_frame(struct connection *c, unsigned type, int device, uint64_t size, unsigned buffer_type, int pid,
+		       uint64_t address)
+{
+	struct proto_msg m = frame(type, device, size, buffer_type, pid, address);
+	feed(c, &m);
+}
+
 /* 1 when an answer is waiting on the client's end. */
 static int answer_waiting(int fd)
 {
@@ -72,17 +80,12 @@ static uint64_t errors(const struct fixture *f, enum proto_error_reason reason)
 static void test_alloc_then_query_answers_the_totals(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 3 * GiB, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_L1, (int)getpid(), 0x2000); /* own pid: accepted */
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, 0, 100, TTALLOC_L1_SMALL, 0, 0x3000);
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, 0, 7, TTALLOC_TRACE, 0, 0x4000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 3 * GiB, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_L1, (int)getpid(), 0x2000); /* own pid: accepted */
+	feed_frame(f->c, PROTO_ALLOC, 0, 100, TTALLOC_L1_SMALL, 0, 0x3000);
+	feed_frame(f->c, PROTO_ALLOC, 0, 7, TTALLOC_TRACE, 0, 0x4000);
 	assert_false(answer_waiting(f->client)); /* ALLOC is never answered */
-	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_QUERY, 0, 0, 0, 0, 0);
 	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_RESPONSE);
@@ -99,8 +102,7 @@ static void test_alloc_then_query_answers_the_totals(void **state)
 	assert_int_equal(ans.u.seed.num_devices, 2);
 	assert_true(ans.timestamp > 0);
 	/* device 1 is untouched */
-	m = frame(PROTO_QUERY, 1, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_QUERY, 1, 0, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.device_id, 1);
 	assert_int_equal(ans.u.seed.dram_allocated, 0);
@@ -109,10 +111,8 @@ static void test_alloc_then_query_answers_the_totals(void **state)
 	for (int r = 0; r < PROTO_ERR_COUNT; r++)
 		assert_int_equal(f->s.ingest.stats.errors[r], 0);
 	/* FREE brings the total back */
-	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_FREE, 0, 0, 0, 0, 0x1000);
+	feed_frame(f->c, PROTO_QUERY, 0, 0, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.dram_allocated, 0);
 	assert_int_equal(ans.u.seed.l1_allocated, 4096);
@@ -175,15 +175,12 @@ static void test_partial_frame_across_two_reads_through_the_loop(void **state)
 static void test_pid_field_of_another_process_is_rejected_and_counted(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, (int)getpid() + 1, 0x1000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, (int)getpid() + 1, 0x1000);
 	assert_int_equal(errors(f, PROTO_ERR_PID_MISMATCH), 1);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
 	/* a FREE posing as another process is refused the same way */
-	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_FREE, 0, 0, 0, 1, 0x1000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_FREE, 0, 0, 0, 1, 0x1000);
 	assert_int_equal(errors(f, PROTO_ERR_PID_MISMATCH), 2);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 1);
 	assert_false(f->c->closed); /* the peer stays connected */
@@ -195,14 +192,12 @@ static void test_free_of_a_foreign_buffer_is_rejected_and_counted(void **state)
 	struct registry *r = &f->s.state.registry;
 	uint32_t other = registry_attach(r, 5000021, 0);
 	assert_int_equal(registry_alloc(r, other, 1, TTALLOC_DRAM, 0x7000, 999, 0), REGISTRY_OK);
-	struct proto_msg m = frame(PROTO_FREE, 1, 0, 0, 0, 0x7000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_FREE, 1, 0, 0, 0, 0x7000);
 	assert_int_equal(errors(f, PROTO_ERR_FOREIGN_FREE), 1);
 	assert_int_equal(r->devices[1].used[TTALLOC_DRAM], 999);
 	assert_int_equal(registry_process(r, other)->live_buffers, 1);
 	/* a free of nothing at all is a different error */
-	m = frame(PROTO_FREE, 1, 0, 0, 0, 0x7001);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_FREE, 1, 0, 0, 0, 0x7001);
 	assert_int_equal(errors(f, PROTO_ERR_UNKNOWN_FREE), 1);
 	assert_int_equal(errors(f, PROTO_ERR_FOREIGN_FREE), 1);
 	assert_consistent(&f->s);
@@ -211,22 +206,16 @@ static void test_free_of_a_foreign_buffer_is_rejected_and_counted(void **state)
 static void test_unknown_and_server_only_types_are_counted_and_the_stream_stays_in_step(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(200, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
-	m = frame(13, 0, 0, 0, 0, 0); /* after upstream's DUMP_KERNELS (12): unknown */
-	feed(f->c, &m);
-	m = frame(0, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, 200, 0, 0, 0, 0, 0);
+	feed_frame(f->c, 13, 0, 0, 0, 0, 0); /* after upstream's DUMP_KERNELS (12): unknown */
+	feed_frame(f->c, 0, 0, 0, 0, 0, 0);
 	assert_int_equal(errors(f, PROTO_ERR_UNKNOWN_TYPE), 3);
 	assert_int_equal(f->s.ingest.stats.frames[200], 1);
-	m = frame(PROTO_RESPONSE, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
-	m = frame(PROTO_ERROR, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_RESPONSE, 0, 0, 0, 0, 0);
+	feed_frame(f->c, PROTO_ERROR, 0, 0, 0, 0, 0);
 	assert_int_equal(errors(f, PROTO_ERR_UNEXPECTED_TYPE), 2);
 	assert_false(f->c->closed);
-	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_QUERY, 0, 0, 0, 0, 0);
 	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_RESPONSE);
@@ -236,20 +225,14 @@ static void test_unknown_and_server_only_types_are_counted_and_the_stream_stays_
 static void test_bad_device_buffer_type_and_size_are_counted(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_ALLOC, 2, 4096, TTALLOC_DRAM, 0, 0x1000); /* devices are 0..1 */
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, -1, 4096, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_FREE, 64, 0, 0, 0, 0x1000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 2, 4096, TTALLOC_DRAM, 0, 0x1000); /* devices are 0..1 */
+	feed_frame(f->c, PROTO_ALLOC, -1, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_FREE, 64, 0, 0, 0, 0x1000);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), 3);
-	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_BUFFER_TYPES, 0, 0x1000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_BUFFER_TYPES, 0, 0x1000);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_BUFFER_TYPE), 1);
-	m = frame(PROTO_ALLOC, 0, 0, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, 0, 12 * GiB + 1, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 0, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_ALLOC, 0, 12 * GiB + 1, TTALLOC_DRAM, 0, 0x1000);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_SIZE), 2);
 	for (int d = 0; d < PROTO_MAX_DEVICES; d++)
 		assert_int_equal(f->s.state.registry.devices[d].buffers, 0);
@@ -260,10 +243,8 @@ static void test_bad_device_buffer_type_and_size_are_counted(void **state)
 static void test_seed_query_of_a_bad_device_closes_the_connection(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_QUERY, 2, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_QUERY, 2, 0, 0, 0, 0);
 	assert_true(f->c->closed);
 	char byte;
 	assert_int_equal(recv(f->client, &byte, 1, MSG_DONTWAIT), 0); /* no answer, end of stream */
@@ -271,16 +252,37 @@ static void test_seed_query_of_a_bad_device_closes_the_connection(void **state)
 	assert_int_equal(f->s.state.leaks.count, 1); /* its buffer: the process had one connection */
 }
 
+/*
+ * HELLO of reporting instance `instance`, connection number `epoch`; reads
+ * the answer (into `answer` when not NULL), or sees the close.
+ */
+static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_t epoch, int answered,
+		      struct proto_msg *answer)
+{
+	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
+	m.u.hello.version = PROTO_EXT_VERSION;
+	m.u.hello.instance = instance;
+	m.u.hello.epoch = epoch;
+	feed(c, &m);
+	if (answered) {
+		struct proto_msg ans;
+		fixture_read_frame(peer, &ans);
+		assert_int_equal(ans.type, PROTO_HELLO_ACK);
+		assert_true(ans.u.hello.features & PROTO_FEATURE_SESSIONS);
+		if (answer)
+			*answer = ans;
+	} else {
+		char byte;
+		assert_int_equal(recv(peer, &byte, 1, MSG_DONTWAIT), 0); /* closed, unanswered */
+	}
+}
+
 /* ttalloc's clients (HELLO) get ERROR(bad_device) for each bad device, and keep their connection. */
 static void test_query_of_a_bad_device_is_a_typed_error_after_hello(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
-	m.u.hello.version = PROTO_EXT_VERSION;
-	feed(f->c, &m);
-	struct proto_msg ans;
-	fixture_read_frame(f->client, &ans);
-	assert_int_equal(ans.type, PROTO_HELLO_ACK);
+	struct proto_msg m, ans;
+	say_hello(f->c, f->client, 0, 0, 1, NULL);
 	static const int bad[] = {2, 63, 64, -1, -5, 1 << 30};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		m = frame(i % 2 ? PROTO_DEVICE_INFO_QUERY : PROTO_QUERY, bad[i], 0, 0, 0, 0);
@@ -296,14 +298,12 @@ static void test_query_of_a_bad_device_is_a_typed_error_after_hello(void **state
 	assert_false(f->c->closed);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), sizeof(bad) / sizeof(bad[0]));
 	/* DEVICE_INFO_QUERY(-1) is the device count question, not an error */
-	m = frame(PROTO_DEVICE_INFO_QUERY, -1, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_DEVICE_INFO_QUERY, -1, 0, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_DEVICE_INFO_RESPONSE);
 	assert_int_equal(ans.u.seed.num_devices, 2);
 	assert_int_equal(errors(f, PROTO_ERR_BAD_DEVICE), sizeof(bad) / sizeof(bad[0]));
-	m = frame(PROTO_DEVICE_INFO_QUERY, 1, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_DEVICE_INFO_QUERY, 1, 0, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.u.seed.is_available, 1);
 	assert_int_equal(ans.u.seed.total_dram_size, 12 * GiB);
@@ -312,29 +312,21 @@ static void test_query_of_a_bad_device_is_a_typed_error_after_hello(void **state
 static void test_extension_queries(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
-	m.u.hello.version = PROTO_EXT_VERSION;
-	feed(f->c, &m);
 	struct proto_msg ans;
-	fixture_read_frame(f->client, &ans);
-	assert_int_equal(ans.type, PROTO_HELLO_ACK);
+	say_hello(f->c, f->client, 0, 0, 1, &ans);
 	assert_int_equal(ans.u.hello.version, PROTO_EXT_VERSION);
 	assert_int_equal(ans.u.hello.num_devices, 2);
 	assert_int_equal(ans.u.hello.server_pid, (uint32_t)getpid());
 	assert_int_equal(client_of(f->c)->hello_version, PROTO_EXT_VERSION);
 
-	m = frame(PROTO_ALLOC, 1, 1 << 20, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, 1, 64, TTALLOC_CB, 0, 0x2000);
-	feed(f->c, &m);
-	m = frame(PROTO_SYNC, -1, 77, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 1, 1 << 20, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_ALLOC, 1, 64, TTALLOC_CB, 0, 0x2000);
+	feed_frame(f->c, PROTO_SYNC, -1, 77, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_SYNC_ACK);
 	assert_int_equal(ans.size, 77);
 
-	m = frame(PROTO_PROCESS_QUERY, -1, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_PROCESS_QUERY, -1, 0, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_PROCESS_ROW);
 	assert_int_equal(ans.process_id, getpid());
@@ -346,8 +338,7 @@ static void test_extension_queries(void **state)
 	assert_int_equal(ans.type, PROTO_ROWS_END);
 	assert_int_equal(ans.size, 1);
 
-	m = frame(PROTO_DEVICE_STATUS_QUERY, 1, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_DEVICE_STATUS_QUERY, 1, 0, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_DEVICE_STATUS);
 	assert_int_equal(ans.u.status.live_buffers, 2);
@@ -355,8 +346,7 @@ static void test_extension_queries(void **state)
 	assert_int_equal(ans.u.status.cb_allocated, 64);
 	assert_int_equal(ans.u.status.backend_flags & 1, 1);
 
-	m = frame(PROTO_DEVICE_STATUS_QUERY, 5, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_DEVICE_STATUS_QUERY, 5, 0, 0, 0, 0);
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_ERROR);
 	assert_int_equal(ans.u.error.code, TTALLOC_EINVAL);
@@ -367,10 +357,8 @@ static void test_extension_queries(void **state)
 static void test_close_reports_the_leak_and_releases_the_totals(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, 1, 24, TTALLOC_L1, 0, 0x2000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_ALLOC, 1, 24, TTALLOC_L1, 0, 0x2000);
 	connection_close(f->c);
 	assert_true(f->c->closed);
 	assert_int_equal(f->s.ingest.conns.count, 0);
@@ -396,8 +384,7 @@ static void test_close_reports_the_leak_and_releases_the_totals(void **state)
 	f->c = fixture_open_client(&f->s, &fd);
 	close(f->client);
 	f->client = fd;
-	m = frame(PROTO_LEAK_QUERY, -1, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_LEAK_QUERY, -1, 0, 0, 0, 0);
 	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans);
 	assert_int_equal(ans.type, PROTO_LEAK_ROW);
@@ -419,38 +406,18 @@ static void test_leak_waits_for_the_last_connection_of_a_process(void **state)
 	int fd2;
 	struct connection *c2 = fixture_open_client(&f->s, &fd2);
 	assert_int_equal(client_of(c2)->proc, client_of(f->c)->proc); /* same pid, one record */
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
 	connection_close(f->c);
 	assert_int_equal(f->s.state.leaks.count, 0);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 1);
 	/* the buffer belongs to the process, so its other connection frees it */
-	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x1000);
-	feed(c2, &m);
+	feed_frame(c2, PROTO_FREE, 0, 0, 0, 0, 0x1000);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);
 	connection_close(c2);
 	assert_int_equal(f->s.state.leaks.count, 0); /* nothing left: no report */
 	close(fd2);
 }
 
-/* HELLO of reporting instance `instance`, connection number `epoch`; reads the answer, or sees the close. */
-static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_t epoch, int answered)
-{
-	struct proto_msg m = frame(PROTO_HELLO, -1, 0, 0, 0, 0);
-	m.u.hello.version = PROTO_EXT_VERSION;
-	m.u.hello.instance = instance;
-	m.u.hello.epoch = epoch;
-	feed(c, &m);
-	if (answered) {
-		struct proto_msg ans;
-		fixture_read_frame(peer, &ans);
-		assert_int_equal(ans.type, PROTO_HELLO_ACK);
-		assert_true(ans.u.hello.features & PROTO_FEATURE_SESSIONS);
-	} else {
-		char byte;
-		assert_int_equal(recv(peer, &byte, 1, MSG_DONTWAIT), 0); /* closed, unanswered */
-	}
-}
 
 /*
  * A library that gave up on a hung server reconnects: its newer connection
@@ -461,32 +428,28 @@ static void say_hello(struct connection *c, int peer, uint64_t instance, uint32_
 static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **state)
 {
 	struct fixture *f = *state;
-	say_hello(f->c, f->client, 0xabc, 0, 1);
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_ALLOC, 0, 2000, TTALLOC_DRAM, 0, 0x2000); /* freed while the server hung */
-	feed(f->c, &m);
+	say_hello(f->c, f->client, 0xabc, 0, 1, NULL);
+	feed_frame(f->c, PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
+	feed_frame(f->c, PROTO_ALLOC, 0, 2000, TTALLOC_DRAM, 0, 0x2000); /* freed while the server hung */
 	int fd_other, fd_new;
 	struct connection *other = fixture_open_client(&f->s, &fd_other); /* another library, same process */
-	say_hello(other, fd_other, 0xdef, 0, 1);
-	m = frame(PROTO_ALLOC, 1, 4096, TTALLOC_L1, 0, 0x3000);
-	feed(other, &m);
+	say_hello(other, fd_other, 0xdef, 0, 1, NULL);
+	feed_frame(other, PROTO_ALLOC, 1, 4096, TTALLOC_L1, 0, 0x3000);
 	struct connection *newer = fixture_open_client(&f->s, &fd_new);
-	say_hello(newer, fd_new, 0xabc, 1, 1);
+	say_hello(newer, fd_new, 0xabc, 1, 1, NULL);
 	assert_true(f->c->closed); /* superseded */
 	assert_true(client_of(f->c)->superseded);
 	assert_false(other->closed);
 	assert_int_equal(f->s.ingest.stats.superseded, 1);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* instance 0xabc's buffers went */
 	assert_int_equal(f->s.state.registry.devices[1].buffers, 1); /* instance 0xdef's stayed */
-	m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000); /* the resync: only what is live */
-	feed(newer, &m);
+	feed_frame(newer, PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000); /* the resync: only what is live */
 	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_DRAM], 1000);
 	assert_int_equal(f->s.state.leaks.count, 0);
 	/* a connection of the instance older than the newest speaks late: closed, unanswered */
 	int fd_late;
 	struct connection *late = fixture_open_client(&f->s, &fd_late);
-	say_hello(late, fd_late, 0xabc, 0, 0);
+	say_hello(late, fd_late, 0xabc, 0, 0, NULL);
 	assert_true(late->closed);
 	assert_false(newer->closed);
 	assert_int_equal(f->s.ingest.stats.superseded, 2);
@@ -504,21 +467,18 @@ static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **s
 static void test_goodbye_decides_whether_a_running_process_leaked(void **state)
 {
 	struct fixture *f = *state;
-	say_hello(f->c, f->client, 0x123, 0, 1);
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
+	say_hello(f->c, f->client, 0x123, 0, 1, NULL);
+	feed_frame(f->c, PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000);
 	connection_close(f->c); /* lost, no GOODBYE: the library will reconnect */
 	assert_int_equal(f->s.state.leaks.count, 0);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 1);
 	assert_int_equal(f->s.ingest.departures.count, 1);
 	int fd2;
 	struct connection *c2 = fixture_open_client(&f->s, &fd2);
-	say_hello(c2, fd2, 0x123, 1, 1);
+	say_hello(c2, fd2, 0x123, 1, 1, NULL);
 	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* its resync would follow */
-	m = frame(PROTO_ALLOC, 0, 500, TTALLOC_DRAM, 0, 0x4000);
-	feed(c2, &m);
-	m = frame(PROTO_GOODBYE, -1, 0, 0, 0, 0);
-	feed(c2, &m);
+	feed_frame(c2, PROTO_ALLOC, 0, 500, TTALLOC_DRAM, 0, 0x4000);
+	feed_frame(c2, PROTO_GOODBYE, -1, 0, 0, 0, 0);
 	connection_close(c2);
 	assert_int_equal(f->s.state.leaks.count, 1);
 	assert_int_equal(leak_history_get(&f->s.state.leaks, 0)->bytes, 500);
@@ -616,9 +576,8 @@ static void test_a_peer_that_never_reads_is_dropped_at_the_limit(void **state)
 {
 	struct fixture *f = *state;
 	f->s.ingest.conns.limits.max_output_bytes = 16 * 1024;
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
-	m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
+	struct proto_msg m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
 	int n = 0;
 	while (!f->c->closed && n < 100000) {
 		feed(f->c, &m);
@@ -707,14 +666,12 @@ static void test_upstream_frame_split_after_112_bytes_switches_to_144(void **sta
 static void test_a_seed_query_of_exactly_112_bytes_is_answered_at_once(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m = frame(PROTO_QUERY, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_QUERY, 0, 0, 0, 0, 0);
 	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans); /* not held back waiting for 32 more bytes */
 	assert_int_equal(ans.type, PROTO_RESPONSE);
 	/* the next seed frame confirms 112 */
-	m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_DRAM, 0, 0x1000);
 	assert_false(f->c->wire_tentative);
 	assert_int_equal(f->c->wire->frame_size, PROTO_MSG_SIZE);
 	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_DRAM], 4096);
@@ -724,34 +681,25 @@ static void test_cb_and_kernel_records_are_their_own_kind(void **state)
 {
 	struct fixture *f = *state;
 	struct registry *r = &f->s.state.registry;
-	struct proto_msg m = frame(PROTO_ALLOC, 0, 4096, TTALLOC_L1, 0, 0x5000);
-	feed(f->c, &m);
-	m = frame(PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* a CB at a buffer's address */
-	feed(f->c, &m);
-	m = frame(PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* and again: two records */
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_ALLOC, 0, 4096, TTALLOC_L1, 0, 0x5000);
+	feed_frame(f->c, PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* a CB at a buffer's address */
+	feed_frame(f->c, PROTO_CB_ALLOC, 0, 1000, 0, 0, 0x5000); /* and again: two records */
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 2000);
 	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_DUPLICATE_ALLOC], 0);
 	/* FREE releases the ALLOC's buffer, never a CB */
-	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x5000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_FREE, 0, 0, 0, 0, 0x5000);
 	assert_int_equal(r->devices[0].used[TTALLOC_L1], 0);
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 2000);
-	m = frame(PROTO_FREE, 0, 0, 0, 0, 0x5000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_FREE, 0, 0, 0, 0, 0x5000);
 	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE], 1);
 	/* CB_FREE: one record each; KERNEL_UNLOAD of nothing is an unknown free */
-	m = frame(PROTO_CB_FREE, 0, 1000, 0, 0, 0x5000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_CB_FREE, 0, 1000, 0, 0, 0x5000);
 	assert_int_equal(r->devices[0].used[TTALLOC_CB], 1000);
-	m = frame(PROTO_KERNEL_UNLOAD, 0, 1000, 0, 0, 0x5000);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_KERNEL_UNLOAD, 0, 1000, 0, 0, 0x5000);
 	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_UNKNOWN_FREE], 2);
-	m = frame(PROTO_KERNEL_LOAD, 0, 0, 0, 0, 0x9);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_KERNEL_LOAD, 0, 0, 0, 0, 0x9);
 	assert_int_equal(f->s.ingest.stats.errors[PROTO_ERR_BAD_SIZE], 1);
-	m = frame(PROTO_DUMP_KERNELS, 0, 0, 0, 0, 0);
-	feed(f->c, &m);
+	feed_frame(f->c, PROTO_DUMP_KERNELS, 0, 0, 0, 0, 0);
 	assert_false(answer_waiting(f->client)); /* DUMP_KERNELS is logged, not answered */
 	assert_consistent(&f->s);
 	/* what is left at exit is a leak, CB included */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../support/socket_read.h"
+#include "../support/text_assert.h"
 #include "common/clock.h"
 #include "hw_tree.h"
 #include "common/log.h"
@@ -434,14 +435,14 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 				.num_holders = 3, .holders = holders};
 	const char *out = render(&snap, SMI_DEFAULT_COLUMNS);
 	assert_box_width(out, SMI_DEFAULT_COLUMNS);
-	assert_non_null(strstr(out, "│   0     99       ttuser    worker (vanished)               1MB     0MB         │"));
-	assert_non_null(strstr(out, "│   0     4242     ttuser    python                          4MB     0MB         │"));
-	assert_non_null(strstr(out, "│   0     55       ?         cuda_app (untracked)            2.0GB   N/A         │"));
-	assert_non_null(strstr(out, "│   0     77       alice     burner (untracked)              N/A     N/A         │"));
-	assert_non_null(strstr(out, "(untracked): holds the device but never reported to ttalloc; memory N/A"));
-	assert_non_null(strstr(out, "(vanished): reported buffers, but the driver no longer lists it"));
-	assert_null(strstr(out, "No processes using this device"));
-	assert_non_null(strstr(out, "Server Status: ✅ Connected"));
+	assert_contains(out, "│   0     99       ttuser    worker (vanished)               1MB     0MB         │");
+	assert_contains(out, "│   0     4242     ttuser    python                          4MB     0MB         │");
+	assert_contains(out, "│   0     55       ?         cuda_app (untracked)            2.0GB   N/A         │");
+	assert_contains(out, "│   0     77       alice     burner (untracked)              N/A     N/A         │");
+	assert_contains(out, "(untracked): holds the device but never reported to ttalloc; memory N/A");
+	assert_contains(out, "(vanished): reported buffers, but the driver no longer lists it");
+	assert_lacks(out, "No processes using this device");
+	assert_contains(out, "Server Status: ✅ Connected");
 	/* tracked rows first (by pid), then the untracked ones (by pid) */
 	assert_true(strstr(out, "4242") < strstr(out, " 55 "));
 	assert_box_width(render(&snap, SMI_MIN_COLUMNS), SMI_MIN_COLUMNS);
@@ -450,16 +451,16 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	struct strbuf json = STRBUF_INIT;
 	assert_int_equal(smi_json_snapshot(&json, &snap, 1), 0);
 	const char *j = strbuf_str(&json);
-	assert_non_null(strstr(j, "\"pid\":99,"));
-	assert_non_null(strstr(j, "\"vanished\":true"));
-	assert_non_null(strstr(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\","));
-	assert_non_null(strstr(j, "\"source\":\"kernel\",\"tracked\":false,\"vanished\":false,"));
-	assert_non_null(strstr(j, "\"devices\":[{\"device_id\":0,\"dram_allocated\":null,\"l1_allocated\":null,"
+	assert_contains(j, "\"pid\":99,");
+	assert_contains(j, "\"vanished\":true");
+	assert_contains(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\",");
+	assert_contains(j, "\"source\":\"kernel\",\"tracked\":false,\"vanished\":false,");
+	assert_contains(j, "\"devices\":[{\"device_id\":0,\"dram_allocated\":null,\"l1_allocated\":null,"
 				  "\"l1_small_allocated\":null,\"trace_allocated\":null,\"cb_allocated\":null,"
 				  "\"kernel_allocated\":null,\"system_memory_allocated\":null,\"buffer_count\":null,"
-				  "\"vanished\":false,\"used_bytes\":null,\"seen_by\":[\"driver\"]}]"));
-	assert_non_null(strstr(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,"));
-	assert_non_null(strstr(j, "\"used_bytes\":2147483648"));
+				  "\"vanished\":false,\"used_bytes\":null,\"seen_by\":[\"driver\"]}]");
+	assert_contains(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,");
+	assert_contains(j, "\"used_bytes\":2147483648");
 	strbuf_release(&json);
 }
 
@@ -485,15 +486,16 @@ static void test_hardware_view_shows_the_devices_without_the_server(void **state
 		assert_int_equal(snap.holders[i].row.state, PROTO_HOLDER_UNTRACKED);
 	const char *out = render(&snap, SMI_DEFAULT_COLUMNS);
 	assert_box_width(out, SMI_DEFAULT_COLUMNS);
-	assert_non_null(strstr(out, "│ 0      Wormhole_B0      53°C    61W       DRAM:    N/A / 12.0GB            N/A │"));
+	assert_contains(out, "│ 0      Wormhole_B0      53°C    61W       DRAM:    N/A / 12.0GB            N/A │");
 	/* the card's serial and the chip's PCI address under its name; the remote chip has no address */
-	assert_non_null(strstr(out, "│        010001851172E02A 0000:02:00.0      L1:      N/A / 96MB                  │"));
-	assert_non_null(strstr(out, "│        010001851172E02A                   L1:      N/A / 96MB                  │"));
-	assert_non_null(strstr(out, "│ 1      Wormhole_B0      N/A     N/A       DRAM:    N/A / 12.0GB            N/A │"));
-	assert_non_null(strstr(out, "│   1     5001     ?         ?                               N/A     N/A         │"));
-	assert_null(strstr(out, "(untracked)")); /* without the server every holder is unknown, not "untracked" */
-	assert_non_null(strstr(out, "Server Status: ❌ Not running — hardware view only (no allocation data) | "
-				    "Updates: One-shot"));
+	assert_contains(out, "│        010001851172E02A 0000:02:00.0      L1:      N/A / 96MB                  │");
+	assert_contains(out, "│        010001851172E02A                   L1:      N/A / 96MB                  │");
+	assert_contains(out, "│ 1      Wormhole_B0      N/A     N/A       DRAM:    N/A / 12.0GB            N/A │");
+	assert_contains(out, "│   1     5001     ?         ?                               N/A     N/A         │");
+	assert_lacks(out, "(untracked)"); /* without the server every holder is unknown, not "untracked" */
+	assert_contains(out,
+			"Server Status: ❌ Not running — hardware view only (no allocation data) | "
+			"Updates: One-shot");
 	snapshot_release(&snap);
 	smi_hardware_close(&hw);
 }
@@ -510,7 +512,7 @@ static void test_no_hardware_means_no_hardware_view(void **state)
 	assert_int_equal(smi_hardware_open(&hw, "sim", NULL, err), 0);
 	smi_hardware_close(&hw);
 	assert_int_equal(smi_hardware_open(&hw, "tenstorrent", empty, err), -1);
-	assert_non_null(strstr(err, "found no devices"));
+	assert_contains(err, "found no devices");
 	smi_hardware_close(&hw);
 	hw_remove(empty);
 }

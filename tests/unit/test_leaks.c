@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "server/state/registry.h"
 #include "../support/registry_fixture.h"
+#include "../support/text_assert.h"
 
 #define PID_A 5000011
 #define PID_B 5000012
@@ -28,12 +29,12 @@ static void test_report_counts_bytes_and_device_sums(void **state)
 	uint32_t a = registry_attach(r, PID_A, 1234);
 	uint32_t b = registry_attach(r, PID_B, 0);
 	/* allocated at t = 100, 200, ... ns; the report is built at t = 10000 */
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, 0x1000, 1000, 100), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 1, TTALLOC_L1, 0x2000, 20, 200), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_TRACE, 0x3000, 300, 300), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 3, TTALLOC_CB, 0x4000, 4, 400), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 1, TTALLOC_DRAM, 0x5000, 50000, 500), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, b, 0, TTALLOC_DRAM, 0x1000, 7, 50), REGISTRY_OK); /* not a's */
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, 0x1000, 1000, 100);
+	ALLOC_OK(r, a, 1, TTALLOC_L1, 0x2000, 20, 200);
+	ALLOC_OK(r, a, 0, TTALLOC_TRACE, 0x3000, 300, 300);
+	ALLOC_OK(r, a, 3, TTALLOC_CB, 0x4000, 4, 400);
+	ALLOC_OK(r, a, 1, TTALLOC_DRAM, 0x5000, 50000, 500);
+	ALLOC_OK(r, b, 0, TTALLOC_DRAM, 0x1000, 7, 50); /* not a's */
 	struct live_buffer freed;
 	pid_t owner;
 	assert_int_equal(registry_free(r, a, 3, 0x4000, &freed, &owner), REGISTRY_OK);
@@ -97,7 +98,7 @@ static void test_age_never_goes_negative(void **state)
 {
 	struct registry *r = *state;
 	uint32_t a = registry_attach(r, PID_A, 0);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, 0x1000, 1, 5000), REGISTRY_OK);
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, 0x1000, 1, 5000);
 	struct leak_report rep;
 	assert_int_equal(leak_report_build(&rep, r, a, 4000), 0); /* clock before the alloc */
 	assert_int_equal(rep.entries[0].age_ns, 0);
@@ -110,7 +111,7 @@ static void test_report_keeps_the_newest_entries_and_counts_them_all(void **stat
 	uint32_t a = registry_attach(r, PID_A, 0);
 	const uint64_t extra = 5, n = LEAK_KEEP_BUFFERS + extra;
 	for (uint64_t i = 0; i < n; i++)
-		assert_int_equal(registry_alloc(r, a, (int)(i % 2), TTALLOC_DRAM, i << 8, 2, i), REGISTRY_OK);
+		ALLOC_OK(r, a, (int)(i % 2), TTALLOC_DRAM, i << 8, 2, i);
 	struct leak_report rep;
 	assert_int_equal(leak_report_build(&rep, r, a, n), 0);
 	assert_int_equal(rep.buffers, n);
@@ -149,9 +150,9 @@ static void test_printed_report_follows_the_seed_format(void **state)
 {
 	struct registry *r = *state;
 	uint32_t a = registry_attach(r, PID_A, 0);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, 0xa000, 4096, 0), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 1, TTALLOC_L1_SMALL, 0xb000, 100, 0), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 1, TTALLOC_L1, 0xc000, 28, 0), REGISTRY_OK);
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, 0xa000, 4096, 0);
+	ALLOC_OK(r, a, 1, TTALLOC_L1_SMALL, 0xb000, 100, 0);
+	ALLOC_OK(r, a, 1, TTALLOC_L1, 0xc000, 28, 0);
 	struct leak_report rep;
 	assert_int_equal(leak_report_build(&rep, r, a, 3000000000ull), 0);
 	enum log_level level = log_get_level();
@@ -161,11 +162,11 @@ static void test_printed_report_follows_the_seed_format(void **state)
 	log_set_level(level);
 	char line[128];
 	snprintf(line, sizeof(line), "Process %d exited but left 3 buffers allocated:", PID_A);
-	assert_non_null(strstr(out, line));
-	assert_non_null(strstr(out, "[Device 0] Buffer 0xa000: 4096 bytes DRAM (age: 3s)"));
-	assert_non_null(strstr(out, "[Device 1] Buffer 0xb000: 100 bytes L1_SMALL (age: 3s)"));
-	assert_null(strstr(out, "0xc000")); /* past max_lines */
-	assert_non_null(strstr(out, "... and 1 more buffers (28 bytes)"));
+	assert_contains(out, line);
+	assert_contains(out, "[Device 0] Buffer 0xa000: 4096 bytes DRAM (age: 3s)");
+	assert_contains(out, "[Device 1] Buffer 0xb000: 100 bytes L1_SMALL (age: 3s)");
+	assert_lacks(out, "0xc000"); /* past max_lines */
+	assert_contains(out, "... and 1 more buffers (28 bytes)");
 	leak_report_release(&rep);
 }
 
@@ -251,12 +252,11 @@ static void test_kept_reports_are_found_by_id_until_they_age_out(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_report_counts_bytes_and_device_sums, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_report_of_a_clean_process_is_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_age_never_goes_negative, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_report_keeps_the_newest_entries_and_counts_them_all, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_printed_report_follows_the_seed_format, setup, teardown),
+		REGISTRY_TEST(test_report_counts_bytes_and_device_sums),
+		REGISTRY_TEST(test_report_of_a_clean_process_is_empty),
+		REGISTRY_TEST(test_age_never_goes_negative),
+		REGISTRY_TEST(test_report_keeps_the_newest_entries_and_counts_them_all),
+		REGISTRY_TEST(test_printed_report_follows_the_seed_format),
 		cmocka_unit_test(test_history_ring_keeps_the_newest_and_every_total),
 		cmocka_unit_test(test_kept_reports_are_found_by_id_until_they_age_out),
 	};

@@ -170,16 +170,17 @@ static void test_each_stops_at_the_first_non_zero_return(void **state)
 	assert_int_equal(s.count, 3);
 }
 
+#define T(test) cmocka_unit_test_setup_teardown(test, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_add_and_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_add_replaces_the_entry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_growth_and_reuse_of_entries, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clear_forgets_everything_and_the_table_stays_usable, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_clear_of_an_empty_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_each_stops_at_the_first_non_zero_return, setup, teardown),
+		T(test_add_and_remove),
+		T(test_duplicate_add_replaces_the_entry),
+		T(test_growth_and_reuse_of_entries),
+		T(test_clear_forgets_everything_and_the_table_stays_usable),
+		T(test_clear_of_an_empty_table),
+		T(test_each_stops_at_the_first_non_zero_return),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

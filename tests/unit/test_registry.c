@@ -70,11 +70,11 @@ static void test_alloc_and_free_update_every_total_exactly(void **state)
 {
 	struct registry *r = *state;
 	uint32_t a = registry_attach(r, PID_A, 0);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, 0x1000, 3 * MiB, 10), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_L1, 0x2000, 4096, 11), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 1, TTALLOC_DRAM, 0x1000, 5 * MiB, 12), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 1, TTALLOC_SYSTEM_MEMORY, 0x9000, 7, 13), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, a, 3, TTALLOC_CB, 0x9000, 64, 14), REGISTRY_OK);
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, 0x1000, 3 * MiB, 10);
+	ALLOC_OK(r, a, 0, TTALLOC_L1, 0x2000, 4096, 11);
+	ALLOC_OK(r, a, 1, TTALLOC_DRAM, 0x1000, 5 * MiB, 12);
+	ALLOC_OK(r, a, 1, TTALLOC_SYSTEM_MEMORY, 0x9000, 7, 13);
+	ALLOC_OK(r, a, 3, TTALLOC_CB, 0x9000, 64, 14);
 
 	assert_int_equal(r->devices[0].used[TTALLOC_DRAM], 3 * MiB);
 	assert_int_equal(r->devices[0].used[TTALLOC_L1], 4096);
@@ -128,7 +128,7 @@ static void test_duplicate_alloc_replaces_and_keeps_totals_right(void **state)
 {
 	struct registry *r = *state;
 	uint32_t a = registry_attach(r, PID_A, 0);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, 0x4000, 1000, 1), REGISTRY_OK);
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, 0x4000, 1000, 1);
 	/* its FREE was lost: same process, same address, new size and type */
 	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_L1, 0x4000, 300, 2), REGISTRY_REPLACED);
 	assert_int_equal(r->devices[0].used[TTALLOC_DRAM], 0);
@@ -155,7 +155,7 @@ static void test_foreign_free_names_the_owner_and_changes_nothing(void **state)
 	struct registry *r = *state;
 	uint32_t a = registry_attach(r, PID_A, 0);
 	uint32_t b = registry_attach(r, PID_B, 0);
-	assert_int_equal(registry_alloc(r, a, 2, TTALLOC_TRACE, 0x8000, 512, 1), REGISTRY_OK);
+	ALLOC_OK(r, a, 2, TTALLOC_TRACE, 0x8000, 512, 1);
 	struct device_totals before = r->devices[2];
 	struct live_buffer freed;
 	memset(&freed, 0x5a, sizeof(freed));
@@ -180,7 +180,7 @@ static void test_free_of_unknown_address(void **state)
 	struct live_buffer freed;
 	pid_t owner = 0;
 	assert_int_equal(registry_free(r, a, 0, 0x1234, &freed, &owner), REGISTRY_UNKNOWN);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, 0x1234, 8, 1), REGISTRY_OK);
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, 0x1234, 8, 1);
 	assert_int_equal(registry_free(r, a, 1, 0x1234, &freed, &owner), REGISTRY_UNKNOWN); /* other device */
 	assert_int_equal(registry_free(r, a, 0, 0x1235, &freed, &owner), REGISTRY_UNKNOWN);
 	assert_int_equal(owner, 0);
@@ -194,10 +194,8 @@ static void test_drop_process_releases_everything(void **state)
 	uint32_t a = registry_attach(r, PID_A, 0);
 	uint32_t b = registry_attach(r, PID_B, 0);
 	for (uint64_t i = 0; i < 3000; i++)
-		assert_int_equal(registry_alloc(r, a, (int)(i % 4), (unsigned)(i % TTALLOC_BUFFER_TYPES),
-						 0x100000 + i * 64, 100 + i, i),
-				 REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, b, 1, TTALLOC_DRAM, 0x100000 + 1 * 64, 77, 0), REGISTRY_OK);
+		ALLOC_OK(r, a, (int)(i % 4), (unsigned)(i % TTALLOC_BUFFER_TYPES), 0x100000 + i * 64, 100 + i, i);
+	ALLOC_OK(r, b, 1, TTALLOC_DRAM, 0x100000 + 1 * 64, 77, 0);
 	assert_consistent(r);
 	registry_drop_process(r, a);
 	assert_int_equal(r->process_count, 1);
@@ -218,7 +216,7 @@ static void test_drop_process_releases_everything(void **state)
 	assert_int_equal(c, a);
 	assert_int_equal(registry_process(r, c)->live_buffers, 0);
 	assert_null(registry_usage(r, c, 0));
-	assert_int_equal(registry_alloc(r, c, 0, TTALLOC_DRAM, 0x100000, 5, 0), REGISTRY_OK);
+	ALLOC_OK(r, c, 0, TTALLOC_DRAM, 0x100000, 5, 0);
 	assert_int_equal(r->devices[0].used[TTALLOC_DRAM], 5);
 	assert_consistent(r);
 }
@@ -228,8 +226,8 @@ static void test_two_processes_may_hold_the_same_address(void **state)
 	struct registry *r = *state;
 	uint32_t a = registry_attach(r, PID_A, 0);
 	uint32_t b = registry_attach(r, PID_B, 0);
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, 0xabc000, 100, 1), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, b, 0, TTALLOC_DRAM, 0xabc000, 200, 2), REGISTRY_OK);
+	ALLOC_OK(r, a, 0, TTALLOC_DRAM, 0xabc000, 100, 1);
+	ALLOC_OK(r, b, 0, TTALLOC_DRAM, 0xabc000, 200, 2);
 	assert_int_equal(r->devices[0].used[TTALLOC_DRAM], 300);
 	assert_int_equal(r->devices[0].buffers, 2);
 	assert_int_equal(registry_device_processes(r, 0), 2);
@@ -249,8 +247,8 @@ static void test_two_processes_may_hold_the_same_address(void **state)
 	assert_int_equal(freed.size, 100);
 	assert_int_equal(r->devices[0].buffers, 0);
 	/* and dropping one holder keeps the other's */
-	assert_int_equal(registry_alloc(r, a, 3, TTALLOC_L1, 0x10, 1, 1), REGISTRY_OK);
-	assert_int_equal(registry_alloc(r, b, 3, TTALLOC_L1, 0x10, 2, 1), REGISTRY_OK);
+	ALLOC_OK(r, a, 3, TTALLOC_L1, 0x10, 1, 1);
+	ALLOC_OK(r, b, 3, TTALLOC_L1, 0x10, 2, 1);
 	registry_drop_process(r, a);
 	assert_int_equal(r->devices[3].used[TTALLOC_L1], 2);
 	assert_int_equal(registry_free(r, b, 3, 0x10, &freed, &owner), REGISTRY_OK);
@@ -264,7 +262,7 @@ static void test_owner_list_walks_every_buffer_of_a_process(void **state)
 	uint32_t a = registry_attach(r, PID_A, 0);
 	uint64_t sum = 0;
 	for (uint64_t i = 1; i <= 50; i++)
-		assert_int_equal(registry_alloc(r, a, 0, TTALLOC_DRAM, i << 12, i, i), REGISTRY_OK);
+		ALLOC_OK(r, a, 0, TTALLOC_DRAM, i << 12, i, i);
 	struct live_buffer freed;
 	pid_t owner;
 	for (uint64_t i = 1; i <= 50; i += 3) /* frees from the middle of the list */
@@ -425,7 +423,7 @@ static void test_counted_records_repeat_ids_and_stay_apart_from_buffers(void **s
 	pid_t owner = 0;
 	uint64_t gen = r->process_generation;
 	/* a buffer and two CBs at one address, a kernel by id; another process's CB there too */
-	assert_int_equal(registry_alloc(r, a, 0, TTALLOC_L1, 0x8000, 4096, 1), REGISTRY_OK);
+	ALLOC_OK(r, a, 0, TTALLOC_L1, 0x8000, 4096, 1);
 	assert_int_equal(registry_add_counted(r, a, 0, TTALLOC_CB, 0x8000, 1000, 2), REGISTRY_OK);
 	assert_int_equal(registry_add_counted(r, a, 0, TTALLOC_CB, 0x8000, 3000, 3), REGISTRY_OK);
 	assert_int_equal(registry_add_counted(r, a, 0, TTALLOC_KERNEL, 0x8000, 500, 4), REGISTRY_OK);
@@ -473,7 +471,7 @@ static void test_memory_per_live_buffer_is_bounded(void **state)
 	uint32_t a = registry_attach(r, PID_A, 0);
 	double worst = 0;
 	for (uint64_t i = 0; i < 200000; i++) {
-		assert_int_equal(registry_alloc(r, a, (int)(i & 3), TTALLOC_DRAM, i << 8, 1, 0), REGISTRY_OK);
+		ALLOC_OK(r, a, (int)(i & 3), TTALLOC_DRAM, i << 8, 1, 0);
 		uint64_t live = i + 1;
 		if (live < 1024)
 			continue;
@@ -491,18 +489,17 @@ static void test_memory_per_live_buffer_is_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_attach_and_detach_count_connections, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alloc_and_free_update_every_total_exactly, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_alloc_replaces_and_keeps_totals_right, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_free_names_the_owner_and_changes_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_of_unknown_address, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_drop_process_releases_everything, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_processes_may_hold_the_same_address, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_owner_list_walks_every_buffer_of_a_process, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_random_operations_match_a_model, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_memory_per_live_buffer_is_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_counted_records_repeat_ids_and_stay_apart_from_buffers, setup,
-						teardown),
+		REGISTRY_TEST(test_attach_and_detach_count_connections),
+		REGISTRY_TEST(test_alloc_and_free_update_every_total_exactly),
+		REGISTRY_TEST(test_duplicate_alloc_replaces_and_keeps_totals_right),
+		REGISTRY_TEST(test_foreign_free_names_the_owner_and_changes_nothing),
+		REGISTRY_TEST(test_free_of_unknown_address),
+		REGISTRY_TEST(test_drop_process_releases_everything),
+		REGISTRY_TEST(test_two_processes_may_hold_the_same_address),
+		REGISTRY_TEST(test_owner_list_walks_every_buffer_of_a_process),
+		REGISTRY_TEST(test_random_operations_match_a_model),
+		REGISTRY_TEST(test_memory_per_live_buffer_is_bounded),
+		REGISTRY_TEST(test_counted_records_repeat_ids_and_stay_apart_from_buffers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "../support/argv_builder.h"
+#include "../support/text_assert.h"
 #include "common/cli.h"
 #include "common/diff.h"
 #include "smi/smi.h"
@@ -43,17 +44,17 @@ static void test_the_diagnosis_options_choose_one_mode(void **state)
 	assert_int_equal(parse(&o, err, "--mark", "step 10", NULL), CLI_RUN);
 	assert_string_equal(o.diag.arg, "step 10");
 	assert_int_equal(parse(&o, err, "--oom", "--map", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "choose one of --oom"));
+	assert_contains(err, "choose one of --oom");
 	assert_int_equal(parse(&o, err, "--oom", "--json", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--type", "l1", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "go with --map or --export-stacks"));
+	assert_contains(err, "go with --map or --export-stacks");
 	assert_int_equal(parse(&o, err, "--map", "--type", "huge", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--map", "-i", "64", NULL), TTALLOC_EINVAL);
 	char label[200];
 	memset(label, 'x', sizeof(label) - 1);
 	label[sizeof(label) - 1] = '\0';
 	assert_int_equal(parse(&o, err, "--mark", label, NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "1..71 bytes"));
+	assert_contains(err, "1..71 bytes");
 	assert_int_equal(parse(&o, err, "--mark", "bell\a", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, NULL), CLI_RUN);
 	assert_int_equal(o.diag.mode, SMI_DIAG_NONE);
@@ -80,14 +81,14 @@ static void test_a_post_mortem_reads_at_a_glance(void **state)
 	struct strbuf out = STRBUF_INIT;
 	smi_render_oom(&out, r, 1762179835);
 	const char *text = strbuf_str(&out);
-	assert_non_null(strstr(text, "Allocation failure 3 at "));
-	assert_non_null(strstr(text, "(10 s ago): PID 4242 (python) on device 0\n"));
-	assert_non_null(
-		strstr(text, "  DRAM buffer of 2.0 GB: needs 2.0 GB, 6.0 GB free, largest free block 1.0 GB: fragmentation\n"));
-	assert_non_null(strstr(text, "fragmentation 83% in 6 free blocks"));
-	assert_non_null(strstr(text, "requested at: grow (model.py:7) <- main (model.py:30)"));
-	assert_non_null(strstr(text, "PID 4242     python                 6.0 GB in 6 buffers"));
-	assert_non_null(strstr(text, "(no stack: TT_ALLOC_STACK_TRACE=1 records them)"));
+	assert_contains(text, "Allocation failure 3 at ");
+	assert_contains(text, "(10 s ago): PID 4242 (python) on device 0\n");
+	assert_contains(text,
+			"  DRAM buffer of 2.0 GB: needs 2.0 GB, 6.0 GB free, largest free block 1.0 GB: fragmentation\n");
+	assert_contains(text, "fragmentation 83% in 6 free blocks");
+	assert_contains(text, "requested at: grow (model.py:7) <- main (model.py:30)");
+	assert_contains(text, "PID 4242     python                 6.0 GB in 6 buffers");
+	assert_contains(text, "(no stack: TT_ALLOC_STACK_TRACE=1 records them)");
 	strbuf_reset(&out);
 	smi_render_oom(&out, NULL, 0);
 	assert_string_equal(strbuf_str(&out), "No allocation failure reported since the server started.\n");
@@ -108,11 +109,12 @@ static void test_an_address_map_is_a_strip_with_visible_holes(void **state)
 	struct strbuf out = STRBUF_INIT;
 	smi_render_map(&out, m, 64);
 	const char *text = strbuf_str(&out);
-	assert_non_null(strstr(text, "Device 0 DRAM, every process: 12 banks of 1.0 GB from 0x800000000\n"));
-	assert_non_null(strstr(text, "  [·█░▓]\n"));
-	assert_non_null(strstr(text, "capacity 12.0 GB, used 6.0 GB, free 6.0 GB in 8 blocks, largest free block 768.0 MB: "
-				     "fragmentation 88%"));
-	assert_non_null(strstr(text, "largest free blocks: 768.0 MB at 0x800000000"));
+	assert_contains(text, "Device 0 DRAM, every process: 12 banks of 1.0 GB from 0x800000000\n");
+	assert_contains(text, "  [·█░▓]\n");
+	assert_contains(text,
+			"capacity 12.0 GB, used 6.0 GB, free 6.0 GB in 8 blocks, largest free block 768.0 MB: "
+			"fragmentation 88%");
+	assert_contains(text, "largest free blocks: 768.0 MB at 0x800000000");
 	strbuf_release(&out);
 	json_decref(m);
 }
@@ -130,6 +132,15 @@ static json_t *snapshot(const char *buffers, int listed, int total, const char *
 	return j;
 }
 
+/* tt_smi --diff's text from snapshot a to snapshot b, rendered into `out`; frees both documents. */
+static const char *diff_text(struct strbuf *out, json_t *a, json_t *b)
+{
+	assert_int_equal(smi_render_snapshot_diff(out, a, b, "A", "B"), 0);
+	json_decref(a);
+	json_decref(b);
+	return strbuf_str(out);
+}
+
 #define BUF(pid, addr, size, at, stack)                                                                              \
 	"{\"pid\": " #pid ", \"name\": \"py\", \"device_id\": 0, \"address\": \"" addr "\", \"size\": " #size            \
 	", \"type\": \"DRAM\", \"allocated_at\": " #at ", \"stack_id\": " #stack "}"
@@ -143,16 +154,13 @@ static void test_two_complete_snapshots_are_compared_buffer_by_buffer(void **sta
 				     7, "0x800100000", 2048, 21, 2) "]",
 			     3, 3, "[]");
 	struct strbuf out = STRBUF_INIT;
-	assert_int_equal(smi_render_snapshot_diff(&out, a, b, "A", "B"), 0);
-	const char *text = strbuf_str(&out);
+	const char *text = diff_text(&out, a, b);
 	/* 0x800100000 was freed and allocated again (another time): both */
-	assert_non_null(strstr(text, "allocated +3.0 MB in 2 buffers, freed -2.0 KB in 1 buffers: growth +3.0 MB\n"));
-	assert_non_null(strstr(text, "PID 7 (py)"));
-	assert_non_null(strstr(text, "+3.0 MB  (+3.0 MB in 2, -2.0 KB in 1)  grow (m.py:9)"));
-	assert_null(strstr(text, "load (m.py:3)")); /* unchanged */
+	assert_contains(text, "allocated +3.0 MB in 2 buffers, freed -2.0 KB in 1 buffers: growth +3.0 MB\n");
+	assert_contains(text, "PID 7 (py)");
+	assert_contains(text, "+3.0 MB  (+3.0 MB in 2, -2.0 KB in 1)  grow (m.py:9)");
+	assert_lacks(text, "load (m.py:3)"); /* unchanged */
 	strbuf_release(&out);
-	json_decref(a);
-	json_decref(b);
 }
 
 #define GROUP(pid, type, stack, bytes, count)                                                                        \
@@ -165,14 +173,11 @@ static void test_truncated_snapshots_are_compared_by_their_totals(void **state)
 	json_t *a = snapshot("[]", 0, 5, "[" GROUP(7, "DRAM", 1, 5000, 5) ", " GROUP(8, "L1", null, 100, 1) "]");
 	json_t *b = snapshot("[]", 0, 9, "[" GROUP(7, "DRAM", 1, 9000, 9) "]");
 	struct strbuf out = STRBUF_INIT;
-	assert_int_equal(smi_render_snapshot_diff(&out, a, b, "A", "B"), 0);
-	const char *text = strbuf_str(&out);
-	assert_non_null(strstr(text, "compared by totals"));
-	assert_non_null(strstr(text, "allocated +3.9 KB in 4 buffers, freed -100 B in 1 buffers"));
-	assert_non_null(strstr(text, "PID 8 (py)"));
+	const char *text = diff_text(&out, a, b);
+	assert_contains(text, "compared by totals");
+	assert_contains(text, "allocated +3.9 KB in 4 buffers, freed -100 B in 1 buffers");
+	assert_contains(text, "PID 8 (py)");
 	strbuf_release(&out);
-	json_decref(a);
-	json_decref(b);
 }
 
 static void test_changes_add_up_by_process_type_and_stack_largest_growth_first(void **state)

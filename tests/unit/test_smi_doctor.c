@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "../support/argv_builder.h"
+#include "../support/text_assert.h"
 #include "common/cli.h"
 #include "smi/doctor.h"
 #include "smi/smi.h"
@@ -65,6 +66,18 @@ static enum doctor_status status_of(enum doctor_check check)
 	return report.checks[check].status;
 }
 
+static void verdict_is(enum doctor_check check, enum doctor_status status, const char *text, const char *file,
+		       int line_no)
+{
+	doctor_evaluate(&facts, &report);
+	_assert_int_equal(status_of(check), status, file, line_no);
+	if (text)
+		_assert_string_equal(line(check), text, file, line_no);
+}
+
+/* Evaluates the facts: `check` must come out `status`, with the line `text` (NULL: any line). */
+#define assert_verdict(check, status, text) verdict_is((check), (status), (text), __FILE__, __LINE__)
+
 static void test_a_healthy_server_is_all_ok_and_exits_0(void **state)
 {
 	(void)state;
@@ -92,11 +105,9 @@ static void test_no_server_is_an_error_and_the_checks_that_need_it_are_skipped(v
 	snprintf(
 		facts.reach_error, sizeof(facts.reach_error),
 		"cannot reach the allocation server at /tmp/tt.sock (No such file or directory): start ttalloc-server");
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_ERROR);
-	assert_string_equal(line(DOCTOR_SERVER),
-			    "cannot reach the allocation server at /tmp/tt.sock (No such file or "
-			    "directory): start ttalloc-server (socket path from --socket)");
+	assert_verdict(DOCTOR_SERVER, DOCTOR_ERROR,
+		       "cannot reach the allocation server at /tmp/tt.sock (No such file or "
+		       "directory): start ttalloc-server (socket path from --socket)");
 	assert_int_equal(status_of(DOCTOR_ACCESS), DOCTOR_SKIPPED);
 	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_SKIPPED);
 	assert_int_equal(status_of(DOCTOR_HTTP), DOCTOR_SKIPPED);
@@ -111,9 +122,7 @@ static void test_a_refusal_by_the_sockets_permissions_is_the_access_error(void *
 	facts.denied = 1;
 	facts.snap = NULL;
 	snprintf(facts.reach_error, sizeof(facts.reach_error), "permission denied: user alice may not connect ...");
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_ACCESS), DOCTOR_ERROR);
-	assert_string_equal(line(DOCTOR_ACCESS), "permission denied: user alice may not connect ...");
+	assert_verdict(DOCTOR_ACCESS, DOCTOR_ERROR, "permission denied: user alice may not connect ...");
 	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_SKIPPED);
 	assert_string_equal(line(DOCTOR_SERVER),
 			    "not checked: the socket's permissions keep user alice out (see access)");
@@ -124,18 +133,14 @@ static void test_a_server_of_another_release_is_a_warning_and_exits_3(void **sta
 {
 	(void)state;
 	facts.server_release = PROTO_RELEASE(0, 2, 0);
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_WARNING);
-	assert_string_equal(line(DOCTOR_SERVER),
-			    "ttalloc-server 0.2.0 (pid 42) answers at /tmp/tt.sock (from --socket), "
-			    "but tt_smi is 0.1.0: use one release for both");
+	assert_verdict(DOCTOR_SERVER, DOCTOR_WARNING,
+		       "ttalloc-server 0.2.0 (pid 42) answers at /tmp/tt.sock (from --socket), "
+		       "but tt_smi is 0.1.0: use one release for both");
 	assert_int_equal(report.status, DOCTOR_WARNING);
 	assert_int_equal(doctor_exit_status(&report), DOCTOR_EXIT_WARNINGS);
 	facts.server_release = 0;
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_SERVER), DOCTOR_WARNING);
-	assert_non_null(
-		strstr(line(DOCTOR_SERVER), "an older ttalloc-server (pid 42), which does not say its version"));
+	assert_verdict(DOCTOR_SERVER, DOCTOR_WARNING, NULL);
+	assert_contains(line(DOCTOR_SERVER), "an older ttalloc-server (pid 42), which does not say its version");
 }
 
 static void test_simulated_devices_on_a_host_with_hardware_are_a_warning(void **state)
@@ -144,21 +149,14 @@ static void test_simulated_devices_on_a_host_with_hardware_are_a_warning(void **
 	facts.host_hardware = 1;
 	facts.host_devices = 2;
 	snprintf(facts.host_backend, sizeof(facts.host_backend), "tenstorrent");
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_WARNING);
-	assert_string_equal(
-		line(DOCTOR_DEVICES),
-		"2 simulated devices (0 Wormhole_B0, 1 Wormhole_B0), but this host has 2 tenstorrent devices: "
-		"restart the server with --devices tenstorrent (or check the driver)");
+	assert_verdict(DOCTOR_DEVICES, DOCTOR_WARNING,
+		       "2 simulated devices (0 Wormhole_B0, 1 Wormhole_B0), but this host has 2 tenstorrent devices: "
+		       "restart the server with --devices tenstorrent (or check the driver)");
 	devices[0].status.backend_flags = devices[1].status.backend_flags = 0;
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_OK);
-	assert_string_equal(line(DOCTOR_DEVICES),
-			    "2 devices, hardware: 0 Wormhole_B0, 1 Wormhole_B0 (this host has 2 "
-			    "tenstorrent devices)");
+	assert_verdict(DOCTOR_DEVICES, DOCTOR_OK,
+		       "2 devices, hardware: 0 Wormhole_B0, 1 Wormhole_B0 (this host has 2 tenstorrent devices)");
 	snap.num_devices = 0;
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_DEVICES), DOCTOR_ERROR);
+	assert_verdict(DOCTOR_DEVICES, DOCTOR_ERROR, NULL);
 }
 
 static void test_stale_slots_and_refused_regions_are_warnings_that_name_them(void **state)
@@ -166,9 +164,7 @@ static void test_stale_slots_and_refused_regions_are_warnings_that_name_them(voi
 	(void)state;
 	facts.shm_regions = 1;
 	facts.shm_slots = 5;
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_TTMETAL_SHM), DOCTOR_OK);
-	assert_string_equal(line(DOCTOR_TTMETAL_SHM), "1 region in /dev/shm, 5 process slots in use, none stale");
+	assert_verdict(DOCTOR_TTMETAL_SHM, DOCTOR_OK, "1 region in /dev/shm, 5 process slots in use, none stale");
 	facts.shm_stale = 4;
 	for (int i = 0; i < DOCTOR_STALE_SHOWN; i++) {
 		facts.stale[i] = (struct doctor_stale_slot){.pid = 4242 + i, .device = 0, .bytes = 64ull << 20};
@@ -177,16 +173,13 @@ static void test_stale_slots_and_refused_regions_are_warnings_that_name_them(voi
 	}
 	facts.shm_refused = 1;
 	snprintf(facts.shm_refusal, sizeof(facts.shm_refusal), "tt_device_9_memory: bad_version: version 7");
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_TTMETAL_SHM), DOCTOR_WARNING);
-	assert_string_equal(
-		line(DOCTOR_TTMETAL_SHM),
-		"1 region in /dev/shm, 5 process slots in use, 4 stale (killed tt-metal processes; tt-metal "
-		"frees a slot when a process attaches again): PID 4242 (killed_job) is gone but still counts "
-		"64.0MB on device 0 (tt_device_7_memory); PID 4243 (killed_job) is gone but still counts 64.0MB "
-		"on device 0 (tt_device_7_memory); PID 4244 (killed_job) is gone but still counts 64.0MB on "
-		"device 0 (tt_device_7_memory); 1 more; 1 region not read: tt_device_9_memory: bad_version: "
-		"version 7");
+	assert_verdict(DOCTOR_TTMETAL_SHM, DOCTOR_WARNING,
+		       "1 region in /dev/shm, 5 process slots in use, 4 stale (killed tt-metal processes; tt-metal "
+		       "frees a slot when a process attaches again): PID 4242 (killed_job) is gone but still counts "
+		       "64.0MB on device 0 (tt_device_7_memory); PID 4243 (killed_job) is gone but still counts 64.0MB "
+		       "on device 0 (tt_device_7_memory); PID 4244 (killed_job) is gone but still counts 64.0MB on "
+		       "device 0 (tt_device_7_memory); 1 more; 1 region not read: tt_device_9_memory: bad_version: "
+		       "version 7");
 	assert_int_equal(doctor_exit_status(&report), DOCTOR_EXIT_WARNINGS);
 	facts.shm_listed = 0;
 	snprintf(facts.shm_error, sizeof(facts.shm_error), "Permission denied");
@@ -198,13 +191,10 @@ static void test_a_dashboard_waiting_for_its_port_is_a_warning_and_off_is_fine(v
 {
 	(void)state;
 	facts.http_state = PROTO_HTTP_WAITING;
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_HTTP), DOCTOR_WARNING);
-	assert_non_null(strstr(line(DOCTOR_HTTP), "port 8080 is in use"));
+	assert_verdict(DOCTOR_HTTP, DOCTOR_WARNING, NULL);
+	assert_contains(line(DOCTOR_HTTP), "port 8080 is in use");
 	facts.http_state = PROTO_HTTP_OFF;
-	doctor_evaluate(&facts, &report);
-	assert_int_equal(status_of(DOCTOR_HTTP), DOCTOR_OK);
-	assert_string_equal(line(DOCTOR_HTTP), "off (the server runs with --no-http)");
+	assert_verdict(DOCTOR_HTTP, DOCTOR_OK, "off (the server runs with --no-http)");
 }
 
 static void test_an_error_outranks_warnings(void **state)

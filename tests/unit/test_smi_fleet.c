@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../support/text_assert.h"
 #include "smi/smi.h"
 
 #define GiB (1024.0 * 1024.0 * 1024.0)
@@ -134,20 +135,20 @@ static void test_the_fleet_in_the_box(void **state)
 	struct smi_fleet_view v = {.fleet = &f, .url = "http://prom:9090", .columns = 100};
 	assert_int_equal(smi_render_fleet(&out, &v), 0);
 	const char *text = strbuf_str(&out);
-	assert_non_null(strstr(text, "tt-smi v1.0 - fleet from http://prom:9090"));
-	assert_non_null(strstr(text, "│ h1 "));
-	assert_non_null(strstr(text, "DRAM:  11.5GB / 12.0GB  (95%)"));
-	assert_non_null(strstr(text, "DRAM:  3.0GB / 12.0GB  (25%)"));
-	assert_non_null(strstr(text, "48°C"));
-	assert_non_null(strstr(text, "trainer (trainer-0)"));
-	assert_non_null(strstr(text, "evil?[2J")); /* names cannot carry escape codes */
-	assert_null(strstr(text, "\033"));        /* no colour asked */
-	assert_non_null(strstr(text, "Prometheus: ✅ 2 hosts, 3 devices | ❌ down: 10.0.0.9:8080 | Updates: One-shot"));
+	assert_contains(text, "tt-smi v1.0 - fleet from http://prom:9090");
+	assert_contains(text, "│ h1 ");
+	assert_contains(text, "DRAM:  11.5GB / 12.0GB  (95%)");
+	assert_contains(text, "DRAM:  3.0GB / 12.0GB  (25%)");
+	assert_contains(text, "48°C");
+	assert_contains(text, "trainer (trainer-0)");
+	assert_contains(text, "evil?[2J"); /* names cannot carry escape codes */
+	assert_lacks(text, "\033");        /* no colour asked */
+	assert_contains(text, "Prometheus: ✅ 2 hosts, 3 devices | ❌ down: 10.0.0.9:8080 | Updates: One-shot");
 	strbuf_release(&out);
 	/* in colour the full device is red */
 	v.color = 1;
 	assert_int_equal(smi_render_fleet(&out, &v), 0);
-	assert_non_null(strstr(strbuf_str(&out), "\033[31mDRAM:  11.5GB / 12.0GB  (95%)"));
+	assert_contains(strbuf_str(&out), "\033[31mDRAM:  11.5GB / 12.0GB  (95%)");
 	strbuf_release(&out);
 }
 
@@ -158,14 +159,14 @@ static void test_an_unreachable_prometheus_says_why(void **state)
 	struct smi_fleet_view v = {.error = "cannot reach Prometheus at http://prom:9090: Connection refused",
 				   .url = "http://prom:9090", .columns = 82, .mode = SMI_MODE_WATCH};
 	assert_int_equal(smi_render_fleet(&out, &v), 0);
-	assert_non_null(strstr(strbuf_str(&out), "cannot reach Prometheus at http://prom:9090: Connection refused"));
-	assert_non_null(strstr(strbuf_str(&out), "Prometheus: ❌ Unreachable or no ttalloc series | Updates: Real-time"));
+	assert_contains(strbuf_str(&out), "cannot reach Prometheus at http://prom:9090: Connection refused");
+	assert_contains(strbuf_str(&out), "Prometheus: ❌ Unreachable or no ttalloc series | Updates: Real-time");
 	strbuf_release(&out);
 	/* nothing listens here (a port of this host that is not open): the fetch says so */
 	struct smi_fleet f = {0};
 	char err[SMI_ERR_LEN];
 	assert_int_equal(smi_fleet_fetch(&f, "http://127.0.0.1:1", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "cannot reach Prometheus at http://127.0.0.1:1"));
+	assert_contains(err, "cannot reach Prometheus at http://127.0.0.1:1");
 	smi_fleet_release(&f);
 }
 

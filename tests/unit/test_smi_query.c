@@ -20,84 +20,37 @@
 
 #include "common/query.h"
 #include "../support/argv_builder.h"
+#include "../support/snapshot_fixture.h"
+#include "../support/text_assert.h"
 #include "smi/smi.h"
-
-#define MiB (1024ull * 1024ull)
-#define GiB (1024ull * MiB)
 
 /* Mon Nov  3 14:23:45.123456789 2025 UTC, the seed's first screenshot. */
 #define SEED_TIME_NS (1762179825ull * 1000000000ull + 123456789ull)
 
 /* ---- fixtures ---- */
 
-static struct snapshot_device devices[4];
-static struct snapshot_process processes[8];
-static struct snapshot snap;
-static struct strbuf out = STRBUF_INIT;
-
-/* A Wormhole_B0 with temperature and power, no utilization reading. */
-static struct snapshot_device *add_device(int temp_mc, unsigned power_mw)
-{
-	struct snapshot_device *d = &devices[snap.num_devices];
-	memset(d, 0, sizeof(*d));
-	d->index = (int)snap.num_devices;
-	d->seed.total_dram_size = 12 * GiB;
-	d->seed.total_l1_size = 1440 * MiB;
-	d->seed.arch_type = PROTO_ARCH_WORMHOLE_B0;
-	d->status.temperature_mc = temp_mc;
-	d->status.power_mw = power_mw;
-	d->status.valid = PROTO_STATUS_TEMPERATURE | PROTO_STATUS_POWER;
-	snprintf(d->status.name, sizeof(d->status.name), "Wormhole_B0");
-	snap.num_devices++;
-	return d;
-}
-
-/* A process holding `dram` and `l1` bytes on `device`; the device's totals follow. */
+/* A process of ttuser holding `dram` and `l1` bytes on `device`; the device's totals and counts follow. */
 static struct snapshot_process *add_process(int device, pid_t pid, const char *comm, uint64_t dram, uint64_t l1)
 {
-	struct snapshot_process *p = &processes[snap.num_processes++];
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
-	p->device = device;
-	p->buffers = 1;
-	p->usage.used[SMI_USED_DRAM] = dram;
-	p->usage.used[SMI_USED_L1] = l1;
-	snprintf(p->usage.comm, sizeof(p->usage.comm), "%s", comm);
-	snprintf(p->user, sizeof(p->user), "ttuser");
-	devices[device].seed.dram_allocated += dram;
-	devices[device].seed.l1_allocated += l1;
 	devices[device].status.live_buffers++;
-	devices[device].status.processes++;
-	return p;
+	return snapshot_add_process(device, pid, "ttuser", comm, dram, l1);
 }
 
 /* The seed's multi-process example: 100MB + 200MB DRAM on 0, 150MB L1 on 1. */
 static void seed_demo(void)
 {
-	add_device(43000, 90000);
-	add_device(39000, 75000);
+	snapshot_add_device(43000, 90000);
+	snapshot_add_device(39000, 75000);
 	add_process(0, 12346, "python", 200 * MiB, 0);
 	add_process(1, 12347, "python", 0, 150 * MiB);
 	add_process(0, 12345, "python", 100 * MiB, 0);
 }
 
+/* The snapshot taken at the seed's time. */
 static int setup(void **state)
 {
-	(void)state;
-	setenv("TZ", "UTC", 1);
-	tzset();
-	memset(&snap, 0, sizeof(snap));
-	snap.devices = devices;
-	snap.processes = processes;
+	snapshot_fixture_setup(state);
 	snap.taken_ns = SEED_TIME_NS;
-	strbuf_reset(&out);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	strbuf_release(&out);
 	return 0;
 }
 
@@ -115,10 +68,10 @@ static const char *query(enum smi_query_kind kind, const char *fields, const cha
 		fprintf(stderr, "fields: %s\n", err);
 		fail();
 	}
-	strbuf_reset(&out);
-	smi_query_header(&out, &q);
-	assert_int_equal(smi_query_rows(&out, &q, &snap), 0);
-	return strbuf_str(&out);
+	strbuf_reset(&rendered);
+	smi_query_header(&rendered, &q);
+	assert_int_equal(smi_query_rows(&rendered, &q, &snap), 0);
+	return strbuf_str(&rendered);
 }
 
 static const char *gpu(const char *fields, const char *format)
@@ -146,7 +99,7 @@ static void test_header_names_fields_with_units_like_nvidia_smi(void **state)
 static void test_readings_carry_their_units(void **state)
 {
 	(void)state;
-	add_device(38499, 72012);
+	snapshot_add_device(38499, 72012);
 	devices[0].status.utilization = 37;
 	devices[0].status.valid |= PROTO_STATUS_UTILIZATION;
 	assert_string_equal(gpu("temperature,power,utilization,arch", NULL),
@@ -179,7 +132,7 @@ static void test_noheader_prints_rows_only(void **state)
 static void test_missing_readings_print_na(void **state)
 {
 	(void)state;
-	struct snapshot_device *d = add_device(0, 0);
+	struct snapshot_device *d = snapshot_add_device(0, 0);
 	d->status.valid = 0;
 	d->status.name[0] = '\0';
 	d->seed.arch_type = PROTO_ARCH_INVALID;
@@ -192,7 +145,7 @@ static void test_missing_readings_print_na(void **state)
 static void test_memory_regions_totals_and_free(void **state)
 {
 	(void)state;
-	struct snapshot_device *d = add_device(40000, 80000);
+	struct snapshot_device *d = snapshot_add_device(40000, 80000);
 	d->seed.dram_allocated = 100 * MiB;
 	d->seed.trace_allocated = 28 * MiB;
 	d->seed.l1_allocated = 10 * MiB;
@@ -214,7 +167,7 @@ static void test_memory_regions_totals_and_free(void **state)
 static void test_memory_rounds_to_whole_mib_like_the_table(void **state)
 {
 	(void)state;
-	struct snapshot_device *d = add_device(40000, 80000);
+	struct snapshot_device *d = snapshot_add_device(40000, 80000);
 	d->seed.dram_allocated = MiB / 2 - 1;
 	assert_string_equal(gpu("memory.dram.used", "csv,noheader,nounits"), "0\n");
 	d->seed.dram_allocated = MiB / 2;
@@ -224,7 +177,7 @@ static void test_memory_rounds_to_whole_mib_like_the_table(void **state)
 static void test_timestamp_is_nvidia_smi_style_local_time(void **state)
 {
 	(void)state;
-	add_device(40000, 80000);
+	snapshot_add_device(40000, 80000);
 	assert_string_equal(gpu("timestamp,index", NULL), "timestamp, index\n2025/11/03 14:23:45.123, 0\n");
 }
 
@@ -247,7 +200,7 @@ static void test_nvidia_smi_names_are_aliases(void **state)
 static void test_names_with_commas_and_quotes_are_quoted(void **state)
 {
 	(void)state;
-	struct snapshot_device *d = add_device(40000, 80000);
+	struct snapshot_device *d = snapshot_add_device(40000, 80000);
 	snprintf(d->status.name, sizeof(d->status.name), "Worm,\"hole\"");
 	assert_string_equal(gpu("name,index", "csv,noheader"), "\"Worm,\"\"hole\"\"\", 0\n");
 	snprintf(d->status.name, sizeof(d->status.name), " edge");
@@ -259,8 +212,8 @@ static void test_names_with_commas_and_quotes_are_quoted(void **state)
 static void test_identity_and_container_fields(void **state)
 {
 	(void)state;
-	struct snapshot_device *d = add_device(40000, 80000);
-	add_device(40000, 80000);
+	struct snapshot_device *d = snapshot_add_device(40000, 80000);
+	snapshot_add_device(40000, 80000);
 	snprintf(d->ident.serial, sizeof(d->ident.serial), "010001851170804D");
 	snprintf(d->ident.pci_bus_id, sizeof(d->ident.pci_bus_id), "0000:01:00.0");
 	snprintf(d->ident.card_type, sizeof(d->ident.card_type), "n150");
@@ -284,7 +237,7 @@ static void test_identity_and_container_fields(void **state)
 static void test_text_cannot_carry_control_characters(void **state)
 {
 	(void)state;
-	add_device(40000, 80000);
+	snapshot_add_device(40000, 80000);
 	add_process(0, 7, "a\033[2Jb\nc", MiB, 0);
 	const char *text = apps("process_name", "csv,noheader");
 	assert_string_equal(text, "a?[2Jb?c\n");
@@ -306,7 +259,7 @@ static void test_compute_apps_one_row_per_process_and_device_in_order(void **sta
 static void test_compute_apps_regions_and_buffer_types(void **state)
 {
 	(void)state;
-	add_device(40000, 80000);
+	snapshot_add_device(40000, 80000);
 	struct snapshot_process *p = add_process(0, 42, "train", 10 * MiB, 20 * MiB);
 	p->usage.used[SMI_USED_L1_SMALL] = 1 * MiB;
 	p->usage.used[SMI_USED_TRACE] = 2 * MiB;
@@ -324,7 +277,7 @@ static void test_compute_apps_regions_and_buffer_types(void **state)
 static void test_compute_apps_without_processes_prints_the_header_only(void **state)
 {
 	(void)state;
-	add_device(40000, 80000);
+	snapshot_add_device(40000, 80000);
 	assert_string_equal(apps("pid,dram", NULL), "pid, dram [MiB]\n");
 	assert_string_equal(apps("pid,dram", "csv,noheader"), "");
 }
@@ -353,7 +306,7 @@ static void test_unknown_field_lists_the_valid_ones(void **state)
 	assert_string_equal(err, "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'? "
 				 "(tt_smi --help-query-gpu lists them)");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid,used_memry", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "did you mean 'used_memory'?"));
+	assert_contains(err, "did you mean 'used_memory'?");
 	/* a field of the other kind is unknown here */
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "memory.dram.used", err, sizeof(err)), -1);
 }
@@ -365,7 +318,7 @@ static void test_field_list_and_format_errors_are_explained(void **state)
 	char err[SMI_ERR_LEN];
 	memset(&q, 0, sizeof(q));
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "", err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "needs field names"));
+	assert_contains(err, "needs field names");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,,name", err, sizeof(err)), -1);
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,", err, sizeof(err)), -1);
 	assert_int_equal(smi_query_parse_format(&q, "csv,bogus", err, sizeof(err)), -1);
@@ -382,12 +335,12 @@ static void test_field_list_and_format_errors_are_explained(void **state)
 
 static json_t *json_of(int compact)
 {
-	strbuf_reset(&out);
-	assert_int_equal(smi_json_snapshot(&out, &snap, compact), 0);
+	strbuf_reset(&rendered);
+	assert_int_equal(smi_json_snapshot(&rendered, &snap, compact), 0);
 	json_error_t error;
-	json_t *root = json_loads(strbuf_str(&out), 0, &error);
+	json_t *root = json_loads(strbuf_str(&rendered), 0, &error);
 	if (!root) {
-		fprintf(stderr, "bad JSON (%s):\n%s\n", error.text, strbuf_str(&out));
+		fprintf(stderr, "bad JSON (%s):\n%s\n", error.text, strbuf_str(&rendered));
 		fail();
 	}
 	return root;
@@ -436,7 +389,7 @@ static void test_json_devices_have_the_seed_keys_and_more(void **state)
 static void test_json_missing_readings_are_null(void **state)
 {
 	(void)state;
-	struct snapshot_device *d = add_device(0, 0);
+	struct snapshot_device *d = snapshot_add_device(0, 0);
 	d->status.valid = PROTO_STATUS_UTILIZATION;
 	d->status.utilization = 0;
 	d->status.name[0] = '\0';
@@ -499,7 +452,7 @@ static void test_json_compact_is_one_line_and_names_are_valid_utf8(void **state)
 	seed_demo();
 	snprintf(processes[0].usage.comm, sizeof(processes[0].usage.comm), "bad\xff\033x");
 	json_t *root = json_of(1);
-	const char *text = strbuf_str(&out);
+	const char *text = strbuf_str(&rendered);
 	assert_non_null(strchr(text, '\n'));
 	assert_int_equal(strchr(text, '\n')[1], '\0');
 	json_t *p = json_array_get(json_object_get(root, "processes"), 1); /* pid 12346 */
@@ -523,23 +476,23 @@ static void test_csv_log_rows_follow_the_seed(void **state)
 	(void)state;
 	seed_demo();
 	devices[0].seed.trace_allocated = 7; /* not a column of the seed's log */
-	smi_csv_log_rows(&out, &snap);
+	smi_csv_log_rows(&rendered, &snap);
 	assert_string_equal(SMI_CSV_LOG_HEADER, "timestamp,device,dram,l1\n");
-	assert_string_equal(strbuf_str(&out), "2025-11-03T14:23:45.123456,0,314572800,0\n"
+	assert_string_equal(strbuf_str(&rendered), "2025-11-03T14:23:45.123456,0,314572800,0\n"
 					       "2025-11-03T14:23:45.123456,1,0,157286400\n");
 }
 
 static void test_csv_value_quotes_only_when_needed(void **state)
 {
 	(void)state;
-	smi_csv_value(&out, "python3");
-	strbuf_addstr(&out, "|");
-	smi_csv_value(&out, "a, b");
-	strbuf_addstr(&out, "|");
-	smi_csv_value(&out, "say \"hi\"");
-	strbuf_addstr(&out, "|");
-	smi_csv_value(&out, "");
-	assert_string_equal(strbuf_str(&out), "python3|\"a, b\"|\"say \"\"hi\"\"\"|");
+	smi_csv_value(&rendered, "python3");
+	strbuf_addstr(&rendered, "|");
+	smi_csv_value(&rendered, "a, b");
+	strbuf_addstr(&rendered, "|");
+	smi_csv_value(&rendered, "say \"hi\"");
+	strbuf_addstr(&rendered, "|");
+	smi_csv_value(&rendered, "");
+	assert_string_equal(strbuf_str(&rendered), "python3|\"a, b\"|\"say \"\"hi\"\"\"|");
 }
 
 /* ---- the command line ---- */
@@ -602,18 +555,18 @@ static void test_options_refuse_mixed_or_incomplete_modes(void **state)
 	assert_int_equal(parse(&o, err, "--format=csv", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "--format goes with --query-gpu or --query-compute-apps");
 	assert_int_equal(parse(&o, err, "--json", "--interval", "1", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "--interval goes with --csv-log"));
+	assert_contains(err, "--interval goes with --csv-log");
 	assert_int_equal(parse(&o, err, "--csv-log", "f", "-l", "1", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--json", "-w", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", NULL), TTALLOC_EINVAL);
 	assert_string_equal(err, "option '-lms' needs a value");
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "-lms", "10", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "-lms/--loop-ms"));
+	assert_contains(err, "-lms/--loop-ms");
 	assert_int_equal(parse(&o, err, "--query-gpu=index", "-l", "0", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "nan", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--csv-log", "f", "--interval", "0.01", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--query-gpu=nope", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "valid fields: timestamp, index"));
+	assert_contains(err, "valid fields: timestamp, index");
 }
 
 /* ---- -i, -q, -L ---- */
@@ -641,8 +594,8 @@ static void test_select_keeps_the_named_devices_and_their_rows(void **state)
 static void test_select_by_serial_uuid_and_bus_id(void **state)
 {
 	(void)state;
-	struct snapshot_device *a = add_device(40000, 80000);
-	struct snapshot_device *b = add_device(40000, 80000);
+	struct snapshot_device *a = snapshot_add_device(40000, 80000);
+	struct snapshot_device *b = snapshot_add_device(40000, 80000);
 	snprintf(a->ident.serial, sizeof(a->ident.serial), "010001851170804D");
 	snprintf(a->ident.pci_bus_id, sizeof(a->ident.pci_bus_id), "0000:01:00.0");
 	snprintf(b->ident.uuid, sizeof(b->ident.uuid), "GPU-6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6");
@@ -669,9 +622,9 @@ static void test_select_by_serial_uuid_and_bus_id(void **state)
 	assert_int_equal(smi_select_devices(&snap, "0001:01:00.0", err, sizeof(err)), -1);
 	assert_int_equal(smi_select_devices(&snap, "01:00.1", err, sizeof(err)), -1);
 #undef RESTORE
-	strbuf_reset(&out);
-	assert_int_equal(smi_list_devices(&out, &snap), 0);
-	assert_string_equal(strbuf_str(&out), "GPU 0: Wormhole_B0 (Serial: 010001851170804D)\n"
+	strbuf_reset(&rendered);
+	assert_int_equal(smi_list_devices(&rendered, &snap), 0);
+	assert_string_equal(strbuf_str(&rendered), "GPU 0: Wormhole_B0 (Serial: 010001851170804D)\n"
 					      "GPU 1: Wormhole_B0 (UUID: GPU-6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6)\n");
 }
 
@@ -681,20 +634,21 @@ static void test_report_lines_up_and_counts_every_region(void **state)
 	seed_demo();
 	processes[1].usage.cb = 2 * MiB;
 	devices[1].status.cb_allocated = 2 * MiB;
-	assert_int_equal(smi_report(&out, &snap, SMI_REPORT_MEMORY | SMI_REPORT_PIDS), 0);
-	const char *text = strbuf_str(&out);
-	assert_non_null(strstr(text, "Timestamp                                 : Mon Nov  3 14:23:45 2025\n"));
-	assert_non_null(strstr(text, "Attached GPUs                             : 2\n"));
-	assert_non_null(strstr(text, "GPU 1\n    Product Name                          : Wormhole_B0\n"));
-	assert_non_null(strstr(text, "        Used                              : 300 MiB\n"));
-	assert_non_null(strstr(text, "        Circular Buffers                  : 2 MiB\n"));
+	assert_int_equal(smi_report(&rendered, &snap, SMI_REPORT_MEMORY | SMI_REPORT_PIDS), 0);
+	const char *text = strbuf_str(&rendered);
+	assert_contains(text, "Timestamp                                 : Mon Nov  3 14:23:45 2025\n");
+	assert_contains(text, "Attached GPUs                             : 2\n");
+	assert_contains(text, "GPU 1\n    Product Name                          : Wormhole_B0\n");
+	assert_contains(text, "        Used                              : 300 MiB\n");
+	assert_contains(text, "        Circular Buffers                  : 2 MiB\n");
 	/* process 12347 holds 150 MiB L1 and 2 MiB of circular buffers */
-	assert_non_null(strstr(text, "        Process ID                        : 12347\n"
-				     "            Type                          : C\n"
-				     "            Name                          : python\n"
-				     "            User                          : ttuser\n"
-				     "            Used Memory                   : 152 MiB\n"));
-	assert_null(strstr(text, "Temperature"));
+	assert_contains(text,
+			"        Process ID                        : 12347\n"
+			"            Type                          : C\n"
+			"            Name                          : python\n"
+			"            User                          : ttuser\n"
+			"            Used Memory                   : 152 MiB\n");
+	assert_lacks(text, "Temperature");
 	unsigned sections;
 	char err[ERR_LEN];
 	assert_int_equal(smi_report_parse_sections("memory,Pids", &sections, err, sizeof(err)), 0);
@@ -705,22 +659,23 @@ static void test_report_lines_up_and_counts_every_region(void **state)
 static void test_list_and_hardware_only_report(void **state)
 {
 	(void)state;
-	add_device(40000, 80000);
+	snapshot_add_device(40000, 80000);
 	snap.hardware_only = 1;
-	assert_int_equal(smi_list_devices(&out, &snap), 0);
-	assert_string_equal(strbuf_str(&out), "GPU 0: Wormhole_B0\n");
-	strbuf_reset(&out);
-	assert_int_equal(smi_report(&out, &snap, 0), 0);
-	const char *text = strbuf_str(&out);
-	assert_non_null(strstr(text, "        Total                             : 12288 MiB\n"
-				     "        Used                              : N/A\n"));
-	assert_non_null(strstr(text, "        Current Temp                      : 40 C\n"));
-	assert_non_null(strstr(text, "        Power Draw                        : 80.00 W\n"));
-	assert_non_null(strstr(text, "        Device                            : N/A\n"));
-	assert_non_null(strstr(text, "    Processes                             : None\n"));
+	assert_int_equal(smi_list_devices(&rendered, &snap), 0);
+	assert_string_equal(strbuf_str(&rendered), "GPU 0: Wormhole_B0\n");
+	strbuf_reset(&rendered);
+	assert_int_equal(smi_report(&rendered, &snap, 0), 0);
+	const char *text = strbuf_str(&rendered);
+	assert_contains(text,
+			"        Total                             : 12288 MiB\n"
+			"        Used                              : N/A\n");
+	assert_contains(text, "        Current Temp                      : 40 C\n");
+	assert_contains(text, "        Power Draw                        : 80.00 W\n");
+	assert_contains(text, "        Device                            : N/A\n");
+	assert_contains(text, "    Processes                             : None\n");
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, snapshot_fixture_teardown)
 
 int main(void)
 {

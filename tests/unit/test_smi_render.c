@@ -17,53 +17,19 @@
 #include "common/query.h"
 #include "common/cli.h"
 #include "../support/argv_builder.h"
+#include "../support/snapshot_fixture.h"
+#include "../support/text_assert.h"
 #include "smi/smi.h"
-
-#define MiB (1024ull * 1024ull)
-#define GiB (1024ull * MiB)
 
 /* Mon Nov  3 14:23:45 2025 UTC, the seed's first screenshot. */
 #define SEED_TIME ((time_t)1762179825)
 
 /* ---- fixtures ---- */
 
-static struct snapshot_device devices[4];
-static struct snapshot_process processes[8];
-static struct snapshot snap;
-static struct strbuf screen = STRBUF_INIT;
-
-/* A Wormhole_B0 as the simulator reports it, with temperature and power. */
+/* A Wormhole_B0 as the simulator reports it, with temperature (degrees) and power (watts). */
 static void add_device(int temp_c, int power_w)
 {
-	struct snapshot_device *d = &devices[snap.num_devices];
-	memset(d, 0, sizeof(*d));
-	d->index = (int)snap.num_devices;
-	d->seed.total_dram_size = 12 * GiB;
-	d->seed.total_l1_size = 1440 * MiB;
-	d->seed.num_devices = 2;
-	d->status.temperature_mc = temp_c * 1000;
-	d->status.power_mw = (uint32_t)power_w * 1000;
-	d->status.valid = PROTO_STATUS_TEMPERATURE | PROTO_STATUS_POWER;
-	snprintf(d->status.name, sizeof(d->status.name), "Wormhole_B0");
-	snap.num_devices++;
-}
-
-/* A process holding `dram` and `l1` bytes on `device`; totals follow. */
-static void add_process(int device, pid_t pid, const char *user, const char *comm, uint64_t dram, uint64_t l1)
-{
-	struct snapshot_process *p = &processes[snap.num_processes++];
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
-	p->device = device;
-	p->buffers = 1;
-	p->usage.used[0] = dram;
-	p->usage.used[1] = l1;
-	snprintf(p->usage.comm, sizeof(p->usage.comm), "%s", comm);
-	snprintf(p->user, sizeof(p->user), "%s", user);
-	if (device >= 0 && device < (int)snap.num_devices) {
-		devices[device].seed.dram_allocated += dram;
-		devices[device].seed.l1_allocated += l1;
-	}
+	snapshot_add_device(temp_c * 1000, (uint32_t)power_w * 1000);
 }
 
 /* The seed's multi-process example: 100MB + 200MB DRAM on 0, 150MB L1 on 1. */
@@ -71,28 +37,9 @@ static void seed_demo(void)
 {
 	add_device(43, 90);
 	add_device(39, 75);
-	add_process(0, 12345, "ttuser", "python", 100 * MiB, 0);
-	add_process(0, 12346, "ttuser", "python", 200 * MiB, 0);
-	add_process(1, 12347, "ttuser", "python", 0, 150 * MiB);
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	setenv("TZ", "UTC", 1);
-	tzset();
-	memset(&snap, 0, sizeof(snap));
-	snap.devices = devices;
-	snap.processes = processes;
-	strbuf_reset(&screen);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	strbuf_release(&screen);
-	return 0;
+	snapshot_add_process(0, 12345, "ttuser", "python", 100 * MiB, 0);
+	snapshot_add_process(0, 12346, "ttuser", "python", 200 * MiB, 0);
+	snapshot_add_process(1, 12347, "ttuser", "python", 0, 150 * MiB);
 }
 
 static const char *render_view(const struct snapshot *s, const char *error, int columns, enum smi_mode mode,
@@ -101,9 +48,9 @@ static const char *render_view(const struct snapshot *s, const char *error, int 
 	struct smi_view view = {
 		.snap = s, .error = error, .now = SEED_TIME, .columns = columns, .mode = mode, .color = color,
 	};
-	strbuf_reset(&screen);
-	assert_int_equal(smi_render(&screen, &view), 0);
-	return strbuf_str(&screen);
+	strbuf_reset(&rendered);
+	assert_int_equal(smi_render(&rendered, &view), 0);
+	return strbuf_str(&rendered);
 }
 
 static const char *render(int columns)
@@ -120,14 +67,6 @@ static void assert_line(const char *text, const char *line)
 			return;
 	fprintf(stderr, "line not found:\n%s\nin:\n%s\n", line, text);
 	fail();
-}
-
-static void assert_contains(const char *text, const char *needle)
-{
-	if (!strstr(text, needle)) {
-		fprintf(stderr, "'%s' not found in:\n%s\n", needle, text);
-		fail();
-	}
 }
 
 /* Display width counted independently of smi_text_width: escapes skipped,
@@ -189,7 +128,7 @@ static void test_seed_demo_lists_one_row_per_process(void **state)
 	assert_line(t, "│   0     12345    ttuser    python                          100MB   0MB         │");
 	assert_line(t, "│   0     12346    ttuser    python                          200MB   0MB         │");
 	assert_line(t, "│   1     12347    ttuser    python                          0MB     150MB       │");
-	assert_null(strstr(t, "No processes"));
+	assert_lacks(t, "No processes");
 }
 
 static void test_headers_match_the_seed(void **state)
@@ -213,7 +152,7 @@ static void test_gigabytes_print_with_one_decimal(void **state)
 {
 	(void)state;
 	add_device(42, 85);
-	add_process(0, 12345, "ttuser", "python", 3 * GiB, 450 * MiB);
+	snapshot_add_process(0, 12345, "ttuser", "python", 3 * GiB, 450 * MiB);
 	const char *t = render(SMI_DEFAULT_COLUMNS);
 	assert_contains(t, "│ 0      Wormhole_B0      42°C    85W       DRAM:  3.0GB / 12.0GB  (25%)     N/A │");
 	assert_contains(t, "L1:    450MB / 1440MB  (31%)");
@@ -244,10 +183,10 @@ static void test_idle_device_gets_a_no_processes_row(void **state)
 	(void)state;
 	add_device(42, 85);
 	add_device(38, 72);
-	add_process(0, 12345, "ttuser", "python", 3 * GiB, 450 * MiB);
+	snapshot_add_process(0, 12345, "ttuser", "python", 3 * GiB, 450 * MiB);
 	const char *t = render(SMI_DEFAULT_COLUMNS);
 	assert_line(t, "│   1     -        -         No processes using this device  -       -           │");
-	assert_null(strstr(t, "│   0     -"));
+	assert_lacks(t, "│   0     -");
 }
 
 static void test_processes_are_ordered_by_device_then_pid(void **state)
@@ -255,10 +194,10 @@ static void test_processes_are_ordered_by_device_then_pid(void **state)
 	(void)state;
 	add_device(42, 85);
 	add_device(38, 72);
-	add_process(1, 30, "b", "third", MiB, 0);
-	add_process(0, 20, "a", "second", MiB, 0);
-	add_process(0, 10, "a", "first", MiB, 0);
-	add_process(7, 40, "c", "stray", MiB, 0); /* a device the server did not list */
+	snapshot_add_process(1, 30, "b", "third", MiB, 0);
+	snapshot_add_process(0, 20, "a", "second", MiB, 0);
+	snapshot_add_process(0, 10, "a", "first", MiB, 0);
+	snapshot_add_process(7, 40, "c", "stray", MiB, 0); /* a device the server did not list */
 	const char *t = render(SMI_DEFAULT_COLUMNS);
 	const char *first = strstr(t, "first"), *second = strstr(t, "second"), *third = strstr(t, "third"),
 		   *stray = strstr(t, "stray");
@@ -294,7 +233,7 @@ static void test_disconnected_watch_shows_the_reason_and_reconnects(void **state
 	assert_contains(t, "│ cannot reach the allocation server at /tmp/x.sock (Connection refused)");
 	assert_contains(t, "reconnects by itself");
 	assert_contains(t, "\nServer Status: ❌ Disconnected (reconnecting...)\n");
-	assert_null(strstr(t, "Processes:"));
+	assert_lacks(t, "Processes:");
 	assert_box_width(t, 82);
 }
 
@@ -316,7 +255,7 @@ static void test_every_box_line_has_the_same_width_at_any_width(void **state)
 {
 	(void)state;
 	seed_demo();
-	add_process(1, 4194304, "a_user_with_a_very_long_name", "fifteen_chars__", 11 * GiB + 512 * MiB,
+	snapshot_add_process(1, 4194304, "a_user_with_a_very_long_name", "fifteen_chars__", 11 * GiB + 512 * MiB,
 		    1439 * MiB);
 	static const int widths[] = {1, 40, 67, 68, 69, 70, 79, 81, 82, 83, 100, 200, 300, 1000};
 	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
@@ -331,7 +270,7 @@ static void test_narrow_box_truncates_names_with_an_ellipsis(void **state)
 	(void)state;
 	add_device(42, 85);
 	add_device(38, 72);
-	add_process(0, 12345, "a_user_with_a_long_name", "python", 0, 0);
+	snapshot_add_process(0, 12345, "a_user_with_a_long_name", "python", 0, 0);
 	const char *t = render(SMI_MIN_COLUMNS);
 	assert_line(t, "│   0     12345    a_user_w… python               0MB     0MB      │");
 	assert_line(t, "│   1     -        -         No processes using…  -       -        │");
@@ -418,7 +357,7 @@ static void test_process_names_cannot_send_escape_codes(void **state)
 {
 	(void)state;
 	add_device(42, 85);
-	add_process(0, 666, "\033]0;owned\007", "\033[2Jevil\n", MiB, 0);
+	snapshot_add_process(0, 666, "\033]0;owned\007", "\033[2Jevil\n", MiB, 0);
 	snprintf(devices[0].status.name, sizeof(devices[0].status.name), "bad\xff\033name");
 	const char *t = render(SMI_DEFAULT_COLUMNS);
 	assert_null(strchr(t, '\033'));
@@ -583,7 +522,7 @@ static void test_options_errors_are_explained(void **state)
 	struct smi_options o;
 	char err[ERR_LEN];
 	assert_int_equal(parse(&o, err, "-r", "10", NULL), TTALLOC_EINVAL);
-	assert_non_null(strstr(err, "--refresh"));
+	assert_contains(err, "--refresh");
 	assert_int_equal(parse(&o, err, "-r", "fast", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--width", "20", NULL), TTALLOC_EINVAL);
 	assert_int_equal(parse(&o, err, "--bogus", NULL), TTALLOC_EINVAL);
@@ -622,7 +561,7 @@ static void test_frame_repaints_in_place_without_clearing(void **state)
 	strbuf_reset(&f);
 	smi_frame_compose(&f, "a\nb\nc\n", 2, 80);
 	assert_string_equal(strbuf_str(&f), "\033[Ha\033[K\r\nb\033[K\033[J");
-	assert_null(strstr(strbuf_str(&f), "\033[2J"));
+	assert_lacks(strbuf_str(&f), "\033[2J");
 	/* a line as wide as the screen is not followed by an erase, which
 	 * would wipe its last character */
 	strbuf_reset(&f);
@@ -657,7 +596,7 @@ static void test_real_devices_show_serial_and_bus_id_simulated_ones_stay_blank(v
 	const char *t = render(SMI_DEFAULT_COLUMNS);
 	assert_line(t, "│        010001851172E02A 0000:02:00.0      L1:      0MB / 1440MB  ( 0%)         │");
 	assert_line(t, "│                                           L1:    150MB / 1440MB  (10%)         │");
-	assert_null(strstr(t, "CD140F72FDCEC8F9"));
+	assert_lacks(t, "CD140F72FDCEC8F9");
 }
 
 static void test_a_container_column_appears_when_a_process_runs_in_one(void **state)
@@ -665,7 +604,7 @@ static void test_a_container_column_appears_when_a_process_runs_in_one(void **st
 	(void)state;
 	seed_demo();
 	const char *t = render(SMI_DEFAULT_COLUMNS);
-	assert_null(strstr(t, "Container"));
+	assert_lacks(t, "Container");
 	struct snapshot_container c[2];
 	memset(c, 0, sizeof(c));
 	c[0].pid = 12346;
@@ -689,7 +628,7 @@ static void test_a_container_column_appears_when_a_process_runs_in_one(void **st
 	snap.num_containers = 0;
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, snapshot_fixture_setup, snapshot_fixture_teardown)
 
 int main(void)
 {

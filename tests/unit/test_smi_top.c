@@ -16,48 +16,21 @@
 
 #include "common/cli.h"
 #include "../support/argv_builder.h"
+#include "../support/snapshot_fixture.h"
+#include "../support/text_assert.h"
 #include "smi/top.h"
 
-#define MiB (1024ull * 1024ull)
-#define GiB (1024ull * MiB)
 #define NOW_NS (1762179825ull * 1000000000ull)
 
-static struct snapshot_device devices[2];
-static struct snapshot_process processes[8];
-static struct snapshot snap;
 static struct top_model model;
-static struct strbuf screen = STRBUF_INIT;
 
-static void add_device(void)
-{
-	struct snapshot_device *d = &devices[snap.num_devices];
-	memset(d, 0, sizeof(*d));
-	d->index = (int)snap.num_devices++;
-	d->seed.total_dram_size = 12 * GiB;
-	d->seed.total_l1_size = 1440 * MiB;
-	d->status.valid = PROTO_STATUS_TEMPERATURE | PROTO_STATUS_POWER;
-	d->status.temperature_mc = 43000;
-	d->status.power_mw = 90000;
-	snprintf(d->status.name, sizeof(d->status.name), "Wormhole_B0");
-}
-
-/* A process on `device` holding `dram` DRAM and `l1` L1 bytes, first seen `age` seconds ago (0: unknown). */
+/* A process on `device` holding `dram` DRAM and `l1` L1 bytes in two buffers, first seen `age` seconds ago (0: unknown). */
 static struct snapshot_process *add_process(int device, pid_t pid, const char *user, const char *comm, uint64_t dram,
 					    uint64_t l1, uint64_t age)
 {
-	struct snapshot_process *p = &processes[snap.num_processes++];
-	memset(p, 0, sizeof(*p));
-	p->pid = pid;
-	p->device = device;
+	struct snapshot_process *p = snapshot_add_process(device, pid, user, comm, dram, l1);
 	p->buffers = 2;
-	p->usage.used[SMI_USED_DRAM] = dram;
-	p->usage.used[SMI_USED_L1] = l1;
 	p->since_ns = age ? NOW_NS - age * 1000000000ull : 0;
-	snprintf(p->usage.comm, sizeof(p->usage.comm), "%s", comm);
-	snprintf(p->user, sizeof(p->user), "%s", user);
-	devices[device].seed.dram_allocated += dram;
-	devices[device].seed.l1_allocated += l1;
-	devices[device].status.processes++;
 	return p;
 }
 
@@ -71,8 +44,8 @@ static void fake_cmdline(pid_t pid, char *buf, size_t size, void *ctx)
 /* Three processes over two devices. */
 static void three_processes(void)
 {
-	add_device();
-	add_device();
+	snapshot_add_device(43000, 90000);
+	snapshot_add_device(43000, 90000);
 	add_process(0, 300, "alice", "bench", 100 * MiB, 0, 30);
 	add_process(0, 200, "bob", "python3", 2 * GiB, 4 * MiB, 4000);
 	add_process(1, 100, "carol", "burner", 0, 600 * MiB, 0);
@@ -81,22 +54,14 @@ static void three_processes(void)
 
 static int setup(void **state)
 {
-	(void)state;
-	setenv("TZ", "UTC", 1);
-	memset(&snap, 0, sizeof(snap));
-	snap.devices = devices;
-	snap.processes = processes;
 	top_model_init(&model);
-	strbuf_reset(&screen);
-	return 0;
+	return snapshot_fixture_setup(state);
 }
 
 static int teardown(void **state)
 {
-	(void)state;
 	top_model_release(&model);
-	strbuf_release(&screen);
-	return 0;
+	return snapshot_fixture_teardown(state);
 }
 
 /* The pids of the shown rows, in order: "200 300 100". */
@@ -115,17 +80,9 @@ static const char *render_at(int rows, int columns, const struct history_snapsho
 {
 	struct top_screen s = {.snap = &snap, .hist = hist, .now = 1762179825, .now_ns = NOW_NS, .rows = rows,
 			       .columns = columns, .color = color, .refresh_ms = 1000};
-	strbuf_reset(&screen);
-	assert_int_equal(top_render(&screen, &model, &s), 0);
-	return strbuf_str(&screen);
-}
-
-static void assert_contains(const char *text, const char *needle)
-{
-	if (!strstr(text, needle)) {
-		fprintf(stderr, "'%s' not found in:\n%s\n", needle, text);
-		fail();
-	}
+	strbuf_reset(&rendered);
+	assert_int_equal(top_render(&rendered, &model, &s), 0);
+	return strbuf_str(&rendered);
 }
 
 /* The line of `text` that contains `needle` (copied), or fails. */
@@ -240,7 +197,7 @@ static void test_the_filter_applies_as_it_is_typed(void **state)
 static void test_moving_and_scrolling(void **state)
 {
 	(void)state;
-	add_device();
+	snapshot_add_device(43000, 90000);
 	for (int i = 0; i < 8; i++)
 		add_process(0, 1000 + i, "u", "p", (uint64_t)(8 - i) * MiB, 0, 0);
 	top_model_update(&model, &snap, NULL, NULL);
@@ -357,8 +314,8 @@ static void test_narrow_screen_drops_user_and_age_not_memory(void **state)
 	const char *out = render_at(24, 60, NULL, 0);
 	assert_screen_fits(out, 24, 60);
 	const char *header = line_with(out, "PID");
-	assert_null(strstr(header, "USER"));
-	assert_null(strstr(header, "AGE"));
+	assert_lacks(header, "USER");
+	assert_lacks(header, "AGE");
 	assert_contains(header, "DRAM");
 	assert_contains(header, "TRACE");
 	assert_contains(header, "CB");
@@ -371,7 +328,7 @@ static void test_many_devices_fold_into_compact_lines(void **state)
 	three_processes();
 	const char *out = render_at(12, 80, NULL, 0);
 	assert_screen_fits(out, 12, 80);
-	assert_null(strstr(out, " GPU 0 ")); /* no room for the full device block */
+	assert_lacks(out, " GPU 0 "); /* no room for the full device block */
 	assert_contains(out, "  0 DRAM ");
 	assert_contains(out, "  1 DRAM ");
 }
@@ -422,7 +379,7 @@ static void test_threshold_colours(void **state)
 	assert_int_equal(top_threshold_style(80, 100), SMI_YELLOW);
 	assert_int_equal(top_threshold_style(10, 100), SMI_GREEN);
 	assert_int_equal(top_threshold_style(1, 0), SMI_PLAIN);
-	add_device();
+	snapshot_add_device(43000, 90000);
 	add_process(0, 10, "u", "big", 11 * GiB, 1100 * MiB, 0); /* 91 % DRAM, 76 % L1 */
 	top_model_update(&model, &snap, NULL, NULL);
 	const char *out = render_at(24, 80, NULL, 1);
@@ -498,10 +455,10 @@ static void test_disconnected_screen_says_why(void **state)
 {
 	(void)state;
 	struct top_screen s = {.error = "cannot reach the allocation server at /x", .rows = 10, .columns = 80};
-	strbuf_reset(&screen);
-	assert_int_equal(top_render(&screen, &model, &s), 0);
-	assert_screen_fits(strbuf_str(&screen), 10, 80);
-	assert_contains(strbuf_str(&screen), "cannot reach the allocation server");
+	strbuf_reset(&rendered);
+	assert_int_equal(top_render(&rendered, &model, &s), 0);
+	assert_screen_fits(strbuf_str(&rendered), 10, 80);
+	assert_contains(strbuf_str(&rendered), "cannot reach the allocation server");
 	/* tiny screens still get exactly their lines */
 	const char *out = render_at(3, 20, NULL, 0);
 	assert_screen_fits(out, 3, 20);
@@ -529,7 +486,7 @@ static void test_top_options(void **state)
 	assert_string_equal(o.socket_path, "/tmp/x.sock");
 	assert_int_equal(o.color, SMI_COLOR_NEVER);
 	assert_true(parse(&o, err, "-r", "10", NULL) < 0);
-	assert_non_null(strstr(err, "--refresh"));
+	assert_contains(err, "--refresh");
 	assert_true(parse(&o, err, "--bogus", NULL) < 0);
 	assert_true(parse(&o, err, "extra", NULL) < 0);
 	assert_int_equal(parse(&o, err, "--help", NULL), CLI_HELP);

@@ -14,6 +14,7 @@
 
 #include "common/array.h"
 #include "common/clock.h"
+#include "common/labels.h"
 #include "common/strbuf.h"
 
 static void test_strbuf_builds_text_and_hands_it_over(void **state)
@@ -136,6 +137,24 @@ static void test_alloc_time_trusts_plausible_client_times_only(void **state)
 			 24 * 3600 * CLOCK_NS_PER_S);
 }
 
+#define FRUIT_MAP(X, P) X(P, APPLE, "apple", "an apple") X(P, PEAR, "pear", "a pear")
+LABELS_ENUM(fruit, FRUIT_MAP, FRUIT_, FRUITS);
+static const struct label fruits[FRUITS] = LABELS_TABLE(FRUIT_MAP, FRUIT_);
+
+static void test_labels_one_list_makes_the_enum_its_strings_and_parser(void **state)
+{
+	(void)state;
+	assert_int_equal(FRUIT_APPLE, 0);
+	assert_int_equal(FRUIT_PEAR, 1);
+	assert_int_equal(FRUITS, 2);
+	assert_string_equal(labels_label(fruits, FRUITS, FRUIT_PEAR, "?"), "pear");
+	assert_string_equal(labels_words(fruits, FRUITS, FRUIT_APPLE, "?"), "an apple");
+	assert_string_equal(labels_label(fruits, FRUITS, 7, "?"), "?");
+	assert_int_equal(labels_find(fruits, FRUITS, "pear"), FRUIT_PEAR);
+	assert_int_equal(labels_find(fruits, FRUITS, "plum"), -1);
+	assert_int_equal(labels_find(fruits, FRUITS, NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_array_reserve_refuses_what_the_capacity_cannot_count),
 		cmocka_unit_test(test_fake_clock_moves_only_when_told),
 		cmocka_unit_test(test_alloc_time_trusts_plausible_client_times_only),
+		cmocka_unit_test(test_labels_one_list_makes_the_enum_its_strings_and_parser),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

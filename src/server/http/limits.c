@@ -12,11 +12,7 @@
 #include "common/clock.h"
 #include "server/http/metrics_text.h"
 
-static const char *const refusal_labels[HTTP_REFUSALS] = {
-#define HTTP_REFUSAL_LABEL_(name, label, help) label,
-	HTTP_REFUSAL_MAP(HTTP_REFUSAL_LABEL_)
-#undef HTTP_REFUSAL_LABEL_
-};
+static const struct label refusals[HTTP_REFUSALS] = LABELS_TABLE(HTTP_REFUSAL_MAP, HTTP_REFUSED_);
 
 int http_limits_init(struct http_limits *l, uint32_t max_connections, uint32_t max_per_client, uint32_t max_streams,
 		     uint32_t max_streams_per_client)
@@ -147,7 +143,7 @@ int http_limits_auth_budget(struct http_limits *l, uint64_t now_ns)
 
 const char *http_refusal_label(enum http_refusal why)
 {
-	return (unsigned)why < HTTP_REFUSALS ? refusal_labels[why] : "?";
+	return labels_label(refusals, HTTP_REFUSALS, why, "?");
 }
 
 void http_limits_metrics(struct strbuf *t, const struct http_limits *l)
@@ -164,7 +160,7 @@ void http_limits_metrics(struct strbuf *t, const struct http_limits *l)
 		       "auth_throttled (password checks over budget), no_request (closed before a whole request), "
 		       "timeout (stopped reading or sending).");
 	for (int why = 0; why < HTTP_REFUSALS; why++)
-		strbuf_addf(t, "ttalloc_http_refused_total{reason=\"%s\"} %" PRIu64 "\n", refusal_labels[why],
+		strbuf_addf(t, "ttalloc_http_refused_total{reason=\"%s\"} %" PRIu64 "\n", refusals[why].label,
 			    l->refused[why]);
 	metrics_family(t, "ttalloc_http_stream_events_skipped_total", "counter",
 		       "Events an /api/events stream did not get because it had not read the earlier ones; it "

@@ -11,21 +11,11 @@
 #include "common/clock.h"
 #include "ttalloc.h"
 
-static const char *const kind_labels[MISUSE_KINDS] = {
-#define MISUSE_LABEL_(name, label, words) [MISUSE_##name] = label,
-	MISUSE_KIND_MAP(MISUSE_LABEL_)
-#undef MISUSE_LABEL_
-};
-
-static const char *const kind_words[MISUSE_KINDS] = {
-#define MISUSE_WORDS_(name, label, words) [MISUSE_##name] = words,
-	MISUSE_KIND_MAP(MISUSE_WORDS_)
-#undef MISUSE_WORDS_
-};
+static const struct label kinds[MISUSE_KINDS] = LABELS_TABLE(MISUSE_KIND_MAP, MISUSE_);
 
 const char *misuse_kind_label(enum misuse_kind kind)
 {
-	return (unsigned)kind < MISUSE_KINDS ? kind_labels[kind] : "unknown";
+	return labels_label(kinds, MISUSE_KINDS, kind, "unknown");
 }
 
 void misuse_init(struct misuse_log *log)
@@ -70,7 +60,7 @@ static void log_entry(const struct stack_pool *pool, const struct misuse_entry *
 		snprintf(detail, sizeof(detail), " (the live one, %" PRIu64 " bytes, was %.3f s old)", e->size,
 			 (double)e->since_ns / 1e9);
 	log_warn("⚠️  Misuse by PID %d (%s): %s: buffer 0x%" PRIx64 " on device %d%s", (int)e->pid, e->comm,
-		 kind_words[e->kind], e->address, e->device, detail);
+		 kinds[e->kind].words, e->address, e->device, detail);
 	log_stack(pool, e->alloc_stack, "allocated at:");
 	log_stack(pool, e->first_free_stack, "first freed at:");
 	log_stack(pool, e->call_stack, e->kind == MISUSE_OVERLAPPING_ALLOC ? "allocated again at:" : "freed at:");

@@ -18,24 +18,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/labels.h"
 #include "common/log.h"
 #include "server/state/stack_pool.h"
 
 #define MISUSE_KEEP 256u
 #define MISUSE_LINES_PER_SECOND 10u
 
-#define MISUSE_KIND_MAP(X) \
-	X(DOUBLE_FREE, "double_free", "double free") \
-	X(UNKNOWN_FREE, "unknown_free", "free of an address never allocated") \
-	X(OVERLAPPING_ALLOC, "overlapping_alloc", "allocation over a live buffer") \
-	X(WRONG_DEVICE, "wrong_device", "free naming the wrong device")
+#define MISUSE_KIND_MAP(X, P) \
+	X(P, DOUBLE_FREE, "double_free", "double free") \
+	X(P, UNKNOWN_FREE, "unknown_free", "free of an address never allocated") \
+	X(P, OVERLAPPING_ALLOC, "overlapping_alloc", "allocation over a live buffer") \
+	X(P, WRONG_DEVICE, "wrong_device", "free naming the wrong device")
 
-enum misuse_kind {
-#define MISUSE_DEFINE_KIND_(name, label, words) MISUSE_##name,
-	MISUSE_KIND_MAP(MISUSE_DEFINE_KIND_)
-#undef MISUSE_DEFINE_KIND_
-		MISUSE_KINDS
-};
+LABELS_ENUM(misuse_kind, MISUSE_KIND_MAP, MISUSE_, MISUSE_KINDS);
 
 struct misuse_entry {
 	uint64_t id;      /* 1, 2, ... since start-up (set by misuse_record) */
