@@ -53,9 +53,12 @@ void model_set_usage(json_t *obj, const uint64_t used[TTALLOC_BUFFER_TYPES])
 		const char *key;
 		enum ttalloc_buffer_type type;
 	} keys[] = {
-		{"dram_allocated", TTALLOC_DRAM},   {"l1_allocated", TTALLOC_L1},
-		{"l1_small_allocated", TTALLOC_L1_SMALL}, {"trace_allocated", TTALLOC_TRACE},
-		{"cb_allocated", TTALLOC_CB},       {"kernel_allocated", TTALLOC_KERNEL},
+		{"dram_allocated", TTALLOC_DRAM},
+		{"l1_allocated", TTALLOC_L1},
+		{"l1_small_allocated", TTALLOC_L1_SMALL},
+		{"trace_allocated", TTALLOC_TRACE},
+		{"cb_allocated", TTALLOC_CB},
+		{"kernel_allocated", TTALLOC_KERNEL},
 		{"system_memory_allocated", TTALLOC_SYSTEM_MEMORY},
 	};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -73,9 +76,11 @@ json_t *model_device_json(const struct model_device *d)
 	json_object_set_new(o, "arch", model_text(d->arch));
 	json_object_set_new(o, "dram_capacity", count_json(d->dram_capacity));
 	json_object_set_new(o, "l1_capacity", count_json(d->l1_capacity));
-	json_object_set_new(o, "temperature_c", d->temperature_known ? json_real(d->temperature_mc / 1000.0) : json_null());
+	json_object_set_new(o, "temperature_c",
+			    d->temperature_known ? json_real(d->temperature_mc / 1000.0) : json_null());
 	json_object_set_new(o, "power_w", d->power_known ? json_real(d->power_mw / 1000.0) : json_null());
-	json_object_set_new(o, "utilization_pct", d->utilization_known ? json_integer(d->utilization_pct) : json_null());
+	json_object_set_new(o, "utilization_pct",
+			    d->utilization_known ? json_integer(d->utilization_pct) : json_null());
 	json_object_set_new(o, "process_count", model_uint(d->process_count));
 	json_object_set_new(o, "buffer_count", model_uint(d->buffer_count));
 	json_object_set_new(o, "simulated", json_boolean(d->simulated));

@@ -88,8 +88,8 @@ json_t *model_device_json(const struct model_device *d);
 /* What /api/processes, /api/snapshot and tt_smi --json say of a process. */
 struct model_process {
 	pid_t pid;
-	const char *name;    /* comm; NULL: unknown */
-	const char *user;    /* NULL: unknown */
+	const char *name; /* comm; NULL: unknown */
+	const char *user; /* NULL: unknown */
 	struct model_count uid;
 	const char *session; /* $TTALLOC_SESSION of its HELLO; NULL or "": none */
 	const char *source;  /* "socket", "tt-metal shm" or "kernel" */
@@ -99,9 +99,9 @@ struct model_process {
 	int stale;           /* a tt-metal slot whose process is gone */
 	struct model_count connection_count;
 	struct model_count buffer_count;
-	struct model_count first_seen; /* ms since the epoch */
-	struct model_count exit_time;  /* ms since the epoch */
-	const uint64_t *used;          /* live bytes per buffer type, summed over devices; NULL: unknown */
+	struct model_count first_seen;          /* ms since the epoch */
+	struct model_count exit_time;           /* ms since the epoch */
+	const uint64_t *used;                   /* live bytes per buffer type, summed over devices; NULL: unknown */
 	const struct container_info *container; /* NULL: in no container */
 };
 

@@ -78,7 +78,8 @@ static void oom_memory(struct strbuf *out, const json_t *r)
 		    bytes(mine, sizeof(mine), get_uint(r, "process_used_bytes")));
 	if (json_is_real(json_object_get(r, "fragmentation")))
 		strbuf_addf(out, "; fragmentation %.0f%% in %" PRIu64 " free blocks",
-			    100.0 * json_real_value(json_object_get(r, "fragmentation")), get_uint(r, "free_block_count"));
+			    100.0 * json_real_value(json_object_get(r, "fragmentation")),
+			    get_uint(r, "free_block_count"));
 	strbuf_addstr(out, "\n  requested at: ");
 	add_stack_line(out, json_object_get(r, "stack"), 6);
 	strbuf_addstr(out, "\n");

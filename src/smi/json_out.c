@@ -242,7 +242,8 @@ static int first_untracked(const struct snapshot *snap, size_t i)
 	if (snap->holders[i].row.state != PROTO_HOLDER_UNTRACKED)
 		return 0;
 	for (size_t j = 0; j < i; j++)
-		if (snap->holders[j].pid == snap->holders[i].pid && snap->holders[j].row.state == PROTO_HOLDER_UNTRACKED)
+		if (snap->holders[j].pid == snap->holders[i].pid &&
+		    snap->holders[j].row.state == PROTO_HOLDER_UNTRACKED)
 			return 0;
 	return 1;
 }

@@ -102,8 +102,7 @@ static json_t *oom_json(struct server *s, const struct oom_report *rep)
 	json_util_set_uint(o, "requested_bytes", rep->requested);
 	json_object_set_new(o, "capacity_bytes", rep->capacity_known ? model_uint(rep->capacity) : json_null());
 	json_util_set_uint(o, "used_bytes", rep->used);
-	json_object_set_new(o, "device_free_bytes",
-			    rep->capacity_known ? model_uint(rep->device_free) : json_null());
+	json_object_set_new(o, "device_free_bytes", rep->capacity_known ? model_uint(rep->device_free) : json_null());
 	json_util_set_uint(o, "process_used_bytes", rep->process_used);
 	json_util_set_uint(o, "free_bytes", rep->free);
 	json_object_set_new(o, "largest_free_bytes", map_figure(rep, rep->largest_free));

@@ -9,9 +9,9 @@
 
 #include "common/clock.h"
 #include "common/diff.h"
+#include "model/model.h"
 #include "server/http/api.h"
 #include "server/http/api_diag.h"
-#include "model/model.h"
 #include "server/http/json_util.h"
 #include "server/server.h"
 #include "server/state/diff.h"

@@ -359,7 +359,8 @@ static void instants(struct server *s, json_t *events, uint64_t since_ns)
 		snprintf(name, sizeof(name), "misuse: %s", misuse_kind_label(e->kind));
 		if (e->time_ns >= since_ns)
 			trace_instant(events, name, e->time_ns / 1000u, e->pid, "p",
-				      json_pack("{s:i, s:o}", "device_id", e->device, "address", model_address(e->address)));
+				      json_pack("{s:i, s:o}", "device_id", e->device, "address",
+						model_address(e->address)));
 	}
 }
 
