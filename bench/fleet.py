@@ -44,6 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from http_support import open_many  # noqa: E402  (the abusive clients of test_http_fleet_safety.py)
+from results_md import write_section  # noqa: E402
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
@@ -278,12 +279,7 @@ def main():
     section = render(f1, f2, args, started, failures)
     print(section)
     if not args.no_write:
-        text = RESULTS.read_text()
-        if BEGIN in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        RESULTS.write_text(text)
+        write_section(RESULTS, BEGIN, END, section)
     return 1 if failures else 0
 
 

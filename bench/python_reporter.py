@@ -38,6 +38,8 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from results_md import write_section  # noqa: E402
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- python-reporter:begin -->", "<!-- python-reporter:end -->"
 TARGET_US = 1.0
@@ -201,12 +203,7 @@ def main():
     ])
     print(section)
     if not args.no_write:
-        text = RESULTS.read_text()
-        if BEGIN in text:
-            text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        RESULTS.write_text(text)
+        write_section(RESULTS, BEGIN, END, section)
     return 1 if failures else 0
 
 

@@ -20,7 +20,7 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["load", "why", "LIBRARY_ENV", "SONAME"]
+__all__ = ["load", "why", "open_library", "LIBRARY_ENV", "SONAME"]
 
 LIBRARY_ENV = "TTALLOC_LIBRARY"
 SONAME = "libttalloc.so.0"
@@ -42,7 +42,8 @@ class Stats(ctypes.Structure):
                 ("socket_path", ctypes.c_char * 108)]
 
 
-def _open(path, mode=0):
+def open_library(path, mode=0):
+    """ctypes.CDLL(path, mode), or None when it cannot be loaded (ttalloc.ttmetal's plugin too)."""
     try:
         return ctypes.CDLL(path, mode=mode)
     except OSError:
@@ -51,15 +52,15 @@ def _open(path, mode=0):
 
 def _candidates():
     """(how, CDLL or None) in the order of the module docstring."""
-    yield "already loaded", lambda: _open(SONAME, getattr(os, "RTLD_NOLOAD", 0) | os.RTLD_LAZY)
-    yield "the library path", lambda: _open(SONAME)
+    yield "already loaded", lambda: open_library(SONAME, getattr(os, "RTLD_NOLOAD", 0) | os.RTLD_LAZY)
+    yield "the library path", lambda: open_library(SONAME)
     found = ctypes.util.find_library("ttalloc")
     if found:
-        yield "find_library", lambda: _open(found)
+        yield "find_library", lambda: open_library(found)
     for d in (os.path.join(sys.prefix, "lib"), "/usr/local/lib"):
         path = os.path.join(d, SONAME)
         if os.path.exists(path):
-            yield path, lambda p=path: _open(p)
+            yield path, lambda p=path: open_library(p)
 
 
 # The 64-bit arguments of the two calls on the reporting path (address,
@@ -107,7 +108,7 @@ def load():
     if forced.lower() in ("off", "0", "no", "none"):
         why = "%s=%s: pure Python" % (LIBRARY_ENV, forced)
         return None
-    options = [(forced, lambda: _open(forced))] if forced else list(_candidates())
+    options = [(forced, lambda: open_library(forced))] if forced else list(_candidates())
     for how, opener in options:
         lib = opener()
         if lib is None:

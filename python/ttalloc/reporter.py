@@ -687,19 +687,16 @@ class _LibReporter(Reporter):
             return sum(size for (dev, _), (btype, size) in self._table.items() if (dev, btype) == key)
 
     def watch_peaks(self):
-        with self._lock:
+        with self._lock:  # the bytes per (device, type) are kept only while a watch is on
             if self._usage is None:
                 self._usage = {}
                 for (dev, _), (btype, size) in self._table.items():
                     self._usage[dev, btype] = self._usage.get((dev, btype), 0) + size
-            watch = PeakWatch(self, self._usage)
-            self._peak_watches.append(watch)
-            return watch
+            return Reporter.watch_peaks(self)
 
     def _unwatch(self, watch):
         with self._lock:
-            if watch in self._peak_watches:
-                self._peak_watches.remove(watch)
+            Reporter._unwatch(self, watch)
             if not self._peak_watches:
                 self._usage = None
 

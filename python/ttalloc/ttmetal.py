@@ -34,6 +34,7 @@ import warnings
 from collections import namedtuple
 from pathlib import Path
 
+from .library import open_library
 from .protocol import BUFFER_TYPE_NAMES
 
 __all__ = ["install", "installed", "result", "status", "OutOfMemory", "parse_out_of_memory",
@@ -54,26 +55,19 @@ _plugin = None
 _previous_excepthook = None
 
 
-def _load(path, mode=0):
-    try:
-        return ctypes.CDLL(path, mode=mode)
-    except OSError:
-        return None
-
-
 def _find_plugin():
     """The loaded library: ($TTALLOC_TTMETAL_PLUGIN, preloaded, checkout build, system), or None."""
     forced = os.environ.get("TTALLOC_TTMETAL_PLUGIN")
     if forced:
-        return _load(forced)
+        return open_library(forced)
     # already there (LD_PRELOAD): the same copy, so that nothing registers twice
-    lib = _load(PLUGIN, getattr(os, "RTLD_NOLOAD", 0) | os.RTLD_LAZY)
+    lib = open_library(PLUGIN, getattr(os, "RTLD_NOLOAD", 0) | os.RTLD_LAZY)
     if lib is not None:
         return lib
     checkout = Path(__file__).resolve().parents[2] / "build" / "lib" / PLUGIN
     if checkout.exists():
-        return _load(str(checkout))
-    return _load(PLUGIN)
+        return open_library(str(checkout))
+    return open_library(PLUGIN)
 
 
 def install():
@@ -134,7 +128,7 @@ def parse_out_of_memory(text):
 
 def _c_alloc_failed():
     """ttalloc_report_alloc_failed of the libttalloc this process reports through, if it has one."""
-    lib = _load(LIBTTALLOC, getattr(os, "RTLD_NOLOAD", 0) | os.RTLD_LAZY)
+    lib = open_library(LIBTTALLOC, getattr(os, "RTLD_NOLOAD", 0) | os.RTLD_LAZY)
     fn = getattr(lib, "ttalloc_report_alloc_failed", None) if lib is not None else None
     if fn is not None:
         fn.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_uint64)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BIN, LIBTTALLOC, REPO, REPORTER_CLIENT, SMI_BIN, LineProcess, MiB, Server, compile_c,
+from conftest import (BIN, REPO, REPORTER_CLIENT, SMI_BIN, LineProcess, MiB, Server, compile_c,
                       wait_until)
 from http_support import DASHBOARD_RE, get, get_json
 from schema_support import errors, names, validate
@@ -358,17 +358,3 @@ def test_the_schemas_refuse_the_old_names(docs, old, where):
                 "buffer": docs["buffers"][0]["buffers"][0]}[where])
     obj[old] = 1
     assert errors(obj, "model#" + where), "%s accepted in a %s" % (old, where)
-
-
-def test_the_reporter_through_libttalloc_reports_what_the_model_says(scene):
-    """The Python Reporter on the library (ctypes) makes the same objects as the pure Python one."""
-    if not LIBTTALLOC.exists():
-        pytest.skip("no %s in this build" % LIBTTALLOC)
-    code = ("import ttalloc; r = ttalloc.default_reporter(); assert r.library\n"
-            "assert r.report_alloc(1, ttalloc.L1_SMALL, 0x20000, 12288) and r.flush()\n"
-            "print([p.to_dict() for p in ttalloc.processes() if p.pid == __import__('os').getpid()][0]"
-            "['l1_small_allocated'])")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
-                         env=scene.srv.env(extra={"TTALLOC_LIBRARY": str(LIBTTALLOC)}))
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "12288"
