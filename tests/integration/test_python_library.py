@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import LIBTTALLOC, MiB, wait_until
+from conftest import LIBTTALLOC, MiB, preload_env, wait_until
 import ttalloc
 
 BACKENDS = ["python", "library"]
@@ -20,6 +20,8 @@ BACKENDS = ["python", "library"]
 def backend_env(server, backend, extra=None):
     env = server.env(extra={"TTALLOC_LIBRARY": str(LIBTTALLOC) if backend == "library" else "off"})
     env.update(extra or {})
+    if backend == "library":
+        preload_env(env, [])  # a sanitized build's libttalloc needs its runtimes first in Python
     return env
 
 
