@@ -26,6 +26,12 @@
 #include "common/container.h"
 #include "ttalloc.h"
 
+/*
+ * json_dumps flags every document adds: readings such as 38.065 °C print
+ * as that, not as the double's 17 digits (38.064999999999998).
+ */
+#define MODEL_REAL_PRECISION JSON_REAL_PRECISION(10)
+
 /* The string value of `text`, or null for NULL or "" (invalid UTF-8 bytes become '?'). */
 json_t *model_text(const char *text);
 

@@ -280,7 +280,7 @@ static json_t *snapshot_json(const struct snapshot *snap)
 
 int smi_json_print(struct strbuf *out, json_t *root, size_t flags)
 {
-	char *text = root ? json_dumps(root, flags) : NULL;
+	char *text = root ? json_dumps(root, flags | MODEL_REAL_PRECISION) : NULL;
 	json_decref(root);
 	if (!text)
 		return TTALLOC_ENOMEM;

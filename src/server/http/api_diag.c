@@ -381,7 +381,7 @@ char *api_doc_document(void *owner, const char *path, size_t *len, char *err)
 	char *text = doc.text;
 	*len = doc.len;
 	if (doc.json) {
-		text = json_dumps(doc.json, JSON_COMPACT);
+		text = json_dumps(doc.json, JSON_COMPACT | MODEL_REAL_PRECISION);
 		*len = text ? strlen(text) : 0;
 		json_decref(doc.json);
 	}

@@ -18,6 +18,7 @@
 #include "server/http/limits.h"
 #include "server/http/response.h"
 #include "server/server.h"
+#include "model/model.h"
 
 struct event_client {
 	struct event_streams *es;
@@ -70,7 +71,7 @@ static int stream_prepare(struct event_client *c)
 	if (c->fresh || c->sent_seq != es->published_seq) {
 		uint64_t seq = es->published_seq;
 		json_t *doc = api_event(es->server, seq);
-		char *data = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+		char *data = doc ? json_dumps(doc, JSON_COMPACT | MODEL_REAL_PRECISION) : NULL;
 		json_decref(doc);
 		if (!data)
 			return -1;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/model.h"
+
 /* response_body, closing the connection after it when `close_after`. */
 static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
 				  size_t len, enum MHD_ResponseMemoryMode mode, int close_after)
@@ -36,7 +38,7 @@ enum MHD_Result response_body(struct MHD_Connection *conn, unsigned status, cons
 
 enum MHD_Result response_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
 {
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | MODEL_REAL_PRECISION) : NULL;
 	json_decref(doc);
 	if (!text) {
 		static char oom[] = "{\"error\": \"out of memory\"}";
@@ -53,7 +55,7 @@ static enum MHD_Result queue_error(struct MHD_Connection *conn, unsigned status,
 	char message[256];
 	vsnprintf(message, sizeof(message), fmt, ap);
 	json_t *doc = json_pack("{s:s}", "error", message);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | MODEL_REAL_PRECISION) : NULL;
 	json_decref(doc);
 	if (!text)
 		return MHD_NO;
