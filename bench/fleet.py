@@ -44,7 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from http_support import open_many  # noqa: E402  (the abusive clients of test_http_fleet_safety.py)
-from results_md import write_section  # noqa: E402
+from results_md import publish  # noqa: E402
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
@@ -277,10 +277,7 @@ def main():
     if f1["top:50"]["pids_per_device"] > 50:
         failures.append("F1: more than 50 per-process series on a device")
     section = render(f1, f2, args, started, failures)
-    print(section)
-    if not args.no_write:
-        write_section(RESULTS, BEGIN, END, section)
-    return 1 if failures else 0
+    return publish(RESULTS, BEGIN, END, section, failures, write=not args.no_write)
 
 
 if __name__ == "__main__":

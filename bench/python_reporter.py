@@ -39,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from results_md import write_section  # noqa: E402
+from results_md import publish  # noqa: E402
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- python-reporter:begin -->", "<!-- python-reporter:end -->"
 TARGET_US = 1.0
@@ -201,10 +201,7 @@ def main():
         "Correctness: %s" % ("every check passed." if not failures else "; ".join(failures)),
         END,
     ])
-    print(section)
-    if not args.no_write:
-        write_section(RESULTS, BEGIN, END, section)
-    return 1 if failures else 0
+    return publish(RESULTS, BEGIN, END, section, failures, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -12,3 +12,13 @@ def write_section(path, begin, end, section):
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
+
+
+def publish(path, begin, end, section, failures, write=True):
+    """Prints `section`, writes it into the file at `path` unless `write`
+    is false (--no-write), and returns the script's exit status: 1 when
+    there are `failures`, else 0."""
+    print(section)
+    if write:
+        write_section(path, begin, end, section)
+    return 1 if failures else 0

@@ -66,19 +66,27 @@ class _Model:
         return out
 
 
+@dataclass(kw_only=True)
+class _Usage:
+    """Live bytes per buffer type (USAGE_KEYS), keyword-only: the seed's
+    four, then ttalloc's three. None where a row cannot know (a process
+    the kernel alone sees)."""
+
+    dram_allocated: Optional[int] = 0
+    l1_allocated: Optional[int] = 0
+    l1_small_allocated: Optional[int] = 0
+    trace_allocated: Optional[int] = 0
+    cb_allocated: Optional[int] = 0
+    kernel_allocated: Optional[int] = 0
+    system_memory_allocated: Optional[int] = 0
+
+
 @dataclass
-class Device(_Model):
+class Device(_Usage, _Model):
     """A device as /api/devices shows it. Bytes are ints; readings the
     device does not give are None."""
 
     device_id: int
-    dram_allocated: int = 0
-    l1_allocated: int = 0
-    l1_small_allocated: int = 0
-    trace_allocated: int = 0
-    cb_allocated: int = 0
-    kernel_allocated: int = 0
-    system_memory_allocated: int = 0
     name: Optional[str] = None
     arch: Optional[str] = None
     dram_capacity: Optional[int] = None
@@ -106,17 +114,10 @@ class Device(_Model):
 
 
 @dataclass
-class ProcessDevice(_Model):
+class ProcessDevice(_Usage, _Model):
     """A process's use of one device (an item of Process.devices)."""
 
     device_id: int
-    dram_allocated: Optional[int] = 0
-    l1_allocated: Optional[int] = 0
-    l1_small_allocated: Optional[int] = 0
-    trace_allocated: Optional[int] = 0
-    cb_allocated: Optional[int] = 0
-    kernel_allocated: Optional[int] = 0
-    system_memory_allocated: Optional[int] = 0
     buffer_count: Optional[int] = None
     vanished: bool = False
     stale: Optional[bool] = None        # tt-metal shm rows
@@ -128,7 +129,7 @@ class ProcessDevice(_Model):
 
 
 @dataclass
-class Process(_Model):
+class Process(_Usage, _Model):
     """A process as /api/processes shows it: who it is, where its
     figures come from (`source`: "socket", "tt-metal shm" or "kernel"),
     its totals over its devices and one ProcessDevice per device."""
@@ -147,13 +148,6 @@ class Process(_Model):
     buffer_count: Optional[int] = None
     first_seen: Optional[int] = None
     exit_time: Optional[int] = None
-    dram_allocated: Optional[int] = 0
-    l1_allocated: Optional[int] = 0
-    l1_small_allocated: Optional[int] = 0
-    trace_allocated: Optional[int] = 0
-    cb_allocated: Optional[int] = 0
-    kernel_allocated: Optional[int] = 0
-    system_memory_allocated: Optional[int] = 0
     devices: List[ProcessDevice] = field(default_factory=list)
     container_id: Optional[str] = None
     container_runtime: Optional[str] = None

@@ -448,6 +448,13 @@ class Reporter:
             raise ValueError("device_id %d: the allocation server at %s has devices 0..%d"
                              % (device_id, self.socket_path, self.server_devices - 1))
 
+    def _ready_to_report(self, device_id):
+        """Before a report on `device_id` (lock held): a forked child's own
+        state, the server's device list, the watcher thread running."""
+        self._check_fork()
+        self._check_server_device(device_id)
+        self._start_watcher()
+
     # ---- public API ----
 
     def report_alloc(self, device_id, buffer_type, address, size):
@@ -460,9 +467,7 @@ class Reporter:
         if not self.enabled:
             return False
         with self._lock:
-            self._check_fork()
-            self._check_server_device(device_id)
-            self._start_watcher()
+            self._ready_to_report(device_id)
             now = time.time_ns()
             stack_id = self._capture_stack()
             old = self._table.get((device_id, address))
@@ -481,9 +486,7 @@ class Reporter:
         if not self.enabled:
             return False
         with self._lock:
-            self._check_fork()
-            self._check_server_device(device_id)
-            self._start_watcher()
+            self._ready_to_report(device_id)
             entry = self._table.pop((device_id, address), None)
             known = entry is not None
             if known:
@@ -505,9 +508,7 @@ class Reporter:
         if not self.enabled:
             return False
         with self._lock:
-            self._check_fork()
-            self._check_server_device(device_id)
-            self._start_watcher()
+            self._ready_to_report(device_id)
             stack_id = self._capture_stack()
             frame = self._frame(protocol.ALLOC_FAILED, device_id, buffer_type, 0, size, stack_id=stack_id)
             return self._deliver(frame, after_resync=True, stack_id=stack_id) and self._sync()

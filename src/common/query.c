@@ -494,7 +494,13 @@ static int add_buffer_row(const struct proto_msg *row, void *ctx)
 	}
 	if (ARRAY_RESERVE(bufs->rows, bufs->cap, bufs->count + 1) < 0)
 		return TTALLOC_ENOMEM;
-	bufs->rows[bufs->count++] = (struct buffer_snapshot_row){
+	buffer_row_decode(row, &bufs->rows[bufs->count++]);
+	return 0;
+}
+
+void buffer_row_decode(const struct proto_msg *row, struct buffer_snapshot_row *out)
+{
+	*out = (struct buffer_snapshot_row){
 		.pid = row->process_id,
 		.device = row->device_id,
 		.type = row->buffer_type,
@@ -502,7 +508,6 @@ static int add_buffer_row(const struct proto_msg *row, void *ctx)
 		.size = row->size,
 		.age_ns = row->u.process.used[0],
 	};
-	return 0;
 }
 
 int buffer_snapshot_take(struct query_client *qc, pid_t pid, int device, uint32_t max_rows, int with_stacks,

@@ -218,6 +218,12 @@ struct buffer_snapshot_row {
 	char frame[72];    /* top frame of its call stack, "function (file:line)"; "" when unknown */
 };
 
+/*
+ * The buffer a BUFFER_ROW or LEAK_ROW header names: pid, device, type,
+ * address, size and age (u.process.used[0]); `frame` left empty.
+ */
+void buffer_row_decode(const struct proto_msg *row, struct buffer_snapshot_row *out);
+
 /* Live buffers, in the server's order (newest first per process). */
 struct buffer_snapshot {
 	struct buffer_snapshot_row *rows;

@@ -71,12 +71,7 @@ struct run_options {
 
 /* One leaked (or still held) buffer of the session. */
 struct leaked {
-	pid_t pid;
-	int device;
-	unsigned type;
-	uint64_t address;
-	uint64_t size;
-	uint64_t age_ns;
+	struct buffer_snapshot_row buf; /* pid, device, type, address, size, age (no frame) */
 	char comm[16];
 	int still_running; /* held by a process that outlived the command */
 	uint32_t stack_lines; /* frames of its allocation stack (TT_ALLOC_STACK_TRACE=1) */
@@ -405,14 +400,8 @@ static int on_leak_row(const struct proto_msg *row, void *ctx)
 		}
 		return 0;
 	}
-	struct leaked item = {
-		.pid = row->process_id,
-		.device = row->device_id,
-		.type = row->buffer_type,
-		.address = row->buffer_id,
-		.size = row->size,
-		.age_ns = row->u.process.used[0],
-	};
+	struct leaked item = {0};
+	buffer_row_decode(row, &item.buf);
 	memcpy(item.comm, row->u.process.comm, sizeof(item.comm));
 	item.comm[sizeof(item.comm) - 1] = '\0';
 	return add_leaked(ctx, &item);
@@ -437,8 +426,11 @@ static int on_process_row(const struct proto_msg *row, void *ctx)
 	for (int i = 0; i < 4; i++) {
 		if (!row->u.process.used[i])
 			continue;
-		struct leaked item = {.pid = row->process_id, .device = row->device_id, .type = types[i],
-				      .size = row->u.process.used[i], .still_running = 1};
+		struct leaked item = {
+			.buf = {.pid = row->process_id, .device = row->device_id, .type = types[i],
+				.size = row->u.process.used[i]},
+			.still_running = 1,
+		};
 		memcpy(item.comm, row->u.process.comm, sizeof(item.comm));
 		item.comm[sizeof(item.comm) - 1] = '\0';
 		if (add_leaked(rows->held, &item) < 0)
@@ -488,14 +480,14 @@ static int collect(const char *socket_path, const char *session, struct leak_lis
 static int by_size_desc(const void *a, const void *b)
 {
 	const struct leaked *x = a, *y = b;
-	return x->size < y->size ? 1 : x->size > y->size ? -1 : 0;
+	return x->buf.size < y->buf.size ? 1 : x->buf.size > y->buf.size ? -1 : 0;
 }
 
 static uint64_t total_bytes(const struct leak_list *list)
 {
 	uint64_t sum = 0;
 	for (size_t i = 0; i < list->count; i++)
-		sum += list->items[i].size;
+		sum += list->items[i].buf.size;
 	return sum;
 }
 
@@ -515,8 +507,8 @@ static void print_summary(const struct leak_list *list, uint64_t max_leak)
 		for (unsigned t = 0; t < TTALLOC_BUFFER_TYPES; t++) {
 			uint64_t bytes = 0, n = 0;
 			for (size_t i = 0; i < list->count; i++)
-				if (list->items[i].device == d && list->items[i].type == t) {
-					bytes += list->items[i].size;
+				if (list->items[i].buf.device == d && list->items[i].buf.type == t) {
+					bytes += list->items[i].buf.size;
 					n++;
 				}
 			if (n)
@@ -528,13 +520,14 @@ static void print_summary(const struct leak_list *list, uint64_t max_leak)
 	fprintf(stderr, "  Biggest:\n");
 	for (size_t i = 0; i < list->count && i < TOP_BUFFERS; i++) {
 		const struct leaked *l = &list->items[i];
+		const struct buffer_snapshot_row *b = &l->buf;
 		if (l->still_running)
 			fprintf(stderr, "    [Device %d] %" PRIu64 " bytes %s still held by running PID %d (%s)\n",
-				l->device, l->size, proto_buffer_type_name(l->type), (int)l->pid, l->comm);
+				b->device, b->size, proto_buffer_type_name(b->type), (int)b->pid, l->comm);
 		else
 			fprintf(stderr, "    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s by PID %d (%s, age: %" PRIu64 "s)\n",
-				l->device, l->address, l->size, proto_buffer_type_name(l->type), (int)l->pid, l->comm,
-				(uint64_t)(l->age_ns / 1000000000ull));
+				b->device, b->address, b->size, proto_buffer_type_name(b->type), (int)b->pid, l->comm,
+				(uint64_t)(b->age_ns / 1000000000ull));
 		for (uint32_t f = 0; f < l->stack_lines; f++)
 			fprintf(stderr, "        at %s\n", l->stack[f]);
 	}
@@ -550,8 +543,8 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 		json_t *stack = json_array();
 		for (uint32_t f = 0; f < l->stack_lines; f++)
 			json_array_append_new(stack, json_string(l->stack[f]));
-		json_t *b = model_buffer_json(l->device, l->address, l->size, l->type, l->pid, l->comm);
-		json_object_set_new(b, "age_seconds", json_real((double)l->age_ns / 1e9));
+		json_t *b = model_buffer_json(l->buf.device, l->buf.address, l->buf.size, l->buf.type, l->buf.pid, l->comm);
+		json_object_set_new(b, "age_seconds", json_real((double)l->buf.age_ns / 1e9));
 		json_object_set_new(b, "still_running", json_boolean(l->still_running));
 		json_object_set_new(b, "stack", stack);
 		json_array_append_new(buffers, b);
