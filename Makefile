@@ -97,7 +97,7 @@ tsan-test: tsan
 soak: build
 	$(PYTHON) bench/soak.py --build $(BUILD)
 
-test: deps unit integration test-ttmetal asan-test tsan-test fuzz-ci
+test: deps format-check unit integration test-ttmetal asan-test tsan-test fuzz-ci
 	@echo "make test: all test suites passed"
 
 fuzz: deps

@@ -65,8 +65,8 @@ void bench_print_summary(const char *name, const char *unit, const struct bench_
 		snprintf(key, sizeof(key), "%s.%s", name, fields[i]);
 		bench_result(key, values[i]);
 	}
-	fprintf(stderr, "  %-34s p50 %10.1f %s   p99 %10.1f %s   (%zu samples)\n", name, s->p50, unit, s->p99,
-		unit, s->count);
+	fprintf(stderr, "  %-34s p50 %10.1f %s   p99 %10.1f %s   (%zu samples)\n", name, s->p50, unit, s->p99, unit,
+		s->count);
 }
 
 uint64_t bench_parse_count(const char *option, const char *text)
@@ -90,8 +90,8 @@ int bench_seed_connect(struct bench_seed *seed)
 	seed->pid = getpid();
 	seed->fd = unix_socket_connect(path, err);
 	if (seed->fd < 0) {
-		fprintf(stderr, "bench: cannot reach the allocation server at %s (%s): start ttalloc-server\n",
-			path, err);
+		fprintf(stderr, "bench: cannot reach the allocation server at %s (%s): start ttalloc-server\n", path,
+			err);
 		return -1;
 	}
 	return 0;
@@ -227,8 +227,7 @@ static int compare_field(const char *what, int device, const char *field, uint64
 
 int bench_check_totals(const char *what, const struct bench_expect *e)
 {
-	static const char *const names[4] = {"dram_allocated", "l1_allocated", "l1_small_allocated",
-					     "trace_allocated"};
+	static const char *const names[4] = {"dram_allocated", "l1_allocated", "l1_small_allocated", "trace_allocated"};
 	struct query_client qc = QUERY_CLIENT_INIT;
 	char err[UNIX_SOCKET_ERR_LEN];
 	int equal = 1;

@@ -52,8 +52,7 @@ static void buffer_of(uint64_t i, int *device, enum ttalloc_buffer_type *type, u
 	*size = 4096ull << (i % 4);
 }
 
-static int report_alloc(struct producer *p, int device, enum ttalloc_buffer_type type, uint64_t addr,
-			uint64_t size)
+static int report_alloc(struct producer *p, int device, enum ttalloc_buffer_type type, uint64_t addr, uint64_t size)
 {
 	if (p->transport == TRANSPORT_FAST)
 		return ttalloc_report_alloc(device, type, addr, size);
@@ -174,7 +173,8 @@ int main(int argc, char **argv)
 	if (!o.threads || o.threads > MAX_THREADS || !o.runs || o.live > o.events || o.events >= 1ull << 34)
 		usage();
 	if (!ttalloc_enabled() || ttalloc_init() < 0) {
-		fprintf(stderr, "bench_ingest: needs TT_ALLOC_TRACKING_ENABLED=1 and a server at $TT_ALLOC_SERVER_SOCKET\n");
+		fprintf(stderr,
+			"bench_ingest: needs TT_ALLOC_TRACKING_ENABLED=1 and a server at $TT_ALLOC_SERVER_SOCKET\n");
 		return 2;
 	}
 	/* one seed connection per thread, for the whole program: the buffers it leaves live stay */

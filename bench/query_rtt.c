@@ -120,8 +120,9 @@ static int expect(uint64_t buffers, uint64_t bytes, uint64_t timeout_ms)
 
 static void usage(void)
 {
-	fprintf(stderr, "Usage: bench_query rtt [--queries N] [--name NAME]\n"
-			"       bench_query expect --buffers N --bytes B [--timeout-ms T]\n");
+	fprintf(stderr,
+		"Usage: bench_query rtt [--queries N] [--name NAME]\n"
+		"       bench_query expect --buffers N --bytes B [--timeout-ms T]\n");
 	exit(2);
 }
 

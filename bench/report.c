@@ -56,8 +56,7 @@ static uint64_t address(uint64_t base)
 }
 
 /* The floor: an empty call the compiler cannot drop, with the same arguments. */
-__attribute__((noinline)) static int noop_alloc(int device, enum ttalloc_buffer_type type, uint64_t addr,
-						uint64_t size)
+__attribute__((noinline)) static int noop_alloc(int device, enum ttalloc_buffer_type type, uint64_t addr, uint64_t size)
 {
 	(void)device, (void)type, (void)addr, (void)size;
 	__asm__ volatile("" ::: "memory");
@@ -87,19 +86,19 @@ static int seed_free(int device, uint64_t addr)
  * timed; a macro so that each method calls its functions directly (no
  * function pointer the real application would not have).
  */
-#define PAIRS_BATCH(fn_name, ALLOC, FREE, BASE)                                                     \
-	static uint64_t fn_name(void)                                                              \
-	{                                                                                          \
-		unsigned long bad = 0;                                                             \
-		uint64_t start = bench_now_ns();                                                   \
-		for (int i = 0; i < BATCH / 2; i++) {                                              \
-			uint64_t a = address(BASE);                                                \
-			bad += ALLOC(0, TTALLOC_DRAM, a, BUFFER_SIZE) != 0;                        \
-			bad += FREE(0, a) != 0;                                                    \
-		}                                                                                  \
-		uint64_t elapsed = bench_now_ns() - start;                                         \
-		failures += bad;                                                                   \
-		return elapsed;                                                                    \
+#define PAIRS_BATCH(fn_name, ALLOC, FREE, BASE)                             \
+	static uint64_t fn_name(void)                                       \
+	{                                                                   \
+		unsigned long bad = 0;                                      \
+		uint64_t start = bench_now_ns();                            \
+		for (int i = 0; i < BATCH / 2; i++) {                       \
+			uint64_t a = address(BASE);                         \
+			bad += ALLOC(0, TTALLOC_DRAM, a, BUFFER_SIZE) != 0; \
+			bad += FREE(0, a) != 0;                             \
+		}                                                           \
+		uint64_t elapsed = bench_now_ns() - start;                  \
+		failures += bad;                                            \
+		return elapsed;                                             \
 	}
 
 PAIRS_BATCH(batch_fast, ttalloc_report_alloc, ttalloc_report_free, 1ull << 40)
@@ -107,16 +106,16 @@ PAIRS_BATCH(batch_seed, seed_alloc, seed_free, 2ull << 40)
 PAIRS_BATCH(batch_noop, noop_alloc, noop_free, 3ull << 40)
 
 /* BATCH calls of ALLOC alone (tracking disabled: nothing is live). */
-#define ALLOCS_BATCH(fn_name, ALLOC)                                                                \
-	static uint64_t fn_name(void)                                                              \
-	{                                                                                          \
-		unsigned long bad = 0;                                                             \
-		uint64_t start = bench_now_ns();                                                   \
-		for (int i = 0; i < BATCH; i++)                                                    \
-			bad += ALLOC(0, TTALLOC_DRAM, address(4ull << 40), BUFFER_SIZE) != 0;      \
-		uint64_t elapsed = bench_now_ns() - start;                                         \
-		failures += bad;                                                                   \
-		return elapsed;                                                                    \
+#define ALLOCS_BATCH(fn_name, ALLOC)                                                          \
+	static uint64_t fn_name(void)                                                         \
+	{                                                                                     \
+		unsigned long bad = 0;                                                        \
+		uint64_t start = bench_now_ns();                                              \
+		for (int i = 0; i < BATCH; i++)                                               \
+			bad += ALLOC(0, TTALLOC_DRAM, address(4ull << 40), BUFFER_SIZE) != 0; \
+		uint64_t elapsed = bench_now_ns() - start;                                    \
+		failures += bad;                                                              \
+		return elapsed;                                                               \
 	}
 
 ALLOCS_BATCH(batch_disabled, ttalloc_report_alloc)
@@ -211,8 +210,10 @@ static int disabled(unsigned runs, size_t batches)
 /* N calls of one method and nothing else worth counting. */
 static int icount(const char *what, uint64_t calls)
 {
-	static const struct method methods[] = {{"fast", batch_fast},         {"seed", batch_seed},
-						{"noop", batch_noop},         {"disabled", batch_disabled},
+	static const struct method methods[] = {{"fast", batch_fast},
+						{"seed", batch_seed},
+						{"noop", batch_noop},
+						{"disabled", batch_disabled},
 						{"plt", batch_plt}};
 	const struct method *m = NULL;
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
@@ -241,8 +242,9 @@ static int icount(const char *what, uint64_t calls)
 
 static void usage(void)
 {
-	fprintf(stderr, "Usage: bench_report cost|disabled [--runs R] [--batches B]\n"
-			"       bench_report icount fast|seed|noop|disabled|plt CALLS\n");
+	fprintf(stderr,
+		"Usage: bench_report cost|disabled [--runs R] [--batches B]\n"
+		"       bench_report icount fast|seed|noop|disabled|plt CALLS\n");
 	exit(2);
 }
 

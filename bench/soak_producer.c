@@ -52,8 +52,8 @@ static uint64_t next_random(void)
 	return rng_state * 0x2545f4914f6cdd1dull;
 }
 
-static const int types[] = {TTALLOC_DRAM, TTALLOC_L1, TTALLOC_L1_SMALL, TTALLOC_TRACE, TTALLOC_CB,
-			    TTALLOC_SYSTEM_MEMORY};
+static const int types[] = {TTALLOC_DRAM,  TTALLOC_L1, TTALLOC_L1_SMALL,
+			    TTALLOC_TRACE, TTALLOC_CB, TTALLOC_SYSTEM_MEMORY};
 
 static uint64_t random_size(int type)
 {
@@ -131,7 +131,8 @@ int main(int argc, char **argv)
 				uint32_t s = idle[pick];
 				idle[pick] = idle[--idle_count];
 				int type = types[next_random() % 6];
-				slots[s] = (struct slot){.size = random_size(type), .device = (int)(next_random() % 2),
+				slots[s] = (struct slot){.size = random_size(type),
+							 .device = (int)(next_random() % 2),
 							 .type = type};
 				live[live_count++] = s;
 				rc = ttalloc_report_alloc(slots[s].device, (enum ttalloc_buffer_type)type,

@@ -39,7 +39,8 @@ static double run_once(char **argv)
 	uint64_t t1 = bench_now_ns();
 	posix_spawn_file_actions_destroy(&actions);
 	if (err) {
-		fprintf(stderr, "bench_spawn: cannot run %s: %s\n", argv[0], err > 0 ? strerror(err) : "waitpid failed");
+		fprintf(stderr, "bench_spawn: cannot run %s: %s\n", argv[0],
+			err > 0 ? strerror(err) : "waitpid failed");
 		return -1;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

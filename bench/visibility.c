@@ -82,7 +82,9 @@ int main(int argc, char **argv)
 	}
 	char err[UNIX_SOCKET_ERR_LEN];
 	if (!ttalloc_enabled() || ttalloc_init() < 0 || query_connect(&monitor, NULL, err) < 0) {
-		fprintf(stderr, "bench_visibility: needs TT_ALLOC_TRACKING_ENABLED=1 and a server at $TT_ALLOC_SERVER_SOCKET\n");
+		fprintf(stderr,
+			"bench_visibility: needs TT_ALLOC_TRACKING_ENABLED=1 and a server at "
+			"$TT_ALLOC_SERVER_SOCKET\n");
 		return 2;
 	}
 	double *us[KINDS];
@@ -101,8 +103,10 @@ int main(int argc, char **argv)
 		double t = trial(kind, addr, before, &queries);
 		bench_expect_alloc(&sent, 0, TTALLOC_DRAM, BUFFER_SIZE);
 		if (t < 0) {
-			fprintf(stderr, "CORRECTNESS FAILURE (visibility): the buffer of trial %zu (%s) never showed in "
-					"QUERY within 5 s\n", i, kind_names[kind]);
+			fprintf(stderr,
+				"CORRECTNESS FAILURE (visibility): the buffer of trial %zu (%s) never showed in "
+				"QUERY within 5 s\n",
+				i, kind_names[kind]);
 			rc = -1;
 			break;
 		}
@@ -111,14 +115,18 @@ int main(int argc, char **argv)
 		if (queries > max_queries[kind])
 			max_queries[kind] = queries;
 		if (kind == KIND_FLUSH && queries != 1) {
-			fprintf(stderr, "CORRECTNESS FAILURE (visibility): after ttalloc_flush() the first QUERY did not "
-					"show the buffer (trial %zu took %u QUERYs)\n", i, queries);
+			fprintf(stderr,
+				"CORRECTNESS FAILURE (visibility): after ttalloc_flush() the first QUERY did not "
+				"show the buffer (trial %zu took %u QUERYs)\n",
+				i, queries);
 			rc = -1;
 		}
 		rc |= ttalloc_report_free(0, addr) != 0 || ttalloc_flush() != 0 ? -1 : 0;
 		bench_expect_free(&sent, 0, TTALLOC_DRAM, BUFFER_SIZE);
 		if (rc == 0 && dram_now() != before) {
-			fprintf(stderr, "CORRECTNESS FAILURE (visibility): DRAM total not back to %llu after a free and a flush\n",
+			fprintf(stderr,
+				"CORRECTNESS FAILURE (visibility): DRAM total not back to %llu after a free and a "
+				"flush\n",
 				(unsigned long long)before);
 			rc = -1;
 		}

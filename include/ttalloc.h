@@ -40,7 +40,7 @@ enum ttalloc_buffer_type {
 	TTALLOC_SYSTEM_MEMORY = 2, /* host memory: counted, not a device total */
 	TTALLOC_L1_SMALL = 3,
 	TTALLOC_TRACE = 4,
-	TTALLOC_CB = 5, /* circular buffers, where a separate count is wanted */
+	TTALLOC_CB = 5,     /* circular buffers, where a separate count is wanted */
 	TTALLOC_KERNEL = 6, /* kernel binaries in L1 (tt-metal's KERNEL_LOAD/KERNEL_UNLOAD) */
 };
 
@@ -51,14 +51,14 @@ enum ttalloc_buffer_type {
  * One table of error codes shared by the library, the server and the tools.
  * X(NAME, message): TTALLOC_E<NAME> is the (negative) code.
  */
-#define TTALLOC_ERRNO_MAP(X)                                                                 \
-	X(NOSERVER, "the allocation server is not reachable")                                  \
-	X(INVAL, "invalid argument")                                                          \
-	X(NOMEM, "out of memory")                                                             \
-	X(UNKNOWN_BUFFER, "no live buffer at that device and address")                        \
-	X(DUPLICATE, "a buffer is already live at that device and address")                   \
-	X(PROTOCOL, "the server answered with an unexpected message")                         \
-	X(IO, "socket error while talking to the server")                                     \
+#define TTALLOC_ERRNO_MAP(X)                                                \
+	X(NOSERVER, "the allocation server is not reachable")               \
+	X(INVAL, "invalid argument")                                        \
+	X(NOMEM, "out of memory")                                           \
+	X(UNKNOWN_BUFFER, "no live buffer at that device and address")      \
+	X(DUPLICATE, "a buffer is already live at that device and address") \
+	X(PROTOCOL, "the server answered with an unexpected message")       \
+	X(IO, "socket error while talking to the server")                   \
 	X(NODEV, "the server has no device with that id")
 
 enum ttalloc_error {
@@ -67,7 +67,7 @@ enum ttalloc_error {
 #define TTALLOC_DEFINE_ERRNO_(name, msg) TTALLOC_E##name,
 	TTALLOC_ERRNO_MAP(TTALLOC_DEFINE_ERRNO_)
 #undef TTALLOC_DEFINE_ERRNO_
-	TTALLOC_ERRNO_LAST_
+		TTALLOC_ERRNO_LAST_
 };
 
 /* A static, human-readable description of a TTALLOC_E* code (or "success"). */
@@ -98,8 +98,7 @@ int ttalloc_enabled(void);
  * before the library has reached a server it cannot know, and the server
  * refuses such a buffer itself (its bad_device counter).
  */
-int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t address,
-			 uint64_t size);
+int ttalloc_report_alloc(int device_id, enum ttalloc_buffer_type type, uint64_t address, uint64_t size);
 
 /*
  * Records that the buffer at `address` on `device_id` was freed.

@@ -39,8 +39,8 @@ DEMO_PACKAGES=(
 )
 
 TEST_PACKAGES=(
-  # sanitizers and fuzzing (clang's libFuzzer runtime)
-  clang libclang-rt-14-dev
+  # sanitizers and fuzzing (clang's libFuzzer runtime); make format-check
+  clang libclang-rt-14-dev clang-format
   # integration tests and the Python client
   python3-pytest python-is-python3
   # tools the tests use; tmux runs `tt_smi top` in its tests, setpriv

@@ -18,8 +18,8 @@
 
 #include "client/client_state.h"
 #include "common/clock.h"
-#include "ttalloc.h"
 #include "common/unix_socket.h"
+#include "ttalloc.h"
 
 /* Result of emit() when the ring failed (the server stopped consuming). */
 #define RING_FAILED 1

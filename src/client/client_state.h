@@ -31,13 +31,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "common/errors.h"
-#include "common/futex.h"
 #include "client/live_table.h"
-#include "common/protocol.h"
-#include "common/ring.h"
 #include "client/ring_producer.h"
 #include "client/stacks.h"
+#include "common/errors.h"
+#include "common/futex.h"
+#include "common/protocol.h"
+#include "common/ring.h"
 
 enum client_state { STATE_UNINITIALISED = 0, STATE_DISABLED, STATE_ENABLED };
 
@@ -58,11 +58,11 @@ struct shard {
 };
 
 struct client {
-	int state;     /* enum client_state; read without a lock on the fast path */
-	int transport; /* enum client_transport; read without a lock on the fast path */
+	int state;                      /* enum client_state; read without a lock on the fast path */
+	int transport;                  /* enum client_transport; read without a lock on the fast path */
 	uint32_t connection_generation; /* bumped by every disconnect (read without session_lock) */
-	uint32_t server_devices; /* HELLO_ACK's num_devices of the last server (0: none yet); read lock-free */
-	uint64_t refused_device; /* reports refused with TTALLOC_ENODEV (atomic) */
+	uint32_t server_devices;        /* HELLO_ACK's num_devices of the last server (0: none yet); read lock-free */
+	uint64_t refused_device;        /* reports refused with TTALLOC_ENODEV (atomic) */
 	struct ring_producer ring;
 	struct shard shards[RING_SHARDS];
 
@@ -73,14 +73,14 @@ struct client {
 	uint64_t next_connect_ns; /* CLOCK_MONOTONIC of the next connect attempt */
 	uint64_t backoff_ns;
 	uint64_t sync_sequence;
-	uint64_t instance; /* this library's random id in HELLO (0: not chosen yet; new after fork) */
-	uint32_t epoch;    /* connections opened so far: HELLO's epoch */
-	uint32_t server_features; /* HELLO_ACK's features of the current connection */
+	uint64_t instance;         /* this library's random id in HELLO (0: not chosen yet; new after fork) */
+	uint32_t epoch;            /* connections opened so far: HELLO's epoch */
+	uint32_t server_features;  /* HELLO_ACK's features of the current connection */
 	uint64_t connections;      /* connections made (ttalloc_get_stats) */
 	uint64_t confirmed_events; /* the shards' events counted before the last successful flush's SYNC */
 	char last_error[ERR_LEN];  /* why the last connect failed (reach_explain); "" when connected */
-	int ring_allowed;  /* 0 with TTALLOC_RING=0 or stack traces */
-	int stack_traces;  /* TT_ALLOC_STACK_TRACE=1 */
+	int ring_allowed;          /* 0 with TTALLOC_RING=0 or stack traces */
+	int stack_traces;          /* TT_ALLOC_STACK_TRACE=1 */
 	struct stack_table stacks;
 	char socket_path[108];
 	int atfork_registered;

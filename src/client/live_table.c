@@ -1,8 +1,8 @@
 /*
  * live_table.c - the client's table of its live buffers (live_table.h).
  */
-#include "common/array.h"
 #include "client/live_table.h"
+#include "common/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +50,8 @@ static void give_entry(struct live_table *t, uint32_t i)
 	t->free_head = i;
 }
 
-int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size,
-		   uint64_t alloc_ns, uint64_t stack_id)
+int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size, uint64_t alloc_ns,
+		   uint64_t stack_id)
 {
 	uint32_t slot = addr_index_find(&t->index, device, address, NULL, NULL);
 	if (slot != ADDR_INDEX_NOT_FOUND) {
@@ -69,9 +69,13 @@ int live_table_add(struct live_table *t, int device, unsigned type, uint64_t add
 		give_entry(t, i);
 		return TTALLOC_ENOMEM;
 	}
-	t->entries[i] = (struct live_entry){
-		.address = address, .size = size, .alloc_ns = alloc_ns, .device = device, .type = (uint8_t)type, .used = 1,
-		.stack_id = stack_id};
+	t->entries[i] = (struct live_entry){.address = address,
+					    .size = size,
+					    .alloc_ns = alloc_ns,
+					    .device = device,
+					    .type = (uint8_t)type,
+					    .used = 1,
+					    .stack_id = stack_id};
 	t->count++;
 	return 0;
 }

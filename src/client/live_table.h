@@ -25,7 +25,7 @@ struct live_table {
 	struct addr_index index;
 	struct live_entry *entries;
 	uint32_t cap;
-	uint32_t free_head;  /* free list threaded through entries[].size */
+	uint32_t free_head; /* free list threaded through entries[].size */
 	uint64_t count;
 };
 
@@ -36,8 +36,8 @@ int live_table_init(struct live_table *t);
 void live_table_release(struct live_table *t);
 
 /* Records a buffer. Returns 0, TTALLOC_EDUPLICATE (replaced) or TTALLOC_ENOMEM. */
-int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size,
-		   uint64_t alloc_ns, uint64_t stack_id);
+int live_table_add(struct live_table *t, int device, unsigned type, uint64_t address, uint64_t size, uint64_t alloc_ns,
+		   uint64_t stack_id);
 
 /* Forgets a buffer. Returns 0 or TTALLOC_EUNKNOWN_BUFFER. */
 int live_table_remove(struct live_table *t, int device, uint64_t address);

@@ -3,8 +3,8 @@
  * (ring_producer.h; the layout and the protocol are in src/common/ring.h).
  */
 #define _GNU_SOURCE
-#include "common/clock.h"
 #include "client/ring_producer.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +33,7 @@
 struct lane_ref {
 	uint32_t generation; /* producer it belongs to; 0: none */
 	uint32_t lane;
-	uint32_t tail_seen;  /* last tail read (exclusive lanes): saves a shared read per event */
+	uint32_t tail_seen; /* last tail read (exclusive lanes): saves a shared read per event */
 };
 static __thread struct lane_ref my_lane __attribute__((tls_model("initial-exec")));
 

@@ -25,8 +25,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/reach.h"
-#include "ttalloc.h"
 #include "common/unix_socket.h"
+#include "ttalloc.h"
 
 /* Wait before the first reconnect attempt, doubled up to the maximum. */
 #define BACKOFF_MIN_NS (50ull * 1000 * 1000)
@@ -129,7 +129,7 @@ int session_sync(void)
 struct resync {
 	struct proto_msg batch[RESYNC_BATCH]; /* socket */
 	size_t count;
-	struct shard *shard;                  /* ring */
+	struct shard *shard; /* ring */
 	uint8_t shard_index;
 };
 
@@ -208,7 +208,8 @@ static uint64_t instance_id(void)
 {
 	while (!client.instance) {
 		if (getrandom(&client.instance, sizeof(client.instance), 0) != (ssize_t)sizeof(client.instance))
-			client.instance = clock_monotonic_ns() ^ ((uint64_t)client.pid << 32) ^ (uint64_t)(uintptr_t)&client;
+			client.instance = clock_monotonic_ns() ^ ((uint64_t)client.pid << 32) ^
+				(uint64_t)(uintptr_t)&client;
 	}
 	return client.instance;
 }
@@ -452,7 +453,7 @@ void session_atfork_child(void)
 	client.fd = -1;
 	client.next_connect_ns = 0;
 	client.watcher_running = 0; /* threads do not survive fork */
-	client.connections = 0; /* a new process: its own counts (ttalloc_get_stats) */
+	client.connections = 0;     /* a new process: its own counts (ttalloc_get_stats) */
 	client.confirmed_events = 0;
 	client.last_error[0] = '\0';
 	__atomic_store_n(&client.refused_device, 0, __ATOMIC_RELAXED);

@@ -2,8 +2,8 @@
  * stacks.c - capturing and remembering allocation call stacks (stacks.h).
  */
 #define UNW_LOCAL_ONLY
-#include "common/array.h"
 #include "client/stacks.h"
+#include "common/array.h"
 
 #include <libunwind.h>
 #include <stdlib.h>
@@ -89,8 +89,7 @@ int stack_needs_definition(const struct stack_table *t, const struct stack_recor
 	return rec->sent_generation != t->generation;
 }
 
-int stack_definition_frames(struct stack_table *t, struct stack_record *rec, int32_t pid,
-			    struct proto_msg *frames)
+int stack_definition_frames(struct stack_table *t, struct stack_record *rec, int32_t pid, struct proto_msg *frames)
 {
 	int count = 0;
 	for (uint32_t first = 0; first < rec->depth; first += PROTO_STACK_IPS_PER_FRAME) {
@@ -100,7 +99,7 @@ int stack_definition_frames(struct stack_table *t, struct stack_record *rec, int
 		m->buffer_type = (uint8_t)first;
 		m->process_id = pid;
 		uint32_t n = rec->depth - first < PROTO_STACK_IPS_PER_FRAME ? rec->depth - first
-									   : PROTO_STACK_IPS_PER_FRAME;
+									    : PROTO_STACK_IPS_PER_FRAME;
 		memcpy(m->u.stack.ips, &rec->ips[first], n * sizeof(uint64_t));
 	}
 	rec->sent_generation = t->generation;

@@ -28,7 +28,7 @@ struct stack_table {
 	struct stack_record *records;
 	uint32_t count;
 	uint32_t cap;
-	uint32_t generation;     /* bumped for every new connection */
+	uint32_t generation; /* bumped for every new connection */
 };
 
 /* Most STACK_DEF frames one stack needs. */
@@ -66,7 +66,6 @@ int stack_needs_definition(const struct stack_table *t, const struct stack_recor
  * and marks it defined on the current connection. Returns the number of
  * frames.
  */
-int stack_definition_frames(struct stack_table *t, struct stack_record *rec, int32_t pid,
-			    struct proto_msg *frames);
+int stack_definition_frames(struct stack_table *t, struct stack_record *rec, int32_t pid, struct proto_msg *frames);
 
 #endif /* TTALLOC_CLIENT_STACKS_H */

@@ -71,7 +71,7 @@ static inline uint32_t addr_index_home(uint32_t mask, uint32_t device_plus1, uin
  * inlined into the probe loop (the server's hottest path).
  */
 static inline uint32_t addr_index_find_or_hole(const struct addr_index *ix, int device, uint64_t address,
-						addr_index_match_fn match, const void *ctx, uint32_t *hole)
+					       addr_index_match_fn match, const void *ctx, uint32_t *hole)
 {
 	uint32_t device_plus1 = (uint32_t)device + 1u;
 	uint32_t i = addr_index_home(ix->mask, device_plus1, address);

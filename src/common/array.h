@@ -35,15 +35,15 @@ int array_grow_max(void **items, size_t *cap, size_t need, size_t elem_size, siz
  * lvalue) whose capacity is the unsigned integer lvalue `cap` (any width)
  * to hold `need` elements, starting at 16. Evaluates to 0 or -1.
  */
-#define ARRAY_RESERVE(items, cap, need)                                                                   \
-	__extension__({                                                                                   \
-		size_t array_cap_ = (cap);                                                                \
-		void *array_items_ = (items);                                                             \
-		int array_rc_ = array_grow_max(&array_items_, &array_cap_, (need), sizeof(*(items)), 16,  \
-					       ARRAY_CAP_MAX_(cap));                                      \
-		(items) = array_items_;                                                                   \
-		(cap) = array_cap_;                                                                       \
-		array_rc_;                                                                                \
+#define ARRAY_RESERVE(items, cap, need)                                                                  \
+	__extension__({                                                                                  \
+		size_t array_cap_ = (cap);                                                               \
+		void *array_items_ = (items);                                                            \
+		int array_rc_ = array_grow_max(&array_items_, &array_cap_, (need), sizeof(*(items)), 16, \
+					       ARRAY_CAP_MAX_(cap));                                     \
+		(items) = array_items_;                                                                  \
+		(cap) = array_cap_;                                                                      \
+		array_rc_;                                                                               \
 	})
 
 #endif /* TTALLOC_ARRAY_H */

@@ -119,8 +119,9 @@ int cli_uint(const char *name, const char *text, int base, uint64_t min, uint64_
 {
 	uint64_t v;
 	if (format_parse_unsigned(text, base, max, &v) < 0 || v < min)
-		return error_set(err, TTALLOC_EINVAL, "bad value '%s' for %s (a whole number from %" PRIu64 " to %" PRIu64 ")",
-				 text, name, min, max);
+		return error_set(err, TTALLOC_EINVAL,
+				 "bad value '%s' for %s (a whole number from %" PRIu64 " to %" PRIu64 ")", text, name,
+				 min, max);
 	*value = v;
 	return 0;
 }
@@ -128,7 +129,8 @@ int cli_uint(const char *name, const char *text, int base, uint64_t min, uint64_
 int cli_bytes(const char *name, const char *text, uint64_t *value, char *err)
 {
 	if (format_parse_bytes(text, value) < 0)
-		return error_set(err, TTALLOC_EINVAL, "bad byte count '%s' for %s (e.g. 0, 4096, 16M, 2GiB)", text, name);
+		return error_set(err, TTALLOC_EINVAL, "bad byte count '%s' for %s (e.g. 0, 4096, 16M, 2GiB)", text,
+				 name);
 	return 0;
 }
 

@@ -114,11 +114,8 @@ int format_parse_bytes(const char *text, uint64_t *bytes)
 		const char *suffix[3];
 		unsigned shift;
 	} suffixes[] = {
-		{{"", "b", NULL}, 0},
-		{{"k", "kb", "kib"}, 10},
-		{{"m", "mb", "mib"}, 20},
-		{{"g", "gb", "gib"}, 30},
-		{{"t", "tb", "tib"}, 40},
+		{{"", "b", NULL}, 0},     {{"k", "kb", "kib"}, 10}, {{"m", "mb", "mib"}, 20},
+		{{"g", "gb", "gib"}, 30}, {{"t", "tb", "tib"}, 40},
 	};
 	if (!*text || *text == '-' || *text == '+' || isspace((unsigned char)*text))
 		return -1;

@@ -31,11 +31,11 @@ char *format_bytes_seed(char *buf, size_t size, uint64_t bytes);
 char *format_bytes_spaced(char *buf, size_t size, uint64_t bytes);
 
 /* Causes of an allocation failure, as post-mortems name them. */
-#define FORMAT_OOM_CAUSES(X, P)                                                        \
-	X(P, FRAGMENTATION, "fragmentation", "fragmentation")                         \
-	X(P, OUT_OF_MEMORY, "out_of_memory", "not enough free memory")               \
-	X(P, TOO_LARGE, "too_large", "larger than the whole memory")                 \
-	X(P, FITS_NOW, "fits_now", "it would fit now (memory was freed since)")     \
+#define FORMAT_OOM_CAUSES(X, P)                                                 \
+	X(P, FRAGMENTATION, "fragmentation", "fragmentation")                   \
+	X(P, OUT_OF_MEMORY, "out_of_memory", "not enough free memory")          \
+	X(P, TOO_LARGE, "too_large", "larger than the whole memory")            \
+	X(P, FITS_NOW, "fits_now", "it would fit now (memory was freed since)") \
 	X(P, UNKNOWN, "unknown", "no address map for this memory")
 
 LABELS_ENUM(format_oom_cause, FORMAT_OOM_CAUSES, FORMAT_OOM_, FORMAT_OOM_CAUSE_COUNT);

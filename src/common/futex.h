@@ -72,8 +72,7 @@ static inline void futex_lock_slow(struct futex_lock *l)
 static inline void futex_lock_acquire(struct futex_lock *l)
 {
 	uint32_t expected = 0;
-	if (__builtin_expect(__atomic_compare_exchange_n(&l->word, &expected, 1, 0, __ATOMIC_ACQUIRE,
-							 __ATOMIC_RELAXED),
+	if (__builtin_expect(__atomic_compare_exchange_n(&l->word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED),
 			     1))
 		return;
 	futex_lock_slow(l);

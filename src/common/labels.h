@@ -27,7 +27,10 @@ struct label {
 #define LABELS_ENUM(type, MAP, prefix, count) enum type { MAP(LABELS_ENUM_ITEM_, prefix) count }
 
 /* An initializer for a `struct label` array indexed by the enum. */
-#define LABELS_TABLE(MAP, prefix) { MAP(LABELS_TABLE_ITEM_, prefix) }
+#define LABELS_TABLE(MAP, prefix)               \
+	{                                       \
+		MAP(LABELS_TABLE_ITEM_, prefix) \
+	}
 
 /* The label of value `v` of a table of `count`, or `fallback` when out of range. */
 static inline const char *labels_label(const struct label *table, size_t count, unsigned v, const char *fallback)

@@ -70,12 +70,8 @@ int proto_buffer_type_valid(unsigned type)
 const char *proto_buffer_type_name(unsigned type)
 {
 	static const char *const names[TTALLOC_BUFFER_TYPES] = {
-		[TTALLOC_DRAM] = "DRAM",
-		[TTALLOC_L1] = "L1",
-		[TTALLOC_SYSTEM_MEMORY] = "SYSTEM_MEMORY",
-		[TTALLOC_L1_SMALL] = "L1_SMALL",
-		[TTALLOC_TRACE] = "TRACE",
-		[TTALLOC_CB] = "CB",
+		[TTALLOC_DRAM] = "DRAM",         [TTALLOC_L1] = "L1",       [TTALLOC_SYSTEM_MEMORY] = "SYSTEM_MEMORY",
+		[TTALLOC_L1_SMALL] = "L1_SMALL", [TTALLOC_TRACE] = "TRACE", [TTALLOC_CB] = "CB",
 		[TTALLOC_KERNEL] = "KERNEL",
 	};
 	static const char *const unknown[] = {"TYPE?"};
@@ -135,14 +131,17 @@ _Static_assert(offsetof(struct proto_upstream_msg, dram_allocated) == PROTO_HEAD
 static int has_seed_payload(unsigned type)
 {
 	return type == PROTO_RESPONSE || type == PROTO_DEVICE_INFO_RESPONSE || type == PROTO_QUERY ||
-	       type == PROTO_DEVICE_INFO_QUERY;
+		type == PROTO_DEVICE_INFO_QUERY;
 }
 
 /* The seed's answer fields, which upstream's 144-byte frame has too (at other offsets). */
+/* A macro of macros, which clang-format 14 lays out differently at each run: kept as written. */
+/* clang-format off */
 #define SEED_FIELDS_(X)                                                                                    \
 	X(dram_allocated) X(l1_allocated) X(l1_small_allocated) X(trace_allocated) X(total_dram_size)      \
 	X(total_l1_size) X(arch_type) X(num_dram_channels) X(dram_size_per_channel) X(l1_size_per_core)    \
 	X(is_available) X(num_devices)
+/* clang-format on */
 
 static void upstream_decode(const uint8_t *frame, struct proto_msg *msg)
 {
@@ -217,8 +216,7 @@ int proto_wire_detect(const uint8_t *data, size_t len)
 {
 	if (len < PROTO_MSG_SIZE)
 		return -1;
-	if (!proto_upstream_request_type(data[0]) || data[1] || data[2] || data[3] || data[17] || data[18] ||
-	    data[19])
+	if (!proto_upstream_request_type(data[0]) || data[1] || data[2] || data[3] || data[17] || data[18] || data[19])
 		return PROTO_WIRE_SEED;
 	size_t end = len < PROTO_UPSTREAM_MSG_SIZE ? len : PROTO_UPSTREAM_MSG_SIZE;
 	for (size_t i = PROTO_MSG_SIZE; i < end; i++)

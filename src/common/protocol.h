@@ -134,50 +134,50 @@
  * log the live kernels of the asker's user. ttalloc's extensions start at
  * 128 (version PROTO_EXT_VERSION).
  */
-#define PROTO_MESSAGE_MAP(X)                                                    \
-	X(ALLOC, 1, alloc, REQUEST, 0)                                          \
-	X(FREE, 2, free, REQUEST, 0)                                            \
-	X(QUERY, 3, query, REQUEST, 1)                                          \
-	X(RESPONSE, 4, answer, ANSWER, 0)                                       \
-	X(DUMP_REMAINING, 5, dump_remaining, REQUEST, 1)                        \
-	X(DEVICE_INFO_QUERY, 6, device_info_query, REQUEST, 0)                  \
-	X(DEVICE_INFO_RESPONSE, 7, answer, ANSWER, 0)                           \
-	X(CB_ALLOC, 8, cb_alloc, REQUEST, 0)                                    \
-	X(CB_FREE, 9, cb_free, REQUEST, 0)                                      \
-	X(KERNEL_LOAD, 10, kernel_load, REQUEST, 0)                             \
-	X(KERNEL_UNLOAD, 11, kernel_unload, REQUEST, 0)                         \
-	X(DUMP_KERNELS, 12, dump_kernels, REQUEST, 1)                           \
-	X(HELLO, 128, hello, REQUEST, 0)                                        \
-	X(HELLO_ACK, 129, answer, ANSWER, 0)                                    \
-	X(SYNC, 130, sync, REQUEST, 1)                                          \
-	X(SYNC_ACK, 131, answer, ANSWER, 0)                                     \
-	X(DEVICE_STATUS_QUERY, 132, device_status_query, REQUEST, 1)            \
-	X(DEVICE_STATUS, 133, answer, ANSWER, 0)                                \
-	X(PROCESS_QUERY, 134, process_query, REQUEST, 1)                        \
-	X(PROCESS_ROW, 135, answer, ANSWER, 0)                                  \
-	X(LEAK_QUERY, 136, leak_query, REQUEST, 1)                              \
-	X(LEAK_ROW, 137, answer, ANSWER, 0)                                     \
-	X(ROWS_END, 138, answer, ANSWER, 0)                                     \
-	X(ERROR, 139, answer, ANSWER, 0)                                        \
-	X(STACK_DEF, 140, stack_def, REQUEST, 0)                                \
-	X(RING_ATTACH, 141, ring_attach, REQUEST, 0)                            \
-	X(RING_ACK, 142, answer, ANSWER, 0)                                     \
-	X(GOODBYE, 143, goodbye, REQUEST, 0)                                    \
-	X(ALLOC_FAILED, 144, alloc_failed, REQUEST, 1)                          \
-	X(MARK, 145, mark, REQUEST, 1)                                          \
-	X(STACK_TEXT, 146, stack_text, REQUEST, 0)                              \
-	X(DOC_QUERY, 147, doc_query, REQUEST, 1)                                \
-	X(DOC_CHUNK, 148, answer, ANSWER, 0)                                    \
-	X(HOLDER_QUERY, 150, holder_query, REQUEST, 1)                          \
-	X(HOLDER_ROW, 151, answer, ANSWER, 0)                                   \
-	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)                        \
-	X(HISTORY_ROW, 153, answer, ANSWER, 0)                                  \
-	X(BUFFER_QUERY, 154, buffer_query, REQUEST, 1)                          \
-	X(BUFFER_ROW, 155, answer, ANSWER, 0)                                   \
-	X(CLEAR_LEAKS, 156, clear_leaks, REQUEST, 1)                            \
-	X(CLEARED, 157, answer, ANSWER, 0)                                      \
-	X(IDENTITY_QUERY, 158, identity_query, REQUEST, 1)                      \
-	X(IDENTITY_ROW, 159, answer, ANSWER, 0)                                 \
+#define PROTO_MESSAGE_MAP(X)                                         \
+	X(ALLOC, 1, alloc, REQUEST, 0)                               \
+	X(FREE, 2, free, REQUEST, 0)                                 \
+	X(QUERY, 3, query, REQUEST, 1)                               \
+	X(RESPONSE, 4, answer, ANSWER, 0)                            \
+	X(DUMP_REMAINING, 5, dump_remaining, REQUEST, 1)             \
+	X(DEVICE_INFO_QUERY, 6, device_info_query, REQUEST, 0)       \
+	X(DEVICE_INFO_RESPONSE, 7, answer, ANSWER, 0)                \
+	X(CB_ALLOC, 8, cb_alloc, REQUEST, 0)                         \
+	X(CB_FREE, 9, cb_free, REQUEST, 0)                           \
+	X(KERNEL_LOAD, 10, kernel_load, REQUEST, 0)                  \
+	X(KERNEL_UNLOAD, 11, kernel_unload, REQUEST, 0)              \
+	X(DUMP_KERNELS, 12, dump_kernels, REQUEST, 1)                \
+	X(HELLO, 128, hello, REQUEST, 0)                             \
+	X(HELLO_ACK, 129, answer, ANSWER, 0)                         \
+	X(SYNC, 130, sync, REQUEST, 1)                               \
+	X(SYNC_ACK, 131, answer, ANSWER, 0)                          \
+	X(DEVICE_STATUS_QUERY, 132, device_status_query, REQUEST, 1) \
+	X(DEVICE_STATUS, 133, answer, ANSWER, 0)                     \
+	X(PROCESS_QUERY, 134, process_query, REQUEST, 1)             \
+	X(PROCESS_ROW, 135, answer, ANSWER, 0)                       \
+	X(LEAK_QUERY, 136, leak_query, REQUEST, 1)                   \
+	X(LEAK_ROW, 137, answer, ANSWER, 0)                          \
+	X(ROWS_END, 138, answer, ANSWER, 0)                          \
+	X(ERROR, 139, answer, ANSWER, 0)                             \
+	X(STACK_DEF, 140, stack_def, REQUEST, 0)                     \
+	X(RING_ATTACH, 141, ring_attach, REQUEST, 0)                 \
+	X(RING_ACK, 142, answer, ANSWER, 0)                          \
+	X(GOODBYE, 143, goodbye, REQUEST, 0)                         \
+	X(ALLOC_FAILED, 144, alloc_failed, REQUEST, 1)               \
+	X(MARK, 145, mark, REQUEST, 1)                               \
+	X(STACK_TEXT, 146, stack_text, REQUEST, 0)                   \
+	X(DOC_QUERY, 147, doc_query, REQUEST, 1)                     \
+	X(DOC_CHUNK, 148, answer, ANSWER, 0)                         \
+	X(HOLDER_QUERY, 150, holder_query, REQUEST, 1)               \
+	X(HOLDER_ROW, 151, answer, ANSWER, 0)                        \
+	X(HISTORY_QUERY, 152, history_query, REQUEST, 1)             \
+	X(HISTORY_ROW, 153, answer, ANSWER, 0)                       \
+	X(BUFFER_QUERY, 154, buffer_query, REQUEST, 1)               \
+	X(BUFFER_ROW, 155, answer, ANSWER, 0)                        \
+	X(CLEAR_LEAKS, 156, clear_leaks, REQUEST, 1)                 \
+	X(CLEARED, 157, answer, ANSWER, 0)                           \
+	X(IDENTITY_QUERY, 158, identity_query, REQUEST, 1)           \
+	X(IDENTITY_ROW, 159, answer, ANSWER, 0)                      \
 	X(STACK_LINE, 160, answer, ANSWER, 0)
 
 enum proto_msg_type {
@@ -200,19 +200,19 @@ enum proto_arch {
  * frame (below) puts its cb and kernel totals between them: one list each,
  * so the two layouts cannot drift apart.
  */
-#define PROTO_SEED_TOTALS_FIELDS                                               \
-	uint64_t dram_allocated;                                               \
-	uint64_t l1_allocated;                                                 \
-	uint64_t l1_small_allocated;                                           \
+#define PROTO_SEED_TOTALS_FIELDS     \
+	uint64_t dram_allocated;     \
+	uint64_t l1_allocated;       \
+	uint64_t l1_small_allocated; \
 	uint64_t trace_allocated;
-#define PROTO_SEED_INFO_FIELDS                                                 \
-	uint64_t total_dram_size;                                              \
-	uint64_t total_l1_size;                                                \
-	uint32_t arch_type;                                                    \
-	uint32_t num_dram_channels;                                            \
-	uint32_t dram_size_per_channel;                                        \
-	uint32_t l1_size_per_core;                                             \
-	uint32_t is_available;                                                 \
+#define PROTO_SEED_INFO_FIELDS          \
+	uint64_t total_dram_size;       \
+	uint64_t total_l1_size;         \
+	uint32_t arch_type;             \
+	uint32_t num_dram_channels;     \
+	uint32_t dram_size_per_channel; \
+	uint32_t l1_size_per_core;      \
+	uint32_t is_available;          \
 	uint32_t num_devices;
 
 /* Payload of RESPONSE and DEVICE_INFO_RESPONSE (the seed's fields). */
@@ -241,10 +241,10 @@ struct __attribute__((packed)) proto_status_payload {
 	uint32_t valid;         /* enum proto_status_valid bits */
 	uint64_t live_buffers;
 	uint32_t processes;
-	uint32_t backend_flags;   /* 1: simulated device */
-	uint64_t cb_allocated;    /* TTALLOC_CB bytes */
-	uint64_t system_memory;   /* TTALLOC_SYSTEM_MEMORY bytes (host) */
-	char name[24];            /* NUL-terminated, e.g. "Wormhole_B0" */
+	uint32_t backend_flags; /* 1: simulated device */
+	uint64_t cb_allocated;  /* TTALLOC_CB bytes */
+	uint64_t system_memory; /* TTALLOC_SYSTEM_MEMORY bytes (host) */
+	char name[24];          /* NUL-terminated, e.g. "Wormhole_B0" */
 };
 
 /*
@@ -283,9 +283,9 @@ enum proto_process_flags {
 
 /* Payload of ERROR: a code and a message for the human. */
 struct __attribute__((packed)) proto_error_payload {
-	int32_t code;          /* negative TTALLOC_E* */
-	uint32_t reason;       /* enum proto_error_reason */
-	char message[64];      /* NUL-terminated */
+	int32_t code;     /* negative TTALLOC_E* */
+	uint32_t reason;  /* enum proto_error_reason */
+	char message[64]; /* NUL-terminated */
 };
 
 /* Length of a session tag (ttalloc-run's grouping of processes), NUL included. */
@@ -295,16 +295,16 @@ struct __attribute__((packed)) proto_error_payload {
 
 /* Payload of HELLO and HELLO_ACK. */
 struct __attribute__((packed)) proto_hello_payload {
-	uint32_t version;      /* PROTO_EXT_VERSION of the sender */
-	uint32_t features;     /* HELLO: 0; HELLO_ACK: enum proto_feature bits */
-	uint32_t num_devices;  /* HELLO_ACK only */
-	uint32_t server_pid;   /* HELLO_ACK only */
+	uint32_t version;                /* PROTO_EXT_VERSION of the sender */
+	uint32_t features;               /* HELLO: 0; HELLO_ACK: enum proto_feature bits */
+	uint32_t num_devices;            /* HELLO_ACK only */
+	uint32_t server_pid;             /* HELLO_ACK only */
 	char session[PROTO_SESSION_LEN]; /* HELLO: $TTALLOC_SESSION, or empty */
-	uint64_t instance;     /* HELLO: the reporting library's random id (new in each process); 0: none */
-	uint32_t epoch;        /* HELLO: connections this instance opened before this one */
-	uint8_t log_level;     /* HELLO: the client's $TT_METAL_LOGGER_LEVEL, PROTO_LOG_*; 0: not set */
-	uint8_t http_state;    /* HELLO_ACK: enum proto_http_state of the server's dashboard */
-	uint16_t http_port;    /* HELLO_ACK: its port (listened on, or waited for) */
+	uint64_t instance;               /* HELLO: the reporting library's random id (new in each process); 0: none */
+	uint32_t epoch;                  /* HELLO: connections this instance opened before this one */
+	uint8_t log_level;               /* HELLO: the client's $TT_METAL_LOGGER_LEVEL, PROTO_LOG_*; 0: not set */
+	uint8_t http_state;              /* HELLO_ACK: enum proto_http_state of the server's dashboard */
+	uint16_t http_port;              /* HELLO_ACK: its port (listened on, or waited for) */
 	uint32_t server_release; /* HELLO_ACK: the server's ttalloc version, PROTO_RELEASE(); 0: an older server */
 	uint8_t reserved[4];
 };
@@ -388,16 +388,16 @@ enum proto_log_level {
  * the port again every few seconds (WAITING) until it gets it (UP).
  */
 enum proto_http_state {
-	PROTO_HTTP_OFF = 0,     /* --no-http (or an older server) */
+	PROTO_HTTP_OFF = 0, /* --no-http (or an older server) */
 	PROTO_HTTP_UP = 1,
 	PROTO_HTTP_WAITING = 2, /* the port is in use: retried */
 };
 
 /* Bits of HELLO_ACK's features: extension requests this server answers. */
 enum proto_feature {
-	PROTO_FEATURE_HOLDERS = 1u << 0, /* HOLDER_QUERY */
-	PROTO_FEATURE_HISTORY = 1u << 1, /* HISTORY_QUERY */
-	PROTO_FEATURE_RING = 1u << 2,    /* RING_ATTACH: the shared-memory fast path */
+	PROTO_FEATURE_HOLDERS = 1u << 0,  /* HOLDER_QUERY */
+	PROTO_FEATURE_HISTORY = 1u << 1,  /* HISTORY_QUERY */
+	PROTO_FEATURE_RING = 1u << 2,     /* RING_ATTACH: the shared-memory fast path */
 	PROTO_FEATURE_SESSIONS = 1u << 3, /* HELLO's instance and epoch, and GOODBYE (below) */
 	PROTO_FEATURE_BUFFERS = 1u << 4,  /* BUFFER_QUERY */
 	PROTO_FEATURE_DIAG = 1u << 5,     /* ALLOC_FAILED, MARK, STACK_TEXT and DOC_QUERY */
@@ -537,15 +537,15 @@ struct __attribute__((packed)) proto_filter_payload {
  * seed's 112-byte and upstream's 144-byte message): one field list, so the
  * two cannot drift apart.
  */
-#define PROTO_HEADER_FIELDS                                                    \
-	uint8_t type;                                                          \
-	uint8_t pad1[3];                                                       \
-	int32_t device_id;                                                     \
-	uint64_t size;                                                         \
-	uint8_t buffer_type;                                                   \
-	uint8_t pad2[3];                                                       \
-	int32_t process_id;                                                    \
-	uint64_t buffer_id; /* device address */                               \
+#define PROTO_HEADER_FIELDS                      \
+	uint8_t type;                            \
+	uint8_t pad1[3];                         \
+	int32_t device_id;                       \
+	uint64_t size;                           \
+	uint8_t buffer_type;                     \
+	uint8_t pad2[3];                         \
+	int32_t process_id;                      \
+	uint64_t buffer_id; /* device address */ \
 	uint64_t timestamp; /* ns */
 
 struct __attribute__((packed)) proto_msg {
@@ -674,7 +674,7 @@ _Static_assert(offsetof(struct proto_upstream_msg, pad3) == 140, "upstream pad3"
 
 /* The frame sizes a connection may speak; each connection speaks one. */
 enum proto_wire {
-	PROTO_WIRE_SEED = 0,       /* 112-byte frames: the seed, ttalloc's clients */
+	PROTO_WIRE_SEED = 0,        /* 112-byte frames: the seed, ttalloc's clients */
 	PROTO_WIRE_UPSTREAM144 = 1, /* 144-byte frames: tt-metal's later AllocationClient */
 	PROTO_WIRES
 };
@@ -688,7 +688,7 @@ struct proto_answer_extra {
 /* One wire format: its frame size and the conversions to and from proto_msg. */
 struct proto_wire_format {
 	enum proto_wire wire;
-	const char *name;  /* "112-byte", "144-byte" */
+	const char *name; /* "112-byte", "144-byte" */
 	size_t frame_size;
 	/* Reads one frame of frame_size bytes into the server's message. */
 	void (*decode)(const uint8_t *frame, struct proto_msg *msg);
@@ -723,22 +723,22 @@ int proto_upstream_request_type(unsigned type);
  * the server's counters, its log lines, ERROR frames and (later) /metrics.
  * X(NAME, metric_label, description)
  */
-#define PROTO_ERROR_MAP(X, P)                                                                  \
-	X(P, TRUNCATED, "truncated", "connection closed in the middle of a message")              \
-	X(P, UNKNOWN_TYPE, "unknown_type", "unknown message type")                                \
-	X(P, UNEXPECTED_TYPE, "unexpected_type", "message type only the server sends")            \
-	X(P, BAD_DEVICE, "bad_device", "device id out of range")                                  \
-	X(P, BAD_BUFFER_TYPE, "bad_buffer_type", "buffer type is not 0..6")                       \
-	X(P, BAD_SIZE, "bad_size", "size is zero or larger than the device memory")               \
-	X(P, PID_MISMATCH, "pid_mismatch", "process_id differs from the connection's real PID")   \
-	X(P, FOREIGN_FREE, "foreign_free", "FREE of a buffer owned by another process")           \
-	X(P, UNKNOWN_FREE, "unknown_free", "FREE of an address with no live buffer")              \
-	X(P, DUPLICATE_ALLOC, "duplicate_alloc", "ALLOC at an address this process holds live")  \
-	X(P, OUTPUT_OVERFLOW, "output_overflow", "peer does not read its answers")                \
-	X(P, LIMIT, "limit", "a server limit was reached")                                        \
-	X(P, BAD_STACK, "bad_stack", "malformed STACK_DEF")                                      \
-	X(P, FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")       \
-	X(P, BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")                       \
+#define PROTO_ERROR_MAP(X, P)                                                                   \
+	X(P, TRUNCATED, "truncated", "connection closed in the middle of a message")            \
+	X(P, UNKNOWN_TYPE, "unknown_type", "unknown message type")                              \
+	X(P, UNEXPECTED_TYPE, "unexpected_type", "message type only the server sends")          \
+	X(P, BAD_DEVICE, "bad_device", "device id out of range")                                \
+	X(P, BAD_BUFFER_TYPE, "bad_buffer_type", "buffer type is not 0..6")                     \
+	X(P, BAD_SIZE, "bad_size", "size is zero or larger than the device memory")             \
+	X(P, PID_MISMATCH, "pid_mismatch", "process_id differs from the connection's real PID") \
+	X(P, FOREIGN_FREE, "foreign_free", "FREE of a buffer owned by another process")         \
+	X(P, UNKNOWN_FREE, "unknown_free", "FREE of an address with no live buffer")            \
+	X(P, DUPLICATE_ALLOC, "duplicate_alloc", "ALLOC at an address this process holds live") \
+	X(P, OUTPUT_OVERFLOW, "output_overflow", "peer does not read its answers")              \
+	X(P, LIMIT, "limit", "a server limit was reached")                                      \
+	X(P, BAD_STACK, "bad_stack", "malformed STACK_DEF")                                     \
+	X(P, FOREIGN_QUERY, "foreign_query", "request for another user's buffers (not shown)")  \
+	X(P, BAD_RING, "bad_ring", "shared-memory ring refused or corrupt")                     \
 	X(P, BAD_TEXT, "bad_text", "MARK label, STACK_TEXT frame or DOC_QUERY path empty, unterminated or not text")
 
 LABELS_ENUM(proto_error_reason, PROTO_ERROR_MAP, PROTO_ERR_, PROTO_ERR_COUNT);

@@ -1,9 +1,9 @@
 /*
  * query.c - blocking request/answer helpers for monitoring tools (query.h).
  */
+#include "common/query.h"
 #include "common/array.h"
 #include "common/clock.h"
-#include "common/query.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -35,8 +35,8 @@ void query_close(struct query_client *qc)
 
 static int io_failure(struct query_client *qc, const char *what, char *err)
 {
-	snprintf(err, UNIX_SOCKET_ERR_LEN, "lost the allocation server at %s while %s (%s)", qc->path,
-		 what, strerror(errno));
+	snprintf(err, UNIX_SOCKET_ERR_LEN, "lost the allocation server at %s while %s (%s)", qc->path, what,
+		 strerror(errno));
 	return TTALLOC_EIO;
 }
 
@@ -53,16 +53,15 @@ static int read_answer(struct query_client *qc, struct proto_msg *answer, char *
 	return 0;
 }
 
-int query_exchange(struct query_client *qc, const struct proto_msg *request,
-		   struct proto_msg *answer, char *err)
+int query_exchange(struct query_client *qc, const struct proto_msg *request, struct proto_msg *answer, char *err)
 {
 	if (unix_socket_write_all(qc->fd, request, sizeof(*request)) < 0)
 		return io_failure(qc, "sending a request", err);
 	return read_answer(qc, answer, err);
 }
 
-int query_rows2(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
-		unsigned other_type, query_row_fn fn, void *ctx, char *err)
+int query_rows2(struct query_client *qc, const struct proto_msg *request, unsigned row_type, unsigned other_type,
+		query_row_fn fn, void *ctx, char *err)
 {
 	if (unix_socket_write_all(qc->fd, request, sizeof(*request)) < 0)
 		return io_failure(qc, "sending a request", err);
@@ -74,8 +73,7 @@ int query_rows2(struct query_client *qc, const struct proto_msg *request, unsign
 		if (row.type == PROTO_ROWS_END)
 			return 0;
 		if (row.type != row_type && row.type != other_type) {
-			snprintf(err, UNIX_SOCKET_ERR_LEN, "unexpected answer type %u while reading rows",
-				 row.type);
+			snprintf(err, UNIX_SOCKET_ERR_LEN, "unexpected answer type %u while reading rows", row.type);
 			return TTALLOC_EPROTOCOL;
 		}
 		rc = fn(&row, ctx);
@@ -84,8 +82,8 @@ int query_rows2(struct query_client *qc, const struct proto_msg *request, unsign
 	}
 }
 
-int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
-	       query_row_fn fn, void *ctx, char *err)
+int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type, query_row_fn fn, void *ctx,
+	       char *err)
 {
 	return query_rows2(qc, request, row_type, row_type, fn, ctx, err);
 }
@@ -165,12 +163,18 @@ static char *identity_slot(struct snapshot *snap, const struct proto_msg *row, s
 	if (row->process_id > 0) {
 		struct snapshot_container *c = container_entry(snap, row->process_id);
 		switch (c ? row->buffer_type : PROTO_IDENTITY_FIELDS) {
-		case PROTO_IDENTITY_CONTAINER_ID: return SLOT(c->info.id);
-		case PROTO_IDENTITY_CONTAINER_RUNTIME: return SLOT(c->info.runtime);
-		case PROTO_IDENTITY_POD: return SLOT(c->info.pod);
-		case PROTO_IDENTITY_NAMESPACE: return SLOT(c->info.namespace);
-		case PROTO_IDENTITY_CONTAINER: return SLOT(c->info.container);
-		default: return NULL;
+		case PROTO_IDENTITY_CONTAINER_ID:
+			return SLOT(c->info.id);
+		case PROTO_IDENTITY_CONTAINER_RUNTIME:
+			return SLOT(c->info.runtime);
+		case PROTO_IDENTITY_POD:
+			return SLOT(c->info.pod);
+		case PROTO_IDENTITY_NAMESPACE:
+			return SLOT(c->info.namespace);
+		case PROTO_IDENTITY_CONTAINER:
+			return SLOT(c->info.container);
+		default:
+			return NULL;
 		}
 	}
 	if (row->device_id < 0)
@@ -179,13 +183,20 @@ static char *identity_slot(struct snapshot *snap, const struct proto_msg *row, s
 		return NULL;
 	struct snapshot_identity *id = &snap->devices[row->device_id].ident;
 	switch (row->buffer_type) {
-	case PROTO_IDENTITY_SERIAL: return SLOT(id->serial);
-	case PROTO_IDENTITY_ASIC_ID: return SLOT(id->asic_id);
-	case PROTO_IDENTITY_PCI_BUS_ID: return SLOT(id->pci_bus_id);
-	case PROTO_IDENTITY_CARD_TYPE: return SLOT(id->card_type);
-	case PROTO_IDENTITY_UUID: return SLOT(id->uuid);
-	case PROTO_IDENTITY_DRIVER_VERSION: return SLOT(id->driver_version);
-	default: return NULL;
+	case PROTO_IDENTITY_SERIAL:
+		return SLOT(id->serial);
+	case PROTO_IDENTITY_ASIC_ID:
+		return SLOT(id->asic_id);
+	case PROTO_IDENTITY_PCI_BUS_ID:
+		return SLOT(id->pci_bus_id);
+	case PROTO_IDENTITY_CARD_TYPE:
+		return SLOT(id->card_type);
+	case PROTO_IDENTITY_UUID:
+		return SLOT(id->uuid);
+	case PROTO_IDENTITY_DRIVER_VERSION:
+		return SLOT(id->driver_version);
+	default:
+		return NULL;
 	}
 #undef SLOT
 }
@@ -247,8 +258,10 @@ int query_clear_leaks(struct query_client *qc, uint64_t *buffers, uint32_t *proc
 	if (rc < 0)
 		return rc;
 	if (ans.type != PROTO_CLEARED)
-		return error_set(err, TTALLOC_EPROTOCOL, "unexpected answer type %u to CLEAR_LEAKS (a server older than "
-				 "tt_smi?)", ans.type);
+		return error_set(err, TTALLOC_EPROTOCOL,
+				 "unexpected answer type %u to CLEAR_LEAKS (a server older than "
+				 "tt_smi?)",
+				 ans.type);
 	*buffers = ans.size;
 	*processes = (uint32_t)ans.buffer_id;
 	return 0;
@@ -333,8 +346,8 @@ int query_document(struct query_client *qc, const char *path, char **text, size_
 	if (rc < 0)
 		return rc;
 	if (!(qc->features & PROTO_FEATURE_DIAG)) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "the server at %s predates the diagnosis documents: upgrade ttalloc-server",
-			 qc->path);
+		snprintf(err, UNIX_SOCKET_ERR_LEN,
+			 "the server at %s predates the diagnosis documents: upgrade ttalloc-server", qc->path);
 		return TTALLOC_EPROTOCOL;
 	}
 	struct proto_msg req;

@@ -21,15 +21,18 @@
 struct query_client {
 	int fd;
 	char path[108];
-	int greeted;       /* HELLO answered on this connection */
-	uint32_t features; /* HELLO_ACK's enum proto_feature bits */
+	int greeted;        /* HELLO answered on this connection */
+	uint32_t features;  /* HELLO_ACK's enum proto_feature bits */
 	uint8_t http_state; /* HELLO_ACK's enum proto_http_state */
 	uint16_t http_port;
 	uint32_t server_release; /* HELLO_ACK's server_release (PROTO_RELEASE; 0: an older server) */
 	uint32_t server_pid;     /* HELLO_ACK's server_pid */
 };
 
-#define QUERY_CLIENT_INIT {.fd = -1, .path = ""}
+#define QUERY_CLIENT_INIT            \
+	{                            \
+		.fd = -1, .path = "" \
+	}
 
 /*
  * Connects to the server at `path` (NULL: the default path). On failure,
@@ -45,8 +48,7 @@ void query_close(struct query_client *qc);
  * Sends `request` and reads one answer frame into `answer`. An ERROR frame
  * becomes TTALLOC_EPROTOCOL with the server's message in `err`.
  */
-int query_exchange(struct query_client *qc, const struct proto_msg *request,
-		   struct proto_msg *answer, char *err);
+int query_exchange(struct query_client *qc, const struct proto_msg *request, struct proto_msg *answer, char *err);
 
 /* Called for each row of a multi-row answer; non-zero stops (and is returned). */
 typedef int (*query_row_fn)(const struct proto_msg *row, void *ctx);
@@ -55,15 +57,15 @@ typedef int (*query_row_fn)(const struct proto_msg *row, void *ctx);
  * Sends `request`, then calls `fn` for every frame of type `row_type` until
  * ROWS_END. Returns 0, fn's non-zero value, or a TTALLOC_E* code.
  */
-int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
-	       query_row_fn fn, void *ctx, char *err);
+int query_rows(struct query_client *qc, const struct proto_msg *request, unsigned row_type, query_row_fn fn, void *ctx,
+	       char *err);
 
 /*
  * Like query_rows, for answers that mix two row types (e.g. LEAK_ROW
  * followed by its STACK_LINEs): fn sees every frame of either type, in order.
  */
-int query_rows2(struct query_client *qc, const struct proto_msg *request, unsigned row_type,
-		unsigned other_type, query_row_fn fn, void *ctx, char *err);
+int query_rows2(struct query_client *qc, const struct proto_msg *request, unsigned row_type, unsigned other_type,
+		query_row_fn fn, void *ctx, char *err);
 
 /* A device's identity (IDENTITY_ROWs); "" where the server does not know it. */
 struct snapshot_identity {
@@ -95,7 +97,7 @@ struct snapshot_process {
 	pid_t pid;
 	int device;
 	uint64_t buffers;
-	uint64_t kernel; /* kernel binaries (PROCESS_ROW header buffer_id) */
+	uint64_t kernel;                    /* kernel binaries (PROCESS_ROW header buffer_id) */
 	struct proto_process_payload usage; /* usage.flags: PROTO_PROCESS_SHM, PROTO_PROCESS_STALE */
 	char user[32];
 	uint64_t since_ns; /* PROCESS_ROW timestamp: first seen (socket) or the slot's last update (shm) */
@@ -120,7 +122,7 @@ struct snapshot {
 	size_t num_holders;
 	struct snapshot_holder *holders; /* the kernel's view, where the server has one */
 	size_t holders_cap;
-	int hardware_only; /* read from the device backends, not the server: no allocation data */
+	int hardware_only;  /* read from the device backends, not the server: no allocation data */
 	uint8_t http_state; /* the server's dashboard (enum proto_http_state) */
 	uint16_t http_port;
 	char *oom_document; /* /api/oom?limit=1 (the latest post-mortem), by snapshot_take_oom; NULL: not read */
@@ -133,7 +135,10 @@ struct snapshot {
 /* The container of `pid` in the snapshot, or NULL when it runs in none. */
 const struct container_info *snapshot_container(const struct snapshot *snap, pid_t pid);
 
-#define SNAPSHOT_INIT {0}
+#define SNAPSHOT_INIT \
+	{             \
+		0     \
+	}
 
 /*
  * Reads devices, their totals and status, the process table and, from a
@@ -186,15 +191,18 @@ struct history_snapshot_bucket {
 
 /* Each device's memory over time, as HISTORY_QUERY answers it. */
 struct history_snapshot {
-	uint32_t num_devices;           /* devices with buckets: ids 0..num_devices-1 */
-	uint32_t points;                /* buckets per device, oldest first */
-	uint32_t seconds;               /* span the buckets cover */
-	uint32_t step_ms;               /* span of one bucket */
-	uint32_t interval_ms;           /* the server's sampling interval */
+	uint32_t num_devices;                    /* devices with buckets: ids 0..num_devices-1 */
+	uint32_t points;                         /* buckets per device, oldest first */
+	uint32_t seconds;                        /* span the buckets cover */
+	uint32_t step_ms;                        /* span of one bucket */
+	uint32_t interval_ms;                    /* the server's sampling interval */
 	struct history_snapshot_bucket *buckets; /* [device * points + index] */
 };
 
-#define HISTORY_SNAPSHOT_INIT {0}
+#define HISTORY_SNAPSHOT_INIT \
+	{                     \
+		0             \
+	}
 
 /*
  * Asks for the last `seconds` of every device's history in at most `points`
@@ -202,7 +210,7 @@ struct history_snapshot {
  * history (HELLO_ACK features). Returns 0 or a TTALLOC_E* code.
  */
 int history_snapshot_take(struct query_client *qc, uint32_t seconds, uint32_t points, struct history_snapshot *hist,
-		 char *err);
+			  char *err);
 
 /* Frees what history_snapshot_take allocated; the struct can be reused. */
 void history_snapshot_release(struct history_snapshot *hist);
@@ -211,11 +219,11 @@ void history_snapshot_release(struct history_snapshot *hist);
 struct buffer_snapshot_row {
 	pid_t pid;
 	int device;
-	unsigned type;     /* enum ttalloc_buffer_type */
+	unsigned type; /* enum ttalloc_buffer_type */
 	uint64_t address;
-	uint64_t size;     /* bytes */
-	uint64_t age_ns;   /* how long it has been live */
-	char frame[72];    /* top frame of its call stack, "function (file:line)"; "" when unknown */
+	uint64_t size;   /* bytes */
+	uint64_t age_ns; /* how long it has been live */
+	char frame[72];  /* top frame of its call stack, "function (file:line)"; "" when unknown */
 };
 
 /*
@@ -231,7 +239,10 @@ struct buffer_snapshot {
 	size_t cap;
 };
 
-#define BUFFER_SNAPSHOT_INIT {0}
+#define BUFFER_SNAPSHOT_INIT \
+	{                    \
+		0            \
+	}
 
 /*
  * Asks for the live buffers of `pid` (0: every process of ours; root:

@@ -74,7 +74,7 @@ struct ring_event {
 	uint8_t type;      /* PROTO_ALLOC or PROTO_FREE */
 	uint8_t device;
 	uint8_t buffer_type;
-	uint8_t shard;     /* ring_shard_of(device, address) */
+	uint8_t shard; /* ring_shard_of(device, address) */
 };
 
 _Static_assert(sizeof(struct ring_event) == 32, "ring events are 32 bytes");
@@ -89,17 +89,17 @@ _Static_assert((RING_LANE_EVENTS & (RING_LANE_EVENTS - 1)) == 0, "lane size is a
 struct ring_lane {
 	_Alignas(RING_CACHE_LINE) uint32_t head; /* producer: events published */
 	_Alignas(RING_CACHE_LINE) uint32_t tail; /* consumer: events consumed; the futex word */
-	uint32_t producer_waiting;                 /* producer sleeps on tail: wake it */
+	uint32_t producer_waiting;               /* producer sleeps on tail: wake it */
 	_Alignas(RING_CACHE_LINE) struct ring_event events[RING_LANE_EVENTS];
 };
 
 struct ring_header {
-	uint32_t magic;       /* RING_MAGIC */
-	uint32_t version;     /* RING_VERSION */
-	uint32_t lanes;       /* RING_LANES */
-	uint32_t lane_events; /* RING_LANE_EVENTS */
-	uint32_t shards;      /* RING_SHARDS */
-	uint32_t event_size;  /* sizeof(struct ring_event) */
+	uint32_t magic;                                     /* RING_MAGIC */
+	uint32_t version;                                   /* RING_VERSION */
+	uint32_t lanes;                                     /* RING_LANES */
+	uint32_t lane_events;                               /* RING_LANE_EVENTS */
+	uint32_t shards;                                    /* RING_SHARDS */
+	uint32_t event_size;                                /* sizeof(struct ring_event) */
 	_Alignas(RING_CACHE_LINE) uint32_t server_sleeping; /* server: 1 while not polling */
 	_Alignas(RING_CACHE_LINE) uint32_t lanes_used;      /* client: lanes 0..lanes_used-1 were handed out */
 };

@@ -22,7 +22,10 @@ struct strbuf {
 	int failed;
 };
 
-#define STRBUF_INIT {.buf = NULL, .len = 0, .alloc = 0, .failed = 0}
+#define STRBUF_INIT                                            \
+	{                                                      \
+		.buf = NULL, .len = 0, .alloc = 0, .failed = 0 \
+	}
 
 /* Appends `len` bytes (may contain NULs). */
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);

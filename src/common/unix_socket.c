@@ -36,8 +36,8 @@ static int fill_address(struct sockaddr_un *addr, const char *path, char *err)
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(addr->sun_path)) {
-		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket path too long (%zu bytes, at most %zu): %s",
-			 strlen(path), sizeof(addr->sun_path) - 1, path);
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "socket path too long (%zu bytes, at most %zu): %s", strlen(path),
+			 sizeof(addr->sun_path) - 1, path);
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -229,7 +229,9 @@ int unix_socket_send_fds(int fd, const void *buf, size_t len, const int *fds, in
 	} control;
 	memset(&control, 0, sizeof(control));
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = control.buf,
 			     .msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int))};
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
 	cmsg->cmsg_level = SOL_SOCKET;

@@ -161,12 +161,11 @@ char *device_set_describe(const struct device_set *set, char *buf, size_t size)
 	const char *name = set->backend_name ? set->backend_name : "none";
 	int n;
 	if (set->count > 0 && set->devices[0].info.simulated)
-		n = snprintf(buf, size, "%s", set->selection == DEVICE_SELECTED_AUTO_SIM
-					      ? "simulated devices, no hardware found"
-					      : "simulated devices, --devices sim");
+		n = snprintf(buf, size, "%s",
+			     set->selection == DEVICE_SELECTED_AUTO_SIM ? "simulated devices, no hardware found"
+									: "simulated devices, --devices sim");
 	else if (strcmp(name, "tenstorrent") == 0)
-		n = snprintf(buf, size, "tenstorrent: %d device%s from tt-kmd", set->count,
-			     set->count == 1 ? "" : "s");
+		n = snprintf(buf, size, "tenstorrent: %d device%s from tt-kmd", set->count, set->count == 1 ? "" : "s");
 	else if (strcmp(name, "nvml") == 0)
 		n = snprintf(buf, size, "nvml: %d device%s from %s", set->count, set->count == 1 ? "" : "s",
 			     set->nvml_library);
@@ -297,7 +296,7 @@ int device_holders_compare(const struct device_holders *kernel, const int32_t *t
 		row->flags = k ? k->flags : 0;
 		row->memory = k ? k->memory : 0;
 		row->state = (!k && kernel && kernel->authoritative && !kernel->truncated) ? DEVICE_HOLDER_VANISHED
-											 : DEVICE_HOLDER_TRACKED;
+											   : DEVICE_HOLDER_TRACKED;
 	}
 	if (!kernel)
 		return n;

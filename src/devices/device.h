@@ -65,30 +65,30 @@ struct device_memory_map {
 };
 
 struct device_static_info {
-	char name[64];                  /* "Wormhole_B0", or NVML's product name */
-	enum proto_arch arch;           /* PROTO_ARCH_INVALID for non-Tenstorrent devices */
-	uint64_t dram_total;            /* bytes; valid with DEVICE_INFO_DRAM_TOTAL, else 0 */
-	uint64_t l1_total;              /* bytes; valid with DEVICE_INFO_L1_TOTAL, else 0 */
-	uint32_t num_dram_channels;     /* 0 when unknown */
-	uint64_t dram_size_per_channel; /* bytes; 0 when unknown */
-	uint32_t l1_size_per_core;      /* bytes; 0 when unknown */
-	uint32_t valid;                 /* bit (1 << enum device_info_field) per known field */
+	char name[64];                                 /* "Wormhole_B0", or NVML's product name */
+	enum proto_arch arch;                          /* PROTO_ARCH_INVALID for non-Tenstorrent devices */
+	uint64_t dram_total;                           /* bytes; valid with DEVICE_INFO_DRAM_TOTAL, else 0 */
+	uint64_t l1_total;                             /* bytes; valid with DEVICE_INFO_L1_TOTAL, else 0 */
+	uint32_t num_dram_channels;                    /* 0 when unknown */
+	uint64_t dram_size_per_channel;                /* bytes; 0 when unknown */
+	uint32_t l1_size_per_core;                     /* bytes; 0 when unknown */
+	uint32_t valid;                                /* bit (1 << enum device_info_field) per known field */
 	struct device_memory_map maps[DEVICE_REGIONS]; /* valid with DEVICE_INFO_DRAM_MAP / _L1_MAP */
-	int simulated;                  /* 1 for the sim backend */
+	int simulated;                                 /* 1 for the sim backend */
 	/* Hardware identity; "" where the backend has nothing to read. */
-	char board[24];      /* card type as tt-kmd names it ("n300", "p150a") */
-	char serial[24];     /* tt_serial (board id, hex) */
-	char firmware[24];   /* tt_fw_bundle_ver ("18.3.0.0") */
-	char driver[24];     /* driver version: tt-kmd's /sys/module/tenstorrent/version ("1.29"),
+	char board[24];          /* card type as tt-kmd names it ("n300", "p150a") */
+	char serial[24];         /* tt_serial (board id, hex) */
+	char firmware[24];       /* tt_fw_bundle_ver ("18.3.0.0") */
+	char driver[24];         /* driver version: tt-kmd's /sys/module/tenstorrent/version ("1.29"),
 	                      * NVML's nvmlSystemGetDriverVersion ("550.54.15"); "" unknown */
-	char bus_id[24];     /* PCI address "0000:01:00.0"; "" for a chip without its own PCIe link */
-	char asic_id[24];    /* the chip's unique id, 16 hex digits: tt-kmd's tt_asic_id (UMD's
+	char bus_id[24];         /* PCI address "0000:01:00.0"; "" for a chip without its own PCIe link */
+	char asic_id[24];        /* the chip's unique id, 16 hex digits: tt-kmd's tt_asic_id (UMD's
 	                      * chip_unique_id, the number in tt-metal's /dev/shm region names) */
-	char uuid[48];       /* NVML's "GPU-..." UUID; "" where the device has none */
-	char node[32];       /* device file its users open ("/dev/tenstorrent/0", "/dev/nvidia0"); "" none */
-	int driver_index;    /* N of /dev/tenstorrent/N and /proc/driver/tenstorrent/N; -1 none */
+	char uuid[48];           /* NVML's "GPU-..." UUID; "" where the device has none */
+	char node[32];           /* device file its users open ("/dev/tenstorrent/0", "/dev/nvidia0"); "" none */
+	int driver_index;        /* N of /dev/tenstorrent/N and /proc/driver/tenstorrent/N; -1 none */
 	uint32_t chips_on_board; /* ASICs on the card (n300, p300: 2); 0 when unknown */
-	int chip;            /* n300: 0 for the PCIe-attached chip ("L"), 1 for the remote one ("R");
+	int chip;                /* n300: 0 for the PCIe-attached chip ("L"), 1 for the remote one ("R");
 	                      * -1 when the card does not say */
 };
 
@@ -134,10 +134,10 @@ struct device_dynamic_info {
 };
 
 /* Sets a reading and marks it valid (nvtop's SET_GPUINFO_DYNAMIC). */
-#define DEVICE_SET_READING(info, reading, member, value)       \
-	do {                                                    \
-		(info)->member = (value);                       \
-		(info)->valid |= 1u << (reading);               \
+#define DEVICE_SET_READING(info, reading, member, value) \
+	do {                                             \
+		(info)->member = (value);                \
+		(info)->valid |= 1u << (reading);        \
 	} while (0)
 
 /* 1 when the reading was set by the backend. */
@@ -171,7 +171,7 @@ struct device_process {
 /* The kernel's holders of one device. */
 struct device_holders {
 	int count;
-	int truncated;   /* 1 when more than DEVICE_MAX_PROCESSES were seen */
+	int truncated;     /* 1 when more than DEVICE_MAX_PROCESSES were seen */
 	int authoritative; /* 1 when a driver list (pids file, NVML) was read: a pid missing
 	                    * from it does not hold the device. /proc/PID/fd alone is not:
 	                    * other users' fds are unreadable without privileges. */
@@ -222,7 +222,7 @@ struct device_set {
 	enum device_selection selection; /* how it was chosen */
 	char hw_root[DEVICE_PATH_MAX];   /* "" for the real root, else the prefix without trailing '/' */
 	char nvml_library[DEVICE_PATH_MAX];
-	char host[64];                   /* host name simulated identities are derived from */
+	char host[64]; /* host name simulated identities are derived from */
 };
 
 /* What device_set_open_opts needs; start from device_options_init. */

@@ -22,8 +22,8 @@
 
 /* Who a process is, from /proc under the hardware root. */
 struct holder_identity {
-	char comm[16];  /* /proc/PID/comm without the newline; "" when unreadable */
-	uint32_t uid;   /* real uid (the Uid: line of /proc/PID/status); valid with uid_known */
+	char comm[16]; /* /proc/PID/comm without the newline; "" when unreadable */
+	uint32_t uid;  /* real uid (the Uid: line of /proc/PID/status); valid with uid_known */
 	int uid_known;
 };
 
@@ -37,16 +37,19 @@ struct holders_view {
 	struct holder_identity (*ids)[DEVICE_MAX_PROCESSES]; /* per device, parallel to kernel[d].procs */
 };
 
-#define HOLDERS_VIEW_INIT {0}
+#define HOLDERS_VIEW_INIT \
+	{                 \
+		0         \
+	}
 
 /* One process of one device: the kernel's view compared with ttalloc's. */
 struct holder_entry {
 	int32_t pid;
 	int device;
 	enum device_holder_state state;
-	uint32_t flags;             /* the kernel's enum device_process_flag bits (0: not listed) */
-	uint64_t memory;            /* bytes the driver charges to it; valid with DEVICE_PROC_MEMORY */
-	struct holder_identity id;  /* from the scan when the kernel listed it, else empty */
+	uint32_t flags;            /* the kernel's enum device_process_flag bits (0: not listed) */
+	uint64_t memory;           /* bytes the driver charges to it; valid with DEVICE_PROC_MEMORY */
+	struct holder_identity id; /* from the scan when the kernel listed it, else empty */
 };
 
 /*

@@ -139,10 +139,10 @@ static int load(const char *library, char *err)
 	*(void **)&nvml.get_serial = SYM("nvmlDeviceGetSerial");
 	*(void **)&nvml.get_uuid = SYM("nvmlDeviceGetUUID");
 	*(void **)&nvml.get_driver_version = SYM("nvmlSystemGetDriverVersion");
-	*(void **)&nvml.compute_procs =
-		SYM("nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2");
-	*(void **)&nvml.graphics_procs =
-		SYM("nvmlDeviceGetGraphicsRunningProcesses_v3", "nvmlDeviceGetGraphicsRunningProcesses_v2");
+	*(void **)&nvml.compute_procs = SYM("nvmlDeviceGetComputeRunningProcesses_v3",
+					    "nvmlDeviceGetComputeRunningProcesses_v2");
+	*(void **)&nvml.graphics_procs = SYM("nvmlDeviceGetGraphicsRunningProcesses_v3",
+					     "nvmlDeviceGetGraphicsRunningProcesses_v2");
 	if (!nvml.compute_procs && !nvml.graphics_procs) {
 		*(void **)&nvml.compute_procs = SYM("nvmlDeviceGetComputeRunningProcesses");
 		*(void **)&nvml.graphics_procs = SYM("nvmlDeviceGetGraphicsRunningProcesses");
@@ -247,8 +247,8 @@ static int nvml_probe(struct device_set *set, const char *spec, char *err)
 		added++;
 	}
 	if (added == 0) {
-		snprintf(err, DEVICE_ERR_LEN, rc == NVML_SUCCESS ? "NVML reports no device"
-							       : "nvmlDeviceGetCount failed");
+		snprintf(err, DEVICE_ERR_LEN,
+			 rc == NVML_SUCCESS ? "NVML reports no device" : "nvmlDeviceGetCount failed");
 		if (nvml.users == 0) {
 			nvml.shutdown();
 			unload();
@@ -317,7 +317,7 @@ static void nvml_holders(const struct device_set *set, const struct device *dev,
 	int graphics = add_process_list(nvml.graphics_procs, nd->handle, out);
 	/* authoritative only when every list the library offers was read */
 	out->authoritative = (compute || !nvml.compute_procs) && (graphics || !nvml.graphics_procs) &&
-			     (compute || graphics) && !out->truncated;
+		(compute || graphics) && !out->truncated;
 }
 
 static void nvml_release(struct device *dev)

@@ -67,13 +67,12 @@ static int parse_spec(const char *spec, long *count, const struct sim_arch **arc
 	char *end;
 	*count = strtol(spec, &end, 10);
 	if (end == spec || *count < 1 || *count > PROTO_MAX_DEVICES || (*end && *end != ':')) {
-		snprintf(err, DEVICE_ERR_LEN, "bad simulated device count '%s' (1..%d)", spec,
-			 PROTO_MAX_DEVICES);
+		snprintf(err, DEVICE_ERR_LEN, "bad simulated device count '%s' (1..%d)", spec, PROTO_MAX_DEVICES);
 		return -1;
 	}
 	if (*end == ':' && !(*arch = sim_arch_named(end + 1))) {
-		snprintf(err, DEVICE_ERR_LEN,
-			 "unknown simulated architecture '%s' (wormhole_b0, blackhole, grayskull)", end + 1);
+		snprintf(err, DEVICE_ERR_LEN, "unknown simulated architecture '%s' (wormhole_b0, blackhole, grayskull)",
+			 end + 1);
 		return -1;
 	}
 	return 0;
@@ -150,7 +149,7 @@ static double fraction(uint64_t used, uint64_t total)
 static void sim_refresh(struct device *dev, const struct device_load *load)
 {
 	uint64_t l1 = load->used[TTALLOC_L1] + load->used[TTALLOC_L1_SMALL] + load->used[TTALLOC_CB] +
-		      load->used[TTALLOC_KERNEL];
+		load->used[TTALLOC_KERNEL];
 	double dram = fraction(load->used[TTALLOC_DRAM] + load->used[TTALLOC_TRACE], dev->info.dram_total);
 	double sram = fraction(l1, dev->info.l1_total);
 	/* 38 C idle, +16 C at full DRAM, +8 C at full L1 */

@@ -353,8 +353,7 @@ static void tt_holders(const struct device_set *set, const struct device *dev, s
 	if (dev->info.driver_index < 0)
 		return;
 	char path[DEVICE_PATH_MAX];
-	if (!hwfs_join(path, sizeof(path), "%s/proc/driver/tenstorrent/%d/pids", set->hw_root,
-		       dev->info.driver_index))
+	if (!hwfs_join(path, sizeof(path), "%s/proc/driver/tenstorrent/%d/pids", set->hw_root, dev->info.driver_index))
 		return;
 	FILE *f = fopen(path, "r");
 	if (!f)

@@ -15,7 +15,7 @@
 #include "common/protocol.h"
 
 struct tt_card {
-	const char *type;          /* tt_card_type as tt-kmd prints it ("n300") */
+	const char *type; /* tt_card_type as tt-kmd prints it ("n300") */
 	enum proto_arch arch;
 	uint32_t chips;            /* ASICs on the board (galaxy: per PCIe node) */
 	uint32_t pcie_chips;       /* of which have their own /dev/tenstorrent/N */

@@ -230,8 +230,7 @@ enum ttmetal_shm_status ttmetal_shm_read_file(const char *path, struct ttmetal_s
 		break;
 	case TTMETAL_SHM_BAD_VERSION:
 		snprintf(why, why_size, "version %u; this ttalloc reads versions %d..%d%s", version,
-			 TTMETAL_SHM_VERSION_MIN, TTMETAL_SHM_VERSION_MAX,
-			 version == 0 ? " (never initialised)" : "");
+			 TTMETAL_SHM_VERSION_MIN, TTMETAL_SHM_VERSION_MAX, version == 0 ? " (never initialised)" : "");
 		break;
 	case TTMETAL_SHM_NOT_READY:
 		snprintf(why, why_size, "version %u, not initialised yet (init_state 0x%08x, not 'REDY')", version,

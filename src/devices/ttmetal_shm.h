@@ -37,9 +37,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TTMETAL_SHM_MAX_CHIPS 16      /* MAX_CHIPS_PER_DEVICE */
-#define TTMETAL_SHM_MAX_PROCESSES 64  /* MAX_PROCESSES */
-#define TTMETAL_SHM_NAME_LEN 64       /* ProcessStats::process_name */
+#define TTMETAL_SHM_MAX_CHIPS 16           /* MAX_CHIPS_PER_DEVICE */
+#define TTMETAL_SHM_MAX_PROCESSES 64       /* MAX_PROCESSES */
+#define TTMETAL_SHM_NAME_LEN 64            /* ProcessStats::process_name */
 #define TTMETAL_SHM_CHIP_UNUSED UINT32_MAX /* CHIP_STATS_UNUSED */
 #define TTMETAL_SHM_INIT_READY 0x52454459u /* SHM_INIT_READY, 'REDY' */
 #define TTMETAL_SHM_VERSION_MIN 2
@@ -70,7 +70,7 @@ struct ttmetal_shm_process_stats {
 	_Atomic uint64_t l1_small_allocated;
 	_Atomic uint64_t trace_allocated;
 	_Atomic uint64_t cb_allocated;
-	_Atomic uint64_t last_update_timestamp; /* ns since the epoch */
+	_Atomic uint64_t last_update_timestamp;                  /* ns since the epoch */
 	_Atomic uint64_t process_name[TTMETAL_SHM_NAME_LEN / 8]; /* char[64]: /proc/PID/comm, read as words */
 };
 
@@ -160,7 +160,7 @@ struct ttmetal_shm_process {
 	int32_t pid;
 	uint32_t slot; /* index in processes */
 	uint64_t used[TTMETAL_SHM_KINDS];
-	uint64_t updated_ns; /* the slot's last update, ns since the epoch */
+	uint64_t updated_ns;             /* the slot's last update, ns since the epoch */
 	char name[TTMETAL_SHM_NAME_LEN]; /* printable ASCII, NUL-terminated ("" when empty) */
 };
 
@@ -173,7 +173,7 @@ struct ttmetal_shm_snapshot {
 	uint32_t reference_count;
 	uint64_t totals[TTMETAL_SHM_KINDS]; /* device-wide totals over every process and chip */
 	uint32_t chip_count;
-	struct ttmetal_shm_chip chips[TTMETAL_SHM_MAX_CHIPS];     /* used slots, in slot order */
+	struct ttmetal_shm_chip chips[TTMETAL_SHM_MAX_CHIPS]; /* used slots, in slot order */
 	uint32_t process_count;
 	struct ttmetal_shm_process processes[TTMETAL_SHM_MAX_PROCESSES]; /* slots with pid > 0 */
 	int settled;  /* two successive reads agreed (else: the last of several attempts) */

@@ -60,10 +60,10 @@ static void *real(const char *name)
 	return dlsym(RTLD_NEXT, name);
 }
 
-#define REAL(var, name)                                 \
-	do {                                            \
-		if (!(var))                             \
-			*(void **)&(var) = real(name);  \
+#define REAL(var, name)                                \
+	do {                                           \
+		if (!(var))                            \
+			*(void **)&(var) = real(name); \
 	} while (0)
 
 /* Set while a wrapper runs, so a nested wrapped call is not counted twice. */

@@ -25,8 +25,8 @@ typedef void (*event_fn)(struct event_loop *loop, struct event_handle *handle, u
 struct event_handle {
 	int fd;
 	event_fn fn;
-	void *data;    /* the owner of the handle */
-	int disabled;  /* set when removed: pending events are skipped */
+	void *data;   /* the owner of the handle */
+	int disabled; /* set when removed: pending events are skipped */
 };
 
 /* Called once per iteration before the loop waits. */
@@ -77,7 +77,10 @@ struct event_timer {
 	void *data;
 };
 
-#define EVENT_TIMER_INIT {.handle = {.fd = -1}}
+#define EVENT_TIMER_INIT              \
+	{                             \
+		.handle = {.fd = -1 } \
+	}
 
 /*
  * Creates the timer's timerfd (CLOCK_MONOTONIC) and watches it, disarmed.

@@ -194,10 +194,11 @@ static int parse_metrics_processes(struct server_options *opts, const char *arg,
 		return 0;
 	}
 	uint64_t n;
-	if (strncmp(arg, "top:", 4) != 0 || cli_uint("--metrics-processes top:N", arg + 4, 10, 1, METRICS_MAX_TOP, &n, err) < 0)
+	if (strncmp(arg, "top:", 4) != 0 ||
+	    cli_uint("--metrics-processes top:N", arg + 4, 10, 1, METRICS_MAX_TOP, &n, err) < 0)
 		return error_set(err, TTALLOC_EINVAL,
-				 "bad value '%s' for --metrics-processes (all, none, or top:N with N from 1 to %u)", arg,
-				 METRICS_MAX_TOP);
+				 "bad value '%s' for --metrics-processes (all, none, or top:N with N from 1 to %u)",
+				 arg, METRICS_MAX_TOP);
 	opts->metrics_processes = METRICS_PROCESSES_TOP;
 	opts->metrics_top = (uint32_t)n;
 	return 0;
@@ -209,7 +210,9 @@ static int parse_metrics_labels(struct server_options *opts, const char *arg, ch
 	static const struct {
 		const char *name;
 		uint32_t bit;
-	} labels[] = {{"pod", METRICS_LABEL_POD}, {"namespace", METRICS_LABEL_NAMESPACE}, {"container", METRICS_LABEL_CONTAINER}};
+	} labels[] = {{"pod", METRICS_LABEL_POD},
+		      {"namespace", METRICS_LABEL_NAMESPACE},
+		      {"container", METRICS_LABEL_CONTAINER}};
 	uint32_t bits = 0;
 	for (const char *p = arg; *p;) {
 		size_t n = strcspn(p, ",");
@@ -221,7 +224,8 @@ static int parse_metrics_labels(struct server_options *opts, const char *arg, ch
 			}
 		if (!known)
 			return error_set(err, TTALLOC_EINVAL,
-					 "unknown label '%.*s' in --metrics-labels (pod, namespace, container)", (int)n, p);
+					 "unknown label '%.*s' in --metrics-labels (pod, namespace, container)", (int)n,
+					 p);
 		p += n + (p[n] == ',');
 	}
 	opts->metrics_labels = bits;
@@ -253,7 +257,8 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		return 0;
 	case OPT_SOCKET_MODE:
 		if (cli_uint("--socket-mode", arg, 8, 0, 0777, &v, err) < 0)
-			return error_set(err, TTALLOC_EINVAL, "bad value '%s' for --socket-mode (octal, 0 to 0777)", arg);
+			return error_set(err, TTALLOC_EINVAL, "bad value '%s' for --socket-mode (octal, 0 to 0777)",
+					 arg);
 		opts->socket_mode = (mode_t)v;
 		return 0;
 	case OPT_GROUP:
@@ -267,7 +272,8 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 	case OPT_MAX_CONNECTIONS:
 		return set_u32(&opts->max_connections, "--max-connections", arg, 0, 1000000, err);
 	case OPT_MAX_BUFFERS:
-		return cli_uint("--max-buffers-per-process", arg, 10, 0, UINT32_MAX, &opts->max_buffers_per_process, err);
+		return cli_uint("--max-buffers-per-process", arg, 10, 0, UINT32_MAX, &opts->max_buffers_per_process,
+				err);
 	case OPT_HTTP:
 		opts->http_listen = arg;
 		opts->http_enabled = 1;

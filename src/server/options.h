@@ -42,23 +42,23 @@ struct server_options {
 	uint32_t max_connections;
 	uint64_t max_buffers_per_process; /* live buffers one process may hold (--max-buffers-per-process) */
 	uint32_t errors_logged_per_connection;
-	uint64_t max_output_bytes; /* answers queued for one peer before it is dropped */
-	const char *http_listen;   /* --http ADDR:PORT (default 127.0.0.1:8080) */
-	int http_enabled;          /* 0 with --no-http */
-	int http_required;         /* --http-required: a taken port is a start-up error (else: retried) */
+	uint64_t max_output_bytes;    /* answers queued for one peer before it is dropped */
+	const char *http_listen;      /* --http ADDR:PORT (default 127.0.0.1:8080) */
+	int http_enabled;             /* 0 with --no-http */
+	int http_required;            /* --http-required: a taken port is a start-up error (else: retried) */
 	uint32_t history_interval_ms; /* --history-interval: ms between samples */
-	uint32_t history_samples;  /* --history-samples: samples kept */
-	int ttmetal_shm;           /* read tt-metal's /dev/shm regions (0 with --no-tt-metal-shm) */
-	int retain_leaks;          /* leaks stay in the totals: --retain-leaks, or $CI set (the default in CI) */
-	const char *hostname;      /* --hostname: the host's name in /metrics, the API and simulated ids (NULL: gethostname) */
+	uint32_t history_samples;     /* --history-samples: samples kept */
+	int ttmetal_shm;              /* read tt-metal's /dev/shm regions (0 with --no-tt-metal-shm) */
+	int retain_leaks;             /* leaks stay in the totals: --retain-leaks, or $CI set (the default in CI) */
+	const char *hostname; /* --hostname: the host's name in /metrics, the API and simulated ids (NULL: gethostname) */
 	enum metrics_processes_mode metrics_processes; /* --metrics-processes all|top:N|none */
-	uint32_t metrics_top;      /* N of top:N */
-	uint32_t metrics_labels;   /* --metrics-labels: enum metrics_label bits */
-	const char *web_config;    /* --web-config FILE: TLS and basic auth (exporter-toolkit's format), or NULL */
+	uint32_t metrics_top;                          /* N of top:N */
+	uint32_t metrics_labels;                       /* --metrics-labels: enum metrics_label bits */
+	const char *web_config;        /* --web-config FILE: TLS and basic auth (exporter-toolkit's format), or NULL */
 	uint32_t http_max_connections; /* --http-max-connections: HTTP connections at once */
 	uint32_t http_max_per_client;  /* --http-max-per-client: connections from one address at once */
-	uint32_t http_timeout_s;   /* --http-timeout: idle seconds before a connection is closed */
-	int log_level_set;         /* --quiet, --log-level or $TT_METAL_LOGGER_LEVEL chose log_level */
+	uint32_t http_timeout_s;       /* --http-timeout: idle seconds before a connection is closed */
+	int log_level_set;             /* --quiet, --log-level or $TT_METAL_LOGGER_LEVEL chose log_level */
 	enum log_level log_level;
 };
 

@@ -6,8 +6,8 @@
 #define _GNU_SOURCE
 #include "server/server.h"
 
-#include <errno.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +87,7 @@ static uint16_t listen_port(const char *listen)
 	if (http_parse_listen(listen, &addr, &len, err) < 0)
 		return 0;
 	return ntohs(addr.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&addr)->sin6_port
-						 : ((struct sockaddr_in *)&addr)->sin_port);
+						: ((struct sockaddr_in *)&addr)->sin_port);
 }
 
 /* The port was free again: the dashboard is up. */
@@ -133,9 +133,9 @@ static int start_http(struct server *s, char *err)
 	s->http_failures = 1;
 	snprintf(s->http_error, sizeof(s->http_error), "%s", err);
 	set_http_state(s, PROTO_HTTP_WAITING, listen_port(s->opts.http_listen));
-	log_warn("⚠️  HTTP: %s.\n⚠️  Tracking runs anyway, without the dashboard, JSON API and /metrics for now; the "
-		 "port is tried again every %d s. Free it, or restart with another --http ADDR:PORT, or with "
-		 "--http-required to refuse to start instead.",
+	log_warn("⚠️  HTTP: %s.\n⚠️  Tracking runs anyway, without the dashboard, JSON API and /metrics "
+		 "for now; the port is tried again every %d s. Free it, or restart with another --http "
+		 "ADDR:PORT, or with --http-required to refuse to start instead.",
 		 err, HTTP_RETRY_MS / 1000);
 	uint64_t retry_ns = (uint64_t)HTTP_RETRY_MS * CLOCK_NS_PER_MS;
 	if (event_timer_init(s->loop, &s->http_retry, on_http_retry, s) < 0 ||
@@ -320,7 +320,8 @@ int server_start(struct server *s, const struct server_options *opts, char *err)
 		return rc;
 	if (s->state.shm.enabled) {
 		ttmetal_scan(&s->state);
-		if ((rc = start_timer(s, &s->ttmetal_timer, on_ttmetal_timer, TTMETAL_REFRESH_MS, "tt-metal shm", err)) < 0)
+		if ((rc = start_timer(s, &s->ttmetal_timer, on_ttmetal_timer, TTMETAL_REFRESH_MS, "tt-metal shm",
+				      err)) < 0)
 			return rc;
 	}
 	int fd = listen_socket(s, err);

@@ -24,20 +24,20 @@ struct http_server;
 struct server {
 	struct server_options opts;
 	struct event_loop *loop;
-	struct state state;              /* the picture (state/state.h) */
-	struct ingest ingest;            /* clients and their rings (ingest/ingest.h) */
-	struct http_server *http;        /* NULL with --no-http */
-	struct http_limits http_limits;  /* HTTP connection budgets and refusals (http/limits.h) */
-	struct systemd_state systemd;    /* socket activation, sd_notify, watchdog (systemd.h) */
-	struct event_handle signals;     /* SIGINT, SIGTERM */
+	struct state state;               /* the picture (state/state.h) */
+	struct ingest ingest;             /* clients and their rings (ingest/ingest.h) */
+	struct http_server *http;         /* NULL with --no-http */
+	struct http_limits http_limits;   /* HTTP connection budgets and refusals (http/limits.h) */
+	struct systemd_state systemd;     /* socket activation, sd_notify, watchdog (systemd.h) */
+	struct event_handle signals;      /* SIGINT, SIGTERM */
 	struct event_timer history_timer; /* samples the history, refreshes the kernel's holders */
 	struct event_timer ttmetal_timer; /* scans tt-metal's shared-memory regions */
-	struct event_timer http_retry;   /* the HTTP port was in use at start-up: tries it again */
-	uint32_t http_failures;          /* tries that found the port in use */
-	char http_error[ERR_LEN];        /* why the last try failed */
-	uint64_t start_ns;               /* CLOCK_MONOTONIC at start-up */
-	uint64_t start_real_ns;          /* CLOCK_REALTIME at start-up (ttalloc_server_start_time_seconds) */
-	int running;                     /* server_start succeeded */
+	struct event_timer http_retry;    /* the HTTP port was in use at start-up: tries it again */
+	uint32_t http_failures;           /* tries that found the port in use */
+	char http_error[ERR_LEN];         /* why the last try failed */
+	uint64_t start_ns;                /* CLOCK_MONOTONIC at start-up */
+	uint64_t start_real_ns;           /* CLOCK_REALTIME at start-up (ttalloc_server_start_time_seconds) */
+	int running;                      /* server_start succeeded */
 };
 
 /*

@@ -45,21 +45,22 @@ int systemd_listen_fd(struct systemd_state *sd, int *fd, char *err, size_t err_l
 	if (n == 0)
 		return 0;
 	if (n < 0) {
-		snprintf(err, err_len, "bad socket activation variables (LISTEN_FDS, LISTEN_PID): %s",
-			 strerror(-n));
+		snprintf(err, err_len, "bad socket activation variables (LISTEN_FDS, LISTEN_PID): %s", strerror(-n));
 		return -1;
 	}
 	if (n != 1) {
 		snprintf(err, err_len,
 			 "systemd passed %d sockets (LISTEN_FDS=%d); expected one listening Unix stream socket "
-			 "(a single ListenStream=/path in tt-allocation-server.socket)", n, n);
+			 "(a single ListenStream=/path in tt-allocation-server.socket)",
+			 n, n);
 		return -1;
 	}
 	int sfd = SD_LISTEN_FDS_START;
 	if (sd_is_socket_unix(sfd, SOCK_STREAM, 1, NULL, 0) <= 0) {
 		snprintf(err, err_len,
 			 "the socket systemd passed (fd %d) is not a listening Unix stream socket; use "
-			 "ListenStream=/path in tt-allocation-server.socket", sfd);
+			 "ListenStream=/path in tt-allocation-server.socket",
+			 sfd);
 		return -1;
 	}
 	int flags = fcntl(sfd, F_GETFL);

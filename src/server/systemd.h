@@ -29,7 +29,10 @@ struct systemd_state {
 	struct event_timer watchdog; /* WATCHDOG=1 every half WATCHDOG_USEC; fd < 0 when off */
 };
 
-#define SYSTEMD_STATE_INIT {.watchdog = EVENT_TIMER_INIT}
+#define SYSTEMD_STATE_INIT                   \
+	{                                    \
+		.watchdog = EVENT_TIMER_INIT \
+	}
 
 /*
  * Takes the listening socket systemd passed (LISTEN_FDS/LISTEN_PID, which are

@@ -40,6 +40,6 @@ void smi_csv_log_rows(struct strbuf *out, const struct snapshot *snap)
 	for (uint32_t i = 0; i < snap->num_devices; i++) {
 		const struct snapshot_device *dev = &snap->devices[i];
 		strbuf_addf(out, "%s,%d,%llu,%llu\n", when, dev->index, (unsigned long long)dev->seed.dram_allocated,
-			     (unsigned long long)dev->seed.l1_allocated);
+			    (unsigned long long)dev->seed.l1_allocated);
 	}
 }

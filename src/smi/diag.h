@@ -51,8 +51,8 @@ struct smi_diag {
 	int pid;          /* --pid P; 0: not given */
 };
 
-#define SMI_DIAG_INIT \
-	{ \
+#define SMI_DIAG_INIT                                           \
+	{                                                       \
 		.mode = SMI_DIAG_NONE, .device = -1, .type = -1 \
 	}
 
@@ -70,13 +70,13 @@ enum {
 };
 
 /* The struct option entries of the diagnosis options, for tt_smi's table. */
-#define SMI_DIAG_LONGOPTS \
-	{"oom", no_argument, NULL, SMI_OPT_OOM}, {"map", no_argument, NULL, SMI_OPT_MAP}, \
+#define SMI_DIAG_LONGOPTS                                                                                       \
+	{"oom", no_argument, NULL, SMI_OPT_OOM}, {"map", no_argument, NULL, SMI_OPT_MAP},                       \
 		{"type", required_argument, NULL, SMI_OPT_TYPE}, {"pid", required_argument, NULL, SMI_OPT_PID}, \
-		{"mark", required_argument, NULL, SMI_OPT_MARK}, \
-		{"snapshot", required_argument, NULL, SMI_OPT_SNAPSHOT}, \
-		{"diff", required_argument, NULL, SMI_OPT_DIFF}, \
-		{"export-stacks", required_argument, NULL, SMI_OPT_EXPORT_STACKS}, \
+		{"mark", required_argument, NULL, SMI_OPT_MARK},                                                \
+		{"snapshot", required_argument, NULL, SMI_OPT_SNAPSHOT},                                        \
+		{"diff", required_argument, NULL, SMI_OPT_DIFF},                                                \
+		{"export-stacks", required_argument, NULL, SMI_OPT_EXPORT_STACKS},                              \
 		{"export-trace", required_argument, NULL, SMI_OPT_EXPORT_TRACE},
 
 /*

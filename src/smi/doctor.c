@@ -17,8 +17,9 @@
 #include "smi/smi.h"
 
 static const char *const check_names[DOCTOR_CHECKS] = {
-	[DOCTOR_SERVER] = "server", [DOCTOR_ACCESS] = "access", [DOCTOR_DEVICES] = "devices",
-	[DOCTOR_TTMETAL_SHM] = "tt-metal shm", [DOCTOR_HTTP] = "http",
+	[DOCTOR_SERVER] = "server",   [DOCTOR_ACCESS] = "access",
+	[DOCTOR_DEVICES] = "devices", [DOCTOR_TTMETAL_SHM] = "tt-metal shm",
+	[DOCTOR_HTTP] = "http",
 };
 
 const char *doctor_check_name(enum doctor_check check)

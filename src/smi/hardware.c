@@ -66,8 +66,9 @@ static void fill_device(struct device *dev, int count, struct snapshot_device *o
 	out->seed.total_l1_size = DEVICE_INFO_VALID(info, DEVICE_INFO_L1_TOTAL) ? info->l1_total : 0;
 	out->seed.arch_type = info->arch;
 	out->seed.num_dram_channels = info->num_dram_channels;
-	out->seed.dram_size_per_channel =
-		info->dram_size_per_channel <= UINT32_MAX ? (uint32_t)info->dram_size_per_channel : 0;
+	out->seed.dram_size_per_channel = info->dram_size_per_channel <= UINT32_MAX
+		? (uint32_t)info->dram_size_per_channel
+		: 0;
 	out->seed.l1_size_per_core = info->l1_size_per_core;
 	out->seed.is_available = 1;
 	out->seed.num_devices = (uint32_t)count;
@@ -76,8 +77,8 @@ static void fill_device(struct device *dev, int count, struct snapshot_device *o
 	st->power_mw = dev->now.power_mw;
 	st->utilization = dev->now.utilization;
 	st->valid = (DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE) ? PROTO_STATUS_TEMPERATURE : 0) |
-		    (DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? PROTO_STATUS_POWER : 0) |
-		    (DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION) ? PROTO_STATUS_UTILIZATION : 0);
+		(DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? PROTO_STATUS_POWER : 0) |
+		(DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION) ? PROTO_STATUS_UTILIZATION : 0);
 	proto_set_string(st->name, sizeof(st->name), info->name);
 	st->backend_flags = info->simulated ? 1u : 0u;
 	struct snapshot_identity *id = &out->ident;

@@ -132,7 +132,8 @@ static int memory_row(struct hrender *r, const char *gpu, const char *kind, uint
 	smi_row_begin(&r->row, r->view->color);
 	cell(r, COL_GPU, COL_KIND - COL_GPU, SMI_LEFT, SMI_PLAIN, gpu);
 	cell(r, COL_KIND, COL_NOW - COL_KIND, SMI_LEFT, SMI_PLAIN, kind);
-	cell(r, COL_NOW, COL_PEAK - COL_NOW, SMI_LEFT, SMI_PLAIN, smi_format_size(now_text, sizeof(now_text), now_bytes));
+	cell(r, COL_NOW, COL_PEAK - COL_NOW, SMI_LEFT, SMI_PLAIN,
+	     smi_format_size(now_text, sizeof(now_text), now_bytes));
 	cell(r, COL_PEAK, COL_SPARK - COL_PEAK, SMI_LEFT, SMI_PLAIN,
 	     smi_format_size(peak_text, sizeof(peak_text), peak));
 	cell(r, COL_SPARK, r->inner - COL_SPARK, SMI_LEFT, SMI_GREEN, strbuf_str(&spark));
@@ -150,10 +151,10 @@ static void status_line(struct hrender *r, int connected)
 	strbuf_addstr(r->out, "\nServer Status: ");
 	if (connected)
 		strbuf_addf(r->out, "✅ %sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
-			     color ? SMI_STYLE_RESET : "");
+			    color ? SMI_STYLE_RESET : "");
 	else
 		strbuf_addf(r->out, "❌ %sDisconnected%s", color ? smi_style_code(SMI_RED) : "",
-			     color ? SMI_STYLE_RESET : "");
+			    color ? SMI_STYLE_RESET : "");
 	strbuf_addf(r->out, " | Updates: %s\n", r->view->mode == SMI_MODE_WATCH ? "Real-time" : "One-shot");
 }
 
@@ -190,7 +191,9 @@ static int render_body(struct hrender *r)
 
 int smi_render_history(struct strbuf *out, const struct smi_history_view *view)
 {
-	struct hrender r = {.out = out, .view = view, .inner = smi_layout_clamp(view->columns) - 2,
+	struct hrender r = {.out = out,
+			    .view = view,
+			    .inner = smi_layout_clamp(view->columns) - 2,
 			    .row = {.text = STRBUF_INIT}};
 	int rc = render_body(&r);
 	smi_row_release(&r.row);

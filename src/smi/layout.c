@@ -17,21 +17,20 @@ struct column_spec {
  * holds "DRAM: 12.0GB / 12.0GB  (100%)" (30) at every width.
  */
 static const struct column_spec dev_columns[SMI_DEV_COLS] = {
-	[SMI_DEV_LEAD] = {1, 1},    [SMI_DEV_GPU] = {7, 4},    [SMI_DEV_NAME] = {17, 12},
-	[SMI_DEV_TEMP] = {8, 6},    [SMI_DEV_POWER] = {10, 6}, [SMI_DEV_MEMORY] = {31, 31},
-	[SMI_DEV_UTIL] = {5, 5},    [SMI_DEV_TAIL] = {1, 1},
+	[SMI_DEV_LEAD] = {1, 1},   [SMI_DEV_GPU] = {7, 4},      [SMI_DEV_NAME] = {17, 12}, [SMI_DEV_TEMP] = {8, 6},
+	[SMI_DEV_POWER] = {10, 6}, [SMI_DEV_MEMORY] = {31, 31}, [SMI_DEV_UTIL] = {5, 5},   [SMI_DEV_TAIL] = {1, 1},
 };
-static const int dev_shrink_order[] = {SMI_DEV_NAME, SMI_DEV_POWER, SMI_DEV_TEMP, SMI_DEV_GPU,
-				       SMI_DEV_MEMORY, SMI_DEV_UTIL};
+static const int dev_shrink_order[] = {SMI_DEV_NAME, SMI_DEV_POWER,  SMI_DEV_TEMP,
+				       SMI_DEV_GPU,  SMI_DEV_MEMORY, SMI_DEV_UTIL};
 
 /* "   0     12345    ttuser    python                          3.0GB   450MB    " */
 static const struct column_spec proc_columns[SMI_PROC_COLS] = {
-	[SMI_PROC_LEAD] = {3, 3},  [SMI_PROC_GPU] = {6, 5},  [SMI_PROC_PID] = {9, 8},
-	[SMI_PROC_USER] = {10, 8}, [SMI_PROC_NAME] = {32, 12}, [SMI_PROC_CONTAINER] = {0, 0}, [SMI_PROC_DRAM] = {8, 8},
-	[SMI_PROC_L1] = {8, 7},    [SMI_PROC_TAIL] = {4, 1},
+	[SMI_PROC_LEAD] = {3, 3},  [SMI_PROC_GPU] = {6, 5},    [SMI_PROC_PID] = {9, 8},
+	[SMI_PROC_USER] = {10, 8}, [SMI_PROC_NAME] = {32, 12}, [SMI_PROC_CONTAINER] = {0, 0},
+	[SMI_PROC_DRAM] = {8, 8},  [SMI_PROC_L1] = {8, 7},     [SMI_PROC_TAIL] = {4, 1},
 };
-static const int proc_shrink_order[] = {SMI_PROC_TAIL, SMI_PROC_NAME, SMI_PROC_USER, SMI_PROC_PID,
-					SMI_PROC_GPU, SMI_PROC_L1};
+static const int proc_shrink_order[] = {SMI_PROC_TAIL, SMI_PROC_NAME, SMI_PROC_USER,
+					SMI_PROC_PID,  SMI_PROC_GPU,  SMI_PROC_L1};
 
 /* Columns the process name keeps when the container column takes half of it. */
 #define NAME_WITH_CONTAINER_MIN 8
@@ -49,8 +48,8 @@ static void place_columns(struct smi_table_layout *t, int count)
 }
 
 /* Fits `count` columns into `inner` columns; see the file comment. */
-static void fit_table(struct smi_table_layout *t, const struct column_spec *spec, int count,
-		      const int *shrink_order, int order_count, int grow_column, int inner)
+static void fit_table(struct smi_table_layout *t, const struct column_spec *spec, int count, const int *shrink_order,
+		      int order_count, int grow_column, int inner)
 {
 	int total = 0;
 	for (int i = 0; i < count; i++) {
@@ -81,8 +80,8 @@ void smi_layout_compute(struct smi_layout *layout, int columns)
 {
 	layout->columns = smi_layout_clamp(columns);
 	layout->inner = layout->columns - 2;
-	fit_table(&layout->dev, dev_columns, SMI_DEV_COLS, dev_shrink_order, COUNT(dev_shrink_order),
-		  SMI_DEV_TAIL, layout->inner);
+	fit_table(&layout->dev, dev_columns, SMI_DEV_COLS, dev_shrink_order, COUNT(dev_shrink_order), SMI_DEV_TAIL,
+		  layout->inner);
 	fit_table(&layout->proc, proc_columns, SMI_PROC_COLS, proc_shrink_order, COUNT(proc_shrink_order),
 		  SMI_PROC_NAME, layout->inner);
 }
@@ -94,8 +93,9 @@ void smi_layout_add_container(struct smi_layout *layout)
 	if (give < SMI_CONTAINER_MIN_COLUMNS)
 		give = SMI_CONTAINER_MIN_COLUMNS;
 	/* the name keeps at least NAME_WITH_CONTAINER_MIN columns; a narrow box takes the rest from the tail */
-	int from_name = t->width[SMI_PROC_NAME] - give >= NAME_WITH_CONTAINER_MIN ? give
-										: t->width[SMI_PROC_NAME] - NAME_WITH_CONTAINER_MIN;
+	int from_name = t->width[SMI_PROC_NAME] - give >= NAME_WITH_CONTAINER_MIN
+		? give
+		: t->width[SMI_PROC_NAME] - NAME_WITH_CONTAINER_MIN;
 	int from_tail = give - from_name;
 	if (from_tail > t->width[SMI_PROC_TAIL] - proc_columns[SMI_PROC_TAIL].min)
 		from_tail = t->width[SMI_PROC_TAIL] - proc_columns[SMI_PROC_TAIL].min;

@@ -10,9 +10,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -465,7 +465,9 @@ static int run_fleet(const struct smi_options *opts)
 			.error = fetched ? NULL : why,
 			.url = opts->prometheus_url,
 			.now = time(NULL),
-			.columns = opts->columns ? opts->columns : watch ? cols : once_columns(opts, tty),
+			.columns = opts->columns ? opts->columns
+				: watch          ? cols
+						 : once_columns(opts, tty),
 			.mode = watch ? SMI_MODE_WATCH : SMI_MODE_ONE_SHOT,
 			.color = smi_use_color(opts->color, tty),
 		};
@@ -477,12 +479,14 @@ static int run_fleet(const struct smi_options *opts)
 		strbuf_reset(&screen);
 		rc = smi_render_fleet(&screen, &view);
 		if (rc == 0)
-			rc = watch ? show_screen(&screen, tty, rows, cols) : smi_write_all(STDOUT_FILENO, screen.buf, screen.len);
+			rc = watch ? show_screen(&screen, tty, rows, cols)
+				   : smi_write_all(STDOUT_FILENO, screen.buf, screen.len);
 	} while (watch && rc == 0 && wait_next(opts->refresh_ms, &keys) != WAKE_QUIT);
 	if (watch)
 		smi_term_leave();
 	if (rc < 0)
-		fprintf(stderr, "tt_smi: cannot draw the screen: %s\n", rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
+		fprintf(stderr, "tt_smi: cannot draw the screen: %s\n",
+			rc == TTALLOC_ENOMEM ? "out of memory" : strerror(errno));
 	strbuf_release(&screen);
 	smi_fleet_release(&fleet);
 	return rc < 0 ? 1 : status;

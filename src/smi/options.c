@@ -95,25 +95,25 @@ void smi_usage(FILE *out)
 		"allocation data N/A, and says so under the box; with no hardware (only\n"
 		"the simulation) tt_smi exits 1 instead. The scripting modes always need\n"
 		"the server.\n\n",
-		SMI_DEFAULT_REFRESH_MS, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, PROTO_SOCKET_ENV,
-		PROTO_DEFAULT_SOCKET, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, SMI_DEFAULT_COLUMNS, SMI_DEFAULT_HISTORY_SEC,
-		DEVICE_HW_ROOT_ENV, SMI_NA, SMI_MAX_LOOP_SEC,
-		SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, SMI_DEFAULT_INTERVAL_MS / 1000, SMI_MIN_REFRESH_MS / 1000.0);
+		SMI_DEFAULT_REFRESH_MS, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, PROTO_SOCKET_ENV, PROTO_DEFAULT_SOCKET,
+		SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, SMI_DEFAULT_COLUMNS, SMI_DEFAULT_HISTORY_SEC, DEVICE_HW_ROOT_ENV,
+		SMI_NA, SMI_MAX_LOOP_SEC, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, SMI_DEFAULT_INTERVAL_MS / 1000,
+		SMI_MIN_REFRESH_MS / 1000.0);
 	smi_diag_usage(out);
 	fprintf(out, "--query-gpu fields (nvidia-smi's names in parentheses also work):\n");
 	smi_query_help(out, SMI_QUERY_GPU);
 	fprintf(out, "--query-compute-apps fields:\n");
 	smi_query_help(out, SMI_QUERY_APPS);
-	fprintf(out, "\nExit status: 0 on success (also after Ctrl-C or SIGTERM ends a loop, and when\n"
-		     "the table shows the hardware without the server), 1 when the server cannot be\n"
-		     "reached and there is no hardware to show (once) or output fails, 2 on a bad\n"
-		     "command line. --doctor: 0 all ok, 1 an error, 3 warnings only (2 stays the bad\n"
-		     "command line, so a typo is never read as warnings).\n");
+	fprintf(out,
+		"\nExit status: 0 on success (also after Ctrl-C or SIGTERM ends a loop, and when\n"
+		"the table shows the hardware without the server), 1 when the server cannot be\n"
+		"reached and there is no hardware to show (once) or output fails, 2 on a bad\n"
+		"command line. --doctor: 0 all ok, 1 an error, 3 warnings only (2 stays the bad\n"
+		"command line, so a typo is never read as warnings).\n");
 }
 
 /* Parses a whole decimal number in min..max (cli_uint into an int). Returns 0 or -1 with a message. */
-static int parse_int(const char *name, const char *text, int min, int max, int *value, char *err,
-		     size_t err_size)
+static int parse_int(const char *name, const char *text, int min, int max, int *value, char *err, size_t err_size)
 {
 	(void)err_size; /* ERR_LEN */
 	uint64_t v;
@@ -185,10 +185,11 @@ static int settle_doctor(struct smi_options *opts, unsigned chosen, int format_g
 			 size_t err_size)
 {
 	if ((chosen & ~(unsigned)CHOSE_JSON) || format_given || interval_given || opts->watch || opts->loop_ms ||
-	    opts->history_sec || opts->clear_leaks || opts->sections || opts->ids ||
-	    opts->diag.mode != SMI_DIAG_NONE || opts->diag.type >= 0 || opts->diag.pid) {
-		snprintf(err, err_size,
-			 "--doctor is a report of its own: it goes with --socket, --hw-root, --devices and --json only");
+	    opts->history_sec || opts->clear_leaks || opts->sections || opts->ids || opts->diag.mode != SMI_DIAG_NONE ||
+	    opts->diag.type >= 0 || opts->diag.pid) {
+		snprintf(
+			err, err_size,
+			"--doctor is a report of its own: it goes with --socket, --hw-root, --devices and --json only");
 		return -1;
 	}
 	opts->doctor_json = chosen == CHOSE_JSON;
@@ -200,7 +201,8 @@ static int settle_mode(struct smi_options *opts, unsigned chosen, int format_giv
 		       size_t err_size)
 {
 	if (chosen & (chosen - 1)) {
-		snprintf(err, err_size, "choose one of --query-gpu, --query-compute-apps, --json, --csv-log, -q and -L");
+		snprintf(err, err_size,
+			 "choose one of --query-gpu, --query-compute-apps, --json, --csv-log, -q and -L");
 		return -1;
 	}
 	if (opts->sections && chosen != CHOSE_REPORT) {
@@ -234,13 +236,15 @@ static int settle_mode(struct smi_options *opts, unsigned chosen, int format_giv
 		return -1;
 	}
 	if (opts->prometheus_url && (opts->output != SMI_OUTPUT_TABLE || opts->history_sec)) {
-		snprintf(err, err_size, "--prometheus draws the fleet's table; it does not go with a query, --json, "
-					"--csv-log or --history");
+		snprintf(err, err_size,
+			 "--prometheus draws the fleet's table; it does not go with a query, --json, "
+			 "--csv-log or --history");
 		return -1;
 	}
 	if (opts->history_sec && opts->output != SMI_OUTPUT_TABLE) {
-		snprintf(err, err_size, "--history draws its own view; it does not go with a query, -q, -L, --json or "
-					"--csv-log");
+		snprintf(err, err_size,
+			 "--history draws its own view; it does not go with a query, -q, -L, --json or "
+			 "--csv-log");
 		return -1;
 	}
 	if (opts->output == SMI_OUTPUT_TABLE && opts->loop_ms) {
@@ -301,8 +305,7 @@ static const struct option longopts[] = {
 	{"help-query-gpu", no_argument, NULL, OPT_HELP_QUERY_GPU},
 	{"help-query-compute-apps", no_argument, NULL, OPT_HELP_QUERY_APPS},
 	{"doctor", no_argument, NULL, OPT_DOCTOR},
-	SMI_DIAG_LONGOPTS
-	{"prometheus", required_argument, NULL, OPT_PROMETHEUS},
+	SMI_DIAG_LONGOPTS{"prometheus", required_argument, NULL, OPT_PROMETHEUS},
 	{NULL, 0, NULL, 0},
 };
 
@@ -325,8 +328,8 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 		o->watch = 1;
 		break;
 	case 'r':
-		if (parse_int("--refresh", arg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &o->refresh_ms,
-			      err, err_size) < 0)
+		if (parse_int("--refresh", arg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &o->refresh_ms, err, err_size) <
+		    0)
 			return -1;
 		o->watch = 1;
 		break;
@@ -338,8 +341,7 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 		o->socket_path = arg;
 		break;
 	case OPT_WIDTH:
-		if (parse_int("--width", arg, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, &o->columns, err,
-			      err_size) < 0)
+		if (parse_int("--width", arg, SMI_MIN_COLUMNS, SMI_MAX_COLUMNS, &o->columns, err, err_size) < 0)
 			return -1;
 		break;
 	case OPT_NO_COLOR:
@@ -366,8 +368,8 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 			return -1;
 		break;
 	case OPT_LOOP_MS:
-		if (parse_int("-lms/--loop-ms", arg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &o->loop_ms,
-			      err, err_size) < 0)
+		if (parse_int("-lms/--loop-ms", arg, SMI_MIN_REFRESH_MS, SMI_MAX_REFRESH_MS, &o->loop_ms, err,
+			      err_size) < 0)
 			return -1;
 		break;
 	case OPT_JSON:
@@ -394,10 +396,9 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 		o->hw_root = arg;
 		break;
 	case OPT_DEVICES:
-		if (strcmp(arg, "auto") != 0 && strcmp(arg, "tenstorrent") != 0 &&
-		    strcmp(arg, "nvml") != 0 && strncmp(arg, "sim", 3) != 0) {
-			snprintf(err, err_size, "bad value '%s' for --devices (auto, tenstorrent, nvml or sim)",
-				 arg);
+		if (strcmp(arg, "auto") != 0 && strcmp(arg, "tenstorrent") != 0 && strcmp(arg, "nvml") != 0 &&
+		    strncmp(arg, "sim", 3) != 0) {
+			snprintf(err, err_size, "bad value '%s' for --devices (auto, tenstorrent, nvml or sim)", arg);
 			return -1;
 		}
 		o->devices = arg;
@@ -433,8 +434,9 @@ static int apply_option(void *context, int opt, const char *arg, int argc, char 
 		return CLI_HELP;
 	case OPT_PROMETHEUS:
 		if (strncmp(arg, "http://", 7) != 0 && strncmp(arg, "https://", 8) != 0) {
-			snprintf(err, err_size, "bad value '%s' for --prometheus (an http:// or https:// URL, e.g. "
-						"http://prometheus:9090)",
+			snprintf(err, err_size,
+				 "bad value '%s' for --prometheus (an http:// or https:// URL, e.g. "
+				 "http://prometheus:9090)",
 				 arg);
 			return -1;
 		}
@@ -465,7 +467,8 @@ static int parse_options(struct smi_options *opts, int argc, char **argv, char *
 	if (opts->doctor)
 		return settle_doctor(opts, ctx.chosen, ctx.format_given, ctx.interval_given, err, ERR_LEN);
 	if (smi_diag_settle(&opts->diag, opts->ids,
-			    ctx.chosen || opts->watch || opts->loop_ms || opts->history_sec || opts->clear_leaks, err) < 0)
+			    ctx.chosen || opts->watch || opts->loop_ms || opts->history_sec || opts->clear_leaks,
+			    err) < 0)
 		return -1;
 	return settle_mode(opts, ctx.chosen, ctx.format_given, ctx.interval_given, err, ERR_LEN);
 }

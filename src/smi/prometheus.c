@@ -20,7 +20,7 @@
 /* DRAM counts DRAM and TRACE buffers, L1 the L1 kinds: as the table does (smi_device_dram_used). */
 #define Q_DRAM_USED "sum without (type) (ttalloc_device_memory_used_bytes{type=~\"dram|trace\"})"
 #define Q_L1_USED "sum without (type) (ttalloc_device_memory_used_bytes{type=~\"l1|l1_small|cb|kernel\"})"
-#define Q_TOP_PROCESSES \
+#define Q_TOP_PROCESSES                        \
 	"topk(%d, sum without (type, source) " \
 	"(ttalloc_process_memory_used_bytes{type=~\"dram|trace\",pid!=\"other\"}))"
 

@@ -109,7 +109,7 @@ static int gpu_utilization(const struct field_row *r, char *buf)
 }
 
 /* A field that is text from another program (sysfs, NVML, /proc): N/A when empty. */
-#define TEXT_FIELD(fn, text)                                 \
+#define TEXT_FIELD(fn, text)                                \
 	static int fn(const struct field_row *r, char *buf) \
 	{                                                   \
 		return put_text(buf, (text));               \
@@ -124,7 +124,7 @@ TEXT_FIELD(gpu_asic_id, r->dev->ident.asic_id)
 TEXT_FIELD(gpu_card_type, r->dev->ident.card_type)
 
 /* A field that is a number of bytes, shown in whole MiB: `bytes` is read from the row `r`. */
-#define MIB_FIELD(fn, bytes)                                 \
+#define MIB_FIELD(fn, bytes)                                \
 	static int fn(const struct field_row *r, char *buf) \
 	{                                                   \
 		return put_mib(buf, (bytes));               \
@@ -176,7 +176,8 @@ static const struct field gpu_fields[] = {
 	{"serial", NULL, NULL, gpu_serial, "board serial (tt-kmd's tt_serial, NVML's serial; made up when simulated)"},
 	{"uuid", NULL, NULL, gpu_uuid, "UUID (NVML; made up when simulated)"},
 	{"pci.bus_id", NULL, NULL, gpu_bus_id, "PCI address, e.g. 0000:01:00.0"},
-	{"driver_version", NULL, NULL, gpu_driver_version, "driver version: tt-kmd's, or NVIDIA's (N/A when simulated)"},
+	{"driver_version", NULL, NULL, gpu_driver_version,
+	 "driver version: tt-kmd's, or NVIDIA's (N/A when simulated)"},
 	{"asic_id", NULL, NULL, gpu_asic_id, "the chip's unique id (tt-kmd's tt_asic_id, tt-metal's chip_unique_id)"},
 	{"card_type", NULL, NULL, gpu_card_type, "card type (tt-kmd's tt_card_type: n150, n300, p150a, ...)"},
 };
@@ -228,11 +229,11 @@ static int app_buffers(const struct field_row *r, char *buf)
 }
 
 /* A field of the process's container, N/A when it runs in none. */
-#define APP_CONTAINER_FIELD(fn, member)                                                  \
-	static int fn(const struct field_row *r, char *buf)                               \
-	{                                                                                 \
+#define APP_CONTAINER_FIELD(fn, member)                                                     \
+	static int fn(const struct field_row *r, char *buf)                                 \
+	{                                                                                   \
 		const struct container_info *c = snapshot_container(r->snap, r->proc->pid); \
-		return put_text(buf, c ? c->member : "");                                 \
+		return put_text(buf, c ? c->member : "");                                   \
 	}
 APP_CONTAINER_FIELD(app_container_id, id)
 APP_CONTAINER_FIELD(app_pod, pod)
@@ -249,7 +250,7 @@ static const struct snapshot_identity *app_device_identity(const struct field_ro
 }
 
 /* A field of the identity of the process row's device, N/A when unknown. */
-#define APP_DEVICE_FIELD(fn, member)                                        \
+#define APP_DEVICE_FIELD(fn, member)                                         \
 	static int fn(const struct field_row *r, char *buf)                  \
 	{                                                                    \
 		const struct snapshot_identity *id = app_device_identity(r); \
@@ -363,8 +364,7 @@ static void unknown_field(enum smi_query_kind kind, const char *name, size_t len
 	strbuf_release(&msg);
 }
 
-int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err,
-			   size_t err_size)
+int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err, size_t err_size)
 {
 	size_t count;
 	const struct field *table = fields_of(kind, &count);

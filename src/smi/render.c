@@ -13,8 +13,8 @@
 
 #define SMI_TITLE "tt-smi v1.0"
 #define CLOCK_FORMAT "%a %b %e %H:%M:%S" /* "Mon Nov  3 14:23:45" */
-#define CLOCK_MARGIN 3                     /* blank columns right of the clock */
-#define NAME_LEN 96                        /* sanitised names: up to 4 bytes per char */
+#define CLOCK_MARGIN 3                   /* blank columns right of the clock */
+#define NAME_LEN 96                      /* sanitised names: up to 4 bytes per char */
 #define MEMORY_LEN 96
 
 /* What every part of one rendering needs. */
@@ -81,8 +81,8 @@ static void render_device_header(struct render *r)
 	dev_cell(r, SMI_DEV_TEMP, SMI_LEFT, SMI_BOLD, "Temp");
 	dev_cell(r, SMI_DEV_POWER, SMI_LEFT, SMI_BOLD, "Power");
 	/* the seed's header spans the memory and utilization columns */
-	smi_row_cell(&r->row, t->start[SMI_DEV_MEMORY], t->width[SMI_DEV_MEMORY] + t->width[SMI_DEV_UTIL],
-		     SMI_LEFT, SMI_BOLD, "Memory-Usage        Utilization");
+	smi_row_cell(&r->row, t->start[SMI_DEV_MEMORY], t->width[SMI_DEV_MEMORY] + t->width[SMI_DEV_UTIL], SMI_LEFT,
+		     SMI_BOLD, "Memory-Usage        Utilization");
 	row_end(r);
 }
 
@@ -125,8 +125,7 @@ static void dram_text(char *buf, size_t size, const struct snapshot_device *dev,
 /* "L1:    150MB / 1440MB  (10%)": L1 in whole MB, as the seed prints it */
 static void l1_text(char *buf, size_t size, const struct snapshot_device *dev, int hardware_only)
 {
-	memory_text(buf, size, "L1:", smi_device_l1_used(dev), dev->seed.total_l1_size, smi_format_mb,
-		    hardware_only);
+	memory_text(buf, size, "L1:", smi_device_l1_used(dev), dev->seed.total_l1_size, smi_format_mb, hardware_only);
 }
 
 /*
@@ -174,8 +173,7 @@ static void render_device(struct render *r, const struct snapshot_device *dev)
 	row_begin(r);
 	render_identity(r, dev);
 	l1_text(memory, sizeof(memory), dev, hardware_only);
-	dev_cell(r, SMI_DEV_MEMORY, SMI_LEFT, usage_style(smi_device_l1_used(dev), dev->seed.total_l1_size),
-		 memory);
+	dev_cell(r, SMI_DEV_MEMORY, SMI_LEFT, usage_style(smi_device_l1_used(dev), dev->seed.total_l1_size), memory);
 	row_end(r);
 }
 
@@ -216,9 +214,8 @@ char *smi_container_text(char *buf, size_t size, const struct container_info *c)
 }
 
 /* One row of the process table, all cells given as text, the name in `style`; `pid` > 0 names its container. */
-static void process_row_styled(struct render *r, const char *gpu, pid_t pid_value, const char *pid,
-			       const char *user, const char *name, enum smi_style style, const char *dram,
-			       const char *l1)
+static void process_row_styled(struct render *r, const char *gpu, pid_t pid_value, const char *pid, const char *user,
+			       const char *name, enum smi_style style, const char *dram, const char *l1)
 {
 	row_begin(r);
 	proc_cell(r, SMI_PROC_GPU, SMI_PLAIN, gpu);
@@ -227,7 +224,8 @@ static void process_row_styled(struct render *r, const char *gpu, pid_t pid_valu
 	proc_cell(r, SMI_PROC_NAME, style, name);
 	if (r->containers) {
 		char text[600], clean[600];
-		smi_container_text(text, sizeof(text), pid_value > 0 ? snapshot_container(r->view->snap, pid_value) : NULL);
+		smi_container_text(text, sizeof(text),
+				   pid_value > 0 ? snapshot_container(r->view->snap, pid_value) : NULL);
 		smi_text_sanitize(clean, sizeof(clean), text);
 		proc_cell(r, SMI_PROC_CONTAINER, SMI_PLAIN, clean);
 	}
@@ -408,7 +406,8 @@ static void render_legend(struct render *r, const struct snapshot *snap)
 		exited |= !(flags & PROTO_PROCESS_SHM) && (flags & PROTO_PROCESS_EXITED);
 	}
 	if (exited)
-		text_row(r, SMI_DIM, "(exited (leaked)): gone, its leaks kept in the totals until tt_smi --clear-leaks");
+		text_row(r, SMI_DIM,
+			 "(exited (leaked)): gone, its leaks kept in the totals until tt_smi --clear-leaks");
 	if (shm)
 		text_row(r, SMI_DIM, "(shm): from tt-metal's /dev/shm statistics: totals, no buffer list");
 	if (stale)
@@ -473,9 +472,9 @@ static void render_disconnected(struct render *r)
 	char reason[UNIX_SOCKET_ERR_LEN];
 	smi_text_sanitize(reason, sizeof(reason), r->view->error ? r->view->error : "not connected");
 	wrapped_rows(r, SMI_RED, reason);
-	text_row(r, SMI_PLAIN, r->view->mode == SMI_MODE_WATCH
-				       ? "Start ttalloc-server; tt_smi reconnects by itself."
-				       : "Start ttalloc-server and run tt_smi again.");
+	text_row(r, SMI_PLAIN,
+		 r->view->mode == SMI_MODE_WATCH ? "Start ttalloc-server; tt_smi reconnects by itself."
+						 : "Start ttalloc-server and run tt_smi again.");
 }
 
 /* "Server Status: ✅ Connected | Updates: Real-time" under the box. */
@@ -487,22 +486,21 @@ static void render_status(struct render *r)
 	if (r->view->snap && r->view->snap->hardware_only) {
 		strbuf_addstr(r->out, "❌ ");
 		strbuf_addf(r->out, "%sNot running%s — hardware view only (no allocation data) | Updates: %s\n",
-			     color ? smi_style_code(SMI_RED) : "", color ? SMI_STYLE_RESET : "",
-			     r->view->mode == SMI_MODE_WATCH ? "Real-time (reconnecting...)" : updates);
+			    color ? smi_style_code(SMI_RED) : "", color ? SMI_STYLE_RESET : "",
+			    r->view->mode == SMI_MODE_WATCH ? "Real-time (reconnecting...)" : updates);
 	} else if (r->view->snap) {
 		strbuf_addstr(r->out, "✅ ");
 		strbuf_addf(r->out, "%sConnected%s", color ? smi_style_code(SMI_GREEN) : "",
-			     color ? SMI_STYLE_RESET : "");
+			    color ? SMI_STYLE_RESET : "");
 		if (r->view->snap->http_state == PROTO_HTTP_WAITING) /* tracking runs; the dashboard waits */
 			strbuf_addf(r->out, " | Dashboard: %s⚠️  port %u in use, retrying%s",
-				     color ? smi_style_code(SMI_YELLOW) : "", r->view->snap->http_port,
-				     color ? SMI_STYLE_RESET : "");
+				    color ? smi_style_code(SMI_YELLOW) : "", r->view->snap->http_port,
+				    color ? SMI_STYLE_RESET : "");
 		strbuf_addf(r->out, " | Updates: %s\n", updates);
 	} else {
 		strbuf_addstr(r->out, "❌ ");
 		strbuf_addf(r->out, "%sDisconnected%s%s\n", color ? smi_style_code(SMI_RED) : "",
-			     color ? SMI_STYLE_RESET : "",
-			     r->view->mode == SMI_MODE_WATCH ? " (reconnecting...)" : "");
+			    color ? SMI_STYLE_RESET : "", r->view->mode == SMI_MODE_WATCH ? " (reconnecting...)" : "");
 	}
 }
 

@@ -52,7 +52,7 @@ static int is_bus_id(const char *bus_id, const char *item, size_t len)
 	if (!bus_id[0] || !parse_bus_id(item, len, &want) || !parse_bus_id(bus_id, strlen(bus_id), &have))
 		return 0;
 	return want.bus == have.bus && want.device == have.device && want.function == have.function &&
-	       (!want.has_domain || want.domain == have.domain);
+		(!want.has_domain || want.domain == have.domain);
 }
 
 /* Whether the -i item `item` (`len` bytes) names `dev`: its index, serial, UUID or PCI bus id. */
@@ -60,7 +60,7 @@ static int names_device(const struct snapshot_device *dev, const char *item, siz
 {
 	const struct snapshot_identity *id = &dev->ident;
 	return is_index_of(dev, item, len) || is_text(id->serial, item, len) || is_text(id->uuid, item, len) ||
-	       is_bus_id(id->pci_bus_id, item, len);
+		is_bus_id(id->pci_bus_id, item, len);
 }
 
 /* Calls back for each item of a comma list with spaces trimmed; stops at (and returns) a non-zero answer. */

@@ -34,10 +34,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "devices/device.h"
-#include "devices/holders_view.h"
 #include "common/query.h"
 #include "common/strbuf.h"
+#include "devices/device.h"
+#include "devices/holders_view.h"
 #include "smi/diag.h"
 
 /* ---- text.c: display width of UTF-8 text ---- */
@@ -348,7 +348,7 @@ struct smi_history_view {
 	const struct history_snapshot *hist; /* their history; NULL with snap */
 	const char *error;                   /* why there is nothing to show, or NULL */
 	time_t now;
-	int columns;       /* box width, borders included (clamped) */
+	int columns; /* box width, borders included (clamped) */
 	enum smi_mode mode;
 	int color;
 };
@@ -380,8 +380,8 @@ char *smi_format_span(char *buf, size_t size, uint64_t seconds);
 struct smi_hardware {
 	struct device_set set;
 	struct holders_view holders;
-	int opened;     /* set holds hardware devices */
-	int tried;      /* smi_hardware_open ran */
+	int opened; /* set holds hardware devices */
+	int tried;  /* smi_hardware_open ran */
 };
 
 struct smi_options;
@@ -427,11 +427,11 @@ enum smi_query_kind { SMI_QUERY_GPU, SMI_QUERY_APPS };
 
 struct smi_query {
 	enum smi_query_kind kind;
-	int count;                                /* fields chosen, 1..SMI_QUERY_MAX_FIELDS */
-	unsigned char fields[SMI_QUERY_MAX_FIELDS]; /* indices into the kind's table */
+	int count;                                    /* fields chosen, 1..SMI_QUERY_MAX_FIELDS */
+	unsigned char fields[SMI_QUERY_MAX_FIELDS];   /* indices into the kind's table */
 	unsigned char by_alias[SMI_QUERY_MAX_FIELDS]; /* asked by nvidia-smi's name: the header echoes it */
-	int noheader;                             /* --format=csv,noheader */
-	int nounits;                              /* --format=csv,nounits */
+	int noheader;                                 /* --format=csv,noheader */
+	int nounits;                                  /* --format=csv,nounits */
 };
 
 /*
@@ -442,8 +442,7 @@ struct smi_query {
  * name gives "unknown field 'x' for --query-gpu; did you mean 'y'?" when
  * one is close, else "...; valid fields: index, ...".
  */
-int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err,
-			   size_t err_size);
+int smi_query_parse_fields(struct smi_query *q, enum smi_query_kind kind, const char *list, char *err, size_t err_size);
 
 /* Parses --format's value: "csv" plus optional "noheader", "nounits". Returns 0 or -1 with `err`. */
 int smi_query_parse_format(struct smi_query *q, const char *spec, char *err, size_t err_size);
@@ -593,8 +592,8 @@ struct smi_fleet_process {
 	char pid[16];
 	char process[64];
 	char user[64];
-	char pod[256];      /* with --metrics-labels pod on the server, else "" */
-	double dram;        /* bytes of DRAM and TRACE */
+	char pod[256]; /* with --metrics-labels pod on the server, else "" */
+	double dram;   /* bytes of DRAM and TRACE */
 };
 
 struct smi_fleet_host {
@@ -689,20 +688,20 @@ struct smi_options {
 	enum smi_color color;    /* --color / --no-color / auto */
 	int columns;             /* --width COLS, or 0: automatic */
 	enum smi_output output;
-	int clear_leaks;         /* --clear-leaks: drop what a --retain-leaks server keeps, then exit */
-	struct smi_query query;  /* --query-*, --format (SMI_OUTPUT_QUERY) */
-	int loop_ms;             /* -l SEC / -lms MS: repeat the query or JSON; 0: once */
-	const char *csv_log;     /* --csv-log FILE */
-	int interval_ms;         /* --interval SEC of --csv-log */
-	const char *hw_root;     /* --hw-root DIR (else $TTALLOC_HW_ROOT): the hardware view's root */
-	const char *devices;     /* --devices SEL for the hardware view (NULL: auto) */
-	int history_sec;         /* --history [SECONDS]: show memory over time; 0: the table */
-	const char *ids;         /* -i/--id LIST: the devices shown; NULL: all */
-	unsigned sections;       /* -d/--display: SMI_REPORT_* bits of -q; 0: all */
-	int help_query;          /* --help-query-*: 1 + the enum smi_query_kind whose fields to list */
-	int doctor;              /* --doctor: the health check (doctor.h), then exit */
-	int doctor_json;         /* --doctor --json: the same as one JSON object */
-	struct smi_diag diag;    /* --oom, --map, --mark, --snapshot, --diff, --export-* (diag.h) */
+	int clear_leaks;            /* --clear-leaks: drop what a --retain-leaks server keeps, then exit */
+	struct smi_query query;     /* --query-*, --format (SMI_OUTPUT_QUERY) */
+	int loop_ms;                /* -l SEC / -lms MS: repeat the query or JSON; 0: once */
+	const char *csv_log;        /* --csv-log FILE */
+	int interval_ms;            /* --interval SEC of --csv-log */
+	const char *hw_root;        /* --hw-root DIR (else $TTALLOC_HW_ROOT): the hardware view's root */
+	const char *devices;        /* --devices SEL for the hardware view (NULL: auto) */
+	int history_sec;            /* --history [SECONDS]: show memory over time; 0: the table */
+	const char *ids;            /* -i/--id LIST: the devices shown; NULL: all */
+	unsigned sections;          /* -d/--display: SMI_REPORT_* bits of -q; 0: all */
+	int help_query;             /* --help-query-*: 1 + the enum smi_query_kind whose fields to list */
+	int doctor;                 /* --doctor: the health check (doctor.h), then exit */
+	int doctor_json;            /* --doctor --json: the same as one JSON object */
+	struct smi_diag diag;       /* --oom, --map, --mark, --snapshot, --diff, --export-* (diag.h) */
 	const char *prometheus_url; /* --prometheus URL: the fleet from Prometheus instead of the server */
 };
 

@@ -20,8 +20,8 @@
 static struct {
 	int in_fd;
 	int out_fd;
-	int entered;    /* screen sequences sent */
-	int input_raw;  /* `saved` holds the modes to restore */
+	int entered;   /* screen sequences sent */
+	int input_raw; /* `saved` holds the modes to restore */
 	struct termios saved;
 } term = {.in_fd = -1, .out_fd = -1};
 

@@ -137,7 +137,7 @@ static void follow_buffer_row(struct top_model *m)
 static void reload(struct top_session *t, struct top_model *m)
 {
 	t->connected = smi_live_snapshot(&t->qc, t->opts->socket_path, &t->snap, t->err) == 0 &&
-		       smi_select_devices(&t->snap, t->opts->ids, t->err, sizeof(t->err)) == 0;
+		smi_select_devices(&t->snap, t->opts->ids, t->err, sizeof(t->err)) == 0;
 	if (t->connected) {
 		char ignored[UNIX_SOCKET_ERR_LEN];
 		int points = top_spark_width(COLS);

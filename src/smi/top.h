@@ -258,11 +258,11 @@ enum smi_stream_kind { SMI_DMON, SMI_PMON };
 
 struct smi_stream_options {
 	enum smi_stream_kind kind;
-	int count;                                /* -c: samples, then exit; 0: until a signal */
-	int delay_ms;                             /* -d SECONDS between samples */
-	char groups[sizeof(SMI_DMON_GROUPS)];     /* -s (dmon): the groups shown, in SMI_DMON_GROUPS order */
-	const char *ids;                          /* -i: the devices shown (smi_select_devices); NULL: all */
-	const char *socket_path;                  /* --socket */
+	int count;                            /* -c: samples, then exit; 0: until a signal */
+	int delay_ms;                         /* -d SECONDS between samples */
+	char groups[sizeof(SMI_DMON_GROUPS)]; /* -s (dmon): the groups shown, in SMI_DMON_GROUPS order */
+	const char *ids;                      /* -i: the devices shown (smi_select_devices); NULL: all */
+	const char *socket_path;              /* --socket */
 };
 
 /* Parses `tt_smi dmon|pmon [OPTIONS]` (argv[0] the subcommand). CLI_RUN, CLI_HELP or a negative code with `err`. */

@@ -109,8 +109,7 @@ uint64_t smi_device_dram_used(const struct snapshot_device *dev)
 
 uint64_t smi_device_l1_used(const struct snapshot_device *dev)
 {
-	return dev->seed.l1_allocated + dev->seed.l1_small_allocated + dev->status.cb_allocated +
-	       dev->kernel_allocated;
+	return dev->seed.l1_allocated + dev->seed.l1_small_allocated + dev->status.cb_allocated + dev->kernel_allocated;
 }
 
 uint64_t smi_process_dram_used(const struct snapshot_process *proc)

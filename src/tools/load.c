@@ -44,12 +44,12 @@ struct options {
 	int devices[PROTO_MAX_DEVICES];
 	int num_devices;
 	enum ttalloc_buffer_type type;
-	uint64_t size;        /* bytes per buffer */
-	uint64_t count;       /* buffers (hold, leak) or most live at once (churn) */
-	uint64_t events;      /* churn only */
+	uint64_t size;   /* bytes per buffer */
+	uint64_t count;  /* buffers (hold, leak) or most live at once (churn) */
+	uint64_t events; /* churn only */
 	enum pattern pattern;
 	unsigned threads;
-	long long hold_ms;    /* -1: until a signal */
+	long long hold_ms; /* -1: until a signal */
 	uint64_t seed;
 	int flush;
 	int quiet;
@@ -69,13 +69,13 @@ struct tally {
 struct worker {
 	const struct options *opts;
 	unsigned index;
-	uint64_t base;      /* first address of this thread's range */
-	uint64_t stride;    /* distance between two buffer addresses */
-	uint64_t slots;     /* buffers this thread may have live */
-	uint64_t events;    /* churn events for this thread */
+	uint64_t base;   /* first address of this thread's range */
+	uint64_t stride; /* distance between two buffer addresses */
+	uint64_t slots;  /* buffers this thread may have live */
+	uint64_t events; /* churn events for this thread */
 	uint64_t rng;
-	uint32_t *live;     /* slots holding a live buffer (churn) */
-	uint32_t *idle;     /* slots free for an allocation (churn) */
+	uint32_t *live; /* slots holding a live buffer (churn) */
+	uint32_t *idle; /* slots free for an allocation (churn) */
 	uint64_t live_count;
 	uint64_t idle_count;
 	struct tally tally;
@@ -144,9 +144,14 @@ static int parse_type(const char *text, enum ttalloc_buffer_type *type)
 		const char *name;
 		enum ttalloc_buffer_type type;
 	} names[] = {
-		{"dram", TTALLOC_DRAM},   {"l1", TTALLOC_L1}, {"l1_small", TTALLOC_L1_SMALL},
-		{"l1-small", TTALLOC_L1_SMALL}, {"trace", TTALLOC_TRACE}, {"cb", TTALLOC_CB},
-		{"system", TTALLOC_SYSTEM_MEMORY}, {"system_memory", TTALLOC_SYSTEM_MEMORY},
+		{"dram", TTALLOC_DRAM},
+		{"l1", TTALLOC_L1},
+		{"l1_small", TTALLOC_L1_SMALL},
+		{"l1-small", TTALLOC_L1_SMALL},
+		{"trace", TTALLOC_TRACE},
+		{"cb", TTALLOC_CB},
+		{"system", TTALLOC_SYSTEM_MEMORY},
+		{"system_memory", TTALLOC_SYSTEM_MEMORY},
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (strcasecmp(text, names[i].name) == 0) {
@@ -213,11 +218,13 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		break;
 	case 't':
 		if (parse_type(arg, &o->type) < 0)
-			return error_set(err, TTALLOC_EINVAL, "unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)", arg);
+			return error_set(err, TTALLOC_EINVAL,
+					 "unknown buffer type '%s' (dram, l1, l1_small, trace, cb, system)", arg);
 		break;
 	case 's':
 		if (format_parse_bytes(arg, &o->size) < 0 || o->size == 0)
-			return error_set(err, TTALLOC_EINVAL, "bad size '%s' (bytes > 0, optional suffix K, M, G, T)", arg);
+			return error_set(err, TTALLOC_EINVAL, "bad size '%s' (bytes > 0, optional suffix K, M, G, T)",
+					 arg);
 		break;
 	case 'n':
 		if (format_parse_unsigned(arg, 10, UINT32_MAX, &o->count) < 0 || o->count == 0)
@@ -246,7 +253,8 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		if (strcmp(arg, "-1") == 0)
 			o->hold_ms = -1;
 		else if (format_parse_unsigned(arg, 10, (uint64_t)1 << 40, &v) < 0)
-			return error_set(err, TTALLOC_EINVAL, "bad --hold-ms '%s' (milliseconds, or -1 until a signal)", arg);
+			return error_set(err, TTALLOC_EINVAL, "bad --hold-ms '%s' (milliseconds, or -1 until a signal)",
+					 arg);
 		else
 			o->hold_ms = (long long)v;
 		break;
@@ -554,7 +562,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!o.quiet)
-		fprintf(stderr, "ttalloc-load: pid %d, pattern %s, %" PRIu64 " x %" PRIu64 " bytes %s, %d device%s, %u thread%s\n",
+		fprintf(stderr,
+			"ttalloc-load: pid %d, pattern %s, %" PRIu64 " x %" PRIu64
+			" bytes %s, %d device%s, %u thread%s\n",
 			(int)getpid(), pattern_name(o.pattern), o.count, o.size, proto_buffer_type_name(o.type),
 			o.num_devices, o.num_devices == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s");
 
@@ -566,9 +576,11 @@ int main(int argc, char **argv)
 		flush_reports(&o, "after allocating");
 		if (!o.quiet && !stopping()) {
 			if (o.hold_ms < 0)
-				fprintf(stderr, "ttalloc-load: holding %" PRIu64 " buffers until SIGINT/SIGTERM\n", o.count);
+				fprintf(stderr, "ttalloc-load: holding %" PRIu64 " buffers until SIGINT/SIGTERM\n",
+					o.count);
 			else
-				fprintf(stderr, "ttalloc-load: holding %" PRIu64 " buffers for %lld ms\n", o.count, o.hold_ms);
+				fprintf(stderr, "ttalloc-load: holding %" PRIu64 " buffers for %lld ms\n", o.count,
+					o.hold_ms);
 		}
 		hold(o.hold_ms);
 		if (run_workers(workers, o.threads, free_all) < 0)
@@ -605,8 +617,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ttalloc-load: stopped by a signal\n");
 	if (!o.quiet && o.pattern != PATTERN_HOLD) {
 		uint64_t events = sum.allocated + sum.freed;
-		fprintf(stderr, "ttalloc-load: %" PRIu64 " events in %" PRIu64 " ms (%.0f events/s)\n", events,
-			elapsed, elapsed ? (double)events * 1000.0 / (double)elapsed : 0.0);
+		fprintf(stderr, "ttalloc-load: %" PRIu64 " events in %" PRIu64 " ms (%.0f events/s)\n", events, elapsed,
+			elapsed ? (double)events * 1000.0 / (double)elapsed : 0.0);
 	}
 	if (sum.failed) {
 		fprintf(stderr, "ttalloc-load: %" PRIu64 " events refused by the library (first: %s)\n", sum.failed,

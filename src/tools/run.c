@@ -73,7 +73,7 @@ struct run_options {
 struct leaked {
 	struct buffer_snapshot_row buf; /* pid, device, type, address, size, age (no frame) */
 	char comm[16];
-	int still_running; /* held by a process that outlived the command */
+	int still_running;    /* held by a process that outlived the command */
 	uint32_t stack_lines; /* frames of its allocation stack (TT_ALLOC_STACK_TRACE=1) */
 	char stack[STACK_LINES_KEPT][sizeof(((struct proto_msg *)0)->u.text.text)];
 };
@@ -158,10 +158,14 @@ static int find_ttmetal_plugin(char *buf, size_t size, char *err)
 
 enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET, OPT_TT_METAL };
 static const struct option longopts[] = {
-	{"private", no_argument, NULL, OPT_PRIVATE}, {"max-leak", required_argument, NULL, OPT_MAX_LEAK},
-	{"json", required_argument, NULL, OPT_JSON},  {"quiet", no_argument, NULL, OPT_QUIET},
-	{"socket", required_argument, NULL, OPT_SOCKET}, {"tt-metal", no_argument, NULL, OPT_TT_METAL},
-	{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	{"private", no_argument, NULL, OPT_PRIVATE},
+	{"max-leak", required_argument, NULL, OPT_MAX_LEAK},
+	{"json", required_argument, NULL, OPT_JSON},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"tt-metal", no_argument, NULL, OPT_TT_METAL},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
 };
 
 /* Applies one option (cli_apply_fn). */
@@ -306,8 +310,10 @@ static void wait_descendants(void)
 			return;
 		usleep(10000);
 	}
-	fprintf(stderr, "ttalloc-run: descendants of the command still running after %d ms; their buffers "
-			"count as held\n", DESCENDANTS_MS);
+	fprintf(stderr,
+		"ttalloc-run: descendants of the command still running after %d ms; their buffers "
+		"count as held\n",
+		DESCENDANTS_MS);
 }
 
 /* Waits for a child; returns its exit status, or 128 + signal. */
@@ -408,8 +414,8 @@ static int on_leak_row(const struct proto_msg *row, void *ctx)
 }
 
 struct live_rows {
-	int dead;   /* rows of processes that have exited (server not yet told) */
-	int alive;  /* rows of processes that outlived the command */
+	int dead;  /* rows of processes that have exited (server not yet told) */
+	int alive; /* rows of processes that outlived the command */
 	struct leak_list *held;
 };
 
@@ -427,7 +433,9 @@ static int on_process_row(const struct proto_msg *row, void *ctx)
 		if (!row->u.process.used[i])
 			continue;
 		struct leaked item = {
-			.buf = {.pid = row->process_id, .device = row->device_id, .type = types[i],
+			.buf = {.pid = row->process_id,
+				.device = row->device_id,
+				.type = types[i],
 				.size = row->u.process.used[i]},
 			.still_running = 1,
 		};
@@ -525,7 +533,9 @@ static void print_summary(const struct leak_list *list, uint64_t max_leak)
 			fprintf(stderr, "    [Device %d] %" PRIu64 " bytes %s still held by running PID %d (%s)\n",
 				b->device, b->size, proto_buffer_type_name(b->type), (int)b->pid, l->comm);
 		else
-			fprintf(stderr, "    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s by PID %d (%s, age: %" PRIu64 "s)\n",
+			fprintf(stderr,
+				"    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64
+				" bytes %s by PID %d (%s, age: %" PRIu64 "s)\n",
 				b->device, b->address, b->size, proto_buffer_type_name(b->type), (int)b->pid, l->comm,
 				(uint64_t)(b->age_ns / 1000000000ull));
 		for (uint32_t f = 0; f < l->stack_lines; f++)
@@ -543,7 +553,8 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 		json_t *stack = json_array();
 		for (uint32_t f = 0; f < l->stack_lines; f++)
 			json_array_append_new(stack, json_string(l->stack[f]));
-		json_t *b = model_buffer_json(l->buf.device, l->buf.address, l->buf.size, l->buf.type, l->buf.pid, l->comm);
+		json_t *b = model_buffer_json(l->buf.device, l->buf.address, l->buf.size, l->buf.type, l->buf.pid,
+					      l->comm);
 		json_object_set_new(b, "age_seconds", json_real((double)l->buf.age_ns / 1e9));
 		json_object_set_new(b, "still_running", json_boolean(l->still_running));
 		json_object_set_new(b, "stack", stack);

@@ -29,7 +29,7 @@ typedef int nvmlReturn_t;
 
 typedef struct nvmlDevice_st {
 	int index;
-} *nvmlDevice_t;
+} * nvmlDevice_t;
 
 typedef struct {
 	unsigned long long total, free, used;
@@ -185,13 +185,12 @@ nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length)
 
 nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
-	snprintf(uuid, length, "GPU-%s", device->index == 0 ? "6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6"
-							     : "7a2f0c3d-1e4b-5c6d-9f80-b2c3d4e5f6a7");
+	snprintf(uuid, length, "GPU-%s",
+		 device->index == 0 ? "6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6" : "7a2f0c3d-1e4b-5c6d-9f80-b2c3d4e5f6a7");
 	return NVML_SUCCESS;
 }
 
-static nvmlReturn_t list(unsigned int *count, nvmlProcessInfo_t *infos, const nvmlProcessInfo_t *rows,
-			 unsigned int n)
+static nvmlReturn_t list(unsigned int *count, nvmlProcessInfo_t *infos, const nvmlProcessInfo_t *rows, unsigned int n)
 {
 	if (*count < n) {
 		*count = n;
@@ -202,8 +201,7 @@ static nvmlReturn_t list(unsigned int *count, nvmlProcessInfo_t *infos, const nv
 	return NVML_SUCCESS;
 }
 
-nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
-						     nvmlProcessInfo_t *infos)
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count, nvmlProcessInfo_t *infos)
 {
 	static const nvmlProcessInfo_t rows[] = {
 		{4242, 512 * MiB, 0xFFFFFFFFu, 0xFFFFFFFFu},

@@ -47,9 +47,9 @@
 #include <unistd.h>
 
 #include "common/clock.h"
-#include "fuzz_server.h"
 #include "common/ring.h"
 #include "common/unix_socket.h"
+#include "fuzz_server.h"
 
 /* Two connections of one process: two rings in the server's set (a detach
  * moves the last one into the freed slot), one registry record. */
@@ -111,8 +111,9 @@ static const unsigned valid_buffer_types[] = {TTALLOC_DRAM, TTALLOC_L1, TTALLOC_
 
 /* Frames a client may send besides its events; the last three change the registry or the ring. */
 static const uint8_t frame_types[] = {
-	PROTO_QUERY, PROTO_SYNC, PROTO_DEVICE_STATUS_QUERY, PROTO_PROCESS_QUERY, PROTO_LEAK_QUERY,
-	PROTO_HELLO, PROTO_DEVICE_INFO_QUERY, PROTO_DUMP_REMAINING, PROTO_ALLOC, PROTO_FREE, PROTO_RING_ATTACH,
+	PROTO_QUERY,      PROTO_SYNC,  PROTO_DEVICE_STATUS_QUERY, PROTO_PROCESS_QUERY,
+	PROTO_LEAK_QUERY, PROTO_HELLO, PROTO_DEVICE_INFO_QUERY,   PROTO_DUMP_REMAINING,
+	PROTO_ALLOC,      PROTO_FREE,  PROTO_RING_ATTACH,
 };
 #define FRAME_TYPES (sizeof(frame_types) / sizeof(frame_types[0]))
 
@@ -227,8 +228,14 @@ static struct proto_msg attach_frame(enum attach_kind kind)
 {
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_RING_ATTACH, -1);
-	m.u.ring = (struct proto_ring_payload){RING_VERSION, RING_LANES, RING_LANE_EVENTS, RING_SHARDS,
-					       sizeof(struct ring_event), 0, sizeof(struct ring_region), {0}};
+	m.u.ring = (struct proto_ring_payload){RING_VERSION,
+					       RING_LANES,
+					       RING_LANE_EVENTS,
+					       RING_SHARDS,
+					       sizeof(struct ring_event),
+					       0,
+					       sizeof(struct ring_region),
+					       {0}};
 	if (kind == ATTACH_BAD_GEOMETRY)
 		m.u.ring.lanes *= 2;
 	else if (kind == ATTACH_BAD_SIZE)
@@ -367,14 +374,30 @@ static void publish(struct producer *cl, uint32_t lane, const struct ring_event 
 static void corrupt(struct ring_event *ev, unsigned how)
 {
 	switch (how) {
-	case 0: ev->device = (uint8_t)srv.state.devices.count; break;
-	case 1: ev->type = 0; break;
-	case 2: ev->type = PROTO_RING_ATTACH; break;
-	case 3: ev->size = 0; break;
-	case 4: ev->buffer_type = 99; break;
-	case 5: ev->shard++; break; /* the buffer's events now race in two shards */
-	case 6: ev->size = UINT64_MAX; break;
-	default: ev->type = PROTO_CB_ALLOC; break;
+	case 0:
+		ev->device = (uint8_t)srv.state.devices.count;
+		break;
+	case 1:
+		ev->type = 0;
+		break;
+	case 2:
+		ev->type = PROTO_RING_ATTACH;
+		break;
+	case 3:
+		ev->size = 0;
+		break;
+	case 4:
+		ev->buffer_type = 99;
+		break;
+	case 5:
+		ev->shard++;
+		break; /* the buffer's events now race in two shards */
+	case 6:
+		ev->size = UINT64_MAX;
+		break;
+	default:
+		ev->type = PROTO_CB_ALLOC;
+		break;
 	}
 }
 
@@ -595,19 +618,44 @@ static void run_op(struct script *s)
 	int index = code >> 7;
 	pin_clocks(0);
 	switch ((enum op)((code & 0x0f) % OP_COUNT)) {
-	case OP_PUT: op_put(index, s); break;
-	case OP_RAW: op_raw(index, s); break;
-	case OP_HEAD: op_head(index, s); break;
-	case OP_LANES: op_lanes(index, s); break;
-	case OP_POKE: op_poke(index, s); break;
-	case OP_WAITING: op_waiting(index, s); break;
-	case OP_POLL: op_poll(s); break;
-	case OP_DRAIN: rings_drain_all(&srv.ingest.rings); break;
-	case OP_FRAME: op_frame(index, s); break;
-	case OP_LOOP: op_loop(index, s); break;
-	case OP_CLOSE: op_close(index); break;
-	case OP_OPEN: op_open(index, s); break;
-	case OP_COUNT: break;
+	case OP_PUT:
+		op_put(index, s);
+		break;
+	case OP_RAW:
+		op_raw(index, s);
+		break;
+	case OP_HEAD:
+		op_head(index, s);
+		break;
+	case OP_LANES:
+		op_lanes(index, s);
+		break;
+	case OP_POKE:
+		op_poke(index, s);
+		break;
+	case OP_WAITING:
+		op_waiting(index, s);
+		break;
+	case OP_POLL:
+		op_poll(s);
+		break;
+	case OP_DRAIN:
+		rings_drain_all(&srv.ingest.rings);
+		break;
+	case OP_FRAME:
+		op_frame(index, s);
+		break;
+	case OP_LOOP:
+		op_loop(index, s);
+		break;
+	case OP_CLOSE:
+		op_close(index);
+		break;
+	case OP_OPEN:
+		op_open(index, s);
+		break;
+	case OP_COUNT:
+		break;
 	}
 	settle_clients();
 }
@@ -639,12 +687,14 @@ static void check_live_model(void)
 	}
 	if (!c)
 		return;
-	if (registry_process(&srv.state.registry, client_of(c)->proc)->live_buffers != (uint64_t)__builtin_popcountll(model.live))
+	if (registry_process(&srv.state.registry, client_of(c)->proc)->live_buffers !=
+	    (uint64_t)__builtin_popcountll(model.live))
 		fuzz_die("the process holds a number of buffers the published events do not explain");
 	for (int client = 0; client < CLIENTS; client++)
 		for (unsigned sel = 0; sel < 32; sel++) {
 			struct key k = key_of(client, (uint8_t)sel);
-			if (registry_holds(&srv.state.registry, client_of(c)->proc, k.device, k.address) != !!(model.live & (1ull << k.bit)))
+			if (registry_holds(&srv.state.registry, client_of(c)->proc, k.device, k.address) !=
+			    !!(model.live & (1ull << k.bit)))
 				fuzz_die("a buffer's state differs from the published events in their order");
 		}
 }
@@ -652,7 +702,8 @@ static void check_live_model(void)
 /* After the last close: every conforming event was applied once, with the errors a replay predicts. */
 static void check_counters(void)
 {
-	if (srv.ingest.stats.frames[PROTO_ALLOC] + srv.ingest.stats.frames[PROTO_FREE] - before.events != model.published)
+	if (srv.ingest.stats.frames[PROTO_ALLOC] + srv.ingest.stats.frames[PROTO_FREE] - before.events !=
+	    model.published)
 		fuzz_die("a published event was lost or applied twice");
 	if (srv.ingest.stats.errors[PROTO_ERR_BAD_RING] != before.bad_ring)
 		fuzz_die("a conforming ring was reported as broken");

@@ -329,8 +329,7 @@ static int run_exec_child(void)
 {
 	int rc = ttalloc_report_alloc(0, TTALLOC_L1_SMALL, 0x30000ull, 64 * 1024);
 	rc = rc ? rc : ttalloc_flush();
-	printf("exec-child=%ld live=%llu rc=%d\n", (long)getpid(), (unsigned long long)ttalloc_live_buffers(),
-	       rc);
+	printf("exec-child=%ld live=%llu rc=%d\n", (long)getpid(), (unsigned long long)ttalloc_live_buffers(), rc);
 	fflush(stdout);
 	return 0; /* exits holding the buffer: a leak report for this pid */
 }

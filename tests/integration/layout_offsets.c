@@ -6,8 +6,8 @@
 
 #include "common/protocol.h"
 
-#define FIELD(group, member, name)                                                            \
-	printf("%s %s %zu %zu\n", group, name, offsetof(struct proto_msg, member),                \
+#define FIELD(group, member, name)                                                 \
+	printf("%s %s %zu %zu\n", group, name, offsetof(struct proto_msg, member), \
 	       sizeof(((struct proto_msg *)0)->member))
 
 int main(void)
@@ -101,8 +101,8 @@ int main(void)
 	FIELD("history", u.history.reserved, "reserved");
 
 	/* upstream tt-metal's 144-byte frame (struct proto_upstream_msg) */
-#define UFIELD(member)                                                                                       \
-	printf("upstream %s %zu %zu\n", #member, offsetof(struct proto_upstream_msg, member),                 \
+#define UFIELD(member)                                                                        \
+	printf("upstream %s %zu %zu\n", #member, offsetof(struct proto_upstream_msg, member), \
 	       sizeof(((struct proto_upstream_msg *)0)->member))
 	UFIELD(type);
 	UFIELD(device_id);

@@ -25,14 +25,14 @@ static inline int argv_build(char **argv, char *program, va_list ap)
  * `int parse(OPTIONS *o, char *err, ...)` that runs parser(o, argc, argv, err)
  * on `program` and the arguments.
  */
-#define ARGV_PARSE(parser, program, o, err)                     \
-	do {                                                    \
-		char *argv_[ARGV_BUILDER_MAX];                  \
-		va_list ap_;                                    \
-		va_start(ap_, err);                             \
-		int argc_ = argv_build(argv_, program, ap_);    \
-		va_end(ap_);                                    \
-		return parser(o, argc_, argv_, err);            \
+#define ARGV_PARSE(parser, program, o, err)                  \
+	do {                                                 \
+		char *argv_[ARGV_BUILDER_MAX];               \
+		va_list ap_;                                 \
+		va_start(ap_, err);                          \
+		int argc_ = argv_build(argv_, program, ap_); \
+		va_end(ap_);                                 \
+		return parser(o, argc_, argv_, err);         \
 	} while (0)
 
 #endif /* TTALLOC_TEST_ARGV_BUILDER_H */

@@ -82,8 +82,7 @@ static inline int registry_check(const struct registry *r, char *why, size_t why
 			uint64_t ub = u ? u->buffers : 0;
 			if (ub != mine[d].buffers) {
 				snprintf(why, why_len, "pid %d device %d: usage says %llu buffers, list has %llu",
-					 (int)rec->pid, d, (unsigned long long)ub,
-					 (unsigned long long)mine[d].buffers);
+					 (int)rec->pid, d, (unsigned long long)ub, (unsigned long long)mine[d].buffers);
 				return -1;
 			}
 			for (int t = 0; t < TTALLOC_BUFFER_TYPES; t++) {

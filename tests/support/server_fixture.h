@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "socket_read.h"
+#include "common/unix_socket.h"
 #include "server/ingest/client.h"
 #include "server/server.h"
-#include "common/unix_socket.h"
+#include "socket_read.h"
 
 struct fixture {
 	struct server s;
@@ -75,8 +75,8 @@ static inline void fixture_feed(struct fixture *f, const struct proto_msg *m)
 }
 
 /* An ALLOC, FREE or ALLOC_FAILED frame of the client (header fields and the call's stack id), fed. */
-static inline void fixture_event(struct fixture *f, enum proto_msg_type type, int device, unsigned btype,
-				 uint64_t addr, uint64_t size, uint64_t stack)
+static inline void fixture_event(struct fixture *f, enum proto_msg_type type, int device, unsigned btype, uint64_t addr,
+				 uint64_t size, uint64_t stack)
 {
 	struct proto_msg m;
 	proto_msg_init(&m, type, device);

@@ -15,8 +15,7 @@
 /* Fails the test if `needle` stands anywhere in `text`. */
 #define assert_lacks(text, needle) text_assert_contains((text), (needle), 0, __FILE__, __LINE__)
 
-static inline void text_assert_contains(const char *text, const char *needle, int wanted, const char *file,
-					int line)
+static inline void text_assert_contains(const char *text, const char *needle, int wanted, const char *file, int line)
 {
 	if ((strstr(text, needle) != NULL) == wanted)
 		return;

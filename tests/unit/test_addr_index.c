@@ -4,18 +4,18 @@
  * inside clusters that wrap around the end of the table, and a randomized
  * differential test against a plain array.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/addr_index.h"
-#include "ttalloc.h"
 #include "common/random.h"
+#include "ttalloc.h"
 
 static int value_is(uint32_t value, const void *ctx)
 {
@@ -197,8 +197,8 @@ static void test_removal_in_clusters_that_wrap_around(void **state)
 	const uint32_t homes[HOMES] = {cap - 2, cap - 1, 0, 1};
 	uint64_t keys[HOMES][PER_HOME];
 	int found[HOMES] = {0};
-	for (uint64_t a = 0; a < 1000000 && (found[0] < PER_HOME || found[1] < PER_HOME || found[2] < PER_HOME ||
-					  found[3] < PER_HOME);
+	for (uint64_t a = 0;
+	     a < 1000000 && (found[0] < PER_HOME || found[1] < PER_HOME || found[2] < PER_HOME || found[3] < PER_HOME);
 	     a++) {
 		uint32_t h = home_of(cap, 0, a * 64);
 		for (int k = 0; k < HOMES; k++)
@@ -242,7 +242,8 @@ static void test_removal_in_clusters_that_wrap_around(void **state)
 			addr_index_remove(&ix, s);
 			assert_int_equal(find_value(&ix, 0, key, v), ADDR_INDEX_NOT_FOUND);
 			for (uint32_t j = i + 1; j < n; j++)
-				assert_int_not_equal(find_value(&ix, 0, keys[order[j] / PER_HOME][order[j] % PER_HOME], order[j]),
+				assert_int_not_equal(find_value(&ix, 0, keys[order[j] / PER_HOME][order[j] % PER_HOME],
+								order[j]),
 						     ADDR_INDEX_NOT_FOUND);
 			check_reachable(&ix);
 		}
@@ -306,7 +307,8 @@ static void test_differential_against_an_array(void **state)
 				uint32_t v = addr_index_value(&ix, s);
 				int ok = 0;
 				for (size_t i = 0; i < n && !ok; i++)
-					ok = model[i].value == v && model[i].device == device && model[i].address == address;
+					ok = model[i].value == v && model[i].device == device &&
+						model[i].address == address;
 				assert_true(ok);
 			}
 		} else if (r % 1000 == 0) {

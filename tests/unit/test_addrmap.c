@@ -4,10 +4,10 @@
  * the largest free block, fragmentation, one process's view and every
  * process's, the occupancy strip, buffers outside the range.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include "registry_fixture.h"
@@ -33,7 +33,11 @@ static void test_a_buffers_share_is_its_size_spread_over_the_banks_rounded_to_th
 static struct addrmap build(struct registry *r, uint32_t proc, uint32_t cells)
 {
 	struct addrmap m;
-	struct addrmap_query q = {.device = 0, .region = DEVICE_REGION_DRAM, .proc = proc, .max_blocks = 3, .cells = cells};
+	struct addrmap_query q = {.device = 0,
+				  .region = DEVICE_REGION_DRAM,
+				  .proc = proc,
+				  .max_blocks = 3,
+				  .cells = cells};
 	assert_int_equal(addrmap_build(&m, r, &dram, &q), 0);
 	return m;
 }

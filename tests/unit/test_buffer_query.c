@@ -5,10 +5,10 @@
  * another user's process) answered with ERROR.
  */
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <string.h>
@@ -131,7 +131,7 @@ static void test_another_users_process_is_refused(void **state)
 	alloc(f, 0, TTALLOC_DRAM, 0x1000, 100, 0);
 	struct registry *r = &f->s.state.registry;
 	registry_process(r, registry_find_pid(r, getpid()))->uid = 4242; /* as if another user's */
-	f->c->uid = 1000;                                              /* asked by a plain user */
+	f->c->uid = 1000;                                                /* asked by a plain user */
 	ask(f, -1, getpid(), 0, 0);
 	struct proto_msg ans;
 	fixture_read_frame(f->client, &ans);
@@ -160,7 +160,7 @@ static void test_a_known_stack_follows_its_row_as_one_line(void **state)
 	struct fixture *f = *state;
 	struct proto_msg def;
 	proto_msg_init(&def, PROTO_STACK_DEF, 2); /* depth 2 */
-	def.size = 77;                             /* stack id */
+	def.size = 77;                            /* stack id */
 	def.u.stack.ips[0] = here();
 	def.u.stack.ips[1] = here();
 	fixture_feed(f, &def);

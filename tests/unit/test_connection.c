@@ -7,10 +7,10 @@
  * the event loop at a time.
  */
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <errno.h>
@@ -26,13 +26,12 @@
 #include "../support/registry_check.h"
 #include "../support/server_fixture.h"
 #include "common/log.h"
-#include "server/server.h"
 #include "common/unix_socket.h"
+#include "server/server.h"
 
 #define GiB (1024ull * 1024ull * 1024ull)
 
-static struct proto_msg frame(unsigned type, int device, uint64_t size, unsigned buffer_type, int pid,
-			      uint64_t address)
+static struct proto_msg frame(unsigned type, int device, uint64_t size, unsigned buffer_type, int pid, uint64_t address)
 {
 	struct proto_msg m;
 	proto_msg_init(&m, (enum proto_msg_type)type, device);
@@ -157,7 +156,8 @@ static void test_frames_split_at_every_offset_are_reassembled(void **state)
 static void test_partial_frame_across_two_reads_through_the_loop(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_msg m[2] = {frame(PROTO_ALLOC, 0, 512, TTALLOC_DRAM, 0, 0xc000), frame(PROTO_QUERY, 0, 0, 0, 0, 0)};
+	struct proto_msg m[2] = {frame(PROTO_ALLOC, 0, 512, TTALLOC_DRAM, 0, 0xc000),
+				 frame(PROTO_QUERY, 0, 0, 0, 0, 0)};
 	const uint8_t *bytes = (const uint8_t *)m;
 	assert_int_equal(write(f->client, bytes, 50), 50);
 	fixture_run_once(&f->s);
@@ -418,7 +418,6 @@ static void test_leak_waits_for_the_last_connection_of_a_process(void **state)
 	close(fd2);
 }
 
-
 /*
  * A library that gave up on a hung server reconnects: its newer connection
  * supersedes the older one (closed, its unread events dropped) and the
@@ -441,8 +440,8 @@ static void test_a_newer_connection_of_an_instance_supersedes_the_older(void **s
 	assert_true(client_of(f->c)->superseded);
 	assert_false(other->closed);
 	assert_int_equal(f->s.ingest.stats.superseded, 1);
-	assert_int_equal(f->s.state.registry.devices[0].buffers, 0); /* instance 0xabc's buffers went */
-	assert_int_equal(f->s.state.registry.devices[1].buffers, 1); /* instance 0xdef's stayed */
+	assert_int_equal(f->s.state.registry.devices[0].buffers, 0);      /* instance 0xabc's buffers went */
+	assert_int_equal(f->s.state.registry.devices[1].buffers, 1);      /* instance 0xdef's stayed */
 	feed_frame(newer, PROTO_ALLOC, 0, 1000, TTALLOC_DRAM, 0, 0x1000); /* the resync: only what is live */
 	assert_int_equal(f->s.state.registry.devices[0].used[TTALLOC_DRAM], 1000);
 	assert_int_equal(f->s.state.leaks.count, 0);
@@ -591,8 +590,7 @@ static void test_a_peer_that_never_reads_is_dropped_at_the_limit(void **state)
 
 /* ---- upstream tt-metal: 144-byte frames and types 8..12 ---- */
 
-static struct proto_upstream_msg up_frame(unsigned type, int device, uint64_t size, unsigned buffer_type,
-					  uint64_t id)
+static struct proto_upstream_msg up_frame(unsigned type, int device, uint64_t size, unsigned buffer_type, uint64_t id)
 {
 	struct proto_upstream_msg m;
 	memset(&m, 0, sizeof(m));
@@ -618,7 +616,7 @@ static void test_upstream_144_byte_stream_is_detected_and_answered_in_kind(void 
 		up_frame(PROTO_ALLOC, 0, 8 << 20, TTALLOC_SYSTEM_MEMORY, 0x7f0000000000),
 		up_frame(PROTO_CB_ALLOC, 0, 2048, 0, 0x20000),
 		up_frame(PROTO_CB_ALLOC, 0, 1024, 0, 0x20000), /* same address, another program */
-		up_frame(PROTO_KERNEL_LOAD, 0, 512, 2, 0xabc),  /* buffer_type: kernel kind (dispatch) */
+		up_frame(PROTO_KERNEL_LOAD, 0, 512, 2, 0xabc), /* buffer_type: kernel kind (dispatch) */
 		up_frame(PROTO_CB_FREE, 0, 1024, 0, 0x20000),
 		up_frame(PROTO_QUERY, 0, 0, 0, 0),
 	};

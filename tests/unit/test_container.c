@@ -4,10 +4,10 @@
  * (Docker v1 and v2, containerd under Kubernetes v1 and v2, CRI-O, Podman)
  * and hostile or truncated cgroup files.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -61,9 +61,10 @@ static void test_every_runtime_of_the_fixture_trees(void **state)
 		    strcmp(c.runtime, expected[i].runtime) != 0 || strcmp(c.pod_uid, expected[i].pod_uid) != 0 ||
 		    strcmp(c.pod, expected[i].pod) != 0 || strcmp(c.namespace, expected[i].namespace) != 0 ||
 		    strcmp(c.container, expected[i].container) != 0)
-			fail_msg("%s pid %d: got id %s runtime '%s' pod uid '%s' pod '%s' namespace '%s' container '%s'",
-				 expected[i].tree, (int)expected[i].pid, c.id, c.runtime, c.pod_uid, c.pod, c.namespace,
-				 c.container);
+			fail_msg(
+				"%s pid %d: got id %s runtime '%s' pod uid '%s' pod '%s' namespace '%s' container '%s'",
+				expected[i].tree, (int)expected[i].pid, c.id, c.runtime, c.pod_uid, c.pod, c.namespace,
+				c.container);
 	}
 }
 

@@ -5,10 +5,10 @@
  * comparison with what processes reported (device_holders_compare), which
  * is how tt_smi, JSON and /metrics list untracked and vanished processes.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <string.h>
@@ -126,7 +126,7 @@ static void test_holders_add_merges_and_caps(void **state)
 	device_holders_add(&h, 10, DEVICE_PROC_DRIVER | DEVICE_PROC_MEMORY, 100);
 	device_holders_add(&h, 10, DEVICE_PROC_FD, 0);
 	device_holders_add(&h, 10, DEVICE_PROC_MEMORY, 50); /* a second NVML list adds up */
-	device_holders_add(&h, 0, DEVICE_PROC_FD, 0);      /* not a pid */
+	device_holders_add(&h, 0, DEVICE_PROC_FD, 0);       /* not a pid */
 	device_holders_add(&h, -3, DEVICE_PROC_FD, 0);
 	assert_int_equal(h.count, 1);
 	assert_int_equal(h.procs[0].flags, DEVICE_PROC_DRIVER | DEVICE_PROC_MEMORY | DEVICE_PROC_FD);

@@ -3,10 +3,10 @@
  * the hardware root, how the start-up banner names the source, and the
  * simulated devices' static info (whose sizes are always known).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <string.h>
@@ -70,7 +70,8 @@ static void test_simulated_identity_is_stable_per_host_and_index(void **state)
 	open_sim_on(&b, "h1");
 	open_sim_on(&c, "h2");
 	for (int i = 0; i < 3; i++) {
-		const struct device_static_info *x = &a.devices[i].info, *y = &b.devices[i].info, *z = &c.devices[i].info;
+		const struct device_static_info *x = &a.devices[i].info, *y = &b.devices[i].info,
+						*z = &c.devices[i].info;
 		assert_int_equal(strlen(x->serial), 16);
 		assert_int_equal(strlen(x->asic_id), 16);
 		assert_non_null(strstr(x->uuid, "TT-SIM-"));

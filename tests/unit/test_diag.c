@@ -5,10 +5,10 @@
  * and the order of events around them, STACK_TEXT stacks, DOC_QUERY's
  * chunks and errors.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -229,17 +229,17 @@ static void test_doc_query_answers_in_chunks_and_refuses_unknown_paths(void **st
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_alloc_failed_keeps_a_post_mortem_of_the_senders_view, fixture_setup,
-						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_alloc_failed_frames_are_counted_and_keep_nothing, fixture_setup,
-						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_alloc_failed_keeps_a_post_mortem_of_the_senders_view,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_alloc_failed_frames_are_counted_and_keep_nothing,
+						fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_misuse_is_told_apart_and_carries_both_stacks, fixture_setup,
 						fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_events_after_a_mark_count_after_it_even_stamped_before, fixture_setup,
-						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_events_after_a_mark_count_after_it_even_stamped_before,
+						fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_marks_are_counted, fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_doc_query_answers_in_chunks_and_refuses_unknown_paths, fixture_setup,
-						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_doc_query_answers_in_chunks_and_refuses_unknown_paths,
+						fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,10 +6,10 @@
  * asic id taken from the tt-metal region that describes it.
  */
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -51,7 +51,8 @@ static void hold(pid_t pid, int device, uint64_t bytes)
 	uint32_t proc = registry_find_pid(&s.state.registry, pid);
 	if (proc == REGISTRY_NONE)
 		proc = registry_attach(&s.state.registry, pid, 0);
-	assert_int_equal(registry_alloc(&s.state.registry, proc, device, TTALLOC_DRAM, 0x1000 + (uint64_t)device, bytes, 0),
+	assert_int_equal(registry_alloc(&s.state.registry, proc, device, TTALLOC_DRAM, 0x1000 + (uint64_t)device, bytes,
+					0),
 			 REGISTRY_OK);
 }
 
@@ -78,7 +79,8 @@ static double sample(const char *text, const char *prefix)
 		int dram = !process || (end && memmem(p, (size_t)(end - p), "type=\"dram\"", 11));
 		if ((p == text || p[-1] == '\n') && dram) {
 			assert_int_equal(found++, 0);
-			const char *value = memrchr(p, ' ', (size_t)(end - p)); /* the value is after the line's last space */
+			const char *value = memrchr(p, ' ',
+						    (size_t)(end - p)); /* the value is after the line's last space */
 			v = strtod(value + 1, NULL);
 		}
 		p++;
@@ -100,12 +102,15 @@ static void test_top_n_per_device_with_other_keeping_sums_exact(void **state)
 	assert_true(sample(t, "ttalloc_process_memory_used_bytes{device=\"0\",pid=\"12\",") == 700);
 	assert_true(sample(t, "ttalloc_process_memory_used_bytes{device=\"0\",pid=\"11\",") == 500);
 	assert_true(sample(t, "ttalloc_process_memory_used_bytes{device=\"0\",pid=\"13\",") == -1);
-	assert_true(sample(t, "ttalloc_process_memory_used_bytes{device=\"0\",pid=\"other\",process=\"other\",type=\"dram\"}") ==
-		    300 + 300 + 100);
+	assert_true(
+		sample(t, "ttalloc_process_memory_used_bytes{device=\"0\",pid=\"other\",process=\"other\",type=\"dram\"}") ==
+		300 + 300 + 100);
 	assert_true(sample(t, "ttalloc_metrics_processes_omitted{device=\"0\"}") == 3);
 	/* device 1: one process, nothing omitted; "other" is there, and 0 */
 	assert_true(sample(t, "ttalloc_process_memory_used_bytes{device=\"1\",pid=\"15\",") == 900);
-	assert_true(sample(t, "ttalloc_process_memory_used_bytes{device=\"1\",pid=\"other\",process=\"other\",type=\"dram\"}") == 0);
+	assert_true(
+		sample(t, "ttalloc_process_memory_used_bytes{device=\"1\",pid=\"other\",process=\"other\",type=\"dram\"}") ==
+		0);
 	assert_true(sample(t, "ttalloc_metrics_processes_omitted{device=\"1\"}") == 0);
 	/* the process info series follow the selection */
 	assert_non_null(strstr(t, "ttalloc_process_info{device=\"0\",pid=\"12\","));

@@ -3,10 +3,10 @@
  * stack pool (state/stack_pool.h): a ring that keeps the newest events and
  * tells a freed address from one never allocated; stack texts kept once.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>

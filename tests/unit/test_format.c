@@ -4,10 +4,10 @@
  * format_bytes(), and integer percentages; and the command-line number
  * parsers the tools share.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <string.h>
@@ -121,8 +121,9 @@ static void test_parse_bytes(void **state)
 		const char *text;
 		uint64_t bytes;
 	} good[] = {
-		{"0", 0}, {"4096", 4096}, {"64K", 64 * KiB}, {"64kb", 64 * KiB}, {"2MiB", 2 * MiB},
-		{"1g", GiB}, {"3T", 3 * TiB}, {"5b", 5}, {"16777215T", 16777215ull * TiB},
+		{"0", 0},           {"4096", 4096},    {"64K", 64 * KiB},
+		{"64kb", 64 * KiB}, {"2MiB", 2 * MiB}, {"1g", GiB},
+		{"3T", 3 * TiB},    {"5b", 5},         {"16777215T", 16777215ull * TiB},
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		uint64_t b = 1;

@@ -3,10 +3,10 @@
  * series that start, stop and come back, eviction when every series is
  * taken, and the metrics label escaping that /metrics relies on.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <string.h>

@@ -7,10 +7,10 @@
  * --json with those rows, and its hardware view without the server
  * (hardware.c).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <poll.h>
@@ -21,12 +21,12 @@
 #include "../support/socket_read.h"
 #include "../support/text_assert.h"
 #include "common/clock.h"
-#include "hw_tree.h"
 #include "common/log.h"
+#include "common/unix_socket.h"
+#include "hw_tree.h"
 #include "server/server.h"
 #include "server/state/holders.h"
 #include "smi/smi.h"
-#include "common/unix_socket.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -50,7 +50,8 @@ static int make_tree(void **state)
 		return -1;
 	if (hw_write(root, "proc/driver/tenstorrent/0/pids", "77\n77\n88\n4242\n") < 0 ||
 	    hw_write(root, "proc/77/comm", "burner\n") < 0 ||
-	    hw_write(root, "proc/77/status", "Name:\tburner\nUmask:\t0022\nState:\tS\nUid:\t1234\t1234\t1234\t1234\n") < 0 ||
+	    hw_write(root, "proc/77/status", "Name:\tburner\nUmask:\t0022\nState:\tS\nUid:\t1234\t1234\t1234\t1234\n") <
+		    0 ||
 	    hw_write(root, "proc/4242/comm", "tt-metal\n") < 0)
 		return -1;
 	log_set_level(LOG_ERROR);
@@ -222,9 +223,10 @@ static void test_server_rows_untracked_vanished_and_reporters_left_out(void **st
 {
 	struct fixture *f = *state;
 	struct server *s = &f->s;
-	reporter(s, 4242, 3 * MiB);     /* listed by the driver: tracked */
-	reporter(s, 99, 1 * MiB);       /* not listed: vanished */
-	s->state.registry.processes[registry_find_pid(&s->state.registry, 99)].first_seen_ns = 1; /* long before the scan */
+	reporter(s, 4242, 3 * MiB); /* listed by the driver: tracked */
+	reporter(s, 99, 1 * MiB);   /* not listed: vanished */
+	s->state.registry.processes[registry_find_pid(&s->state.registry, 99)].first_seen_ns =
+		1;                                     /* long before the scan */
 	registry_attach(&s->state.registry, 88, 1000); /* connected, no buffers: not "untracked" */
 	int n = 0;
 	struct holder_entry *rows = holders_rows(&s->state, 0, &n);
@@ -410,7 +412,8 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	dev.seed.total_l1_size = 108 * MiB;
 	dev.seed.dram_allocated = 5 * MiB;
 	snprintf(dev.status.name, sizeof(dev.status.name), "Wormhole_B0");
-	struct snapshot_process procs[2] = {{.pid = 4242, .device = 0, .buffers = 1}, {.pid = 99, .device = 0, .buffers = 1}};
+	struct snapshot_process procs[2] = {{.pid = 4242, .device = 0, .buffers = 1},
+					    {.pid = 99, .device = 0, .buffers = 1}};
 	procs[0].usage.used[0] = 4 * MiB;
 	procs[1].usage.used[0] = 1 * MiB;
 	snprintf(procs[0].usage.comm, sizeof(procs[0].usage.comm), "python");
@@ -431,8 +434,12 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	holders[2].row.flags = PROTO_HOLDER_DRIVER | PROTO_HOLDER_MEMORY;
 	holders[2].row.memory = 2 * GiB; /* NVML knows this one's memory */
 	snprintf(holders[2].row.comm, sizeof(holders[2].row.comm), "cuda_app");
-	struct snapshot snap = {.num_devices = 1, .devices = &dev, .num_processes = 2, .processes = procs,
-				.num_holders = 3, .holders = holders};
+	struct snapshot snap = {.num_devices = 1,
+				.devices = &dev,
+				.num_processes = 2,
+				.processes = procs,
+				.num_holders = 3,
+				.holders = holders};
 	const char *out = render(&snap, SMI_DEFAULT_COLUMNS);
 	assert_box_width(out, SMI_DEFAULT_COLUMNS);
 	assert_contains(out, "│   0     99       ttuser    worker (vanished)               1MB     0MB         │");
@@ -455,10 +462,11 @@ static void test_table_lists_untracked_holders_and_flags_vanished_ones(void **st
 	assert_contains(j, "\"vanished\":true");
 	assert_contains(j, "\"pid\":77,\"name\":\"burner\",\"user\":\"alice\",");
 	assert_contains(j, "\"source\":\"kernel\",\"tracked\":false,\"vanished\":false,");
-	assert_contains(j, "\"devices\":[{\"device_id\":0,\"dram_allocated\":null,\"l1_allocated\":null,"
-				  "\"l1_small_allocated\":null,\"trace_allocated\":null,\"cb_allocated\":null,"
-				  "\"kernel_allocated\":null,\"system_memory_allocated\":null,\"buffer_count\":null,"
-				  "\"vanished\":false,\"used_bytes\":null,\"seen_by\":[\"driver\"]}]");
+	assert_contains(j,
+			"\"devices\":[{\"device_id\":0,\"dram_allocated\":null,\"l1_allocated\":null,"
+			"\"l1_small_allocated\":null,\"trace_allocated\":null,\"cb_allocated\":null,"
+			"\"kernel_allocated\":null,\"system_memory_allocated\":null,\"buffer_count\":null,"
+			"\"vanished\":false,\"used_bytes\":null,\"seen_by\":[\"driver\"]}]");
 	assert_contains(j, "\"pid\":55,\"name\":\"cuda_app\",\"user\":null,");
 	assert_contains(j, "\"used_bytes\":2147483648");
 	strbuf_release(&json);
@@ -481,7 +489,7 @@ static void test_hardware_view_shows_the_devices_without_the_server(void **state
 	assert_int_equal(snap.devices[0].status.temperature_mc, 52937);
 	assert_int_equal(snap.devices[0].status.valid, PROTO_STATUS_TEMPERATURE | PROTO_STATUS_POWER);
 	assert_int_equal(snap.devices[1].status.valid, 0); /* the remote chip: readings N/A */
-	assert_int_equal(snap.num_holders, 4);            /* 5000 and 5001 on each chip */
+	assert_int_equal(snap.num_holders, 4);             /* 5000 and 5001 on each chip */
 	for (size_t i = 0; i < snap.num_holders; i++)
 		assert_int_equal(snap.holders[i].row.state, PROTO_HOLDER_UNTRACKED);
 	const char *out = render(&snap, SMI_DEFAULT_COLUMNS);
@@ -536,8 +544,8 @@ int main(void)
 						server_setup, server_teardown),
 		cmocka_unit_test_setup_teardown(test_holder_query_answers_rows_with_identity, server_setup,
 						server_teardown),
-		cmocka_unit_test_setup_teardown(test_hello_ack_offers_holders_history_ring_sessions_and_diagnosis, server_setup,
-						server_teardown),
+		cmocka_unit_test_setup_teardown(test_hello_ack_offers_holders_history_ring_sessions_and_diagnosis,
+						server_setup, server_teardown),
 		cmocka_unit_test(test_history_window_cuts_the_span_into_whole_buckets),
 		cmocka_unit_test_setup_teardown(test_history_query_answers_peaks_oldest_first, server_setup,
 						server_teardown),

@@ -3,10 +3,10 @@
  * bytes, per-device sums, entries oldest first, the cap on kept entries,
  * the printed report, and the bounded history ring.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -14,11 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server/state/leaks.h"
-#include "common/log.h"
-#include "server/state/registry.h"
 #include "../support/registry_fixture.h"
 #include "../support/text_assert.h"
+#include "common/log.h"
+#include "server/state/leaks.h"
+#include "server/state/registry.h"
 
 #define PID_A 5000011
 #define PID_B 5000012

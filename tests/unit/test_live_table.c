@@ -2,10 +2,10 @@
  * test_live_table.c - the client library's own table of live buffers
  * (src/client/live_table.h): what it re-sends to a server it (re)connects to.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>

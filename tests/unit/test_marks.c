@@ -3,10 +3,10 @@
  * rings, the newest mark of a label, the order rule for ALLOCs applied
  * after a mark, and what the journal keeps and drops.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>

@@ -4,10 +4,10 @@
  * would be: every value it reports, the N/A paths (NVML errors), and the
  * backend's silence when the library is absent or nvmlInit fails.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>

@@ -3,10 +3,10 @@
  * of ARCHITECTURE.md (byte offsets of every field, little-endian bytes on
  * the wire), and the name tables every component prints from.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <string.h>
@@ -312,7 +312,7 @@ static void test_error_labels_are_unique_and_non_empty(void **state)
 	assert_string_equal(proto_error_label(PROTO_ERR_BAD_DEVICE), "bad_device");
 	assert_string_equal(proto_error_label(PROTO_ERR_PID_MISMATCH), "pid_mismatch");
 	assert_string_equal(proto_error_label(PROTO_ERR_COUNT), "unknown");
-	assert_string_equal(proto_error_label((enum proto_error_reason)-1), "unknown");
+	assert_string_equal(proto_error_label((enum proto_error_reason) - 1), "unknown");
 	assert_string_equal(proto_error_description(PROTO_ERR_COUNT), "unknown error");
 }
 

@@ -4,10 +4,10 @@
  * rules (replaced, foreign, unknown), process drop, the multimap case, a
  * randomized differential test against a model, and the memory per buffer.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -15,8 +15,8 @@
 
 #include "../support/registry_check.h"
 #include "../support/registry_fixture.h"
-#include "server/state/registry.h"
 #include "common/random.h"
+#include "server/state/registry.h"
 
 /* Pids no process has (above the kernel's pid_max), so /proc reads fail cleanly. */
 #define PID_A 5000001
@@ -301,8 +301,8 @@ static long model_find(const struct model_buffer *m, size_t n, int proc, int dev
 	return -1;
 }
 
-static void compare_with_model(const struct registry *r, const struct model_buffer *m, size_t n,
-			       const uint32_t *procs, int nprocs)
+static void compare_with_model(const struct registry *r, const struct model_buffer *m, size_t n, const uint32_t *procs,
+			       int nprocs)
 {
 	struct device_totals want[4];
 	memset(want, 0, sizeof(want));
@@ -351,7 +351,8 @@ static void test_random_operations_match_a_model(void **state)
 			unsigned type = (unsigned)((x >> 32) % TTALLOC_BUFFER_TYPES);
 			uint64_t size = 1 + ((x >> 40) % (1u << 20));
 			long at = model_find(m, n, (int)procs[p], device, address);
-			enum registry_result rc = registry_alloc(r, procs[p], device, type, address, size, (uint64_t)op);
+			enum registry_result rc = registry_alloc(r, procs[p], device, type, address, size,
+								 (uint64_t)op);
 			if (at >= 0) {
 				assert_int_equal(rc, REGISTRY_REPLACED);
 				m[at].type = type;
@@ -383,7 +384,7 @@ static void test_random_operations_match_a_model(void **state)
 				int holder = 0;
 				for (size_t i = 0; i < n; i++)
 					holder |= m[i].device == device && m[i].address == address &&
-						  registry_process(r, m[i].proc)->pid == owner;
+						registry_process(r, m[i].proc)->pid == owner;
 				assert_true(holder);
 				foreign++;
 			} else {
@@ -476,7 +477,7 @@ static void test_memory_per_live_buffer_is_bounded(void **state)
 		if (live < 1024)
 			continue;
 		uint64_t bytes = (uint64_t)r->buffer_cap * sizeof(struct live_buffer) +
-				 (uint64_t)(r->index.mask + 1) * sizeof(struct addr_slot);
+			(uint64_t)(r->index.mask + 1) * sizeof(struct addr_slot);
 		double per = (double)bytes / (double)live;
 		if (per > worst)
 			worst = per;

@@ -6,10 +6,10 @@
  * hand to play a client that reports from several threads, or a broken one.
  */
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -31,8 +31,14 @@ static struct proto_msg attach_frame(void)
 {
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_RING_ATTACH, -1);
-	m.u.ring = (struct proto_ring_payload){RING_VERSION, RING_LANES, RING_LANE_EVENTS, RING_SHARDS,
-					       sizeof(struct ring_event), 0, sizeof(struct ring_region), {0}};
+	m.u.ring = (struct proto_ring_payload){RING_VERSION,
+					       RING_LANES,
+					       RING_LANE_EVENTS,
+					       RING_SHARDS,
+					       sizeof(struct ring_event),
+					       0,
+					       sizeof(struct ring_region),
+					       {0}};
 	return m;
 }
 
@@ -66,8 +72,12 @@ static void attach(struct fixture *f, struct ring_producer *p)
 
 static struct ring_event event(unsigned type, int device, uint64_t address, uint64_t size, uint32_t seq)
 {
-	return (struct ring_event){.address = address, .size = size, .seq = seq, .type = (uint8_t)type,
-				   .device = (uint8_t)device, .buffer_type = TTALLOC_DRAM,
+	return (struct ring_event){.address = address,
+				   .size = size,
+				   .seq = seq,
+				   .type = (uint8_t)type,
+				   .device = (uint8_t)device,
+				   .buffer_type = TTALLOC_DRAM,
 				   .shard = (uint8_t)ring_shard_of(device, address)};
 }
 
@@ -266,7 +276,7 @@ static void test_an_idle_server_sleeps_and_a_push_wakes_it(void **state)
 	assert_int_equal(ring_producer_push(&p, &ev), 0);
 	struct pollfd pfd = {.fd = p.wake_fd, .events = POLLIN};
 	assert_int_equal(poll(&pfd, 1, 1000), 1); /* the producer wrote the eventfd */
-	fixture_run_once(&f->s); /* the eventfd's turn: awake again */
+	fixture_run_once(&f->s);                  /* the eventfd's turn: awake again */
 	assert_int_equal(p.region->header.server_sleeping, 0);
 	assert_int_equal(client_of(f->c)->ring->state, RING_AWAKE);
 	assert_int_equal(rings_poll(&f->s.ingest.rings), RING_POLL_MS);

@@ -3,10 +3,10 @@
  * and the helpers every program shares (common/cli.h): parsing never
  * prints or exits, errors come back as codes with a reason.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>

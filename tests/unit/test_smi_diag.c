@@ -4,10 +4,10 @@
  * documents, the diff of two snapshots (buffer by buffer and by totals),
  * and common/diff.h's grouping, which the server's /api/diff shares.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>
@@ -61,7 +61,8 @@ static void test_the_diagnosis_options_choose_one_mode(void **state)
 }
 
 static const char *const OOM_REPORT =
-	"{\"id\": 3, \"time\": 1762179825000, \"pid\": 4242, \"name\": \"python\", \"device_id\": 0, \"type\": \"DRAM\","
+	"{\"id\": 3, \"time\": 1762179825000, \"pid\": 4242, \"name\": \"python\", \"device_id\": 0, \"type\": "
+	"\"DRAM\","
 	" \"requested_bytes\": 2147483648, \"capacity_bytes\": 12884901888, \"used_bytes\": 6442450944,"
 	" \"process_used_bytes\": 6442450944, \"free_bytes\": 6442450944, \"largest_free_bytes\": 1073741824,"
 	" \"fragmentation\": 0.8333, \"free_block_count\": 6, \"cause\": \"fragmentation\","
@@ -83,8 +84,8 @@ static void test_a_post_mortem_reads_at_a_glance(void **state)
 	const char *text = strbuf_str(&out);
 	assert_contains(text, "Allocation failure 3 at ");
 	assert_contains(text, "(10 s ago): PID 4242 (python) on device 0\n");
-	assert_contains(text,
-			"  DRAM buffer of 2.0 GB: needs 2.0 GB, 6.0 GB free, largest free block 1.0 GB: fragmentation\n");
+	assert_contains(
+		text, "  DRAM buffer of 2.0 GB: needs 2.0 GB, 6.0 GB free, largest free block 1.0 GB: fragmentation\n");
 	assert_contains(text, "fragmentation 83% in 6 free blocks");
 	assert_contains(text, "requested at: grow (model.py:7) <- main (model.py:30)");
 	assert_contains(text, "PID 4242     python                 6.0 GB in 6 buffers");
@@ -99,13 +100,14 @@ static void test_a_post_mortem_reads_at_a_glance(void **state)
 static void test_an_address_map_is_a_strip_with_visible_holes(void **state)
 {
 	(void)state;
-	json_t *m = json_loads("{\"device_id\": 0, \"type\": \"DRAM\", \"pid\": null, \"base\": \"0x800000000\","
-			       " \"bank_size\": 1073741824, \"bank_count\": 12, \"capacity_bytes\": 12884901888,"
-			       " \"used_bytes\": 6442450944, \"free_bytes\": 6442450944, \"largest_free_bytes\": 805306368,"
-			       " \"fragmentation\": 0.875, \"free_block_count\": 8, \"outside_buffer_count\": 0,"
-			       " \"free_blocks\": [{\"address\": \"0x800000000\", \"size\": 805306368}],"
-			       " \"cells\": [0.0, 1.0, 0.25, 0.75]}",
-			       0, NULL);
+	json_t *m =
+		json_loads("{\"device_id\": 0, \"type\": \"DRAM\", \"pid\": null, \"base\": \"0x800000000\","
+			   " \"bank_size\": 1073741824, \"bank_count\": 12, \"capacity_bytes\": 12884901888,"
+			   " \"used_bytes\": 6442450944, \"free_bytes\": 6442450944, \"largest_free_bytes\": 805306368,"
+			   " \"fragmentation\": 0.875, \"free_block_count\": 8, \"outside_buffer_count\": 0,"
+			   " \"free_blocks\": [{\"address\": \"0x800000000\", \"size\": 805306368}],"
+			   " \"cells\": [0.0, 1.0, 0.25, 0.75]}",
+			   0, NULL);
 	struct strbuf out = STRBUF_INIT;
 	smi_render_map(&out, m, 64);
 	const char *text = strbuf_str(&out);
@@ -141,17 +143,18 @@ static const char *diff_text(struct strbuf *out, json_t *a, json_t *b)
 	return strbuf_str(out);
 }
 
-#define BUF(pid, addr, size, at, stack)                                                                              \
-	"{\"pid\": " #pid ", \"name\": \"py\", \"device_id\": 0, \"address\": \"" addr "\", \"size\": " #size            \
+#define BUF(pid, addr, size, at, stack)                                                                       \
+	"{\"pid\": " #pid ", \"name\": \"py\", \"device_id\": 0, \"address\": \"" addr "\", \"size\": " #size \
 	", \"type\": \"DRAM\", \"allocated_at\": " #at ", \"stack_id\": " #stack "}"
 
 static void test_two_complete_snapshots_are_compared_buffer_by_buffer(void **state)
 {
 	(void)state;
-	json_t *a = snapshot("[" BUF(7, "0x800000000", 1048576, 10, 1) ", " BUF(7, "0x800100000", 2048, 11, 2) "]", 2, 2,
-			     "[]");
-	json_t *b = snapshot("[" BUF(7, "0x800000000", 1048576, 10, 1) ", " BUF(7, "0x800200000", 3145728, 20, 2) ", " BUF(
-				     7, "0x800100000", 2048, 21, 2) "]",
+	json_t *a = snapshot("[" BUF(7, "0x800000000", 1048576, 10, 1) ", " BUF(7, "0x800100000", 2048, 11, 2) "]", 2,
+			     2, "[]");
+	json_t *b = snapshot("[" BUF(7, "0x800000000", 1048576, 10, 1) ", " BUF(7, "0x800200000", 3145728, 20,
+										2) ", " BUF(7, "0x800100000", 2048, 21,
+											    2) "]",
 			     3, 3, "[]");
 	struct strbuf out = STRBUF_INIT;
 	const char *text = diff_text(&out, a, b);
@@ -163,8 +166,8 @@ static void test_two_complete_snapshots_are_compared_buffer_by_buffer(void **sta
 	strbuf_release(&out);
 }
 
-#define GROUP(pid, type, stack, bytes, count)                                                                        \
-	"{\"pid\": " #pid ", \"name\": \"py\", \"device_id\": 0, \"type\": \"" type "\", \"stack_id\": " #stack          \
+#define GROUP(pid, type, stack, bytes, count)                                                                   \
+	"{\"pid\": " #pid ", \"name\": \"py\", \"device_id\": 0, \"type\": \"" type "\", \"stack_id\": " #stack \
 	", \"bytes\": " #bytes ", \"buffer_count\": " #count "}"
 
 static void test_truncated_snapshots_are_compared_by_their_totals(void **state)

@@ -4,17 +4,17 @@
  * ttalloc's columns, "-" for what is not reported, device selection, and
  * their options.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
 #include <string.h>
 
-#include "common/cli.h"
 #include "../support/argv_builder.h"
+#include "common/cli.h"
 #include "smi/top.h"
 
 #define MiB (1024ull * 1024ull)
@@ -83,10 +83,11 @@ static void test_dmon_header_and_lines(void **state)
 {
 	(void)state;
 	struct smi_stream_options o = options(SMI_DMON);
-	assert_string_equal(sample(&o), "# gpu   pwr  temp  util  dram    l1  l1sm trace    cb\n"
-					      "# Idx     W     C     %    MB    MB    MB    MB    MB\n"
-					      "    0    85    42     -  1536     4     2  1024     3\n"
-					      "    1     -     -     -     0     0     0     0     0\n");
+	assert_string_equal(sample(&o),
+			    "# gpu   pwr  temp  util  dram    l1  l1sm trace    cb\n"
+			    "# Idx     W     C     %    MB    MB    MB    MB    MB\n"
+			    "    0    85    42     -  1536     4     2  1024     3\n"
+			    "    1     -     -     -     0     0     0     0     0\n");
 }
 
 static void test_dmon_groups_and_devices(void **state)
@@ -96,9 +97,10 @@ static void test_dmon_groups_and_devices(void **state)
 	snprintf(o.groups, sizeof(o.groups), "m");
 	char err[ERR_LEN];
 	assert_int_equal(smi_select_devices(&snap, "1", err, sizeof(err)), 0);
-	assert_string_equal(sample(&o), "# gpu  dram    l1  l1sm trace    cb\n"
-					      "# Idx    MB    MB    MB    MB    MB\n"
-					      "    1     0     0     0     0     0\n");
+	assert_string_equal(sample(&o),
+			    "# gpu  dram    l1  l1sm trace    cb\n"
+			    "# Idx    MB    MB    MB    MB    MB\n"
+			    "    1     0     0     0     0     0\n");
 }
 
 static void test_pmon_lines_per_process_and_idle_devices(void **state)
@@ -109,12 +111,13 @@ static void test_pmon_lines_per_process_and_idle_devices(void **state)
 	add_process(0, 77, "tt_metal\033[31m", PROTO_PROCESS_SHM);
 	add_process(1, 12, "gone", PROTO_PROCESS_SHM | PROTO_PROCESS_STALE);
 	struct smi_stream_options o = options(SMI_PMON);
-	assert_string_equal(sample(&o), "# gpu        pid  type  dram    l1  l1sm trace    cb   command\n"
-					      "# Idx          #   C/S    MB    MB    MB    MB    MB   name\n"
-					      "    0         77     S   300     0     1     0     2   tt_metal?[31m\n"
-					      "    1         12     X   300     0     1     0     2   gone\n"
-					      "    1       4321     C   300     0     1     0     2   python3\n"
-					      "    2          -     -     -     -     -     -     -   -\n");
+	assert_string_equal(sample(&o),
+			    "# gpu        pid  type  dram    l1  l1sm trace    cb   command\n"
+			    "# Idx          #   C/S    MB    MB    MB    MB    MB   name\n"
+			    "    0         77     S   300     0     1     0     2   tt_metal?[31m\n"
+			    "    1         12     X   300     0     1     0     2   gone\n"
+			    "    1       4321     C   300     0     1     0     2   python3\n"
+			    "    2          -     -     -     -     -     -     -   -\n");
 }
 
 static int parse_dmon(struct smi_stream_options *o, int argc, char **argv, char *err)

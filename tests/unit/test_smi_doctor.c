@@ -3,10 +3,10 @@
  * (smi/doctor.h): one line per check, the overall status and exit status,
  * the JSON object (parsed back with jansson), and the command line.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>

@@ -2,10 +2,10 @@
  * test_smi_fleet.c - tt_smi --prometheus (smi/prometheus.c): Prometheus's
  * answers parsed, and the fleet drawn in tt_smi's box, without a network.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -51,7 +51,8 @@ static void test_vector_answers_are_parsed(void **state)
 		{"<html>502 Bad Gateway</html>", "not a Prometheus API answer"},
 		{"{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"parse error at char 3\"}",
 		 "Prometheus refused the query: parse error at char 3"},
-		{"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}", "a matrix, not a vector"},
+		{"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[]}}",
+		 "a matrix, not a vector"},
 		{"{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":{}}}", "not a vector"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -126,7 +127,8 @@ static void test_the_fleet_in_the_box(void **state)
 		for (const char *line = text; *line && strncmp(line, "\nPrometheus", 11) != 0;) {
 			size_t len = strcspn(line, "\n");
 			if (line_width(line, len) != columns)
-				fail_msg("at %d columns a line is %d wide: %.*s", columns, line_width(line, len), (int)len, line);
+				fail_msg("at %d columns a line is %d wide: %.*s", columns, line_width(line, len),
+					 (int)len, line);
 			line += len + 1;
 		}
 		strbuf_release(&out);
@@ -157,7 +159,9 @@ static void test_an_unreachable_prometheus_says_why(void **state)
 	(void)state;
 	struct strbuf out = STRBUF_INIT;
 	struct smi_fleet_view v = {.error = "cannot reach Prometheus at http://prom:9090: Connection refused",
-				   .url = "http://prom:9090", .columns = 82, .mode = SMI_MODE_WATCH};
+				   .url = "http://prom:9090",
+				   .columns = 82,
+				   .mode = SMI_MODE_WATCH};
 	assert_int_equal(smi_render_fleet(&out, &v), 0);
 	assert_contains(strbuf_str(&out), "cannot reach Prometheus at http://prom:9090: Connection refused");
 	assert_contains(strbuf_str(&out), "Prometheus: ❌ Unreachable or no ttalloc series | Updates: Real-time");

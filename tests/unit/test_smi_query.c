@@ -5,10 +5,10 @@
  * (parsed back with jansson: keys, nulls, compact lines), the seed's
  * periodic CSV log rows, and the command line of these modes.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -18,10 +18,10 @@
 
 #include <jansson.h>
 
-#include "common/query.h"
 #include "../support/argv_builder.h"
 #include "../support/snapshot_fixture.h"
 #include "../support/text_assert.h"
+#include "common/query.h"
 #include "smi/smi.h"
 
 /* Mon Nov  3 14:23:45.123456789 2025 UTC, the seed's first screenshot. */
@@ -270,8 +270,9 @@ static void test_compute_apps_regions_and_buffer_types(void **state)
 	/* used_memory is every device region, used_gpu_memory its other nvidia-smi name; an L1-only process counts */
 	p->usage.used[SMI_USED_DRAM] = 0;
 	p->usage.used[SMI_USED_TRACE] = 0;
-	assert_string_equal(apps("used_memory,used_gpu_memory", "csv"), "used_memory [MiB], used_gpu_memory [MiB]\n"
-									 "24 MiB, 24 MiB\n");
+	assert_string_equal(apps("used_memory,used_gpu_memory", "csv"),
+			    "used_memory [MiB], used_gpu_memory [MiB]\n"
+			    "24 MiB, 24 MiB\n");
 }
 
 static void test_compute_apps_without_processes_prints_the_header_only(void **state)
@@ -291,20 +292,25 @@ static void test_unknown_field_lists_the_valid_ones(void **state)
 	char err[SMI_ERR_LEN];
 	memset(&q, 0, sizeof(q));
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,memory.bogus", err, sizeof(err)), -1);
-	assert_string_equal(err, "unknown field 'memory.bogus' for --query-gpu; valid fields: timestamp, index, name, "
-				 "arch, temperature, power, utilization, memory.dram.used, memory.dram.total, "
-				 "memory.dram.free, memory.l1.used, memory.l1.total, memory.l1.free, "
-				 "memory.l1_small.used, memory.trace.used, memory.cb.used, memory.kernel.used, "
-				 "memory.system.used, buffers, processes, serial, uuid, pci.bus_id, driver_version, asic_id, "
-				 "card_type");
+	assert_string_equal(
+		err,
+		"unknown field 'memory.bogus' for --query-gpu; valid fields: timestamp, index, name, "
+		"arch, temperature, power, utilization, memory.dram.used, memory.dram.total, "
+		"memory.dram.free, memory.l1.used, memory.l1.total, memory.l1.free, "
+		"memory.l1_small.used, memory.trace.used, memory.cb.used, memory.kernel.used, "
+		"memory.system.used, buffers, processes, serial, uuid, pci.bus_id, driver_version, asic_id, "
+		"card_type");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid, nope", err, sizeof(err)), -1);
-	assert_string_equal(err, "unknown field 'nope' for --query-compute-apps; valid fields: pid, process_name, "
-				 "user, device, gpu_uuid, gpu_bus_id, gpu_serial, used_memory, dram, l1, l1_small, trace, cb, "
-				 "kernel, system, buffers, source, stale, container_id, pod, namespace, container");
+	assert_string_equal(
+		err,
+		"unknown field 'nope' for --query-compute-apps; valid fields: pid, process_name, "
+		"user, device, gpu_uuid, gpu_bus_id, gpu_serial, used_memory, dram, l1, l1_small, trace, cb, "
+		"kernel, system, buffers, source, stale, container_id, pod, namespace, container");
 	/* a typo gets a suggestion instead of the list */
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_GPU, "index,memory.usd", err, sizeof(err)), -1);
-	assert_string_equal(err, "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'? "
-				 "(tt_smi --help-query-gpu lists them)");
+	assert_string_equal(err,
+			    "unknown field 'memory.usd' for --query-gpu; did you mean 'memory.used'? "
+			    "(tt_smi --help-query-gpu lists them)");
 	assert_int_equal(smi_query_parse_fields(&q, SMI_QUERY_APPS, "pid,used_memry", err, sizeof(err)), -1);
 	assert_contains(err, "did you mean 'used_memory'?");
 	/* a field of the other kind is unknown here */
@@ -363,9 +369,10 @@ static void test_json_devices_have_the_seed_keys_and_more(void **state)
 	devices[0].seed.trace_allocated = 5;
 	json_t *root = json_of(0);
 	static const char *const keys[] = {
-		"device_id", "dram_allocated", "l1_allocated", "l1_small_allocated", "trace_allocated",
-		"name",	     "arch",	       "dram_capacity", "l1_capacity",	     "temperature_c",
-		"power_w",   "utilization_pct", "buffer_count", "process_count",
+		"device_id",       "dram_allocated", "l1_allocated", "l1_small_allocated",
+		"trace_allocated", "name",           "arch",         "dram_capacity",
+		"l1_capacity",     "temperature_c",  "power_w",      "utilization_pct",
+		"buffer_count",    "process_count",
 	};
 	json_t *list = json_object_get(root, "devices");
 	assert_int_equal(json_array_size(list), 2);
@@ -421,8 +428,15 @@ static void test_json_processes_list_bytes_per_buffer_type(void **state)
 	json_t *list = json_object_get(root, "processes");
 	/* one object per process (as /api/processes), in pid order, its devices inside */
 	assert_int_equal(json_array_size(list), 3);
-	static const char *const keys[] = {"pid", "name", "user", "dram_allocated", "l1_allocated",
-					   "l1_small_allocated", "trace_allocated", "cb_allocated", "buffer_count",
+	static const char *const keys[] = {"pid",
+					   "name",
+					   "user",
+					   "dram_allocated",
+					   "l1_allocated",
+					   "l1_small_allocated",
+					   "trace_allocated",
+					   "cb_allocated",
+					   "buffer_count",
 					   "devices"};
 	json_t *p = json_array_get(list, 2);
 	assert_keys(p, keys, sizeof(keys) / sizeof(keys[0]));
@@ -478,8 +492,9 @@ static void test_csv_log_rows_follow_the_seed(void **state)
 	devices[0].seed.trace_allocated = 7; /* not a column of the seed's log */
 	smi_csv_log_rows(&rendered, &snap);
 	assert_string_equal(SMI_CSV_LOG_HEADER, "timestamp,device,dram,l1\n");
-	assert_string_equal(strbuf_str(&rendered), "2025-11-03T14:23:45.123456,0,314572800,0\n"
-					       "2025-11-03T14:23:45.123456,1,0,157286400\n");
+	assert_string_equal(strbuf_str(&rendered),
+			    "2025-11-03T14:23:45.123456,0,314572800,0\n"
+			    "2025-11-03T14:23:45.123456,1,0,157286400\n");
 }
 
 static void test_csv_value_quotes_only_when_needed(void **state)
@@ -624,8 +639,9 @@ static void test_select_by_serial_uuid_and_bus_id(void **state)
 #undef RESTORE
 	strbuf_reset(&rendered);
 	assert_int_equal(smi_list_devices(&rendered, &snap), 0);
-	assert_string_equal(strbuf_str(&rendered), "GPU 0: Wormhole_B0 (Serial: 010001851170804D)\n"
-					      "GPU 1: Wormhole_B0 (UUID: GPU-6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6)\n");
+	assert_string_equal(strbuf_str(&rendered),
+			    "GPU 0: Wormhole_B0 (Serial: 010001851170804D)\n"
+			    "GPU 1: Wormhole_B0 (UUID: GPU-6f1e9b2c-0d3a-4b5c-8e7f-a1b2c3d4e5f6)\n");
 }
 
 static void test_report_lines_up_and_counts_every_region(void **state)

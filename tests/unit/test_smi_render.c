@@ -3,10 +3,10 @@
  * lines, N/A readings, idle devices, widths, colours, hostile names; and the
  * helpers under it (display width, units, layout, options, frames).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -14,11 +14,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/query.h"
-#include "common/cli.h"
 #include "../support/argv_builder.h"
 #include "../support/snapshot_fixture.h"
 #include "../support/text_assert.h"
+#include "common/cli.h"
+#include "common/query.h"
 #include "smi/smi.h"
 
 /* Mon Nov  3 14:23:45 2025 UTC, the seed's first screenshot. */
@@ -42,11 +42,15 @@ static void seed_demo(void)
 	snapshot_add_process(1, 12347, "ttuser", "python", 0, 150 * MiB);
 }
 
-static const char *render_view(const struct snapshot *s, const char *error, int columns, enum smi_mode mode,
-			       int color)
+static const char *render_view(const struct snapshot *s, const char *error, int columns, enum smi_mode mode, int color)
 {
 	struct smi_view view = {
-		.snap = s, .error = error, .now = SEED_TIME, .columns = columns, .mode = mode, .color = color,
+		.snap = s,
+		.error = error,
+		.now = SEED_TIME,
+		.columns = columns,
+		.mode = mode,
+		.color = color,
 	};
 	strbuf_reset(&rendered);
 	assert_int_equal(smi_render(&rendered, &view), 0);
@@ -93,11 +97,12 @@ static int assert_box_width(const char *text, int columns)
 	int lines = 0;
 	while (*text) {
 		size_t len = strcspn(text, "\n");
-		if (len >= 3 && (!strncmp(text, "│", 3) || !strncmp(text, "┌", 3) || !strncmp(text, "├", 3) ||
-				 !strncmp(text, "└", 3))) {
+		if (len >= 3 &&
+		    (!strncmp(text, "│", 3) || !strncmp(text, "┌", 3) || !strncmp(text, "├", 3) ||
+		     !strncmp(text, "└", 3))) {
 			if (naive_width(text, len) != columns) {
-				fprintf(stderr, "line is %d wide, not %d: %.*s\n", naive_width(text, len), columns, (int)len,
-					    text);
+				fprintf(stderr, "line is %d wide, not %d: %.*s\n", naive_width(text, len), columns,
+					(int)len, text);
 				fail();
 			}
 			lines++;
@@ -256,12 +261,14 @@ static void test_every_box_line_has_the_same_width_at_any_width(void **state)
 	(void)state;
 	seed_demo();
 	snapshot_add_process(1, 4194304, "a_user_with_a_very_long_name", "fifteen_chars__", 11 * GiB + 512 * MiB,
-		    1439 * MiB);
+			     1439 * MiB);
 	static const int widths[] = {1, 40, 67, 68, 69, 70, 79, 81, 82, 83, 100, 200, 300, 1000};
 	for (size_t i = 0; i < sizeof(widths) / sizeof(widths[0]); i++) {
 		int expected = smi_layout_clamp(widths[i]);
-		assert_int_equal(assert_box_width(render_view(&snap, NULL, widths[i], SMI_MODE_WATCH, 0), expected), 18);
-		assert_int_equal(assert_box_width(render_view(&snap, NULL, widths[i], SMI_MODE_WATCH, 1), expected), 18);
+		assert_int_equal(assert_box_width(render_view(&snap, NULL, widths[i], SMI_MODE_WATCH, 0), expected),
+				 18);
+		assert_int_equal(assert_box_width(render_view(&snap, NULL, widths[i], SMI_MODE_WATCH, 1), expected),
+				 18);
 	}
 }
 
@@ -283,7 +290,9 @@ static void test_wide_box_gives_the_room_to_the_process_name(void **state)
 	(void)state;
 	seed_demo();
 	const char *t = render(122);
-	assert_line(t, "│   0     12345    ttuser    python                                                                  100MB   0MB         │");
+	assert_line(t,
+		    "│   0     12345    ttuser    python                                                               "
+		    "   100MB   0MB         │");
 	assert_contains(t, "Mon Nov  3 14:23:45   │");
 }
 
@@ -380,11 +389,13 @@ static void test_display_width_counts_columns_not_bytes(void **state)
 	assert_int_equal(smi_text_width("✅"), 2);
 	assert_int_equal(smi_text_width("❌ Disconnected"), 15);
 	assert_int_equal(smi_text_width("\033[1mbold\033[0m"), 4);
-	assert_int_equal(smi_text_width("e\xcc\x81"), 1);          /* e + combining acute */
+	assert_int_equal(smi_text_width("e\xcc\x81"), 1);                /* e + combining acute */
 	assert_int_equal(smi_text_width("\xe6\x97\xa5\xe6\x9c\xac"), 4); /* 日本 */
-	assert_int_equal(smi_text_width("\xf0\x9f\x9a\x80"), 2);        /* rocket */
-	assert_int_equal(smi_text_width("a\xff" "b"), 3);                 /* invalid byte */
-	assert_int_equal(smi_text_width("\xc0\xaf"), 2);                 /* overlong '/' */
+	assert_int_equal(smi_text_width("\xf0\x9f\x9a\x80"), 2);         /* rocket */
+	assert_int_equal(smi_text_width("a\xff"
+					"b"),
+			 3);                             /* invalid byte */
+	assert_int_equal(smi_text_width("\xc0\xaf"), 2); /* overlong '/' */
 }
 
 static void test_cells_pad_and_cut_by_display_width(void **state)

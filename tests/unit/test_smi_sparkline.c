@@ -3,10 +3,10 @@
  * sparkline (levels, blanks for missing data, scale), the span text, and
  * the history box drawn from hand-made snapshots.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
@@ -162,7 +162,11 @@ static void make_history(int points)
 static const char *render(int columns)
 {
 	struct smi_history_view view = {
-		.snap = &snap, .hist = &hist, .now = SEED_TIME, .columns = columns, .mode = SMI_MODE_ONE_SHOT,
+		.snap = &snap,
+		.hist = &hist,
+		.now = SEED_TIME,
+		.columns = columns,
+		.mode = SMI_MODE_ONE_SHOT,
 	};
 	strbuf_reset(&screen);
 	assert_int_equal(smi_render_history(&screen, &view), 0);

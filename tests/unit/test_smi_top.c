@@ -4,20 +4,20 @@
  * the layout at 80 columns and narrower, capacity-scaled sparklines,
  * threshold colours, the buffer view and the help; and top's options.
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/cli.h"
 #include "../support/argv_builder.h"
 #include "../support/snapshot_fixture.h"
 #include "../support/text_assert.h"
+#include "common/cli.h"
 #include "smi/top.h"
 
 #define NOW_NS (1762179825ull * 1000000000ull)
@@ -78,8 +78,14 @@ static const char *order(void)
 
 static const char *render_at(int rows, int columns, const struct history_snapshot *hist, int color)
 {
-	struct top_screen s = {.snap = &snap, .hist = hist, .now = 1762179825, .now_ns = NOW_NS, .rows = rows,
-			       .columns = columns, .color = color, .refresh_ms = 1000};
+	struct top_screen s = {.snap = &snap,
+			       .hist = hist,
+			       .now = 1762179825,
+			       .now_ns = NOW_NS,
+			       .rows = rows,
+			       .columns = columns,
+			       .color = color,
+			       .refresh_ms = 1000};
 	strbuf_reset(&rendered);
 	assert_int_equal(top_render(&rendered, &model, &s), 0);
 	return strbuf_str(&rendered);
@@ -146,7 +152,7 @@ static void test_sort_keys_and_the_selection_follows_its_process(void **state)
 	assert_int_equal(top_model_key(&model, 'p', 10), TOP_ACT_REDRAW);
 	assert_string_equal(order(), "100 200 300");
 	assert_int_equal(model.selected, 0); /* still pid 100 */
-	top_model_key(&model, 'p', 10);  /* the same key again: the other way round */
+	top_model_key(&model, 'p', 10);      /* the same key again: the other way round */
 	assert_string_equal(order(), "300 200 100");
 	assert_true(model.reverse);
 	top_model_key(&model, 'n', 10);
@@ -156,7 +162,7 @@ static void test_sort_keys_and_the_selection_follows_its_process(void **state)
 	assert_string_equal(order(), "200 300 100"); /* oldest first, unknown last */
 	top_model_key(&model, 'd', 10);
 	assert_string_equal(order(), "200 300 100"); /* device 0 by memory, then device 1 */
-	top_model_key(&model, 's', 10);             /* device -> memory */
+	top_model_key(&model, 's', 10);              /* device -> memory */
 	assert_int_equal(model.sort, TOP_SORT_MEMORY);
 	top_model_key(&model, '<', 10);
 	assert_int_equal(model.sort, TOP_SORT_DEVICE);
@@ -411,10 +417,16 @@ static void test_buffer_view_lists_the_largest_first_with_the_frame(void **state
 	struct buffer_snapshot bufs = BUFFER_SNAPSHOT_INIT;
 	bufs.rows = calloc(2, sizeof(*bufs.rows));
 	bufs.count = bufs.cap = 2;
-	bufs.rows[0] = (struct buffer_snapshot_row){.pid = 200, .type = TTALLOC_L1, .address = 0x2000, .size = 4 * MiB,
+	bufs.rows[0] = (struct buffer_snapshot_row){.pid = 200,
+						    .type = TTALLOC_L1,
+						    .address = 0x2000,
+						    .size = 4 * MiB,
 						    .age_ns = 5000000000ull};
-	bufs.rows[1] = (struct buffer_snapshot_row){.pid = 200, .type = TTALLOC_DRAM, .address = 0x1000,
-						    .size = 2 * GiB, .age_ns = 61000000000ull};
+	bufs.rows[1] = (struct buffer_snapshot_row){.pid = 200,
+						    .type = TTALLOC_DRAM,
+						    .address = 0x1000,
+						    .size = 2 * GiB,
+						    .age_ns = 61000000000ull};
 	snprintf(bufs.rows[1].frame, sizeof(bufs.rows[1].frame), "allocate_weights (model.c:42)");
 	top_model_set_buffers(&model, &bufs, NULL);
 	assert_null(bufs.rows);

@@ -4,17 +4,17 @@
  * p150a cards, the card table, and the N/A paths (missing, empty or
  * malformed files stay invalid; nothing is guessed).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <string.h>
 
 #include "devices/device.h"
-#include "hw_tree.h"
 #include "devices/tenstorrent.h"
+#include "hw_tree.h"
 
 #define MiB (1024ull * 1024ull)
 #define GiB (1024ull * MiB)
@@ -294,12 +294,12 @@ static void test_malformed_hwmon_values_stay_na(void **state)
 	assert_int_equal(hw_write(root, rel, "0x401e\n"), 0);
 	static const char *const files[][2] = {
 		{"tenstorrent/tenstorrent!0/tt_card_type", "n150\n"},
-		{"tenstorrent/tenstorrent!0/tt_aiclk", "1e3\n"},     /* not a decimal integer */
-		{"hwmon/hwmon7/temp1_input", "abc\n"},              /* garbage */
-		{"hwmon/hwmon7/power1_input", "\n"},                /* empty */
-		{"hwmon/hwmon7/in0_input", "800\n"},                /* the one good value */
-		{"hwmon/hwmon7/curr1_input", "-5\n"},               /* impossible */
-		{"hwmon/hwmon7/fan1_input", "12 rpm\n"},            /* trailing text */
+		{"tenstorrent/tenstorrent!0/tt_aiclk", "1e3\n"}, /* not a decimal integer */
+		{"hwmon/hwmon7/temp1_input", "abc\n"},           /* garbage */
+		{"hwmon/hwmon7/power1_input", "\n"},             /* empty */
+		{"hwmon/hwmon7/in0_input", "800\n"},             /* the one good value */
+		{"hwmon/hwmon7/curr1_input", "-5\n"},            /* impossible */
+		{"hwmon/hwmon7/fan1_input", "12 rpm\n"},         /* trailing text */
 	};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(rel, sizeof(rel), "%s/%s", pci, files[i][0]);

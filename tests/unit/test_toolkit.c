@@ -3,10 +3,10 @@
  * the string builder (strbuf.h), array growth (array.h) and the clock with
  * its one allocation-time rule (clock.h).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <stdlib.h>

@@ -4,10 +4,10 @@
  * the connection, stream and password-check budgets (http/limits.h).
  * Certificates are made at test time with GnuTLS (no files in the tree).
  */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
 #include <cmocka.h>
 
 #include <crypt.h>
@@ -52,7 +52,9 @@ static void make_pair(const char *cert_name, const char *key_name)
 	gnutls_x509_privkey_t key;
 	gnutls_x509_crt_t crt;
 	assert_int_equal(gnutls_x509_privkey_init(&key), 0);
-	assert_int_equal(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0), 0);
+	assert_int_equal(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+						      GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0),
+			 0);
 	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
 	gnutls_x509_crt_set_version(crt, 3);
 	unsigned char serial[4] = {1, 2, 3, 4};
@@ -153,11 +155,13 @@ static void test_bad_configs_are_refused_with_the_reason(void **state)
 		{"tls_server_config:\n  cert_file: a.crt\n", "needs both cert_file and key_file"},
 		{"tls_server_config:\n  cert_file: a.crt\n  key_file: b.key\n", "not a usable PEM certificate and key"},
 		{"tls_server_config:\n  cert_file: missing.crt\n  key_file: a.key\n", "cannot read TLS certificate"},
-		{"tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth_type: RequireAndVerifyClientCert\n",
+		{"tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth_type: "
+		 "RequireAndVerifyClientCert\n",
 		 "client_auth_type is not supported"},
-		{"tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  min_version: SSL3\n", "unknown "
-												  "tls_server_config."
-												  "min_version"},
+		{"tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  min_version: SSL3\n",
+		 "unknown "
+		 "tls_server_config."
+		 "min_version"},
 		{"basic_auth_users:\n  alice: plaintext\n", "is not a bcrypt hash"},
 		{"basic_auth_users: [alice]\n", "must be a mapping"},
 		{"http_server_config:\n  headers:\n    X-Frame-Options: deny\n", "headers is not supported"},

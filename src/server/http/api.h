@@ -29,9 +29,9 @@ struct server;
 
 /* Filters of /api/buffers. */
 struct api_buffer_query {
-	int device;      /* -1: every device */
-	pid_t pid;       /* 0: every process */
-	uint64_t limit;  /* 1..API_BUFFERS_MAX_LIMIT */
+	int device;     /* -1: every device */
+	pid_t pid;      /* 0: every process */
+	uint64_t limit; /* 1..API_BUFFERS_MAX_LIMIT */
 	uint64_t offset;
 };
 

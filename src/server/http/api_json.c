@@ -61,8 +61,8 @@ json_t *api_device(struct server *s, int device)
 	m.utilization_known = DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION);
 	m.utilization_pct = dev->now.utilization;
 	picture_device_identity(&s->state, device, &id);
-	m.identity = (struct model_identity){id.serial, id.asic_id, id.pci_bus_id, id.card_type, id.uuid,
-					     id.driver_version};
+	m.identity = (struct model_identity){id.serial,    id.asic_id, id.pci_bus_id,
+					     id.card_type, id.uuid,    id.driver_version};
 	json_t *obj = model_device_json(&m);
 	if (obj)
 		json_object_set_new(obj, "ttmetal_shm", ttmetal_device_json(s, device));
@@ -98,8 +98,7 @@ static const struct container_info *container_of_pid(struct server *s, pid_t pid
  * A reporting process: "tracked": true, "source": "socket", and "vanished"
  * (per device and overall) when the driver no longer lists it.
  */
-static json_t *process_json(struct server *s, const struct process_record *rec, const struct holder_entry *rows,
-			    int n)
+static json_t *process_json(struct server *s, const struct process_record *rec, const struct holder_entry *rows, int n)
 {
 	uint64_t sum[TTALLOC_BUFFER_TYPES] = {0};
 	int any_vanished = 0;
@@ -186,8 +185,7 @@ json_t *api_processes(struct server *s)
 	int n = 0;
 	struct holder_entry *rows = holders_rows_all(&s->state, &n);
 	json_t *list = json_array();
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		/* a connection that only asks (tt_smi, a monitor, this very query over the socket) is no user */
 		const struct process_record *rec = registry_process(r, p);
 		if (rec->reported || rec->live_buffers || rec->exited)
@@ -251,15 +249,13 @@ json_t *api_buffers(struct server *s, const struct api_buffer_query *q)
 	json_t *list = json_array();
 	uint64_t skipped = 0, listed = 0;
 	/* Walks owner lists (newest buffer first) only as far as the page reaches. */
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		if (listed >= q->limit || skipped + listed >= total)
 			break;
 		if (q->pid && p != proc)
 			continue;
 		const struct process_record *rec = registry_process(r, p);
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
+		REGISTRY_FOR_EACH_BUFFER (r, p, b) {
 			if (listed >= q->limit)
 				break;
 			const struct live_buffer *buf = registry_buffer(r, b);
@@ -302,9 +298,10 @@ static json_t *leak_json(const struct leak_report *rep, uint64_t offset, uint64_
 	for (int d = 0; d < PROTO_MAX_DEVICES; d++) {
 		if (!rep->device_buffers[d])
 			continue;
-		json_array_append_new(devices, json_pack("{s:i, s:I, s:I}", "device_id", d, "bytes",
-							 (json_int_t)rep->device_bytes[d], "buffer_count",
-							 (json_int_t)rep->device_buffers[d]));
+		json_array_append_new(devices,
+				      json_pack("{s:i, s:I, s:I}", "device_id", d, "bytes",
+						(json_int_t)rep->device_bytes[d], "buffer_count",
+						(json_int_t)rep->device_buffers[d]));
 	}
 	json_object_set_new(obj, "devices", devices);
 	json_t *buffers = json_array();
@@ -314,8 +311,9 @@ static json_t *leak_json(const struct leak_report *rep, uint64_t offset, uint64_
 		const struct leak_buffer *e = &rep->entries[i];
 		json_t *b = model_buffer_json(e->device, e->address, e->size, e->type, rep->pid, rep->comm);
 		json_object_set_new(b, "age_seconds", json_real((double)e->age_ns / 1e9));
-		json_object_set_new(b, "stack", e->stack_text == LEAK_NO_STACK ? json_null()
-										: json_util_stack(rep->stack_texts[e->stack_text]));
+		json_object_set_new(b, "stack",
+				    e->stack_text == LEAK_NO_STACK ? json_null()
+								   : json_util_stack(rep->stack_texts[e->stack_text]));
 		json_array_append_new(buffers, b);
 	}
 	json_object_set_new(obj, "buffers", buffers);
@@ -346,9 +344,10 @@ json_t *api_leaks(struct server *s)
 	for (int d = 0; d < s->state.devices.count; d++) {
 		bytes += h->leaked_bytes[d];
 		buffers += h->leaked_buffers[d];
-		json_array_append_new(devices, json_pack("{s:i, s:I, s:I}", "device_id", d, "leaked_bytes_total",
-							 (json_int_t)h->leaked_bytes[d], "leaked_buffers_total",
-							 (json_int_t)h->leaked_buffers[d]));
+		json_array_append_new(devices,
+				      json_pack("{s:i, s:I, s:I}", "device_id", d, "leaked_bytes_total",
+						(json_int_t)h->leaked_bytes[d], "leaked_buffers_total",
+						(json_int_t)h->leaked_buffers[d]));
 	}
 	json_t *obj = json_object();
 	json_util_set_uint(obj, "leak_reports_total", h->reports_total);
@@ -379,8 +378,8 @@ static void append_series(json_t *arrays[HISTORY_KINDS], const struct history *h
 		struct history_point peak = {{0}};
 		int any = 0;
 		for (uint64_t n = start; n < end; n++) {
-			const struct history_point *p =
-				series ? history_series_point(h, series, n) : history_device_point(h, n, device);
+			const struct history_point *p = series ? history_series_point(h, series, n)
+							       : history_device_point(h, n, device);
 			if (!p)
 				continue;
 			any = 1;
@@ -503,8 +502,7 @@ json_t *api_health(struct server *s)
 	json_t *obj = json_object();
 	json_util_set_str(obj, "status", "ok");
 	json_util_set_str(obj, "version", TTALLOC_VERSION);
-	json_object_set_new(obj, "uptime_seconds",
-			    json_real((double)(clock_monotonic_ns() - s->start_ns) / 1e9));
+	json_object_set_new(obj, "uptime_seconds", json_real((double)(clock_monotonic_ns() - s->start_ns) / 1e9));
 	json_object_set_new(obj, "device_count", json_integer(s->state.devices.count));
 	json_util_set_uint(obj, "connection_count", s->ingest.conns.count);
 	json_util_set_uint(obj, "process_count", s->state.registry.process_count);
@@ -513,8 +511,9 @@ json_t *api_health(struct server *s)
 	json_util_set_str(obj, "hostname", s->state.hostname);
 	json_object_set_new(obj, "ttmetal_shm", ttmetal_status_json(s));
 	/* the dashboard itself: up; and how many tries found its port in use first */
-	json_object_set_new(obj, "http", json_pack("{s:s, s:i, s:I}", "state", "up", "port", (int)s->ingest.http_port,
-						   "port_in_use_tries", (json_int_t)s->http_failures));
+	json_object_set_new(obj, "http",
+			    json_pack("{s:s, s:i, s:I}", "state", "up", "port", (int)s->ingest.http_port,
+				      "port_in_use_tries", (json_int_t)s->http_failures));
 	return obj;
 }
 
@@ -608,7 +607,8 @@ void api_leaks_doc(struct server *s, const char *rest, const struct api_params *
 		api_doc_fail(doc, 404, "leak report %llu is not kept: there is none", id);
 	else
 		api_doc_fail(doc, 404, "leak report %llu is not kept: the kept ones are %llu..%llu", id,
-			     (unsigned long long)(h->reports_total - h->count + 1), (unsigned long long)h->reports_total);
+			     (unsigned long long)(h->reports_total - h->count + 1),
+			     (unsigned long long)h->reports_total);
 }
 
 void api_history_doc(struct server *s, const char *rest, const struct api_params *p, struct api_doc *doc)

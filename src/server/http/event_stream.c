@@ -13,24 +13,24 @@
 #include <sys/socket.h>
 
 #include "common/clock.h"
+#include "model/model.h"
 #include "server/http/api.h"
 #include "server/http/http.h"
 #include "server/http/limits.h"
 #include "server/http/response.h"
 #include "server/server.h"
-#include "model/model.h"
 
 struct event_client {
 	struct event_streams *es;
 	struct MHD_Connection *conn;
-	uint64_t sent_seq;  /* change number of the last event sent */
-	int fresh;          /* nothing sent yet: the first event goes out at once */
+	uint64_t sent_seq; /* change number of the last event sent */
+	int fresh;         /* nothing sent yet: the first event goes out at once */
 	int suspended;
-	int ping;           /* a keep-alive comment is due */
-	char *pending;      /* text being sent */
+	int ping;      /* a keep-alive comment is due */
+	char *pending; /* text being sent */
 	size_t pending_len;
 	size_t pending_off;
-	int fd;             /* the connection's socket (its unread bytes: SIOCOUTQ) */
+	int fd;                     /* the connection's socket (its unread bytes: SIOCOUTQ) */
 	struct http_client_key key; /* the address its stream is counted for */
 	struct event_client *prev, *next;
 };
@@ -206,10 +206,11 @@ enum MHD_Result event_streams_serve(struct event_streams *es, struct MHD_Connect
 		http_limits_refuse(es->limits, HTTP_REFUSED_STREAMS);
 	if (full || (es->limits && !http_limits_stream_begin(es->limits, &c->key))) {
 		free(c);
-		return response_error_close(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-					    "too many event streams open (at most %d, %d per client); poll /api/devices "
-					    "instead",
-					    HTTP_MAX_SSE_CLIENTS, HTTP_MAX_STREAMS_PER_CLIENT);
+		return response_error_close(
+			conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+			"too many event streams open (at most %d, %d per client); poll /api/devices "
+			"instead",
+			HTTP_MAX_SSE_CLIENTS, HTTP_MAX_STREAMS_PER_CLIENT);
 	}
 	c->es = es;
 	c->conn = conn;
@@ -234,7 +235,6 @@ enum MHD_Result event_streams_serve(struct event_streams *es, struct MHD_Connect
 	MHD_destroy_response(resp); /* stream_free runs when the connection is done with it */
 	return rc;
 }
-
 
 int event_streams_init(struct event_streams *es, struct server *s, struct event_loop *loop, void (*kick)(void *ctx),
 		       void *kick_ctx)

@@ -27,18 +27,18 @@ struct event_client;
 struct http_limits;
 
 struct event_streams {
-	struct server *server;         /* whose picture the events describe */
+	struct server *server;            /* whose picture the events describe */
 	struct event_timer publish_timer; /* a coalesced event is due */
 	struct event_timer ping_timer;    /* keep-alive comments */
-	void (*kick)(void *ctx);       /* asks the daemon for a turn (resumed streams need one) */
+	void (*kick)(void *ctx);          /* asks the daemon for a turn (resumed streams need one) */
 	void *kick_ctx;
-	uint64_t published_seq;        /* change number streams catch up to */
+	uint64_t published_seq; /* change number streams catch up to */
 	uint64_t last_publish_ns;
 	int publish_pending;
-	int stopping;                  /* streams end instead of waiting */
+	int stopping; /* streams end instead of waiting */
 	struct event_client *streams;
 	unsigned count;
-	struct http_limits *limits;    /* streams per client, refusals, skipped events (limits.h); set by http.c */
+	struct http_limits *limits; /* streams per client, refusals, skipped events (limits.h); set by http.c */
 };
 
 /*

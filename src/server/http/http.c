@@ -30,16 +30,16 @@
 struct http_server {
 	struct server *server;
 	struct MHD_Daemon *daemon;
-	struct event_handle handle;      /* libmicrohttpd's epoll fd */
-	struct event_timer timer;        /* libmicrohttpd timeouts and the end of a pause */
-	int paused;                      /* HTTP waits for ingest (budget) */
-	uint64_t ingest_seen;            /* ALLOC+FREE count at the last HTTP turn */
-	struct event_streams streams;    /* /api/events */
-	struct http_limits *limits;      /* the server's (server.h), set up here */
-	struct web_config web;           /* --web-config: TLS and users */
+	struct event_handle handle;   /* libmicrohttpd's epoll fd */
+	struct event_timer timer;     /* libmicrohttpd timeouts and the end of a pause */
+	int paused;                   /* HTTP waits for ingest (budget) */
+	uint64_t ingest_seen;         /* ALLOC+FREE count at the last HTTP turn */
+	struct event_streams streams; /* /api/events */
+	struct http_limits *limits;   /* the server's (server.h), set up here */
+	struct web_config web;        /* --web-config: TLS and users */
 	struct http_auth auth;
 	char url[96];
-	uint16_t port;                   /* the port listened on (the kernel's choice for port 0) */
+	uint16_t port; /* the port listened on (the kernel's choice for port 0) */
 };
 
 /* ---- listen address ---- */
@@ -161,8 +161,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			*upload_data_size = 0; /* a body is read and dropped; answered once it is all in */
 			return MHD_YES;
 		}
-		return response_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method %.16s not allowed: the API is read-only (GET)",
-				  method);
+		return response_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				      "method %.16s not allowed: the API is read-only (GET)", method);
 	}
 	return routes_serve(h->server, &h->streams, conn, url);
 }
@@ -342,8 +342,9 @@ struct http_server *http_start(struct server *s, const char *listen, char *err, 
 	if (http_parse_listen(listen, &addr, &addr_len, err) < 0)
 		return NULL;
 	struct http_server *h = calloc(1, sizeof(*h));
-	if (!h || http_limits_init(&s->http_limits, s->opts.http_max_connections, s->opts.http_max_per_client,
-				   HTTP_MAX_SSE_CLIENTS, HTTP_MAX_STREAMS_PER_CLIENT) < 0) {
+	if (!h ||
+	    http_limits_init(&s->http_limits, s->opts.http_max_connections, s->opts.http_max_per_client,
+			     HTTP_MAX_SSE_CLIENTS, HTTP_MAX_STREAMS_PER_CLIENT) < 0) {
 		free(h);
 		snprintf(err, HTTP_ERR_LEN, "out of memory");
 		return NULL;
@@ -351,7 +352,8 @@ struct http_server *http_start(struct server *s, const char *listen, char *err, 
 	h->server = s;
 	h->limits = &s->http_limits;
 	h->handle.fd = h->timer.handle.fd = -1;
-	int fd = load_web_config(h, s->opts.web_config, err) < 0 ? -1 : listen_socket(&addr, addr_len, listen, err, taken);
+	int fd = load_web_config(h, s->opts.web_config, err) < 0 ? -1
+								 : listen_socket(&addr, addr_len, listen, err, taken);
 	if (fd >= 0) {
 		format_url(h, fd, h->web.cert_pem != NULL);
 		h->daemon = start_daemon(h, fd, addr.ss_family == AF_INET6);

@@ -43,8 +43,8 @@ struct http_server;
 #define HTTP_MAX_PAUSE_MS 100
 #define HTTP_SSE_MIN_INTERVAL_MS 100
 #define HTTP_SSE_KEEPALIVE_S 15
-#define HTTP_SSE_SNDBUF (64 * 1024)      /* send buffer of an event stream's socket */
-#define HTTP_SSE_MAX_QUEUED (32 * 1024)  /* unread bytes beyond which a stream's events are skipped */
+#define HTTP_SSE_SNDBUF (64 * 1024)     /* send buffer of an event stream's socket */
+#define HTTP_SSE_MAX_QUEUED (32 * 1024) /* unread bytes beyond which a stream's events are skipped */
 #define HTTP_MAX_SSE_CLIENTS 64
 #define HTTP_MAX_CONNECTIONS 256
 #define HTTP_MAX_PER_CLIENT 32

@@ -22,13 +22,13 @@
 #include "common/strbuf.h"
 
 /* Why a connection or request was refused: labels of ttalloc_http_refused_total. */
-#define HTTP_REFUSAL_MAP(X, P) \
-	X(P, CONNECTIONS, "connections", "--http-max-connections connections were open") \
+#define HTTP_REFUSAL_MAP(X, P)                                                                            \
+	X(P, CONNECTIONS, "connections", "--http-max-connections connections were open")                  \
 	X(P, PER_CLIENT, "per_client", "the client's address had --http-max-per-client connections open") \
-	X(P, STREAMS, "streams", "too many /api/events streams, in all or from the client's address") \
-	X(P, UNAUTHORIZED, "unauthorized", "no or wrong credentials (--web-config basic_auth_users)") \
-	X(P, AUTH_THROTTLED, "auth_throttled", "more password checks a second than the budget") \
-	X(P, NO_REQUEST, "no_request", "closed before a whole request: idle, too slow, or too large") \
+	X(P, STREAMS, "streams", "too many /api/events streams, in all or from the client's address")     \
+	X(P, UNAUTHORIZED, "unauthorized", "no or wrong credentials (--web-config basic_auth_users)")     \
+	X(P, AUTH_THROTTLED, "auth_throttled", "more password checks a second than the budget")           \
+	X(P, NO_REQUEST, "no_request", "closed before a whole request: idle, too slow, or too large")     \
 	X(P, TIMEOUT, "timeout", "closed because it stopped reading or sending mid-request or -response")
 
 LABELS_ENUM(http_refusal, HTTP_REFUSAL_MAP, HTTP_REFUSED_, HTTP_REFUSALS);

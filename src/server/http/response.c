@@ -30,8 +30,8 @@ static enum MHD_Result queue_body(struct MHD_Connection *conn, unsigned status, 
 	return rc;
 }
 
-enum MHD_Result response_body(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
-			      size_t len, enum MHD_ResponseMemoryMode mode)
+enum MHD_Result response_body(struct MHD_Connection *conn, unsigned status, const char *type, char *body, size_t len,
+			      enum MHD_ResponseMemoryMode mode)
 {
 	return queue_body(conn, status, type, body, len, mode, 0);
 }
@@ -43,7 +43,7 @@ enum MHD_Result response_json(struct MHD_Connection *conn, unsigned status, json
 	if (!text) {
 		static char oom[] = "{\"error\": \"out of memory\"}";
 		return response_body(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_JSON, oom, strlen(oom),
-				 MHD_RESPMEM_PERSISTENT);
+				     MHD_RESPMEM_PERSISTENT);
 	}
 	return response_body(conn, status, CT_JSON, text, strlen(text), MHD_RESPMEM_MUST_FREE);
 }
@@ -79,4 +79,3 @@ enum MHD_Result response_error_close(struct MHD_Connection *conn, unsigned statu
 	va_end(ap);
 	return rc;
 }
-

@@ -31,12 +31,11 @@ static enum MHD_Result serve_doc(struct server *s, struct MHD_Connection *conn, 
 	return response_body(conn, MHD_HTTP_OK, doc.content_type, doc.text, doc.len, MHD_RESPMEM_MUST_FREE);
 }
 
-enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct MHD_Connection *conn,
-			     const char *url)
+enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct MHD_Connection *conn, const char *url)
 {
 	if (strcmp(url, "/") == 0 || strcmp(url, "/dashboard.html") == 0)
 		return response_body(conn, MHD_HTTP_OK, CT_HTML, (char *)http_dashboard_html, http_dashboard_html_len,
-				 MHD_RESPMEM_PERSISTENT);
+				     MHD_RESPMEM_PERSISTENT);
 	ingest_drain(&s->ingest); /* answers reflect every event reported before the request */
 	if (strcmp(url, "/metrics") == 0) {
 		size_t len = 0;
@@ -52,9 +51,8 @@ enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct 
 	if (strcmp(url, "/favicon.ico") == 0)
 		return response_body(conn, MHD_HTTP_NO_CONTENT, "image/x-icon", (char *)"", 0, MHD_RESPMEM_PERSISTENT);
 	return response_error(conn, MHD_HTTP_NOT_FOUND,
-			  "no such endpoint: %.100s (try /api/devices, /api/processes, /api/buffers, /api/leaks, "
-			  "/api/history, /api/events, /api/oom, /api/misuse, /api/marks, /api/diff, "
-			  "/api/snapshot, /api/export/stacks, /api/export/trace, /metrics, /healthz, /)",
-			  url);
+			      "no such endpoint: %.100s (try /api/devices, /api/processes, /api/buffers, /api/leaks, "
+			      "/api/history, /api/events, /api/oom, /api/misuse, /api/marks, /api/diff, "
+			      "/api/snapshot, /api/export/stacks, /api/export/trace, /metrics, /healthz, /)",
+			      url);
 }
-

@@ -15,7 +15,6 @@ struct event_streams;
  * first applies the events still in the shared-memory rings, so an answer
  * reflects every event reported before the request.
  */
-enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct MHD_Connection *conn,
-			     const char *url);
+enum MHD_Result routes_serve(struct server *s, struct event_streams *es, struct MHD_Connection *conn, const char *url);
 
 #endif /* TTALLOC_HTTP_ROUTES_H */

@@ -150,8 +150,8 @@ json_t *ttmetal_status_json(struct server *s)
 		int no_device = reg->status == TTMETAL_SHM_OK && reg->device < 0;
 		json_object_set_new(r, "status",
 				    json_string(no_device ? "no_device" : ttmetal_shm_status_name(reg->status)));
-		json_object_set_new(r, "version", reg->status == TTMETAL_SHM_OK ? json_integer(reg->version)
-									    : json_null());
+		json_object_set_new(r, "version",
+				    reg->status == TTMETAL_SHM_OK ? json_integer(reg->version) : json_null());
 		json_object_set_new(r, "device_id", reg->device >= 0 ? json_integer(reg->device) : json_null());
 		if (reg->status != TTMETAL_SHM_OK || no_device) {
 			char why[200];

@@ -34,8 +34,8 @@ struct web_config {
 };
 
 #define WEB_CONFIG_INIT \
-	{ \
-		0 \
+	{               \
+		0       \
 	}
 
 /*

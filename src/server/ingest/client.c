@@ -24,8 +24,8 @@ struct device *client_valid_device(struct client *cl, const struct proto_msg *ms
 	const struct device_set *devices = &client_state(cl)->devices;
 	struct device *dev = device_set_get(&client_state(cl)->devices, msg->device_id);
 	if (!dev)
-		client_error(cl, PROTO_ERR_BAD_DEVICE, "%s for device %d; devices are 0..%d", proto_type_name(msg->type),
-			     msg->device_id, devices->count - 1);
+		client_error(cl, PROTO_ERR_BAD_DEVICE, "%s for device %d; devices are 0..%d",
+			     proto_type_name(msg->type), msg->device_id, devices->count - 1);
 	return dev;
 }
 

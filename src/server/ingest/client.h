@@ -14,18 +14,18 @@
 #include "server/ingest/ingest.h"
 
 struct client {
-	struct connection conn;      /* embedded: connection.c knows only this */
+	struct connection conn; /* embedded: connection.c knows only this */
 	struct ingest *ingest;
-	uint32_t proc;               /* registry process record */
-	uint32_t hello_version;      /* 0 until the client says HELLO */
-	int limit_logged;            /* the --max-buffers-per-process refusal was logged */
-	uint8_t source;              /* its reporting instance in the process (registry.h), 0: none said */
-	uint32_t epoch;              /* HELLO's epoch of that instance */
-	int superseded;              /* a newer connection of the same instance replaced it */
-	int said_goodbye;            /* GOODBYE: it closes on purpose */
-	int announced;               /* its "📥 New connection" line was printed (it reports) */
-	int log_level;               /* enum log_level its HELLO asked for (TT_METAL_LOGGER_LEVEL), -1: none */
-	struct ring_consumer *ring;  /* the shared-memory fast path, when negotiated */
+	uint32_t proc;                      /* registry process record */
+	uint32_t hello_version;             /* 0 until the client says HELLO */
+	int limit_logged;                   /* the --max-buffers-per-process refusal was logged */
+	uint8_t source;                     /* its reporting instance in the process (registry.h), 0: none said */
+	uint32_t epoch;                     /* HELLO's epoch of that instance */
+	int superseded;                     /* a newer connection of the same instance replaced it */
+	int said_goodbye;                   /* GOODBYE: it closes on purpose */
+	int announced;                      /* its "📥 New connection" line was printed (it reports) */
+	int log_level;                      /* enum log_level its HELLO asked for (TT_METAL_LOGGER_LEVEL), -1: none */
+	struct ring_consumer *ring;         /* the shared-memory fast path, when negotiated */
 	struct ring_consumer *ring_retired; /* detached at close, freed with the client */
 };
 

@@ -253,8 +253,7 @@ void connection_send_extra(struct connection *c, const struct proto_msg *msg, co
 		return;
 	const struct proto_wire_format *wire = c->wire ? c->wire : proto_wire_format(PROTO_WIRE_SEED);
 	if (c->out_len - c->out_sent + wire->frame_size > c->set->limits.max_output_bytes) {
-		connection_error(c, PROTO_ERR_OUTPUT_OVERFLOW,
-				 "%zu bytes of answers unread; closing the connection",
+		connection_error(c, PROTO_ERR_OUTPUT_OVERFLOW, "%zu bytes of answers unread; closing the connection",
 				 c->out_len - c->out_sent);
 		connection_close(c);
 		return;
@@ -450,7 +449,9 @@ static ssize_t receive(struct connection *c, uint8_t *buf, size_t len)
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = control.buf,
 			    .msg_controllen = sizeof(control.buf)};
 	ssize_t n = recvmsg(c->handle.fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n >= 0 && mh.msg_controllen)

@@ -59,21 +59,21 @@ struct connection_callbacks {
 struct connection {
 	struct event_handle handle;
 	struct connection_set *set;
-	pid_t pid;       /* kernel identity (SO_PEERCRED) */
+	pid_t pid; /* kernel identity (SO_PEERCRED) */
 	uid_t uid;
-	const struct proto_wire_format *wire; /* frame size it speaks; NULL until its first frame tells */
-	int wire_tentative; /* 112 was chosen from exactly 112 bytes: 32 zero bytes next mean 144 */
+	const struct proto_wire_format *wire;  /* frame size it speaks; NULL until its first frame tells */
+	int wire_tentative;                    /* 112 was chosen from exactly 112 bytes: 32 zero bytes next mean 144 */
 	uint8_t partial[PROTO_MAX_FRAME_SIZE]; /* bytes of an incomplete frame */
 	uint32_t partial_len;
-	char *out;       /* answers not yet written */
+	char *out; /* answers not yet written */
 	size_t out_len;
 	size_t out_sent;
 	size_t out_cap;
 	uint32_t errors_logged;
 	int fds[UNIX_SOCKET_MAX_FDS]; /* descriptors received (SCM_RIGHTS), for RING_ATTACH */
 	int nfds;
-	int handling;    /* a frame is being handled: connection_close only marks */
-	int closing;     /* connection_close was asked for during a frame */
+	int handling; /* a frame is being handled: connection_close only marks */
+	int closing;  /* connection_close was asked for during a frame */
 	int closed;
 	struct connection *prev, *next;
 };
@@ -81,7 +81,7 @@ struct connection {
 /* Limits of the connection layer (the server's options). */
 struct connection_limits {
 	uint32_t max_connections;
-	uint64_t max_output_bytes;     /* answers queued for one peer before it is dropped */
+	uint64_t max_output_bytes; /* answers queued for one peer before it is dropped */
 	uint32_t errors_logged_per_connection;
 };
 
@@ -89,16 +89,16 @@ struct connection_limits {
 struct connection_set {
 	struct event_loop *loop;
 	const struct connection_callbacks *cb;
-	void *owner;                     /* what the callbacks serve (the ingest layer) */
+	void *owner; /* what the callbacks serve (the ingest layer) */
 	struct connection_limits limits;
-	uint64_t *error_counts;          /* the owner's counters by enum proto_error_reason */
+	uint64_t *error_counts; /* the owner's counters by enum proto_error_reason */
 	struct event_handle listener;
 	struct connection *open;
-	struct connection *closed;       /* freed before the loop sleeps */
+	struct connection *closed; /* freed before the loop sleeps */
 	uint32_t count;
-	int reserve_fd;                  /* spare descriptor given up to refuse a client when out of fds */
-	int accept_paused;               /* listener out of the epoll set: out of fds, no reserve */
-	struct log_budget refusals;      /* refused connections logged one by one per second */
+	int reserve_fd;             /* spare descriptor given up to refuse a client when out of fds */
+	int accept_paused;          /* listener out of the epoll set: out of fds, no reserve */
+	struct log_budget refusals; /* refused connections logged one by one per second */
 	uint64_t accepted;
 	uint64_t refused;
 };

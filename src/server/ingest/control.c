@@ -49,8 +49,7 @@ static int join_session(struct client *cl, const struct proto_msg *msg)
 		if (other != cl && other->proc == cl->proc && other->source == source)
 			supersede(other, "is replaced by a newer one");
 	}
-	REGISTRY_FOR_EACH_USAGE(r, cl->proc, u)
-	{
+	REGISTRY_FOR_EACH_USAGE (r, cl->proc, u) {
 		state_touch(client_state(cl), u->device);
 	}
 	uint64_t dropped = registry_drop_source(r, cl->proc, source);
@@ -79,9 +78,8 @@ void on_hello(struct client *cl, const struct proto_msg *msg)
 	ans.u.hello.http_state = cl->ingest->http_state;
 	ans.u.hello.http_port = cl->ingest->http_port;
 	ans.u.hello.server_release = proto_release_of(TTALLOC_VERSION);
-	ans.u.hello.features =
-		PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING | PROTO_FEATURE_SESSIONS |
-		PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG | PROTO_FEATURE_IDENTITY;
+	ans.u.hello.features = PROTO_FEATURE_HOLDERS | PROTO_FEATURE_HISTORY | PROTO_FEATURE_RING |
+		PROTO_FEATURE_SESSIONS | PROTO_FEATURE_BUFFERS | PROTO_FEATURE_DIAG | PROTO_FEATURE_IDENTITY;
 	client_send(cl, &ans);
 }
 

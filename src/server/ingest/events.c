@@ -20,15 +20,15 @@
 static int valid_alloc(struct client *cl, const struct proto_msg *msg, const struct device *dev)
 {
 	if (!proto_buffer_type_valid(msg->buffer_type)) {
-		client_error(cl, PROTO_ERR_BAD_BUFFER_TYPE, "ALLOC with buffer type %u at 0x%" PRIx64,
-				 msg->buffer_type, msg->buffer_id);
+		client_error(cl, PROTO_ERR_BAD_BUFFER_TYPE, "ALLOC with buffer type %u at 0x%" PRIx64, msg->buffer_type,
+			     msg->buffer_id);
 		return 0;
 	}
 	uint64_t cap = picture_capacity(dev, msg->buffer_type);
 	if (msg->size == 0 || msg->size > cap) {
 		client_error(cl, PROTO_ERR_BAD_SIZE,
-				 "ALLOC of %" PRIu64 " bytes %s on device %d (capacity %" PRIu64 ")",
-				 msg->size, proto_buffer_type_name(msg->buffer_type), msg->device_id, cap);
+			     "ALLOC of %" PRIu64 " bytes %s on device %d (capacity %" PRIu64 ")", msg->size,
+			     proto_buffer_type_name(msg->buffer_type), msg->device_id, cap);
 		return 0;
 	}
 	return 1;
@@ -67,7 +67,8 @@ static int within_buffer_limit(struct client *cl, const struct proto_msg *msg)
 		log_error("❌ PID %d: %s: ALLOC of buffer 0x%" PRIx64 " refused: the process holds %" PRIu64
 			  " live buffers, the limit (--max-buffers-per-process); further ALLOCs over it "
 			  "from this connection are counted, not logged",
-			  (int)cl->conn.pid, proto_error_description(PROTO_ERR_LIMIT), msg->buffer_id, rec->live_buffers);
+			  (int)cl->conn.pid, proto_error_description(PROTO_ERR_LIMIT), msg->buffer_id,
+			  rec->live_buffers);
 	}
 	return 0;
 }
@@ -87,9 +88,8 @@ static void alloc_line(struct client *cl, const struct proto_msg *msg, struct pr
 {
 	if (!event_line(cl))
 		return;
-	log_write(LOG_INFO, "[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")",
-		 msg->device_id, msg->size, proto_buffer_type_name(msg->buffer_type), (int)cl->conn.pid,
-		 msg->buffer_id);
+	log_write(LOG_INFO, "[Device %d] ALLOC: %" PRIu64 " bytes %s by PID %d (buffer 0x%" PRIx64 ")", msg->device_id,
+		  msg->size, proto_buffer_type_name(msg->buffer_type), (int)cl->conn.pid, msg->buffer_id);
 	if (client_logs(cl, LOG_DEBUG)) {
 		if (stack == STACKS_NONE) {
 			log_write(LOG_DEBUG, "  └─ Stack trace: [enabled with TT_ALLOC_STACK_TRACE=1]");
@@ -115,20 +115,24 @@ void events_alloc(struct client *cl, const struct proto_msg *msg, uint64_t alloc
 	enum registry_result rc = registry_alloc_from(&st->registry, cl->proc, msg->device_id, msg->buffer_type,
 						      msg->buffer_id, msg->size, &origin);
 	if (rc == REGISTRY_NOMEM) {
-		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64,
-				 msg->buffer_id);
+		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording buffer 0x%" PRIx64, msg->buffer_id);
 		return;
 	}
 	if (rc == REGISTRY_REPLACED) {
 		client_error(cl, PROTO_ERR_DUPLICATE_ALLOC,
-				 "buffer 0x%" PRIx64 " on device %d was already live; its FREE was never "
-				 "reported (record replaced)",
-				 msg->buffer_id, msg->device_id);
+			     "buffer 0x%" PRIx64 " on device %d was already live; its FREE was never "
+			     "reported (record replaced)",
+			     msg->buffer_id, msg->device_id);
 		picture_buffer_gone(st, cl->proc, &previous, when);
 		diag_overlapping_alloc(cl, msg, &previous, stack, when);
 	}
-	struct flight_event ev = {.address = msg->buffer_id, .size = msg->size, .time_ns = when, .stack = stack,
-				  .call_stack = stack, .kind = FLIGHT_ALLOC, .type = msg->buffer_type,
+	struct flight_event ev = {.address = msg->buffer_id,
+				  .size = msg->size,
+				  .time_ns = when,
+				  .stack = stack,
+				  .call_stack = stack,
+				  .kind = FLIGHT_ALLOC,
+				  .type = msg->buffer_type,
 				  .device = (uint16_t)msg->device_id};
 	flight_note(&rec->flight, &ev);
 	state_touch(st, msg->device_id);
@@ -159,8 +163,13 @@ static void freed_buffer(struct client *cl, const struct proto_msg *msg, const s
 {
 	struct state *st = client_state(cl);
 	struct process_record *rec = registry_process(&st->registry, cl->proc);
-	struct flight_event ev = {.address = freed->address, .size = freed->size, .time_ns = now, .stack = freed->stack,
-				  .call_stack = call_stack, .kind = FLIGHT_FREE, .type = freed->type,
+	struct flight_event ev = {.address = freed->address,
+				  .size = freed->size,
+				  .time_ns = now,
+				  .stack = freed->stack,
+				  .call_stack = call_stack,
+				  .kind = FLIGHT_FREE,
+				  .type = freed->type,
 				  .device = freed->device};
 	flight_note(&rec->flight, &ev);
 	picture_buffer_gone(st, cl->proc, freed, now);
@@ -187,14 +196,14 @@ void events_free(struct client *cl, const struct proto_msg *msg, uint64_t now_ns
 		return;
 	case REGISTRY_FOREIGN:
 		client_error(cl, PROTO_ERR_FOREIGN_FREE,
-				 "FREE of buffer 0x%" PRIx64 " on device %d, which PID %d owns; rejected",
-				 msg->buffer_id, msg->device_id, (int)owner);
+			     "FREE of buffer 0x%" PRIx64 " on device %d, which PID %d owns; rejected", msg->buffer_id,
+			     msg->device_id, (int)owner);
 		break;
 	default:
 		client_error(cl, PROTO_ERR_UNKNOWN_FREE,
-				 "FREE of buffer 0x%" PRIx64 " on device %d: no live buffer there "
-				 "(double free, or never reported)",
-				 msg->buffer_id, msg->device_id);
+			     "FREE of buffer 0x%" PRIx64 " on device %d: no live buffer there "
+			     "(double free, or never reported)",
+			     msg->buffer_id, msg->device_id);
 		break;
 	}
 	diag_bad_free(cl, msg, call_stack, now);
@@ -218,22 +227,22 @@ static void add_counted(struct client *cl, const struct proto_msg *msg, unsigned
 	uint64_t cap = picture_capacity(dev, type);
 	if (msg->size == 0 || msg->size > cap) {
 		client_error(cl, PROTO_ERR_BAD_SIZE, "%s of %" PRIu64 " bytes on device %d (L1 capacity %" PRIu64 ")",
-				 proto_type_name(msg->type), msg->size, msg->device_id, cap);
+			     proto_type_name(msg->type), msg->size, msg->device_id, cap);
 		return;
 	}
 	if (!within_buffer_limit(cl, msg))
 		return;
 	if (registry_add_counted(&st->registry, cl->proc, msg->device_id, type, msg->buffer_id, msg->size,
 				 alloc_time(msg)) != REGISTRY_OK) {
-		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording %s 0x%" PRIx64,
-				 proto_type_name(msg->type), msg->buffer_id);
+		client_error(cl, PROTO_ERR_LIMIT, "out of memory recording %s 0x%" PRIx64, proto_type_name(msg->type),
+			     msg->buffer_id);
 		return;
 	}
 	state_touch(st, msg->device_id);
 	if (event_line(cl))
 		log_write(LOG_INFO, "[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
-			 proto_type_name(msg->type), msg->size, proto_buffer_type_name(type), (int)cl->conn.pid,
-			 msg->buffer_id);
+			  proto_type_name(msg->type), msg->size, proto_buffer_type_name(type), (int)cl->conn.pid,
+			  msg->buffer_id);
 }
 
 /* CB_FREE / KERNEL_UNLOAD: releases one of the sender's records with that id (same size first). */
@@ -247,16 +256,16 @@ static void release_counted(struct client *cl, const struct proto_msg *msg, unsi
 	if (registry_release_counted(&st->registry, cl->proc, msg->device_id, type, msg->buffer_id, msg->size,
 				     &freed) != REGISTRY_OK) {
 		client_error(cl, PROTO_ERR_UNKNOWN_FREE,
-				 "%s of %s 0x%" PRIx64 " (%" PRIu64 " bytes) on device %d: none live with that id",
-				 proto_type_name(msg->type), proto_buffer_type_name(type), msg->buffer_id, msg->size,
-				 msg->device_id);
+			     "%s of %s 0x%" PRIx64 " (%" PRIu64 " bytes) on device %d: none live with that id",
+			     proto_type_name(msg->type), proto_buffer_type_name(type), msg->buffer_id, msg->size,
+			     msg->device_id);
 		return;
 	}
 	state_touch(st, msg->device_id);
 	if (event_line(cl))
 		log_write(LOG_INFO, "[Device %d] %s: %" PRIu64 " bytes %s by PID %d (id 0x%" PRIx64 ")", msg->device_id,
-			 proto_type_name(msg->type), freed.size, proto_buffer_type_name(type), (int)cl->conn.pid,
-			 msg->buffer_id);
+			  proto_type_name(msg->type), freed.size, proto_buffer_type_name(type), (int)cl->conn.pid,
+			  msg->buffer_id);
 }
 
 void on_cb_alloc(struct client *cl, const struct proto_msg *msg)
@@ -278,4 +287,3 @@ void on_kernel_unload(struct client *cl, const struct proto_msg *msg)
 {
 	release_counted(cl, msg, TTALLOC_KERNEL);
 }
-

@@ -110,8 +110,8 @@ static void on_close(struct connection *c)
 	 */
 	if (cl->source && !cl->said_goodbye && departures_watch(&in->departures, c->pid)) {
 		log_debug("📴 PID %d lost its connection without GOODBYE but still runs: its buffers stay counted "
-			 "until it reconnects or exits",
-			 (int)c->pid);
+			  "until it reconnects or exits",
+			  (int)c->pid);
 		return;
 	}
 	leak_process_exit(in->state, cl->proc);

@@ -52,8 +52,8 @@ struct ingest_config {
 typedef char *(*ingest_document_fn)(void *owner, const char *path, size_t *len, char *err);
 
 struct ingest {
-	struct state *state;          /* what events change and queries read */
-	ingest_document_fn document;  /* DOC_QUERY's documents, or NULL (then refused) */
+	struct state *state;         /* what events change and queries read */
+	ingest_document_fn document; /* DOC_QUERY's documents, or NULL (then refused) */
 	void *document_owner;
 	struct ingest_config config;
 	struct connection_set conns;  /* clients on the socket */
@@ -61,9 +61,9 @@ struct ingest {
 	struct departures departures; /* processes that lost their connection while running */
 	struct ingest_stats stats;
 	struct log_budget event_lines; /* ALLOC/FREE lines printed per second */
-	uint8_t http_state;           /* enum proto_http_state, for HELLO_ACK (server.c keeps it current) */
+	uint8_t http_state;            /* enum proto_http_state, for HELLO_ACK (server.c keeps it current) */
 	uint16_t http_port;
-	int stopping;                 /* shutting down: clients are alive, no leak reports */
+	int stopping; /* shutting down: clients are alive, no leak reports */
 };
 
 /* Prepares the protocol side over `st` on `loop`; nothing is listening yet. */

@@ -34,8 +34,9 @@ static void fill_device_info(struct state *st, struct proto_msg *ans, const stru
 	ans->u.seed.arch_type = dev->info.arch;
 	ans->u.seed.num_dram_channels = dev->info.num_dram_channels;
 	/* a u32 on the wire: 4 GiB channels (Blackhole) do not fit and read as 0 */
-	ans->u.seed.dram_size_per_channel =
-		dev->info.dram_size_per_channel <= UINT32_MAX ? (uint32_t)dev->info.dram_size_per_channel : 0;
+	ans->u.seed.dram_size_per_channel = dev->info.dram_size_per_channel <= UINT32_MAX
+		? (uint32_t)dev->info.dram_size_per_channel
+		: 0;
 	ans->u.seed.l1_size_per_core = dev->info.l1_size_per_core;
 	ans->u.seed.is_available = 1;
 }
@@ -103,20 +104,19 @@ void on_device_info_query(struct client *cl, const struct proto_msg *msg)
  * users' processes left out.
  */
 static uint64_t each_visible_buffer(struct client *cl,
-				    void (*fn)(const struct process_record *rec, const struct live_buffer *buf, void *ctx),
+				    void (*fn)(const struct process_record *rec, const struct live_buffer *buf,
+					       void *ctx),
 				    void *ctx)
 {
 	struct registry *r = &client_state(cl)->registry;
 	uint64_t hidden = 0;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct process_record *rec = registry_process(r, p);
 		if (cl->conn.uid != 0 && rec->uid != cl->conn.uid) {
 			hidden += rec->live_buffers;
 			continue;
 		}
-		REGISTRY_FOR_EACH_BUFFER(r, p, b)
-		{
+		REGISTRY_FOR_EACH_BUFFER (r, p, b) {
 			fn(rec, registry_buffer(r, b), ctx);
 		}
 	}
@@ -133,8 +133,8 @@ struct dump_count {
 static void log_remaining(const struct process_record *rec, const struct live_buffer *buf, void *ctx)
 {
 	struct dump_count *n = ctx;
-	log_warn("    [Device %u] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s by PID %d (age: %" PRIu64 "s)", buf->device,
-		 buf->address, buf->size, proto_buffer_type_name(buf->type), (int)rec->pid,
+	log_warn("    [Device %u] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s by PID %d (age: %" PRIu64 "s)",
+		 buf->device, buf->address, buf->size, proto_buffer_type_name(buf->type), (int)rec->pid,
 		 (uint64_t)((n->now_ns - buf->alloc_ns) / CLOCK_NS_PER_S));
 	stacks_log(rec->stacks, buf->stack, LOG_WARN, "        ", STACKS_SHOWN_FRAMES);
 	n->shown++;
@@ -201,8 +201,8 @@ void on_device_status_query(struct client *cl, const struct proto_msg *msg)
 	status->power_mw = dev->now.power_mw;
 	status->utilization = dev->now.utilization;
 	status->valid = (DEVICE_READING_VALID(&dev->now, DEVICE_TEMPERATURE) ? PROTO_STATUS_TEMPERATURE : 0) |
-			(DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? PROTO_STATUS_POWER : 0) |
-			(DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION) ? PROTO_STATUS_UTILIZATION : 0);
+		(DEVICE_READING_VALID(&dev->now, DEVICE_POWER) ? PROTO_STATUS_POWER : 0) |
+		(DEVICE_READING_VALID(&dev->now, DEVICE_UTILIZATION) ? PROTO_STATUS_UTILIZATION : 0);
 	status->live_buffers = st->registry.devices[dev->index].buffers;
 	status->processes = picture_device_processes(st, dev->index);
 	ans.buffer_id = load.used[TTALLOC_KERNEL]; /* DEVICE_STATUS: kernel bytes in the header */
@@ -236,13 +236,11 @@ void on_process_query(struct client *cl, const struct proto_msg *msg)
 	if (!client_device_or_all(cl, msg))
 		return;
 	uint64_t rows = 0;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct process_record *rec = registry_process(r, p);
 		if (!handlers_session_matches(rec->session, msg))
 			continue;
-		REGISTRY_FOR_EACH_USAGE(r, p, u)
-		{
+		REGISTRY_FOR_EACH_USAGE (r, p, u) {
 			if (msg->device_id != -1 && u->device != msg->device_id)
 				continue;
 			struct proto_msg row;
@@ -302,8 +300,8 @@ void on_clear_leaks(struct client *cl, const struct proto_msg *msg)
 	uint32_t processes = 0;
 	uint64_t buffers = leaks_clear(client_state(cl), cl->conn.uid ? cl->conn.uid : PROTO_UID_UNKNOWN, &processes);
 	if (processes)
-		log_info("🧹 PID %d cleared the leaks of %u exited process%s (%" PRIu64 " buffer%s)", (int)cl->conn.pid,
-			 processes, processes == 1 ? "" : "es", buffers, buffers == 1 ? "" : "s");
+		log_info("🧹 PID %d cleared the leaks of %u exited process%s (%" PRIu64 " buffer%s)",
+			 (int)cl->conn.pid, processes, processes == 1 ? "" : "es", buffers, buffers == 1 ? "" : "s");
 	struct proto_msg ans;
 	proto_msg_init(&ans, PROTO_CLEARED, msg->device_id);
 	ans.size = buffers;
@@ -347,12 +345,11 @@ void on_leak_query(struct client *cl, const struct proto_msg *msg)
 	/* only a query for one pid asks for someone else's data; "all" means "all of mine" */
 	if (hidden && msg->process_id)
 		client_error(cl, PROTO_ERR_FOREIGN_QUERY,
-				 "LEAK_QUERY from uid %u for PID %d: %" PRIu64 " leaked buffers of another user "
-				 "not shown",
-				 (unsigned)cl->conn.uid, msg->process_id, hidden);
+			     "LEAK_QUERY from uid %u for PID %d: %" PRIu64 " leaked buffers of another user "
+			     "not shown",
+			     (unsigned)cl->conn.uid, msg->process_id, hidden);
 	client_send_rows_end(cl, rows);
 }
-
 
 /* HOLDER_QUERY(device or -1): one row per process of each device that has a kernel's view. */
 void on_holder_query(struct client *cl, const struct proto_msg *msg)

@@ -8,9 +8,9 @@
  * the same validation as socket frames (the owner's apply callback).
  */
 #define _GNU_SOURCE
+#include "server/ingest/ring_consumer.h"
 #include "common/array.h"
 #include "common/clock.h"
-#include "server/ingest/ring_consumer.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,8 +50,8 @@
 static int geometry_matches(const struct proto_ring_payload *g)
 {
 	return g->version == RING_VERSION && g->lanes == RING_LANES && g->lane_events == RING_LANE_EVENTS &&
-	       g->shards == RING_SHARDS && g->event_size == sizeof(struct ring_event) &&
-	       g->region_size == sizeof(struct ring_region);
+		g->shards == RING_SHARDS && g->event_size == sizeof(struct ring_event) &&
+		g->region_size == sizeof(struct ring_region);
 }
 
 /* The memfd must be exactly one region and sealed against shrinking. */
@@ -251,7 +251,8 @@ static uint32_t drain_lane(struct ring_consumer *rc, uint32_t index, int force, 
 		if (ev.seq != *expected && !force) {
 			if (ring_seq_after(ev.seq, *expected))
 				break; /* an earlier event of this shard is in another lane */
-			rc->set->cb->error(rc->owner, "event %" PRIu32 " of shard %u came after %" PRIu32 "; applied anyway",
+			rc->set->cb->error(rc->owner,
+					   "event %" PRIu32 " of shard %u came after %" PRIu32 "; applied anyway",
 					   ev.seq, ev.shard, *expected);
 		}
 		*expected = ev.seq + 1;

@@ -24,9 +24,9 @@
 
 #include <stdint.h>
 
-#include "server/event_loop.h"
 #include "common/protocol.h"
 #include "common/ring.h"
+#include "server/event_loop.h"
 
 struct server;
 struct connection;

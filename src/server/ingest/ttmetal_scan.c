@@ -21,7 +21,7 @@
 
 /* The region's kinds, as buffer types. */
 static const unsigned kind_type[TTMETAL_SHM_KINDS] = {
-	[TTMETAL_SHM_DRAM] = TTALLOC_DRAM, [TTMETAL_SHM_L1] = TTALLOC_L1, [TTMETAL_SHM_L1_SMALL] = TTALLOC_L1_SMALL,
+	[TTMETAL_SHM_DRAM] = TTALLOC_DRAM,   [TTMETAL_SHM_L1] = TTALLOC_L1, [TTMETAL_SHM_L1_SMALL] = TTALLOC_L1_SMALL,
 	[TTMETAL_SHM_TRACE] = TTALLOC_TRACE, [TTMETAL_SHM_CB] = TTALLOC_CB,
 };
 
@@ -270,4 +270,3 @@ void ttmetal_scan(struct state *st)
 	if (digest(v) != before)
 		st->change_seq++; /* /api/events sends the new picture */
 }
-

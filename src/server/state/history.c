@@ -73,8 +73,7 @@ const struct history_reading *history_device_reading(const struct history *h, ui
 	return &h->readings[(n % h->cap) * (uint64_t)h->num_devices + (uint64_t)device];
 }
 
-const struct history_point *history_series_point(const struct history *h, const struct history_series *s,
-						 uint64_t n)
+const struct history_point *history_series_point(const struct history *h, const struct history_series *s, uint64_t n)
 {
 	if (!s->in_use || n < s->first || n > s->last || n < history_oldest(h) || n >= h->next)
 		return NULL;
@@ -137,11 +136,9 @@ void history_sample(struct history *h, const struct registry *r, const struct hi
 	}
 
 	/* Pass 1: processes that already have a series. */
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct process_record *rec = &r->processes[p];
-		REGISTRY_FOR_EACH_USAGE(r, p, u)
-		{
+		REGISTRY_FOR_EACH_USAGE (r, p, u) {
 			struct history_series *s = find_series(h, rec->pid, u->device);
 			if (!s)
 				continue;
@@ -152,11 +149,9 @@ void history_sample(struct history *h, const struct registry *r, const struct hi
 		}
 	}
 	/* Pass 2: newcomers take a free series or the one of a process gone longest. */
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct process_record *rec = &r->processes[p];
-		REGISTRY_FOR_EACH_USAGE(r, p, u)
-		{
+		REGISTRY_FOR_EACH_USAGE (r, p, u) {
 			if (find_series(h, rec->pid, u->device))
 				continue;
 			struct history_series *s = take_series(h);

@@ -53,24 +53,24 @@ struct history_series {
 	uid_t uid;
 	int device;
 	char comm[16];
-	uint64_t first;            /* first sample number it has */
-	uint64_t last;             /* newest sample number it has */
-	int holding;               /* the process held memory at `last` */
+	uint64_t first; /* first sample number it has */
+	uint64_t last;  /* newest sample number it has */
+	int holding;    /* the process held memory at `last` */
 	int in_use;
 	struct history_point *points; /* cap points, slot n % cap */
 };
 
 struct history {
-	uint32_t cap;             /* samples kept */
-	uint32_t interval_ms;     /* distance between samples */
+	uint32_t cap;         /* samples kept */
+	uint32_t interval_ms; /* distance between samples */
 	int num_devices;
-	uint64_t next;            /* number of the next sample */
-	uint64_t *time_ms;        /* cap timestamps, CLOCK_REALTIME ms */
-	struct history_point *devices; /* cap * num_devices points, [slot * num_devices + device] */
+	uint64_t next;                    /* number of the next sample */
+	uint64_t *time_ms;                /* cap timestamps, CLOCK_REALTIME ms */
+	struct history_point *devices;    /* cap * num_devices points, [slot * num_devices + device] */
 	struct history_reading *readings; /* cap * num_devices readings, indexed as `devices` */
 	struct history_series *series;
 	uint32_t max_series;
-	uint64_t untracked;       /* process samples that found no free series */
+	uint64_t untracked; /* process samples that found no free series */
 };
 
 /* Default number of process series kept at once. */
@@ -110,8 +110,7 @@ const struct history_point *history_device_point(const struct history *h, uint64
 const struct history_reading *history_device_reading(const struct history *h, uint64_t n, int device);
 
 /* A series' point at sample `n`, or NULL when it has none there. */
-const struct history_point *history_series_point(const struct history *h, const struct history_series *s,
-						 uint64_t n);
+const struct history_point *history_series_point(const struct history *h, const struct history_series *s, uint64_t n);
 
 /*
  * A span of the history cut into equal buckets of whole samples, the last

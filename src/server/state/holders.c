@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/clock.h"
 #include "common/array.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -70,8 +69,7 @@ struct holder_entry *holders_rows(struct state *st, int device, int *count)
 	const struct holders_view *v = holders_current(st);
 	*count = 0;
 	int max = DEVICE_MAX_PROCESSES + 1;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct device_usage *u = registry_usage(r, p, device);
 		if (u && u->buffers)
 			max++;
@@ -86,8 +84,7 @@ struct holder_entry *holders_rows(struct state *st, int device, int *count)
 		return NULL;
 	}
 	int n = 0;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct device_usage *u = registry_usage(r, p, device);
 		if (u && u->buffers && n < max) {
 			procs[n] = (struct pid_proc){r->processes[p].pid, p};
@@ -104,7 +101,8 @@ struct holder_entry *holders_rows(struct state *st, int device, int *count)
 		const struct process_record *rec = proc != REGISTRY_NONE ? &r->processes[proc] : NULL;
 		/* a process that reports to us but holds nothing here is not "untracked", nor is one
 		 * that tt-metal's shared memory counts on this device (its row comes from there) */
-		if (row->state == DEVICE_HOLDER_UNTRACKED && (rec || ttmetal_pid_counted(&st->shm, r, row->pid, device)))
+		if (row->state == DEVICE_HOLDER_UNTRACKED &&
+		    (rec || ttmetal_pid_counted(&st->shm, r, row->pid, device)))
 			continue;
 		/* reported after the scan: the scan cannot have seen it open the device */
 		if (row->state == DEVICE_HOLDER_VANISHED && rec && rec->first_seen_ns >= v->scanned_ns)

@@ -1,8 +1,8 @@
 /*
  * leaks.c - building, printing and keeping leak reports (see leaks.h).
  */
-#include "common/clock.h"
 #include "server/state/leaks.h"
+#include "common/clock.h"
 #include "server/state/state.h"
 
 #include <inttypes.h>
@@ -51,8 +51,7 @@ static void attach_stack_texts(struct leak_report *rep, struct process_stacks *p
 	free(text_of);
 }
 
-int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_t proc,
-		      uint64_t now_mono_ns)
+int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_t proc, uint64_t now_mono_ns)
 {
 	const struct process_record *p = &r->processes[proc];
 	memset(rep, 0, sizeof(*rep));
@@ -69,8 +68,7 @@ int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_
 	 * oldest first, as the seed prints them. */
 	uint32_t *stack_of = rep->entries ? malloc(keep * sizeof(*stack_of)) : NULL;
 	uint32_t i = 0;
-	REGISTRY_FOR_EACH_BUFFER(r, proc, b)
-	{
+	REGISTRY_FOR_EACH_BUFFER (r, proc, b) {
 		const struct live_buffer *buf = registry_buffer(r, b);
 		rep->bytes += buf->size;
 		rep->device_bytes[buf->device] += buf->size;
@@ -99,16 +97,15 @@ int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_
 
 void leak_report_print(const struct leak_report *rep, uint32_t max_lines)
 {
-	log_warn("⚠️  Process %d exited but left %" PRIu64 " buffer%s allocated:", (int)rep->pid,
-		 rep->buffers, rep->buffers == 1 ? "" : "s");
+	log_warn("⚠️  Process %d exited but left %" PRIu64 " buffer%s allocated:", (int)rep->pid, rep->buffers,
+		 rep->buffers == 1 ? "" : "s");
 	uint32_t shown = rep->kept < max_lines ? rep->kept : max_lines;
 	uint64_t shown_bytes = 0;
 	for (uint32_t i = 0; i < shown; i++) {
 		const struct leak_buffer *e = &rep->entries[i];
 		shown_bytes += e->size;
-		log_warn("    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s (age: %" PRIu64 "s)",
-			 e->device, e->address, e->size, proto_buffer_type_name(e->type),
-			 (uint64_t)(e->age_ns / 1000000000ull));
+		log_warn("    [Device %d] Buffer 0x%" PRIx64 ": %" PRIu64 " bytes %s (age: %" PRIu64 "s)", e->device,
+			 e->address, e->size, proto_buffer_type_name(e->type), (uint64_t)(e->age_ns / 1000000000ull));
 		if (e->stack_text != LEAK_NO_STACK)
 			log_warn("%s", rep->stack_texts[e->stack_text]);
 	}
@@ -184,8 +181,7 @@ static void journal_exit(struct state *st, uint32_t proc)
 	if (!st->marks.last_ns)
 		return;
 	uint64_t now = clock_monotonic_ns();
-	REGISTRY_FOR_EACH_BUFFER(&st->registry, proc, b)
-	{
+	REGISTRY_FOR_EACH_BUFFER (&st->registry, proc, b) {
 		picture_buffer_gone(st, proc, registry_buffer(&st->registry, b), now);
 	}
 }
@@ -203,14 +199,14 @@ void leak_process_exit(struct state *st, uint32_t proc)
 		struct leak_report rep;
 		leak_report_build(&rep, r, proc, clock_monotonic_ns());
 		leak_report_print(&rep, st->leak_lines);
-		REGISTRY_FOR_EACH_USAGE(r, proc, u)
-		{
+		REGISTRY_FOR_EACH_USAGE (r, proc, u) {
 			state_touch(st, u->device);
 		}
 		uint64_t exit_ns = rep.exit_ns;
 		leak_history_add(&st->leaks, &rep);
 		if (st->retain_leaks) {
-			log_warn("    (kept in the totals as \"exited (leaked)\" until tt_smi --clear-leaks: --retain-leaks)");
+			log_warn("    (kept in the totals as \"exited (leaked)\" until tt_smi --clear-leaks: "
+				 "--retain-leaks)");
 			registry_retain_exited(r, proc, exit_ns);
 			return;
 		}
@@ -223,15 +219,13 @@ uint64_t leaks_clear(struct state *st, uid_t uid, uint32_t *processes)
 	struct registry *r = &st->registry;
 	uint64_t buffers = 0;
 	*processes = 0;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct process_record *rec = registry_process(r, p);
 		if (!rec->exited || (uid != PROTO_UID_UNKNOWN && rec->uid != uid))
 			continue;
 		buffers += rec->live_buffers;
 		(*processes)++;
-		REGISTRY_FOR_EACH_USAGE(r, p, u)
-		{
+		REGISTRY_FOR_EACH_USAGE (r, p, u) {
 			state_touch(st, u->device);
 		}
 		registry_drop_process(r, p);

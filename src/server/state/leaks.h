@@ -27,19 +27,19 @@ struct leak_buffer {
 #define LEAK_NO_STACK UINT32_MAX
 
 struct leak_report {
-	uint64_t id;       /* 1, 2, ... in the order reports were kept (leak_history_add) */
+	uint64_t id; /* 1, 2, ... in the order reports were kept (leak_history_add) */
 	pid_t pid;
 	uid_t uid;
 	char comm[16];
 	char session[PROTO_SESSION_LEN];
-	uint64_t exit_ns;  /* CLOCK_REALTIME when the exit was seen */
-	uint64_t buffers;  /* every leaked buffer */
-	uint64_t bytes;    /* their total size */
-	uint32_t kept;     /* entries stored, oldest first */
+	uint64_t exit_ns; /* CLOCK_REALTIME when the exit was seen */
+	uint64_t buffers; /* every leaked buffer */
+	uint64_t bytes;   /* their total size */
+	uint32_t kept;    /* entries stored, oldest first */
 	struct leak_buffer *entries;
-	char **stack_texts;        /* symbolized stacks of the kept entries, one per distinct stack */
+	char **stack_texts; /* symbolized stacks of the kept entries, one per distinct stack */
 	uint32_t stack_text_count;
-	uint8_t source;    /* 0: the socket (buffers listed); 1: a stale tt-metal shm slot (totals only) */
+	uint8_t source; /* 0: the socket (buffers listed); 1: a stale tt-metal shm slot (totals only) */
 	uint64_t device_bytes[PROTO_MAX_DEVICES];   /* every leaked byte, per device */
 	uint64_t device_buffers[PROTO_MAX_DEVICES]; /* every leaked buffer, per device */
 };
@@ -49,17 +49,16 @@ struct leak_history {
 	uint32_t cap;
 	uint32_t start;
 	uint32_t count;
-	uint64_t reports_total;                        /* since start-up */
-	uint64_t leaked_bytes[PROTO_MAX_DEVICES];      /* since start-up */
-	uint64_t leaked_buffers[PROTO_MAX_DEVICES];    /* since start-up */
+	uint64_t reports_total;                     /* since start-up */
+	uint64_t leaked_bytes[PROTO_MAX_DEVICES];   /* since start-up */
+	uint64_t leaked_buffers[PROTO_MAX_DEVICES]; /* since start-up */
 };
 
 /*
  * Fills `rep` from the buffers `proc` still holds. Returns 0, or
  * TTALLOC_ENOMEM (the report then has totals but fewer entries).
  */
-int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_t proc,
-		      uint64_t now_mono_ns);
+int leak_report_build(struct leak_report *rep, const struct registry *r, uint32_t proc, uint64_t now_mono_ns);
 
 /* Prints the report in the seed's format, at most `max_lines` buffer lines. */
 void leak_report_print(const struct leak_report *rep, uint32_t max_lines);

@@ -25,9 +25,9 @@
 #define MISUSE_KEEP 256u
 #define MISUSE_LINES_PER_SECOND 10u
 
-#define MISUSE_KIND_MAP(X, P) \
-	X(P, DOUBLE_FREE, "double_free", "double free") \
-	X(P, UNKNOWN_FREE, "unknown_free", "free of an address never allocated") \
+#define MISUSE_KIND_MAP(X, P)                                                         \
+	X(P, DOUBLE_FREE, "double_free", "double free")                               \
+	X(P, UNKNOWN_FREE, "unknown_free", "free of an address never allocated")      \
 	X(P, OVERLAPPING_ALLOC, "overlapping_alloc", "allocation over a live buffer") \
 	X(P, WRONG_DEVICE, "wrong_device", "free naming the wrong device")
 

@@ -23,7 +23,7 @@ void picture_device_used(struct state *st, int device, uint64_t used[TTALLOC_BUF
 uint32_t picture_device_processes(struct state *st, int device)
 {
 	return registry_device_processes(&st->registry, device) +
-	       ttmetal_device_processes(&st->shm, &st->registry, device);
+		ttmetal_device_processes(&st->shm, &st->registry, device);
 }
 
 uint64_t picture_device_bytes(const uint64_t used[TTALLOC_BUFFER_TYPES])
@@ -41,12 +41,12 @@ uint64_t picture_capacity(const struct device *dev, unsigned type)
 	case TTALLOC_DRAM:
 	case TTALLOC_TRACE:
 		return DEVICE_INFO_VALID(&dev->info, DEVICE_INFO_DRAM_TOTAL) ? dev->info.dram_total
-									      : MAX_SYSTEM_MEMORY_SIZE;
+									     : MAX_SYSTEM_MEMORY_SIZE;
 	case TTALLOC_SYSTEM_MEMORY:
 		return MAX_SYSTEM_MEMORY_SIZE;
 	default:
 		return DEVICE_INFO_VALID(&dev->info, DEVICE_INFO_L1_TOTAL) ? dev->info.l1_total
-									    : MAX_SYSTEM_MEMORY_SIZE;
+									   : MAX_SYSTEM_MEMORY_SIZE;
 	}
 }
 
@@ -135,6 +135,7 @@ void picture_device_identity(struct state *st, int device, struct picture_identi
 	for (uint32_t i = 0; !out->asic_id[0] && i < st->shm.region_count; i++) {
 		const struct ttmetal_region *reg = &st->shm.regions[i];
 		if (reg->status == TTMETAL_SHM_OK && reg->device == device && reg->chip_unique_id)
-			snprintf(out->asic_id, sizeof(out->asic_id), "%016llX", (unsigned long long)reg->chip_unique_id);
+			snprintf(out->asic_id, sizeof(out->asic_id), "%016llX",
+				 (unsigned long long)reg->chip_unique_id);
 	}
 }

@@ -1,9 +1,9 @@
 /*
  * registry.c - live buffers and incremental totals (see registry.h).
  */
+#include "server/state/registry.h"
 #include "common/array.h"
 #include "common/clock.h"
-#include "server/state/registry.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -115,8 +115,7 @@ const struct device_usage *registry_usage(const struct registry *r, uint32_t pro
 uint32_t registry_device_processes(const struct registry *r, int device)
 {
 	uint32_t n = 0;
-	REGISTRY_FOR_EACH_PROCESS(r, p)
-	{
+	REGISTRY_FOR_EACH_PROCESS (r, p) {
 		const struct device_usage *u = usage_for(&r->processes[p], device, 0);
 		n += u && u->buffers > 0;
 	}
@@ -243,11 +242,11 @@ static int counted_by(uint32_t buffer, const void *ctx)
 	const struct counted_match *m = ctx;
 	const struct live_buffer *b = &m->r->buffers[buffer];
 	return b->owner == m->proc && b->kind == REGISTRY_KIND_COUNTED && b->type == m->type &&
-	       (m->size == 0 || b->size == m->size);
+		(m->size == 0 || b->size == m->size);
 }
 
-enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type,
-				    uint64_t address, uint64_t size, uint64_t now_ns)
+enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t address,
+				    uint64_t size, uint64_t now_ns)
 {
 	struct registry_origin origin = {.alloc_ns = now_ns, .stack = STACKS_NONE, .source = 0};
 	return registry_alloc_from(r, proc, device, type, address, size, &origin);
@@ -289,8 +288,8 @@ static enum registry_result insert_record(struct registry *r, uint32_t proc, str
 	return REGISTRY_OK;
 }
 
-enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int device, unsigned type,
-					 uint64_t address, uint64_t size, const struct registry_origin *origin)
+enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t address,
+					 uint64_t size, const struct registry_origin *origin)
 {
 	struct process_record *p = &r->processes[proc];
 	struct device_usage *u = usage_for(p, device, 1);
@@ -316,8 +315,8 @@ enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int 
 	return insert_record(r, proc, u, device, type, address, size, origin, REGISTRY_KIND_BUFFER, hole);
 }
 
-enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type,
-					  uint64_t id, uint64_t size, uint64_t now_ns)
+enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t id,
+					  uint64_t size, uint64_t now_ns)
 {
 	struct device_usage *u = usage_for(&r->processes[proc], device, 1);
 	if (!u)
@@ -338,8 +337,8 @@ static void remove_record(struct registry *r, uint32_t proc, uint32_t found, str
 	recycle(r, slot);
 }
 
-enum registry_result registry_release_counted(struct registry *r, uint32_t proc, int device, unsigned type,
-					      uint64_t id, uint64_t size, struct live_buffer *freed)
+enum registry_result registry_release_counted(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t id,
+					      uint64_t size, struct live_buffer *freed)
 {
 	struct counted_match m = {r, proc, type, size};
 	uint32_t found = size ? addr_index_find(&r->index, device, id, counted_by, &m) : ADDR_INDEX_NOT_FOUND;

@@ -36,10 +36,10 @@ struct live_buffer {
 	uint32_t owner_next; /* also links the free list */
 	uint32_t stack;      /* index in the owner's process_stacks, or STACKS_NONE */
 	uint16_t device;
-	uint8_t type;        /* enum ttalloc_buffer_type */
+	uint8_t type; /* enum ttalloc_buffer_type */
 	uint8_t live;
-	uint8_t kind;        /* enum registry_kind */
-	uint8_t source;      /* the owner's reporting instance (1..REGISTRY_INSTANCES), 0: none said */
+	uint8_t kind;   /* enum registry_kind */
+	uint8_t source; /* the owner's reporting instance (1..REGISTRY_INSTANCES), 0: none said */
 };
 
 /*
@@ -80,21 +80,21 @@ struct process_instance {
 struct process_record {
 	pid_t pid;
 	uid_t uid;
-	char comm[16];          /* from /proc/PID/comm at first connection */
+	char comm[16];                   /* from /proc/PID/comm at first connection */
 	char session[PROTO_SESSION_LEN]; /* from HELLO ($TTALLOC_SESSION), or empty */
-	uint32_t connections;   /* open connections of this pid */
-	uint32_t first_buffer;  /* head of the owner list */
+	uint32_t connections;            /* open connections of this pid */
+	uint32_t first_buffer;           /* head of the owner list */
 	uint64_t live_buffers;
 	uint64_t first_seen_ns; /* CLOCK_REALTIME */
 	struct device_usage *usage;
 	uint32_t usage_count;
 	uint32_t usage_cap;
-	struct process_stacks *stacks; /* created by its first STACK_DEF */
-	struct flight_ring *flight;    /* its last events (flight.h), created by its first */
+	struct process_stacks *stacks;                         /* created by its first STACK_DEF */
+	struct flight_ring *flight;                            /* its last events (flight.h), created by its first */
 	struct process_instance instances[REGISTRY_INSTANCES]; /* source n is instances[n - 1] */
-	int reported;           /* a connection of it reported (not only queried): its lines are at info level */
-	int exited;             /* gone, its leaked buffers kept counted (--retain-leaks); never matched by pid */
-	uint64_t exit_ns;       /* CLOCK_REALTIME of its exit, when exited */
+	int reported;     /* a connection of it reported (not only queried): its lines are at info level */
+	int exited;       /* gone, its leaked buffers kept counted (--retain-leaks); never matched by pid */
+	uint64_t exit_ns; /* CLOCK_REALTIME of its exit, when exited */
 	int in_use;
 };
 
@@ -120,9 +120,9 @@ struct registry {
 /* Outcome of registry_alloc and registry_free. */
 enum registry_result {
 	REGISTRY_OK = 0,
-	REGISTRY_REPLACED,  /* ALLOC at an address this process already held */
-	REGISTRY_FOREIGN,   /* FREE of an address only other processes hold */
-	REGISTRY_UNKNOWN,   /* FREE of an address nobody holds */
+	REGISTRY_REPLACED, /* ALLOC at an address this process already held */
+	REGISTRY_FOREIGN,  /* FREE of an address only other processes hold */
+	REGISTRY_UNKNOWN,  /* FREE of an address nobody holds */
 	REGISTRY_NOMEM,
 };
 
@@ -165,20 +165,20 @@ uint32_t registry_find_pid(const struct registry *r, pid_t pid);
  * REGISTRY_REPLACED: this process held the address; the old size was
  * replaced (totals stay right).
  */
-enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type,
-				    uint64_t address, uint64_t size, uint64_t now_ns);
+enum registry_result registry_alloc(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t address,
+				    uint64_t size, uint64_t now_ns);
 
 /* What a buffer carries besides its place and size. */
 struct registry_origin {
-	uint64_t alloc_ns; /* CLOCK_MONOTONIC when allocated */
-	uint32_t stack;    /* index in the owner's process_stacks, or STACKS_NONE */
-	uint8_t source;    /* the reporting instance (registry_instance), or 0 */
+	uint64_t alloc_ns;            /* CLOCK_MONOTONIC when allocated */
+	uint32_t stack;               /* index in the owner's process_stacks, or STACKS_NONE */
+	uint8_t source;               /* the reporting instance (registry_instance), or 0 */
 	struct live_buffer *previous; /* optional: REGISTRY_REPLACED copies the replaced record here */
 };
 
 /* registry_alloc with the buffer's call stack and reporting instance. */
-enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int device, unsigned type,
-					 uint64_t address, uint64_t size, const struct registry_origin *origin);
+enum registry_result registry_alloc_from(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t address,
+					 uint64_t size, const struct registry_origin *origin);
 
 /*
  * The source number (1..REGISTRY_INSTANCES) of reporting instance `id` in
@@ -222,16 +222,16 @@ enum registry_result registry_free(struct registry *r, uint32_t proc, int device
  * TTALLOC_KERNEL) reported by CB_ALLOC / KERNEL_LOAD: always a new record,
  * even when this process already has one with the same id.
  */
-enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type,
-					  uint64_t id, uint64_t size, uint64_t now_ns);
+enum registry_result registry_add_counted(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t id,
+					  uint64_t size, uint64_t now_ns);
 
 /*
  * Releases one counted record of `proc` with this device, type and id (the
  * one of `size` bytes when there is one, else any) and copies it into
  * *freed. REGISTRY_UNKNOWN when there is none; nothing changes then.
  */
-enum registry_result registry_release_counted(struct registry *r, uint32_t proc, int device, unsigned type,
-					      uint64_t id, uint64_t size, struct live_buffer *freed);
+enum registry_result registry_release_counted(struct registry *r, uint32_t proc, int device, unsigned type, uint64_t id,
+					      uint64_t size, struct live_buffer *freed);
 
 /* ---- iterating: every view walks the registry through these ---- */
 
@@ -278,11 +278,11 @@ static inline const struct live_buffer *registry_buffer(const struct registry *r
  * process that never held anything has no usage array (NULL: no
  * arithmetic on it, which UBSan rightly refuses).
  */
-#define REGISTRY_FOR_EACH_USAGE(r, proc, u)                                                              \
-	for (const struct device_usage *u = (r)->processes[(proc)].usage,                                   \
-					*u##_end_ = u ? u + (r)->processes[(proc)].usage_count : u;         \
-	     u < u##_end_; u++)                                                                              \
-		if (u->buffers == 0) {                                                                   \
+#define REGISTRY_FOR_EACH_USAGE(r, proc, u)                                                        \
+	for (const struct device_usage *u = (r)->processes[(proc)].usage,                          \
+				       *u##_end_ = u ? u + (r)->processes[(proc)].usage_count : u; \
+	     u < u##_end_; u++)                                                                    \
+		if (u->buffers == 0) {                                                             \
 		} else
 
 /* What `proc` holds on `device`, or NULL when nothing. */

@@ -2,8 +2,8 @@
  * stacks.c - per-process call stacks and module maps (see stacks.h).
  */
 #define _GNU_SOURCE
-#include "common/array.h"
 #include "server/state/stacks.h"
+#include "common/array.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -176,8 +176,8 @@ static struct known_stack *add_stack(struct process_stacks *ps, uint64_t id, uin
  * frame), or NULL with `why`. *done: the stack was complete already (a
  * harmless repeat of the same id: nothing to add).
  */
-static struct known_stack *stack_for_frame(struct process_stacks *ps, const struct proto_msg *msg, int text,
-					   int *done, const char **why)
+static struct known_stack *stack_for_frame(struct process_stacks *ps, const struct proto_msg *msg, int text, int *done,
+					   const char **why)
 {
 	uint64_t id = msg->size;
 	uint32_t depth = (uint32_t)msg->device_id, first = msg->buffer_type;
@@ -296,8 +296,7 @@ size_t stacks_format(struct process_stacks *ps, uint32_t index, const char *inde
 		return format_text_frames(st->text, indent, max_frames, out, size);
 	for (uint32_t i = 0; i < st->depth && (int)i < max_frames && len + 1 < size; i++) {
 		char where[512];
-		symbolizer_describe(ps->symbolizer, ps->modules, ps->module_count, st->ips[i], 1, where,
-				    sizeof(where));
+		symbolizer_describe(ps->symbolizer, ps->modules, ps->module_count, st->ips[i], 1, where, sizeof(where));
 		int n = snprintf(out + len, size - len, "%sat %s\n", indent, where);
 		if (n < 0)
 			break;

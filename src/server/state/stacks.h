@@ -38,7 +38,7 @@ struct known_stack {
 	uint32_t depth;
 	uint32_t received; /* ips (or text frames) filled so far */
 	uint64_t ips[PROTO_STACK_MAX_DEPTH];
-	char *text;        /* STACK_TEXT: the frames so far, one line each ("function (file:line)\n"); NULL: ips */
+	char *text; /* STACK_TEXT: the frames so far, one line each ("function (file:line)\n"); NULL: ips */
 };
 
 struct symbolizer;
@@ -52,7 +52,7 @@ struct process_stacks {
 	struct module_span *modules;
 	uint32_t module_count;
 	struct symbolizer *symbolizer; /* built on first use, dropped when modules change */
-	uint32_t *pooled; /* stacks[i]'s id in a stack_pool (stacks_pool_id), cap entries */
+	uint32_t *pooled;              /* stacks[i]'s id in a stack_pool (stacks_pool_id), cap entries */
 };
 
 struct stack_pool;

@@ -30,36 +30,36 @@
 
 /* What the state is built from (the server's options that concern it). */
 struct state_config {
-	const char *devices;       /* --devices selection */
-	const char *hw_root;       /* --hw-root, or NULL */
-	uint32_t leak_history;     /* leak reports kept */
-	uint32_t leak_lines;       /* buffer lines printed per leak report */
+	const char *devices;   /* --devices selection */
+	const char *hw_root;   /* --hw-root, or NULL */
+	uint32_t leak_history; /* leak reports kept */
+	uint32_t leak_lines;   /* buffer lines printed per leak report */
 	uint32_t history_interval_ms;
 	uint32_t history_samples;
-	int ttmetal_shm;           /* read tt-metal's regions (0: --no-tt-metal-shm) */
-	int retain_leaks;          /* an exited process's leaks stay counted (--retain-leaks, $CI) */
-	const char *hostname;      /* --hostname, or NULL: gethostname() */
+	int ttmetal_shm;      /* read tt-metal's regions (0: --no-tt-metal-shm) */
+	int retain_leaks;     /* an exited process's leaks stay counted (--retain-leaks, $CI) */
+	const char *hostname; /* --hostname, or NULL: gethostname() */
 };
 
 struct state {
 	struct device_set devices;
 	struct registry registry;
-	struct ttmetal_view shm;            /* tt-metal's shared-memory statistics (ttmetal.h) */
+	struct ttmetal_view shm; /* tt-metal's shared-memory statistics (ttmetal.h) */
 	struct leak_history leaks;
 	struct history history;
-	struct holders_view holders;        /* the kernel's view of who holds each device (holders.h) */
-	struct stack_pool stack_pool;       /* stack texts that outlive their process (stack_pool.h) */
-	struct oom_history ooms;            /* allocation failures' post-mortems (oom.h) */
-	struct misuse_log misuse;           /* double frees and the like (misuse.h) */
-	struct marks marks;                 /* named points in time and the journal of frees (marks.h) */
+	struct holders_view holders;             /* the kernel's view of who holds each device (holders.h) */
+	struct stack_pool stack_pool;            /* stack texts that outlive their process (stack_pool.h) */
+	struct oom_history ooms;                 /* allocation failures' post-mortems (oom.h) */
+	struct misuse_log misuse;                /* double frees and the like (misuse.h) */
+	struct marks marks;                      /* named points in time and the journal of frees (marks.h) */
 	uint64_t readings_ns[PROTO_MAX_DEVICES]; /* CLOCK_MONOTONIC of each device's last refresh (picture.h) */
-	uint64_t touched_devices;           /* bit per device changed in the current change batch */
-	int changed;                        /* state_note_change in the current batch */
-	uint64_t change_seq;                /* change batches so far (/api/events sends one event each) */
-	uint32_t leak_lines;                /* buffer lines printed per leak report */
-	int retain_leaks;                   /* leaked buffers stay in the totals until cleared (leaks.h) */
-	char hostname[256];                 /* the host this is the picture of (--hostname) */
-	struct container_cache containers;  /* each process's container and pod (containers.h) */
+	uint64_t touched_devices;                /* bit per device changed in the current change batch */
+	int changed;                             /* state_note_change in the current batch */
+	uint64_t change_seq;                     /* change batches so far (/api/events sends one event each) */
+	uint32_t leak_lines;                     /* buffer lines printed per leak report */
+	int retain_leaks;                        /* leaked buffers stay in the totals until cleared (leaks.h) */
+	char hostname[256];                      /* the host this is the picture of (--hostname) */
+	struct container_cache containers;       /* each process's container and pod (containers.h) */
 };
 
 /*

@@ -71,8 +71,8 @@ static const char *basename_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-void symbolizer_describe(struct symbolizer *sym, const struct module_span *modules, uint32_t count,
-			 uint64_t ip, int return_address, char *out, size_t size)
+void symbolizer_describe(struct symbolizer *sym, const struct module_span *modules, uint32_t count, uint64_t ip,
+			 int return_address, char *out, size_t size)
 {
 	/* a return address points after the call: look up the call itself */
 	uint64_t at = return_address && ip ? ip - 1 : ip;

@@ -22,7 +22,7 @@ void symbolizer_destroy(struct symbolizer *sym);
  * "0xADDR (module+0xOFF)" when nothing better is known. `return_address`:
  * ip is a return address, so the call is just before it.
  */
-void symbolizer_describe(struct symbolizer *sym, const struct module_span *modules, uint32_t count,
-			 uint64_t ip, int return_address, char *out, size_t size);
+void symbolizer_describe(struct symbolizer *sym, const struct module_span *modules, uint32_t count, uint64_t ip,
+			 int return_address, char *out, size_t size);
 
 #endif /* TTALLOC_SYMBOLIZE_H */

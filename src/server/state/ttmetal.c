@@ -91,7 +91,8 @@ int ttmetal_pid_counted(struct ttmetal_view *v, const struct registry *r, pid_t 
 	uint32_t n = 0;
 	const struct ttmetal_row *rows = ttmetal_rows(v, r, &n);
 	for (uint32_t i = 0; i < n; i++)
-		if (rows[i].pid == pid && !rows[i].covered && !rows[i].stale && (device < 0 || rows[i].device == device))
+		if (rows[i].pid == pid && !rows[i].covered && !rows[i].stale &&
+		    (device < 0 || rows[i].device == device))
 			return 1;
 	return 0;
 }

@@ -52,10 +52,10 @@ const char *ttmetal_source_name(enum ttmetal_source source);
 /* One process slot of one region. */
 struct ttmetal_row {
 	pid_t pid;
-	int device;          /* the region's device */
-	uint32_t region;     /* index in the view's regions */
-	uint32_t slot;       /* index in the region's process table */
-	uid_t uid;           /* PROTO_UID_UNKNOWN when the process is gone */
+	int device;                      /* the region's device */
+	uint32_t region;                 /* index in the view's regions */
+	uint32_t slot;                   /* index in the region's process table */
+	uid_t uid;                       /* PROTO_UID_UNKNOWN when the process is gone */
 	char name[TTMETAL_SHM_NAME_LEN]; /* from the slot (else /proc/PID/comm) */
 	uint64_t used[TTALLOC_BUFFER_TYPES];
 	uint64_t updated_ns; /* the slot's last update, ns since the epoch */
@@ -65,17 +65,17 @@ struct ttmetal_row {
 
 /* One region file as last read. */
 struct ttmetal_region {
-	char name[64];            /* file name, tt_device_<id>_memory */
-	uint64_t chip_unique_id;  /* from the name */
+	char name[64];           /* file name, tt_device_<id>_memory */
+	uint64_t chip_unique_id; /* from the name */
 	enum ttmetal_shm_status status;
-	int device;               /* the server's device it describes; -1: none (or not read) */
+	int device; /* the server's device it describes; -1: none (or not read) */
 	uint32_t version;
-	uint32_t processes;       /* process slots in use */
+	uint32_t processes; /* process slots in use */
 	uint64_t totals[TTALLOC_BUFFER_TYPES];
 	uint64_t unattributed[TTALLOC_BUFFER_TYPES]; /* totals of a region without process slots */
 	uint32_t chip_count;
 	struct ttmetal_shm_chip chips[TTMETAL_SHM_MAX_CHIPS];
-	char why[160];            /* why it was refused; "" when read */
+	char why[160]; /* why it was refused; "" when read */
 };
 
 /* A (region, pid) across scans: stale slots are counted as leaked once. */
@@ -84,13 +84,13 @@ struct ttmetal_memo {
 	pid_t pid;
 	int covered_ever; /* it reported through the socket too: its leak report came from there */
 	int leak_counted;
-	uint64_t scan;    /* last scan that saw it */
+	uint64_t scan; /* last scan that saw it */
 };
 
 /* A region file's state across scans, to warn once per change. */
 struct ttmetal_region_memo {
 	char name[64];
-	int state;        /* enum ttmetal_shm_status, or -1 for "no such device" */
+	int state; /* enum ttmetal_shm_status, or -1 for "no such device" */
 	uint64_t scan;
 };
 
@@ -105,9 +105,9 @@ struct ttmetal_view {
 	uint32_t memo_count, memo_cap;
 	struct ttmetal_region_memo *region_memos;
 	uint32_t region_memo_count, region_memo_cap;
-	uint64_t scans;           /* scans done */
-	uint64_t scanned_ns;      /* CLOCK_REALTIME of the last scan */
-	uint64_t stale_leaks;     /* stale slots counted as leaks since start-up */
+	uint64_t scans;       /* scans done */
+	uint64_t scanned_ns;  /* CLOCK_REALTIME of the last scan */
+	uint64_t stale_leaks; /* stale slots counted as leaks since start-up */
 	/* derived from the rows and the registry's processes (recomputed when either changes) */
 	uint64_t derived_scan;
 	uint64_t derived_generation;
