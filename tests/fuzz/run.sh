@@ -52,7 +52,7 @@ lib=$out/cmake/lib
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	-I"$root/include" -I"$root/src" -I"$root/tests/fuzz" \
 	"$root/tests/fuzz/fuzz_$target.c" -o "$out/fuzz_$target" \
-	"$lib/libttalloc_server_core.a" "$lib/libttalloc_devices.a" "$lib/libttalloc_common.a" \
+	"$lib/libttalloc_server_core.a" "$lib/libttalloc_model.a" "$lib/libttalloc_devices.a" "$lib/libttalloc_common.a" \
 	$(pkg-config --libs libmicrohttpd jansson libdw libsystemd yaml-0.1 gnutls libcrypt) -ldl -pthread -lm
 echo "built $out/fuzz_$target"
 
