@@ -37,9 +37,16 @@ struct lane_ref {
 };
 static __thread struct lane_ref my_lane __attribute__((tls_model("initial-exec")));
 
-/* The producer whose lanes threads hold, for the thread-exit destructor. */
+/*
+ * The producer whose lanes threads hold, for the thread-exit destructor.
+ * lifecycle_lock orders a thread's exit (release_lane) against a reconnect
+ * making or tearing down a producer in the same storage: without it an
+ * exiting thread read the generation, and took claim_lock, while
+ * ring_producer_create was resetting both (found by ThreadSanitizer).
+ */
 static struct ring_producer *current;
 static uint32_t last_generation;
+static struct futex_lock lifecycle_lock;
 static pthread_key_t lane_key;
 static pthread_once_t lane_key_once = PTHREAD_ONCE_INIT;
 
@@ -47,13 +54,16 @@ static pthread_once_t lane_key_once = PTHREAD_ONCE_INIT;
 static void release_lane(void *value)
 {
 	(void)value;
-	struct ring_producer *p = __atomic_load_n(&current, __ATOMIC_ACQUIRE);
-	if (!p || my_lane.generation != p->generation || my_lane.lane == SHARED_LANE)
+	if (!my_lane.generation || my_lane.lane == SHARED_LANE)
 		return;
-	futex_lock_acquire(&p->claim_lock);
-	if (my_lane.generation == p->generation)
+	futex_lock_acquire(&lifecycle_lock);
+	struct ring_producer *p = current;
+	if (p && my_lane.generation == p->generation) {
+		futex_lock_acquire(&p->claim_lock);
 		p->lane_taken[my_lane.lane] = 0;
-	futex_lock_release(&p->claim_lock);
+		futex_lock_release(&p->claim_lock);
+	}
+	futex_lock_release(&lifecycle_lock);
 	my_lane.generation = 0;
 }
 
@@ -79,30 +89,41 @@ static int make_memfd(char *err)
 	return fd;
 }
 
+/* Resets the producer to hold `region` and `wake_fd` (none: NULL, -1) under a new generation. */
+static void reset_producer(struct ring_producer *p, struct ring_region *region, int wake_fd)
+{
+	futex_lock_acquire(&lifecycle_lock);
+	memset(p, 0, sizeof(*p));
+	p->region = region;
+	p->wake_fd = wake_fd;
+	if (region) {
+		if (++last_generation == 0)
+			++last_generation;
+		p->generation = last_generation;
+		current = p;
+	}
+	futex_lock_release(&lifecycle_lock);
+}
+
 int ring_producer_create(struct ring_producer *p, int *memfd, char *err)
 {
 	pthread_once(&lane_key_once, create_lane_key);
-	memset(p, 0, sizeof(*p));
-	p->wake_fd = -1;
 	int fd = make_memfd(err);
-	if (fd < 0)
-		return -1;
-	void *map = mmap(NULL, sizeof(struct ring_region), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *map = fd < 0 ? MAP_FAILED
+			   : mmap(NULL, sizeof(struct ring_region), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int wake = map == MAP_FAILED ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wake < 0) {
-		snprintf(err, 128, "%s: %s", map == MAP_FAILED ? "mmap" : "eventfd", strerror(errno));
-		if (map != MAP_FAILED)
-			munmap(map, sizeof(struct ring_region));
-		close(fd);
+		if (fd >= 0) {
+			snprintf(err, 128, "%s: %s", map == MAP_FAILED ? "mmap" : "eventfd", strerror(errno));
+			if (map != MAP_FAILED)
+				munmap(map, sizeof(struct ring_region));
+			close(fd);
+		}
+		reset_producer(p, NULL, -1);
 		return -1;
 	}
-	p->region = map;
-	p->wake_fd = wake;
-	ring_header_init(&p->region->header);
-	if (++last_generation == 0)
-		++last_generation;
-	p->generation = last_generation;
-	__atomic_store_n(&current, p, __ATOMIC_RELEASE);
+	ring_header_init(&((struct ring_region *)map)->header);
+	reset_producer(p, map, wake);
 	*memfd = fd;
 	return 0;
 }
@@ -127,13 +148,19 @@ void ring_producer_destroy(struct ring_producer *p)
 		munmap(p->region, sizeof(struct ring_region));
 	if (p->wake_fd >= 0)
 		close(p->wake_fd);
+	futex_lock_acquire(&lifecycle_lock);
 	p->region = NULL;
 	p->wake_fd = -1;
 	p->generation = 0;
+	if (current == p)
+		current = NULL;
+	futex_lock_release(&lifecycle_lock);
 }
 
 void ring_producer_forget(struct ring_producer *p)
 {
+	/* the only thread left: a lock another thread held at fork is free */
+	lifecycle_lock.word = 0;
 	ring_producer_destroy(p);
 	p->claim_lock.word = 0;
 	p->shared_lane_lock.word = 0;

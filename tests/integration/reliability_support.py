@@ -78,6 +78,13 @@ def assert_no_tsan_report(lines):
     assert "ThreadSanitizer" not in text, text[-6000:]
 
 
+def assert_quits_cleanly(p):
+    """The stress client `p` exits 0 (a ThreadSanitizer report, exit 66, is shown first)."""
+    status = p.wait(30)
+    assert_no_tsan_report(p.lines)
+    assert status == 0, "\n".join(p.lines[-40:])
+
+
 def other_user():
     """(uid, gid) of an unprivileged account for setpriv, or skip."""
     if os.geteuid() != 0:

@@ -11,7 +11,7 @@ import signal
 import time
 
 from conftest import MiB, TSAN, wait_until, process_rows
-from reliability_support import (assert_no_tsan_report, c_stress_exe, stress_env)  # noqa: F401
+from reliability_support import (assert_quits_cleanly, c_stress_exe, stress_env)  # noqa: F401
 import ttalloc
 
 THREADS = 8
@@ -43,10 +43,9 @@ def test_threads_report_concurrently_and_the_totals_are_exact(server, processes,
     for bad in ("was already live", "no live buffer", "claims PID"):
         assert bad not in log
     p.send("quit")
-    assert p.wait(30) == 0
+    assert_quits_cleanly(p)
     server.wait_for_log(r"Process %d exited but left %d buffers allocated" % (p.pid, live), timeout=10)
     assert device_bytes(server, 0) == device_bytes(server, 1) == 0
-    assert_no_tsan_report(p.lines)
 
 
 def test_a_buffer_handed_between_threads_keeps_its_order(server, processes, c_stress_exe):
@@ -67,8 +66,7 @@ def test_a_buffer_handed_between_threads_keeps_its_order(server, processes, c_st
     for bad in ("was already live", "no live buffer", "shared-memory ring refused or corrupt"):
         assert bad not in log
     p.send("quit")
-    assert p.wait(30) == 0
-    assert_no_tsan_report(p.lines)
+    assert_quits_cleanly(p)
 
 
 def test_threads_keep_reporting_through_a_server_kill_9(short_dir, server_factory, processes, c_stress_exe):
@@ -90,8 +88,7 @@ def test_threads_keep_reporting_through_a_server_kill_9(short_dir, server_factor
     assert sum(st) == live == THREADS * KEEP
     assert "was already live" not in second.log()
     p.send("quit")
-    assert p.wait(30) == 0
-    assert_no_tsan_report(p.lines)
+    assert_quits_cleanly(p)
 
 
 def test_threads_keep_reporting_through_a_server_that_hangs_past_their_timeout(server, processes, c_stress_exe):
@@ -123,8 +120,7 @@ def test_threads_keep_reporting_through_a_server_that_hangs_past_their_timeout(s
     assert re.search(r"PID %d reconnected" % p.pid, log)
     assert not re.search(r"Process %d exited" % p.pid, log)
     p.send("quit")
-    assert p.wait(30) == 0
-    assert_no_tsan_report(p.lines)
+    assert_quits_cleanly(p)
 
 
 def test_forked_children_get_their_own_identity_and_nothing_is_counted_twice(server, processes, c_stress_exe):
@@ -154,8 +150,7 @@ def test_forked_children_get_their_own_identity_and_nothing_is_counted_twice(ser
     assert "was already live" not in log
     assert not re.search(r"claims PID", log)
     p.send("quit")
-    assert p.wait(30) == 0
-    assert_no_tsan_report(p.lines)
+    assert_quits_cleanly(p)
 
 
 def test_an_execd_child_with_tracking_inherited_reports_as_itself(server, processes, c_stress_exe):
@@ -171,8 +166,7 @@ def test_an_execd_child_with_tracking_inherited_reports_as_itself(server, proces
     q = server.query(0)
     assert (q["dram_allocated"], q["l1_small_allocated"]) == (MiB, 0)
     p.send("quit")
-    assert p.wait(30) == 0
-    assert_no_tsan_report(p.lines)
+    assert_quits_cleanly(p)
 
 
 def test_ttalloc_load_with_four_threads_churning_ends_at_zero(server):
