@@ -179,8 +179,8 @@ static int report_on_ring(const struct event *ev)
 }
 
 /*
- * No connection, and another thread holds session_lock (connecting, maybe
- * to a server that is slow to answer): the table is updated without
+ * No connection, and another thread holds session_lock while a server that
+ * accepted its connection answers (client.handshaking; maybe slowly): the table is updated without
  * waiting. The connection being made re-sends the table shard by shard, so
  * the event reaches the server by that resync, or on the ring when its
  * shard is already there. Only a shard already re-sent as 112-byte frames
@@ -215,7 +215,10 @@ static int report_on_socket(const struct event *ev)
 	if (__atomic_load_n(&client.transport, __ATOMIC_ACQUIRE) != TRANSPORT_NONE) {
 		pthread_mutex_lock(&client.session_lock);
 	} else if (pthread_mutex_trylock(&client.session_lock) != 0) {
-		if (report_while_connecting(ev, &rc) == 0)
+		/* only a server that accepted us can keep the lock long (HELLO,
+		 * resync); the watcher finding no server again is quick, and the
+		 * report then says TTALLOC_ENOSERVER as it should */
+		if (__atomic_load_n(&client.handshaking, __ATOMIC_ACQUIRE) && report_while_connecting(ev, &rc) == 0)
 			return rc;
 		pthread_mutex_lock(&client.session_lock);
 	}

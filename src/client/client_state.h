@@ -61,8 +61,9 @@ struct client {
 	int state;                      /* enum client_state; read without a lock on the fast path */
 	int transport;                  /* enum client_transport; read without a lock on the fast path */
 	uint32_t connection_generation; /* bumped by every disconnect (read without session_lock) */
-	uint32_t server_devices;        /* HELLO_ACK's num_devices of the last server (0: none yet); read lock-free */
-	uint64_t refused_device;        /* reports refused with TTALLOC_ENODEV (atomic) */
+	uint32_t handshaking;    /* a server accepted the connection being made; HELLO, ring and resync under way */
+	uint32_t server_devices; /* HELLO_ACK's num_devices of the last server (0: none yet); read lock-free */
+	uint64_t refused_device; /* reports refused with TTALLOC_ENODEV (atomic) */
 	struct ring_producer ring;
 	struct shard shards[RING_SHARDS];
 

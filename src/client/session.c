@@ -289,6 +289,33 @@ static int attach_ring(void)
 
 static void start_watcher(void);
 
+/*
+ * With a connected client.fd: HELLO, the ring when both sides want it, and
+ * the resync of the live table. Returns 0 or TTALLOC_ENOSERVER.
+ */
+static int handshake(void)
+{
+	set_timeout(client.fd, SO_SNDTIMEO, SEND_TIMEOUT_MS);
+	set_timeout(client.fd, SO_RCVTIMEO, HANDSHAKE_TIMEOUT_MS);
+	uint32_t features;
+	int rc = hello(&features);
+	if (rc < 0) {
+		error_set(client.last_error, rc,
+			  "connected to %s, but nothing answered HELLO there within %d ms: is it an allocation server?",
+			  client.socket_path, HANDSHAKE_TIMEOUT_MS);
+		return rc;
+	}
+	client.connections++;
+	client.last_error[0] = '\0';
+	if (!client.ring_allowed || !(features & PROTO_FEATURE_RING) || attach_ring() < 0) {
+		if (client.fd < 0)
+			return TTALLOC_ENOSERVER;
+		__atomic_store_n(&client.transport, TRANSPORT_SOCKET, __ATOMIC_RELEASE);
+	}
+	set_timeout(client.fd, SO_RCVTIMEO, ANSWER_TIMEOUT_MS);
+	return resync();
+}
+
 int session_connect(int force)
 {
 	start_watcher();
@@ -307,26 +334,11 @@ int session_connect(int force)
 		client.backoff_ns = client.backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : client.backoff_ns * 2;
 		return TTALLOC_ENOSERVER;
 	}
-	set_timeout(client.fd, SO_SNDTIMEO, SEND_TIMEOUT_MS);
-	set_timeout(client.fd, SO_RCVTIMEO, HANDSHAKE_TIMEOUT_MS);
 	client.backoff_ns = BACKOFF_MIN_NS;
-	uint32_t features;
-	int rc = hello(&features);
-	if (rc < 0) {
-		error_set(client.last_error, rc,
-			  "connected to %s, but nothing answered HELLO there within %d ms: is it an allocation server?",
-			  client.socket_path, HANDSHAKE_TIMEOUT_MS);
-		return rc;
-	}
-	client.connections++;
-	client.last_error[0] = '\0';
-	if (!client.ring_allowed || !(features & PROTO_FEATURE_RING) || attach_ring() < 0) {
-		if (client.fd < 0)
-			return TTALLOC_ENOSERVER;
-		__atomic_store_n(&client.transport, TRANSPORT_SOCKET, __ATOMIC_RELEASE);
-	}
-	set_timeout(client.fd, SO_RCVTIMEO, ANSWER_TIMEOUT_MS);
-	return resync();
+	__atomic_store_n(&client.handshaking, 1, __ATOMIC_RELEASE);
+	int rc = handshake();
+	__atomic_store_n(&client.handshaking, 0, __ATOMIC_RELEASE);
+	return rc;
 }
 
 void session_disconnect(void)

@@ -13,6 +13,10 @@
  *   burst N DEVICE TYPE BASE SIZE       N allocs at BASE, BASE+SIZE, ...;
  *                                       answers the last rc and the
  *                                       elapsed milliseconds
+ *   churn N DEVICE ADDRESS              N alloc/free pairs of one 4 KiB DRAM
+ *                                       buffer; answers the last rc and
+ *                                       how many reports returned each of
+ *                                       0 and TTALLOC_ENOSERVER
  *   quit
  * "enabled" and "live" answer rc=<value>.
  */
@@ -89,6 +93,20 @@ int main(void)
 							  base + i * size, size);
 			char extra[64];
 			snprintf(extra, sizeof(extra), " ms=%.1f", now_ms() - start);
+			answer(rc, extra);
+		} else if (!strcmp(cmd, "churn") && n == 4) {
+			uint64_t count = num(words[1]), address = num(words[3]);
+			int device = (int)num(words[2]), rc = 0;
+			uint64_t ok = 0, enoserver = 0;
+			for (uint64_t i = 0; i < 2 * count; i++) {
+				rc = i & 1 ? ttalloc_report_free(device, address)
+					   : ttalloc_report_alloc(device, TTALLOC_DRAM, address, 4096);
+				ok += rc == 0;
+				enoserver += rc == TTALLOC_ENOSERVER;
+			}
+			char extra[64];
+			snprintf(extra, sizeof(extra), " ok=%llu enoserver=%llu", (unsigned long long)ok,
+				 (unsigned long long)enoserver);
 			answer(rc, extra);
 		} else if (!strcmp(cmd, "stats")) {
 			struct ttalloc_stats st;

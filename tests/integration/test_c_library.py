@@ -139,6 +139,18 @@ def test_c_library_before_any_server_cannot_know_and_the_server_refuses_itself(s
     assert rc(p, "alloc 7 0 0x2000 4096") == CODES["NODEV"]  # now it knows
 
 
+def test_c_library_reports_with_no_server_never_claim_success(short_dir, c_client):
+    # The library's watcher thread looks for a server every 200 ms, holding
+    # the session lock; a report that met it there returned 0 as if a
+    # connection were being made (found in CI; 95 to 452 of these 6 M reports
+    # before the fix).
+    from conftest import client_env
+    p = c_client(client_env(short_dir / "absent.sock"))
+    p.send("churn 3000000 0 0x1000")
+    m = p.expect(r"^rc=(-?\d+) .* ok=(\d+) enoserver=(\d+)$", timeout=120)
+    assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (ENOSERVER, 0, 6000000)
+
+
 def test_c_library_stats_say_whether_events_reached_a_server(short_dir, c_client, server_factory):
     from conftest import client_env
     path = short_dir / "stats.sock"
