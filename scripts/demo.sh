@@ -7,10 +7,12 @@
 #   4b. an out-of-memory caused by fragmentation and its post-mortem,
 #   5. stop everything and leave nothing running.
 # Usage: scripts/demo.sh [BUILD_DIR]
+# TTALLOC_DEMO_SOCKET and TTALLOC_DEMO_HTTP (address:port) pin the socket and
+# the dashboard's address (tests/integration/test_demo.py runs it so).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$(cd "$ROOT/${1:-build}" && pwd)
+BUILD=$(cd "$ROOT" && cd "${1:-build}" && pwd) # relative to the repository, or absolute
 BIN="$BUILD/bin"
 WORK=$(mktemp -d /tmp/ttalloc-demo.XXXXXX)
 SERVER_LOG="$WORK/server.log"
@@ -19,7 +21,9 @@ PIDS=()
 # The seed's scripts talk to the default socket; use it unless a server is
 # already there, in which case the demo runs on a private one.
 DEFAULT_SOCKET=/tmp/tt_allocation_server.sock
-if [ -S "$DEFAULT_SOCKET" ] && /usr/bin/python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$DEFAULT_SOCKET" 2>/dev/null; then
+if [ -n "${TTALLOC_DEMO_SOCKET:-}" ]; then
+  export TT_ALLOC_SERVER_SOCKET="$TTALLOC_DEMO_SOCKET"
+elif [ -S "$DEFAULT_SOCKET" ] && /usr/bin/python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$DEFAULT_SOCKET" 2>/dev/null; then
   export TT_ALLOC_SERVER_SOCKET="$WORK/server.sock"
   echo "note: a server is already listening on $DEFAULT_SOCKET; the demo uses $TT_ALLOC_SERVER_SOCKET"
 else
@@ -60,8 +64,8 @@ wait_for_log() {
 section "1. Start the allocation server (Terminal 1 of the seed)"
 echo "\$ ./build/programming_examples/allocation_server_poc"
 # The dashboard on 8080 unless something holds that port (then a free one).
-HTTP_ADDR=127.0.0.1:8080
-if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then HTTP_ADDR=127.0.0.1:0; fi
+HTTP_ADDR=${TTALLOC_DEMO_HTTP:-127.0.0.1:8080}
+if [ -z "${TTALLOC_DEMO_HTTP:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null; then HTTP_ADDR=127.0.0.1:0; fi
 "$BIN/ttalloc-server" --socket "$TT_ALLOC_SERVER_SOCKET" --http "$HTTP_ADDR" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 wait_for_log "Waiting for clients"
@@ -130,7 +134,7 @@ PIDS+=($OOM_PID)
 wait_for_log "allocation of 1.5 GB DRAM on device 0 failed"
 grep "failed: needs" "$SERVER_LOG" | sed 's/^/  server| /'
 echo "\$ ./build/programming_examples/tt_smi --oom"
-"$BIN/tt_smi" --oom | head -12
+"$BIN/tt_smi" --oom | sed -n 1,12p # reads it all: head would close the pipe and pipefail report SIGPIPE
 echo "\$ ./build/programming_examples/tt_smi --map -i 0 --type dram"
 "$BIN/tt_smi" --map -i 0 --type dram
 if [ -n "$DASHBOARD_URL" ] && command -v curl >/dev/null; then
@@ -139,7 +143,7 @@ if [ -n "$DASHBOARD_URL" ] && command -v curl >/dev/null; then
 import json, sys
 d = json.load(sys.stdin)
 print('  allocated %d B, freed %d B in %d buffers, growth %d B' % (d['allocated']['bytes'], d['freed']['bytes'],
-      d['freed']['buffers'], d['growth_bytes']))"
+      d['freed']['buffer_count'], d['growth_bytes']))"
 fi
 kill "$OOM_PID" 2>/dev/null || true
 wait "$OOM_PID" 2>/dev/null || true
