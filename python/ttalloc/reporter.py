@@ -12,6 +12,7 @@ lock another thread held. Imports ttalloc.protocol and ttalloc.connection.
 
 import atexit
 import ctypes
+import hashlib
 import os
 import socket
 import sys
@@ -39,6 +40,14 @@ def _frame_text(code, line):
         text = "%s (%s:%d)" % (name, os.path.basename(code.co_filename), line)
     text = "".join(c if " " <= c != "\x7f" else "?" for c in text)
     return text.encode("utf-8", "replace")[:protocol.TEXT_MAX].decode("utf-8", "ignore")
+
+
+def _stack_id_of(texts):
+    """A stack's id, from its frames' text as libttalloc's come from their
+    addresses: the server keeps stacks per process, so two Reporters (or a
+    Reporter and libttalloc) of one process must not both call theirs 1."""
+    digest = hashlib.blake2b("\n".join(texts).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1
 
 
 def _check_device_and_type(device_id, buffer_type):
@@ -336,13 +345,13 @@ class Reporter:
         if stack_id is None:
             if not key or len(self._stack_ids) >= MAX_STACKS:
                 return 0
-            stack_id = len(self._stack_ids) + 1
-            self._stack_ids[key] = stack_id
             texts, codes, f = [], [], top
             for _ in key:
                 texts.append(_frame_text(f.f_code, f.f_lineno))
                 codes.append(f.f_code)
                 f = f.f_back
+            stack_id = _stack_id_of(texts)
+            self._stack_ids[key] = stack_id
             self._stack_texts[stack_id] = texts
             self._stack_codes.append(codes)
         return stack_id

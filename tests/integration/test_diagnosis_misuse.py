@@ -51,6 +51,33 @@ sys.stdin.readline()
     assert e["offending_stack"][0].startswith("release (<string>:")
 
 
+def test_two_python_reporters_of_one_process_keep_their_own_stacks(server, processes):
+    # The server keeps stacks per process; two Reporters numbered theirs
+    # from 1 alike, so b's buffer showed a's stack (and a double free the
+    # wrong three). Stack ids now come from the frames, as libttalloc's do.
+    p = start_py(processes, server, """
+import sys, ttalloc
+a = ttalloc.Reporter(stack_traces=True)
+b = ttalloc.Reporter(stack_traces=True)
+
+def through_a():
+    a.report_alloc(0, ttalloc.DRAM, 0x800000000, 4096)
+
+def through_b():
+    b.report_alloc(0, ttalloc.DRAM, 0x800100000, 8192)
+
+through_a(); through_b(); a.flush(); b.flush()
+print("ready", flush=True)
+sys.stdin.readline()
+""")
+    rows = {b["address"]: b for b in doc(server, "/api/buffers?pid=%d" % p.pid)["buffers"]}
+    assert rows["0x800000000"]["stack"][0].startswith("through_a (<string>:")
+    assert rows["0x800100000"]["stack"][0].startswith("through_b (<string>:")
+    lines = smi(server, "--export-stacks", "-").stdout.splitlines()
+    assert any("through_a (<string>:" in line and line.endswith(" 4096") for line in lines), lines
+    assert any("through_b (<string>:" in line and line.endswith(" 8192") for line in lines), lines
+
+
 def test_wrong_device_overlapping_alloc_and_unknown_free(server):
     c = RawClient(server.socket)
     c.alloc(0, 0, 0x800000000, 4096)
