@@ -61,7 +61,7 @@ int smi_diag_option(struct smi_diag *d, int opt, const char *arg, int argc, char
 	case SMI_OPT_MAP:
 		return set_mode(d, SMI_DIAG_MAP, NULL, err);
 	case SMI_OPT_MARK:
-		if (!proto_text_valid(arg, strnlen(arg, PROTO_TEXT_MAX + 1) + 1))
+		if (!proto_text_valid(arg, PROTO_TEXT_MAX + 1)) /* stops at the NUL; 72 bytes and up are refused */
 			return error_set(err, -1, "a mark label is 1..%d bytes of text without control characters",
 					 PROTO_TEXT_MAX);
 		return set_mode(d, SMI_DIAG_MARK, arg, err);
