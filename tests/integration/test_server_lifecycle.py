@@ -115,6 +115,21 @@ def test_a_bad_option_is_one_line_and_exit_2_before_the_banner(short_dir, args, 
     assert not os.path.lexists(short_dir / "s.sock")
 
 
+def test_a_web_config_that_cannot_work_is_refused_before_the_banner(short_dir):
+    missing = short_dir / "missing.yml"
+    res = run_server_with(["--http", "127.0.0.1:0", "--web-config", str(missing)], short_dir / "s.sock")
+    assert_refused_alone(res, "--web-config: cannot read the file %s: No such file or directory" % missing)
+    bad = short_dir / "web.yml"
+    bad.write_text("tls_server_config:\n  key_fil: x\n")
+    res = run_server_with(["--http", "127.0.0.1:0", "--web-config", str(bad)], short_dir / "s.sock")
+    assert_refused_alone(res, "--web-config: %s: tls_server_config.key_fil is not supported by ttalloc-server "
+                              "(cert_file, key_file, min_version; client certificates are not)" % bad)
+    bad.write_text("a: [\n")
+    res = run_server_with(["--http", "127.0.0.1:0", "--web-config", str(bad)], short_dir / "s.sock")
+    assert res.returncode == 2 and res.stdout == "" and "not valid YAML" in res.stderr
+    assert not os.path.lexists(short_dir / "s.sock")
+
+
 def test_a_socket_directory_that_is_missing_is_refused_before_the_banner(short_dir):
     missing = short_dir / "missing"
     res = run_server_with(["--no-http"], missing / "s.sock")

@@ -182,7 +182,7 @@ static void test_bad_configs_are_refused_with_the_reason(void **state)
 	assert_int_equal(load("http_server_config:\n  http2: true\n", &cfg, err), 0); /* ignored: HTTP/1.1 */
 	web_config_release(&cfg);
 	assert_true(web_config_load("/nonexistent/web.yml", &cfg, err) < 0);
-	assert_non_null(strstr(err, "cannot read --web-config /nonexistent/web.yml"));
+	assert_non_null(strstr(err, "cannot read the file /nonexistent/web.yml"));
 	web_config_release(&cfg);
 }
 

@@ -299,7 +299,7 @@ static int load_web_config(struct http_server *h, const char *path, char *err)
 		return 0;
 	char why[ERR_LEN];
 	if (web_config_load(path, &h->web, why) < 0) {
-		snprintf(err, HTTP_ERR_LEN, "--web-config %s", why);
+		snprintf(err, HTTP_ERR_LEN, "--web-config: %s", why);
 		return -1;
 	}
 	http_auth_init(&h->auth, &h->web);

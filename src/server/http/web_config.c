@@ -247,7 +247,7 @@ static int parse_root(struct parse *p, const yaml_node_t *root)
 int web_config_load(const char *path, struct web_config *cfg, char *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	char *text = read_file(path, "--web-config", err);
+	char *text = read_file(path, "the file", err);
 	if (!text)
 		return TTALLOC_EIO;
 	yaml_parser_t parser;
