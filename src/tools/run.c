@@ -550,7 +550,7 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 	json_t *buffers = json_array();
 	for (size_t i = 0; i < list->count; i++) {
 		const struct leaked *l = &list->items[i];
-		json_t *stack = json_array();
+		json_t *stack = l->stack_lines ? json_array() : json_null(); /* null: none captured, as in /api/buffers */
 		for (uint32_t f = 0; f < l->stack_lines; f++)
 			json_array_append_new(stack, json_string(l->stack[f]));
 		json_t *b = model_buffer_json(l->buf.device, l->buf.address, l->buf.size, l->buf.type, l->buf.pid,

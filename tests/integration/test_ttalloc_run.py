@@ -161,6 +161,7 @@ def test_leaky_workload_exits_86_and_reports_each_leaked_buffer(server, workload
     assert len({b["pid"] for b in bufs}) == 1 and bufs[0]["pid"] != os.getpid()
     assert all(b["name"].startswith("python") and not b["still_running"] for b in bufs)
     assert all(int(b["address"], 16) > 0 and b["age_seconds"] >= 0 for b in bufs)
+    assert all(b["stack"] is None for b in bufs)  # none captured: null, as in /api/buffers
     # the human summary: per device and type, the biggest buffers, the verdict
     err = res.stderr
     assert "ttalloc-run: ❌ 4.0MB of device memory leaked (2 records; limit 0 bytes)" in err
