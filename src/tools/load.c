@@ -33,6 +33,7 @@
 #include "common/protocol.h"
 #include "common/random.h"
 #include "common/unix_socket.h"
+#include "common/version.h"
 #include "ttalloc.h"
 
 #define MAX_THREADS 256 /* thread number fits bits 32..39 of an address */
@@ -126,7 +127,8 @@ static void usage(FILE *out)
 		"      --socket PATH      the server's socket (sets $TT_ALLOC_SERVER_SOCKET for\n"
 		"                         libttalloc)\n"
 		"  -q, --quiet            only the summary line (warnings still go to stderr)\n"
-		"  -h, --help             this text\n\n"
+		"  -h, --help             this text\n"
+		"      --version          prints the version\n\n"
 		"The last line on stdout is the summary:\n"
 		"  ttalloc-load: pid P allocated A buffers (B bytes), freed F, live L\n"
 		"Exit status: 0 every event reached the server (the last flush confirmed it,\n"
@@ -185,7 +187,7 @@ static int add_devices(struct options *o, const char *list, char *err)
 	return 0;
 }
 
-enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH, OPT_SOCKET };
+enum { OPT_HOLD_MS = 256, OPT_SEED, OPT_FLUSH, OPT_NO_FLUSH, OPT_SOCKET, OPT_VERSION };
 static const struct option longopts[] = {
 	{"device", required_argument, NULL, 'd'},
 	{"type", required_argument, NULL, 't'},
@@ -201,6 +203,7 @@ static const struct option longopts[] = {
 	{"socket", required_argument, NULL, OPT_SOCKET},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -278,6 +281,8 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		break;
 	case 'h':
 		return CLI_HELP;
+	case OPT_VERSION:
+		return CLI_VERSION;
 	default:
 		return TTALLOC_EINVAL;
 	}
@@ -285,7 +290,7 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 }
 
 /*
- * Parses the command line into `o`. Returns CLI_RUN or CLI_HELP, or
+ * Parses the command line into `o`. Returns CLI_RUN, CLI_HELP or CLI_VERSION, or
  * TTALLOC_EINVAL with the reason in `err` (common/cli.h).
  */
 static int parse_options(int argc, char **argv, struct options *o, char *err)
@@ -543,6 +548,10 @@ int main(int argc, char **argv)
 		return cli_fail("ttalloc-load", err);
 	if (parsed == CLI_HELP) {
 		usage(stdout);
+		return 0;
+	}
+	if (parsed == CLI_VERSION) {
+		printf("ttalloc-load %s\n", TTALLOC_VERSION);
 		return 0;
 	}
 	if (o.socket_path)

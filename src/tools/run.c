@@ -41,6 +41,7 @@
 #include "common/protocol.h"
 #include "common/query.h"
 #include "common/reach.h"
+#include "common/version.h"
 #include "model/model.h"
 
 /* Exit status when leaks exceed --max-leak (distinct from pytest's 1..5). */
@@ -103,7 +104,8 @@ static void usage(FILE *out)
 		"  --json FILE        write the report as JSON\n"
 		"  --quiet            print the summary only when something leaked\n"
 		"  --tt-metal         preload libttalloc_ttmetal.so: report a stock tt-metal's buffers\n"
-		"  -h, --help         this text\n\n"
+		"  -h, --help         this text\n"
+		"  --version          prints the version\n\n"
 		"Exit status: CMD's own status, or %d when leaks exceed --max-leak.\n",
 		EXIT_LEAKED, EXIT_LEAKED);
 }
@@ -156,7 +158,7 @@ static int find_ttmetal_plugin(char *buf, size_t size, char *err)
 			 TTMETAL_PLUGIN, n ? tried : "nothing");
 }
 
-enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET, OPT_TT_METAL };
+enum { OPT_PRIVATE = 256, OPT_MAX_LEAK, OPT_JSON, OPT_QUIET, OPT_SOCKET, OPT_TT_METAL, OPT_VERSION };
 static const struct option longopts[] = {
 	{"private", no_argument, NULL, OPT_PRIVATE},
 	{"max-leak", required_argument, NULL, OPT_MAX_LEAK},
@@ -165,6 +167,7 @@ static const struct option longopts[] = {
 	{"socket", required_argument, NULL, OPT_SOCKET},
 	{"tt-metal", no_argument, NULL, OPT_TT_METAL},
 	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -193,6 +196,8 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 		return find_ttmetal_plugin(o->ttmetal_plugin, sizeof(o->ttmetal_plugin), err);
 	case 'h':
 		return CLI_HELP;
+	case OPT_VERSION:
+		return CLI_VERSION;
 	default:
 		return TTALLOC_EINVAL;
 	}
@@ -200,7 +205,7 @@ static int apply_option(void *ctx, int opt, const char *arg, int argc, char **ar
 
 /*
  * Parses the command line into `o` (the command is what follows the
- * options). Returns CLI_RUN or CLI_HELP, or TTALLOC_EINVAL with the reason
+ * options). Returns CLI_RUN, CLI_HELP or CLI_VERSION, or TTALLOC_EINVAL with the reason
  * in `err` (common/cli.h).
  */
 static int parse_options(int argc, char **argv, struct run_options *o, char *err)
@@ -550,7 +555,8 @@ static int write_json(const char *path, const struct leak_list *list, int comman
 	json_t *buffers = json_array();
 	for (size_t i = 0; i < list->count; i++) {
 		const struct leaked *l = &list->items[i];
-		json_t *stack = l->stack_lines ? json_array() : json_null(); /* null: none captured, as in /api/buffers */
+		json_t *stack = l->stack_lines ? json_array()
+					       : json_null(); /* null: none captured, as in /api/buffers */
 		for (uint32_t f = 0; f < l->stack_lines; f++)
 			json_array_append_new(stack, json_string(l->stack[f]));
 		json_t *b = model_buffer_json(l->buf.device, l->buf.address, l->buf.size, l->buf.type, l->buf.pid,
@@ -581,6 +587,10 @@ int main(int argc, char **argv)
 		return cli_fail("ttalloc-run", parse_err);
 	if (parsed == CLI_HELP) {
 		usage(stdout);
+		return 0;
+	}
+	if (parsed == CLI_VERSION) {
+		printf("ttalloc-run %s\n", TTALLOC_VERSION);
 		return 0;
 	}
 	const char *socket_path = o.socket_path ? o.socket_path : unix_socket_default_path();
