@@ -34,15 +34,16 @@ BUILD_PACKAGES=(
 )
 
 DEMO_PACKAGES=(
-  # the seed's Python snippets and query_stats.py; curl shows the REST endpoint
-  python3 curl
+  # the seed's Python snippets and query_stats.py (the seed runs them as
+  # `python ...`: python-is-python3); curl shows the REST endpoint
+  python3 python-is-python3 curl
 )
 
 TEST_PACKAGES=(
   # sanitizers and fuzzing (clang's libFuzzer runtime); make format-check
   clang libclang-rt-14-dev clang-format
   # integration tests and the Python client
-  python3-pytest python-is-python3
+  python3-pytest
   # tools the tests use; tmux runs `tt_smi top` in its tests, setpriv
   # (util-linux) runs clients as another user
   procps psmisc util-linux tmux

@@ -43,7 +43,7 @@ def test_the_demo_groups_leave_the_browser_prometheus_and_test_tools_out():
     demo = set(listed("build", "demo"))
     assert not demo & set(TEST_ONLY), sorted(demo & set(TEST_ONLY))
     assert set(TEST_ONLY) <= set(listed("test"))
-    assert {"cmake", "python3", "curl"} <= demo
+    assert {"cmake", "python3", "python-is-python3", "curl"} <= demo  # the seed types `python`
 
 
 def test_an_unknown_group_is_refused():
