@@ -14,6 +14,7 @@
 #include "common/protocol.h"
 #include "common/query.h"
 #include "smi/diag.h"
+#include "smi/smi.h"
 
 /* ---- options ---- */
 
@@ -40,6 +41,12 @@ static int parse_type(const char *arg, int *type, char *err)
 		}
 	return error_set(err, -1, "bad value '%s' for --type (dram, l1, l1_small, trace, system_memory, cb, kernel)",
 			 arg);
+}
+
+/* The memories /api/devices/N/map draws: each has an address range of its own. */
+static int type_has_map(int type)
+{
+	return type == TTALLOC_DRAM || type == TTALLOC_L1 || type == TTALLOC_L1_SMALL || type == TTALLOC_TRACE;
 }
 
 /* --diff A [B]: B is the next argument when it is not an option. */
@@ -94,13 +101,17 @@ int smi_diag_settle(struct smi_diag *d, const char *ids, int other_mode, char *e
 	int takes_filters = d->mode == SMI_DIAG_MAP || d->mode == SMI_DIAG_EXPORT_STACKS;
 	if ((d->type >= 0 || d->pid) && !takes_filters)
 		return error_set(err, -1, "--type and --pid go with --map or --export-stacks");
+	if (d->mode == SMI_DIAG_MAP && d->type >= 0 && !type_has_map(d->type))
+		return error_set(err, -1,
+				 "--map draws dram, l1, l1_small or trace memory: %s buffers have no address range "
+				 "of their own on the device",
+				 proto_buffer_type_name((unsigned)d->type));
 	if (ids && d->mode != SMI_DIAG_NONE) {
-		uint64_t v;
 		if (!takes_filters)
 			return error_set(err, -1, "-i goes with --map or --export-stacks among the diagnosis modes");
-		if (cli_uint("-i/--id", ids, 10, 0, PROTO_MAX_DEVICES - 1, &v, err) < 0)
-			return -1; /* one device: a map is of one memory */
-		d->device = (int)v;
+		if (strchr(ids, ','))
+			return error_set(err, -1, "-i names one device with --map and --export-stacks, not a list");
+		d->ids = ids;
 	}
 	return 0;
 }
@@ -114,7 +125,8 @@ void smi_diag_usage(FILE *out)
 		"                       the biggest buffers and the process's last events\n"
 		"  --map                a device memory's address map as a strip (holes are dots),\n"
 		"                       free bytes, largest free block and fragmentation\n"
-		"  -i, --id N           --map: device N (default 0); --export-stacks: only device N\n"
+		"  -i, --id ID          --map: the device (index, serial, UUID or bus id; default\n"
+		"                       0); --export-stacks: only that device\n"
 		"  --type T             --map: dram (default), l1, l1_small or trace;\n"
 		"                       --export-stacks: only buffers of type T\n"
 		"  --pid P              --map: process P's allocator view; --export-stacks: only P\n"
@@ -195,11 +207,40 @@ static int run_oom(const char *sock)
 	return print_text(&out);
 }
 
+/*
+ * The device -i names, as -i does everywhere (index, serial, UUID or bus
+ * id), among the server's devices; -1 when -i was not given. Returns 0, 1
+ * (the server could not be asked) or 2 (no such device), having printed why.
+ */
+static int resolve_device(const struct smi_diag *d, const char *sock, int *device)
+{
+	*device = -1;
+	if (!d->ids)
+		return 0;
+	struct query_client qc = QUERY_CLIENT_INIT;
+	struct snapshot snap = {0};
+	char err[ERR_LEN];
+	int rc = query_connect(&qc, sock, err);
+	if (rc == 0)
+		rc = snapshot_take(&qc, &snap, err);
+	query_close(&qc);
+	int status = rc < 0 ? 1 : smi_select_devices(&snap, d->ids, err, sizeof(err)) < 0 ? 2 : 0;
+	if (status)
+		fprintf(stderr, "tt_smi: %s\n", err);
+	else
+		*device = snap.devices[0].index;
+	snapshot_release(&snap);
+	return status;
+}
+
 static int run_map(const struct smi_diag *d, const char *sock)
 {
 	char path[PROTO_TEXT_MAX + 1];
 	enum { STRIP = 64 };
-	snprintf(path, sizeof(path), "/api/devices/%d/map?type=%s&cells=%d&blocks=5", d->device < 0 ? 0 : d->device,
+	int device, status = resolve_device(d, sock, &device);
+	if (status)
+		return status;
+	snprintf(path, sizeof(path), "/api/devices/%d/map?type=%s&cells=%d&blocks=5", device < 0 ? 0 : device,
 		 proto_buffer_type_name(d->type < 0 ? TTALLOC_DRAM : (unsigned)d->type), STRIP);
 	if (d->pid)
 		snprintf(path + strlen(path), sizeof(path) - strlen(path), "&pid=%d", d->pid);
@@ -276,6 +317,7 @@ static int run_diff(const struct smi_diag *d, const char *sock)
 int smi_diag_run(const struct smi_diag *d, const char *path)
 {
 	char doc[PROTO_TEXT_MAX + 1];
+	int device, status;
 	switch (d->mode) {
 	case SMI_DIAG_OOM:
 		return run_oom(path);
@@ -288,10 +330,12 @@ int smi_diag_run(const struct smi_diag *d, const char *path)
 	case SMI_DIAG_DIFF:
 		return run_diff(d, path);
 	case SMI_DIAG_EXPORT_STACKS:
+		if ((status = resolve_device(d, path, &device)) != 0)
+			return status;
 		snprintf(doc, sizeof(doc), "/api/export/stacks?%s%s", d->type >= 0 ? "type=" : "",
 			 d->type >= 0 ? proto_buffer_type_name((unsigned)d->type) : "");
-		if (d->device >= 0)
-			snprintf(doc + strlen(doc), sizeof(doc) - strlen(doc), "&device=%d", d->device);
+		if (device >= 0)
+			snprintf(doc + strlen(doc), sizeof(doc) - strlen(doc), "&device=%d", device);
 		if (d->pid)
 			snprintf(doc + strlen(doc), sizeof(doc) - strlen(doc), "&pid=%d", d->pid);
 		return run_export(doc, d->arg, path);

@@ -46,14 +46,15 @@ struct smi_diag {
 	enum smi_diag_mode mode;
 	const char *arg;  /* the label or the file */
 	const char *arg2; /* --diff's second file; NULL: the live server */
-	int device;       /* --map's device (tt_smi's -i/--id N), --export-stacks' filter; -1: not given */
-	int type;         /* --type T (enum ttalloc_buffer_type); -1: not given */
-	int pid;          /* --pid P; 0: not given */
+	const char *
+		ids; /* -i/--id: one device's index, serial, UUID or bus id (resolved against the server's); NULL: not given */
+	int type; /* --type T (enum ttalloc_buffer_type); -1: not given */
+	int pid;  /* --pid P; 0: not given */
 };
 
-#define SMI_DIAG_INIT                                           \
-	{                                                       \
-		.mode = SMI_DIAG_NONE, .device = -1, .type = -1 \
+#define SMI_DIAG_INIT                             \
+	{                                         \
+		.mode = SMI_DIAG_NONE, .type = -1 \
 	}
 
 /* Option codes of the diagnosis options (getopt_long values). */
@@ -87,9 +88,11 @@ int smi_diag_option(struct smi_diag *d, int opt, const char *arg, int argc, char
 
 /*
  * Checks the diagnosis options against the rest (`other_mode`: a query,
- * --json, --csv-log, watch, --history, ... was chosen) and takes the
- * device from tt_smi's -i/--id (`ids`, NULL when not given: one device
- * index for --map and --export-stacks). Returns 0 or -1 with `err`.
+ * --json, --csv-log, watch, --history, ... was chosen) and keeps tt_smi's
+ * -i/--id (`ids`, NULL when not given) for --map and --export-stacks: it
+ * names one device as -i does everywhere, resolved when the mode runs. --map
+ * takes the types that have an address map (dram, l1, l1_small, trace).
+ * Returns 0 or -1 with `err`.
  */
 int smi_diag_settle(struct smi_diag *d, const char *ids, int other_mode, char *err);
 

@@ -118,7 +118,15 @@ def test_bad_map_requests_are_refused(server):
     assert raw(server, "/api/devices/0/map?pid=1").status == 404
     assert raw(server, "/api/devices/0/map?blocks=100000").status == 400
     res = smi(server, "--map", "-i", "1", "--type", "cb", check=False)
-    assert res.returncode == 1 and "no address map for CB buffers" in res.stderr
+    assert res.returncode == 2 and "CB buffers have no address range of their own" in res.stderr
+    # -i names a device as everywhere else; one that is not there is a usage error
+    serial = json.loads(smi(server, "--json").stdout)["devices"][1]["serial"]
+    assert smi(server, "--map", "-i", serial).stdout.startswith("Device 1 DRAM")
+    for bad in ("7", "0,1", "NOSUCHSERIAL"):
+        res = smi(server, "--map", "-i", bad, check=False)
+        assert res.returncode == 2 and res.stdout == "", bad
+    res = smi(server, "--export-stacks", "-", "-i", "5", check=False)
+    assert res.returncode == 2 and "no device matches -i '5' (devices: 0, 1)" in res.stderr
 
 
 def test_failures_of_two_processes_sharing_a_device(server, processes):

@@ -33,7 +33,7 @@ static void test_the_diagnosis_options_choose_one_mode(void **state)
 	char err[ERR_LEN];
 	assert_int_equal(parse(&o, err, "--map", "-i", "1", "--type", "l1", "--pid", "42", NULL), CLI_RUN);
 	assert_int_equal(o.diag.mode, SMI_DIAG_MAP);
-	assert_int_equal(o.diag.device, 1);
+	assert_string_equal(o.diag.ids, "1");
 	assert_int_equal(o.diag.type, TTALLOC_L1);
 	assert_int_equal(o.diag.pid, 42);
 	assert_int_equal(parse(&o, err, "--diff", "a.json", "b.json", NULL), CLI_RUN);
@@ -49,7 +49,11 @@ static void test_the_diagnosis_options_choose_one_mode(void **state)
 	assert_int_equal(parse(&o, err, "--type", "l1", NULL), TTALLOC_EINVAL);
 	assert_contains(err, "go with --map or --export-stacks");
 	assert_int_equal(parse(&o, err, "--map", "--type", "huge", NULL), TTALLOC_EINVAL);
-	assert_int_equal(parse(&o, err, "--map", "-i", "64", NULL), TTALLOC_EINVAL);
+	assert_int_equal(parse(&o, err, "--map", "-i", "0,1", NULL), TTALLOC_EINVAL); /* one memory */
+	assert_contains(err, "one device");
+	assert_int_equal(parse(&o, err, "--map", "--type", "cb", NULL), TTALLOC_EINVAL);
+	assert_contains(err, "CB buffers have no address range");
+	assert_int_equal(parse(&o, err, "--export-stacks", "-", "--type", "cb", NULL), CLI_RUN);
 	char label[200];
 	memset(label, 'x', sizeof(label) - 1);
 	label[sizeof(label) - 1] = '\0';
