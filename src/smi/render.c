@@ -406,8 +406,7 @@ static void render_legend(struct render *r, const struct snapshot *snap)
 		exited |= !(flags & PROTO_PROCESS_SHM) && (flags & PROTO_PROCESS_EXITED);
 	}
 	if (exited)
-		text_row(r, SMI_DIM,
-			 "(exited (leaked)): gone, its leaks kept in the totals until tt_smi --clear-leaks");
+		text_row(r, SMI_DIM, "(exited (leaked)): its leaks stay counted until tt_smi --clear-leaks");
 	if (shm)
 		text_row(r, SMI_DIM, "(shm): from tt-metal's /dev/shm statistics: totals, no buffer list");
 	if (stale)
