@@ -128,7 +128,9 @@ static void oom_events(struct strbuf *out, const json_t *r, size_t max)
 		strbuf_addf(out, "    %-12s %12s %-8s %-14s %10.6f s before  ", get_str(e, "kind"),
 			    bytes(size, sizeof(size), get_uint(e, "size")), get_str(e, "type"), addr ? addr : "",
 			    json_real_value(json_object_get(e, "seconds_before")));
-		add_stack_line(out, json_object_get(e, "stack"), 2);
+		/* a free: where it was freed (the call's own stack), else where the buffer was allocated */
+		const json_t *call = json_object_get(e, "call_stack");
+		add_stack_line(out, json_is_array(call) ? call : json_object_get(e, "stack"), 2);
 		strbuf_addstr(out, "\n");
 	}
 }

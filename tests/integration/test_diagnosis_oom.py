@@ -60,6 +60,11 @@ def test_a_fragmentation_failure_leaves_a_post_mortem_that_blames_fragmentation(
     kinds = [e["kind"] for e in r["recent_events"]]
     assert kinds[:9] == ["alloc_failed"] + ["free"] * 8 and kinds[9:25] == ["alloc"] * 16
     assert r["recent_events"][0]["size"] == 1536 * MiB
+    # a free shows where the buffer was allocated and where it was freed
+    freed = r["recent_events"][1]
+    assert any("fill_device" in f for f in freed["stack"])
+    assert any("deallocate" in f for f in freed["call_stack"]) and not any("fill_device" in f
+                                                                         for f in freed["call_stack"])
     assert any("Buffer.__init__" in f for f in r["stack"])
     # the same report by id; an id not kept is a 404
     assert doc(server, "/api/oom/%d" % r["id"]) == r

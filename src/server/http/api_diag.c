@@ -74,6 +74,7 @@ static json_t *events_json(struct server *s, const struct oom_report *rep)
 		json_util_set_uint(o, "size", e->size);
 		json_object_set_new(o, "seconds_before", json_real((double)e->age_ns / 1e9));
 		json_object_set_new(o, "stack", api_stack_json(s, e->stack));
+		json_object_set_new(o, "call_stack", api_stack_json(s, e->call_stack));
 		json_array_append_new(list, o);
 	}
 	return list;

@@ -46,9 +46,10 @@ struct oom_buffer {
 struct oom_event {
 	uint64_t address;
 	uint64_t size;
-	uint64_t age_ns; /* how long before the failure */
-	uint32_t stack;  /* stack_pool id of the buffer's allocation stack */
-	uint8_t kind;    /* enum flight_kind */
+	uint64_t age_ns;     /* how long before the failure */
+	uint32_t stack;      /* stack_pool id of the buffer's allocation stack */
+	uint32_t call_stack; /* stack_pool id of the reporting call's own stack (a FREE's: where it was freed) */
+	uint8_t kind;        /* enum flight_kind */
 	uint8_t type;
 	uint16_t device;
 };
