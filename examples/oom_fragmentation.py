@@ -12,7 +12,7 @@ around the steps let GET /api/diff say what each step did. With --hold the
 process keeps its buffers for SECONDS before exiting, so the map can be seen.
 """
 
-import sys
+import argparse
 import time
 
 import tt_metal as ttm
@@ -36,7 +36,10 @@ def allocate_kv_cache(device):
 
 
 def main():
-    hold = float(sys.argv[sys.argv.index("--hold") + 1]) if "--hold" in sys.argv else 0
+    parser = argparse.ArgumentParser(description="A fragmentation out-of-memory on the simulated tt_metal.")
+    parser.add_argument("--hold", type=float, default=0, metavar="SECONDS",
+                        help="keep the buffers for SECONDS before exiting, to look at tt_smi --map")
+    hold = parser.parse_args().hold
     device = ttm.CreateDevice(0)
     ttalloc.mark("start")
     layers = load_layers(device, 16)

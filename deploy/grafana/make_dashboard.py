@@ -12,6 +12,7 @@ deploy/prometheus/rules/ttalloc-recording.yml (ttalloc:*), so load those.
 tests/integration/test_deploy.py runs every panel's PromQL against a real
 Prometheus scraping real servers.
 """
+import argparse
 import json
 import os
 import sys
@@ -170,8 +171,11 @@ def dashboard():
 
 
 def main():
+    parser = argparse.ArgumentParser(description="Writes deploy/grafana/ttalloc.json, the fleet dashboard.")
+    parser.add_argument("--check", action="store_true", help="exit 1 when ttalloc.json is out of date; write nothing")
+    args = parser.parse_args()
     text = json.dumps(dashboard(), indent=2) + "\n"
-    if "--check" in sys.argv[1:]:
+    if args.check:
         with open(OUT) as f:
             if f.read() != text:
                 print("deploy/grafana/ttalloc.json is out of date: run deploy/grafana/make_dashboard.py")
