@@ -385,8 +385,9 @@ enum proto_log_level {
 /*
  * HELLO_ACK's http_state: tracking never waits for the dashboard, so a
  * server whose HTTP port was taken at start-up runs without it and tries
- * the port again every few seconds (WAITING) until it gets it (UP).
+ * the port again every PROTO_HTTP_RETRY_MS (WAITING) until it gets it (UP).
  */
+#define PROTO_HTTP_RETRY_MS 5000
 enum proto_http_state {
 	PROTO_HTTP_OFF = 0, /* --no-http (or an older server) */
 	PROTO_HTTP_UP = 1,

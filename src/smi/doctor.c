@@ -203,8 +203,8 @@ static void check_http(const struct doctor_facts *f, struct doctor_line *line)
 	else if (f->http_state == PROTO_HTTP_WAITING)
 		say(line, DOCTOR_WARNING,
 		    "port %u is in use: the server runs without the dashboard, JSON API and /metrics and tries "
-		    "the port again every few seconds (free it, or restart the server with another --http)",
-		    f->http_port);
+		    "the port again every %u s (free it, or restart the server with another --http)",
+		    f->http_port, PROTO_HTTP_RETRY_MS / 1000);
 	else
 		say(line, DOCTOR_OK, "off (the server runs with --no-http)");
 }

@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO, SERVER_BIN, SMI_BIN
 from http_support import (DRAM, L1, L1_SMALL, TRACE, MiB, RawClient, dashboard_url, get, get_json,
                           wait_for)
+import ttalloc
 
 SUPPORT = Path(__file__).resolve().parent / "http_support.py"
 SEED_KEYS = {"device_id", "dram_allocated", "l1_allocated", "l1_small_allocated", "trace_allocated"}
@@ -105,6 +106,9 @@ def test_a_taken_port_does_not_stop_tracking_and_is_taken_when_free(server_facto
                                 timeout=20)
         assert "Server Status: ✅ Connected | Dashboard: ⚠️  port %d in use, retrying | Updates: One-shot" % port \
             in status.stdout
+        # /healthz read over the socket says so too (it said "up")
+        http = ttalloc.document("/healthz", socket_path=server.socket)["http"]
+        assert http["state"] == "waiting" and http["port"] == port
     finally:
         blocker.close()
     server.wait_for_log(r"^🌐 Dashboard: http://127.0.0.1:%d/ \(the port was free again after \d+ tr(y|ies)\)$"

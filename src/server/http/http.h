@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 
 #include "common/errors.h"
+#include "common/protocol.h"
 
 struct server;
 struct http_server;
@@ -53,7 +54,7 @@ struct http_server;
 #define HTTP_MEMORY_LIMIT (32u * 1024u) /* request headers and buffers per connection: more is refused (431) */
 #define HTTP_ERR_LEN ERR_LEN
 /* A port in use at start-up is tried again this often (unless --http-required). */
-#define HTTP_RETRY_MS 5000
+#define HTTP_RETRY_MS PROTO_HTTP_RETRY_MS
 
 /*
  * Parses a listen address: "ADDR:PORT", "[IPV6]:PORT", or "PORT" alone

@@ -25,10 +25,10 @@
 #define MISUSE_KEEP 256u
 #define MISUSE_LINES_PER_SECOND 10u
 
-#define MISUSE_KIND_MAP(X, P)                                                         \
-	X(P, DOUBLE_FREE, "double_free", "double free")                               \
-	X(P, UNKNOWN_FREE, "unknown_free", "free of an address never allocated")      \
-	X(P, OVERLAPPING_ALLOC, "overlapping_alloc", "allocation over a live buffer") \
+#define MISUSE_KIND_MAP(X, P)                                                                      \
+	X(P, DOUBLE_FREE, "double_free", "double free")                                            \
+	X(P, UNKNOWN_FREE, "unknown_free", "free of an address never allocated")                   \
+	X(P, OVERLAPPING_ALLOC, "overlapping_alloc", "allocation at the address of a live buffer") \
 	X(P, WRONG_DEVICE, "wrong_device", "free naming the wrong device")
 
 LABELS_ENUM(misuse_kind, MISUSE_KIND_MAP, MISUSE_, MISUSE_KINDS);
