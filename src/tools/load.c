@@ -430,11 +430,16 @@ static int run_workers(struct worker *workers, unsigned n, void *(*fn)(void *))
 
 /* ---- main ---- */
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000u;
 }
 
 /* Waits hold_ms (or forever when -1) unless a signal comes first. */
@@ -577,7 +582,7 @@ int main(int argc, char **argv)
 			(int)getpid(), pattern_name(o.pattern), o.count, o.size, proto_buffer_type_name(o.type),
 			o.num_devices, o.num_devices == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s");
 
-	uint64_t start = now_ms();
+	uint64_t start = now_ns();
 	int rc = 0;
 	switch (o.pattern) {
 	case PATTERN_HOLD:
@@ -607,7 +612,7 @@ int main(int argc, char **argv)
 		flush_reports(&o, "before exiting");
 		break;
 	}
-	uint64_t elapsed = now_ms() - start;
+	double elapsed_s = (double)(now_ns() - start) / 1e9;
 
 	struct tally sum = {0};
 	uint64_t live = 0;
@@ -626,8 +631,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ttalloc-load: stopped by a signal\n");
 	if (!o.quiet && o.pattern != PATTERN_HOLD) {
 		uint64_t events = sum.allocated + sum.freed;
-		fprintf(stderr, "ttalloc-load: %" PRIu64 " events in %" PRIu64 " ms (%.0f events/s)\n", events, elapsed,
-			elapsed ? (double)events * 1000.0 / (double)elapsed : 0.0);
+		fprintf(stderr, "ttalloc-load: %" PRIu64 " events in %.3f ms (%.0f events/s)\n", events,
+			elapsed_s * 1e3, elapsed_s > 0 ? (double)events / elapsed_s : 0.0);
 	}
 	if (sum.failed) {
 		fprintf(stderr, "ttalloc-load: %" PRIu64 " events refused by the library (first: %s)\n", sum.failed,
