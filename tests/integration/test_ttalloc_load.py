@@ -78,6 +78,8 @@ def test_a_device_the_server_does_not_have_is_refused_by_the_library(server):
     assert ("ttalloc-load: 4 events refused by the library (first: the server has no device with that id)"
             in res.stderr), res.stderr
     assert "not delivered" not in res.stderr  # the others did reach it
+    # the summary counts what was recorded: the two buffers of device 0 (it said 4)
+    assert res.stdout.splitlines()[-1].endswith("allocated 2 buffers (2097152 bytes), freed 2, live 0")
 
 
 def test_a_server_restart_mid_run_still_exits_0_after_the_resync(short_dir, server_factory, processes):
