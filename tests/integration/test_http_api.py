@@ -245,6 +245,21 @@ def test_bad_buffer_parameters_are_400_json(web, query):
     assert query.split("=")[0] in message
 
 
+def test_a_parameter_the_document_does_not_take_is_400_with_the_ones_it_does(web):
+    # a misspelt parameter used to be ignored: ?devcie=0 answered every device's buffers
+    server, url = web
+    message = assert_json_error(get(url + "api/buffers?devcie=0"), 400)
+    assert message == ("unknown parameter 'devcie' for /api/buffers (it takes device, pid, limit, offset); "
+                       "did you mean 'device'?")
+    assert assert_json_error(get(url + "healthz?verbose=1"), 400) == \
+        "unknown parameter 'verbose' for /healthz (it takes none)"
+    assert "did you mean 'cells'" in assert_json_error(get(url + "api/devices/0/map?cell=8"), 400)
+    # the same over the socket (DOC_QUERY), whose errors are shorter
+    with pytest.raises(Exception, match="unknown parameter 'devcie' for /api/buffers"):
+        ttalloc.document("/api/buffers?devcie=0", socket_path=server.socket)
+    assert get_json(url + "api/buffers?device=0&pid=1&limit=5&offset=0")["buffer_count"] == 0
+
+
 # ---- leaks ----
 
 def leak_of(processes, server, url, allocs):

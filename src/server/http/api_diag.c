@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/cli.h"
 #include "common/clock.h"
 #include "common/errors.h"
 #include "model/model.h"
@@ -286,6 +287,51 @@ int api_doc_handles(const char *url)
 	return route_of(url, &rest) != NULL;
 }
 
+/* The parameters a document asked for while it was built (asked_get wraps the request's). */
+#define ASKED_MAX 16
+struct asked {
+	const struct api_params *request;
+	const char *names[ASKED_MAX + 1]; /* NULL-terminated, for cli_closest */
+	int count;
+	const char *unknown; /* the first parameter given that was never asked for */
+};
+
+static const char *asked_get(void *ctx, const char *key)
+{
+	struct asked *a = ctx;
+	int known = 0;
+	for (int i = 0; i < a->count && !known; i++)
+		known = strcmp(a->names[i], key) == 0;
+	if (!known && a->count < ASKED_MAX)
+		a->names[a->count++] = key;
+	return a->request->get(a->request->ctx, key);
+}
+
+static int note_unknown(void *arg, const char *key)
+{
+	struct asked *a = arg;
+	for (int i = 0; i < a->count; i++)
+		if (strcmp(a->names[i], key) == 0)
+			return 0;
+	a->unknown = key;
+	return 1;
+}
+
+/* A 400 for a parameter the document does not take, with the ones it does. */
+static void refuse_unknown(struct api_doc *doc, const char *url, const struct asked *a)
+{
+	char takes[160] = "";
+	for (int i = 0; i < a->count; i++)
+		snprintf(takes + strlen(takes), sizeof(takes) - strlen(takes), "%s%s", i ? ", " : "", a->names[i]);
+	const char *near = cli_closest(a->unknown, strlen(a->unknown), a->names);
+	char hint[80] = "";
+	if (near)
+		snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
+	api_doc_release(doc);
+	api_doc_fail(doc, 400, "unknown parameter '%.40s' for %.60s (%s%s)%s", a->unknown, url,
+		     a->count ? "it takes " : "it takes none", takes, hint);
+}
+
 void api_doc_serve(struct server *s, const char *url, const struct api_params *p, struct api_doc *doc)
 {
 	memset(doc, 0, sizeof(*doc));
@@ -296,7 +342,11 @@ void api_doc_serve(struct server *s, const char *url, const struct api_params *p
 		api_doc_fail(doc, 404, "no such document: %.100s", url);
 		return;
 	}
-	fn(s, rest, p, doc);
+	struct asked asked = {.request = p};
+	struct api_params tracked = {asked_get, &asked, NULL};
+	fn(s, rest, &tracked, doc);
+	if (doc->status == 200 && p->each && p->each(p->ctx, note_unknown, &asked))
+		refuse_unknown(doc, url, &asked);
 	if (doc->status == 200 && !doc->json && !doc->text)
 		api_doc_fail(doc, 500, "out of memory");
 	if (doc->status != 200)
@@ -364,6 +414,15 @@ static const char *query_get(void *ctx, const char *key)
 	return NULL;
 }
 
+static int query_each(void *ctx, int (*fn)(void *arg, const char *key), void *arg)
+{
+	const struct query_string *q = ctx;
+	for (int i = 0; i < q->count; i++)
+		if (fn(arg, q->keys[i]))
+			return 1;
+	return 0;
+}
+
 char *api_doc_document(void *owner, const char *path, size_t *len, char *err)
 {
 	struct server *s = owner;
@@ -372,7 +431,7 @@ char *api_doc_document(void *owner, const char *path, size_t *len, char *err)
 	snprintf(url, sizeof(url), "%.*s", (int)n, path);
 	struct query_string q;
 	parse_query(&q, path[n] ? path + n + 1 : "");
-	struct api_params p = {query_get, &q};
+	struct api_params p = {query_get, &q, query_each};
 	struct api_doc doc;
 	api_doc_serve(s, url, &p, &doc);
 	if (doc.status != 200) {

@@ -24,10 +24,16 @@
 
 struct server;
 
-/* Where a document's query parameters come from. */
+/*
+ * Where a document's query parameters come from. api_doc_serve refuses
+ * (400) a parameter the document never asked for: a misspelt one would
+ * otherwise be ignored silently.
+ */
 struct api_params {
 	const char *(*get)(void *ctx, const char *key); /* the value of `key`, or NULL when absent */
 	void *ctx;
+	/* calls fn(arg, key) for every parameter given, stopping when it returns non-zero; NULL: none */
+	int (*each)(void *ctx, int (*fn)(void *arg, const char *key), void *arg);
 };
 
 /* A built document: JSON or text when status is 200, else an error message. */

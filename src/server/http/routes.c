@@ -18,10 +18,33 @@ static const char *mhd_param(void *ctx, const char *key)
 	return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
+struct each_param {
+	int (*fn)(void *arg, const char *key);
+	void *arg;
+	int stopped;
+};
+
+static enum MHD_Result each_param_visit(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct each_param *e = cls;
+	e->stopped = e->fn(e->arg, key);
+	return e->stopped ? MHD_NO : MHD_YES;
+}
+
+/* Every query parameter of the request (api_params.each). */
+static int mhd_each_param(void *ctx, int (*fn)(void *arg, const char *key), void *arg)
+{
+	struct each_param e = {fn, arg, 0};
+	MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, each_param_visit, &e);
+	return e.stopped;
+}
+
 /* The API's documents (api_diag.h): JSON, text, or {"error": ...}. */
 static enum MHD_Result serve_doc(struct server *s, struct MHD_Connection *conn, const char *url)
 {
-	struct api_params p = {mhd_param, conn};
+	struct api_params p = {mhd_param, conn, mhd_each_param};
 	struct api_doc doc;
 	api_doc_serve(s, url, &p, &doc);
 	if (doc.status != 200)
