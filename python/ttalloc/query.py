@@ -251,7 +251,14 @@ def document(path, socket_path=None):
                                 payload=protocol.pack_text(path)))
         data = bytearray()
         while True:
-            msg = conn.read()
+            try:
+                msg = conn.read()
+            except ServerError as e:
+                if not data:
+                    raise
+                # a reason longer than an ERROR frame holds came whole, as chunks
+                raise ServerError("server refused the request: %s" % data.decode("utf-8", "replace"),
+                                  e.code, e.reason) from None
             if msg["type"] == protocol.ROWS_END:
                 break
             if msg["type"] != protocol.DOC_CHUNK:

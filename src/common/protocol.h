@@ -53,7 +53,9 @@
  *                                    stacks no address can describe (Python)
  *   DOC_QUERY(u.text path)           DOC_CHUNK..., ROWS_END(length): one of
  *                                    the HTTP API's documents ("/api/oom"),
- *                                    72 bytes a chunk, for tt_smi
+ *                                    72 bytes a chunk, for tt_smi; or ERROR,
+ *                                    after DOC_CHUNKs holding the whole
+ *                                    reason when it is longer than ERROR's
  * Sessions (PROTO_FEATURE_SESSIONS): a reporting library says HELLO with a
  * random instance id and an epoch (how many connections it opened before).
  * A newer epoch supersedes the instance's older connections (closed, their

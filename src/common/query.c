@@ -355,6 +355,8 @@ int query_document(struct query_client *qc, const char *path, char **text, size_
 	proto_set_string(req.u.text.text, sizeof(req.u.text.text), path);
 	struct document d = {.err = err};
 	rc = query_rows(qc, &req, PROTO_DOC_CHUNK, add_chunk, &d, err);
+	if (rc == TTALLOC_EPROTOCOL && d.text) /* a refusal whose whole reason came as chunks */
+		snprintf(err, UNIX_SOCKET_ERR_LEN, "server refused the request: %s", d.text);
 	if (rc == TTALLOC_ENOMEM)
 		snprintf(err, UNIX_SOCKET_ERR_LEN, "out of memory reading %s", path);
 	if (rc == 0 && !d.text)

@@ -154,8 +154,8 @@ void on_stack_text(struct client *cl, const struct proto_msg *msg)
 
 /* ---- DOC_QUERY ---- */
 
-/* Sends `len` bytes of `doc` as DOC_CHUNK frames, then ROWS_END(len). */
-static void send_document(struct client *cl, const char *doc, size_t len)
+/* Sends `len` bytes of `doc` as DOC_CHUNK frames. */
+static void send_chunks(struct client *cl, const char *doc, size_t len)
 {
 	struct proto_msg chunk;
 	for (size_t off = 0; off < len; off += sizeof(chunk.u.text.text)) {
@@ -166,7 +166,20 @@ static void send_document(struct client *cl, const char *doc, size_t len)
 		memcpy(chunk.u.text.text, doc + off, n);
 		client_send(cl, &chunk);
 	}
-	client_send_rows_end(cl, len);
+}
+
+/*
+ * Refuses a DOC_QUERY. An ERROR frame holds 63 bytes of text; a longer
+ * reason goes first as DOC_CHUNK frames (the whole of it), which the
+ * project's clients show instead of the ERROR's cut copy.
+ */
+static void refuse_document(struct client *cl, const struct proto_msg *msg, const char *why)
+{
+	struct proto_msg probe;
+	size_t len = strlen(why);
+	if (len >= sizeof(probe.u.error.message))
+		send_chunks(cl, why, len);
+	client_send_error_text(cl, msg, PROTO_ERR_BAD_TEXT, TTALLOC_EINVAL, why);
 }
 
 void on_doc_query(struct client *cl, const struct proto_msg *msg)
@@ -182,9 +195,11 @@ void on_doc_query(struct client *cl, const struct proto_msg *msg)
 	char *doc = in->document ? in->document(in->document_owner, path, &len, err) : NULL;
 	if (doc && len > PROTO_DOC_MAX_BYTES)
 		snprintf(err, sizeof(err), "%zu bytes: too large; read it over HTTP", len);
-	if (!doc || len > PROTO_DOC_MAX_BYTES)
-		client_send_error_text(cl, msg, PROTO_ERR_BAD_TEXT, TTALLOC_EINVAL, err);
-	else
-		send_document(cl, doc, len);
+	if (!doc || len > PROTO_DOC_MAX_BYTES) {
+		refuse_document(cl, msg, err);
+	} else {
+		send_chunks(cl, doc, len);
+		client_send_rows_end(cl, len);
+	}
 	free(doc);
 }
