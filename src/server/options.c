@@ -13,7 +13,6 @@
 #include "common/unix_socket.h"
 #include "devices/device.h"
 #include "server/http/http.h"
-#include "server/http/web_config.h"
 
 void server_options_defaults(struct server_options *opts)
 {
@@ -351,20 +350,6 @@ static int check_group(struct server_options *opts, char *err)
 	return 0;
 }
 
-/* --web-config is read once here, so a file that cannot work is refused before the banner. */
-static int check_web_config(const struct server_options *opts, char *err)
-{
-	if (!opts->web_config || !opts->http_enabled)
-		return 0;
-	struct web_config cfg;
-	char why[ERR_LEN];
-	int rc = web_config_load(opts->web_config, &cfg, why);
-	web_config_release(&cfg);
-	if (rc < 0)
-		snprintf(err, ERR_LEN, "--web-config: %s", why);
-	return rc;
-}
-
 int server_options_check(struct server_options *opts, int socket_from_systemd, char *err)
 {
 	if (opts->http_enabled) {
@@ -374,8 +359,6 @@ int server_options_check(struct server_options *opts, int socket_from_systemd, c
 			return TTALLOC_EINVAL;
 	}
 	if (check_group(opts, err) < 0)
-		return TTALLOC_EINVAL;
-	if (check_web_config(opts, err) < 0)
 		return TTALLOC_EINVAL;
 	if (!socket_from_systemd && unix_socket_check_path(opts->socket_path, err) < 0)
 		return TTALLOC_EINVAL;

@@ -234,6 +234,11 @@ int server_core_open(struct server *s, const struct server_options *opts, char *
 	int rc = state_open(&s->state, &cfg, err);
 	if (rc < 0)
 		return rc;
+	if (opts->http_enabled && opts->web_config) {
+		char why[ERR_LEN];
+		if (web_config_load(opts->web_config, &s->web, why) < 0)
+			return error_set(err, TTALLOC_EINVAL, "--web-config: %s", why);
+	}
 	s->loop = event_loop_create();
 	if (!s->loop)
 		return error_set(err, TTALLOC_EIO, "cannot set up the event loop: %s", strerror(errno));
@@ -257,6 +262,7 @@ void server_core_close(struct server *s)
 	event_loop_destroy(s->loop);
 	s->loop = NULL;
 	state_release(&s->state);
+	web_config_release(&s->web);
 }
 
 /* The Unix socket: the one systemd passed, else our own. Returns its fd or an error. */
@@ -373,5 +379,6 @@ void server_stop(struct server *s)
 	event_loop_destroy(s->loop);
 	s->loop = NULL;
 	state_release(&s->state);
+	web_config_release(&s->web);
 	log_flush();
 }

@@ -14,6 +14,7 @@
 
 #include "server/event_loop.h"
 #include "server/http/limits.h"
+#include "server/http/web_config.h"
 #include "server/ingest/ingest.h"
 #include "server/options.h"
 #include "server/state/state.h"
@@ -28,6 +29,7 @@ struct server {
 	struct ingest ingest;             /* clients and their rings (ingest/ingest.h) */
 	struct http_server *http;         /* NULL with --no-http */
 	struct http_limits http_limits;   /* HTTP connection budgets and refusals (http/limits.h) */
+	struct web_config web;            /* --web-config (TLS, users), read once before the banner */
 	struct systemd_state systemd;     /* socket activation, sd_notify, watchdog (systemd.h) */
 	struct event_handle signals;      /* SIGINT, SIGTERM */
 	struct event_timer history_timer; /* samples the history, refreshes the kernel's holders */
@@ -44,8 +46,10 @@ struct server {
  * The picture and the protocol on a new event loop, without a socket,
  * timers, signals or HTTP: what server_start builds first, and all that
  * unit tests and fuzzers need (they adopt socketpairs with ingest_adopt).
- * Returns 0, or a negative TTALLOC_E* code with the reason in `err`;
- * server_core_close undoes it either way.
+ * Reads --web-config too (TTALLOC_EINVAL when it cannot work), so that it
+ * is refused before anything is printed. Returns 0, or a negative
+ * TTALLOC_E* code with the reason in `err`; server_core_close undoes it
+ * either way.
  */
 int server_core_open(struct server *s, const struct server_options *opts, char *err);
 

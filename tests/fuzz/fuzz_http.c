@@ -47,6 +47,8 @@ static int start_http(struct server *s, const char *web_config)
 	char err[ERR_LEN];
 	int taken = 0;
 	s->opts.web_config = web_config;
+	if (web_config && web_config_load(web_config, &s->web, err) < 0) /* as server_core_open does */
+		fuzz_die(err);
 	s->opts.http_max_connections = 4096;
 	s->opts.http_max_per_client = 4096; /* every input comes from 127.0.0.1 */
 	s->opts.http_timeout_s = 1;

@@ -36,7 +36,7 @@ struct http_server {
 	uint64_t ingest_seen;         /* ALLOC+FREE count at the last HTTP turn */
 	struct event_streams streams; /* /api/events */
 	struct http_limits *limits;   /* the server's (server.h), set up here */
-	struct web_config web;        /* --web-config: TLS and users */
+	const struct web_config *web; /* the server's --web-config: TLS and users */
 	struct http_auth auth;
 	char url[96];
 	uint16_t port; /* the port listened on (the kernel's choice for port 0) */
@@ -292,20 +292,6 @@ static void on_timer(struct event_loop *loop, struct event_timer *timer)
 
 /* ---- start and stop ---- */
 
-/* Reads --web-config into h->web and prepares the users' checks. Returns 0 or -1 with `err`. */
-static int load_web_config(struct http_server *h, const char *path, char *err)
-{
-	if (!path)
-		return 0;
-	char why[ERR_LEN];
-	if (web_config_load(path, &h->web, why) < 0) {
-		snprintf(err, HTTP_ERR_LEN, "--web-config: %s", why);
-		return -1;
-	}
-	http_auth_init(&h->auth, &h->web);
-	return 0;
-}
-
 /* Starts libmicrohttpd on the listening socket `fd`, with TLS when the web config has a certificate. */
 static struct MHD_Daemon *start_daemon(struct http_server *h, int fd, int ipv6)
 {
@@ -324,12 +310,12 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, int fd, int ipv6)
 		{MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)HTTP_MEMORY_LIMIT, NULL},
 		{MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
 		{MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
-		{h->web.cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->web.cert_pem},
-		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->web.key_pem},
-		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->web.priorities},
+		{h->web->cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->web->cert_pem},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->web->key_pem},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->web->priorities},
 		{MHD_OPTION_END, 0, NULL},
 	};
-	if (h->web.cert_pem)
+	if (h->web->cert_pem)
 		flags |= MHD_USE_TLS;
 	return MHD_start_daemon(flags, 0, on_accept, h, on_request, h, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
 }
@@ -352,19 +338,20 @@ struct http_server *http_start(struct server *s, const char *listen, char *err, 
 	h->server = s;
 	h->limits = &s->http_limits;
 	h->handle.fd = h->timer.handle.fd = -1;
-	int fd = load_web_config(h, s->opts.web_config, err) < 0 ? -1
-								 : listen_socket(&addr, addr_len, listen, err, taken);
+	h->web = &s->web;
+	if (s->opts.web_config)
+		http_auth_init(&h->auth, h->web);
+	int fd = listen_socket(&addr, addr_len, listen, err, taken);
 	if (fd >= 0) {
-		format_url(h, fd, h->web.cert_pem != NULL);
+		format_url(h, fd, h->web->cert_pem != NULL);
 		h->daemon = start_daemon(h, fd, addr.ss_family == AF_INET6);
 		if (!h->daemon) {
 			snprintf(err, HTTP_ERR_LEN, "cannot start the HTTP server on %s (libmicrohttpd%s)", listen,
-				 h->web.cert_pem ? ", TLS" : "");
+				 h->web->cert_pem ? ", TLS" : "");
 			close(fd);
 		}
 	}
 	if (!h->daemon) {
-		web_config_release(&h->web);
 		http_limits_release(h->limits);
 		free(h);
 		return NULL;
@@ -409,7 +396,6 @@ void http_stop(struct http_server *h)
 		event_streams_stop(&h->streams);
 		MHD_stop_daemon(h->daemon); /* closes the listening socket and every connection */
 	}
-	web_config_release(&h->web);
 	http_limits_release(h->limits);
 	free(h);
 }

@@ -65,7 +65,7 @@ int http_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t
 
 /*
  * Listens on `listen` and serves on the server's loop, with s->opts'
- * limits and --web-config (TLS, users). Returns the HTTP server, or NULL
+ * limits and s->web (--web-config, read by server_core_open: TLS, users). Returns the HTTP server, or NULL
  * with a reason in `err`; *taken is 1 when the address is in use by another
  * program (a later try may succeed), 0 for any other failure (a bad
  * address or web config will not get better).
