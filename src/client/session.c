@@ -266,14 +266,7 @@ static int attach_ring(void)
 	struct proto_msg msg, answer;
 	proto_msg_init(&msg, PROTO_RING_ATTACH, -1);
 	msg.process_id = client.pid;
-	msg.u.ring = (struct proto_ring_payload){
-		.version = RING_VERSION,
-		.lanes = RING_LANES,
-		.lane_events = RING_LANE_EVENTS,
-		.shards = RING_SHARDS,
-		.event_size = sizeof(struct ring_event),
-		.region_size = sizeof(struct ring_region),
-	};
+	msg.u.ring = ring_geometry();
 	int fds[2] = {memfd, client.ring.wake_fd};
 	int rc = unix_socket_send_fds(client.fd, &msg, sizeof(msg), fds, 2);
 	close(memfd);

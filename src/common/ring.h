@@ -50,6 +50,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/protocol.h"
+
 #define RING_MAGIC 0x676e6972u /* "ring" */
 #define RING_VERSION 1
 
@@ -165,6 +167,27 @@ static inline uint32_t ring_pending(uint32_t head, uint32_t tail)
 static inline int ring_seq_after(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b) > 0;
+}
+
+/* This build's ring geometry, as a client offers it in RING_ATTACH. */
+static inline struct proto_ring_payload ring_geometry(void)
+{
+	return (struct proto_ring_payload){
+		.version = RING_VERSION,
+		.lanes = RING_LANES,
+		.lane_events = RING_LANE_EVENTS,
+		.shards = RING_SHARDS,
+		.event_size = sizeof(struct ring_event),
+		.region_size = sizeof(struct ring_region),
+	};
+}
+
+/* 1 when a client's geometry `g` is this build's (the reserved fields do not count). */
+static inline int ring_geometry_matches(const struct proto_ring_payload *g)
+{
+	struct proto_ring_payload ours = ring_geometry();
+	return g->version == ours.version && g->lanes == ours.lanes && g->lane_events == ours.lane_events &&
+		g->shards == ours.shards && g->event_size == ours.event_size && g->region_size == ours.region_size;
 }
 
 #endif /* TTALLOC_RING_H */

@@ -228,14 +228,7 @@ static struct proto_msg attach_frame(enum attach_kind kind)
 {
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_RING_ATTACH, -1);
-	m.u.ring = (struct proto_ring_payload){RING_VERSION,
-					       RING_LANES,
-					       RING_LANE_EVENTS,
-					       RING_SHARDS,
-					       sizeof(struct ring_event),
-					       0,
-					       sizeof(struct ring_region),
-					       {0}};
+	m.u.ring = ring_geometry();
 	if (kind == ATTACH_BAD_GEOMETRY)
 		m.u.ring.lanes *= 2;
 	else if (kind == ATTACH_BAD_SIZE)

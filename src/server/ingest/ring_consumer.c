@@ -47,13 +47,6 @@
 
 /* ---- attaching ---- */
 
-static int geometry_matches(const struct proto_ring_payload *g)
-{
-	return g->version == RING_VERSION && g->lanes == RING_LANES && g->lane_events == RING_LANE_EVENTS &&
-		g->shards == RING_SHARDS && g->event_size == sizeof(struct ring_event) &&
-		g->region_size == sizeof(struct ring_region);
-}
-
 /* The memfd must be exactly one region and sealed against shrinking. */
 static const char *check_memfd(int fd)
 {
@@ -113,7 +106,7 @@ struct ring_consumer *ring_attach(struct ring_set *set, void *owner, const struc
 	*why = NULL;
 	if (memfd < 0 || wake_fd < 0)
 		*why = "RING_ATTACH came without its two descriptors (memfd, eventfd)";
-	else if (!geometry_matches(geometry))
+	else if (!ring_geometry_matches(geometry))
 		*why = "the ring's version or geometry differs from the server's";
 	if (!*why && !(*why = check_memfd(memfd)))
 		*why = check_eventfd(wake_fd);
