@@ -296,13 +296,18 @@ struct asked {
 	const char *unknown; /* the first parameter given that was never asked for */
 };
 
+static int asked_for(const struct asked *a, const char *key)
+{
+	for (int i = 0; i < a->count; i++)
+		if (strcmp(a->names[i], key) == 0)
+			return 1;
+	return 0;
+}
+
 static const char *asked_get(void *ctx, const char *key)
 {
 	struct asked *a = ctx;
-	int known = 0;
-	for (int i = 0; i < a->count && !known; i++)
-		known = strcmp(a->names[i], key) == 0;
-	if (!known && a->count < ASKED_MAX)
+	if (!asked_for(a, key) && a->count < ASKED_MAX)
 		a->names[a->count++] = key;
 	return a->request->get(a->request->ctx, key);
 }
@@ -310,9 +315,8 @@ static const char *asked_get(void *ctx, const char *key)
 static int note_unknown(void *arg, const char *key)
 {
 	struct asked *a = arg;
-	for (int i = 0; i < a->count; i++)
-		if (strcmp(a->names[i], key) == 0)
-			return 0;
+	if (asked_for(a, key))
+		return 0;
 	a->unknown = key;
 	return 1;
 }

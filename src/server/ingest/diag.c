@@ -175,9 +175,8 @@ static void send_chunks(struct client *cl, const char *doc, size_t len)
  */
 static void refuse_document(struct client *cl, const struct proto_msg *msg, const char *why)
 {
-	struct proto_msg probe;
 	size_t len = strlen(why);
-	if (len >= sizeof(probe.u.error.message))
+	if (len >= sizeof(((struct proto_msg *)0)->u.error.message))
 		send_chunks(cl, why, len);
 	client_send_error_text(cl, msg, PROTO_ERR_BAD_TEXT, TTALLOC_EINVAL, why);
 }
