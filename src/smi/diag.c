@@ -13,6 +13,7 @@
 #include "common/cli.h"
 #include "common/protocol.h"
 #include "common/query.h"
+#include "devices/device.h"
 #include "smi/diag.h"
 #include "smi/smi.h"
 
@@ -41,12 +42,6 @@ static int parse_type(const char *arg, int *type, char *err)
 		}
 	return error_set(err, -1, "bad value '%s' for --type (dram, l1, l1_small, trace, system_memory, cb, kernel)",
 			 arg);
-}
-
-/* The memories /api/devices/N/map draws: each has an address range of its own. */
-static int type_has_map(int type)
-{
-	return type == TTALLOC_DRAM || type == TTALLOC_L1 || type == TTALLOC_L1_SMALL || type == TTALLOC_TRACE;
 }
 
 /* --diff A [B]: B is the next argument when it is not an option. */
@@ -101,7 +96,7 @@ int smi_diag_settle(struct smi_diag *d, const char *ids, int other_mode, char *e
 	int takes_filters = d->mode == SMI_DIAG_MAP || d->mode == SMI_DIAG_EXPORT_STACKS;
 	if ((d->type >= 0 || d->pid) && !takes_filters)
 		return error_set(err, -1, "--type and --pid go with --map or --export-stacks");
-	if (d->mode == SMI_DIAG_MAP && d->type >= 0 && !type_has_map(d->type))
+	if (d->mode == SMI_DIAG_MAP && d->type >= 0 && device_region_of((unsigned)d->type) == DEVICE_REGION_NONE)
 		return error_set(err, -1,
 				 "--map draws dram, l1, l1_small or trace memory: %s buffers have no address range "
 				 "of their own on the device",
