@@ -180,12 +180,12 @@ static int report_on_ring(const struct event *ev)
 
 /*
  * No connection, and another thread holds session_lock while a server that
- * accepted its connection answers (client.handshaking; maybe slowly): the table is updated without
- * waiting. The connection being made re-sends the table shard by shard, so
- * the event reaches the server by that resync, or on the ring when its
- * shard is already there. Only a shard already re-sent as 112-byte frames
- * needs its events sent: returns 1 then, having done nothing, and the
- * caller waits for the lock after all.
+ * accepted its connection answers (client.handshaking; maybe slowly): the
+ * table is updated without waiting. The connection being made re-sends
+ * the table shard by shard, so the event reaches the server by that
+ * resync, or on the ring when its shard is already there. Only a shard
+ * already re-sent as 112-byte frames needs its events sent: returns 1
+ * then, having done nothing, and the caller waits for the lock after all.
  */
 static int report_while_connecting(const struct event *ev, int *rc)
 {

@@ -109,16 +109,17 @@ int ring_producer_create(struct ring_producer *p, int *memfd, char *err)
 {
 	pthread_once(&lane_key_once, create_lane_key);
 	int fd = make_memfd(err);
-	void *map = fd < 0 ? MAP_FAILED
-			   : mmap(NULL, sizeof(struct ring_region), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd < 0) {
+		reset_producer(p, NULL, -1);
+		return -1;
+	}
+	void *map = mmap(NULL, sizeof(struct ring_region), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int wake = map == MAP_FAILED ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wake < 0) {
-		if (fd >= 0) {
-			snprintf(err, 128, "%s: %s", map == MAP_FAILED ? "mmap" : "eventfd", strerror(errno));
-			if (map != MAP_FAILED)
-				munmap(map, sizeof(struct ring_region));
-			close(fd);
-		}
+		snprintf(err, 128, "%s: %s", map == MAP_FAILED ? "mmap" : "eventfd", strerror(errno));
+		if (map != MAP_FAILED)
+			munmap(map, sizeof(struct ring_region));
+		close(fd);
 		reset_producer(p, NULL, -1);
 		return -1;
 	}
