@@ -46,10 +46,9 @@ struct smi_diag {
 	enum smi_diag_mode mode;
 	const char *arg;  /* the label or the file */
 	const char *arg2; /* --diff's second file; NULL: the live server */
-	const char *
-		ids; /* -i/--id: one device's index, serial, UUID or bus id (resolved against the server's); NULL: not given */
-	int type; /* --type T (enum ttalloc_buffer_type); -1: not given */
-	int pid;  /* --pid P; 0: not given */
+	const char *ids;  /* -i/--id: one device's index, serial, UUID or bus id; NULL: not given */
+	int type;         /* --type T (enum ttalloc_buffer_type); -1: not given */
+	int pid;          /* --pid P; 0: not given */
 };
 
 #define SMI_DIAG_INIT                             \

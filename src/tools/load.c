@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/cli.h"
+#include "common/clock.h"
 #include "common/format.h"
 #include "common/protocol.h"
 #include "common/random.h"
@@ -434,16 +435,9 @@ static int run_workers(struct worker *workers, unsigned n, void *(*fn)(void *))
 
 /* ---- main ---- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static uint64_t now_ms(void)
 {
-	return now_ns() / 1000000u;
+	return clock_monotonic_ns() / CLOCK_NS_PER_MS;
 }
 
 /* Waits hold_ms (or forever when -1) unless a signal comes first. */
@@ -586,7 +580,7 @@ int main(int argc, char **argv)
 			(int)getpid(), pattern_name(o.pattern), o.count, o.size, proto_buffer_type_name(o.type),
 			o.num_devices, o.num_devices == 1 ? "" : "s", o.threads, o.threads == 1 ? "" : "s");
 
-	uint64_t start = now_ns();
+	uint64_t start = clock_monotonic_ns();
 	int rc = 0;
 	switch (o.pattern) {
 	case PATTERN_HOLD:
@@ -616,7 +610,7 @@ int main(int argc, char **argv)
 		flush_reports(&o, "before exiting");
 		break;
 	}
-	double elapsed_s = (double)(now_ns() - start) / 1e9;
+	double elapsed_s = (double)(clock_monotonic_ns() - start) / 1e9;
 
 	struct tally sum = {0};
 	for (unsigned i = 0; i < o.threads; i++) {
