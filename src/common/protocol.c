@@ -78,6 +78,13 @@ const char *proto_buffer_type_name(unsigned type)
 	return proto_buffer_type_valid(type) ? names[type] : unknown[0];
 }
 
+const char *proto_http_state_name(unsigned state)
+{
+	static const char *const names[] =
+		{[PROTO_HTTP_OFF] = "off", [PROTO_HTTP_UP] = "up", [PROTO_HTTP_WAITING] = "waiting"};
+	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
+}
+
 const char *proto_arch_name(unsigned arch)
 {
 	switch (arch) {

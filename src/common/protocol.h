@@ -775,6 +775,9 @@ int proto_buffer_type_valid(unsigned type);
 /* Architecture name ("Wormhole_B0"), or "Unknown". */
 const char *proto_arch_name(unsigned arch);
 
+/* enum proto_http_state's name as JSON documents give it ("off", "up", "waiting"), or "unknown". */
+const char *proto_http_state_name(unsigned state);
+
 /* Zeroes `msg` and sets its type and device. */
 void proto_msg_init(struct proto_msg *msg, enum proto_msg_type type, int32_t device_id);
 

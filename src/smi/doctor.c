@@ -356,14 +356,12 @@ static json_t *shm_json(const struct doctor_facts *f, int *failed)
 
 static json_t *http_json(const struct doctor_facts *f, int *failed)
 {
-	static const char *const states[] =
-		{[PROTO_HTTP_OFF] = "off", [PROTO_HTTP_UP] = "up", [PROTO_HTTP_WAITING] = "waiting"};
 	if (!f->reached)
 		return json_null();
 	json_t *o = json_object();
 	if (!o)
 		return NULL;
-	set(o, "state", json_string(f->http_state <= PROTO_HTTP_WAITING ? states[f->http_state] : "unknown"), failed);
+	set(o, "state", json_string(proto_http_state_name(f->http_state)), failed);
 	set(o, "port", f->http_state == PROTO_HTTP_OFF ? json_null() : json_integer(f->http_port), failed);
 	return o;
 }

@@ -287,6 +287,10 @@ static void test_arch_names(void **state)
 	assert_string_equal(proto_arch_name(PROTO_ARCH_INVALID), "Unknown");
 	assert_string_equal(proto_arch_name(5), "Unknown");
 	assert_string_equal(proto_arch_name(UINT32_MAX), "Unknown");
+	assert_string_equal(proto_http_state_name(PROTO_HTTP_OFF), "off");
+	assert_string_equal(proto_http_state_name(PROTO_HTTP_UP), "up");
+	assert_string_equal(proto_http_state_name(PROTO_HTTP_WAITING), "waiting");
+	assert_string_equal(proto_http_state_name(3), "unknown");
 }
 
 static void test_error_labels_are_unique_and_non_empty(void **state)

@@ -513,14 +513,9 @@ json_t *api_health(struct server *s)
 	/* the dashboard: up (the answer came over it), or, for /healthz read over
 	 * the socket (DOC_QUERY), waiting for its port or off; and how many
 	 * tries found its port in use */
-	uint8_t state = s->ingest.http_state;
 	json_object_set_new(obj, "http",
-			    json_pack("{s:s, s:i, s:I}", "state",
-				      state == PROTO_HTTP_UP                ? "up"
-					      : state == PROTO_HTTP_WAITING ? "waiting"
-									    : "off",
-				      "port", (int)s->ingest.http_port, "port_in_use_tries",
-				      (json_int_t)s->http_failures));
+			    json_pack("{s:s, s:i, s:I}", "state", proto_http_state_name(s->ingest.http_state), "port",
+				      (int)s->ingest.http_port, "port_in_use_tries", (json_int_t)s->http_failures));
 	return obj;
 }
 
