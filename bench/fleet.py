@@ -44,7 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 from http_support import open_many  # noqa: E402  (the abusive clients of test_http_fleet_safety.py)
-from results_md import publish  # noqa: E402
+from results_md import commit, machine, publish  # noqa: E402
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- fleet:begin -->", "<!-- fleet:end -->"
 FRAME = struct.Struct("=BBBB i Q BBBB i Q Q QQQQ QQIIIIII")
@@ -199,21 +199,9 @@ def row_abuse(build, work):
             "query_idle_us": idle_q, "query_loaded_us": loaded_q, "refused": refused}
 
 
-def machine():
-    cpu = "?"
-    try:
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
-        cpu = m.group(1) if m else cpu
-    except OSError:
-        pass
-    return "%s, `nproc` = %d, load average at start %.2f" % (cpu, os.cpu_count(), os.getloadavg()[0])
-
-
 def render(f1, f2, args, started, failures):
     top, every = f1["top:50"], f1["all"]
     rtop, rall = f1["render"]["top:50"], f1["render"]["all"]
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
     lines = [
         BEGIN,
         "## Issue 14: a fleet's /metrics (`make bench-fleet`)",
@@ -222,7 +210,7 @@ def render(f1, f2, args, started, failures):
         "regenerated at each run.",
         "",
         "- Machine: %s" % machine(),
-        "- Date: %s UTC; commit %s; RelWithDebInfo build" % (started, commit),
+        "- Date: %s UTC; commit %s; RelWithDebInfo build" % (started, commit()),
         "",
         "| row | what | measured | baseline, same run | target | result |",
         "|---|---|---|---|---|---|",

@@ -39,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
-from results_md import publish  # noqa: E402
+from results_md import commit, machine, publish  # noqa: E402
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- python-reporter:begin -->", "<!-- python-reporter:end -->"
 TARGET_US = 1.0
@@ -115,18 +115,6 @@ class Server:
         self.log.close()
 
 
-def machine():
-    model = "?"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        m = re.search(r"^Model name:\s*(.+)$", out, re.M)
-        model = m.group(1).strip() if m else model
-    except OSError:
-        pass
-    return "%s (`lscpu`), `nproc` = %d, kernel %s, load average at start %.2f" % (
-        model, os.cpu_count(), os.uname().release, os.getloadavg()[0])
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=str(REPO / "build"))
@@ -174,8 +162,6 @@ def main():
         finally:
             server.stop()
     lib_us, py_us, floor_us = (statistics.median(results[m]) for m in ("library", "python", "floor"))
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
     verdict = "PASS" if lib_us <= TARGET_US else "**FAIL**"
     section = "\n".join([
         BEGIN,
@@ -186,7 +172,7 @@ def main():
         "",
         "- Machine: %s" % host,
         "- Date: %s UTC; commit %s; %d runs of %d alloc/free pairs per implementation, alternating"
-        % (started, commit, args.runs, args.pairs),
+        % (started, commit(), args.runs, args.pairs),
         "",
         "| row | what | measured (median; best) | baseline, same run | target | result |",
         "|---|---|---|---|---|---|",

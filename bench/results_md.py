@@ -1,5 +1,12 @@
 """bench/RESULTS.md's sections: each benchmark script owns the text between
-its two markers and rewrites only that (the others' results stay)."""
+its two markers and rewrites only that (the others' results stay), and
+says on what machine and at what commit it ran (machine(), commit())."""
+
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write_section(path, begin, end, section):
@@ -22,3 +29,28 @@ def publish(path, begin, end, section, failures, write=True):
     if write:
         write_section(path, begin, end, section)
     return 1 if failures else 0
+
+
+def machine():
+    """The CPU (lscpu), cores, kernel and load: the "- Machine:" line of a section."""
+    info = {}
+    try:
+        for line in subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout.splitlines():
+            key, _, value = line.partition(":")
+            info[key.strip()] = value.strip()
+    except OSError:
+        pass
+    cores = info.get("Core(s) per socket", "?")
+    return (f"{info.get('Model name', '?')} ({info.get('Architecture', '?')}), {cores} cores per socket, "
+            f"{info.get('Socket(s)', '?')} socket(s), `nproc` = {os.cpu_count()}, kernel {os.uname().release}, "
+            f"load average at start {os.getloadavg()[0]:.2f}")
+
+
+def commit():
+    """HEAD's short hash, and whether the working tree differs from it."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(REPO)] + list(args), stdout=subprocess.PIPE,
+                              text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return head + (" (plus uncommitted changes)" if dirty else "")

@@ -35,6 +35,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from results_md import commit, machine  # noqa: E402  (bench/ is the script's directory)
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -627,29 +629,6 @@ def reading(res, rows, margins, failures):
 
 
 # ---- RESULTS.md ----
-
-def machine():
-    info = {}
-    try:
-        for line in subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout.splitlines():
-            key, _, value = line.partition(":")
-            info[key.strip()] = value.strip()
-    except OSError:
-        pass
-    cores = info.get("Core(s) per socket", "?")
-    return (f"{info.get('Model name', '?')} ({info.get('Architecture', '?')}), {cores} cores per socket, "
-            f"{info.get('Socket(s)', '?')} socket(s), `nproc` = {os.cpu_count()}, kernel {os.uname().release}, "
-            f"load average at start {os.getloadavg()[0]:.2f}")
-
-
-def commit():
-    def git(*args):
-        return subprocess.run(["git", "-C", str(REPO)] + list(args), stdout=subprocess.PIPE,
-                              text=True).stdout.strip()
-    head = git("rev-parse", "--short", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return head + (" (plus uncommitted changes)" if dirty else "")
-
 
 def write_results(section):
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
